@@ -1,0 +1,13 @@
+using System.Collections.Generic;
+using System.CommandLine;
+
+namespace SwarmDsl.Cli.Commands;
+
+/// <summary>The verbs besides <c>check</c>; each verb lives in its own file and is listed here.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> Extra(CliIo io)
+    {
+        yield return ModelCommand.Create(io);
+    }
+}

@@ -1,0 +1,63 @@
+using System;
+using System.CommandLine;
+using SwarmDsl.Cli.Commands;
+
+namespace SwarmDsl.Cli;
+
+/// <summary>The <c>swarmdsl</c> entry point: verbs of spec/cli.md over the shared compiler.</summary>
+public static class Program
+{
+    /// <summary>Exit code: success (or warnings only; a delivered trace).</summary>
+    public const int Ok = 0;
+    /// <summary>Exit code: errors in the input, or the operation failed.</summary>
+    public const int Failed = 1;
+    /// <summary>Exit code: the command line is wrong.</summary>
+    public const int Usage = 2;
+
+    /// <summary>Runs the command line.</summary>
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Runs the command line with the given output streams (tests call this).</summary>
+    public static int Run(string[] args, System.IO.TextWriter stdout, System.IO.TextWriter stderr)
+    {
+        var io = new CliIo(stdout, stderr);
+        var root = new RootCommand("swarmdsl: compile Docker Swarm style topologies into explainable, reproducible Linux dataplanes.");
+        root.Subcommands.Add(CheckCommand.Create(io));
+        foreach (var extra in CommandCatalog.Extra(io)) root.Subcommands.Add(extra);
+
+        try
+        {
+            var parse = root.Parse(args);
+            if (parse.Errors.Count > 0)
+            {
+                foreach (var e in parse.Errors) stderr.WriteLine("swarmdsl: error: " + e.Message);
+                stderr.WriteLine("Run 'swarmdsl --help' for usage.");
+                return Usage;
+            }
+            var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+            return parse.Invoke(config);
+        }
+        catch (CliUsageException ex)
+        {
+            stderr.WriteLine("swarmdsl: error: " + ex.Message);
+            return Usage;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Never a stack trace: one line, and the exception type for bug reports only with --verbose.
+            stderr.WriteLine("swarmdsl: error: " + ex.Message);
+            if (Array.IndexOf(args, "--verbose") >= 0) stderr.WriteLine(ex.ToString());
+            return Failed;
+        }
+    }
+}
+
+/// <summary>The output streams of one run.</summary>
+public sealed record CliIo(System.IO.TextWriter Out, System.IO.TextWriter Error);
+
+/// <summary>A command-line mistake found after parsing (exit code 2).</summary>
+public sealed class CliUsageException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public CliUsageException(string message) : base(message) { }
+}

@@ -1,0 +1,38 @@
+using System;
+using System.IO;
+using System.Text;
+
+namespace SwarmDsl.Cli;
+
+/// <summary>Reads and compiles a topology file, turning I/O problems into one clear line.</summary>
+internal static class TopologyLoader
+{
+    /// <summary>The largest topology file we read (a 1,000-service topology is well under this).</summary>
+    private const long MaxBytes = 64L * 1024 * 1024;
+
+    /// <summary>Compiles <paramref name="file"/>; null (after printing one line to stderr) when it cannot be read.</summary>
+    public static CompilationResult? Load(string file, CliIo io)
+    {
+        string text;
+        try
+        {
+            var info = new FileInfo(file);
+            if (Directory.Exists(file)) { io.Error.WriteLine($"swarmdsl: error: '{file}' is a directory, not a topology file"); return null; }
+            if (!info.Exists) { io.Error.WriteLine($"swarmdsl: error: cannot read '{file}': no such file"); return null; }
+            if (info.Length > MaxBytes) { io.Error.WriteLine($"swarmdsl: error: '{file}' is larger than {MaxBytes / (1024 * 1024)} MiB"); return null; }
+            var bytes = File.ReadAllBytes(file);
+            text = new UTF8Encoding(false, true).GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            io.Error.WriteLine($"swarmdsl: error: cannot read '{file}': it is not UTF-8 text");
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            io.Error.WriteLine($"swarmdsl: error: cannot read '{file}': {ex.Message}");
+            return null;
+        }
+        return SwarmCompiler.Compile(file, text);
+    }
+}

@@ -1,0 +1,729 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using SwarmDsl.Collections;
+using SwarmDsl.Diagnostics;
+using SwarmDsl.Net;
+using SwarmDsl.Syntax;
+using SwarmDsl.Text;
+
+namespace SwarmDsl.Semantics;
+
+/// <summary>
+/// Binds references and derives every value Docker Swarm would choose (dsl.md §3): VNIs, VIPs, task placement and addresses,
+/// load-balancer endpoints, fwmarks, MACs, interface and namespace names. Pinned values win and are checked. Deterministic:
+/// everything is derived in declaration order.
+/// </summary>
+public sealed class TopologyAnalyzer
+{
+    /// <summary>Docker's first VNI for swarm overlays (ovmanager.go vxlanIDStart).</summary>
+    public const int FirstVni = 4096;
+    /// <summary>The largest 24-bit VNI.</summary>
+    public const int MaxVni = 16777215;
+    /// <summary>Bytes VXLAN adds on an IPv4 underlay.</summary>
+    public const int VxlanOverhead = 50;
+    /// <summary>libnetwork's first fwmark per node (service.go fwMarkCtr).</summary>
+    public const int FirstFwMark = 256;
+    /// <summary>The name of the gateway bridge network.</summary>
+    public const string GatewayBridge = "docker_gwbridge";
+    /// <summary>The namespace of the ingress load balancer.</summary>
+    public const string IngressSandbox = "ingress_sbox";
+
+    private readonly TopologyDeclaration _decl;
+    private readonly DiagnosticBag _d;
+    private readonly string _file;
+
+    private TopologyAnalyzer(TopologyDeclaration decl, DiagnosticBag d)
+    {
+        _decl = decl;
+        _d = d;
+        _file = decl.File;
+    }
+
+    /// <summary>Analyzes a declaration. Returns null when errors make a model impossible; diagnostics say why.</summary>
+    public static Topology? Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics)
+    {
+        try
+        {
+            return new TopologyAnalyzer(declaration, diagnostics).Run();
+        }
+        catch (AnalysisAborted)
+        {
+            return null;
+        }
+    }
+
+    private sealed class AnalysisAborted : Exception { }
+
+    /// <summary>The namespace name of a network's load-balancer sandbox.</summary>
+    public static string NetworkLoadBalancerNamespace(string network) => "lb_" + network;
+
+    /// <summary>The overlay driver's namespace for a network (epoch 1).</summary>
+    public static string OverlayNamespace(string network) => "1-" + network;
+
+    private Topology? Run()
+    {
+        int errorsBefore = _d.Items.Count(x => x.IsError);
+        if (_decl.Version is { } v && v.Value != 1)
+            _d.Report(DiagnosticDescriptors.UnsupportedVersion, v.Span, $"version {v.Value} is not supported: this compiler reads version: 1");
+
+        var underlay = new Underlay(_decl.Underlay.Mtu?.Value ?? 1500, _decl.Underlay.Subnet?.Value, _decl.Underlay.DataPathPort?.Value ?? 4789, _decl.Underlay.Span);
+        var nodes = BindNodes(underlay);
+        var networks = BindNetworks(underlay, nodes);
+        var services = BindServices(networks, nodes);
+        var tasks = PlaceTasks(services, nodes);
+        CheckHostPorts(services, tasks);
+
+        if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
+
+        var (endpoints, vips) = AllocateAddresses(nodes, networks, services, tasks);
+        if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
+        services = services.Select(s => s with { Vips = vips.TryGetValue(s.Name, out var vv) ? vv.ToEquatableArray() : EquatableArray<VipModel>.Empty }).ToList();
+        var lbs = AssignFwMarks(nodes, networks, services, tasks, endpoints);
+        var sysctls = _decl.Sysctls.Select(s => new SysctlModel(s.Node, s.Key.Value, s.Value.Value, s.Key.Span)).ToEquatableArray();
+        var rules = BindRules(nodes, networks, tasks);
+        var topology = new Topology(_decl.Name?.Value ?? "topology", _file, underlay, nodes.ToEquatableArray(), networks.ToEquatableArray(),
+            services.ToEquatableArray(), tasks.ToEquatableArray(), endpoints.ToEquatableArray(), lbs.ToEquatableArray(), sysctls, rules,
+            EquatableArray<ExpectModel>.Empty, _decl.Span);
+        var expectations = BindExpectations(topology);
+        if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
+        return topology with { Expectations = expectations };
+    }
+
+    // ---- nodes ---------------------------------------------------------------------------------------------------
+
+    private List<NodeModel> BindNodes(Underlay underlay)
+    {
+        var result = new List<NodeModel>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var addresses = new Dictionary<Ipv4Address, string>();
+        foreach (var n in _decl.Nodes)
+        {
+            if (!names.Add(n.Name.Value))
+            {
+                _d.Report(DiagnosticDescriptors.DuplicateKey, n.Name.Span, $"node '{n.Name.Value}' is declared twice");
+                continue;
+            }
+            if (n.Address is not { } addr) continue;
+            if (underlay.Subnet is { } us && !us.ContainsHost(addr.Value.Address))
+                _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, addr.Span, $"node address {addr.Value.Address} is outside the underlay subnet {us}");
+            if (addresses.TryGetValue(addr.Value.Address, out var other))
+                _d.Report(DiagnosticDescriptors.AddressCollision, addr.Span, $"address {addr.Value.Address} is already node '{other}''s address");
+            else addresses[addr.Value.Address] = n.Name.Value;
+            var labels = n.Labels.Select(l => new KeyValue(l.Key.Value, l.Value.Value)).ToEquatableArray();
+            result.Add(new NodeModel(n.Name.Value, n.Hostname?.Value ?? n.Name.Value, n.Role?.Value ?? NodeRole.Worker, addr.Value,
+                n.Interface?.Value ?? "eth0", labels, n.Name.Span));
+        }
+        foreach (var s in _decl.Sysctls.Where(s => s.Node is not null && !names.Contains(s.Node))) { /* node sysctls come from node entries: always declared */ }
+        return result;
+    }
+
+    // ---- networks ------------------------------------------------------------------------------------------------
+
+    private static readonly string[] LocalPools = { "172.18.0.0/16", "172.19.0.0/16", "172.20.0.0/16", "172.21.0.0/16", "172.22.0.0/16", "172.23.0.0/16", "192.168.0.0/20", "192.168.16.0/20" };
+
+    private List<NetworkModel> BindNetworks(Underlay underlay, List<NodeModel> nodes)
+    {
+        var result = new List<NetworkModel>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var spans = new Dictionary<string, SourceSpan>();
+        NetworkDeclaration? ingress = null;
+        foreach (var n in _decl.Networks)
+        {
+            if (!names.Add(n.Name.Value))
+            {
+                _d.Report(DiagnosticDescriptors.DuplicateKey, n.Name.Span, $"network '{n.Name.Value}' is declared twice");
+                continue;
+            }
+            if (n.Ingress?.Value == true)
+            {
+                if (ingress is not null)
+                    _d.Report(DiagnosticDescriptors.IngressNetwork, n.Ingress.Value.Span, $"network '{n.Name.Value}' is a second ingress network ('{ingress.Name.Value}' is already one): a swarm has one");
+                else ingress = n;
+            }
+            if (n.Name.Value == GatewayBridge && n.Driver?.Value == NetworkDriver.Overlay)
+                _d.Report(DiagnosticDescriptors.InvalidAttachment, n.Driver.Value.Span, "docker_gwbridge is the node-local gateway bridge: its driver must be bridge");
+        }
+
+        // VNIs: pinned ones first (checked), then 4096 for ingress and 4097… for the rest in declaration order.
+        var usedVni = new Dictionary<int, string>();
+        foreach (var n in _decl.Networks.Where(n => n.Driver?.Value == NetworkDriver.Overlay && n.Vni is not null))
+        {
+            var vni = n.Vni!.Value;
+            if (vni.Value < 1 || vni.Value > MaxVni)
+            {
+                _d.Report(DiagnosticDescriptors.VniOutOfRange, vni.Span, $"VNI {vni.Value} is out of range: use 1 to {MaxVni}");
+                continue;
+            }
+            if (vni.Value < FirstVni)
+                _d.Report(DiagnosticDescriptors.VniLow, vni.Span, $"VNI {vni.Value} is below 4096: it overlaps 802.1Q VLAN IDs and Docker never allocates it");
+            if (usedVni.TryGetValue(vni.Value, out var other))
+                _d.Report(DiagnosticDescriptors.VniCollision, vni.Span, $"VNI {vni.Value} is already used by network '{other}'");
+            else usedVni[vni.Value] = n.Name.Value;
+        }
+        int nextVni = FirstVni;
+        int AllocVni(string name)
+        {
+            while (usedVni.ContainsKey(nextVni)) nextVni++;
+            usedVni[nextVni] = name;
+            return nextVni;
+        }
+        var derivedVni = new Dictionary<string, int>();
+        if (ingress is not null && ingress.Vni is null) derivedVni[ingress.Name.Value] = AllocVni(ingress.Name.Value);
+        foreach (var n in _decl.Networks.Where(n => n.Driver?.Value == NetworkDriver.Overlay && n.Vni is null && n != ingress))
+            derivedVni[n.Name.Value] = AllocVni(n.Name.Value);
+
+        bool needsIngress = ingress is null && _decl.Services.Any(s => s.Ports.Any(p => (p.Mode?.Value ?? PublishMode.Ingress) == PublishMode.Ingress));
+        foreach (var n in _decl.Networks)
+        {
+            if (n.Driver is null || n.Subnet is null) continue;
+            if (result.Any(r => r.Name == n.Name.Value)) continue;
+            var subnet = n.Subnet.Value.Value;
+            var gateway = subnet.FirstHost;
+            if (n.Gateway is { } gw)
+            {
+                if (!subnet.ContainsHost(gw.Value))
+                    _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, gw.Span, $"gateway {gw.Value} is not a host address of subnet {subnet}");
+                gateway = gw.Value;
+            }
+            bool overlay = n.Driver.Value.Value == NetworkDriver.Overlay;
+            int mtu = overlay ? n.Mtu?.Value ?? underlay.Mtu - VxlanOverhead : underlay.Mtu;
+            if (overlay && mtu + VxlanOverhead > underlay.Mtu)
+                _d.Report(DiagnosticDescriptors.MtuTooLarge, n.Mtu?.Span ?? n.Name.Span,
+                    $"overlay MTU {mtu} + 50 bytes of VXLAN exceeds the underlay MTU {underlay.Mtu}: full-size packets will be fragmented or dropped; use at most {underlay.Mtu - VxlanOverhead}");
+            int vni = overlay ? (n.Vni?.Value ?? derivedVni.GetValueOrDefault(n.Name.Value)) : 0;
+            bool isGw = n.Name.Value == GatewayBridge;
+            result.Add(new NetworkModel(n.Name.Value, n.Driver.Value.Value, subnet, gateway,
+                n.Icc?.Value ?? !isGw, n.Masquerade?.Value ?? true, vni, mtu, n.Ingress?.Value ?? false, n.Attachable?.Value ?? false, false, n.Name.Span));
+            spans[n.Name.Value] = n.Subnet.Value.Span;
+        }
+
+        // Docker always has docker_gwbridge (and an ingress network once anything is published); derive what the user left out.
+        if (needsIngress && !names.Contains("ingress"))
+        {
+            var sub = FirstFree(Enumerable.Range(0, 256).Select(i => $"10.0.{i}.0/24"), result, underlay, nodes);
+            if (sub is not null)
+                result.Add(new NetworkModel("ingress", NetworkDriver.Overlay, sub.Value, sub.Value.FirstHost, true, true, AllocVniIngress(usedVni),
+                    underlay.Mtu - VxlanOverhead, true, false, true, SourceSpan.None));
+        }
+        if (!names.Contains(GatewayBridge))
+        {
+            var sub = FirstFree(LocalPools, result, underlay, nodes);
+            if (sub is not null)
+                result.Add(new NetworkModel(GatewayBridge, NetworkDriver.Bridge, sub.Value, sub.Value.FirstHost, false, true, 0, underlay.Mtu, false, false, true, SourceSpan.None));
+        }
+
+        // Overlaps: between networks, and with the underlay.
+        for (int i = 0; i < result.Count; i++)
+        {
+            for (int j = 0; j < i; j++)
+            {
+                if (result[i].Subnet.Overlaps(result[j].Subnet))
+                    _d.Report(DiagnosticDescriptors.OverlappingSubnets, spans.GetValueOrDefault(result[i].Name, result[i].Span),
+                        $"subnet {result[i].Subnet} of network '{result[i].Name}' overlaps {result[j].Subnet} of network '{result[j].Name}'");
+            }
+            if (underlay.Subnet is { } us && result[i].Subnet.Overlaps(us))
+                _d.Report(DiagnosticDescriptors.OverlappingSubnets, spans.GetValueOrDefault(result[i].Name, result[i].Span),
+                    $"subnet {result[i].Subnet} of network '{result[i].Name}' overlaps the underlay subnet {us}");
+            else foreach (var node in nodes)
+            {
+                if (result[i].Subnet.Overlaps(node.Address.Subnet))
+                {
+                    _d.Report(DiagnosticDescriptors.OverlappingSubnets, spans.GetValueOrDefault(result[i].Name, result[i].Span),
+                        $"subnet {result[i].Subnet} of network '{result[i].Name}' overlaps node '{node.Name}''s underlay subnet {node.Address.Subnet}");
+                    break;
+                }
+            }
+        }
+        return result;
+    }
+
+    private static int AllocVniIngress(Dictionary<int, string> used)
+    {
+        int v = FirstVni;
+        while (used.ContainsKey(v)) v++;
+        used[v] = "ingress";
+        return v;
+    }
+
+    private static Ipv4Cidr? FirstFree(IEnumerable<string> pool, List<NetworkModel> networks, Underlay underlay, List<NodeModel> nodes)
+    {
+        foreach (var p in pool)
+        {
+            var c = Ipv4Cidr.Parse(p);
+            if (networks.Any(n => n.Subnet.Overlaps(c))) continue;
+            if (underlay.Subnet is { } us && us.Overlaps(c)) continue;
+            if (nodes.Any(n => n.Address.Subnet.Overlaps(c))) continue;
+            return c;
+        }
+        return null;
+    }
+
+    // ---- services ------------------------------------------------------------------------------------------------
+
+    private List<ServiceModel> BindServices(List<NetworkModel> networks, List<NodeModel> nodes)
+    {
+        var result = new List<ServiceModel>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var ingressPorts = new Dictionary<(int, IpProtocol), string>();
+        var ingress = networks.FirstOrDefault(n => n.Ingress);
+        foreach (var s in _decl.Services)
+        {
+            var name = s.Name.Value;
+            if (!names.Add(name))
+            {
+                _d.Report(DiagnosticDescriptors.DuplicateKey, s.Name.Span, $"service '{name}' is declared twice");
+                continue;
+            }
+            var mode = s.Mode?.Value ?? ServiceMode.Replicated;
+            if (mode == ServiceMode.Global && s.Replicas is { } r)
+                _d.Report(DiagnosticDescriptors.Unsupported, r.Span, $"service '{name}' is global: it runs one task per node, so 'replicas' does not apply (remove it)");
+            var endpointMode = s.EndpointMode?.Value ?? EndpointMode.Vip;
+
+            var ports = new List<PortModel>();
+            var ownPorts = new HashSet<(int, IpProtocol, PublishMode)>();
+            foreach (var p in s.Ports)
+            {
+                if (p.Published is null || p.Target is null) continue;
+                var pm = new PortModel(p.Published.Value.Value, p.Target.Value.Value, p.Protocol?.Value ?? IpProtocol.Tcp, p.Mode?.Value ?? PublishMode.Ingress, p.Span);
+                if (!ownPorts.Add((pm.Published, pm.Protocol, pm.Mode)))
+                {
+                    _d.Report(DiagnosticDescriptors.PublishedPortCollision, p.Published.Value.Span, $"service '{name}' publishes {pm.Published}/{pm.Protocol.Name()} twice");
+                    continue;
+                }
+                if (pm.Mode == PublishMode.Ingress)
+                {
+                    if (endpointMode == EndpointMode.Dnsrr)
+                        _d.Report(DiagnosticDescriptors.DnsrrWithIngress, p.Mode?.Span ?? p.Published.Value.Span,
+                            $"service '{name}' uses endpointMode dnsrr, which cannot publish in ingress mode (Swarm refuses it): use mode: host or endpointMode: vip");
+                    if (ingressPorts.TryGetValue((pm.Published, pm.Protocol), out var other) && other != name)
+                        _d.Report(DiagnosticDescriptors.PublishedPortCollision, p.Published.Value.Span,
+                            $"port {pm.Published}/{pm.Protocol.Name()} is already published on the ingress network by service '{other}'");
+                    else ingressPorts[(pm.Published, pm.Protocol)] = name;
+                }
+                ports.Add(pm);
+            }
+
+            var nets = new List<string>();
+            if (ports.Any(p => p.Mode == PublishMode.Ingress) && ingress is not null) nets.Add(ingress.Name);
+            foreach (var n in s.Networks)
+            {
+                var net = networks.FirstOrDefault(x => x.Name == n.Value);
+                if (net is null)
+                {
+                    if (!_decl.Networks.Any(x => x.Name.Value == n.Value))
+                        _d.Report(DiagnosticDescriptors.UnknownReference, n.Span, UnknownMessage("network", n.Value, networks.Select(x => x.Name)));
+                    continue;
+                }
+                if (!net.IsOverlay)
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidAttachment, n.Span, $"service '{name}' cannot join bridge network '{n.Value}': services join overlay networks (docker_gwbridge is joined automatically)");
+                    continue;
+                }
+                if (nets.Contains(n.Value))
+                {
+                    if (!(net.Ingress && nets[0] == n.Value && s.Networks.Count(x => x.Value == n.Value) == 1))
+                        _d.Report(DiagnosticDescriptors.DuplicateKey, n.Span, $"service '{name}' lists network '{n.Value}' twice");
+                    continue;
+                }
+                nets.Add(n.Value);
+            }
+            if (endpointMode == EndpointMode.Dnsrr && (s.Vip is not null || s.Vips.Count > 0))
+                _d.Report(DiagnosticDescriptors.Unsupported, (s.Vip?.Span ?? s.Vips[0].Network.Span), $"service '{name}' uses endpointMode dnsrr, which has no VIP: remove 'vip'");
+            foreach (var pn in s.PlacementNodes.Where(pn => nodes.All(x => x.Name != pn.Value)))
+                _d.Report(DiagnosticDescriptors.UnknownReference, pn.Span, UnknownMessage("node", pn.Value, nodes.Select(x => x.Name)));
+
+            result.Add(new ServiceModel(name, s.Image?.Value, mode, mode == ServiceMode.Global ? 0 : s.Replicas?.Value ?? 1, nets.ToEquatableArray(),
+                endpointMode, ports.ToEquatableArray(), s.Scheduler?.Value ?? Scheduler.Rr, EquatableArray<VipModel>.Empty, s.Name.Span));
+        }
+        return result;
+    }
+
+    private static string UnknownMessage(string kind, string name, IEnumerable<string> known)
+    {
+        var list = known.ToList();
+        var near = LanguageKeys.Nearest(name, list);
+        return $"unknown {kind} '{name}'" + (near is not null ? $"; did you mean '{near}'?" : list.Count > 0 ? $"; declared {kind}s: {string.Join(", ", list)}" : $"; no {kind}s are declared");
+    }
+
+    // ---- placement -----------------------------------------------------------------------------------------------
+
+    private List<TaskModel> PlaceTasks(List<ServiceModel> services, List<NodeModel> nodes)
+    {
+        var result = new List<TaskModel>();
+        var taskNames = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
+        foreach (var s in services)
+        {
+            var decl = _decl.Services.First(x => x.Name.Value == s.Name);
+            var eligible = decl.PlacementNodes.Count > 0
+                ? nodes.Where(n => decl.PlacementNodes.Any(p => p.Value == n.Name)).ToList()
+                : nodes.ToList();
+            var pinned = decl.Tasks.Where(t => t.Node is not null).ToList();
+            foreach (var t in pinned)
+            {
+                if (nodes.All(n => n.Name != t.Node!.Value.Value))
+                    _d.Report(DiagnosticDescriptors.UnknownReference, t.Node!.Value.Span, UnknownMessage("node", t.Node.Value.Value, nodes.Select(x => x.Name)));
+                else if (decl.PlacementNodes.Count > 0 && eligible.All(n => n.Name != t.Node!.Value.Value))
+                    _d.Report(s.Mode == ServiceMode.Global ? DiagnosticDescriptors.GlobalTaskPlacement : DiagnosticDescriptors.UnknownReference, t.Node!.Value.Span,
+                        $"task pinned to node '{t.Node.Value.Value}', which placement.nodes of service '{s.Name}' excludes");
+            }
+            var placed = new List<(string Node, TaskDeclaration? Decl, string Name, int Slot)>();
+            if (s.Mode == ServiceMode.Replicated)
+            {
+                if (pinned.Count > s.Replicas)
+                {
+                    _d.Report(DiagnosticDescriptors.TooManyTasks, decl.TasksSpan ?? decl.Name.Span, $"service '{s.Name}' pins {pinned.Count} tasks but has {s.Replicas} replica{(s.Replicas == 1 ? "" : "s")}: raise replicas or pin fewer tasks");
+                    continue;
+                }
+                if (s.Replicas > 0 && eligible.Count == 0)
+                {
+                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"service '{s.Name}' has no node to run on");
+                    continue;
+                }
+                int slot = 1;
+                var load = eligible.ToDictionary(n => n.Name, _ => 0);
+                foreach (var t in pinned)
+                {
+                    var node = t.Node!.Value.Value;
+                    placed.Add((node, t, t.Name?.Value ?? $"{s.Name}.{slot}", slot));
+                    if (load.ContainsKey(node)) load[node]++;
+                    slot++;
+                }
+                // Swarm's spread strategy: the eligible node with the fewest tasks of this service, ties in declaration order.
+                for (; slot <= s.Replicas; slot++)
+                {
+                    var target = eligible.OrderBy(n => load[n.Name]).ThenBy(n => nodes.IndexOf(n)).First();
+                    load[target.Name]++;
+                    placed.Add((target.Name, null, $"{s.Name}.{slot}", slot));
+                }
+            }
+            else
+            {
+                var byNode = new Dictionary<string, TaskDeclaration>();
+                foreach (var t in pinned)
+                {
+                    if (byNode.ContainsKey(t.Node!.Value.Value))
+                        _d.Report(DiagnosticDescriptors.GlobalTaskPlacement, t.Node.Value.Span, $"global service '{s.Name}' runs one task per node: node '{t.Node.Value.Value}' is pinned twice");
+                    else byNode[t.Node.Value.Value] = t;
+                }
+                int slot = 1;
+                foreach (var n in eligible)
+                {
+                    byNode.TryGetValue(n.Name, out var t);
+                    placed.Add((n.Name, t, t?.Name?.Value ?? $"{s.Name}.{n.Name}", slot++));
+                }
+                if (eligible.Count == 0)
+                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on");
+            }
+            foreach (var (node, td, taskName, slot) in placed)
+            {
+                var span = td?.Span ?? decl.Name.Span;
+                if (taskNames.ContainsKey(taskName))
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidName, td?.Name?.Span ?? span, $"task name '{taskName}' is already used by another task");
+                    continue;
+                }
+                taskNames[taskName] = span;
+                result.Add(new TaskModel(taskName, s.Name, slot, node, td?.Weight?.Value ?? 1, td is not null, span));
+            }
+        }
+        return result;
+    }
+
+    private void CheckHostPorts(List<ServiceModel> services, List<TaskModel> tasks)
+    {
+        var used = new Dictionary<(string Node, int Port, IpProtocol Proto), string>();
+        foreach (var t in tasks)
+        {
+            var s = services.First(x => x.Name == t.Service);
+            foreach (var p in s.Ports.Where(p => p.Mode == PublishMode.Host))
+            {
+                if (used.TryGetValue((t.Node, p.Published, p.Protocol), out var other))
+                    _d.Report(DiagnosticDescriptors.HostPortCollision, p.Span,
+                        $"host-mode port {p.Published}/{p.Protocol.Name()} on node '{t.Node}' is taken by task '{other}'; task '{t.Name}' cannot publish it too");
+                else used[(t.Node, p.Published, p.Protocol)] = t.Name;
+            }
+        }
+        var ingressPorts = services.SelectMany(s => s.Ports.Where(p => p.Mode == PublishMode.Ingress).Select(p => (s.Name, p))).ToList();
+        foreach (var kv in used)
+        {
+            var clash = ingressPorts.FirstOrDefault(x => x.p.Published == kv.Key.Port && x.p.Protocol == kv.Key.Proto);
+            if (clash.p is not null)
+                _d.Report(DiagnosticDescriptors.PublishedPortCollision, clash.p.Span,
+                    $"port {kv.Key.Port}/{kv.Key.Proto.Name()} is published in ingress mode by '{clash.Name}' and in host mode by task '{kv.Value}' on node '{kv.Key.Node}'");
+        }
+    }
+
+    // ---- IPAM ----------------------------------------------------------------------------------------------------
+
+    private sealed class Pool
+    {
+        private readonly Ipv4Cidr _subnet;
+        private readonly HashSet<uint> _used = new();
+        private uint _next;
+        public Pool(Ipv4Cidr subnet, Ipv4Address gateway)
+        {
+            _subnet = subnet;
+            _used.Add(gateway.Value);
+            _next = subnet.FirstHost.Value;
+        }
+        public bool Reserve(Ipv4Address a) => _used.Add(a.Value);
+        public Ipv4Address? Next()
+        {
+            while (_next <= _subnet.LastHost.Value)
+            {
+                var v = _next++;
+                if (_used.Add(v)) return new Ipv4Address(v);
+            }
+            return null;
+        }
+    }
+
+    private (List<EndpointModel>, Dictionary<string, List<VipModel>>) AllocateAddresses(List<NodeModel> nodes, List<NetworkModel> networks,
+        List<ServiceModel> services, List<TaskModel> tasks)
+    {
+        var endpoints = new List<EndpointModel>();
+        var vips = services.ToDictionary(s => s.Name, _ => new List<VipModel>());
+        var taskAddr = new Dictionary<(string Task, string Network), (Ipv4Address, bool, SourceSpan)>();
+        var lbAddr = new Dictionary<(string Node, string Network), (Ipv4Address, bool, SourceSpan)>();
+        var ingress = networks.FirstOrDefault(n => n.Ingress);
+        foreach (var sd in _decl.Services)
+        {
+            var s = services.FirstOrDefault(x => x.Name == sd.Name.Value);
+            if (s is null) continue;
+            foreach (var (vn, _) in sd.Vips.Where(v => !s.Networks.Contains(v.Network.Value)))
+                _d.Report(DiagnosticDescriptors.UnknownReference, vn.Span, $"service '{s.Name}' is not attached to network '{vn.Value}', so it has no VIP there");
+        }
+
+        foreach (var net in networks.Where(n => n.IsOverlay))
+        {
+            var pool = new Pool(net.Subnet, net.Gateway);
+            var owners = new Dictionary<uint, string> { [net.Gateway.Value] = $"the gateway of '{net.Name}'" };
+            bool Pin(Ipv4Address a, SourceSpan span, string owner)
+            {
+                if (!net.Subnet.ContainsHost(a))
+                {
+                    _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, span, $"{a} is not a host address of network '{net.Name}' ({net.Subnet})");
+                    return false;
+                }
+                if (owners.TryGetValue(a.Value, out var other))
+                {
+                    _d.Report(DiagnosticDescriptors.AddressCollision, span, $"{a} is already {other}");
+                    return false;
+                }
+                owners[a.Value] = owner;
+                pool.Reserve(a);
+                return true;
+            }
+            var decl = _decl.Networks.FirstOrDefault(x => x.Name.Value == net.Name);
+            // Load-balancer sandboxes: ingress_sbox on every node; lb_<net> on every node hosting a task of the network.
+            var lbNodes = net.Ingress ? nodes.Select(n => n.Name).ToList()
+                : nodes.Where(n => tasks.Any(t => t.Node == n.Name && services.First(s => s.Name == t.Service).Networks.Contains(net.Name))).Select(n => n.Name).ToList();
+            if (decl is not null)
+            {
+                foreach (var (node, addr) in decl.LoadBalancerAddresses)
+                {
+                    if (nodes.All(n => n.Name != node.Value))
+                    {
+                        _d.Report(DiagnosticDescriptors.UnknownReference, node.Span, UnknownMessage("node", node.Value, nodes.Select(x => x.Name)));
+                        continue;
+                    }
+                    if (Pin(addr.Value, addr.Span, $"the load-balancer address of node '{node.Value}'"))
+                        lbAddr[(node.Value, net.Name)] = (addr.Value, true, addr.Span);
+                }
+            }
+            var attached = services.Where(s => s.Networks.Contains(net.Name)).ToList();
+            foreach (var s in attached)
+            {
+                var sd = _decl.Services.First(x => x.Name.Value == s.Name);
+                // A single 'vip' and tasks' 'address' belong to the service's first declared network (ingress when it declares none).
+                bool first = sd.Networks.Count > 0 ? sd.Networks[0].Value == net.Name : s.Networks.Count > 0 && s.Networks[0] == net.Name;
+                Located<Ipv4Address>? pinnedVip = first ? sd.Vip : null;
+                foreach (var (vn, va) in sd.Vips)
+                    if (vn.Value == net.Name) pinnedVip = va;
+                if (pinnedVip is { } pv && s.EndpointMode == EndpointMode.Vip && Pin(pv.Value, pv.Span, $"the VIP of service '{s.Name}'"))
+                    vips[s.Name].Add(new VipModel(net.Name, pv.Value, true, pv.Span));
+                if (first)
+                {
+                    foreach (var t in tasks.Where(t => t.Service == s.Name))
+                    {
+                        var td = sd.Tasks.FirstOrDefault(x => x.Span == t.Span && t.Pinned);
+                        if (td?.Address is { } ta && Pin(ta.Value, ta.Span, $"task '{t.Name}''s address"))
+                            taskAddr[(t.Name, net.Name)] = (ta.Value, true, ta.Span);
+                    }
+                }
+            }
+            Ipv4Address Alloc(SourceSpan span, string what)
+            {
+                var a = pool.Next();
+                if (a is null)
+                {
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {what}");
+                    throw new AnalysisAborted();
+                }
+                return a.Value;
+            }
+            foreach (var node in lbNodes)
+                if (!lbAddr.ContainsKey((node, net.Name)))
+                    lbAddr[(node, net.Name)] = (Alloc(net.Span, $"node '{node}''s load balancer"), false, net.Span);
+            foreach (var s in attached)
+            {
+                if (s.EndpointMode == EndpointMode.Vip && vips[s.Name].All(v => v.Network != net.Name))
+                    vips[s.Name].Add(new VipModel(net.Name, Alloc(s.Span, $"the VIP of service '{s.Name}'"), false, s.Span));
+                foreach (var t in tasks.Where(t => t.Service == s.Name))
+                    if (!taskAddr.ContainsKey((t.Name, net.Name)))
+                        taskAddr[(t.Name, net.Name)] = (Alloc(t.Span, $"task '{t.Name}'"), false, t.Span);
+            }
+            foreach (var node in lbNodes)
+            {
+                var (a, pinned, span) = lbAddr[(node, net.Name)];
+                var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
+                endpoints.Add(new EndpointModel(node, ns, "eth0", net.Name, new Ipv4Cidr(a, net.Subnet.PrefixLength), MacAddress.FromIp(a),
+                    net.Ingress ? EndpointKind.IngressLoadBalancer : EndpointKind.NetworkLoadBalancer, net.Name, pinned, span));
+            }
+        }
+
+        // docker_gwbridge: the same subnet on every node; ingress_sbox's leg first, then the node's tasks.
+        var gwNet = networks.First(n => n.Name == GatewayBridge);
+        foreach (var node in nodes)
+        {
+            var pool = new Pool(gwNet.Subnet, gwNet.Gateway);
+            Ipv4Address Alloc(string what)
+            {
+                var a = pool.Next();
+                if (a is null)
+                {
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {what}");
+                    throw new AnalysisAborted();
+                }
+                return a.Value;
+            }
+            if (ingress is not null)
+            {
+                var a = Alloc("ingress_sbox");
+                endpoints.Add(new EndpointModel(node.Name, IngressSandbox, "eth1", gwNet.Name, new Ipv4Cidr(a, gwNet.Subnet.PrefixLength), MacAddress.FromIp(a),
+                    EndpointKind.IngressGateway, IngressSandbox, false, gwNet.Span));
+            }
+            foreach (var t in tasks.Where(t => t.Node == node.Name))
+            {
+                var s = services.First(x => x.Name == t.Service);
+                int index = 0;
+                // Join order: ingress first (Docker attaches it first), then the declared networks, docker_gwbridge last.
+                foreach (var netName in s.Networks)
+                {
+                    var (a, pinned, span) = taskAddr[(t.Name, netName)];
+                    var net = networks.First(n => n.Name == netName);
+                    endpoints.Add(new EndpointModel(node.Name, t.Name, "eth" + index.ToString(CultureInfo.InvariantCulture), netName,
+                        new Ipv4Cidr(a, net.Subnet.PrefixLength), MacAddress.FromIp(a), EndpointKind.Task, t.Name, pinned, span));
+                    index++;
+                }
+                var g = Alloc($"task '{t.Name}'");
+                endpoints.Add(new EndpointModel(node.Name, t.Name, "eth" + index.ToString(CultureInfo.InvariantCulture), gwNet.Name,
+                    new Ipv4Cidr(g, gwNet.Subnet.PrefixLength), MacAddress.FromIp(g), EndpointKind.Task, t.Name, false, t.Span));
+            }
+        }
+        return (endpoints, vips);
+    }
+
+    // ---- fwmarks -------------------------------------------------------------------------------------------------
+
+    private static List<LoadBalancerModel> AssignFwMarks(List<NodeModel> nodes, List<NetworkModel> networks, List<ServiceModel> services,
+        List<TaskModel> tasks, List<EndpointModel> endpoints)
+    {
+        var result = new List<LoadBalancerModel>();
+        foreach (var node in nodes)
+        {
+            int mark = FirstFwMark;
+            foreach (var net in networks.Where(n => n.IsOverlay))
+            {
+                var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
+                if (!endpoints.Any(e => e.Node == node.Name && e.Namespace == ns && e.Network == net.Name)) continue;
+                foreach (var s in services.Where(s => s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip))
+                {
+                    // In ingress_sbox only services that publish through the routing mesh have a load balancer.
+                    if (net.Ingress && !s.PublishesIngress) continue;
+                    var vip = s.Vips.First(v => v.Network == net.Name);
+                    result.Add(new LoadBalancerModel(node.Name, net.Name, s.Name, mark++, vip.Address, ns, s.Span));
+                }
+            }
+        }
+        return result;
+    }
+
+    // ---- rules and expectations ------------------------------------------------------------------------------------
+
+    private EquatableArray<RuleModel> BindRules(List<NodeModel> nodes, List<NetworkModel> networks, List<TaskModel> tasks)
+    {
+        var result = new List<RuleModel>();
+        foreach (var r in _decl.Rules)
+        {
+            if (r.Rule is null || r.Chain is null) continue;
+            if (r.Node is { } n && nodes.All(x => x.Name != n.Value))
+            {
+                _d.Report(DiagnosticDescriptors.UnknownReference, n.Span, UnknownMessage("node", n.Value, nodes.Select(x => x.Name)));
+                continue;
+            }
+            var ns = r.Namespace?.Value ?? "host";
+            var known = new List<string> { "host", IngressSandbox };
+            known.AddRange(networks.Where(x => x.IsOverlay).SelectMany(x => new[] { OverlayNamespace(x.Name), NetworkLoadBalancerNamespace(x.Name) }));
+            known.AddRange(tasks.Select(t => t.Name));
+            if (!known.Contains(ns))
+            {
+                _d.Report(DiagnosticDescriptors.UnknownReference, r.Namespace!.Value.Span, UnknownMessage("namespace", ns, known));
+                continue;
+            }
+            if (!IsChainName(r.Chain.Value.Value))
+            {
+                _d.Report(DiagnosticDescriptors.InvalidRule, r.Chain.Value.Span, $"'{r.Chain.Value.Value}' is not a chain name: use letters, digits, '_' and '-' (at most 28)");
+                continue;
+            }
+            result.Add(new RuleModel(r.Node?.Value, ns, r.Table?.Value ?? "filter", r.Chain.Value.Value, r.Rule.Value.Value, r.Position?.Value ?? RulePosition.Append, r.Rule.Value.Span));
+        }
+        return result.ToEquatableArray();
+    }
+
+    /// <summary>Chain names iptables accepts and shells cannot misread.</summary>
+    public static bool IsChainName(string s) => s.Length is > 0 and <= 28 && s[0] != '-' && s.All(ch => ch is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or '-');
+
+    private EquatableArray<ExpectModel> BindExpectations(Topology t)
+    {
+        var result = new List<ExpectModel>();
+        TrafficEndpointKind? Resolve(string name)
+        {
+            if (t.Nodes.Any(n => n.Name == name)) return TrafficEndpointKind.Node;
+            if (t.Services.Any(s => s.Name == name)) return TrafficEndpointKind.Service;
+            if (t.Tasks.Any(x => x.Name == name)) return TrafficEndpointKind.Task;
+            return null;
+        }
+        foreach (var x in _decl.Expectations)
+        {
+            if (x.From is null || x.To is null) continue;
+            if (!TrafficEndpoint.TryParse(x.From.Value.Value, Resolve, out var from, out var e1))
+            {
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.From.Value.Span, "from: " + e1);
+                continue;
+            }
+            if (!TrafficEndpoint.TryParse(x.To.Value.Value, Resolve, out var to, out var e2))
+            {
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.To.Value.Span, "to: " + e2);
+                continue;
+            }
+            if (x.Reaches is { } r && t.Services.All(s => s.Name != r.Value))
+            {
+                _d.Report(DiagnosticDescriptors.UnknownReference, r.Span, UnknownMessage("service", r.Value, t.Services.Select(s => s.Name)));
+                continue;
+            }
+            bool blocked = x.Blocked?.Value ?? false;
+            if ((x.Reaches is null) == !blocked)
+            {
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.Span, x.Reaches is null
+                    ? "an expectation needs 'reaches: <service>' or 'blocked: true'"
+                    : "an expectation cannot both reach a service and be blocked: keep one of 'reaches' and 'blocked: true'");
+                continue;
+            }
+            result.Add(new ExpectModel(from, to, x.Reaches?.Value, blocked, x.Span));
+        }
+        return result.ToEquatableArray();
+    }
+}

@@ -1,0 +1,65 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using SwarmDsl.Diagnostics;
+using SwarmDsl.Semantics;
+using SwarmDsl.Syntax;
+
+namespace SwarmDsl;
+
+/// <summary>What compiling one topology produced.</summary>
+public sealed class CompilationResult
+{
+    internal CompilationResult(string file, TopologyDeclaration? declaration, Topology? topology, IReadOnlyList<Diagnostic> diagnostics)
+    {
+        File = file;
+        Declaration = declaration;
+        Topology = topology;
+        Diagnostics = diagnostics;
+    }
+
+    /// <summary>The input file.</summary>
+    public string File { get; }
+
+    /// <summary>The declaration as written (null when the YAML could not be read).</summary>
+    public TopologyDeclaration? Declaration { get; }
+
+    /// <summary>The analyzed topology, or null when there were errors.</summary>
+    public Topology? Topology { get; }
+
+    /// <summary>Every diagnostic, sorted by location.</summary>
+    public IReadOnlyList<Diagnostic> Diagnostics { get; }
+
+    /// <summary>Whether any diagnostic is an error.</summary>
+    public bool HasErrors
+    {
+        get { foreach (var d in Diagnostics) if (d.IsError) return true; return false; }
+    }
+}
+
+/// <summary>
+/// The front door of the compiler, shared by the <c>swarmdsl</c> command line and the source generator:
+/// YAML text → syntax → declaration → analyzed topology, with located diagnostics and no exceptions for bad input.
+/// </summary>
+public static class SwarmCompiler
+{
+    /// <summary>Compiles YAML <paramref name="text"/> read from <paramref name="file"/>.</summary>
+    public static CompilationResult Compile(string file, string text, CancellationToken cancellationToken = default)
+    {
+        var diagnostics = new DiagnosticBag();
+        var root = YamlSyntaxReader.Read(file, text, diagnostics, cancellationToken);
+        if (root is null && diagnostics.HasErrors)
+            return new CompilationResult(file, null, null, diagnostics.Sorted());
+        var declaration = YamlBinder.Bind(file, root, diagnostics);
+        return Analyze(declaration, diagnostics);
+    }
+
+    /// <summary>Analyzes a declaration built by any front end (YAML or C# attributes).</summary>
+    public static CompilationResult Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics)
+    {
+        Topology? topology = null;
+        if (!diagnostics.HasErrors)
+            topology = TopologyAnalyzer.Analyze(declaration, diagnostics);
+        return new CompilationResult(declaration.File, declaration, diagnostics.HasErrors ? null : topology, diagnostics.Sorted());
+    }
+}

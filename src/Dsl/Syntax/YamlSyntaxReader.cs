@@ -1,0 +1,194 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Threading;
+using SwarmDsl.Diagnostics;
+using SwarmDsl.Text;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
+
+namespace SwarmDsl.Syntax;
+
+/// <summary>
+/// Reads YAML text into a <see cref="YamlNode"/> tree that keeps the line and column of every key and value.
+/// Built on YamlDotNet's event parser; never throws for bad input (every problem is a located SWARM0001/SWARM0004).
+/// </summary>
+public static class YamlSyntaxReader
+{
+    /// <summary>Deeper nesting than this is refused: no topology needs it, and it keeps hostile input bounded.</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>Parses <paramref name="text"/> (the contents of <paramref name="file"/>); returns the root, or null on a fatal error.</summary>
+    public static YamlNode? Read(string file, string text, DiagnosticBag diagnostics, CancellationToken cancellationToken = default)
+    {
+        // A leading BOM is legal; YamlDotNet handles it, but a tab used for indentation gets a clearer message from us.
+        var tab = FindIndentationTab(text);
+        if (tab is { } t)
+        {
+            diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, t.Line, t.Column),
+                "a tab is used for indentation; YAML allows only spaces there");
+            return null;
+        }
+        try
+        {
+            return ReadCore(file, text, diagnostics, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (YamlException ex)
+        {
+            var line = Math.Max(1, (int)ex.Start.Line);
+            var col = Math.Max(1, (int)ex.Start.Column);
+            diagnostics.Report(DiagnosticDescriptors.YamlSyntax, new SourceSpan(file, line, col, Math.Max(line, (int)ex.End.Line), Math.Max(1, (int)ex.End.Column)),
+                "malformed YAML: " + CleanMessage(ex.Message));
+            return null;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // YamlDotNet may throw non-YAML exceptions on pathological input; it is still the user's input, not our bug to crash on.
+            diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, 1, 1), "malformed YAML: " + CleanMessage(ex.Message));
+            return null;
+        }
+    }
+
+    private static string CleanMessage(string message)
+    {
+        // YamlDotNet prefixes "(Line: 3, Col: 5, Idx: 20) - (Line: ...): "; our location already says that.
+        var idx = message.IndexOf("): ", StringComparison.Ordinal);
+        var m = message.StartsWith("(Line:", StringComparison.Ordinal) && idx >= 0 ? message.Substring(idx + 3) : message;
+        m = m.Replace("\r", " ").Replace("\n", " ").Trim();
+        return m.Length == 0 ? "syntax error" : char.ToLowerInvariant(m[0]) + m.Substring(1);
+    }
+
+    private static (int Line, int Column)? FindIndentationTab(string text)
+    {
+        int line = 1, col = 1;
+        bool atIndent = true;
+        foreach (var ch in text)
+        {
+            if (ch == '\n') { line++; col = 1; atIndent = true; continue; }
+            if (atIndent)
+            {
+                if (ch == '\t') return (line, col);
+                if (ch != ' ' && ch != '\r' && ch != '\uFEFF') atIndent = false;
+            }
+            col++;
+        }
+        return null;
+    }
+
+    private sealed class Frame
+    {
+        public Frame(bool isMapping, SourceSpan start) { IsMapping = isMapping; Start = start; }
+        public bool IsMapping;
+        public SourceSpan Start;
+        public string? Anchor;
+        public List<YamlEntry> Entries = new();
+        public List<YamlNode> Items = new();
+        public YamlScalar? PendingKey;
+        public HashSet<string> Keys = new(StringComparer.Ordinal);
+    }
+
+    private static YamlNode? ReadCore(string file, string text, DiagnosticBag diagnostics, CancellationToken ct)
+    {
+        var parser = new Parser(new StringReader(text));
+        var anchors = new Dictionary<string, YamlNode>(StringComparer.Ordinal);
+        var stack = new Stack<Frame>();
+        YamlNode? root = null;
+        int documents = 0;
+
+        SourceSpan SpanOf(ParsingEvent e) => new(file, (int)e.Start.Line, (int)e.Start.Column, (int)e.End.Line, (int)e.End.Column);
+
+        // Adds a finished node to its parent; returns false when the document is broken beyond repair.
+        bool Add(YamlNode node)
+        {
+            if (stack.Count == 0)
+            {
+                root ??= node;
+                return true;
+            }
+            var top = stack.Peek();
+            if (!top.IsMapping)
+            {
+                top.Items.Add(node);
+                return true;
+            }
+            if (top.PendingKey is null)
+            {
+                if (node is not YamlScalar key || key.IsNull)
+                {
+                    diagnostics.Report(DiagnosticDescriptors.WrongType, node.Span, "a mapping key must be a plain name, not " + node.KindName);
+                    top.PendingKey = new YamlScalar("\0invalid", true, node.Span);
+                    return true;
+                }
+                top.PendingKey = key;
+                return true;
+            }
+            var k = top.PendingKey;
+            top.PendingKey = null;
+            if (k.Value == "\0invalid") return true;
+            if (!top.Keys.Add(k.Value))
+            {
+                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping");
+                return true;
+            }
+            top.Entries.Add(new YamlEntry(k, node));
+            return true;
+        }
+
+        while (parser.MoveNext())
+        {
+            ct.ThrowIfCancellationRequested();
+            var ev = parser.Current!;
+            switch (ev)
+            {
+                case StreamStart or StreamEnd or DocumentEnd or Comment:
+                    break;
+                case DocumentStart ds:
+                    if (ds.IsImplicit && documents > 0 || !ds.IsImplicit && documents > 0)
+                    {
+                        diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), "only one YAML document is allowed per topology file");
+                        return root;
+                    }
+                    documents++;
+                    break;
+                case Scalar s:
+                {
+                    var node = new YamlScalar(s.Value, s.Style == ScalarStyle.Plain, SpanOf(ev));
+                    if (!s.Anchor.IsEmpty) anchors[s.Anchor.Value] = node;
+                    Add(node);
+                    break;
+                }
+                case AnchorAlias alias:
+                    if (!anchors.TryGetValue(alias.Value.Value, out var target))
+                    {
+                        diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"unknown alias '*{alias.Value.Value}'");
+                        return null;
+                    }
+                    Add(target);
+                    break;
+                case MappingStart ms:
+                    if (stack.Count >= MaxDepth) { diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"nesting deeper than {MaxDepth} levels"); return null; }
+                    stack.Push(new Frame(true, SpanOf(ev)) { Anchor = ms.Anchor.IsEmpty ? null : ms.Anchor.Value });
+                    break;
+                case SequenceStart ss:
+                    if (stack.Count >= MaxDepth) { diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"nesting deeper than {MaxDepth} levels"); return null; }
+                    stack.Push(new Frame(false, SpanOf(ev)) { Anchor = ss.Anchor.IsEmpty ? null : ss.Anchor.Value });
+                    break;
+                case MappingEnd or SequenceEnd:
+                {
+                    var f = stack.Pop();
+                    var end = SpanOf(ev);
+                    var span = new SourceSpan(file, f.Start.StartLine, f.Start.StartColumn, end.EndLine, end.EndColumn);
+                    YamlNode node = f.IsMapping ? new YamlMapping(f.Entries, span) : new YamlSequence(f.Items, span);
+                    if (f.Anchor is not null) anchors[f.Anchor] = node;
+                    Add(node);
+                    break;
+                }
+            }
+        }
+        return root;
+    }
+}
