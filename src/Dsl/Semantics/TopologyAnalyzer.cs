@@ -422,7 +422,7 @@ public sealed class TopologyAnalyzer
                 }
                 if (s.Replicas > 0 && eligible.Count == 0)
                 {
-                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"service '{s.Name}' has no node to run on");
+                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"service '{s.Name}' has no node to run on: {NoNodeHint(decl, nodes)}");
                     continue;
                 }
                 int slot = 1;
@@ -458,7 +458,7 @@ public sealed class TopologyAnalyzer
                     placed.Add((n.Name, t, t?.Name?.Value ?? $"{s.Name}.{n.Name}", slot++));
                 }
                 if (eligible.Count == 0)
-                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on");
+                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on: {NoNodeHint(decl, nodes)}");
             }
             foreach (var (node, td, taskName, slot) in placed)
             {
@@ -474,6 +474,10 @@ public sealed class TopologyAnalyzer
         }
         return result;
     }
+
+    private static string NoNodeHint(ServiceDeclaration decl, List<NodeModel> nodes) => nodes.Count == 0
+        ? "declare nodes under 'nodes:'"
+        : "placement.nodes names no declared node (declared: " + string.Join(", ", nodes.Select(n => n.Name)) + ")";
 
     private void CheckHostPorts(List<ServiceModel> services, List<TaskModel> tasks)
     {
@@ -603,7 +607,7 @@ public sealed class TopologyAnalyzer
                 var a = pool.Next();
                 if (a is null)
                 {
-                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {what}");
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {what}: use a larger subnet (a shorter prefix) or fewer tasks");
                     throw new AnalysisAborted();
                 }
                 return a.Value;
@@ -638,7 +642,7 @@ public sealed class TopologyAnalyzer
                 var a = pool.Next();
                 if (a is null)
                 {
-                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {what}");
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {what}: use a larger subnet for {gwNet.Name} or fewer tasks on the node");
                     throw new AnalysisAborted();
                 }
                 return a.Value;
