@@ -77,7 +77,7 @@ internal static class RuleText
 
         private bool Option(string opt, bool negated)
         {
-            if (Target is not null && !opt.StartsWith("--", System.StringComparison.Ordinal))
+            if (Target is not null && !opt.StartsWith("--", System.StringComparison.Ordinal) && opt is not ("-j" or "-g"))
                 return Fail($"'{opt}' comes after the target: put matches before -j/-g");
             switch (opt)
             {
