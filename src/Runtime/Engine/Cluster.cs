@@ -197,6 +197,7 @@ public sealed class Cluster
             }
         }
         ns.IpForward = forward ?? (hostNs?.IpForward ?? false);
+        ns.ConntrackEnabled = plan.Tables.Count > 0 || plan.Ipvs.Count > 0 || plan.NftLoadBalancers.Count > 0;
         ns.IpvsConntrack = vsConntrack ?? false;
 
         var stats = new List<uint[]>();

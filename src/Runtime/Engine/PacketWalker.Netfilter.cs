@@ -381,7 +381,7 @@ internal sealed partial class PacketWalker
         {
             case TargetKind.Redirect:
                 // nf_nat_redirect_ipv4: the primary address of the incoming interface; 127.0.0.1 for local output.
-                if (hook == NetfilterHook.Output) address = Ipv4Address.Parse("127.0.0.1");
+                if (hook == NetfilterHook.Output) address = Localhost;
                 else if (_inDev >= 0 && ns.Devices[_inDev].Addresses.Length > 0) address = ns.Devices[_inDev].Addresses[0].Address;
                 else return false;
                 break;

@@ -26,7 +26,7 @@ internal sealed partial class PacketWalker
             return;
         }
         if (!RunTable(ns, ns.Raw, NetfilterHook.Prerouting, 0)) return;
-        if (_ct < 0) ConntrackIn(ns);
+        if (_ct < 0 && ns.ConntrackEnabled) ConntrackIn(ns);
         if (!RunTable(ns, ns.Mangle, NetfilterHook.Prerouting, 1)) return;
         if (!NatHook(ns, NetfilterHook.Prerouting)) return;
         if (ns.IsLocal(_p.Headers.Destination)) LocalIn(ns, dev);
@@ -103,7 +103,7 @@ internal sealed partial class PacketWalker
         if (!RouteOutput(ns, "output", out var outDev, out var nexthop)) return;
         _outDev = outDev.Index;
         if (!RunTable(ns, ns.Raw, NetfilterHook.Output, 0)) return;
-        if (_ct < 0) ConntrackIn(ns);
+        if (_ct < 0 && ns.ConntrackEnabled) ConntrackIn(ns);
         if (!RunTable(ns, ns.Mangle, NetfilterHook.Output, 1)) return;
         var before = _p.Headers.Destination;
         if (!NatHook(ns, NetfilterHook.Output)) return;
@@ -124,7 +124,7 @@ internal sealed partial class PacketWalker
         {
             outDev = ns.Devices[ns.DeviceByName.TryGetValue("lo", out var lo) ? lo : 0];
             nexthop = h.Destination;
-            if (h.Source == Ipv4Address.Any) h.Source = h.Destination.IsLoopback ? Ipv4Address.Parse("127.0.0.1") : h.Destination;
+            if (h.Source == Ipv4Address.Any) h.Source = h.Destination.IsLoopback ? Localhost : h.Destination;
             if (_trace != null) _trace.Add(new RouteStep(purpose, "local", h.Destination + "/32", "", outDev.Name, h.Source.ToString(), SourceSpan.None));
             return true;
         }

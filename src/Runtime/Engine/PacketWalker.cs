@@ -40,6 +40,7 @@ internal sealed partial class PacketWalker
 
     private const int MaxVisits = 256;
     private const int MaxChainDepth = 32;
+    private static readonly Ipv4Address Localhost = Ipv4Address.FromBytes(127, 0, 0, 1);
 
     private readonly Cluster _c;
     private TraceRecorder? _trace;
