@@ -288,9 +288,22 @@ public sealed class Simulation
         return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
     }
 
-    /// <summary>Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it.</summary>
-    public PacketTrace Send(int sourceNamespace, in Packet packet, string label = "packet", bool captureFrames = false)
-        => Walk(sourceNamespace, packet, label, captureFrames, out _);
+    /// <summary>
+    /// Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it, with whatever
+    /// the destination or a dropping kernel answers (SYN-ACK, echo reply, RST, ICMP error).
+    /// </summary>
+    public ConnectionTrace Send(int sourceNamespace, in Packet packet, bool captureFrames = false)
+    {
+        var request = Walk(sourceNamespace, packet, "request", captureFrames, out var outcome);
+        Cluster.NowMilliseconds++;
+        PacketTrace? reply = null;
+        if (BuildReply(outcome, out var replyNs, out var answer))
+        {
+            reply = Walk(replyNs, answer, "reply", captureFrames, out _);
+            Cluster.NowMilliseconds++;
+        }
+        return new ConnectionTrace(1, 1, request, reply);
+    }
 
     private ConnectionTrace ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result)
     {
