@@ -313,7 +313,7 @@ public sealed class Simulation
         client.ClientSockets[key] = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
         var h = new PacketHeaders
         {
-            Source = flow.Source,
+            Source = flow.Source == Ipv4Address.Any ? BindSource(client, flow.Destination) : flow.Source,
             Destination = flow.Destination,
             Protocol = flow.Protocol,
             Ttl = 64,
@@ -464,6 +464,15 @@ public sealed class Simulation
         };
         reply = new Packet { Headers = h };
         return true;
+    }
+
+    /// <summary>What connect() binds an unbound socket to: the route's source address for the destination.</summary>
+    private static Ipv4Address BindSource(NamespaceRuntime ns, Ipv4Address destination)
+    {
+        if (ns.IsLocal(destination)) return destination.IsLoopback ? Ipv4Address.FromBytes(127, 0, 0, 1) : destination;
+        return PacketWalker.LookupRoute(ns, destination, out var route, out var dev, out var nexthop)
+            ? PacketWalker.SelectSource(ns, route, dev, nexthop)
+            : Ipv4Address.Any;
     }
 
     private int NextEphemeralPort(NamespaceRuntime ns, IpProtocol protocol)
