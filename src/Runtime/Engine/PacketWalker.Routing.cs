@@ -202,14 +202,26 @@ internal sealed partial class PacketWalker
             Delivered(ns, key, client: false);
             return;
         }
-        int clientKey = NamespaceRuntime.SocketKey(h.Protocol, h.Protocol == IpProtocol.Icmp ? h.SourcePort : h.DestinationPort);
+        // A connected socket: demultiplexed by its local port and the remote end it connected to (the kernel's 4-tuple).
+        int clientKey;
+        Ipv4Address remote;
+        int remotePort;
         if (h.IsIcmpError)
         {
-            clientKey = NamespaceRuntime.SocketKey(h.Embedded.Protocol, h.Embedded.Protocol == IpProtocol.Icmp ? h.Embedded.SourcePort : h.Embedded.SourcePort);
+            clientKey = NamespaceRuntime.SocketKey(h.Embedded.Protocol, h.Embedded.SourcePort);
+            remote = h.Embedded.Destination;
+            remotePort = h.Embedded.Protocol == IpProtocol.Icmp ? 0 : h.Embedded.DestinationPort;
         }
-        if (ns.ClientSockets.TryGetValue(clientKey, out var clientName))
+        else
         {
-            if (_trace != null) _trace.Add(new SocketStep(h.Protocol.Name() + " " + h.Destination + ":" + port.ToString(CultureInfo.InvariantCulture) + " (connected socket)", clientName, true, SourceSpan.None));
+            clientKey = NamespaceRuntime.SocketKey(h.Protocol, h.Protocol == IpProtocol.Icmp ? h.SourcePort : h.DestinationPort);
+            remote = h.Source;
+            remotePort = h.Protocol == IpProtocol.Icmp ? 0 : h.SourcePort;
+        }
+        if (ns.ClientSockets.TryGetValue(clientKey, out var client) && client.Remote == remote && client.RemotePort == remotePort
+            && (h.Protocol != IpProtocol.Icmp || h.IcmpType != IcmpTypes.EchoRequest))
+        {
+            if (_trace != null) _trace.Add(new SocketStep(h.Protocol.Name() + " " + h.Destination + ":" + port.ToString(CultureInfo.InvariantCulture) + " (connected socket)", client.Owner, true, SourceSpan.None));
             Delivered(ns, clientKey, client: true);
             return;
         }
