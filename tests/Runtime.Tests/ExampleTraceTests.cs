@@ -243,6 +243,15 @@ public class ExampleTraceTests
     }
 
     [Fact]
+    public void Traffic_to_an_unknown_underlay_address_exits_the_modelled_network()
+    {
+        var c = Trace(ExamplePlans.Ipvs, "manager", "10.7.191.50:443", 1).Single();
+        Assert.Equal(DispositionKind.Exited, c.Request.Disposition.Kind);
+        Assert.Equal("manager/host", c.Request.Disposition.Where);
+        Assert.Null(c.Reply);
+    }
+
+    [Fact]
     public void The_same_command_prints_the_same_trace()
     {
         string Run(uint seed) => TextTraceRenderer.Render(Trace(ExamplePlans.Ipvs, "external", "worker:8080/tcp", 3, seed), "x", true);

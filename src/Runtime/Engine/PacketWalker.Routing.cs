@@ -304,6 +304,18 @@ internal sealed partial class PacketWalker
             if (_trace != null) _trace.Add(new NeighborStep(dev.Name, nexthop, mac.ToString(), "ARP answered by " + answeredBy, span));
             return true;
         }
+        if (dev.OnUnderlay)
+        {
+            // The underlay is the edge of the modelled world: an address on it that no host or client of the plan owns
+            // belongs to something outside (a router, another machine). The packet leaves.
+            if (_trace != null) _trace.Add(new NeighborStep(dev.Name, nexthop, "", "not in the plan: outside the modelled network", dev.Span));
+            _outcome.Kind = DispositionKind.Exited;
+            _outcome.Namespace = ns.Index;
+            _outcome.Device = dev.Index;
+            _next = Next.Done;
+            if (_trace != null) _outcome.Detail = "left " + dev.QualifiedName + " towards " + nexthop + " on the underlay, outside the plan";
+            return false;
+        }
         Drop(DropCause.NeighborMiss, dev.Span, "nobody on " + dev.QualifiedName + "'s segment answers ARP for " + nexthop);
         return false;
     }
