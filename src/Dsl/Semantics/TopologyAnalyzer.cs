@@ -81,7 +81,12 @@ public sealed class TopologyAnalyzer
         if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
         services = services.Select(s => s with { Vips = vips.TryGetValue(s.Name, out var vv) ? vv.ToEquatableArray() : EquatableArray<VipModel>.Empty }).ToList();
         var lbs = AssignFwMarks(nodes, networks, services, tasks, endpoints);
-        var sysctls = _decl.Sysctls.Select(s => new SysctlModel(s.Node, s.Key.Value, s.Value.Value, s.Key.Span)).ToEquatableArray();
+        // Cluster-wide sysctls first, then per node in node order (so a node's own value is applied last and wins), independent of
+        // whether 'tuning' is written before or after 'nodes'. OrderBy is stable: declaration order within each group.
+        var nodeOrder = nodes.Select((n, i) => (n.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        var sysctls = _decl.Sysctls
+            .OrderBy(s => s.Node is null ? -1 : nodeOrder.TryGetValue(s.Node, out var i) ? i : int.MaxValue)
+            .Select(s => new SysctlModel(s.Node, s.Key.Value, s.Value.Value, s.Key.Span)).ToEquatableArray();
         var rules = BindRules(nodes, networks, tasks);
         var topology = new Topology(_decl.Name?.Value ?? "topology", _file, underlay, nodes.ToEquatableArray(), networks.ToEquatableArray(),
             services.ToEquatableArray(), tasks.ToEquatableArray(), endpoints.ToEquatableArray(), lbs.ToEquatableArray(), sysctls, rules,
