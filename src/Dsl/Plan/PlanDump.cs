@@ -192,10 +192,19 @@ public static class PlanDump
         MasqueradeTarget => "-j MASQUERADE",
         RedirectTarget r => "-j REDIRECT --to-ports " + I(r.Port),
         MarkTarget mk => $"-j MARK --set-xmark {Hex(mk.Value)}/{Hex(mk.Mask)}",
-        LogTarget l => "-j LOG --log-prefix \"" + l.Prefix + "\"",
+        LogTarget l => "-j LOG --log-prefix " + Quoted(l.Prefix),
         TraceTarget => "-j TRACE",
         _ => "-j " + t,
     };
+
+    // iptables-save leaves a word of letters, digits, '_' and '-' bare and quotes anything else, escaping quotes and backslashes.
+    private static string Quoted(string value)
+    {
+        if (value.Length > 0 && value.All(c => c is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or '-')) return value;
+        var sb = new StringBuilder("\"");
+        foreach (var c in value) sb.Append(c is '"' or '\\' or '\'' ? "\\" + c : c.ToString());
+        return sb.Append('"').ToString();
+    }
 
     private static string Kind(NamespaceKind k) => k switch
     {
