@@ -71,7 +71,7 @@ public class EdgeCaseLoweringTests
             """);
         Assert.NotNull(result.Plan);
         var d = Assert.Single(result.Diagnostics);
-        Assert.Equal(("SWARM0022", SwarmDsl.Diagnostics.Severity.Warning), (d.Id, d.Severity));
+        Assert.Equal(("SWARM0022", global::SwarmDsl.Diagnostics.Severity.Warning), (d.Id, d.Severity));
         Assert.Equal(Ipv4Address.Any, result.Plan!.Underlay.ExternalClient);
     }
 
