@@ -32,6 +32,18 @@ public class UserRuleTests
     }
 
     [Fact]
+    public void Parsed_rules_keep_their_matches_and_target_and_print_back_the_same()
+    {
+        const string text = "-s 10.0.0.0/8 ! -i eth0 -p tcp -m multiport --dports 80,443 -m conntrack --ctstate NEW -j REJECT --reject-with tcp-reset";
+        var plan = LoweringFixtures.Plan("rules.swarm.yaml", WithRules($"  - {{ chain: DOCKER-USER, rule: \"{text}\" }}\n"));
+        var rule = Assert.Single(plan.Host("manager").Ns("host").Chain("filter", "DOCKER-USER").Rules);
+        Assert.Equal(new RejectTarget(true), rule.Target);
+        Assert.Contains(new MultiportMatch(Direction.Destination, EquatableArray.Create(80, 443)), rule.Matches);
+        Assert.Contains(new InterfaceMatch(true, "eth0", true), rule.Matches);
+        Assert.Equal(text, IptablesSyntax.FormatBody(rule.Matches, rule.Target));
+    }
+
+    [Fact]
     public void Inserted_user_rules_keep_declaration_order_above_derived_rules()
     {
         var yaml = WithRules("""
