@@ -75,6 +75,8 @@ public static class BridgeView
         var bridges = links.Links(ns).Where(l => l.Device.Kind == DeviceKind.Bridge && (bridge is null || l.Name == bridge))
             .OrderBy(l => l.Name, System.StringComparer.Ordinal).ToList();
         if (bridge is not null && bridges.Count == 0) return null;
+        // brctl prints its header only when there is a bridge to list.
+        if (bridges.Count == 0) return "";
         var sb = new StringBuilder("bridge name\tbridge id\t\tSTP enabled\tinterfaces\n");
         foreach (var br in bridges)
         {

@@ -29,6 +29,12 @@ public static class IpView
             if (ipv4Only && addresses.Count == 0) continue;
             AppendHeader(sb, links, link, linkMode: false);
             if (!ipv4Only) AppendLinkLine(sb, links, link, options).Append('\n');
+            else
+            {
+                // With -4 the link/ether line is left out but the link namespace is still printed, on the header line.
+                sb.Length--;
+                AppendLinkNamespace(sb, links, link, options).Append('\n');
+            }
             foreach (var (cidr, secondary) in addresses)
             {
                 sb.Append("    inet ").Append(cidr.ToString());
@@ -163,6 +169,11 @@ public static class IpView
             sb.Append("    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00");
         else
             sb.Append("    link/ether ").Append(link.Mac.ToString()).Append(" brd ff:ff:ff:ff:ff:ff");
+        return AppendLinkNamespace(sb, links, link, options);
+    }
+
+    private static StringBuilder AppendLinkNamespace(StringBuilder sb, LinkTable links, LinkInfo link, ShowOptions options)
+    {
         if (link.LinkNamespace is { } other)
         {
             var name = options.NetnsName(other);
@@ -224,14 +235,29 @@ public static class IpView
               .Append(" neigh_suppress off group_fwd_mask 0 group_fwd_mask_str 0x0 vlan_tunnel off isolated off locked off ");
         }
         var queues = kind == DeviceKind.Veth ? options.PossibleCpus : 1;
-        // veth and lo advertise GSO_MAX_SIZE as their TSO limit; bridges and VXLAN keep the 64 KiB legacy one.
-        var tsoMax = kind is DeviceKind.Veth or DeviceKind.Loopback ? 524280 : 65536;
+        var tsoMax = TsoMaxSize(links, link);
         var q = queues.ToString(CultureInfo.InvariantCulture);
         sb.Append("addrgenmode eui64 numtxqueues ").Append(q).Append(" numrxqueues ").Append(q)
           .Append(" gso_max_size 65536 gso_max_segs 65535 tso_max_size ").Append(tsoMax.ToString(CultureInfo.InvariantCulture))
           .Append(" tso_max_segs 65535 gro_max_size 65536 ");
     }
 
-    /// <summary><c>8000.aa:bb:cc:dd:ee:ff</c>, as ip prints a bridge id.</summary>
-    internal static string BridgeIdText(MacAddress mac) => "8000." + mac.ToString();
+    /// <summary>
+    /// veth and lo advertise GSO_MAX_SIZE (524280) as their TSO limit, VXLAN the legacy 64 KiB; a bridge takes the smallest
+    /// of its ports' (64 KiB while it has none).
+    /// </summary>
+    private static int TsoMaxSize(LinkTable links, LinkInfo link) => link.Device.Kind switch
+    {
+        DeviceKind.Veth or DeviceKind.Loopback => 524280,
+        DeviceKind.Bridge => links.Ports(link.Namespace, link.Name) is { Count: > 0 } ports ? ports.Min(p => TsoMaxSize(links, p)) : 65536,
+        _ => 65536,
+    };
+
+    /// <summary><c>8000.2:0:0:0:be:ef</c>: ip prints a bridge id's bytes in unpadded hex.</summary>
+    internal static string BridgeIdText(MacAddress mac)
+    {
+        var parts = new string[6];
+        for (int i = 0; i < 6; i++) parts[i] = mac[i].ToString("x", CultureInfo.InvariantCulture);
+        return "8000." + string.Join(":", parts);
+    }
 }

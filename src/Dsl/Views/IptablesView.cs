@@ -120,8 +120,8 @@ public static class IptablesView
         if (format.LineNumbers) sb.Append("num  ");
         if (format.Verbose) sb.Append(format.Exact ? "    pkts      bytes " : " pkts bytes ");
         sb.Append("target     prot opt ");
-        if (format.Verbose) sb.Append("in     out    ");
-        sb.Append(" source               destination         \n");
+        if (format.Verbose) sb.Append("in     out     ");
+        sb.Append("source               destination         \n");
     }
 
     /// <summary>xtables_print_num: right-aligned in a column, or with K/M/G/T units above 99999 unless exact.</summary>
@@ -154,7 +154,7 @@ public static class IptablesView
         if (format.Verbose)
         {
             sb.Append(Number(counters.Packets, format, exactWidth: 8));
-            sb.Append(Number(counters.Bytes, format, exactWidth: 10));
+            sb.Append(Number(counters.Bytes, format, exactWidth: 8));
         }
         sb.Append(TargetName(rule.Target).PadRight(9)).Append(' ');
         var proto = m.OfType<ProtocolMatch>().FirstOrDefault();
@@ -215,10 +215,10 @@ public static class IptablesView
                     break;
                 case AddrTypeMatch at:
                     sb.Append(" ADDRTYPE match ").Append(at.Direction == Direction.Source ? "src-type " : "dst-type ")
-                      .Append(at.Negated ? "!" : "").Append(AddressTypeName(at.Type));
+                      .Append(at.Negated ? "!" : "").Append(IptablesSyntax.AddressTypeName(at.Type));
                     break;
                 case ConntrackMatch ct:
-                    sb.Append(ct.Negated ? " ! ctstate " : " ctstate ").Append(CtStates(ct.States));
+                    sb.Append(ct.Negated ? " ! ctstate " : " ctstate ").Append(IptablesSyntax.FormatCtStates(ct.States));
                     break;
                 case MarkMatch mark:
                     sb.Append(" mark match").Append(mark.Negated ? " !" : "").Append(' ').Append(Mark(mark.Value, mark.Mask));
@@ -233,8 +233,7 @@ public static class IptablesView
                     sb.Append(" statistic").Append(st.Negated ? " !" : "");
                     if (st.Random)
                     {
-                        var kernel = ProbabilityToKernel(st.Probability);
-                        sb.Append(" mode random probability ").Append((kernel / 2147483648.0).ToString("F11", CultureInfo.InvariantCulture));
+                        sb.Append(" mode random probability ").Append(IptablesSyntax.FormatProbability(IptablesSyntax.ProbabilityToKernel(st.Probability)));
                     }
                     else
                     {
@@ -312,28 +311,65 @@ public static class IptablesView
         ? "0x" + value.ToString("x", CultureInfo.InvariantCulture)
         : "0x" + value.ToString("x", CultureInfo.InvariantCulture) + "/0x" + mask.ToString("x", CultureInfo.InvariantCulture);
 
-    private static string AddressTypeName(AddressType t) => t switch
+    /// <summary><c>iptables [-t TABLE] -S [CHAIN]</c>: policies, chain declarations and rules as iptables-save writes them.</summary>
+    public static string? ListRules(DataplanePlan plan, NamespacePlan ns, string table, string? chain, out string? error)
     {
-        AddressType.Local => "LOCAL",
-        AddressType.Unicast => "UNICAST",
-        AddressType.Broadcast => "BROADCAST",
-        _ => "MULTICAST",
-    };
-
-    private static string CtStates(CtState s)
-    {
-        // libxt_conntrack's print order.
-        var names = new List<string>();
-        if ((s & CtState.Invalid) != 0) names.Add("INVALID");
-        if ((s & CtState.New) != 0) names.Add("NEW");
-        if ((s & CtState.Related) != 0) names.Add("RELATED");
-        if ((s & CtState.Established) != 0) names.Add("ESTABLISHED");
-        if ((s & CtState.Untracked) != 0) names.Add("UNTRACKED");
-        if ((s & CtState.Snat) != 0) names.Add("SNAT");
-        if ((s & CtState.Dnat) != 0) names.Add("DNAT");
-        return string.Join(",", names);
+        error = null;
+        if (BuiltInChains(table) is null)
+        {
+            error = $"iptables v1.8.9 (nf_tables): table '{table}' does not exist";
+            return null;
+        }
+        var chains = Chains(ns, table);
+        if (chain is not null)
+        {
+            chains = chains.Where(c => c.Name == chain).ToList();
+            if (chains.Count == 0)
+            {
+                error = "iptables: No chain/target/match by that name.";
+                return null;
+            }
+        }
+        var sb = new StringBuilder();
+        foreach (var c in chains)
+        {
+            if (c.BuiltIn) sb.Append("-P ").Append(c.Name).Append(' ').Append(c.Policy == Verdict.Accept ? "ACCEPT" : "DROP").Append('\n');
+            else sb.Append("-N ").Append(c.Name).Append('\n');
+        }
+        foreach (var c in chains)
+            foreach (var r in c.Rules)
+                sb.Append(IptablesSyntax.Format(r, c.Name, Comment(plan, r))).Append('\n');
+        return sb.ToString();
     }
 
-    /// <summary>libxt_statistic stores the probability as a 31-bit fraction: <c>lround(0x80000000 * p)</c>.</summary>
-    private static uint ProbabilityToKernel(double p) => (uint)Math.Min(0x80000000UL, (ulong)Math.Round(0x80000000UL * p, MidpointRounding.AwayFromZero));
+    /// <summary>
+    /// <c>iptables-save [-t TABLE]</c>. The real tool stamps its header and footer comments with the time; ours name the
+    /// source instead, so the output is reproducible (and still valid <c>iptables-restore</c> input).
+    /// </summary>
+    public static string? Save(DataplanePlan plan, NamespacePlan ns, string? table, out string? error)
+    {
+        error = null;
+        if (table is not null && BuiltInChains(table) is null)
+        {
+            error = $"iptables-save v1.8.9 (nf_tables): table '{table}' does not exist";
+            return null;
+        }
+        var sb = new StringBuilder();
+        foreach (var name in TableOrder)
+        {
+            if (table is not null && name != table) continue;
+            if (!ns.Tables.Any(t => t.Name == name)) continue;
+            sb.Append("# Generated by swarmdsl show from ").Append(System.IO.Path.GetFileName(plan.SourceFile)).Append(" (iptables-save v1.8.9 (nf_tables) format)\n");
+            sb.Append('*').Append(name).Append('\n');
+            var chains = Chains(ns, name);
+            foreach (var c in chains)
+                sb.Append(':').Append(c.Name).Append(' ').Append(c.BuiltIn ? (c.Policy == Verdict.Accept ? "ACCEPT" : "DROP") : "-").Append(" [0:0]\n");
+            foreach (var c in chains)
+                foreach (var r in c.Rules)
+                    sb.Append(IptablesSyntax.Format(r, c.Name, Comment(plan, r))).Append('\n');
+            sb.Append("COMMIT\n");
+            sb.Append("# Completed\n");
+        }
+        return sb.ToString();
+    }
 }

@@ -29,7 +29,7 @@ public sealed record LinkInfo(string Namespace, DevicePlan Device, int Index, Ma
 /// then namespaces in plan order and their devices in plan order; a veth pair is made by its <see cref="VethPeer.CreatesPair"/>
 /// end (the kernel registers the peer first, each end taking the next free index of its own namespace: the per-namespace
 /// counter of <c>dev_new_index</c>), and a VXLAN device is made in <see cref="VxlanPlan.CreatedIn"/> and moved, keeping its
-/// index when it is free in the target.
+/// index when it is free in the target. Ports then join their bridges in the same order (port numbers are the lowest free).
 /// </summary>
 /// <remarks>
 /// Values the kernel draws at random (MACs left to the kernel, the real host's own ifindexes) are derived from the device's
@@ -81,6 +81,10 @@ public sealed class LinkTable
         foreach (var ns in host.Namespaces)
             foreach (var dev in ns.Devices)
                 state.Create(ns.Name, dev);
+        // Ports join their bridges once every device exists (a veth end made by a later namespace cannot be enslaved earlier).
+        foreach (var ns in host.Namespaces)
+            foreach (var dev in ns.Devices)
+                if (dev.Master is not null) state.Enslave(ns.Name, dev);
         state.Finish(table);
         return table;
     }
@@ -162,10 +166,9 @@ public sealed class LinkTable
                     _index[(ns, dev.Name)] = index;
                     break;
             }
-            if (dev.Master is not null) Enslave(ns, dev);
         }
 
-        private void Enslave(string ns, DevicePlan dev)
+        public void Enslave(string ns, DevicePlan dev)
         {
             var key = (ns, dev.Master!);
             if (!_ports.TryGetValue(key, out var taken)) _ports[key] = taken = new HashSet<int>();

@@ -45,7 +45,10 @@ public static class ProcView
         return sb.ToString();
     }
 
-    /// <summary>net-tools' nstrcmp: runs of digits compare as numbers (eth2 before eth10).</summary>
+    /// <summary>
+    /// net-tools' nstrcmp: names that differ only in a trailing number compare by that number (eth2 before eth10); others
+    /// compare as strings (veth157550a before veth2698d47).
+    /// </summary>
     private sealed class NaturalComparer : System.Collections.Generic.IComparer<string>
     {
         public static readonly NaturalComparer Instance = new();
@@ -54,26 +57,18 @@ public static class ProcView
         {
             a ??= "";
             b ??= "";
-            int i = 0, j = 0;
-            while (i < a.Length && j < b.Length)
-            {
-                if (char.IsDigit(a[i]) && char.IsDigit(b[j]))
-                {
-                    int si = i, sj = j;
-                    while (i < a.Length && char.IsDigit(a[i])) i++;
-                    while (j < b.Length && char.IsDigit(b[j])) j++;
-                    var na = a.Substring(si, i - si).TrimStart('0');
-                    var nb = b.Substring(sj, j - sj).TrimStart('0');
-                    if (na.Length != nb.Length) return na.Length.CompareTo(nb.Length);
-                    var c = string.CompareOrdinal(na, nb);
-                    if (c != 0) return c;
-                    continue;
-                }
-                if (a[i] != b[j]) return a[i].CompareTo(b[j]);
-                i++;
-                j++;
-            }
-            return (a.Length - i).CompareTo(b.Length - j);
+            var (baseA, numA) = Split(a);
+            var (baseB, numB) = Split(b);
+            if (baseA == baseB && numA != numB) return numA.CompareTo(numB);
+            return string.CompareOrdinal(a, b);
+        }
+
+        private static (string Base, long Number) Split(string name)
+        {
+            int i = name.Length;
+            while (i > 0 && char.IsDigit(name[i - 1])) i--;
+            if (i == name.Length || name.Length - i > 18) return (name, -1);
+            return (name.Substring(0, i), long.Parse(name.Substring(i), CultureInfo.InvariantCulture));
         }
     }
 }
