@@ -129,8 +129,10 @@ public static class ScriptEmitter
                     foreach (var p in l.Pairs)
                     {
                         w.Comment($"veth pair {p.A.Namespace}/{p.A.Device} - {p.B.Namespace}/{p.B.Device} ({Where(p.Declared.Span)})");
-                        w.Line($"if ! has_link {l.NsWord(p.A.Namespace)} {Shell.Quote(p.A.Device)}; then");
+                        // Both ends must exist; a lone end is left from a pair whose other side vanished: replace the pair.
+                        w.Line($"if ! has_link {l.NsWord(p.A.Namespace)} {Shell.Quote(p.A.Device)} || ! has_link {l.NsWord(p.B.Namespace)} {Shell.Quote(p.B.Device)}; then");
                         w.Indent();
+                        foreach (var end in new[] { p.A, p.B }) w.Line($"drop_stale {l.NsWord(end.Namespace)} {Shell.Quote(end.Device)}");
                         foreach (var end in new[] { p.A, p.B })
                         {
                             w.Line($"drop_stale \"\" {end.TempName}");
