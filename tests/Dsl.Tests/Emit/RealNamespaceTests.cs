@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using SwarmDsl.Collections;
 using SwarmDsl.Emit;
 using SwarmDsl.Plan;
 
@@ -72,5 +73,48 @@ public class RealNamespaceTests
         Assert.True(lab.Run("manager", "teardown.sh").ExitCode == 0);
         var left = Sh(m, "iptables-save").Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal)).ToList();
         Assert.Equal(new[] { "-A FORWARD -s 192.0.2.1/32 -j DROP", "-A POSTROUTING -o eth0 -j MASQUERADE" }, left);
+    }
+}
+
+public class DropPolicyTests
+{
+    /// <summary>The hand plan with the host's filter FORWARD policy set to DROP (as Docker 28 does when it enables forwarding).</summary>
+    private static DataplanePlan WithForwardDrop()
+    {
+        var plan = HandPlans.TwoNode(LoadBalancerBackend.Nftables);
+        HostPlan Fix(HostPlan h) => h with
+        {
+            Namespaces = h.Namespaces.Select(ns => ns.Kind != NamespaceKind.Host ? ns : ns with
+            {
+                Tables = ns.Tables.Select(t => t.Name != "filter" ? t : t with
+                {
+                    Chains = t.Chains.Select(c => c.Name == "FORWARD" ? c with { Policy = Verdict.Drop } : c).ToEquatableArray(),
+                }).ToEquatableArray(),
+            }).ToEquatableArray(),
+        };
+        return plan with { Hosts = plan.Hosts.Select(Fix).ToEquatableArray() };
+    }
+
+    [Fact]
+    public void A_drop_policy_is_written_and_remembered()
+    {
+        var files = ProvisioningEmitter.Emit(WithForwardDrop());
+        Assert.Contains(":FORWARD DROP [0:0]", files.Single(f => f.Path == "manager/iptables-host.rules").Content, StringComparison.Ordinal);
+        Assert.Contains("remember_policy filter FORWARD\n", files.Single(f => f.Path == "manager/apply.sh").Content, StringComparison.Ordinal);
+        // A namespace the scripts create never gets an ACCEPT line: policies are only tightened.
+        Assert.DoesNotContain(" ACCEPT [0:0]", files.Single(f => f.Path == "manager/iptables-web.1.rules").Content, StringComparison.Ordinal);
+    }
+
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Teardown_puts_the_previous_policy_back()
+    {
+        using var lab = EmitLab.FromPlan(WithForwardDrop());
+        var m = lab.NodeNs["manager"];
+        HostLinux.Run("ip", "netns", "exec", m, "iptables", "-P", "FORWARD", "ACCEPT").EnsureSuccess("policy");
+        for (int i = 0; i < 2; i++) Assert.True(lab.Run("manager", "apply.sh").ExitCode == 0);
+        Assert.Contains(":FORWARD DROP", EmitScenario.Sh(m, "iptables-save", "-t", "filter"), StringComparison.Ordinal);
+        var r = lab.Run("manager", "teardown.sh");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains(":FORWARD ACCEPT", EmitScenario.Sh(m, "iptables-save", "-t", "filter"), StringComparison.Ordinal);
     }
 }
