@@ -124,7 +124,7 @@ public class ShowCommandLineTests
         Assert.EndsWith("TCP 14:58  ESTABLISHED 10.7.191.254:40000 10.254.0.9:80      10.254.0.11:80\n", conns);
         var host = Host.Namespaces.Single(n => n.Name == "host");
         var filter = ShowCommandLine.Run(Plan, Host, host, new[] { "iptables", "-L", "FORWARD", "-n", "-v" }, options).Output;
-        Assert.StartsWith("Chain FORWARD (policy DROP 1234K packets, 2M bytes)\n", filter);
+        Assert.StartsWith("Chain FORWARD (policy DROP 1234K packets, 1500K bytes)\n", filter);
         Assert.Contains("\n  500 1000K LAB-USER", filter);
         var netstat = ShowCommandLine.Run(Plan, Host, ns, new[] { "netstat", "-i" }, options).Output;
         Assert.Contains("eth0             1500       10      0      0 0            20      0      0      0 BMRU\n", netstat);
