@@ -11,5 +11,6 @@ internal static class CommandCatalog
         yield return ModelCommand.Create(io);
         yield return ShowCommand.Create(io);
         yield return GraphCommand.Create(io);
+        yield return TraceCommand.Create(io);
     }
 }

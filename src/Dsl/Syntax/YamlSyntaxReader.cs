@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using SwarmDsl.Diagnostics;
 using SwarmDsl.Text;
@@ -131,7 +132,7 @@ public static class YamlSyntaxReader
             if (k.Value == "\0invalid") return true;
             if (!top.Keys.Add(k.Value))
             {
-                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping");
+                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping: keep one of them (the first is at line {top.Entries.First(x => x.Key.Value == k.Value).Key.Span.StartLine.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
                 return true;
             }
             top.Entries.Add(new YamlEntry(k, node));

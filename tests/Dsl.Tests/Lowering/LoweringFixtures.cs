@@ -11,6 +11,15 @@ internal static class LoweringFixtures
     public static DataplanePlan Example(LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
         => Plan(Paths.Example, File.ReadAllText(Paths.Example), backend);
 
+    public static string ThreeNodePath => Path.Combine(Paths.Root, "tests", "Dsl.Tests", "Lowering", "TestData", "three-node.swarm.yaml");
+
+    public static DataplanePlan ThreeNode(LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
+        => Plan(ThreeNodePath, File.ReadAllText(ThreeNodePath), backend);
+
+    /// <summary>Compiles <paramref name="yaml"/> to a plan and returns the diagnostics too (no assertion).</summary>
+    public static PlanCompilationResult Compile(string yaml, string file = "test.swarm.yaml", LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
+        => SwarmCompiler.CompileToPlan(file, yaml, new LoweringOptions(backend));
+
     public static DataplanePlan Plan(string file, string yaml, LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
     {
         var result = SwarmCompiler.CompileToPlan(file, yaml, new LoweringOptions(backend));

@@ -9,4 +9,10 @@ public class PlanDumpTests
 
     [Fact]
     public void Example_nftables() => Snapshot.Verify(PlanDump.Render(LoweringFixtures.Example(LoadBalancerBackend.Nftables)));
+
+    [Fact]
+    public void Three_node_ipvs() => Snapshot.Verify(PlanDump.Render(LoweringFixtures.ThreeNode(LoadBalancerBackend.Ipvs)));
+
+    [Fact]
+    public void Three_node_nftables() => Snapshot.Verify(PlanDump.Render(LoweringFixtures.ThreeNode(LoadBalancerBackend.Nftables)));
 }
