@@ -232,6 +232,18 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void YamlClassThatIsAlsoATopologyType_IsSwarm1002_OnTheYaml()
+    {
+        var run = GeneratorHarness.RunGenerator([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)],
+            ("TwoNode.cs", GeneratorHarness.ExampleAttributes.Replace("namespace SwarmDsl.Examples;", "namespace Consumer.App;").Replace("class TwoNodeDeclared", "class TwoNode")));
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("SWARM1002", d.Id);
+        Assert.Contains("already a [SwarmTopology] type", d.GetMessage(), StringComparison.Ordinal);
+        Assert.Equal("/consumer/two-node.swarm.yaml", d.Location.GetLineSpan().Path);
+        Assert.Empty(run.OutputProblems);
+    }
+
+    [Fact]
     public void ClassAndNamespace_CanBeSetPerFile()
     {
         var options = GeneratorHarness.DefaultOptions().WithFile("/consumer/b/two-node.swarm.yaml", new System.Collections.Generic.Dictionary<string, string>
