@@ -22,7 +22,10 @@ public static class YamlSyntaxReader
     /// <summary>Parses <paramref name="text"/> (the contents of <paramref name="file"/>); returns the root, or null on a fatal error.</summary>
     public static YamlNode? Read(string file, string text, DiagnosticBag diagnostics, CancellationToken cancellationToken = default)
     {
-        // A leading BOM is legal; YamlDotNet handles it, but a tab used for indentation gets a clearer message from us.
+        // A leading BOM is legal YAML (editors on Windows write one), but YamlDotNet reading a string takes it for text and
+        // turns the first line into a junk key. It occupies no column, so dropping it keeps every position right.
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text.Substring(1);
+        // A tab used for indentation gets a clearer message from us than from YamlDotNet.
         var tab = FindIndentationTab(text);
         if (tab is { } t)
         {

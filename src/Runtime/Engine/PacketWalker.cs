@@ -57,6 +57,10 @@ internal sealed partial class PacketWalker
     private readonly ulong[] _visits = new ulong[MaxVisits];
     private int _visitCount;
     private uint _rng;
+    private int _fragmentMtu = int.MaxValue;
+
+    /// <summary>The largest piece on the wire: the packet, or its fragments once it was fragmented (carried whole, reassembly not modelled).</summary>
+    private int WireLength => _p.Headers.TotalLength < _fragmentMtu ? _p.Headers.TotalLength : _fragmentMtu;
 
     public PacketWalker(Cluster cluster)
     {
@@ -95,6 +99,7 @@ internal sealed partial class PacketWalker
         _outcome = default;
         _visitCount = 0;
         _ns = -1;
+        _fragmentMtu = int.MaxValue;
     }
 
     private Outcome Run()
@@ -252,7 +257,7 @@ internal sealed partial class PacketWalker
     private void BridgeForward(NamespaceRuntime ns, DeviceRuntime br, DeviceRuntime outPort)
     {
         // br_dev_queue_push_xmit: frames larger than the port MTU are dropped silently.
-        if (_p.Headers.TotalLength > outPort.Mtu)
+        if (WireLength > outPort.Mtu)
         {
             Drop(DropCause.MtuExceeded, outPort.Span, "frame of " + _p.Headers.TotalLength.ToString(CultureInfo.InvariantCulture) + " bytes exceeds " + outPort.Name + " MTU " + outPort.Mtu.ToString(CultureInfo.InvariantCulture));
             return;
@@ -278,6 +283,12 @@ internal sealed partial class PacketWalker
                 var peerNs = _c[dev.PeerNamespace];
                 var peer = peerNs.Devices[dev.PeerDevice];
                 if (_trace != null) _trace.Add(new VethStep(dev.Name, peerNs.QualifiedName, peer.Name, dev.Span));
+                if (WireLength > peer.Mtu)
+                {
+                    // veth_xmit → dev_forward_skb: is_skb_forwardable refuses frames above the peer's MTU.
+                    Drop(DropCause.MtuExceeded, peer.Span, "frame of " + _p.Headers.TotalLength.ToString(CultureInfo.InvariantCulture) + " bytes exceeds the veth peer " + peer.Name + " MTU " + peer.Mtu.ToString(CultureInfo.InvariantCulture));
+                    return;
+                }
                 if (peerNs.Index != ns.Index) CrossInto(peerNs.Index);
                 _next = Next.Receive;
                 _nextNs = peerNs.Index;

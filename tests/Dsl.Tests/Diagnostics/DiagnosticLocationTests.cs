@@ -303,3 +303,19 @@ public class OneMistakeOneDiagnosticTests
         Assert.Equal(id, d.Id);
     }
 }
+
+public class ByteOrderMarkTests
+{
+    [Fact]
+    public void A_leading_bom_is_ignored_and_positions_stay_right()
+    {
+        var text = System.IO.File.ReadAllText(Paths.Example);
+        var plain = TestInput.Compile(text);
+        var bom = TestInput.Compile("\uFEFF" + text);
+        Assert.Empty(bom.Diagnostics);
+        Assert.Equal(plain.Topology, bom.Topology);
+        var broken = TestInput.Compile("\uFEFFversion: 1\nname: t\nservcies: {}\n");
+        var d = Assert.Single(broken.Diagnostics);
+        Assert.Equal(("SWARM0002", 3, 1), (d.Id, d.Span.StartLine, d.Span.StartColumn));
+    }
+}
