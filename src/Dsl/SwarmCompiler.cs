@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using SwarmDsl.Diagnostics;
+using SwarmDsl.Lowering;
+using SwarmDsl.Plan;
 using SwarmDsl.Semantics;
 using SwarmDsl.Syntax;
 
@@ -37,6 +39,35 @@ public sealed class CompilationResult
     }
 }
 
+/// <summary>What compiling one topology down to its dataplane plan produced.</summary>
+public sealed class PlanCompilationResult
+{
+    internal PlanCompilationResult(CompilationResult compilation, DataplanePlan? plan, IReadOnlyList<Diagnostic> diagnostics)
+    {
+        Compilation = compilation;
+        Plan = plan;
+        Diagnostics = diagnostics;
+    }
+
+    /// <summary>The front end's result (declaration and analyzed topology).</summary>
+    public CompilationResult Compilation { get; }
+
+    /// <summary>The analyzed topology, or null when there were errors before lowering.</summary>
+    public Topology? Topology => Compilation.Topology;
+
+    /// <summary>The dataplane plan, or null when any stage reported an error.</summary>
+    public DataplanePlan? Plan { get; }
+
+    /// <summary>Every diagnostic of every stage, sorted by location.</summary>
+    public IReadOnlyList<Diagnostic> Diagnostics { get; }
+
+    /// <summary>Whether any diagnostic is an error.</summary>
+    public bool HasErrors
+    {
+        get { foreach (var d in Diagnostics) if (d.IsError) return true; return false; }
+    }
+}
+
 /// <summary>
 /// The front door of the compiler, shared by the <c>swarmdsl</c> command line and the source generator:
 /// YAML text → syntax → declaration → analyzed topology, with located diagnostics and no exceptions for bad input.
@@ -52,6 +83,25 @@ public static class SwarmCompiler
             return new CompilationResult(file, null, null, diagnostics.Sorted());
         var declaration = YamlBinder.Bind(file, root, diagnostics);
         return Analyze(declaration, diagnostics);
+    }
+
+    /// <summary>
+    /// Compiles YAML <paramref name="text"/> read from <paramref name="file"/> all the way to its dataplane plan
+    /// (<paramref name="options"/> null: IPVS, as Docker does). The plan is null when any stage reported an error.
+    /// </summary>
+    public static PlanCompilationResult CompileToPlan(string file, string text, LoweringOptions? options = null, CancellationToken cancellationToken = default)
+        => Lower(Compile(file, text, cancellationToken), options);
+
+    /// <summary>Lowers an already compiled topology to its dataplane plan (null plan when there are errors).</summary>
+    public static PlanCompilationResult Lower(CompilationResult compilation, LoweringOptions? options = null)
+    {
+        if (compilation is null) throw new ArgumentNullException(nameof(compilation));
+        if (compilation.Topology is null || compilation.HasErrors)
+            return new PlanCompilationResult(compilation, null, compilation.Diagnostics);
+        var diagnostics = new DiagnosticBag();
+        diagnostics.AddRange(compilation.Diagnostics);
+        var plan = SwarmLowering.Lower(compilation.Topology, options ?? LoweringOptions.Default, diagnostics);
+        return new PlanCompilationResult(compilation, diagnostics.HasErrors ? null : plan, diagnostics.Sorted());
     }
 
     /// <summary>Analyzes a declaration built by any front end (YAML or C# attributes).</summary>

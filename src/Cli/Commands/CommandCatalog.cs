@@ -9,5 +9,9 @@ internal static class CommandCatalog
     public static IEnumerable<Command> Extra(CliIo io)
     {
         yield return ModelCommand.Create(io);
+        yield return ShowCommand.Create(io);
+        yield return GraphCommand.Create(io);
+        yield return TraceCommand.Create(io);
+        yield return EmitCommand.Create(io);
     }
 }

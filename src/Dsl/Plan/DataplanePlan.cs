@@ -230,4 +230,11 @@ public enum NftPick
 /// <param name="Scheduler">The scheduler the YAML asked for (nftables approximates lc/wlc by weights).</param>
 /// <param name="Service">The Swarm service.</param>
 /// <param name="Span">The service declaration.</param>
-public sealed record NftLoadBalancerPlan(int FwMark, Ipv4Address Vip, NftPick Pick, EquatableArray<Ipv4Address> Slots, Scheduler Scheduler, string Service, SourceSpan Span);
+/// <param name="SnatSubnet">
+/// With <paramref name="SnatSource"/>: balanced connections whose new destination is in this subnet are source-NATed
+/// (<c>ct status dnat ip daddr SUBNET snat to SOURCE</c>), replacing IPVS's <c>-m ipvs --ipvs -j SNAT</c> rule. The subnet of the
+/// load-balancer endpoint; the same for every load balancer of one namespace.
+/// </param>
+/// <param name="SnatSource">The load-balancer endpoint's address that balanced connections are source-NATed to.</param>
+public sealed record NftLoadBalancerPlan(int FwMark, Ipv4Address Vip, NftPick Pick, EquatableArray<Ipv4Address> Slots, Scheduler Scheduler, string Service, SourceSpan Span,
+    Ipv4Cidr? SnatSubnet = null, Ipv4Address? SnatSource = null);

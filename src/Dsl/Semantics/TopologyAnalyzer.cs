@@ -81,7 +81,12 @@ public sealed class TopologyAnalyzer
         if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
         services = services.Select(s => s with { Vips = vips.TryGetValue(s.Name, out var vv) ? vv.ToEquatableArray() : EquatableArray<VipModel>.Empty }).ToList();
         var lbs = AssignFwMarks(nodes, networks, services, tasks, endpoints);
-        var sysctls = _decl.Sysctls.Select(s => new SysctlModel(s.Node, s.Key.Value, s.Value.Value, s.Key.Span)).ToEquatableArray();
+        // Cluster-wide sysctls first, then per node in node order (so a node's own value is applied last and wins), independent of
+        // whether 'tuning' is written before or after 'nodes'. OrderBy is stable: declaration order within each group.
+        var nodeOrder = nodes.Select((n, i) => (n.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        var sysctls = _decl.Sysctls
+            .OrderBy(s => s.Node is null ? -1 : nodeOrder.TryGetValue(s.Node, out var i) ? i : int.MaxValue)
+            .Select(s => new SysctlModel(s.Node, s.Key.Value, s.Value.Value, s.Key.Span)).ToEquatableArray();
         var rules = BindRules(nodes, networks, tasks);
         var topology = new Topology(_decl.Name?.Value ?? "topology", _file, underlay, nodes.ToEquatableArray(), networks.ToEquatableArray(),
             services.ToEquatableArray(), tasks.ToEquatableArray(), endpoints.ToEquatableArray(), lbs.ToEquatableArray(), sysctls, rules,
@@ -121,7 +126,21 @@ public sealed class TopologyAnalyzer
 
     // ---- networks ------------------------------------------------------------------------------------------------
 
-    private static readonly string[] LocalPools = { "172.18.0.0/16", "172.19.0.0/16", "172.20.0.0/16", "172.21.0.0/16", "172.22.0.0/16", "172.23.0.0/16", "192.168.0.0/20", "192.168.16.0/20" };
+    /// <summary>
+    /// Docker's local-scope default pools (ipamutils localScopeDefaultNetworks) in order, without 172.17.0.0/16, which docker0
+    /// holds on a Docker host: 172.18–31.0.0/16, then 192.168.0.0/16 in /20s.
+    /// </summary>
+    private static IEnumerable<string> LocalPools()
+    {
+        for (int i = 18; i <= 31; i++) yield return string.Format(CultureInfo.InvariantCulture, "172.{0}.0.0/16", i);
+        for (int i = 0; i < 256; i += 16) yield return string.Format(CultureInfo.InvariantCulture, "192.168.{0}.0/20", i);
+    }
+
+    /// <summary>Docker's global-scope default pool: 10.0.0.0/8 in /24s, where an undeclared ingress network takes the first free one.</summary>
+    private static IEnumerable<string> GlobalPools()
+    {
+        for (int i = 0; i < 65536; i++) yield return string.Format(CultureInfo.InvariantCulture, "10.{0}.{1}.0/24", i >> 8, i & 255);
+    }
 
     private List<NetworkModel> BindNetworks(Underlay underlay, List<NodeModel> nodes)
     {
@@ -146,7 +165,19 @@ public sealed class TopologyAnalyzer
                 _d.Report(DiagnosticDescriptors.InvalidAttachment, n.Driver.Value.Span, "docker_gwbridge is the node-local gateway bridge: its driver must be bridge");
         }
 
-        // VNIs: pinned ones first (checked), then 4096 for ingress and 4097… for the rest in declaration order.
+        // Publishing in ingress mode needs the routing mesh. Without a declared ingress network one is derived, unless a network
+        // already holds the name 'ingress' (then the user most likely forgot 'ingress: true').
+        bool needsIngress = ingress is null && _decl.Services.Any(s => s.Ports.Any(p => (p.Mode?.Value ?? PublishMode.Ingress) == PublishMode.Ingress));
+        bool implicitIngress = needsIngress && !names.Contains("ingress");
+        if (needsIngress && !implicitIngress)
+        {
+            var named = _decl.Networks.First(n => n.Name.Value == "ingress");
+            _d.Report(DiagnosticDescriptors.IngressNetwork, named.Name.Span,
+                "services publish ports in ingress mode (the routing mesh), but network 'ingress' is not the ingress network: add 'ingress: true' to it (it must be an overlay), or rename it");
+        }
+
+        // VNIs: pinned ones first (checked), then 4096 for ingress (declared or derived: Swarm creates it first) and 4097… for
+        // the rest in declaration order.
         var usedVni = new Dictionary<int, string>();
         foreach (var n in _decl.Networks.Where(n => n.Driver?.Value == NetworkDriver.Overlay && n.Vni is not null))
         {
@@ -171,10 +202,10 @@ public sealed class TopologyAnalyzer
         }
         var derivedVni = new Dictionary<string, int>();
         if (ingress is not null && ingress.Vni is null) derivedVni[ingress.Name.Value] = AllocVni(ingress.Name.Value);
+        int implicitIngressVni = implicitIngress ? AllocVni("ingress") : 0;
         foreach (var n in _decl.Networks.Where(n => n.Driver?.Value == NetworkDriver.Overlay && n.Vni is null && n != ingress))
             derivedVni[n.Name.Value] = AllocVni(n.Name.Value);
 
-        bool needsIngress = ingress is null && _decl.Services.Any(s => s.Ports.Any(p => (p.Mode?.Value ?? PublishMode.Ingress) == PublishMode.Ingress));
         foreach (var n in _decl.Networks)
         {
             if (n.Driver is null || n.Subnet is null) continue;
@@ -200,18 +231,27 @@ public sealed class TopologyAnalyzer
         }
 
         // Docker always has docker_gwbridge (and an ingress network once anything is published); derive what the user left out.
-        if (needsIngress && !names.Contains("ingress"))
+        if (implicitIngress)
         {
-            var sub = FirstFree(Enumerable.Range(0, 256).Select(i => $"10.0.{i}.0/24"), result, underlay, nodes);
+            var sub = FirstFree(GlobalPools(), result, underlay, nodes);
             if (sub is not null)
-                result.Add(new NetworkModel("ingress", NetworkDriver.Overlay, sub.Value, sub.Value.FirstHost, true, true, AllocVniIngress(usedVni),
+                result.Add(new NetworkModel("ingress", NetworkDriver.Overlay, sub.Value, sub.Value.FirstHost, true, true, implicitIngressVni,
                     underlay.Mtu - VxlanOverhead, true, false, true, SourceSpan.None));
+            else
+            {
+                var port = _decl.Services.SelectMany(x => x.Ports).First(p => (p.Mode?.Value ?? PublishMode.Ingress) == PublishMode.Ingress);
+                _d.Report(DiagnosticDescriptors.SubnetExhausted, port.Span,
+                    "this port needs an ingress network, but no /24 of Docker's pool 10.0.0.0/8 is free (networks or node subnets cover it): declare an overlay network with 'ingress: true' and a free subnet");
+            }
         }
         if (!names.Contains(GatewayBridge))
         {
-            var sub = FirstFree(LocalPools, result, underlay, nodes);
+            var sub = FirstFree(LocalPools(), result, underlay, nodes);
             if (sub is not null)
                 result.Add(new NetworkModel(GatewayBridge, NetworkDriver.Bridge, sub.Value, sub.Value.FirstHost, false, true, 0, underlay.Mtu, false, false, true, SourceSpan.None));
+            else
+                _d.Report(DiagnosticDescriptors.SubnetExhausted, BlockerOf(Ipv4Cidr.Parse("172.18.0.0/16"), underlay, nodes) ?? _decl.Span,
+                    "docker_gwbridge needs a subnet, but every pool Docker takes it from (172.18-31.0.0/16, 192.168.0.0/16 in /20s) is covered by networks or node subnets: declare docker_gwbridge (driver: bridge) with a free subnet");
         }
 
         // Overlaps: between networks, and with the underlay.
@@ -239,12 +279,15 @@ public sealed class TopologyAnalyzer
         return result;
     }
 
-    private static int AllocVniIngress(Dictionary<int, string> used)
+    /// <summary>Where a declaration covers <paramref name="pool"/> (for a message about exhausted pools), if any.</summary>
+    private SourceSpan? BlockerOf(Ipv4Cidr pool, Underlay underlay, List<NodeModel> nodes)
     {
-        int v = FirstVni;
-        while (used.ContainsKey(v)) v++;
-        used[v] = "ingress";
-        return v;
+        foreach (var n in _decl.Networks)
+            if (n.Subnet is { } sn && sn.Value.Overlaps(pool)) return sn.Span;
+        if (underlay.Subnet is { } us && us.Overlaps(pool) && _decl.Underlay.Subnet is { } ds) return ds.Span;
+        foreach (var n in nodes)
+            if (n.Address.Subnet.Overlaps(pool)) return _decl.Nodes.FirstOrDefault(d => d.Name.Value == n.Name)?.Address?.Span ?? n.Span;
+        return null;
     }
 
     private static Ipv4Cidr? FirstFree(IEnumerable<string> pool, List<NetworkModel> networks, Underlay underlay, List<NodeModel> nodes)
@@ -363,7 +406,13 @@ public sealed class TopologyAnalyzer
             foreach (var t in pinned)
             {
                 if (nodes.All(n => n.Name != t.Node!.Value.Value))
-                    _d.Report(DiagnosticDescriptors.UnknownReference, t.Node!.Value.Span, UnknownMessage("node", t.Node.Value.Value, nodes.Select(x => x.Name)));
+                {
+                    var unknown = UnknownMessage("node", t.Node!.Value.Value, nodes.Select(x => x.Name));
+                    if (s.Mode == ServiceMode.Global)
+                        _d.Report(DiagnosticDescriptors.GlobalTaskPlacement, t.Node.Value.Span, $"global service '{s.Name}' runs one task on each declared node, but a task is pinned to {unknown}");
+                    else
+                        _d.Report(DiagnosticDescriptors.UnknownReference, t.Node.Value.Span, unknown);
+                }
                 else if (decl.PlacementNodes.Count > 0 && eligible.All(n => n.Name != t.Node!.Value.Value))
                     _d.Report(s.Mode == ServiceMode.Global ? DiagnosticDescriptors.GlobalTaskPlacement : DiagnosticDescriptors.UnknownReference, t.Node!.Value.Span,
                         $"task pinned to node '{t.Node.Value.Value}', which placement.nodes of service '{s.Name}' excludes");
@@ -378,7 +427,7 @@ public sealed class TopologyAnalyzer
                 }
                 if (s.Replicas > 0 && eligible.Count == 0)
                 {
-                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"service '{s.Name}' has no node to run on");
+                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"service '{s.Name}' has no node to run on: {NoNodeHint(decl, nodes)}");
                     continue;
                 }
                 int slot = 1;
@@ -414,7 +463,7 @@ public sealed class TopologyAnalyzer
                     placed.Add((n.Name, t, t?.Name?.Value ?? $"{s.Name}.{n.Name}", slot++));
                 }
                 if (eligible.Count == 0)
-                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on");
+                    _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on: {NoNodeHint(decl, nodes)}");
             }
             foreach (var (node, td, taskName, slot) in placed)
             {
@@ -430,6 +479,10 @@ public sealed class TopologyAnalyzer
         }
         return result;
     }
+
+    private static string NoNodeHint(ServiceDeclaration decl, List<NodeModel> nodes) => nodes.Count == 0
+        ? "declare nodes under 'nodes:'"
+        : "placement.nodes names no declared node (declared: " + string.Join(", ", nodes.Select(n => n.Name)) + ")";
 
     private void CheckHostPorts(List<ServiceModel> services, List<TaskModel> tasks)
     {
@@ -559,7 +612,7 @@ public sealed class TopologyAnalyzer
                 var a = pool.Next();
                 if (a is null)
                 {
-                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {what}");
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {what}: use a larger subnet (a shorter prefix) or fewer tasks");
                     throw new AnalysisAborted();
                 }
                 return a.Value;
@@ -594,7 +647,7 @@ public sealed class TopologyAnalyzer
                 var a = pool.Next();
                 if (a is null)
                 {
-                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {what}");
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {what}: use a larger subnet for {gwNet.Name} or fewer tasks on the node");
                     throw new AnalysisAborted();
                 }
                 return a.Value;

@@ -47,7 +47,8 @@ public sealed class YamlBinder
         {
             switch (e.Key.Value)
             {
-                case "version": _t.Version = Int(e, 0, int.MaxValue); break;
+                // Any whole number binds; the analyzer names the supported version (SWARM0021).
+                case "version": _t.Version = Int(e, int.MinValue, int.MaxValue); break;
                 case "name": _t.Name = Name(e.Value, "topology name"); break;
                 case "underlay": BindUnderlay(e.Value); break;
                 case "nodes": ForEachNamed(e.Value, "nodes", BindNode); break;
@@ -63,8 +64,8 @@ public sealed class YamlBinder
                 case "expect": ForEachItem(e.Value, "expect", BindExpect); break;
             }
         }
-        if (_t.Version is null) _d.Report(DiagnosticDescriptors.MissingKey, KeyAnchor(m), "missing required key 'version' (write 'version: 1')");
-        if (_t.Name is null) _d.Report(DiagnosticDescriptors.MissingKey, KeyAnchor(m), "missing required key 'name'");
+        if (_t.Version is null && !HasKey(m, "version")) _d.Report(DiagnosticDescriptors.MissingKey, KeyAnchor(m), "missing required key 'version' (write 'version: 1')");
+        if (_t.Name is null && !HasKey(m, "name")) _d.Report(DiagnosticDescriptors.MissingKey, KeyAnchor(m), "missing required key 'name'");
     }
 
     private static SourceSpan KeyAnchor(YamlMapping m) => m.Entries.Count > 0 ? m.Entries[0].Key.Span : m.Span;
@@ -111,7 +112,7 @@ public sealed class YamlBinder
                 case "sysctls": BindSysctls(e.Value, name.Value); break;
             }
         }
-        if (n.Address is null) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"node '{name.Value}' needs an 'address' (its underlay address in CIDR form, e.g. 10.7.191.10/24)");
+        if (n.Address is null && !HasKey(m, "address")) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"node '{name.Value}' needs an 'address' (its underlay address in CIDR form, e.g. 10.7.191.10/24)");
     }
 
     private void BindNetwork(Located<string> name, YamlNode node)
@@ -130,7 +131,7 @@ public sealed class YamlBinder
                 case "gateway": n.Gateway = Ip(e.Value); break;
                 case "icc": n.Icc = Bool(e.Value); break;
                 case "masquerade": n.Masquerade = Bool(e.Value); break;
-                case "vni": n.Vni = IntNode(e.Value, int.MinValue, int.MaxValue); break;
+                case "vni": n.Vni = IntNode(e.Value, 1, TopologyAnalyzer.MaxVni, "vni", DiagnosticDescriptors.VniOutOfRange, "VNI"); break;
                 case "mtu": n.Mtu = Int(e, 68, 65535); break;
                 case "ingress": n.Ingress = Bool(e.Value); break;
                 case "attachable": n.Attachable = Bool(e.Value); break;
@@ -147,14 +148,15 @@ public sealed class YamlBinder
         }
         if (n.Driver is null)
         {
-            _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"network '{name.Value}' needs a 'driver' (bridge or overlay)");
+            // A driver that is present but wrong was reported already; only a missing one is reported here.
+            if (!HasKey(m, "driver")) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"network '{name.Value}' needs a 'driver' (bridge or overlay)");
             return;
         }
         var wrong = n.Driver.Value.Value == NetworkDriver.Bridge ? LanguageKeys.OverlayOnly : LanguageKeys.BridgeOnly;
         foreach (var e in entries.Where(e => wrong.Contains(e.Key.Value)))
             _d.Report(DiagnosticDescriptors.UnknownKey, e.Key.Span,
-                $"'{e.Key.Value}' applies only to {(n.Driver.Value.Value == NetworkDriver.Bridge ? "overlay" : "bridge")} networks; network '{name.Value}' is a {(n.Driver.Value.Value == NetworkDriver.Bridge ? "bridge" : "overlay")}");
-        if (n.Subnet is null) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"network '{name.Value}' needs a 'subnet' (e.g. 10.0.1.0/24)");
+                $"'{e.Key.Value}' applies only to {(n.Driver.Value.Value == NetworkDriver.Bridge ? "overlay" : "bridge")} networks; network '{name.Value}' is {(n.Driver.Value.Value == NetworkDriver.Bridge ? "a bridge" : "an overlay")}");
+        if (n.Subnet is null && !HasKey(m, "subnet")) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"network '{name.Value}' needs a 'subnet' (e.g. 10.0.1.0/24)");
     }
 
     private void BindService(Located<string> name, YamlNode node)
@@ -230,7 +232,7 @@ public sealed class YamlBinder
                     break;
             }
         }
-        if (s.NetworksSpan is null) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"service '{name.Value}' needs 'networks' (the overlay networks it joins, e.g. [ingress])");
+        if (s.NetworksSpan is null && !HasKey(m, "networks")) _d.Report(DiagnosticDescriptors.MissingKey, name.Span, $"service '{name.Value}' needs 'networks' (the overlay networks it joins, e.g. [ingress])");
     }
 
     private void BindPort(ServiceDeclaration s, YamlNode node)
@@ -356,7 +358,13 @@ public sealed class YamlBinder
 
     // ---- helpers -------------------------------------------------------------------------------------------------
 
-    private static bool HasKey(YamlMapping m, string key) => m.Find(key) is not null;
+    /// <summary>
+    /// Whether <paramref name="key"/> is present, or a misspelling of it was already reported (then "missing 'published'" next to
+    /// "unknown key 'publshed'; did you mean 'published'?" would only repeat the same mistake).
+    /// </summary>
+    private bool HasKey(YamlMapping m, string key) => m.Find(key) is not null || _suggested.Contains((m, key));
+
+    private readonly HashSet<(YamlMapping, string)> _suggested = new();
 
     private IEnumerable<YamlEntry> Entries(YamlMapping m, string[] known, string where)
     {
@@ -368,6 +376,7 @@ public sealed class YamlBinder
                 continue;
             }
             var near = LanguageKeys.Nearest(e.Key.Value, known);
+            if (near is not null) _suggested.Add((m, near));
             _d.Report(DiagnosticDescriptors.UnknownKey, e.Key.Span, near is null
                 ? $"unknown key '{e.Key.Value}' in {where}; known keys: {string.Join(", ", known)}"
                 : $"unknown key '{e.Key.Value}' in {where}; did you mean '{near}'?");
@@ -418,17 +427,43 @@ public sealed class YamlBinder
 
     private Located<int>? Int(YamlEntry e, int min, int max) => IntNode(e.Value, min, max, e.Key.Value);
 
-    private Located<int>? IntNode(YamlNode node, int min, int max, string? key = null)
+    /// <summary>Whether <paramref name="text"/> is written as a decimal whole number (an optional sign, then digits).</summary>
+    private static bool LooksLikeWholeNumber(string text)
     {
-        if (node is not YamlScalar s || s.IsNull || !s.IsPlain || !long.TryParse(s.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
+        int i = text.Length > 0 && (text[0] == '+' || text[0] == '-') ? 1 : 0;
+        if (i == text.Length) return false;
+        for (; i < text.Length; i++) if (text[i] < '0' || text[i] > '9') return false;
+        return true;
+    }
+
+    private Located<int>? IntNode(YamlNode node, int min, int max, string? key = null, DiagnosticDescriptor? rangeDescriptor = null, string? what = null)
+    {
+        var forKey = key is null ? "" : " for '" + key + "'";
+        if (node is not YamlScalar s || s.IsNull)
         {
-            var shown = node is YamlScalar sc ? $"'{sc.Value}'" : node.KindName;
-            _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"expected a whole number{(key is null ? "" : " for '" + key + "'")}, not {shown}");
+            _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"expected a whole number{forKey}, not {node.KindName}");
             return null;
         }
-        if (v < min || v > max)
+        if (!s.IsPlain)
         {
-            _d.Report(DiagnosticDescriptors.OutOfRange, s.Span, $"{(key is null ? "value" : "'" + key + "'")} {v} is out of range: use {min} to {max}");
+            // A quoted number is a string in YAML; say so rather than "not '1500'", which reads like a contradiction.
+            _d.Report(DiagnosticDescriptors.WrongType, s.Span, LooksLikeWholeNumber(s.Value)
+                ? $"expected a whole number{forKey}, not the quoted string '{Printable(s.Value)}': remove the quotes"
+                : $"expected a whole number{forKey}, not '{Printable(s.Value)}'");
+            return null;
+        }
+        if (!LooksLikeWholeNumber(s.Value))
+        {
+            _d.Report(DiagnosticDescriptors.WrongType, s.Span, $"expected a whole number{forKey}, not '{Printable(s.Value)}'");
+            return null;
+        }
+        // Digits that do not fit in 64 bits are still a number, just far out of range.
+        bool fits = long.TryParse(s.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v);
+        if (!fits || v < min || v > max)
+        {
+            var shown = fits ? v.ToString(CultureInfo.InvariantCulture) : Printable(s.Value);
+            _d.Report(rangeDescriptor ?? DiagnosticDescriptors.OutOfRange, s.Span,
+                $"{what ?? (key is null ? "value" : "'" + key + "'")} {shown} is out of range: use {min} to {max}");
             return null;
         }
         return new Located<int>((int)v, s.Span);
@@ -444,7 +479,13 @@ public sealed class YamlBinder
                 case "false": case "False": case "FALSE": return new Located<bool>(false, s.Span);
             }
         }
-        var shown = node is YamlScalar sc ? $"'{sc.Value}'" : node.KindName;
+        var shown = node switch
+        {
+            YamlScalar { IsNull: true } => "null",
+            YamlScalar { IsPlain: false } q when q.Value is "true" or "false" => $"the quoted string '{q.Value}': remove the quotes",
+            YamlScalar sc => $"'{Printable(sc.Value)}'",
+            _ => node.KindName,
+        };
         _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"expected true or false, not {shown}");
         return null;
     }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using SwarmDsl.Diagnostics;
 using SwarmDsl.Text;
@@ -21,7 +22,10 @@ public static class YamlSyntaxReader
     /// <summary>Parses <paramref name="text"/> (the contents of <paramref name="file"/>); returns the root, or null on a fatal error.</summary>
     public static YamlNode? Read(string file, string text, DiagnosticBag diagnostics, CancellationToken cancellationToken = default)
     {
-        // A leading BOM is legal; YamlDotNet handles it, but a tab used for indentation gets a clearer message from us.
+        // A leading BOM is legal YAML (editors on Windows write one), but YamlDotNet reading a string takes it for text and
+        // turns the first line into a junk key. It occupies no column, so dropping it keeps every position right.
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text.Substring(1);
+        // A tab used for indentation gets a clearer message from us than from YamlDotNet.
         var tab = FindIndentationTab(text);
         if (tab is { } t)
         {
@@ -131,7 +135,7 @@ public static class YamlSyntaxReader
             if (k.Value == "\0invalid") return true;
             if (!top.Keys.Add(k.Value))
             {
-                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping");
+                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping: keep one of them (the first is at line {top.Entries.First(x => x.Key.Value == k.Value).Key.Span.StartLine.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
                 return true;
             }
             top.Entries.Add(new YamlEntry(k, node));

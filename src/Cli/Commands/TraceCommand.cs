@@ -1,0 +1,97 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.Globalization;
+using System.IO;
+using SwarmDsl.Lowering;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Cli.Commands;
+
+/// <summary>
+/// <c>swarmdsl trace FILE --from SRC --to DST [--count N] [--reply] [--json] [--pcap FILE] [--lb ipvs|nftables] [--seed S]</c>:
+/// simulate N connections over the compiled dataplane and print every packet's life. Exit 0 when every request was
+/// delivered (or left the modelled network), 3 when one was dropped or looped.
+/// </summary>
+internal static class TraceCommand
+{
+    /// <summary>Exit code: a traced packet was dropped (or looped).</summary>
+    public const int Dropped = 3;
+
+    /// <summary>The largest --count accepted (each connection is a full simulation).</summary>
+    public const int MaxCount = 100_000;
+
+    public static Command Create(CliIo io)
+    {
+        var file = new Argument<string>("FILE") { Description = "topology file (*.swarm.yaml)" };
+        var from = new Option<string>("--from") { Description = "source: external, external:IP, NODE, SERVICE, TASK, NODE/NAMESPACE or IP", Required = true };
+        var to = new Option<string>("--to") { Description = "destination: external[:IP], NODE[:PORT/PROTO], SERVICE, TASK, NODE/NAMESPACE or IP[:PORT]", Required = true };
+        var count = new Option<int>("--count") { Description = "new connections to simulate", DefaultValueFactory = _ => 1 };
+        var reply = new Option<bool>("--reply") { Description = "also trace the answer back to the client" };
+        var json = new Option<bool>("--json") { Description = "print JSON instead of text" };
+        var pcap = new Option<string?>("--pcap") { Description = "write every frame at every device it crosses to this pcapng file" };
+        var lb = new Option<string>("--lb") { Description = "load balancer backend: ipvs (Docker's) or nftables", DefaultValueFactory = _ => "ipvs" };
+        var seed = new Option<uint>("--seed") { Description = "seed for ephemeral ports, flow hashes and random matches", DefaultValueFactory = _ => 0u };
+        lb.AcceptOnlyFromAmong("ipvs", "nftables");
+        var cmd = new Command("trace", "Simulate connections and print each packet's life through namespaces, netfilter, conntrack, IPVS, bridges and VXLAN.")
+        {
+            file, from, to, count, reply, json, pcap, lb, seed,
+        };
+        cmd.SetAction(parse =>
+        {
+            var path = parse.GetValue(file)!;
+            int n = parse.GetValue(count);
+            if (n < 1 || n > MaxCount) throw new CliUsageException($"--count must be from 1 to {MaxCount.ToString(CultureInfo.InvariantCulture)}, not {n.ToString(CultureInfo.InvariantCulture)}");
+            var backend = parse.GetValue(lb) == "nftables" ? LoadBalancerBackend.Nftables : LoadBalancerBackend.Ipvs;
+            var loaded = TopologyLoader.Load(path, io);
+            if (loaded is null) return Program.Failed;
+            var lowered = SwarmCompiler.Lower(loaded, new LoweringOptions(backend));
+            foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
+            if (lowered.Plan is null) return Program.Failed;
+
+            var sim = new Simulation(lowered.Plan, parse.GetValue(seed));
+            if (!sim.TryResolve(parse.GetValue(from)!, parse.GetValue(to)!, out var flow, out var error)) throw new CliUsageException(error);
+            var pcapPath = parse.GetValue(pcap);
+            var traces = sim.Connect(flow, n, captureFrames: pcapPath is not null);
+            bool withReplies = parse.GetValue(reply);
+
+            if (pcapPath is not null && !WritePcap(pcapPath, traces, withReplies, io)) return Program.Failed;
+            if (parse.GetValue(json))
+                io.Out.Write(JsonTraceRenderer.Render(traces, Path.GetFileName(path), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(seed), parse.GetValue(lb)!));
+            else
+                io.Out.Write(TextTraceRenderer.Render(traces, flow.Description, withReplies));
+
+            foreach (var t in traces)
+            {
+                var k = t.Request.Disposition.Kind;
+                if (k == DispositionKind.Dropped || k == DispositionKind.Looped) return Dropped;
+            }
+            return Program.Ok;
+        });
+        return cmd;
+    }
+
+    private static bool WritePcap(string path, IReadOnlyList<ConnectionTrace> traces, bool withReplies, CliIo io)
+    {
+        var list = new List<(string, PacketTrace)>();
+        foreach (var t in traces)
+        {
+            var label = "connection " + t.Number.ToString(CultureInfo.InvariantCulture);
+            list.Add((label + " request", t.Request));
+            if (withReplies && t.Reply is not null) list.Add((label + " reply", t.Reply));
+        }
+        try
+        {
+            using var fs = new FileStream(path, FileMode.Create, FileAccess.Write);
+            PcapngWriter.Write(fs, list);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            io.Error.WriteLine($"swarmdsl: error: cannot write '{path}': {ex.Message}");
+            return false;
+        }
+    }
+}

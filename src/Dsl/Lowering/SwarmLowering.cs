@@ -1,0 +1,601 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using SwarmDsl.Collections;
+using SwarmDsl.Diagnostics;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Semantics;
+using SwarmDsl.Text;
+
+namespace SwarmDsl.Lowering;
+
+/// <summary>
+/// Lowers an analyzed <see cref="Topology"/> to the <see cref="DataplanePlan"/>: what Docker Swarm (≥ 28.0.1 iptables layout)
+/// provisions on every node, per namespace (see <c>reference/swarm-dataplane.md</c>). All Swarm knowledge lives here; the
+/// plan it produces only speaks Linux. Pure and deterministic: everything is derived in the model's order.
+/// </summary>
+/// <remarks>
+/// Veth convention: the sandbox end (task, <c>ingress_sbox</c>, <c>lb_*</c>) has <see cref="VethPeer.CreatesPair"/> = true;
+/// the overlay-namespace end (<c>vethN</c> on br0) and the host end (on docker_gwbridge) have false. Namespaces are listed
+/// host, overlays, ingress_sbox, lb_*, tasks, so the peer's namespace always exists when the sandbox creates the pair.
+/// </remarks>
+public static class SwarmLowering
+{
+    /// <summary>The name of the host's own namespace in the plan.</summary>
+    public const string HostNamespace = "host";
+    /// <summary>The overlay namespace's bridge.</summary>
+    public const string OverlayBridge = "br0";
+    /// <summary>The overlay namespace's VXLAN device.</summary>
+    public const string VxlanDevice = "vxlan0";
+
+    /// <summary>Lowers <paramref name="topology"/>; problems that only show here (raw rules) are reported to <paramref name="diagnostics"/>.</summary>
+    public static DataplanePlan Lower(Topology topology, LoweringOptions options, DiagnosticBag diagnostics)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        if (options is null) throw new ArgumentNullException(nameof(options));
+        if (diagnostics is null) throw new ArgumentNullException(nameof(diagnostics));
+        return new Lowerer(topology, options, diagnostics).Run();
+    }
+
+    /// <summary>The Linux bridge device of a bridge network: <c>docker_gwbridge</c> keeps its name, others are <c>br-&lt;name&gt;</c>.</summary>
+    public static string BridgeDevice(string network) => network == TopologyAnalyzer.GatewayBridge ? network : InterfaceNames.Bridge(network);
+
+    private sealed class Lowerer
+    {
+        private const uint FullMask = 0xFFFF_FFFFu;
+        private static readonly Ipv4Cidr Loopback = new(Ipv4Address.FromBytes(127, 0, 0, 0), 8);
+
+        private readonly Topology _t;
+        private readonly LoweringOptions _options;
+        private readonly DiagnosticBag _d;
+        private readonly Dictionary<string, NodeModel> _nodes = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, NetworkModel> _networks = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, ServiceModel> _services = new(StringComparer.Ordinal);
+        private readonly NetworkModel? _ingress;
+        private readonly NetworkModel? _gw;
+        // (node, namespace, interface) of a sandbox leg → the name of its peer in the host or overlay namespace.
+        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _hostVeth = new();
+        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _overlayVeth = new();
+
+        public Lowerer(Topology t, LoweringOptions options, DiagnosticBag d)
+        {
+            _t = t;
+            _options = options;
+            _d = d;
+            foreach (var n in t.Nodes) _nodes[n.Name] = n;
+            foreach (var n in t.Networks) _networks[n.Name] = n;
+            foreach (var s in t.Services) _services[s.Name] = s;
+            _ingress = t.Networks.FirstOrDefault(n => n.IsOverlay && n.Ingress);
+            _gw = t.Networks.FirstOrDefault(n => n.Name == TopologyAnalyzer.GatewayBridge && !n.IsOverlay);
+            NameVeths();
+        }
+
+        private bool Ipvs => _options.Backend == LoadBalancerBackend.Ipvs;
+
+        public DataplanePlan Run()
+        {
+            var underlay = LowerUnderlay();
+            var hosts = _t.Nodes.Select(n => (Node: n, Namespaces: LowerNode(n))).ToList();
+            ApplyUserRules(hosts);
+            var plans = hosts.Select(h => new HostPlan(h.Node.Name, h.Node.Hostname, h.Node.Address, h.Node.Interface,
+                h.Namespaces.Select(ns => ns.Build()).ToEquatableArray(), h.Node.Span));
+            return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
+        }
+
+        // ---- names -----------------------------------------------------------------------------------------------
+
+        private void NameVeths()
+        {
+            foreach (var node in _t.Nodes)
+            {
+                // Host ends of docker_gwbridge legs: hashed names, rehashed on the (unlikely) clash with another host device.
+                var used = new HashSet<string>(StringComparer.Ordinal) { "lo", node.Interface };
+                foreach (var n in _t.Networks.Where(n => !n.IsOverlay)) used.Add(BridgeDevice(n.Name));
+                foreach (var e in _t.Endpoints.Where(e => e.Node == node.Name && _gw is not null && e.Network == _gw.Name))
+                {
+                    var name = InterfaceNames.HostVeth(node.Name, e.Namespace, e.Interface);
+                    for (int k = 1; !used.Add(name); k++)
+                        name = "veth" + InterfaceNames.Hex7(node.Name + "/" + e.Namespace + "/" + e.Interface + "#" + k.ToString(CultureInfo.InvariantCulture));
+                    _hostVeth[(node.Name, e.Namespace, e.Interface)] = name;
+                }
+                // Overlay ends: veth0, veth1, … in endpoint order, per overlay namespace.
+                foreach (var net in _t.Networks.Where(n => n.IsOverlay))
+                {
+                    int index = 0;
+                    foreach (var e in LocalEndpoints(node.Name, net.Name))
+                        _overlayVeth[(node.Name, e.Namespace, e.Interface)] = "veth" + (index++).ToString(CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        private IEnumerable<EndpointModel> LocalEndpoints(string node, string network)
+            => _t.Endpoints.Where(e => e.Node == node && e.Network == network);
+
+        // ---- underlay --------------------------------------------------------------------------------------------
+
+        private UnderlayPlan LowerUnderlay()
+        {
+            var subnet = _t.Underlay.Subnet ?? (_t.Nodes.Count > 0 ? _t.Nodes[0].Address.Subnet : new Ipv4Cidr(Ipv4Address.Any, 0));
+            var used = new HashSet<uint>(_t.Nodes.Select(n => n.Address.Address.Value));
+            Ipv4Address? client = null;
+            // The highest usable address no node holds: at most one more probe than there are nodes.
+            uint first = subnet.FirstHost.Value;
+            for (uint v = subnet.LastHost.Value, tries = 0; v >= first && tries <= (uint)used.Count; v--, tries++)
+            {
+                if (!used.Contains(v)) { client = new Ipv4Address(v); break; }
+                if (v == 0) break;
+            }
+            if (client is null)
+            {
+                var span = _t.Underlay.Span.IsKnown ? _t.Underlay.Span : _t.Nodes.Count > 0 ? _t.Nodes[0].Span : _t.Span;
+                _d.Report(DiagnosticDescriptors.SubnetExhausted, span,
+                    $"the underlay subnet {subnet} has no address left for the external client: use a larger underlay subnet", Severity.Warning);
+            }
+            return new UnderlayPlan(subnet, _t.Underlay.Mtu, _t.Underlay.DataPathPort, client ?? Ipv4Address.Any);
+        }
+
+        // ---- per node --------------------------------------------------------------------------------------------
+
+        private List<NamespaceBuilder> LowerNode(NodeModel node)
+        {
+            var result = new List<NamespaceBuilder> { LowerHost(node) };
+            foreach (var net in _t.Networks.Where(n => n.IsOverlay))
+                if (LocalEndpoints(node.Name, net.Name).Any()) result.Add(LowerOverlay(node, net));
+            if (_ingress is not null && FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressLoadBalancer) is { } ingressLb)
+                result.Add(LowerIngressSandbox(node, ingressLb));
+            foreach (var net in _t.Networks.Where(n => n.IsOverlay && !n.Ingress))
+                if (FindEndpoint(node.Name, TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), EndpointKind.NetworkLoadBalancer) is { } lb)
+                    result.Add(LowerNetworkLoadBalancer(node, net, lb));
+            foreach (var task in _t.Tasks.Where(x => x.Node == node.Name))
+                result.Add(LowerTask(node, task));
+            return result;
+        }
+
+        private EndpointModel? FindEndpoint(string node, string ns, EndpointKind kind)
+            => _t.Endpoints.FirstOrDefault(e => e.Node == node && e.Namespace == ns && e.Kind == kind);
+
+        // ---- host namespace --------------------------------------------------------------------------------------
+
+        private NamespaceBuilder LowerHost(NodeModel node)
+        {
+            var ns = new NamespaceBuilder(HostNamespace, NamespaceKind.Host, "", node.Span);
+            ns.Devices.Add(new DevicePlan(node.Interface, DeviceKind.Physical, _t.Underlay.Mtu, null, null, null, null, node.Span));
+            ns.AddAddress(node.Interface, node.Address, node.Span);
+            var bridges = BridgeNetworks().ToList();
+            foreach (var net in bridges)
+            {
+                var dev = BridgeDevice(net.Name);
+                ns.Devices.Add(new DevicePlan(dev, DeviceKind.Bridge, net.Mtu, null, null, null, null, net.Span));
+                ns.AddAddress(dev, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), net.Span);
+            }
+            if (_gw is not null)
+            {
+                // The host ends of every docker_gwbridge leg (ingress_sbox eth1, each task's gateway leg).
+                foreach (var e in LocalEndpoints(node.Name, _gw.Name))
+                    ns.Devices.Add(new DevicePlan(_hostVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, _gw.Mtu, null, _gw.Name,
+                        new VethPeer(e.Namespace, e.Interface, false), null, e.Span));
+            }
+
+            HostSysctls(node, ns);
+            HostFirewall(node, ns, bridges);
+            return ns;
+        }
+
+        // docker_gwbridge first (the gateway bridge every sandbox uses), then the other bridge networks in declaration order.
+        private IEnumerable<NetworkModel> BridgeNetworks()
+        {
+            if (_gw is not null) yield return _gw;
+            foreach (var n in _t.Networks.Where(n => !n.IsOverlay && n != _gw)) yield return n;
+        }
+
+        private void HostSysctls(NodeModel node, NamespaceBuilder ns)
+        {
+            var bridgeSpan = _gw?.Span ?? SourceSpan.None;
+            // The bridge driver turns forwarding on and makes bridged traffic traverse iptables.
+            ns.SetSysctl("net.ipv4.ip_forward", "1", true, bridgeSpan);
+            ns.SetSysctl("net.bridge.bridge-nf-call-iptables", "1", false, bridgeSpan);
+            // Ingress: 127.0.0.1-sourced packets DNATed to ingress_sbox must be routable out of docker_gwbridge.
+            if (_ingress is not null && _gw is not null)
+                ns.SetSysctl("net.ipv4.conf." + BridgeDevice(_gw.Name) + ".route_localnet", "1", true, _ingress.Span);
+            // The overlay driver raises the neighbour table thresholds (ostweaks_linux.go).
+            var overlay = _t.Networks.FirstOrDefault(n => n.IsOverlay);
+            if (overlay is not null)
+            {
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh1", "8192", false, overlay.Span);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh2", "49152", false, overlay.Span);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh3", "65536", false, overlay.Span);
+            }
+            // The user's tuning: cluster-wide first, then this node's own (which win).
+            foreach (var s in _t.Sysctls.Where(s => s.Node is null)) ns.SetSysctl(s.Key, s.Value, false, s.Span);
+            foreach (var s in _t.Sysctls.Where(s => s.Node == node.Name)) ns.SetSysctl(s.Key, s.Value, false, s.Span);
+        }
+
+        private void HostFirewall(NodeModel node, NamespaceBuilder ns, List<NetworkModel> bridges)
+        {
+            var filter = ns.Netfilter.Table("filter");
+            var nat = ns.Netfilter.Table("nat");
+            var driverOrigin = "networks." + (_gw?.Name ?? TopologyAnalyzer.GatewayBridge);
+            var driverSpan = _gw?.Span ?? SourceSpan.None;
+            const string IngressOrigin = "swarm.ingress";
+            var ingressSpan = _ingress?.Span ?? SourceSpan.None;
+            bool ingress = _ingress is not null;
+
+            // Chains in the order the bridge driver (≥ 28.0.1) and then the ingress setup create them.
+            var docker = filter.Chain("DOCKER");
+            var forward = filter.Chain("DOCKER-FORWARD");
+            var bridge = filter.Chain("DOCKER-BRIDGE");
+            var ct = filter.Chain("DOCKER-CT");
+            filter.Chain("DOCKER-INTERNAL");
+            filter.Chain("DOCKER-USER");
+            var natDocker = nat.Chain("DOCKER");
+
+            filter.Chain("FORWARD")
+                .Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER-USER")))
+                .Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER-FORWARD")));
+            forward
+                .Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER-CT")))
+                .Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER-INTERNAL")))
+                .Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER-BRIDGE")));
+            nat.Chain("PREROUTING").Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER"), new AddrTypeMatch(Direction.Destination, AddressType.Local)));
+            nat.Chain("OUTPUT").Append(Rule.Make(driverOrigin, driverSpan, new JumpTarget("DOCKER"),
+                new AddressMatch(Direction.Destination, Loopback, Negated: true), new AddrTypeMatch(Direction.Destination, AddressType.Local)));
+
+            foreach (var net in bridges)
+            {
+                var br = BridgeDevice(net.Name);
+                var origin = "networks." + net.Name;
+                docker.Append(Rule.Make(origin, net.Span, new DropTarget(), new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
+                bridge.Append(Rule.Make(origin, net.Span, new JumpTarget("DOCKER"), new InterfaceMatch(false, br)));
+                ct.Append(Rule.Make(origin, net.Span, new AcceptTarget(), new InterfaceMatch(false, br), new ConntrackMatch(CtState.Related | CtState.Established)));
+                if (net.Icc)
+                {
+                    // icc=true: one rule accepts everything leaving the bridge, to itself or elsewhere.
+                    forward.Append(Rule.Make(origin, net.Span, new AcceptTarget(), new InterfaceMatch(true, br)));
+                }
+                else
+                {
+                    forward.Append(Rule.Make(origin, net.Span, new DropTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
+                    forward.Append(Rule.Make(origin, net.Span, new AcceptTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
+                }
+                if (net.Masquerade)
+                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, net.Span, new MasqueradeTarget(),
+                        new AddressMatch(Direction.Source, net.Subnet), new InterfaceMatch(false, br, Negated: true)));
+            }
+
+            if (ingress)
+            {
+                // initIngressConfiguration: the chains end in RETURN; the jumps are inserted at the top (EnsureJumpRule).
+                var filterIngress = filter.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, new ReturnTarget()));
+                var natIngress = nat.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, new ReturnTarget()));
+                var local = new AddrTypeMatch(Direction.Destination, AddressType.Local);
+                nat.Chain("OUTPUT").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
+                nat.Chain("PREROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
+                forward.Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS")));
+                if (_gw is not null)
+                    nat.Chain("POSTROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new MasqueradeTarget(),
+                        new InterfaceMatch(false, BridgeDevice(_gw.Name)), new AddrTypeMatch(Direction.Source, AddressType.Local)));
+
+                // Per published port, in the order the load balancers are created, each rule inserted at the top
+                // (DNAT, then ESTABLISHED, then dport): later ports end up above earlier ones.
+                var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
+                foreach (var (svc, port, index) in IngressPorts(node.Name))
+                {
+                    var origin = PortOrigin(svc, index);
+                    if (gatewayLeg is not null)
+                        natIngress.Insert(Rule.Make(origin, port.Span, new DnatTarget(gatewayLeg.Address.Address, port.Published),
+                            new ProtocolMatch(port.Protocol), new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published)));
+                    filterIngress.Insert(Rule.Make(origin, port.Span, new AcceptTarget(),
+                        new ProtocolMatch(port.Protocol), new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
+                        new ConntrackMatch(CtState.Related | CtState.Established)));
+                    filterIngress.Insert(Rule.Make(origin, port.Span, new AcceptTarget(),
+                        new ProtocolMatch(port.Protocol), new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published)));
+                }
+            }
+
+            // Host-mode ports: a bridge port mapping on the task's docker_gwbridge leg (nat appended, filter inserted at the top).
+            if (_gw is not null)
+            {
+                var gwDev = BridgeDevice(_gw.Name);
+                foreach (var task in _t.Tasks.Where(x => x.Node == node.Name))
+                {
+                    var svc = _services[task.Service];
+                    var leg = _t.Endpoints.FirstOrDefault(e => e.Namespace == task.Name && e.Network == _gw.Name);
+                    if (leg is null) continue;
+                    for (int i = 0; i < svc.Ports.Count; i++)
+                    {
+                        var p = svc.Ports[i];
+                        if (p.Mode != PublishMode.Host) continue;
+                        var origin = PortOrigin(svc, i);
+                        natDocker.Append(Rule.Make(origin, p.Span, new DnatTarget(leg.Address.Address, p.Target),
+                            new InterfaceMatch(true, gwDev, Negated: true), new ProtocolMatch(p.Protocol),
+                            new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                        docker.Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
+                            new AddressMatch(Direction.Destination, new Ipv4Cidr(leg.Address.Address, 32)),
+                            new InterfaceMatch(true, gwDev, Negated: true), new InterfaceMatch(false, gwDev), new ProtocolMatch(p.Protocol),
+                            new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target)));
+                    }
+                }
+            }
+        }
+
+        private static string PortOrigin(ServiceModel svc, int index) => "services." + svc.Name + ".ports[" + index.ToString(CultureInfo.InvariantCulture) + "]";
+
+        // The ingress-mode ports of the services balanced by this node's ingress_sbox, in load-balancer order.
+        private IEnumerable<(ServiceModel Service, PortModel Port, int Index)> IngressPorts(string node)
+        {
+            if (_ingress is null) yield break;
+            foreach (var lb in _t.LoadBalancers.Where(lb => lb.Node == node && lb.Network == _ingress.Name))
+            {
+                var svc = _services[lb.Service];
+                for (int i = 0; i < svc.Ports.Count; i++)
+                    if (svc.Ports[i].Mode == PublishMode.Ingress) yield return (svc, svc.Ports[i], i);
+            }
+        }
+
+        // ---- overlay namespace -----------------------------------------------------------------------------------
+
+        private NamespaceBuilder LowerOverlay(NodeModel node, NetworkModel net)
+        {
+            var ns = new NamespaceBuilder(TopologyAnalyzer.OverlayNamespace(net.Name), NamespaceKind.Overlay, net.Name, net.Span);
+            ns.Devices.Add(new DevicePlan(OverlayBridge, DeviceKind.Bridge, net.Mtu, null, null, null, null, net.Span));
+            var vxlan = new VxlanPlan(net.Vni, _t.Underlay.DataPathPort, Learning: true, Proxy: true, L2Miss: true, L3Miss: true, Ttl: 0, CreatedIn: HostNamespace);
+            ns.Devices.Add(new DevicePlan(VxlanDevice, DeviceKind.Vxlan, net.Mtu, null, OverlayBridge, null, vxlan, net.Span));
+            foreach (var e in LocalEndpoints(node.Name, net.Name))
+                ns.Devices.Add(new DevicePlan(_overlayVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, net.Mtu, null, OverlayBridge,
+                    new VethPeer(e.Namespace, e.Interface, false), null, e.Span));
+            ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), net.Span);
+            // Remote endpoints (from gossip in Docker): a permanent neighbour for the vxlan proxy-ARP and an FDB entry to the VTEP.
+            foreach (var e in _t.Endpoints.Where(e => e.Network == net.Name && e.Node != node.Name))
+            {
+                if (!_nodes.TryGetValue(e.Node, out var remote)) continue;
+                ns.Neighbors.Add(new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span));
+                ns.Fdb.Add(new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
+            }
+            return ns;
+        }
+
+        // ---- sandboxes -------------------------------------------------------------------------------------------
+
+        // The sandbox end of a veth: it creates the pair; the peer is vethN on the overlay's br0 or a host veth on docker_gwbridge.
+        private void AddLeg(NamespaceBuilder ns, EndpointModel e)
+        {
+            var net = _networks[e.Network];
+            var key = (e.Node, e.Namespace, e.Interface);
+            var peer = net.IsOverlay
+                ? new VethPeer(TopologyAnalyzer.OverlayNamespace(net.Name), _overlayVeth[key], true)
+                : new VethPeer(HostNamespace, _hostVeth[key], true);
+            ns.Devices.Add(new DevicePlan(e.Interface, DeviceKind.Veth, net.Mtu, e.Mac, null, peer, null, e.Span));
+        }
+
+        private void AddDefaultRoute(NamespaceBuilder ns, EndpointModel gatewayLeg)
+        {
+            if (_gw is null) return;
+            ns.Routes.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), _gw.Gateway, gatewayLeg.Interface, null, RouteOrigin.Static, gatewayLeg.Span));
+        }
+
+        private NamespaceBuilder LowerIngressSandbox(NodeModel node, EndpointModel lbLeg)
+        {
+            var net = _ingress!;
+            var ns = new NamespaceBuilder(TopologyAnalyzer.IngressSandbox, NamespaceKind.IngressSandbox, net.Name, net.Span);
+            var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
+            AddLeg(ns, lbLeg);
+            if (gatewayLeg is not null) AddLeg(ns, gatewayLeg);
+            ns.AddAddress(lbLeg.Interface, lbLeg.Address, lbLeg.Span);
+            AddLoadBalancing(ns, node, net, lbLeg, ingress: true);
+            if (gatewayLeg is not null)
+            {
+                // Unlike lb_* sandboxes, ingress_sbox joins docker_gwbridge and routes by default through it.
+                ns.AddAddress(gatewayLeg.Interface, gatewayLeg.Address, gatewayLeg.Span);
+                AddDefaultRoute(ns, gatewayLeg);
+            }
+            return ns;
+        }
+
+        private NamespaceBuilder LowerNetworkLoadBalancer(NodeModel node, NetworkModel net, EndpointModel lbLeg)
+        {
+            // lb_<net>: only eth0 on the overlay, no docker_gwbridge leg and no default route (endpoint.go sbJoin).
+            var ns = new NamespaceBuilder(TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), NamespaceKind.LoadBalancer, net.Name, net.Span);
+            AddLeg(ns, lbLeg);
+            ns.AddAddress(lbLeg.Interface, lbLeg.Address, lbLeg.Span);
+            AddLoadBalancing(ns, node, net, lbLeg, ingress: false);
+            return ns;
+        }
+
+        // service_linux.go addLBBackend/configureFWMark for every load balancer of this sandbox.
+        private void AddLoadBalancing(NamespaceBuilder ns, NodeModel node, NetworkModel net, EndpointModel lbLeg, bool ingress)
+        {
+            var mangle = ns.Netfilter.Table("mangle");
+            var lbs = _t.LoadBalancers.Where(lb => lb.Node == node.Name && lb.Network == net.Name).ToList();
+            foreach (var lb in lbs)
+            {
+                var svc = _services[lb.Service];
+                var vip = svc.Vips.FirstOrDefault(v => v.Network == net.Name);
+                ns.AddAddress(lbLeg.Interface, new Ipv4Cidr(lb.Vip, 32), vip?.Span ?? lb.Span);
+                var mark = new MarkTarget((uint)lb.FwMark, FullMask);
+                if (ingress)
+                {
+                    for (int i = 0; i < svc.Ports.Count; i++)
+                    {
+                        var p = svc.Ports[i];
+                        if (p.Mode != PublishMode.Ingress) continue;
+                        mangle.Chain("PREROUTING").Append(Rule.Make(PortOrigin(svc, i), p.Span, mark,
+                            new ProtocolMatch(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                    }
+                }
+                mangle.Chain("INPUT").Append(Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32))));
+
+                var backends = Backends(svc, net).ToList();
+                if (Ipvs)
+                {
+                    var dests = backends.Select(b => new IpvsDestinationPlan(b.Address, 0, b.Task.Weight, IpvsForward.Masquerade, b.Task.Name, b.Task.Span));
+                    // A fwmark service has no protocol of its own (moby/ipvs sends 0).
+                    ns.Ipvs.Add(new IpvsServicePlan(lb.FwMark, lb.Vip, null, 0, svc.Scheduler, dests.ToEquatableArray(), svc.Name, lb.Span));
+                }
+                else
+                {
+                    var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
+                    var slots = order.Select(i => backends[i].Address).ToEquatableArray();
+                    ns.NftLoadBalancers.Add(new NftLoadBalancerPlan(lb.FwMark, lb.Vip, NftSlots.PickFor(svc.Scheduler), slots, svc.Scheduler, svc.Name, lb.Span,
+                        lbLeg.Address.Subnet, lbLeg.Address.Address));
+                }
+            }
+            // Once per sandbox, NAT mode: connections IPVS balanced out of this sandbox leave with the LB endpoint's address.
+            if (Ipvs && lbs.Count > 0)
+                ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, lbLeg.Span,
+                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), new IpvsMatch()));
+
+            ns.SetSysctl("net.ipv4.ip_forward", "1", true, net.Span);
+            if (Ipvs)
+            {
+                ns.SetSysctl("net.ipv4.vs.conntrack", "1", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.conn_reuse_mode", "0", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.expire_nodest_conn", "1", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.expire_quiescent_template", "1", true, net.Span);
+            }
+        }
+
+        // Every task of the service, cluster-wide, in task order, with its address on the network.
+        private IEnumerable<(TaskModel Task, Ipv4Address Address)> Backends(ServiceModel svc, NetworkModel net)
+        {
+            foreach (var task in _t.Tasks.Where(x => x.Service == svc.Name))
+            {
+                var e = _t.Endpoints.FirstOrDefault(x => x.Namespace == task.Name && x.Network == net.Name && x.Kind == EndpointKind.Task);
+                if (e is not null) yield return (task, e.Address.Address);
+            }
+        }
+
+        private NamespaceBuilder LowerTask(NodeModel node, TaskModel task)
+        {
+            var svc = _services[task.Service];
+            var ns = new NamespaceBuilder(task.Name, NamespaceKind.Task, svc.Name, task.Span);
+            var legs = _t.Endpoints.Where(e => e.Node == node.Name && e.Namespace == task.Name && e.Kind == EndpointKind.Task).ToList();
+            foreach (var e in legs) AddLeg(ns, e);
+            foreach (var e in legs) ns.AddAddress(e.Interface, e.Address, e.Span);
+            // Overlay endpoints carry no gateway: the default route goes through docker_gwbridge.
+            if (_gw is not null && legs.FirstOrDefault(e => e.Network == _gw.Name) is { } gatewayLeg)
+                AddDefaultRoute(ns, gatewayLeg);
+
+            var ingressLeg = _ingress is null ? null : legs.FirstOrDefault(e => e.Network == _ingress.Name);
+            if (ingressLeg is not null && svc.PublishesIngress)
+            {
+                // addRedirectRules: published→target REDIRECT, accept only the target ports, drop the rest of the ingress leg's traffic.
+                var self = new Ipv4Cidr(ingressLeg.Address.Address, 32);
+                var nat = ns.Netfilter.Table("nat");
+                var filter = ns.Netfilter.Table("filter");
+                for (int i = 0; i < svc.Ports.Count; i++)
+                {
+                    var p = svc.Ports[i];
+                    if (p.Mode != PublishMode.Ingress) continue;
+                    var origin = PortOrigin(svc, i);
+                    nat.Chain("PREROUTING").Append(Rule.Make(origin, p.Span, new RedirectTarget(p.Target),
+                        new AddressMatch(Direction.Destination, self), new ProtocolMatch(p.Protocol),
+                        new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                    filter.Chain("INPUT").Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
+                        new AddressMatch(Direction.Destination, self), new ProtocolMatch(p.Protocol),
+                        new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target), new ConntrackMatch(CtState.New | CtState.Established)));
+                    filter.Chain("OUTPUT").Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
+                        new AddressMatch(Direction.Source, self), new ProtocolMatch(p.Protocol),
+                        new PortMatch(p.Protocol, Direction.Source, p.Target, p.Target), new ConntrackMatch(CtState.Established)));
+                }
+                var dropOrigin = "services." + svc.Name;
+                foreach (var proto in new[] { IpProtocol.Sctp, IpProtocol.Udp, IpProtocol.Tcp })
+                {
+                    filter.Chain("INPUT").Append(Rule.Make(dropOrigin, task.Span, new DropTarget(), new AddressMatch(Direction.Destination, self), new ProtocolMatch(proto)));
+                    filter.Chain("OUTPUT").Append(Rule.Make(dropOrigin, task.Span, new DropTarget(), new AddressMatch(Direction.Source, self), new ProtocolMatch(proto)));
+                }
+            }
+
+            // The application: one socket per distinct (protocol, target port) of the service.
+            var seen = new HashSet<(IpProtocol, int)>();
+            foreach (var p in svc.Ports)
+                if (seen.Add((p.Protocol, p.Target)))
+                    ns.Listeners.Add(new ListenerPlan(p.Protocol, p.Target, task.Name, p.Span));
+            return ns;
+        }
+
+        // ---- user rules --------------------------------------------------------------------------------------------
+
+        private void ApplyUserRules(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        {
+            for (int i = 0; i < _t.Rules.Count; i++)
+            {
+                var r = _t.Rules[i];
+                var origin = "rules[" + i.ToString(CultureInfo.InvariantCulture) + "]";
+                if (!IptablesSyntax.TryParse(r.Rule, out var matches, out var parsed, out var error) || parsed is not { } target)
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {error}");
+                    continue;
+                }
+                var builtIns = NetfilterBuilder.BuiltInChains(r.Table);
+                if (builtIns is null)
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: unknown table '{r.Table}': use filter, nat, mangle or raw");
+                    continue;
+                }
+                if (Array.IndexOf(builtIns, r.Chain) < 0 && NetfilterBuilder.IsBuiltInAnywhere(r.Chain))
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: table {r.Table} has no built-in chain {r.Chain}: use one of {string.Join(", ", builtIns)} or a chain of your own");
+                    continue;
+                }
+                if (target is DnatTarget or SnatTarget or MasqueradeTarget or RedirectTarget && r.Table != "nat")
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: target {TargetName(target)} only works in the nat table; set table: nat");
+                    continue;
+                }
+                var placed = hosts.Where(h => r.Node is null || h.Node.Name == r.Node)
+                    .SelectMany(h => h.Namespaces.Where(ns => ns.Name == r.Namespace)).ToList();
+                if (placed.Count == 0)
+                {
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, r.Node is null
+                        ? $"{origin}: namespace '{r.Namespace}' exists on no node, so the rule has nowhere to go"
+                        : $"{origin}: namespace '{r.Namespace}' does not exist on node '{r.Node}'");
+                    continue;
+                }
+                var rule = new NetfilterRule(matches, target, origin, r.Span);
+                foreach (var ns in placed)
+                {
+                    var chain = ns.Netfilter.Table(r.Table).Chain(r.Chain);
+                    if (r.Position == RulePosition.Insert) chain.InsertUserRule(rule);
+                    else chain.Append(rule);
+                }
+            }
+            CheckUserJumps(hosts);
+        }
+
+        // After every raw rule is placed (a rule may create the chain another one jumps to): jumps must reach a user chain.
+        private void CheckUserJumps(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        {
+            var reported = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (node, namespaces) in hosts)
+            foreach (var ns in namespaces)
+            foreach (var table in new[] { "filter", "nat", "mangle", "raw" })
+            {
+                var tb = ns.Netfilter.Find(table);
+                if (tb is null) continue;
+                foreach (var chain in tb.Chains)
+                foreach (var rule in chain.Rules)
+                {
+                    if (!rule.Origin.StartsWith("rules[", StringComparison.Ordinal)) continue;
+                    var to = rule.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
+                    if (to is null) continue;
+                    var found = tb.Find(to);
+                    string? problem = found is null ? $"jumps to chain {to}, which table {table} of namespace '{ns.Name}' on node '{node.Name}' does not have: add a rule to {to} to create it"
+                        : found.BuiltIn ? $"jumps to built-in chain {to}: jump to a chain of your own" : null;
+                    if (problem is not null && reported.Add(rule.Origin))
+                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
+                }
+            }
+        }
+
+        private static string TargetName(RuleTarget t) => t switch
+        {
+            DnatTarget => "DNAT",
+            SnatTarget => "SNAT",
+            MasqueradeTarget => "MASQUERADE",
+            RedirectTarget => "REDIRECT",
+            _ => t.GetType().Name,
+        };
+    }
+}

@@ -1,0 +1,112 @@
+using System.Collections.Generic;
+using SwarmDsl.Net;
+
+namespace SwarmDsl.Runtime.Bridging;
+
+/// <summary>How a forwarding-database entry came to be.</summary>
+public enum FdbEntryKind
+{
+    /// <summary>Learned from a frame's source address; ages out.</summary>
+    Learned,
+    /// <summary>Added as <c>permanent</c>/<c>static</c>; never ages.</summary>
+    Static,
+    /// <summary>The address of a port or of the bridge itself: frames to it go up to the bridge device.</summary>
+    Local,
+}
+
+/// <summary>One bridge FDB entry.</summary>
+/// <param name="Port">The port (device index in the namespace) the MAC lives behind; for Local entries the owning device.</param>
+/// <param name="Kind">How it was made.</param>
+/// <param name="UpdatedAt">When it was last refreshed (simulation clock, milliseconds).</param>
+public readonly record struct FdbEntry(int Port, FdbEntryKind Kind, long UpdatedAt);
+
+/// <summary>
+/// A Linux bridge's forwarding database (net/bridge/br_fdb.c): learning on ingress (<c>br_fdb_update</c>), static and
+/// local entries that learning never overrides, and ageing (<c>ageing_time</c>, 300 s by default) checked on lookup.
+/// </summary>
+public sealed class BridgeFdb
+{
+    private readonly Dictionary<ulong, FdbEntry> _entries = new();
+
+    /// <summary>The default <c>ageing_time</c>: 300 seconds.</summary>
+    public const long DefaultAgeingMilliseconds = 300_000;
+
+    /// <summary>The ageing time in milliseconds.</summary>
+    public long AgeingMilliseconds { get; set; } = DefaultAgeingMilliseconds;
+
+    /// <summary>The number of entries (aged ones included until looked up).</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Adds a static or local entry.</summary>
+    public void AddPermanent(MacAddress mac, int port, FdbEntryKind kind) => _entries[mac.Value] = new FdbEntry(port, kind, 0);
+
+    /// <summary>Learns <paramref name="mac"/> behind <paramref name="port"/>; false when a permanent entry keeps it elsewhere.</summary>
+    public bool Learn(MacAddress mac, int port, long now)
+    {
+        if (mac.IsMulticast || mac.Value == 0) return false;
+        if (_entries.TryGetValue(mac.Value, out var e) && e.Kind != FdbEntryKind.Learned) return false;
+        _entries[mac.Value] = new FdbEntry(port, FdbEntryKind.Learned, now);
+        return true;
+    }
+
+    /// <summary>Looks a MAC up, expiring a learned entry older than the ageing time.</summary>
+    public bool TryLookup(MacAddress mac, long now, out FdbEntry entry)
+    {
+        if (_entries.TryGetValue(mac.Value, out entry))
+        {
+            if (entry.Kind == FdbEntryKind.Learned && now - entry.UpdatedAt > AgeingMilliseconds)
+            {
+                _entries.Remove(mac.Value);
+                return false;
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>All entries, ordered by MAC (for <c>bridge fdb show</c>-style views).</summary>
+    public IReadOnlyList<KeyValuePair<MacAddress, FdbEntry>> Snapshot()
+    {
+        var list = new List<KeyValuePair<MacAddress, FdbEntry>>();
+        foreach (var kv in _entries) list.Add(new KeyValuePair<MacAddress, FdbEntry>(new MacAddress(kv.Key), kv.Value));
+        list.Sort((a, b) => a.Key.Value.CompareTo(b.Key.Value));
+        return list;
+    }
+}
+
+/// <summary>One entry of a VXLAN device's own FDB (<c>bridge fdb ... dev vxlan0 dst VTEP self</c>).</summary>
+/// <param name="RemoteVtep">The remote tunnel endpoint.</param>
+/// <param name="Static">Permanent (from the plan) or learned from a decapsulated frame.</param>
+/// <param name="UpdatedAt">Last refresh (milliseconds).</param>
+public readonly record struct VxlanFdbEntry(Ipv4Address RemoteVtep, bool Static, long UpdatedAt);
+
+/// <summary>A VXLAN device's FDB (drivers/net/vxlan): MAC → remote VTEP, learned from outer source addresses when learning is on.</summary>
+public sealed class VxlanFdb
+{
+    private readonly Dictionary<ulong, VxlanFdbEntry> _entries = new();
+
+    /// <summary>The ageing time (the vxlan default <c>ageing 300</c>).</summary>
+    public long AgeingMilliseconds { get; set; } = BridgeFdb.DefaultAgeingMilliseconds;
+
+    /// <summary>Adds a permanent entry.</summary>
+    public void AddStatic(MacAddress mac, Ipv4Address vtep) => _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0);
+
+    /// <summary><c>vxlan_snoop</c>: learns the outer source of a received frame's inner source MAC.</summary>
+    public void Learn(MacAddress mac, Ipv4Address vtep, long now)
+    {
+        if (mac.IsMulticast || mac.Value == 0) return;
+        if (_entries.TryGetValue(mac.Value, out var e) && e.Static) return;
+        _entries[mac.Value] = new VxlanFdbEntry(vtep, false, now);
+    }
+
+    /// <summary>Looks a MAC up.</summary>
+    public bool TryLookup(MacAddress mac, long now, out VxlanFdbEntry entry)
+    {
+        if (_entries.TryGetValue(mac.Value, out entry))
+        {
+            if (!entry.Static && now - entry.UpdatedAt > AgeingMilliseconds) { _entries.Remove(mac.Value); return false; }
+            return true;
+        }
+        return false;
+    }
+}

@@ -1,0 +1,267 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Bridging;
+using SwarmDsl.Runtime.Ipvs;
+using SwarmDsl.Runtime.Netfilter;
+using SwarmDsl.Text;
+
+namespace SwarmDsl.Runtime.Engine;
+
+/// <summary>
+/// A dataplane plan loaded for execution: every namespace of every host plus external clients on the underlay, with
+/// lookup structures built once (devices by name, route tries, compiled chains, FDBs, local address sets) and the
+/// mutable kernel state (conntrack, IPVS, FDB learning, neighbour caches, counters).
+/// </summary>
+public sealed class Cluster
+{
+    private readonly List<NamespaceRuntime> _namespaces = new();
+    private readonly List<(int Ns, int Dev)> _underlay = new();
+    private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<uint, int> _clients = new();
+
+    /// <summary>Loads <paramref name="plan"/>.</summary>
+    /// <param name="plan">The plan.</param>
+    /// <param name="seed">Seeds ephemeral ports, hashes standing in for random kernel keys, and statistic matches.</param>
+    public Cluster(DataplanePlan plan, uint seed = 0)
+    {
+        Plan = plan;
+        Seed = seed;
+        foreach (var host in plan.Hosts)
+        {
+            NamespaceRuntime? hostNs = null;
+            foreach (var nsPlan in host.Namespaces)
+            {
+                var ns = BuildNamespace(host, nsPlan, hostNs);
+                if (nsPlan.Kind == NamespaceKind.Host && hostNs is null) hostNs = ns;
+            }
+        }
+        LinkDevices();
+        ExternalClient(plan.Underlay.ExternalClient);
+    }
+
+    /// <summary>The plan.</summary>
+    public DataplanePlan Plan { get; }
+    /// <summary>The seed.</summary>
+    public uint Seed { get; }
+    /// <summary>The simulation clock in milliseconds (FDB ageing reads it).</summary>
+    public long NowMilliseconds { get; set; }
+    /// <summary>All namespaces (hosts' in plan order, then external clients).</summary>
+    public IReadOnlyList<NamespaceRuntime> Namespaces => _namespaces;
+    internal List<(int Ns, int Dev)> Underlay => _underlay;
+
+    /// <summary>A namespace by <c>node/name</c>.</summary>
+    public NamespaceRuntime? Namespace(string node, string name) => _byName.TryGetValue(node + "/" + name, out var i) ? _namespaces[i] : null;
+
+    internal NamespaceRuntime this[int index] => _namespaces[index];
+
+    /// <summary>The external client namespace with address <paramref name="address"/> on the underlay, created on first use.</summary>
+    public NamespaceRuntime ExternalClient(Ipv4Address address)
+    {
+        if (_clients.TryGetValue(address.Value, out var existing)) return _namespaces[existing];
+        var name = "client-" + address;
+        var ns = new NamespaceRuntime(_namespaces.Count, "external", name, NamespaceKind.Host, null, SourceSpan.None) { IsExternalClient = true, IpForward = false };
+        _namespaces.Add(ns);
+        _byName[ns.QualifiedName] = ns.Index;
+        _clients[address.Value] = ns.Index;
+        var lo = new DeviceRuntime(ns, 0, "lo", DeviceKind.Loopback, 65536, MacAddress.Zero, SourceSpan.None, null) { Addresses = new[] { new Ipv4Cidr(Ipv4Address.Parse("127.0.0.1"), 8) } };
+        var subnet = Plan.Underlay.Subnet;
+        var cidr = new Ipv4Cidr(address, subnet.Contains(address) ? subnet.PrefixLength : 32);
+        var eth = new DeviceRuntime(ns, 1, "eth0", DeviceKind.Physical, Plan.Underlay.Mtu, DerivedMac("external/" + address), SourceSpan.None, null)
+        {
+            Addresses = new[] { cidr },
+            OnUnderlay = true,
+        };
+        ns.Devices = new[] { lo, eth };
+        ns.DeviceByName["lo"] = 0;
+        ns.DeviceByName["eth0"] = 1;
+        ns.LocalAddresses[address.Value] = 1;
+        ns.LocalAddresses[Ipv4Address.Parse("127.0.0.1").Value] = 0;
+        AddRoute(ns, new RoutePlan(subnet.Subnet, null, "eth0", address, RouteOrigin.Kernel, SourceSpan.None));
+        if (!subnet.Contains(address)) AddRoute(ns, new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), null, "eth0", address, RouteOrigin.Kernel, SourceSpan.None));
+        ns.EphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word(address.Value, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
+        _underlay.Add((ns.Index, 1));
+        return ns;
+    }
+
+    /// <summary>A locally administered unicast MAC derived from a stable name (for devices the kernel gives random MACs).</summary>
+    public static MacAddress DerivedMac(string key)
+    {
+        ulong h = 14695981039346656037UL;
+        foreach (var ch in key) { h ^= ch; h *= 1099511628211UL; }
+        return new MacAddress(0x02_00_00_00_00_00UL | (h & 0x00_FF_FF_FF_FF_FFUL));
+    }
+
+    private NamespaceRuntime BuildNamespace(HostPlan host, NamespacePlan plan, NamespaceRuntime? hostNs)
+    {
+        var ns = new NamespaceRuntime(_namespaces.Count, host.Node, plan.Name, plan.Kind, plan, plan.Span);
+        _namespaces.Add(ns);
+        _byName[ns.QualifiedName] = ns.Index;
+
+        var devices = new List<DeviceRuntime>();
+        bool hasLo = false;
+        foreach (var d in plan.Devices) if (d.Kind == DeviceKind.Loopback) hasLo = true;
+        if (!hasLo)
+        {
+            // Every namespace has lo even when the plan does not list it.
+            devices.Add(new DeviceRuntime(ns, 0, "lo", DeviceKind.Loopback, 65536, MacAddress.Zero, plan.Span, null));
+        }
+        foreach (var d in plan.Devices)
+        {
+            var mac = d.Mac ?? (d.Kind == DeviceKind.Loopback ? MacAddress.Zero : DerivedMac(host.Node + "/" + plan.Name + "/" + d.Name));
+            devices.Add(new DeviceRuntime(ns, devices.Count, d.Name, d.Kind, d.Mtu, mac, d.Span, d));
+        }
+        bool listed = false;
+        foreach (var d in plan.Devices) if (d.Name == host.UnderlayInterface) listed = true;
+        if (plan.Kind == NamespaceKind.Host && !listed)
+        {
+            // The underlay interface pre-exists; the plan may leave it out.
+            devices.Add(new DeviceRuntime(ns, devices.Count, host.UnderlayInterface, DeviceKind.Physical, Plan.Underlay.Mtu,
+                DerivedMac(host.Node + "/host/" + host.UnderlayInterface), host.Span, null));
+        }
+        ns.Devices = devices.ToArray();
+        foreach (var d in ns.Devices) ns.DeviceByName[d.Name] = d.Index;
+
+        // Addresses, in plan order; the underlay address too when the plan does not list it.
+        var addrs = new Dictionary<int, List<Ipv4Cidr>>();
+        void AddAddress(int dev, Ipv4Cidr a)
+        {
+            if (!addrs.TryGetValue(dev, out var l)) addrs[dev] = l = new List<Ipv4Cidr>();
+            l.Add(a);
+            if (!ns.LocalAddresses.ContainsKey(a.Address.Value)) ns.LocalAddresses[a.Address.Value] = dev;
+        }
+        AddAddress(ns.DeviceByName["lo"], new Ipv4Cidr(Ipv4Address.Parse("127.0.0.1"), 8));
+        foreach (var a in plan.Addresses)
+            if (ns.DeviceByName.TryGetValue(a.Device, out var di)) AddAddress(di, a.Address);
+        if (plan.Kind == NamespaceKind.Host && ns.DeviceByName.TryGetValue(host.UnderlayInterface, out var ui))
+        {
+            if (!ns.LocalAddresses.ContainsKey(host.UnderlayAddress.Address.Value)) AddAddress(ui, host.UnderlayAddress);
+            ns.Devices[ui].OnUnderlay = true;
+            _underlay.Add((ns.Index, ui));
+        }
+        foreach (var kv in addrs) ns.Devices[kv.Key].Addresses = kv.Value.ToArray();
+
+        // Routes: the plan's main table; connected routes for the underlay address when the plan has none.
+        foreach (var r in plan.Routes) AddRoute(ns, r);
+        if (plan.Kind == NamespaceKind.Host)
+        {
+            var sub = host.UnderlayAddress.Subnet;
+            bool have = false;
+            foreach (var r in plan.Routes) if (r.Destination.Subnet == sub) have = true;
+            if (!have) AddRoute(ns, new RoutePlan(sub, null, host.UnderlayInterface, host.UnderlayAddress.Address, RouteOrigin.Kernel, host.Span));
+        }
+
+        foreach (var n in plan.Neighbors)
+            if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
+                ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+
+        foreach (var t in plan.Tables)
+        {
+            var compiled = CompiledTable.Compile(t);
+            switch (t.Name)
+            {
+                case "raw": ns.Raw = compiled; break;
+                case "mangle": ns.Mangle = compiled; break;
+                case "nat": ns.Nat = compiled; break;
+                case "filter": ns.Filter = compiled; break;
+            }
+        }
+        var services = new List<IpvsService>();
+        foreach (var s in plan.Ipvs) services.Add(new IpvsService(s));
+        ns.IpvsServices = services.ToArray();
+        var nft = new List<NftBalancer>();
+        foreach (var lb in plan.NftLoadBalancers) nft.Add(new NftBalancer(lb));
+        ns.NftBalancers = nft.ToArray();
+        foreach (var l in plan.Listeners) ns.Listeners[NamespaceRuntime.SocketKey(l.Protocol, l.Port)] = l;
+
+        // sysctls: ip_forward is inherited from the host namespace (devconf_inherit_init_net=0) unless set here.
+        bool? forward = null, vsConntrack = null;
+        foreach (var s in plan.Sysctls)
+        {
+            switch (s.Key)
+            {
+                case "net.ipv4.ip_forward": forward = s.Value.Trim() == "1"; break;
+                case "net.ipv4.conf.all.forwarding": forward = s.Value.Trim() == "1"; break;
+                case "net.ipv4.vs.conntrack": vsConntrack = s.Value.Trim() == "1"; break;
+                default:
+                    const string prefix = "net.ipv4.conf.";
+                    const string suffix = ".route_localnet";
+                    if (s.Key.StartsWith(prefix, StringComparison.Ordinal) && s.Key.EndsWith(suffix, StringComparison.Ordinal))
+                    {
+                        var dev = s.Key.Substring(prefix.Length, s.Key.Length - prefix.Length - suffix.Length);
+                        if (ns.DeviceByName.TryGetValue(dev, out var rd)) ns.Devices[rd].RouteLocalnet = s.Value.Trim() == "1";
+                    }
+                    break;
+            }
+        }
+        ns.IpForward = forward ?? (hostNs?.IpForward ?? false);
+        ns.ConntrackEnabled = plan.Tables.Count > 0 || plan.Ipvs.Count > 0 || plan.NftLoadBalancers.Count > 0;
+        ns.IpvsConntrack = vsConntrack ?? false;
+
+        var stats = new List<uint[]>();
+        foreach (var tb in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter }) stats.Add(new uint[tb?.StatisticSlots ?? 0]);
+        ns.StatisticState = stats.ToArray();
+        ns.EphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
+        ns.NextIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
+        return ns;
+    }
+
+    private static void AddRoute(NamespaceRuntime ns, RoutePlan r)
+    {
+        if (ns.RouteTrie.Add(r.Destination.Subnet, ns.Routes.Count)) ns.Routes.Add(r);
+    }
+
+    private void LinkDevices()
+    {
+        foreach (var ns in _namespaces)
+        {
+            if (ns.Plan is null) continue;
+            foreach (var d in ns.Devices)
+            {
+                var p = d.Plan;
+                if (p is null) continue;
+                if (p.Master is string master && ns.DeviceByName.TryGetValue(master, out var mi)) d.Master = mi;
+                if (p.Peer is VethPeer peer && _byName.TryGetValue(ns.Node + "/" + peer.Namespace, out var pn))
+                {
+                    var pns = _namespaces[pn];
+                    if (pns.DeviceByName.TryGetValue(peer.Device, out var pd)) { d.PeerNamespace = pn; d.PeerDevice = pd; }
+                }
+                if (p.Vxlan is VxlanPlan vx)
+                {
+                    d.VxlanFdb = new VxlanFdb();
+                    if (_byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn))
+                    {
+                        d.VxlanSocketNamespace = sn;
+                        var sockets = _namespaces[sn].VxlanSockets;
+                        if (!sockets.TryGetValue(vx.DstPort, out var list)) sockets[vx.DstPort] = list = new List<(int, int)>();
+                        list.Add((ns.Index, d.Index));
+                    }
+                }
+            }
+            // Bridges: ports, FDB with local entries for the bridge and each port (br_fdb_insert of port addresses).
+            foreach (var d in ns.Devices)
+            {
+                if (d.Kind != DeviceKind.Bridge) continue;
+                var ports = new List<int>();
+                foreach (var q in ns.Devices) if (q.Master == d.Index) ports.Add(q.Index);
+                d.Ports = ports.ToArray();
+                d.Fdb = new BridgeFdb();
+                d.Fdb.AddPermanent(d.Mac, d.Index, FdbEntryKind.Local);
+                foreach (var port in d.Ports) d.Fdb.AddPermanent(ns.Devices[port].Mac, port, FdbEntryKind.Local);
+            }
+            foreach (var f in ns.Plan.Fdb)
+            {
+                if (!ns.DeviceByName.TryGetValue(f.Device, out var fd)) continue;
+                var dev = ns.Devices[fd];
+                if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address vtep) dev.VxlanFdb.AddStatic(f.Mac, vtep);
+                else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
+                else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
+            }
+        }
+    }
+
+    /// <summary>Names for error messages.</summary>
+    internal static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
+}

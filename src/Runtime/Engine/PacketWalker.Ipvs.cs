@@ -1,0 +1,284 @@
+using System.Globalization;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Conntrack;
+using SwarmDsl.Runtime.Hashing;
+using SwarmDsl.Runtime.Ipvs;
+using SwarmDsl.Runtime.Packets;
+using SwarmDsl.Runtime.Tracing;
+using SwarmDsl.Text;
+
+namespace SwarmDsl.Runtime.Engine;
+
+internal sealed partial class PacketWalker
+{
+    /// <summary>
+    /// ip_vs_in at LOCAL_IN (ip_vs_remote_request4): an existing connection, or a fwmark / VIP:port service scheduling a
+    /// new one (TCP only on SYN), then ip_vs_nat_xmit / ip_vs_dr_xmit. True when IPVS took the packet.
+    /// </summary>
+    private bool IpvsRequest(NamespaceRuntime ns)
+    {
+        if (_p.IpvsProperty) return false;
+        ref var h = ref _p.Headers;
+        if (!h.HasPorts && !h.IsIcmpEcho) return false;
+        var conns = ns.IpvsConnections;
+        int conn;
+        bool isNew = false;
+        if (!conns.TryGetIn(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out conn))
+        {
+            int svc = FindServiceFor(ns, h);
+            if (svc < 0) return false;
+            // tcp_conn_schedule: only a SYN starts a connection (sloppy_tcp off).
+            if (h.Protocol == IpProtocol.Tcp && (h.Flags & TcpFlags.Syn) == 0) return false;
+            var service = ns.IpvsServices[svc];
+            int dest = service.Scheduler.Schedule(service, h.Source, h.Destination);
+            if (dest < 0)
+            {
+                if (_trace != null)
+                    _trace.Add(new IpvsStep("ipvs", service.Describe(), service.Scheduler.Name, "", "", service.Scheduler.Explain(service), "", true, service.Plan.Span));
+                Drop(DropCause.NoIpvsDestination, service.Plan.Span, "IPVS " + service.Describe() + " (" + service.Plan.Service + ") has no available real server",
+                    h.Protocol == IpProtocol.Tcp ? ReplyKind.PortUnreachable : ReplyKind.PortUnreachable);
+                return true;
+            }
+            var d = service.Destinations[dest];
+            var c = new IpvsConnection
+            {
+                Protocol = h.Protocol,
+                ClientAddress = h.Source,
+                ClientPort = h.SourcePort,
+                VirtualAddress = h.Destination,
+                VirtualPort = h.DestinationPort,
+                DestinationAddress = d.Address,
+                DestinationPort = d.Port == 0 ? h.DestinationPort : (ushort)d.Port,
+                Service = svc,
+                Destination = dest,
+                State = h.Protocol == IpProtocol.Tcp ? IpvsConnectionState.None : IpvsConnectionState.Udp,
+                Inactive = true, // __ip_vs_update_dest sets IP_VS_CONN_F_INACTIVE in the destination's conn_flags
+            };
+            conn = conns.Add(c);
+            d.InactiveConnections++;
+            d.Stats.Connections++;
+            service.Stats.Connections++;
+            isNew = true;
+            if (_trace != null)
+                _trace.Add(new IpvsStep("ipvs", service.Describe(), service.Scheduler.Name,
+                    Endpoint(h.Protocol, c.DestinationAddress, c.DestinationPort), d.Task, service.Scheduler.Explain(service),
+                    d.Forward == IpvsForward.Masquerade ? "Masq" : "Route", true, d.Span));
+        }
+        ref var cp = ref conns[conn];
+        var svcObj = ns.IpvsServices[cp.Service];
+        var destObj = svcObj.Destinations[cp.Destination];
+        if (!isNew && _trace != null)
+            _trace.Add(new IpvsStep("ipvs", svcObj.Describe(), svcObj.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), destObj.Task,
+                "existing connection", destObj.Forward == IpvsForward.Masquerade ? "Masq" : "Route", false, destObj.Span));
+        int len = h.TotalLength;
+        cp.Stats.InPackets++; cp.Stats.InBytes += len;
+        destObj.Stats.InPackets++; destObj.Stats.InBytes += len;
+        svcObj.Stats.InPackets++; svcObj.Stats.InBytes += len;
+        IpvsTcpState(ref cp, destObj, input: true, h.Flags);
+        return IpvsTransmit(ns, ref cp, destObj);
+    }
+
+    /// <summary>ip_vs_service_find: fwmark services first when the packet carries a mark, then VIP:port.</summary>
+    private int FindServiceFor(NamespaceRuntime ns, in PacketHeaders h)
+    {
+        var services = ns.IpvsServices;
+        if (_p.Mark != 0)
+            for (int i = 0; i < services.Length; i++)
+                if (services[i].Plan.FwMark is int m && (uint)m == _p.Mark) return i;
+        for (int i = 0; i < services.Length; i++)
+        {
+            var s = services[i].Plan;
+            if (s.FwMark is null && s.Vip == h.Destination && s.Protocol == h.Protocol && s.Port == h.DestinationPort) return i;
+        }
+        return -1;
+    }
+
+    /// <summary>ip_vs_nat_xmit / ip_vs_dr_xmit, then NF_HOOK(LOCAL_OUT) with the IPVS property set.</summary>
+    private bool IpvsTransmit(NamespaceRuntime ns, ref IpvsConnection cp, IpvsDestination dest)
+    {
+        ref var h = ref _p.Headers;
+        if (!LookupRoute(ns, cp.DestinationAddress, out var route, out var outDev, out var nexthop) && !ns.IsLocal(cp.DestinationAddress))
+        {
+            Drop(DropCause.NoRoute, dest.Span, "IPVS: no route to real server " + cp.DestinationAddress);
+            return true;
+        }
+        if (dest.Forward == IpvsForward.Masquerade)
+        {
+            if (h.DontFragment && !ns.IsLocal(cp.DestinationAddress) && WireLength > outDev.Mtu)
+            {
+                _outcome.Mtu = outDev.Mtu;
+                Drop(DropCause.MtuExceeded, outDev.Span, MtuText(outDev), ReplyKind.FragmentationNeeded);
+                return true;
+            }
+            var before = _trace != null ? HeaderSnapshot.Of(h, 0) : null;
+            h.Destination = cp.DestinationAddress;
+            h.DestinationPort = cp.DestinationPort;
+            if (before != null) _trace!.Add(new NatStep("IPVS DNAT (Masq)", before.DestinationEndpoint, HeaderSnapshot.Of(h, 0).DestinationEndpoint, dest.Span));
+            // ip_vs_update_conntrack with vs/conntrack=1: the reply tuple now comes from the real server; otherwise untracked.
+            if (_ct >= 0)
+            {
+                var table = ns.Conntrack;
+                if (ns.IpvsConntrack)
+                {
+                    if (!table[_ct].Confirmed)
+                    {
+                        var reply = table[_ct].Reply;
+                        table.AlterReply(_ct, new ConnTuple(reply.Protocol, cp.DestinationAddress, cp.DestinationPort, reply.Destination, reply.DestinationPort));
+                    }
+                }
+                else
+                {
+                    DropUnconfirmed();
+                    _ctInfo = CtInfo.Untracked;
+                }
+            }
+        }
+        _p.IpvsProperty = true;
+        if (ns.IsLocal(cp.DestinationAddress))
+        {
+            // The real server is this namespace: continue local delivery.
+            if (!Confirm()) return true;
+            SocketDeliver(ns);
+            return true;
+        }
+        if (h.Ttl <= 1)
+        {
+            Drop(DropCause.TtlExceeded, dest.Span, "TTL expires in IPVS forwarding", ReplyKind.TimeExceeded);
+            return true;
+        }
+        h.Ttl--;
+        if (_trace != null) _trace.Add(RouteTrace("ipvs " + (dest.Forward == IpvsForward.Masquerade ? "nat" : "dr") + " xmit", ns, route, outDev, SelectSource(ns, route, outDev, nexthop)));
+        _outDev = outDev.Index;
+        _inDev = -1;
+        if (!RunTable(ns, ns.Raw, Netfilter.NetfilterHook.Output, 0)) return true;
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Output, 1)) return true;
+        if (!NatHook(ns, Netfilter.NetfilterHook.Output)) return true;
+        if (!RunTable(ns, ns.Filter, Netfilter.NetfilterHook.Output, 3)) return true;
+        PostRouting(ns, outDev, dest.Forward == IpvsForward.DirectRoute ? cp.DestinationAddress : nexthop, checkMtu: false);
+        return true;
+    }
+
+    /// <summary>ip_vs_out (ip_vs_reply4): a packet from a real server to a client of a Masq connection gets the virtual address back.</summary>
+    private void IpvsReply(NamespaceRuntime ns)
+    {
+        if (_p.IpvsProperty) return;
+        ref var h = ref _p.Headers;
+        if (!h.HasPorts && !h.IsIcmpEcho) return;
+        if (!ns.IpvsConnections.TryGetOut(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out var conn)) return;
+        ref var cp = ref ns.IpvsConnections[conn];
+        var svc = ns.IpvsServices[cp.Service];
+        var dest = svc.Destinations[cp.Destination];
+        if (dest.Forward != IpvsForward.Masquerade) return;
+        var before = _trace != null ? HeaderSnapshot.Of(h, 0) : null;
+        h.Source = cp.VirtualAddress;
+        h.SourcePort = cp.VirtualPort;
+        _p.IpvsProperty = true;
+        int len = h.TotalLength;
+        cp.Stats.OutPackets++; cp.Stats.OutBytes += len;
+        dest.Stats.OutPackets++; dest.Stats.OutBytes += len;
+        svc.Stats.OutPackets++; svc.Stats.OutBytes += len;
+        IpvsTcpState(ref cp, dest, input: false, h.Flags);
+        if (_trace != null)
+        {
+            _trace.Add(new IpvsStep("ipvs", svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
+                "reply of an existing connection", "Masq", false, dest.Span));
+            _trace.Add(new NatStep("IPVS un-DNAT (Masq reply)", before!.SourceEndpoint, HeaderSnapshot.Of(h, 0).SourceEndpoint, dest.Span));
+        }
+    }
+
+    /// <summary>ip_vs_proto_tcp.c set_tcp_state, reduced: SYN → SYN_RECV (inactive), the client's ACK → ESTABLISHED (active).</summary>
+    private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, TcpFlags flags)
+    {
+        if (cp.Protocol != IpProtocol.Tcp) return;
+        var next = cp.State;
+        if ((flags & TcpFlags.Rst) != 0) next = IpvsConnectionState.Close;
+        else if ((flags & TcpFlags.Fin) != 0) next = IpvsConnectionState.FinWait;
+        else if (input && (flags & TcpFlags.Syn) != 0) next = IpvsConnectionState.SynRecv;
+        else if (input && (flags & TcpFlags.Ack) != 0 && cp.State == IpvsConnectionState.SynRecv) next = IpvsConnectionState.Established;
+        if (next == cp.State) return;
+        bool active = next == IpvsConnectionState.Established;
+        if (!cp.Inactive && !active) { dest.ActiveConnections--; dest.InactiveConnections++; cp.Inactive = true; }
+        else if (cp.Inactive && active) { dest.ActiveConnections++; dest.InactiveConnections--; cp.Inactive = false; }
+        cp.State = next;
+    }
+
+    // ───────────────────────────── nftables balancer ─────────────────────────────
+
+    /// <summary>
+    /// The nftables backend at nat prerouting priority dstnat: packets carrying the service's fwmark or addressed to its
+    /// VIP are DNATed (port kept) to a map slot chosen by <c>numgen inc mod N</c> (a per-map counter from 0) or
+    /// <c>jhash ip saddr/daddr mod N seed 0x0</c> (the kernel's jhash on the address, seed 0).
+    /// </summary>
+    private void NftDestinationNat(NamespaceRuntime ns)
+    {
+        ref var h = ref _p.Headers;
+        for (int i = 0; i < ns.NftBalancers.Length; i++)
+        {
+            var lb = ns.NftBalancers[i];
+            var plan = lb.Plan;
+            if (!((uint)plan.FwMark == _p.Mark && _p.Mark != 0) && plan.Vip != h.Destination) continue;
+            int n = plan.Slots.Count;
+            if (n == 0)
+            {
+                Drop(DropCause.NoIpvsDestination, plan.Span, "nftables balancer for " + plan.Service + " has an empty map");
+                return;
+            }
+            uint slot;
+            string why;
+            switch (plan.Pick)
+            {
+                case NftPick.SourceHash:
+                    slot = KernelHash.ReciprocalScale(KernelHash.JhashAddress(h.Source, 0), (uint)n);
+                    why = _trace != null ? "jhash ip saddr " + h.Source + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
+                    break;
+                case NftPick.DestinationHash:
+                    slot = KernelHash.ReciprocalScale(KernelHash.JhashAddress(h.Destination, 0), (uint)n);
+                    why = _trace != null ? "jhash ip daddr " + h.Destination + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
+                    break;
+                default:
+                    slot = lb.Counter;
+                    lb.Counter = (lb.Counter + 1) % (uint)n;
+                    why = _trace != null ? "numgen inc mod " + I(n) + " = " + I(slot) : "";
+                    break;
+            }
+            var target = plan.Slots[(int)slot];
+            ns.Conntrack[_ct].NftLoadBalancer = i;
+            if (_trace != null)
+                _trace.Add(new IpvsStep("nftables", plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), plan.Pick.ToString(),
+                    target + ":" + I(h.DestinationPort), "", why + " (map slot " + I(slot) + ")", "dnat", true, plan.Span));
+            Bind(ns, false, target, -1, "DNAT (nftables balancer)", plan.Span);
+            return;
+        }
+    }
+
+    /// <summary>
+    /// The nftables backend at srcnat: <c>ct status dnat ip daddr SUBNET snat to SOURCE</c> (the plan's SNAT of each
+    /// balancer, standing in for IPVS's <c>-m ipvs --ipvs -j SNAT</c>). A balancer without one masquerades the connections
+    /// it DNATed to the outgoing interface's address.
+    /// </summary>
+    private void NftSourceNat(NamespaceRuntime ns)
+    {
+        ref var e = ref ns.Conntrack[_ct];
+        var dst = _p.Headers.Destination;
+        foreach (var lb in ns.NftBalancers)
+        {
+            var plan = lb.Plan;
+            if (plan.SnatSubnet is Ipv4Cidr subnet && plan.SnatSource is Ipv4Address source)
+            {
+                if ((e.Status & CtStatus.DstNat) == 0 || !subnet.Contains(dst)) continue;
+                Bind(ns, true, source, -1, "SNAT (nftables: ct status dnat ip daddr " + subnet.Subnet + ")", plan.Span);
+                return;
+            }
+        }
+        int index = e.NftLoadBalancer;
+        if (index < 0 || _outDev < 0 || ns.NftBalancers[index].Plan.SnatSource is not null) return;
+        var address = MasqueradeAddress(ns.Devices[_outDev], _nexthop);
+        if (address == Ipv4Address.Any) return;
+        Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", ns.NftBalancers[index].Plan.Span);
+    }
+
+    private static string MarkText(int mark) => "0x" + mark.ToString("x", CultureInfo.InvariantCulture);
+
+    private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+}

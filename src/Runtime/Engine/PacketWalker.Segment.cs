@@ -1,0 +1,139 @@
+using System.Collections.Generic;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Text;
+
+namespace SwarmDsl.Runtime.Engine;
+
+internal sealed partial class PacketWalker
+{
+    private struct SegmentNode
+    {
+        public int Ns, Dev, Parent;
+        public bool Transmit;
+    }
+
+    private readonly List<SegmentNode> _segment = new();
+    private readonly HashSet<long> _segmentSeen = new();
+
+    /// <summary>
+    /// Explores the L2 segment a device transmits into — veth peers, bridge ports and the bridge device, the underlay,
+    /// VXLAN devices (which answer ARP from their neighbour table when <c>proxy</c> is on, and reach remote MACs through
+    /// their FDB) — breadth first in device order. ARP mode looks for whoever answers for <paramref name="ip"/> (any
+    /// local address: <c>arp_ignore=0</c>); MAC mode looks for the owner of <paramref name="mac"/>.
+    /// </summary>
+    private int SearchSegment(int startNs, int startDev, bool byMac, Ipv4Address ip, MacAddress mac, out MacAddress answer)
+    {
+        _segment.Clear();
+        _segmentSeen.Clear();
+        answer = default;
+        AddSegment(startNs, startDev, true, -1);
+        for (int i = 0; i < _segment.Count; i++)
+        {
+            var node = _segment[i];
+            var ns = _c[node.Ns];
+            var d = ns.Devices[node.Dev];
+            if (node.Transmit)
+            {
+                switch (d.Kind)
+                {
+                    case DeviceKind.Veth:
+                        if (d.PeerNamespace >= 0) AddSegment(d.PeerNamespace, d.PeerDevice, false, i);
+                        break;
+                    case DeviceKind.Bridge:
+                        foreach (var p in d.Ports) AddSegment(node.Ns, p, true, i);
+                        break;
+                    case DeviceKind.Vxlan:
+                        if (byMac)
+                        {
+                            if (d.VxlanFdb!.TryLookup(mac, _c.NowMilliseconds, out _)) { answer = mac; return i; }
+                        }
+                        else if (d.Plan?.Vxlan?.Proxy == true && ns.Neighbors.TryGetValue(new NeighborKey(d.Index, ip), out var n))
+                        {
+                            answer = n.Mac;
+                            return i;
+                        }
+                        break;
+                    case DeviceKind.Physical:
+                        if (d.OnUnderlay)
+                            foreach (var (mns, mdev) in _c.Underlay)
+                                if (mns != node.Ns || mdev != node.Dev) AddSegment(mns, mdev, false, i);
+                        break;
+                }
+                continue;
+            }
+            if (d.Master >= 0)
+            {
+                var br = ns.Devices[d.Master];
+                foreach (var p in br.Ports) if (p != d.Index) AddSegment(node.Ns, p, true, i);
+                AddSegment(node.Ns, br.Index, false, i);
+                continue;
+            }
+            if (byMac ? d.Mac == mac : (ns.IsLocal(ip) && !ip.IsLoopback && d.Kind != DeviceKind.Loopback))
+            {
+                answer = d.Mac;
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private void AddSegment(int ns, int dev, bool transmit, int parent)
+    {
+        long key = ((long)ns << 24) | ((long)dev << 1) | (transmit ? 1L : 0L);
+        if (!_segmentSeen.Add(key)) return;
+        _segment.Add(new SegmentNode { Ns = ns, Dev = dev, Transmit = transmit, Parent = parent });
+    }
+
+    /// <summary>
+    /// ARP, simulated as its effects: the request floods the segment, the owner (or a VXLAN proxy) answers, every bridge
+    /// on the way learns the requester's MAC on the port the request came in and the answerer's on the port the answer
+    /// came in, and the answerer caches the requester (arp_process).
+    /// </summary>
+    private bool Arp(NamespaceRuntime ns, DeviceRuntime dev, Ipv4Address target, out MacAddress mac, out string answeredBy, out SourceSpan span)
+    {
+        answeredBy = "";
+        span = SourceSpan.None;
+        int found = SearchSegment(ns.Index, dev.Index, false, target, default, out mac);
+        if (found < 0) return false;
+        var requester = dev.Mac;
+        long now = _c.NowMilliseconds;
+        for (int j = found; j >= 0; j = _segment[j].Parent)
+        {
+            var node = _segment[j];
+            var d = _c[node.Ns].Devices[node.Dev];
+            if (d.Master < 0) continue;
+            var fdb = _c[node.Ns].Devices[d.Master].Fdb!;
+            if (node.Transmit) fdb.Learn(mac, d.Index, now);
+            else fdb.Learn(requester, d.Index, now);
+        }
+        var hit = _segment[found];
+        var hitNs = _c[hit.Ns];
+        var hitDev = hitNs.Devices[hit.Dev];
+        if (hit.Transmit)
+        {
+            // A VXLAN proxy answered from its neighbour table.
+            var n = hitNs.Neighbors[new NeighborKey(hitDev.Index, target)];
+            answeredBy = hitNs.QualifiedName + " " + hitDev.Name + " (proxy, permanent neighbour entry)";
+            span = n.Span;
+            return true;
+        }
+        answeredBy = hitNs.QualifiedName + " " + hitDev.Name;
+        span = hitDev.Span;
+        var senderIp = ns.IsLocal(_p.Headers.Source) ? _p.Headers.Source : (dev.Addresses.Length > 0 ? dev.Addresses[0].Address : Ipv4Address.Any);
+        if (senderIp != Ipv4Address.Any)
+            hitNs.Neighbors[new NeighborKey(hitDev.Index, senderIp)] = new NeighborEntry(requester, false, ns.QualifiedName + " " + dev.Name, dev.Span);
+        return true;
+    }
+
+    /// <summary>For a flooded frame: the first port (in order) whose side of the segment holds the destination MAC.</summary>
+    private int FindPortToward(NamespaceRuntime ns, DeviceRuntime br, int ingressPort, MacAddress mac)
+    {
+        foreach (var p in br.Ports)
+        {
+            if (p == ingressPort) continue;
+            if (SearchSegment(ns.Index, p, true, default, mac, out _) >= 0) return p;
+        }
+        return -1;
+    }
+}

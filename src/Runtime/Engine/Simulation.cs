@@ -1,0 +1,534 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Hashing;
+using SwarmDsl.Runtime.Packets;
+using SwarmDsl.Runtime.Tracing;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Runtime.Engine;
+
+/// <summary>A resolved traffic flow: which namespace sends, from and to which address and port.</summary>
+/// <param name="SourceNamespace">The sending namespace (global index in <see cref="Cluster.Namespaces"/>).</param>
+/// <param name="Source">The source address, or 0.0.0.0 to let the route choose.</param>
+/// <param name="Destination">The destination address.</param>
+/// <param name="Protocol">tcp, udp, sctp or icmp (echo).</param>
+/// <param name="DestinationPort">The destination port (0 for ICMP).</param>
+/// <param name="Description">How the endpoints were read, for headings.</param>
+public sealed record Flow(int SourceNamespace, Ipv4Address Source, Ipv4Address Destination, IpProtocol Protocol, int DestinationPort, string Description);
+
+/// <summary>An open (handshaken) connection, for sending further packets on it.</summary>
+public readonly struct ConnectionHandle
+{
+    internal ConnectionHandle(int index) { Index = index; }
+
+    internal int Index { get; }
+}
+
+/// <summary>The untraced result of one connection attempt.</summary>
+/// <param name="Request">How the first packet ended.</param>
+/// <param name="Reply">How the answer ended (null when nothing answered).</param>
+/// <param name="Handle">The connection, when it was established.</param>
+/// <param name="Task">The task that received the request, when delivered to a task's socket.</param>
+public readonly record struct ConnectionResult(DispositionKind Request, DispositionKind? Reply, ConnectionHandle? Handle, string? Task);
+
+/// <summary>
+/// Simulates traffic over a <see cref="DataplanePlan"/>: resolves endpoints, opens connections from client sockets,
+/// lets the destination answer (SYN → SYN-ACK, echo → echo reply, or RST / ICMP errors after a drop) and traces every
+/// packet on request. Everything is a deterministic function of the plan, the seed and the traffic sent before.
+/// </summary>
+public sealed class Simulation
+{
+    private readonly PacketWalker _walker;
+    private readonly List<OpenConnection> _open = new();
+    private readonly Dictionary<string, TrafficEndpointKind> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> _serviceTasks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _taskNamespace = new(StringComparer.Ordinal);
+    private long _clockMicroseconds;
+
+    private sealed class OpenConnection
+    {
+        public int ClientNs;
+        public PacketHeaders Last; // the client's last packet as sent (addresses/ports/seq)
+        public uint ServerSeq;
+    }
+
+    /// <summary>Loads the plan.</summary>
+    public Simulation(DataplanePlan plan, uint seed = 0)
+    {
+        Cluster = new Cluster(plan, seed);
+        _walker = new PacketWalker(Cluster);
+        foreach (var host in plan.Hosts) _names[host.Node] = TrafficEndpointKind.Node;
+        foreach (var ns in Cluster.Namespaces)
+        {
+            if (ns.Plan is null || ns.Kind != NamespaceKind.Task) continue;
+            _taskNamespace[ns.Name] = ns.Index;
+            if (!string.IsNullOrEmpty(ns.Plan.Owner) && !_taskNamespace.ContainsKey(ns.Plan.Owner)) _taskNamespace[ns.Plan.Owner] = ns.Index;
+        }
+        foreach (var ns in Cluster.Namespaces)
+        {
+            if (ns.Plan is null) continue;
+            foreach (var s in ns.Plan.Ipvs)
+                foreach (var d in s.Destinations) AddServiceTask(s.Service, d.Task);
+            foreach (var lb in ns.Plan.NftLoadBalancers) AddServiceTask(lb.Service, null);
+        }
+        foreach (var task in _taskNamespace.Keys)
+        {
+            int dot = task.LastIndexOf('.');
+            if (dot > 0) AddServiceTask(task.Substring(0, dot), task);
+        }
+        foreach (var kv in _serviceTasks)
+        {
+            if (!_names.ContainsKey(kv.Key)) _names[kv.Key] = TrafficEndpointKind.Service;
+            kv.Value.Sort(StringComparer.Ordinal);
+        }
+        foreach (var t in _taskNamespace.Keys) if (!_names.ContainsKey(t)) _names[t] = TrafficEndpointKind.Task;
+    }
+
+    private void AddServiceTask(string service, string? task)
+    {
+        if (!_serviceTasks.TryGetValue(service, out var list)) _serviceTasks[service] = list = new List<string>();
+        if (task is not null && !list.Contains(task)) list.Add(task);
+    }
+
+    /// <summary>The loaded cluster and its kernel state.</summary>
+    public Cluster Cluster { get; }
+
+    /// <summary>What a name in <c>--from</c>/<c>--to</c> refers to: nodes win over services, services over tasks.</summary>
+    public TrafficEndpointKind? ResolveName(string name) => _names.TryGetValue(name, out var k) ? k : null;
+
+    /// <summary>Parses and resolves two endpoints into a flow.</summary>
+    public bool TryResolve(string from, string to, out Flow flow, out string error)
+    {
+        flow = null!;
+        if (!TrafficEndpoint.TryParse(from, ResolveName, out var f, out error)) { error = "--from " + from + ": " + error; return false; }
+        if (!TrafficEndpoint.TryParse(to, ResolveName, out var t, out error)) { error = "--to " + to + ": " + error; return false; }
+        return TryResolve(f, t, out flow, out error);
+    }
+
+    /// <summary>Resolves two endpoints into a flow.</summary>
+    public bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error)
+    {
+        flow = null!;
+        if (!TryResolveSource(from, out var srcNs, out var srcAddr, out error)) return false;
+        if (!TryResolveDestination(to, Cluster.Namespaces[srcNs], out var dst, out var proto, out var port, out error)) return false;
+        flow = new Flow(srcNs, srcAddr, dst, proto, port, from.Text + " → " + to.Text);
+        return true;
+    }
+
+    private bool TryResolveSource(TrafficEndpoint e, out int ns, out Ipv4Address address, out string error)
+    {
+        ns = -1;
+        address = Ipv4Address.Any;
+        error = "";
+        switch (e.Kind)
+        {
+            case TrafficEndpointKind.External:
+            {
+                var a = e.Address ?? Cluster.Plan.Underlay.ExternalClient;
+                var client = Cluster.ExternalClient(a);
+                ns = client.Index;
+                address = a;
+                return true;
+            }
+            case TrafficEndpointKind.Node:
+            case TrafficEndpointKind.Namespace:
+            {
+                var name = e.Kind == TrafficEndpointKind.Node ? "host" : e.Namespace!;
+                var n = Cluster.Namespace(e.Name!, name) ?? (e.Kind == TrafficEndpointKind.Node ? HostNamespace(e.Name!) : null);
+                if (n is null) { error = "node " + e.Name + " has no namespace " + name; return false; }
+                ns = n.Index;
+                return true;
+            }
+            case TrafficEndpointKind.Service:
+                if (!_serviceTasks.TryGetValue(e.Name!, out var tasks) || tasks.Count == 0 || !_taskNamespace.TryGetValue(tasks[0], out ns))
+                {
+                    error = "service " + e.Name + " has no task to send from";
+                    return false;
+                }
+                return true;
+            case TrafficEndpointKind.Task:
+                if (!_taskNamespace.TryGetValue(e.Name!, out ns)) { error = "task " + e.Name + " has no namespace in the plan"; return false; }
+                return true;
+            default:
+            {
+                var a = e.Address!.Value;
+                foreach (var n in Cluster.Namespaces)
+                {
+                    if (n.IsExternalClient || n.Plan is null || !n.LocalAddresses.ContainsKey(a.Value)) continue;
+                    if (ns < 0 || (n.Kind == NamespaceKind.Task && Cluster.Namespaces[ns].Kind != NamespaceKind.Task)) ns = n.Index;
+                }
+                if (ns < 0)
+                {
+                    if (!Cluster.Plan.Underlay.Subnet.Contains(a)) { error = "no namespace has address " + a + " and it is not on the underlay"; return false; }
+                    ns = Cluster.ExternalClient(a).Index;
+                }
+                address = a;
+                return true;
+            }
+        }
+    }
+
+    private NamespaceRuntime? HostNamespace(string node)
+    {
+        foreach (var n in Cluster.Namespaces) if (n.Node == node && n.Kind == NamespaceKind.Host && !n.IsExternalClient) return n;
+        return null;
+    }
+
+    private bool TryResolveDestination(TrafficEndpoint e, NamespaceRuntime source, out Ipv4Address address, out IpProtocol protocol, out int port, out string error)
+    {
+        address = Ipv4Address.Any;
+        protocol = e.Port is null ? IpProtocol.Icmp : e.Protocol;
+        port = e.Port ?? 0;
+        error = "";
+        NamespaceRuntime? target = null;
+        switch (e.Kind)
+        {
+            case TrafficEndpointKind.External:
+                address = e.Address ?? Cluster.Plan.Underlay.ExternalClient;
+                return true;
+            case TrafficEndpointKind.Node:
+                foreach (var h in Cluster.Plan.Hosts) if (h.Node == e.Name) address = h.UnderlayAddress.Address;
+                return true;
+            case TrafficEndpointKind.Service:
+            {
+                Ipv4Address? vip = null;
+                foreach (var n in Cluster.Namespaces)
+                {
+                    if (n.Plan is null) continue;
+                    foreach (var s in n.Plan.Ipvs) if (s.Service == e.Name) vip = PreferVip(vip, s.Vip, source);
+                    foreach (var lb in n.Plan.NftLoadBalancers) if (lb.Service == e.Name) vip = PreferVip(vip, lb.Vip, source);
+                }
+                if (vip is null) { error = "service " + e.Name + " has no VIP in the plan (no load balancer)"; return false; }
+                address = vip.Value;
+                if (_serviceTasks.TryGetValue(e.Name!, out var tasks) && tasks.Count > 0 && _taskNamespace.TryGetValue(tasks[0], out var tn)) target = Cluster.Namespaces[tn];
+                break;
+            }
+            case TrafficEndpointKind.Task:
+                if (!_taskNamespace.TryGetValue(e.Name!, out var ti)) { error = "task " + e.Name + " has no namespace in the plan"; return false; }
+                target = Cluster.Namespaces[ti];
+                address = target.PrimaryAddress() ?? Ipv4Address.Any;
+                break;
+            case TrafficEndpointKind.Namespace:
+                target = Cluster.Namespace(e.Name!, e.Namespace!);
+                if (target is null) { error = "node " + e.Name + " has no namespace " + e.Namespace; return false; }
+                address = target.PrimaryAddress() ?? Ipv4Address.Any;
+                break;
+            default:
+                address = e.Address!.Value;
+                return true;
+        }
+        if (e.Port is null && target?.Plan is not null && target.Plan.Listeners.Count > 0)
+        {
+            protocol = target.Plan.Listeners[0].Protocol;
+            port = target.Plan.Listeners[0].Port;
+        }
+        if (address == Ipv4Address.Any) { error = e.Text + " has no address"; return false; }
+        return true;
+    }
+
+    private static Ipv4Address PreferVip(Ipv4Address? current, Ipv4Address candidate, NamespaceRuntime source)
+    {
+        if (current is null) return candidate;
+        foreach (var d in source.Devices)
+            foreach (var a in d.Addresses)
+                if (a.PrefixLength < 32 && a.Contains(candidate) && !a.Contains(current.Value)) return candidate;
+        return current.Value;
+    }
+
+    /// <summary>Opens <paramref name="count"/> connections and traces each request and reply.</summary>
+    public IReadOnlyList<ConnectionTrace> Connect(Flow flow, int count, bool captureFrames = false)
+    {
+        var list = new List<ConnectionTrace>(count);
+        for (int i = 1; i <= count; i++) list.Add(ConnectOnce(flow, i, count, trace: true, captureFrames, out _));
+        return list;
+    }
+
+    /// <summary>Opens one connection without tracing (the fast path property tests and benchmarks use).</summary>
+    public ConnectionResult ConnectUntraced(Flow flow)
+    {
+        ConnectOnce(flow, 1, 1, trace: false, false, out var result);
+        return result;
+    }
+
+    /// <summary>
+    /// Sends one data segment from the client on an established connection, untraced. With tracing off this path
+    /// allocates nothing.
+    /// </summary>
+    public DispositionKind SendData(ConnectionHandle handle, int payloadBytes)
+    {
+        var c = _open[handle.Index];
+        var h = c.Last;
+        h.Flags = TcpFlags.Ack | TcpFlags.Psh;
+        h.PayloadLength = payloadBytes;
+        h.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
+        h.Seq = c.Last.Seq;
+        h.Ack = c.ServerSeq;
+        h.EthSource = default;
+        h.EthDestination = default;
+        c.Last.Seq = unchecked(c.Last.Seq + (uint)payloadBytes);
+        var p = new Packet { Headers = h };
+        var outcome = _walker.SendFromSocket(c.ClientNs, p, null);
+        Cluster.NowMilliseconds++;
+        return outcome.Kind;
+    }
+
+    /// <summary>Sends one data segment on an established connection and traces it.</summary>
+    public PacketTrace SendDataTraced(ConnectionHandle handle, int payloadBytes, bool captureFrames = false)
+    {
+        var c = _open[handle.Index];
+        var h = c.Last;
+        h.Flags = TcpFlags.Ack | TcpFlags.Psh;
+        h.PayloadLength = payloadBytes;
+        h.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
+        h.Ack = c.ServerSeq;
+        c.Last.Seq = unchecked(c.Last.Seq + (uint)payloadBytes);
+        return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
+    }
+
+    /// <summary>
+    /// Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it, with whatever
+    /// the destination or a dropping kernel answers (SYN-ACK, echo reply, RST, ICMP error).
+    /// </summary>
+    public ConnectionTrace Send(int sourceNamespace, in Packet packet, bool captureFrames = false)
+    {
+        var request = Walk(sourceNamespace, packet, "request", captureFrames, out var outcome);
+        Cluster.NowMilliseconds++;
+        PacketTrace? reply = null;
+        if (BuildReply(outcome, out var replyNs, out var answer))
+        {
+            reply = Walk(replyNs, answer, "reply", captureFrames, out _);
+            Cluster.NowMilliseconds++;
+        }
+        return new ConnectionTrace(1, 1, request, reply);
+    }
+
+    private ConnectionTrace ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result)
+    {
+        var client = Cluster.Namespaces[flow.SourceNamespace];
+        int port = NextEphemeralPort(client, flow.Protocol);
+        int key = NamespaceRuntime.SocketKey(flow.Protocol, flow.Protocol == IpProtocol.Icmp ? port : port);
+        client.ClientSockets[key] = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
+        var h = new PacketHeaders
+        {
+            Source = flow.Source == Ipv4Address.Any ? BindSource(client, flow.Destination) : flow.Source,
+            Destination = flow.Destination,
+            Protocol = flow.Protocol,
+            Ttl = 64,
+            DontFragment = true,
+            Id = client.NextIpId++,
+            SourcePort = (ushort)port,
+            DestinationPort = flow.Protocol == IpProtocol.Icmp ? (ushort)port : (ushort)flow.DestinationPort,
+        };
+        switch (flow.Protocol)
+        {
+            case IpProtocol.Tcp:
+                h.Flags = TcpFlags.Syn;
+                h.Seq = KernelHash.Jhash3Words(flow.Destination.Value, (uint)port << 16 | (uint)flow.DestinationPort, (uint)number, Cluster.Seed ^ 0x5eed);
+                break;
+            case IpProtocol.Icmp:
+                h.IcmpType = IcmpTypes.EchoRequest;
+                h.IcmpSequence = 1;
+                h.PayloadLength = 56;
+                break;
+            default:
+                h.PayloadLength = 32;
+                break;
+        }
+        var req = new Packet { Headers = h };
+        PacketTrace? requestTrace = null, replyTrace = null;
+        Outcome outcome;
+        if (trace) requestTrace = Walk(flow.SourceNamespace, req, "request", captureFrames, out outcome);
+        else { outcome = _walker.SendFromSocket(flow.SourceNamespace, req, null); }
+        Cluster.NowMilliseconds++;
+
+        string? task = null;
+        if (outcome.Kind == DispositionKind.Delivered && !outcome.ClientSocket)
+        {
+            var ns = Cluster.Namespaces[outcome.Namespace];
+            if (ns.Listeners.TryGetValue(outcome.SocketKey, out var l)) task = l.Owner;
+            else if (ns.Kind == NamespaceKind.Task) task = ns.Name;
+        }
+        DispositionKind? replyKind = null;
+        ConnectionHandle? handle = null;
+        if (BuildReply(outcome, out var replyNs, out var reply))
+        {
+            Outcome replyOutcome;
+            if (trace) replyTrace = Walk(replyNs, reply, "reply", captureFrames, out replyOutcome);
+            else replyOutcome = _walker.SendFromSocket(replyNs, reply, null);
+            Cluster.NowMilliseconds++;
+            replyKind = replyOutcome.Kind;
+            if (flow.Protocol == IpProtocol.Tcp && replyOutcome.Kind == DispositionKind.Delivered && replyOutcome.ClientSocket
+                && (replyOutcome.Final.Flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack))
+            {
+                // The client completes the handshake (untraced), so conntrack and IPVS see ESTABLISHED.
+                var c = new OpenConnection { ClientNs = flow.SourceNamespace, ServerSeq = unchecked(replyOutcome.Final.Seq + 1) };
+                var a = req.Headers;
+                a.Source = replyOutcome.Final.Destination;
+                a.Flags = TcpFlags.Ack;
+                a.Seq = unchecked(req.Headers.Seq + 1);
+                a.Ack = c.ServerSeq;
+                a.Id = client.NextIpId++;
+                c.Last = a;
+                _walker.SendFromSocket(flow.SourceNamespace, new Packet { Headers = a }, null);
+                Cluster.NowMilliseconds++;
+                _open.Add(c);
+                handle = new ConnectionHandle(_open.Count - 1);
+            }
+        }
+        result = new ConnectionResult(outcome.Kind, replyKind, handle, task);
+        return new ConnectionTrace(number, count, requestTrace ?? new PacketTrace("request", HeaderSnapshot.Of(req)), replyTrace);
+    }
+
+    /// <summary>What the destination (or the kernel that dropped the packet) sends back.</summary>
+    private bool BuildReply(in Outcome o, out int ns, out Packet reply)
+    {
+        ns = o.Namespace;
+        reply = default;
+        var f = o.Final;
+        var n = Cluster.Namespaces[o.Namespace];
+        var h = new PacketHeaders { Ttl = 64, DontFragment = true, Id = n.NextIpId++, Protocol = f.Protocol };
+        if (o.Kind == DispositionKind.Delivered)
+        {
+            if (o.ClientSocket || o.SocketKey == 0) return false;
+            h.Source = f.Destination;
+            h.Destination = f.Source;
+            h.SourcePort = f.DestinationPort;
+            h.DestinationPort = f.SourcePort;
+            switch (f.Protocol)
+            {
+                case IpProtocol.Tcp:
+                    if ((f.Flags & TcpFlags.Syn) == 0) return false;
+                    h.Flags = TcpFlags.Syn | TcpFlags.Ack;
+                    h.Seq = KernelHash.Jhash3Words(f.Source.Value, f.Destination.Value, (uint)f.SourcePort << 16 | f.DestinationPort, Cluster.Seed ^ 0x15);
+                    h.Ack = unchecked(f.Seq + 1);
+                    break;
+                case IpProtocol.Icmp:
+                    if (f.IcmpType != IcmpTypes.EchoRequest) return false;
+                    h.IcmpType = IcmpTypes.EchoReply;
+                    h.SourcePort = h.DestinationPort = f.SourcePort;
+                    h.IcmpSequence = f.IcmpSequence;
+                    h.PayloadLength = f.PayloadLength;
+                    h.DontFragment = false;
+                    break;
+                default:
+                    h.PayloadLength = f.PayloadLength;
+                    break;
+            }
+            reply = new Packet { Headers = h };
+            return true;
+        }
+        if (o.Kind != DispositionKind.Dropped || o.Reply == ReplyKind.None) return false;
+        if (o.Reply == ReplyKind.TcpReset)
+        {
+            if ((f.Flags & TcpFlags.Rst) != 0) return false;
+            h.Source = f.Destination;
+            h.Destination = f.Source;
+            h.SourcePort = f.DestinationPort;
+            h.DestinationPort = f.SourcePort;
+            h.Flags = TcpFlags.Rst | TcpFlags.Ack;
+            h.Ack = unchecked(f.Seq + ((f.Flags & TcpFlags.Syn) != 0 ? 1u : 0u) + (uint)f.PayloadLength);
+            reply = new Packet { Headers = h };
+            return true;
+        }
+        if (f.IsIcmpError) return false; // never an error about an error (RFC 1122)
+        // icmp_send: from the offending packet's destination when it was for us, else from the interface it came in on.
+        h.Protocol = IpProtocol.Icmp;
+        h.DontFragment = false;
+        h.Source = n.IsLocal(f.Destination) ? f.Destination
+            : o.InDevice >= 0 && n.Devices[o.InDevice].Addresses.Length > 0 ? n.Devices[o.InDevice].Addresses[0].Address
+            : n.PrimaryAddress() ?? Ipv4Address.Any;
+        h.Destination = f.Source;
+        switch (o.Reply)
+        {
+            case ReplyKind.PortUnreachable: h.IcmpType = IcmpTypes.DestinationUnreachable; h.IcmpCode = IcmpTypes.PortUnreachable; break;
+            case ReplyKind.FragmentationNeeded: h.IcmpType = IcmpTypes.DestinationUnreachable; h.IcmpCode = IcmpTypes.FragmentationNeeded; h.IcmpNextHopMtu = (ushort)o.Mtu; break;
+            case ReplyKind.AdminProhibited: h.IcmpType = IcmpTypes.DestinationUnreachable; h.IcmpCode = IcmpTypes.AdminProhibited; break;
+            default: h.IcmpType = IcmpTypes.TimeExceeded; h.IcmpCode = 0; break;
+        }
+        h.Embedded = new EmbeddedHeader
+        {
+            Source = f.Source,
+            Destination = f.Destination,
+            Protocol = f.Protocol,
+            SourcePort = f.SourcePort,
+            DestinationPort = f.DestinationPort,
+            Ttl = f.Ttl,
+            Id = f.Id,
+            TotalLength = (ushort)f.TotalLength,
+            DontFragment = f.DontFragment,
+            IcmpType = f.IcmpType,
+            Seq = f.Seq,
+        };
+        reply = new Packet { Headers = h };
+        return true;
+    }
+
+    /// <summary>What connect() binds an unbound socket to: the route's source address for the destination.</summary>
+    private static Ipv4Address BindSource(NamespaceRuntime ns, Ipv4Address destination)
+    {
+        if (ns.IsLocal(destination)) return destination.IsLoopback ? Ipv4Address.FromBytes(127, 0, 0, 1) : destination;
+        return PacketWalker.LookupRoute(ns, destination, out var route, out var dev, out var nexthop)
+            ? PacketWalker.SelectSource(ns, route, dev, nexthop)
+            : Ipv4Address.Any;
+    }
+
+    private int NextEphemeralPort(NamespaceRuntime ns, IpProtocol protocol)
+    {
+        int range = VxlanCodec.LocalPortRangeMax - VxlanCodec.LocalPortRangeMin + 1;
+        for (int i = 0; i < range; i++)
+        {
+            int port = VxlanCodec.LocalPortRangeMin + ns.EphemeralCursor;
+            ns.EphemeralCursor = (ns.EphemeralCursor + 1) % range;
+            if (!ns.ClientSockets.ContainsKey(NamespaceRuntime.SocketKey(protocol, port)) && !ns.Listeners.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))) return port;
+        }
+        return VxlanCodec.LocalPortRangeMin;
+    }
+
+    private PacketTrace Walk(int ns, in Packet packet, string label, bool captureFrames, out Outcome outcome)
+    {
+        var trace = new PacketTrace(label, HeaderSnapshot.Of(packet));
+        var recorder = new TraceRecorder(trace, captureFrames, _clockMicroseconds);
+        outcome = _walker.SendFromSocket(ns, packet, recorder);
+        _clockMicroseconds = recorder.ClockMicroseconds + 1000;
+        trace.Disposition = ToDisposition(outcome);
+        return trace;
+    }
+
+    private Disposition ToDisposition(in Outcome o)
+    {
+        var ns = Cluster.Namespaces[o.Namespace];
+        var final = HeaderSnapshot.Of(o.Final, 0);
+        switch (o.Kind)
+        {
+            case DispositionKind.Delivered:
+            {
+                string owner, socket;
+                if (o.ClientSocket)
+                {
+                    owner = ns.ClientSockets.TryGetValue(o.SocketKey, out var c) ? c : ns.QualifiedName;
+                    socket = final.Protocol.Name() + " " + final.DestinationEndpoint;
+                }
+                else if (ns.Listeners.TryGetValue(o.SocketKey, out var l))
+                {
+                    owner = l.Owner;
+                    socket = l.Protocol.Name() + " :" + l.Port.ToString(CultureInfo.InvariantCulture);
+                }
+                else
+                {
+                    owner = ns.Kind == NamespaceKind.Task ? ns.Name : ns.QualifiedName;
+                    socket = o.SocketKey == 0 ? "kernel" : "icmp echo";
+                }
+                return new Disposition(DispositionKind.Delivered, ns.QualifiedName, owner, socket, null, "delivered to " + owner + " (" + socket + ")", final);
+            }
+            case DispositionKind.Dropped:
+                return new Disposition(DispositionKind.Dropped, ns.QualifiedName, "", "", o.Cause, o.Detail ?? o.Cause.ToString(), final);
+            case DispositionKind.Looped:
+                return new Disposition(DispositionKind.Looped, ns.QualifiedName, "", "", null, o.Detail ?? "forwarding loop", final);
+            default:
+                return new Disposition(DispositionKind.Exited, ns.QualifiedName, "", "", null, o.Detail ?? "left the modelled network", final);
+        }
+    }
+}

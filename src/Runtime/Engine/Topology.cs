@@ -1,0 +1,170 @@
+using System;
+using System.Collections.Generic;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Bridging;
+using SwarmDsl.Runtime.Conntrack;
+using SwarmDsl.Runtime.Ipvs;
+using SwarmDsl.Runtime.Netfilter;
+using SwarmDsl.Runtime.Routing;
+using SwarmDsl.Text;
+
+namespace SwarmDsl.Runtime.Engine;
+
+/// <summary>A device with its precomputed lookup state.</summary>
+public sealed class DeviceRuntime
+{
+    internal DeviceRuntime(NamespaceRuntime ns, int index, string name, DeviceKind kind, int mtu, MacAddress mac, SourceSpan span, DevicePlan? plan)
+    {
+        Namespace = ns;
+        Index = index;
+        Name = name;
+        Kind = kind;
+        Mtu = mtu;
+        Mac = mac;
+        Span = span;
+        Plan = plan;
+    }
+
+    /// <summary>The namespace.</summary>
+    public NamespaceRuntime Namespace { get; }
+    /// <summary>Index in the namespace.</summary>
+    public int Index { get; }
+    /// <summary>Name.</summary>
+    public string Name { get; }
+    /// <summary>Kind.</summary>
+    public DeviceKind Kind { get; }
+    /// <summary>MTU.</summary>
+    public int Mtu { get; }
+    /// <summary>MAC (from the plan, or derived stably from node/namespace/name when the kernel would pick a random one).</summary>
+    public MacAddress Mac { get; }
+    /// <summary>Declaration.</summary>
+    public SourceSpan Span { get; }
+    /// <summary>The plan element (null for synthesised devices such as the external client's).</summary>
+    public DevicePlan? Plan { get; }
+    /// <summary>The bridge this device is a port of (-1: none).</summary>
+    public int Master { get; internal set; } = -1;
+    /// <summary>Veth peer namespace (global index) and device.</summary>
+    public int PeerNamespace { get; internal set; } = -1;
+    /// <summary>Veth peer device index.</summary>
+    public int PeerDevice { get; internal set; } = -1;
+    /// <summary>For a bridge: its ports.</summary>
+    public int[] Ports { get; internal set; } = Array.Empty<int>();
+    /// <summary>For a bridge: its FDB.</summary>
+    public BridgeFdb? Fdb { get; internal set; }
+    /// <summary>For a VXLAN device: its FDB.</summary>
+    public VxlanFdb? VxlanFdb { get; internal set; }
+    /// <summary>For a VXLAN device: the namespace owning its UDP socket (global index).</summary>
+    public int VxlanSocketNamespace { get; internal set; } = -1;
+    /// <summary>Addresses in the order added.</summary>
+    public Ipv4Cidr[] Addresses { get; internal set; } = Array.Empty<Ipv4Cidr>();
+    /// <summary>Whether this is a host's underlay interface (or the external client's).</summary>
+    public bool OnUnderlay { get; internal set; }
+    /// <summary><c>net.ipv4.conf.DEV.route_localnet</c>.</summary>
+    public bool RouteLocalnet { get; internal set; }
+
+    /// <summary><c>node/namespace/device</c>, the pcapng interface name.</summary>
+    public string QualifiedName => Namespace.QualifiedName + "/" + Name;
+}
+
+/// <summary>A network namespace with its tables, connection state and precomputed lookups.</summary>
+public sealed class NamespaceRuntime
+{
+    internal NamespaceRuntime(int index, string node, string name, NamespaceKind kind, NamespacePlan? plan, SourceSpan span)
+    {
+        Index = index;
+        Node = node;
+        Name = name;
+        Kind = kind;
+        Plan = plan;
+        Span = span;
+    }
+
+    /// <summary>Global index.</summary>
+    public int Index { get; }
+    /// <summary>The node (<c>external</c> for clients).</summary>
+    public string Node { get; }
+    /// <summary>The namespace name.</summary>
+    public string Name { get; }
+    /// <summary>Kind.</summary>
+    public NamespaceKind Kind { get; }
+    /// <summary>Whether this is a synthesised external client.</summary>
+    public bool IsExternalClient { get; internal set; }
+    /// <summary>The plan (null for external clients).</summary>
+    public NamespacePlan? Plan { get; }
+    /// <summary>Declaration.</summary>
+    public SourceSpan Span { get; }
+    /// <summary>Devices in plan order.</summary>
+    public DeviceRuntime[] Devices { get; internal set; } = Array.Empty<DeviceRuntime>();
+    internal Dictionary<string, int> DeviceByName { get; } = new(StringComparer.Ordinal);
+    internal PrefixTrie<int> RouteTrie { get; } = new();
+    internal List<RoutePlan> Routes { get; } = new();
+    internal Dictionary<uint, int> LocalAddresses { get; } = new();
+    internal Dictionary<NeighborKey, NeighborEntry> Neighbors { get; } = new();
+    /// <summary>The connection table.</summary>
+    public ConntrackTable Conntrack { get; } = new();
+    /// <summary>IPVS services.</summary>
+    public IpvsService[] IpvsServices { get; internal set; } = Array.Empty<IpvsService>();
+    /// <summary>IPVS connections.</summary>
+    public IpvsConnectionTable IpvsConnections { get; } = new();
+    internal NftBalancer[] NftBalancers { get; set; } = Array.Empty<NftBalancer>();
+    internal CompiledTable? Raw, Mangle, Nat, Filter;
+    internal uint[][] StatisticState { get; set; } = Array.Empty<uint[]>();
+    internal Dictionary<int, ListenerPlan> Listeners { get; } = new();
+    internal Dictionary<int, string> ClientSockets { get; } = new();
+    internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
+    /// <summary>Whether conntrack hooks are registered here: some table, IPVS service or nftables balancer needs them (nf_ct_netns_get).</summary>
+    public bool ConntrackEnabled { get; internal set; }
+    /// <summary><c>net.ipv4.ip_forward</c>.</summary>
+    public bool IpForward { get; internal set; }
+    /// <summary><c>net.ipv4.vs.conntrack</c>.</summary>
+    public bool IpvsConntrack { get; internal set; }
+    internal int EphemeralCursor;
+    internal ushort NextIpId;
+
+    /// <summary><c>manager/host</c>.</summary>
+    public string QualifiedName => Node + "/" + Name;
+
+    /// <summary>A device by name.</summary>
+    public DeviceRuntime? Device(string name) => DeviceByName.TryGetValue(name, out var i) ? Devices[i] : null;
+
+    /// <summary>Whether <paramref name="address"/> is local here (an address on a device, any /32 alias, or 127/8).</summary>
+    public bool IsLocal(Ipv4Address address) => address.IsLoopback || LocalAddresses.ContainsKey(address.Value);
+
+    /// <summary>The first non-loopback address, or null.</summary>
+    public Ipv4Address? PrimaryAddress()
+    {
+        foreach (var d in Devices)
+            if (d.Kind != DeviceKind.Loopback && d.Addresses.Length > 0) return d.Addresses[0].Address;
+        return null;
+    }
+
+    internal static int SocketKey(IpProtocol protocol, int port) => ((int)protocol << 16) | port;
+}
+
+internal readonly struct NeighborKey : IEquatable<NeighborKey>
+{
+    public NeighborKey(int device, Ipv4Address address) { Device = device; Address = address.Value; }
+    public readonly int Device;
+    public readonly uint Address;
+    public bool Equals(NeighborKey o) => Device == o.Device && Address == o.Address;
+    public override bool Equals(object? obj) => obj is NeighborKey k && Equals(k);
+    public override int GetHashCode() => unchecked((int)(Address * 0x9E3779B1u) ^ Device);
+}
+
+internal readonly struct NeighborEntry
+{
+    public NeighborEntry(MacAddress mac, bool permanent, string answeredBy, SourceSpan span) { Mac = mac; Permanent = permanent; AnsweredBy = answeredBy; Span = span; }
+    public readonly MacAddress Mac;
+    public readonly bool Permanent;
+    public readonly string AnsweredBy;
+    public readonly SourceSpan Span;
+}
+
+/// <summary>An nftables load balancer with its <c>numgen inc</c> counter.</summary>
+internal sealed class NftBalancer
+{
+    public NftBalancer(NftLoadBalancerPlan plan) { Plan = plan; }
+    public NftLoadBalancerPlan Plan { get; }
+    public uint Counter; // numgen inc: the first value handed out is 0
+}

@@ -1,0 +1,215 @@
+using System;
+using System.Collections.Generic;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+
+namespace SwarmDsl.Runtime.Netfilter;
+
+/// <summary>The five netfilter hooks of IPv4.</summary>
+public enum NetfilterHook
+{
+    /// <summary>NF_INET_PRE_ROUTING.</summary>
+    Prerouting,
+    /// <summary>NF_INET_LOCAL_IN.</summary>
+    Input,
+    /// <summary>NF_INET_FORWARD.</summary>
+    Forward,
+    /// <summary>NF_INET_LOCAL_OUT.</summary>
+    Output,
+    /// <summary>NF_INET_POST_ROUTING.</summary>
+    Postrouting,
+}
+
+internal enum MatchKind : byte { Protocol, Address, Interface, Port, Multiport, AddrType, Conntrack, Mark, Ipvs, IcmpType, Statistic }
+
+internal enum TargetKind : byte { Accept, Drop, Reject, Return, Jump, Goto, Dnat, Snat, Masquerade, Redirect, Mark, Log, Trace }
+
+/// <summary>A rule match flattened into a struct so evaluation is a switch over plain fields.</summary>
+internal struct CompiledMatch
+{
+    public MatchKind Kind;
+    public bool Negated;
+    public bool Source;         // direction: source side
+    public IpProtocol Protocol;
+    public uint Value, Mask;    // address/mask, mark value/mask
+    public int From, To;        // port range, icmp type
+    public string? Interface;   // without trailing '+'
+    public bool InterfacePrefix;
+    public bool Input;
+    public int[]? Ports;
+    public AddressType AddrType;
+    public CtState States;
+    public uint Probability31;  // statistic random: probability as the kernel's 31-bit fixed point
+    public int Every, Packet, Slot;
+}
+
+internal struct CompiledTarget
+{
+    public TargetKind Kind;
+    public int Chain;           // jump/goto target chain index
+    public Ipv4Address Address;
+    public int Port;            // -1: not given
+    public uint Value, Mask;
+    public bool TcpReset;
+}
+
+internal sealed class CompiledRule
+{
+    public CompiledRule(NetfilterRule source, int number, CompiledMatch[] matches, CompiledTarget target)
+    {
+        Source = source;
+        Number = number;
+        Matches = matches;
+        Target = target;
+    }
+
+    public NetfilterRule Source { get; }
+    public int Number { get; }
+    public CompiledMatch[] Matches { get; }
+    public CompiledTarget Target;
+    private string? _text;
+
+    public string Text(string chain) => _text ??= RuleText.Format(chain, Source);
+}
+
+internal sealed class CompiledChain
+{
+    public CompiledChain(string name, bool builtIn, Verdict? policy)
+    {
+        Name = name;
+        BuiltIn = builtIn;
+        Policy = policy;
+    }
+
+    public string Name { get; }
+    public bool BuiltIn { get; }
+    public Verdict? Policy { get; }
+    public CompiledRule[] Rules { get; set; } = Array.Empty<CompiledRule>();
+}
+
+/// <summary>One table of one namespace, chains as arrays with jump targets resolved to indices.</summary>
+internal sealed class CompiledTable
+{
+    private readonly int[] _hookChain = { -1, -1, -1, -1, -1 };
+
+    public CompiledTable(string name, CompiledChain[] chains)
+    {
+        Name = name;
+        Chains = chains;
+    }
+
+    public string Name { get; }
+    public CompiledChain[] Chains { get; }
+    public int StatisticSlots { get; set; }
+
+    public int HookChain(NetfilterHook hook) => _hookChain[(int)hook];
+
+    public void SetHookChain(NetfilterHook hook, int chain) => _hookChain[(int)hook] = chain;
+
+    /// <summary>Compiles a plan table; unknown jump targets become rules that never match (the plan is validated upstream).</summary>
+    public static CompiledTable Compile(NetfilterTable table)
+    {
+        var chains = new CompiledChain[table.Chains.Count];
+        var byName = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < chains.Length; i++)
+        {
+            var c = table.Chains[i];
+            chains[i] = new CompiledChain(c.Name, c.BuiltIn, c.Policy);
+            byName[c.Name] = i;
+        }
+        var compiled = new CompiledTable(table.Name, chains);
+        int slots = 0;
+        for (int i = 0; i < chains.Length; i++)
+        {
+            var src = table.Chains[i];
+            var rules = new List<CompiledRule>(src.Rules.Count);
+            for (int r = 0; r < src.Rules.Count; r++)
+            {
+                var rule = src.Rules[r];
+                var ms = new CompiledMatch[rule.Matches.Count];
+                for (int m = 0; m < ms.Length; m++) ms[m] = CompileMatch(rule.Matches[m], ref slots);
+                var target = CompileTarget(rule.Target, byName, out bool resolvable);
+                if (!resolvable) continue;
+                rules.Add(new CompiledRule(rule, r + 1, ms, target));
+            }
+            chains[i].Rules = rules.ToArray();
+            if (src.BuiltIn && TryHook(src.Name, out var hook)) compiled.SetHookChain(hook, i);
+        }
+        compiled.StatisticSlots = slots;
+        return compiled;
+    }
+
+    private static bool TryHook(string chain, out NetfilterHook hook)
+    {
+        switch (chain)
+        {
+            case "PREROUTING": hook = NetfilterHook.Prerouting; return true;
+            case "INPUT": hook = NetfilterHook.Input; return true;
+            case "FORWARD": hook = NetfilterHook.Forward; return true;
+            case "OUTPUT": hook = NetfilterHook.Output; return true;
+            case "POSTROUTING": hook = NetfilterHook.Postrouting; return true;
+            default: hook = default; return false;
+        }
+    }
+
+    private static CompiledMatch CompileMatch(RuleMatch m, ref int slots)
+    {
+        var c = new CompiledMatch { Negated = m.Negated };
+        switch (m)
+        {
+            case ProtocolMatch p: c.Kind = MatchKind.Protocol; c.Protocol = p.Protocol; break;
+            case AddressMatch a: c.Kind = MatchKind.Address; c.Source = a.Direction == Direction.Source; c.Mask = a.Prefix.Mask; c.Value = a.Prefix.Network.Value; break;
+            case InterfaceMatch i:
+                c.Kind = MatchKind.Interface;
+                c.Input = i.Input;
+                c.InterfacePrefix = i.Interface.EndsWith("+", StringComparison.Ordinal);
+                c.Interface = c.InterfacePrefix ? i.Interface.Substring(0, i.Interface.Length - 1) : i.Interface;
+                break;
+            case PortMatch pm: c.Kind = MatchKind.Port; c.Protocol = pm.Protocol; c.Source = pm.Direction == Direction.Source; c.From = pm.From; c.To = pm.To; break;
+            case MultiportMatch mp:
+                c.Kind = MatchKind.Multiport;
+                c.Source = mp.Direction == Direction.Source;
+                c.Ports = new int[mp.Ports.Count];
+                for (int k = 0; k < c.Ports.Length; k++) c.Ports[k] = mp.Ports[k];
+                break;
+            case AddrTypeMatch at: c.Kind = MatchKind.AddrType; c.Source = at.Direction == Direction.Source; c.AddrType = at.Type; break;
+            case ConntrackMatch ct: c.Kind = MatchKind.Conntrack; c.States = ct.States; break;
+            case MarkMatch mk: c.Kind = MatchKind.Mark; c.Value = mk.Value; c.Mask = mk.Mask; break;
+            case IpvsMatch: c.Kind = MatchKind.Ipvs; break;
+            case IcmpTypeMatch it: c.Kind = MatchKind.IcmpType; c.From = it.Type; break;
+            case StatisticMatch st:
+                c.Kind = MatchKind.Statistic;
+                c.Every = st.Random ? 0 : Math.Max(1, st.Every);
+                c.Packet = st.Packet;
+                // xt_statistic stores the probability as a 31-bit fixed-point value (libxt_statistic.c).
+                c.Probability31 = st.Random ? (uint)Math.Round(Math.Max(0, Math.Min(1, st.Probability)) * 0x80000000u) : 0;
+                c.Slot = slots++;
+                break;
+        }
+        return c;
+    }
+
+    private static CompiledTarget CompileTarget(RuleTarget t, Dictionary<string, int> chains, out bool resolvable)
+    {
+        resolvable = true;
+        var c = new CompiledTarget { Port = -1 };
+        switch (t)
+        {
+            case AcceptTarget: c.Kind = TargetKind.Accept; break;
+            case DropTarget: c.Kind = TargetKind.Drop; break;
+            case RejectTarget r: c.Kind = TargetKind.Reject; c.TcpReset = r.TcpReset; break;
+            case ReturnTarget: c.Kind = TargetKind.Return; break;
+            case JumpTarget j: c.Kind = TargetKind.Jump; resolvable = chains.TryGetValue(j.Chain, out c.Chain); break;
+            case GotoTarget g: c.Kind = TargetKind.Goto; resolvable = chains.TryGetValue(g.Chain, out c.Chain); break;
+            case DnatTarget d: c.Kind = TargetKind.Dnat; c.Address = d.Address; c.Port = d.Port ?? -1; break;
+            case SnatTarget s: c.Kind = TargetKind.Snat; c.Address = s.Address; c.Port = s.Port ?? -1; break;
+            case MasqueradeTarget: c.Kind = TargetKind.Masquerade; break;
+            case RedirectTarget r: c.Kind = TargetKind.Redirect; c.Port = r.Port; break;
+            case MarkTarget m: c.Kind = TargetKind.Mark; c.Value = m.Value; c.Mask = m.Mask; break;
+            case LogTarget: c.Kind = TargetKind.Log; break;
+            case TraceTarget: c.Kind = TargetKind.Trace; break;
+            default: resolvable = false; break;
+        }
+        return c;
+    }
+}

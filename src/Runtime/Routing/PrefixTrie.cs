@@ -1,0 +1,84 @@
+using System;
+using SwarmDsl.Net;
+
+namespace SwarmDsl.Runtime.Routing;
+
+/// <summary>
+/// A binary trie over IPv4 prefixes for longest-prefix match (what <c>fib_table_lookup</c>'s LC-trie answers). Nodes live
+/// in arrays and a lookup walks at most 32 levels without allocating. The first value inserted for a prefix wins, as
+/// the first route of equal prefix does in a route list.
+/// </summary>
+/// <typeparam name="T">The value kept per prefix.</typeparam>
+public sealed class PrefixTrie<T>
+{
+    private int[] _zero = new int[16];
+    private int[] _one = new int[16];
+    private int[] _value = new int[16];
+    private T[] _values = new T[4];
+    private int _nodes = 1;
+    private int _count;
+
+    /// <summary>Creates an empty trie.</summary>
+    public PrefixTrie()
+    {
+        _value[0] = -1;
+    }
+
+    /// <summary>The number of prefixes.</summary>
+    public int Count => _count;
+
+    /// <summary>Adds a prefix; false when it is already present (the earlier value stays).</summary>
+    public bool Add(Ipv4Cidr prefix, T value)
+    {
+        int node = 0;
+        uint bits = prefix.Network.Value;
+        for (int depth = 0; depth < prefix.PrefixLength; depth++)
+        {
+            bool one = ((bits >> (31 - depth)) & 1) != 0;
+            var arr = one ? _one : _zero;
+            int next = arr[node];
+            if (next == 0)
+            {
+                next = NewNode();
+                (one ? _one : _zero)[node] = next;
+            }
+            node = next;
+        }
+        if (_value[node] >= 0) return false;
+        if (_count == _values.Length) Array.Resize(ref _values, _values.Length * 2);
+        _values[_count] = value;
+        _value[node] = _count++;
+        return true;
+    }
+
+    private int NewNode()
+    {
+        if (_nodes == _zero.Length)
+        {
+            Array.Resize(ref _zero, _nodes * 2);
+            Array.Resize(ref _one, _nodes * 2);
+            Array.Resize(ref _value, _nodes * 2);
+        }
+        _zero[_nodes] = 0;
+        _one[_nodes] = 0;
+        _value[_nodes] = -1;
+        return _nodes++;
+    }
+
+    /// <summary>The value of the longest prefix containing <paramref name="address"/>.</summary>
+    public bool TryLookup(Ipv4Address address, out T value, out int prefixLength)
+    {
+        int node = 0, best = _value[0], bestLength = 0;
+        uint bits = address.Value;
+        for (int depth = 0; depth < 32; depth++)
+        {
+            node = ((bits >> (31 - depth)) & 1) != 0 ? _one[node] : _zero[node];
+            if (node == 0) break;
+            if (_value[node] >= 0) { best = _value[node]; bestLength = depth + 1; }
+        }
+        if (best < 0) { value = default!; prefixLength = -1; return false; }
+        value = _values[best];
+        prefixLength = bestLength;
+        return true;
+    }
+}
