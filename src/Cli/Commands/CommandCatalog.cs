@@ -12,5 +12,6 @@ internal static class CommandCatalog
         yield return ShowCommand.Create(io);
         yield return GraphCommand.Create(io);
         yield return TraceCommand.Create(io);
+        yield return LabCommand.Create(io);
     }
 }
