@@ -128,18 +128,17 @@ internal sealed class KernelTrace : IDisposable
     /// <summary>The raw monitor output per namespace (saved beside the journal for a human to read).</summary>
     public Dictionary<string, string> RawOutput { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>Installs the tracing table in every namespace of <paramref name="netns"/> and starts the monitors.</summary>
-    public void Start(IEnumerable<string> netns, IReadOnlyList<TracedFlow> flows, int dataPathPort)
+    /// <summary>
+    /// Starts one monitor per namespace of <paramref name="listings"/>, where the tracing table (<see cref="Script"/>) is
+    /// already installed; each listing is that namespace's <c>nft -a list ruleset</c>, which numbers the rules.
+    /// </summary>
+    public void StartMonitors(IReadOnlyDictionary<string, string> listings, IReadOnlyList<TracedFlow> flows)
     {
         _flows = flows;
-        var script = Script(flows, dataPathPort);
-        foreach (var ns in netns)
+        foreach (var (ns, listing) in listings.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            var r = HostCommand.InNetns(ns, "nft", new[] { "-f", "-" }, stdin: script);
-            if (!r.Ok) { Problems.Add("cannot add the trace table in " + ns + ": " + r.LastLine()); continue; }
             _tables.Add(ns);
-            var list = HostCommand.InNetns(ns, "nft", "-a", "list", "ruleset");
-            _rules[ns] = NftRuleIndex.Parse(list.StdOut);
+            _rules[ns] = NftRuleIndex.Parse(listing);
             var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
             foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor", "trace" }) psi.ArgumentList.Add(a);
             var p = Process.Start(psi);

@@ -78,11 +78,8 @@ internal sealed class LabUp
             steps.Add(($"node {host.Node}: namespace {Names.Node(host.Node)}, {host.UnderlayInterface} {host.UnderlayAddress}", () => MakeNode(host, p)));
         }
         steps.Add(($"external client: namespace {Names.Client}, eth0 {ClientAddress}", MakeClient));
-        foreach (var h in Plan.Hosts)
-        {
-            var host = h;
-            steps.Add(($"node {host.Node}: apply.sh", () => Apply(host)));
-        }
+        // The nodes are independent (each script works in its own namespaces): apply them all at once.
+        steps.Add(($"apply.sh on {Plan.Hosts.Count.ToString(CultureInfo.InvariantCulture)} node(s) at once", ApplyAll));
         var tasks = Plan.Hosts.SelectMany(h => h.Namespaces.Where(n => n.Kind == NamespaceKind.Task && n.Listeners.Count > 0).Select(n => (h, n))).ToList();
         if (tasks.Count > 0)
             steps.Add(($"responders in {tasks.Count} task namespace(s)", () => StartResponders(tasks)));
@@ -171,6 +168,17 @@ internal sealed class LabUp
 
     private string? MakeClient() => AddNetns(Names.Client) ?? Attach(Names.Client, "uc", "eth0", ClientAddress, Plan.Underlay.Mtu);
 
+    private string? ApplyAll()
+    {
+        // Recorded before the scripts run: they may stop half way, and down must still find what they made.
+        foreach (var h in Plan.Hosts)
+            foreach (var ns in h.Namespaces.Where(n => n.Kind != NamespaceKind.Host)) _journal.Add("netns", Names.Namespace(h.Node, ns.Name));
+        var errors = new string?[Plan.Hosts.Count];
+        System.Threading.Tasks.Parallel.For(0, Plan.Hosts.Count, i => errors[i] = Apply(Plan.Hosts[i]));
+        var failed = Plan.Hosts.Select((h, i) => (h, errors[i])).Where(x => x.Item2 is not null).Select(x => "node " + x.h.Node + ": " + x.Item2).ToList();
+        return failed.Count == 0 ? null : string.Join("; ", failed);
+    }
+
     private string? Apply(HostPlan host)
     {
         var script = Path.Combine(_journal.EmitDir, host.Node, "apply.sh");
@@ -179,13 +187,12 @@ internal sealed class LabUp
             ["SWARMDSL_NETNS_PREFIX"] = Names.NodeNetnsPrefix(host.Node),
             ["SWARMDSL_STATE_DIR"] = _journal.ScriptStateDir,
         };
-        // Recorded before the script runs: it may stop half way, and down must still find what it made.
-        foreach (var ns in host.Namespaces.Where(n => n.Kind != NamespaceKind.Host)) _journal.Add("netns", Names.Namespace(host.Node, ns.Name));
         var r = HostCommand.InNetns(Names.Node(host.Node), "bash", new[] { script }, env: env, timeoutMs: 300_000);
         File.WriteAllText(Path.Combine(_journal.Dir, "apply-" + host.Node + ".log"), r.StdOut + r.StdErr);
         if (!r.Ok) return "apply.sh failed (exit " + r.ExitCode.ToString(CultureInfo.InvariantCulture) + "): " + r.LastLine();
-        foreach (var line in r.StdErr.Split('\n').Where(l => l.Contains("warning", StringComparison.Ordinal)))
-            _progress.Note(line.Trim());
+        lock (_progress)
+            foreach (var line in r.StdErr.Split('\n').Where(l => l.Contains("warning", StringComparison.Ordinal)))
+                _progress.Note(line.Trim());
         return null;
     }
 

@@ -74,7 +74,7 @@ internal sealed class LabVerify
                 _io.Error.WriteLine($"swarmdsl: error: the responder of {r.Task} (pid {r.Pid.ToString(CultureInfo.InvariantCulture)}) is not running; run 'lab down' and 'lab up' again");
                 return Program.Failed;
             }
-        var progress = new LabProgress(_io, 6);
+        var progress = new LabProgress(_io, 4);
 
         var sim = new Simulation(Plan);
         var probes = MakeProbes(sim, out var skipped);
@@ -84,25 +84,31 @@ internal sealed class LabVerify
             return Program.Failed;
         }
 
-        progress.Step("reset conntrack and the load balancers to the plan's initial state");
-        if (Reset() is string resetError) { _io.Error.WriteLine("swarmdsl: error: " + resetError); return Program.Failed; }
-
         var mtuProbe = probes[0];
         int mtuPort = mtuProbe.SampledPort + probes.Count;
         var flows = probes.Select(p => new TracedFlow(p.Index, p.Port.Protocol, p.SampledPort)).ToList();
         flows.Add(new TracedFlow(probes.Count, mtuProbe.Port.Protocol, mtuPort));
+        var prepared = TracedNamespaces().ToList();
+        progress.Step(_trace
+            ? $"reset conntrack and the load balancers, add the trace table in {prepared.Count.ToString(CultureInfo.InvariantCulture)} namespaces"
+            : "reset conntrack and the load balancers (tracing off)");
+        if (!Prepare(prepared, _trace ? KernelTrace.Script(flows, Plan.Underlay.DataPathPort) : null, out var listings, out var prepareError))
+        {
+            _io.Error.WriteLine("swarmdsl: error: " + prepareError);
+            return Program.Failed;
+        }
         using var kernelTrace = new KernelTrace();
         if (_trace)
         {
-            progress.Step("start nft monitor trace in " + TracedNamespaces().Count().ToString(CultureInfo.InvariantCulture) + " namespaces");
-            kernelTrace.Start(TracedNamespaces(), flows, Plan.Underlay.DataPathPort);
+            progress.Step("start nft monitor trace in " + listings.Count.ToString(CultureInfo.InvariantCulture) + " namespaces");
+            kernelTrace.StartMonitors(listings, flows);
             if (kernelTrace.Problems.Count > 0)
             {
                 foreach (var p in kernelTrace.Problems) _io.Error.WriteLine("swarmdsl: error: " + p);
                 return Program.Failed;
             }
         }
-        else progress.Step("tracing off (--no-trace)");
+        else progress.Step("no nft monitor (--no-trace)");
 
         // The kernel: every connection from the client namespace, in order.
         progress.Step($"{probes.Count.ToString(CultureInfo.InvariantCulture)} published port(s) × {_count.ToString(CultureInfo.InvariantCulture)} connection(s) from {Names.Client}, then one over-MTU packet");
@@ -129,7 +135,6 @@ internal sealed class LabVerify
         if (_trace) SaveRawTraces(kernelTrace);
 
         // The simulation: the same connections in the same order.
-        progress.Step("simulate the same connections");
         var simAnswers = new List<List<string>>();
         var simSampled = new List<ConnectionTrace>();
         foreach (var p in probes)
@@ -145,7 +150,7 @@ internal sealed class LabVerify
         }
         var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort), "over-MTU packet");
 
-        progress.Step("compare");
+        progress.Step("compare with the simulation");
         Header(probes, skipped);
         CompareAnswers(probes, kernelAnswers, simAnswers);
         if (_trace)
@@ -155,7 +160,6 @@ internal sealed class LabVerify
                 ComparePath(probes[i].Name + " connection 1", i, simSampled[i].Request, simSampled[i].Reply, kernelEvents, requestOnly: false);
         }
         CompareMtu(mtuProbe, mtuPort, kernelMtu, mtuTrace, kernelEvents, probes.Count);
-        progress.Step("report");
         return Finish();
     }
 
@@ -191,35 +195,58 @@ internal sealed class LabVerify
         return probes;
     }
 
-    /// <summary>The namespaces traced: every namespace of every node (the fabric and the client have no rules).</summary>
-    private IEnumerable<string> TracedNamespaces() => Plan.Hosts.SelectMany(h => h.Namespaces.Select(n => Names.Namespace(h.Node, n.Name)));
+    /// <summary>
+    /// The namespaces with netfilter state (iptables tables, nftables balancers): they are reset and traced. The others
+    /// (overlay namespaces with br0 and vxlan0) have no chains for a packet to cross and no conntrack to flush.
+    /// </summary>
+    private IEnumerable<string> TracedNamespaces() => Plan.Hosts.SelectMany(h => h.Namespaces
+        .Where(n => n.Kind == NamespaceKind.Host || n.Tables.Count > 0 || n.NftLoadBalancers.Count > 0 || n.Ipvs.Count > 0)
+        .Select(n => Names.Namespace(h.Node, n.Name)));
 
     /// <summary>
-    /// Connection tracking entries and load-balancer counters of earlier traffic would make the kernel answer differently
-    /// from a fresh simulation: flush conntrack everywhere and load the load balancers again (a new nft table starts its
-    /// <c>numgen</c> counters at the first slot; a new IPVS service starts its scheduler afresh).
+    /// One shell per namespace, several at once: flush conntrack and load the load balancers again (connection entries
+    /// and balancer counters of earlier traffic would make the kernel answer differently from a fresh simulation: a new nft
+    /// table starts its <c>numgen</c> counters at the first slot, a new IPVS service its scheduler afresh); then, when
+    /// tracing, add the tracing table and list the ruleset with handles.
     /// </summary>
-    private string? Reset()
+    private bool Prepare(IReadOnlyList<string> netns, string? traceScript, out Dictionary<string, string> listings, out string error)
     {
+        const string Shell = """
+            conntrack -F >/dev/null 2>&1
+            if [ -n "$1" ]; then nft -f "$1" || exit 3; fi
+            if [ -n "$2" ]; then { ipvsadm -C && ipvsadm-restore < "$2"; } || exit 4; fi
+            if [ "$3" = 1 ]; then nft -f - || exit 5; nft -a list ruleset 2>/dev/null; fi
+            exit 0
+            """;
+        var files = new Dictionary<string, (string Nft, string Ipvs)>(StringComparer.Ordinal);
         foreach (var h in Plan.Hosts)
             foreach (var ns in h.Namespaces)
             {
-                var netns = Names.Namespace(h.Node, ns.Name);
-                HostCommand.InNetns(netns, "conntrack", "-F"); // "0 flow entries" in a namespace without conntrack is fine
-                if (Plan.Backend == LoadBalancerBackend.Nftables && ns.NftLoadBalancers.Count > 0)
-                {
-                    var r = HostCommand.InNetns(netns, "nft", "-f", Path.Combine(_journal.EmitDir, h.Node, NftablesEmitter.FileName(ns.Name)));
-                    if (!r.Ok) return "cannot reload the nftables load balancers in " + netns + ": " + r.LastLine();
-                }
-                if (Plan.Backend == LoadBalancerBackend.Ipvs && ns.Ipvs.Count > 0)
-                {
-                    var file = Path.Combine(_journal.EmitDir, h.Node, IpvsRestoreEmitter.FileName(ns.Name));
-                    var r = HostCommand.InNetns(netns, "sh", "-c", "ipvsadm -C && ipvsadm-restore < \"$1\"", "sh", file);
-                    if (!r.Ok) return "cannot reload IPVS in " + netns + ": " + r.LastLine();
-                }
+                var nft = Plan.Backend == LoadBalancerBackend.Nftables && ns.NftLoadBalancers.Count > 0 ? Path.Combine(_journal.EmitDir, h.Node, NftablesEmitter.FileName(ns.Name)) : "";
+                var ipvs = Plan.Backend == LoadBalancerBackend.Ipvs && ns.Ipvs.Count > 0 ? Path.Combine(_journal.EmitDir, h.Node, IpvsRestoreEmitter.FileName(ns.Name)) : "";
+                files[Names.Namespace(h.Node, ns.Name)] = (nft, ipvs);
             }
+        var results = new CommandResult[netns.Count];
+        System.Threading.Tasks.Parallel.For(0, netns.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            var (nft, ipvs) = files[netns[i]];
+            results[i] = HostCommand.InNetns(netns[i], "sh", new[] { "-c", Shell, "sh", nft, ipvs, traceScript is null ? "0" : "1" }, stdin: traceScript ?? "");
+        });
+        listings = new Dictionary<string, string>(StringComparer.Ordinal);
+        error = "";
+        for (int i = 0; i < netns.Count; i++)
+        {
+            var r = results[i];
+            if (!r.Ok)
+            {
+                var what = r.ExitCode switch { 3 => "reload the nftables load balancers", 4 => "reload IPVS", 5 => "add the trace table", _ => "prepare" };
+                error = $"cannot {what} in {netns[i]}: {r.LastLine()}";
+                return false;
+            }
+            if (traceScript is not null) listings[netns[i]] = r.StdOut;
+        }
         HostCommand.Run("ip", "-n", Names.Client, "route", "flush", "cache");
-        return null;
+        return true;
     }
 
     private void SaveRawTraces(KernelTrace trace)
