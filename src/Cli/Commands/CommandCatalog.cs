@@ -9,6 +9,11 @@ internal static class CommandCatalog
     public static IEnumerable<Command> Extra(CliIo io)
     {
         yield return ModelCommand.Create(io);
+        yield return ShowCommand.Create(io);
+        yield return GraphCommand.Create(io);
         yield return TraceCommand.Create(io);
+        yield return EmitCommand.Create(io);
+        yield return LabCommand.Create(io);
+        yield return DiffCommand.Create(io);
     }
 }

@@ -24,7 +24,37 @@ public sealed record Diagnostic(string Id, Severity Severity, string Message, So
 {
     /// <summary>Creates a diagnostic from its catalogue entry.</summary>
     public static Diagnostic Create(DiagnosticDescriptor descriptor, SourceSpan span, string message, Severity? severity = null)
-        => new(descriptor.Id, severity ?? descriptor.Severity, message, span);
+        => new(descriptor.Id, severity ?? descriptor.Severity, OneLine(message), span);
+
+    /// <summary>
+    /// Messages quote values from the input; a newline or control character there would break the one-line
+    /// <c>file(line,col): error ID: message</c> form that IDEs parse, so such characters are shown as <c>\uXXXX</c>.
+    /// </summary>
+    internal static string OneLine(string message)
+    {
+        int i = 0;
+        while (i < message.Length && !NeedsEscape(message, i)) i++;
+        if (i == message.Length) return message;
+        var sb = new System.Text.StringBuilder(message.Length + 16);
+        for (int j = 0; j < message.Length; j++)
+        {
+            if (NeedsEscape(message, j)) sb.Append("\\u").Append(((int)message[j]).ToString("x4", CultureInfo.InvariantCulture));
+            else sb.Append(message[j]);
+        }
+        return sb.ToString();
+    }
+
+    private static bool NeedsEscape(string s, int i)
+    {
+        var ch = s[i];
+        if (char.IsControl(ch)) return true;
+        // Bidirectional overrides could make a message read differently from what it says.
+        if (ch is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069') return true;
+        // Lone surrogates cannot be written as UTF-8.
+        if (char.IsHighSurrogate(ch)) return i + 1 >= s.Length || !char.IsLowSurrogate(s[i + 1]);
+        if (char.IsLowSurrogate(ch)) return i == 0 || !char.IsHighSurrogate(s[i - 1]);
+        return false;
+    }
 
     /// <summary>Whether the diagnostic is an error.</summary>
     public bool IsError => Severity == Severity.Error;

@@ -523,7 +523,7 @@ public static class SwarmLowering
             {
                 var r = _t.Rules[i];
                 var origin = "rules[" + i.ToString(CultureInfo.InvariantCulture) + "]";
-                if (!RuleText.TryParse(r.Rule, out var matches, out var target, out var error))
+                if (!IptablesSyntax.TryParse(r.Rule, out var matches, out var parsed, out var error) || parsed is not { } target)
                 {
                     _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {error}");
                     continue;

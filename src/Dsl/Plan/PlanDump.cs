@@ -1,4 +1,3 @@
-using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
@@ -10,7 +9,7 @@ namespace SwarmDsl.Plan;
 /// <summary>
 /// A stable, readable text form of a whole <see cref="DataplanePlan"/> (snapshot tests and <c>swarmdsl plan</c> read it):
 /// every host, namespace, device, address, route, neighbour and FDB entry, iptables rules in iptables-save form, IPVS
-/// services in ipvsadm-save form, nftables load balancers, sysctls and listeners, each followed by <c>@file:line:col</c>
+/// services in ipvsadm-save form (rules through <see cref="IptablesSyntax.Format"/>), nftables load balancers, sysctls and listeners, each followed by <c>@file:line:col</c>
 /// of the declaration behind it (<c>@(derived)</c> for implicit things). Ordinal, invariant, one <c>\n</c> per line.
 /// </summary>
 public static class PlanDump
@@ -132,70 +131,9 @@ public static class PlanDump
             w.Line(3, $":{c.Name} {(c.Policy is { } p ? (p == Verdict.Accept ? "ACCEPT" : "DROP") : "-")}");
         foreach (var c in t.Chains)
             foreach (var r in c.Rules)
-                w.Line(3, $"-A {c.Name} {RuleText(r)}  # {r.Origin} {At(r.Span)}");
+                w.Line(3, $"{IptablesSyntax.Format(r, c.Name, null)}  # {r.Origin} {At(r.Span)}");
         w.Line(3, "COMMIT");
     }
-
-    // iptables-save's rendering of a rule, for reading only (the canonical formatter is IptablesSyntax).
-    private static string RuleText(NetfilterRule r)
-    {
-        var parts = new List<string>();
-        foreach (var m in r.Matches) parts.Add(Match(m));
-        parts.Add(Target(r.Target));
-        return string.Join(" ", parts.Where(p => p.Length > 0));
-    }
-
-    private static string Not(RuleMatch m) => m.Negated ? "! " : "";
-
-    private static string Match(RuleMatch m) => m switch
-    {
-        ProtocolMatch p => $"{Not(m)}-p {p.Protocol.Name()}",
-        AddressMatch a => $"{Not(m)}{(a.Direction == Direction.Source ? "-s" : "-d")} {a.Prefix}",
-        InterfaceMatch i => $"{Not(m)}{(i.Input ? "-i" : "-o")} {i.Interface}",
-        PortMatch p => $"-m {p.Protocol.Name()} {Not(m)}{(p.Direction == Direction.Source ? "--sport" : "--dport")} {(p.From == p.To ? I(p.From) : I(p.From) + ":" + I(p.To))}",
-        MultiportMatch mp => $"-m multiport {Not(m)}{(mp.Direction == Direction.Source ? "--sports" : "--dports")} {string.Join(",", mp.Ports.Select(I))}",
-        AddrTypeMatch at => $"-m addrtype {Not(m)}{(at.Direction == Direction.Source ? "--src-type" : "--dst-type")} {at.Type.ToString().ToUpperInvariant()}",
-        ConntrackMatch ct => $"-m conntrack {Not(m)}--ctstate {States(ct.States)}",
-        MarkMatch mk => $"-m mark {Not(m)}--mark {Hex(mk.Value)}/{Hex(mk.Mask)}",
-        IpvsMatch => $"-m ipvs {Not(m)}--ipvs",
-        IcmpTypeMatch ic => $"-m icmp {Not(m)}--icmp-type {I(ic.Type)}",
-        StatisticMatch st => st.Random
-            ? $"-m statistic --mode random {Not(m)}--probability {st.Probability.ToString("0.00000000000", CultureInfo.InvariantCulture)}"
-            : $"-m statistic --mode nth {Not(m)}--every {I(st.Every)} --packet {I(st.Packet)}",
-        _ => m.ToString() ?? "",
-    };
-
-    // The order libxt_conntrack prints states in.
-    private static string States(CtState s)
-    {
-        var names = new List<string>();
-        if ((s & CtState.Invalid) != 0) names.Add("INVALID");
-        if ((s & CtState.New) != 0) names.Add("NEW");
-        if ((s & CtState.Related) != 0) names.Add("RELATED");
-        if ((s & CtState.Established) != 0) names.Add("ESTABLISHED");
-        if ((s & CtState.Untracked) != 0) names.Add("UNTRACKED");
-        if ((s & CtState.Snat) != 0) names.Add("SNAT");
-        if ((s & CtState.Dnat) != 0) names.Add("DNAT");
-        return string.Join(",", names);
-    }
-
-    private static string Target(RuleTarget t) => t switch
-    {
-        AcceptTarget => "-j ACCEPT",
-        DropTarget => "-j DROP",
-        ReturnTarget => "-j RETURN",
-        RejectTarget rj => "-j REJECT --reject-with " + (rj.TcpReset ? "tcp-reset" : "icmp-port-unreachable"),
-        JumpTarget j => "-j " + j.Chain,
-        GotoTarget g => "-g " + g.Chain,
-        DnatTarget d => "-j DNAT --to-destination " + d.Address + (d.Port is { } p ? ":" + I(p) : ""),
-        SnatTarget s => "-j SNAT --to-source " + s.Address + (s.Port is { } p ? ":" + I(p) : ""),
-        MasqueradeTarget => "-j MASQUERADE",
-        RedirectTarget r => "-j REDIRECT --to-ports " + I(r.Port),
-        MarkTarget mk => $"-j MARK --set-xmark {Hex(mk.Value)}/{Hex(mk.Mask)}",
-        LogTarget l => "-j LOG --log-prefix \"" + l.Prefix + "\"",
-        TraceTarget => "-j TRACE",
-        _ => "-j " + t,
-    };
 
     private static string Kind(NamespaceKind k) => k switch
     {
@@ -206,7 +144,6 @@ public static class PlanDump
 
     private static string At(SourceSpan s) => "@" + s.ToShortString();
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
-    private static string Hex(uint v) => "0x" + v.ToString("x", CultureInfo.InvariantCulture);
     private static string Lower(string s) => s.ToLowerInvariant();
 
     private sealed class Writer

@@ -1,13 +1,12 @@
 using System.Linq;
 using CsCheck;
 using SwarmDsl.Lowering;
-using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Semantics;
 
 namespace SwarmDsl.Tests.Lowering;
 
-/// <summary>The small pieces lowering is built from: names, nftables slot order, the raw-rule parser.</summary>
+/// <summary>The small pieces lowering is built from: interface names and the nftables slot order.</summary>
 public class LoweringPartsTests
 {
     [Theory]
@@ -68,47 +67,5 @@ public class LoweringPartsTests
         Assert.Equal(NftPick.SourceHash, NftSlots.PickFor(Scheduler.Sh));
         Assert.Equal(NftPick.DestinationHash, NftSlots.PickFor(Scheduler.Dh));
         Assert.All(new[] { Scheduler.Rr, Scheduler.Wrr, Scheduler.Lc, Scheduler.Wlc }, s => Assert.Equal(NftPick.NumgenIncrement, NftSlots.PickFor(s)));
-    }
-
-    [Fact]
-    public void Rule_text_parses_the_supported_subset()
-    {
-        Assert.True(RuleText.TryParse("! -s 10.0.0.0/8 -i eth0 -p tcp -m multiport --dports 80,443 -m conntrack --ctstate NEW,RELATED -j REJECT --reject-with tcp-reset",
-            out var m, out var t, out var e), e);
-        Assert.Equal(new RuleMatch[]
-        {
-            new AddressMatch(Direction.Source, Ipv4Cidr.Parse("10.0.0.0/8"), true), new InterfaceMatch(true, "eth0"), new ProtocolMatch(IpProtocol.Tcp),
-            new MultiportMatch(Direction.Destination, Collections.EquatableArray.Create(80, 443)), new ConntrackMatch(CtState.New | CtState.Related),
-        }, m);
-        Assert.Equal(new RejectTarget(true), t);
-
-        Assert.True(RuleText.TryParse("-d 10.0.0.5 -p udp -m udp ! --sport 1000:2000 -j DNAT --to-destination 10.0.0.6:53", out m, out t, out e), e);
-        Assert.Equal(new AddressMatch(Direction.Destination, Ipv4Cidr.Parse("10.0.0.5/32")), m[0]);
-        Assert.Equal(new PortMatch(IpProtocol.Udp, Direction.Source, 1000, 2000, true), m[2]);
-        Assert.Equal(new DnatTarget(Ipv4Address.Parse("10.0.0.6"), 53), t);
-
-        Assert.True(RuleText.TryParse("-m mark --mark 0x100/0xff00 -m statistic --mode nth --every 3 --packet 1 -g MY-CHAIN", out m, out t, out e), e);
-        Assert.Equal(new RuleMatch[] { new MarkMatch(0x100, 0xff00), new StatisticMatch(false, 0, 3, 1) }, m);
-        Assert.Equal(new GotoTarget("MY-CHAIN"), t);
-
-        Assert.True(RuleText.TryParse("-p icmp --icmp-type echo-request -j LOG --log-prefix \"icmp in\"", out m, out t, out e), e);
-        Assert.Equal(new IcmpTypeMatch(8), m[1]);
-        Assert.Equal(new LogTarget("icmp in"), t);
-    }
-
-    [Theory]
-    [InlineData("", "empty")]
-    [InlineData("-j SNAT", "--to-source")]
-    [InlineData("-j ACCEPT -j DROP", "one target")]
-    [InlineData("-s 10.0.0.300 -j ACCEPT", "not an IPv4")]
-    [InlineData("-i this-name-is-too-long -j ACCEPT", "interface name")]
-    [InlineData("-p tcp --dport 0 -j ACCEPT", "not a port")]
-    [InlineData("-j LOG --log-prefix \"open", "not closed")]
-    [InlineData("-j ACCEPT -s 10.0.0.1", "after the target")]
-    [InlineData("-j 'x'", "not a target or chain")]
-    public void Rule_text_reports_what_is_wrong(string text, string message)
-    {
-        Assert.False(RuleText.TryParse(text, out _, out _, out var error));
-        Assert.Contains(message, error);
     }
 }

@@ -1,0 +1,92 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Linq;
+using SwarmDsl.Lowering;
+using SwarmDsl.Plan;
+using SwarmDsl.Views;
+
+namespace SwarmDsl.Cli.Commands;
+
+/// <summary>
+/// <c>swarmdsl show FILE NODE [NAMESPACE] -- COMMAND...</c>: answers a read-only Linux command (<c>ip addr</c>,
+/// <c>iptables -L -n</c>, ...) from the compiled plan, in the tool's own output format. The tool's exit code and streams are
+/// passed through; a command <c>show</c> does not answer exits 2 with the list of those it does.
+/// </summary>
+internal static class ShowCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var args = new Argument<string[]>("ARGS")
+        {
+            Arity = ArgumentArity.ZeroOrMore,
+            Description = "FILE NODE [NAMESPACE] -- COMMAND... (NAMESPACE defaults to host)",
+        };
+        var lb = new Option<string>("--lb") { Description = "load balancing backend the plan uses: ipvs (default) or nftables" };
+        var prefix = new Option<string>("--netns-prefix") { Description = "SWARMDSL_NETNS_PREFIX the scripts were applied with (namespace names in link-netns)" };
+        var hostNetns = new Option<string>("--host-netns") { Description = "name of the node's host namespace when it is a named namespace (the lab)" };
+        var cpus = new Option<int?>("--possible-cpus") { Description = "the target host's possible CPUs (veth queue counts in ip -d link)" };
+        var cmd = new Command("show", "Answer a read-only Linux command (ip, bridge, brctl, iptables, iptables-save, ipvsadm, sysctl, netstat) from the compiled plan, in that command's own output format.")
+        {
+            args, lb, prefix, hostNetns, cpus,
+        };
+        cmd.SetAction(parse =>
+        {
+            // Everything after "--" is the command; the parser keeps the "--" token, so split on it.
+            var tokens = parse.Tokens;
+            var dash = -1;
+            for (int i = 0; i < tokens.Count; i++)
+                if (tokens[i].Type == TokenType.DoubleDash) { dash = i; break; }
+            if (dash < 0) throw new CliUsageException("show needs '-- COMMAND...' after FILE NODE [NAMESPACE]\n" + ShowResult.Supported);
+            var command = tokens.Skip(dash + 1).Select(t => t.Value).ToList();
+            // ARGS holds the positional words before "--" followed by the command (option values are not in it).
+            var all = parse.GetValue(args) ?? Array.Empty<string>();
+            var before = all.Take(Math.Max(0, all.Length - command.Count)).ToList();
+            if (before.Count is < 2 or > 3) throw new CliUsageException("show takes FILE NODE [NAMESPACE] before '--'");
+            if (command.Count == 0) throw new CliUsageException("show needs a command after '--'\n" + ShowResult.Supported);
+
+            var backend = ParseBackend(parse.GetValue(lb));
+            var plan = PlanLoader.Load(before[0], new LoweringOptions(backend), io);
+            if (plan is null) return Program.Failed;
+            var host = plan.Hosts.FirstOrDefault(h => h.Node == before[1])
+                ?? throw new CliUsageException($"no node '{before[1]}' in {plan.Topology} (nodes: {string.Join(", ", plan.Hosts.Select(h => h.Node))})");
+            var nsName = before.Count == 3 ? before[2] : "host";
+            var ns = host.Namespaces.FirstOrDefault(n => n.Name == nsName)
+                ?? throw new CliUsageException($"no namespace '{nsName}' on {host.Node} (namespaces: {string.Join(", ", host.Namespaces.Select(n => n.Name))})");
+            var options = new ShowOptions
+            {
+                NetnsPrefix = parse.GetValue(prefix) ?? "",
+                HostNetnsName = parse.GetValue(hostNetns),
+                PossibleCpus = parse.GetValue(cpus) is int n && n > 0 ? n : 1,
+            };
+            var result = ShowCommandLine.Run(plan, host, ns, command, options);
+            io.Out.Write(result.Output);
+            io.Error.Write(result.Error);
+            return result.ExitCode;
+        });
+        return cmd;
+    }
+
+    internal static LoadBalancerBackend ParseBackend(string? value) => value switch
+    {
+        null or "ipvs" => LoadBalancerBackend.Ipvs,
+        "nftables" => LoadBalancerBackend.Nftables,
+        _ => throw new CliUsageException($"--lb must be ipvs or nftables, not '{value}'"),
+    };
+}
+
+/// <summary>Compiles a topology file down to its dataplane plan, printing diagnostics on stderr.</summary>
+internal static class PlanLoader
+{
+    /// <summary>The plan, or null (after printing why) when the file cannot be read or has errors.</summary>
+    public static DataplanePlan? Load(string file, LoweringOptions options, CliIo io)
+    {
+        var loaded = TopologyLoader.Load(file, io);
+        if (loaded is null) return null;
+        var result = SwarmCompiler.Lower(loaded, options);
+        foreach (var d in result.Diagnostics)
+            if (d.IsError) io.Error.WriteLine(d.ToString());
+        return result.Plan;
+    }
+}

@@ -1,0 +1,202 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using SwarmDsl.Plan;
+
+namespace SwarmDsl.Views;
+
+/// <summary>One step of a packet's path: a device in a namespace of a node (what the Runtime's trace records).</summary>
+/// <param name="Node">The node.</param>
+/// <param name="Namespace">The plan namespace.</param>
+/// <param name="Device">The device.</param>
+public sealed record TraceHop(string Node, string Namespace, string Device);
+
+/// <summary>What a graph vertex stands for (it decides the shape).</summary>
+public enum GraphVertexKind
+{
+    /// <summary>A veth end.</summary>
+    Veth,
+    /// <summary>A Linux bridge.</summary>
+    Bridge,
+    /// <summary>A VXLAN device.</summary>
+    Vxlan,
+    /// <summary>The host's underlay NIC.</summary>
+    Physical,
+    /// <summary>The underlay segment between the hosts.</summary>
+    Underlay,
+    /// <summary>The external client on the underlay.</summary>
+    External,
+}
+
+/// <summary>What a graph edge stands for (it decides the style).</summary>
+public enum GraphEdgeKind
+{
+    /// <summary>A veth pair.</summary>
+    VethPair,
+    /// <summary>A device enslaved to a bridge.</summary>
+    BridgePort,
+    /// <summary>A VXLAN tunnel between two hosts' VXLAN devices.</summary>
+    Tunnel,
+    /// <summary>A NIC (or the external client) on the underlay segment.</summary>
+    Underlay,
+    /// <summary>One step of a traced packet's path, numbered from 1.</summary>
+    Trace,
+}
+
+/// <summary>A vertex: a device, the underlay or the external client.</summary>
+/// <param name="Id">A stable identifier safe in DOT and Mermaid (<c>v1</c>, <c>v2</c>, ...).</param>
+/// <param name="Kind">What it is.</param>
+/// <param name="Lines">The label, one entry per line (name first, then addresses).</param>
+/// <param name="Cluster">The namespace cluster it sits in, or null at top level.</param>
+public sealed record GraphVertex(string Id, GraphVertexKind Kind, IReadOnlyList<string> Lines, GraphCluster? Cluster);
+
+/// <summary>A cluster: a host, or a namespace inside a host.</summary>
+/// <param name="Id">A stable identifier (<c>c1</c>, ...).</param>
+/// <param name="Label">Its label.</param>
+/// <param name="Parent">The host cluster of a namespace cluster; null for a host.</param>
+public sealed record GraphCluster(string Id, string Label, GraphCluster? Parent);
+
+/// <summary>An edge.</summary>
+/// <param name="From">Source vertex id.</param>
+/// <param name="To">Target vertex id.</param>
+/// <param name="Kind">What it stands for.</param>
+/// <param name="Label">Its label, or empty.</param>
+public sealed record GraphEdge(string From, string To, GraphEdgeKind Kind, string Label);
+
+/// <summary>
+/// The topology as a graph: hosts (clusters) holding namespaces (sub-clusters) holding devices; veth pairs, bridge ports,
+/// VXLAN tunnels between hosts (labelled with VNI and UDP port), the underlay segment and the external client; optionally
+/// a traced packet's path drawn over it as numbered edges. Loopback devices are left out. Built in plan order, so the
+/// output is deterministic; <see cref="GraphWriter"/> renders it as Graphviz DOT or a Mermaid flowchart.
+/// </summary>
+public sealed class TopologyGraph
+{
+    private readonly List<GraphCluster> _clusters = new();
+    private readonly List<GraphVertex> _vertices = new();
+    private readonly List<GraphEdge> _edges = new();
+    private readonly Dictionary<(string Node, string Ns, string Dev), string> _deviceIds = new();
+
+    private TopologyGraph(string title) => Title = title;
+
+    /// <summary>The topology's name.</summary>
+    public string Title { get; }
+
+    /// <summary>Clusters, hosts before their namespaces, in plan order.</summary>
+    public IReadOnlyList<GraphCluster> Clusters => _clusters;
+
+    /// <summary>Vertices in plan order.</summary>
+    public IReadOnlyList<GraphVertex> Vertices => _vertices;
+
+    /// <summary>Edges: pairs and ports in plan order, then tunnels, the underlay, and the trace.</summary>
+    public IReadOnlyList<GraphEdge> Edges => _edges;
+
+    /// <summary>Hops of the trace that name no device of the plan (they are not drawn).</summary>
+    public IReadOnlyList<TraceHop> UnknownHops { get; private set; } = Array.Empty<TraceHop>();
+
+    /// <summary>The vertex id of a device, or null.</summary>
+    public string? DeviceId(string node, string ns, string device) => _deviceIds.TryGetValue((node, ns, device), out var id) ? id : null;
+
+    /// <summary>Builds the graph of <paramref name="plan"/>, with <paramref name="trace"/> (a packet's hops in order) drawn over it.</summary>
+    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<TraceHop>? trace = null)
+    {
+        var g = new TopologyGraph(plan.Topology);
+        var underlay = g.AddVertex(GraphVertexKind.Underlay, new[] { "underlay", plan.Underlay.Subnet.ToString(), "mtu " + Num(plan.Underlay.Mtu) }, null);
+        var external = g.AddVertex(GraphVertexKind.External, new[] { "external client", plan.Underlay.ExternalClient.ToString() }, null);
+
+        foreach (var host in plan.Hosts)
+        {
+            var hostCluster = g.AddCluster(host.Node + " (" + host.Hostname + ")", null);
+            foreach (var ns in host.Namespaces)
+            {
+                var nsCluster = g.AddCluster(ns.Name == "host" ? "host namespace" : "netns " + ns.Name, hostCluster);
+                foreach (var dev in ns.Devices)
+                {
+                    if (dev.Kind == DeviceKind.Loopback) continue;
+                    var lines = new List<string> { dev.Name };
+                    lines.AddRange(ns.Addresses.Where(a => a.Device == dev.Name).Select(a => a.Address.ToString()));
+                    if (dev.Kind == DeviceKind.Vxlan && dev.Vxlan is { } vx) lines.Add("vni " + Num(vx.Vni));
+                    var id = g.AddVertex(Kind(dev.Kind), lines, nsCluster);
+                    g._deviceIds[(host.Node, ns.Name, dev.Name)] = id;
+                }
+            }
+            foreach (var ns in host.Namespaces)
+            {
+                foreach (var dev in ns.Devices)
+                {
+                    var id = g.DeviceId(host.Node, ns.Name, dev.Name);
+                    if (id is null) continue;
+                    if (dev.Master is { } master && g.DeviceId(host.Node, ns.Name, master) is { } bridge)
+                        g._edges.Add(new GraphEdge(id, bridge, GraphEdgeKind.BridgePort, ""));
+                    if (dev.Kind == DeviceKind.Veth && dev.Peer is { CreatesPair: true } peer && g.DeviceId(host.Node, peer.Namespace, peer.Device) is { } other)
+                        g._edges.Add(new GraphEdge(id, other, GraphEdgeKind.VethPair, "veth"));
+                    if (dev.Kind == DeviceKind.Physical)
+                        g._edges.Add(new GraphEdge(id, underlay, GraphEdgeKind.Underlay, host.UnderlayAddress.ToString()));
+                }
+            }
+        }
+
+        // A tunnel joins the VXLAN devices of one VNI on every two hosts; its packets cross the underlay between the hosts' addresses.
+        var vxlans = plan.Hosts.SelectMany(h => h.Namespaces.SelectMany(ns => ns.Devices
+                .Where(d => d.Kind == DeviceKind.Vxlan && d.Vxlan is not null)
+                .Select(d => (Host: h, Ns: ns, Dev: d))))
+            .ToList();
+        for (int i = 0; i < vxlans.Count; i++)
+        {
+            for (int j = i + 1; j < vxlans.Count; j++)
+            {
+                var a = vxlans[i];
+                var b = vxlans[j];
+                if (a.Host.Node == b.Host.Node || a.Dev.Vxlan!.Vni != b.Dev.Vxlan!.Vni) continue;
+                g._edges.Add(new GraphEdge(g.DeviceId(a.Host.Node, a.Ns.Name, a.Dev.Name)!, g.DeviceId(b.Host.Node, b.Ns.Name, b.Dev.Name)!,
+                    GraphEdgeKind.Tunnel, "VNI " + Num(a.Dev.Vxlan.Vni) + " udp/" + Num(a.Dev.Vxlan.DstPort)));
+            }
+        }
+        g._edges.Add(new GraphEdge(external, underlay, GraphEdgeKind.Underlay, plan.Underlay.ExternalClient.ToString()));
+
+        if (trace is not null)
+        {
+            var unknown = new List<TraceHop>();
+            string? previous = null;
+            int step = 0;
+            foreach (var hop in trace)
+            {
+                var id = hop.Namespace == "external" ? external : g.DeviceId(hop.Node, hop.Namespace, hop.Device);
+                if (id is null)
+                {
+                    unknown.Add(hop);
+                    continue;
+                }
+                if (previous is not null && previous != id)
+                    g._edges.Add(new GraphEdge(previous, id, GraphEdgeKind.Trace, Num(++step)));
+                previous = id;
+            }
+            g.UnknownHops = unknown;
+        }
+        return g;
+    }
+
+    private static GraphVertexKind Kind(DeviceKind k) => k switch
+    {
+        DeviceKind.Bridge => GraphVertexKind.Bridge,
+        DeviceKind.Vxlan => GraphVertexKind.Vxlan,
+        DeviceKind.Physical => GraphVertexKind.Physical,
+        _ => GraphVertexKind.Veth,
+    };
+
+    private GraphCluster AddCluster(string label, GraphCluster? parent)
+    {
+        var c = new GraphCluster("c" + Num(_clusters.Count + 1), label, parent);
+        _clusters.Add(c);
+        return c;
+    }
+
+    private string AddVertex(GraphVertexKind kind, IReadOnlyList<string> lines, GraphCluster? cluster)
+    {
+        var id = "v" + Num(_vertices.Count + 1);
+        _vertices.Add(new GraphVertex(id, kind, lines, cluster));
+        return id;
+    }
+
+    private static string Num(int n) => n.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,157 @@
+using System.Collections.Generic;
+using Microsoft.CodeAnalysis;
+using Catalog = SwarmDsl.Diagnostics.DiagnosticDescriptors;
+
+namespace SwarmDsl.Generators.Diagnostics;
+
+/// <summary>
+/// The Roslyn descriptors of the SwarmDsl diagnostics: one per ID of the shared catalogue (<see cref="Catalog"/>), written
+/// out with constant IDs and severities so the release-tracking analyzer can check them against AnalyzerReleases.*.md, plus
+/// the C# front end's own IDs (SWARM1xxx). Titles and descriptions come from the catalogue; a test keeps IDs and severities
+/// in step with it.
+/// </summary>
+internal static class SwarmDiagnosticDescriptors
+{
+    /// <summary>The category of every SwarmDsl diagnostic.</summary>
+    public const string Category = "SwarmDsl";
+
+    /// <summary>Every message is the compiler's own sentence (it says what to change).</summary>
+    private const string MessageFormat = "{0}";
+
+    /// <summary>SWARM0001: <see cref="Catalog.YamlSyntax"/>.</summary>
+    public static readonly DiagnosticDescriptor YamlSyntax = new("SWARM0001", Catalog.YamlSyntax.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.YamlSyntax.Fix);
+    /// <summary>SWARM0002: <see cref="Catalog.UnknownKey"/>.</summary>
+    public static readonly DiagnosticDescriptor UnknownKey = new("SWARM0002", Catalog.UnknownKey.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.UnknownKey.Fix);
+    /// <summary>SWARM0003: <see cref="Catalog.WrongType"/>.</summary>
+    public static readonly DiagnosticDescriptor WrongType = new("SWARM0003", Catalog.WrongType.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.WrongType.Fix);
+    /// <summary>SWARM0004: <see cref="Catalog.DuplicateKey"/>.</summary>
+    public static readonly DiagnosticDescriptor DuplicateKey = new("SWARM0004", Catalog.DuplicateKey.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.DuplicateKey.Fix);
+    /// <summary>SWARM0005: <see cref="Catalog.MissingKey"/>.</summary>
+    public static readonly DiagnosticDescriptor MissingKey = new("SWARM0005", Catalog.MissingKey.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.MissingKey.Fix);
+    /// <summary>SWARM0006: <see cref="Catalog.InvalidName"/>.</summary>
+    public static readonly DiagnosticDescriptor InvalidName = new("SWARM0006", Catalog.InvalidName.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.InvalidName.Fix);
+    /// <summary>SWARM0007: <see cref="Catalog.UnknownReference"/>.</summary>
+    public static readonly DiagnosticDescriptor UnknownReference = new("SWARM0007", Catalog.UnknownReference.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.UnknownReference.Fix);
+    /// <summary>SWARM0008: <see cref="Catalog.AddressOutsideSubnet"/>.</summary>
+    public static readonly DiagnosticDescriptor AddressOutsideSubnet = new("SWARM0008", Catalog.AddressOutsideSubnet.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.AddressOutsideSubnet.Fix);
+    /// <summary>SWARM0009: <see cref="Catalog.AddressCollision"/>.</summary>
+    public static readonly DiagnosticDescriptor AddressCollision = new("SWARM0009", Catalog.AddressCollision.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.AddressCollision.Fix);
+    /// <summary>SWARM0010: <see cref="Catalog.OverlappingSubnets"/>.</summary>
+    public static readonly DiagnosticDescriptor OverlappingSubnets = new("SWARM0010", Catalog.OverlappingSubnets.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.OverlappingSubnets.Fix);
+    /// <summary>SWARM0011: <see cref="Catalog.VniCollision"/>.</summary>
+    public static readonly DiagnosticDescriptor VniCollision = new("SWARM0011", Catalog.VniCollision.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.VniCollision.Fix);
+    /// <summary>SWARM0012: <see cref="Catalog.VniOutOfRange"/>.</summary>
+    public static readonly DiagnosticDescriptor VniOutOfRange = new("SWARM0012", Catalog.VniOutOfRange.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.VniOutOfRange.Fix);
+    /// <summary>SWARM0013: <see cref="Catalog.VniLow"/>.</summary>
+    public static readonly DiagnosticDescriptor VniLow = new("SWARM0013", Catalog.VniLow.Title, MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.VniLow.Fix);
+    /// <summary>SWARM0014: <see cref="Catalog.PublishedPortCollision"/>.</summary>
+    public static readonly DiagnosticDescriptor PublishedPortCollision = new("SWARM0014", Catalog.PublishedPortCollision.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.PublishedPortCollision.Fix);
+    /// <summary>SWARM0015: <see cref="Catalog.DnsrrWithIngress"/>.</summary>
+    public static readonly DiagnosticDescriptor DnsrrWithIngress = new("SWARM0015", Catalog.DnsrrWithIngress.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.DnsrrWithIngress.Fix);
+    /// <summary>SWARM0016: <see cref="Catalog.TooManyTasks"/>.</summary>
+    public static readonly DiagnosticDescriptor TooManyTasks = new("SWARM0016", Catalog.TooManyTasks.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.TooManyTasks.Fix);
+    /// <summary>SWARM0017: <see cref="Catalog.GlobalTaskPlacement"/>.</summary>
+    public static readonly DiagnosticDescriptor GlobalTaskPlacement = new("SWARM0017", Catalog.GlobalTaskPlacement.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.GlobalTaskPlacement.Fix);
+    /// <summary>SWARM0018: <see cref="Catalog.MtuTooLarge"/>.</summary>
+    public static readonly DiagnosticDescriptor MtuTooLarge = new("SWARM0018", Catalog.MtuTooLarge.Title, MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.MtuTooLarge.Fix);
+    /// <summary>SWARM0019: <see cref="Catalog.UnsupportedScheduler"/>.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedScheduler = new("SWARM0019", Catalog.UnsupportedScheduler.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.UnsupportedScheduler.Fix);
+    /// <summary>SWARM0020: <see cref="Catalog.ExpectationFailed"/>.</summary>
+    public static readonly DiagnosticDescriptor ExpectationFailed = new("SWARM0020", Catalog.ExpectationFailed.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.ExpectationFailed.Fix);
+    /// <summary>SWARM0021: <see cref="Catalog.UnsupportedVersion"/>.</summary>
+    public static readonly DiagnosticDescriptor UnsupportedVersion = new("SWARM0021", Catalog.UnsupportedVersion.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.UnsupportedVersion.Fix);
+    /// <summary>SWARM0022: <see cref="Catalog.SubnetExhausted"/>.</summary>
+    public static readonly DiagnosticDescriptor SubnetExhausted = new("SWARM0022", Catalog.SubnetExhausted.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.SubnetExhausted.Fix);
+    /// <summary>SWARM0023: <see cref="Catalog.OutOfRange"/>.</summary>
+    public static readonly DiagnosticDescriptor OutOfRange = new("SWARM0023", Catalog.OutOfRange.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.OutOfRange.Fix);
+    /// <summary>SWARM0024: <see cref="Catalog.InvalidRule"/>.</summary>
+    public static readonly DiagnosticDescriptor InvalidRule = new("SWARM0024", Catalog.InvalidRule.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.InvalidRule.Fix);
+    /// <summary>SWARM0025: <see cref="Catalog.InvalidAttachment"/>.</summary>
+    public static readonly DiagnosticDescriptor InvalidAttachment = new("SWARM0025", Catalog.InvalidAttachment.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.InvalidAttachment.Fix);
+    /// <summary>SWARM0026: <see cref="Catalog.IngressNetwork"/>.</summary>
+    public static readonly DiagnosticDescriptor IngressNetwork = new("SWARM0026", Catalog.IngressNetwork.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.IngressNetwork.Fix);
+    /// <summary>SWARM0027: <see cref="Catalog.HostPortCollision"/>.</summary>
+    public static readonly DiagnosticDescriptor HostPortCollision = new("SWARM0027", Catalog.HostPortCollision.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.HostPortCollision.Fix);
+    /// <summary>SWARM0028: <see cref="Catalog.InvalidSysctl"/>.</summary>
+    public static readonly DiagnosticDescriptor InvalidSysctl = new("SWARM0028", Catalog.InvalidSysctl.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.InvalidSysctl.Fix);
+    /// <summary>SWARM0029: <see cref="Catalog.NoPlacement"/>.</summary>
+    public static readonly DiagnosticDescriptor NoPlacement = new("SWARM0029", Catalog.NoPlacement.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.NoPlacement.Fix);
+    /// <summary>SWARM0030: <see cref="Catalog.Unsupported"/>.</summary>
+    public static readonly DiagnosticDescriptor Unsupported = new("SWARM0030", Catalog.Unsupported.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.Unsupported.Fix);
+    /// <summary>SWARM0031: <see cref="Catalog.InvalidExpectation"/>.</summary>
+    public static readonly DiagnosticDescriptor InvalidExpectation = new("SWARM0031", Catalog.InvalidExpectation.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.InvalidExpectation.Fix);
+
+    /// <summary>SWARM1001: the <c>[SwarmTopology]</c> type (or a type containing it) is not <c>partial</c>.</summary>
+    public static readonly DiagnosticDescriptor TypeNotPartial = new("SWARM1001", "Topology type must be partial", MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Add the partial modifier to the [SwarmTopology] type and every type containing it, so the generator can add its members.");
+
+    /// <summary>SWARM1002: two topology files generate the same class.</summary>
+    public static readonly DiagnosticDescriptor DuplicateClass = new("SWARM1002", "Two topologies generate the same class", MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Rename one of the files, or set the SwarmDslClassName (or SwarmDslNamespace) metadata on its AdditionalFiles item.");
+
+    /// <summary>SWARM1003: the generator failed; a bug, reported instead of crashing the build (CS8785).</summary>
+    public static readonly DiagnosticDescriptor InternalError = new("SWARM1003", "SwarmDsl generator internal error", MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: "The generator hit an unexpected condition. Please report it with the topology that triggers it.");
+
+    /// <summary>Every descriptor, catalogue IDs first.</summary>
+    public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
+    {
+        YamlSyntax, UnknownKey, WrongType, DuplicateKey, MissingKey, InvalidName, UnknownReference, AddressOutsideSubnet,
+        AddressCollision, OverlappingSubnets, VniCollision, VniOutOfRange, VniLow, PublishedPortCollision, DnsrrWithIngress,
+        TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
+        SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
+        NoPlacement, Unsupported, InvalidExpectation,
+        TypeNotPartial, DuplicateClass, InternalError,
+    };
+
+    // After All: static initializers run in textual order.
+    private static readonly Dictionary<string, DiagnosticDescriptor> ById = Index();
+
+    /// <summary>The descriptor of <paramref name="id"/>, or null for an ID this generator does not know.</summary>
+    public static DiagnosticDescriptor? Find(string id) => ById.TryGetValue(id, out var d) ? d : null;
+
+    /// <summary>
+    /// A descriptor for a catalogue ID added after this generator was built (a test fails until it is written out above,
+    /// so this is a safety net: the diagnostic still reaches the user with its ID and severity).
+    /// </summary>
+    public static DiagnosticDescriptor Fallback(string id, DiagnosticSeverity severity)
+        => new(id, id, MessageFormat, Category, severity, isEnabledByDefault: true);
+
+    private static Dictionary<string, DiagnosticDescriptor> Index()
+    {
+        var map = new Dictionary<string, DiagnosticDescriptor>(System.StringComparer.Ordinal);
+        foreach (var d in All) map[d.Id] = d;
+        return map;
+    }
+}

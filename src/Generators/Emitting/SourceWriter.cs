@@ -1,0 +1,68 @@
+using System;
+using System.Text;
+
+namespace SwarmDsl.Generators.Emitting;
+
+/// <summary>
+/// An indentation-aware text builder for generated C#: four spaces per level, <c>\n</c> line ends whatever the host,
+/// multi-line strings re-indented line by line, and blocks that close themselves (<see cref="Block"/>) so braces balance.
+/// </summary>
+internal sealed class SourceWriter
+{
+    private readonly StringBuilder _sb = new();
+
+    /// <summary>The current indentation level.</summary>
+    public int Indentation { get; private set; }
+
+    /// <summary>Writes <paramref name="text"/> as one or more lines at the current indentation (empty lines stay empty).</summary>
+    public void WriteLine(string text = "")
+    {
+        if (text.Length == 0)
+        {
+            _sb.Append('\n');
+            return;
+        }
+        int start = 0;
+        while (start <= text.Length)
+        {
+            int nl = text.IndexOf('\n', start);
+            var line = nl < 0 ? text.Substring(start) : text.Substring(start, nl - start);
+            if (line.EndsWith("\r", StringComparison.Ordinal)) line = line.Substring(0, line.Length - 1);
+            if (line.Length > 0) _sb.Append(' ', Indentation * 4).Append(line);
+            _sb.Append('\n');
+            if (nl < 0) break;
+            start = nl + 1;
+        }
+    }
+
+    /// <summary>Writes <paramref name="header"/>, an opening brace, and indents until the returned scope is disposed.</summary>
+    public BlockScope Block(string header)
+    {
+        WriteLine(header);
+        WriteLine("{");
+        Indentation++;
+        return new BlockScope(this);
+    }
+
+    /// <summary>Closes a block opened by <see cref="Block"/>.</summary>
+    public readonly struct BlockScope : IDisposable
+    {
+        private readonly SourceWriter _writer;
+
+        internal BlockScope(SourceWriter writer) => _writer = writer;
+
+        /// <summary>Writes the closing brace.</summary>
+        public void Dispose()
+        {
+            _writer.Indentation--;
+            _writer.WriteLine("}");
+        }
+    }
+
+    /// <summary>The text written so far; every block must be closed.</summary>
+    public override string ToString()
+    {
+        if (Indentation != 0) throw new InvalidOperationException("unbalanced blocks in generated source");
+        return _sb.ToString();
+    }
+}

@@ -1,0 +1,31 @@
+using SwarmDsl.Collections;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Generators.Model;
+
+/// <summary>Which front end a topology came from.</summary>
+internal enum TopologyOrigin
+{
+    /// <summary>A <c>*.swarm.yaml</c> file.</summary>
+    Yaml,
+    /// <summary>A <c>[SwarmTopology]</c> type.</summary>
+    Attributes,
+}
+
+/// <summary>What the emitter needs for one topology: where to put the code and the analyzed model. Pure data.</summary>
+/// <param name="Target">The type that receives the members.</param>
+/// <param name="Origin">The front end.</param>
+/// <param name="SourceName">The file name (no directories) the topology was read from, for comments.</param>
+/// <param name="Topology">The analyzed topology.</param>
+internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology);
+
+/// <summary>The result of compiling one topology: the spec to emit (null on errors) and the diagnostics.</summary>
+/// <param name="Key">The YAML path or the type's full name.</param>
+/// <param name="Spec">The spec, or null when the topology has errors.</param>
+/// <param name="Diagnostics">Every diagnostic, in the compiler's order.</param>
+internal sealed record TopologyResult(string Key, TopologySpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>One generated source file.</summary>
+/// <param name="HintName">The unique hint name.</param>
+/// <param name="Text">The C# text.</param>
+internal sealed record GeneratedSource(string HintName, string Text);

@@ -1,0 +1,41 @@
+using System;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+using SwarmDsl.Collections;
+using SwarmDsl.Generators.Emitting;
+using SwarmDsl.Generators.Model;
+
+namespace SwarmDsl.Generators.Parsing;
+
+/// <summary>Reads a <c>*.swarm.yaml</c> additional file and the MSBuild settings that name its class.</summary>
+internal static class YamlInput
+{
+    /// <summary>MSBuild property: the project's root namespace (declared compiler-visible by build/SwarmDsl.Generators.props).</summary>
+    public const string RootNamespaceProperty = "build_property.RootNamespace";
+
+    /// <summary>AdditionalFiles metadata that overrides the class name.</summary>
+    public const string ClassNameMetadata = "build_metadata.AdditionalFiles.SwarmDslClassName";
+
+    /// <summary>AdditionalFiles metadata that overrides the namespace.</summary>
+    public const string NamespaceMetadata = "build_metadata.AdditionalFiles.SwarmDslNamespace";
+
+    /// <summary>Whether <paramref name="path"/> names a topology file.</summary>
+    public static bool IsTopologyFile(string path) => path.EndsWith(Identifiers.TopologyFileSuffix, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The file's text and target class. The text is read through <see cref="AdditionalText.GetText"/> only (never from disk).</summary>
+    public static YamlSource Read(AdditionalText file, AnalyzerConfigOptionsProvider options, CancellationToken cancellationToken)
+    {
+        var text = file.GetText(cancellationToken)?.ToString();
+        var fileOptions = options.GetOptions(file);
+        string ns = Get(fileOptions, NamespaceMetadata) ?? Get(options.GlobalOptions, RootNamespaceProperty) ?? "";
+        if (!Identifiers.IsNamespace(ns)) ns = "";
+        var cls = Get(fileOptions, ClassNameMetadata);
+        if (cls is null || !Identifiers.IsIdentifier(cls)) cls = Identifiers.ClassNameFromPath(file.Path);
+        var target = new TargetType(ns, EquatableArray.Create(new TypeDeclaration("class", cls)), IsGeneratedType: true);
+        return new YamlSource(file.Path, text, target);
+    }
+
+    private static string? Get(AnalyzerConfigOptions options, string key)
+        => options.TryGetValue(key, out var v) && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
+}

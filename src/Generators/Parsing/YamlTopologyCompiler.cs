@@ -1,0 +1,42 @@
+using System;
+using System.Threading;
+using SwarmDsl.Collections;
+using SwarmDsl.Generators.Diagnostics;
+using SwarmDsl.Generators.Emitting;
+using SwarmDsl.Generators.Model;
+using Catalog = SwarmDsl.Diagnostics.DiagnosticDescriptors;
+
+namespace SwarmDsl.Generators.Parsing;
+
+/// <summary>Compiles one <c>*.swarm.yaml</c> file with the shared front door (<see cref="SwarmCompiler.Compile"/>).</summary>
+internal static class YamlTopologyCompiler
+{
+    /// <summary>The analyzed topology (null on errors) and every diagnostic, located in the YAML file. Never throws but for cancellation.</summary>
+    public static TopologyResult Compile(YamlSource source, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (source.Text is null)
+            {
+                var unreadable = new DiagnosticInfo(Catalog.YamlSyntax.Id, Catalog.YamlSyntax.Severity, "the topology file could not be read",
+                    new LocationInfo(source.Path, default, default));
+                return new TopologyResult(source.Path, null, EquatableArray.Create(unreadable));
+            }
+            var result = SwarmCompiler.Compile(source.Path, source.Text, cancellationToken);
+            var diagnostics = DiagnosticMapping.FromYaml(result.Diagnostics, source.Path, source.Text);
+            var spec = result.Topology is { } topology
+                ? new TopologySpec(source.Target, TopologyOrigin.Yaml, Identifiers.FileName(source.Path), topology)
+                : null;
+            return new TopologyResult(source.Path, spec, diagnostics);
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            var failure = DiagnosticMapping.InternalError(ex, "compiling " + Identifiers.FileName(source.Path), new LocationInfo(source.Path, default, default));
+            return new TopologyResult(source.Path, null, EquatableArray.Create(failure));
+        }
+    }
+}

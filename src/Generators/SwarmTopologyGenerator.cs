@@ -1,0 +1,189 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Text;
+using SwarmDsl.Collections;
+using SwarmDsl.Generators.Diagnostics;
+using SwarmDsl.Generators.Emitting;
+using SwarmDsl.Generators.Model;
+using SwarmDsl.Generators.Parsing;
+
+namespace SwarmDsl.Generators;
+
+/// <summary>
+/// The SwarmDsl source generator. Two front ends feed one compiler: <c>*.swarm.yaml</c> additional files, and <c>partial</c>
+/// types marked <c>[SwarmTopology]</c>. Each topology becomes typed handles and text constants in a class of its own.
+/// </summary>
+/// <remarks>
+/// Pipeline (each step named in <see cref="TrackingNames"/>; every model is value-equatable and free of Roslyn objects):
+/// <code>
+/// AdditionalTexts(*.swarm.yaml) ─ ReadYaml ─ CompileYaml ─┬─ diagnostics (external locations in the YAML file)
+///                                   │                     └─ EmitYaml ─ AddSource (one file per topology)
+///                                   └─ DuplicateClasses ─ SWARM1002, and filters EmitYaml
+/// FAWMN([SwarmTopology]) ─ ReadAttributes ─┬─ CompileAttributes ─┬─ diagnostics, joined with AttributeTrees (pragma-suppressible)
+///                                          │                     └─ EmitAttributes ─ AddSource
+///                                          └─ (type names) ─ DuplicateClasses
+/// </code>
+/// Diagnostics have their own output nodes, so a changed message never re-emits source and vice versa. Nothing throws
+/// out of the generator: an unexpected exception becomes SWARM1003 at the topology it concerns.
+/// </remarks>
+[Generator(LanguageNames.CSharp)]
+public sealed class SwarmTopologyGenerator : IIncrementalGenerator
+{
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        context.RegisterPostInitializationOutput(static ctx =>
+        {
+            ctx.AddEmbeddedAttributeDefinition();
+            ctx.AddSource(AttributeSource.HintName, SourceText.From(AttributeSource.Text, Encoding.UTF8));
+            ctx.AddSource(HandleSource.HintName, SourceText.From(HandleSource.Text, Encoding.UTF8));
+        });
+
+        // ---- YAML ----
+        var yamlSources = context.AdditionalTextsProvider
+            .Where(static file => YamlInput.IsTopologyFile(file.Path))
+            .Combine(context.AnalyzerConfigOptionsProvider)
+            .Select(static (pair, ct) => Invariant(() => YamlInput.Read(pair.Left, pair.Right, ct)))
+            .WithTrackingName(TrackingNames.ReadYaml);
+        var yamlResults = yamlSources
+            .Select(static (source, ct) => Invariant(() => YamlTopologyCompiler.Compile(source, ct)))
+            .WithTrackingName(TrackingNames.CompileYaml);
+        var attributeInputs = context.SyntaxProvider
+            .ForAttributeWithMetadataName(AttributeSource.TopologyAttributeMetadataName,
+                static (node, _) => AttributeReader.IsCandidate(node),
+                static (ctx, ct) => AttributeReader.Read(ctx, ct))
+            .WithTrackingName(TrackingNames.ReadAttributes);
+
+        // A class two topologies would both fill: paths and names only, so editing a file's content never changes it.
+        var duplicates = yamlSources
+            .Select(static (source, _) => (source.Path, source.Target.FullName))
+            .Collect()
+            .Combine(attributeInputs.Select(static (input, _) => input.Target.FullName).Collect())
+            .Select(static (claims, _) => DuplicateClasses(claims.Left, claims.Right))
+            .WithTrackingName(TrackingNames.DuplicateClasses);
+
+        context.RegisterSourceOutput(yamlResults.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics, null));
+        context.RegisterSourceOutput(duplicates, static (spc, found) => Report(spc, found.Select(d => d.Diagnostic).ToEquatableArray(), null));
+        var yamlEmitted = yamlResults
+            .Combine(duplicates)
+            .Select(static (pair, _) => pair.Left.Spec is { } spec && !pair.Right.Any(d => d.Path == pair.Left.Key) ? EmitGuarded(spec) : null)
+            .WithTrackingName(TrackingNames.EmitYaml);
+        context.RegisterSourceOutput(yamlEmitted, static (spc, emitted) => AddSource(spc, emitted));
+
+        // ---- C# attributes ----
+        var attributeResults = attributeInputs
+            .Select(static (input, ct) => Invariant(() => AttributeBinder.Compile(input, ct)))
+            .WithTrackingName(TrackingNames.CompileAttributes);
+        var trees = context.SyntaxProvider
+            .ForAttributeWithMetadataName(AttributeSource.TopologyAttributeMetadataName,
+                static (node, _) => AttributeReader.IsCandidate(node),
+                static (ctx, _) => AttributeReader.ReadTrees(ctx))
+            .WithTrackingName(TrackingNames.AttributeTrees)
+            .Collect();
+
+        context.RegisterSourceOutput(attributeResults.Select(static (r, _) => (r.Key, r.Diagnostics)).Combine(trees),
+            static (spc, pair) => Report(spc, pair.Left.Diagnostics, pair.Right.FirstOrDefault(t => t.TypeName == pair.Left.Key)?.Trees));
+        var attributeEmitted = attributeResults
+            .Select(static (result, _) => result.Spec is { } spec ? EmitGuarded(spec) : null)
+            .WithTrackingName(TrackingNames.EmitAttributes);
+        context.RegisterSourceOutput(attributeEmitted, static (spc, emitted) => AddSource(spc, emitted));
+    }
+
+    /// <summary>A YAML file whose class an earlier file (by ordinal path) or a <c>[SwarmTopology]</c> type already fills.</summary>
+    internal sealed record DuplicateClass(string Path, DiagnosticInfo Diagnostic);
+
+    private static EquatableArray<DuplicateClass> DuplicateClasses(ImmutableArray<(string Path, string FullName)> claims, ImmutableArray<string> attributeTypes)
+    {
+        var owner = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new List<DuplicateClass>();
+        foreach (var (path, fullName) in claims.OrderBy(c => c.Path, StringComparer.Ordinal))
+        {
+            string? message = null;
+            if (attributeTypes.Contains(fullName))
+                message = string.Format(CultureInfo.InvariantCulture,
+                    "'{0}' would generate class '{1}', which is already a [SwarmTopology] type: rename the file or the type, or set SwarmDslClassName on the file",
+                    Identifiers.FileName(path), fullName);
+            else if (owner.TryGetValue(fullName, out var first))
+                message = string.Format(CultureInfo.InvariantCulture,
+                    "'{0}' would generate class '{1}', which '{2}' already generates: rename one file or set SwarmDslClassName on it",
+                    Identifiers.FileName(path), fullName, Identifiers.FileName(first));
+            else owner[fullName] = path;
+            if (message is not null)
+                result.Add(new DuplicateClass(path, new DiagnosticInfo(SwarmDiagnosticDescriptors.DuplicateClass.Id, SwarmDsl.Diagnostics.Severity.Error, message,
+                    new LocationInfo(path, default, default))));
+        }
+        return result.ToEquatableArray();
+    }
+
+    /// <summary>The emitted source, or the failure as a diagnostic carried to the output node.</summary>
+    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure);
+
+    private static EmitResult EmitGuarded(TopologySpec spec)
+    {
+        try
+        {
+            return new EmitResult(Invariant(() => TopologyEmitter.Emit(spec)), null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return new EmitResult(null, DiagnosticMapping.InternalError(ex, "writing the code of " + spec.Target.FullName, null));
+        }
+    }
+
+    private static void AddSource(SourceProductionContext spc, EmitResult? emitted)
+    {
+        if (emitted is null) return;
+        try
+        {
+            if (emitted.Source is { } source) spc.AddSource(source.HintName, SourceText.From(source.Text, Encoding.UTF8));
+            if (emitted.Failure is { } failure) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(failure, Location.None));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(DiagnosticMapping.InternalError(ex, "adding generated source", null), Location.None));
+        }
+    }
+
+    private static void Report(SourceProductionContext spc, EquatableArray<DiagnosticInfo> diagnostics, EquatableArray<SyntaxTree>? trees)
+    {
+        foreach (var info in diagnostics)
+        {
+            try
+            {
+                spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(info, DiagnosticMapping.ToLocation(info.Location, trees)));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A location Roslyn refuses must not cost the user the diagnostic itself.
+                spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(info, Location.None));
+                _ = ex;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> under the invariant culture, as System.Text.Json's generator does: the compiler formats
+    /// numbers into messages and dumps, and a host culture must never change generated text.
+    /// </summary>
+    private static T Invariant<T>(Func<T> work)
+    {
+#pragma warning disable RS1035 // The culture is restored below; generated text must not depend on the build machine's locale.
+        var previous = CultureInfo.CurrentCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            CultureInfo.CurrentCulture = previous;
+        }
+#pragma warning restore RS1035
+    }
+}

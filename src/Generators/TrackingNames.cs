@@ -1,0 +1,29 @@
+namespace SwarmDsl.Generators;
+
+/// <summary>Names of the pipeline steps, for <c>WithTrackingName</c> and the incrementality tests.</summary>
+internal static class TrackingNames
+{
+    /// <summary>A <c>*.swarm.yaml</c> file read as text, with its target class.</summary>
+    public const string ReadYaml = nameof(ReadYaml);
+
+    /// <summary>A YAML topology compiled to the analyzed model and diagnostics.</summary>
+    public const string CompileYaml = nameof(CompileYaml);
+
+    /// <summary>The YAML files whose class another file already generates.</summary>
+    public const string DuplicateClasses = nameof(DuplicateClasses);
+
+    /// <summary>The C# source of a YAML topology.</summary>
+    public const string EmitYaml = nameof(EmitYaml);
+
+    /// <summary>A <c>[SwarmTopology]</c> type's attributes read into plain data.</summary>
+    public const string ReadAttributes = nameof(ReadAttributes);
+
+    /// <summary>An attribute topology compiled to the analyzed model and diagnostics.</summary>
+    public const string CompileAttributes = nameof(CompileAttributes);
+
+    /// <summary>The syntax trees of a topology type (diagnostics only).</summary>
+    public const string AttributeTrees = nameof(AttributeTrees);
+
+    /// <summary>The C# source of an attribute topology.</summary>
+    public const string EmitAttributes = nameof(EmitAttributes);
+}

@@ -1,0 +1,124 @@
+using System;
+using System.IO;
+using System.Linq;
+using CsCheck;
+using SwarmDsl.Emit;
+using SwarmDsl.Plan;
+
+namespace SwarmDsl.Tests.Emit;
+
+public class EmitterTests
+{
+    private static string Get(DataplanePlan plan, string path) => ProvisioningEmitter.Emit(plan).Single(f => f.Path == path).Content;
+
+    [Fact]
+    public void Emit_writes_the_files_of_the_contract()
+    {
+        var files = ProvisioningEmitter.Emit(HandPlans.TwoNode(LoadBalancerBackend.Nftables)).Select(f => f.Path).ToList();
+        Assert.Equal(new[]
+        {
+            "manager/apply.sh", "manager/teardown.sh", "manager/iptables-host.rules", "manager/iptables-ingress_sbox.rules",
+            "manager/nft-ingress_sbox.nft", "manager/iptables-web.1.rules",
+            "worker/apply.sh", "worker/teardown.sh", "worker/iptables-host.rules", "worker/iptables-ingress_sbox.rules",
+            "worker/nft-ingress_sbox.nft", "worker/iptables-web.2.rules",
+            "inventory.ini", "site.yml",
+        }, files);
+        var ipvs = ProvisioningEmitter.Emit(HandPlans.TwoNode(LoadBalancerBackend.Ipvs)).Select(f => f.Path).ToList();
+        Assert.Contains("manager/ipvs-ingress_sbox.rules", ipvs);
+        Assert.DoesNotContain(ipvs, p => p.EndsWith(".nft", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Emit_is_deterministic_and_limited_to_the_nodes_asked_for()
+    {
+        var plan = HandPlans.TwoNode(LoadBalancerBackend.Ipvs);
+        Assert.Equal(ProvisioningEmitter.Emit(plan), ProvisioningEmitter.Emit(HandPlans.TwoNode(LoadBalancerBackend.Ipvs)));
+        var one = ProvisioningEmitter.Emit(plan, new[] { "worker" });
+        Assert.All(one.Where(f => f.Path.Contains('/')), f => Assert.StartsWith("worker/", f.Path, StringComparison.Ordinal));
+        Assert.DoesNotContain("manager", one.Single(f => f.Path == "inventory.ini").Content, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Snapshot_manager_nftables()
+    {
+        var plan = HandPlans.TwoNode(LoadBalancerBackend.Nftables);
+        foreach (var f in ProvisioningEmitter.Emit(plan).Where(f => f.Path.StartsWith("manager/", StringComparison.Ordinal) || !f.Path.Contains('/')))
+            Snapshot.Verify(f.Content, "Hand_nftables." + f.Path.Replace('/', '.'));
+    }
+
+    [Fact]
+    public void Snapshot_manager_ipvs()
+    {
+        var plan = HandPlans.TwoNode(LoadBalancerBackend.Ipvs);
+        foreach (var f in ProvisioningEmitter.Emit(plan).Where(f => f.Path.StartsWith("manager/", StringComparison.Ordinal)))
+            Snapshot.Verify(f.Content, "Hand_ipvs." + f.Path.Replace('/', '.'));
+    }
+
+    [Fact]
+    public void Every_rule_carries_the_comment_naming_its_yaml_line()
+    {
+        var rules = Get(HandPlans.TwoNode(LoadBalancerBackend.Nftables), "manager/iptables-host.rules");
+        var lines = rules.Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal) || l.StartsWith("-I ", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(lines);
+        Assert.All(lines, l => Assert.Matches("-m comment --comment \"swarmdsl:two-node:two-node\\.swarm\\.yaml:\\d+:\\d+ [^\"]+\"", l));
+        Assert.Contains("-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -m comment --comment \"swarmdsl:two-node:two-node.swarm.yaml:44:9 services.web.ports[0]\" -j ACCEPT", lines);
+        Assert.Contains("-I FORWARD 1 -m comment --comment \"swarmdsl:two-node:two-node.swarm.yaml:20:3 networks.docker_gwbridge\" -j DOCKER-USER", lines);
+    }
+
+    [Fact]
+    public void Comments_are_capped_and_cleaned()
+    {
+        var long1 = RuleComments.Build("t", Text.SourceSpan.At("f.yaml", 1, 1), new string('x', 400) + "\"'$`\\", 255);
+        Assert.Equal(255, long1.Length);
+        var odd = RuleComments.Build("t", Text.SourceSpan.At("f.yaml", 1, 1), "a\"b'c$d`e\\f\ng\u00e9", 255);
+        Assert.Equal("swarmdsl:t:f.yaml:1:1 a?b?c?d?e?f?g?", odd);
+    }
+
+    [Theory]
+    [InlineData("web", "web")]
+    [InlineData("web.1", "web.1")]
+    [InlineData("", "''")]
+    [InlineData("a b", "'a b'")]
+    [InlineData("it's", "'it'\\''s'")]
+    [InlineData("$(rm -rf /)", "'$(rm -rf /)'")]
+    [InlineData("--comment \"x", "'--comment \"x'")]
+    public void Shell_quote(string word, string expected) => Assert.Equal(expected, Shell.Quote(word));
+
+    [NetnsFact("bash")]
+    public void Shell_quote_reads_back_in_bash()
+    {
+        CsCheck.Gen.String.Array[1, 30].Sample(words =>
+        {
+            var words2 = words.Select(w => w.Replace("\0", "")).ToArray();
+            var script = "printf '%s\\0' " + string.Join(" ", words2.Select(Shell.Quote)) + "\n"
+                + "x=\"${P}" + Shell.EscapeInDoubleQuotes(words2[0]) + "\"; printf '%s\\0' \"$x\"\n";
+            var r = HostLinux.Run("bash", new[] { "-c", script }, env: new System.Collections.Generic.Dictionary<string, string> { ["P"] = "pre" });
+            Assert.Equal(0, r.ExitCode);
+            Assert.Equal(string.Join("\0", words2) + "\0pre" + words2[0] + "\0", r.StdOut);
+        }, iter: 30, threads: 1);
+    }
+
+    [NetnsFact("shellcheck")]
+    public void Emitted_scripts_are_shellcheck_clean()
+    {
+        foreach (var backend in new[] { LoadBalancerBackend.Nftables, LoadBalancerBackend.Ipvs })
+        {
+            using var tree = new EmittedTree(ProvisioningEmitter.Emit(HandPlans.TwoNode(backend)));
+            var scripts = Directory.GetFiles(tree.Root, "*.sh", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal).ToArray();
+            Assert.Equal(4, scripts.Length);
+            var r = HostLinux.Run("shellcheck", new[] { "--shell=bash", "--severity=style" }.Concat(scripts));
+            Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+        }
+    }
+
+    [NetnsFact("nft")]
+    public void Nft_files_pass_nft_check()
+    {
+        using var tree = new EmittedTree(ProvisioningEmitter.Emit(HandPlans.TwoNode(LoadBalancerBackend.Nftables)));
+        foreach (var file in Directory.GetFiles(tree.Root, "*.nft", SearchOption.AllDirectories))
+        {
+            var r = HostLinux.Run("nft", "-c", "-f", file);
+            Assert.True(r.ExitCode == 0, file + ": " + r.StdErr);
+        }
+    }
+}
