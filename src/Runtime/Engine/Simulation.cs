@@ -288,6 +288,14 @@ public sealed class Simulation
         return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
     }
 
+    /// <summary>Sends an arbitrary packet from a namespace's socket layer and traces only that packet (no answer is simulated).</summary>
+    public PacketTrace Send(int sourceNamespace, in Packet packet, string label, bool captureFrames = false)
+    {
+        var trace = Walk(sourceNamespace, packet, label, captureFrames, out _);
+        Cluster.NowMilliseconds++;
+        return trace;
+    }
+
     /// <summary>
     /// Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it, with whatever
     /// the destination or a dropping kernel answers (SYN-ACK, echo reply, RST, ICMP error).
