@@ -132,3 +132,42 @@ public sealed class ScratchNamespaces : IDisposable
         foreach (var ns in Existing()) HostLinux.Run("ip", "netns", "del", ns);
     }
 }
+
+/// <summary>
+/// An underlay for node namespaces: one namespace per node holding the node's underlay interface with its address, joined
+/// by a bridge in a fabric namespace, plus optional client namespaces on the same segment. Everything is created inside
+/// <see cref="ScratchNamespaces"/> (so it carries its prefix and is deleted with it); the root namespace is not touched.
+/// </summary>
+public sealed class UnderlayFabric
+{
+    private readonly ScratchNamespaces _scratch;
+    private int _ports;
+
+    public UnderlayFabric(ScratchNamespaces scratch)
+    {
+        _scratch = scratch;
+        Fabric = scratch.Create("fabric");
+        HostLinux.Run("ip", "-n", Fabric, "link", "add", "br0", "type", "bridge").EnsureSuccess("fabric bridge");
+        HostLinux.Run("ip", "-n", Fabric, "link", "set", "br0", "up").EnsureSuccess("fabric bridge up");
+    }
+
+    /// <summary>The fabric namespace.</summary>
+    public string Fabric { get; }
+
+    /// <summary>Creates namespace <c>PREFIX-name</c> with interface <paramref name="iface"/> carrying <paramref name="cidr"/> on the fabric.</summary>
+    public string AddNode(string name, string iface, string cidr, int mtu = 1500)
+    {
+        var ns = _scratch.Create(name);
+        var port = "f" + (_ports++).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        HostLinux.Run("ip", "-n", Fabric, "link", "add", port, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), "type", "veth",
+            "peer", "name", iface, "netns", ns).EnsureSuccess("fabric veth for " + name);
+        HostLinux.Run("ip", "-n", Fabric, "link", "set", port, "master", "br0", "up").EnsureSuccess("fabric port up");
+        HostLinux.Run("ip", "-n", ns, "link", "set", iface, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), "up").EnsureSuccess("node link up");
+        HostLinux.Run("ip", "-n", ns, "addr", "add", cidr, "dev", iface).EnsureSuccess("node address");
+        return ns;
+    }
+
+    /// <summary>Runs <paramref name="script"/> with bash inside namespace <paramref name="ns"/> entered with nsenter --net (as the lab does).</summary>
+    public static ProcessResult RunScript(string ns, string script, IReadOnlyDictionary<string, string> env)
+        => HostLinux.Run("nsenter", new[] { "--net=/run/netns/" + ns, "--", "bash", script }, env: env, timeoutMs: 300_000);
+}
