@@ -70,6 +70,8 @@ public class ShowRealKernelTests
             foreach (var link in links.Links(ns.Name))
             {
                 Check(new[] { "ip", "addr", "show", "dev", link.Name });
+                Check(new[] { "ip", "route", "show", "dev", link.Name });
+                Check(new[] { "ip", "neigh", "show", "dev", link.Name }, sortLines: true);
                 if (link.Device.Kind != DeviceKind.Physical) Check(new[] { "ip", "-d", "link", "show", link.Name });
                 if (HasBrctl && link.Device.Kind == DeviceKind.Bridge) Check(new[] { "brctl", "showmacs", link.Name });
                 Check(new[] { "bridge", "fdb", "show", "dev", link.Name }, sortLines: true);
