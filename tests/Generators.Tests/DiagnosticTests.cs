@@ -28,8 +28,8 @@ public class DiagnosticTests
         Assert.Equal(DiagnosticSeverity.Error, d.Severity);
         Assert.False(d.Location.IsInSource);
         // What MSBuild prints: 1-based line and column of the value '4096x' (line 31, column 10).
-        Assert.Equal("/consumer/two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number, not '4096x'", d.ToString());
-        Assert.Equal("SWARM0003 Error two-node.swarm.yaml(31,10)-(31,15): expected a whole number, not '4096x'", GeneratorHarness.Format(run.GeneratorDiagnostics));
+        Assert.Equal("/consumer/two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number for 'vni', not '4096x'", d.ToString());
+        Assert.Equal("SWARM0003 Error two-node.swarm.yaml(31,10)-(31,15): expected a whole number for 'vni', not '4096x'", GeneratorHarness.Format(run.GeneratorDiagnostics));
         // The character span and the line span agree with the text.
         Assert.Equal("4096x", GeneratorHarness.ExampleYaml.Replace("vni: 4096", "vni: 4096x").Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
         // No code for a topology with errors.

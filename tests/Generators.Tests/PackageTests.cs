@@ -103,7 +103,7 @@ public class PackageTests
             var yaml = File.ReadAllText(Path.Combine(app, "two-node.swarm.yaml"));
             File.WriteAllText(Path.Combine(app, "two-node.swarm.yaml"), yaml.Replace("vni: 4096", "vni: banana"));
             var failed = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: false);
-            Assert.Contains("two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number, not 'banana'", failed, StringComparison.Ordinal);
+            Assert.Contains("two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number for 'vni', not 'banana'", failed, StringComparison.Ordinal);
         }
         finally
         {
