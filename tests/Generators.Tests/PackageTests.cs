@@ -26,7 +26,8 @@ public class PackageTests
         try
         {
             var feed = Path.Combine(work.FullName, "feed");
-            Dotnet(Paths.Root, $"pack src/Generators -c Release -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
+            // --no-restore: the test project restored the generator already; a restore here could race other builds of the solution.
+            Dotnet(Paths.Root, $"pack src/Generators -c Release --no-restore -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
 
             var package = Path.Combine(feed, $"SwarmDsl.Generators.{Version}.nupkg");
             using (var zip = ZipFile.OpenRead(package))
