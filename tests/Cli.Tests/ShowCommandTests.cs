@@ -20,8 +20,8 @@ public class ShowCommandTests
         var (exit, output, err) = Run("show", Paths.Example, "manager", "ingress_sbox", "--", "ip", "addr", "show", "eth0");
         Assert.Equal(0, exit);
         Assert.Equal("", err);
-        Assert.StartsWith("2: eth0@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default qlen 1000\n", output);
-        Assert.Contains("    inet 10.255.0.2/16 scope global eth0\n", output);
+        Assert.Matches(@"^\d+: eth0@if\d+: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UP group default qlen 1000\n", output);
+        Assert.Contains("    inet 10.255.0.2/16 brd 10.255.255.255 scope global eth0\n", output);
         Assert.Contains("    inet 10.255.0.4/32 scope global eth0\n", output);
     }
 

@@ -221,6 +221,19 @@ public class ExampleTraceTests
     }
 
     [Fact]
+    public void Containers_on_docker_gwbridge_cannot_talk_to_each_other()
+    {
+        // icc=false with bridge-nf-call-iptables=1: the frame bridged from web.1's eth1 to ingress_sbox's eth1 goes through
+        // FORWARD with -i/-o docker_gwbridge and hits `-A DOCKER-FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP`.
+        var c = Trace(ExamplePlans.Ipvs, "web.1", "172.18.0.2:80", 1).Single();
+        Assert.Equal(DropCause.FilterDrop, c.Request.Disposition.Cause);
+        Assert.Equal("manager/host", c.Request.Disposition.Where);
+        var drop = c.Request.AllSteps().OfType<NetfilterStep>().Last();
+        Assert.Equal(("DOCKER-FORWARD", "-A DOCKER-FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP"), (drop.Chain, drop.RuleText));
+        Assert.Equal("two-node.swarm.yaml:20:3", drop.Span.ToShortString());
+    }
+
+    [Fact]
     public void Unpublished_ports_are_dropped_where_nothing_listens()
     {
         var c = Trace(ExamplePlans.Ipvs, "external", "manager:9999/tcp", 1).Single();

@@ -55,8 +55,18 @@ public static class ScriptEmitter
     private static IEnumerable<string> Tools(NodeLayout l, bool apply)
     {
         var tools = new List<string> { "ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "sysctl", "awk" };
-        if (l.Plan.Backend == LoadBalancerBackend.Ipvs) tools.AddRange(apply ? new[] { "ipvsadm", "ipvsadm-restore" } : new[] { "ipvsadm" });
-        else tools.Add("nft");
+        if (apply)
+        {
+            if (l.Plan.Backend == LoadBalancerBackend.Ipvs) tools.AddRange(new[] { "ipvsadm", "ipvsadm-restore" });
+            else tools.Add("nft");
+            return tools;
+        }
+        // Teardown needs only what it runs, so it can clean up after an apply that stopped at its own preflight.
+        var host = l.All.FirstOrDefault(n => l.IsHost(n.Name));
+        tools.Remove("bridge");
+        if (host is not null && host.Fdb.Count > 0) tools.Add("bridge");
+        if (host is not null && l.Plan.Backend == LoadBalancerBackend.Ipvs && host.Ipvs.Count > 0) tools.Add("ipvsadm");
+        if (host is not null && l.Plan.Backend == LoadBalancerBackend.Nftables && host.NftLoadBalancers.Count > 0) tools.Add("nft");
         return tools;
     }
 

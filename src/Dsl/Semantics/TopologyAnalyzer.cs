@@ -372,6 +372,15 @@ public sealed class TopologyAnalyzer
                 }
                 nets.Add(n.Value);
             }
+            if (nets.Count == 0 && s.Networks.Count == 0)
+            {
+                // Without a network a pinned VIP or task address would be silently dropped.
+                const string hint = "add the overlay network it belongs to under 'networks'";
+                if (s.Vip is { } lonelyVip)
+                    _d.Report(DiagnosticDescriptors.Unsupported, lonelyVip.Span, $"service '{name}' joins no network, so its 'vip' has nowhere to live: {hint}, or remove 'vip'");
+                foreach (var t in s.Tasks.Where(t => t.Address is not null))
+                    _d.Report(DiagnosticDescriptors.Unsupported, t.Address!.Value.Span, $"service '{name}' joins no network, so this task 'address' has nowhere to live: {hint}, or remove 'address'");
+            }
             if (endpointMode == EndpointMode.Dnsrr && (s.Vip is not null || s.Vips.Count > 0))
                 _d.Report(DiagnosticDescriptors.Unsupported, (s.Vip?.Span ?? s.Vips[0].Network.Span), $"service '{name}' uses endpointMode dnsrr, which has no VIP: remove 'vip'");
             foreach (var pn in s.PlacementNodes.Where(pn => nodes.All(x => x.Name != pn.Value)))

@@ -36,8 +36,8 @@ public static class IptablesView
         _ => null,
     };
 
-    /// <summary>The comment the emitted rules carry: the ownership marker with the rule's origin.</summary>
-    public static string Comment(DataplanePlan plan, NetfilterRule rule) => "swarmdsl:" + plan.Topology + ":" + rule.Origin;
+    /// <summary>The comment the emitted rules carry (the emitter's marker, span and origin).</summary>
+    public static string Comment(DataplanePlan plan, NetfilterRule rule) => Emit.RuleComments.For(plan.Topology, rule);
 
     /// <summary>A chain as iptables lists it: the plan's, or an empty ACCEPT built-in.</summary>
     internal sealed record ChainView(string Name, bool BuiltIn, Verdict Policy, IReadOnlyList<NetfilterRule> Rules);

@@ -228,6 +228,7 @@ internal sealed partial class PacketWalker
                 _trace.Add(new FdbStep(br.Name, dst, entry.Kind == Bridging.FdbEntryKind.Static ? "static" : "learned", outPort.Name, br.Span));
                 _trace.Add(new BridgeStep(br.Name, port.Name, outPort.Name));
             }
+            if (ns.BridgeNetfilter && !BridgedHooks(ns, br)) return;
             BridgeForward(ns, br, ns.Devices[entry.Port]);
             return;
         }
@@ -251,7 +252,30 @@ internal sealed partial class PacketWalker
             Drop(DropCause.FdbMiss, br.Span, "no port of " + br.Name + " leads to " + dst);
             return;
         }
+        if (ingressPort >= 0 && ns.BridgeNetfilter && !BridgedHooks(ns, br)) return;
         BridgeForward(ns, br, ns.Devices[found]);
+    }
+
+    /// <summary>
+    /// br_netfilter (bridge-nf-call-iptables=1): a frame bridged between two ports traverses PREROUTING, FORWARD and
+    /// POSTROUTING with the bridge as <c>-i</c>/<c>-o</c>. A DNAT here does not re-route the frame (br_nf_pre_routing_finish
+    /// would); it stays bridged.
+    /// </summary>
+    private bool BridgedHooks(NamespaceRuntime ns, DeviceRuntime br)
+    {
+        _inDev = br.Index;
+        _outDev = -1;
+        if (!RunTable(ns, ns.Raw, Netfilter.NetfilterHook.Prerouting, 0)) return false;
+        if (_ct < 0 && ns.ConntrackEnabled) ConntrackIn(ns);
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Prerouting, 1)) return false;
+        if (!NatHook(ns, Netfilter.NetfilterHook.Prerouting)) return false;
+        _outDev = br.Index;
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Forward, 1)) return false;
+        if (!RunTable(ns, ns.Filter, Netfilter.NetfilterHook.Forward, 3)) return false;
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Postrouting, 1)) return false;
+        _nexthop = _p.Headers.Destination;
+        if (!NatHook(ns, Netfilter.NetfilterHook.Postrouting)) return false;
+        return Confirm();
     }
 
     private void BridgeForward(NamespaceRuntime ns, DeviceRuntime br, DeviceRuntime outPort)

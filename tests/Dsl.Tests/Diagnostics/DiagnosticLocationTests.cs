@@ -39,7 +39,9 @@ public class DiagnosticLocationTests
     {
         // ---- SWARM0001 malformed YAML ----
         new("SWARM0001", "tab indentation", "version: 1\nnodes:\n\ta: {}\n", 3, 1, "tab"),
-        new("SWARM0001", "unclosed flow sequence", "version: 1\nname: t\nnodes: [a, b\n", 4, 1, "malformed YAML"),
+        new("SWARM0001", "unclosed flow sequence", "version: 1\nname: t\nnodes: [a, b\n", 3, 8, "this '[' is never closed"),
+        new("SWARM0001", "unclosed flow mapping, found lines later", "version: 1\nname: t\nnodes:\n  a: { address: 10.0.0.1/24\n  b: { address: 10.0.0.2/24 }\n", 4, 6, "this '{' is not closed properly"),
+        new("SWARM0001", "a missing comma stays where it is", "version: 1\nname: t\nnodes: { a: 1 b: 2 }\n", 3, 16, "did not find expected ',' or '}'"),
         new("SWARM0001", "unclosed quote", "version: 1\nname: \"t\n", 2, 7, "malformed YAML"),
         new("SWARM0001", "key without a value on a continuation", "version: 1\nname: t\n  bad: indent\n", 3, 6, "malformed YAML"),
         new("SWARM0001", "unknown alias", "version: 1\nname: *nope\n", 2, 7, "unknown alias '*nope'"),
@@ -194,6 +196,8 @@ public class DiagnosticLocationTests
 
         // ---- SWARM0030 unsupported combination ----
         new("SWARM0030", "replicas on a global service", With("    mode: global\n    replicas: 3\n"), 12, 15, "so 'replicas' does not apply"),
+        new("SWARM0030", "vip on a service without networks", Base.Replace("networks: [front]", "networks: []\n    vip: 10.1.0.9"), 11, 10, "joins no network, so its 'vip' has nowhere to live"),
+        new("SWARM0030", "task address on a service without networks", Base.Replace("networks: [front]", "networks: []\n    tasks: [{ node: a, address: 10.1.0.9 }]"), 11, 33, "this task 'address' has nowhere to live"),
         new("SWARM0030", "vip with dnsrr", With("    endpointMode: dnsrr\n    vip: 10.1.0.9\n"), 12, 10, "which has no VIP: remove 'vip'"),
 
         // ---- SWARM0031 invalid expectation ----

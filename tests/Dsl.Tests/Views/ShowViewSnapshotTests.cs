@@ -39,7 +39,7 @@ public class ShowViewSnapshotTests
                       .Append(" (exit ").Append(result.ExitCode).Append(")\n");
                     sb.Append(result.Output).Append(result.Error);
                 }
-                var links = LinkTable.Build(host);
+                var links = LinkTable.Build(plan, host);
                 foreach (var br in links.Links(ns.Name).Where(l => l.Device.Kind == DeviceKind.Bridge))
                 {
                     sb.Append("### ").Append(host.Node).Append('/').Append(ns.Name).Append(" $ brctl showmacs ").Append(br.Name).Append('\n');
