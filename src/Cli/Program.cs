@@ -1,5 +1,6 @@
 using System;
 using System.CommandLine;
+using System.Linq;
 using SwarmDsl.Cli.Commands;
 
 namespace SwarmDsl.Cli;
@@ -22,15 +23,26 @@ public static class Program
     {
         var io = new CliIo(stdout, stderr);
         var root = new RootCommand("swarmdsl: compile Docker Swarm style topologies into explainable, reproducible Linux dataplanes.");
+        // Accepted by every verb; unexpected failures then print their detail (never for input errors, which are diagnostics).
+        root.Options.Add(new Option<bool>("--verbose") { Description = "show details of unexpected failures", Recursive = true });
         root.Subcommands.Add(CheckCommand.Create(io));
         foreach (var extra in CommandCatalog.Extra(io)) root.Subcommands.Add(extra);
 
         try
         {
+            if (args.Length == 0)
+            {
+                stderr.WriteLine("swarmdsl: error: no command given (e.g. swarmdsl check FILE)");
+                stderr.WriteLine("Run 'swarmdsl --help' for usage.");
+                return Usage;
+            }
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {
-                foreach (var e in parse.Errors) stderr.WriteLine("swarmdsl: error: " + e.Message);
+                // "Required command was not provided" next to "Unrecognized command 'frob'" says the same thing twice, less clearly.
+                var messages = parse.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal).ToList();
+                if (messages.Count > 1) messages.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
+                foreach (var m in messages) stderr.WriteLine("swarmdsl: error: " + m);
                 stderr.WriteLine("Run 'swarmdsl --help' for usage.");
                 return Usage;
             }

@@ -20,8 +20,19 @@ internal static class TopologyLoader
             if (Directory.Exists(file)) { io.Error.WriteLine($"swarmdsl: error: '{file}' is a directory, not a topology file"); return null; }
             if (!info.Exists) { io.Error.WriteLine($"swarmdsl: error: cannot read '{file}': no such file"); return null; }
             if (info.Length > MaxBytes) { io.Error.WriteLine($"swarmdsl: error: '{file}' is larger than {MaxBytes / (1024 * 1024)} MiB"); return null; }
-            var bytes = File.ReadAllBytes(file);
-            text = new UTF8Encoding(false, true).GetString(bytes);
+            // Read at most MaxBytes + 1: a device or pipe may report length 0 and never end (/dev/zero).
+            var buffer = new MemoryStream();
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            {
+                var chunk = new byte[81920];
+                int n;
+                while ((n = stream.Read(chunk, 0, chunk.Length)) > 0)
+                {
+                    buffer.Write(chunk, 0, n);
+                    if (buffer.Length > MaxBytes) { io.Error.WriteLine($"swarmdsl: error: '{file}' is larger than {MaxBytes / (1024 * 1024)} MiB"); return null; }
+                }
+            }
+            text = new UTF8Encoding(false, true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
         }
         catch (DecoderFallbackException)
         {

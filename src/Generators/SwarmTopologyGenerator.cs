@@ -24,9 +24,10 @@ namespace SwarmDsl.Generators;
 /// <code>
 /// AdditionalTexts(*.swarm.yaml) ─ ReadYaml ─ CompileYaml ─┬─ diagnostics (external locations in the YAML file)
 ///                                   │                     └─ EmitYaml ─ AddSource (one file per topology)
-///                                   └─ DuplicateClasses (paths and class names only) ─ SWARM1002, and filters EmitYaml
-/// FAWMN([SwarmTopology]) ─ ReadAttributes ─ CompileAttributes ─┬─ diagnostics ─ joined with AttributeTrees (pragma-suppressible)
-///                                                              └─ EmitAttributes ─ AddSource
+///                                   └─ DuplicateClasses ─ SWARM1002, and filters EmitYaml
+/// FAWMN([SwarmTopology]) ─ ReadAttributes ─┬─ CompileAttributes ─┬─ diagnostics, joined with AttributeTrees (pragma-suppressible)
+///                                          │                     └─ EmitAttributes ─ AddSource
+///                                          └─ (type names) ─ DuplicateClasses
 /// </code>
 /// Diagnostics have their own output nodes, so a changed message never re-emits source and vice versa. Nothing throws
 /// out of the generator: an unexpected exception becomes SWARM1003 at the topology it concerns.
@@ -53,10 +54,18 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         var yamlResults = yamlSources
             .Select(static (source, ct) => Invariant(() => YamlTopologyCompiler.Compile(source, ct)))
             .WithTrackingName(TrackingNames.CompileYaml);
+        var attributeInputs = context.SyntaxProvider
+            .ForAttributeWithMetadataName(AttributeSource.TopologyAttributeMetadataName,
+                static (node, _) => AttributeReader.IsCandidate(node),
+                static (ctx, ct) => AttributeReader.Read(ctx, ct))
+            .WithTrackingName(TrackingNames.ReadAttributes);
+
+        // A class two topologies would both fill: paths and names only, so editing a file's content never changes it.
         var duplicates = yamlSources
             .Select(static (source, _) => (source.Path, source.Target.FullName))
             .Collect()
-            .Select(static (claims, _) => DuplicateClasses(claims))
+            .Combine(attributeInputs.Select(static (input, _) => input.Target.FullName).Collect())
+            .Select(static (claims, _) => DuplicateClasses(claims.Left, claims.Right))
             .WithTrackingName(TrackingNames.DuplicateClasses);
 
         context.RegisterSourceOutput(yamlResults.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics, null));
@@ -68,11 +77,6 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(yamlEmitted, static (spc, emitted) => AddSource(spc, emitted));
 
         // ---- C# attributes ----
-        var attributeInputs = context.SyntaxProvider
-            .ForAttributeWithMetadataName(AttributeSource.TopologyAttributeMetadataName,
-                static (node, _) => AttributeReader.IsCandidate(node),
-                static (ctx, ct) => AttributeReader.Read(ctx, ct))
-            .WithTrackingName(TrackingNames.ReadAttributes);
         var attributeResults = attributeInputs
             .Select(static (input, ct) => Invariant(() => AttributeBinder.Compile(input, ct)))
             .WithTrackingName(TrackingNames.CompileAttributes);
@@ -91,25 +95,28 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(attributeEmitted, static (spc, emitted) => AddSource(spc, emitted));
     }
 
-    /// <summary>A YAML file whose class an earlier file (by ordinal path) already generates.</summary>
+    /// <summary>A YAML file whose class an earlier file (by ordinal path) or a <c>[SwarmTopology]</c> type already fills.</summary>
     internal sealed record DuplicateClass(string Path, DiagnosticInfo Diagnostic);
 
-    private static EquatableArray<DuplicateClass> DuplicateClasses(ImmutableArray<(string Path, string FullName)> claims)
+    private static EquatableArray<DuplicateClass> DuplicateClasses(ImmutableArray<(string Path, string FullName)> claims, ImmutableArray<string> attributeTypes)
     {
         var owner = new Dictionary<string, string>(StringComparer.Ordinal);
         var result = new List<DuplicateClass>();
         foreach (var (path, fullName) in claims.OrderBy(c => c.Path, StringComparer.Ordinal))
         {
-            if (!owner.TryGetValue(fullName, out var first))
-            {
-                owner[fullName] = path;
-                continue;
-            }
-            var message = string.Format(CultureInfo.InvariantCulture,
-                "'{0}' would generate class '{1}', which '{2}' already generates: rename one file or set SwarmDslClassName on it",
-                Identifiers.FileName(path), fullName, Identifiers.FileName(first));
-            result.Add(new DuplicateClass(path, new DiagnosticInfo(SwarmDiagnosticDescriptors.DuplicateClass.Id, SwarmDsl.Diagnostics.Severity.Error, message,
-                new LocationInfo(path, default, default))));
+            string? message = null;
+            if (attributeTypes.Contains(fullName))
+                message = string.Format(CultureInfo.InvariantCulture,
+                    "'{0}' would generate class '{1}', which is already a [SwarmTopology] type: rename the file or the type, or set SwarmDslClassName on the file",
+                    Identifiers.FileName(path), fullName);
+            else if (owner.TryGetValue(fullName, out var first))
+                message = string.Format(CultureInfo.InvariantCulture,
+                    "'{0}' would generate class '{1}', which '{2}' already generates: rename one file or set SwarmDslClassName on it",
+                    Identifiers.FileName(path), fullName, Identifiers.FileName(first));
+            else owner[fullName] = path;
+            if (message is not null)
+                result.Add(new DuplicateClass(path, new DiagnosticInfo(SwarmDiagnosticDescriptors.DuplicateClass.Id, SwarmDsl.Diagnostics.Severity.Error, message,
+                    new LocationInfo(path, default, default))));
         }
         return result.ToEquatableArray();
     }

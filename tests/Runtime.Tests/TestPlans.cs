@@ -118,7 +118,7 @@ internal static class P
     public static DataplanePlan RouterLab() => Plan("10.0.0.0/24",
         Host("r", "10.0.0.1/24",
             Ns("host", NamespaceKind.Host,
-                new[] { Lo(), Phys("eth0"), Veth("vsrv", "srv", "eth0", false), Bridge("brc"), Veth("vc1", "cli1", "eth0", false, master: "brc"), Veth("vc2", "cli2", "eth0", false, master: "brc") },
+                new[] { Lo(), Phys("eth0"), Veth("vsrv", "srv", "eth0", false, mtu: 1400), Bridge("brc"), Veth("vc1", "cli1", "eth0", false, master: "brc"), Veth("vc2", "cli2", "eth0", false, master: "brc") },
                 new[] { Addr("eth0", "10.0.0.1/24"), Addr("vsrv", "192.168.1.1/24"), Addr("brc", "192.168.2.1/24") },
                 new[] { Connected("10.0.0.0/24", "eth0", "10.0.0.1"), Connected("192.168.1.0/24", "vsrv", "192.168.1.1"), Connected("192.168.2.0/24", "brc", "192.168.2.1") },
                 new[]

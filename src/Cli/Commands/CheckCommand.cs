@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.IO;
 using System.Linq;
 using SwarmDsl.Diagnostics;
 
@@ -11,15 +10,23 @@ internal static class CheckCommand
     public static Command Create(CliIo io)
     {
         var files = new Argument<string[]>("FILE") { Arity = ArgumentArity.OneOrMore, Description = "topology files (*.swarm.yaml)" };
+        // A variadic argument swallows unknown options ("--bogus") as file names; refuse them as usage errors instead.
+        // A file whose name starts with '-' is still reachable as ./-name.
+        files.Validators.Add(result =>
+        {
+            foreach (var token in result.Tokens)
+                if (token.Value.Length > 1 && token.Value[0] == '-')
+                    result.AddError($"unknown option '{token.Value}' (to check a file whose name starts with '-', write ./{token.Value})");
+        });
         var cmd = new Command("check", "Parse, validate and lower topologies; print diagnostics as FILE(LINE,COL): error SWARMnnnn: message.") { files };
         cmd.SetAction(parse =>
         {
             int exit = Program.Ok;
-            int errors = 0, warnings = 0, checkedFiles = 0;
+            int errors = 0, warnings = 0, checkedFiles = 0, unreadable = 0;
             foreach (var file in parse.GetValue(files) ?? System.Array.Empty<string>())
             {
                 var loaded = TopologyLoader.Load(file, io);
-                if (loaded is null) { exit = Program.Failed; continue; }
+                if (loaded is null) { exit = Program.Failed; unreadable++; continue; }
                 checkedFiles++;
                 foreach (var d in loaded.Diagnostics)
                 {
@@ -29,9 +36,13 @@ internal static class CheckCommand
                 }
                 if (loaded.HasErrors) exit = Program.Failed;
             }
-            io.Out.WriteLine($"{checkedFiles} file{(checkedFiles == 1 ? "" : "s")} checked: {errors} error{(errors == 1 ? "" : "s")}, {warnings} warning{(warnings == 1 ? "" : "s")}");
+            io.Out.WriteLine($"{Plural(checkedFiles, "file")} checked: {Plural(errors, "error")}, {Plural(warnings, "warning")}"
+                + (unreadable > 0 ? $"; {Plural(unreadable, "file")} could not be read" : ""));
             return exit;
         });
         return cmd;
     }
+
+    private static string Plural(int n, string word) =>
+        n.ToString(System.Globalization.CultureInfo.InvariantCulture) + " " + word + (n == 1 ? "" : "s");
 }

@@ -12,6 +12,7 @@ internal static class CommandCatalog
         yield return ShowCommand.Create(io);
         yield return GraphCommand.Create(io);
         yield return TraceCommand.Create(io);
+        yield return EmitCommand.Create(io);
         yield return LabCommand.Create(io);
         yield return DiffCommand.Create(io);
     }

@@ -39,8 +39,10 @@ internal static class ShowCommand
             for (int i = 0; i < tokens.Count; i++)
                 if (tokens[i].Type == TokenType.DoubleDash) { dash = i; break; }
             if (dash < 0) throw new CliUsageException("show needs '-- COMMAND...' after FILE NODE [NAMESPACE]\n" + ShowResult.Supported);
-            var before = tokens.Take(dash).Where(t => t.Type == TokenType.Argument).Select(t => t.Value).ToList();
             var command = tokens.Skip(dash + 1).Select(t => t.Value).ToList();
+            // ARGS holds the positional words before "--" followed by the command (option values are not in it).
+            var all = parse.GetValue(args) ?? Array.Empty<string>();
+            var before = all.Take(Math.Max(0, all.Length - command.Count)).ToList();
             if (before.Count is < 2 or > 3) throw new CliUsageException("show takes FILE NODE [NAMESPACE] before '--'");
             if (command.Count == 0) throw new CliUsageException("show needs a command after '--'\n" + ShowResult.Supported);
 

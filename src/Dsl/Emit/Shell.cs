@@ -43,6 +43,9 @@ public static class Shell
         return sb.ToString();
     }
 
+    /// <summary>The plan's source file name without folders (comments must not leak local paths), fit for a comment line.</summary>
+    public static string SourceName(Plan.DataplanePlan plan) => CommentText(System.IO.Path.GetFileName(plan.SourceFile));
+
     /// <summary>A <c>#</c> comment line's text with line breaks and control characters replaced, so it stays one line.</summary>
     public static string CommentText(string text)
     {

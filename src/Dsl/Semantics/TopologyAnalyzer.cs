@@ -120,7 +120,6 @@ public sealed class TopologyAnalyzer
             result.Add(new NodeModel(n.Name.Value, n.Hostname?.Value ?? n.Name.Value, n.Role?.Value ?? NodeRole.Worker, addr.Value,
                 n.Interface?.Value ?? "eth0", labels, n.Name.Span));
         }
-        foreach (var s in _decl.Sysctls.Where(s => s.Node is not null && !names.Contains(s.Node))) { /* node sysctls come from node entries: always declared */ }
         return result;
     }
 
@@ -372,6 +371,15 @@ public sealed class TopologyAnalyzer
                 }
                 nets.Add(n.Value);
             }
+            if (nets.Count == 0 && s.Networks.Count == 0)
+            {
+                // Without a network a pinned VIP or task address would be silently dropped.
+                const string hint = "add the overlay network it belongs to under 'networks'";
+                if (s.Vip is { } lonelyVip)
+                    _d.Report(DiagnosticDescriptors.Unsupported, lonelyVip.Span, $"service '{name}' joins no network, so its 'vip' has nowhere to live: {hint}, or remove 'vip'");
+                foreach (var t in s.Tasks.Where(t => t.Address is not null))
+                    _d.Report(DiagnosticDescriptors.Unsupported, t.Address!.Value.Span, $"service '{name}' joins no network, so this task 'address' has nowhere to live: {hint}, or remove 'address'");
+            }
             if (endpointMode == EndpointMode.Dnsrr && (s.Vip is not null || s.Vips.Count > 0))
                 _d.Report(DiagnosticDescriptors.Unsupported, (s.Vip?.Span ?? s.Vips[0].Network.Span), $"service '{name}' uses endpointMode dnsrr, which has no VIP: remove 'vip'");
             foreach (var pn in s.PlacementNodes.Where(pn => nodes.All(x => x.Name != pn.Value)))
@@ -414,15 +422,15 @@ public sealed class TopologyAnalyzer
                         _d.Report(DiagnosticDescriptors.UnknownReference, t.Node.Value.Span, unknown);
                 }
                 else if (decl.PlacementNodes.Count > 0 && eligible.All(n => n.Name != t.Node!.Value.Value))
-                    _d.Report(s.Mode == ServiceMode.Global ? DiagnosticDescriptors.GlobalTaskPlacement : DiagnosticDescriptors.UnknownReference, t.Node!.Value.Span,
-                        $"task pinned to node '{t.Node.Value.Value}', which placement.nodes of service '{s.Name}' excludes");
+                    _d.Report(s.Mode == ServiceMode.Global ? DiagnosticDescriptors.GlobalTaskPlacement : DiagnosticDescriptors.NoPlacement, t.Node!.Value.Span,
+                        $"task pinned to node '{t.Node.Value.Value}', which placement.nodes of service '{s.Name}' excludes: add the node to placement.nodes or pin the task elsewhere");
             }
             var placed = new List<(string Node, TaskDeclaration? Decl, string Name, int Slot)>();
             if (s.Mode == ServiceMode.Replicated)
             {
                 if (pinned.Count > s.Replicas)
                 {
-                    _d.Report(DiagnosticDescriptors.TooManyTasks, decl.TasksSpan ?? decl.Name.Span, $"service '{s.Name}' pins {pinned.Count} tasks but has {s.Replicas} replica{(s.Replicas == 1 ? "" : "s")}: raise replicas or pin fewer tasks");
+                    _d.Report(DiagnosticDescriptors.TooManyTasks, decl.TasksSpan ?? decl.Name.Span, $"service '{s.Name}' pins {pinned.Count} tasks but has {s.Replicas} replica{(s.Replicas == 1 ? "" : "s")}{(decl.Replicas is null ? " (the default)" : "")}: raise replicas or pin fewer tasks");
                     continue;
                 }
                 if (s.Replicas > 0 && eligible.Count == 0)

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
@@ -22,7 +23,10 @@ public static class YamlSyntaxReader
     /// <summary>Parses <paramref name="text"/> (the contents of <paramref name="file"/>); returns the root, or null on a fatal error.</summary>
     public static YamlNode? Read(string file, string text, DiagnosticBag diagnostics, CancellationToken cancellationToken = default)
     {
-        // A leading BOM is legal; YamlDotNet handles it, but a tab used for indentation gets a clearer message from us.
+        // A leading BOM is legal YAML (editors on Windows write one), but YamlDotNet reading a string takes it for text and
+        // turns the first line into a junk key. It occupies no column, so dropping it keeps every position right.
+        if (text.Length > 0 && text[0] == '\uFEFF') text = text.Substring(1);
+        // A tab used for indentation gets a clearer message from us than from YamlDotNet.
         var tab = FindIndentationTab(text);
         if (tab is { } t)
         {
@@ -37,6 +41,11 @@ public static class YamlSyntaxReader
         catch (OperationCanceledException)
         {
             throw;
+        }
+        catch (LocatedYamlException ex)
+        {
+            diagnostics.Report(DiagnosticDescriptors.YamlSyntax, ex.Span, ex.Message);
+            return null;
         }
         catch (YamlException ex)
         {
@@ -80,10 +89,17 @@ public static class YamlSyntaxReader
         return null;
     }
 
+    private sealed class LocatedYamlException : Exception
+    {
+        public LocatedYamlException(SourceSpan span, string message) : base(message) => Span = span;
+        public SourceSpan Span { get; }
+    }
+
     private sealed class Frame
     {
         public Frame(bool isMapping, SourceSpan start) { IsMapping = isMapping; Start = start; }
         public bool IsMapping;
+        public bool IsFlow;
         public SourceSpan Start;
         public string? Anchor;
         public List<YamlEntry> Entries = new();
@@ -99,6 +115,33 @@ public static class YamlSyntaxReader
         var stack = new Stack<Frame>();
         YamlNode? root = null;
         int documents = 0;
+        var last = SourceSpan.None;
+
+        // An unclosed '[' or '{' is found only where the parser gives up, often lines later or at the end of the file; point at
+        // the bracket instead, which is where the fix goes.
+        bool MoveNext()
+        {
+            try
+            {
+                return parser.MoveNext();
+            }
+            catch (YamlException ex) when (stack.Count > 0 && stack.Peek().IsFlow && ex.Start.Line > stack.Peek().Start.StartLine
+                && ex.Message.IndexOf("did not find expected ','", StringComparison.Ordinal) >= 0)
+            {
+                var open = stack.Peek().Start;
+                var bracket = stack.Peek().IsMapping ? "{" : "[";
+                throw new LocatedYamlException(open, $"malformed YAML: this '{bracket}' is never closed (the parser expected ',' or '{(bracket == "{" ? "}" : "]")}' before line {ex.Start.Line.ToString(CultureInfo.InvariantCulture)}, column {ex.Start.Column.ToString(CultureInfo.InvariantCulture)})");
+            }
+            catch (Exception ex) when (ex is not YamlException and not OperationCanceledException and not OutOfMemoryException)
+            {
+                // YamlDotNet occasionally fails with a non-YAML exception (an internal state error) on broken input. Point at
+                // the innermost open flow bracket, the usual culprit, or else where parsing last succeeded.
+                var flow = stack.FirstOrDefault(f => f.IsFlow);
+                if (flow is not null)
+                    throw new LocatedYamlException(flow.Start, $"malformed YAML: this '{(flow.IsMapping ? "{" : "[")}' is not closed properly");
+                throw new LocatedYamlException(last.IsKnown ? last : SourceSpan.At(file, 1, 1), "malformed YAML: the parser cannot continue after this point");
+            }
+        }
 
         SourceSpan SpanOf(ParsingEvent e) => new(file, (int)e.Start.Line, (int)e.Start.Column, (int)e.End.Line, (int)e.End.Column);
 
@@ -139,10 +182,11 @@ public static class YamlSyntaxReader
             return true;
         }
 
-        while (parser.MoveNext())
+        while (MoveNext())
         {
             ct.ThrowIfCancellationRequested();
             var ev = parser.Current!;
+            if (ev.Start.Line > 0) last = SpanOf(ev);
             switch (ev)
             {
                 case StreamStart or StreamEnd or DocumentEnd or Comment:
@@ -172,11 +216,11 @@ public static class YamlSyntaxReader
                     break;
                 case MappingStart ms:
                     if (stack.Count >= MaxDepth) { diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"nesting deeper than {MaxDepth} levels"); return null; }
-                    stack.Push(new Frame(true, SpanOf(ev)) { Anchor = ms.Anchor.IsEmpty ? null : ms.Anchor.Value });
+                    stack.Push(new Frame(true, SpanOf(ev)) { Anchor = ms.Anchor.IsEmpty ? null : ms.Anchor.Value, IsFlow = ms.Style == MappingStyle.Flow });
                     break;
                 case SequenceStart ss:
                     if (stack.Count >= MaxDepth) { diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"nesting deeper than {MaxDepth} levels"); return null; }
-                    stack.Push(new Frame(false, SpanOf(ev)) { Anchor = ss.Anchor.IsEmpty ? null : ss.Anchor.Value });
+                    stack.Push(new Frame(false, SpanOf(ev)) { Anchor = ss.Anchor.IsEmpty ? null : ss.Anchor.Value, IsFlow = ss.Style == SequenceStyle.Flow });
                     break;
                 case MappingEnd or SequenceEnd:
                 {

@@ -38,6 +38,8 @@ public static class IpView
             foreach (var (cidr, secondary) in addresses)
             {
                 sb.Append("    inet ").Append(cidr.ToString());
+                // The scripts add addresses with "brd +" (as Docker's netlink calls do), which /31 and /32 have none of.
+                if (link.Device.Kind != DeviceKind.Loopback && cidr.PrefixLength < 31) sb.Append(" brd ").Append(cidr.Broadcast.ToString());
                 sb.Append(cidr.Address.IsLoopback ? " scope host " : " scope global ");
                 if (secondary) sb.Append("secondary ");
                 sb.Append(link.Name).Append('\n');

@@ -36,8 +36,8 @@ public static class IptablesView
         _ => null,
     };
 
-    /// <summary>The comment the emitted rules carry: the ownership marker with the rule's origin.</summary>
-    public static string Comment(DataplanePlan plan, NetfilterRule rule) => "swarmdsl:" + plan.Topology + ":" + rule.Origin;
+    /// <summary>The comment the emitted rules carry (the emitter's marker, span and origin).</summary>
+    public static string Comment(DataplanePlan plan, NetfilterRule rule) => Emit.RuleComments.For(plan.Topology, rule);
 
     /// <summary>A chain as iptables lists it: the plan's, or an empty ACCEPT built-in.</summary>
     internal sealed record ChainView(string Name, bool BuiltIn, Verdict Policy, IReadOnlyList<NetfilterRule> Rules);
@@ -194,12 +194,17 @@ public static class IptablesView
 
     private static void AppendMatches(StringBuilder sb, IReadOnlyList<RuleMatch> matches)
     {
-        // The nf_tables backend folds every port test of one protocol into the first match of that protocol, as iptables-save does.
+        // The nf_tables backend folds every tcp/udp port test of one protocol into the first match of that protocol, as iptables-save does.
         var folded = new HashSet<IpProtocol>();
         for (int i = 0; i < matches.Count; i++)
         {
             switch (matches[i])
             {
+                case PortMatch port when port.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp):
+                    // sctp stays an xtables match: each one prints on its own, where it stands.
+                    sb.Append(' ').Append(port.Protocol.Name());
+                    AppendPorts(sb, port);
+                    break;
                 case PortMatch port:
                     if (!folded.Add(port.Protocol)) break;
                     sb.Append(' ').Append(port.Protocol.Name());
@@ -230,14 +235,15 @@ public static class IptablesView
                     sb.Append(" icmp").Append(icmp.Negated ? " !" : "").Append("type ").Append(icmp.Type.ToString(CultureInfo.InvariantCulture));
                     break;
                 case StatisticMatch st:
-                    sb.Append(" statistic").Append(st.Negated ? " !" : "");
+                    // libxt_statistic prints the inversion after the mode: "mode nth ! every 3".
+                    sb.Append(" statistic");
                     if (st.Random)
                     {
-                        sb.Append(" mode random probability ").Append(IptablesSyntax.FormatProbability(IptablesSyntax.ProbabilityToKernel(st.Probability)));
+                        sb.Append(" mode random").Append(st.Negated ? " !" : "").Append(" probability ").Append(IptablesSyntax.FormatProbability(IptablesSyntax.ProbabilityToKernel(st.Probability)));
                     }
                     else
                     {
-                        sb.Append(" mode nth every ").Append(st.Every.ToString(CultureInfo.InvariantCulture));
+                        sb.Append(" mode nth").Append(st.Negated ? " !" : "").Append(" every ").Append(st.Every.ToString(CultureInfo.InvariantCulture));
                         if (st.Packet != 0) sb.Append(" packet ").Append(st.Packet.ToString(CultureInfo.InvariantCulture));
                     }
                     break;

@@ -24,12 +24,13 @@ public sealed record LinkInfo(string Namespace, DevicePlan Device, int Index, Ma
 
 /// <summary>
 /// The kernel's numbering of one host's devices: ifindexes, MAC addresses where the plan leaves them to the kernel, the
-/// namespace ids each namespace gives the others, and bridge port numbers. It replays the plan in creation order the way the
-/// emitted scripts do: every namespace exists first (lo is 1), the pre-existing underlay interface is 2 in the host namespace,
-/// then namespaces in plan order and their devices in plan order; a veth pair is made by its <see cref="VethPeer.CreatesPair"/>
-/// end (the kernel registers the peer first, each end taking the next free index of its own namespace: the per-namespace
-/// counter of <c>dev_new_index</c>), and a VXLAN device is made in <see cref="VxlanPlan.CreatedIn"/> and moved, keeping its
-/// index when it is free in the target. Ports then join their bridges in the same order (port numbers are the lowest free).
+/// namespace ids each namespace gives the others, and bridge port numbers. It replays what the emitted <c>apply.sh</c> does
+/// (the creation order of <see cref="Emit.NodeLayout"/>): every namespace exists first (lo is 1) and the pre-existing
+/// underlay interface is 2 in the host namespace; then VXLAN devices are made in their <see cref="VxlanPlan.CreatedIn"/>
+/// namespace and moved, and veth pairs are made in the host namespace (the kernel registers the peer first, each taking the
+/// next index of the per-namespace counter of <c>dev_new_index</c>) and their ends moved, a moved device keeping its index
+/// when it is free in the target; then each namespace makes its bridges (and VXLAN devices that stay where they are made)
+/// in plan order, and ports join their bridges in plan order (port numbers are the lowest free).
 /// </summary>
 /// <remarks>
 /// Values the kernel draws at random (MACs left to the kernel, the real host's own ifindexes) are derived from the device's
@@ -73,16 +74,31 @@ public sealed class LinkTable
     public MacAddress BridgeId(string ns, LinkInfo bridge) =>
         HasOwnAddress(bridge.Device) || Ports(ns, bridge.Name).Count > 0 ? bridge.Mac : MacAddress.Zero;
 
-    /// <summary>Numbers the devices of <paramref name="host"/>.</summary>
-    public static LinkTable Build(HostPlan host)
+    /// <summary>Numbers the devices of <paramref name="host"/> (a host of <paramref name="plan"/>).</summary>
+    public static LinkTable Build(DataplanePlan plan, HostPlan host)
     {
         var table = new LinkTable(host);
+        var layout = new Emit.NodeLayout(plan, host);
         var state = new Numbering(host);
-        foreach (var ns in host.Namespaces)
+        var creators = new[] { layout.HostNamespace }.Concat(layout.Vxlans.Select(v => v.CreatedIn)).Distinct().ToList();
+        foreach (var creator in creators)
+        {
+            foreach (var v in layout.Vxlans.Where(v => v.CreatedIn == creator))
+                state.Move(creator, v.Namespace, v.Device.Name, state.Allocate(creator), creator);
+            if (creator != layout.HostNamespace) continue;
+            foreach (var pair in layout.Pairs)
+            {
+                var b = state.Allocate(creator);
+                var a = state.Allocate(creator);
+                state.Move(creator, pair.A.Namespace, pair.A.Device, a, creator);
+                state.Move(creator, pair.B.Namespace, pair.B.Device, b, pair.A.Namespace);
+            }
+        }
+        foreach (var ns in layout.All)
             foreach (var dev in ns.Devices)
-                state.Create(ns.Name, dev);
-        // Ports join their bridges once every device exists (a veth end made by a later namespace cannot be enslaved earlier).
-        foreach (var ns in host.Namespaces)
+                if (dev.Kind == DeviceKind.Bridge || dev.Kind == DeviceKind.Vxlan && dev.Vxlan?.CreatedIn == ns.Name)
+                    state.Place(ns.Name, dev.Name, state.Allocate(ns.Name));
+        foreach (var ns in layout.All)
             foreach (var dev in ns.Devices)
                 if (dev.Master is not null) state.Enslave(ns.Name, dev);
         state.Finish(table);
@@ -123,6 +139,8 @@ public sealed class LinkTable
                 _counter[ns.Name] = 1;
                 _used[ns.Name] = new HashSet<int> { 1 };
                 _nsids[ns.Name] = new List<string>();
+                foreach (var dev in ns.Devices)
+                    if (dev.Kind == DeviceKind.Loopback) _index[(ns.Name, dev.Name)] = 1;
             }
             // The underlay NIC exists before anything we make: a real host's first NIC is usually 2.
             foreach (var ns in host.Namespaces)
@@ -130,42 +148,20 @@ public sealed class LinkTable
                     if (dev.Kind == DeviceKind.Physical) _index[(ns.Name, dev.Name)] = Allocate(ns.Name);
         }
 
-        public void Create(string ns, DevicePlan dev)
+        public void Place(string ns, string device, int index) => _index[(ns, device)] = index;
+
+        /// <summary>Moves a device made in <paramref name="from"/> to <paramref name="to"/>: it keeps its index when free there.</summary>
+        public void Move(string from, string to, string device, int index, string peerNamespace)
         {
-            switch (dev.Kind)
+            if (!_used.ContainsKey(to)) to = from;
+            if (from != to)
             {
-                case DeviceKind.Loopback:
-                    _index[(ns, dev.Name)] = 1;
-                    break;
-                case DeviceKind.Physical:
-                    break;
-                case DeviceKind.Bridge:
-                    _index[(ns, dev.Name)] = Allocate(ns);
-                    break;
-                case DeviceKind.Veth when dev.Peer is { CreatesPair: true } peer:
-                    if (_used.ContainsKey(peer.Namespace))
-                    {
-                        _index[(peer.Namespace, peer.Device)] = Allocate(peer.Namespace);
-                        Meet(ns, peer.Namespace);
-                    }
-                    _index[(ns, dev.Name)] = Allocate(ns);
-                    break;
-                case DeviceKind.Veth:
-                    break; // made with its peer
-                case DeviceKind.Vxlan:
-                    var from = dev.Vxlan?.CreatedIn ?? ns;
-                    if (!_used.ContainsKey(from)) from = ns;
-                    var index = Allocate(from);
-                    if (from != ns)
-                    {
-                        _used[from].Remove(index);
-                        if (_used[ns].Contains(index)) index = Allocate(ns);
-                        else _used[ns].Add(index);
-                        Meet(ns, from);
-                    }
-                    _index[(ns, dev.Name)] = index;
-                    break;
+                _used[from].Remove(index);
+                if (_used[to].Contains(index)) index = Allocate(to);
+                else _used[to].Add(index);
             }
+            _index[(to, device)] = index;
+            if (_used.ContainsKey(peerNamespace)) Meet(to, peerNamespace);
         }
 
         public void Enslave(string ns, DevicePlan dev)
@@ -185,7 +181,7 @@ public sealed class LinkTable
             if (!_nsids[b].Contains(a)) _nsids[b].Add(a);
         }
 
-        private int Allocate(string ns)
+        public int Allocate(string ns)
         {
             var used = _used[ns];
             var i = _counter[ns];

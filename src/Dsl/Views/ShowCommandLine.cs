@@ -35,7 +35,7 @@ public static class ShowCommandLine
     public static ShowResult Run(DataplanePlan plan, HostPlan host, NamespacePlan ns, IReadOnlyList<string> command, ShowOptions options)
     {
         if (command.Count == 0) return ShowResult.Unsupported("no command given");
-        var links = LinkTable.Build(host);
+        var links = LinkTable.Build(plan, host);
         var args = command.Skip(1).ToList();
         switch (command[0])
         {

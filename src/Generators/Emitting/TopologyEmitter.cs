@@ -350,42 +350,28 @@ internal sealed class TopologyEmitter
     private void WriteSysctls()
     {
         using var _ = HandleClass("Sysctls", "The sysctls (<c>tuning.sysctls</c> for every node, <c>nodes.*.sysctls</c> for one).");
-        var items = new List<string>();
-        foreach (var s in _t.Sysctls)
-        {
-            Declared(s.Span);
-            items.Add($"new {Ns}SwarmSysctl({Identifiers.Literal(s.Node)}, {Identifiers.Literal(s.Key)}, {Identifiers.Literal(s.Value)})");
-        }
-        WriteList("SwarmSysctl", items);
+        WriteList("SwarmSysctl", _t.Sysctls.Select(s =>
+            ($"new {Ns}SwarmSysctl({Identifiers.Literal(s.Node)}, {Identifiers.Literal(s.Key)}, {Identifiers.Literal(s.Value)})", s.Span)));
     }
 
     private void WriteRules()
     {
         using var _ = HandleClass("Rules", "The raw netfilter rules (<c>rules</c>), in declaration order.");
-        var items = new List<string>();
-        foreach (var r in _t.Rules)
-        {
-            Declared(r.Span);
-            items.Add($"new {Ns}SwarmRule({Identifiers.Literal(r.Node)}, {Identifiers.Literal(r.Namespace)}, {Ns}NetfilterTable.{Identifiers.ToPascalCase(r.Table, "Filter")}, {Identifiers.Literal(r.Chain)}, {Identifiers.Literal(r.Rule)}, {Ns}RulePosition.{r.Position})");
-        }
-        WriteList("SwarmRule", items);
+        WriteList("SwarmRule", _t.Rules.Select(r =>
+            ($"new {Ns}SwarmRule({Identifiers.Literal(r.Node)}, {Identifiers.Literal(r.Namespace)}, {Ns}NetfilterTable.{Identifiers.ToPascalCase(r.Table, "Filter")}, {Identifiers.Literal(r.Chain)}, {Identifiers.Literal(r.Rule)}, {Ns}RulePosition.{r.Position})", r.Span)));
     }
 
     private void WriteExpectations()
     {
         using var _ = HandleClass("Expectations", "The expectations (<c>expect</c>) the compiler checked.");
-        var items = new List<string>();
-        foreach (var x in _t.Expectations)
-        {
-            Declared(x.Span);
-            items.Add($"new {Ns}SwarmExpectation({Identifiers.Literal(x.From.Text)}, {Identifiers.Literal(x.To.Text)}, {Identifiers.Literal(x.Reaches)}, {B(x.Blocked)})");
-        }
-        WriteList("SwarmExpectation", items);
+        WriteList("SwarmExpectation", _t.Expectations.Select(x =>
+            ($"new {Ns}SwarmExpectation({Identifiers.Literal(x.From.Text)}, {Identifiers.Literal(x.To.Text)}, {Identifiers.Literal(x.Reaches)}, {B(x.Blocked)})", x.Span)));
     }
 
-    // A list whose items have no names of their own; each item's declaration comment was written just before.
-    private void WriteList(string type, List<string> items)
+    // A list whose items have no names of their own; each item says where it was declared.
+    private void WriteList(string type, IEnumerable<(string Item, SourceSpan Span)> entries)
     {
+        var items = entries.ToList();
         _w.WriteLine("/// <summary>Every item, in declaration order.</summary>");
         if (items.Count == 0)
         {
@@ -394,7 +380,8 @@ internal sealed class TopologyEmitter
         }
         _w.WriteLine($"public static {ReadOnlyList}<{Ns}{type}> All {{ get; }} = new {Ns}{type}[]");
         _w.WriteLine("{");
-        foreach (var item in items) _w.WriteLine("    " + item + ",");
+        foreach (var (item, span) in items)
+            _w.WriteLine($"    {item}, // {(span.IsKnown ? Comment(span.ToShortString()) : "derived")}");
         _w.WriteLine("};");
     }
 
@@ -422,7 +409,7 @@ internal sealed class TopologyEmitter
     // ---- helpers --------------------------------------------------------------------------------------------------
 
     private void Declared(SourceSpan span)
-        => _w.WriteLine(span.IsKnown ? $"// Declared at {Comment(span.ToShortString())}." : "// Derived by the compiler (no declaration).");
+        => _w.WriteLine(span.IsKnown ? $"// Source: {Comment(span.ToShortString())}." : "// Derived by the compiler (no declaration).");
 
     private static string Array(string type, IEnumerable<string> items)
     {

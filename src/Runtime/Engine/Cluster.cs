@@ -185,6 +185,7 @@ public sealed class Cluster
                 case "net.ipv4.ip_forward": forward = s.Value.Trim() == "1"; break;
                 case "net.ipv4.conf.all.forwarding": forward = s.Value.Trim() == "1"; break;
                 case "net.ipv4.vs.conntrack": vsConntrack = s.Value.Trim() == "1"; break;
+                case "net.bridge.bridge-nf-call-iptables": ns.BridgeNetfilter = s.Value.Trim() == "1"; break;
                 default:
                     const string prefix = "net.ipv4.conf.";
                     const string suffix = ".route_localnet";

@@ -105,7 +105,7 @@ internal sealed partial class PacketWalker
         }
         if (dest.Forward == IpvsForward.Masquerade)
         {
-            if (h.DontFragment && !ns.IsLocal(cp.DestinationAddress) && h.TotalLength > outDev.Mtu)
+            if (h.DontFragment && !ns.IsLocal(cp.DestinationAddress) && WireLength > outDev.Mtu)
             {
                 _outcome.Mtu = outDev.Mtu;
                 Drop(DropCause.MtuExceeded, outDev.Span, MtuText(outDev), ReplyKind.FragmentationNeeded);
@@ -252,14 +252,30 @@ internal sealed partial class PacketWalker
         }
     }
 
-    /// <summary>The nftables backend's srcnat: a connection it DNATed leaves with the outgoing interface's address (masquerade).</summary>
+    /// <summary>
+    /// The nftables backend at srcnat: <c>ct status dnat ip daddr SUBNET snat to SOURCE</c> (the plan's SNAT of each
+    /// balancer, standing in for IPVS's <c>-m ipvs --ipvs -j SNAT</c>). A balancer without one masquerades the connections
+    /// it DNATed to the outgoing interface's address.
+    /// </summary>
     private void NftSourceNat(NamespaceRuntime ns)
     {
-        int lb = ns.Conntrack[_ct].NftLoadBalancer;
-        if (lb < 0 || _outDev < 0) return;
+        ref var e = ref ns.Conntrack[_ct];
+        var dst = _p.Headers.Destination;
+        foreach (var lb in ns.NftBalancers)
+        {
+            var plan = lb.Plan;
+            if (plan.SnatSubnet is Ipv4Cidr subnet && plan.SnatSource is Ipv4Address source)
+            {
+                if ((e.Status & CtStatus.DstNat) == 0 || !subnet.Contains(dst)) continue;
+                Bind(ns, true, source, -1, "SNAT (nftables: ct status dnat ip daddr " + subnet.Subnet + ")", plan.Span);
+                return;
+            }
+        }
+        int index = e.NftLoadBalancer;
+        if (index < 0 || _outDev < 0 || ns.NftBalancers[index].Plan.SnatSource is not null) return;
         var address = MasqueradeAddress(ns.Devices[_outDev], _nexthop);
         if (address == Ipv4Address.Any) return;
-        Bind(ns, true, address, -1, "SNAT (nftables balancer, ct status dnat)", ns.NftBalancers[lb].Plan.Span);
+        Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", ns.NftBalancers[index].Plan.Span);
     }
 
     private static string MarkText(int mark) => "0x" + mark.ToString("x", CultureInfo.InvariantCulture);

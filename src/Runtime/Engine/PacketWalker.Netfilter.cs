@@ -114,7 +114,7 @@ internal sealed partial class PacketWalker
                     continue;
                 default:
                     // DNAT, SNAT, MASQUERADE, REDIRECT: only reached in the nat table for a connection's first packet.
-                    TraceRule(hook, table, c, r, t.Kind.ToString().ToUpperInvariant());
+                    if (_trace != null) TraceRule(hook, table, c, r, t.Kind.ToString().ToUpperInvariant());
                     if (!SetupNat(ns, hook, r)) { decisive = r; return NfVerdict.Drop; }
                     return NfVerdict.Accept;
             }

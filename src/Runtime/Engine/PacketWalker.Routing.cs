@@ -75,7 +75,7 @@ internal sealed partial class PacketWalker
             Drop(DropCause.TtlExceeded, ns.Span, "TTL " + h.Ttl.ToString(CultureInfo.InvariantCulture) + " expires while forwarding", ReplyKind.TimeExceeded);
             return;
         }
-        if (h.DontFragment && h.TotalLength > outDev.Mtu)
+        if (h.DontFragment && WireLength > outDev.Mtu)
         {
             _outcome.Mtu = outDev.Mtu;
             Drop(DropCause.MtuExceeded, outDev.Span, MtuText(outDev), ReplyKind.FragmentationNeeded);
@@ -160,7 +160,7 @@ internal sealed partial class PacketWalker
             Drop(DropCause.Martian, outDev.Span, "martian source " + h.Source + " leaving " + outDev.Name + " without route_localnet");
             return;
         }
-        if (h.TotalLength > outDev.Mtu)
+        if (WireLength > outDev.Mtu)
         {
             if (h.DontFragment && checkMtu)
             {
@@ -174,6 +174,7 @@ internal sealed partial class PacketWalker
                 int fragments = (h.TotalLength - 20 + payloadPerFragment - 1) / payloadPerFragment;
                 _trace.Add(new FragmentStep(outDev.Name, outDev.Mtu, h.TotalLength, fragments));
             }
+            _fragmentMtu = outDev.Mtu;
         }
         if (!ResolveNeighbor(ns, outDev, nexthop, out var mac)) return;
         h.EthSource = outDev.Mac;

@@ -57,6 +57,10 @@ internal sealed partial class PacketWalker
     private readonly ulong[] _visits = new ulong[MaxVisits];
     private int _visitCount;
     private uint _rng;
+    private int _fragmentMtu = int.MaxValue;
+
+    /// <summary>The largest piece on the wire: the packet, or its fragments once it was fragmented (carried whole, reassembly not modelled).</summary>
+    private int WireLength => _p.Headers.TotalLength < _fragmentMtu ? _p.Headers.TotalLength : _fragmentMtu;
 
     public PacketWalker(Cluster cluster)
     {
@@ -95,6 +99,7 @@ internal sealed partial class PacketWalker
         _outcome = default;
         _visitCount = 0;
         _ns = -1;
+        _fragmentMtu = int.MaxValue;
     }
 
     private Outcome Run()
@@ -223,6 +228,7 @@ internal sealed partial class PacketWalker
                 _trace.Add(new FdbStep(br.Name, dst, entry.Kind == Bridging.FdbEntryKind.Static ? "static" : "learned", outPort.Name, br.Span));
                 _trace.Add(new BridgeStep(br.Name, port.Name, outPort.Name));
             }
+            if (ns.BridgeNetfilter && !BridgedHooks(ns, br)) return;
             BridgeForward(ns, br, ns.Devices[entry.Port]);
             return;
         }
@@ -246,13 +252,36 @@ internal sealed partial class PacketWalker
             Drop(DropCause.FdbMiss, br.Span, "no port of " + br.Name + " leads to " + dst);
             return;
         }
+        if (ingressPort >= 0 && ns.BridgeNetfilter && !BridgedHooks(ns, br)) return;
         BridgeForward(ns, br, ns.Devices[found]);
+    }
+
+    /// <summary>
+    /// br_netfilter (bridge-nf-call-iptables=1): a frame bridged between two ports traverses PREROUTING, FORWARD and
+    /// POSTROUTING with the bridge as <c>-i</c>/<c>-o</c>. A DNAT here does not re-route the frame (br_nf_pre_routing_finish
+    /// would); it stays bridged.
+    /// </summary>
+    private bool BridgedHooks(NamespaceRuntime ns, DeviceRuntime br)
+    {
+        _inDev = br.Index;
+        _outDev = -1;
+        if (!RunTable(ns, ns.Raw, Netfilter.NetfilterHook.Prerouting, 0)) return false;
+        if (_ct < 0 && ns.ConntrackEnabled) ConntrackIn(ns);
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Prerouting, 1)) return false;
+        if (!NatHook(ns, Netfilter.NetfilterHook.Prerouting)) return false;
+        _outDev = br.Index;
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Forward, 1)) return false;
+        if (!RunTable(ns, ns.Filter, Netfilter.NetfilterHook.Forward, 3)) return false;
+        if (!RunTable(ns, ns.Mangle, Netfilter.NetfilterHook.Postrouting, 1)) return false;
+        _nexthop = _p.Headers.Destination;
+        if (!NatHook(ns, Netfilter.NetfilterHook.Postrouting)) return false;
+        return Confirm();
     }
 
     private void BridgeForward(NamespaceRuntime ns, DeviceRuntime br, DeviceRuntime outPort)
     {
         // br_dev_queue_push_xmit: frames larger than the port MTU are dropped silently.
-        if (_p.Headers.TotalLength > outPort.Mtu)
+        if (WireLength > outPort.Mtu)
         {
             Drop(DropCause.MtuExceeded, outPort.Span, "frame of " + _p.Headers.TotalLength.ToString(CultureInfo.InvariantCulture) + " bytes exceeds " + outPort.Name + " MTU " + outPort.Mtu.ToString(CultureInfo.InvariantCulture));
             return;
@@ -278,6 +307,12 @@ internal sealed partial class PacketWalker
                 var peerNs = _c[dev.PeerNamespace];
                 var peer = peerNs.Devices[dev.PeerDevice];
                 if (_trace != null) _trace.Add(new VethStep(dev.Name, peerNs.QualifiedName, peer.Name, dev.Span));
+                if (WireLength > peer.Mtu)
+                {
+                    // veth_xmit → dev_forward_skb: is_skb_forwardable refuses frames above the peer's MTU.
+                    Drop(DropCause.MtuExceeded, peer.Span, "frame of " + _p.Headers.TotalLength.ToString(CultureInfo.InvariantCulture) + " bytes exceeds the veth peer " + peer.Name + " MTU " + peer.Mtu.ToString(CultureInfo.InvariantCulture));
+                    return;
+                }
                 if (peerNs.Index != ns.Index) CrossInto(peerNs.Index);
                 _next = Next.Receive;
                 _nextNs = peerNs.Index;

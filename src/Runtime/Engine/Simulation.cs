@@ -288,9 +288,22 @@ public sealed class Simulation
         return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
     }
 
-    /// <summary>Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it.</summary>
-    public PacketTrace Send(int sourceNamespace, in Packet packet, string label = "packet", bool captureFrames = false)
-        => Walk(sourceNamespace, packet, label, captureFrames, out _);
+    /// <summary>
+    /// Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it, with whatever
+    /// the destination or a dropping kernel answers (SYN-ACK, echo reply, RST, ICMP error).
+    /// </summary>
+    public ConnectionTrace Send(int sourceNamespace, in Packet packet, bool captureFrames = false)
+    {
+        var request = Walk(sourceNamespace, packet, "request", captureFrames, out var outcome);
+        Cluster.NowMilliseconds++;
+        PacketTrace? reply = null;
+        if (BuildReply(outcome, out var replyNs, out var answer))
+        {
+            reply = Walk(replyNs, answer, "reply", captureFrames, out _);
+            Cluster.NowMilliseconds++;
+        }
+        return new ConnectionTrace(1, 1, request, reply);
+    }
 
     private ConnectionTrace ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result)
     {
@@ -300,7 +313,7 @@ public sealed class Simulation
         client.ClientSockets[key] = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
         var h = new PacketHeaders
         {
-            Source = flow.Source,
+            Source = flow.Source == Ipv4Address.Any ? BindSource(client, flow.Destination) : flow.Source,
             Destination = flow.Destination,
             Protocol = flow.Protocol,
             Ttl = 64,
@@ -451,6 +464,15 @@ public sealed class Simulation
         };
         reply = new Packet { Headers = h };
         return true;
+    }
+
+    /// <summary>What connect() binds an unbound socket to: the route's source address for the destination.</summary>
+    private static Ipv4Address BindSource(NamespaceRuntime ns, Ipv4Address destination)
+    {
+        if (ns.IsLocal(destination)) return destination.IsLoopback ? Ipv4Address.FromBytes(127, 0, 0, 1) : destination;
+        return PacketWalker.LookupRoute(ns, destination, out var route, out var dev, out var nexthop)
+            ? PacketWalker.SelectSource(ns, route, dev, nexthop)
+            : Ipv4Address.Any;
     }
 
     private int NextEphemeralPort(NamespaceRuntime ns, IpProtocol protocol)

@@ -115,6 +115,8 @@ public sealed class NamespaceRuntime
     internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
     /// <summary>Whether conntrack hooks are registered here: some table, IPVS service or nftables balancer needs them (nf_ct_netns_get).</summary>
     public bool ConntrackEnabled { get; internal set; }
+    /// <summary><c>net.bridge.bridge-nf-call-iptables</c>: bridged IPv4 frames traverse iptables (br_netfilter).</summary>
+    public bool BridgeNetfilter { get; internal set; }
     /// <summary><c>net.ipv4.ip_forward</c>.</summary>
     public bool IpForward { get; internal set; }
     /// <summary><c>net.ipv4.vs.conntrack</c>.</summary>

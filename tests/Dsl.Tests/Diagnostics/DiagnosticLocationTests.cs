@@ -39,7 +39,9 @@ public class DiagnosticLocationTests
     {
         // ---- SWARM0001 malformed YAML ----
         new("SWARM0001", "tab indentation", "version: 1\nnodes:\n\ta: {}\n", 3, 1, "tab"),
-        new("SWARM0001", "unclosed flow sequence", "version: 1\nname: t\nnodes: [a, b\n", 4, 1, "malformed YAML"),
+        new("SWARM0001", "unclosed flow sequence", "version: 1\nname: t\nnodes: [a, b\n", 3, 8, "this '[' is never closed"),
+        new("SWARM0001", "unclosed flow mapping, found lines later", "version: 1\nname: t\nnodes:\n  a: { address: 10.0.0.1/24\n  b: { address: 10.0.0.2/24 }\n", 4, 6, "this '{' is not closed properly"),
+        new("SWARM0001", "a missing comma stays where it is", "version: 1\nname: t\nnodes: { a: 1 b: 2 }\n", 3, 16, "did not find expected ',' or '}'"),
         new("SWARM0001", "unclosed quote", "version: 1\nname: \"t\n", 2, 7, "malformed YAML"),
         new("SWARM0001", "key without a value on a continuation", "version: 1\nname: t\n  bad: indent\n", 3, 6, "malformed YAML"),
         new("SWARM0001", "unknown alias", "version: 1\nname: *nope\n", 2, 7, "unknown alias '*nope'"),
@@ -137,6 +139,7 @@ public class DiagnosticLocationTests
 
         // ---- SWARM0016 more pinned tasks than replicas ----
         new("SWARM0016", "two pinned tasks, one replica", With("    replicas: 1\n    tasks:\n      - { node: a }\n      - { node: b }\n"), 12, 5, "pins 2 tasks but has 1 replica"),
+        new("SWARM0016", "two pinned tasks, default replicas", With("    tasks: [{ node: a }, { node: b }]\n"), 11, 5, "has 1 replica (the default)"),
 
         // ---- SWARM0017 global service pinned on missing nodes ----
         new("SWARM0017", "global task on an undeclared node", With("    mode: global\n    tasks: [{ node: c }]\n"), 12, 21, "global service 'web' runs one task on each declared node, but a task is pinned to unknown node 'c'"),
@@ -190,10 +193,13 @@ public class DiagnosticLocationTests
 
         // ---- SWARM0029 no placement ----
         new("SWARM0029", "replicated service without nodes", "version: 1\nname: t\nnetworks:\n  front: { driver: overlay, subnet: 10.1.0.0/24 }\nservices:\n  web:\n    networks: [front]\n", 6, 3, "service 'web' has no node to run on"),
+        new("SWARM0029", "replicated task on a node placement excludes", With("    placement: { nodes: [a] }\n    tasks: [{ node: b }]\n"), 12, 21, "placement.nodes of service 'web' excludes: add the node"),
         new("SWARM0029", "global service without nodes", "version: 1\nname: t\nnetworks:\n  front: { driver: overlay, subnet: 10.1.0.0/24 }\nservices:\n  web:\n    mode: global\n    networks: [front]\n", 6, 3, "global service 'web' has no node to run on"),
 
         // ---- SWARM0030 unsupported combination ----
         new("SWARM0030", "replicas on a global service", With("    mode: global\n    replicas: 3\n"), 12, 15, "so 'replicas' does not apply"),
+        new("SWARM0030", "vip on a service without networks", Base.Replace("networks: [front]", "networks: []\n    vip: 10.1.0.9"), 11, 10, "joins no network, so its 'vip' has nowhere to live"),
+        new("SWARM0030", "task address on a service without networks", Base.Replace("networks: [front]", "networks: []\n    tasks: [{ node: a, address: 10.1.0.9 }]"), 11, 33, "this task 'address' has nowhere to live"),
         new("SWARM0030", "vip with dnsrr", With("    endpointMode: dnsrr\n    vip: 10.1.0.9\n"), 12, 10, "which has no VIP: remove 'vip'"),
 
         // ---- SWARM0031 invalid expectation ----
@@ -301,5 +307,21 @@ public class OneMistakeOneDiagnosticTests
         var result = TestInput.Compile(yaml);
         var d = Assert.Single(result.Diagnostics);
         Assert.Equal(id, d.Id);
+    }
+}
+
+public class ByteOrderMarkTests
+{
+    [Fact]
+    public void A_leading_bom_is_ignored_and_positions_stay_right()
+    {
+        var text = System.IO.File.ReadAllText(Paths.Example);
+        var plain = TestInput.Compile(text);
+        var bom = TestInput.Compile("\uFEFF" + text);
+        Assert.Empty(bom.Diagnostics);
+        Assert.Equal(plain.Topology, bom.Topology);
+        var broken = TestInput.Compile("\uFEFFversion: 1\nname: t\nservcies: {}\n");
+        var d = Assert.Single(broken.Diagnostics);
+        Assert.Equal(("SWARM0002", 3, 1), (d.Id, d.Span.StartLine, d.Span.StartColumn));
     }
 }

@@ -9,6 +9,9 @@ namespace SwarmDsl.Tests.Emit;
 /// <summary>Emitted files written to a scratch folder (deleted on Dispose).</summary>
 public sealed class EmittedTree : IDisposable
 {
+    /// <summary>Adopts an existing folder (deleted on Dispose).</summary>
+    public EmittedTree(string root) => Root = root;
+
     public EmittedTree(IEnumerable<EmittedFile> files)
     {
         Root = Path.Combine(Path.GetTempPath(), "swarmdsl-emit-" + Guid.NewGuid().ToString("N"));

@@ -17,7 +17,7 @@ namespace SwarmDsl.Tests.Properties;
 public class FrontEndPropertyTests
 {
     private const string File = "m.swarm.yaml";
-    private const long Iterations = 1500;
+    private const long Iterations = 1000;
 
     private static readonly string[] Sources =
     {

@@ -1,0 +1,114 @@
+using System;
+using System.Collections.Generic;
+using System.CommandLine;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using SwarmDsl.Emit;
+using SwarmDsl.Lowering;
+
+namespace SwarmDsl.Cli.Commands;
+
+/// <summary>
+/// <c>swarmdsl emit FILE -o DIR [--node N] [--lb ipvs|nftables] [--format tree|json]</c>: writes each node's
+/// <c>apply.sh</c>, <c>teardown.sh</c> and restore files under <c>DIR/&lt;node&gt;/</c>, and Ansible <c>inventory.ini</c> +
+/// <c>site.yml</c> at <c>DIR/</c>. <c>--format json</c> also prints a manifest of the files written (path, size, sha256).
+/// </summary>
+internal static class EmitCommand
+{
+    public static Command Create(CliIo io)
+    {
+        var file = new Argument<string>("FILE") { Description = "topology file" };
+        var output = new Option<string>("--output", "-o") { Description = "output folder (created if missing)", Required = true };
+        var nodes = new Option<string[]>("--node") { Description = "emit only this node (repeatable)", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
+        var lb = new Option<string>("--lb") { Description = "load balancing backend: ipvs (as Docker, default) or nftables (kernels without IPVS)" };
+        var format = new Option<string>("--format") { Description = "tree (default: write the files, print a summary) or json (also print a JSON manifest of the files)" };
+        var cmd = new Command("emit", "Write provisioning scripts per node (apply.sh, teardown.sh, iptables-restore / ipvsadm-restore / nft files) and an Ansible inventory and playbook.")
+        {
+            file, output, nodes, lb, format,
+        };
+        cmd.SetAction(parse =>
+        {
+            var backend = ShowCommand.ParseBackend(parse.GetValue(lb));
+            var fmt = parse.GetValue(format) ?? "tree";
+            if (fmt is not ("tree" or "json")) throw new CliUsageException($"--format must be tree or json, not '{fmt}'");
+            var dir = parse.GetValue(output)!;
+            if (dir.Length == 0) throw new CliUsageException("-o needs a folder");
+
+            var plan = PlanLoader.Load(parse.GetValue(file)!, new LoweringOptions(backend), io);
+            if (plan is null) return Program.Failed;
+            var wanted = (parse.GetValue(nodes) ?? Array.Empty<string>()).ToList();
+            foreach (var n in wanted)
+                if (!plan.Hosts.Any(h => h.Node == n))
+                    throw new CliUsageException($"no node '{n}' in {plan.Topology} (nodes: {string.Join(", ", plan.Hosts.Select(h => h.Node))})");
+
+            var files = ProvisioningEmitter.Emit(plan, wanted.Count == 0 ? null : wanted);
+            try
+            {
+                Write(dir, files);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+            {
+                io.Error.WriteLine($"swarmdsl: error: cannot write to '{dir}': {ex.Message}");
+                return Program.Failed;
+            }
+
+            var nodeCount = files.Select(f => f.Path).Where(p => p.Contains('/')).Select(p => p.Substring(0, p.IndexOf('/'))).Distinct().Count();
+            if (fmt == "json") io.Out.Write(Manifest(plan.Topology, backend == Plan.LoadBalancerBackend.Ipvs ? "ipvs" : "nftables", files));
+            else io.Out.WriteLine($"wrote {files.Count} files for {nodeCount} node{(nodeCount == 1 ? "" : "s")} to {dir}");
+            return Program.Ok;
+        });
+        return cmd;
+    }
+
+    /// <summary>Writes the files, marks scripts executable, and removes restore files a previous emit left in the node folders.</summary>
+    private static void Write(string dir, IEnumerable<EmittedFile> files)
+    {
+        var utf8 = new UTF8Encoding(false);
+        var written = new HashSet<string>(StringComparer.Ordinal);
+        var nodeDirs = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var f in files)
+        {
+            var path = Path.GetFullPath(Path.Combine(dir, f.Path.Replace('/', Path.DirectorySeparatorChar)));
+            var parent = Path.GetDirectoryName(path)!;
+            Directory.CreateDirectory(parent);
+            if (f.Path.Contains('/')) nodeDirs.Add(parent);
+            File.WriteAllText(path, f.Content, utf8);
+            if (f.Executable && !OperatingSystem.IsWindows())
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            written.Add(path);
+        }
+        foreach (var nodeDir in nodeDirs)
+            foreach (var pattern in new[] { "iptables-*.rules", "ipvs-*.rules", "nft-*.nft" })
+                foreach (var stale in Directory.GetFiles(nodeDir, pattern))
+                    if (!written.Contains(Path.GetFullPath(stale))) File.Delete(stale);
+    }
+
+    private static string Manifest(string topology, string backend, IEnumerable<EmittedFile> files)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("topology", topology);
+            json.WriteString("lb", backend);
+            json.WriteStartArray("files");
+            foreach (var f in files)
+            {
+                var bytes = Encoding.UTF8.GetBytes(f.Content);
+                json.WriteStartObject();
+                json.WriteString("path", f.Path);
+                json.WriteNumber("bytes", bytes.Length);
+                json.WriteBoolean("executable", f.Executable);
+                json.WriteString("sha256", Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+}

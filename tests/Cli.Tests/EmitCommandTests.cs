@@ -1,0 +1,154 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using SwarmDsl.Cli;
+using SwarmDsl.Lowering;
+using SwarmDsl.Plan;
+using SwarmDsl.Tests.Emit;
+
+namespace SwarmDsl.Tests;
+
+/// <summary><c>swarmdsl emit</c> on the example: the files, their text, shellcheck, nft -c, and the scripts on the real kernel.</summary>
+public class EmitCommandTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        var exit = Program.Run(args, o, e);
+        return (exit, o.ToString(), e.ToString());
+    }
+
+    private static EmittedTree Emit(params string[] extra)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "swarmdsl-cli-emit-" + Guid.NewGuid().ToString("N"));
+        var tree = new EmittedTree(dir);
+        var (exit, _, err) = Run(new[] { "emit", Paths.Example, "-o", dir }.Concat(extra).ToArray());
+        if (exit != 0)
+        {
+            tree.Dispose();
+            Assert.Fail("emit failed: " + err);
+        }
+        return tree;
+    }
+
+    private static readonly string[] Manager =
+    {
+        "manager/apply.sh", "manager/teardown.sh", "manager/iptables-host.rules", "manager/iptables-ingress_sbox.rules",
+        "manager/iptables-web.1.rules",
+    };
+
+    [Fact]
+    public void Emit_writes_each_nodes_folder_and_the_ansible_files()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "swarmdsl-cli-emit-" + Guid.NewGuid().ToString("N"));
+        using var tree = new EmittedTree(dir);
+        var (exit, stdout, stderr) = Run("emit", Paths.Example, "-o", dir, "--lb", "nftables");
+        Assert.True(exit == 0, stderr);
+        Assert.Equal("wrote 14 files for 2 nodes to " + dir + "\n", stdout.Replace("\r\n", "\n"));
+        var files = Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(dir, f).Replace('\\', '/')).OrderBy(f => f, StringComparer.Ordinal);
+        Assert.Equal(new[]
+        {
+            "inventory.ini",
+            "manager/apply.sh", "manager/iptables-host.rules", "manager/iptables-ingress_sbox.rules", "manager/iptables-web.1.rules",
+            "manager/nft-ingress_sbox.nft", "manager/teardown.sh",
+            "site.yml",
+            "worker/apply.sh", "worker/iptables-host.rules", "worker/iptables-ingress_sbox.rules", "worker/iptables-web.2.rules",
+            "worker/nft-ingress_sbox.nft", "worker/teardown.sh",
+        }, files);
+        if (!OperatingSystem.IsWindows())
+            Assert.True((File.GetUnixFileMode(tree.PathOf("manager/apply.sh")) & UnixFileMode.UserExecute) != 0);
+
+        // Emitting again with IPVS replaces the nft files by ipvsadm-restore files.
+        Assert.Equal(0, Run("emit", Paths.Example, "-o", dir, "--lb", "ipvs").Exit);
+        Assert.True(File.Exists(tree.PathOf("manager/ipvs-ingress_sbox.rules")));
+        Assert.False(File.Exists(tree.PathOf("manager/nft-ingress_sbox.nft")));
+    }
+
+    [Fact]
+    public void Snapshot_of_the_example_nftables()
+    {
+        using var tree = Emit("--lb", "nftables");
+        foreach (var f in Manager.Append("manager/nft-ingress_sbox.nft").Append("worker/apply.sh").Append("inventory.ini").Append("site.yml"))
+            Snapshot.Verify(File.ReadAllText(tree.PathOf(f)), "nftables." + f.Replace('/', '.'));
+    }
+
+    [Fact]
+    public void Snapshot_of_the_example_ipvs()
+    {
+        using var tree = Emit();
+        foreach (var f in Manager.Append("manager/ipvs-ingress_sbox.rules"))
+            Snapshot.Verify(File.ReadAllText(tree.PathOf(f)), "ipvs." + f.Replace('/', '.'));
+    }
+
+    [Fact]
+    public void Node_and_json_manifest()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "swarmdsl-cli-emit-" + Guid.NewGuid().ToString("N"));
+        using var tree = new EmittedTree(dir);
+        var (exit, stdout, stderr) = Run("emit", Paths.Example, "-o", dir, "--node", "worker", "--format", "json", "--lb", "nftables");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal("two-node", doc.RootElement.GetProperty("topology").GetString());
+        Assert.Equal("nftables", doc.RootElement.GetProperty("lb").GetString());
+        var paths = doc.RootElement.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("path").GetString()!).ToList();
+        Assert.Contains("worker/apply.sh", paths);
+        Assert.DoesNotContain(paths, p => p.StartsWith("manager/", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(tree.PathOf("manager")));
+        foreach (var f in doc.RootElement.GetProperty("files").EnumerateArray())
+            Assert.Equal(new FileInfo(tree.PathOf(f.GetProperty("path").GetString()!)).Length, f.GetProperty("bytes").GetInt64());
+    }
+
+    [Theory]
+    [InlineData(2, "emit", "EXAMPLE")]                                  // no -o
+    [InlineData(2, "emit", "EXAMPLE", "-o", "OUT", "--lb", "xdp")]
+    [InlineData(2, "emit", "EXAMPLE", "-o", "OUT", "--format", "zip")]
+    [InlineData(2, "emit", "EXAMPLE", "-o", "OUT", "--node", "nosuch")]
+    [InlineData(1, "emit", "missing.swarm.yaml", "-o", "OUT")]
+    public void Errors_are_one_line_with_the_right_exit_code(int expected, params string[] args)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "swarmdsl-cli-emit-" + Guid.NewGuid().ToString("N"));
+        using var tree = new EmittedTree(dir);
+        var (exit, _, stderr) = Run(args.Select(a => a == "EXAMPLE" ? Paths.Example : a == "OUT" ? dir : a).ToArray());
+        Assert.Equal(expected, exit);
+        Assert.StartsWith("swarmdsl: error: ", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [NetnsFact("shellcheck")]
+    public void Every_emitted_script_is_shellcheck_clean()
+    {
+        foreach (var lb in new[] { "ipvs", "nftables" })
+        {
+            using var tree = Emit("--lb", lb);
+            var scripts = Directory.GetFiles(tree.Root, "*.sh", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal).ToArray();
+            Assert.Equal(4, scripts.Length);
+            var r = HostLinux.Run("shellcheck", new[] { "--shell=bash", "--severity=style" }.Concat(scripts));
+            Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+        }
+    }
+
+    [NetnsFact("nft")]
+    public void Nft_files_pass_nft_check()
+    {
+        using var tree = Emit("--lb", "nftables");
+        var files = Directory.GetFiles(tree.Root, "*.nft", SearchOption.AllDirectories);
+        Assert.Equal(2, files.Length);
+        foreach (var file in files)
+        {
+            var r = HostLinux.Run("nft", "-c", "-f", file);
+            Assert.True(r.ExitCode == 0, file + ": " + r.StdErr);
+        }
+    }
+
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk", "socat")]
+    public void Example_scripts_on_real_namespaces()
+    {
+        var compiled = SwarmCompiler.CompileToPlan(Paths.Example, File.ReadAllText(Paths.Example), new LoweringOptions(LoadBalancerBackend.Nftables));
+        Assert.NotNull(compiled.Plan);
+        using var lab = new EmitLab(compiled.Plan!, Emit("--lb", "nftables"));
+        var published = compiled.Plan!.Hosts.Select(h => (h.UnderlayAddress.Address.ToString(), 8080)).ToList();
+        EmitScenario.ApplyTwiceTrafficRepairTeardown(lab, published);
+    }
+}

@@ -1,0 +1,52 @@
+using System.IO;
+using SwarmDsl.Cli;
+
+namespace SwarmDsl.Tests;
+
+/// <summary><c>swarmdsl graph</c> end to end.</summary>
+public class GraphCommandTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = Program.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Dot_is_the_default_and_mermaid_is_available()
+    {
+        var dot = Run("graph", Paths.Example);
+        Assert.Equal(0, dot.Exit);
+        Assert.StartsWith("graph \"two-node\" {\n", dot.Out);
+        Assert.Contains("label=\"VNI 4096 udp/4789\"", dot.Out);
+        var mermaid = Run("graph", Paths.Example, "--format", "mermaid");
+        Assert.Equal(0, mermaid.Exit);
+        Assert.StartsWith("flowchart LR\n", mermaid.Out);
+        Assert.Contains("-.-|VNI 4096 udp/4789|", mermaid.Out);
+    }
+
+    [Fact]
+    public void Bad_format_is_a_usage_error()
+    {
+        var (exit, _, err) = Run("graph", Paths.Example, "--format", "svg");
+        Assert.Equal(2, exit);
+        Assert.StartsWith("swarmdsl: error: --format must be dot or mermaid", err);
+    }
+
+    [Fact]
+    public void Trace_needs_both_ends()
+    {
+        Assert.Equal(2, Run("graph", Paths.Example, "--trace-from", "external").Exit);
+    }
+
+    [Fact]
+    public void Trace_overlay_says_it_is_not_available_yet()
+    {
+        var (exit, output, err) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "manager:8080/tcp");
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Contains("packet engine", err);
+    }
+}

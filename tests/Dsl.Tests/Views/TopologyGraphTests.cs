@@ -1,0 +1,113 @@
+using System.Linq;
+using System.Text.RegularExpressions;
+using SwarmDsl.Views;
+
+namespace SwarmDsl.Tests.Views;
+
+/// <summary>The topology graph: its content, DOT rendered by Graphviz, Mermaid's structure, and the trace overlay.</summary>
+public class TopologyGraphTests
+{
+    [Fact]
+    public void Example_graph_has_hosts_namespaces_devices_links_and_tunnels()
+    {
+        var plan = ExamplePlans.Ipvs();
+        var g = TopologyGraph.Build(plan);
+        Assert.Equal(new[] { "manager (i-xah31y1o)", "worker (i-hqsrcwx6)" }, g.Clusters.Where(c => c.Parent is null).Select(c => c.Label));
+        Assert.Contains(g.Clusters, c => c.Label == "netns ingress_sbox" && c.Parent!.Label.StartsWith("manager"));
+        Assert.DoesNotContain(g.Vertices, v => v.Lines[0] == "lo");
+        var tunnel = Assert.Single(g.Edges, e => e.Kind == GraphEdgeKind.Tunnel);
+        Assert.Equal("VNI 4096 udp/4789", tunnel.Label);
+        Assert.Equal(g.DeviceId("manager", "1-ingress", "vxlan0"), tunnel.From);
+        Assert.Equal(g.DeviceId("worker", "1-ingress", "vxlan0"), tunnel.To);
+        // One edge per veth pair, one per bridge port, one per NIC on the underlay plus the external client.
+        var vethEnds = plan.Hosts.Sum(h => h.Namespaces.Sum(n => n.Devices.Count(d => d.Kind == SwarmDsl.Plan.DeviceKind.Veth)));
+        Assert.Equal(vethEnds / 2, g.Edges.Count(e => e.Kind == GraphEdgeKind.VethPair));
+        Assert.Equal(plan.Hosts.Sum(h => h.Namespaces.Sum(n => n.Devices.Count(d => d.Master is not null))), g.Edges.Count(e => e.Kind == GraphEdgeKind.BridgePort));
+        Assert.Equal(plan.Hosts.Count + 1, g.Edges.Count(e => e.Kind == GraphEdgeKind.Underlay));
+        Assert.Contains(g.Vertices, v => v.Kind == GraphVertexKind.External && v.Lines.Contains("10.7.191.254"));
+    }
+
+    [Fact]
+    public void Dot_and_mermaid_snapshots() =>
+        Snapshot.Verify(GraphWriter.Dot(TopologyGraph.Build(ExamplePlans.Ipvs())) + "\n" + GraphWriter.Mermaid(TopologyGraph.Build(ExamplePlans.Ipvs())));
+
+    [Fact]
+    public void Output_is_deterministic()
+    {
+        Assert.Equal(GraphWriter.Dot(TopologyGraph.Build(ExamplePlans.Ipvs())), GraphWriter.Dot(TopologyGraph.Build(ExamplePlans.Ipvs())));
+        Assert.Equal(GraphWriter.Mermaid(TopologyGraph.Build(HandMadePlans.Lab())), GraphWriter.Mermaid(TopologyGraph.Build(HandMadePlans.Lab())));
+    }
+
+    [NetnsFact("dot")]
+    public void Dot_renders_with_graphviz()
+    {
+        foreach (var plan in new[] { ExamplePlans.Ipvs(), HandMadePlans.Lab() })
+        {
+            var trace = new[] { new TraceHop("", "external", ""), new TraceHop(plan.Hosts[0].Node, "host", "eth0") };
+            foreach (var dot in new[] { GraphWriter.Dot(TopologyGraph.Build(plan)), GraphWriter.Dot(TopologyGraph.Build(plan, trace)) })
+            {
+                var r = HostLinux.Run("dot", new[] { "-Tsvg" }, dot);
+                Assert.True(r.ExitCode == 0 && r.StdErr.Length == 0, "dot rejected the graph:\n" + r.StdErr + "\n" + dot);
+                Assert.Contains("<svg", r.StdOut);
+                Assert.Contains("vxlan0", r.StdOut);
+            }
+        }
+    }
+
+    [Fact]
+    public void Mermaid_is_a_well_formed_flowchart()
+    {
+        foreach (var plan in new[] { ExamplePlans.Ipvs(), HandMadePlans.Lab() })
+        {
+            var g = TopologyGraph.Build(plan, new[] { new TraceHop("", "external", ""), new TraceHop(plan.Hosts[0].Node, "host", "eth0") });
+            var lines = GraphWriter.Mermaid(g).TrimEnd('\n').Split('\n');
+            Assert.Equal("flowchart LR", lines[0]);
+            var vertex = new Regex(@"^\s*(v\d+)(\(\[""[^""]*""\]\)|\[\[""[^""]*""\]\]|\{\{""[^""]*""\}\}|\(\(""[^""]*""\)\)|\[\(""[^""]*""\)\]|\[/""[^""]*""/\])$");
+            var subgraph = new Regex(@"^\s*subgraph (c\d+)\[""[^""]*""\]$");
+            var edge = new Regex(@"^\s*(v\d+) (---|-\.-\|[^|""]+\||===\|[^|""]+\||---\|[^|""]+\||==>\|[^|""]+\|) (v\d+)$");
+            var style = new Regex(@"^\s*linkStyle \d+(,\d+)* stroke:red,stroke-width:2px$");
+            int depth = 0, edges = 0;
+            var declared = new System.Collections.Generic.HashSet<string>();
+            foreach (var line in lines.Skip(1))
+            {
+                if (subgraph.IsMatch(line)) depth++;
+                else if (line.Trim() == "end") { depth--; Assert.True(depth >= 0, "unbalanced end"); }
+                else if (vertex.Match(line) is { Success: true } v) Assert.True(declared.Add(v.Groups[1].Value), "vertex declared twice: " + line);
+                else if (edge.Match(line) is { Success: true } e)
+                {
+                    Assert.Contains(e.Groups[1].Value, declared);
+                    Assert.Contains(e.Groups[3].Value, declared);
+                    edges++;
+                }
+                else Assert.Matches(style, line);
+            }
+            Assert.Equal(0, depth);
+            Assert.Equal(g.Edges.Count, edges);
+            Assert.Equal(g.Vertices.Count, declared.Count);
+        }
+    }
+
+    [Fact]
+    public void Trace_overlay_numbers_the_hops_in_order_and_reports_unknown_ones()
+    {
+        var plan = ExamplePlans.Ipvs();
+        var hops = new[]
+        {
+            new TraceHop("", "external", ""),
+            new TraceHop("manager", "host", "eth0"),
+            new TraceHop("manager", "host", "docker_gwbridge"),
+            new TraceHop("manager", "host", "veth157550a"),
+            new TraceHop("manager", "ingress_sbox", "eth1"),
+            new TraceHop("manager", "nowhere", "eth9"),
+            new TraceHop("manager", "ingress_sbox", "eth0"),
+        };
+        var g = TopologyGraph.Build(plan, hops);
+        var trace = g.Edges.Where(e => e.Kind == GraphEdgeKind.Trace).ToList();
+        Assert.Equal(new[] { "1", "2", "3", "4", "5" }, trace.Select(e => e.Label));
+        Assert.Equal(g.DeviceId("manager", "host", "eth0"), trace[0].To);
+        Assert.Equal(g.DeviceId("manager", "ingress_sbox", "eth0"), trace[4].To);
+        Assert.Equal(new[] { hops[5] }, g.UnknownHops);
+        Assert.Contains("color=red", GraphWriter.Dot(g));
+        Assert.Contains("linkStyle", GraphWriter.Mermaid(g));
+    }
+}

@@ -1,0 +1,198 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Linq;
+using System.Reflection;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using SwarmDsl.Generators.Tests.Support;
+
+namespace SwarmDsl.Generators.Tests;
+
+/// <summary>
+/// The pipeline is cache-friendly: unrelated edits leave every step Cached or Unchanged, editing one topology redoes only
+/// that topology, and no step output holds a symbol, a syntax node, a compilation or a Roslyn location.
+/// </summary>
+public class IncrementalTests
+{
+    private static readonly string[] StepNames = typeof(TrackingNames)
+        .GetFields(BindingFlags.Public | BindingFlags.Static).Select(f => (string)f.GetValue(null)!).ToArray();
+
+    private static string OtherYaml => GeneratorHarness.ExampleYaml.Replace("name: two-node", "name: other-cluster");
+
+    private static (GeneratorDriver Driver, CSharpCompilation Compilation) Start()
+    {
+        var compilation = GeneratorHarness.Compilation(
+            ("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes),
+            ("Unrelated.cs", "namespace Consumer.App { internal static class Unrelated { internal static int Value => 1; } }"));
+        var driver = GeneratorHarness.Driver([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml), ("other.swarm.yaml", OtherYaml)]);
+        driver = driver.RunGenerators(compilation);
+        return (driver, compilation);
+    }
+
+    private static GeneratorRunResult Result(GeneratorDriver driver) => driver.GetRunResult().Results.Single();
+
+    private static IEnumerable<(string Step, object Value, IncrementalStepRunReason Reason)> Outputs(GeneratorRunResult result, string step)
+        => result.TrackedSteps.TryGetValue(step, out var steps)
+            ? steps.SelectMany(s => s.Outputs.Select(o => (step, o.Value, o.Reason)))
+            : [];
+
+    private static string Describe(IEnumerable<(string Step, object Value, IncrementalStepRunReason Reason)> outputs)
+        => string.Join("\n", outputs.Select(o => $"{o.Step}: {o.Reason} {o.Value}"));
+
+    [Fact]
+    public void EveryTrackingName_IsAStepOfTheRun()
+    {
+        var result = Result(Start().Driver);
+        foreach (var name in StepNames) Assert.True(result.TrackedSteps.ContainsKey(name), $"no step named {name}");
+    }
+
+    [Fact]
+    public void SecondRun_OnTheSameCompilation_IsAllCached()
+    {
+        var (driver, compilation) = Start();
+        var result = Result(driver.RunGenerators(compilation.Clone()));
+        var outputs = StepNames.SelectMany(n => Outputs(result, n)).ToList();
+        Assert.All(outputs, o => Assert.True(o.Reason == IncrementalStepRunReason.Cached || o.Reason == IncrementalStepRunReason.Unchanged, Describe([o])));
+        Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void UnrelatedCSharpEdit_LeavesEveryStepCachedOrUnchanged()
+    {
+        var (driver, compilation) = Start();
+        var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("Unrelated.cs", StringComparison.Ordinal));
+        var edited = compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            "namespace Consumer.App { internal static class Unrelated { internal static int Value => 2; } }")))
+            .AddSyntaxTrees(CSharpSyntaxTree.ParseText("namespace Consumer.App { internal sealed class Added { } }", GeneratorHarness.ParseOptions, GeneratorHarness.ProjectDir + "Added.cs"));
+        var result = Result(driver.RunGenerators(edited));
+
+        var outputs = StepNames.SelectMany(n => Outputs(result, n)).ToList();
+        Assert.NotEmpty(outputs);
+        Assert.All(outputs, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, Describe([o])));
+        // Nothing was re-added or re-reported.
+        Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void EditingOneYaml_RegeneratesOnlyThatTopology()
+    {
+        var (driver, compilation) = Start();
+        // Replace by path: the driver matches additional texts by identity, so swap the instance it holds.
+        var held = FindAdditionalText(driver, "other.swarm.yaml");
+        var edited = new InMemoryAdditionalText(held.Path, OtherYaml.Replace("replicas: 2", "replicas: 3"));
+        var result = Result(driver.ReplaceAdditionalText(held, edited).RunGenerators(compilation));
+
+        string KeyOf(object value) => value switch
+        {
+            Model.YamlSource s => s.Path,
+            Model.TopologyResult r => r.Key,
+            SwarmTopologyGenerator.EmitResult e => e.Source?.HintName ?? "",
+            _ => "",
+        };
+        foreach (var step in new[] { TrackingNames.ReadYaml, TrackingNames.CompileYaml, TrackingNames.EmitYaml })
+        {
+            var outputs = Outputs(result, step).ToList();
+            Assert.Equal(2, outputs.Count);
+            foreach (var o in outputs)
+            {
+                bool isOther = KeyOf(o.Value).Contains("other", StringComparison.OrdinalIgnoreCase) || KeyOf(o.Value).Contains("Other", StringComparison.Ordinal);
+                var expected = isOther ? IncrementalStepRunReason.Modified : IncrementalStepRunReason.Cached;
+                Assert.True(o.Reason == expected, $"{step}: {KeyOf(o.Value)} was {o.Reason}, expected {expected}");
+            }
+        }
+        // The class index depends on paths and names only: unchanged by a content edit.
+        Assert.All(Outputs(result, TrackingNames.DuplicateClasses), o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged));
+        // The attribute topology is untouched.
+        foreach (var step in new[] { TrackingNames.ReadAttributes, TrackingNames.CompileAttributes, TrackingNames.EmitAttributes })
+            Assert.All(Outputs(result, step), o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, Describe([o])));
+    }
+
+    [Fact]
+    public void EditingTheAttributes_RegeneratesOnlyThatTopology()
+    {
+        var (driver, compilation) = Start();
+        var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("TwoNodeDeclared.cs", StringComparison.Ordinal));
+        var edited = compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            GeneratorHarness.ExampleAttributes.Replace("Replicas = 2", "Replicas = 3"))));
+        var result = Result(driver.RunGenerators(edited));
+        foreach (var step in new[] { TrackingNames.ReadAttributes, TrackingNames.CompileAttributes, TrackingNames.EmitAttributes })
+            Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(result, step)).Reason);
+        foreach (var step in new[] { TrackingNames.ReadYaml, TrackingNames.CompileYaml, TrackingNames.EmitYaml })
+            Assert.All(Outputs(result, step), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void NoStepOutput_HoldsCompilationObjects()
+    {
+        var (driver, compilation) = Start();
+        // A run with diagnostics too, so diagnostic data is walked as well.
+        var broken = GeneratorHarness.Driver([("bad.swarm.yaml", "version: 1\nname: bad\nnodes:\n  a: {address: nope}\n")])
+            .RunGenerators(GeneratorHarness.Compilation(("Bad.cs", "using SwarmDsl; [SwarmTopology(\"b\")] [Node(\"Q\", \"x\")] partial class Bad;")));
+        int trees = 0;
+        foreach (var result in new[] { Result(driver), Result(broken) })
+        {
+            // Our steps only: Roslyn's own FAWMN steps hold the compilation by design.
+            foreach (var (name, steps) in result.TrackedSteps.Where(s => StepNames.Contains(s.Key)))
+            {
+                // AttributeTrees exists to carry the trees of topology types (pragma-suppressible diagnostics); nothing else may.
+                bool treesAllowed = name == TrackingNames.AttributeTrees;
+                foreach (var step in steps)
+                    foreach (var (value, _) in step.Outputs)
+                        Walk(value, name, new HashSet<object>(ReferenceEqualityComparer.Instance), treesAllowed, ref trees);
+            }
+        }
+        // The walk reaches inside the models: it found the trees AttributeTrees is there to hold.
+        Assert.True(trees >= 2, $"walked into {trees} trees");
+    }
+
+    private static void Walk(object? node, string path, HashSet<object> seen, bool treesAllowed, ref int trees)
+    {
+        if (node is null) return;
+        var type = node.GetType();
+        if (type.IsPrimitive || type.IsEnum || node is string || node is decimal) return;
+        Assert.False(node is Compilation or ISymbol or SyntaxNode or SemanticModel or Location or Diagnostic or AttributeData,
+            $"{path} holds a {type.FullName}");
+        if (node is SyntaxTree)
+        {
+            Assert.True(treesAllowed, $"{path} holds a syntax tree");
+            trees++;
+            return;
+        }
+        if (!type.IsValueType && !seen.Add(node)) return;
+        if (node is IEnumerable items)
+        {
+            int i = 0;
+            foreach (var item in items) Walk(item, $"{path}[{i++}]", seen, treesAllowed, ref trees);
+            return;
+        }
+        for (var t = type; t is not null && t != typeof(object); t = t.BaseType)
+            foreach (var field in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+                Walk(field.GetValue(node), $"{path}.{field.Name}", seen, treesAllowed, ref trees);
+    }
+
+    private static AdditionalText FindAdditionalText(GeneratorDriver driver, string name)
+    {
+        // The driver's state is not public; the step inputs are: ReadYaml's input chain starts at the additional text.
+        var result = Result(driver);
+        foreach (var step in result.TrackedSteps[TrackingNames.ReadYaml])
+            foreach (var text in Sources(step))
+                if (text.Path.EndsWith(name, StringComparison.Ordinal)) return text;
+        throw new InvalidOperationException("additional text not found: " + name);
+    }
+
+    private static IEnumerable<AdditionalText> Sources(IncrementalGeneratorRunStep step)
+    {
+        foreach (var (input, _) in step.Inputs)
+        {
+            foreach (var (value, _) in input.Outputs)
+            {
+                if (value is AdditionalText t) yield return t;
+                else if (value is ValueTuple<AdditionalText, Microsoft.CodeAnalysis.Diagnostics.AnalyzerConfigOptionsProvider> pair) yield return pair.Item1;
+            }
+            foreach (var t in Sources(input)) yield return t;
+        }
+    }
+}

@@ -1,0 +1,146 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Text;
+using SwarmDsl.Tests;
+
+namespace SwarmDsl.Generators.Tests;
+
+/// <summary>
+/// The NuGet package works for a real consumer: <c>dotnet pack</c>, then a console project in a temporary folder that restores
+/// the package from a local feed folder (and nothing else), lists the example as AdditionalFiles and builds with warnings
+/// as errors. Breaking the YAML fails that build at the YAML line and column. Slow (three real builds): filter it out with
+/// <c>--filter Category!=Package</c> while iterating.
+/// </summary>
+[Trait("Category", "Package")]
+public class PackageTests
+{
+    private const string Version = "0.1.0-localtest";
+
+    [Fact]
+    public void PackedGenerator_BuildsAConsumer_AndReportsYamlErrorsAtTheLine()
+    {
+        var work = Directory.CreateTempSubdirectory("swarmdsl-package-");
+        try
+        {
+            var feed = Path.Combine(work.FullName, "feed");
+            Dotnet(Paths.Root, $"pack src/Generators -c Release -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
+
+            var package = Path.Combine(feed, $"SwarmDsl.Generators.{Version}.nupkg");
+            using (var zip = ZipFile.OpenRead(package))
+            {
+                var entries = zip.Entries.Select(e => e.FullName).ToList();
+                Assert.Contains("analyzers/dotnet/cs/SwarmDsl.Generators.dll", entries);
+                Assert.Contains("analyzers/dotnet/cs/YamlDotNet.dll", entries);
+                Assert.Contains("build/SwarmDsl.Generators.props", entries);
+                Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal));
+                using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+                var text = nuspec.ReadToEnd();
+                Assert.DoesNotContain("<dependency ", text, StringComparison.Ordinal);
+                Assert.Contains("<developmentDependency>true</developmentDependency>", text, StringComparison.Ordinal);
+            }
+
+            var app = Path.Combine(work.FullName, "consumer");
+            Directory.CreateDirectory(app);
+            File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <clear />
+                    <add key="local" value="{feed}" />
+                  </packageSources>
+                </configuration>
+                """);
+            File.WriteAllText(Path.Combine(app, "Consumer.csproj"), $"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <RootNamespace>Consumer</RootNamespace>
+                    <Nullable>enable</Nullable>
+                    <ImplicitUsings>enable</ImplicitUsings>
+                    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                    <RestorePackagesPath>{Path.Combine(work.FullName, "packages")}</RestorePackagesPath>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="SwarmDsl.Generators" Version="{Version}" />
+                    <AdditionalFiles Include="two-node.swarm.yaml" />
+                  </ItemGroup>
+                </Project>
+                """);
+            File.Copy(Paths.Example, Path.Combine(app, "two-node.swarm.yaml"));
+            File.WriteAllText(Path.Combine(app, "Program.cs"), """
+                using SwarmDsl;
+
+                Console.WriteLine($"{Consumer.TwoNode.TopologyName}: {Consumer.TwoNode.Tasks.Web1.Sandbox.Addresses[0].Address} {Consumer.Small.Networks.Backend.Vni}");
+
+                namespace Consumer
+                {
+                    // A VNI below 4096 is warning SWARM0013; warnings are errors here, and the pragma is what lets the build pass.
+                #pragma warning disable SWARM0013
+                    [SwarmTopology("small")]
+                    [Node("alpha", "10.1.0.2/24")]
+                    [OverlayNetwork("backend", "10.20.0.0/24", Vni = 100)]
+                #pragma warning restore SWARM0013
+                    internal static partial class Small;
+                }
+                """);
+
+            var ok = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: true);
+            Assert.Contains("0 Warning(s)", ok, StringComparison.Ordinal);
+            Assert.Contains("two-node: 10.255.0.5/16 100", Dotnet(app, "run --no-build", expectSuccess: true), StringComparison.Ordinal);
+
+            // Without the pragma the same warning fails the build (so the pragma, not luck, made it pass).
+            var program = File.ReadAllText(Path.Combine(app, "Program.cs"));
+            File.WriteAllText(Path.Combine(app, "Program.cs"), program.Replace("#pragma warning disable SWARM0013", "").Replace("#pragma warning restore SWARM0013", ""));
+            var warned = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: false);
+            Assert.Contains("error SWARM0013", warned, StringComparison.Ordinal);
+            File.WriteAllText(Path.Combine(app, "Program.cs"), program);
+
+            // A broken YAML fails the build with MSBuild's file(line,col) form pointing into the YAML.
+            var yaml = File.ReadAllText(Path.Combine(app, "two-node.swarm.yaml"));
+            File.WriteAllText(Path.Combine(app, "two-node.swarm.yaml"), yaml.Replace("vni: 4096", "vni: banana"));
+            var failed = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: false);
+            Assert.Contains("two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number, not 'banana'", failed, StringComparison.Ordinal);
+        }
+        finally
+        {
+            try { work.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static string Dotnet(string directory, string arguments, bool expectSuccess)
+    {
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var start = new ProcessStartInfo(dotnet, arguments)
+        {
+            WorkingDirectory = directory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        // The test host's MSBuild settings must not leak into the child build.
+        start.Environment.Remove("MSBuildSDKsPath");
+        start.Environment.Remove("MSBuildExtensionsPath");
+        start.Environment.Remove("MSBUILD_EXE_PATH");
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(8)))
+        {
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"dotnet {arguments} timed out\n{output}");
+        }
+        process.WaitForExit();
+        var text = output.ToString();
+        Assert.True((process.ExitCode == 0) == expectSuccess, $"dotnet {arguments} exited {process.ExitCode}\n{text}");
+        return text;
+    }
+}

@@ -1,0 +1,205 @@
+using System.Linq;
+using SwarmDsl.Net;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Packets;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Tests;
+
+/// <summary>Netfilter, conntrack/NAT, routing and L2 behaviour on hand-made plans, each tied to the kernel code it follows.</summary>
+public class EngineTests
+{
+    private static (Simulation Sim, int Ns) Lab(string ns, uint seed = 0)
+    {
+        var sim = new Simulation(P.RouterLab(), seed);
+        return (sim, sim.Cluster.Namespace("r", ns)!.Index);
+    }
+
+    private static Packet Tcp(string src, int sport, string dst, int dport, TcpFlags flags = TcpFlags.Syn, int payload = 0, bool df = true) => new()
+    {
+        Headers = new PacketHeaders
+        {
+            Protocol = IpProtocol.Tcp, Source = Ipv4Address.Parse(src), SourcePort = (ushort)sport, Destination = Ipv4Address.Parse(dst),
+            DestinationPort = (ushort)dport, Flags = flags, Ttl = 64, DontFragment = df, PayloadLength = payload, Seq = 1000,
+        },
+    };
+
+    private static T[] Steps<T>(PacketTrace t) => t.AllSteps().OfType<T>().ToArray();
+
+    [Fact]
+    public void Redirect_changes_the_port_to_the_local_address_and_the_reply_is_un_redirected()
+    {
+        // nf_nat_redirect_ipv4: DNAT to the primary address of the incoming interface with the --to-ports port.
+        var sim = new Simulation(P.RouterLab());
+        Assert.True(sim.TryResolve("r/cli1", "192.168.1.2:9090", out var flow, out var error), error);
+        var c = sim.Connect(flow, 1).Single();
+        var d = c.Request.Disposition;
+        Assert.Equal(DispositionKind.Delivered, d.Kind);
+        Assert.Equal("tcp :8080", d.Socket);
+        Assert.Equal((Ipv4Address.Parse("192.168.1.2"), 8080), (d.Final.Destination, d.Final.DestinationPort));
+        var redirect = Steps<NatStep>(c.Request).Single(n => n.NatKind == "REDIRECT");
+        Assert.Equal(("192.168.1.2:9090", "192.168.1.2:8080"), (redirect.Before, redirect.After));
+        // The reply leaves the server from :8080 and reaches the client as coming from :9090, to its own address and port.
+        var r = c.Reply!.Disposition;
+        Assert.Equal(DispositionKind.Delivered, r.Kind);
+        Assert.Equal("r/cli1", r.Where);
+        Assert.Equal((Ipv4Address.Parse("192.168.1.2"), 9090), (r.Final.Source, r.Final.SourcePort));
+        Assert.Equal((Ipv4Address.Parse("192.168.2.2"), c.Request.PacketIn.SourcePort), (r.Final.Destination, r.Final.DestinationPort));
+        Assert.Contains(Steps<NatStep>(c.Reply!), n => n.NatKind.StartsWith("un-DNAT", System.StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Masquerade_uses_the_outgoing_address_and_takes_the_next_free_port_on_a_clash()
+    {
+        // nf_nat_masquerade_ipv4 picks inet_select_addr(out); nf_nat_l4proto_unique_tuple finds 192.168.1.1:40000 taken by
+        // cli1's connection and takes the next port of the 1024–65535 class (the kernel starts at a random offset).
+        var sim = new Simulation(P.RouterLab());
+        int cli1 = sim.Cluster.Namespace("r", "cli1")!.Index, cli2 = sim.Cluster.Namespace("r", "cli2")!.Index;
+        var first = sim.Send(cli1, Tcp("192.168.2.2", 40000, "192.168.1.2", 8080));
+        var second = sim.Send(cli2, Tcp("192.168.2.3", 40000, "192.168.1.2", 8080));
+        Assert.Equal("192.168.1.1:40000", first.Request.Disposition.Final.SourceEndpoint);
+        Assert.Equal("192.168.1.1:40001", second.Request.Disposition.Final.SourceEndpoint);
+        Assert.Equal("MASQUERADE", Steps<NatStep>(second.Request).Single().NatKind);
+        // Each SYN-ACK is un-masqueraded to its own client.
+        Assert.Equal(("r/cli1", "192.168.2.2:40000"), (first.Reply!.Disposition.Where, first.Reply.Disposition.Final.DestinationEndpoint));
+        Assert.Equal(("r/cli2", "192.168.2.3:40000"), (second.Reply!.Disposition.Where, second.Reply.Disposition.Final.DestinationEndpoint));
+    }
+
+    [Fact]
+    public void Dnat_of_the_underlay_address_is_undone_on_the_reply()
+    {
+        var sim = new Simulation(P.RouterLab());
+        Assert.True(sim.TryResolve("external", "r:80/tcp", out var flow, out var error), error);
+        var c = sim.Connect(flow, 1).Single();
+        Assert.Equal("srv", c.Request.Disposition.Owner);
+        var dnat = Steps<NatStep>(c.Request).Single(n => n.NatKind == "DNAT");
+        Assert.Equal(("10.0.0.1:80", "192.168.1.2:8080"), (dnat.Before, dnat.After));
+        Assert.Equal(P.S(100), dnat.Span); // the DNAT rule's declaration
+        var reply = c.Reply!.Disposition;
+        Assert.Equal(DispositionKind.Delivered, reply.Kind);
+        Assert.Equal("10.0.0.1:80", reply.Final.SourceEndpoint);
+        Assert.Equal("10.0.0.254:" + c.Request.PacketIn.SourcePort, reply.Final.DestinationEndpoint);
+    }
+
+    [Fact]
+    public void Filter_drop_names_the_rule_that_dropped()
+    {
+        var (sim, cli1) = Lab("cli1");
+        var c = sim.Send(cli1, Tcp("192.168.2.2", 40000, "192.168.1.2", 7070));
+        var d = c.Request.Disposition;
+        Assert.Equal((DispositionKind.Dropped, DropCause.FilterDrop), (d.Kind, d.Cause));
+        var drop = Steps<DropStep>(c.Request).Single();
+        Assert.Equal(P.S(100), drop.Span);
+        Assert.Equal("DROP", Steps<NetfilterStep>(c.Request).Last().Verdict);
+        Assert.Null(c.Reply); // DROP answers nothing
+    }
+
+    [Fact]
+    public void Reject_with_tcp_reset_answers_with_a_rst_to_the_client()
+    {
+        var (sim, cli1) = Lab("cli1");
+        var c = sim.Send(cli1, Tcp("192.168.2.2", 40000, "192.168.1.2", 7071));
+        Assert.Equal(DropCause.Rejected, c.Request.Disposition.Cause);
+        var r = c.Reply!.Disposition;
+        Assert.Equal("RST,ACK", r.Final.Flags);
+        Assert.Equal("r/cli1", r.Where);
+        Assert.Equal("192.168.1.2:7071", r.Final.SourceEndpoint);
+    }
+
+    [Fact]
+    public void No_listener_answers_tcp_with_rst_and_udp_with_port_unreachable_through_nat()
+    {
+        var sim = new Simulation(P.RouterLab());
+        Assert.True(sim.TryResolve("r/cli1", "192.168.1.2:1234/tcp", out var tcp, out var e1), e1);
+        var t = sim.Connect(tcp, 1).Single();
+        Assert.Equal(DropCause.NoListener, t.Request.Disposition.Cause);
+        Assert.Equal(("RST,ACK", "r/cli1"), (t.Reply!.Disposition.Final.Flags, t.Reply.Disposition.Where));
+        Assert.Equal("192.168.2.2:" + t.Request.PacketIn.SourcePort, t.Reply.Disposition.Final.DestinationEndpoint);
+
+        Assert.True(sim.TryResolve("r/cli1", "192.168.1.2:1234/udp", out var udp, out var e2), e2);
+        var u = sim.Connect(udp, 1).Single();
+        Assert.Equal(DropCause.NoListener, u.Request.Disposition.Cause);
+        var icmp = u.Reply!.Disposition;
+        Assert.Equal(DispositionKind.Delivered, icmp.Kind);
+        Assert.Equal("r/cli1", icmp.Where);
+        Assert.Equal((3, 3), (icmp.Final.IcmpType, icmp.Final.IcmpCode));
+        // nf_nat_icmp_reply_translation: the error is RELATED to the masqueraded flow; the router rewrites the outer
+        // destination (and the embedded source) back to the client.
+        Assert.Equal(Ipv4Address.Parse("192.168.2.2"), icmp.Final.Destination);
+        Assert.Contains(Steps<ConntrackStep>(u.Reply!), s => s.State.StartsWith("related", System.StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Df_packets_too_big_are_dropped_with_frag_needed_and_others_are_fragmented()
+    {
+        // ip_forward: ip_exceeds_mtu with DF → icmp_send(ICMP_FRAG_NEEDED, htonl(mtu)); vsrv has MTU 1400.
+        var (sim, cli1) = Lab("cli1");
+        var big = sim.Send(cli1, Tcp("192.168.2.2", 40000, "192.168.1.2", 8080, TcpFlags.Ack, payload: 1400));
+        Assert.Equal(DropCause.MtuExceeded, big.Request.Disposition.Cause);
+        var icmp = big.Reply!.Disposition;
+        Assert.Equal((3, 4), (icmp.Final.IcmpType, icmp.Final.IcmpCode));
+        Assert.Equal("r/cli1", icmp.Where);
+        Assert.Equal(Ipv4Address.Parse("192.168.2.1"), icmp.Final.Source); // from the router's interface the packet came in on
+
+        var frag = sim.Send(cli1, Tcp("192.168.2.2", 40002, "192.168.1.2", 8080, TcpFlags.Syn, payload: 1400, df: false));
+        Assert.Equal(DispositionKind.Delivered, frag.Request.Disposition.Kind);
+        var f = Steps<FragmentStep>(frag.Request).Single();
+        Assert.Equal((1400, 1440, 2), (f.Mtu, f.Length, f.Fragments));
+    }
+
+    [Fact]
+    public void A_routing_loop_is_reported_as_looped()
+    {
+        var sim = new Simulation(P.RoutingLoop());
+        int a = sim.Cluster.Namespace("h", "a")!.Index;
+        var c = sim.Send(a, Tcp("172.30.0.1", 40000, "8.8.8.8", 53));
+        Assert.Equal(DispositionKind.Looped, c.Request.Disposition.Kind);
+        Assert.DoesNotContain(c.Request.AllSteps().OfType<ReceivedStep>(), r => r.Packet.Ttl <= 0);
+    }
+
+    [Fact]
+    public void Ttl_running_out_while_forwarding_is_a_drop_with_time_exceeded()
+    {
+        var sim = new Simulation(P.RoutingLoop());
+        int a = sim.Cluster.Namespace("h", "a")!.Index;
+        var p = Tcp("172.30.0.1", 40000, "8.8.8.8", 53);
+        p.Headers.Ttl = 2;
+        var c = sim.Send(a, p);
+        Assert.Equal(DropCause.TtlExceeded, c.Request.Disposition.Cause);
+        Assert.Equal(11, c.Reply!.Disposition.Final.IcmpType);
+    }
+
+    [Fact]
+    public void Bridges_learn_from_arp_and_flood_on_a_miss()
+    {
+        // The first SYN from cli1 resolves 192.168.2.1 (the bridge itself) by ARP; the bridge learns cli1's MAC on vc1.
+        var sim = new Simulation(P.RouterLab());
+        Assert.True(sim.TryResolve("r/cli1", "192.168.1.2:8080", out var flow, out var error), error);
+        var c = sim.Connect(flow, 1).Single();
+        Assert.Contains(Steps<NeighborStep>(c.Request), n => n.How.StartsWith("ARP answered by r/host brc", System.StringComparison.Ordinal));
+        // The reply to cli1 finds cli1's MAC learned on vc1 (no flood).
+        var fdb = Steps<FdbStep>(c.Reply!).Single(f => f.Bridge == "brc");
+        Assert.Equal(("vc1", "learned"), (fdb.Port, fdb.Result));
+        // After the ageing time (300 s) the learned entry is gone: a frame towards cli1 that cli1 did not just refresh
+        // floods, and the copy on vc1 still reaches it.
+        sim.Cluster.NowMilliseconds += 301_000;
+        int srv = sim.Cluster.Namespace("r", "srv")!.Index;
+        var toClient = sim.Send(srv, Tcp("192.168.1.2", 5000, "192.168.2.2", 6000));
+        var miss = Steps<FdbStep>(toClient.Request).Single(f => f.Bridge == "brc");
+        Assert.StartsWith("miss", miss.Result, System.StringComparison.Ordinal);
+        Assert.Equal("vc1", miss.Port);
+        Assert.Equal("r/cli1", toClient.Request.Disposition.Where);
+    }
+
+    [Fact]
+    public void Icmp_echo_is_answered_by_the_kernel()
+    {
+        var sim = new Simulation(P.RouterLab());
+        Assert.True(sim.TryResolve("external", "r", out var flow, out var error), error);
+        Assert.Equal(IpProtocol.Icmp, flow.Protocol);
+        var c = sim.Connect(flow, 1).Single();
+        Assert.Equal(DispositionKind.Delivered, c.Request.Disposition.Kind);
+        Assert.Equal(0, c.Reply!.Disposition.Final.IcmpType);
+        Assert.Equal(DispositionKind.Delivered, c.Reply.Disposition.Kind);
+    }
+}

@@ -1,0 +1,55 @@
+using System;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Tests;
+
+/// <summary>The untraced hot path allocates nothing.</summary>
+public class HotPathTests
+{
+    [Fact]
+    public void An_established_packet_through_the_ingress_path_allocates_nothing()
+    {
+        // external → worker:8080 lands on web.1 through both hosts, ingress_sbox (IPVS + SNAT), VXLAN and REDIRECT:
+        // the longest path of the example.
+        var sim = new Simulation(ExamplePlans.Ipvs, 3);
+        Assert.True(sim.TryResolve("external", "worker:8080/tcp", out var flow, out var error), error);
+        ConnectionHandle? handle = null;
+        for (int i = 0; i < 4 && handle is null; i++)
+        {
+            var r = sim.ConnectUntraced(flow);
+            if (r.Task == "web.1") handle = r.Handle;
+        }
+        Assert.NotNull(handle);
+        var h = handle!.Value;
+        for (int i = 0; i < 50; i++) Assert.Equal(DispositionKind.Delivered, sim.SendData(h, 100)); // warm up (JIT, table growth)
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int delivered = 0;
+        for (int i = 0; i < 2000; i++)
+            if (sim.SendData(h, 100) == DispositionKind.Delivered) delivered++;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(2000, delivered);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void The_established_packet_takes_the_whole_path()
+    {
+        // The same path, traced once: it really crosses both hosts, IPVS and VXLAN (so the test above measures it).
+        var sim = new Simulation(ExamplePlans.Ipvs, 3);
+        Assert.True(sim.TryResolve("external", "worker:8080/tcp", out var flow, out _));
+        ConnectionHandle? handle = null;
+        for (int i = 0; i < 4 && handle is null; i++)
+        {
+            var r = sim.ConnectUntraced(flow);
+            if (r.Task == "web.1") handle = r.Handle;
+        }
+        var t = sim.SendDataTraced(handle!.Value, 100);
+        Assert.Equal(DispositionKind.Delivered, t.Disposition.Kind);
+        Assert.Contains(t.AllSteps(), s => s is IpvsStep { NewConnection: false });
+        Assert.Contains(t.AllSteps(), s => s is VxlanEncapStep);
+        Assert.Contains(t.AllSteps(), s => s is ConntrackStep { State: "established" });
+    }
+}

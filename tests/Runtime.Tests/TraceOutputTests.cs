@@ -1,0 +1,134 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using SwarmDsl.Cli;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Tests;
+
+/// <summary>The <c>trace</c> verb and its renderings: exit codes, JSON, pcapng read back by tshark.</summary>
+public class TraceOutputTests
+{
+    private static (int Exit, string Out, string Err) Cli(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = Program.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    [Fact]
+    public void Trace_of_the_example_is_delivered_and_exits_0()
+    {
+        var (exit, output, err) = Cli("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--reply", "--count", "2");
+        Assert.True(exit == 0, err);
+        Assert.Contains("── manager · host netns ──", output);
+        Assert.Contains("DNAT  10.7.191.10:8080 → 172.18.0.2:8080", output);
+        Assert.Contains("ipvs FWM 256 wrr schedules → 10.255.0.5:8080 (web.1, Masq)", output);
+        Assert.Contains("ipvs FWM 256 wrr schedules → 10.255.0.6:8080 (web.2, Masq)", output);
+        Assert.Contains("vxlan0 VNI 4096: outer 10.7.191.10 → 10.7.191.9:4789", output);
+        Assert.Contains("REDIRECT  10.255.0.6:8080 → 10.255.0.6:80", output);
+        Assert.Contains("reply  tcp 10.255.0.6:80", output);
+        Assert.EndsWith("2 connections: 2 delivered (web.1 ×1, web.2 ×1)\n", output);
+    }
+
+    [Fact]
+    public void A_dropped_trace_exits_3_and_bad_endpoints_exit_2()
+    {
+        var (exit, output, _) = Cli("trace", Paths.Example, "--from", "external", "--to", "manager:9999/tcp");
+        Assert.Equal(3, exit);
+        Assert.Contains("DROPPED (NoListener)", output);
+        var (bad, _, err) = Cli("trace", Paths.Example, "--from", "nowhere", "--to", "manager:8080/tcp");
+        Assert.Equal(2, bad);
+        Assert.StartsWith("swarmdsl: error: --from nowhere:", err);
+        var (count, _, err2) = Cli("trace", Paths.Example, "--from", "external", "--to", "manager", "--count", "0");
+        Assert.Equal(2, count);
+        Assert.Contains("--count", err2);
+        var (missing, _, _) = Cli("trace", "/nonexistent.swarm.yaml", "--from", "external", "--to", "manager");
+        Assert.Equal(1, missing);
+    }
+
+    [Fact]
+    public void Json_has_one_object_per_trace_with_stable_fields()
+    {
+        var (exit, output, err) = Cli("trace", Paths.Example, "--from", "external", "--to", "worker:8080/tcp", "--json", "--count", "2", "--lb", "nftables", "--seed", "5");
+        Assert.True(exit == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal(new[] { "formatVersion", "file", "from", "to", "seed", "backend", "connections", "summary" }, root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("nftables", root.GetProperty("backend").GetString());
+        var first = root.GetProperty("connections")[0];
+        var request = first.GetProperty("request");
+        Assert.Equal(new[] { "label", "packet", "hops", "disposition" }, request.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("Delivered", request.GetProperty("disposition").GetProperty("kind").GetString());
+        var steps = request.GetProperty("hops").EnumerateArray().SelectMany(h => h.GetProperty("steps").EnumerateArray()).ToList();
+        Assert.Contains(steps, s => s.GetProperty("step").GetString() == "VxlanEncap" && s.GetProperty("vni").GetInt32() == 4096);
+        Assert.Contains(steps, s => s.GetProperty("step").GetString() == "Netfilter" && s.GetProperty("span").GetString() == "two-node.swarm.yaml:44:9");
+        Assert.Equal(JsonValueKind.Object, first.GetProperty("reply").ValueKind);
+        Assert.Equal(2, root.GetProperty("summary").GetProperty("delivered").GetInt32());
+    }
+
+    [ToolFact("tshark")]
+    public void Pcapng_dissects_cleanly_in_tshark_with_the_vni()
+    {
+        var file = Path.Combine(Path.GetTempPath(), "sdt" + Guid.NewGuid().ToString("N").Substring(0, 8) + ".pcapng");
+        try
+        {
+            var (exit, _, err) = Cli("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--count", "2", "--reply", "--pcap", file);
+            Assert.True(exit == 0, err);
+            var run = HostLinux.Run("tshark", "-r", file, "-V", "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE")
+                .EnsureSuccess("tshark -r");
+            var text = run.StdOut;
+            Assert.DoesNotContain("Malformed", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("[Expert Info (Error", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("Bad]", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("Status: Bad", text, StringComparison.Ordinal);
+            Assert.Contains("VXLAN Network Identifier (VNI): 4096", text);
+            Assert.Contains("[Checksum Status: Good]", text);
+            Assert.Contains("Interface name: manager/ingress_sbox/eth1", text);
+        }
+        finally
+        {
+            if (File.Exists(file)) File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Pcapng_has_one_interface_per_device_crossed()
+    {
+        var sim = new Simulation(ExamplePlans.Ipvs);
+        Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out _));
+        var c = sim.Connect(flow, 1, captureFrames: true).Single();
+        var frames = c.Request.Frames;
+        Assert.Contains(frames, f => f.Interface == "manager/host/eth0" && f.Inbound);
+        Assert.Contains(frames, f => f.Interface == "manager/ingress_sbox/eth1" && f.Inbound);
+        using var ms = new MemoryStream();
+        PcapngWriter.Write(ms, new[] { ("request", c.Request) });
+        var bytes = ms.ToArray();
+        Assert.Equal(new byte[] { 0x0A, 0x0D, 0x0D, 0x0A }, bytes.Take(4));
+        int idb = 0, epb = 0;
+        for (int at = 0; at < bytes.Length;)
+        {
+            uint type = BitConverter.ToUInt32(bytes, at);
+            int len = (int)BitConverter.ToUInt32(bytes, at + 4);
+            Assert.Equal(len, (int)BitConverter.ToUInt32(bytes, at + len - 4)); // trailing block length
+            if (type == 1) idb++;
+            if (type == 6) epb++;
+            at += len;
+        }
+        Assert.Equal(frames.Select(f => f.Interface).Distinct().Count(), idb);
+        Assert.Equal(frames.Count, epb);
+    }
+}
+
+/// <summary>A [Fact] skipped, with the reason, when a tool it runs is not installed.</summary>
+public sealed class ToolFactAttribute : FactAttribute
+{
+    /// <summary>Skips unless every tool is on PATH.</summary>
+    public ToolFactAttribute(params string[] tools)
+    {
+        foreach (var t in tools) if (!HostLinux.HasTool(t)) { Skip = "needs " + t; break; }
+    }
+}
