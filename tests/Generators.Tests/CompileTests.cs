@@ -32,6 +32,9 @@ public class CompileTests
                 /// <summary>The generated dump.</summary>
                 public static string Dump() => TwoNode.ModelDump;
 
+                /// <summary>The YAML text.</summary>
+                public static string Source() => TwoNode.SourceText;
+
                 /// <summary>The plan dump.</summary>
                 public static string Plan() => TwoNode.PlanDump;
 
@@ -92,6 +95,7 @@ public class CompileTests
             var compiled = SwarmCompiler.Compile(GeneratorHarness.ProjectDir + "two-node.swarm.yaml", GeneratorHarness.ExampleYaml);
             Assert.Equal(Semantics.TopologyDump.Render(compiled.Topology!), Call("Dump"));
             Assert.Contains("@TwoNodeDeclared.cs:", Call("DeclaredDump"));
+            Assert.Equal(GeneratorHarness.ExampleYaml.Replace("\r\n", "\n"), Call("Source"));
             // So are the plan dump and every provisioning file, byte for byte.
             var lowered = SwarmCompiler.Lower(compiled);
             Assert.Equal(Plan.PlanDump.Render(lowered.Plan!), Call("Plan"));

@@ -141,6 +141,13 @@ internal sealed class TopologyEmitter
         _w.WriteLine("/// </summary>");
         MemberAttribute();
         WriteTextConstant("PlanDump", Plan.PlanDump.Render(_spec.Plan));
+        if (_spec.SourceText is { } yaml)
+        {
+            _w.WriteLine();
+            _w.WriteLine($"/// <summary>The text of <c>{Xml(_spec.SourceName)}</c>, for <c>SwarmCompiler.CompileToPlan(SourceFile, SourceText)</c> and the packet simulation of SwarmDsl.Runtime.</summary>");
+            MemberAttribute();
+            WriteTextConstant("SourceText", yaml.Replace("\r\n", "\n"));
+        }
     }
 
     /// <summary>The files <c>swarmdsl emit</c> writes, as constants: per node a class with its scripts and restore files.</summary>

@@ -349,5 +349,12 @@ namespace Consumer.App
             "underlay subnet=10.7.191.0/24 mtu=1500 dataPathPort=4789 externalClient=10.7.191.254\n" +
             "host manager hostname=i-xah31y1o underlay=10.7.191.10/24 dev eth0 @two-node.swarm.yaml:9:3\n" +
             // ... 315 more lines
+
+        /// <summary>The text of <c>two-node.swarm.yaml</c>, for <c>SwarmCompiler.CompileToPlan(SourceFile, SourceText)</c> and the packet simulation of SwarmDsl.Runtime.</summary>
+        internal const string SourceText =
+            "# yaml-language-server: $schema=../schema/swarm-topology.schema.json\n" +
+            "version: 1\n" +
+            "name: two-node\n" +
+            // ... 62 more lines
     }
 }
