@@ -62,6 +62,15 @@ internal sealed partial class PacketWalker
     /// <summary>The largest piece on the wire: the packet, or its fragments once it was fragmented (carried whole, reassembly not modelled).</summary>
     private int WireLength => _p.Headers.TotalLength < _fragmentMtu ? _p.Headers.TotalLength : _fragmentMtu;
 
+    /// <summary>The frame's length on the wire: the outer frame when encapsulated (its payload already counts the inner frame).</summary>
+    private int WireFrameLength => _p.Headers.FrameLength;
+
+    private void CountReceived(DeviceRuntime dev)
+    {
+        dev.RxPackets++;
+        dev.RxBytes += WireFrameLength;
+    }
+
     public PacketWalker(Cluster cluster)
     {
         _c = cluster;
@@ -187,6 +196,7 @@ internal sealed partial class PacketWalker
         var ns = _c[nsIndex];
         var dev = ns.Devices[devIndex];
         if (!Visit(nsIndex, devIndex)) { Looped(ns, dev); return; }
+        CountReceived(dev);
         _p.IngressDevice = devIndex;
         if (_trace != null)
         {
@@ -216,6 +226,7 @@ internal sealed partial class PacketWalker
             if (entry.Kind == Bridging.FdbEntryKind.Local)
             {
                 if (_trace != null) _trace.Add(new FdbStep(br.Name, dst, "local (the bridge's own address): up to " + br.Name, br.Name, br.Span));
+                CountReceived(br); // br_pass_frame_up counts the frame on the bridge device too
                 IpReceive(ns, br);
                 return;
             }
@@ -297,6 +308,8 @@ internal sealed partial class PacketWalker
     {
         var ns = _c[nsIndex];
         var dev = ns.Devices[devIndex];
+        dev.TxPackets++;
+        dev.TxBytes += WireFrameLength;
         _trace?.Frame(dev, false, _p);
         switch (dev.Kind)
         {

@@ -67,6 +67,15 @@ public sealed class DeviceRuntime
     /// <summary><c>arp_announce</c> (the larger of <c>all</c> and the device's): ≥ 1 never announces an off-subnet source.</summary>
     public int ArpAnnounce { get; internal set; }
 
+    /// <summary>Frames the device received (<c>rx_packets</c>): counted where the walker takes a frame in on it.</summary>
+    public long RxPackets { get; internal set; }
+    /// <summary>Bytes (whole frames) the device received (<c>rx_bytes</c>).</summary>
+    public long RxBytes { get; internal set; }
+    /// <summary>Frames handed to the device for transmission (<c>tx_packets</c>).</summary>
+    public long TxPackets { get; internal set; }
+    /// <summary>Bytes (whole frames) handed to the device for transmission (<c>tx_bytes</c>).</summary>
+    public long TxBytes { get; internal set; }
+
     /// <summary><c>node/namespace/device</c>, the pcapng interface name.</summary>
     public string QualifiedName => Namespace.QualifiedName + "/" + Name;
 }

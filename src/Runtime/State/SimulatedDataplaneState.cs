@@ -1,0 +1,184 @@
+using System;
+using System.Collections.Generic;
+using SwarmDsl.Net;
+using SwarmDsl.Runtime.Conntrack;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Ipvs;
+using SwarmDsl.Views;
+using CtEntry = SwarmDsl.Runtime.Conntrack.ConntrackEntry;
+using ShownConntrackEntry = SwarmDsl.Views.ConntrackEntry;
+using ShownIpvsConnection = SwarmDsl.Views.IpvsConnection;
+
+namespace SwarmDsl.Runtime.State;
+
+/// <summary>
+/// The kernel state of a <see cref="Simulation"/> as the <c>show</c> views ask for it: conntrack tables, IPVS statistics and
+/// connections, and device counters, read live from the simulated namespaces. Timeouts are the kernel's defaults for the
+/// entry's state, as read right after the last packet (the simulated clock advances a millisecond per packet, so no whole
+/// second has passed).
+/// </summary>
+public sealed class SimulatedDataplaneState : IDataplaneState
+{
+    private readonly Cluster _cluster;
+
+    /// <summary>Reads the state of <paramref name="simulation"/>.</summary>
+    public SimulatedDataplaneState(Simulation simulation)
+    {
+        if (simulation is null) throw new ArgumentNullException(nameof(simulation));
+        _cluster = simulation.Cluster;
+    }
+
+    /// <summary>
+    /// Null: the engine evaluates rules without keeping per-rule counters, so <c>iptables -L -v</c> keeps showing the
+    /// freshly applied zeros.
+    /// </summary>
+    public PacketCounters? RuleCounters(string node, string ns, string table, string chain, int ruleIndex) => null;
+
+    /// <summary>RX/TX packets of the device; the engine drops nothing at a queue, so errors, drops and overruns are zero.</summary>
+    public InterfaceCounters? Interface(string node, string ns, string device)
+    {
+        var dev = _cluster.Namespace(node, ns)?.Device(device);
+        if (dev is null) return null;
+        return new InterfaceCounters((ulong)dev.RxPackets, 0, 0, 0, (ulong)dev.TxPackets, 0, 0, 0);
+    }
+
+    /// <inheritdoc/>
+    public IpvsStatistics? IpvsService(string node, string ns, int? fwMark, Ipv4Address vip, int? port)
+    {
+        var service = FindService(node, ns, fwMark, vip, port);
+        return service is null ? null : Statistics(service.Stats);
+    }
+
+    /// <inheritdoc/>
+    public IpvsDestinationState? IpvsDestination(string node, string ns, int? fwMark, Ipv4Address vip, int? port, Ipv4Address destination)
+    {
+        var service = FindService(node, ns, fwMark, vip, port);
+        if (service is null) return null;
+        foreach (var d in service.Destinations)
+            if (d.Address == destination)
+                return new IpvsDestinationState((uint)d.ActiveConnections, (uint)d.InactiveConnections, Statistics(d.Stats));
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<ShownIpvsConnection> IpvsConnections(string node, string ns)
+    {
+        var runtime = _cluster.Namespace(node, ns);
+        var list = new List<ShownIpvsConnection>();
+        if (runtime is null) return list;
+        var table = runtime.IpvsConnections;
+        foreach (var i in table.All())
+        {
+            ref var c = ref table[i];
+            list.Add(new ShownIpvsConnection(c.Protocol, IpvsTimeout(c.State), IpvsStateName(c.State),
+                c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.DestinationAddress, c.DestinationPort));
+        }
+        return list;
+    }
+
+    /// <summary>Confirmed entries only: <c>conntrack -L</c> dumps the hash table, which unconfirmed entries are not in yet.</summary>
+    public IReadOnlyList<ShownConntrackEntry> ConntrackEntries(string node, string ns)
+    {
+        var runtime = _cluster.Namespace(node, ns);
+        var list = new List<ShownConntrackEntry>();
+        if (runtime is null) return list;
+        var table = runtime.Conntrack;
+        foreach (var i in table.LiveEntries())
+        {
+            ref var e = ref table[i];
+            if (!e.Confirmed) continue;
+            bool seenReply = (e.Status & CtStatus.SeenReply) != 0;
+            bool icmp = e.Original.Protocol == IpProtocol.Icmp;
+            list.Add(new ShownConntrackEntry(e.Original.Protocol, ConntrackTimeout(e), TcpStateName(e),
+                Tuple(e.Original, icmp, request: true), Tuple(e.Reply, icmp, request: false),
+                (e.Status & CtStatus.Assured) != 0, !seenReply, e.Mark));
+        }
+        return list;
+    }
+
+    private IpvsService? FindService(string node, string ns, int? fwMark, Ipv4Address vip, int? port)
+    {
+        var runtime = _cluster.Namespace(node, ns);
+        if (runtime is null) return null;
+        foreach (var s in runtime.IpvsServices)
+        {
+            if (fwMark is int m) { if (s.Plan.FwMark == m) return s; }
+            else if (s.Plan.FwMark is null && s.Plan.Vip == vip && s.Plan.Port == port) return s;
+        }
+        return null;
+    }
+
+    private static IpvsStatistics Statistics(in IpvsStats s) =>
+        new((ulong)s.Connections, (ulong)s.InPackets, (ulong)s.OutPackets, (ulong)s.InBytes, (ulong)s.OutBytes);
+
+    /// <summary>
+    /// ICMP echo: the kernel's tuple keeps the id in both directions and the type of the direction's packet (8 request,
+    /// 0 reply); <see cref="ConntrackTuple"/> carries the type in its destination port.
+    /// </summary>
+    private static ConntrackTuple Tuple(in ConnTuple t, bool icmp, bool request) => icmp
+        ? new ConntrackTuple(t.Source, t.Destination, t.SourcePort, request ? 8 : 0)
+        : new ConntrackTuple(t.Source, t.Destination, t.SourcePort, t.DestinationPort);
+
+    private static string? TcpStateName(in CtEntry e)
+    {
+        if (e.Original.Protocol != IpProtocol.Tcp) return null;
+        return e.TcpState switch
+        {
+            CtTcpState.SynSent => "SYN_SENT",
+            CtTcpState.SynRecv => "SYN_RECV",
+            CtTcpState.Established => "ESTABLISHED",
+            CtTcpState.FinWait => "FIN_WAIT",
+            CtTcpState.Close => "CLOSE",
+            _ => "NONE",
+        };
+    }
+
+    /// <summary>
+    /// The default <c>nf_conntrack_*_timeout*</c> sysctls: TCP per state (tcp_timeouts[]), UDP 30 s until a reply was
+    /// seen and 120 s (udp_timeout_stream) after, ICMP 30 s, anything else 600 s (generic).
+    /// </summary>
+    private static int ConntrackTimeout(in CtEntry e)
+    {
+        switch (e.Original.Protocol)
+        {
+            case IpProtocol.Tcp:
+                return e.TcpState switch
+                {
+                    CtTcpState.SynSent => 120,
+                    CtTcpState.SynRecv => 60,
+                    CtTcpState.Established => 432000,
+                    CtTcpState.FinWait => 120,
+                    CtTcpState.Close => 10,
+                    _ => 120,
+                };
+            case IpProtocol.Udp:
+                return (e.Status & CtStatus.SeenReply) != 0 ? 120 : 30;
+            case IpProtocol.Icmp:
+                return 30;
+            default:
+                return 600;
+        }
+    }
+
+    /// <summary>The state names of <c>/proc/net/ip_vs_conn</c> (tcp_state_name_table; UDP connections show UDP).</summary>
+    private static string IpvsStateName(IpvsConnectionState s) => s switch
+    {
+        IpvsConnectionState.SynRecv => "SYN_RECV",
+        IpvsConnectionState.Established => "ESTABLISHED",
+        IpvsConnectionState.FinWait => "FIN_WAIT",
+        IpvsConnectionState.Close => "CLOSE",
+        IpvsConnectionState.Udp => "UDP",
+        _ => "NONE",
+    };
+
+    /// <summary>IPVS' default timeouts (tcp_timeouts[] of ip_vs_proto_tcp.c, udp_timeouts[] of ip_vs_proto_udp.c).</summary>
+    private static int IpvsTimeout(IpvsConnectionState s) => s switch
+    {
+        IpvsConnectionState.SynRecv => 60,
+        IpvsConnectionState.Established => 15 * 60,
+        IpvsConnectionState.FinWait => 2 * 60,
+        IpvsConnectionState.Close => 10,
+        IpvsConnectionState.Udp => 5 * 60,
+        _ => 2,
+    };
+}
