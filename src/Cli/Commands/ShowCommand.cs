@@ -2,9 +2,12 @@ using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using System.Globalization;
 using System.Linq;
 using SwarmDsl.Lowering;
 using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.State;
 using SwarmDsl.Views;
 
 namespace SwarmDsl.Cli.Commands;
@@ -13,6 +16,9 @@ namespace SwarmDsl.Cli.Commands;
 /// <c>swarmdsl show FILE NODE [NAMESPACE] -- COMMAND...</c>: answers a read-only Linux command (<c>ip addr</c>,
 /// <c>iptables -L -n</c>, ...) from the compiled plan, in the tool's own output format. The tool's exit code and streams are
 /// passed through; a command <c>show</c> does not answer exits 2 with the list of those it does.
+/// With <c>--from SRC --to DST [--count N] [--seed S]</c> the connections are first run through the packet simulation
+/// (handshake and replies, as <c>trace</c> runs them), and counters and connection tables (<c>conntrack -L</c>,
+/// <c>ipvsadm -L -n --stats</c>, <c>ipvsadm -L -n -c</c>, <c>netstat -i</c>) answer from the state they left.
 /// </summary>
 internal static class ShowCommand
 {
@@ -27,9 +33,15 @@ internal static class ShowCommand
         var prefix = new Option<string>("--netns-prefix") { Description = "SWARMDSL_NETNS_PREFIX the scripts were applied with (namespace names in link-netns)" };
         var hostNetns = new Option<string>("--host-netns") { Description = "name of the node's host namespace when it is a named namespace (the lab)" };
         var cpus = new Option<int?>("--possible-cpus") { Description = "the target host's possible CPUs (veth queue counts in ip -d link)" };
-        var cmd = new Command("show", "Answer a read-only Linux command (ip, bridge, brctl, iptables, iptables-save, ipvsadm, sysctl, netstat) from the compiled plan, in that command's own output format.")
+        var from = new Option<string>("--from") { Description = "first send traffic from SRC (as trace --from: external, external:IP, NODE, SERVICE, TASK, NODE/NAMESPACE or IP); needs --to" };
+        var to = new Option<string>("--to") { Description = "... to DST (as trace --to, e.g. manager:8080/tcp); the command then shows the counters and connections it left" };
+        var count = new Option<int>("--count") { Description = "connections to open from --from to --to before answering", DefaultValueFactory = _ => 1 };
+        var seed = new Option<uint>("--seed") { Description = "simulation seed (ephemeral ports, flow hashes), as for trace", DefaultValueFactory = _ => 0u };
+        var cmd = new Command("show", "Answer a read-only Linux command (ip, bridge, brctl, iptables, iptables-save, ipvsadm, sysctl, netstat, conntrack) from the compiled plan, in that command's own output format. "
+            + "With --from/--to [--count N], first simulate those connections (with replies), so conntrack -L, ipvsadm -L -n --stats / -c and netstat -i show the state they left; "
+            + "e.g. show FILE manager ingress_sbox --from external --to manager:8080/tcp --count 2 -- ipvsadm -L -n --stats")
         {
-            args, lb, prefix, hostNetns, cpus,
+            args, lb, prefix, hostNetns, cpus, from, to, count, seed,
         };
         cmd.SetAction(parse =>
         {
@@ -54,11 +66,13 @@ internal static class ShowCommand
             var nsName = before.Count == 3 ? before[2] : "host";
             var ns = host.Namespaces.FirstOrDefault(n => n.Name == nsName)
                 ?? throw new CliUsageException($"no namespace '{nsName}' on {host.Node} (namespaces: {string.Join(", ", host.Namespaces.Select(n => n.Name))})");
+            var state = RunTraffic(plan, parse.GetValue(from), parse.GetValue(to), parse.GetValue(count), parse.GetValue(seed));
             var options = new ShowOptions
             {
                 NetnsPrefix = parse.GetValue(prefix) ?? "",
                 HostNetnsName = parse.GetValue(hostNetns),
                 PossibleCpus = parse.GetValue(cpus) is int n && n > 0 ? n : 1,
+                State = state,
             };
             var result = ShowCommandLine.Run(plan, host, ns, command, options);
             io.Out.Write(result.Output);
@@ -66,6 +80,22 @@ internal static class ShowCommand
             return result.ExitCode;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Opens <paramref name="count"/> connections <paramref name="from"/> → <paramref name="to"/> in a fresh simulation of
+    /// the plan and returns its state; null (a freshly applied host) when no traffic was asked for.
+    /// </summary>
+    internal static IDataplaneState? RunTraffic(DataplanePlan plan, string? from, string? to, int count, uint seed)
+    {
+        if (from is null && to is null) return null;
+        if (from is null || to is null) throw new CliUsageException("--from and --to go together: both name the traffic to simulate before answering");
+        if (count < 1 || count > TraceCommand.MaxCount)
+            throw new CliUsageException($"--count must be from 1 to {TraceCommand.MaxCount.ToString(CultureInfo.InvariantCulture)}, not {count.ToString(CultureInfo.InvariantCulture)}");
+        var sim = new Simulation(plan, seed);
+        if (!sim.TryResolve(from, to, out var flow, out var error)) throw new CliUsageException(error);
+        sim.Connect(flow, count); // traced as `trace` runs them, so ports and sequence numbers match its output
+        return new SimulatedDataplaneState(sim);
     }
 
     internal static LoadBalancerBackend ParseBackend(string? value) => value switch
