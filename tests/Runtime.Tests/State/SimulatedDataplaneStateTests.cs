@@ -1,0 +1,136 @@
+using System.Collections.Generic;
+using System.Linq;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.State;
+using SwarmDsl.Runtime.Tracing;
+using SwarmDsl.Views;
+
+namespace SwarmDsl.Tests.State;
+
+/// <summary><see cref="SimulatedDataplaneState"/>: what the show views read after traffic ran through the simulation.</summary>
+public class SimulatedDataplaneStateTests
+{
+    private static (Simulation Sim, IReadOnlyList<ConnectionTrace> Traces) TwoConnections()
+    {
+        var sim = new Simulation(ExamplePlans.Ipvs);
+        Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out var error), error);
+        var traces = sim.Connect(flow, 2, captureFrames: true);
+        foreach (var t in traces)
+        {
+            Assert.Equal(DispositionKind.Delivered, t.Request.Disposition.Kind);
+            Assert.NotNull(t.Reply);
+        }
+        return (sim, traces);
+    }
+
+    private static IpvsServicePlan IngressService(Simulation sim) =>
+        sim.Cluster.Namespace("manager", "ingress_sbox")!.Plan!.Ipvs.Single(s => s.FwMark == 256);
+
+    [Fact]
+    public void A_fresh_simulation_has_no_connections_and_zero_counters()
+    {
+        var sim = new Simulation(ExamplePlans.Ipvs);
+        var state = new SimulatedDataplaneState(sim);
+        foreach (var ns in sim.Cluster.Namespaces.Where(n => !n.IsExternalClient))
+        {
+            Assert.Empty(state.ConntrackEntries(ns.Node, ns.Name));
+            Assert.Empty(state.IpvsConnections(ns.Node, ns.Name));
+            foreach (var d in ns.Devices)
+                Assert.Equal(new InterfaceCounters(0, 0, 0, 0, 0, 0, 0, 0), state.Interface(ns.Node, ns.Name, d.Name));
+        }
+        var svc = IngressService(sim);
+        Assert.Equal(new IpvsStatistics(0, 0, 0, 0, 0), state.IpvsService("manager", "ingress_sbox", 256, svc.Vip, null));
+    }
+
+    [Fact]
+    public void Two_connections_are_split_over_the_real_servers_and_counted()
+    {
+        var (sim, _) = TwoConnections();
+        var state = new SimulatedDataplaneState(sim);
+        var svc = IngressService(sim);
+        var total = state.IpvsService("manager", "ingress_sbox", 256, svc.Vip, null)!;
+        Assert.Equal(2UL, total.Connections);
+        // Per connection: SYN and the handshake's ACK in, the SYN-ACK out.
+        Assert.Equal(4UL, total.InPackets);
+        Assert.Equal(2UL, total.OutPackets);
+        Assert.Equal(2, svc.Destinations.Count);
+        foreach (var d in svc.Destinations)
+        {
+            var live = state.IpvsDestination("manager", "ingress_sbox", 256, svc.Vip, null, d.Address)!;
+            Assert.Equal(1UL, live.Statistics.Connections);
+            Assert.Equal(1U, live.ActiveConnections);
+            Assert.Equal(0U, live.InactiveConnections);
+        }
+        Assert.Null(state.IpvsService("manager", "ingress_sbox", 999, svc.Vip, null));
+
+        var conns = state.IpvsConnections("manager", "ingress_sbox");
+        Assert.Equal(2, conns.Count);
+        Assert.All(conns, c => Assert.Equal("ESTABLISHED", c.State));
+        Assert.All(conns, c => Assert.Equal(900, c.ExpiresInSeconds));
+        Assert.Equal(svc.Destinations.Select(d => d.Address).OrderBy(a => a.Value), conns.Select(c => c.Destination).OrderBy(a => a.Value));
+        Assert.Equal(2, conns.Select(c => c.ClientPort).Distinct().Count());
+        Assert.Empty(state.IpvsConnections("worker", "ingress_sbox"));
+    }
+
+    [Fact]
+    public void Host_conntrack_shows_the_published_port_dnat_to_the_ingress_sandbox()
+    {
+        var (sim, _) = TwoConnections();
+        var state = new SimulatedDataplaneState(sim);
+        var manager = sim.Cluster.Plan.Hosts.Single(h => h.Node == "manager").UnderlayAddress.Address;
+        var ipvs = state.IpvsConnections("manager", "ingress_sbox");
+        var tcp = state.ConntrackEntries("manager", "host").Where(e => e.Protocol == IpProtocol.Tcp).ToList();
+        Assert.Equal(2, tcp.Count);
+        foreach (var e in tcp)
+        {
+            Assert.Equal(manager, e.Original.Destination);
+            Assert.Equal(8080, e.Original.DestinationPort);
+            // The reply comes from where DOCKER-INGRESS DNATed to: the virtual address IPVS saw.
+            var c = ipvs.Single(x => x.ClientPort == e.Original.SourcePort);
+            Assert.Equal(c.Virtual, e.Reply.Source);
+            Assert.Equal(e.Original.Source, e.Reply.Destination);
+            Assert.Equal(e.Original.SourcePort, e.Reply.DestinationPort);
+            Assert.Equal("ESTABLISHED", e.TcpState);
+            Assert.Equal(432000, e.TimeoutSeconds);
+            Assert.True(e.Assured);
+            Assert.False(e.Unreplied);
+        }
+        // The sandbox tracks the IPVS-forwarded flow (vs/conntrack=1) with the real server as the reply's source.
+        var sbox = state.ConntrackEntries("manager", "ingress_sbox").Where(e => e.Protocol == IpProtocol.Tcp).ToList();
+        Assert.Equal(ipvs.Select(c => c.Destination).OrderBy(a => a.Value), sbox.Select(e => e.Reply.Source).OrderBy(a => a.Value));
+    }
+
+    [Fact]
+    public void Device_counters_match_the_frames_the_traces_crossed()
+    {
+        var (sim, traces) = TwoConnections();
+        var state = new SimulatedDataplaneState(sim);
+        // The untraced ACK completing each handshake follows its SYN's path, so it counts once more per request frame.
+        var rx = new Dictionary<string, ulong>();
+        var tx = new Dictionary<string, ulong>();
+        void Count(PacketTrace t, ulong weight)
+        {
+            foreach (var f in t.Frames)
+            {
+                var map = f.Inbound ? rx : tx;
+                map[f.Interface] = map.GetValueOrDefault(f.Interface) + weight;
+            }
+        }
+        foreach (var t in traces) { Count(t.Request, 2); Count(t.Reply!, 1); }
+        int crossed = 0;
+        foreach (var ns in sim.Cluster.Namespaces)
+            foreach (var d in ns.Devices)
+            {
+                var c = state.Interface(ns.Node, ns.Name, d.Name)!;
+                Assert.Equal(tx.GetValueOrDefault(d.QualifiedName), c.TxPackets);
+                // A bridge also counts the frames it passes up to its own stack, which no device captures.
+                if (d.Kind != DeviceKind.Bridge) Assert.Equal(rx.GetValueOrDefault(d.QualifiedName), c.RxPackets);
+                if (c.RxPackets + c.TxPackets > 0) crossed++;
+            }
+        Assert.True(crossed >= 6, "the flow crosses the underlay, the gateway bridge, the sandbox and a task on each node");
+        Assert.Equal(0UL, state.Interface("manager", "host", "lo")!.RxPackets);
+        Assert.Null(state.Interface("manager", "host", "nope"));
+    }
+}
