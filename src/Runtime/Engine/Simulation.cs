@@ -238,6 +238,17 @@ public sealed class Simulation
         return current.Value;
     }
 
+    /// <summary>
+    /// Resolves <paramref name="from"/> and <paramref name="to"/> (<c>external</c>, <c>NODE:PORT/PROTO</c>, <c>SERVICE</c>, ...) and
+    /// opens <paramref name="count"/> traced connections. Throws <see cref="ArgumentException"/> when an endpoint does not
+    /// resolve (callers taking user input use <see cref="TryResolve(string, string, out Flow, out string)"/>).
+    /// </summary>
+    public IReadOnlyList<ConnectionTrace> Connect(string from, string to, int count = 1, bool captureFrames = false)
+    {
+        if (!TryResolve(from, to, out var flow, out var error)) throw new ArgumentException(error);
+        return Connect(flow, count, captureFrames);
+    }
+
     /// <summary>Opens <paramref name="count"/> connections and traces each request and reply.</summary>
     public IReadOnlyList<ConnectionTrace> Connect(Flow flow, int count, bool captureFrames = false)
     {
