@@ -201,7 +201,13 @@ public sealed class Simulation
                     foreach (var s in n.Plan.Ipvs) if (s.Service == e.Name) vip = PreferVip(vip, s.Vip, source);
                     foreach (var lb in n.Plan.NftLoadBalancers) if (lb.Service == e.Name) vip = PreferVip(vip, lb.Vip, source);
                 }
-                if (vip is null) { error = "service " + e.Name + " has no VIP in the plan (no load balancer)"; return false; }
+                if (vip is null)
+                {
+                    var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
+                    error = "service " + e.Name + " has no VIP in the plan (endpoint mode dnsrr, or no load balancer)"
+                        + (first is null ? "" : "; address one of its tasks instead, e.g. --to " + first);
+                    return false;
+                }
                 address = vip.Value;
                 if (_serviceTasks.TryGetValue(e.Name!, out var tasks) && tasks.Count > 0 && _taskNamespace.TryGetValue(tasks[0], out var tn)) target = Cluster.Namespaces[tn];
                 break;
