@@ -35,6 +35,10 @@ Console.WriteLine("Load balancers:");
 foreach (var lb in TwoNode.LoadBalancers.All)
     Console.WriteLine($"  {lb.Node}/{lb.Namespace}: {lb.Service} VIP {lb.Vip} fwmark {lb.FwMark}");
 
+Console.WriteLine("Provisioning files (what swarmdsl emit writes, compiled in):");
+foreach (var file in TwoNode.Provisioning.Files)
+    Console.WriteLine($"  {file.Path,-38} {file.Content.Split('\n').Length - 1,4} lines{(file.Executable ? ", executable" : "")}");
+
 // Typed handles are ordinary values: the compiler checks every reference to them.
 var ingress = TwoNode.Networks.Ingress;
 var web1 = TwoNode.Tasks.Web1;
@@ -47,3 +51,5 @@ static string WithoutPlaces(string dump) => System.Text.RegularExpressions.Regex
 Console.WriteLine($"YAML and attribute forms agree: {WithoutPlaces(TwoNode.ModelDump) == WithoutPlaces(TwoNodeDeclared.ModelDump)}");
 Console.WriteLine();
 Console.Write(TwoNode.ModelDump);
+Console.WriteLine();
+Console.Write(TwoNode.PlanDump);

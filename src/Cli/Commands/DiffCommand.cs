@@ -77,7 +77,7 @@ internal static class DiffCommand
             var drifts = DriftDetector.Compare(plan, host, where, out var error);
             if (error.Length > 0) { io.Error.WriteLine("swarmdsl: error: " + error); return Program.Failed; }
             io.Out.Write(Render(plan, host, where, backend, drifts));
-            return drifts.Count == 0 ? Program.Ok : Drifted;
+            return drifts.Any(d => d.IsDrift) ? Drifted : Program.Ok;
         });
         return cmd;
     }
@@ -94,13 +94,14 @@ internal static class DiffCommand
             var netns = where.Netns(ns);
             sb.Append("namespace ").Append(ns).Append(netns is null ? "" : " (" + netns + ")");
             if (mine.Count == 0) { sb.Append(": no drift\n"); continue; }
-            sb.Append(":\n");
+            sb.Append(mine.Any(d => d.IsDrift) ? ":\n" : ": no drift\n");
             foreach (var d in mine)
                 sb.Append("  ").Append(d.Change.PadRight(8)).Append(' ').Append(d.Subject).Append(d.Detail.Length > 0 ? ": " + d.Detail : "").Append('\n');
         }
-        sb.Append(drifts.Count == 0
+        var real = drifts.Where(d => d.IsDrift).ToList();
+        sb.Append(real.Count == 0
             ? "no drift: " + host.Node + " matches the plan\n"
-            : "drift: " + drifts.Count.ToString(CultureInfo.InvariantCulture) + " difference(s) in " + drifts.Select(d => d.Namespace).Distinct(StringComparer.Ordinal).Count().ToString(CultureInfo.InvariantCulture) + " namespace(s)\n");
+            : "drift: " + real.Count.ToString(CultureInfo.InvariantCulture) + " difference(s) in " + real.Select(d => d.Namespace).Distinct(StringComparer.Ordinal).Count().ToString(CultureInfo.InvariantCulture) + " namespace(s)\n");
         return sb.ToString();
     }
 }

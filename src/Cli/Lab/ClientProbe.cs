@@ -5,7 +5,6 @@ using System.IO;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Runtime.Versioning;
 using System.Text;
 using System.Threading;
 using SwarmDsl.Net;
@@ -22,7 +21,6 @@ internal sealed record ClientObservation(string Outcome, string Detail);
 /// network namespace of the thread that creates it, so the work runs on a dedicated thread that has entered the client's
 /// namespace with <c>setns(2)</c>; no process is started per connection.
 /// </summary>
-[SupportedOSPlatform("linux")]
 internal sealed class ClientProbe
 {
     private const int CloneNewNet = 0x40000000;

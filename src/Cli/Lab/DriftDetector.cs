@@ -12,10 +12,17 @@ namespace SwarmDsl.Cli.Lab;
 /// <summary>One difference between the plan and a live namespace.</summary>
 /// <param name="Namespace">The plan namespace (<c>host</c>, <c>ingress_sbox</c>, ...).</param>
 /// <param name="Netns">Where it lives on this machine (empty: this process's own namespace).</param>
-/// <param name="Change"><c>missing</c> (in the plan, not live), <c>extra</c> (live, not in the plan) or <c>changed</c>.</param>
+/// <param name="Change"><c>missing</c> (in the plan, not live), <c>extra</c> (live, not in the plan), <c>changed</c>, or <c>note</c> (not drift).</param>
 /// <param name="Subject">What: <c>link br0</c>, <c>route 10.0.0.0/24 dev br0</c>, <c>iptables nat DOCKER-INGRESS</c>, ...</param>
 /// <param name="Detail">The rule, or <c>plan X, live Y</c>.</param>
-internal sealed record Drift(string Namespace, string Netns, string Change, string Subject, string Detail);
+internal sealed record Drift(string Namespace, string Netns, string Change, string Subject, string Detail)
+{
+    /// <summary>The <see cref="Change"/> of a remark that is not drift (shown, not counted).</summary>
+    public const string Note = "note";
+
+    /// <summary>Whether this is drift (not a note).</summary>
+    public bool IsDrift => Change != Note;
+}
 
 /// <summary>Where a node's namespaces are on this machine.</summary>
 /// <param name="HostNetns">The named namespace standing for the host (the lab), or null for this process's own namespace.</param>
@@ -330,7 +337,12 @@ internal static class DriftDetector
                 continue;
             }
             static string Norm(string v) => string.Join(" ", v.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries));
-            if (Norm(value) != Norm(s.Value)) add("changed", "sysctl " + s.Key, "plan " + s.Value + ", live " + value.Trim());
+            if (Norm(value) == Norm(s.Value)) continue;
+            // A setting only the initial namespace may change (apply.sh skips it with a warning when it is optional) is a
+            // fact of where the node runs, not drift.
+            if (!s.Required && live.ReadOnlySysctls.Contains(s.Key))
+                add(Drift.Note, "sysctl " + s.Key, "plan " + s.Value + ", live " + value.Trim() + " (read-only in this namespace; apply.sh skips it)");
+            else add("changed", "sysctl " + s.Key, "plan " + s.Value + ", live " + value.Trim());
         }
     }
 }

@@ -38,12 +38,17 @@ internal static class LabDown
     public static Result Remove(LabNames names, IReadOnlyCollection<string> nodes)
     {
         var journal = LabJournal.Open(names);
+        // 0. An up still at work would go on making namespaces behind our back: stop it first (its scripts, running inside
+        //    the lab's namespaces, are found below).
+        int processes = 0;
+        if (!journal.Complete && journal.Owner is { } owner && owner.Pid != Environment.ProcessId)
+            processes += LabProcesses.End(new[] { (owner.Pid, owner.StartTicks) });
         var allNodes = nodes.Concat(journal.Nodes).Distinct(StringComparer.Ordinal).ToList();
-        var existing = HostCommand.ListNetns();
-        var ours = existing.Where(n => names.Owns(n, allNodes) || journal.Namespaces.Contains(n)).ToList();
+        List<string> Ours() => HostCommand.ListNetns().Where(n => names.Owns(n, allNodes) || journal.Namespaces.Contains(n)).ToList();
 
         // 1. Processes: the responders (pid and start time from the journal, pid files of an up that died before journaling
-        //    them), and anything else running inside a lab namespace (a verify's nft monitors, a user's shell).
+        //    them), and anything else running inside a lab namespace (a verify's nft monitors, the scripts of an up that was
+        //    killed, a user's shell). Repeated until none is left, as a script ended mid-way may have started another.
         var pids = new Dictionary<int, long>();
         foreach (var r in journal.Responders) pids[r.Pid] = r.StartTicks;
         if (Directory.Exists(journal.ResponderDir))
@@ -51,9 +56,15 @@ internal static class LabDown
                 if (int.TryParse(SafeRead(f).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && !pids.ContainsKey(pid)
                     && IsResponder(pid, journal.ResponderDir))
                     pids[pid] = -1;
-        foreach (var (pid, _) in LabProcesses.InNamespaces(ours))
-            if (!pids.ContainsKey(pid)) pids[pid] = LabProcesses.StartTicks(pid);
-        int processes = LabProcesses.End(pids.Select(kv => (kv.Key, kv.Value)).ToList());
+        for (int round = 0; round < 5; round++)
+        {
+            foreach (var (pid, _) in LabProcesses.InNamespaces(Ours()))
+                if (!pids.ContainsKey(pid)) pids[pid] = LabProcesses.StartTicks(pid);
+            if (pids.Count == 0) break;
+            processes += LabProcesses.End(pids.Select(kv => (kv.Key, kv.Value)).ToList());
+            pids.Clear();
+        }
+        var ours = Ours();
 
         // 2. Namespaces, the ones the scripts made before the nodes', the fabric last.
         int removed = 0;

@@ -16,7 +16,7 @@ internal sealed record ResponderRecord(string Task, string Netns, int Pid, long 
 /// <summary>
 /// The state directory of one lab (<c>/run/swarmdsl-lab/&lt;P&gt;/</c>) and its journal: one line per thing <c>up</c> made,
 /// appended and flushed before the next step, so <c>down</c> can undo an <c>up</c> that failed or was killed at any point.
-/// Lines are <c>KIND&lt;TAB&gt;VALUE...</c>: <c>topology</c>, <c>backend</c>, <c>node</c>, <c>netns</c>, <c>responder</c>, <c>complete</c>.
+/// Lines are <c>KIND&lt;TAB&gt;VALUE...</c>: <c>owner</c>, <c>topology</c>, <c>backend</c>, <c>node</c>, <c>netns</c>, <c>responder</c>, <c>complete</c>.
 /// </summary>
 internal sealed class LabJournal
 {
@@ -90,6 +90,10 @@ internal sealed class LabJournal
 
     /// <summary>Whether <c>up</c> finished.</summary>
     public bool Complete => Of("complete").Any();
+
+    /// <summary>The <c>up</c> process that wrote the journal: pid and start time.</summary>
+    public (int Pid, long StartTicks)? Owner => Of("owner").Where(l => l.Length >= 3)
+        .Select(l => ((int, long)?)(int.Parse(l[1], CultureInfo.InvariantCulture), long.Parse(l[2], CultureInfo.InvariantCulture))).LastOrDefault();
 
     /// <summary>The responders <c>up</c> started.</summary>
     public IReadOnlyList<ResponderRecord> Responders => Of("responder").Where(l => l.Length >= 5)

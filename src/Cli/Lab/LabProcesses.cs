@@ -57,11 +57,19 @@ internal static class LabProcesses
     /// <summary>Every process whose network namespace is one of <paramref name="netns"/> (by namespace inode).</summary>
     public static IReadOnlyList<(int Pid, string Netns)> InNamespaces(IEnumerable<string> netns)
     {
+        // One stat for all namespaces: "PATH INODE" per line.
         var byInode = new Dictionary<ulong, string>();
-        foreach (var n in netns)
+        var list = netns.ToList();
+        if (list.Count > 0)
         {
-            var ino = NetnsInode(HostCommand.NetnsPath(n));
-            if (ino != 0) byInode[ino] = n;
+            var r = HostCommand.Run("stat", new[] { "-L", "-c", "%n %i" }.Concat(list.Select(HostCommand.NetnsPath)));
+            foreach (var line in r.StdOut.Split('\n'))
+            {
+                var space = line.LastIndexOf(' ');
+                if (space <= 0 || !ulong.TryParse(line.AsSpan(space + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var ino)) continue;
+                var path = line.Substring(0, space);
+                if (path.StartsWith("/run/netns/", StringComparison.Ordinal)) byInode[ino] = path.Substring("/run/netns/".Length);
+            }
         }
         var found = new List<(int, string)>();
         if (byInode.Count == 0) return found;

@@ -61,7 +61,10 @@ internal sealed class LabUp
             return Program.Failed;
         }
         if (Directory.Exists(names.StateDir)) Directory.Delete(names.StateDir, recursive: true); // a stale state directory from a finished down
-        var up = new LabUp(lab, io, LabJournal.Create(names));
+        var journal = LabJournal.Create(names);
+        // Who is building: a down that runs while this up is still at work (another terminal, a test) stops it first.
+        journal.Add("owner", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), LabProcesses.StartTicks(Environment.ProcessId).ToString(CultureInfo.InvariantCulture));
+        var up = new LabUp(lab, io, journal);
         return up.Build();
     }
 

@@ -30,7 +30,6 @@ namespace SwarmDsl.Cli.Lab;
 /// </list>
 /// Exit 0 when everything agrees, 4 when anything differs (the first difference is named), 1 when verify cannot run.
 /// </summary>
-[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class LabVerify
 {
     private readonly LabContext _lab;

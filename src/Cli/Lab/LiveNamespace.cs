@@ -40,7 +40,8 @@ internal sealed class LiveNamespace
         section ipvs; if [ -e /proc/net/ip_vs ] && has ipvsadm; then ipvsadm -S -n 2>/dev/null; fi
         section sysctl
         for k in "$@"; do
-          if v="$(sysctl -n "$k" 2>/dev/null)"; then printf '%s\t%s\n' "$k" "$v"; else printf '%s\t@missing\n' "$k"; fi
+          w=rw; if [ ! -w "/proc/sys/$(printf '%s' "$k" | tr . /)" ]; then w=ro; fi
+          if v="$(sysctl -n "$k" 2>/dev/null)"; then printf '%s\t%s\t%s\n' "$k" "$w" "$v"; else printf '%s\t%s\t@missing\n' "$k" "$w"; fi
         done
         exit 0
         """;
@@ -61,6 +62,9 @@ internal sealed class LiveNamespace
 
     /// <summary><c>ipvsadm -S -n</c> output, or null when the kernel has no IPVS here.</summary>
     public string? Ipvs { get; private set; }
+
+    /// <summary>The sysctls this namespace can read but not change (settings of the initial namespace only, like <c>net.core.rmem_max</c>).</summary>
+    public HashSet<string> ReadOnlySysctls { get; } = new(StringComparer.Ordinal);
 
     /// <summary>sysctl values by key (null when the key does not exist here).</summary>
     public Dictionary<string, string?> Sysctls { get; } = new(StringComparer.Ordinal);
@@ -107,10 +111,10 @@ internal sealed class LiveNamespace
         live.Ipvs = sections.ContainsKey("ipvs") && Section("ipvs").Length > 0 ? Section("ipvs") : null;
         foreach (var line in Section("sysctl").Split('\n'))
         {
-            var tab = line.IndexOf('\t');
-            if (tab <= 0) continue;
-            var value = line.Substring(tab + 1);
-            live.Sysctls[line.Substring(0, tab)] = value == "@missing" ? null : value;
+            var parts = line.Split('\t', 3);
+            if (parts.Length < 3) continue;
+            live.Sysctls[parts[0]] = parts[2] == "@missing" ? null : parts[2];
+            if (parts[1] == "ro") live.ReadOnlySysctls.Add(parts[0]);
         }
         return live;
     }

@@ -120,7 +120,6 @@ public sealed class TopologyAnalyzer
             result.Add(new NodeModel(n.Name.Value, n.Hostname?.Value ?? n.Name.Value, n.Role?.Value ?? NodeRole.Worker, addr.Value,
                 n.Interface?.Value ?? "eth0", labels, n.Name.Span));
         }
-        foreach (var s in _decl.Sysctls.Where(s => s.Node is not null && !names.Contains(s.Node))) { /* node sysctls come from node entries: always declared */ }
         return result;
     }
 
@@ -426,15 +425,15 @@ public sealed class TopologyAnalyzer
                         _d.Report(DiagnosticDescriptors.UnknownReference, t.Node.Value.Span, unknown);
                 }
                 else if (decl.PlacementNodes.Count > 0 && eligible.All(n => n.Name != t.Node!.Value.Value))
-                    _d.Report(s.Mode == ServiceMode.Global ? DiagnosticDescriptors.GlobalTaskPlacement : DiagnosticDescriptors.UnknownReference, t.Node!.Value.Span,
-                        $"task pinned to node '{t.Node.Value.Value}', which placement.nodes of service '{s.Name}' excludes");
+                    _d.Report(s.Mode == ServiceMode.Global ? DiagnosticDescriptors.GlobalTaskPlacement : DiagnosticDescriptors.NoPlacement, t.Node!.Value.Span,
+                        $"task pinned to node '{t.Node.Value.Value}', which placement.nodes of service '{s.Name}' excludes: add the node to placement.nodes or pin the task elsewhere");
             }
             var placed = new List<(string Node, TaskDeclaration? Decl, string Name, int Slot)>();
             if (s.Mode == ServiceMode.Replicated)
             {
                 if (pinned.Count > s.Replicas)
                 {
-                    _d.Report(DiagnosticDescriptors.TooManyTasks, decl.TasksSpan ?? decl.Name.Span, $"service '{s.Name}' pins {pinned.Count} tasks but has {s.Replicas} replica{(s.Replicas == 1 ? "" : "s")}: raise replicas or pin fewer tasks");
+                    _d.Report(DiagnosticDescriptors.TooManyTasks, decl.TasksSpan ?? decl.Name.Span, $"service '{s.Name}' pins {pinned.Count} tasks but has {s.Replicas} replica{(s.Replicas == 1 ? "" : "s")}{(decl.Replicas is null ? " (the default)" : "")}: raise replicas or pin fewer tasks");
                     continue;
                 }
                 if (s.Replicas > 0 && eligible.Count == 0)

@@ -288,6 +288,14 @@ public sealed class Simulation
         return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
     }
 
+    /// <summary>Sends an arbitrary packet from a namespace's socket layer and traces only that packet (no answer is simulated).</summary>
+    public PacketTrace Send(int sourceNamespace, in Packet packet, string label, bool captureFrames = false)
+    {
+        var trace = Walk(sourceNamespace, packet, label, captureFrames, out _);
+        Cluster.NowMilliseconds++;
+        return trace;
+    }
+
     /// <summary>
     /// Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it, with whatever
     /// the destination or a dropping kernel answers (SYN-ACK, echo reply, RST, ICMP error).
@@ -310,7 +318,8 @@ public sealed class Simulation
         var client = Cluster.Namespaces[flow.SourceNamespace];
         int port = NextEphemeralPort(client, flow.Protocol);
         int key = NamespaceRuntime.SocketKey(flow.Protocol, flow.Protocol == IpProtocol.Icmp ? port : port);
-        client.ClientSockets[key] = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
+        var owner = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
+        client.ClientSockets[key] = new ClientSocket(owner, flow.Destination, flow.Protocol == IpProtocol.Icmp ? 0 : flow.DestinationPort);
         var h = new PacketHeaders
         {
             Source = flow.Source == Ipv4Address.Any ? BindSource(client, flow.Destination) : flow.Source,
@@ -508,7 +517,7 @@ public sealed class Simulation
                 string owner, socket;
                 if (o.ClientSocket)
                 {
-                    owner = ns.ClientSockets.TryGetValue(o.SocketKey, out var c) ? c : ns.QualifiedName;
+                    owner = ns.ClientSockets.TryGetValue(o.SocketKey, out var c) ? c.Owner : ns.QualifiedName;
                     socket = final.Protocol.Name() + " " + final.DestinationEndpoint;
                 }
                 else if (ns.Listeners.TryGetValue(o.SocketKey, out var l))

@@ -139,6 +139,7 @@ public class DiagnosticLocationTests
 
         // ---- SWARM0016 more pinned tasks than replicas ----
         new("SWARM0016", "two pinned tasks, one replica", With("    replicas: 1\n    tasks:\n      - { node: a }\n      - { node: b }\n"), 12, 5, "pins 2 tasks but has 1 replica"),
+        new("SWARM0016", "two pinned tasks, default replicas", With("    tasks: [{ node: a }, { node: b }]\n"), 11, 5, "has 1 replica (the default)"),
 
         // ---- SWARM0017 global service pinned on missing nodes ----
         new("SWARM0017", "global task on an undeclared node", With("    mode: global\n    tasks: [{ node: c }]\n"), 12, 21, "global service 'web' runs one task on each declared node, but a task is pinned to unknown node 'c'"),
@@ -192,6 +193,7 @@ public class DiagnosticLocationTests
 
         // ---- SWARM0029 no placement ----
         new("SWARM0029", "replicated service without nodes", "version: 1\nname: t\nnetworks:\n  front: { driver: overlay, subnet: 10.1.0.0/24 }\nservices:\n  web:\n    networks: [front]\n", 6, 3, "service 'web' has no node to run on"),
+        new("SWARM0029", "replicated task on a node placement excludes", With("    placement: { nodes: [a] }\n    tasks: [{ node: b }]\n"), 12, 21, "placement.nodes of service 'web' excludes: add the node"),
         new("SWARM0029", "global service without nodes", "version: 1\nname: t\nnetworks:\n  front: { driver: overlay, subnet: 10.1.0.0/24 }\nservices:\n  web:\n    mode: global\n    networks: [front]\n", 6, 3, "global service 'web' has no node to run on"),
 
         // ---- SWARM0030 unsupported combination ----
