@@ -115,7 +115,7 @@ internal sealed class KernelTrace : IDisposable
     private static readonly Regex EventLine = new(@"^trace id (\S+) ip (\S+) (\S+) (rule|policy|packet:|verdict)\s?(.*)$", RegexOptions.CultureInvariant);
     private static readonly Regex RuleTail = new(@"# handle (\d+) \(verdict ([^)]*)\)\s*$", RegexOptions.CultureInvariant);
     private static readonly Regex Ports = new(@"\b(tcp|udp) sport (\d+) \1 dport (\d+)\b", RegexOptions.CultureInvariant);
-    private static readonly Regex TraceRule = new(@"comment ""flow (\d+) (request|reply)""", RegexOptions.CultureInvariant);
+    private static readonly Regex TraceRule = new(@"comment ""flow (\d+) (request|reply)( icmp)?""", RegexOptions.CultureInvariant);
 
     private readonly List<(string Netns, Process Process, StringBuilder Output)> _monitors = new();
     private readonly List<string> _tables = new();
@@ -174,6 +174,10 @@ internal sealed class KernelTrace : IDisposable
             rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(syn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             rules.Append("\t\t").Append(inner).Append(" @th,400,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
             rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            // An ICMP error about a packet of the flow travels back like a reply; it quotes that packet (ports 28 bytes
+            // behind the ICMP header: 8 ICMP + 20 IPv4), with the client's port as the quoted source port.
+            rules.Append("\t\ticmp type { destination-unreachable, time-exceeded } @th,224,16 ").Append(port)
+                .Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply icmp\"\n");
         }
         var sb = new StringBuilder();
         sb.Append("table ip ").Append(Table).Append('\n').Append("delete table ip ").Append(Table).Append('\n');
@@ -217,6 +221,7 @@ internal sealed class KernelTrace : IDisposable
     {
         var byPort = flows.ToDictionary(f => f.SourcePort, f => f.Index);
         var owner = new Dictionary<string, (int Flow, bool Reply)>(StringComparer.Ordinal);
+        (int Flow, bool Reply)? lastIcmp = null;
         foreach (var line in output.Split('\n'))
         {
             var m = EventLine.Match(line.TrimEnd());
@@ -229,7 +234,10 @@ internal sealed class KernelTrace : IDisposable
             if (table == Table)
             {
                 if (kind == "rule" && TraceRule.Match(rest) is { Success: true } t)
+                {
                     owner[id] = (int.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture), t.Groups[2].Value == "reply");
+                    if (t.Groups[3].Success) lastIcmp = owner[id];
+                }
                 continue;
             }
             if (kind == "packet:")
@@ -244,6 +252,10 @@ internal sealed class KernelTrace : IDisposable
                     if (byPort.TryGetValue(sport, out var f1)) owner[id] = (f1, false);
                     else if (byPort.TryGetValue(dport, out var f2)) owner[id] = (f2, true);
                 }
+                // An ICMP error names no ports nft prints: a new id for one is the error the tracing rule marked last
+                // (in a quiet lab only the flows' own errors are traced).
+                else if (!owner.ContainsKey(id) && rest.Contains("icmp type", StringComparison.Ordinal) && lastIcmp is { } icmp)
+                    owner[id] = icmp;
                 continue;
             }
             if (!owner.TryGetValue(id, out var flow)) continue;
