@@ -104,8 +104,8 @@ internal sealed class NftRuleIndex
 /// Kernel-side tracing for <c>verify</c>: a table <c>ip swarmdsl_lab</c> in each traced namespace whose prerouting and
 /// output chains (priority -350, before raw, conntrack and everything else) set <c>meta nftrace</c> on the packets of the
 /// sampled flows — inner packets by the client's source port (TCP: only SYN and SYN-ACK, the packets the simulation
-/// models), VXLAN packets by the inner ports at their offset behind the outer UDP header — and one
-/// <c>nft -a monitor trace</c> per namespace. The table is removed afterwards.
+/// models), VXLAN packets by the inner ports at their offset behind the outer UDP header, ICMP errors by the port they
+/// quote — and one <c>nft -a monitor</c> per namespace. The table is removed afterwards.
 /// </summary>
 internal sealed class KernelTrace : IDisposable
 {
@@ -140,7 +140,8 @@ internal sealed class KernelTrace : IDisposable
             _tables.Add(ns);
             _rules[ns] = NftRuleIndex.Parse(listing);
             var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor", "trace" }) psi.ArgumentList.Add(a);
+            // All events, not only traces: a ruleset change is how we learn that the monitor has subscribed (below).
+            foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor" }) psi.ArgumentList.Add(a);
             var p = Process.Start(psi);
             if (p is null) { Problems.Add("cannot start nft monitor trace in " + ns); continue; }
             var output = new StringBuilder();
@@ -150,9 +151,23 @@ internal sealed class KernelTrace : IDisposable
             p.BeginErrorReadLine();
             _monitors.Add((ns, p, output));
         }
-        // nft subscribes to the trace group right after it starts; give every monitor time to get there.
-        System.Threading.Thread.Sleep(800);
+        // A barrier: add a chain in every namespace and wait until its monitor reports it, so no monitor misses the
+        // traffic that follows however slowly it started.
+        System.Threading.Tasks.Parallel.ForEach(_monitors, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
+            m => HostCommand.InNetns(m.Netns, "nft", "add", "chain", "ip", Table, ReadyChain));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        foreach (var (ns, p, output) in _monitors)
+        {
+            while (true)
+            {
+                lock (output) if (output.ToString().Contains("add chain ip " + Table + " " + ReadyChain, StringComparison.Ordinal)) break;
+                if (p.HasExited || DateTime.UtcNow > deadline) { Problems.Add("nft monitor in " + ns + " did not start"); break; }
+                System.Threading.Thread.Sleep(20);
+            }
+        }
     }
+
+    private const string ReadyChain = "ready";
 
     /// <summary>The nft script of the tracing table.</summary>
     internal static string Script(IReadOnlyList<TracedFlow> flows, int dataPathPort)
@@ -191,7 +206,17 @@ internal sealed class KernelTrace : IDisposable
     /// <summary>Stops the monitors, removes the tracing tables, and returns every event of the traced flows, per namespace in order.</summary>
     public IReadOnlyList<KernelTraceEvent> Stop()
     {
-        System.Threading.Thread.Sleep(300); // the last events are still on their way through netlink
+        // The same barrier at the end: once a monitor reports the ready chain's removal, it has read every trace event
+        // the kernel sent before.
+        System.Threading.Tasks.Parallel.ForEach(_monitors, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
+            m => HostCommand.InNetns(m.Netns, "nft", "delete", "chain", "ip", Table, ReadyChain));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        foreach (var (_, p, output) in _monitors)
+            while (!p.HasExited && DateTime.UtcNow < deadline)
+            {
+                lock (output) if (output.ToString().Contains("delete chain ip " + Table + " " + ReadyChain, StringComparison.Ordinal)) break;
+                System.Threading.Thread.Sleep(20);
+            }
         foreach (var (ns, p, output) in _monitors)
         {
             try { p.Kill(); } catch (InvalidOperationException) { }
