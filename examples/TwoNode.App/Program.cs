@@ -1,5 +1,7 @@
 using SwarmDsl;
 using SwarmDsl.Examples;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Tracing;
 
 // Everything below is generated at compile time from examples/two-node.swarm.yaml (class TwoNode) and from the attributes
 // in TwoNodeDeclared.cs (class TwoNodeDeclared): no YAML is read at run time.
@@ -35,6 +37,10 @@ Console.WriteLine("Load balancers:");
 foreach (var lb in TwoNode.LoadBalancers.All)
     Console.WriteLine($"  {lb.Node}/{lb.Namespace}: {lb.Service} VIP {lb.Vip} fwmark {lb.FwMark}");
 
+Console.WriteLine("Provisioning files (what swarmdsl emit writes, compiled in):");
+foreach (var file in TwoNode.Provisioning.Files)
+    Console.WriteLine($"  {file.Path,-38} {file.Content.Split('\n').Length - 1,4} lines{(file.Executable ? ", executable" : "")}");
+
 // Typed handles are ordinary values: the compiler checks every reference to them.
 var ingress = TwoNode.Networks.Ingress;
 var web1 = TwoNode.Tasks.Web1;
@@ -45,5 +51,21 @@ Console.WriteLine($"{web1.Name} lives on {web1.Node.Name}; its ingress address {
 // The attribute form yields the same model: the dumps are equal once the declaration places are left out.
 static string WithoutPlaces(string dump) => System.Text.RegularExpressions.Regex.Replace(dump, @" @\S+", "");
 Console.WriteLine($"YAML and attribute forms agree: {WithoutPlaces(TwoNode.ModelDump) == WithoutPlaces(TwoNodeDeclared.ModelDump)}");
-Console.WriteLine();
-Console.Write(TwoNode.ModelDump);
+// The packet lifecycle: the compiled-in YAML goes through the compiler to its dataplane plan, and SwarmDsl.Runtime walks a
+// client's connection to the published port through it (what `swarmdsl trace` prints).
+var compiled = SwarmCompiler.CompileToPlan(TwoNode.SourceFile, TwoNode.SourceText);
+var simulation = new Simulation(compiled.Plan!);
+if (simulation.TryResolve("external", "manager:8080/tcp", out var flow, out var error))
+{
+    Console.WriteLine();
+    Console.Write(TextTraceRenderer.Render(simulation.Connect(flow, 1), flow.Description, includeReplies: false));
+}
+else Console.WriteLine("cannot trace: " + error);
+
+if (args.Contains("--dumps"))
+{
+    Console.WriteLine();
+    Console.Write(TwoNode.ModelDump);
+    Console.WriteLine();
+    Console.Write(TwoNode.PlanDump);
+}

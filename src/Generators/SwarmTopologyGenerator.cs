@@ -124,7 +124,7 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
     /// <summary>The emitted source, or the failure as a diagnostic carried to the output node.</summary>
     internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure);
 
-    private static EmitResult EmitGuarded(TopologySpec spec)
+    internal static EmitResult EmitGuarded(TopologySpec spec)
     {
         try
         {

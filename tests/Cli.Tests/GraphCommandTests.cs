@@ -42,11 +42,27 @@ public class GraphCommandTests
     }
 
     [Fact]
-    public void Trace_overlay_says_it_is_not_available_yet()
+    public void Trace_overlay_draws_the_packets_path_numbered()
     {
-        var (exit, output, err) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "manager:8080/tcp");
-        Assert.Equal(1, exit);
+        var (exit, output, err) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "worker:8080/tcp");
+        Assert.Equal(0, exit);
+        Assert.Equal("", err);
+        // Vertex 2 is the external client, 1 the underlay: the path starts there and is numbered from 1.
+        Assert.Contains("  v2 -- v1 [color=red, penwidth=2, dir=forward, constraint=false, label=\"1\", fontcolor=red];\n", output);
+        var steps = System.Text.RegularExpressions.Regex.Matches(output, "color=red, penwidth=2").Count;
+        Assert.True(steps >= 10, "expected a path across both hosts, got " + steps + " steps");
+        Assert.Contains("label=\"" + steps + "\"", output);
+        var mermaid = Run("graph", Paths.Example, "--format", "mermaid", "--trace-from", "external", "--trace-to", "worker:8080/tcp");
+        Assert.Contains("  v2 ==>|1| v1\n", mermaid.Out);
+        Assert.Contains("linkStyle ", mermaid.Out);
+    }
+
+    [Fact]
+    public void Unknown_trace_endpoint_is_a_usage_error()
+    {
+        var (exit, output, err) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "nosuchthing");
+        Assert.Equal(2, exit);
         Assert.Equal("", output);
-        Assert.Contains("packet engine", err);
+        Assert.StartsWith("swarmdsl: error: ", err);
     }
 }

@@ -32,6 +32,19 @@ public class CompileTests
                 /// <summary>The generated dump.</summary>
                 public static string Dump() => TwoNode.ModelDump;
 
+                /// <summary>The YAML text.</summary>
+                public static string Source() => TwoNode.SourceText;
+
+                /// <summary>The plan dump.</summary>
+                public static string Plan() => TwoNode.PlanDump;
+
+                /// <summary>Every provisioning file, path and content.</summary>
+                public static string Files()
+                    => string.Concat(System.Linq.Enumerable.Select(TwoNode.Provisioning.Files, f => f.Path + (f.Executable ? " +x" : "") + "\n" + f.Content + "\0"));
+
+                /// <summary>One script through its typed member.</summary>
+                public static string ManagerApply() => TwoNode.Provisioning.Manager.ApplySh;
+
                 /// <summary>The attribute form's dump.</summary>
                 public static string DeclaredDump() => SwarmDsl.Examples.TwoNodeDeclared.ModelDump;
             }
@@ -82,6 +95,14 @@ public class CompileTests
             var compiled = SwarmCompiler.Compile(GeneratorHarness.ProjectDir + "two-node.swarm.yaml", GeneratorHarness.ExampleYaml);
             Assert.Equal(Semantics.TopologyDump.Render(compiled.Topology!), Call("Dump"));
             Assert.Contains("@TwoNodeDeclared.cs:", Call("DeclaredDump"));
+            Assert.Equal(GeneratorHarness.ExampleYaml.Replace("\r\n", "\n"), Call("Source"));
+            // So are the plan dump and every provisioning file, byte for byte.
+            var lowered = SwarmCompiler.Lower(compiled);
+            Assert.Equal(Plan.PlanDump.Render(lowered.Plan!), Call("Plan"));
+            var files = Emit.ProvisioningEmitter.Emit(lowered.Plan!);
+            Assert.Equal(string.Concat(files.Select(f => f.Path + (f.Executable ? " +x" : "") + "\n" + f.Content + "\0")), Call("Files"));
+            Assert.Equal(files.Single(f => f.Path == "manager/apply.sh").Content, Call("ManagerApply"));
+            Assert.StartsWith("#!", Call("ManagerApply"), StringComparison.Ordinal);
         }
         finally
         {

@@ -26,7 +26,8 @@ public class PackageTests
         try
         {
             var feed = Path.Combine(work.FullName, "feed");
-            Dotnet(Paths.Root, $"pack src/Generators -c Release -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
+            // --no-restore: the test project restored the generator already; a restore here could race other builds of the solution.
+            Dotnet(Paths.Root, $"pack src/Generators -c Release --no-restore -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
 
             var package = Path.Combine(feed, $"SwarmDsl.Generators.{Version}.nupkg");
             using (var zip = ZipFile.OpenRead(package))
@@ -103,7 +104,7 @@ public class PackageTests
             var yaml = File.ReadAllText(Path.Combine(app, "two-node.swarm.yaml"));
             File.WriteAllText(Path.Combine(app, "two-node.swarm.yaml"), yaml.Replace("vni: 4096", "vni: banana"));
             var failed = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: false);
-            Assert.Contains("two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number, not 'banana'", failed, StringComparison.Ordinal);
+            Assert.Contains("two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number for 'vni', not 'banana'", failed, StringComparison.Ordinal);
         }
         finally
         {

@@ -3,6 +3,7 @@ using System.Linq;
 using System.Text;
 using CsCheck;
 using Microsoft.CodeAnalysis;
+using SwarmDsl.Collections;
 using SwarmDsl.Generators.Tests.Support;
 
 namespace SwarmDsl.Generators.Tests;
@@ -54,6 +55,23 @@ public class RobustnessTests
         for (int i = 1; i < 10; i++) aliases.Append($"b{i}: &b{i} [*{(i == 1 ? "a" : "b" + (i - 1))}, *{(i == 1 ? "a" : "b" + (i - 1))}]\n");
         foreach (var yaml in new[] { deep.ToString(), aliases.ToString(), "", "\uFEFF", new string('x', 200_000), "version: 1\nname: \"\\u0000\"\n" })
             AssertSurvives(GeneratorHarness.RunGenerator([("p.swarm.yaml", yaml)]), yaml.Length > 200 ? yaml.Substring(0, 200) : yaml);
+    }
+
+    [Fact]
+    public void EmitterFailure_BecomesSwarm1003_NotAnException()
+    {
+        // A model no analyzer would produce (an address on an undeclared network) makes the emitter fail; the generator
+        // turns that into its internal-error diagnostic instead of throwing (which would be CS8785 and no output at all).
+        var compiled = SwarmCompiler.CompileToPlan("/consumer/two-node.swarm.yaml", GeneratorHarness.ExampleYaml);
+        var topology = compiled.Topology!;
+        var broken = topology with { Endpoints = topology.Endpoints.Select(e => e with { Network = "nowhere" }).ToArray().ToEquatableArray() };
+        var spec = new Model.TopologySpec(new Model.TargetType("Consumer.App", SwarmDsl.Collections.EquatableArray.Create(new Model.TypeDeclaration("class", "Broken")), true),
+            Model.TopologyOrigin.Yaml, "two-node.swarm.yaml", broken, compiled.Plan!);
+        var result = SwarmTopologyGenerator.EmitGuarded(spec);
+        Assert.Null(result.Source);
+        Assert.Equal("SWARM1003", result.Failure!.Id);
+        Assert.Contains("System.Collections.Generic.KeyNotFoundException", result.Failure.Message, StringComparison.Ordinal);
+        Assert.Contains("Consumer.App.Broken", result.Failure.Message, StringComparison.Ordinal);
     }
 
     private static readonly string[] ArgumentShapes =

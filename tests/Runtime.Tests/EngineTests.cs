@@ -192,6 +192,30 @@ public class EngineTests
     }
 
     [Fact]
+    public void Ipvs_vip_port_service_forwards_by_direct_routing_and_by_nat()
+    {
+        // ip_vs_dr_xmit keeps the VIP as destination and hands the frame to the real server's MAC; ip_vs_nat_xmit rewrites
+        // it to the real server's port (8080) and ip_vs_reply4 (FORWARD) gives the reply the VIP back.
+        var sim = new Simulation(P.LbLab());
+        Assert.True(sim.TryResolve("h/c", "192.168.5.100:80", out var flow, out var error), error);
+        var traces = sim.Connect(flow, 2);
+        var dr = traces[0];
+        Assert.Equal(("r1", "192.168.5.100:80"), (dr.Request.Disposition.Owner, dr.Request.Disposition.Final.DestinationEndpoint));
+        Assert.Equal("Route", dr.Request.AllSteps().OfType<IpvsStep>().Single().Forward);
+        Assert.Equal("192.168.5.100:80", dr.Reply!.Disposition.Final.SourceEndpoint); // straight back from the real server
+        Assert.DoesNotContain(dr.Reply.Hops, h => h.Namespace == "lb");
+        var nat = traces[1];
+        Assert.Equal(("r2", "192.168.5.12:8080"), (nat.Request.Disposition.Owner, nat.Request.Disposition.Final.DestinationEndpoint));
+        Assert.Contains(nat.Reply!.Hops, h => h.Namespace == "lb");
+        Assert.Equal("192.168.5.100:80", nat.Reply.Disposition.Final.SourceEndpoint);
+        Assert.Equal(DispositionKind.Delivered, nat.Reply.Disposition.Kind);
+        var svc = sim.Cluster.Namespace("h", "lb")!.IpvsServices.Single();
+        Assert.Equal("TCP 192.168.5.100:80", svc.Describe());
+        Assert.Equal(new long[] { 1, 1 }, svc.Destinations.Select(d => d.Stats.Connections));
+        Assert.Equal(1, svc.Destinations[1].Stats.OutPackets); // only NAT replies pass the balancer
+    }
+
+    [Fact]
     public void Icmp_echo_is_answered_by_the_kernel()
     {
         var sim = new Simulation(P.RouterLab());

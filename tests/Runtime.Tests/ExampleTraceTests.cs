@@ -207,6 +207,39 @@ public class ExampleTraceTests
     }
 
     [Fact]
+    public void Nftables_jhash_picks_the_slot_from_the_kernel_jhash_of_the_source()
+    {
+        // nft_jhash_eval: reciprocal_scale(jhash(&saddr, 4, seed 0), modulus); the address bytes in network order.
+        var plan = ExamplePlans.Nftables with
+        {
+            Hosts = P.A(ExamplePlans.Nftables.Hosts.Select(h => h with
+            {
+                Namespaces = P.A(h.Namespaces.Select(ns => ns with { NftLoadBalancers = P.A(ns.NftLoadBalancers.Select(l => l with { Pick = NftPick.SourceHash }).ToArray()) }).ToArray()),
+            }).ToArray()),
+        };
+        foreach (var client in new[] { "10.7.191.20", "10.7.191.21", "10.7.191.22", "10.7.191.23" })
+        {
+            var traces = Trace(plan, "external:" + client, "manager:8080/tcp", 2);
+            uint slot = SwarmDsl.Runtime.Hashing.KernelHash.ReciprocalScale(SwarmDsl.Runtime.Hashing.KernelHash.JhashAddress(Ipv4Address.Parse(client), 0), 2);
+            Assert.All(traces, t => Assert.Equal(slot == 0 ? "web.1" : "web.2", t.Request.Disposition.Owner));
+            Assert.StartsWith("jhash ip saddr " + client + " mod 2 seed 0x0 = " + slot, traces[0].Request.AllSteps().OfType<IpvsStep>().Single().Reason, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Ipvs_without_an_available_destination_drops_and_answers_port_unreachable()
+    {
+        var c = Trace(P.Reweighted(ExamplePlans.Ipvs, Scheduler.Wrr, 0, 0), "external", "manager:8080/tcp", 1).Single();
+        Assert.Equal(DropCause.NoIpvsDestination, c.Request.Disposition.Cause);
+        Assert.Equal("manager/ingress_sbox", c.Request.Disposition.Where);
+        // The ICMP error is RELATED to the host's DNATed connection, so the client sees it come from the node's address.
+        var icmp = c.Reply!.Disposition;
+        Assert.Equal((DispositionKind.Delivered, 3, 3), (icmp.Kind, icmp.Final.IcmpType, icmp.Final.IcmpCode));
+        Assert.Equal("10.7.191.10", icmp.Final.Source.ToString());
+        Assert.Equal("external client", icmp.Owner);
+    }
+
+    [Fact]
     public void Tasks_cannot_originate_tcp_on_the_ingress_network()
     {
         // Reference §2.5 (libnetwork 83c9261d "Block non exposed port traffic on ingress nw interfaces"): a task's
@@ -240,6 +273,15 @@ public class ExampleTraceTests
         Assert.Equal((DispositionKind.Dropped, DropCause.NoListener), (c.Request.Disposition.Kind, c.Request.Disposition.Cause));
         Assert.Equal("manager/host", c.Request.Disposition.Where);
         Assert.Equal("RST,ACK", c.Reply!.Disposition.Final.Flags);
+    }
+
+    [Fact]
+    public void Traffic_to_an_unknown_underlay_address_exits_the_modelled_network()
+    {
+        var c = Trace(ExamplePlans.Ipvs, "manager", "10.7.191.50:443", 1).Single();
+        Assert.Equal(DispositionKind.Exited, c.Request.Disposition.Kind);
+        Assert.Equal("manager/host", c.Request.Disposition.Where);
+        Assert.Null(c.Reply);
     }
 
     [Fact]

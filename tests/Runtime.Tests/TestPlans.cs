@@ -143,6 +143,44 @@ internal static class P
                 new[] { Addr("eth0", "192.168.2.3/24") },
                 new[] { Connected("192.168.2.0/24", "eth0", "192.168.2.3"), Via("0.0.0.0/0", "192.168.2.1", "eth0") })));
 
+    /// <summary>
+    /// A VIP:port IPVS service in namespace <c>lb</c> (192.168.5.10, VIP 192.168.5.100 tcp/80, rr) on the host bridge
+    /// <c>br</c> (192.168.5.1): real server r1 (192.168.5.11, VIP on lo with arp_ignore=1/arp_announce=2, port 80) by
+    /// direct routing, r2 (192.168.5.12, port 8080, default route via the balancer) by NAT. The client <c>c</c>
+    /// (192.168.6.2) sits on a second bridge <c>brc</c>; the host routes between them.
+    /// </summary>
+    public static DataplanePlan LbLab() => Plan("10.0.0.0/24",
+        Host("h", "10.0.0.1/24",
+            Ns("host", NamespaceKind.Host,
+                new[] { Lo(), Phys("eth0"), Bridge("br"), Veth("vlb", "lb", "eth0", false, master: "br"), Veth("vr1", "r1", "eth0", false, master: "br"),
+                    Veth("vr2", "r2", "eth0", false, master: "br"), Bridge("brc"), Veth("vc", "c", "eth0", false, master: "brc") },
+                new[] { Addr("eth0", "10.0.0.1/24"), Addr("br", "192.168.5.1/24"), Addr("brc", "192.168.6.1/24") },
+                new[] { Connected("10.0.0.0/24", "eth0", "10.0.0.1"), Connected("192.168.5.0/24", "br", "192.168.5.1"), Connected("192.168.6.0/24", "brc", "192.168.6.1") },
+                sysctls: new[] { Sysctl("net.ipv4.ip_forward", "1") }),
+            Ns("lb", NamespaceKind.LoadBalancer, new[] { Lo(), Veth("eth0", "host", "vlb", true) },
+                new[] { Addr("eth0", "192.168.5.10/24"), Addr("eth0", "192.168.5.100/32") },
+                new[] { Connected("192.168.5.0/24", "eth0", "192.168.5.10"), Via("0.0.0.0/0", "192.168.5.1", "eth0") },
+                ipvs: new[]
+                {
+                    new IpvsServicePlan(null, Ipv4Address.Parse("192.168.5.100"), 80, IpProtocol.Tcp, Scheduler.Rr, A(
+                        new IpvsDestinationPlan(Ipv4Address.Parse("192.168.5.11"), 0, 1, IpvsForward.DirectRoute, "r1", S(30)),
+                        new IpvsDestinationPlan(Ipv4Address.Parse("192.168.5.12"), 8080, 1, IpvsForward.Masquerade, "r2", S(31))), "vipsvc", S(32)),
+                },
+                sysctls: new[] { Sysctl("net.ipv4.ip_forward", "1") }),
+            Ns("r1", NamespaceKind.Task, new[] { Lo(), Veth("eth0", "host", "vr1", true) },
+                new[] { Addr("eth0", "192.168.5.11/24"), Addr("lo", "192.168.5.100/32") },
+                new[] { Connected("192.168.5.0/24", "eth0", "192.168.5.11"), Via("0.0.0.0/0", "192.168.5.1", "eth0") },
+                // The usual DR real-server settings: never answer ARP for the VIP on lo, never announce it as ARP sender.
+                sysctls: new[] { Sysctl("net.ipv4.conf.all.arp_ignore", "1"), Sysctl("net.ipv4.conf.all.arp_announce", "2") },
+                listeners: new[] { Listen(IpProtocol.Tcp, 80, "r1") }),
+            Ns("r2", NamespaceKind.Task, new[] { Lo(), Veth("eth0", "host", "vr2", true) },
+                new[] { Addr("eth0", "192.168.5.12/24") },
+                new[] { Connected("192.168.5.0/24", "eth0", "192.168.5.12"), Via("0.0.0.0/0", "192.168.5.10", "eth0") },
+                listeners: new[] { Listen(IpProtocol.Tcp, 8080, "r2") }),
+            Ns("c", NamespaceKind.Task, new[] { Lo(), Veth("eth0", "host", "vc", true) },
+                new[] { Addr("eth0", "192.168.6.2/24") },
+                new[] { Connected("192.168.6.0/24", "eth0", "192.168.6.2"), Via("0.0.0.0/0", "192.168.6.1", "eth0") })));
+
     /// <summary>Two namespaces whose default routes point at each other: anything off-link loops.</summary>
     public static DataplanePlan RoutingLoop() => Plan("10.0.0.0/24",
         Host("h", "10.0.0.1/24",

@@ -1,12 +1,16 @@
+using System.Collections.Generic;
 using System.CommandLine;
+using System.Linq;
 using SwarmDsl.Lowering;
+using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Views;
 
 namespace SwarmDsl.Cli.Commands;
 
 /// <summary>
 /// <c>swarmdsl graph FILE [--format dot|mermaid] [--trace-from SRC --trace-to DST]</c>: the topology as a graph (hosts,
-/// namespaces, devices, veth pairs, bridge ports, VXLAN tunnels, the underlay and the external client).
+/// namespaces, devices, veth pairs, bridge ports, VXLAN tunnels, the underlay and the external client); with a trace, the
+/// path of the first simulated packet from SRC to DST drawn over it as numbered edges.
 /// </summary>
 internal static class GraphCommand
 {
@@ -30,14 +34,17 @@ internal static class GraphCommand
             if ((from is null) != (to is null)) throw new CliUsageException("--trace-from and --trace-to go together");
             var plan = PlanLoader.Load(parse.GetValue(file)!, new LoweringOptions(ShowCommand.ParseBackend(parse.GetValue(lb))), io);
             if (plan is null) return Program.Failed;
+            IReadOnlyList<PathHop>? path = null;
             if (from is not null)
             {
-                // The path comes from the packet engine's trace (TopologyGraph.Build takes its hops); until the engine is
-                // part of this build there is no honest path to draw.
-                io.Error.WriteLine("swarmdsl: error: --trace-from/--trace-to need the packet engine (src/Runtime), which this build does not have yet");
-                return Program.Failed;
+                var sim = new Simulation(plan);
+                if (!sim.TryResolve(from, to!, out var flow, out var error)) throw new CliUsageException(error);
+                path = TracePath.From(plan, sim.Connect(flow, 1)[0].Request);
             }
-            var graph = TopologyGraph.Build(plan);
+            var graph = TopologyGraph.Build(plan, path);
+            if (graph.UnknownHops.Count > 0)
+                io.Error.WriteLine("swarmdsl: warning: the trace crossed devices the graph does not show: "
+                    + string.Join(", ", graph.UnknownHops.Select(h => h.Node + "/" + h.Namespace + "/" + h.Device)));
             io.Out.Write(fmt == "dot" ? GraphWriter.Dot(graph) : GraphWriter.Mermaid(graph));
             return Program.Ok;
         });

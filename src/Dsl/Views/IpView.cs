@@ -10,7 +10,9 @@ namespace SwarmDsl.Views;
 /// <summary>
 /// <c>ip addr</c>, <c>ip link</c> (<c>-d</c>), <c>ip route</c> and <c>ip neigh</c> of one namespace, in iproute2 6.1's text
 /// format on a 6.1 kernel (trailing spaces included). IPv6 is not modelled: no <c>inet6</c> lines are printed, as on a host
-/// whose namespaces have <c>net.ipv6.conf.all.disable_ipv6=1</c>.
+/// whose namespaces have <c>net.ipv6.conf.all.disable_ipv6=1</c>. In the host namespace only what the plan knows is shown:
+/// the underlay NIC (its qdisc, MAC and index stand in for the real host's) and what the scripts add, not the host's own
+/// other interfaces and routes. Neighbour entries are the static ones; those the kernel learns at run time are not modelled.
 /// </summary>
 public static class IpView
 {

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Text;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
 
@@ -105,20 +104,20 @@ public sealed class LinkTable
         return table;
     }
 
-    /// <summary>A stable locally administered unicast MAC for a device whose MAC the kernel would draw at random.</summary>
+    /// <summary>
+    /// A stable locally administered unicast MAC for a device whose MAC the kernel would draw at random: <c>02</c> followed
+    /// by 40 bits of FNV-1a over <c>node/namespace/device</c>, the same derivation as the Runtime's (so a trace and
+    /// <c>show</c> agree on every address).
+    /// </summary>
     public static MacAddress StableMac(string node, string ns, string device)
     {
-        // FNV-1a over "node/ns/device": stable across runs and platforms, unlike string.GetHashCode.
         ulong h = 14695981039346656037UL;
-        foreach (var b in Encoding.UTF8.GetBytes(node + "/" + ns + "/" + device))
+        foreach (var ch in node + "/" + ns + "/" + device)
         {
-            h ^= b;
+            h ^= ch;
             h *= 1099511628211UL;
         }
-        var v = h & 0xFFFF_FFFF_FFFFUL;
-        // Clear the group bit, set the locally administered bit: what eth_random_addr does.
-        v = (v & ~(0x01UL << 40)) | (0x02UL << 40);
-        return new MacAddress(v);
+        return new MacAddress(0x02_00_00_00_00_00UL | (h & 0x00_FF_FF_FF_FF_FFUL));
     }
 
     private sealed class Numbering

@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using SwarmDsl.Net;
 using SwarmDsl.Plan;
 
 namespace SwarmDsl.Views;
@@ -43,6 +44,40 @@ public static class ProcView
               .Append(' ').Append(link.Device.Kind == DeviceKind.Loopback ? "LRU" : "BMRU").Append('\n');
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// <c>conntrack -L [-p PROTO]</c> (conntrack-tools 1.4.7): the entries of <see cref="ShowOptions.State"/> on standard output
+    /// and the count on standard error; a freshly applied namespace has none.
+    /// </summary>
+    public static (string Output, string Error) Conntrack(HostPlan host, NamespacePlan ns, IpProtocol? protocol, ShowOptions options)
+    {
+        var sb = new StringBuilder();
+        int count = 0;
+        foreach (var e in options.State?.ConntrackEntries(host.Node, ns.Name) ?? (System.Collections.Generic.IReadOnlyList<ConntrackEntry>)Array.Empty<ConntrackEntry>())
+        {
+            if (protocol is { } p && e.Protocol != p) continue;
+            count++;
+            sb.Append(e.Protocol.Name().PadRight(8)).Append(' ').Append(((int)e.Protocol).ToString(CultureInfo.InvariantCulture)).Append(' ')
+              .Append(e.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)).Append(' ');
+            if (e.TcpState is not null) sb.Append(e.TcpState).Append(' ');
+            AppendTuple(sb, e.Protocol, e.Original, reply: false);
+            if (e.Unreplied) sb.Append("[UNREPLIED] ");
+            AppendTuple(sb, e.Protocol, e.Reply, reply: true);
+            if (e.Assured) sb.Append("[ASSURED] ");
+            sb.Append("mark=").Append(e.Mark.ToString(CultureInfo.InvariantCulture)).Append(" use=1\n");
+        }
+        return (sb.ToString(), "conntrack v1.4.7 (conntrack-tools): " + count.ToString(CultureInfo.InvariantCulture) + " flow entries have been shown.\n");
+    }
+
+    private static void AppendTuple(StringBuilder sb, IpProtocol protocol, ConntrackTuple t, bool reply)
+    {
+        sb.Append("src=").Append(t.Source.ToString()).Append(" dst=").Append(t.Destination.ToString()).Append(' ');
+        if (protocol == IpProtocol.Icmp)
+            sb.Append("type=").Append(t.DestinationPort.ToString(CultureInfo.InvariantCulture)).Append(" code=").Append(t.IcmpCode.ToString(CultureInfo.InvariantCulture))
+              .Append(" id=").Append(t.SourcePort.ToString(CultureInfo.InvariantCulture)).Append(' ');
+        else
+            sb.Append("sport=").Append(t.SourcePort.ToString(CultureInfo.InvariantCulture)).Append(" dport=").Append(t.DestinationPort.ToString(CultureInfo.InvariantCulture)).Append(' ');
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text;
+using SwarmDsl.Net;
 using SwarmDsl.Plan;
 
 namespace SwarmDsl.Views;
@@ -20,7 +21,7 @@ public sealed record ShowResult(int ExitCode, string Output, string Error)
     public const string Supported =
         "show answers: ip [-4] [-d] addr|link|route|neigh [show [dev] DEV], bridge fdb show [dev DEV], brctl show [BRIDGE], " +
         "brctl showmacs BRIDGE, iptables [-t TABLE] -L [CHAIN] -n [-v] [-x] [--line-numbers], iptables [-t TABLE] -S [CHAIN], " +
-        "iptables-save [-t TABLE], ipvsadm -L -n [--stats|-c], sysctl [-n] KEY..., netstat -i";
+        "iptables-save [-t TABLE], ipvsadm -L -n [--stats|-c], conntrack -L [-p PROTO], sysctl [-n] KEY..., netstat -i";
 }
 
 /// <summary>
@@ -47,6 +48,7 @@ public static class ShowCommandLine
             case "ipvsadm": return Ipvsadm(host, ns, args, options);
             case "sysctl": return Sysctl(ns, args);
             case "netstat": return Netstat(links, ns, args, options);
+            case "conntrack": return Conntrack(host, ns, args, options);
             default: return ShowResult.Unsupported($"'{command[0]}' is not a command show answers");
         }
     }
@@ -230,6 +232,28 @@ public static class ShowCommandLine
             output.Append(valueOnly ? s.Value : s.Key + " = " + s.Value).Append('\n');
         }
         return new ShowResult(error.Length > 0 ? 1 : 0, output.ToString(), error.ToString());
+    }
+
+    private static ShowResult Conntrack(HostPlan host, NamespacePlan ns, List<string> args, ShowOptions options)
+    {
+        IpProtocol? protocol = null;
+        bool list = false;
+        for (int i = 0; i < args.Count; i++)
+        {
+            switch (args[i])
+            {
+                case "-L": case "--dump": list = true; break;
+                case "-n": break;
+                case "-p" or "--proto" when i + 1 < args.Count && IpProtocolNames.TryParse(args[i + 1], out var p):
+                    protocol = p;
+                    i++;
+                    break;
+                default: return ShowResult.Unsupported($"conntrack argument '{args[i]}' is not supported (show is read-only)");
+            }
+        }
+        if (!list) return ShowResult.Unsupported("conntrack needs -L");
+        var (output, error) = ProcView.Conntrack(host, ns, protocol, options);
+        return new ShowResult(0, output, error);
     }
 
     private static ShowResult Netstat(LinkTable links, NamespacePlan ns, List<string> args, ShowOptions options)

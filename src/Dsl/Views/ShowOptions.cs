@@ -81,7 +81,30 @@ public interface IDataplaneState
 
     /// <summary>The IPVS connection table of a namespace.</summary>
     IReadOnlyList<IpvsConnection> IpvsConnections(string node, string ns);
+
+    /// <summary>The conntrack table of a namespace.</summary>
+    IReadOnlyList<ConntrackEntry> ConntrackEntries(string node, string ns);
 }
+
+/// <summary>One direction of a conntrack entry: addresses and ports (for ICMP, type, code and id instead of ports).</summary>
+/// <param name="Source">Source address.</param>
+/// <param name="Destination">Destination address.</param>
+/// <param name="SourcePort">Source port (ICMP: id).</param>
+/// <param name="DestinationPort">Destination port (ICMP: type).</param>
+/// <param name="IcmpCode">ICMP code.</param>
+public sealed record ConntrackTuple(Ipv4Address Source, Ipv4Address Destination, int SourcePort, int DestinationPort, int IcmpCode = 0);
+
+/// <summary>One conntrack entry (<c>conntrack -L</c>).</summary>
+/// <param name="Protocol">Protocol.</param>
+/// <param name="TimeoutSeconds">Seconds until it expires.</param>
+/// <param name="TcpState">The TCP state (ESTABLISHED, SYN_SENT, ...); null for other protocols.</param>
+/// <param name="Original">The original direction.</param>
+/// <param name="Reply">The reply direction (after NAT).</param>
+/// <param name="Assured">Seen traffic both ways long enough ([ASSURED]).</param>
+/// <param name="Unreplied">No reply seen yet ([UNREPLIED]).</param>
+/// <param name="Mark">The connection mark.</param>
+public sealed record ConntrackEntry(IpProtocol Protocol, int TimeoutSeconds, string? TcpState, ConntrackTuple Original, ConntrackTuple Reply,
+    bool Assured, bool Unreplied, uint Mark);
 
 /// <summary>A real server's live numbers.</summary>
 /// <param name="ActiveConnections">ActiveConn.</param>

@@ -6,11 +6,14 @@ using SwarmDsl.Plan;
 
 namespace SwarmDsl.Views;
 
-/// <summary>One step of a packet's path: a device in a namespace of a node (what the Runtime's trace records).</summary>
+/// <summary>
+/// One step of a packet's path: a device in a namespace of a node (what the Runtime's trace records). The namespace
+/// <c>external</c> stands for the external client and <c>underlay</c> for the underlay segment (node and device ignored).
+/// </summary>
 /// <param name="Node">The node.</param>
-/// <param name="Namespace">The plan namespace.</param>
+/// <param name="Namespace">The plan namespace, <c>external</c> or <c>underlay</c>.</param>
 /// <param name="Device">The device.</param>
-public sealed record TraceHop(string Node, string Namespace, string Device);
+public sealed record PathHop(string Node, string Namespace, string Device);
 
 /// <summary>What a graph vertex stands for (it decides the shape).</summary>
 public enum GraphVertexKind
@@ -92,13 +95,13 @@ public sealed class TopologyGraph
     public IReadOnlyList<GraphEdge> Edges => _edges;
 
     /// <summary>Hops of the trace that name no device of the plan (they are not drawn).</summary>
-    public IReadOnlyList<TraceHop> UnknownHops { get; private set; } = Array.Empty<TraceHop>();
+    public IReadOnlyList<PathHop> UnknownHops { get; private set; } = Array.Empty<PathHop>();
 
     /// <summary>The vertex id of a device, or null.</summary>
     public string? DeviceId(string node, string ns, string device) => _deviceIds.TryGetValue((node, ns, device), out var id) ? id : null;
 
     /// <summary>Builds the graph of <paramref name="plan"/>, with <paramref name="trace"/> (a packet's hops in order) drawn over it.</summary>
-    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<TraceHop>? trace = null)
+    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<PathHop>? trace = null)
     {
         var g = new TopologyGraph(plan.Topology);
         var underlay = g.AddVertex(GraphVertexKind.Underlay, new[] { "underlay", plan.Underlay.Subnet.ToString(), "mtu " + Num(plan.Underlay.Mtu) }, null);
@@ -156,12 +159,17 @@ public sealed class TopologyGraph
 
         if (trace is not null)
         {
-            var unknown = new List<TraceHop>();
+            var unknown = new List<PathHop>();
             string? previous = null;
             int step = 0;
             foreach (var hop in trace)
             {
-                var id = hop.Namespace == "external" ? external : g.DeviceId(hop.Node, hop.Namespace, hop.Device);
+                var id = hop.Namespace switch
+                {
+                    "external" => external,
+                    "underlay" => underlay,
+                    _ => g.DeviceId(hop.Node, hop.Namespace, hop.Device),
+                };
                 if (id is null)
                 {
                     unknown.Add(hop);

@@ -509,6 +509,26 @@ namespace SwarmDsl
         public override string ToString() => "-t " + Table.ToString().ToLowerInvariant() + " " + Chain + " " + Rule;
     }
 
+    /// <summary>A provisioning file, as <c>swarmdsl emit</c> writes it.</summary>
+    [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
+    internal sealed class SwarmFile
+    {
+        /// <summary>Creates the handle.</summary>
+        public SwarmFile(string path, string content, bool executable) { Path = path; Content = content; Executable = executable; }
+
+        /// <summary>The path relative to the output folder, <c>/</c>-separated (<c>manager/apply.sh</c>).</summary>
+        public string Path { get; }
+
+        /// <summary>The text, with LF line ends.</summary>
+        public string Content { get; }
+
+        /// <summary>Whether the file is a script to mark executable.</summary>
+        public bool Executable { get; }
+
+        /// <inheritdoc/>
+        public override string ToString() => Path;
+    }
+
     /// <summary>An expectation the compiler checked.</summary>
     [global::Microsoft.CodeAnalysis.EmbeddedAttribute]
     internal sealed class SwarmExpectation

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using SwarmDsl.Emit;
 using SwarmDsl.Generators.Model;
 using SwarmDsl.Net;
 using SwarmDsl.Semantics;
@@ -127,10 +128,78 @@ internal sealed class TopologyEmitter
         WriteRules();
         WriteExpectations();
 
+        WriteProvisioning();
+
         _w.WriteLine();
         _w.WriteLine("/// <summary>The analyzed model as <c>swarmdsl model</c> prints it: every derived value, marked (pinned) or (derived).</summary>");
         MemberAttribute();
         WriteTextConstant("ModelDump", TopologyDump.Render(_t));
+        _w.WriteLine();
+        _w.WriteLine("/// <summary>");
+        _w.WriteLine("/// The dataplane plan as <c>swarmdsl plan</c> prints it: per host and namespace every device, address, route, neighbour and");
+        _w.WriteLine("/// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.");
+        _w.WriteLine("/// </summary>");
+        MemberAttribute();
+        WriteTextConstant("PlanDump", Plan.PlanDump.Render(_spec.Plan));
+        if (_spec.SourceText is { } yaml)
+        {
+            _w.WriteLine();
+            _w.WriteLine($"/// <summary>The text of <c>{Xml(_spec.SourceName)}</c>, for <c>SwarmCompiler.CompileToPlan(SourceFile, SourceText)</c> and the packet simulation of SwarmDsl.Runtime.</summary>");
+            MemberAttribute();
+            WriteTextConstant("SourceText", yaml.Replace("\r\n", "\n"));
+        }
+    }
+
+    /// <summary>The files <c>swarmdsl emit</c> writes, as constants: per node a class with its scripts and restore files.</summary>
+    private void WriteProvisioning()
+    {
+        var files = ProvisioningEmitter.Emit(_spec.Plan);
+        using var _ = HandleClass("Provisioning",
+            "The provisioning files <c>swarmdsl emit</c> writes (IPVS backend): per node <c>apply.sh</c>, <c>teardown.sh</c> and the restore files they load; and the Ansible inventory and playbook.");
+        var classes = new UniqueNames("Provisioning", "Files");
+        var topLevel = new UniqueNames("Provisioning", "Files");
+        var ids = new List<(EmittedFile File, string Id)>();
+        bool firstClass = true;
+        foreach (var group in files.GroupBy(f => f.Path.IndexOf('/') < 0 ? "" : f.Path.Substring(0, f.Path.IndexOf('/'))))
+        {
+            if (group.Key.Length == 0) continue;
+            var cls = classes.Make(group.Key);
+            topLevel.Make(group.Key);
+            if (!firstClass) _w.WriteLine();
+            firstClass = false;
+            _w.WriteLine($"/// <summary>The files of node <c>{Xml(group.Key)}</c> (<c>{Xml(group.Key)}/</c>).</summary>");
+            using (_w.Block($"internal static class {cls}"))
+            {
+                var names = new UniqueNames(cls);
+                bool first = true;
+                foreach (var f in group)
+                {
+                    var name = f.Path.Substring(group.Key.Length + 1);
+                    var id = names.Make(name);
+                    ids.Add((f, cls + "." + id));
+                    if (!first) _w.WriteLine();
+                    first = false;
+                    _w.WriteLine($"/// <summary><c>{Xml(f.Path)}</c>{(f.Executable ? " (executable)" : "")}.</summary>");
+                    WriteTextConstant(id, f.Content, "public const");
+                }
+            }
+        }
+        foreach (var f in files.Where(f => f.Path.IndexOf('/') < 0))
+        {
+            var id = topLevel.Make(f.Path);
+            ids.Add((f, id));
+            _w.WriteLine();
+            _w.WriteLine($"/// <summary><c>{Xml(f.Path)}</c>.</summary>");
+            WriteTextConstant(id, f.Content, "public const");
+        }
+        _w.WriteLine();
+        _w.WriteLine("/// <summary>Every file with its path relative to the output folder, in the order <c>swarmdsl emit</c> writes them.</summary>");
+        _w.WriteLine($"public static {ReadOnlyList}<{Ns}SwarmFile> Files {{ get; }} = new {Ns}SwarmFile[]");
+        _w.WriteLine("{");
+        var order = files.ToList();
+        foreach (var (f, id) in ids.OrderBy(x => order.IndexOf(x.File)))
+            _w.WriteLine($"    new {Ns}SwarmFile({Identifiers.Literal(f.Path)}, {id}, {B(f.Executable)}),");
+        _w.WriteLine("};");
     }
 
     // ---- handle classes ---------------------------------------------------------------------------------------------
@@ -388,16 +457,16 @@ internal sealed class TopologyEmitter
     // ---- text constants -------------------------------------------------------------------------------------------
 
     /// <summary>A multi-line text as a constant: one literal per line, concatenated, so the generated file reads like the text.</summary>
-    private void WriteTextConstant(string name, string text)
+    private void WriteTextConstant(string name, string text, string modifiers = "internal const")
     {
         var lines = text.Split('\n');
         int count = text.EndsWith("\n", StringComparison.Ordinal) ? lines.Length - 1 : lines.Length;
         if (count == 0)
         {
-            _w.WriteLine($"internal const string {name} = \"\";");
+            _w.WriteLine($"{modifiers} string {name} = \"\";");
             return;
         }
-        _w.WriteLine($"internal const string {name} =");
+        _w.WriteLine($"{modifiers} string {name} =");
         for (int i = 0; i < count; i++)
         {
             bool last = i == count - 1;

@@ -1,4 +1,5 @@
 using SwarmDsl.Collections;
+using SwarmDsl.Plan;
 using SwarmDsl.Semantics;
 
 namespace SwarmDsl.Generators.Model;
@@ -17,7 +18,9 @@ internal enum TopologyOrigin
 /// <param name="Origin">The front end.</param>
 /// <param name="SourceName">The file name (no directories) the topology was read from, for comments.</param>
 /// <param name="Topology">The analyzed topology.</param>
-internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology);
+/// <param name="Plan">Its dataplane plan (IPVS backend, as Docker does it).</param>
+/// <param name="SourceText">The YAML text (YAML form only), so a program can hand it to the compiler or the runtime.</param>
+internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology, DataplanePlan Plan, string? SourceText = null);
 
 /// <summary>The result of compiling one topology: the spec to emit (null on errors) and the diagnostics.</summary>
 /// <param name="Key">The YAML path or the type's full name.</param>

@@ -115,10 +115,10 @@ internal sealed class AttributeBinder
             var root = binder.BuildTree();
             cancellationToken.ThrowIfCancellationRequested();
             var declaration = YamlBinder.Bind(input.FilePath, root, binder._diagnostics);
-            var result = SwarmCompiler.Analyze(declaration, binder._diagnostics);
+            var result = SwarmCompiler.Lower(SwarmCompiler.Analyze(declaration, binder._diagnostics));
             var diagnostics = result.Diagnostics.Select(d => new DiagnosticInfo(d.Id, d.Severity, d.Message, binder.Locate(d.Span))).ToEquatableArray();
-            var spec = result.Topology is { } topology
-                ? new TopologySpec(input.Target, TopologyOrigin.Attributes, Identifiers.FileName(input.FilePath), topology)
+            var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
+                ? new TopologySpec(input.Target, TopologyOrigin.Attributes, Identifiers.FileName(input.FilePath), topology, plan)
                 : null;
             return new TopologyResult(input.Key, spec, diagnostics);
         }

@@ -31,16 +31,18 @@ internal static class AttributeReader
     /// <summary>The join key of a topology type (its fully qualified name).</summary>
     public static string KeyOf(ISymbol type) => type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
 
-    /// <summary>Reads the topology type of <paramref name="context"/>.</summary>
+    /// <summary>Reads the topology type of <paramref name="context"/>. Never throws but for cancellation.</summary>
     public static AttributeTopologyInput Read(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
     {
         var decl = (TypeDeclarationSyntax)context.TargetNode;
         var type = (INamedTypeSymbol)context.TargetSymbol;
         var key = KeyOf(type);
         var typeLocation = LocationInfo.Of(decl.SyntaxTree, decl.Identifier.Span);
-        var target = ReadTarget(type, decl, out var nonPartial);
+        var target = new TargetType("", EquatableArray.Create(new TypeDeclaration("class", decl.Identifier.ValueText)), IsGeneratedType: false);
+        string? nonPartial = null;
         try
         {
+            target = ReadTarget(type, decl, out nonPartial);
             var attributes = new List<AttributeSpec>();
             bool invalid = false;
             int topologyAttributes = 0;
@@ -71,7 +73,7 @@ internal static class AttributeReader
     /// <summary>The trees that declare the type, for diagnostics that must be suppressible with <c>#pragma</c>.</summary>
     public static SyntaxTreeSite ReadTrees(GeneratorAttributeSyntaxContext context)
     {
-        var trees = new List<SyntaxTree>();
+        var trees = new List<SyntaxTree> { context.TargetNode.SyntaxTree };
         foreach (var r in context.TargetSymbol.DeclaringSyntaxReferences)
             if (!trees.Contains(r.SyntaxTree)) trees.Add(r.SyntaxTree);
         return new SyntaxTreeSite(KeyOf(context.TargetSymbol), trees.ToEquatableArray());

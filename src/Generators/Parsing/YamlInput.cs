@@ -26,7 +26,16 @@ internal static class YamlInput
     /// <summary>The file's text and target class. The text is read through <see cref="AdditionalText.GetText"/> only (never from disk).</summary>
     public static YamlSource Read(AdditionalText file, AnalyzerConfigOptionsProvider options, CancellationToken cancellationToken)
     {
-        var text = file.GetText(cancellationToken)?.ToString();
+        string? text;
+        try
+        {
+            text = file.GetText(cancellationToken)?.ToString();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Unreadable: the compile step reports it at the file.
+            text = null;
+        }
         var fileOptions = options.GetOptions(file);
         string ns = Get(fileOptions, NamespaceMetadata) ?? Get(options.GlobalOptions, RootNamespaceProperty) ?? "";
         if (!Identifiers.IsNamespace(ns)) ns = "";

@@ -11,7 +11,7 @@ namespace SwarmDsl.Generators.Parsing;
 /// <summary>Compiles one <c>*.swarm.yaml</c> file with the shared front door (<see cref="SwarmCompiler.Compile"/>).</summary>
 internal static class YamlTopologyCompiler
 {
-    /// <summary>The analyzed topology (null on errors) and every diagnostic, located in the YAML file. Never throws but for cancellation.</summary>
+    /// <summary>The analyzed topology and its plan (null on errors) and every diagnostic, located in the YAML file. Never throws but for cancellation.</summary>
     public static TopologyResult Compile(YamlSource source, CancellationToken cancellationToken)
     {
         try
@@ -22,10 +22,11 @@ internal static class YamlTopologyCompiler
                     new LocationInfo(source.Path, default, default));
                 return new TopologyResult(source.Path, null, EquatableArray.Create(unreadable));
             }
-            var result = SwarmCompiler.Compile(source.Path, source.Text, cancellationToken);
+            // All the way to the dataplane plan: lowering has diagnostics of its own (raw rules), and the plan feeds the output.
+            var result = SwarmCompiler.CompileToPlan(source.Path, source.Text, cancellationToken: cancellationToken);
             var diagnostics = DiagnosticMapping.FromYaml(result.Diagnostics, source.Path, source.Text);
-            var spec = result.Topology is { } topology
-                ? new TopologySpec(source.Target, TopologyOrigin.Yaml, Identifiers.FileName(source.Path), topology)
+            var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
+                ? new TopologySpec(source.Target, TopologyOrigin.Yaml, Identifiers.FileName(source.Path), topology, plan, source.Text)
                 : null;
             return new TopologyResult(source.Path, spec, diagnostics);
         }

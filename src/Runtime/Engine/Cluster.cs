@@ -187,13 +187,7 @@ public sealed class Cluster
                 case "net.ipv4.vs.conntrack": vsConntrack = s.Value.Trim() == "1"; break;
                 case "net.bridge.bridge-nf-call-iptables": ns.BridgeNetfilter = s.Value.Trim() == "1"; break;
                 default:
-                    const string prefix = "net.ipv4.conf.";
-                    const string suffix = ".route_localnet";
-                    if (s.Key.StartsWith(prefix, StringComparison.Ordinal) && s.Key.EndsWith(suffix, StringComparison.Ordinal))
-                    {
-                        var dev = s.Key.Substring(prefix.Length, s.Key.Length - prefix.Length - suffix.Length);
-                        if (ns.DeviceByName.TryGetValue(dev, out var rd)) ns.Devices[rd].RouteLocalnet = s.Value.Trim() == "1";
-                    }
+                    DeviceSysctl(ns, s.Key, s.Value.Trim());
                     break;
             }
         }
@@ -207,6 +201,28 @@ public sealed class Cluster
         ns.EphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
         ns.NextIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
         return ns;
+    }
+
+    /// <summary><c>net.ipv4.conf.{all,DEV}.{route_localnet,arp_ignore,arp_announce}</c>.</summary>
+    private static void DeviceSysctl(NamespaceRuntime ns, string key, string value)
+    {
+        const string prefix = "net.ipv4.conf.";
+        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return;
+        int dot = key.LastIndexOf('.');
+        if (dot <= prefix.Length) return;
+        var dev = key.Substring(prefix.Length, dot - prefix.Length);
+        var name = key.Substring(dot + 1);
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
+        foreach (var d in ns.Devices)
+        {
+            if (dev != "all" && d.Name != dev) continue;
+            switch (name)
+            {
+                case "route_localnet": if (dev != "all") d.RouteLocalnet = n == 1; break;
+                case "arp_ignore": d.ArpIgnore = Math.Max(d.ArpIgnore, n); break;
+                case "arp_announce": d.ArpAnnounce = Math.Max(d.ArpAnnounce, n); break;
+            }
+        }
     }
 
     private static void AddRoute(NamespaceRuntime ns, RoutePlan r)

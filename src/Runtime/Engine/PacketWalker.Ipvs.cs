@@ -245,7 +245,7 @@ internal sealed partial class PacketWalker
             var target = plan.Slots[(int)slot];
             ns.Conntrack[_ct].NftLoadBalancer = i;
             if (_trace != null)
-                _trace.Add(new IpvsStep("nftables", plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), plan.Pick.ToString(),
+                _trace.Add(new IpvsStep("nftables", plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), PickName(plan.Pick),
                     target + ":" + I(h.DestinationPort), "", why + " (map slot " + I(slot) + ")", "dnat", true, plan.Span));
             Bind(ns, false, target, -1, "DNAT (nftables balancer)", plan.Span);
             return;
@@ -277,6 +277,13 @@ internal sealed partial class PacketWalker
         if (address == Ipv4Address.Any) return;
         Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", ns.NftBalancers[index].Plan.Span);
     }
+
+    private static string PickName(NftPick pick) => pick switch
+    {
+        NftPick.SourceHash => "jhash ip saddr",
+        NftPick.DestinationHash => "jhash ip daddr",
+        _ => "numgen inc",
+    };
 
     private static string MarkText(int mark) => "0x" + mark.ToString("x", CultureInfo.InvariantCulture);
 

@@ -409,6 +409,7 @@ internal sealed partial class PacketWalker
     {
         var table = ns.Conntrack;
         ref var e = ref table[_ct];
+        if (e.Confirmed) return true; // only a connection's first packet, before confirmation, can get a binding
         var curr = e.Reply.Invert();
         ConnTuple nw;
         bool hasPorts = curr.Protocol == IpProtocol.Tcp || curr.Protocol == IpProtocol.Udp || curr.Protocol == IpProtocol.Sctp;

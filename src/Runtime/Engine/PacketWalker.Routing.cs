@@ -202,14 +202,26 @@ internal sealed partial class PacketWalker
             Delivered(ns, key, client: false);
             return;
         }
-        int clientKey = NamespaceRuntime.SocketKey(h.Protocol, h.Protocol == IpProtocol.Icmp ? h.SourcePort : h.DestinationPort);
+        // A connected socket: demultiplexed by its local port and the remote end it connected to (the kernel's 4-tuple).
+        int clientKey;
+        Ipv4Address remote;
+        int remotePort;
         if (h.IsIcmpError)
         {
-            clientKey = NamespaceRuntime.SocketKey(h.Embedded.Protocol, h.Embedded.Protocol == IpProtocol.Icmp ? h.Embedded.SourcePort : h.Embedded.SourcePort);
+            clientKey = NamespaceRuntime.SocketKey(h.Embedded.Protocol, h.Embedded.SourcePort);
+            remote = h.Embedded.Destination;
+            remotePort = h.Embedded.Protocol == IpProtocol.Icmp ? 0 : h.Embedded.DestinationPort;
         }
-        if (ns.ClientSockets.TryGetValue(clientKey, out var clientName))
+        else
         {
-            if (_trace != null) _trace.Add(new SocketStep(h.Protocol.Name() + " " + h.Destination + ":" + port.ToString(CultureInfo.InvariantCulture) + " (connected socket)", clientName, true, SourceSpan.None));
+            clientKey = NamespaceRuntime.SocketKey(h.Protocol, h.Protocol == IpProtocol.Icmp ? h.SourcePort : h.DestinationPort);
+            remote = h.Source;
+            remotePort = h.Protocol == IpProtocol.Icmp ? 0 : h.SourcePort;
+        }
+        if (ns.ClientSockets.TryGetValue(clientKey, out var client) && client.Remote == remote && client.RemotePort == remotePort
+            && (h.Protocol != IpProtocol.Icmp || h.IcmpType != IcmpTypes.EchoRequest))
+        {
+            if (_trace != null) _trace.Add(new SocketStep(h.Protocol.Name() + " " + h.Destination + ":" + port.ToString(CultureInfo.InvariantCulture) + " (connected socket)", client.Owner, true, SourceSpan.None));
             Delivered(ns, clientKey, client: true);
             return;
         }
@@ -291,6 +303,18 @@ internal sealed partial class PacketWalker
             ns.Neighbors[key] = new NeighborEntry(mac, false, answeredBy, span);
             if (_trace != null) _trace.Add(new NeighborStep(dev.Name, nexthop, mac.ToString(), "ARP answered by " + answeredBy, span));
             return true;
+        }
+        if (dev.OnUnderlay)
+        {
+            // The underlay is the edge of the modelled world: an address on it that no host or client of the plan owns
+            // belongs to something outside (a router, another machine). The packet leaves.
+            if (_trace != null) _trace.Add(new NeighborStep(dev.Name, nexthop, "", "not in the plan: outside the modelled network", dev.Span));
+            _outcome.Kind = DispositionKind.Exited;
+            _outcome.Namespace = ns.Index;
+            _outcome.Device = dev.Index;
+            _next = Next.Done;
+            if (_trace != null) _outcome.Detail = "left " + dev.QualifiedName + " towards " + nexthop + " on the underlay, outside the plan";
+            return false;
         }
         Drop(DropCause.NeighborMiss, dev.Span, "nobody on " + dev.QualifiedName + "'s segment answers ARP for " + nexthop);
         return false;

@@ -69,13 +69,19 @@ internal sealed partial class PacketWalker
                 AddSegment(node.Ns, br.Index, false, i);
                 continue;
             }
-            if (byMac ? d.Mac == mac : (ns.IsLocal(ip) && !ip.IsLoopback && d.Kind != DeviceKind.Loopback))
+            if (byMac ? d.Mac == mac : (d.Kind != DeviceKind.Loopback && !ip.IsLoopback && (d.ArpIgnore >= 1 ? OnDevice(d, ip) : ns.IsLocal(ip))))
             {
                 answer = d.Mac;
                 return i;
             }
         }
         return -1;
+    }
+
+    private static bool OnDevice(DeviceRuntime d, Ipv4Address ip)
+    {
+        foreach (var a in d.Addresses) if (a.Address == ip) return true;
+        return false;
     }
 
     private void AddSegment(int ns, int dev, bool transmit, int parent)
@@ -120,7 +126,11 @@ internal sealed partial class PacketWalker
         }
         answeredBy = hitNs.QualifiedName + " " + hitDev.Name;
         span = hitDev.Span;
-        var senderIp = ns.IsLocal(_p.Headers.Source) ? _p.Headers.Source : (dev.Addresses.Length > 0 ? dev.Addresses[0].Address : Ipv4Address.Any);
+        // arp_solicit: the packet's source when arp_announce is 0 and it is local, else the device's best address for the target.
+        var senderIp = dev.ArpAnnounce == 0 && ns.IsLocal(_p.Headers.Source) ? _p.Headers.Source : Ipv4Address.Any;
+        if (senderIp == Ipv4Address.Any)
+            foreach (var a in dev.Addresses) if (a.PrefixLength < 32 && a.Contains(target)) { senderIp = a.Address; break; }
+        if (senderIp == Ipv4Address.Any && dev.Addresses.Length > 0) senderIp = dev.Addresses[0].Address;
         if (senderIp != Ipv4Address.Any)
             hitNs.Neighbors[new NeighborKey(hitDev.Index, senderIp)] = new NeighborEntry(requester, false, ns.QualifiedName + " " + dev.Name, dev.Span);
         return true;

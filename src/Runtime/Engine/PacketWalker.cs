@@ -131,6 +131,7 @@ internal sealed partial class PacketWalker
         _ctInfo = CtInfo.None;
         _p.Mark = 0;
         _p.IpvsProperty = false;
+        _p.IngressDevice = -1;
         _trace?.Enter(_c[ns]);
     }
 
@@ -186,6 +187,7 @@ internal sealed partial class PacketWalker
         var ns = _c[nsIndex];
         var dev = ns.Devices[devIndex];
         if (!Visit(nsIndex, devIndex)) { Looped(ns, dev); return; }
+        _p.IngressDevice = devIndex;
         if (_trace != null)
         {
             _trace.Frame(dev, true, _p);

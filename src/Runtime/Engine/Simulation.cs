@@ -201,7 +201,13 @@ public sealed class Simulation
                     foreach (var s in n.Plan.Ipvs) if (s.Service == e.Name) vip = PreferVip(vip, s.Vip, source);
                     foreach (var lb in n.Plan.NftLoadBalancers) if (lb.Service == e.Name) vip = PreferVip(vip, lb.Vip, source);
                 }
-                if (vip is null) { error = "service " + e.Name + " has no VIP in the plan (no load balancer)"; return false; }
+                if (vip is null)
+                {
+                    var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
+                    error = "service " + e.Name + " has no VIP in the plan (endpoint mode dnsrr, or no load balancer)"
+                        + (first is null ? "" : "; address one of its tasks instead, e.g. --to " + first);
+                    return false;
+                }
                 address = vip.Value;
                 if (_serviceTasks.TryGetValue(e.Name!, out var tasks) && tasks.Count > 0 && _taskNamespace.TryGetValue(tasks[0], out var tn)) target = Cluster.Namespaces[tn];
                 break;
@@ -236,6 +242,17 @@ public sealed class Simulation
             foreach (var a in d.Addresses)
                 if (a.PrefixLength < 32 && a.Contains(candidate) && !a.Contains(current.Value)) return candidate;
         return current.Value;
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="from"/> and <paramref name="to"/> (<c>external</c>, <c>NODE:PORT/PROTO</c>, <c>SERVICE</c>, ...) and
+    /// opens <paramref name="count"/> traced connections. Throws <see cref="ArgumentException"/> when an endpoint does not
+    /// resolve (callers taking user input use <see cref="TryResolve(string, string, out Flow, out string)"/>).
+    /// </summary>
+    public IReadOnlyList<ConnectionTrace> Connect(string from, string to, int count = 1, bool captureFrames = false)
+    {
+        if (!TryResolve(from, to, out var flow, out var error)) throw new ArgumentException(error);
+        return Connect(flow, count, captureFrames);
     }
 
     /// <summary>Opens <paramref name="count"/> connections and traces each request and reply.</summary>
@@ -288,6 +305,14 @@ public sealed class Simulation
         return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
     }
 
+    /// <summary>Sends an arbitrary packet from a namespace's socket layer and traces only that packet (no answer is simulated).</summary>
+    public PacketTrace Send(int sourceNamespace, in Packet packet, string label, bool captureFrames = false)
+    {
+        var trace = Walk(sourceNamespace, packet, label, captureFrames, out _);
+        Cluster.NowMilliseconds++;
+        return trace;
+    }
+
     /// <summary>
     /// Sends an arbitrary packet from a namespace's socket layer (its source may be 0.0.0.0) and traces it, with whatever
     /// the destination or a dropping kernel answers (SYN-ACK, echo reply, RST, ICMP error).
@@ -310,7 +335,8 @@ public sealed class Simulation
         var client = Cluster.Namespaces[flow.SourceNamespace];
         int port = NextEphemeralPort(client, flow.Protocol);
         int key = NamespaceRuntime.SocketKey(flow.Protocol, flow.Protocol == IpProtocol.Icmp ? port : port);
-        client.ClientSockets[key] = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
+        var owner = client.IsExternalClient ? "external client" : client.Kind == NamespaceKind.Task ? client.Name : client.QualifiedName;
+        client.ClientSockets[key] = new ClientSocket(owner, flow.Destination, flow.Protocol == IpProtocol.Icmp ? 0 : flow.DestinationPort);
         var h = new PacketHeaders
         {
             Source = flow.Source == Ipv4Address.Any ? BindSource(client, flow.Destination) : flow.Source,
@@ -508,7 +534,7 @@ public sealed class Simulation
                 string owner, socket;
                 if (o.ClientSocket)
                 {
-                    owner = ns.ClientSockets.TryGetValue(o.SocketKey, out var c) ? c : ns.QualifiedName;
+                    owner = ns.ClientSockets.TryGetValue(o.SocketKey, out var c) ? c.Owner : ns.QualifiedName;
                     socket = final.Protocol.Name() + " " + final.DestinationEndpoint;
                 }
                 else if (ns.Listeners.TryGetValue(o.SocketKey, out var l))

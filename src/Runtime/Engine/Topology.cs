@@ -62,6 +62,10 @@ public sealed class DeviceRuntime
     public bool OnUnderlay { get; internal set; }
     /// <summary><c>net.ipv4.conf.DEV.route_localnet</c>.</summary>
     public bool RouteLocalnet { get; internal set; }
+    /// <summary><c>arp_ignore</c> (the larger of <c>all</c> and the device's): ≥ 1 answers only for addresses on this device.</summary>
+    public int ArpIgnore { get; internal set; }
+    /// <summary><c>arp_announce</c> (the larger of <c>all</c> and the device's): ≥ 1 never announces an off-subnet source.</summary>
+    public int ArpAnnounce { get; internal set; }
 
     /// <summary><c>node/namespace/device</c>, the pcapng interface name.</summary>
     public string QualifiedName => Namespace.QualifiedName + "/" + Name;
@@ -111,7 +115,7 @@ public sealed class NamespaceRuntime
     internal CompiledTable? Raw, Mangle, Nat, Filter;
     internal uint[][] StatisticState { get; set; } = Array.Empty<uint[]>();
     internal Dictionary<int, ListenerPlan> Listeners { get; } = new();
-    internal Dictionary<int, string> ClientSockets { get; } = new();
+    internal Dictionary<int, ClientSocket> ClientSockets { get; } = new();
     internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
     /// <summary>Whether conntrack hooks are registered here: some table, IPVS service or nftables balancer needs them (nf_ct_netns_get).</summary>
     public bool ConntrackEnabled { get; internal set; }
@@ -142,6 +146,15 @@ public sealed class NamespaceRuntime
     }
 
     internal static int SocketKey(IpProtocol protocol, int port) => ((int)protocol << 16) | port;
+}
+
+/// <summary>A connected client socket: who owns it and the remote end it talks to (TCP/UDP demux by the 4-tuple).</summary>
+internal readonly struct ClientSocket
+{
+    public ClientSocket(string owner, Ipv4Address remote, int remotePort) { Owner = owner; Remote = remote; RemotePort = remotePort; }
+    public readonly string Owner;
+    public readonly Ipv4Address Remote;
+    public readonly int RemotePort;
 }
 
 internal readonly struct NeighborKey : IEquatable<NeighborKey>

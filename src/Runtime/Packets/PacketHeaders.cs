@@ -164,4 +164,6 @@ public struct Packet
     public uint Mark;
     /// <summary><c>skb-&gt;ipvs_property</c>: IPVS transmitted (or reverse-translated) this packet.</summary>
     public bool IpvsProperty;
+    /// <summary>The device index (within the current namespace) the packet last arrived on; -1 for locally generated packets.</summary>
+    public int IngressDevice;
 }

@@ -130,6 +130,26 @@ public class ShowCommandLineTests
         Assert.Contains("eth0             1500       10      0      0 0            20      0      0      0 BMRU\n", netstat);
     }
 
+    [Fact]
+    public void Conntrack_lists_state_entries_and_counts_on_stderr()
+    {
+        var empty = Run("app", "conntrack", "-L");
+        Assert.Equal(0, empty.ExitCode);
+        Assert.Equal("", empty.Output);
+        Assert.Equal("conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n", empty.Error);
+        var ns = Host.Namespaces.Single(n => n.Name == "app");
+        var full = ShowCommandLine.Run(Plan, Host, ns, new[] { "conntrack", "-L" }, new ShowOptions { State = new FakeState() });
+        // The UDP line is what conntrack printed for a datagram to a closed port on this kernel.
+        Assert.Equal(
+            "udp      17 29 src=127.0.0.1 dst=127.0.0.1 sport=52321 dport=9 [UNREPLIED] src=127.0.0.1 dst=127.0.0.1 sport=9 dport=52321 mark=0 use=1\n" +
+            "tcp      6 431999 ESTABLISHED src=10.7.191.254 dst=10.7.191.10 sport=39500 dport=8080 src=172.18.0.2 dst=10.7.191.254 sport=8080 dport=39500 [ASSURED] mark=256 use=1\n",
+            full.Output);
+        Assert.Equal("conntrack v1.4.7 (conntrack-tools): 2 flow entries have been shown.\n", full.Error);
+        var tcp = ShowCommandLine.Run(Plan, Host, ns, new[] { "conntrack", "-L", "-p", "tcp" }, new ShowOptions { State = new FakeState() });
+        Assert.StartsWith("tcp ", tcp.Output);
+        Assert.Contains("1 flow entries", tcp.Error);
+    }
+
     private sealed class FakeState : IDataplaneState
     {
         private readonly ulong _bytes;
@@ -145,6 +165,14 @@ public class ShowCommandLineTests
             port == 80 ? new IpvsStatistics(7, 123, 99, 150000, _bytes) : null;
 
         public IpvsDestinationState? IpvsDestination(string node, string ns, int? fwMark, Ipv4Address vip, int? port, Ipv4Address destination) => null;
+
+        public IReadOnlyList<ConntrackEntry> ConntrackEntries(string node, string ns) => new[]
+        {
+            new ConntrackEntry(IpProtocol.Udp, 29, null, new ConntrackTuple(Ipv4Address.Parse("127.0.0.1"), Ipv4Address.Parse("127.0.0.1"), 52321, 9),
+                new ConntrackTuple(Ipv4Address.Parse("127.0.0.1"), Ipv4Address.Parse("127.0.0.1"), 9, 52321), false, true, 0),
+            new ConntrackEntry(IpProtocol.Tcp, 431999, "ESTABLISHED", new ConntrackTuple(Ipv4Address.Parse("10.7.191.254"), Ipv4Address.Parse("10.7.191.10"), 39500, 8080),
+                new ConntrackTuple(Ipv4Address.Parse("172.18.0.2"), Ipv4Address.Parse("10.7.191.254"), 8080, 39500), true, false, 256),
+        };
 
         public IReadOnlyList<IpvsConnection> IpvsConnections(string node, string ns) => new[]
         {

@@ -43,7 +43,7 @@ public class TopologyGraphTests
     {
         foreach (var plan in new[] { ExamplePlans.Ipvs(), HandMadePlans.Lab() })
         {
-            var trace = new[] { new TraceHop("", "external", ""), new TraceHop(plan.Hosts[0].Node, "host", "eth0") };
+            var trace = new[] { new PathHop("", "external", ""), new PathHop(plan.Hosts[0].Node, "host", "eth0") };
             foreach (var dot in new[] { GraphWriter.Dot(TopologyGraph.Build(plan)), GraphWriter.Dot(TopologyGraph.Build(plan, trace)) })
             {
                 var r = HostLinux.Run("dot", new[] { "-Tsvg" }, dot);
@@ -59,7 +59,7 @@ public class TopologyGraphTests
     {
         foreach (var plan in new[] { ExamplePlans.Ipvs(), HandMadePlans.Lab() })
         {
-            var g = TopologyGraph.Build(plan, new[] { new TraceHop("", "external", ""), new TraceHop(plan.Hosts[0].Node, "host", "eth0") });
+            var g = TopologyGraph.Build(plan, new[] { new PathHop("", "external", ""), new PathHop(plan.Hosts[0].Node, "host", "eth0") });
             var lines = GraphWriter.Mermaid(g).TrimEnd('\n').Split('\n');
             Assert.Equal("flowchart LR", lines[0]);
             var vertex = new Regex(@"^\s*(v\d+)(\(\[""[^""]*""\]\)|\[\[""[^""]*""\]\]|\{\{""[^""]*""\}\}|\(\(""[^""]*""\)\)|\[\(""[^""]*""\)\]|\[/""[^""]*""/\])$");
@@ -93,13 +93,13 @@ public class TopologyGraphTests
         var plan = ExamplePlans.Ipvs();
         var hops = new[]
         {
-            new TraceHop("", "external", ""),
-            new TraceHop("manager", "host", "eth0"),
-            new TraceHop("manager", "host", "docker_gwbridge"),
-            new TraceHop("manager", "host", "veth157550a"),
-            new TraceHop("manager", "ingress_sbox", "eth1"),
-            new TraceHop("manager", "nowhere", "eth9"),
-            new TraceHop("manager", "ingress_sbox", "eth0"),
+            new PathHop("", "external", ""),
+            new PathHop("manager", "host", "eth0"),
+            new PathHop("manager", "host", "docker_gwbridge"),
+            new PathHop("manager", "host", "veth157550a"),
+            new PathHop("manager", "ingress_sbox", "eth1"),
+            new PathHop("manager", "nowhere", "eth9"),
+            new PathHop("manager", "ingress_sbox", "eth0"),
         };
         var g = TopologyGraph.Build(plan, hops);
         var trace = g.Edges.Where(e => e.Kind == GraphEdgeKind.Trace).ToList();
