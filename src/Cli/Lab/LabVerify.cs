@@ -148,7 +148,7 @@ internal sealed class LabVerify
             }
             simAnswers.Add(list);
         }
-        var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort), "over-MTU packet");
+        var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort)).Request;
 
         progress.Step("compare with the simulation");
         Header(probes, skipped);
