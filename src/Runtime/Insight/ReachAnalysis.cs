@@ -109,7 +109,7 @@ public static class ReachAnalysis
     public static string Classify(ConnectionResult r, IReadOnlyDictionary<string, string> taskService)
     {
         if (r.Request != DispositionKind.Delivered) return "blocked";
-        if (r.Task is null || !taskService.TryGetValue(r.Task, out var service)) return "delivered to " + (r.Task ?? "a host");
+        if (r.Task is null || !taskService.TryGetValue(r.Task, out var service)) return "delivered to " + (r.Task ?? "host");
         return r.Reply == DispositionKind.Delivered ? "reaches " + service : "no reply from " + service;
     }
 
@@ -122,7 +122,7 @@ public static class ReachAnalysis
         {
             // Explain with one traced probe of the range's first port.
             var t = sim.Connect(flow, 1)[0];
-            cause = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null
+            cause = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null && t.Reply.Disposition.Kind != DispositionKind.Delivered
                 ? "reply " + TraceExplanation.Explain(t.Reply)
                 : TraceExplanation.Explain(t.Request);
         }
