@@ -74,21 +74,21 @@ public static class ReachAnalysis
                 if (proto == IpProtocol.Icmp)
                 {
                     var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
-                    rows.Add(Row(sim, pair, f, 0, 0, Classify(sim.ConnectUntraced(f), taskService)));
+                    var p = Probe(sim, f, taskService);
+                    rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
                     continue;
                 }
-                int start = atoms[0].From;
-                string? current = null;
+                int start = 0;
+                (string Key, string Result, string? Cause)? current = null;
                 for (int i = 0; i < atoms.Count; i++)
                 {
-                    var result = Classify(sim.ConnectUntraced(baseFlow with { Protocol = proto, DestinationPort = atoms[i].From }), taskService);
-                    if (current is null) { current = result; start = atoms[i].From; continue; }
-                    if (string.Equals(result, current, StringComparison.Ordinal)) continue;
-                    rows.Add(Row(sim, pair, baseFlow with { Protocol = proto, DestinationPort = start }, start, atoms[i].From - 1, current));
-                    current = result;
+                    var probe = Probe(sim, baseFlow with { Protocol = proto, DestinationPort = atoms[i].From }, taskService);
+                    if (current is { } c && string.Equals(probe.Key, c.Key, StringComparison.Ordinal)) continue;
+                    if (current is { } done) rows.Add(Row(pair, baseFlow with { Protocol = proto }, start, atoms[i].From - 1, done.Result, done.Cause));
+                    current = probe;
                     start = atoms[i].From;
                 }
-                rows.Add(Row(sim, pair, baseFlow with { Protocol = proto, DestinationPort = start }, start, 65535, current!));
+                rows.Add(Row(pair, baseFlow with { Protocol = proto }, start, 65535, current!.Value.Result, current.Value.Cause));
             }
             // Forget this pair's client sockets so ephemeral ports never run out over many probes.
             sim.Cluster.Namespaces[baseFlow.SourceNamespace].ClientSockets.Clear();
@@ -113,19 +113,25 @@ public static class ReachAnalysis
         return r.Reply == DispositionKind.Delivered ? "reaches " + service : "no reply from " + service;
     }
 
-    private static ReachRow Row(Simulation sim, Pair pair, Flow flow, int from, int to, string result)
+    /// <summary>
+    /// Probes one packet: untraced when it reaches a service; otherwise traced once more to say why, and the reason
+    /// becomes part of the key, so ranges only merge atoms that fail the same way at the same rule.
+    /// </summary>
+    private static (string Key, string Result, string? Cause) Probe(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService)
+    {
+        var result = Classify(sim.ConnectUntraced(flow), taskService);
+        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return (result, result, null);
+        var t = sim.Connect(flow, 1)[0];
+        var failed = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null && t.Reply.Disposition.Kind != DispositionKind.Delivered
+            ? t.Reply : t.Request;
+        var cause = (failed == t.Reply ? "reply " : "") + TraceExplanation.Explain(failed);
+        return (result + "|" + TraceExplanation.Key(failed), result, cause);
+    }
+
+    private static ReachRow Row(Pair pair, Flow flow, int from, int to, string result, string? cause)
     {
         const string Reaches = "reaches ";
-        string? service = null, cause = null;
-        if (result.StartsWith(Reaches, StringComparison.Ordinal)) service = result.Substring(Reaches.Length);
-        else
-        {
-            // Explain with one traced probe of the range's first port.
-            var t = sim.Connect(flow, 1)[0];
-            cause = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null && t.Reply.Disposition.Kind != DispositionKind.Delivered
-                ? "reply " + TraceExplanation.Explain(t.Reply)
-                : TraceExplanation.Explain(t.Request);
-        }
+        string? service = result.StartsWith(Reaches, StringComparison.Ordinal) ? result.Substring(Reaches.Length) : null;
         return new ReachRow(pair.Source, pair.Destination, flow.Destination, flow.Protocol.Name(), from, to, result, service, cause);
     }
 }

@@ -50,6 +50,22 @@ public static class TraceExplanation
         return sb.ToString();
     }
 
+    /// <summary>
+    /// What makes two explanations the same apart from the packet's own fields and the load balancer's pick: the
+    /// disposition, its cause and the discarding rule (so a range never merges a filter drop with a missing listener).
+    /// </summary>
+    public static string Key(PacketTrace trace)
+    {
+        var d = trace.Disposition;
+        var sb = new StringBuilder().Append(d.Kind).Append('|').Append(d.Cause?.ToString() ?? "");
+        NetfilterStep? verdict = null;
+        foreach (var hop in trace.Hops)
+            foreach (var s in hop.Steps)
+                if (s is NetfilterStep nf && IsDiscard(nf.Verdict)) verdict = nf;
+        if (verdict is not null) sb.Append('|').Append(verdict.Table).Append('/').Append(verdict.Chain).Append('#').Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture)).Append('@').Append(verdict.Span.ToShortString());
+        return sb.ToString();
+    }
+
     private static bool IsDiscard(string verdict) =>
         verdict.StartsWith("DROP", System.StringComparison.Ordinal) || verdict.StartsWith("REJECT", System.StringComparison.Ordinal);
 }
