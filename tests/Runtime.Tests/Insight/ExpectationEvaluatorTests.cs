@@ -9,7 +9,7 @@ public sealed class ExpectationEvaluatorTests
 {
     private static string Example => File.ReadAllText(Paths.Example).Replace("\r\n", "\n");
 
-    /// <summary>The example plus a raw rule on the worker that drops forwarded tcp/8080 (lines 73–78).</summary>
+    /// <summary>The example plus a raw rule on the worker that drops forwarded tcp/8080 (lines 67–72).</summary>
     internal static string WithDrop(string extraExpect) => Example + extraExpect + """
 
         rules:
@@ -43,7 +43,7 @@ public sealed class ExpectationEvaluatorTests
         Assert.Equal("SWARM0020", d.Id);
         Assert.Equal((63, 5), (d.Span.StartLine, d.Span.StartColumn)); // the second expect entry: external → worker:8080
         Assert.Contains("to reach web", d.Message);
-        Assert.Contains("dropped by FilterDrop at worker/host filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from t.swarm.yaml:77:11", d.Message);
+        Assert.Contains("dropped by FilterDrop at worker/host filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from t.swarm.yaml:71:11", d.Message);
     }
 
     [Fact]
