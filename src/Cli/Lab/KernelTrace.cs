@@ -152,22 +152,31 @@ internal sealed class KernelTrace : IDisposable
             _monitors.Add((ns, p, output));
         }
         // A barrier: add a chain in every namespace and wait until its monitor reports it, so no monitor misses the
-        // traffic that follows however slowly it started.
-        System.Threading.Tasks.Parallel.ForEach(_monitors, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
-            m => HostCommand.InNetns(m.Netns, "nft", "add", "chain", "ip", Table, ReadyChain));
+        // traffic that follows however slowly it started. A monitor not yet subscribed misses the event, so each round
+        // adds a new chain where the monitor has not reported one yet.
+        var ready = new HashSet<string>(StringComparer.Ordinal);
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        foreach (var (ns, p, output) in _monitors)
+        for (int round = 1; ready.Count < _monitors.Count && DateTime.UtcNow < deadline; round++)
         {
-            while (true)
+            var waiting = _monitors.Where(m => !ready.Contains(m.Netns) && !m.Process.HasExited).ToList();
+            if (waiting.Count == 0) break;
+            var chain = ReadyChain + round.ToString(CultureInfo.InvariantCulture);
+            System.Threading.Tasks.Parallel.ForEach(waiting, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
+                m => HostCommand.InNetns(m.Netns, "nft", "add", "chain", "ip", Table, chain));
+            var roundEnd = DateTime.UtcNow.AddMilliseconds(500 + 100 * round);
+            while (DateTime.UtcNow < roundEnd && waiting.Any(m => !ready.Contains(m.Netns)))
             {
-                lock (output) if (output.ToString().Contains("add chain ip " + Table + " " + ReadyChain, StringComparison.Ordinal)) break;
-                if (p.HasExited || DateTime.UtcNow > deadline) { Problems.Add("nft monitor in " + ns + " did not start"); break; }
+                foreach (var m in waiting)
+                    lock (m.Output)
+                        if (m.Output.ToString().Contains("add chain ip " + Table + " " + ReadyChain, StringComparison.Ordinal)) ready.Add(m.Netns);
                 System.Threading.Thread.Sleep(20);
             }
         }
+        foreach (var m in _monitors.Where(m => !ready.Contains(m.Netns))) Problems.Add("nft monitor in " + m.Netns + " did not start");
     }
 
     private const string ReadyChain = "ready";
+    private const string DoneChain = "done";
 
     /// <summary>The nft script of the tracing table.</summary>
     internal static string Script(IReadOnlyList<TracedFlow> flows, int dataPathPort)
@@ -206,15 +215,15 @@ internal sealed class KernelTrace : IDisposable
     /// <summary>Stops the monitors, removes the tracing tables, and returns every event of the traced flows, per namespace in order.</summary>
     public IReadOnlyList<KernelTraceEvent> Stop()
     {
-        // The same barrier at the end: once a monitor reports the ready chain's removal, it has read every trace event
-        // the kernel sent before.
+        // The same barrier at the end: once a monitor reports a chain added now, it has read every trace event the
+        // kernel sent before.
         System.Threading.Tasks.Parallel.ForEach(_monitors, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
-            m => HostCommand.InNetns(m.Netns, "nft", "delete", "chain", "ip", Table, ReadyChain));
+            m => HostCommand.InNetns(m.Netns, "nft", "add", "chain", "ip", Table, DoneChain));
         var deadline = DateTime.UtcNow.AddSeconds(10);
         foreach (var (_, p, output) in _monitors)
             while (!p.HasExited && DateTime.UtcNow < deadline)
             {
-                lock (output) if (output.ToString().Contains("delete chain ip " + Table + " " + ReadyChain, StringComparison.Ordinal)) break;
+                lock (output) if (output.ToString().Contains("add chain ip " + Table + " " + DoneChain, StringComparison.Ordinal)) break;
                 System.Threading.Thread.Sleep(20);
             }
         foreach (var (ns, p, output) in _monitors)
