@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Linq;
 using SwarmDsl.Diagnostics;
+using SwarmDsl.Runtime.Insight;
 
 namespace SwarmDsl.Cli.Commands;
 
@@ -18,7 +19,8 @@ internal static class CheckCommand
                 if (token.Value.Length > 1 && token.Value[0] == '-')
                     result.AddError($"unknown option '{token.Value}' (to check a file whose name starts with '-', write ./{token.Value})");
         });
-        var cmd = new Command("check", "Parse, validate and lower topologies; print diagnostics as FILE(LINE,COL): error SWARMnnnn: message.") { files };
+        var noExpect = new Option<bool>("--no-expect") { Description = "do not simulate the expect: entries" };
+        var cmd = new Command("check", "Parse, validate and lower topologies, simulate expect:; print diagnostics as FILE(LINE,COL): error SWARMnnnn: message.") { files, noExpect };
         cmd.SetAction(parse =>
         {
             int exit = Program.Ok;
@@ -28,13 +30,28 @@ internal static class CheckCommand
                 var loaded = TopologyLoader.Load(file, io);
                 if (loaded is null) { exit = Program.Failed; unreadable++; continue; }
                 checkedFiles++;
-                foreach (var d in loaded.Diagnostics)
+                var diagnostics = new System.Collections.Generic.List<Diagnostic>(loaded.Diagnostics);
+                bool failed = loaded.HasErrors;
+                if (!failed)
+                {
+                    var lowered = SwarmCompiler.Lower(loaded);
+                    diagnostics = new System.Collections.Generic.List<Diagnostic>(lowered.Diagnostics);
+                    failed = lowered.HasErrors;
+                    // Expectations are simulated only over a plan that lowered cleanly.
+                    if (lowered.Plan is not null && loaded.Topology is not null && !parse.GetValue(noExpect))
+                    {
+                        var failures = ExpectationEvaluator.Evaluate(loaded.Topology, lowered.Plan);
+                        diagnostics.AddRange(failures);
+                        failed |= failures.Count > 0;
+                    }
+                }
+                foreach (var d in diagnostics)
                 {
                     io.Out.WriteLine(d.ToString());
                     if (d.Severity == Severity.Error) errors++;
                     else if (d.Severity == Severity.Warning) warnings++;
                 }
-                if (loaded.HasErrors) exit = Program.Failed;
+                if (failed) exit = Program.Failed;
             }
             io.Out.WriteLine($"{Plural(checkedFiles, "file")} checked: {Plural(errors, "error")}, {Plural(warnings, "warning")}"
                 + (unreadable > 0 ? $"; {Plural(unreadable, "file")} could not be read" : ""));

@@ -129,7 +129,7 @@ internal static class LabCommand
             var loaded = TopologyLoader.Load(parse.GetValue(file)!, new CliIo(System.IO.TextWriter.Null, System.IO.TextWriter.Null));
             if (loaded?.Topology is { } topology) nodes.AddRange(topology.Nodes.Select(n => n.Name));
             else if (!LabJournal.Open(names).Exists)
-                io.Error.WriteLine($"swarmdsl: warning: {parse.GetValue(file)} does not compile and lab '{names.Prefix}' has no journal: removing only {names.Fabric}, {names.Client} and namespaces recorded nowhere else are kept");
+                io.Error.WriteLine($"swarmdsl: warning: {parse.GetValue(file)} does not compile and lab '{names.Prefix}' has no journal, so its node names are unknown: only {names.Fabric} and {names.Client} can be found");
             return LabDown.Run(names, nodes, io);
         });
         return cmd;

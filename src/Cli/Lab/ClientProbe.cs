@@ -14,7 +14,8 @@ namespace SwarmDsl.Cli.Lab;
 /// <summary>What the external client saw for one connection attempt or packet.</summary>
 /// <param name="Outcome">The comparable result: a task name, <c>refused</c>, <c>unreachable</c>, <c>no answer</c>, <c>frag-needed (mtu N)</c>, ...</param>
 /// <param name="Detail">More, for the report (an error text, the ICMP sender).</param>
-internal sealed record ClientObservation(string Outcome, string Detail);
+/// <param name="IcmpSource">For an ICMP error: the address it came from, as the client sees it.</param>
+internal sealed record ClientObservation(string Outcome, string Detail, Ipv4Address? IcmpSource = null);
 
 /// <summary>
 /// The external client's side of <c>verify</c>: real sockets created inside the client namespace. A socket belongs to the
@@ -169,10 +170,12 @@ internal sealed class ClientProbe
         int dport = BinaryPrimitives.ReadUInt16BigEndian(inner.Slice(innerIhl + 2));
         if (sport != sourcePort || dport != port) return null;
         var from = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(p.Slice(12)));
+        var about = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(inner.Slice(16)));
+        var detail = "ICMP from " + from + " about the packet to " + about + ":" + dport.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (type == 3 && code == 4)
-            return new ClientObservation("frag-needed (mtu " + BinaryPrimitives.ReadUInt16BigEndian(icmp.Slice(6)).ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", "ICMP from " + from);
-        if (type == 3 && code == 3) return new ClientObservation("port-unreachable", "ICMP from " + from);
-        return new ClientObservation("icmp type " + type.ToString(System.Globalization.CultureInfo.InvariantCulture) + " code " + code.ToString(System.Globalization.CultureInfo.InvariantCulture), "ICMP from " + from);
+            return new ClientObservation("frag-needed (mtu " + BinaryPrimitives.ReadUInt16BigEndian(icmp.Slice(6)).ToString(System.Globalization.CultureInfo.InvariantCulture) + ")", detail, from);
+        if (type == 3 && code == 3) return new ClientObservation("port-unreachable", detail, from);
+        return new ClientObservation("icmp type " + type.ToString(System.Globalization.CultureInfo.InvariantCulture) + " code " + code.ToString(System.Globalization.CultureInfo.InvariantCulture), detail, from);
     }
 
     private static ClientObservation? ParseTcp(ReadOnlySpan<byte> p, int sourcePort, int port)

@@ -104,8 +104,8 @@ internal sealed class NftRuleIndex
 /// Kernel-side tracing for <c>verify</c>: a table <c>ip swarmdsl_lab</c> in each traced namespace whose prerouting and
 /// output chains (priority -350, before raw, conntrack and everything else) set <c>meta nftrace</c> on the packets of the
 /// sampled flows — inner packets by the client's source port (TCP: only SYN and SYN-ACK, the packets the simulation
-/// models), VXLAN packets by the inner ports at their offset behind the outer UDP header — and one
-/// <c>nft -a monitor trace</c> per namespace. The table is removed afterwards.
+/// models), VXLAN packets by the inner ports at their offset behind the outer UDP header, ICMP errors by the port they
+/// quote — and one <c>nft -a monitor</c> per namespace. The table is removed afterwards.
 /// </summary>
 internal sealed class KernelTrace : IDisposable
 {
@@ -115,7 +115,7 @@ internal sealed class KernelTrace : IDisposable
     private static readonly Regex EventLine = new(@"^trace id (\S+) ip (\S+) (\S+) (rule|policy|packet:|verdict)\s?(.*)$", RegexOptions.CultureInvariant);
     private static readonly Regex RuleTail = new(@"# handle (\d+) \(verdict ([^)]*)\)\s*$", RegexOptions.CultureInvariant);
     private static readonly Regex Ports = new(@"\b(tcp|udp) sport (\d+) \1 dport (\d+)\b", RegexOptions.CultureInvariant);
-    private static readonly Regex TraceRule = new(@"comment ""flow (\d+) (request|reply)""", RegexOptions.CultureInvariant);
+    private static readonly Regex TraceRule = new(@"comment ""flow (\d+) (request|reply)( icmp)?""", RegexOptions.CultureInvariant);
 
     private readonly List<(string Netns, Process Process, StringBuilder Output)> _monitors = new();
     private readonly List<string> _tables = new();
@@ -140,7 +140,8 @@ internal sealed class KernelTrace : IDisposable
             _tables.Add(ns);
             _rules[ns] = NftRuleIndex.Parse(listing);
             var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor", "trace" }) psi.ArgumentList.Add(a);
+            // All events, not only traces: a ruleset change is how we learn that the monitor has subscribed (below).
+            foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor" }) psi.ArgumentList.Add(a);
             var p = Process.Start(psi);
             if (p is null) { Problems.Add("cannot start nft monitor trace in " + ns); continue; }
             var output = new StringBuilder();
@@ -150,9 +151,32 @@ internal sealed class KernelTrace : IDisposable
             p.BeginErrorReadLine();
             _monitors.Add((ns, p, output));
         }
-        // nft subscribes to the trace group right after it starts; give every monitor time to get there.
-        System.Threading.Thread.Sleep(800);
+        // A barrier: add a chain in every namespace and wait until its monitor reports it, so no monitor misses the
+        // traffic that follows however slowly it started. A monitor not yet subscribed misses the event, so each round
+        // adds a new chain where the monitor has not reported one yet.
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        for (int round = 1; ready.Count < _monitors.Count && DateTime.UtcNow < deadline; round++)
+        {
+            var waiting = _monitors.Where(m => !ready.Contains(m.Netns) && !m.Process.HasExited).ToList();
+            if (waiting.Count == 0) break;
+            var chain = ReadyChain + round.ToString(CultureInfo.InvariantCulture);
+            System.Threading.Tasks.Parallel.ForEach(waiting, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
+                m => HostCommand.InNetns(m.Netns, "nft", "add", "chain", "ip", Table, chain));
+            var roundEnd = DateTime.UtcNow.AddMilliseconds(500 + 100 * round);
+            while (DateTime.UtcNow < roundEnd && waiting.Any(m => !ready.Contains(m.Netns)))
+            {
+                foreach (var m in waiting)
+                    lock (m.Output)
+                        if (m.Output.ToString().Contains("add chain ip " + Table + " " + ReadyChain, StringComparison.Ordinal)) ready.Add(m.Netns);
+                System.Threading.Thread.Sleep(20);
+            }
+        }
+        foreach (var m in _monitors.Where(m => !ready.Contains(m.Netns))) Problems.Add("nft monitor in " + m.Netns + " did not start");
     }
+
+    private const string ReadyChain = "ready";
+    private const string DoneChain = "done";
 
     /// <summary>The nft script of the tracing table.</summary>
     internal static string Script(IReadOnlyList<TracedFlow> flows, int dataPathPort)
@@ -174,6 +198,10 @@ internal sealed class KernelTrace : IDisposable
             rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(syn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             rules.Append("\t\t").Append(inner).Append(" @th,400,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
             rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            // An ICMP error about a packet of the flow travels back like a reply; it quotes that packet (ports 28 bytes
+            // behind the ICMP header: 8 ICMP + 20 IPv4), with the client's port as the quoted source port.
+            rules.Append("\t\ticmp type { destination-unreachable, time-exceeded } @th,224,16 ").Append(port)
+                .Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply icmp\"\n");
         }
         var sb = new StringBuilder();
         sb.Append("table ip ").Append(Table).Append('\n').Append("delete table ip ").Append(Table).Append('\n');
@@ -187,7 +215,17 @@ internal sealed class KernelTrace : IDisposable
     /// <summary>Stops the monitors, removes the tracing tables, and returns every event of the traced flows, per namespace in order.</summary>
     public IReadOnlyList<KernelTraceEvent> Stop()
     {
-        System.Threading.Thread.Sleep(300); // the last events are still on their way through netlink
+        // The same barrier at the end: once a monitor reports a chain added now, it has read every trace event the
+        // kernel sent before.
+        System.Threading.Tasks.Parallel.ForEach(_monitors, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 },
+            m => HostCommand.InNetns(m.Netns, "nft", "add", "chain", "ip", Table, DoneChain));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        foreach (var (_, p, output) in _monitors)
+            while (!p.HasExited && DateTime.UtcNow < deadline)
+            {
+                lock (output) if (output.ToString().Contains("add chain ip " + Table + " " + DoneChain, StringComparison.Ordinal)) break;
+                System.Threading.Thread.Sleep(20);
+            }
         foreach (var (ns, p, output) in _monitors)
         {
             try { p.Kill(); } catch (InvalidOperationException) { }
@@ -217,6 +255,7 @@ internal sealed class KernelTrace : IDisposable
     {
         var byPort = flows.ToDictionary(f => f.SourcePort, f => f.Index);
         var owner = new Dictionary<string, (int Flow, bool Reply)>(StringComparer.Ordinal);
+        (int Flow, bool Reply)? lastIcmp = null;
         foreach (var line in output.Split('\n'))
         {
             var m = EventLine.Match(line.TrimEnd());
@@ -229,7 +268,10 @@ internal sealed class KernelTrace : IDisposable
             if (table == Table)
             {
                 if (kind == "rule" && TraceRule.Match(rest) is { Success: true } t)
+                {
                     owner[id] = (int.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture), t.Groups[2].Value == "reply");
+                    if (t.Groups[3].Success) lastIcmp = owner[id];
+                }
                 continue;
             }
             if (kind == "packet:")
@@ -244,6 +286,10 @@ internal sealed class KernelTrace : IDisposable
                     if (byPort.TryGetValue(sport, out var f1)) owner[id] = (f1, false);
                     else if (byPort.TryGetValue(dport, out var f2)) owner[id] = (f2, true);
                 }
+                // An ICMP error names no ports nft prints: a new id for one is the error the tracing rule marked last
+                // (in a quiet lab only the flows' own errors are traced).
+                else if (!owner.ContainsKey(id) && rest.Contains("icmp type", StringComparison.Ordinal) && lastIcmp is { } icmp)
+                    owner[id] = icmp;
                 continue;
             }
             if (!owner.TryGetValue(id, out var flow)) continue;

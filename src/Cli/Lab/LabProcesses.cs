@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Linq;
@@ -31,22 +30,16 @@ internal static class LabProcesses
         }
     }
 
-    /// <summary>The inode of a namespace file (<c>/run/netns/X</c> or <c>/proc/PID/ns/net</c>), or 0 when it cannot be read.</summary>
-    public static ulong NetnsInode(string path)
+    /// <summary>The inode of a process's network namespace (<c>/proc/PID/ns/net</c> links to <c>net:[INODE]</c>), or 0.</summary>
+    private static ulong ProcessNetnsInode(string procNetPath)
     {
         try
         {
-            // /proc/PID/ns/net is a link "net:[4026532000]"; a bind-mounted /run/netns/X is the same nsfs inode.
-            if (path.StartsWith("/proc/", StringComparison.Ordinal))
-            {
-                var target = new FileInfo(path).LinkTarget;
-                if (target is null) return 0;
-                var open = target.IndexOf('[');
-                var close = target.IndexOf(']');
-                return open >= 0 && close > open && ulong.TryParse(target.AsSpan(open + 1, close - open - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var ino) ? ino : 0;
-            }
-            var r = HostCommand.Run("stat", "-L", "-c", "%i", path);
-            return r.Ok && ulong.TryParse(r.StdOut.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var i) ? i : 0;
+            var target = new FileInfo(procNetPath).LinkTarget;
+            if (target is null) return 0;
+            var open = target.IndexOf('[');
+            var close = target.IndexOf(']');
+            return open >= 0 && close > open && ulong.TryParse(target.AsSpan(open + 1, close - open - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var ino) ? ino : 0;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -77,7 +70,7 @@ internal static class LabProcesses
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == self) continue;
-            var ino = NetnsInode(Path.Combine(dir, "ns", "net"));
+            var ino = ProcessNetnsInode(Path.Combine(dir, "ns", "net"));
             if (ino != 0 && byInode.TryGetValue(ino, out var name)) found.Add((pid, name));
         }
         return found.OrderBy(p => p.Item1).ToList();

@@ -147,7 +147,7 @@ internal sealed class LabVerify
             }
             simAnswers.Add(list);
         }
-        var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort), "over-MTU packet");
+        var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort));
 
         progress.Step("compare with the simulation");
         Header(probes, skipped);
@@ -295,24 +295,30 @@ internal sealed class LabVerify
 
     private static readonly Regex MtuInDetail = new(@"\(mtu (\d+)\)", RegexOptions.CultureInvariant);
 
-    /// <summary>What the client would see of the simulated over-MTU packet.</summary>
-    private static string MtuOutcome(PacketTrace t, IpProtocol protocol)
+    /// <summary>What the client would see of the simulated over-MTU packet: what came back to its namespace, if anything.</summary>
+    private static string MtuOutcome(ConnectionTrace t)
     {
-        var d = t.Disposition;
-        if (d.Kind == DispositionKind.Delivered) return protocol == IpProtocol.Udp ? "reached " + d.Owner : "reached";
-        if (d.Kind == DispositionKind.Dropped)
+        var request = t.Request.Disposition;
+        var reply = t.Reply?.Disposition;
+        // The raw packet has no socket behind it: an answer counts once it is back in the client's namespace.
+        if (reply is null || !reply.Where.StartsWith("external/", StringComparison.Ordinal)
+            || !(reply.Kind == DispositionKind.Delivered || reply.Cause == DropCause.NoListener))
+            return "no answer";
+        var f = reply.Final;
+        switch (f.Protocol)
         {
-            switch (d.Cause)
-            {
-                case DropCause.MtuExceeded:
-                    var m = MtuInDetail.Match(d.Detail);
-                    return m.Success ? "frag-needed (mtu " + m.Groups[1].Value + ")" : "dropped (frame larger than a bridge port's MTU)";
-                case DropCause.NoListener:
-                case DropCause.Rejected:
-                    return protocol == IpProtocol.Udp ? "port-unreachable" : "reset";
-            }
+            case IpProtocol.Icmp when f.IcmpType == 3 && f.IcmpCode == 4:
+                var m = MtuInDetail.Match(request.Detail);
+                return m.Success ? "frag-needed (mtu " + m.Groups[1].Value + ")" : "frag-needed";
+            case IpProtocol.Icmp when f.IcmpType == 3 && f.IcmpCode == 3:
+                return "port-unreachable";
+            case IpProtocol.Icmp:
+                return "icmp type " + f.IcmpType.ToString(CultureInfo.InvariantCulture) + " code " + f.IcmpCode.ToString(CultureInfo.InvariantCulture);
+            case IpProtocol.Tcp:
+                return f.Flags.Contains("RST", StringComparison.Ordinal) ? "reset" : f.Flags.Contains("SYN", StringComparison.Ordinal) ? "reached" : "no answer";
+            default:
+                return "reached " + request.Owner;
         }
-        return "no answer";
     }
 
     // ───────────────────────────── comparison ─────────────────────────────
@@ -364,7 +370,7 @@ internal sealed class LabVerify
                         ? n.Table + " " + n.Chain + " policy " + (n.Verdict.StartsWith("DROP", StringComparison.Ordinal) ? "drop" : "accept")
                         : n.Table + " " + n.Chain + " #" + n.RuleNumber.ToString(CultureInfo.InvariantCulture) + " " + SimVerdict(n.Verdict),
                     IpvsStep { Backend: "nftables" } => NftablesEmitter.Table + " prerouting accept",
-                    NatStep nat when nat.NatKind.StartsWith("SNAT (nftables balancer", StringComparison.Ordinal) => NftablesEmitter.Table + " postrouting accept",
+                    NatStep nat when nat.NatKind.StartsWith("SNAT (nftables", StringComparison.Ordinal) => NftablesEmitter.Table + " postrouting accept",
                     _ => null,
                 };
                 if (token is not null) yield return (netns, hop.Node + "/" + hop.Namespace, reply, token);
@@ -423,17 +429,29 @@ internal sealed class LabVerify
         }
     }
 
-    private void CompareMtu(Probe probe, int sourcePort, ClientObservation kernel, PacketTrace simulated, IReadOnlyList<KernelTraceEvent> events, int flow)
+    private void CompareMtu(Probe probe, int sourcePort, ClientObservation kernel, ConnectionTrace simulatedExchange, IReadOnlyList<KernelTraceEvent> events, int flow)
     {
-        var simOutcome = MtuOutcome(simulated, probe.Port.Protocol);
+        var simulated = simulatedExchange.Request;
+        var simOutcome = MtuOutcome(simulatedExchange);
         var what = probe.Port.Protocol == IpProtocol.Tcp ? "a TCP SYN carrying data" : "a UDP datagram";
         _report.Append('\n').Append("over-MTU packet: ").Append(what).Append(" of ").Append(Plan.Underlay.Mtu.ToString(CultureInfo.InvariantCulture))
             .Append(" bytes with DF from port ").Append(sourcePort.ToString(CultureInfo.InvariantCulture)).Append(" to ").Append(probe.Name).Append('\n');
         _report.Append("  kernel:     ").Append(kernel.Outcome).Append(kernel.Detail.Length > 0 ? " (" + kernel.Detail + ")" : "").Append('\n');
-        _report.Append("  simulation: ").Append(simOutcome).Append(" (").Append(simulated.Disposition.Detail).Append(" in ").Append(simulated.Disposition.Where).Append(")\n");
+        _report.Append("  simulation: ").Append(simOutcome).Append(" (").Append(simulated.Disposition.Detail).Append(" in ").Append(simulated.Disposition.Where)
+            .Append(simulatedExchange.Reply is { } back ? "; back: " + back.Disposition.Final.Summary() + " " + back.Disposition.Kind.ToString().ToLowerInvariant() + " in " + back.Disposition.Where : "; nothing comes back").Append(")\n");
         _report.Append(kernel.Outcome == simOutcome ? "  agree\n" : "  DIFFER\n");
         _checks.Add(new Check("over-MTU packet to " + probe.Name, kernel.Outcome, simOutcome));
-        if (_trace) ComparePath("over-MTU packet to " + probe.Name, flow, simulated, null, events, requestOnly: true);
+        // The error's source as the client sees it: NAT on the way back rewrites it (and the packet it quotes, which the
+        // client's path MTU discovery keys on) for an error RELATED to a translated connection.
+        if (kernel.IcmpSource is not null || simulatedExchange.Reply?.Disposition.Final is { Protocol: IpProtocol.Icmp })
+        {
+            var simSource = simulatedExchange.Reply?.Disposition.Final is { Protocol: IpProtocol.Icmp } f ? f.Source.ToString() : "(none)";
+            var kernelSource = kernel.IcmpSource?.ToString() ?? "(none)";
+            _report.Append("  ICMP error source: kernel ").Append(kernelSource).Append(" | simulation ").Append(simSource)
+                .Append(kernelSource == simSource ? "   agree\n" : "   DIFFER\n");
+            _checks.Add(new Check("over-MTU packet to " + probe.Name + ": ICMP error source", kernelSource, simSource));
+        }
+        if (_trace) ComparePath("over-MTU packet to " + probe.Name, flow, simulated, simulatedExchange.Reply, events, requestOnly: false);
     }
 
     private int Finish()
@@ -443,9 +461,14 @@ internal sealed class LabVerify
         if (first is null)
             _report.Append("verify: the kernel and the simulation agree (").Append(_checks.Count.ToString(CultureInfo.InvariantCulture)).Append(" checks)\n");
         else
+        {
+            _report.Append("differences:\n");
+            foreach (var c in _checks.Where(c => !c.Agree))
+                _report.Append("  - ").Append(c.Subject).Append(": kernel '").Append(c.Kernel).Append("', simulation '").Append(c.Simulated).Append("'\n");
             _report.Append("verify: ").Append(_checks.Count(c => !c.Agree).ToString(CultureInfo.InvariantCulture)).Append(" of ")
                 .Append(_checks.Count.ToString(CultureInfo.InvariantCulture)).Append(" checks differ; first difference: ").Append(first.Subject)
                 .Append(": kernel '").Append(first.Kernel).Append("', simulation '").Append(first.Simulated).Append("'\n");
+        }
         _io.Out.Write(_report.ToString());
         return first is null ? Program.Ok : Commands.LabCommand.Disagree;
     }

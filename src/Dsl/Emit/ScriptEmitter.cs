@@ -107,6 +107,7 @@ public static class ScriptEmitter
             w.Line();
         }
         var scan = "scan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name)));
+        var tempNames = TempNames(l);
 
         // --- Phase 1: devices that are made in one namespace and moved to another.
         if (l.Pairs.Count > 0 || l.Vxlans.Count > 0)
@@ -185,7 +186,7 @@ public static class ScriptEmitter
                     if (d.Mac is MacAddress mac) w.Line($"B+=(\"link set dev {d.Name} address {mac}\")");
                     w.Line("CREATED=$((CREATED + 1))").Outdent().Line("fi");
                 }
-                else if (TempNameIn(l, ns.Name, d.Name) is string tmp)
+                else if (tempNames.TryGetValue((ns.Name, d.Name), out var tmp))
                 {
                     // Freshly made (still under its temporary name): rename, and give it its MAC before it goes up.
                     w.Line($"if has_link {nsWord} {tmp}; then");
@@ -373,15 +374,22 @@ public static class ScriptEmitter
         _ => ns.Name + ": task of service " + ns.Owner,
     };
 
-    private static string? TempNameIn(NodeLayout l, string ns, string device)
+    // (namespace, device) → the temporary name it is made under: vxlans first, then veth ends in pair order, the first wins.
+    // Built once per node (a lookup per device scanning every pair was quadratic in the node's tasks).
+    private static Dictionary<(string Namespace, string Device), string> TempNames(NodeLayout l)
     {
-        foreach (var v in l.Vxlans) if (v.Namespace == ns && v.Device.Name == device) return v.TempName;
+        var result = new Dictionary<(string Namespace, string Device), string>();
+        void Add(string ns, string device, string tmp)
+        {
+            if (!result.ContainsKey((ns, device))) result[(ns, device)] = tmp;
+        }
+        foreach (var v in l.Vxlans) Add(v.Namespace, v.Device.Name, v.TempName);
         foreach (var p in l.Pairs)
         {
-            if (p.A.Namespace == ns && p.A.Device == device) return p.A.TempName;
-            if (p.B.Namespace == ns && p.B.Device == device) return p.B.TempName;
+            Add(p.A.Namespace, p.A.Device, p.A.TempName);
+            Add(p.B.Namespace, p.B.Device, p.B.TempName);
         }
-        return null;
+        return result;
     }
 
     /// <summary><c>type vxlan id 4096 dstport 4789 learning proxy l2miss l3miss ttl auto</c>, as libnetwork's createVxlan sets it.</summary>

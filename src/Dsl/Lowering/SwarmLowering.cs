@@ -58,6 +58,21 @@ public static class SwarmLowering
         // (node, namespace, interface) of a sandbox leg → the name of its peer in the host or overlay namespace.
         private readonly Dictionary<(string Node, string Namespace, string Interface), string> _hostVeth = new();
         private readonly Dictionary<(string Node, string Namespace, string Interface), string> _overlayVeth = new();
+        // Indexes over the model, built once, each list in model order: a cluster of thousands of tasks must not scan every
+        // endpoint per task or per load balancer (that was quadratic, minutes on a 5,000-task topology).
+        private readonly Dictionary<(string Node, string Network), List<EndpointModel>> _endpointsByNodeNetwork = new();
+        private readonly Dictionary<string, List<EndpointModel>> _endpointsByNetwork = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string Node, string Namespace, EndpointKind Kind), EndpointModel> _firstEndpoint = new();
+        private readonly Dictionary<(string Node, string Namespace), List<EndpointModel>> _taskLegs = new();
+        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstTaskLeg = new();
+        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstLeg = new();
+        private readonly Dictionary<string, List<TaskModel>> _tasksByService = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, List<TaskModel>> _tasksByNode = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string Node, string Network), List<LoadBalancerModel>> _loadBalancers = new();
+        // A service's backends on a network are the same on every node: derived once, the immutable plan parts shared.
+        private readonly Dictionary<(string Service, string Network), List<(TaskModel Task, Ipv4Address Address)>> _backends = new();
+        private readonly Dictionary<(string Service, string Network), EquatableArray<IpvsDestinationPlan>> _ipvsDestinations = new();
+        private readonly Dictionary<(string Service, string Network), EquatableArray<Ipv4Address>> _nftSlots = new();
 
         public Lowerer(Topology t, LoweringOptions options, DiagnosticBag d)
         {
@@ -69,10 +84,35 @@ public static class SwarmLowering
             foreach (var s in t.Services) _services[s.Name] = s;
             _ingress = t.Networks.FirstOrDefault(n => n.IsOverlay && n.Ingress);
             _gw = t.Networks.FirstOrDefault(n => n.Name == TopologyAnalyzer.GatewayBridge && !n.IsOverlay);
+            foreach (var e in t.Endpoints)
+            {
+                ListOf(_endpointsByNodeNetwork, (e.Node, e.Network)).Add(e);
+                ListOf(_endpointsByNetwork, e.Network).Add(e);
+                if (!_firstEndpoint.ContainsKey((e.Node, e.Namespace, e.Kind))) _firstEndpoint[(e.Node, e.Namespace, e.Kind)] = e;
+                if (!_firstLeg.ContainsKey((e.Namespace, e.Network))) _firstLeg[(e.Namespace, e.Network)] = e;
+                if (e.Kind != EndpointKind.Task) continue;
+                ListOf(_taskLegs, (e.Node, e.Namespace)).Add(e);
+                if (!_firstTaskLeg.ContainsKey((e.Namespace, e.Network))) _firstTaskLeg[(e.Namespace, e.Network)] = e;
+            }
+            foreach (var task in t.Tasks)
+            {
+                ListOf(_tasksByService, task.Service).Add(task);
+                ListOf(_tasksByNode, task.Node).Add(task);
+            }
+            foreach (var lb in t.LoadBalancers) ListOf(_loadBalancers, (lb.Node, lb.Network)).Add(lb);
             NameVeths();
         }
 
         private bool Ipvs => _options.Backend == LoadBalancerBackend.Ipvs;
+
+        private static List<TValue> ListOf<TKey, TValue>(Dictionary<TKey, List<TValue>> index, TKey key) where TKey : notnull
+        {
+            if (!index.TryGetValue(key, out var list)) index[key] = list = new List<TValue>();
+            return list;
+        }
+
+        private static IReadOnlyList<TValue> Lookup<TKey, TValue>(Dictionary<TKey, List<TValue>> index, TKey key) where TKey : notnull
+            => index.TryGetValue(key, out var list) ? list : Array.Empty<TValue>();
 
         public DataplanePlan Run()
         {
@@ -93,7 +133,7 @@ public static class SwarmLowering
                 // Host ends of docker_gwbridge legs: hashed names, rehashed on the (unlikely) clash with another host device.
                 var used = new HashSet<string>(StringComparer.Ordinal) { "lo", node.Interface };
                 foreach (var n in _t.Networks.Where(n => !n.IsOverlay)) used.Add(BridgeDevice(n.Name));
-                foreach (var e in _t.Endpoints.Where(e => e.Node == node.Name && _gw is not null && e.Network == _gw.Name))
+                foreach (var e in _gw is null ? Array.Empty<EndpointModel>() : LocalEndpoints(node.Name, _gw.Name))
                 {
                     var name = InterfaceNames.HostVeth(node.Name, e.Namespace, e.Interface);
                     for (int k = 1; !used.Add(name); k++)
@@ -110,8 +150,7 @@ public static class SwarmLowering
             }
         }
 
-        private IEnumerable<EndpointModel> LocalEndpoints(string node, string network)
-            => _t.Endpoints.Where(e => e.Node == node && e.Network == network);
+        private IReadOnlyList<EndpointModel> LocalEndpoints(string node, string network) => Lookup(_endpointsByNodeNetwork, (node, network));
 
         // ---- underlay --------------------------------------------------------------------------------------------
 
@@ -142,19 +181,19 @@ public static class SwarmLowering
         {
             var result = new List<NamespaceBuilder> { LowerHost(node) };
             foreach (var net in _t.Networks.Where(n => n.IsOverlay))
-                if (LocalEndpoints(node.Name, net.Name).Any()) result.Add(LowerOverlay(node, net));
+                if (LocalEndpoints(node.Name, net.Name).Count > 0) result.Add(LowerOverlay(node, net));
             if (_ingress is not null && FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressLoadBalancer) is { } ingressLb)
                 result.Add(LowerIngressSandbox(node, ingressLb));
             foreach (var net in _t.Networks.Where(n => n.IsOverlay && !n.Ingress))
                 if (FindEndpoint(node.Name, TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), EndpointKind.NetworkLoadBalancer) is { } lb)
                     result.Add(LowerNetworkLoadBalancer(node, net, lb));
-            foreach (var task in _t.Tasks.Where(x => x.Node == node.Name))
+            foreach (var task in Lookup(_tasksByNode, node.Name))
                 result.Add(LowerTask(node, task));
             return result;
         }
 
         private EndpointModel? FindEndpoint(string node, string ns, EndpointKind kind)
-            => _t.Endpoints.FirstOrDefault(e => e.Node == node && e.Namespace == ns && e.Kind == kind);
+            => _firstEndpoint.TryGetValue((node, ns, kind), out var e) ? e : null;
 
         // ---- host namespace --------------------------------------------------------------------------------------
 
@@ -298,11 +337,10 @@ public static class SwarmLowering
             if (_gw is not null)
             {
                 var gwDev = BridgeDevice(_gw.Name);
-                foreach (var task in _t.Tasks.Where(x => x.Node == node.Name))
+                foreach (var task in Lookup(_tasksByNode, node.Name))
                 {
                     var svc = _services[task.Service];
-                    var leg = _t.Endpoints.FirstOrDefault(e => e.Namespace == task.Name && e.Network == _gw.Name);
-                    if (leg is null) continue;
+                    if (!_firstLeg.TryGetValue((task.Name, _gw.Name), out var leg)) continue;
                     for (int i = 0; i < svc.Ports.Count; i++)
                     {
                         var p = svc.Ports[i];
@@ -326,7 +364,7 @@ public static class SwarmLowering
         private IEnumerable<(ServiceModel Service, PortModel Port, int Index)> IngressPorts(string node)
         {
             if (_ingress is null) yield break;
-            foreach (var lb in _t.LoadBalancers.Where(lb => lb.Node == node && lb.Network == _ingress.Name))
+            foreach (var lb in Lookup(_loadBalancers, (node, _ingress.Name)))
             {
                 var svc = _services[lb.Service];
                 for (int i = 0; i < svc.Ports.Count; i++)
@@ -347,8 +385,9 @@ public static class SwarmLowering
                     new VethPeer(e.Namespace, e.Interface, false), null, e.Span));
             ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), net.Span);
             // Remote endpoints (from gossip in Docker): a permanent neighbour for the vxlan proxy-ARP and an FDB entry to the VTEP.
-            foreach (var e in _t.Endpoints.Where(e => e.Network == net.Name && e.Node != node.Name))
+            foreach (var e in Lookup(_endpointsByNetwork, net.Name))
             {
+                if (e.Node == node.Name) continue;
                 if (!_nodes.TryGetValue(e.Node, out var remote)) continue;
                 ns.Neighbors.Add(new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span));
                 ns.Fdb.Add(new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
@@ -407,7 +446,7 @@ public static class SwarmLowering
         private void AddLoadBalancing(NamespaceBuilder ns, NodeModel node, NetworkModel net, EndpointModel lbLeg, bool ingress)
         {
             var mangle = ns.Netfilter.Table("mangle");
-            var lbs = _t.LoadBalancers.Where(lb => lb.Node == node.Name && lb.Network == net.Name).ToList();
+            var lbs = Lookup(_loadBalancers, (node.Name, net.Name));
             foreach (var lb in lbs)
             {
                 var svc = _services[lb.Service];
@@ -426,17 +465,22 @@ public static class SwarmLowering
                 }
                 mangle.Chain("INPUT").Append(Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32))));
 
-                var backends = Backends(svc, net).ToList();
+                var key = (svc.Name, net.Name);
+                if (!_backends.TryGetValue(key, out var backends)) _backends[key] = backends = Backends(svc, net).ToList();
                 if (Ipvs)
                 {
-                    var dests = backends.Select(b => new IpvsDestinationPlan(b.Address, 0, b.Task.Weight, IpvsForward.Masquerade, b.Task.Name, b.Task.Span));
+                    if (!_ipvsDestinations.TryGetValue(key, out var dests))
+                        _ipvsDestinations[key] = dests = backends.Select(b => new IpvsDestinationPlan(b.Address, 0, b.Task.Weight, IpvsForward.Masquerade, b.Task.Name, b.Task.Span)).ToEquatableArray();
                     // A fwmark service has no protocol of its own (moby/ipvs sends 0).
-                    ns.Ipvs.Add(new IpvsServicePlan(lb.FwMark, lb.Vip, null, 0, svc.Scheduler, dests.ToEquatableArray(), svc.Name, lb.Span));
+                    ns.Ipvs.Add(new IpvsServicePlan(lb.FwMark, lb.Vip, null, 0, svc.Scheduler, dests, svc.Name, lb.Span));
                 }
                 else
                 {
-                    var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
-                    var slots = order.Select(i => backends[i].Address).ToEquatableArray();
+                    if (!_nftSlots.TryGetValue(key, out var slots))
+                    {
+                        var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
+                        _nftSlots[key] = slots = order.Select(i => backends[i].Address).ToEquatableArray();
+                    }
                     ns.NftLoadBalancers.Add(new NftLoadBalancerPlan(lb.FwMark, lb.Vip, NftSlots.PickFor(svc.Scheduler), slots, svc.Scheduler, svc.Name, lb.Span,
                         lbLeg.Address.Subnet, lbLeg.Address.Address));
                 }
@@ -459,10 +503,9 @@ public static class SwarmLowering
         // Every task of the service, cluster-wide, in task order, with its address on the network.
         private IEnumerable<(TaskModel Task, Ipv4Address Address)> Backends(ServiceModel svc, NetworkModel net)
         {
-            foreach (var task in _t.Tasks.Where(x => x.Service == svc.Name))
+            foreach (var task in Lookup(_tasksByService, svc.Name))
             {
-                var e = _t.Endpoints.FirstOrDefault(x => x.Namespace == task.Name && x.Network == net.Name && x.Kind == EndpointKind.Task);
-                if (e is not null) yield return (task, e.Address.Address);
+                if (_firstTaskLeg.TryGetValue((task.Name, net.Name), out var e)) yield return (task, e.Address.Address);
             }
         }
 
@@ -470,7 +513,7 @@ public static class SwarmLowering
         {
             var svc = _services[task.Service];
             var ns = new NamespaceBuilder(task.Name, NamespaceKind.Task, svc.Name, task.Span);
-            var legs = _t.Endpoints.Where(e => e.Node == node.Name && e.Namespace == task.Name && e.Kind == EndpointKind.Task).ToList();
+            var legs = Lookup(_taskLegs, (node.Name, task.Name));
             foreach (var e in legs) AddLeg(ns, e);
             foreach (var e in legs) ns.AddAddress(e.Interface, e.Address, e.Span);
             // Overlay endpoints carry no gateway: the default route goes through docker_gwbridge.

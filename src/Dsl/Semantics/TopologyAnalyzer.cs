@@ -404,9 +404,12 @@ public sealed class TopologyAnalyzer
     {
         var result = new List<TaskModel>();
         var taskNames = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
+        var declarations = ServiceDeclarations();
+        var nodeIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = nodes.Count - 1; i >= 0; i--) nodeIndex[nodes[i].Name] = i; // the first node of a name, as IndexOf finds it
         foreach (var s in services)
         {
-            var decl = _decl.Services.First(x => x.Name.Value == s.Name);
+            var decl = declarations[s.Name];
             var eligible = decl.PlacementNodes.Count > 0
                 ? nodes.Where(n => decl.PlacementNodes.Any(p => p.Value == n.Name)).ToList()
                 : nodes.ToList();
@@ -450,7 +453,12 @@ public sealed class TopologyAnalyzer
                 // Swarm's spread strategy: the eligible node with the fewest tasks of this service, ties in declaration order.
                 for (; slot <= s.Replicas; slot++)
                 {
-                    var target = eligible.OrderBy(n => load[n.Name]).ThenBy(n => nodes.IndexOf(n)).First();
+                    var target = eligible[0];
+                    foreach (var n in eligible)
+                    {
+                        int byLoad = load[n.Name].CompareTo(load[target.Name]);
+                        if (byLoad < 0 || byLoad == 0 && nodeIndex[n.Name] < nodeIndex[target.Name]) target = n;
+                    }
                     load[target.Name]++;
                     placed.Add((target.Name, null, $"{s.Name}.{slot}", slot));
                 }
@@ -488,6 +496,17 @@ public sealed class TopologyAnalyzer
         return result;
     }
 
+    /// <summary>The first item of each name (names are unique once bound; the first declaration is the one kept).</summary>
+    private static Dictionary<string, T> ByName<T>(IEnumerable<T> items, Func<T, string> name)
+    {
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var item in items)
+            if (!result.ContainsKey(name(item))) result[name(item)] = item;
+        return result;
+    }
+
+    private Dictionary<string, ServiceDeclaration> ServiceDeclarations() => ByName(_decl.Services, s => s.Name.Value);
+
     private static string NoNodeHint(ServiceDeclaration decl, List<NodeModel> nodes) => nodes.Count == 0
         ? "declare nodes under 'nodes:'"
         : "placement.nodes names no declared node (declared: " + string.Join(", ", nodes.Select(n => n.Name)) + ")";
@@ -495,9 +514,10 @@ public sealed class TopologyAnalyzer
     private void CheckHostPorts(List<ServiceModel> services, List<TaskModel> tasks)
     {
         var used = new Dictionary<(string Node, int Port, IpProtocol Proto), string>();
+        var serviceByName = ByName(services, s => s.Name);
         foreach (var t in tasks)
         {
-            var s = services.First(x => x.Name == t.Service);
+            var s = serviceByName[t.Service];
             foreach (var p in s.Ports.Where(p => p.Mode == PublishMode.Host))
             {
                 if (used.TryGetValue((t.Node, p.Published, p.Protocol), out var other))
@@ -506,11 +526,14 @@ public sealed class TopologyAnalyzer
                 else used[(t.Node, p.Published, p.Protocol)] = t.Name;
             }
         }
-        var ingressPorts = services.SelectMany(s => s.Ports.Where(p => p.Mode == PublishMode.Ingress).Select(p => (s.Name, p))).ToList();
+        // The first service publishing each (port, protocol) in ingress mode.
+        var ingressPorts = new Dictionary<(int Port, IpProtocol Proto), (string Name, PortModel p)>();
+        foreach (var s in services)
+            foreach (var p in s.Ports.Where(p => p.Mode == PublishMode.Ingress))
+                if (!ingressPorts.ContainsKey((p.Published, p.Protocol))) ingressPorts[(p.Published, p.Protocol)] = (s.Name, p);
         foreach (var kv in used)
         {
-            var clash = ingressPorts.FirstOrDefault(x => x.p.Published == kv.Key.Port && x.p.Protocol == kv.Key.Proto);
-            if (clash.p is not null)
+            if (ingressPorts.TryGetValue((kv.Key.Port, kv.Key.Proto), out var clash))
                 _d.Report(DiagnosticDescriptors.PublishedPortCollision, clash.p.Span,
                     $"port {kv.Key.Port}/{kv.Key.Proto.Name()} is published in ingress mode by '{clash.Name}' and in host mode by task '{kv.Value}' on node '{kv.Key.Node}'");
         }
@@ -549,10 +572,17 @@ public sealed class TopologyAnalyzer
         var taskAddr = new Dictionary<(string Task, string Network), (Ipv4Address, bool, SourceSpan)>();
         var lbAddr = new Dictionary<(string Node, string Network), (Ipv4Address, bool, SourceSpan)>();
         var ingress = networks.FirstOrDefault(n => n.Ingress);
+        var serviceByName = ByName(services, s => s.Name);
+        var declarations = ServiceDeclarations();
+        var tasksByService = tasks.GroupBy(t => t.Service, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+        List<TaskModel> TasksOf(string service) => tasksByService.TryGetValue(service, out var list) ? list : new List<TaskModel>();
+        // (node, network) pairs where some task of a service attached to the network runs.
+        var taskNetworks = new HashSet<(string Node, string Network)>();
+        foreach (var t in tasks)
+            foreach (var n in serviceByName[t.Service].Networks) taskNetworks.Add((t.Node, n));
         foreach (var sd in _decl.Services)
         {
-            var s = services.FirstOrDefault(x => x.Name == sd.Name.Value);
-            if (s is null) continue;
+            if (!serviceByName.TryGetValue(sd.Name.Value, out var s)) continue;
             foreach (var (vn, _) in sd.Vips.Where(v => !s.Networks.Contains(v.Network.Value)))
                 _d.Report(DiagnosticDescriptors.UnknownReference, vn.Span, $"service '{s.Name}' is not attached to network '{vn.Value}', so it has no VIP there");
         }
@@ -580,7 +610,7 @@ public sealed class TopologyAnalyzer
             var decl = _decl.Networks.FirstOrDefault(x => x.Name.Value == net.Name);
             // Load-balancer sandboxes: ingress_sbox on every node; lb_<net> on every node hosting a task of the network.
             var lbNodes = net.Ingress ? nodes.Select(n => n.Name).ToList()
-                : nodes.Where(n => tasks.Any(t => t.Node == n.Name && services.First(s => s.Name == t.Service).Networks.Contains(net.Name))).Select(n => n.Name).ToList();
+                : nodes.Where(n => taskNetworks.Contains((n.Name, net.Name))).Select(n => n.Name).ToList();
             if (decl is not null)
             {
                 foreach (var (node, addr) in decl.LoadBalancerAddresses)
@@ -597,7 +627,7 @@ public sealed class TopologyAnalyzer
             var attached = services.Where(s => s.Networks.Contains(net.Name)).ToList();
             foreach (var s in attached)
             {
-                var sd = _decl.Services.First(x => x.Name.Value == s.Name);
+                var sd = declarations[s.Name];
                 // A single 'vip' and tasks' 'address' belong to the service's first declared network (ingress when it declares none).
                 bool first = sd.Networks.Count > 0 ? sd.Networks[0].Value == net.Name : s.Networks.Count > 0 && s.Networks[0] == net.Name;
                 Located<Ipv4Address>? pinnedVip = first ? sd.Vip : null;
@@ -607,7 +637,7 @@ public sealed class TopologyAnalyzer
                     vips[s.Name].Add(new VipModel(net.Name, pv.Value, true, pv.Span));
                 if (first)
                 {
-                    foreach (var t in tasks.Where(t => t.Service == s.Name))
+                    foreach (var t in TasksOf(s.Name))
                     {
                         var td = sd.Tasks.FirstOrDefault(x => x.Span == t.Span && t.Pinned);
                         if (td?.Address is { } ta && Pin(ta.Value, ta.Span, $"task '{t.Name}''s address"))
@@ -632,7 +662,7 @@ public sealed class TopologyAnalyzer
             {
                 if (s.EndpointMode == EndpointMode.Vip && vips[s.Name].All(v => v.Network != net.Name))
                     vips[s.Name].Add(new VipModel(net.Name, Alloc(s.Span, $"the VIP of service '{s.Name}'"), false, s.Span));
-                foreach (var t in tasks.Where(t => t.Service == s.Name))
+                foreach (var t in TasksOf(s.Name))
                     if (!taskAddr.ContainsKey((t.Name, net.Name)))
                         taskAddr[(t.Name, net.Name)] = (Alloc(t.Span, $"task '{t.Name}'"), false, t.Span);
             }
@@ -647,6 +677,8 @@ public sealed class TopologyAnalyzer
 
         // docker_gwbridge: the same subnet on every node; ingress_sbox's leg first, then the node's tasks.
         var gwNet = networks.First(n => n.Name == GatewayBridge);
+        var networkByName = ByName(networks, n => n.Name);
+        var tasksByNode = tasks.GroupBy(t => t.Node, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         foreach (var node in nodes)
         {
             var pool = new Pool(gwNet.Subnet, gwNet.Gateway);
@@ -666,15 +698,15 @@ public sealed class TopologyAnalyzer
                 endpoints.Add(new EndpointModel(node.Name, IngressSandbox, "eth1", gwNet.Name, new Ipv4Cidr(a, gwNet.Subnet.PrefixLength), MacAddress.FromIp(a),
                     EndpointKind.IngressGateway, IngressSandbox, false, gwNet.Span));
             }
-            foreach (var t in tasks.Where(t => t.Node == node.Name))
+            foreach (var t in tasksByNode.TryGetValue(node.Name, out var onNode) ? onNode : new List<TaskModel>())
             {
-                var s = services.First(x => x.Name == t.Service);
+                var s = serviceByName[t.Service];
                 int index = 0;
                 // Join order: ingress first (Docker attaches it first), then the declared networks, docker_gwbridge last.
                 foreach (var netName in s.Networks)
                 {
                     var (a, pinned, span) = taskAddr[(t.Name, netName)];
-                    var net = networks.First(n => n.Name == netName);
+                    var net = networkByName[netName];
                     endpoints.Add(new EndpointModel(node.Name, t.Name, "eth" + index.ToString(CultureInfo.InvariantCulture), netName,
                         new Ipv4Cidr(a, net.Subnet.PrefixLength), MacAddress.FromIp(a), EndpointKind.Task, t.Name, pinned, span));
                     index++;
@@ -693,13 +725,14 @@ public sealed class TopologyAnalyzer
         List<TaskModel> tasks, List<EndpointModel> endpoints)
     {
         var result = new List<LoadBalancerModel>();
+        var sandboxes = new HashSet<(string Node, string Namespace, string Network)>(endpoints.Select(e => (e.Node, e.Namespace, e.Network)));
         foreach (var node in nodes)
         {
             int mark = FirstFwMark;
             foreach (var net in networks.Where(n => n.IsOverlay))
             {
                 var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
-                if (!endpoints.Any(e => e.Node == node.Name && e.Namespace == ns && e.Network == net.Name)) continue;
+                if (!sandboxes.Contains((node.Name, ns, net.Name))) continue;
                 foreach (var s in services.Where(s => s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip))
                 {
                     // In ingress_sbox only services that publish through the routing mesh have a load balancer.

@@ -5,7 +5,7 @@ namespace SwarmDsl.Generators.Emitting;
 
 /// <summary>
 /// An indentation-aware text builder for generated C#: four spaces per level, <c>\n</c> line ends whatever the host,
-/// multi-line strings re-indented line by line, and blocks that close themselves (<see cref="Block"/>) so braces balance.
+/// multi-line strings re-indented line by line, and blocks that close themselves (<see cref="Block(string)"/>) so braces balance.
 /// </summary>
 internal sealed class SourceWriter
 {
@@ -44,7 +44,15 @@ internal sealed class SourceWriter
         return new BlockScope(this);
     }
 
-    /// <summary>Closes a block opened by <see cref="Block"/>.</summary>
+    /// <summary>Opens a bare block (a scope of its own).</summary>
+    public BlockScope Block()
+    {
+        WriteLine("{");
+        Indentation++;
+        return new BlockScope(this);
+    }
+
+    /// <summary>Closes a block opened by <see cref="Block(string)"/>.</summary>
     public readonly struct BlockScope : IDisposable
     {
         private readonly SourceWriter _writer;

@@ -52,6 +52,26 @@ public sealed class Cluster
     public IReadOnlyList<NamespaceRuntime> Namespaces => _namespaces;
     internal List<(int Ns, int Dev)> Underlay => _underlay;
 
+    /// <summary>
+    /// Serves the netfilter tables of this cluster's namespaces from compiled code (the generator's <c>CompiledNetfilter</c>
+    /// for the same plan); tables it does not compile stay interpreted. Returns how many tables it took over.
+    /// </summary>
+    public int AttachNetfilter(ICompiledNetfilter netfilter)
+    {
+        if (netfilter is null) throw new ArgumentNullException(nameof(netfilter));
+        int attached = 0;
+        foreach (var ns in _namespaces)
+        {
+            foreach (var table in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter })
+            {
+                if (table is null) continue;
+                table.Entry = netfilter.Table(ns.Node, ns.Name, table.Name);
+                if (table.Entry is not null) attached++;
+            }
+        }
+        return attached;
+    }
+
     /// <summary>A namespace by <c>node/name</c>.</summary>
     public NamespaceRuntime? Namespace(string node, string name) => _byName.TryGetValue(node + "/" + name, out var i) ? _namespaces[i] : null;
 

@@ -29,7 +29,8 @@ internal sealed partial class PacketWalker
     private bool RunTable(NamespaceRuntime ns, CompiledTable? table, NetfilterHook hook, int tableSlot)
     {
         if (table is null) return true;
-        var v = Evaluate(ns, table, hook, tableSlot, out var rule);
+        CompiledRule? rule;
+        var v = table.Entry is { } entry ? EvaluateCompiled(ns, table, entry, hook, tableSlot, out rule) : Evaluate(ns, table, hook, tableSlot, out rule);
         switch (v)
         {
             case NfVerdict.Accept: return true;

@@ -201,7 +201,13 @@ public sealed class Simulation
                     foreach (var s in n.Plan.Ipvs) if (s.Service == e.Name) vip = PreferVip(vip, s.Vip, source);
                     foreach (var lb in n.Plan.NftLoadBalancers) if (lb.Service == e.Name) vip = PreferVip(vip, lb.Vip, source);
                 }
-                if (vip is null) { error = "service " + e.Name + " has no VIP in the plan (no load balancer)"; return false; }
+                if (vip is null)
+                {
+                    var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
+                    error = "service " + e.Name + " has no VIP in the plan (endpoint mode dnsrr, or no load balancer)"
+                        + (first is null ? "" : "; address one of its tasks instead, e.g. --to " + first);
+                    return false;
+                }
                 address = vip.Value;
                 if (_serviceTasks.TryGetValue(e.Name!, out var tasks) && tasks.Count > 0 && _taskNamespace.TryGetValue(tasks[0], out var tn)) target = Cluster.Namespaces[tn];
                 break;
@@ -236,6 +242,17 @@ public sealed class Simulation
             foreach (var a in d.Addresses)
                 if (a.PrefixLength < 32 && a.Contains(candidate) && !a.Contains(current.Value)) return candidate;
         return current.Value;
+    }
+
+    /// <summary>
+    /// Resolves <paramref name="from"/> and <paramref name="to"/> (<c>external</c>, <c>NODE:PORT/PROTO</c>, <c>SERVICE</c>, ...) and
+    /// opens <paramref name="count"/> traced connections. Throws <see cref="ArgumentException"/> when an endpoint does not
+    /// resolve (callers taking user input use <see cref="TryResolve(string, string, out Flow, out string)"/>).
+    /// </summary>
+    public IReadOnlyList<ConnectionTrace> Connect(string from, string to, int count = 1, bool captureFrames = false)
+    {
+        if (!TryResolve(from, to, out var flow, out var error)) throw new ArgumentException(error);
+        return Connect(flow, count, captureFrames);
     }
 
     /// <summary>Opens <paramref name="count"/> connections and traces each request and reply.</summary>

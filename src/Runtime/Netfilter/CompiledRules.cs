@@ -85,6 +85,9 @@ internal sealed class CompiledChain
     public bool BuiltIn { get; }
     public Verdict? Policy { get; }
     public CompiledRule[] Rules { get; set; } = Array.Empty<CompiledRule>();
+
+    /// <summary>The compiled rules by their index in the plan's chain (null where a rule's target could not be resolved).</summary>
+    public CompiledRule?[] ByPlanIndex { get; set; } = Array.Empty<CompiledRule?>();
 }
 
 /// <summary>One table of one namespace, chains as arrays with jump targets resolved to indices.</summary>
@@ -101,6 +104,9 @@ internal sealed class CompiledTable
     public string Name { get; }
     public CompiledChain[] Chains { get; }
     public int StatisticSlots { get; set; }
+
+    /// <summary>Compiled control flow for this table (<see cref="ICompiledNetfilter"/>); null: the interpreter runs it.</summary>
+    public CompiledTableEntry? Entry { get; set; }
 
     public int HookChain(NetfilterHook hook) => _hookChain[(int)hook];
 
@@ -123,6 +129,7 @@ internal sealed class CompiledTable
         {
             var src = table.Chains[i];
             var rules = new List<CompiledRule>(src.Rules.Count);
+            var byPlan = new CompiledRule?[src.Rules.Count];
             for (int r = 0; r < src.Rules.Count; r++)
             {
                 var rule = src.Rules[r];
@@ -130,9 +137,10 @@ internal sealed class CompiledTable
                 for (int m = 0; m < ms.Length; m++) ms[m] = CompileMatch(rule.Matches[m], ref slots);
                 var target = CompileTarget(rule.Target, byName, out bool resolvable);
                 if (!resolvable) continue;
-                rules.Add(new CompiledRule(rule, r + 1, ms, target));
+                rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, ms, target));
             }
             chains[i].Rules = rules.ToArray();
+            chains[i].ByPlanIndex = byPlan;
             if (src.BuiltIn && TryHook(src.Name, out var hook)) compiled.SetHookChain(hook, i);
         }
         compiled.StatisticSlots = slots;

@@ -33,13 +33,14 @@ public static class TextTraceRenderer
     {
         var delivered = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
         var dropped = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
-        int other = 0;
+        int looped = 0, exited = 0;
         foreach (var c in connections)
         {
             var d = c.Request.Disposition;
             if (d.Kind == DispositionKind.Delivered) delivered[d.Owner] = delivered.TryGetValue(d.Owner, out var n) ? n + 1 : 1;
             else if (d.Kind == DispositionKind.Dropped) dropped[d.Cause!.Value.ToString()] = dropped.TryGetValue(d.Cause.Value.ToString(), out var m) ? m + 1 : 1;
-            else other++;
+            else if (d.Kind == DispositionKind.Looped) looped++;
+            else exited++;
         }
         var sb = new StringBuilder();
         sb.Append(I(connections.Count)).Append(connections.Count == 1 ? " connection: " : " connections: ");
@@ -60,7 +61,8 @@ public static class TextTraceRenderer
             foreach (var kv in dropped) { if (!first) sb.Append(", "); first = false; sb.Append(kv.Key).Append(" ×").Append(I(kv.Value)); }
             sb.Append(')');
         }
-        if (other > 0) sb.Append(", ").Append(I(other)).Append(" looped or exited");
+        if (looped > 0) sb.Append(", ").Append(I(looped)).Append(" looped");
+        if (exited > 0) sb.Append(", ").Append(I(exited)).Append(" exited the modelled network");
         sb.Append('\n');
         return sb.ToString();
     }

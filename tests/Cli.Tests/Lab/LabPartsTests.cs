@@ -90,6 +90,7 @@ public class LabPartsTests
         Assert.Contains("udp dport 4789 @th,312,8 6 @th,416,16 12000 @th,504,8 & 0x2 == 0x2 meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
         Assert.Contains("udp dport 12001 meta nftrace set 1 comment \"flow 1 reply\"", script, StringComparison.Ordinal);
         Assert.Contains("udp dport 4789 @th,312,8 17 @th,400,16 12001 meta nftrace set 1 comment \"flow 1 request\"", script, StringComparison.Ordinal);
+        Assert.Contains("icmp type { destination-unreachable, time-exceeded } @th,224,16 12000 meta nftrace set 1 comment \"flow 0 reply icmp\"", script, StringComparison.Ordinal);
         Assert.StartsWith("table ip swarmdsl_lab\ndelete table ip swarmdsl_lab\n", script, StringComparison.Ordinal);
     }
 

@@ -44,7 +44,7 @@ public class ReadmeTests
     [Fact]
     public void The_first_command_names_a_real_example()
     {
-        var m = Regex.Match(Readme, @"dotnet run --project (?<proj>\S+) -- check (?<file>\S+)", RegexOptions.CultureInvariant);
+        var m = Regex.Match(Readme, @"```sh\ndotnet run --project (?<proj>\S+) -- trace (?<file>\S+) --from external --to manager:8080/tcp", RegexOptions.CultureInvariant);
         Assert.True(m.Success);
         Assert.True(Directory.Exists(Path.Combine(Paths.Root, m.Groups["proj"].Value)));
         Assert.True(File.Exists(Path.Combine(Paths.Root, m.Groups["file"].Value)));

@@ -1,0 +1,229 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Text;
+using SwarmDsl.Collections;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+
+namespace SwarmDsl.Generators.Emitting;
+
+/// <summary>
+/// Emits <c>CompiledNetfilter</c>: the netfilter control flow of a plan as C# (an <c>ICompiledNetfilter</c> of
+/// SwarmDsl.Runtime). One method per (host, namespace, table, chain); each rule is an <c>if</c> over constants with its
+/// iptables text and YAML location above it; jumps are calls, RETURN and the end of a chain return
+/// <c>ChainResult.Continue</c>, a base chain's caller applies the policy. Targets and stateful matches (addrtype,
+/// conntrack, statistic) call back into the interpreter through <c>NetfilterContext</c>, so their semantics and trace
+/// steps are the interpreter's. A pure function of the plan; it uses no Roslyn types (tests link it directly).
+/// </summary>
+internal static class NetfilterEmitter
+{
+    private const string Rt = "global::SwarmDsl.Runtime.Netfilter.";
+
+    /// <summary>The nested class source (no namespace, no usings), indented for the writer's current level.</summary>
+    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType)
+    {
+        var tables = new List<(string Node, string Ns, NetfilterTable Table, string Type)>();
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var host in plan.Hosts)
+            foreach (var ns in host.Namespaces)
+                foreach (var t in ns.Tables)
+                {
+                    var type = Unique(used, "T_" + Ident(host.Node) + "_" + Ident(ns.Name) + "_" + Ident(t.Name));
+                    tables.Add((host.Node, ns.Name, t, type));
+                }
+
+        w.WriteLine("/// <summary>");
+        w.WriteLine("/// The plan's netfilter chains compiled to straight-line code: attach with <c>Cluster.AttachNetfilter(new " + className + "())</c>");
+        w.WriteLine("/// on a simulation built from the same plan. Targets and stateful matches run the interpreter's code.");
+        w.WriteLine("/// </summary>");
+        using (w.Block((publicType ? "public" : "internal") + " sealed class " + className + " : " + Rt + "ICompiledNetfilter"))
+        {
+            w.WriteLine("/// <inheritdoc />");
+            using (w.Block("public " + Rt + "CompiledTableEntry? Table(string node, string namespaceName, string table)"))
+            {
+                foreach (var (node, ns, table, type) in tables)
+                    w.WriteLine("if (node == " + Lit(node) + " && namespaceName == " + Lit(ns) + " && table == " + Lit(table.Name) + ") return " + type + ".Run;");
+                w.WriteLine("return null;");
+            }
+            foreach (var (node, ns, table, type) in tables)
+            {
+                w.WriteLine();
+                WriteTable(w, node, ns, table, type);
+            }
+        }
+    }
+
+    private static void WriteTable(SourceWriter w, string node, string ns, NetfilterTable table, string type)
+    {
+        var methods = new string[table.Chains.Count];
+        var byName = new Dictionary<string, int>(StringComparer.Ordinal);
+        var methodNames = new HashSet<string>(StringComparer.Ordinal) { "Run" };
+        for (int i = 0; i < methods.Length; i++)
+        {
+            methods[i] = Unique(methodNames, "C" + i.ToString(CultureInfo.InvariantCulture) + "_" + Ident(table.Chains[i].Name));
+            byName[table.Chains[i].Name] = i;
+        }
+        // The interpreter's hook → base chain: the last built-in chain with the hook's name.
+        var hooks = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < methods.Length; i++)
+            if (table.Chains[i].BuiltIn && HookMember(table.Chains[i].Name) is { } hook) hooks[hook] = i;
+
+        w.WriteLine("/// <summary>" + Xml(node + "/" + ns) + ": table <c>" + Xml(table.Name) + "</c>.</summary>");
+        using (w.Block("private static class " + type))
+        {
+            using (w.Block("internal static " + Rt + "ChainResult Run(" + Rt + "NetfilterContext ctx, " + Rt + "NetfilterHook hook)"))
+            {
+                foreach (var kv in hooks)
+                {
+                    using (w.Block("if (hook == " + Rt + "NetfilterHook." + kv.Key + ")"))
+                    {
+                        w.WriteLine("var v = " + methods[kv.Value] + "(ctx, 0);");
+                        w.WriteLine("return v == " + Rt + "ChainResult.Continue ? ctx.Policy() : v;");
+                    }
+                }
+                w.WriteLine("return " + Rt + "ChainResult.Accept;");
+            }
+            for (int i = 0; i < methods.Length; i++)
+            {
+                w.WriteLine();
+                WriteChain(w, table.Chains[i], i, methods, byName);
+            }
+        }
+    }
+
+    private static void WriteChain(SourceWriter w, NetfilterChain chain, int index, string[] methods, Dictionary<string, int> byName)
+    {
+        string ci = index.ToString(CultureInfo.InvariantCulture);
+        w.WriteLine("// chain " + Comment(chain.Name) + (chain.BuiltIn ? " (built-in, policy " + (chain.Policy == Verdict.Drop ? "DROP" : "ACCEPT") + ")" : ""));
+        using (w.Block("private static " + Rt + "ChainResult " + methods[index] + "(" + Rt + "NetfilterContext ctx, int depth)"))
+        {
+            bool reachable = true;
+            for (int r = 0; r < chain.Rules.Count && reachable; r++)
+            {
+                var rule = chain.Rules[r];
+                int jumpTo = -1;
+                if (rule.Target is JumpTarget j && !byName.TryGetValue(j.Chain, out jumpTo)) continue; // the interpreter drops it too
+                if (rule.Target is GotoTarget g && !byName.TryGetValue(g.Chain, out jumpTo)) continue;
+                string ri = r.ToString(CultureInfo.InvariantCulture);
+                w.WriteLine("// " + Comment(IptablesSyntax.Format(rule, chain.Name, null)));
+                w.WriteLine("// " + Comment(rule.Span.ToShortString() + (rule.Origin.Length > 0 ? " (" + rule.Origin + ")" : "")));
+                var cond = Condition(rule, ci, ri);
+                bool always = cond.Length == 0;
+                string? body = rule.Target switch
+                {
+                    AcceptTarget or DropTarget or RejectTarget or DnatTarget or SnatTarget or MasqueradeTarget or RedirectTarget
+                        => "return ctx.Target(" + ci + ", " + ri + ");",
+                    MarkTarget or LogTarget or TraceTarget => "ctx.Target(" + ci + ", " + ri + ");",
+                    ReturnTarget => "ctx.Return(" + ci + ", " + ri + "); return " + Rt + "ChainResult.Continue;",
+                    JumpTarget => "if (!ctx.Jump(" + ci + ", " + ri + ", depth)) return " + Rt + "ChainResult.ChainLoop; var v = " + methods[jumpTo] + "(ctx, depth + 1); if (v != " + Rt + "ChainResult.Continue) return v;",
+                    GotoTarget => "ctx.Goto(" + ci + ", " + ri + "); return " + methods[jumpTo] + "(ctx, depth);",
+                    _ => null,
+                };
+                if (body is null) continue;
+                bool terminal = rule.Target is not (MarkTarget or LogTarget or TraceTarget or JumpTarget);
+                if (always)
+                {
+                    using (w.Block()) w.WriteLine(body);
+                    if (terminal) reachable = false; // later rules are dead, as in the kernel
+                }
+                else
+                {
+                    using (w.Block("if (" + cond + ")")) w.WriteLine(body);
+                }
+            }
+            if (reachable) w.WriteLine("return " + Rt + "ChainResult.Continue;");
+        }
+    }
+
+    private static string Condition(NetfilterRule rule, string ci, string ri)
+    {
+        var parts = new List<string>();
+        for (int m = 0; m < rule.Matches.Count; m++)
+        {
+            var match = rule.Matches[m];
+            string e = match switch
+            {
+                ProtocolMatch p => "ctx.Protocol == " + Proto(p.Protocol),
+                AddressMatch a => "(ctx." + (a.Direction == Direction.Source ? "Source" : "Destination") + " & " + Hex(a.Prefix.Mask) + ") == " + Hex(a.Prefix.Network.Value),
+                InterfaceMatch i => Interface(i),
+                PortMatch pm => "ctx.Protocol == " + Proto(pm.Protocol) + " && ctx.HasPorts && " + Range(pm.Direction == Direction.Source ? "ctx.SourcePort" : "ctx.DestinationPort", pm.From, pm.To),
+                MultiportMatch mp => "ctx.HasPorts && (" + Ports(mp.Direction == Direction.Source ? "ctx.SourcePort" : "ctx.DestinationPort", mp.Ports) + ")",
+                MarkMatch mk => "(ctx.Mark & " + Hex(mk.Mask) + ") == " + Hex(mk.Value),
+                IpvsMatch => "ctx.IpvsProperty",
+                IcmpTypeMatch it => "ctx.Protocol == " + Proto(IpProtocol.Icmp) + " && ctx.IcmpType == " + it.Type.ToString(CultureInfo.InvariantCulture),
+                // addrtype, conntrack, statistic: state lives in the namespace and the connection; the interpreter answers.
+                _ => "ctx.Match(" + ci + ", " + ri + ", " + m.ToString(CultureInfo.InvariantCulture) + ")",
+            };
+            parts.Add(match.Negated ? "!(" + e + ")" : "(" + e + ")");
+        }
+        return string.Join(" && ", parts);
+    }
+
+    private static string Interface(InterfaceMatch i)
+    {
+        string dev = i.Input ? "ctx.InInterface" : "ctx.OutInterface";
+        return i.Interface.EndsWith("+", StringComparison.Ordinal)
+            ? dev + ".StartsWith(" + Lit(i.Interface.Substring(0, i.Interface.Length - 1)) + ", global::System.StringComparison.Ordinal)"
+            : dev + " == " + Lit(i.Interface);
+    }
+
+    private static string Range(string port, int from, int to) => from == to
+        ? port + " == " + from.ToString(CultureInfo.InvariantCulture)
+        : port + " >= " + from.ToString(CultureInfo.InvariantCulture) + " && " + port + " <= " + to.ToString(CultureInfo.InvariantCulture);
+
+    private static string Ports(string port, EquatableArray<int> ports)
+    {
+        if (ports.Count == 0) return "false";
+        var sb = new StringBuilder();
+        for (int k = 0; k < ports.Count; k++)
+            sb.Append(k == 0 ? "" : " || ").Append(port).Append(" == ").Append(ports[k].ToString(CultureInfo.InvariantCulture));
+        return sb.ToString();
+    }
+
+    private static string Proto(IpProtocol p) => "(global::SwarmDsl.Net.IpProtocol)" + ((byte)p).ToString(CultureInfo.InvariantCulture);
+
+    private static string Hex(uint v) => "0x" + v.ToString("X8", CultureInfo.InvariantCulture) + "u";
+
+    private static string? HookMember(string chain) => chain switch
+    {
+        "PREROUTING" => "Prerouting",
+        "INPUT" => "Input",
+        "FORWARD" => "Forward",
+        "OUTPUT" => "Output",
+        "POSTROUTING" => "Postrouting",
+        _ => null,
+    };
+
+    private static string Unique(HashSet<string> used, string name)
+    {
+        string candidate = name;
+        for (int n = 2; !used.Add(candidate); n++) candidate = name + "_" + n.ToString(CultureInfo.InvariantCulture);
+        return candidate;
+    }
+
+    /// <summary>A C# identifier fragment: letters and digits kept, everything else '_'.</summary>
+    private static string Ident(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        foreach (char c in text) sb.Append(c < 128 && char.IsLetterOrDigit(c) ? c : '_');
+        return sb.ToString();
+    }
+
+    /// <summary>A C# string literal with every non-printable or non-ASCII character escaped.</summary>
+    private static string Lit(string text)
+    {
+        var sb = new StringBuilder(text.Length + 2).Append('"');
+        foreach (char c in text)
+        {
+            if (c == '"' || c == '\\') sb.Append('\\').Append(c);
+            else if (c < 0x20 || c > 0x7E) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+            else sb.Append(c);
+        }
+        return sb.Append('"').ToString();
+    }
+
+    private static string Comment(string text) => text.Replace("\r", " ").Replace("\n", " ");
+
+    private static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+}

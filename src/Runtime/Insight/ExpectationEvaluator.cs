@@ -1,0 +1,95 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using SwarmDsl.Diagnostics;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Tracing;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Runtime.Insight;
+
+/// <summary>
+/// Evaluates a topology's <c>expect:</c> entries by simulating connections over its dataplane plan. Shared by
+/// <c>swarmdsl check</c> and the source generator, so it uses only netstandard2.0 APIs.
+/// </summary>
+public static class ExpectationEvaluator
+{
+    /// <summary>The most connections one expectation simulates (a scheduler cycle is normally far shorter).</summary>
+    public const int MaxConnections = 256;
+
+    /// <summary>
+    /// Simulates every expectation with a fresh simulation (seed <paramref name="seed"/>) and returns one SWARM0020 error,
+    /// located at the <c>expect:</c> entry, per expectation that does not hold.
+    /// </summary>
+    public static IReadOnlyList<Diagnostic> Evaluate(Topology topology, DataplanePlan plan, uint seed = 0)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        if (plan is null) throw new ArgumentNullException(nameof(plan));
+        var result = new List<Diagnostic>();
+        var taskService = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks) taskService[t.Name] = t.Service;
+        foreach (var x in topology.Expectations)
+        {
+            var why = Check(topology, plan, seed, x, taskService);
+            if (why is not null) result.Add(Diagnostic.Create(DiagnosticDescriptors.ExpectationFailed, x.Span, Describe(x) + ": " + why));
+        }
+        return result;
+    }
+
+    private static string Describe(ExpectModel x) =>
+        "expected " + x.From.Text + " → " + x.To.Text + (x.Blocked ? " to be blocked" : " to reach " + x.Reaches);
+
+    /// <summary>Null when the expectation holds, else why not, in one line.</summary>
+    private static string? Check(Topology topology, DataplanePlan plan, uint seed, ExpectModel x, Dictionary<string, string> taskService)
+    {
+        var sim = new Simulation(plan, seed);
+        if (!sim.TryResolve(x.From, x.To, out var flow, out var error))
+            return x.Blocked ? null : "cannot send: " + error;
+        int count = Connections(topology, x);
+        var traces = sim.Connect(flow, count);
+        foreach (var t in traces)
+        {
+            var d = t.Request.Disposition;
+            string which = "connection " + t.Number.ToString(CultureInfo.InvariantCulture) + " of " + t.Count.ToString(CultureInfo.InvariantCulture);
+            if (x.Blocked)
+            {
+                if (d.Kind == DispositionKind.Delivered) return which + " was " + TraceExplanation.Explain(t.Request);
+                continue;
+            }
+            if (d.Kind != DispositionKind.Delivered) return which + " was " + TraceExplanation.Explain(t.Request);
+            if (!taskService.TryGetValue(d.Owner, out var service) || !string.Equals(service, x.Reaches, StringComparison.Ordinal))
+                return which + " was " + TraceExplanation.Explain(t.Request) + ", not to a task of " + x.Reaches;
+            if (t.Reply is null) return which + " reached " + d.Owner + " but nothing answered";
+            if (t.Reply.Disposition.Kind != DispositionKind.Delivered)
+                return which + " reached " + d.Owner + " but the reply was " + TraceExplanation.Explain(t.Reply);
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Enough connections to make every load balancer on the path pick every destination: one full weighted
+    /// scheduler cycle of the largest service involved (the expected one, the addressed one, or one publishing the port).
+    /// </summary>
+    private static int Connections(Topology topology, ExpectModel x)
+    {
+        var weights = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks)
+        {
+            weights.TryGetValue(t.Service, out var w);
+            weights[t.Service] = w + Math.Max(1, t.Weight);
+        }
+        int count = 1;
+        void Take(string? service)
+        {
+            if (service is not null && weights.TryGetValue(service, out var w)) count = Math.Max(count, w);
+        }
+        Take(x.Reaches);
+        if (x.To.Kind == TrafficEndpointKind.Service) Take(x.To.Name);
+        if (x.To.Port is int port)
+            foreach (var s in topology.Services)
+                foreach (var p in s.Ports)
+                    if (p.Published == port && p.Protocol == x.To.Protocol) Take(s.Name);
+        return Math.Min(MaxConnections, count);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Text;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Runtime.Insight;
+
+/// <summary>One-line explanations of how a traced packet ended, naming the step and the declaration responsible.</summary>
+public static class TraceExplanation
+{
+    /// <summary>
+    /// Says why a packet did not arrive: "dropped by FilterDrop at manager/web.1 filter/INPUT rule 4 (-A INPUT …) from
+    /// two-node.swarm.yaml:51:9". The step is the last netfilter verdict that discarded it, else the drop step itself.
+    /// </summary>
+    public static string Explain(PacketTrace trace)
+    {
+        var d = trace.Disposition;
+        var sb = new StringBuilder();
+        switch (d.Kind)
+        {
+            case DispositionKind.Delivered:
+                return "delivered to " + d.Owner + " (" + d.Socket + ") at " + d.Where;
+            case DispositionKind.Looped:
+                return "looped at " + d.Where + ": " + d.Detail;
+            case DispositionKind.Exited:
+                return "left the modelled network at " + d.Where + ": " + d.Detail;
+        }
+        sb.Append("dropped by ").Append(d.Cause?.ToString() ?? "drop").Append(" at ").Append(d.Where);
+        NetfilterStep? verdict = null;
+        DropStep? drop = null;
+        foreach (var hop in trace.Hops)
+            foreach (var s in hop.Steps)
+            {
+                if (s is NetfilterStep nf && IsDiscard(nf.Verdict)) verdict = nf;
+                else if (s is DropStep ds) drop = ds;
+            }
+        if (verdict is not null && (d.Cause == DropCause.FilterDrop || drop is null || !drop.Span.IsKnown))
+        {
+            sb.Append(' ').Append(verdict.Table).Append('/').Append(verdict.Chain)
+              .Append(" rule ").Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture));
+            if (verdict.RuleText.Length > 0) sb.Append(" (").Append(verdict.RuleText).Append(')');
+            if (verdict.Span.IsKnown) sb.Append(" from ").Append(verdict.Span.ToShortString());
+            return sb.ToString();
+        }
+        if (drop is not null)
+        {
+            if (drop.Detail.Length > 0) sb.Append(": ").Append(drop.Detail);
+            if (drop.Span.IsKnown) sb.Append(" from ").Append(drop.Span.ToShortString());
+        }
+        else if (d.Detail.Length > 0) sb.Append(": ").Append(d.Detail);
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// What makes two explanations the same apart from the packet's own fields and the load balancer's pick: the
+    /// disposition, its cause and the discarding rule (so a range never merges a filter drop with a missing listener).
+    /// </summary>
+    public static string Key(PacketTrace trace)
+    {
+        var d = trace.Disposition;
+        var sb = new StringBuilder().Append(d.Kind).Append('|').Append(d.Cause?.ToString() ?? "");
+        NetfilterStep? verdict = null;
+        foreach (var hop in trace.Hops)
+            foreach (var s in hop.Steps)
+                if (s is NetfilterStep nf && IsDiscard(nf.Verdict)) verdict = nf;
+        if (verdict is not null) sb.Append('|').Append(verdict.Table).Append('/').Append(verdict.Chain).Append('#').Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture)).Append('@').Append(verdict.Span.ToShortString());
+        return sb.ToString();
+    }
+
+    private static bool IsDiscard(string verdict) =>
+        verdict.StartsWith("DROP", System.StringComparison.Ordinal) || verdict.StartsWith("REJECT", System.StringComparison.Ordinal);
+}

@@ -1,0 +1,57 @@
+using System;
+using System.IO;
+using SwarmDsl.Cli;
+
+namespace SwarmDsl.Tests;
+
+/// <summary><c>swarmdsl check</c> evaluates <c>expect:</c>: SWARM0020 at the entry, exit 1; <c>--no-expect</c> skips it.</summary>
+public sealed class ExpectCheckTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("swarmdsl-expect-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var exit = Program.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private string Dropping()
+    {
+        var path = Path.Combine(_dir, "drop.swarm.yaml");
+        File.WriteAllText(path, File.ReadAllText(Paths.Example).Replace("\r\n", "\n") + """
+
+            rules:
+              - node: worker
+                table: filter
+                chain: FORWARD
+                rule: -p tcp --dport 8080 -j DROP
+                position: insert
+
+            """);
+        return path;
+    }
+
+    [Fact]
+    public void A_failed_expectation_is_SWARM0020_at_the_entry_with_the_rule_that_dropped_it()
+    {
+        var file = Dropping();
+        var (exit, stdout, stderr) = Run("check", file);
+        Assert.Equal(1, exit);
+        Assert.Equal("", stderr);
+        Assert.Equal(
+            $"{file}(63,5): error SWARM0020: expected external → worker:8080/tcp to reach web: connection 1 of 2 was dropped by FilterDrop at worker/host "
+            + "filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from drop.swarm.yaml:71:11\n1 file checked: 1 error, 0 warnings\n", stdout);
+    }
+
+    [Fact]
+    public void No_expect_skips_the_simulation()
+    {
+        var (exit, stdout, _) = Run("check", "--no-expect", Dropping());
+        Assert.Equal(0, exit);
+        Assert.Equal("1 file checked: 0 errors, 0 warnings\n", stdout);
+    }
+}

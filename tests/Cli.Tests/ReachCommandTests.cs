@@ -1,0 +1,54 @@
+using System;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using SwarmDsl.Cli;
+
+namespace SwarmDsl.Tests;
+
+/// <summary><c>swarmdsl reach</c>: the table and the JSON of the example.</summary>
+public sealed class ReachCommandTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var exit = Program.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void The_example_table_shows_8080_reaching_web_and_the_rest_blocked_with_the_cause()
+    {
+        var (exit, stdout, stderr) = Run("reach", Paths.Example);
+        Assert.Equal(0, exit);
+        Assert.Equal("", stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("SOURCE", lines[0], StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.StartsWith("external  manager (10.7.191.10)  tcp    8080 ", StringComparison.Ordinal) && l.EndsWith("reaches web", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("external  worker (10.7.191.9)    tcp    8080 ", StringComparison.Ordinal) && l.EndsWith("reaches web", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("external  worker (10.7.191.9)    tcp    8081-65535", StringComparison.Ordinal)
+            && l.Contains("blocked: dropped by NoListener at worker/host", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Json_has_stable_fields_and_the_same_rows()
+    {
+        var (exit, stdout, _) = Run("reach", Paths.Example, "--json");
+        Assert.Equal(0, exit);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal("two-node.swarm.yaml", doc.RootElement.GetProperty("file").GetString());
+        var rows = doc.RootElement.GetProperty("rows").EnumerateArray().ToList();
+        var web = rows.Where(r => r.GetProperty("service").ValueKind == JsonValueKind.String && r.GetProperty("source").GetString() == "external").ToList();
+        Assert.Equal(2, web.Count);
+        Assert.All(web, r =>
+        {
+            Assert.Equal("tcp", r.GetProperty("protocol").GetString());
+            Assert.Equal(8080, r.GetProperty("fromPort").GetInt32());
+            Assert.Equal(8080, r.GetProperty("toPort").GetInt32());
+            Assert.Equal(JsonValueKind.Null, r.GetProperty("cause").ValueKind);
+        });
+        Assert.All(rows.Where(r => r.GetProperty("result").GetString() == "blocked"), r => Assert.Equal(JsonValueKind.String, r.GetProperty("cause").ValueKind));
+        Assert.Equal(stdout, Run("reach", Paths.Example, "--json").Out); // deterministic
+    }
+}

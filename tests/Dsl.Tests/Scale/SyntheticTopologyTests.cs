@@ -1,0 +1,92 @@
+using System;
+using System.Linq;
+using CsCheck;
+using SwarmDsl.Emit;
+using SwarmDsl.Semantics;
+using SwarmDsl.Synthetic;
+
+namespace SwarmDsl.Tests.Scale;
+
+/// <summary>The synthetic topology generator: deterministic, and what it writes is valid and has exactly the shape asked for.</summary>
+public class SyntheticTopologyTests
+{
+    private static PlanCompilationResult CompileToPlan(SyntheticTopologyOptions options)
+        => SwarmCompiler.CompileToPlan(options.Name + ".swarm.yaml", SyntheticTopology.Generate(options));
+
+    private static string Describe(PlanCompilationResult r) => string.Join("\n", r.Diagnostics.Take(10).Select(d => d.ToString()));
+
+    [Fact]
+    public void The_same_options_give_the_same_text_and_another_seed_another_text()
+    {
+        var a = SyntheticTopology.Generate(SyntheticTopologyOptions.Small);
+        Assert.Equal(a, SyntheticTopology.Generate(SyntheticTopologyOptions.Small with { }));
+        Assert.NotEqual(a, SyntheticTopology.Generate(SyntheticTopologyOptions.Small with { Seed = 2 }));
+    }
+
+    [Theory]
+    [InlineData("small")]
+    [InlineData("large")]
+    [InlineData("huge")]
+    public void Presets_compile_without_any_diagnostic(string preset)
+    {
+        var options = SyntheticTopologyOptions.Preset(preset)!;
+        var c = SwarmCompiler.Compile(preset + ".swarm.yaml", SyntheticTopology.Generate(options));
+        Assert.True(c.Diagnostics.Count == 0, string.Join("\n", c.Diagnostics.Take(10)));
+        var t = c.Topology!;
+        Assert.Equal(options.Nodes, t.Nodes.Count);
+        Assert.Equal(options.Services, t.Services.Count);
+        Assert.Equal(options.Tasks, t.Tasks.Count);
+        Assert.Equal(options.PublishedPorts, t.Services.Sum(s => s.Ports.Count));
+        Assert.Equal(options.Overlays + 1, t.Networks.Count(n => n.IsOverlay));
+    }
+
+    [Fact]
+    public void Any_valid_shape_compiles_lowers_and_emits_without_diagnostics()
+    {
+        var sizes = Gen.Select(Gen.Int[1, 6], Gen.Int[1, 4], Gen.Int[1, 12], Gen.Int[0, 20], Gen.Int[0, 3], Gen.Int[0, 30], Gen.Int[0, 100000],
+            (a, b, c, d, e, f, g) => (a, b, c, d, e, f, g));
+        var shapes = Gen.Select(sizes, Gen.Int[0, 100], Gen.Int[0, 100], Gen.Int[0, 100], Gen.Int[0, 100], Gen.Bool,
+                (shape, host, udp, weighted, placement, onlyRr) => new SyntheticTopologyOptions
+                {
+                    Nodes = shape.Item1, Overlays = shape.Item2, Services = shape.Item3, Tasks = shape.Item3 + shape.Item4,
+                    GlobalServices = shape.Item5, PublishedPorts = shape.Item6, Seed = shape.Item7,
+                    HostModePercent = host, UdpPercent = udp, WeightedPercent = weighted, PlacementPercent = placement,
+                    Schedulers = onlyRr ? Array.Empty<Scheduler>() : SyntheticTopologyOptions.AllSchedulers,
+                    Expectations = 3, UserRules = 2,
+                });
+        shapes.Sample(options =>
+        {
+            var r = CompileToPlan(options);
+            Assert.True(r.Diagnostics.Count == 0, options + "\n" + Describe(r));
+            var t = r.Topology!;
+            Assert.Equal(options.Tasks + options.GlobalServices * options.Nodes, t.Tasks.Count);
+            Assert.Equal(options.PublishedPorts, t.Services.Sum(s => s.Ports.Count));
+            var files = ProvisioningEmitter.Emit(r.Plan!);
+            Assert.Equal(2 * options.Nodes, files.Count(f => f.Executable && f.Content.Length > 0));
+        }, iter: 60);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(100)]
+    public void Host_mode_share_is_honoured_only_where_tasks_land_on_distinct_nodes(int percent)
+    {
+        var options = SyntheticTopologyOptions.Small with { Nodes = 3, Services = 6, Tasks = 14, PublishedPorts = 12, HostModePercent = percent };
+        var r = CompileToPlan(options);
+        Assert.True(r.Diagnostics.Count == 0, Describe(r));
+        var ports = r.Topology!.Services.SelectMany(s => s.Ports.Select(p => (s, p))).ToList();
+        if (percent == 0) Assert.All(ports, x => Assert.Equal(PublishMode.Ingress, x.p.Mode));
+        else Assert.All(ports.Where(x => x.p.Mode == PublishMode.Host), x => Assert.True(x.s.Replicas <= options.Nodes));
+        if (percent == 100) Assert.Contains(ports, x => x.p.Mode == PublishMode.Host);
+    }
+
+    [Fact]
+    public void Options_that_cannot_be_valid_are_refused_with_the_reason()
+    {
+        var e = Assert.Throws<ArgumentException>(() => SyntheticTopology.Generate(SyntheticTopologyOptions.Small with { Tasks = 3 }));
+        Assert.Contains("tasks must be at least", e.Message);
+        Assert.NotNull((SyntheticTopologyOptions.Small with { Name = "Bad Name" }).Problem());
+        Assert.NotNull((SyntheticTopologyOptions.Small with { Overlays = 0 }).Problem());
+        Assert.Null(SyntheticTopologyOptions.Huge.Problem());
+    }
+}

@@ -1,0 +1,87 @@
+using System.IO;
+using System.Linq;
+using SwarmDsl.Runtime.Insight;
+
+namespace SwarmDsl.Tests.Insight;
+
+/// <summary><c>expect:</c> simulated over the plan: what holds, what fails, and where and why.</summary>
+public sealed class ExpectationEvaluatorTests
+{
+    private static string Example => File.ReadAllText(Paths.Example).Replace("\r\n", "\n");
+
+    /// <summary>The example plus a raw rule on the worker that drops forwarded tcp/8080 (lines 67–72).</summary>
+    internal static string WithDrop(string extraExpect) => Example + extraExpect + """
+
+        rules:
+          - node: worker
+            table: filter
+            chain: FORWARD
+            rule: -p tcp --dport 8080 -j DROP
+            position: insert
+
+        """;
+
+    private static System.Collections.Generic.IReadOnlyList<SwarmDsl.Diagnostics.Diagnostic> Evaluate(string yaml)
+    {
+        var r = SwarmCompiler.CompileToPlan("t.swarm.yaml", yaml);
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        return ExpectationEvaluator.Evaluate(r.Compilation.Topology!, r.Plan!);
+    }
+
+    [Fact]
+    public void The_example_expectations_hold()
+    {
+        var r = SwarmCompiler.CompileToPlan(Paths.Example, Example);
+        Assert.Equal(2, r.Compilation.Topology!.Expectations.Count);
+        Assert.Empty(ExpectationEvaluator.Evaluate(r.Compilation.Topology!, r.Plan!));
+    }
+
+    [Fact]
+    public void A_rule_that_drops_the_traffic_fails_the_expectation_at_its_entry()
+    {
+        var d = Assert.Single(Evaluate(WithDrop("")));
+        Assert.Equal("SWARM0020", d.Id);
+        Assert.Equal((63, 5), (d.Span.StartLine, d.Span.StartColumn)); // the second expect entry: external → worker:8080
+        Assert.Contains("to reach web", d.Message);
+        Assert.Contains("dropped by FilterDrop at worker/host filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from t.swarm.yaml:71:11", d.Message);
+    }
+
+    [Fact]
+    public void A_blocked_expectation_that_is_reachable_fails_and_one_that_is_blocked_holds()
+    {
+        var extra = """
+              - from: external
+                to: worker:9090/tcp
+                blocked: true
+              - from: external
+                to: manager:8080/tcp
+                blocked: true
+
+            """.Replace("\r\n", "\n");
+        var d = Assert.Single(Evaluate(Example + extra));
+        Assert.Equal((69, 5), (d.Span.StartLine, d.Span.StartColumn));
+        Assert.Contains("to be blocked", d.Message);
+        Assert.Contains("was delivered to web.1 (tcp :80) at manager/web.1", d.Message);
+    }
+
+    [Fact]
+    public void Every_destination_of_the_cycle_is_checked()
+    {
+        // Only web.2 (on the worker) drops: connection 1 lands on one task, so only a full cycle finds it.
+        var yaml = Example + """
+
+            rules:
+              - node: worker
+                namespace: web.2
+                table: filter
+                chain: INPUT
+                rule: -p tcp -j DROP
+                position: insert
+
+            """;
+        var list = Evaluate(yaml);
+        Assert.Equal(2, list.Count);
+        Assert.All(list, d => Assert.Contains("at worker/web.2 filter/INPUT rule", d.Message));
+        Assert.Equal(new[] { 60, 63 }, list.Select(d => d.Span.StartLine).ToArray());
+    }
+}

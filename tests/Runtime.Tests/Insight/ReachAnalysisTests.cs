@@ -1,0 +1,127 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using SwarmDsl.Net;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Insight;
+
+namespace SwarmDsl.Tests.Insight;
+
+/// <summary><c>reach</c> over port atoms, checked against a brute-force simulation of sampled packets.</summary>
+public sealed class ReachAnalysisTests
+{
+    internal const string ThreeNode = """
+        version: 1
+        name: three-node
+        nodes:
+          a: { address: 10.9.0.10/24, role: manager }
+          b: { address: 10.9.0.11/24 }
+          c: { address: 10.9.0.12/24 }
+        networks:
+          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+          app: { driver: overlay, subnet: 10.1.0.0/24 }
+        services:
+          web:
+            replicas: 3
+            networks: [ingress, app]
+            ports:
+              - { published: 8080, target: 80 }
+              - { published: 9000, target: 9000, protocol: udp }
+              - { published: 7000, target: 7000, protocol: sctp }
+          api:
+            replicas: 2
+            networks: [app]
+        rules:
+          - node: c
+            table: filter
+            chain: DOCKER-USER
+            rule: -p tcp --dport 8000:8100 -j DROP
+            position: insert
+
+        """;
+
+    private static (SwarmDsl.Semantics.Topology Topology, SwarmDsl.Plan.DataplanePlan Plan) Compile(string file, string yaml)
+    {
+        var r = SwarmCompiler.CompileToPlan(file, yaml);
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        return (r.Topology!, r.Plan!);
+    }
+
+    [Fact]
+    public void Atoms_cover_every_port_once_and_split_at_the_plans_constants()
+    {
+        var (_, plan) = Compile("three.swarm.yaml", ThreeNode);
+        var atoms = PortAtoms.Of(plan);
+        Assert.Equal(1, atoms[0].From);
+        Assert.Equal(65535, atoms[^1].To);
+        for (int i = 1; i < atoms.Count; i++) Assert.Equal(atoms[i - 1].To + 1, atoms[i].From);
+        Assert.Contains(new PortAtom(8080, 8080), atoms);
+        Assert.Contains(atoms, a => a.From == 8000);
+        Assert.Contains(atoms, a => a.To == 8100);
+    }
+
+    [Fact]
+    public void The_example_external_reaches_web_on_8080_tcp_of_both_nodes_and_nothing_else()
+    {
+        var (topology, plan) = Compile(Paths.Example, File.ReadAllText(Paths.Example));
+        var rows = ReachAnalysis.Analyze(topology, plan);
+        foreach (var node in new[] { "manager", "worker" })
+        {
+            var ext = rows.Where(r => r.Source == "external" && r.Destination == node && r.Protocol != "icmp").ToList();
+            var reach = Assert.Single(ext, r => r.Service is not null);
+            Assert.Equal(("tcp", 8080, 8080, "reaches web"), (reach.Protocol, reach.FromPort, reach.ToPort, reach.Result));
+            Assert.All(ext.Where(r => r != reach), r =>
+            {
+                Assert.Equal("blocked", r.Result);
+                Assert.Contains("dropped by NoListener at " + node + "/host", r.Cause);
+            });
+            // The ranges of each protocol cover 1–65535 exactly.
+            foreach (var g in ext.GroupBy(r => r.Protocol))
+                Assert.Equal(65535, g.Sum(r => r.ToPort - r.FromPort + 1));
+        }
+    }
+
+    [Fact]
+    public void A_filter_drop_gets_its_own_range_naming_the_rule()
+    {
+        var (topology, plan) = Compile("three.swarm.yaml", ThreeNode);
+        var rows = ReachAnalysis.Analyze(topology, plan);
+        // Only 8080 is forwarded (DNAT to ingress_sbox), so only it meets the FORWARD-path rule; 8000–8079 die in INPUT.
+        var dropped = Assert.Single(rows, r => r.Source == "external" && r.Destination == "c" && r.Protocol == "tcp" && r.FromPort == 8080);
+        Assert.Equal((8080, "blocked"), (dropped.ToPort, dropped.Result));
+        Assert.Contains(rows, r => r.Source == "external" && r.Destination == "c" && r.Protocol == "tcp" && r.FromPort == 1 && r.ToPort == 8079 && r.Cause!.Contains("NoListener", StringComparison.Ordinal));
+        Assert.Contains("dropped by FilterDrop at c/host filter/DOCKER-USER rule 1 (-A DOCKER-USER -p tcp -m tcp --dport 8000:8100 -j DROP) from three.swarm.yaml:25:11", dropped.Cause);
+        Assert.Contains(rows, r => r.Source == "external" && r.Destination == "a" && r.Protocol == "tcp" && r.FromPort == 8080 && r.Result == "reaches web");
+        Assert.Contains(rows, r => r.Source == "api" && r.Destination == "web" && r.Protocol == "udp" && r.FromPort == 9000 && r.Result == "reaches web");
+    }
+
+    [Fact]
+    public void Sampled_packets_agree_with_the_atom_they_fall_in()
+    {
+        var (topology, plan) = Compile("three.swarm.yaml", ThreeNode);
+        var rows = ReachAnalysis.Analyze(topology, plan);
+        var taskService = ReachAnalysis.TaskServices(topology);
+        var random = new Random(20261126);
+        var protocols = new[] { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp };
+        var pairs = ReachAnalysis.Pairs(topology);
+        int compared = 0;
+        for (int i = 0; i < 600; i++)
+        {
+            var pair = pairs[random.Next(pairs.Count)];
+            var proto = protocols[random.Next(protocols.Length)];
+            // Half the samples near the interesting constants, half anywhere.
+            int port = random.Next(2) == 0 ? new[] { 79, 80, 81, 7000, 7999, 8000, 8080, 8100, 8101, 9000 }[random.Next(10)] : random.Next(1, 65536);
+            // A fresh simulation per sample: no state (client sockets, conntrack, scheduler) leaks between samples.
+            var sim = new Simulation(plan, (uint)i);
+            Assert.True(sim.TryResolve(pair.Source, pair.Destination + ":" + port + "/" + proto.Name(), out var flow, out var error), error);
+            var actual = ReachAnalysis.Classify(sim.ConnectUntraced(flow), taskService);
+            var row = Assert.Single(rows, r => r.Source == pair.Source && r.Destination == pair.Destination && r.Protocol == proto.Name() && r.FromPort <= port && port <= r.ToPort);
+            Assert.True(row.Result == actual, $"{pair.Source} → {pair.Destination}:{port}/{proto.Name()}: simulated '{actual}', reach row {row.FromPort}-{row.ToPort} says '{row.Result}'");
+            compared++;
+        }
+        Assert.Equal(600, compared);
+        Assert.Contains(rows, r => r.Result.StartsWith("reaches ", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.Result == "blocked");
+    }
+}
