@@ -241,8 +241,8 @@ public class DiagnosticLocationTests
         Assert.All(Cases, c => Assert.Contains(DiagnosticDescriptors.All, d => d.Id == c.Id));
     }
 
-    [Fact(Skip = "SWARM0020 (ExpectationFailed) needs the packet simulation that evaluates expect: entries; it is not wired into the compiler yet, so no input can trigger it.")]
-    public void Expectation_failed_is_reported_at_the_expectation() { }
+    // SWARM0020 (ExpectationFailed) needs the packet engine, which this project does not reference: its located failing
+    // inputs live in tests/Cli.Tests/ExpectCheckTests.cs and tests/Runtime.Tests/Insight.
 
     [Fact]
     public void Warnings_alone_still_give_a_topology()
