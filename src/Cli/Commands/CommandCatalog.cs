@@ -15,5 +15,6 @@ internal static class CommandCatalog
         yield return EmitCommand.Create(io);
         yield return LabCommand.Create(io);
         yield return DiffCommand.Create(io);
+        yield return SynthCommand.Create(io);
     }
 }
