@@ -16,5 +16,6 @@ internal static class CommandCatalog
         yield return LabCommand.Create(io);
         yield return DiffCommand.Create(io);
         yield return ReachCommand.Create(io);
+        yield return SynthCommand.Create(io);
     }
 }
