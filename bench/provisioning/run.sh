@@ -91,7 +91,7 @@ rulesets() {
   local ns
   for ns in $(ip netns list | awk '{ print $1 }' | grep "^${PREFIX}-" | sort); do
     echo "## ${ns#"$PREFIX"-}"
-    ip netns exec "$ns" iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
+    ip netns exec "$ns" iptables-save | { grep -v '^#' || true; } | sed 's/\[[0-9]*:[0-9]*\]//'
   done
 }
 echo "== check: both ways build the same rulesets"
