@@ -332,6 +332,9 @@ internal sealed partial class PacketWalker
         if (_ct < 0) return true;
         var table = _c[_ns].Conntrack;
         if (table[_ct].Confirmed) return true;
+        // __nf_conntrack_confirm: only the original direction confirms; an answer carrying a dropped packet's unconfirmed
+        // connection (nf_ct_attach, reply direction) leaves it unconfirmed, and it dies with that answer.
+        if (_ctDir != CtDirection.Original) return true;
         if (table.Confirm(_ct)) return true;
         Drop(DropCause.ConntrackClash, SourceSpan.None, "conntrack: " + table[_ct].Original + " clashes with an existing connection");
         return false;
@@ -349,7 +352,10 @@ internal sealed partial class PacketWalker
         bool src = hook == NetfilterHook.Postrouting || hook == NetfilterHook.Input;
         if (_ctInfo == CtInfo.Related || _ctInfo == CtInfo.RelatedReply)
         {
-            IcmpReplyTranslation(ns, src);
+            // nf_nat_ipv4_fn: a related ICMP error gets nf_nat_icmp_reply_translation; anything else related (REJECT's RST,
+            // which nf_send_reset attached to the connection) is rewritten from the tuples like any packet (nf_nat_packet).
+            if (_p.Headers.IsIcmpError) IcmpReplyTranslation(ns, src);
+            else ApplyNat(ns, src);
             return true;
         }
         var table = ns.Conntrack;
@@ -495,7 +501,13 @@ internal sealed partial class PacketWalker
         }
     }
 
-    /// <summary>nf_nat_icmp_reply_translation: an ICMP error about a NATed connection gets its embedded packet and outer header translated.</summary>
+    /// <summary>
+    /// nf_nat_icmp_reply_translation: an ICMP error RELATED to a NATed connection. The packet it quotes travelled the other
+    /// way, so the quoted header gets the inverse manipulation from the other direction's tuple (nf_nat_ipv4_manip_pkt on the
+    /// inner header with <c>!manip</c>: addresses and ports, or the echo id), and the outer header is made to look like a
+    /// reply to the quoted packet (the inverted tuple, this hook's manipulation). Checksums (outer ICMP, quoted IPv4 header)
+    /// follow from the rewritten fields when the frame is written.
+    /// </summary>
     private void IcmpReplyTranslation(NamespaceRuntime ns, bool src)
     {
         ref var e = ref ns.Conntrack[_ct];
@@ -505,20 +517,36 @@ internal sealed partial class PacketWalker
         if ((e.Status & bit) == 0) return;
         var other = e.Tuple(dir == CtDirection.Original ? CtDirection.Reply : CtDirection.Original);
         ref var h = ref _p.Headers;
-        string before = _trace != null ? (src ? h.Source.ToString() : h.Destination.ToString()) : "";
+        ref var q = ref h.Embedded;
+        string before = _trace != null ? IcmpErrorText(h, src) : "";
+        bool quotedPorts = q.Protocol == IpProtocol.Tcp || q.Protocol == IpProtocol.Udp || q.Protocol == IpProtocol.Sctp;
         if (src)
         {
-            h.Embedded.Destination = other.Destination;
-            if (h.Embedded.Protocol != IpProtocol.Icmp) h.Embedded.DestinationPort = other.DestinationPort;
-            h.Source = other.Invert().Source;
+            // The outer source is rewritten, so the quoted packet's destination.
+            q.Destination = other.Destination;
+            if (quotedPorts) q.DestinationPort = other.DestinationPort;
         }
         else
         {
-            h.Embedded.Source = other.Source;
-            h.Embedded.SourcePort = other.SourcePort;
-            h.Destination = other.Invert().Destination;
+            q.Source = other.Source;
+            if (quotedPorts) q.SourcePort = other.SourcePort;
         }
+        if (q.Protocol == IpProtocol.Icmp) q.SourcePort = other.SourcePort; // icmp_manip_pkt: the echo id, either way
+        var target = other.Invert();
+        if (src) h.Source = target.Source;
+        else h.Destination = target.Destination;
         if (_trace != null)
-            _trace.Add(new NatStep(src ? "ICMP error un-DNAT" : "ICMP error un-SNAT", before, src ? h.Source.ToString() : h.Destination.ToString(), SourceSpan.None));
+            _trace.Add(new NatStep(src ? "ICMP error un-DNAT (nf_nat_icmp_reply_translation)" : "ICMP error un-SNAT (nf_nat_icmp_reply_translation)",
+                before, IcmpErrorText(h, src), SourceSpan.None));
+    }
+
+    /// <summary>The rewritten side of an ICMP error and of the packet it quotes: <c>172.18.0.2 (quoted dst 172.18.0.2:8080)</c>.</summary>
+    private static string IcmpErrorText(in PacketHeaders h, bool src)
+    {
+        ref readonly var q = ref h.Embedded;
+        bool ports = q.Protocol == IpProtocol.Tcp || q.Protocol == IpProtocol.Udp || q.Protocol == IpProtocol.Sctp;
+        return src
+            ? h.Source + " (quoted dst " + (ports ? q.Destination + ":" + q.DestinationPort.ToString(CultureInfo.InvariantCulture) : q.Destination.ToString()) + ")"
+            : h.Destination + " (quoted src " + (ports ? q.Source + ":" + q.SourcePort.ToString(CultureInfo.InvariantCulture) : q.Source.ToString()) + ")";
     }
 }

@@ -104,12 +104,18 @@ public static class JsonTraceRenderer
         w.WriteNumber("destinationPort", p.DestinationPort);
         w.WriteString("tcpFlags", p.Flags);
         if (p.IcmpType >= 0) { w.WriteNumber("icmpType", p.IcmpType); w.WriteNumber("icmpCode", p.IcmpCode); }
+        if (p.IcmpMtu > 0) w.WriteNumber("icmpMtu", p.IcmpMtu);
         w.WriteNumber("ttl", p.Ttl);
         w.WriteNumber("length", p.Length);
         w.WriteString("mark", "0x" + p.Mark.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
         w.WriteString("ethSource", p.EthSource.ToString());
         w.WriteString("ethDestination", p.EthDestination.ToString());
         w.WriteString("summary", p.Summary());
+        if (p.Quoted is not null)
+        {
+            w.WritePropertyName("quoted");
+            WriteSnapshot(w, p.Quoted);
+        }
         if (p.Inner is not null)
         {
             w.WriteNumber("vni", p.Vni);

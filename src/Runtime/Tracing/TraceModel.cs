@@ -81,10 +81,27 @@ public sealed record HeaderSnapshot(
         return p.Encapsulated ? s with { Vni = p.Vni, Inner = Of(p.Inner, 0) } : s;
     }
 
+    /// <summary>For an ICMP error: the packet it quotes (its IPv4 header and first 8 bytes: addresses, protocol, ports or echo id).</summary>
+    public HeaderSnapshot? Quoted { get; init; }
+
+    /// <summary>For an ICMP fragmentation-needed error: the next-hop MTU it reports (RFC 1191); 0 otherwise.</summary>
+    public int IcmpMtu { get; init; }
+
     /// <summary>Captures headers.</summary>
     public static HeaderSnapshot Of(in PacketHeaders h, uint mark) => new(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort,
         h.Protocol == IpProtocol.Tcp ? FlagText(h.Flags) : "", h.Ttl, h.TotalLength, mark, h.EthSource, h.EthDestination,
-        h.Protocol == IpProtocol.Icmp ? h.IcmpType : -1, h.Protocol == IpProtocol.Icmp ? h.IcmpCode : -1, 0, null);
+        h.Protocol == IpProtocol.Icmp ? h.IcmpType : -1, h.Protocol == IpProtocol.Icmp ? h.IcmpCode : -1, 0, null)
+    {
+        Quoted = h.IsIcmpError ? OfQuoted(h.Embedded) : null,
+        IcmpMtu = h.IsIcmpError && h.IcmpType == IcmpTypes.DestinationUnreachable && h.IcmpCode == IcmpTypes.FragmentationNeeded ? h.IcmpNextHopMtu : 0,
+    };
+
+    private static HeaderSnapshot OfQuoted(in EmbeddedHeader q)
+    {
+        bool icmp = q.Protocol == IpProtocol.Icmp;
+        return new HeaderSnapshot(q.Protocol, q.Source, q.SourcePort, q.Destination, icmp ? q.SourcePort : q.DestinationPort, "", q.Ttl, q.TotalLength, 0,
+            default, default, icmp ? q.IcmpType : -1, icmp ? 0 : -1, 0, null);
+    }
 
     /// <summary><c>SYN,ACK</c>.</summary>
     public static string FlagText(TcpFlags f)
@@ -113,6 +130,8 @@ public sealed record HeaderSnapshot(
         var s = Protocol.Name() + " " + SourceEndpoint + " → " + DestinationEndpoint;
         if (Protocol == IpProtocol.Tcp && Flags.Length > 0) s += " [" + Flags + "]";
         if (Protocol == IpProtocol.Icmp) s += " " + IcmpName(IcmpType, IcmpCode);
+        if (IcmpMtu > 0) s += " (mtu " + IcmpMtu.ToString(CultureInfo.InvariantCulture) + ")";
+        if (Quoted is not null) s += " about " + Quoted.Summary();
         return s;
     }
 
