@@ -87,7 +87,7 @@ public class IcmpRelatedTests
         var c = sim.Send(clientNs, packet);
         var sbox = c.Reply!.Hops.First(h => h.Name == "worker/ingress_sbox");
         var nat = sbox.Steps.OfType<NatStep>().Single();
-        Assert.StartsWith("ICMP error un-DNAT", nat.NatKind, StringComparison.Ordinal);
+        Assert.Equal((NatOrigin.IcmpError, NatManip.Source), (nat.Origin, nat.Manip));
         Assert.Matches(@"^172\.18\.0\.2 \(quoted dst 10\.255\.0\.[56]:8080\)$", nat.Before);
         Assert.Equal("172.18.0.2 (quoted dst 172.18.0.2:8080)", nat.After);
     }
@@ -146,7 +146,7 @@ public class IcmpRelatedTests
         Assert.Equal((Client + ":" + c.Request.PacketIn.SourcePort.ToString(System.Globalization.CultureInfo.InvariantCulture), "10.7.191.9:8080"),
             (q.SourceEndpoint, q.DestinationEndpoint));
         if (backend == LoadBalancerBackend.Ipvs)
-            Assert.Contains(c.Reply.AllSteps().OfType<NatStep>(), n => n.NatKind.StartsWith("IPVS un-DNAT (ICMP error", StringComparison.Ordinal));
+            Assert.Contains(c.Reply.AllSteps().OfType<NatStep>(), n => n is { Origin: NatOrigin.Ipvs, Manip: NatManip.Source } && n.Before.Contains("quoted dst", StringComparison.Ordinal));
     }
 
     private static readonly string[] Targets = { "manager:8080/tcp", "worker:8080/tcp", "manager:8080/udp", "worker:9999/tcp", "worker:9999/udp" };

@@ -35,7 +35,7 @@ internal sealed partial class PacketWalker
             if (dest < 0)
             {
                 if (_trace != null)
-                    _trace.Add(new IpvsStep("ipvs", service.Describe(), service.Scheduler.Name, "", "", service.Scheduler.Explain(service), "", true, service.Plan.Span));
+                    _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, service.Describe(), service.Scheduler.Name, "", "", service.Scheduler.Explain(service), "", true, service.Plan.Span));
                 Drop(DropCause.NoIpvsDestination, service.Plan.Span, "IPVS " + service.Describe() + " (" + service.Plan.Service + ") has no available real server",
                     h.Protocol == IpProtocol.Tcp ? ReplyKind.PortUnreachable : ReplyKind.PortUnreachable);
                 return true;
@@ -61,7 +61,7 @@ internal sealed partial class PacketWalker
             service.Stats.Connections++;
             isNew = true;
             if (_trace != null)
-                _trace.Add(new IpvsStep("ipvs", service.Describe(), service.Scheduler.Name,
+                _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, service.Describe(), service.Scheduler.Name,
                     Endpoint(h.Protocol, c.DestinationAddress, c.DestinationPort), d.Task, service.Scheduler.Explain(service),
                     d.Forward == IpvsForward.Masquerade ? "Masq" : "Route", true, d.Span));
         }
@@ -69,7 +69,7 @@ internal sealed partial class PacketWalker
         var svcObj = ns.IpvsServices[cp.Service];
         var destObj = svcObj.Destinations[cp.Destination];
         if (!isNew && _trace != null)
-            _trace.Add(new IpvsStep("ipvs", svcObj.Describe(), svcObj.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), destObj.Task,
+            _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svcObj.Describe(), svcObj.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), destObj.Task,
                 "existing connection", destObj.Forward == IpvsForward.Masquerade ? "Masq" : "Route", false, destObj.Span));
         int len = h.TotalLength;
         cp.Stats.InPackets++; cp.Stats.InBytes += len;
@@ -128,7 +128,7 @@ internal sealed partial class PacketWalker
             var before = _trace != null ? HeaderSnapshot.Of(h, 0) : null;
             h.Destination = cp.DestinationAddress;
             h.DestinationPort = cp.DestinationPort;
-            if (before != null) _trace!.Add(new NatStep("IPVS DNAT (Masq)", before.DestinationEndpoint, HeaderSnapshot.Of(h, 0).DestinationEndpoint, dest.Span));
+            if (before != null) _trace!.Add(new NatStep("IPVS DNAT (Masq)", NatOrigin.Ipvs, NatManip.Destination, before.DestinationEndpoint, HeaderSnapshot.Of(h, 0).DestinationEndpoint, dest.Span));
             // ip_vs_update_conntrack with vs/conntrack=1: the reply tuple now comes from the real server; otherwise untracked.
             if (_ct >= 0)
             {
@@ -190,9 +190,9 @@ internal sealed partial class PacketWalker
         IpvsTcpState(ref cp, dest, input: false, h.Flags);
         if (_trace != null)
         {
-            _trace.Add(new IpvsStep("ipvs", svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
+            _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
                 "reply of an existing connection", "Masq", false, dest.Span));
-            _trace.Add(new NatStep("IPVS un-DNAT (Masq reply)", before!.SourceEndpoint, HeaderSnapshot.Of(h, 0).SourceEndpoint, dest.Span));
+            _trace.Add(new NatStep("IPVS un-DNAT (Masq reply)", NatOrigin.Ipvs, NatManip.Source, before!.SourceEndpoint, HeaderSnapshot.Of(h, 0).SourceEndpoint, dest.Span));
         }
     }
 
@@ -218,9 +218,9 @@ internal sealed partial class PacketWalker
         _p.IpvsProperty = true;
         if (_trace != null)
         {
-            _trace.Add(new IpvsStep("ipvs", svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
+            _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
                 "ICMP error about an existing connection", "Masq", false, dest.Span));
-            _trace.Add(new NatStep("IPVS un-DNAT (ICMP error, ip_vs_nat_icmp)", before, IcmpErrorText(h, src: true), dest.Span));
+            _trace.Add(new NatStep("IPVS un-DNAT (ICMP error, ip_vs_nat_icmp)", NatOrigin.Ipvs, NatManip.Source, before, IcmpErrorText(h, src: true), dest.Span));
         }
     }
 
@@ -282,9 +282,9 @@ internal sealed partial class PacketWalker
             var target = plan.Slots[(int)slot];
             ns.Conntrack[_ct].NftLoadBalancer = i;
             if (_trace != null)
-                _trace.Add(new IpvsStep("nftables", plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), PickName(plan.Pick),
+                _trace.Add(new IpvsStep(LoadBalancerBackend.Nftables, plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), PickName(plan.Pick),
                     target + ":" + I(h.DestinationPort), "", why + " (map slot " + I(slot) + ")", "dnat", true, plan.Span));
-            Bind(ns, false, target, -1, "DNAT (nftables balancer)", plan.Span);
+            Bind(ns, false, target, -1, "DNAT (nftables balancer)", NatOrigin.NftablesBalancer, plan.Span);
             return;
         }
     }
@@ -304,7 +304,7 @@ internal sealed partial class PacketWalker
             if (plan.SnatSubnet is Ipv4Cidr subnet && plan.SnatSource is Ipv4Address source)
             {
                 if ((e.Status & CtStatus.DstNat) == 0 || !subnet.Contains(dst)) continue;
-                Bind(ns, true, source, -1, "SNAT (nftables: ct status dnat ip daddr " + subnet.Subnet + ")", plan.Span);
+                Bind(ns, true, source, -1, "SNAT (nftables: ct status dnat ip daddr " + subnet.Subnet + ")", NatOrigin.NftablesBalancer, plan.Span);
                 return;
             }
         }
@@ -312,7 +312,7 @@ internal sealed partial class PacketWalker
         if (index < 0 || _outDev < 0 || ns.NftBalancers[index].Plan.SnatSource is not null) return;
         var address = MasqueradeAddress(ns.Devices[_outDev], _nexthop);
         if (address == Ipv4Address.Any) return;
-        Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", ns.NftBalancers[index].Plan.Span);
+        Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", NatOrigin.NftablesBalancer, ns.NftBalancers[index].Plan.Span);
     }
 
     private static string PickName(NftPick pick) => pick switch

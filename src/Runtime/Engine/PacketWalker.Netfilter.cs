@@ -402,7 +402,7 @@ internal sealed partial class PacketWalker
                 address = t.Address;
                 break;
         }
-        return Bind(ns, src, address, port, t.Kind.ToString().ToUpperInvariant(), rule.Source.Span);
+        return Bind(ns, src, address, port, t.Kind.ToString().ToUpperInvariant(), NatOrigin.NatRule, rule.Source.Span);
     }
 
     private static Ipv4Address MasqueradeAddress(DeviceRuntime outDev, Ipv4Address nexthop)
@@ -412,7 +412,7 @@ internal sealed partial class PacketWalker
     }
 
     /// <summary>Computes the new tuple (unique source port for SNAT), alters the reply tuple, rewrites the packet.</summary>
-    private bool Bind(NamespaceRuntime ns, bool src, Ipv4Address address, int port, string kind, SourceSpan span)
+    private bool Bind(NamespaceRuntime ns, bool src, Ipv4Address address, int port, string kind, NatOrigin origin, SourceSpan span)
     {
         var table = ns.Conntrack;
         ref var e = ref table[_ct];
@@ -442,7 +442,7 @@ internal sealed partial class PacketWalker
         {
             var b = HeaderSnapshot.Of(before, 0);
             var a = HeaderSnapshot.Of(_p.Headers, 0);
-            _trace.Add(src ? new NatStep(kind, b.SourceEndpoint, a.SourceEndpoint, span) : new NatStep(kind, b.DestinationEndpoint, a.DestinationEndpoint, span));
+            _trace.Add(src ? new NatStep(kind, origin, NatManip.Source, b.SourceEndpoint, a.SourceEndpoint, span) : new NatStep(kind, origin, NatManip.Destination, b.DestinationEndpoint, a.DestinationEndpoint, span));
         }
         return true;
     }
@@ -497,7 +497,7 @@ internal sealed partial class PacketWalker
         {
             var after = HeaderSnapshot.Of(h, 0);
             string kind = _ctDir == CtDirection.Reply ? (src ? "un-DNAT (conntrack)" : "un-SNAT (conntrack)") : (src ? "SNAT (conntrack)" : "DNAT (conntrack)");
-            _trace!.Add(src ? new NatStep(kind, before.SourceEndpoint, after.SourceEndpoint, SourceSpan.None) : new NatStep(kind, before.DestinationEndpoint, after.DestinationEndpoint, SourceSpan.None));
+            _trace!.Add(src ? new NatStep(kind, NatOrigin.Conntrack, NatManip.Source, before.SourceEndpoint, after.SourceEndpoint, SourceSpan.None) : new NatStep(kind, NatOrigin.Conntrack, NatManip.Destination, before.DestinationEndpoint, after.DestinationEndpoint, SourceSpan.None));
         }
     }
 
@@ -536,7 +536,7 @@ internal sealed partial class PacketWalker
         if (src) h.Source = target.Source;
         else h.Destination = target.Destination;
         if (_trace != null)
-            _trace.Add(new NatStep(src ? "ICMP error un-DNAT (nf_nat_icmp_reply_translation)" : "ICMP error un-SNAT (nf_nat_icmp_reply_translation)",
+            _trace.Add(new NatStep(src ? "ICMP error un-DNAT (nf_nat_icmp_reply_translation)" : "ICMP error un-SNAT (nf_nat_icmp_reply_translation)", NatOrigin.IcmpError, src ? NatManip.Source : NatManip.Destination,
                 before, IcmpErrorText(h, src), SourceSpan.None));
     }
 

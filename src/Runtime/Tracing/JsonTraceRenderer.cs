@@ -151,6 +151,8 @@ public static class JsonTraceRenderer
                 break;
             case NatStep n:
                 w.WriteString("nat", n.NatKind);
+                w.WriteString("origin", n.Origin.ToString());
+                w.WriteString("manip", n.Manip == NatManip.Source ? "src" : "dst");
                 w.WriteString("before", n.Before);
                 w.WriteString("after", n.After);
                 break;

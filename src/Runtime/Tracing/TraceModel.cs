@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Globalization;
 using SwarmDsl.Net;
+using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Packets;
 using SwarmDsl.Text;
 
@@ -180,20 +181,58 @@ public sealed record ConntrackStep(string State, string Tuple, string Nat) : Tra
     public override string Kind => "Conntrack";
 }
 
+/// <summary>Which part of the kernel rewrote a header.</summary>
+public enum NatOrigin
+{
+    /// <summary>A rule of an iptables nat table (DNAT, SNAT, MASQUERADE, REDIRECT) bound the connection's first packet.</summary>
+    NatRule,
+    /// <summary>The nftables backend's balancer (its <c>dstnat</c>/<c>srcnat</c> chains) bound the connection's first packet.</summary>
+    NftablesBalancer,
+    /// <summary>A later packet rewritten from its connection's tuples (nf_nat_packet).</summary>
+    Conntrack,
+    /// <summary>An ICMP error translated for the connection it is RELATED to (nf_nat_icmp_reply_translation).</summary>
+    IcmpError,
+    /// <summary>IPVS rewrote it itself (ip_vs_nat_xmit, ip_vs_out, ip_vs_nat_icmp).</summary>
+    Ipvs,
+}
+
+/// <summary>Which side of the packet a rewrite changes (<c>enum nf_nat_manip_type</c>).</summary>
+public enum NatManip
+{
+    /// <summary>The source (SNAT, MASQUERADE, un-DNAT of a reply).</summary>
+    Source,
+    /// <summary>The destination (DNAT, REDIRECT, un-SNAT of a reply).</summary>
+    Destination,
+}
+
 /// <summary>A header rewrite.</summary>
-/// <param name="NatKind">DNAT, SNAT, MASQUERADE, REDIRECT, un-DNAT, un-SNAT, IPVS-DNAT, IPVS-unDNAT.</param>
+/// <param name="NatKind">How a person reads it: DNAT, SNAT, MASQUERADE, REDIRECT, un-DNAT (conntrack), IPVS DNAT (Masq), ...</param>
+/// <param name="Origin">What made it (the nat table, the nftables balancer, conntrack, ICMP error translation, IPVS).</param>
+/// <param name="Manip">The side it rewrites.</param>
 /// <param name="Before">The rewritten side before, <c>10.7.191.10:8080</c>.</param>
 /// <param name="After">After, <c>172.18.0.2:8080</c>.</param>
 /// <param name="Span">The rule's declaration, when a rule made it.</param>
-public sealed record NatStep(string NatKind, string Before, string After, SourceSpan Span) : TraceStep(Span)
+public sealed record NatStep(string NatKind, NatOrigin Origin, NatManip Manip, string Before, string After, SourceSpan Span) : TraceStep(Span)
 {
     /// <inheritdoc/>
     public override string Kind => "Nat";
 }
 
 /// <summary>A load-balancing decision (IPVS, or the nftables backend's map).</summary>
-public sealed record IpvsStep(string Backend, string Service, string Scheduler, string Destination, string Task, string Reason, string Forward, bool NewConnection, SourceSpan Span) : TraceStep(Span)
+/// <param name="Balancer">IPVS, or the nftables backend's map.</param>
+/// <param name="Service">The virtual service (<c>FWM 256</c>, a VIP:port, or the nftables map's mark and VIP).</param>
+/// <param name="Scheduler">The scheduler (rr, wrr, ..., numgen inc, jhash).</param>
+/// <param name="Destination">The real server chosen (empty when none).</param>
+/// <param name="Task">The task behind it.</param>
+/// <param name="Reason">Why it was chosen (weights, counters, hash).</param>
+/// <param name="Forward">The forwarding method (Masq, Route, dnat).</param>
+/// <param name="NewConnection">Whether a connection was scheduled (false: an existing one).</param>
+/// <param name="Span">The declaration of the service or destination.</param>
+public sealed record IpvsStep(LoadBalancerBackend Balancer, string Service, string Scheduler, string Destination, string Task, string Reason, string Forward, bool NewConnection, SourceSpan Span) : TraceStep(Span)
 {
+    /// <summary><c>ipvs</c> or <c>nftables</c>, as traces print it.</summary>
+    public string Backend => Balancer == LoadBalancerBackend.Ipvs ? "ipvs" : "nftables";
+
     /// <inheritdoc/>
     public override string Kind => "Ipvs";
 }
