@@ -73,17 +73,6 @@ internal sealed partial class PacketWalker
             ref readonly var t = ref r.Target;
             switch (t.Kind)
             {
-                case TargetKind.Accept:
-                    TraceRule(hook, table, c, r, "ACCEPT");
-                    return NfVerdict.Accept;
-                case TargetKind.Drop:
-                    TraceRule(hook, table, c, r, "DROP");
-                    decisive = r;
-                    return NfVerdict.Drop;
-                case TargetKind.Reject:
-                    TraceRule(hook, table, c, r, "REJECT");
-                    decisive = r;
-                    return NfVerdict.Reject;
                 case TargetKind.Return:
                     TraceRule(hook, table, c, r, "RETURN");
                     if (depth == 0) return Policy(table, table.Chains[baseChain], hook);
@@ -105,20 +94,53 @@ internal sealed partial class PacketWalker
                     chain = t.Chain;
                     rule = 0;
                     continue;
-                case TargetKind.Mark:
-                    _p.Mark = (_p.Mark & ~t.Mask) ^ t.Value;
-                    if (_trace != null) TraceRule(hook, table, c, r, "MARK set " + RuleText.Hex(_p.Mark));
-                    continue;
-                case TargetKind.Log:
-                case TargetKind.Trace:
-                    TraceRule(hook, table, c, r, t.Kind == TargetKind.Log ? "LOG" : "TRACE");
-                    continue;
-                default:
-                    // DNAT, SNAT, MASQUERADE, REDIRECT: only reached in the nat table for a connection's first packet.
-                    if (_trace != null) TraceRule(hook, table, c, r, t.Kind.ToString().ToUpperInvariant());
-                    if (!SetupNat(ns, hook, r)) { decisive = r; return NfVerdict.Drop; }
-                    return NfVerdict.Accept;
             }
+            switch (ApplyTarget(ns, table, c, r, hook))
+            {
+                case ChainResult.Continue: continue;
+                case ChainResult.Accept: return NfVerdict.Accept;
+                case ChainResult.Reject: decisive = r; return NfVerdict.Reject;
+                default: decisive = r; return NfVerdict.Drop;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A matched rule's target, for the interpreter and for compiled chains alike: ACCEPT, DROP and REJECT end the table,
+    /// MARK, LOG and TRACE continue, a NAT target binds the connection's first packet (nf_nat_setup_info) and accepts —
+    /// or drops when it cannot bind. Control flow (RETURN, jumps, gotos) is the caller's.
+    /// </summary>
+    private ChainResult ApplyTarget(NamespaceRuntime ns, CompiledTable table, CompiledChain c, CompiledRule r, NetfilterHook hook)
+    {
+        ref readonly var t = ref r.Target;
+        switch (t.Kind)
+        {
+            case TargetKind.Accept:
+                TraceRule(hook, table, c, r, "ACCEPT");
+                return ChainResult.Accept;
+            case TargetKind.Drop:
+                TraceRule(hook, table, c, r, "DROP");
+                return ChainResult.Drop;
+            case TargetKind.Reject:
+                TraceRule(hook, table, c, r, "REJECT");
+                return ChainResult.Reject;
+            case TargetKind.Mark:
+                _p.Mark = (_p.Mark & ~t.Mask) ^ t.Value;
+                if (_trace != null) TraceRule(hook, table, c, r, "MARK set " + RuleText.Hex(_p.Mark));
+                return ChainResult.Continue;
+            case TargetKind.Log:
+            case TargetKind.Trace:
+                TraceRule(hook, table, c, r, t.Kind == TargetKind.Log ? "LOG" : "TRACE");
+                return ChainResult.Continue;
+            case TargetKind.Dnat:
+            case TargetKind.Snat:
+            case TargetKind.Masquerade:
+            case TargetKind.Redirect:
+                // Only reached in the nat table, for a connection's first packet.
+                if (_trace != null) TraceRule(hook, table, c, r, t.Kind.ToString().ToUpperInvariant());
+                return SetupNat(ns, hook, r) ? ChainResult.Accept : ChainResult.Drop;
+            default:
+                throw new System.InvalidOperationException("control flow is not a target: " + t.Kind);
         }
     }
 
