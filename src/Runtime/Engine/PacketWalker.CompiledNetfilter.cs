@@ -47,12 +47,18 @@ internal sealed partial class PacketWalker
 
     internal bool CompiledNetfilterMatch(int chain, int rule, int match) => MatchOne(_nfNs!, RuleAt(chain, rule).Matches[match], _nfSlot);
 
-    internal void CompiledNetfilterTrace(int chain, int rule, string verdict) =>
-        TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], RuleAt(chain, rule), verdict);
+    /// <summary>A RETURN rule matched: counted, traced.</summary>
+    internal void CompiledNetfilterReturn(int chain, int rule)
+    {
+        var r = RuleAt(chain, rule);
+        CountRule(r);
+        TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "RETURN");
+    }
 
     internal bool CompiledNetfilterJump(int chain, int rule, int depth)
     {
         var r = RuleAt(chain, rule);
+        CountRule(r);
         if (_trace != null) TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "JUMP " + _nfTable.Chains[r.Target.Chain].Name);
         if (depth == MaxChainDepth) { _nfDecisive = r; return false; }
         return true;
@@ -61,6 +67,7 @@ internal sealed partial class PacketWalker
     internal void CompiledNetfilterGoto(int chain, int rule)
     {
         var r = RuleAt(chain, rule);
+        CountRule(r);
         if (_trace != null) TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "GOTO " + _nfTable.Chains[r.Target.Chain].Name);
     }
 
@@ -75,6 +82,7 @@ internal sealed partial class PacketWalker
     {
         var table = _nfTable!;
         var r = RuleAt(chain, rule);
+        CountRule(r);
         var result = ApplyTarget(_nfNs!, table, table.Chains[chain], r, _nfHook);
         if (result is ChainResult.Drop or ChainResult.Reject) _nfDecisive = r;
         return result;

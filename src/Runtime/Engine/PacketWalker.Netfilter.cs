@@ -70,6 +70,7 @@ internal sealed partial class PacketWalker
             }
             var r = c.Rules[rule++];
             if (!Matches(ns, r, tableSlot)) continue;
+            CountRule(r);
             ref readonly var t = ref r.Target;
             switch (t.Kind)
             {
@@ -144,8 +145,18 @@ internal sealed partial class PacketWalker
         }
     }
 
+    /// <summary>ipt_do_table's ADD_COUNTER(e-&gt;counters, skb-&gt;len, 1) for a rule that matched, before its target.</summary>
+    private void CountRule(CompiledRule rule)
+    {
+        rule.Packets++;
+        rule.Bytes += _p.Headers.TotalLength;
+    }
+
     private NfVerdict Policy(CompiledTable table, CompiledChain builtIn, NetfilterHook hook)
     {
+        // The policy is the base chain's last (unconditional) entry: it counts like a rule (nft_update_chain_stats for nf_tables).
+        builtIn.PolicyPackets++;
+        builtIn.PolicyBytes += _p.Headers.TotalLength;
         bool drop = builtIn.Policy == Verdict.Drop;
         if (_trace != null && (drop || builtIn.Rules.Length > 0))
             _trace.Add(new NetfilterStep(HookName(hook), table.Name, builtIn.Name, 0, "-P " + builtIn.Name + (drop ? " DROP" : " ACCEPT"), drop ? "DROP (policy)" : "ACCEPT (policy)", SourceSpan.None));
