@@ -203,7 +203,7 @@ public class ExampleTraceTests
         var lb = first.OfType<IpvsStep>().Single();
         Assert.Equal("nftables", lb.Backend);
         Assert.StartsWith("numgen inc mod 2 = 0", lb.Reason, StringComparison.Ordinal);
-        Assert.Contains(first.OfType<NatStep>(), n => n.NatKind.StartsWith("SNAT (nftables", StringComparison.Ordinal) && n.After.StartsWith("10.255.0.3:", StringComparison.Ordinal));
+        Assert.Contains(first.OfType<NatStep>(), n => n is { Origin: NatOrigin.NftablesBalancer, Manip: NatManip.Source } && n.After.StartsWith("10.255.0.3:", StringComparison.Ordinal));
         Assert.All(traces, t => Assert.Equal("10.7.191.9:8080", t.Reply!.Disposition.Final.SourceEndpoint));
     }
 
