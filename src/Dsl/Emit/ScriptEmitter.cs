@@ -245,7 +245,7 @@ public static class ScriptEmitter
         var ipt = l.All.Where(IptablesRestoreEmitter.HasRules).ToList();
         if (ipt.Count > 0)
         {
-            w.Comment("iptables: one iptables-restore --noflush per namespace.");
+            w.Comment("iptables: one iptables-restore --noflush per namespace, of the chains that differ from its file (none if none do).");
             foreach (var ns in ipt)
             {
                 if (l.IsHost(ns.Name))
@@ -259,23 +259,28 @@ public static class ScriptEmitter
         // --- Load balancing.
         if (plan.Backend == LoadBalancerBackend.Ipvs && l.All.Any(n => n.Ipvs.Count > 0))
         {
-            w.Comment("IPVS: one ipvsadm-restore per namespace.");
+            w.Comment("IPVS: one ipvsadm-restore per namespace whose services differ from its file.");
             foreach (var ns in l.All.Where(n => n.Ipvs.Count > 0))
             {
                 foreach (var s in ns.Ipvs)
                     w.Comment($"{IpvsRestoreEmitter.ServiceId(s)}: service {s.Service} ({Where(s.Span)}), {s.Destinations.Count} destination(s)");
+                var file = "\"$HERE\"/" + Shell.Quote(IpvsRestoreEmitter.FileName(ns.Name));
+                w.Line($"if ! ipvs_same {l.NsWord(ns.Name)} {file}; then");
+                w.Indent();
                 if (l.IsHost(ns.Name))
                     foreach (var s in ns.Ipvs)
                         w.Line($"ipvsadm -D {IpvsRestoreEmitter.ServiceId(s)} >/dev/null 2>&1 || true");
-                w.Line($"in_ns {l.NsWord(ns.Name)} ipvsadm-restore <\"$HERE\"/{Shell.Quote(IpvsRestoreEmitter.FileName(ns.Name))} || die {Shell.Quote("ipvsadm-restore failed in namespace " + ns.Name)}");
+                w.Line($"in_ns {l.NsWord(ns.Name)} ipvsadm-restore <{file} || die {Shell.Quote("ipvsadm-restore failed in namespace " + ns.Name)}");
+                w.Line("CHANGED=$((CHANGED + 1))");
+                w.Outdent().Line("fi");
             }
             w.Line();
         }
         if (plan.Backend == LoadBalancerBackend.Nftables && l.All.Any(n => n.NftLoadBalancers.Count > 0))
         {
-            w.Comment("nftables load balancers: one nft -f per namespace (table ip " + NftablesEmitter.Table + ", replaced whole).");
+            w.Comment("nftables load balancers: one nft -f per namespace whose table ip " + NftablesEmitter.Table + " differs from its file (replaced whole).");
             foreach (var ns in l.All.Where(n => n.NftLoadBalancers.Count > 0))
-                w.Line($"in_ns {l.NsWord(ns.Name)} nft -f \"$HERE\"/{Shell.Quote(NftablesEmitter.FileName(ns.Name))} || die {Shell.Quote("nft -f failed in namespace " + ns.Name)}");
+                w.Line($"nft_apply {l.NsWord(ns.Name)} \"$HERE\"/{Shell.Quote(NftablesEmitter.FileName(ns.Name))}");
             w.Line();
         }
 
@@ -286,7 +291,7 @@ public static class ScriptEmitter
             foreach (var (ns, x) in listeners)
                 w.Comment($"  {ns.Name}: {x.Protocol.Name()} port {x.Port.ToString(CultureInfo.InvariantCulture)} ({x.Owner}, {Where(x.Span)})");
         }
-        w.Line("printf 'swarmdsl apply (node %s): done; created %d namespaces and devices\\n' \"$NODE\" \"$CREATED\"");
+        w.Line("printf 'swarmdsl apply (node %s): done; created %d namespaces and devices, changed %d rule sets\\n' \"$NODE\" \"$CREATED\" \"$CHANGED\"");
         return w.ToString();
     }
 

@@ -95,6 +95,7 @@ remember() {
     /// <summary>Functions only apply.sh needs.</summary>
     public const string Apply = """
 CREATED=0
+CHANGED=0
 
 ensure_ns() {
   if has_ns "$1"; then return 0; fi
@@ -133,21 +134,88 @@ remember_policy() {
   if [[ -n "$policy" ]]; then remember policy "$1/$2" "$policy"; fi
 }
 
-# ipt_apply NS FILE: load FILE with one iptables-restore --noflush. Right after each *table line, the rules a previous
-# run put in chains the file does not own (found by their comment) are deleted, so they are re-inserted, not doubled;
-# chains the file declares are flushed by their declaration.
+# ipt_apply NS FILE: make the namespace's rules what FILE says, changing only what differs, in one
+# iptables-restore --noflush (none when nothing differs, so counters stay). Compared chain by chain with iptables-save:
+# a chain FILE declares (ours) is flushed and refilled unless its rules are already exactly the file's; in a built-in
+# chain our rules (found by their comment) must be the first ones, in order, else they are deleted and inserted again
+# at the top; our rules in chains FILE no longer mentions (a changed topology) are deleted; a DROP policy is set unless
+# already set. Foreign rules are never touched.
 ipt_apply() {
-  local ns="$1" file="$2" saved
+  local ns="$1" file="$2" saved input count
   saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace ${ns:-host}"
-  awk -v mark="$IPT_MARK" '
-    pass == 1 && /^\*/ { t = substr($0, 2) }
-    pass == 1 && /^:/ && $2 == "-" { own[t, substr($1, 2)] = 1 }
-    pass == 2 && /^\*/ { t = substr($0, 2) }
-    pass == 2 && /^-A / && index($0, mark) && !((t, $2) in own) { del[t] = del[t] "-D" substr($0, 3) "\n" }
-    pass == 3 { print }
-    pass == 3 && /^\*/ { printf "%s", del[substr($0, 2)] }
-  ' pass=1 "$file" pass=2 - pass=3 "$file" <<<"$saved" | in_ns "$ns" iptables-restore --noflush \
+  input="$(awk -v mark="$IPT_MARK" '
+    function note(t, c) { if (!((t, c) in named)) { named[t, c] = 1; order[t] = order[t] " " c } }
+    pass == 1 && /^\*/ { t = substr($0, 2); if (!(t in file)) { file[t] = 1; tables = tables " " t } next }
+    pass == 1 && /^:/ { c = substr($1, 2); note(t, c); if ($2 == "-") own[t, c] = 1; else policy[t, c] = $2; next }
+    pass == 1 && /^-A / { note(t, $2); want[t, $2] = want[t, $2] $0 "\n"; n[t, $2]++; next }
+    pass == 1 && /^-I / {
+      c = $2; note(t, c); r = $0; sub(/^-I [^ ]+ [0-9]+ /, "", r)
+      want[t, c] = want[t, c] "-A " c " " r "\n"; insert[t, c] = insert[t, c] $0 "\n"; n[t, c]++; next
+    }
+    pass == 2 && /^\*/ { t = substr($0, 2); live[t] = 1; ltables = ltables " " t; next }
+    pass == 2 && /^:/ { c = substr($1, 2); exists[t, c] = 1; lpolicy[t, c] = $2; next }
+    pass == 2 && /^-A / {
+      c = $2; rules[t, c] = rules[t, c] $0 "\n"
+      if (++k[t, c] <= n[t, c]) top[t, c] = top[t, c] $0 "\n"
+      if (index($0, mark)) {
+        if (!((t, c) in nm)) marked_chains[t] = marked_chains[t] " " c
+        nm[t, c]++; del[t, c] = del[t, c] "-D" substr($0, 3) "\n"
+      }
+    }
+    END {
+      changed = 0
+      split(tables ltables, all, " ")
+      for (i = 1; i in all; i++) {
+        t = all[i]
+        if (t in done) continue
+        done[t] = 1; decl = ""; dels = ""; adds = ""
+        m = split(order[t], cs, " ")
+        for (j = 1; j <= m; j++) {
+          c = cs[j]
+          if ((t, c) in own) {
+            if ((t, c) in exists && rules[t, c] == want[t, c]) continue
+            decl = decl ":" c " - [0:0]\n"; adds = adds want[t, c]; changed++
+            continue
+          }
+          if ((t, c) in policy && lpolicy[t, c] != policy[t, c]) { decl = decl ":" c " " policy[t, c] " [0:0]\n"; changed++ }
+          if (n[t, c] + nm[t, c] == 0 || (top[t, c] == want[t, c] && nm[t, c] == n[t, c])) continue
+          dels = dels del[t, c]; adds = adds insert[t, c]; changed++
+        }
+        m = split(marked_chains[t], cs, " ")
+        for (j = 1; j <= m; j++)
+          if (!((t, cs[j]) in named)) { dels = dels del[t, cs[j]]; changed++ }
+        if (decl dels adds != "") out = out "*" t "\n" decl dels adds "COMMIT\n"
+      }
+      printf "%d\n%s", changed, out
+    }
+  ' pass=1 "$file" pass=2 - <<<"$saved")" || die "cannot compare $file with the rules of namespace ${ns:-host}"
+  count="${input%%$'\n'*}"
+  if [[ "$count" == 0 ]]; then return 0; fi
+  printf '%s\n' "${input#*$'\n'}" | in_ns "$ns" iptables-restore --noflush \
     || die "iptables-restore failed for $file in namespace ${ns:-host}"
+  CHANGED=$((CHANGED + count))
+}
+
+# nft_apply NS FILE: load FILE (which replaces table ip swarmdsl atomically) unless the table already lists exactly as
+# the file writes it; an unchanged table keeps its state (numgen counters, rule handles).
+nft_apply() {
+  local ns="$1" file="$2" want live
+  want="$(<"$file")"
+  want="table ip swarmdsl {${want#*$'\n'table ip swarmdsl \{}"
+  if live="$(in_ns "$ns" nft list table ip swarmdsl 2>/dev/null)" && [[ "$live" == "$want" ]]; then return 0; fi
+  in_ns "$ns" nft -f "$file" || die "nft -f failed for $file in namespace ${ns:-host}"
+  CHANGED=$((CHANGED + 1))
+}
+
+# ipvs_same NS FILE: whether the namespace's IPVS services named in FILE hold exactly its lines (compared as sets, as
+# ipvsadm-save lists them in kernel order); with -C first (a namespace we own) no other service may exist.
+ipvs_same() {
+  in_ns "$1" ipvsadm-save -n 2>/dev/null | awk '
+    pass == 1 && $0 == "-C" { strict = 1; next }
+    pass == 1 && NF { want[$0]++; ids[$2 " " $3] = 1; n++; next }
+    pass == 2 && NF && (strict || ($2 " " $3) in ids) { if (!($0 in want) || --want[$0] < 0) bad = 1; m++ }
+    END { exit !(!bad && n == m) }
+  ' pass=1 "$2" pass=2 -
 }
 
 """;
