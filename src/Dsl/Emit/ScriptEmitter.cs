@@ -101,20 +101,23 @@ public static class ScriptEmitter
         // --- Namespaces.
         if (l.Created.Count > 0)
         {
-            w.Comment("Network namespaces.");
-            foreach (var ns in l.Created)
-                w.Line($"ensure_ns {l.NsWord(ns.Name)}  # {Shell.CommentText(Describe(ns))}");
+            w.Comment("Network namespaces (one ip -batch makes those missing):");
+            foreach (var ns in l.Created) w.Comment("  " + Describe(ns));
+            w.Line("make_ns " + string.Join(" ", l.Created.Select(ns => l.NsWord(ns.Name))));
             w.Line();
         }
-        var scan = "scan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name)));
         var tempNames = TempNames(l);
+        // One scan of the namespaces that existed before this run; afterwards apply keeps LINKS up to date itself.
+        w.Comment("The devices present (namespaces made by this run hold only lo and are not asked).");
+        w.Line("scan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name))));
+        w.Line();
 
         // --- Phase 1: devices that are made in one namespace and moved to another.
         if (l.Pairs.Count > 0 || l.Vxlans.Count > 0)
         {
-            w.Comment("Devices made here and moved into their namespaces, under temporary names (as Docker does). A vxlan device");
-            w.Comment("keeps its UDP socket in the namespace that created it. Made only when the final device is missing.");
-            w.Line(scan);
+            w.Comment("Devices made from here under temporary names: a vxlan device is made here and moved into its namespace (as");
+            w.Comment("Docker does: it keeps its UDP socket in the namespace that created it); each end of a veth pair is made");
+            w.Comment("directly in its namespace. Made only when the final device is missing.");
             var creators = new[] { l.HostNamespace }.Concat(l.Vxlans.Select(v => v.CreatedIn)).Distinct().ToList();
             foreach (var creator in creators)
             {
@@ -132,6 +135,7 @@ public static class ScriptEmitter
                     w.Line($"drop_stale {l.NsWord(v.Namespace)} {v.TempName}");
                     w.Line($"B+=(\"link add {v.TempName} {VxlanSpec(vx)}\")");
                     w.Line($"B+=(\"link set dev {v.TempName} netns {l.NsInQuotes(v.Namespace)}\")");
+                    w.Line($"made {l.NsWord(v.Namespace)} {v.TempName}");
                     w.Line("CREATED=$((CREATED + 1))");
                     w.Outdent().Line("fi");
                 }
@@ -149,9 +153,12 @@ public static class ScriptEmitter
                             w.Line($"drop_stale \"\" {end.TempName}");
                             if (!l.IsHost(end.Namespace)) w.Line($"drop_stale {l.NsWord(end.Namespace)} {end.TempName}");
                         }
-                        w.Line($"B+=(\"link add {p.A.TempName} type veth peer name {p.B.TempName}\")");
-                        foreach (var end in new[] { p.A, p.B })
-                            if (!l.IsHost(end.Namespace)) w.Line($"B+=(\"link set dev {end.TempName} netns {l.NsInQuotes(end.Namespace)}\")");
+                        // Each end is made directly in its namespace: a veth holds no socket, so the result is what Docker's
+                        // create-then-move gives, without the RCU grace period every move into a namespace costs.
+                        string In(VethEnd end) => l.IsHost(end.Namespace) ? "" : " netns " + l.NsInQuotes(end.Namespace);
+                        w.Line($"B+=(\"link add {p.A.TempName}{In(p.A)} type veth peer name {p.B.TempName}{In(p.B)}\")");
+                        w.Line($"made {l.NsWord(p.A.Namespace)} {p.A.TempName}");
+                        w.Line($"made {l.NsWord(p.B.Namespace)} {p.B.TempName}");
                         w.Line("CREATED=$((CREATED + 1))");
                         w.Outdent().Line("fi");
                     }
@@ -163,7 +170,6 @@ public static class ScriptEmitter
 
         // --- Phase 2: each namespace's own devices, addresses, routes, neighbours and FDB.
         w.Comment("Each namespace: devices, addresses, routes, neighbours (one ip -batch), then FDB entries (one bridge -batch).");
-        w.Line(scan);
         foreach (var ns in l.All)
         {
             w.Line();
@@ -234,10 +240,19 @@ public static class ScriptEmitter
         // --- sysctls.
         if (l.All.Any(n => n.Sysctls.Count > 0))
         {
-            w.Comment("sysctls (a value changed in this namespace is remembered, and teardown puts it back).");
-            foreach (var ns in l.All)
-                foreach (var s in ns.Sysctls)
-                    w.Line($"set_sysctl {l.NsWord(ns.Name)} {Shell.Quote(s.Key)} {Shell.Quote(s.Value)} {(s.Required ? 1 : 0)} {Shell.Quote(Where(s.Span))}");
+            w.Comment("sysctls, per namespace: one sysctl reads them, one writes those that differ (a value changed in the host");
+            w.Comment("namespace is remembered, and teardown puts it back).");
+            foreach (var ns in l.All.Where(n => n.Sysctls.Count > 0))
+            {
+                w.Line($"set_sysctls {l.NsWord(ns.Name)} \\");
+                w.Indent();
+                for (int i = 0; i < ns.Sysctls.Count; i++)
+                {
+                    var s = ns.Sysctls[i];
+                    w.Line($"{Shell.Quote(s.Key)} {Shell.Quote(s.Value)} {(s.Required ? 1 : 0)} {Shell.Quote(Where(s.Span))}{(i + 1 < ns.Sysctls.Count ? " \\" : "")}");
+                }
+                w.Outdent();
+            }
             w.Line();
         }
 
