@@ -133,9 +133,10 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
 
     /// <summary>
     /// The emitted source, or the failure as a diagnostic carried to the output node; <paramref name="Note"/> is the
-    /// information that text constants were left out of a large topology.
+    /// information that text constants were left out of a large topology; <paramref name="Pipeline"/> the compiled
+    /// pipeline, when the project references SwarmDsl.Runtime.
     /// </summary>
-    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null);
+    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null);
 
     internal static EmitResult EmitGuarded(TopologySpec spec, EmitSettings settings)
     {
@@ -143,7 +144,8 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         {
             DiagnosticInfo? note = null;
             var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note));
-            return new EmitResult(source, null, note);
+            var pipeline = settings.RuntimeReferenced ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
+            return new EmitResult(source, null, note, pipeline);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -157,6 +159,7 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         try
         {
             if (emitted.Source is { } source) spc.AddSource(source.HintName, SourceText.From(source.Text, Encoding.UTF8));
+            if (emitted.Pipeline is { } pipeline) spc.AddSource(pipeline.HintName, SourceText.From(pipeline.Text, Encoding.UTF8));
             if (emitted.Failure is { } failure) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(failure, Location.None));
             if (emitted.Note is { } note) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(note, Location.None));
         }

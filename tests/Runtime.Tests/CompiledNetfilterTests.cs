@@ -83,6 +83,31 @@ public class CompiledNetfilterTests
         Assert.Equal(TableCount(plan), sim.Cluster.AttachNetfilter(nf));
     }
 
+    [Fact]
+    public void Code_generated_for_another_plan_is_refused()
+    {
+        var ipvs = Compile(ExamplePlans.Ipvs, "two-node ipvs");
+        var sim = new Simulation(ExamplePlans.Nftables);
+        var error = Assert.Throws<InvalidOperationException>(() => sim.Cluster.AttachNetfilter(ipvs));
+        Assert.Contains("generated for plan " + PlanFingerprint.Compute(ExamplePlans.Ipvs), error.Message, StringComparison.Ordinal);
+        Assert.Contains("this cluster runs plan " + PlanFingerprint.Compute(ExamplePlans.Nftables), error.Message, StringComparison.Ordinal);
+        Assert.NotEqual(PlanFingerprint.Compute(ExamplePlans.Ipvs), PlanFingerprint.Compute(ExamplePlans.Nftables));
+        // Nothing was attached: the cluster still interprets every table.
+        Assert.Equal(TableCount(ExamplePlans.Nftables), sim.Cluster.AttachNetfilter(Compile(ExamplePlans.Nftables, "two-node nftables")));
+    }
+
+    [Fact]
+    public void Fingerprint_ignores_file_names_and_locations_but_not_content()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        var a = SwarmCompiler.CompileToPlan("/somewhere/two-node.swarm.yaml", text).Plan!;
+        var b = SwarmCompiler.CompileToPlan("elsewhere.swarm.yaml", "# a comment shifts every line\n" + text).Plan!;
+        var c = SwarmCompiler.CompileToPlan("two-node.swarm.yaml", text.Replace("replicas: 2", "replicas: 3")).Plan!;
+        Assert.Equal(PlanFingerprint.Compute(a), PlanFingerprint.Compute(b));
+        Assert.NotEqual(PlanFingerprint.Compute(a), PlanFingerprint.Compute(c));
+        Assert.Matches("^two-node/[0-9a-f]{16}$", PlanFingerprint.Compute(a));
+    }
+
     [Theory]
     [InlineData("two-node ipvs")]
     [InlineData("two-node nftables")]

@@ -21,40 +21,67 @@ internal static class NetfilterEmitter
     private const string Rt = "global::SwarmDsl.Runtime.Netfilter.";
 
     /// <summary>The nested class source (no namespace, no usings), indented for the writer's current level.</summary>
-    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType)
+    /// <param name="w">The writer.</param>
+    /// <param name="plan">The plan.</param>
+    /// <param name="className">The class name.</param>
+    /// <param name="publicType">Public (a library of its own) or internal (nested in a topology class).</param>
+    /// <param name="attributeLine">An attribute line written after the class's docs (<c>[GeneratedCode]</c>), or null.</param>
+    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null)
     {
-        var tables = new List<(string Node, string Ns, NetfilterTable Table, string Type)>();
+        // Identical tables (the same rules in many namespaces: every host's DOCKER-INGRESS, every task of a service) share
+        // one compiled class: the code is a function of the table alone, and a large topology repeats its tables per node.
+        var distinct = new List<(string Node, string Ns, NetfilterTable Table, string Type)>();
+        var byContent = new Dictionary<NetfilterTable, int>();
+        var entries = new List<(string Key, int Class)>();
         var used = new HashSet<string>(StringComparer.Ordinal);
         foreach (var host in plan.Hosts)
             foreach (var ns in host.Namespaces)
                 foreach (var t in ns.Tables)
                 {
-                    var type = Unique(used, "T_" + Ident(host.Node) + "_" + Ident(ns.Name) + "_" + Ident(t.Name));
-                    tables.Add((host.Node, ns.Name, t, type));
+                    if (!byContent.TryGetValue(t, out var index))
+                    {
+                        index = distinct.Count;
+                        byContent[t] = index;
+                        distinct.Add((host.Node, ns.Name, t, Unique(used, "T_" + Ident(host.Node) + "_" + Ident(ns.Name) + "_" + Ident(t.Name))));
+                    }
+                    entries.Add((host.Node + "/" + ns.Name + "/" + t.Name, index));
                 }
+        var sharedBy = new int[distinct.Count];
+        foreach (var e in entries) sharedBy[e.Class]++;
 
         w.WriteLine("/// <summary>");
         w.WriteLine("/// The plan's netfilter chains compiled to straight-line code: attach with <c>Cluster.AttachNetfilter(new " + className + "())</c>");
         w.WriteLine("/// on a simulation built from the same plan. Targets and stateful matches run the interpreter's code.");
         w.WriteLine("/// </summary>");
+        if (attributeLine is not null) w.WriteLine(attributeLine);
         using (w.Block((publicType ? "public" : "internal") + " sealed class " + className + " : " + Rt + "ICompiledNetfilter"))
         {
+            w.WriteLine("/// <summary>The fingerprint of the plan this code was generated from (<c>AttachNetfilter</c> refuses any other plan).</summary>");
+            w.WriteLine("public const string Fingerprint = " + Lit(PlanFingerprint.Compute(plan)) + ";");
+            w.WriteLine();
+            w.WriteLine("/// <inheritdoc />");
+            w.WriteLine("public string PlanFingerprint => Fingerprint;");
+            w.WriteLine();
             w.WriteLine("/// <inheritdoc />");
             using (w.Block("public " + Rt + "CompiledTableEntry? Table(string node, string namespaceName, string table)"))
             {
-                foreach (var (node, ns, table, type) in tables)
-                    w.WriteLine("if (node == " + Lit(node) + " && namespaceName == " + Lit(ns) + " && table == " + Lit(table.Name) + ") return " + type + ".Run;");
-                w.WriteLine("return null;");
+                using (w.Block("switch (node + \"/\" + namespaceName + \"/\" + table)"))
+                {
+                    foreach (var (key, index) in entries)
+                        w.WriteLine("case " + Lit(key) + ": return " + distinct[index].Type + ".Run;");
+                    w.WriteLine("default: return null;");
+                }
             }
-            foreach (var (node, ns, table, type) in tables)
+            for (int i = 0; i < distinct.Count; i++)
             {
+                var (node, ns, table, type) = distinct[i];
                 w.WriteLine();
-                WriteTable(w, node, ns, table, type);
+                WriteTable(w, node, ns, table, type, sharedBy[i]);
             }
         }
     }
 
-    private static void WriteTable(SourceWriter w, string node, string ns, NetfilterTable table, string type)
+    private static void WriteTable(SourceWriter w, string node, string ns, NetfilterTable table, string type, int sharedBy)
     {
         var methods = new string[table.Chains.Count];
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -69,7 +96,8 @@ internal static class NetfilterEmitter
         for (int i = 0; i < methods.Length; i++)
             if (table.Chains[i].BuiltIn && HookMember(table.Chains[i].Name) is { } hook) hooks[hook] = i;
 
-        w.WriteLine("/// <summary>" + Xml(node + "/" + ns) + ": table <c>" + Xml(table.Name) + "</c>.</summary>");
+        w.WriteLine("/// <summary>" + Xml(node + "/" + ns) + ": table <c>" + Xml(table.Name) + "</c>"
+            + (sharedBy > 1 ? " (also serves " + (sharedBy - 1).ToString(CultureInfo.InvariantCulture) + (sharedBy == 2 ? " other namespace" : " other namespaces") + " with the very same rules)" : "") + ".</summary>");
         using (w.Block("private static class " + type))
         {
             using (w.Block("internal static " + Rt + "ChainResult Run(" + Rt + "NetfilterContext ctx, " + Rt + "NetfilterHook hook)"))
