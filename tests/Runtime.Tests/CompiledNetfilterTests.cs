@@ -32,12 +32,79 @@ public class CompiledNetfilterTests
         return result.Plan!;
     }
 
-    private static DataplanePlan PlanNamed(string name) => name switch
+    /// <summary>
+    /// The example with raw rules that make DOCKER-USER two runs of port-keyed rules (compiled to a dispatch on the ports)
+    /// around a rule whose statistic match comes before its port (not keyed: nth counts every evaluation), with
+    /// non-terminal targets, repeated keys, both port sides, UDP, a jump and a RETURN inside the runs.
+    /// </summary>
+    private static DataplanePlan KeyedRuns()
     {
-        "two-node ipvs" => ExamplePlans.Ipvs,
-        "two-node nftables" => ExamplePlans.Nftables,
-        _ => ThreeNode(),
-    };
+        var rules = new[]
+        {
+            "-p tcp --dport 8080 -j MARK --set-mark 0x1", "-p tcp --sport 8080 -j MARK --set-mark 0x2", "-p udp --dport 8080 -j DROP",
+            "-p tcp --dport 9 -j DROP", "-p tcp --dport 8080 -m mark --mark 0x1 -j LOG --log-prefix keyed", "-p tcp --sport 80 -j MARK --set-mark 0x3",
+            "-p tcp --dport 80 -s 10.255.0.0/16 -j RETURN", "-p udp --sport 53 -j ACCEPT", "-p tcp --dport 8080 -m statistic --mode nth --every 3 --packet 1 -j ACCEPT",
+            "-p tcp --dport 22 -j REJECT",
+            "-m statistic --mode nth --every 2 --packet 0 -p tcp --dport 8080 -j MARK --set-mark 0x4",
+            "-p tcp --dport 8080 -m mark --mark 0x4 -j DOCKER-INGRESS", "-p tcp --sport 8080 -j MARK --set-mark 0x5", "-p tcp --dport 8080 -m mark --mark 0x5 -j RETURN",
+            "-p tcp --dport 7 -j DROP", "-p udp --dport 7 -j DROP", "-p tcp --sport 7 -j DROP", "-p tcp --dport 8080 -m statistic --mode random --probability 0.5 -j ACCEPT",
+            "-p tcp --sport 8080 -m conntrack --ctstate ESTABLISHED -j ACCEPT", "-p tcp --dport 80 -j MARK --set-mark 0x6",
+        };
+        var yaml = File.ReadAllText(Paths.Example) + "\nrules:\n" + string.Concat(rules.Select(r => "  - { chain: DOCKER-USER, rule: \"" + r + "\" }\n"));
+        var result = SwarmCompiler.CompileToPlan("keyed.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
+        Assert.True(result.Plan is not null && !result.HasErrors, string.Join("\n", result.Diagnostics));
+        return result.Plan!;
+    }
+
+    /// <summary>A synthetic topology: three nodes, 40 published ports (a tenth UDP, some host mode), so every host and
+    /// ingress_sbox has port-keyed chains long enough to be dispatched.</summary>
+    private static DataplanePlan Synthetic()
+    {
+        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(new SwarmDsl.Synthetic.SyntheticTopologyOptions
+        {
+            Name = "synthetic", Nodes = 3, Overlays = 2, Services = 12, Tasks = 24, PublishedPorts = 40, Seed = 5,
+        });
+        var result = SwarmCompiler.CompileToPlan("synthetic.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics));
+        return result.Plan!;
+    }
+
+    private static readonly Dictionary<string, DataplanePlan> Plans = new(StringComparer.Ordinal);
+
+    private static DataplanePlan PlanNamed(string name)
+    {
+        lock (Plans)
+        {
+            if (Plans.TryGetValue(name, out var plan)) return plan;
+            return Plans[name] = name switch
+            {
+                "two-node ipvs" => ExamplePlans.Ipvs,
+                "two-node nftables" => ExamplePlans.Nftables,
+                "keyed runs" => KeyedRuns(),
+                "synthetic" => Synthetic(),
+                _ => ThreeNode(),
+            };
+        }
+    }
+
+    private static string Source(DataplanePlan plan)
+    {
+        var w = new SourceWriter();
+        w.WriteLine("#nullable enable");
+        using (w.Block("namespace Differential"))
+            NetfilterEmitter.Write(w, plan, "CompiledNetfilter", publicType: true);
+        return w.ToString();
+    }
+
+    [Theory]
+    [InlineData("keyed runs", 2)]
+    [InlineData("synthetic", 6)]
+    public void Long_port_keyed_chains_become_dispatches(string name, int atLeast)
+    {
+        var source = Source(PlanNamed(name));
+        int runs = source.Split('\n').Count(l => l.Contains("var byDestination = ", StringComparison.Ordinal));
+        Assert.True(runs >= atLeast, runs + " dispatched runs");
+    }
 
     /// <summary>Emits the plan's CompiledNetfilter, compiles it with warnings as errors and nullable on, loads it.</summary>
     private static ICompiledNetfilter Compile(DataplanePlan plan, string key)
@@ -45,11 +112,7 @@ public class CompiledNetfilterTests
         lock (Compiled)
         {
             if (Compiled.TryGetValue(key, out var done)) return done;
-            var w = new SourceWriter();
-            w.WriteLine("#nullable enable");
-            using (w.Block("namespace Differential"))
-                NetfilterEmitter.Write(w, plan, "CompiledNetfilter", publicType: true);
-            var tree = CSharpSyntaxTree.ParseText(w.ToString(), new CSharpParseOptions(LanguageVersion.CSharp8));
+            var tree = CSharpSyntaxTree.ParseText(Source(plan), new CSharpParseOptions(LanguageVersion.CSharp8));
             var refs = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
                 .Concat(new[] { typeof(Cluster).Assembly.Location, typeof(DataplanePlan).Assembly.Location })
                 .Distinct(StringComparer.Ordinal)
@@ -74,6 +137,8 @@ public class CompiledNetfilterTests
     [InlineData("two-node ipvs")]
     [InlineData("two-node nftables")]
     [InlineData("three-node")]
+    [InlineData("keyed runs")]
+    [InlineData("synthetic")]
     public void Generated_source_compiles_warning_free_and_takes_over_every_table(string name)
     {
         var plan = PlanNamed(name);
@@ -112,6 +177,8 @@ public class CompiledNetfilterTests
     [InlineData("two-node ipvs")]
     [InlineData("two-node nftables")]
     [InlineData("three-node")]
+    [InlineData("keyed runs")]
+    [InlineData("synthetic")]
     public void Compiled_and_interpreted_netfilter_give_identical_traces(string name)
     {
         var plan = PlanNamed(name);
