@@ -120,7 +120,8 @@ internal sealed class AttributeBinder
             var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
                 ? new TopologySpec(input.Target, TopologyOrigin.Attributes, Identifiers.FileName(input.FilePath), topology, plan)
                 : null;
-            return new TopologyResult(input.Key, spec, diagnostics);
+            return new TopologyResult(input.Key, spec, diagnostics,
+                spec is null ? default : spec.Topology.Expectations.Select(x => binder.Locate(x.Span)).ToEquatableArray());
         }
         catch (OperationCanceledException)
         {
