@@ -50,6 +50,22 @@ public struct IpvsConnection
     public IpvsStats Stats;
     /// <summary>Whether the slot is used.</summary>
     public bool InUse;
+    /// <summary>When the connection expires (simulated milliseconds): its last packet plus its state's timeout.</summary>
+    public long ExpiresAt;
+
+    /// <summary>
+    /// The timeout of a state (seconds): tcp_timeouts[] of ip_vs_proto_tcp.c (NONE 2 s, ESTABLISHED 15 min, SYN_RECV 1 min,
+    /// FIN_WAIT 2 min, CLOSE 10 s) and udp_timeouts[] of ip_vs_proto_udp.c (5 min).
+    /// </summary>
+    public static int TimeoutSeconds(IpvsConnectionState state) => state switch
+    {
+        IpvsConnectionState.SynRecv => 60,
+        IpvsConnectionState.Established => 15 * 60,
+        IpvsConnectionState.FinWait => 2 * 60,
+        IpvsConnectionState.Close => 10,
+        IpvsConnectionState.Udp => 5 * 60,
+        _ => 2,
+    };
 }
 
 /// <summary>The IPVS connection hash of a namespace: looked up by client→virtual (in) and real→client (out).</summary>
@@ -57,6 +73,7 @@ public sealed class IpvsConnectionTable
 {
     private IpvsConnection[] _conns = new IpvsConnection[8];
     private int _used;
+    private readonly Stack<int> _free = new();
     private readonly Dictionary<Key, int> _in = new();
     private readonly Dictionary<Key, int> _out = new();
 
@@ -88,8 +105,13 @@ public sealed class IpvsConnectionTable
     /// <summary>Adds a connection (<c>ip_vs_conn_new</c> + hash).</summary>
     public int Add(in IpvsConnection connection)
     {
-        if (_used == _conns.Length) Array.Resize(ref _conns, _conns.Length * 2);
-        int index = _used++;
+        int index;
+        if (_free.Count > 0) index = _free.Pop();
+        else
+        {
+            if (_used == _conns.Length) Array.Resize(ref _conns, _conns.Length * 2);
+            index = _used++;
+        }
         _conns[index] = connection;
         _conns[index].InUse = true;
         _in[new Key(connection.Protocol, connection.ClientAddress, connection.ClientPort, connection.VirtualAddress, connection.VirtualPort)] = index;
@@ -97,7 +119,18 @@ public sealed class IpvsConnectionTable
         return index;
     }
 
-    /// <summary>Connections in creation order.</summary>
+    /// <summary>Unhashes and frees a connection (ip_vs_conn_expire); the caller unbinds it from its destination.</summary>
+    public void Remove(int index)
+    {
+        ref var c = ref _conns[index];
+        if (!c.InUse) return;
+        _in.Remove(new Key(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort));
+        _out.Remove(new Key(c.Protocol, c.DestinationAddress, c.DestinationPort, c.ClientAddress, c.ClientPort));
+        c = default;
+        _free.Push(index);
+    }
+
+    /// <summary>Connections in slot order.</summary>
     public IEnumerable<int> All()
     {
         for (int i = 0; i < _used; i++) if (_conns[i].InUse) yield return i;
