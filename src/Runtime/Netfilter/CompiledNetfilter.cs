@@ -34,6 +34,12 @@ public delegate ChainResult CompiledTableEntry(NetfilterContext context, Netfilt
 /// </summary>
 public interface ICompiledNetfilter
 {
+    /// <summary>
+    /// <see cref="SwarmDsl.Plan.PlanFingerprint.Compute"/> of the plan the code was generated from: code for another plan
+    /// names other chains and rules, so <see cref="Engine.Cluster.AttachNetfilter"/> refuses it.
+    /// </summary>
+    string PlanFingerprint { get; }
+
     /// <summary>The compiled table, or null to keep the interpreter for it.</summary>
     /// <param name="node">The node (<see cref="NamespaceRuntime.Node"/>).</param>
     /// <param name="namespaceName">The namespace name (<see cref="NamespaceRuntime.Name"/>).</param>
