@@ -81,6 +81,23 @@ public class TimeoutTests
         Assert.Equal(59, HostEntry(sim, port)!.TimeoutSeconds); // counts down
         sim.Advance(TimeSpan.FromSeconds(60));
         Assert.Null(HostEntry(sim, port));
+    }
+
+    [Fact]
+    public void Ipvs_follows_its_own_tcp_state_table_through_the_close()
+    {
+        // ip_vs_proto_tcp.c tcp_states: INPUT FIN in ESTABLISHED → CLOSE_WAIT, OUTPUT FIN in CLOSE_WAIT → TIME_WAIT, INPUT
+        // ACK stays TIME_WAIT (2 min); the connection turns inactive when it leaves ESTABLISHED and is gone after 2 min.
+        var (sim, handle, _) = Established();
+        var close = sim.CloseTraced(handle);
+        var state = new SimulatedDataplaneState(sim);
+        var c = state.IpvsConnections("manager", "ingress_sbox").Single();
+        Assert.True(("TIME_WAIT", 119) == (c.State, c.ExpiresInSeconds), c.State + " " + TextTraceRenderer.Render(close.Select(t => new ConnectionTrace(1, 1, t, null)).ToList(), "close", includeReplies: false));
+        var svc = sim.Cluster.Namespace("manager", "ingress_sbox")!.IpvsServices.Single();
+        Assert.Equal((0, 1), (svc.Destinations.Sum(d => d.ActiveConnections), svc.Destinations.Sum(d => d.InactiveConnections)));
+        sim.Advance(TimeSpan.FromMinutes(2));
+        Assert.Empty(state.IpvsConnections("manager", "ingress_sbox"));
+        Assert.Equal(0, svc.Destinations.Sum(d => d.ActiveConnections + d.InactiveConnections));
         var table = sim.Cluster.Namespace("manager", "host")!.Conntrack;
         Assert.DoesNotContain(table.LiveEntries(), i => table[i].Original.Protocol == IpProtocol.Tcp);
     }

@@ -236,15 +236,15 @@ internal sealed partial class PacketWalker
         }
     }
 
-    /// <summary>ip_vs_proto_tcp.c set_tcp_state, reduced: SYN → SYN_RECV (inactive), the client's ACK → ESTABLISHED (active).</summary>
+    /// <summary>
+    /// ip_vs_proto_tcp.c set_tcp_state: the next state from tcp_states (Masq connections see both directions, direct routing
+    /// only the client's: INPUT-ONLY); a connection counts as active only while ESTABLISHED.
+    /// </summary>
     private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, TcpFlags flags)
     {
         if (cp.Protocol != IpProtocol.Tcp) return;
-        var next = cp.State;
-        if ((flags & TcpFlags.Rst) != 0) next = IpvsConnectionState.Close;
-        else if ((flags & TcpFlags.Fin) != 0) next = IpvsConnectionState.FinWait;
-        else if (input && (flags & TcpFlags.Syn) != 0) next = IpvsConnectionState.SynRecv;
-        else if (input && (flags & TcpFlags.Ack) != 0 && cp.State == IpvsConnectionState.SynRecv) next = IpvsConnectionState.Established;
+        int direction = !input ? 1 : dest.Forward == IpvsForward.Masquerade ? 0 : 2;
+        var next = IpvsTcpStates.Next(cp.State, direction, flags);
         if (next == cp.State) return;
         bool active = next == IpvsConnectionState.Established;
         if (!cp.Inactive && !active) { dest.ActiveConnections--; dest.InactiveConnections++; cp.Inactive = true; }

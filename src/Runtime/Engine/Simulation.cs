@@ -116,8 +116,14 @@ public sealed class Simulation
     /// Closes an established connection the usual way, untraced: the client's FIN, the server's FIN (with the ACK of the
     /// client's), the client's last ACK — so conntrack walks ESTABLISHED → FIN_WAIT → LAST_ACK → TIME_WAIT.
     /// </summary>
-    public void Close(ConnectionHandle handle)
+    public void Close(ConnectionHandle handle) => Close(handle, trace: false, captureFrames: false);
+
+    /// <summary>Closes an established connection like <see cref="Close(ConnectionHandle)"/> and traces its three segments.</summary>
+    public IReadOnlyList<PacketTrace> CloseTraced(ConnectionHandle handle, bool captureFrames = false) => Close(handle, trace: true, captureFrames);
+
+    private IReadOnlyList<PacketTrace> Close(ConnectionHandle handle, bool trace, bool captureFrames)
     {
+        var traces = new List<PacketTrace>(trace ? 3 : 0);
         var c = _open[handle.Index];
         var fin = c.Last;
         fin.Flags = TcpFlags.Fin | TcpFlags.Ack;
@@ -125,8 +131,7 @@ public sealed class Simulation
         fin.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
         fin.Ack = c.ServerSeq;
         fin.EthSource = fin.EthDestination = default;
-        _walker.SendFromSocket(c.ClientNs, new Packet { Headers = fin }, null);
-        Cluster.NowMilliseconds++;
+        Segment(c.ClientNs, fin, "client FIN");
         var sfin = c.ServerLast;
         sfin.Flags = TcpFlags.Fin | TcpFlags.Ack;
         sfin.PayloadLength = 0;
@@ -134,16 +139,22 @@ public sealed class Simulation
         sfin.Ack = unchecked(fin.Seq + 1);
         sfin.Id = Cluster.Namespaces[c.ServerNs].NextIpId++;
         sfin.EthSource = sfin.EthDestination = default;
-        _walker.SendFromSocket(c.ServerNs, new Packet { Headers = sfin }, null);
-        Cluster.NowMilliseconds++;
+        Segment(c.ServerNs, sfin, "server FIN");
         var ack = fin;
         ack.Flags = TcpFlags.Ack;
         ack.Seq = unchecked(fin.Seq + 1);
         ack.Ack = unchecked(c.ServerSeq + 1);
         ack.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
-        _walker.SendFromSocket(c.ClientNs, new Packet { Headers = ack }, null);
-        _walker.ReleaseDropped();
-        Cluster.NowMilliseconds++;
+        Segment(c.ClientNs, ack, "client ACK");
+        return traces;
+
+        void Segment(int ns, PacketHeaders h, string label)
+        {
+            if (trace) traces.Add(Walk(ns, new Packet { Headers = h }, label, captureFrames, out _));
+            else _walker.SendFromSocket(ns, new Packet { Headers = h }, null);
+            _walker.ReleaseDropped();
+            Cluster.NowMilliseconds++;
+        }
     }
 
     /// <summary>What a name in <c>--from</c>/<c>--to</c> refers to: nodes win over services, services over tasks.</summary>

@@ -161,6 +161,12 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         IpvsConnectionState.FinWait => "FIN_WAIT",
         IpvsConnectionState.Close => "CLOSE",
         IpvsConnectionState.Udp => "UDP",
+        IpvsConnectionState.SynSent => "SYN_SENT",
+        IpvsConnectionState.TimeWait => "TIME_WAIT",
+        IpvsConnectionState.CloseWait => "CLOSE_WAIT",
+        IpvsConnectionState.LastAck => "LAST_ACK",
+        IpvsConnectionState.Listen => "LISTEN",
+        IpvsConnectionState.SynAck => "SYNACK",
         _ => "NONE",
     };
 }
