@@ -107,4 +107,23 @@ public class ShowStateTests
         Assert.Contains("--count", output);
         Assert.Contains("conntrack -L", output);
     }
+
+    [Fact]
+    public void After_lets_time_pass_so_timeouts_count_down_and_ipvs_connections_expire()
+    {
+        // --after 600: ESTABLISHED conntrack entries (5 days) show 600 s less; IPVS ESTABLISHED (15 min) has 5 min left;
+        // after 900 s the IPVS connections are gone (ip_vs_proto_tcp.c) while conntrack keeps its entries.
+        var args = new[] { "show", Paths.Example, "manager", "ingress_sbox", "--from", "external", "--to", "manager:8080/tcp", "--count", "2" };
+        var (exit, output, _) = Run(args.Concat(new[] { "--after", "600", "--", "ipvsadm", "-L", "-n", "-c" }).ToArray());
+        Assert.Equal(0, exit);
+        Assert.Equal(2, Regex.Matches(output, @"^TCP 04:59  ESTABLISHED ", RegexOptions.Multiline).Count);
+        (exit, output, _) = Run(args.Concat(new[] { "--after", "600", "--", "conntrack", "-L" }).ToArray());
+        Assert.Equal(2, Regex.Matches(output, @"^tcp      6 431399 ESTABLISHED ", RegexOptions.Multiline).Count);
+        (exit, output, _) = Run(args.Concat(new[] { "--after", "900", "--", "ipvsadm", "-L", "-n", "-c" }).ToArray());
+        Assert.Equal(0, exit);
+        Assert.DoesNotMatch(@"\nTCP ", output);
+        var (code, _, err) = Run("show", Paths.Example, "manager", "--after", "5", "--", "conntrack", "-L");
+        Assert.Equal(2, code);
+        Assert.Contains("--after needs --from and --to", err);
+    }
 }
