@@ -77,6 +77,32 @@ public class IncrementalTests
     }
 
     [Fact]
+    public void UnrelatedCSharpEdit_WithTheRuntimeReferenced_LeavesEveryStepCachedOrUnchanged()
+    {
+        // The compiled pipeline depends on a bool selected from the compilation: an edit keeps it, so nothing re-runs.
+        var compilation = GeneratorHarness.WithRuntime(GeneratorHarness.Compilation(
+            ("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes),
+            ("Unrelated.cs", "namespace Consumer.App { internal static class Unrelated { internal static int Value => 1; } }")));
+        var driver = GeneratorHarness.Driver([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)]).RunGenerators(compilation);
+        Assert.Contains(Result(driver).GeneratedSources, s => s.HintName.EndsWith(".pipeline.g.cs", StringComparison.Ordinal));
+        var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("Unrelated.cs", StringComparison.Ordinal));
+        var edited = compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            "namespace Consumer.App { internal static class Unrelated { internal static int Value => 2; } }")));
+        var result = Result(driver.RunGenerators(edited));
+        var outputs = StepNames.SelectMany(n => Outputs(result, n)).ToList();
+        Assert.All(outputs, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, Describe([o])));
+        Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+
+        // Adding the reference is what changes the output: the emit steps run again and the pipeline appears.
+        var (plainDriver, plain) = Start();
+        var withRuntime = Result(plainDriver.RunGenerators(GeneratorHarness.WithRuntime(plain)));
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(withRuntime, TrackingNames.EmitSettings)).Reason);
+        Assert.All(Outputs(withRuntime, TrackingNames.EmitYaml), o => Assert.Equal(IncrementalStepRunReason.Modified, o.Reason));
+        Assert.Equal(2, withRuntime.GeneratedSources.Count(s => s.HintName.EndsWith(".swarm.pipeline.g.cs", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void EditingOneYaml_RegeneratesOnlyThatTopology()
     {
         var (driver, compilation) = Start();

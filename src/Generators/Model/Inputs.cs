@@ -86,3 +86,28 @@ internal sealed record AttributeTopologyInput(string Key, TargetType Target, str
 /// <param name="TypeName">The type's full name (the join key).</param>
 /// <param name="Trees">The trees.</param>
 internal sealed record SyntaxTreeSite(string TypeName, EquatableArray<SyntaxTree> Trees);
+
+/// <summary>Whether a group of text constants (provisioning files, dumps) is written into the generated class.</summary>
+internal enum EmbedMode
+{
+    /// <summary>Only when the plan is small (<see cref="Emitting.PlanSize.AutoEmbedLimit"/>): the default.</summary>
+    Auto,
+    /// <summary>Always, whatever the size (<c>true</c>).</summary>
+    Always,
+    /// <summary>Never (<c>false</c>).</summary>
+    Never,
+}
+
+/// <summary>
+/// Project-wide settings of the emit step: the MSBuild properties <c>SwarmDslEmbedProvisioning</c> and
+/// <c>SwarmDslEmbedDumps</c>, and whether the consumer references SwarmDsl.Runtime (then the compiled pipeline is emitted).
+/// Scalars only, so the emit steps stay cached across edits.
+/// </summary>
+/// <param name="Provisioning">Whether <c>Provisioning</c> (every file <c>swarmdsl emit</c> writes) is embedded.</param>
+/// <param name="Dumps">Whether <c>ModelDump</c> and <c>PlanDump</c> are embedded.</param>
+/// <param name="RuntimeReferenced">Whether the compilation references the SwarmDsl.Runtime assembly.</param>
+internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced)
+{
+    /// <summary>The defaults: embed when small, no runtime.</summary>
+    public static EmitSettings Default { get; } = new(EmbedMode.Auto, EmbedMode.Auto, false);
+}

@@ -46,6 +46,9 @@ public sealed class Cluster
     public DataplanePlan Plan { get; }
     /// <summary>The seed.</summary>
     public uint Seed { get; }
+    /// <summary><see cref="SwarmDsl.Plan.PlanFingerprint.Compute"/> of <see cref="Plan"/> (computed on first use).</summary>
+    public string PlanFingerprint => _fingerprint ??= SwarmDsl.Plan.PlanFingerprint.Compute(Plan);
+    private string? _fingerprint;
     /// <summary>The simulation clock in milliseconds (FDB ageing reads it).</summary>
     public long NowMilliseconds { get; set; }
     /// <summary>All namespaces (hosts' in plan order, then external clients).</summary>
@@ -56,9 +59,15 @@ public sealed class Cluster
     /// Serves the netfilter tables of this cluster's namespaces from compiled code (the generator's <c>CompiledNetfilter</c>
     /// for the same plan); tables it does not compile stay interpreted. Returns how many tables it took over.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The code was generated from another plan (its fingerprint differs).</exception>
     public int AttachNetfilter(ICompiledNetfilter netfilter)
     {
         if (netfilter is null) throw new ArgumentNullException(nameof(netfilter));
+        // Compiled rules are named by chain and rule index: code for another plan would run the wrong rules silently.
+        var expected = PlanFingerprint;
+        if (!string.Equals(netfilter.PlanFingerprint, expected, StringComparison.Ordinal))
+            throw new InvalidOperationException("the compiled netfilter was generated for plan " + netfilter.PlanFingerprint
+                + ", but this cluster runs plan " + expected + ": regenerate it from the same topology (and lowering options)");
         int attached = 0;
         foreach (var ns in _namespaces)
         {

@@ -288,6 +288,7 @@ public sealed class Simulation
         c.Last.Seq = unchecked(c.Last.Seq + (uint)payloadBytes);
         var p = new Packet { Headers = h };
         var outcome = _walker.SendFromSocket(c.ClientNs, p, null);
+        _walker.ReleaseDropped();
         Cluster.NowMilliseconds++;
         return outcome.Kind;
     }
@@ -302,13 +303,16 @@ public sealed class Simulation
         h.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
         h.Ack = c.ServerSeq;
         c.Last.Seq = unchecked(c.Last.Seq + (uint)payloadBytes);
-        return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
+        var trace = Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
+        _walker.ReleaseDropped();
+        return trace;
     }
 
     /// <summary>Sends an arbitrary packet from a namespace's socket layer and traces only that packet (no answer is simulated).</summary>
     public PacketTrace Send(int sourceNamespace, in Packet packet, string label, bool captureFrames = false)
     {
         var trace = Walk(sourceNamespace, packet, label, captureFrames, out _);
+        _walker.ReleaseDropped();
         Cluster.NowMilliseconds++;
         return trace;
     }
@@ -324,9 +328,10 @@ public sealed class Simulation
         PacketTrace? reply = null;
         if (BuildReply(outcome, out var replyNs, out var answer))
         {
-            reply = Walk(replyNs, answer, "reply", captureFrames, out _);
+            reply = Walk(replyNs, answer, "reply", captureFrames, out _, AnswersDrop(outcome));
             Cluster.NowMilliseconds++;
         }
+        _walker.ReleaseDropped();
         return new ConnectionTrace(1, 1, request, reply);
     }
 
@@ -382,8 +387,8 @@ public sealed class Simulation
         if (BuildReply(outcome, out var replyNs, out var reply))
         {
             Outcome replyOutcome;
-            if (trace) replyTrace = Walk(replyNs, reply, "reply", captureFrames, out replyOutcome);
-            else replyOutcome = _walker.SendFromSocket(replyNs, reply, null);
+            if (trace) replyTrace = Walk(replyNs, reply, "reply", captureFrames, out replyOutcome, AnswersDrop(outcome));
+            else replyOutcome = _walker.SendFromSocket(replyNs, reply, null, AnswersDrop(outcome));
             Cluster.NowMilliseconds++;
             replyKind = replyOutcome.Kind;
             if (flow.Protocol == IpProtocol.Tcp && replyOutcome.Kind == DispositionKind.Delivered && replyOutcome.ClientSocket
@@ -404,9 +409,17 @@ public sealed class Simulation
                 handle = new ConnectionHandle(_open.Count - 1);
             }
         }
+        _walker.ReleaseDropped();
         result = new ConnectionResult(outcome.Kind, replyKind, handle, task);
         return new ConnectionTrace(number, count, requestTrace ?? new PacketTrace("request", HeaderSnapshot.Of(req)), replyTrace);
     }
+
+    /// <summary>
+    /// Whether the answer to a drop carries the dropped packet's connection: icmp_send attaches it to every ICMP error
+    /// (icmp_glue_bits → nf_ct_attach) and REJECT's nf_send_reset to its RST; tcp_v4_send_reset (no listener) does not, its
+    /// RST finds the (confirmed) connection by its tuple.
+    /// </summary>
+    private static bool AnswersDrop(in Outcome o) => o.Kind == DispositionKind.Dropped && !(o.Reply == ReplyKind.TcpReset && o.Cause == DropCause.NoListener);
 
     /// <summary>What the destination (or the kernel that dropped the packet) sends back.</summary>
     private bool BuildReply(in Outcome o, out int ns, out Packet reply)
@@ -460,12 +473,11 @@ public sealed class Simulation
             return true;
         }
         if (f.IsIcmpError) return false; // never an error about an error (RFC 1122)
-        // icmp_send: from the offending packet's destination when it was for us, else from the interface it came in on.
+        // __icmp_send: from the offending packet's destination when it was for us (RTCF_LOCAL); otherwise saddr 0, and the
+        // route back chooses it (icmp_errors_use_inbound_ifaddr is 0 by default).
         h.Protocol = IpProtocol.Icmp;
         h.DontFragment = false;
-        h.Source = n.IsLocal(f.Destination) ? f.Destination
-            : o.InDevice >= 0 && n.Devices[o.InDevice].Addresses.Length > 0 ? n.Devices[o.InDevice].Addresses[0].Address
-            : n.PrimaryAddress() ?? Ipv4Address.Any;
+        h.Source = n.IsLocal(f.Destination) ? f.Destination : BindSource(n, f.Source);
         h.Destination = f.Source;
         switch (o.Reply)
         {
@@ -513,11 +525,11 @@ public sealed class Simulation
         return VxlanCodec.LocalPortRangeMin;
     }
 
-    private PacketTrace Walk(int ns, in Packet packet, string label, bool captureFrames, out Outcome outcome)
+    private PacketTrace Walk(int ns, in Packet packet, string label, bool captureFrames, out Outcome outcome, bool answersDrop = false)
     {
         var trace = new PacketTrace(label, HeaderSnapshot.Of(packet));
         var recorder = new TraceRecorder(trace, captureFrames, _clockMicroseconds);
-        outcome = _walker.SendFromSocket(ns, packet, recorder);
+        outcome = _walker.SendFromSocket(ns, packet, recorder, answersDrop);
         _clockMicroseconds = recorder.ClockMicroseconds + 1000;
         trace.Disposition = ToDisposition(outcome);
         return trace;

@@ -29,10 +29,20 @@ public sealed class SimulatedDataplaneState : IDataplaneState
     }
 
     /// <summary>
-    /// Null: the engine evaluates rules without keeping per-rule counters, so <c>iptables -L -v</c> keeps showing the
-    /// freshly applied zeros.
+    /// The packets and bytes that matched rule <paramref name="ruleIndex"/> (0-based, in the plan's chain), or reached the
+    /// built-in chain's policy (-1), counted as ipt_do_table counts them; null for a table, chain or rule the namespace lacks.
     /// </summary>
-    public PacketCounters? RuleCounters(string node, string ns, string table, string chain, int ruleIndex) => null;
+    public PacketCounters? RuleCounters(string node, string ns, string table, string chain, int ruleIndex)
+    {
+        var runtime = _cluster.Namespace(node, ns);
+        var t = table switch { "raw" => runtime?.Raw, "mangle" => runtime?.Mangle, "nat" => runtime?.Nat, "filter" => runtime?.Filter, _ => null };
+        var c = t?.Chain(chain);
+        if (c is null) return null;
+        if (ruleIndex < 0) return new PacketCounters((ulong)c.PolicyPackets, (ulong)c.PolicyBytes);
+        if (ruleIndex >= c.ByPlanIndex.Length) return null;
+        var r = c.ByPlanIndex[ruleIndex];
+        return r is null ? new PacketCounters(0, 0) : new PacketCounters((ulong)r.Packets, (ulong)r.Bytes);
+    }
 
     /// <summary>RX/TX packets of the device; the engine drops nothing at a queue, so errors, drops and overruns are zero.</summary>
     public InterfaceCounters? Interface(string node, string ns, string device)
