@@ -158,8 +158,8 @@ public static class ReachAnalysis
         int next = 65536;
         if (starts is not null)
         {
-            next = starts.NextAfter(t.Request, proto, port, next);
-            if (t.Reply is not null) next = starts.NextAfter(t.Reply, proto, port, next);
+            next = starts.NextAfter(t.Request, proto, port, next, request: true);
+            if (t.Reply is not null) next = starts.NextAfter(t.Reply, proto, port, next, request: false);
         }
         if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(result, result, null, next);
         var failed = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null && t.Reply.Disposition.Kind != DispositionKind.Delivered
@@ -168,45 +168,90 @@ public static class ReachAnalysis
         return new Probe(result + "|" + TraceExplanation.Key(failed), result, cause, next);
     }
 
-    /// <summary>Class starts per namespace and protocol, computed once per namespace on first use.</summary>
+    /// <summary>
+    /// Class starts per namespace and protocol, computed once per namespace on first use, in three parts: per chain (what a
+    /// packet's rules can tell apart: only chains it entered count), the IPVS services (every namespace crossed), and the
+    /// sockets — listeners and the host's VXLAN port — which only the namespace that took the request in consults.
+    /// </summary>
     private sealed class ClassStarts
     {
         private readonly Cluster _cluster;
-        private readonly Dictionary<string, int[][]> _byNamespace = new(StringComparer.Ordinal);
-        private static readonly int[] None = Array.Empty<int>();
+        private readonly Dictionary<string, NamespaceStarts> _byNamespace = new(StringComparer.Ordinal);
+
+        private sealed class NamespaceStarts
+        {
+            public static readonly int[][] Empty = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
+            /// <summary>Per chain: [protocol][0 = destination-port side (requests), 1 = source-port side (replies)].</summary>
+            public Dictionary<string, int[][][]> Chains { get; } = new(StringComparer.Ordinal);
+            public int[][] Ipvs { get; set; } = Empty;
+            public int[][] Sockets { get; set; } = Empty;
+        }
 
         public ClassStarts(Cluster cluster) => _cluster = cluster;
 
-        /// <summary>The smallest class start above <paramref name="port"/> in the namespaces <paramref name="trace"/> crossed, or <paramref name="limit"/>.</summary>
-        public int NextAfter(PacketTrace trace, IpProtocol proto, int port, int limit)
+        /// <summary>
+        /// The smallest class start above <paramref name="port"/> that the path of <paramref name="trace"/> knows of, or
+        /// <paramref name="limit"/>: the chains it entered (a rule it matched, a jump, a policy), the IPVS services of the
+        /// namespaces it crossed, and, for a request, the sockets of the namespace where it ended.
+        /// </summary>
+        public int NextAfter(PacketTrace trace, IpProtocol proto, int port, int limit, bool request)
         {
+            int p = Index(proto);
+            // The port swept is the request's destination port and its reply's source port.
+            int side = request ? 0 : 1;
             foreach (var hop in trace.Hops)
             {
-                var list = For(hop.Node, hop.Namespace)[Index(proto)];
-                int k = Array.BinarySearch(list, port + 1);
-                if (k < 0) k = ~k;
-                if (k < list.Length && list[k] < limit) limit = list[k];
+                var ns = For(hop.Node, hop.Namespace);
+                limit = Next(ns.Ipvs[p], port, limit);
+                foreach (var step in hop.Steps)
+                {
+                    if (step is not NetfilterStep nf) continue;
+                    if (ns.Chains.TryGetValue(nf.Table + "/" + nf.Chain, out var c)) limit = Next(c[p][side], port, limit);
+                    if (nf.Verdict.StartsWith("JUMP ", StringComparison.Ordinal) || nf.Verdict.StartsWith("GOTO ", StringComparison.Ordinal))
+                        if (ns.Chains.TryGetValue(nf.Table + "/" + nf.Verdict.Substring(5), out var j)) limit = Next(j[p][side], port, limit);
+                }
+            }
+            if (request)
+            {
+                var where = trace.Disposition.Where;
+                int slash = where.IndexOf('/');
+                if (slash > 0) limit = Next(For(where.Substring(0, slash), where.Substring(slash + 1)).Sockets[p], port, limit);
             }
             return limit;
         }
 
+        private static int Next(int[] starts, int port, int limit)
+        {
+            int k = Array.BinarySearch(starts, port + 1);
+            if (k < 0) k = ~k;
+            return k < starts.Length && starts[k] < limit ? starts[k] : limit;
+        }
+
         private static int Index(IpProtocol p) => p == IpProtocol.Tcp ? 0 : p == IpProtocol.Udp ? 1 : 2;
 
-        private int[][] For(string node, string name)
+        private static readonly IpProtocol[] PortProtocols = { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp };
+
+        private NamespaceStarts For(string node, string name)
         {
             var key = node + "/" + name;
             if (_byNamespace.TryGetValue(key, out var found)) return found;
+            var result = new NamespaceStarts();
             var ns = _cluster.Namespace(node, name);
-            int[][] starts;
-            if (ns?.Plan is not { } plan) starts = new[] { None, None, None };
-            else
+            if (ns?.Plan is { } plan)
             {
-                starts = new[] { PortAtoms.Starts(plan, IpProtocol.Tcp), PortAtoms.Starts(plan, IpProtocol.Udp), PortAtoms.Starts(plan, IpProtocol.Sctp) };
+                foreach (var table in plan.Tables)
+                    foreach (var chain in table.Chains)
+                        result.Chains[table.Name + "/" + chain.Name] = Array.ConvertAll(PortProtocols, pr => new[]
+                        {
+                            PortAtoms.RuleStarts(chain, pr, Direction.Destination), PortAtoms.RuleStarts(chain, pr, Direction.Source),
+                        });
+                result.Ipvs = Array.ConvertAll(PortProtocols, pr => PortAtoms.IpvsStarts(plan, pr));
+                result.Sockets = Array.ConvertAll(PortProtocols, pr => PortAtoms.ListenerStarts(plan, pr));
                 // The host's VXLAN sockets take UDP to the data path port (no listener or rule names it).
-                if (ns.Kind == NamespaceKind.Host) starts[1] = WithVxlanPorts(starts[1], node, name);
+                if (ns.Kind == NamespaceKind.Host) result.Sockets[1] = WithVxlanPorts(result.Sockets[1], node, name);
             }
-            _byNamespace[key] = starts;
-            return starts;
+            _byNamespace[key] = result;
+            return result;
         }
 
         private int[] WithVxlanPorts(int[] udp, string node, string hostNamespace)

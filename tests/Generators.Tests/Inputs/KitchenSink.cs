@@ -20,6 +20,6 @@ namespace Consumer.App
     [Sysctl("net.core.somaxconn", 4096)]
     [Rule("DOCKER-USER", "-p tcp --dport 22 -j ACCEPT", Node = "m1", Namespace = "host", Table = NetfilterTable.Filter, Position = RulePosition.Insert)]
     [Expect("external", "m1:8443/tcp", Reaches = "api")]
-    [Expect("external", "w1:22/tcp", Blocked = true)]
+    [Expect("cache", "api:9/tcp", Blocked = true)]
     internal static partial class KitchenSinkDeclared;
 }
