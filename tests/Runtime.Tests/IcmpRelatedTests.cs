@@ -78,6 +78,14 @@ public class IcmpRelatedTests
     }
 
     [Fact]
+    public void Frag_needed_trace_reads_hop_by_hop()
+    {
+        var (sim, clientNs, packet) = Oversized(ExamplePlans.Nftables, "worker:8080/tcp");
+        var c = sim.Send(clientNs, packet);
+        Snapshot.Verify(TextTraceRenderer.Render(new[] { c }, "external → worker:8080/tcp, 1500 bytes with DF (nftables)", includeReplies: true));
+    }
+
+    [Fact]
     public void Nftables_un_dnat_in_ingress_sbox_rewrites_the_quoted_destination_from_the_unconfirmed_connection()
     {
         // nf_nat_icmp_reply_translation at POSTROUTING (manip SRC) of an IP_CT_RELATED_REPLY error: statusbit SRC_NAT
