@@ -146,7 +146,7 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
         {
             DiagnosticInfo? note = null;
             var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note));
-            var pipeline = settings.RuntimeReferenced ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
+            var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
             return new EmitResult(source, null, note, pipeline);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

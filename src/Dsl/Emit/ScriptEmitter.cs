@@ -115,9 +115,8 @@ public static class ScriptEmitter
         // --- Phase 1: devices that are made in one namespace and moved to another.
         if (l.Pairs.Count > 0 || l.Vxlans.Count > 0)
         {
-            w.Comment("Devices made from here under temporary names: a vxlan device is made here and moved into its namespace (as");
-            w.Comment("Docker does: it keeps its UDP socket in the namespace that created it); each end of a veth pair is made");
-            w.Comment("directly in its namespace. Made only when the final device is missing.");
+            w.Comment("Devices made here and moved into their namespaces, under temporary names (as Docker does). A vxlan device");
+            w.Comment("keeps its UDP socket in the namespace that created it. Made only when the final device is missing.");
             var creators = new[] { l.HostNamespace }.Concat(l.Vxlans.Select(v => v.CreatedIn)).Distinct().ToList();
             foreach (var creator in creators)
             {
@@ -153,10 +152,11 @@ public static class ScriptEmitter
                             w.Line($"drop_stale \"\" {end.TempName}");
                             if (!l.IsHost(end.Namespace)) w.Line($"drop_stale {l.NsWord(end.Namespace)} {end.TempName}");
                         }
-                        // Each end is made directly in its namespace: a veth holds no socket, so the result is what Docker's
-                        // create-then-move gives, without the RCU grace period every move into a namespace costs.
-                        string In(VethEnd end) => l.IsHost(end.Namespace) ? "" : " netns " + l.NsInQuotes(end.Namespace);
-                        w.Line($"B+=(\"link add {p.A.TempName}{In(p.A)} type veth peer name {p.B.TempName}{In(p.B)}\")");
+                        // Made here and moved, as Docker does: a moved end takes the next free interface index of its new
+                        // namespace (what `ip link` shows as @ifN), which an end made there directly would not.
+                        w.Line($"B+=(\"link add {p.A.TempName} type veth peer name {p.B.TempName}\")");
+                        foreach (var end in new[] { p.A, p.B })
+                            if (!l.IsHost(end.Namespace)) w.Line($"B+=(\"link set dev {end.TempName} netns {l.NsInQuotes(end.Namespace)}\")");
                         w.Line($"made {l.NsWord(p.A.Namespace)} {p.A.TempName}");
                         w.Line($"made {l.NsWord(p.B.Namespace)} {p.B.TempName}");
                         w.Line("CREATED=$((CREATED + 1))");

@@ -26,9 +26,9 @@ public sealed record LinkInfo(string Namespace, DevicePlan Device, int Index, Ma
 /// namespace ids each namespace gives the others, and bridge port numbers. It replays what the emitted <c>apply.sh</c> does
 /// (the creation order of <see cref="Emit.NodeLayout"/>): every namespace exists first (lo is 1) and the pre-existing
 /// underlay interface is 2 in the host namespace; then VXLAN devices are made in their <see cref="VxlanPlan.CreatedIn"/>
-/// namespace and moved, and veth pairs are made in the host namespace (the kernel registers the peer first, each taking the
-/// next index of the per-namespace counter of <c>dev_new_index</c>) and their ends moved, a moved device keeping its index
-/// when it is free in the target; then each namespace makes its bridges (and VXLAN devices that stay where they are made)
+/// namespace and moved (a moved device keeps its index when it is free in the target), and each end of a veth pair is made
+/// directly in its namespace (the kernel registers the peer first, each end taking the next free index of its own
+/// namespace's counter); then each namespace makes its bridges (and VXLAN devices that stay where they are made)
 /// in plan order, and ports join their bridges in plan order (port numbers are the lowest free).
 /// </summary>
 /// <remarks>
@@ -85,12 +85,15 @@ public sealed class LinkTable
             foreach (var v in layout.Vxlans.Where(v => v.CreatedIn == creator))
                 state.Move(creator, v.Namespace, v.Device.Name, state.Allocate(creator), creator);
             if (creator != layout.HostNamespace) continue;
+            // apply.sh makes each end of a pair directly in its namespace (`link add A netns X type veth peer name B netns
+            // Y`): veth_newlink registers the peer first, and each end takes the next free index of its own namespace.
             foreach (var pair in layout.Pairs)
             {
-                var b = state.Allocate(creator);
-                var a = state.Allocate(creator);
-                state.Move(creator, pair.A.Namespace, pair.A.Device, a, creator);
-                state.Move(creator, pair.B.Namespace, pair.B.Device, b, pair.A.Namespace);
+                var bNs = state.Known(pair.B.Namespace) ? pair.B.Namespace : creator;
+                var aNs = state.Known(pair.A.Namespace) ? pair.A.Namespace : creator;
+                state.Place(bNs, pair.B.Device, state.Allocate(bNs));
+                state.Place(aNs, pair.A.Device, state.Allocate(aNs));
+                state.Meet(aNs, bNs);
             }
         }
         foreach (var ns in layout.All)
@@ -173,7 +176,9 @@ public sealed class LinkTable
             _portNo[(ns, dev.Name)] = p;
         }
 
-        private void Meet(string a, string b)
+        public bool Known(string ns) => _used.ContainsKey(ns);
+
+        public void Meet(string a, string b)
         {
             if (a == b) return;
             if (!_nsids[a].Contains(b)) _nsids[a].Add(b);

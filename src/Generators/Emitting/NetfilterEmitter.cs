@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Text;
 using SwarmDsl.Collections;
 using SwarmDsl.Net;
@@ -26,7 +27,8 @@ internal static class NetfilterEmitter
     /// <param name="className">The class name.</param>
     /// <param name="publicType">Public (a library of its own) or internal (nested in a topology class).</param>
     /// <param name="attributeLine">An attribute line written after the class's docs (<c>[GeneratedCode]</c>), or null.</param>
-    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null)
+    /// <param name="nodes">The nodes to compile (the others' tables stay interpreted), or null for every node.</param>
+    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null, ISet<string>? nodes = null)
     {
         // Identical tables (the same rules in many namespaces: every host's DOCKER-INGRESS, every task of a service) share
         // one compiled class: the code is a function of the table alone, and a large topology repeats its tables per node.
@@ -35,6 +37,8 @@ internal static class NetfilterEmitter
         var entries = new List<(string Key, int Class)>();
         var used = new HashSet<string>(StringComparer.Ordinal);
         foreach (var host in plan.Hosts)
+        {
+            if (nodes is not null && !nodes.Contains(host.Node)) continue;
             foreach (var ns in host.Namespaces)
                 foreach (var t in ns.Tables)
                 {
@@ -46,12 +50,15 @@ internal static class NetfilterEmitter
                     }
                     entries.Add((host.Node + "/" + ns.Name + "/" + t.Name, index));
                 }
+        }
         var sharedBy = new int[distinct.Count];
         foreach (var e in entries) sharedBy[e.Class]++;
 
         w.WriteLine("/// <summary>");
         w.WriteLine("/// The plan's netfilter chains compiled to straight-line code: attach with <c>Cluster.AttachNetfilter(new " + className + "())</c>");
         w.WriteLine("/// on a simulation built from the same plan. Targets and stateful matches run the interpreter's code.");
+        if (nodes is not null)
+            w.WriteLine("/// Compiled for " + Xml(string.Join(", ", nodes.OrderBy(n => n, StringComparer.Ordinal))) + " only (SwarmDslPipelineNodes): every other node's tables stay interpreted.");
         w.WriteLine("/// </summary>");
         if (attributeLine is not null) w.WriteLine(attributeLine);
         using (w.Block((publicType ? "public" : "internal") + " sealed class " + className + " : " + Rt + "ICompiledNetfilter"))

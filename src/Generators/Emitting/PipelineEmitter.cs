@@ -14,6 +14,22 @@ internal static class PipelineEmitter
     private const string Engine = "global::SwarmDsl.Runtime.Engine.";
     private const string Ns = "global::SwarmDsl.";
 
+    /// <summary>
+    /// Whether the project gets the compiled pipeline: only with SwarmDsl.Runtime referenced; then always (<c>true</c>), never
+    /// (<c>false</c>), or (auto) when the plan is below <see cref="PlanSize.AutoEmbedLimit"/> or the file lists the nodes to
+    /// compile. A large topology's pipeline is hundreds of thousands of rules: hundreds of megabytes of C#.
+    /// </summary>
+    public static bool ShouldEmit(TopologySpec spec, EmitSettings settings)
+    {
+        if (!settings.RuntimeReferenced) return false;
+        return settings.Pipeline switch
+        {
+            EmbedMode.Always => true,
+            EmbedMode.Never => false,
+            _ => spec.PipelineNodes.Length > 0 || PlanSize.Elements(spec.Plan) <= PlanSize.AutoEmbedLimit,
+        };
+    }
+
     /// <summary>The hint name of <paramref name="spec"/>'s pipeline source.</summary>
     public static string HintNameOf(TopologySpec spec)
         => Identifiers.HintName(spec.Target.FullName, spec.Origin == TopologyOrigin.Yaml ? ".swarm.pipeline.g.cs" : ".pipeline.g.cs");
@@ -103,7 +119,8 @@ internal static class PipelineEmitter
         WriteTraffic(w, Attribute);
 
         w.WriteLine();
-        NetfilterEmitter.Write(w, spec.Plan, "CompiledNetfilter", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute);
+        var nodes = spec.PipelineNodes.Length == 0 ? null : new HashSet<string>(spec.PipelineNodes.Split(';'), System.StringComparer.Ordinal);
+        NetfilterEmitter.Write(w, spec.Plan, "CompiledNetfilter", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute, nodes);
     }
 
     private static void WriteTraffic(SourceWriter w, System.Action attribute)

@@ -43,6 +43,9 @@ internal sealed class TopologyEmitter
     private readonly Dictionary<EndpointModel, string> _addresses = new();
     private readonly Dictionary<(string Node, string Namespace), string> _namespaces = new();
 
+    /// <summary>The plan's size (<see cref="PlanSize.Elements"/>), counted once per emit.</summary>
+    internal int Elements => _elements;
+
     private TopologyEmitter(TopologySpec spec, EmitSettings settings)
     {
         _spec = spec;
@@ -77,6 +80,8 @@ internal sealed class TopologyEmitter
         var skipped = new List<string>();
         if (!_embedProvisioning && settings.Provisioning == EmbedMode.Auto) skipped.Add("the provisioning files (SwarmDslEmbedProvisioning)");
         if (!_embedDumps && settings.Dumps == EmbedMode.Auto) skipped.Add("ModelDump and PlanDump (SwarmDslEmbedDumps)");
+        if (settings.RuntimeReferenced && settings.Pipeline == EmbedMode.Auto && !PipelineEmitter.ShouldEmit(_spec, settings))
+            skipped.Add("the compiled pipeline (SwarmDslCompilePipeline, or SwarmDslPipelineNodes on the file for some nodes)");
         if (skipped.Count == 0) return null;
         var message = string.Format(CultureInfo.InvariantCulture,
             "'{0}' has {1} dataplane elements, above the automatic limit of {2}: {3} are not embedded in class '{4}'; set the MSBuild property to true to embed them, or to false to silence this",

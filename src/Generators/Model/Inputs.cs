@@ -11,7 +11,8 @@ internal sealed record GeneratorOptions(string RootNamespace);
 /// <param name="Path">The file's path.</param>
 /// <param name="Text">Its contents (null when the file could not be read).</param>
 /// <param name="Target">The class to generate.</param>
-internal sealed record YamlSource(string Path, string? Text, TargetType Target);
+/// <param name="PipelineNodes">The nodes whose tables the compiled pipeline covers (<c>SwarmDslPipelineNodes</c> metadata, sorted, ';'-joined); empty: every node.</param>
+internal sealed record YamlSource(string Path, string? Text, TargetType Target, string PipelineNodes = "");
 
 /// <summary>The kind of a constant attribute argument.</summary>
 internal enum AttributeValueKind
@@ -106,7 +107,8 @@ internal enum EmbedMode
 /// <param name="Provisioning">Whether <c>Provisioning</c> (every file <c>swarmdsl emit</c> writes) is embedded.</param>
 /// <param name="Dumps">Whether <c>ModelDump</c> and <c>PlanDump</c> are embedded.</param>
 /// <param name="RuntimeReferenced">Whether the compilation references the SwarmDsl.Runtime assembly.</param>
-internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced)
+/// <param name="Pipeline">Whether the compiled pipeline is generated (<c>SwarmDslCompilePipeline</c>; only with the runtime).</param>
+internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced, EmbedMode Pipeline = EmbedMode.Auto)
 {
     /// <summary>The defaults: embed when small, no runtime.</summary>
     public static EmitSettings Default { get; } = new(EmbedMode.Auto, EmbedMode.Auto, false);

@@ -20,7 +20,9 @@ internal enum TopologyOrigin
 /// <param name="Topology">The analyzed topology.</param>
 /// <param name="Plan">Its dataplane plan (IPVS backend, as Docker does it).</param>
 /// <param name="SourceText">The YAML text (YAML form only), so a program can hand it to the compiler or the runtime.</param>
-internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology, DataplanePlan Plan, string? SourceText = null);
+/// <param name="PipelineNodes">The nodes the compiled pipeline covers, sorted and ';'-joined; empty: every node.</param>
+internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology, DataplanePlan Plan, string? SourceText = null,
+    string PipelineNodes = "");
 
 /// <summary>The result of compiling one topology: the spec to emit (null on errors) and the diagnostics.</summary>
 /// <param name="Key">The YAML path or the type's full name.</param>

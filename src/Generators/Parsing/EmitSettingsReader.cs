@@ -15,12 +15,15 @@ internal static class EmitSettingsReader
     /// <summary>MSBuild property: embed the model and plan dumps (<c>true</c>, <c>false</c>, or <c>auto</c>, the default).</summary>
     public const string EmbedDumpsProperty = "build_property.SwarmDslEmbedDumps";
 
+    /// <summary>MSBuild property: generate the compiled pipeline (<c>true</c>, <c>false</c>, or <c>auto</c>: below the size limit or for listed nodes).</summary>
+    public const string CompilePipelineProperty = "build_property.SwarmDslCompilePipeline";
+
     /// <summary>The assembly whose reference turns on the compiled pipeline.</summary>
     public const string RuntimeAssemblyName = "SwarmDsl.Runtime";
 
     /// <summary>The two embed modes from the global options (runtime not yet known).</summary>
     public static EmitSettings Read(AnalyzerConfigOptions global)
-        => new(Mode(global, EmbedProvisioningProperty), Mode(global, EmbedDumpsProperty), RuntimeReferenced: false);
+        => new(Mode(global, EmbedProvisioningProperty), Mode(global, EmbedDumpsProperty), RuntimeReferenced: false, Mode(global, CompilePipelineProperty));
 
     /// <summary>Whether <paramref name="compilation"/> references SwarmDsl.Runtime (names only: a cheap scan, a bool out).</summary>
     public static bool ReferencesRuntime(Compilation compilation)

@@ -24,7 +24,14 @@ internal sealed partial class PacketWalker
         var conns = ns.IpvsConnections;
         int conn;
         bool isNew = false;
-        if (!conns.TryGetIn(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out conn))
+        long now = _c.NowMilliseconds;
+        bool found = conns.TryGetIn(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out conn);
+        if (found && conns[conn].ExpiresAt <= now)
+        {
+            Cluster.ExpireIpvsConnection(ns, conn); // its timer ran out: ip_vs_conn_expire
+            found = false;
+        }
+        if (!found)
         {
             int svc = FindServiceFor(ns, h);
             if (svc < 0) return false;
@@ -76,6 +83,7 @@ internal sealed partial class PacketWalker
         destObj.Stats.InPackets++; destObj.Stats.InBytes += len;
         svcObj.Stats.InPackets++; svcObj.Stats.InBytes += len;
         IpvsTcpState(ref cp, destObj, input: true, h.Flags);
+        cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State); // ip_vs_conn_put re-arms the timer
         return IpvsTransmit(ns, ref cp, destObj);
     }
 
@@ -175,6 +183,8 @@ internal sealed partial class PacketWalker
         if (h.IsIcmpError) { IpvsReplyIcmp(ns); return; }
         if (!h.HasPorts && !h.IsIcmpEcho) return;
         if (!ns.IpvsConnections.TryGetOut(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out var conn)) return;
+        long now = _c.NowMilliseconds;
+        if (ns.IpvsConnections[conn].ExpiresAt <= now) { Cluster.ExpireIpvsConnection(ns, conn); return; }
         ref var cp = ref ns.IpvsConnections[conn];
         var svc = ns.IpvsServices[cp.Service];
         var dest = svc.Destinations[cp.Destination];
@@ -188,6 +198,7 @@ internal sealed partial class PacketWalker
         dest.Stats.OutPackets++; dest.Stats.OutBytes += len;
         svc.Stats.OutPackets++; svc.Stats.OutBytes += len;
         IpvsTcpState(ref cp, dest, input: false, h.Flags);
+        cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State);
         if (_trace != null)
         {
             _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
@@ -207,6 +218,7 @@ internal sealed partial class PacketWalker
         ref var q = ref h.Embedded;
         if (q.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp)) return;
         if (!ns.IpvsConnections.TryGetOut(q.Protocol, q.Destination, q.DestinationPort, q.Source, q.SourcePort, out var conn)) return;
+        if (ns.IpvsConnections[conn].ExpiresAt <= _c.NowMilliseconds) { Cluster.ExpireIpvsConnection(ns, conn); return; }
         ref var cp = ref ns.IpvsConnections[conn];
         var svc = ns.IpvsServices[cp.Service];
         var dest = svc.Destinations[cp.Destination];
@@ -224,15 +236,15 @@ internal sealed partial class PacketWalker
         }
     }
 
-    /// <summary>ip_vs_proto_tcp.c set_tcp_state, reduced: SYN → SYN_RECV (inactive), the client's ACK → ESTABLISHED (active).</summary>
+    /// <summary>
+    /// ip_vs_proto_tcp.c set_tcp_state: the next state from tcp_states (Masq connections see both directions, direct routing
+    /// only the client's: INPUT-ONLY); a connection counts as active only while ESTABLISHED.
+    /// </summary>
     private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, TcpFlags flags)
     {
         if (cp.Protocol != IpProtocol.Tcp) return;
-        var next = cp.State;
-        if ((flags & TcpFlags.Rst) != 0) next = IpvsConnectionState.Close;
-        else if ((flags & TcpFlags.Fin) != 0) next = IpvsConnectionState.FinWait;
-        else if (input && (flags & TcpFlags.Syn) != 0) next = IpvsConnectionState.SynRecv;
-        else if (input && (flags & TcpFlags.Ack) != 0 && cp.State == IpvsConnectionState.SynRecv) next = IpvsConnectionState.Established;
+        int direction = !input ? 1 : dest.Forward == IpvsForward.Masquerade ? 0 : 2;
+        var next = IpvsTcpStates.Next(cp.State, direction, flags);
         if (next == cp.State) return;
         bool active = next == IpvsConnectionState.Established;
         if (!cp.Inactive && !active) { dest.ActiveConnections--; dest.InactiveConnections++; cp.Inactive = true; }

@@ -277,7 +277,7 @@ internal sealed partial class PacketWalker
         {
             // icmp_error_message: the embedded packet names the connection; the error is RELATED to it.
             var inner = ConnTuple.OfEmbedded(h.Embedded).Invert();
-            if (table.TryLookup(inner, out var idx, out var dir))
+            if (table.TryLookup(inner, _c.NowMilliseconds, out var idx, out var dir))
             {
                 _ct = idx;
                 _ctDir = dir;
@@ -298,28 +298,46 @@ internal sealed partial class PacketWalker
         }
         var tuple = ConnTuple.Of(h);
         int len = h.TotalLength;
-        if (table.TryLookup(tuple, out var index, out var direction))
+        long now = _c.NowMilliseconds;
+        if (table.TryLookup(tuple, now, out var index, out var direction))
         {
             ref var e = ref table[index];
-            _ct = index;
-            _ctDir = direction;
-            if (direction == CtDirection.Reply)
+            if (h.Protocol == IpProtocol.Tcp && direction == CtDirection.Original && (h.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn
+                && e.TcpState is CtTcpState.TimeWait or CtTcpState.Close)
             {
-                e.Status |= CtStatus.SeenReply;
-                _ctInfo = CtInfo.EstablishedReply;
-                e.ReplyPackets++;
-                e.ReplyBytes += len;
+                // tcp_packet: a new SYN on a closed connection kills it (nf_ct_kill) and is seen again as new (NF_REPEAT).
+                table.Destroy(index);
             }
             else
             {
-                _ctInfo = (e.Status & CtStatus.SeenReply) != 0 ? CtInfo.Established : CtInfo.New;
-                e.OriginalPackets++;
-                e.OriginalBytes += len;
+                _ct = index;
+                _ctDir = direction;
+                if (direction == CtDirection.Reply)
+                {
+                    e.Status |= CtStatus.SeenReply;
+                    _ctInfo = CtInfo.EstablishedReply;
+                    e.ReplyPackets++;
+                    e.ReplyBytes += len;
+                }
+                else
+                {
+                    _ctInfo = (e.Status & CtStatus.SeenReply) != 0 ? CtInfo.Established : CtInfo.New;
+                    e.OriginalPackets++;
+                    e.OriginalBytes += len;
+                }
+                Track(ref e, direction, h.Flags, now);
+                if (_trace != null)
+                    _trace.Add(new ConntrackStep(direction == CtDirection.Reply ? "established (reply direction)" : _ctInfo == CtInfo.New ? "new (not yet answered)" : "established",
+                        e.Original.ToString(), NatText(e)));
+                return;
             }
-            TcpTrack(ref e, direction, h.Flags);
-            if (_trace != null)
-                _trace.Add(new ConntrackStep(direction == CtDirection.Reply ? "established (reply direction)" : _ctInfo == CtInfo.New ? "new (not yet answered)" : "established",
-                    e.Original.ToString(), NatText(e)));
+        }
+        var state = CtTcpState.None;
+        if (h.Protocol == IpProtocol.Tcp && !TcpConntrack.TryNext(CtTcpState.None, CtDirection.Original, h.Flags, out state))
+        {
+            // tcp_new: only a SYN (or, picking up a connection midstream, an ACK) starts one; anything else is INVALID.
+            _ctInfo = CtInfo.None;
+            if (_trace != null) _trace.Add(new ConntrackStep("invalid (no connection, and this segment cannot start one)", tuple.ToString(), ""));
             return;
         }
         index = table.Create(tuple);
@@ -329,21 +347,36 @@ internal sealed partial class PacketWalker
         ref var ne = ref table[index];
         ne.OriginalPackets = 1;
         ne.OriginalBytes = len;
+        ne.TcpState = state;
+        ne.StreamAt = now + TcpConntrack.UdpStreamAfterMilliseconds;
+        ne.ExpiresAt = now + 1000L * TcpConntrack.TimeoutSeconds(tuple.Protocol, state, udpStream: false);
         if (_trace != null) _trace.Add(new ConntrackStep("new", tuple.ToString(), ""));
     }
 
-    private static void TcpTrack(ref ConntrackEntry e, CtDirection dir, TcpFlags flags)
+    /// <summary>
+    /// The protocol's packet handler: TCP follows tcp_conntracks (ASSURED once a SYN_RECV or ESTABLISHED connection stays
+    /// ESTABLISHED), a replied UDP flow turns ASSURED and gets the stream timeout once older than two seconds; every
+    /// accepted packet refreshes the timeout (nf_ct_refresh_acct). Invalid or ignored TCP segments change nothing.
+    /// </summary>
+    private static void Track(ref ConntrackEntry e, CtDirection dir, TcpFlags flags, long now)
     {
-        if (e.Original.Protocol != IpProtocol.Tcp) return;
-        if ((flags & TcpFlags.Rst) != 0) { e.TcpState = CtTcpState.Close; return; }
-        if ((flags & TcpFlags.Fin) != 0) { e.TcpState = CtTcpState.FinWait; return; }
-        if (dir == CtDirection.Reply && (flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack) && e.TcpState == CtTcpState.SynSent)
-            e.TcpState = CtTcpState.SynRecv;
-        else if (dir == CtDirection.Original && (flags & TcpFlags.Ack) != 0 && e.TcpState == CtTcpState.SynRecv)
+        bool stream = false;
+        switch (e.Original.Protocol)
         {
-            e.TcpState = CtTcpState.Established;
-            e.Status |= CtStatus.Assured;
+            case IpProtocol.Tcp:
+                if (!TcpConntrack.TryNext(e.TcpState, dir, flags, out var next)) return;
+                if (next == CtTcpState.Established && e.TcpState is CtTcpState.SynRecv or CtTcpState.Established) e.Status |= CtStatus.Assured;
+                e.TcpState = next;
+                break;
+            case IpProtocol.Udp:
+                if ((e.Status & CtStatus.SeenReply) != 0 && now > e.StreamAt)
+                {
+                    stream = true;
+                    e.Status |= CtStatus.Assured;
+                }
+                break;
         }
+        e.ExpiresAt = now + 1000L * TcpConntrack.TimeoutSeconds(e.Original.Protocol, e.TcpState, stream);
     }
 
     private static string NatText(in ConntrackEntry e)

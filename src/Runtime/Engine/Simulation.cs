@@ -53,6 +53,8 @@ public sealed class Simulation
         public int ClientNs;
         public PacketHeaders Last; // the client's last packet as sent (addresses/ports/seq)
         public uint ServerSeq;
+        public int ServerNs;
+        public PacketHeaders ServerLast; // the server's SYN-ACK as it sent it
     }
 
     /// <summary>Loads the plan.</summary>
@@ -95,6 +97,65 @@ public sealed class Simulation
 
     /// <summary>The loaded cluster and its kernel state.</summary>
     public Cluster Cluster { get; }
+
+    /// <summary>The simulated clock: each packet takes a millisecond; <see cref="Advance"/> lets time pass.</summary>
+    public TimeSpan Now => TimeSpan.FromMilliseconds(Cluster.NowMilliseconds);
+
+    /// <summary>
+    /// Lets <paramref name="duration"/> pass without traffic: conntrack entries, IPVS connections and learned FDB entries
+    /// whose timeouts run out meanwhile are gone afterwards (and the timeouts <c>show</c> prints count down).
+    /// </summary>
+    public void Advance(TimeSpan duration)
+    {
+        if (duration < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(duration), "time does not run backwards");
+        Cluster.NowMilliseconds += (long)duration.TotalMilliseconds;
+        Cluster.Expire();
+    }
+
+    /// <summary>
+    /// Closes an established connection the usual way, untraced: the client's FIN, the server's FIN (with the ACK of the
+    /// client's), the client's last ACK — so conntrack walks ESTABLISHED → FIN_WAIT → LAST_ACK → TIME_WAIT.
+    /// </summary>
+    public void Close(ConnectionHandle handle) => Close(handle, trace: false, captureFrames: false);
+
+    /// <summary>Closes an established connection like <see cref="Close(ConnectionHandle)"/> and traces its three segments.</summary>
+    public IReadOnlyList<PacketTrace> CloseTraced(ConnectionHandle handle, bool captureFrames = false) => Close(handle, trace: true, captureFrames);
+
+    private IReadOnlyList<PacketTrace> Close(ConnectionHandle handle, bool trace, bool captureFrames)
+    {
+        var traces = new List<PacketTrace>(trace ? 3 : 0);
+        var c = _open[handle.Index];
+        var fin = c.Last;
+        fin.Flags = TcpFlags.Fin | TcpFlags.Ack;
+        fin.PayloadLength = 0;
+        fin.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
+        fin.Ack = c.ServerSeq;
+        fin.EthSource = fin.EthDestination = default;
+        Segment(c.ClientNs, fin, "client FIN");
+        var sfin = c.ServerLast;
+        sfin.Flags = TcpFlags.Fin | TcpFlags.Ack;
+        sfin.PayloadLength = 0;
+        sfin.Seq = c.ServerSeq;
+        sfin.Ack = unchecked(fin.Seq + 1);
+        sfin.Id = Cluster.Namespaces[c.ServerNs].NextIpId++;
+        sfin.EthSource = sfin.EthDestination = default;
+        Segment(c.ServerNs, sfin, "server FIN");
+        var ack = fin;
+        ack.Flags = TcpFlags.Ack;
+        ack.Seq = unchecked(fin.Seq + 1);
+        ack.Ack = unchecked(c.ServerSeq + 1);
+        ack.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
+        Segment(c.ClientNs, ack, "client ACK");
+        return traces;
+
+        void Segment(int ns, PacketHeaders h, string label)
+        {
+            if (trace) traces.Add(Walk(ns, new Packet { Headers = h }, label, captureFrames, out _));
+            else _walker.SendFromSocket(ns, new Packet { Headers = h }, null);
+            _walker.ReleaseDropped();
+            Cluster.NowMilliseconds++;
+        }
+    }
 
     /// <summary>What a name in <c>--from</c>/<c>--to</c> refers to: nodes win over services, services over tasks.</summary>
     public TrafficEndpointKind? ResolveName(string name) => _names.TryGetValue(name, out var k) ? k : null;
@@ -395,7 +456,7 @@ public sealed class Simulation
                 && (replyOutcome.Final.Flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack))
             {
                 // The client completes the handshake (untraced), so conntrack and IPVS see ESTABLISHED.
-                var c = new OpenConnection { ClientNs = flow.SourceNamespace, ServerSeq = unchecked(replyOutcome.Final.Seq + 1) };
+                var c = new OpenConnection { ClientNs = flow.SourceNamespace, ServerSeq = unchecked(replyOutcome.Final.Seq + 1), ServerNs = replyNs, ServerLast = reply.Headers };
                 var a = req.Headers;
                 a.Source = replyOutcome.Final.Destination;
                 a.Flags = TcpFlags.Ack;

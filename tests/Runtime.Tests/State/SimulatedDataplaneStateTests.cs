@@ -69,7 +69,9 @@ public class SimulatedDataplaneStateTests
         var conns = state.IpvsConnections("manager", "ingress_sbox");
         Assert.Equal(2, conns.Count);
         Assert.All(conns, c => Assert.Equal("ESTABLISHED", c.State));
-        Assert.All(conns, c => Assert.Equal(900, c.ExpiresInSeconds));
+        // ESTABLISHED: 15 min (ip_vs_proto_tcp.c), counted down from the last packet a few simulated milliseconds ago and
+        // printed in whole seconds, rounded down.
+        Assert.All(conns, c => Assert.Equal(15 * 60 - 1, c.ExpiresInSeconds));
         Assert.Equal(svc.Destinations.Select(d => d.Address).OrderBy(a => a.Value), conns.Select(c => c.Destination).OrderBy(a => a.Value));
         Assert.Equal(2, conns.Select(c => c.ClientPort).Distinct().Count());
         Assert.Empty(state.IpvsConnections("worker", "ingress_sbox"));
@@ -94,7 +96,7 @@ public class SimulatedDataplaneStateTests
             Assert.Equal(e.Original.Source, e.Reply.Destination);
             Assert.Equal(e.Original.SourcePort, e.Reply.DestinationPort);
             Assert.Equal("ESTABLISHED", e.TcpState);
-            Assert.Equal(432000, e.TimeoutSeconds);
+            Assert.Equal(5 * 24 * 3600 - 1, e.TimeoutSeconds); // tcp_timeouts[ESTABLISHED], a few ms after the last packet
             Assert.True(e.Assured);
             Assert.False(e.Unreplied);
         }
