@@ -40,6 +40,93 @@ public sealed class Cluster
         }
         LinkDevices();
         ExternalClient(plan.Underlay.ExternalClient);
+        _initialNamespaces = _namespaces.Count;
+        _initialUnderlay = _underlay.Count;
+        foreach (var ns in _namespaces) ResetState(ns);
+    }
+
+    private readonly int _initialNamespaces;
+    private readonly int _initialUnderlay;
+
+    /// <summary>
+    /// Returns the kernel state to what loading the plan produced, keeping the compiled structures (devices, route tries,
+    /// compiled chains, attached compiled netfilter): connection tracking, IPVS connections, schedulers and weights, learned
+    /// FDB and neighbour entries, counters, statistic and numgen state, client sockets, ephemeral port and IP ID cursors, the
+    /// clock, and external clients created since. Afterwards the cluster behaves exactly like a freshly loaded one.
+    /// </summary>
+    public void Reset()
+    {
+        for (int i = _namespaces.Count - 1; i >= _initialNamespaces; i--) _byName.Remove(_namespaces[i].QualifiedName);
+        if (_namespaces.Count > _initialNamespaces)
+        {
+            _namespaces.RemoveRange(_initialNamespaces, _namespaces.Count - _initialNamespaces);
+            var gone = new List<uint>();
+            foreach (var kv in _clients) if (kv.Value >= _initialNamespaces) gone.Add(kv.Key);
+            foreach (var a in gone) _clients.Remove(a);
+        }
+        if (_underlay.Count > _initialUnderlay) _underlay.RemoveRange(_initialUnderlay, _underlay.Count - _initialUnderlay);
+        NowMilliseconds = 0;
+        foreach (var ns in _namespaces) ResetState(ns);
+    }
+
+    /// <summary>
+    /// The dynamic state of a namespace as loading leaves it. The constructor runs this too, so a reset cluster and a fresh
+    /// one start from the same code path rather than two copies that could drift apart.
+    /// </summary>
+    private static void ResetState(NamespaceRuntime ns)
+    {
+        ns.Conntrack = new Conntrack.ConntrackTable();
+        ns.IpvsConnections = new IpvsConnectionTable();
+        ns.ClientSockets.Clear();
+        ns.EphemeralCursor = ns.InitialEphemeralCursor;
+        ns.NextIpId = ns.InitialIpId;
+        // Neighbours: only the plan's permanent entries (Clear keeps re-insertion in plan order, as when loading).
+        ns.Neighbors.Clear();
+        foreach (var d in ns.Devices) { d.RxPackets = d.RxBytes = d.TxPackets = d.TxBytes = 0; }
+        var stats = new uint[4][];
+        int t = 0;
+        foreach (var tb in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter })
+        {
+            stats[t++] = new uint[tb?.StatisticSlots ?? 0];
+            if (tb is null) continue;
+            foreach (var chain in tb.Chains)
+            {
+                chain.PolicyPackets = chain.PolicyBytes = 0;
+                foreach (var rule in chain.Rules) rule.Packets = rule.Bytes = 0;
+            }
+        }
+        ns.StatisticState = stats;
+        var plan = ns.Plan;
+        if (plan is null) return;
+        foreach (var n in plan.Neighbors)
+            if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
+                ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+        // IPVS services are rebuilt from the plan: scheduler state, weights, counters and active/inactive counts as loaded.
+        var services = new IpvsService[plan.Ipvs.Count];
+        for (int i = 0; i < services.Length; i++) services[i] = new IpvsService(plan.Ipvs[i]);
+        ns.IpvsServices = services;
+        var nft = new NftBalancer[plan.NftLoadBalancers.Count];
+        for (int i = 0; i < nft.Length; i++) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);
+        ns.NftBalancers = nft;
+        // FDBs: VXLAN devices start empty, bridges with local entries for themselves and each port (br_fdb_insert of
+        // port addresses), then the plan's static entries.
+        foreach (var d in ns.Devices)
+            if (d.Plan?.Vxlan is not null) d.VxlanFdb = new VxlanFdb();
+        foreach (var d in ns.Devices)
+        {
+            if (d.Kind != DeviceKind.Bridge) continue;
+            d.Fdb = new BridgeFdb();
+            d.Fdb.AddPermanent(d.Mac, d.Index, FdbEntryKind.Local);
+            foreach (var port in d.Ports) d.Fdb.AddPermanent(ns.Devices[port].Mac, port, FdbEntryKind.Local);
+        }
+        foreach (var f in plan.Fdb)
+        {
+            if (!ns.DeviceByName.TryGetValue(f.Device, out var fd)) continue;
+            var dev = ns.Devices[fd];
+            if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address vtep) dev.VxlanFdb.AddStatic(f.Mac, vtep);
+            else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
+            else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
+        }
     }
 
     /// <summary>The plan.</summary>
@@ -145,7 +232,7 @@ public sealed class Cluster
         ns.LocalAddresses[Ipv4Address.Parse("127.0.0.1").Value] = 0;
         AddRoute(ns, new RoutePlan(subnet.Subnet, null, "eth0", address, RouteOrigin.Kernel, SourceSpan.None));
         if (!subnet.Contains(address)) AddRoute(ns, new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), null, "eth0", address, RouteOrigin.Kernel, SourceSpan.None));
-        ns.EphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word(address.Value, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
+        ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word(address.Value, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
         _underlay.Add((ns.Index, 1));
         return ns;
     }
@@ -217,10 +304,6 @@ public sealed class Cluster
             if (!have) AddRoute(ns, new RoutePlan(sub, null, host.UnderlayInterface, host.UnderlayAddress.Address, RouteOrigin.Kernel, host.Span));
         }
 
-        foreach (var n in plan.Neighbors)
-            if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
-                ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
-
         foreach (var t in plan.Tables)
         {
             var compiled = CompiledTable.Compile(t);
@@ -232,12 +315,6 @@ public sealed class Cluster
                 case "filter": ns.Filter = compiled; break;
             }
         }
-        var services = new List<IpvsService>();
-        foreach (var s in plan.Ipvs) services.Add(new IpvsService(s));
-        ns.IpvsServices = services.ToArray();
-        var nft = new List<NftBalancer>();
-        foreach (var lb in plan.NftLoadBalancers) nft.Add(new NftBalancer(lb));
-        ns.NftBalancers = nft.ToArray();
         foreach (var l in plan.Listeners) ns.Listeners[NamespaceRuntime.SocketKey(l.Protocol, l.Port)] = l;
 
         // sysctls: ip_forward is inherited from the host namespace (devconf_inherit_init_net=0) unless set here.
@@ -259,11 +336,8 @@ public sealed class Cluster
         ns.ConntrackEnabled = plan.Tables.Count > 0 || plan.Ipvs.Count > 0 || plan.NftLoadBalancers.Count > 0;
         ns.IpvsConntrack = vsConntrack ?? false;
 
-        var stats = new List<uint[]>();
-        foreach (var tb in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter }) stats.Add(new uint[tb?.StatisticSlots ?? 0]);
-        ns.StatisticState = stats.ToArray();
-        ns.EphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
-        ns.NextIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
+        ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
+        ns.NextIpId = ns.InitialIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
         return ns;
     }
 
@@ -311,7 +385,6 @@ public sealed class Cluster
                 }
                 if (p.Vxlan is VxlanPlan vx)
                 {
-                    d.VxlanFdb = new VxlanFdb();
                     if (_byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn))
                     {
                         d.VxlanSocketNamespace = sn;
@@ -321,24 +394,13 @@ public sealed class Cluster
                     }
                 }
             }
-            // Bridges: ports, FDB with local entries for the bridge and each port (br_fdb_insert of port addresses).
+            // Bridges: ports (their FDBs are dynamic state, built by ResetState).
             foreach (var d in ns.Devices)
             {
                 if (d.Kind != DeviceKind.Bridge) continue;
                 var ports = new List<int>();
                 foreach (var q in ns.Devices) if (q.Master == d.Index) ports.Add(q.Index);
                 d.Ports = ports.ToArray();
-                d.Fdb = new BridgeFdb();
-                d.Fdb.AddPermanent(d.Mac, d.Index, FdbEntryKind.Local);
-                foreach (var port in d.Ports) d.Fdb.AddPermanent(ns.Devices[port].Mac, port, FdbEntryKind.Local);
-            }
-            foreach (var f in ns.Plan.Fdb)
-            {
-                if (!ns.DeviceByName.TryGetValue(f.Device, out var fd)) continue;
-                var dev = ns.Devices[fd];
-                if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address vtep) dev.VxlanFdb.AddStatic(f.Mac, vtep);
-                else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
-                else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
             }
         }
     }

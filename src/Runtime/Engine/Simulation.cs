@@ -41,7 +41,7 @@ public readonly record struct ConnectionResult(DispositionKind Request, Disposit
 /// </summary>
 public sealed class Simulation
 {
-    private readonly PacketWalker _walker;
+    private PacketWalker _walker;
     private readonly List<OpenConnection> _open = new();
     private readonly Dictionary<string, TrafficEndpointKind> _names = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _serviceTasks = new(StringComparer.Ordinal);
@@ -97,6 +97,19 @@ public sealed class Simulation
 
     /// <summary>The loaded cluster and its kernel state.</summary>
     public Cluster Cluster { get; }
+
+    /// <summary>
+    /// Forgets all traffic sent so far: afterwards this simulation behaves exactly like a new one over the same plan and
+    /// seed (see <see cref="Engine.Cluster.Reset"/>), without rebuilding devices, routes and compiled chains. Earlier
+    /// <see cref="ConnectionHandle"/>s are no longer valid.
+    /// </summary>
+    public void Reset()
+    {
+        Cluster.Reset();
+        _walker = new PacketWalker(Cluster);
+        _open.Clear();
+        _clockMicroseconds = 0;
+    }
 
     /// <summary>The simulated clock: each packet takes a millisecond; <see cref="Advance"/> lets time pass.</summary>
     public TimeSpan Now => TimeSpan.FromMilliseconds(Cluster.NowMilliseconds);

@@ -115,11 +115,11 @@ public sealed class NamespaceRuntime
     internal Dictionary<uint, int> LocalAddresses { get; } = new();
     internal Dictionary<NeighborKey, NeighborEntry> Neighbors { get; } = new();
     /// <summary>The connection table.</summary>
-    public ConntrackTable Conntrack { get; } = new();
+    public ConntrackTable Conntrack { get; internal set; } = new();
     /// <summary>IPVS services.</summary>
     public IpvsService[] IpvsServices { get; internal set; } = Array.Empty<IpvsService>();
     /// <summary>IPVS connections.</summary>
-    public IpvsConnectionTable IpvsConnections { get; } = new();
+    public IpvsConnectionTable IpvsConnections { get; internal set; } = new();
     internal NftBalancer[] NftBalancers { get; set; } = Array.Empty<NftBalancer>();
     internal CompiledTable? Raw, Mangle, Nat, Filter;
     internal uint[][] StatisticState { get; set; } = Array.Empty<uint[]>();
@@ -136,6 +136,9 @@ public sealed class NamespaceRuntime
     public bool IpvsConntrack { get; internal set; }
     internal int EphemeralCursor;
     internal ushort NextIpId;
+    // What the two counters above start at, for Cluster.Reset.
+    internal int InitialEphemeralCursor;
+    internal ushort InitialIpId;
 
     /// <summary><c>manager/host</c>.</summary>
     public string QualifiedName => Node + "/" + Name;
