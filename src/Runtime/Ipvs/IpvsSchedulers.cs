@@ -18,6 +18,14 @@ public abstract class IpvsScheduler
     /// <summary>Recomputes state after destinations were added, removed or re-weighted (<c>add_dest</c>/<c>upd_dest</c>).</summary>
     public abstract void DestinationsChanged(IpvsService service);
 
+    /// <summary>
+    /// The service was loaded with destinations of <paramref name="weightsInAddOrder"/> added one at a time (each add is a
+    /// <see cref="DestinationsChanged"/> in the kernel); <c>service.Destinations</c> already holds them all. Leaves the state
+    /// those calls would. The default calls <see cref="DestinationsChanged"/> once: right for schedulers whose state depends
+    /// only on the final list.
+    /// </summary>
+    internal virtual void DestinationsAdded(IpvsService service, int[] weightsInAddOrder) => DestinationsChanged(service);
+
     /// <summary>Picks a destination index, or -1 when none is available.</summary>
     public abstract int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination);
 
@@ -106,6 +114,24 @@ public sealed class WeightedRoundRobinScheduler : IpvsScheduler
             if (d.Weight > 0) g = g > 0 ? Gcd(d.Weight, g) : d.Weight;
             if (d.Weight > max) max = d.Weight;
         }
+        Changed(g, max);
+    }
+
+    /// <inheritdoc/>
+    internal override void DestinationsAdded(IpvsService service, int[] weightsInAddOrder)
+    {
+        // The current weight depends on every intermediate list; gcd and max of a growing list are running values.
+        int g = 0, max = 0;
+        foreach (var w in weightsInAddOrder)
+        {
+            if (w > 0) g = g > 0 ? Gcd(w, g) : w;
+            if (w > max) max = w;
+            Changed(g, max);
+        }
+    }
+
+    private void Changed(int g, int max)
+    {
         _cl = -1;
         _di = g > 0 ? g : 1;
         _mw = max - (_di - 1);

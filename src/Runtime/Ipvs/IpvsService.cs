@@ -69,17 +69,23 @@ public sealed class IpvsService
     {
         Plan = plan;
         Scheduler = IpvsScheduler.Create(plan.Scheduler);
-        var list = new List<IpvsDestination>();
         Destinations = Array.Empty<IpvsDestination>();
         Scheduler.DestinationsChanged(this);
+        int n = plan.Destinations.Count;
+        if (n == 0) return;
+        // __ip_vs_update_dest: list_add_rcu(&dest->n_list, &svc->destinations) links a new destination at the HEAD,
+        // so the kernel's list (which every scheduler walks) holds the last added first. The list is built in one go and
+        // the scheduler replays the adds (re-copying the list per add was quadratic: seconds for services of 1,000s of tasks).
+        var destinations = new IpvsDestination[n];
+        var weights = new int[n];
+        int i = 0;
         foreach (var d in plan.Destinations)
         {
-            // __ip_vs_update_dest: list_add_rcu(&dest->n_list, &svc->destinations) links a new destination at the HEAD,
-            // so the kernel's list (which every scheduler walks) holds the last added first.
-            list.Insert(0, new IpvsDestination(d.Address, d.Port, d.Weight, d.Forward, d.Task, d.Span));
-            Destinations = list.ToArray();
-            Scheduler.DestinationsChanged(this);
+            destinations[n - 1 - i] = new IpvsDestination(d.Address, d.Port, d.Weight, d.Forward, d.Task, d.Span);
+            weights[i++] = d.Weight;
         }
+        Destinations = destinations;
+        Scheduler.DestinationsAdded(this, weights);
     }
 
     /// <summary>The plan.</summary>
