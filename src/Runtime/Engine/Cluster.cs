@@ -102,8 +102,9 @@ public sealed class Cluster
             if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
                 ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
         // IPVS services are rebuilt from the plan: scheduler state, weights, counters and active/inactive counts as loaded.
-        var services = new IpvsService[plan.Ipvs.Count];
-        for (int i = 0; i < services.Length; i++) services[i] = new IpvsService(plan.Ipvs[i]);
+        var services = ns.IpvsServices.Length == plan.Ipvs.Count ? ns.IpvsServices : new IpvsService[plan.Ipvs.Count];
+        for (int i = 0; i < services.Length; i++)
+            if (services[i] is null || !services[i].IsAsLoaded()) services[i] = new IpvsService(plan.Ipvs[i]);
         ns.IpvsServices = services;
         var nft = new NftBalancer[plan.NftLoadBalancers.Count];
         for (int i = 0; i < nft.Length; i++) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);

@@ -66,6 +66,7 @@ public sealed class RoundRobinScheduler : IpvsScheduler
     /// <inheritdoc/>
     public override int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination)
     {
+        service.Scheduled = true;
         var ds = service.Destinations;
         int n = ds.Length;
         for (int step = 1; step <= n; step++)
@@ -142,6 +143,7 @@ public sealed class WeightedRoundRobinScheduler : IpvsScheduler
     /// <inheritdoc/>
     public override int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination)
     {
+        service.Scheduled = true;
         var ds = service.Destinations;
         int n = ds.Length;
         _lastChoice = -1;
@@ -200,6 +202,7 @@ public sealed class LeastConnectionScheduler : IpvsScheduler
     /// <inheritdoc/>
     public override int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination)
     {
+        service.Scheduled = true;
         int least = -1;
         long loh = 0;
         var ds = service.Destinations;
@@ -236,6 +239,7 @@ public sealed class WeightedLeastConnectionScheduler : IpvsScheduler
     /// <inheritdoc/>
     public override int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination)
     {
+        service.Scheduled = true;
         var ds = service.Destinations;
         int least = -1;
         long loh = 0;
@@ -340,6 +344,7 @@ public abstract class HashScheduler : IpvsScheduler
     /// <inheritdoc/>
     public override int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination)
     {
+        service.Scheduled = true;
         _lastKey = UseSource ? source : destination;
         _lastBucket = Bucket(_lastKey);
         int d = _buckets[_lastBucket];

@@ -107,5 +107,26 @@ public sealed class IpvsService
     {
         Destinations[destination].Weight = weight;
         Scheduler.DestinationsChanged(this);
+        Scheduled = true;
+    }
+
+    /// <summary>Whether the scheduler's state may have moved since loading (it scheduled, or a weight changed).</summary>
+    internal bool Scheduled;
+
+    /// <summary>
+    /// Whether the service is still exactly as loaded: scheduler untouched, no counters, no bound connections, the plan's
+    /// weights. Lets a reset keep it instead of rebuilding (services are most of a large plan's state).
+    /// </summary>
+    internal bool IsAsLoaded()
+    {
+        if (Scheduled || Stats.Connections != 0 || Stats.InPackets != 0 || Stats.OutPackets != 0 || Stats.InBytes != 0 || Stats.OutBytes != 0) return false;
+        int n = Destinations.Length, i = 0;
+        foreach (var p in Plan.Destinations)
+        {
+            var d = Destinations[n - 1 - i++];
+            if (d.Weight != p.Weight || d.ActiveConnections != 0 || d.InactiveConnections != 0) return false;
+            if (d.Stats.Connections != 0 || d.Stats.InPackets != 0 || d.Stats.OutPackets != 0 || d.Stats.InBytes != 0 || d.Stats.OutBytes != 0) return false;
+        }
+        return i == n;
     }
 }
