@@ -32,13 +32,21 @@ public sealed class BridgeFdb
     public const long DefaultAgeingMilliseconds = 300_000;
 
     /// <summary>The ageing time in milliseconds.</summary>
-    public long AgeingMilliseconds { get; set; } = DefaultAgeingMilliseconds;
+    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; } }
+    private long _ageing = DefaultAgeingMilliseconds;
+    private int _changes, _loaded = -1;
+
+    /// <summary>Marks the current entries as what loading the plan made (see <see cref="IsAsLoaded"/>).</summary>
+    internal void MarkLoaded() => _loaded = _changes;
+
+    /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
+    internal bool IsAsLoaded => _loaded == _changes;
 
     /// <summary>The number of entries (aged ones included until looked up).</summary>
     public int Count => _entries.Count;
 
     /// <summary>Adds a static or local entry.</summary>
-    public void AddPermanent(MacAddress mac, int port, FdbEntryKind kind) => _entries[mac.Value] = new FdbEntry(port, kind, 0);
+    public void AddPermanent(MacAddress mac, int port, FdbEntryKind kind) { _entries[mac.Value] = new FdbEntry(port, kind, 0); _changes++; }
 
     /// <summary>Learns <paramref name="mac"/> behind <paramref name="port"/>; false when a permanent entry keeps it elsewhere.</summary>
     public bool Learn(MacAddress mac, int port, long now)
@@ -46,6 +54,7 @@ public sealed class BridgeFdb
         if (mac.IsMulticast || mac.Value == 0) return false;
         if (_entries.TryGetValue(mac.Value, out var e) && e.Kind != FdbEntryKind.Learned) return false;
         _entries[mac.Value] = new FdbEntry(port, FdbEntryKind.Learned, now);
+        _changes++;
         return true;
     }
 
@@ -57,6 +66,7 @@ public sealed class BridgeFdb
             if (entry.Kind == FdbEntryKind.Learned && now - entry.UpdatedAt >= AgeingMilliseconds)
             {
                 _entries.Remove(mac.Value);
+                _changes++;
                 return false;
             }
             return true;
@@ -69,7 +79,7 @@ public sealed class BridgeFdb
     {
         int n = 0;
         foreach (var kv in Snapshot())
-            if (kv.Value.Kind == FdbEntryKind.Learned && now - kv.Value.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(kv.Key.Value); n++; }
+            if (kv.Value.Kind == FdbEntryKind.Learned && now - kv.Value.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(kv.Key.Value); n++; _changes++; }
         return n;
     }
 
@@ -95,10 +105,18 @@ public sealed class VxlanFdb
     private readonly Dictionary<ulong, VxlanFdbEntry> _entries = new();
 
     /// <summary>The ageing time (the vxlan default <c>ageing 300</c>).</summary>
-    public long AgeingMilliseconds { get; set; } = BridgeFdb.DefaultAgeingMilliseconds;
+    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; } }
+    private long _ageing = BridgeFdb.DefaultAgeingMilliseconds;
+    private int _changes, _loaded = -1;
+
+    /// <summary>Marks the current entries as what loading the plan made (see <see cref="IsAsLoaded"/>).</summary>
+    internal void MarkLoaded() => _loaded = _changes;
+
+    /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
+    internal bool IsAsLoaded => _loaded == _changes;
 
     /// <summary>Adds a permanent entry.</summary>
-    public void AddStatic(MacAddress mac, Ipv4Address vtep) => _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0);
+    public void AddStatic(MacAddress mac, Ipv4Address vtep) { _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0); _changes++; }
 
     /// <summary><c>vxlan_snoop</c>: learns the outer source of a received frame's inner source MAC.</summary>
     public void Learn(MacAddress mac, Ipv4Address vtep, long now)
@@ -106,6 +124,7 @@ public sealed class VxlanFdb
         if (mac.IsMulticast || mac.Value == 0) return;
         if (_entries.TryGetValue(mac.Value, out var e) && e.Static) return;
         _entries[mac.Value] = new VxlanFdbEntry(vtep, false, now);
+        _changes++;
     }
 
     /// <summary>Looks a MAC up.</summary>
@@ -113,7 +132,7 @@ public sealed class VxlanFdb
     {
         if (_entries.TryGetValue(mac.Value, out entry))
         {
-            if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); return false; }
+            if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); _changes++; return false; }
             return true;
         }
         return false;
@@ -128,7 +147,7 @@ public sealed class VxlanFdb
         var old = new List<ulong>();
         foreach (var kv in _entries)
             if (!kv.Value.Static && now - kv.Value.UpdatedAt >= AgeingMilliseconds) old.Add(kv.Key);
-        foreach (var k in old) _entries.Remove(k);
+        foreach (var k in old) { _entries.Remove(k); _changes++; }
         return old.Count;
     }
 }

@@ -80,8 +80,6 @@ public sealed class Cluster
         ns.ClientSockets.Clear();
         ns.EphemeralCursor = ns.InitialEphemeralCursor;
         ns.NextIpId = ns.InitialIpId;
-        // Neighbours: only the plan's permanent entries (Clear keeps re-insertion in plan order, as when loading).
-        ns.Neighbors.Clear();
         foreach (var d in ns.Devices) { d.RxPackets = d.RxBytes = d.TxPackets = d.TxBytes = 0; }
         var stats = new uint[4][];
         int t = 0;
@@ -97,11 +95,19 @@ public sealed class Cluster
         }
         ns.StatisticState = stats;
         var plan = ns.Plan;
-        if (plan is null) return;
-        foreach (var n in plan.Neighbors)
-            if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
-                ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
-        // IPVS services are rebuilt from the plan: scheduler state, weights, counters and active/inactive counts as loaded.
+        if (plan is null) { ns.Neighbors.Clear(); return; }
+        // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites with learned entries (nothing
+        // removes one), so the same count, all permanent, is the loaded table untouched; else rebuild (Clear keeps
+        // re-insertion in plan order, as when loading).
+        if (!NeighborsAsLoaded(ns))
+        {
+            ns.Neighbors.Clear();
+            foreach (var n in plan.Neighbors)
+                if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
+                    ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+            ns.LoadedNeighbors = ns.Neighbors.Count;
+        }
+        // IPVS services that moved are rebuilt from the plan: scheduler state, weights, counters, active/inactive counts.
         var services = ns.IpvsServices.Length == plan.Ipvs.Count ? ns.IpvsServices : new IpvsService[plan.Ipvs.Count];
         for (int i = 0; i < services.Length; i++)
             if (services[i] is null || !services[i].IsAsLoaded()) services[i] = new IpvsService(plan.Ipvs[i]);
@@ -110,7 +116,11 @@ public sealed class Cluster
         for (int i = 0; i < nft.Length; i++) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);
         ns.NftBalancers = nft;
         // FDBs: VXLAN devices start empty, bridges with local entries for themselves and each port (br_fdb_insert of
-        // port addresses), then the plan's static entries.
+        // port addresses), then the plan's static entries. Kept when none changed since loading.
+        bool fdbAsLoaded = ns.FdbLoaded;
+        foreach (var d in ns.Devices)
+            if ((d.Fdb is not null && !d.Fdb.IsAsLoaded) || (d.VxlanFdb is not null && !d.VxlanFdb.IsAsLoaded)) fdbAsLoaded = false;
+        if (fdbAsLoaded) return;
         foreach (var d in ns.Devices)
             if (d.Plan?.Vxlan is not null) d.VxlanFdb = new VxlanFdb();
         foreach (var d in ns.Devices)
@@ -128,6 +138,15 @@ public sealed class Cluster
             else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
             else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
         }
+        foreach (var d in ns.Devices) { d.Fdb?.MarkLoaded(); d.VxlanFdb?.MarkLoaded(); }
+        ns.FdbLoaded = true;
+    }
+
+    private static bool NeighborsAsLoaded(NamespaceRuntime ns)
+    {
+        if (ns.LoadedNeighbors != ns.Neighbors.Count) return false;
+        foreach (var kv in ns.Neighbors) if (!kv.Value.Permanent) return false;
+        return true;
     }
 
     /// <summary>The plan.</summary>

@@ -139,6 +139,9 @@ public sealed class NamespaceRuntime
     // What the two counters above start at, for Cluster.Reset.
     internal int InitialEphemeralCursor;
     internal ushort InitialIpId;
+    // Cluster.Reset: how many (permanent) neighbour entries loading made; whether the FDBs were built.
+    internal int LoadedNeighbors = -1;
+    internal bool FdbLoaded;
 
     /// <summary><c>manager/host</c>.</summary>
     public string QualifiedName => Node + "/" + Name;
