@@ -131,6 +131,9 @@ public sealed class ConntrackTable
     private readonly Dictionary<ConnTuple, int> _hash = new();
     private long _nextId = 1;
 
+    /// <summary>Whether no entry was ever created: then the table is exactly as new (ids, slots, hash).</summary>
+    internal bool IsUnused => _used == 0;
+
     /// <summary>The number of live (confirmed or not) entries.</summary>
     public int Count { get; private set; }
 

@@ -75,25 +75,21 @@ public sealed class Cluster
     /// </summary>
     private static void ResetState(NamespaceRuntime ns)
     {
-        ns.Conntrack = new Conntrack.ConntrackTable();
-        ns.IpvsConnections = new IpvsConnectionTable();
+        // Untouched tables are kept: allocating ~6,000 of each per reset on a large plan costs garbage collections of its
+        // whole (large) heap.
+        if (!ns.Conntrack.IsUnused) ns.Conntrack = new Conntrack.ConntrackTable();
+        if (!ns.IpvsConnections.IsUnused) ns.IpvsConnections = new IpvsConnectionTable();
         ns.ClientSockets.Clear();
         ns.EphemeralCursor = ns.InitialEphemeralCursor;
         ns.NextIpId = ns.InitialIpId;
         foreach (var d in ns.Devices) { d.RxPackets = d.RxBytes = d.TxPackets = d.TxBytes = 0; }
-        var stats = new uint[4][];
-        int t = 0;
-        foreach (var tb in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter })
-        {
-            stats[t++] = new uint[tb?.StatisticSlots ?? 0];
-            if (tb is null) continue;
-            foreach (var chain in tb.Chains)
-            {
-                chain.PolicyPackets = chain.PolicyBytes = 0;
-                foreach (var rule in chain.Rules) rule.Packets = rule.Bytes = 0;
-            }
-        }
-        ns.StatisticState = stats;
+        if (ns.StatisticState.Length != 4)
+            ns.StatisticState = new[] { Slots(ns.Raw), Slots(ns.Mangle), Slots(ns.Nat), Slots(ns.Filter) };
+        foreach (var slots in ns.StatisticState) Array.Clear(slots, 0, slots.Length);
+        ResetCounters(ns.Raw);
+        ResetCounters(ns.Mangle);
+        ResetCounters(ns.Nat);
+        ResetCounters(ns.Filter);
         var plan = ns.Plan;
         if (plan is null) { ns.Neighbors.Clear(); return; }
         // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites with learned entries (nothing
@@ -112,8 +108,9 @@ public sealed class Cluster
         for (int i = 0; i < services.Length; i++)
             if (services[i] is null || !services[i].IsAsLoaded()) services[i] = new IpvsService(plan.Ipvs[i]);
         ns.IpvsServices = services;
-        var nft = new NftBalancer[plan.NftLoadBalancers.Count];
-        for (int i = 0; i < nft.Length; i++) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);
+        var nft = ns.NftBalancers.Length == plan.NftLoadBalancers.Count ? ns.NftBalancers : new NftBalancer[plan.NftLoadBalancers.Count];
+        for (int i = 0; i < nft.Length; i++)
+            if (nft[i] is null || nft[i].Counter != 0) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);
         ns.NftBalancers = nft;
         // FDBs: VXLAN devices start empty, bridges with local entries for themselves and each port (br_fdb_insert of
         // port addresses), then the plan's static entries. Kept when none changed since loading.
@@ -140,6 +137,18 @@ public sealed class Cluster
         }
         foreach (var d in ns.Devices) { d.Fdb?.MarkLoaded(); d.VxlanFdb?.MarkLoaded(); }
         ns.FdbLoaded = true;
+    }
+
+    private static uint[] Slots(CompiledTable? table) => new uint[table?.StatisticSlots ?? 0];
+
+    private static void ResetCounters(CompiledTable? table)
+    {
+        if (table is null) return;
+        foreach (var chain in table.Chains)
+        {
+            chain.PolicyPackets = chain.PolicyBytes = 0;
+            foreach (var rule in chain.Rules) rule.Packets = rule.Bytes = 0;
+        }
     }
 
     private static bool NeighborsAsLoaded(NamespaceRuntime ns)

@@ -148,6 +148,9 @@ public sealed class IpvsConnectionTable
 {
     private IpvsConnection[] _conns = new IpvsConnection[8];
     private int _used;
+
+    /// <summary>Whether no connection was ever added: then the table is exactly as new.</summary>
+    internal bool IsUnused => _used == 0;
     private readonly Stack<int> _free = new();
     private readonly Dictionary<Key, int> _in = new();
     private readonly Dictionary<Key, int> _out = new();
