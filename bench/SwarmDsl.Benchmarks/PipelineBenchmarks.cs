@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using System.Linq;
 using BenchmarkDotNet.Attributes;
 using SwarmDsl.Plan;
@@ -32,8 +33,10 @@ public enum PipelineScenario
 }
 
 /// <summary>
-/// Packets through the dataplane, tracing off. <see cref="Interpreted"/> walks the plan (src/Runtime). The generated pipeline
-/// (the source generator's phase 2) is not on main yet, so there is no <c>Generated</c> method: see docs/performance.md.
+/// Packets through the dataplane, tracing off. <see cref="Interpreted"/> walks the plan (src/Runtime); <see cref="Generated"/>
+/// walks the same plan with the compiled pipeline the source generator wrote into this project from the YAML files
+/// (<c>TwoNode</c>, <c>Large</c>: every netfilter chain compiled to C#, attached with <c>CreateSimulation(plan)</c>). Both
+/// run the same packets from the same seed; <see cref="Setup"/> proves their traces identical first.
 /// </summary>
 /// <remarks>
 /// An invocation sends <see cref="OperationsPerInvoke"/> operations, so the reported time and allocation are per packet
@@ -54,9 +57,11 @@ public class PipelineBenchmarks
     private const int PayloadBytes = 100;
 
     private Simulation _simulation = null!;
+    private Simulation _generated = null!;
     private DataplanePlan _plan = null!;
     private Flow _flow = null!;
     private ConnectionHandle _connection;
+    private ConnectionHandle _generatedConnection;
 
     /// <summary>The scenario.</summary>
     [Params(PipelineScenario.EstablishedFlow, PipelineScenario.NewConnection, PipelineScenario.LargeTopology)]
@@ -66,54 +71,79 @@ public class PipelineBenchmarks
     public void Setup()
     {
         _plan = Inputs.Plan(Scenario == PipelineScenario.LargeTopology ? "large" : "example");
+        if (Scenario == PipelineScenario.LargeTopology && File.ReadAllText(Path.Combine(Inputs.Root, "bench", "SwarmDsl.Benchmarks", "Topologies", "large.swarm.yaml")) != Inputs.Yaml("large"))
+            throw new InvalidOperationException("Topologies/large.swarm.yaml is not what `swarmdsl synth --preset large` writes: regenerate it");
         if (Scenario == PipelineScenario.NewConnection)
         {
             FreshSimulation();
             var first = _simulation.ConnectUntraced(_flow);
+            var second = _generated.ConnectUntraced(_flow);
             if (first.Handle is null) throw new InvalidOperationException("the example's connection is not established: " + first);
+            var a = TextTraceRenderer.Render(new Simulation(_plan, 3).Connect(_flow, 3), "setup", includeReplies: true);
+            var b = TextTraceRenderer.Render(Compiled(_plan, 3).Connect(_flow, 3), "setup", includeReplies: true);
+            if (first.Task != second.Task || a != b) throw new InvalidOperationException("the generated pipeline opens connections differently:\n" + a + "\n---\n" + b);
             FreshSimulation();
             return;
         }
-        (_simulation, _flow, _connection) = Scenario == PipelineScenario.LargeTopology ? LargeCrossNodeConnection() : ExampleCrossNodeConnection();
-        // The benchmark is only meaningful if the packet takes the whole path: prove it once, traced.
+        bool large = Scenario == PipelineScenario.LargeTopology;
+        (_simulation, _flow, _connection) = large ? LargeCrossNodeConnection(s => new Simulation(s, 3)) : ExampleCrossNodeConnection(p => new Simulation(p, 3));
+        (_generated, _, _generatedConnection) = large ? LargeCrossNodeConnection(p => Compiled(p, 3)) : ExampleCrossNodeConnection(p => Compiled(p, 3));
+        // The benchmark is only meaningful if the packet takes the whole path, the same way in both: prove it once, traced.
         var trace = _simulation.SendDataTraced(_connection, PayloadBytes);
+        var generated = _generated.SendDataTraced(_generatedConnection, PayloadBytes);
         if (trace.Disposition.Kind != DispositionKind.Delivered
             || !trace.AllSteps().Any(s => s is VxlanEncapStep)
             || !trace.AllSteps().Any(s => s is IpvsStep { NewConnection: false }))
             throw new InvalidOperationException("the established packet does not cross IPVS and VXLAN to a delivered socket: " + trace.Disposition.Detail);
-        for (int i = 0; i < 1000; i++) _simulation.SendData(_connection, PayloadBytes); // tables at their steady size
+        if (TextTraceRenderer.Render(trace) != TextTraceRenderer.Render(generated))
+            throw new InvalidOperationException("the generated pipeline walks the packet differently:\n" + TextTraceRenderer.Render(trace) + "\n---\n" + TextTraceRenderer.Render(generated));
+        for (int i = 0; i < 1000; i++) // tables at their steady size
+        {
+            _simulation.SendData(_connection, PayloadBytes);
+            _generated.SendData(_generatedConnection, PayloadBytes);
+        }
     }
 
-    /// <summary>A fresh simulation for the new-connection scenario (no-op for the others).</summary>
+    /// <summary>The plan with the generated pipeline attached (the fingerprint check proves it is the plan it was generated from).</summary>
+    private Simulation Compiled(DataplanePlan plan, uint seed)
+        => Scenario == PipelineScenario.LargeTopology ? Large.CreateSimulation(plan, seed) : TwoNode.CreateSimulation(plan, seed);
+
+    /// <summary>Fresh simulations for the new-connection scenario (no-op for the others).</summary>
     [IterationSetup]
     public void FreshSimulation()
     {
         if (Scenario != PipelineScenario.NewConnection) return;
         _simulation = new Simulation(_plan, 3);
+        _generated = Compiled(_plan, 3);
         if (!_simulation.TryResolve("external", "worker:8080/tcp", out _flow, out var error)) throw new InvalidOperationException(error);
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = OperationsPerInvoke)]
-    public int Interpreted()
+    public int Interpreted() => Run(_simulation, _connection);
+
+    [Benchmark(OperationsPerInvoke = OperationsPerInvoke)]
+    public int Generated() => Run(_generated, _generatedConnection);
+
+    private int Run(Simulation simulation, ConnectionHandle connection)
     {
         int delivered = 0;
         if (Scenario == PipelineScenario.NewConnection)
         {
             for (int i = 0; i < OperationsPerInvoke; i++)
-                if (_simulation.ConnectUntraced(_flow).Handle is not null) delivered++;
+                if (simulation.ConnectUntraced(_flow).Handle is not null) delivered++;
         }
         else
         {
             for (int i = 0; i < OperationsPerInvoke; i++)
-                if (_simulation.SendData(_connection, PayloadBytes) == DispositionKind.Delivered) delivered++;
+                if (simulation.SendData(connection, PayloadBytes) == DispositionKind.Delivered) delivered++;
         }
         return delivered;
     }
 
     // external → worker:8080 landing on web.1 (on the manager): the HotPathTests path.
-    private (Simulation, Flow, ConnectionHandle) ExampleCrossNodeConnection()
+    private (Simulation, Flow, ConnectionHandle) ExampleCrossNodeConnection(Func<DataplanePlan, Simulation> load)
     {
-        var sim = new Simulation(_plan, 3);
+        var sim = load(_plan);
         if (!sim.TryResolve("external", "worker:8080/tcp", out var flow, out var error)) throw new InvalidOperationException(error);
         for (int i = 0; i < 16; i++)
         {
@@ -124,13 +154,13 @@ public class PipelineBenchmarks
     }
 
     // The least loaded node's published TCP port of a service whose tasks all run elsewhere.
-    private (Simulation, Flow, ConnectionHandle) LargeCrossNodeConnection()
+    private (Simulation, Flow, ConnectionHandle) LargeCrossNodeConnection(Func<DataplanePlan, Simulation> load)
     {
-        var sim = new Simulation(_plan, 3);
-        var entry = _plan.Hosts.OrderBy(h => h.Namespaces.Count(n => n.Kind == NamespaceKind.Task)).ThenBy(h => h.Node, StringComparer.Ordinal).First();
-        var taskNodes = _plan.Hosts.SelectMany(h => h.Namespaces.Where(n => n.Kind == NamespaceKind.Task).Select(n => (Task: n.Name, h.Node)))
+        var sim = load(_plan);
+        var entry = _plan.Hosts.OrderBy(h => h.Namespaces.Count(n => n.Kind == SwarmDsl.Plan.NamespaceKind.Task)).ThenBy(h => h.Node, StringComparer.Ordinal).First();
+        var taskNodes = _plan.Hosts.SelectMany(h => h.Namespaces.Where(n => n.Kind == SwarmDsl.Plan.NamespaceKind.Task).Select(n => (Task: n.Name, h.Node)))
             .ToDictionary(x => x.Task, x => x.Node, StringComparer.Ordinal);
-        var ingress = entry.Namespaces.First(n => n.Kind == NamespaceKind.IngressSandbox);
+        var ingress = entry.Namespaces.First(n => n.Kind == SwarmDsl.Plan.NamespaceKind.IngressSandbox);
         foreach (var rule in ingress.Tables.First(t => t.Name == "mangle").Chains.First(c => c.Name == "PREROUTING").Rules)
         {
             var port = rule.Matches.OfType<PortMatch>().FirstOrDefault();

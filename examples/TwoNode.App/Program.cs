@@ -51,16 +51,20 @@ Console.WriteLine($"{web1.Name} lives on {web1.Node.Name}; its ingress address {
 // The attribute form yields the same model: the dumps are equal once the declaration places are left out.
 static string WithoutPlaces(string dump) => System.Text.RegularExpressions.Regex.Replace(dump, @" @\S+", "");
 Console.WriteLine($"YAML and attribute forms agree: {WithoutPlaces(TwoNode.ModelDump) == WithoutPlaces(TwoNodeDeclared.ModelDump)}");
-// The packet lifecycle: the compiled-in YAML goes through the compiler to its dataplane plan, and SwarmDsl.Runtime walks a
-// client's connection to the published port through it (what `swarmdsl trace` prints).
-var compiled = SwarmCompiler.CompileToPlan(TwoNode.SourceFile, TwoNode.SourceText);
-var simulation = new Simulation(compiled.Plan!);
-if (simulation.TryResolve("external", "manager:8080/tcp", out var flow, out var error))
-{
-    Console.WriteLine();
-    Console.Write(TextTraceRenderer.Render(simulation.Connect(flow, 1), flow.Description, includeReplies: false));
-}
-else Console.WriteLine("cannot trace: " + error);
+// The seed article's packet lifecycle, through the compiled pipeline: the generator compiled every netfilter chain of the
+// plan into C# (TwoNode.CompiledNetfilter, because this project references SwarmDsl.Runtime); CreateSimulation compiles the
+// embedded YAML to its plan, checks the plan's fingerprint against the generated code and attaches it. The typed handles
+// name the endpoints, so a typo is a compile error.
+var simulation = TwoNode.CreateSimulation(seed: 1);
+var from = TwoNode.Traffic.External;
+var to = TwoNode.Traffic.Published(TwoNode.Nodes.Worker, TwoNode.PublishedPorts.Web8080Tcp);
+var traces = simulation.Connect(from, to, count: 1);
+Console.WriteLine();
+Console.WriteLine($"Packet lifecycle {from} -> {to} (compiled pipeline, plan {TwoNode.PlanFingerprint}):");
+Console.Write(TextTraceRenderer.Render(traces, from + " -> " + to, includeReplies: false));
+// The interpreter walking the same plan with the same seed must tell the very same story.
+var interpreted = TwoNode.CreateInterpretedSimulation(seed: 1).Connect(from, to, count: 1);
+Console.WriteLine($"Compiled and interpreted traces identical: {TextTraceRenderer.Render(interpreted, from + " -> " + to, includeReplies: true) == TextTraceRenderer.Render(traces, from + " -> " + to, includeReplies: true)}");
 
 if (args.Contains("--dumps"))
 {

@@ -33,7 +33,7 @@ namespace SwarmDsl.Generators;
 /// out of the generator: an unexpected exception becomes SWARM1003 at the topology it concerns.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
-public sealed class SwarmTopologyGenerator : IIncrementalGenerator
+public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
 {
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -44,6 +44,14 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
             ctx.AddSource(AttributeSource.HintName, SourceText.From(AttributeSource.Text, Encoding.UTF8));
             ctx.AddSource(HandleSource.HintName, SourceText.From(HandleSource.Text, Encoding.UTF8));
         });
+
+        // What the emit steps need from the project: two MSBuild properties and whether SwarmDsl.Runtime is referenced.
+        // A bool is selected from the compilation first, so edits that keep it leave this step Unchanged.
+        var settings = context.AnalyzerConfigOptionsProvider
+            .Select(static (options, _) => EmitSettingsReader.Read(options.GlobalOptions))
+            .Combine(context.CompilationProvider.Select(static (compilation, _) => EmitSettingsReader.ReferencesRuntime(compilation)))
+            .Select(static (pair, _) => pair.Left with { RuntimeReferenced = pair.Right })
+            .WithTrackingName(TrackingNames.EmitSettings);
 
         // ---- YAML ----
         var yamlSources = context.AdditionalTextsProvider
@@ -72,7 +80,8 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(duplicates, static (spc, found) => Report(spc, found.Select(d => d.Diagnostic).ToEquatableArray(), null));
         var yamlEmitted = yamlResults
             .Combine(duplicates)
-            .Select(static (pair, _) => pair.Left.Spec is { } spec && !pair.Right.Any(d => d.Path == pair.Left.Key) ? EmitGuarded(spec) : null)
+            .Combine(settings)
+            .Select(static (pair, _) => pair.Left.Left.Spec is { } spec && !pair.Left.Right.Any(d => d.Path == pair.Left.Left.Key) ? EmitGuarded(spec, pair.Right) : null)
             .WithTrackingName(TrackingNames.EmitYaml);
         context.RegisterSourceOutput(yamlEmitted, static (spc, emitted) => AddSource(spc, emitted));
 
@@ -90,9 +99,12 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(attributeResults.Select(static (r, _) => (r.Key, r.Diagnostics)).Combine(trees),
             static (spc, pair) => Report(spc, pair.Left.Diagnostics, pair.Right.FirstOrDefault(t => t.TypeName == pair.Left.Key)?.Trees));
         var attributeEmitted = attributeResults
-            .Select(static (result, _) => result.Spec is { } spec ? EmitGuarded(spec) : null)
+            .Combine(settings)
+            .Select(static (pair, _) => pair.Left.Spec is { } spec ? EmitGuarded(spec, pair.Right) : null)
             .WithTrackingName(TrackingNames.EmitAttributes);
         context.RegisterSourceOutput(attributeEmitted, static (spc, emitted) => AddSource(spc, emitted));
+
+        RegisterExpectations(context, yamlResults, attributeResults, trees);
     }
 
     /// <summary>A YAML file whose class an earlier file (by ordinal path) or a <c>[SwarmTopology]</c> type already fills.</summary>
@@ -121,14 +133,21 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         return result.ToEquatableArray();
     }
 
-    /// <summary>The emitted source, or the failure as a diagnostic carried to the output node.</summary>
-    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure);
+    /// <summary>
+    /// The emitted source, or the failure as a diagnostic carried to the output node; <paramref name="Note"/> is the
+    /// information that text constants were left out of a large topology; <paramref name="Pipeline"/> the compiled
+    /// pipeline, when the project references SwarmDsl.Runtime.
+    /// </summary>
+    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null);
 
-    internal static EmitResult EmitGuarded(TopologySpec spec)
+    internal static EmitResult EmitGuarded(TopologySpec spec, EmitSettings settings)
     {
         try
         {
-            return new EmitResult(Invariant(() => TopologyEmitter.Emit(spec)), null);
+            DiagnosticInfo? note = null;
+            var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note));
+            var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
+            return new EmitResult(source, null, note, pipeline);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -142,7 +161,9 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
         try
         {
             if (emitted.Source is { } source) spc.AddSource(source.HintName, SourceText.From(source.Text, Encoding.UTF8));
+            if (emitted.Pipeline is { } pipeline) spc.AddSource(pipeline.HintName, SourceText.From(pipeline.Text, Encoding.UTF8));
             if (emitted.Failure is { } failure) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(failure, Location.None));
+            if (emitted.Note is { } note) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(note, Location.None));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

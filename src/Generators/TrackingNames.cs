@@ -3,6 +3,9 @@ namespace SwarmDsl.Generators;
 /// <summary>Names of the pipeline steps, for <c>WithTrackingName</c> and the incrementality tests.</summary>
 internal static class TrackingNames
 {
+    /// <summary>The emit settings: MSBuild properties and whether SwarmDsl.Runtime is referenced.</summary>
+    public const string EmitSettings = nameof(EmitSettings);
+
     /// <summary>A <c>*.swarm.yaml</c> file read as text, with its target class.</summary>
     public const string ReadYaml = nameof(ReadYaml);
 
@@ -26,4 +29,10 @@ internal static class TrackingNames
 
     /// <summary>The C# source of an attribute topology.</summary>
     public const string EmitAttributes = nameof(EmitAttributes);
+
+    /// <summary>A YAML topology's <c>expect:</c> entries simulated (the failed ones as diagnostics).</summary>
+    public const string ExpectYaml = nameof(ExpectYaml);
+
+    /// <summary>An attribute topology's <c>[Expect]</c> entries simulated (the failed ones as diagnostics).</summary>
+    public const string ExpectAttributes = nameof(ExpectAttributes);
 }

@@ -77,6 +77,32 @@ public class IncrementalTests
     }
 
     [Fact]
+    public void UnrelatedCSharpEdit_WithTheRuntimeReferenced_LeavesEveryStepCachedOrUnchanged()
+    {
+        // The compiled pipeline depends on a bool selected from the compilation: an edit keeps it, so nothing re-runs.
+        var compilation = GeneratorHarness.WithRuntime(GeneratorHarness.Compilation(
+            ("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes),
+            ("Unrelated.cs", "namespace Consumer.App { internal static class Unrelated { internal static int Value => 1; } }")));
+        var driver = GeneratorHarness.Driver([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)]).RunGenerators(compilation);
+        Assert.Contains(Result(driver).GeneratedSources, s => s.HintName.EndsWith(".pipeline.g.cs", StringComparison.Ordinal));
+        var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("Unrelated.cs", StringComparison.Ordinal));
+        var edited = compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            "namespace Consumer.App { internal static class Unrelated { internal static int Value => 2; } }")));
+        var result = Result(driver.RunGenerators(edited));
+        var outputs = StepNames.SelectMany(n => Outputs(result, n)).ToList();
+        Assert.All(outputs, o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, Describe([o])));
+        Assert.All(result.TrackedOutputSteps.SelectMany(s => s.Value).SelectMany(s => s.Outputs),
+            o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+
+        // Adding the reference is what changes the output: the emit steps run again and the pipeline appears.
+        var (plainDriver, plain) = Start();
+        var withRuntime = Result(plainDriver.RunGenerators(GeneratorHarness.WithRuntime(plain)));
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(withRuntime, TrackingNames.EmitSettings)).Reason);
+        Assert.All(Outputs(withRuntime, TrackingNames.EmitYaml), o => Assert.Equal(IncrementalStepRunReason.Modified, o.Reason));
+        Assert.Equal(2, withRuntime.GeneratedSources.Count(s => s.HintName.EndsWith(".swarm.pipeline.g.cs", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public void EditingOneYaml_RegeneratesOnlyThatTopology()
     {
         var (driver, compilation) = Start();
@@ -122,6 +148,37 @@ public class IncrementalTests
             Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(result, step)).Reason);
         foreach (var step in new[] { TrackingNames.ReadYaml, TrackingNames.CompileYaml, TrackingNames.EmitYaml })
             Assert.All(Outputs(result, step), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
+    public void Expectations_AreSimulatedOnlyWhenTheirTopologyChanges()
+    {
+        var (driver, compilation) = Start();
+        static string KeyOf(object value) => ((ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>>)value).Item1;
+        static int Failures(object value) => ((ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>>)value).Item2.Count;
+
+        // An unrelated C# edit: the simulation step does not run at all (Cached, not merely Unchanged).
+        var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("Unrelated.cs", StringComparison.Ordinal));
+        var unrelated = compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            "namespace Consumer.App { internal static class Unrelated { internal static int Value => 3; } }")));
+        var result = Result(driver.RunGenerators(unrelated));
+        Assert.Equal(2, Outputs(result, TrackingNames.ExpectYaml).Count());
+        Assert.Single(Outputs(result, TrackingNames.ExpectAttributes));
+        foreach (var step in new[] { TrackingNames.ExpectYaml, TrackingNames.ExpectAttributes })
+            Assert.All(Outputs(result, step), o => Assert.True(o.Reason == IncrementalStepRunReason.Cached, Describe([o])));
+
+        // Breaking one YAML's expectation: only that topology is simulated again, and now it fails.
+        var held = FindAdditionalText(driver, "other.swarm.yaml");
+        var broken = new InMemoryAdditionalText(held.Path, OtherYaml.Replace("\r\n", "\n")
+            + "\nrules:\n  - node: worker\n    chain: FORWARD\n    rule: -p tcp --dport 8080 -j DROP\n    position: insert\n");
+        result = Result(driver.ReplaceAdditionalText(held, broken).RunGenerators(compilation));
+        foreach (var o in Outputs(result, TrackingNames.ExpectYaml))
+        {
+            bool isOther = KeyOf(o.Value).EndsWith("other.swarm.yaml", StringComparison.Ordinal);
+            Assert.True(o.Reason == (isOther ? IncrementalStepRunReason.Modified : IncrementalStepRunReason.Cached), Describe([o]));
+            Assert.Equal(isOther ? 1 : 0, Failures(o.Value));
+        }
+        Assert.All(Outputs(result, TrackingNames.ExpectAttributes), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
     }
 
     [Fact]

@@ -67,7 +67,7 @@ public class RobustnessTests
         var broken = topology with { Endpoints = topology.Endpoints.Select(e => e with { Network = "nowhere" }).ToArray().ToEquatableArray() };
         var spec = new Model.TopologySpec(new Model.TargetType("Consumer.App", SwarmDsl.Collections.EquatableArray.Create(new Model.TypeDeclaration("class", "Broken")), true),
             Model.TopologyOrigin.Yaml, "two-node.swarm.yaml", broken, compiled.Plan!);
-        var result = SwarmTopologyGenerator.EmitGuarded(spec);
+        var result = SwarmTopologyGenerator.EmitGuarded(spec, Model.EmitSettings.Default);
         Assert.Null(result.Source);
         Assert.Equal("SWARM1003", result.Failure!.Id);
         Assert.Contains("System.Collections.Generic.KeyNotFoundException", result.Failure.Message, StringComparison.Ordinal);

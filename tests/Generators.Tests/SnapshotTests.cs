@@ -45,6 +45,15 @@ public class SnapshotTests
     }
 
     [Fact]
+    public void YamlForm_WithRuntime_GeneratesTheCompiledPipeline()
+    {
+        var run = GeneratorHarness.RunGenerator(GeneratorHarness.WithRuntime(GeneratorHarness.Compilation(("Empty.cs", "namespace Consumer.App { }"))),
+            GeneratorHarness.Driver([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)]));
+        Assert.Empty(run.GeneratorDiagnostics);
+        VerifySource(run, "Consumer.App.TwoNode.swarm.pipeline.g.cs");
+    }
+
+    [Fact]
     public void AttributeForm_ExtendsThePartialClass()
     {
         var run = GeneratorHarness.RunGenerator(null, ("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes));

@@ -12,6 +12,7 @@ using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.Netfilter;
+using SwarmDsl.Runtime.Packets;
 using SwarmDsl.Runtime.Tracing;
 
 namespace SwarmDsl.Tests;
@@ -32,12 +33,79 @@ public class CompiledNetfilterTests
         return result.Plan!;
     }
 
-    private static DataplanePlan PlanNamed(string name) => name switch
+    /// <summary>
+    /// The example with raw rules that make DOCKER-USER two runs of port-keyed rules (compiled to a dispatch on the ports)
+    /// around a rule whose statistic match comes before its port (not keyed: nth counts every evaluation), with
+    /// non-terminal targets, repeated keys, both port sides, UDP, a jump and a RETURN inside the runs.
+    /// </summary>
+    private static DataplanePlan KeyedRuns()
     {
-        "two-node ipvs" => ExamplePlans.Ipvs,
-        "two-node nftables" => ExamplePlans.Nftables,
-        _ => ThreeNode(),
-    };
+        var rules = new[]
+        {
+            "-p tcp --dport 8080 -j MARK --set-mark 0x1", "-p tcp --sport 8080 -j MARK --set-mark 0x2", "-p udp --dport 8080 -j DROP",
+            "-p tcp --dport 9 -j DROP", "-p tcp --dport 8080 -m mark --mark 0x1 -j LOG --log-prefix keyed", "-p tcp --sport 80 -j MARK --set-mark 0x3",
+            "-p tcp --dport 80 -s 10.255.0.0/16 -j RETURN", "-p udp --sport 53 -j ACCEPT", "-p tcp --dport 8080 -m statistic --mode nth --every 3 --packet 1 -j ACCEPT",
+            "-p tcp --dport 22 -j REJECT",
+            "-m statistic --mode nth --every 2 --packet 0 -p tcp --dport 8080 -j MARK --set-mark 0x4",
+            "-p tcp --dport 8080 -m mark --mark 0x4 -j DOCKER-INGRESS", "-p tcp --sport 8080 -j MARK --set-mark 0x5", "-p tcp --dport 8080 -m mark --mark 0x5 -j RETURN",
+            "-p tcp --dport 7 -j DROP", "-p udp --dport 7 -j DROP", "-p tcp --sport 7 -j DROP", "-p tcp --dport 8080 -m statistic --mode random --probability 0.5 -j ACCEPT",
+            "-p tcp --sport 8080 -m conntrack --ctstate ESTABLISHED -j ACCEPT", "-p tcp --dport 80 -j MARK --set-mark 0x6",
+        };
+        var yaml = File.ReadAllText(Paths.Example) + "\nrules:\n" + string.Concat(rules.Select(r => "  - { chain: DOCKER-USER, rule: \"" + r + "\" }\n"));
+        var result = SwarmCompiler.CompileToPlan("keyed.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
+        Assert.True(result.Plan is not null && !result.HasErrors, string.Join("\n", result.Diagnostics));
+        return result.Plan!;
+    }
+
+    /// <summary>A synthetic topology: three nodes, 40 published ports (a tenth UDP, some host mode), so every host and
+    /// ingress_sbox has port-keyed chains long enough to be dispatched.</summary>
+    private static DataplanePlan Synthetic()
+    {
+        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(new SwarmDsl.Synthetic.SyntheticTopologyOptions
+        {
+            Name = "synthetic", Nodes = 3, Overlays = 2, Services = 12, Tasks = 24, PublishedPorts = 40, Seed = 5,
+        });
+        var result = SwarmCompiler.CompileToPlan("synthetic.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics));
+        return result.Plan!;
+    }
+
+    private static readonly Dictionary<string, DataplanePlan> Plans = new(StringComparer.Ordinal);
+
+    private static DataplanePlan PlanNamed(string name)
+    {
+        lock (Plans)
+        {
+            if (Plans.TryGetValue(name, out var plan)) return plan;
+            return Plans[name] = name switch
+            {
+                "two-node ipvs" => ExamplePlans.Ipvs,
+                "two-node nftables" => ExamplePlans.Nftables,
+                "keyed runs" => KeyedRuns(),
+                "synthetic" => Synthetic(),
+                _ => ThreeNode(),
+            };
+        }
+    }
+
+    private static string Source(DataplanePlan plan)
+    {
+        var w = new SourceWriter();
+        w.WriteLine("#nullable enable");
+        using (w.Block("namespace Differential"))
+            NetfilterEmitter.Write(w, plan, "CompiledNetfilter", publicType: true);
+        return w.ToString();
+    }
+
+    [Theory]
+    [InlineData("keyed runs", 2)]
+    [InlineData("synthetic", 6)]
+    public void Long_port_keyed_chains_become_dispatches(string name, int atLeast)
+    {
+        var source = Source(PlanNamed(name));
+        int runs = source.Split('\n').Count(l => l.Contains("var byDestination = ", StringComparison.Ordinal));
+        Assert.True(runs >= atLeast, runs + " dispatched runs");
+    }
 
     /// <summary>Emits the plan's CompiledNetfilter, compiles it with warnings as errors and nullable on, loads it.</summary>
     private static ICompiledNetfilter Compile(DataplanePlan plan, string key)
@@ -45,11 +113,7 @@ public class CompiledNetfilterTests
         lock (Compiled)
         {
             if (Compiled.TryGetValue(key, out var done)) return done;
-            var w = new SourceWriter();
-            w.WriteLine("#nullable enable");
-            using (w.Block("namespace Differential"))
-                NetfilterEmitter.Write(w, plan, "CompiledNetfilter", publicType: true);
-            var tree = CSharpSyntaxTree.ParseText(w.ToString(), new CSharpParseOptions(LanguageVersion.CSharp8));
+            var tree = CSharpSyntaxTree.ParseText(Source(plan), new CSharpParseOptions(LanguageVersion.CSharp8));
             var refs = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
                 .Concat(new[] { typeof(Cluster).Assembly.Location, typeof(DataplanePlan).Assembly.Location })
                 .Distinct(StringComparer.Ordinal)
@@ -74,6 +138,8 @@ public class CompiledNetfilterTests
     [InlineData("two-node ipvs")]
     [InlineData("two-node nftables")]
     [InlineData("three-node")]
+    [InlineData("keyed runs")]
+    [InlineData("synthetic")]
     public void Generated_source_compiles_warning_free_and_takes_over_every_table(string name)
     {
         var plan = PlanNamed(name);
@@ -83,10 +149,37 @@ public class CompiledNetfilterTests
         Assert.Equal(TableCount(plan), sim.Cluster.AttachNetfilter(nf));
     }
 
+    [Fact]
+    public void Code_generated_for_another_plan_is_refused()
+    {
+        var ipvs = Compile(ExamplePlans.Ipvs, "two-node ipvs");
+        var sim = new Simulation(ExamplePlans.Nftables);
+        var error = Assert.Throws<InvalidOperationException>(() => sim.Cluster.AttachNetfilter(ipvs));
+        Assert.Contains("generated for plan " + PlanFingerprint.Compute(ExamplePlans.Ipvs), error.Message, StringComparison.Ordinal);
+        Assert.Contains("this cluster runs plan " + PlanFingerprint.Compute(ExamplePlans.Nftables), error.Message, StringComparison.Ordinal);
+        Assert.NotEqual(PlanFingerprint.Compute(ExamplePlans.Ipvs), PlanFingerprint.Compute(ExamplePlans.Nftables));
+        // Nothing was attached: the cluster still interprets every table.
+        Assert.Equal(TableCount(ExamplePlans.Nftables), sim.Cluster.AttachNetfilter(Compile(ExamplePlans.Nftables, "two-node nftables")));
+    }
+
+    [Fact]
+    public void Fingerprint_ignores_file_names_and_locations_but_not_content()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        var a = SwarmCompiler.CompileToPlan("/somewhere/two-node.swarm.yaml", text).Plan!;
+        var b = SwarmCompiler.CompileToPlan("elsewhere.swarm.yaml", "# a comment shifts every line\n" + text).Plan!;
+        var c = SwarmCompiler.CompileToPlan("two-node.swarm.yaml", text.Replace("replicas: 2", "replicas: 3")).Plan!;
+        Assert.Equal(PlanFingerprint.Compute(a), PlanFingerprint.Compute(b));
+        Assert.NotEqual(PlanFingerprint.Compute(a), PlanFingerprint.Compute(c));
+        Assert.Matches("^two-node/[0-9a-f]{16}$", PlanFingerprint.Compute(a));
+    }
+
     [Theory]
     [InlineData("two-node ipvs")]
     [InlineData("two-node nftables")]
     [InlineData("three-node")]
+    [InlineData("keyed runs")]
+    [InlineData("synthetic")]
     public void Compiled_and_interpreted_netfilter_give_identical_traces(string name)
     {
         var plan = PlanNamed(name);
@@ -109,8 +202,54 @@ public class CompiledNetfilterTests
                 if (a != b) throw new Exception("traces differ:\n--- interpreted\n" + a + "\n--- compiled\n" + b);
                 connections += count;
             }
+            var ca = Counters(interpreted, plan);
+            var cb = Counters(compiled, plan);
+            if (ca != cb) throw new Exception("rule counters differ:\n--- interpreted\n" + ca + "\n--- compiled\n" + cb);
         }, iter: 250);
         Assert.True(connections >= 1000, connections + " connections");
+    }
+
+    [Theory]
+    [InlineData("keyed runs")]
+    [InlineData("synthetic")]
+    [InlineData("two-node ipvs")]
+    public void Crafted_packets_with_both_ports_from_the_rules_give_identical_traces(string name)
+    {
+        // Connections use ephemeral source ports; here both ports come from the rules, so a packet can match a
+        // destination-keyed and a source-keyed rule of one run, and the order they are tried in shows.
+        var plan = PlanNamed(name);
+        var nf = Compile(plan, name);
+        var addresses = Addresses(plan);
+        var ports = Ports(plan);
+        int namespaces = new Simulation(plan).Cluster.Namespaces.Count;
+        var gPacket = Gen.Select(Gen.Int[-1, namespaces - 1], Gen.Int[0, addresses.Length - 1], Gen.Int[0, addresses.Length - 1],
+            Gen.Bool, Gen.Int[0, ports.Length - 1], Gen.Int[0, ports.Length - 1], Gen.Bool);
+        int packets = 0;
+        Gen.Select(Gen.UInt, gPacket.Array[1, 10]).Sample((seed, list) =>
+        {
+            var interpreted = new Simulation(plan, seed);
+            var compiled = new Simulation(plan, seed);
+            compiled.Cluster.AttachNetfilter(nf);
+            foreach (var (src, from, to, udp, sport, dport, ack) in list)
+            {
+                var packet = new Packet
+                {
+                    Headers = new PacketHeaders
+                    {
+                        Protocol = udp ? IpProtocol.Udp : IpProtocol.Tcp, Source = addresses[from], Destination = addresses[to],
+                        SourcePort = (ushort)ports[sport], DestinationPort = (ushort)ports[dport], Flags = ack ? TcpFlags.Ack : TcpFlags.Syn,
+                        Ttl = 64, Seq = 1000,
+                    },
+                };
+                int ns = src < 0 ? interpreted.Cluster.ExternalClient(plan.Underlay.ExternalClient).Index : src;
+                if (src < 0) compiled.Cluster.ExternalClient(plan.Underlay.ExternalClient);
+                var a = TextTraceRenderer.Render(interpreted.Send(ns, packet, "crafted"));
+                var b = TextTraceRenderer.Render(compiled.Send(ns, packet, "crafted"));
+                if (a != b) throw new Exception("traces differ:\n--- interpreted\n" + a + "\n--- compiled\n" + b);
+                packets++;
+            }
+        }, iter: 300);
+        Assert.True(packets >= 1000, packets + " packets");
     }
 
     private static string Run(Simulation sim, DataplanePlan plan, Ipv4Address[] addresses, int[] ports, int src, int dst, int proto, int portIndex, int randomPort, int count)
@@ -121,6 +260,21 @@ public class CompiledNetfilterTests
         int port = portIndex < ports.Length ? ports[portIndex] : randomPort;
         var flow = new Flow(ns.Index, source, addresses[dst], protocol, protocol == IpProtocol.Icmp ? 0 : port, "random");
         return TextTraceRenderer.Render(sim.Connect(flow, count), "random", includeReplies: true);
+    }
+
+    /// <summary>Every rule's and policy's packet and byte counters (iptables -L -v), one line each.</summary>
+    private static string Counters(Simulation sim, DataplanePlan plan)
+    {
+        var state = new SwarmDsl.Runtime.State.SimulatedDataplaneState(sim);
+        var sb = new System.Text.StringBuilder();
+        foreach (var h in plan.Hosts)
+            foreach (var n in h.Namespaces)
+                foreach (var t in n.Tables)
+                    foreach (var c in t.Chains)
+                        for (int i = -1; i < c.Rules.Count; i++)
+                            sb.Append(h.Node).Append('/').Append(n.Name).Append(' ').Append(t.Name).Append(' ').Append(c.Name).Append(' ').Append(i)
+                              .Append(' ').Append(state.RuleCounters(h.Node, n.Name, t.Name, c.Name, i)).Append('\n');
+        return sb.ToString();
     }
 
     /// <summary>Every address the plan mentions, plus ones outside it.</summary>

@@ -124,6 +124,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor InternalError = new("SWARM1003", "SwarmDsl generator internal error", MessageFormat, Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, description: "The generator hit an unexpected condition. Please report it with the topology that triggers it.");
 
+    /// <summary>SWARM1010: provisioning files or dumps were left out of a large topology's class (information).</summary>
+    public static readonly DiagnosticDescriptor NotEmbedded = new("SWARM1010", "Large topology: text constants not embedded", MessageFormat, Category,
+        DiagnosticSeverity.Info, isEnabledByDefault: true, description: "Above the automatic size limit the generator leaves the provisioning files and the model and plan dumps out of the generated class. Set the MSBuild property SwarmDslEmbedProvisioning or SwarmDslEmbedDumps to true to embed them anyway, or to false to silence this.");
+
     /// <summary>Every descriptor, catalogue IDs first.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -132,7 +136,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation,
-        TypeNotPartial, DuplicateClass, InternalError,
+        TypeNotPartial, DuplicateClass, InternalError, NotEmbedded,
     };
 
     // After All: static initializers run in textual order.

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Linq;
 using System.Text;
 using SwarmDsl.Collections;
 using SwarmDsl.Net;
@@ -21,40 +22,73 @@ internal static class NetfilterEmitter
     private const string Rt = "global::SwarmDsl.Runtime.Netfilter.";
 
     /// <summary>The nested class source (no namespace, no usings), indented for the writer's current level.</summary>
-    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType)
+    /// <param name="w">The writer.</param>
+    /// <param name="plan">The plan.</param>
+    /// <param name="className">The class name.</param>
+    /// <param name="publicType">Public (a library of its own) or internal (nested in a topology class).</param>
+    /// <param name="attributeLine">An attribute line written after the class's docs (<c>[GeneratedCode]</c>), or null.</param>
+    /// <param name="nodes">The nodes to compile (the others' tables stay interpreted), or null for every node.</param>
+    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null, ISet<string>? nodes = null)
     {
-        var tables = new List<(string Node, string Ns, NetfilterTable Table, string Type)>();
+        // Identical tables (the same rules in many namespaces: every host's DOCKER-INGRESS, every task of a service) share
+        // one compiled class: the code is a function of the table alone, and a large topology repeats its tables per node.
+        var distinct = new List<(string Node, string Ns, NetfilterTable Table, string Type)>();
+        var byContent = new Dictionary<NetfilterTable, int>();
+        var entries = new List<(string Key, int Class)>();
         var used = new HashSet<string>(StringComparer.Ordinal);
         foreach (var host in plan.Hosts)
+        {
+            if (nodes is not null && !nodes.Contains(host.Node)) continue;
             foreach (var ns in host.Namespaces)
                 foreach (var t in ns.Tables)
                 {
-                    var type = Unique(used, "T_" + Ident(host.Node) + "_" + Ident(ns.Name) + "_" + Ident(t.Name));
-                    tables.Add((host.Node, ns.Name, t, type));
+                    if (!byContent.TryGetValue(t, out var index))
+                    {
+                        index = distinct.Count;
+                        byContent[t] = index;
+                        distinct.Add((host.Node, ns.Name, t, Unique(used, "T_" + Ident(host.Node) + "_" + Ident(ns.Name) + "_" + Ident(t.Name))));
+                    }
+                    entries.Add((host.Node + "/" + ns.Name + "/" + t.Name, index));
                 }
+        }
+        var sharedBy = new int[distinct.Count];
+        foreach (var e in entries) sharedBy[e.Class]++;
 
         w.WriteLine("/// <summary>");
         w.WriteLine("/// The plan's netfilter chains compiled to straight-line code: attach with <c>Cluster.AttachNetfilter(new " + className + "())</c>");
         w.WriteLine("/// on a simulation built from the same plan. Targets and stateful matches run the interpreter's code.");
+        if (nodes is not null)
+            w.WriteLine("/// Compiled for " + Xml(string.Join(", ", nodes.OrderBy(n => n, StringComparer.Ordinal))) + " only (SwarmDslPipelineNodes): every other node's tables stay interpreted.");
         w.WriteLine("/// </summary>");
+        if (attributeLine is not null) w.WriteLine(attributeLine);
         using (w.Block((publicType ? "public" : "internal") + " sealed class " + className + " : " + Rt + "ICompiledNetfilter"))
         {
+            w.WriteLine("/// <summary>The fingerprint of the plan this code was generated from (<c>AttachNetfilter</c> refuses any other plan).</summary>");
+            w.WriteLine("public const string Fingerprint = " + Lit(PlanFingerprint.Compute(plan)) + ";");
+            w.WriteLine();
+            w.WriteLine("/// <inheritdoc />");
+            w.WriteLine("public string PlanFingerprint => Fingerprint;");
+            w.WriteLine();
             w.WriteLine("/// <inheritdoc />");
             using (w.Block("public " + Rt + "CompiledTableEntry? Table(string node, string namespaceName, string table)"))
             {
-                foreach (var (node, ns, table, type) in tables)
-                    w.WriteLine("if (node == " + Lit(node) + " && namespaceName == " + Lit(ns) + " && table == " + Lit(table.Name) + ") return " + type + ".Run;");
-                w.WriteLine("return null;");
+                using (w.Block("switch (node + \"/\" + namespaceName + \"/\" + table)"))
+                {
+                    foreach (var (key, index) in entries)
+                        w.WriteLine("case " + Lit(key) + ": return " + distinct[index].Type + ".Run;");
+                    w.WriteLine("default: return null;");
+                }
             }
-            foreach (var (node, ns, table, type) in tables)
+            for (int i = 0; i < distinct.Count; i++)
             {
+                var (node, ns, table, type) = distinct[i];
                 w.WriteLine();
-                WriteTable(w, node, ns, table, type);
+                WriteTable(w, node, ns, table, type, sharedBy[i]);
             }
         }
     }
 
-    private static void WriteTable(SourceWriter w, string node, string ns, NetfilterTable table, string type)
+    private static void WriteTable(SourceWriter w, string node, string ns, NetfilterTable table, string type, int sharedBy)
     {
         var methods = new string[table.Chains.Count];
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -69,7 +103,8 @@ internal static class NetfilterEmitter
         for (int i = 0; i < methods.Length; i++)
             if (table.Chains[i].BuiltIn && HookMember(table.Chains[i].Name) is { } hook) hooks[hook] = i;
 
-        w.WriteLine("/// <summary>" + Xml(node + "/" + ns) + ": table <c>" + Xml(table.Name) + "</c>.</summary>");
+        w.WriteLine("/// <summary>" + Xml(node + "/" + ns) + ": table <c>" + Xml(table.Name) + "</c>"
+            + (sharedBy > 1 ? " (also serves " + (sharedBy - 1).ToString(CultureInfo.InvariantCulture) + (sharedBy == 2 ? " other namespace" : " other namespaces") + " with the very same rules)" : "") + ".</summary>");
         using (w.Block("private static class " + type))
         {
             using (w.Block("internal static " + Rt + "ChainResult Run(" + Rt + "NetfilterContext ctx, " + Rt + "NetfilterHook hook)"))
@@ -92,48 +127,197 @@ internal static class NetfilterEmitter
         }
     }
 
+    /// <summary>
+    /// At least this many consecutive rules keyed by one (protocol, port) become a dispatch on the packet's ports: Docker's
+    /// per-published-port chains (DOCKER-INGRESS, ingress_sbox's mangle PREROUTING) hold one or two rules per port.
+    /// </summary>
+    internal const int MinKeyedRun = 8;
+
+    /// <summary>One emitted rule: its plan index, the C# condition (empty: always) and body.</summary>
+    private sealed class RuleCode
+    {
+        public RuleCode(int index, NetfilterRule rule, string condition, string body, PortKey? key)
+        {
+            Index = index;
+            Rule = rule;
+            Condition = condition;
+            Body = body;
+            Key = key;
+        }
+
+        public int Index { get; }
+        public NetfilterRule Rule { get; }
+        public string Condition { get; }
+        public string Body { get; }
+        public PortKey? Key { get; }
+    }
+
+    /// <summary>A rule's single (protocol, port) on one side: the rule cannot match a packet whose port there differs.</summary>
+    private sealed record PortKey(bool Source, IpProtocol Protocol, int Port)
+    {
+        public int Value => ((int)(byte)Protocol << 16) | Port;
+    }
+
     private static void WriteChain(SourceWriter w, NetfilterChain chain, int index, string[] methods, Dictionary<string, int> byName)
     {
         string ci = index.ToString(CultureInfo.InvariantCulture);
+        var code = new List<RuleCode>();
+        bool reachable = true;
+        for (int r = 0; r < chain.Rules.Count && reachable; r++)
+        {
+            var rule = chain.Rules[r];
+            int jumpTo = -1;
+            if (rule.Target is JumpTarget j && !byName.TryGetValue(j.Chain, out jumpTo)) continue; // the interpreter drops it too
+            if (rule.Target is GotoTarget g && !byName.TryGetValue(g.Chain, out jumpTo)) continue;
+            string ri = r.ToString(CultureInfo.InvariantCulture);
+            string? body = rule.Target switch
+            {
+                AcceptTarget or DropTarget or RejectTarget or DnatTarget or SnatTarget or MasqueradeTarget or RedirectTarget
+                    => "return ctx.Target(" + ci + ", " + ri + ");",
+                MarkTarget or LogTarget or TraceTarget => "ctx.Target(" + ci + ", " + ri + ");",
+                ReturnTarget => "ctx.Return(" + ci + ", " + ri + "); return " + Rt + "ChainResult.Continue;",
+                JumpTarget => "if (!ctx.Jump(" + ci + ", " + ri + ", depth)) return " + Rt + "ChainResult.ChainLoop; var v = " + methods[jumpTo] + "(ctx, depth + 1); if (v != " + Rt + "ChainResult.Continue) return v;",
+                GotoTarget => "ctx.Goto(" + ci + ", " + ri + "); return " + methods[jumpTo] + "(ctx, depth);",
+                _ => null,
+            };
+            if (body is null) continue;
+            var cond = Condition(rule, ci, ri);
+            bool terminal = rule.Target is not (MarkTarget or LogTarget or TraceTarget or JumpTarget);
+            code.Add(new RuleCode(r, rule, cond, body, KeyOf(rule)));
+            if (cond.Length == 0 && terminal) reachable = false; // later rules are dead, as in the kernel
+        }
+
+        var lookups = new List<(string Name, List<RuleCode> Run)>();
         w.WriteLine("// chain " + Comment(chain.Name) + (chain.BuiltIn ? " (built-in, policy " + (chain.Policy == Verdict.Drop ? "DROP" : "ACCEPT") + ")" : ""));
         using (w.Block("private static " + Rt + "ChainResult " + methods[index] + "(" + Rt + "NetfilterContext ctx, int depth)"))
         {
-            bool reachable = true;
-            for (int r = 0; r < chain.Rules.Count && reachable; r++)
+            for (int i = 0; i < code.Count;)
             {
-                var rule = chain.Rules[r];
-                int jumpTo = -1;
-                if (rule.Target is JumpTarget j && !byName.TryGetValue(j.Chain, out jumpTo)) continue; // the interpreter drops it too
-                if (rule.Target is GotoTarget g && !byName.TryGetValue(g.Chain, out jumpTo)) continue;
-                string ri = r.ToString(CultureInfo.InvariantCulture);
-                w.WriteLine("// " + Comment(IptablesSyntax.Format(rule, chain.Name, null)));
-                w.WriteLine("// " + Comment(rule.Span.ToShortString() + (rule.Origin.Length > 0 ? " (" + rule.Origin + ")" : "")));
-                var cond = Condition(rule, ci, ri);
-                bool always = cond.Length == 0;
-                string? body = rule.Target switch
+                int end = i;
+                while (end < code.Count && code[end].Key is not null) end++;
+                if (end - i >= MinKeyedRun)
                 {
-                    AcceptTarget or DropTarget or RejectTarget or DnatTarget or SnatTarget or MasqueradeTarget or RedirectTarget
-                        => "return ctx.Target(" + ci + ", " + ri + ");",
-                    MarkTarget or LogTarget or TraceTarget => "ctx.Target(" + ci + ", " + ri + ");",
-                    ReturnTarget => "ctx.Return(" + ci + ", " + ri + "); return " + Rt + "ChainResult.Continue;",
-                    JumpTarget => "if (!ctx.Jump(" + ci + ", " + ri + ", depth)) return " + Rt + "ChainResult.ChainLoop; var v = " + methods[jumpTo] + "(ctx, depth + 1); if (v != " + Rt + "ChainResult.Continue) return v;",
-                    GotoTarget => "ctx.Goto(" + ci + ", " + ri + "); return " + methods[jumpTo] + "(ctx, depth);",
-                    _ => null,
-                };
-                if (body is null) continue;
-                bool terminal = rule.Target is not (MarkTarget or LogTarget or TraceTarget or JumpTarget);
-                if (always)
-                {
-                    using (w.Block()) w.WriteLine(body);
-                    if (terminal) reachable = false; // later rules are dead, as in the kernel
+                    var run = code.GetRange(i, end - i);
+                    var name = "K" + ci + "_" + run[0].Index.ToString(CultureInfo.InvariantCulture);
+                    lookups.Add((name, run));
+                    WriteKeyedRun(w, chain, run, name);
+                    i = end;
+                    continue;
                 }
-                else
-                {
-                    using (w.Block("if (" + cond + ")")) w.WriteLine(body);
-                }
+                WriteRule(w, chain, code[i]);
+                i++;
             }
             if (reachable) w.WriteLine("return " + Rt + "ChainResult.Continue;");
         }
+        foreach (var (name, run) in lookups) WriteKeyLookups(w, run, name);
+    }
+
+    private static void WriteRule(SourceWriter w, NetfilterChain chain, RuleCode rule)
+    {
+        w.WriteLine("// " + Comment(IptablesSyntax.Format(rule.Rule, chain.Name, null)));
+        w.WriteLine("// " + Comment(rule.Rule.Span.ToShortString() + (rule.Rule.Origin.Length > 0 ? " (" + rule.Rule.Origin + ")" : "")));
+        if (rule.Condition.Length == 0)
+        {
+            using (w.Block()) w.WriteLine(rule.Body);
+        }
+        else
+        {
+            using (w.Block("if (" + rule.Condition + ")")) w.WriteLine(rule.Body);
+        }
+    }
+
+    /// <summary>
+    /// A run of rules that each need one (protocol, port): the packet's ports select the few that can match (static lists in
+    /// chain order, destination-port and source-port ones merged by rule number), and only those are tried, each with its
+    /// whole condition. First match wins exactly as in the chain: a rule left out could not have matched, and its
+    /// condition had no side effect before the port test (no stateful match precedes the key, see <see cref="KeyOf"/>).
+    /// </summary>
+    private static void WriteKeyedRun(SourceWriter w, NetfilterChain chain, List<RuleCode> run, string name)
+    {
+        w.WriteLine(string.Format(CultureInfo.InvariantCulture, "// Rules {0} to {1} of {2} ({3} rules), each for one (protocol, port): only the rules for this packet's ports are tried, in chain order.",
+            run[0].Index + 1, run[run.Count - 1].Index + 1, Comment(chain.Name), run.Count));
+        bool hasSource = run.Exists(r => r.Key!.Source), hasDestination = run.Exists(r => !r.Key!.Source);
+        using (w.Block("if (ctx.HasPorts)"))
+        {
+            w.WriteLine("int proto = (int)(byte)ctx.Protocol << 16;");
+            w.WriteLine("var byDestination = " + (hasDestination ? name + "_Destination(proto | ctx.DestinationPort)" : "global::System.Array.Empty<int>()") + ";");
+            w.WriteLine("var bySource = " + (hasSource ? name + "_Source(proto | ctx.SourcePort)" : "global::System.Array.Empty<int>()") + ";");
+            using (w.Block("for (int d = 0, s = 0; d < byDestination.Length || s < bySource.Length;)"))
+            {
+                w.WriteLine("int rule = s >= bySource.Length || (d < byDestination.Length && byDestination[d] < bySource[s]) ? byDestination[d++] : bySource[s++];");
+                using (w.Block("switch (rule)"))
+                {
+                    foreach (var r in run)
+                    {
+                        w.WriteLine("case " + r.Index.ToString(CultureInfo.InvariantCulture) + ":");
+                        using (w.Block())
+                        {
+                            WriteRule(w, chain, r);
+                            w.WriteLine("break;");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void WriteKeyLookups(SourceWriter w, List<RuleCode> run, string name)
+    {
+        foreach (bool source in new[] { false, true })
+        {
+            var groups = new SortedDictionary<int, List<int>>();
+            foreach (var r in run)
+            {
+                if (r.Key!.Source != source) continue;
+                if (!groups.TryGetValue(r.Key.Value, out var list)) groups[r.Key.Value] = list = new List<int>();
+                list.Add(r.Index);
+            }
+            if (groups.Count == 0) continue;
+            string side = source ? "Source" : "Destination";
+            w.WriteLine();
+            w.WriteLine("// The rules of " + name + " keyed by (protocol << 16 | " + side.ToLowerInvariant() + " port), in chain order.");
+            using (w.Block("private static int[] " + name + "_" + side + "(int key)"))
+            {
+                using (w.Block("switch (key)"))
+                {
+                    foreach (var kv in groups)
+                    {
+                        var proto = (IpProtocol)(byte)(kv.Key >> 16);
+                        w.WriteLine("case " + kv.Key.ToString(CultureInfo.InvariantCulture) + ": return " + name + "_" + side + "_" + kv.Key.ToString(CultureInfo.InvariantCulture)
+                            + "; // " + proto.Name() + " " + (kv.Key & 0xFFFF).ToString(CultureInfo.InvariantCulture));
+                    }
+                    w.WriteLine("default: return global::System.Array.Empty<int>();");
+                }
+            }
+            foreach (var kv in groups)
+            {
+                var items = new StringBuilder();
+                foreach (var i in kv.Value) items.Append(items.Length == 0 ? "" : ", ").Append(i.ToString(CultureInfo.InvariantCulture));
+                w.WriteLine("private static readonly int[] " + name + "_" + side + "_" + kv.Key.ToString(CultureInfo.InvariantCulture) + " = { " + items + " };");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The (side, protocol, port) a rule needs: its first non-negated single-port match, provided every match before it is
+    /// stateless (protocol, address, interface, port, multiport, mark, ipvs, icmp type). A stateful match (statistic counts
+    /// evaluations) before it would be evaluated by the chain even for other ports, so such a rule is not keyed.
+    /// </summary>
+    private static PortKey? KeyOf(NetfilterRule rule)
+    {
+        foreach (var match in rule.Matches)
+        {
+            switch (match)
+            {
+                case PortMatch pm when !pm.Negated && pm.From == pm.To:
+                    return new PortKey(pm.Direction == Direction.Source, pm.Protocol, pm.From);
+                case ProtocolMatch or AddressMatch or InterfaceMatch or PortMatch or MultiportMatch or MarkMatch or IpvsMatch or IcmpTypeMatch:
+                    continue;
+                default:
+                    return null;
+            }
+        }
+        return null;
     }
 
     private static string Condition(NetfilterRule rule, string ci, string ri)

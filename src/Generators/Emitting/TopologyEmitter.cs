@@ -30,6 +30,9 @@ internal sealed class TopologyEmitter
     private readonly TopologySpec _spec;
     private readonly Topology _t;
     private readonly SourceWriter _w = new();
+    private readonly int _elements;
+    private readonly bool _embedProvisioning;
+    private readonly bool _embedDumps;
 
     // Model name → generated member name, per handle class.
     private readonly Dictionary<string, string> _nodes = new(StringComparer.Ordinal);
@@ -40,10 +43,16 @@ internal sealed class TopologyEmitter
     private readonly Dictionary<EndpointModel, string> _addresses = new();
     private readonly Dictionary<(string Node, string Namespace), string> _namespaces = new();
 
-    private TopologyEmitter(TopologySpec spec)
+    /// <summary>The plan's size (<see cref="PlanSize.Elements"/>), counted once per emit.</summary>
+    internal int Elements => _elements;
+
+    private TopologyEmitter(TopologySpec spec, EmitSettings settings)
     {
         _spec = spec;
         _t = spec.Topology;
+        _elements = PlanSize.Elements(spec.Plan);
+        _embedProvisioning = PlanSize.Embeds(settings.Provisioning, _elements);
+        _embedDumps = PlanSize.Embeds(settings.Dumps, _elements);
     }
 
     /// <summary>The hint name of <paramref name="spec"/>'s source.</summary>
@@ -51,7 +60,34 @@ internal sealed class TopologyEmitter
         => Identifiers.HintName(spec.Target.FullName, spec.Origin == TopologyOrigin.Yaml ? ".swarm.g.cs" : ".g.cs");
 
     /// <summary>The generated source of <paramref name="spec"/>.</summary>
-    public static GeneratedSource Emit(TopologySpec spec) => new(HintNameOf(spec), new TopologyEmitter(spec).Write());
+    public static GeneratedSource Emit(TopologySpec spec) => Emit(spec, EmitSettings.Default, out _);
+
+    /// <summary>
+    /// The generated source of <paramref name="spec"/> under <paramref name="settings"/>; <paramref name="note"/> says what
+    /// was left out when the size cap (<see cref="EmbedMode.Auto"/>) skipped text constants, else null.
+    /// </summary>
+    public static GeneratedSource Emit(TopologySpec spec, EmitSettings settings, out DiagnosticInfo? note)
+    {
+        var emitter = new TopologyEmitter(spec, settings);
+        var source = new GeneratedSource(HintNameOf(spec), emitter.Write());
+        note = emitter.SkippedNote(settings);
+        return source;
+    }
+
+    // Only the automatic cap speaks up: an explicit false is the user's own choice.
+    private DiagnosticInfo? SkippedNote(EmitSettings settings)
+    {
+        var skipped = new List<string>();
+        if (!_embedProvisioning && settings.Provisioning == EmbedMode.Auto) skipped.Add("the provisioning files (SwarmDslEmbedProvisioning)");
+        if (!_embedDumps && settings.Dumps == EmbedMode.Auto) skipped.Add("ModelDump and PlanDump (SwarmDslEmbedDumps)");
+        if (settings.RuntimeReferenced && settings.Pipeline == EmbedMode.Auto && !PipelineEmitter.ShouldEmit(_spec, settings))
+            skipped.Add("the compiled pipeline (SwarmDslCompilePipeline, or SwarmDslPipelineNodes on the file for some nodes)");
+        if (skipped.Count == 0) return null;
+        var message = string.Format(CultureInfo.InvariantCulture,
+            "'{0}' has {1} dataplane elements, above the automatic limit of {2}: {3} are not embedded in class '{4}'; set the MSBuild property to true to embed them, or to false to silence this",
+            _spec.SourceName, _elements, PlanSize.AutoEmbedLimit, string.Join(" and ", skipped), _spec.Target.FullName);
+        return new DiagnosticInfo(Diagnostics.SwarmDiagnosticDescriptors.NotEmbedded.Id, SwarmDsl.Diagnostics.Severity.Info, message, null);
+    }
 
     private string Write()
     {
@@ -128,19 +164,24 @@ internal sealed class TopologyEmitter
         WriteRules();
         WriteExpectations();
 
-        WriteProvisioning();
+        if (_embedProvisioning) WriteProvisioning();
+        else NotEmbedded("Provisioning (the files swarmdsl emit writes)", "SwarmDslEmbedProvisioning");
 
-        _w.WriteLine();
-        _w.WriteLine("/// <summary>The analyzed model as <c>swarmdsl model</c> prints it: every derived value, marked (pinned) or (derived).</summary>");
-        MemberAttribute();
-        WriteTextConstant("ModelDump", TopologyDump.Render(_t));
-        _w.WriteLine();
-        _w.WriteLine("/// <summary>");
-        _w.WriteLine("/// The dataplane plan as <c>swarmdsl plan</c> prints it: per host and namespace every device, address, route, neighbour and");
-        _w.WriteLine("/// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.");
-        _w.WriteLine("/// </summary>");
-        MemberAttribute();
-        WriteTextConstant("PlanDump", Plan.PlanDump.Render(_spec.Plan));
+        if (_embedDumps)
+        {
+            _w.WriteLine();
+            _w.WriteLine("/// <summary>The analyzed model as <c>swarmdsl model</c> prints it: every derived value, marked (pinned) or (derived).</summary>");
+            MemberAttribute();
+            WriteTextConstant("ModelDump", TopologyDump.Render(_t));
+            _w.WriteLine();
+            _w.WriteLine("/// <summary>");
+            _w.WriteLine("/// The dataplane plan as <c>swarmdsl plan</c> prints it: per host and namespace every device, address, route, neighbour and");
+            _w.WriteLine("/// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.");
+            _w.WriteLine("/// </summary>");
+            MemberAttribute();
+            WriteTextConstant("PlanDump", Plan.PlanDump.Render(_spec.Plan));
+        }
+        else NotEmbedded("ModelDump and PlanDump (swarmdsl model and swarmdsl plan)", "SwarmDslEmbedDumps");
         if (_spec.SourceText is { } yaml)
         {
             _w.WriteLine();
@@ -148,6 +189,15 @@ internal sealed class TopologyEmitter
             MemberAttribute();
             WriteTextConstant("SourceText", yaml.Replace("\r\n", "\n"));
         }
+    }
+
+    // A member group left out: the generated file itself says why and how to get it back.
+    private void NotEmbedded(string what, string property)
+    {
+        _w.WriteLine();
+        _w.WriteLine(string.Format(CultureInfo.InvariantCulture,
+            "// {0}: not embedded. The plan has {1} elements; the automatic limit is {2}. <{3}>true</{3}> embeds them.",
+            what, _elements, PlanSize.AutoEmbedLimit, property));
     }
 
     /// <summary>The files <c>swarmdsl emit</c> writes, as constants: per node a class with its scripts and restore files.</summary>
@@ -158,7 +208,10 @@ internal sealed class TopologyEmitter
             "The provisioning files <c>swarmdsl emit</c> writes (IPVS backend): per node <c>apply.sh</c>, <c>teardown.sh</c> and the restore files they load; and the Ansible inventory and playbook.");
         var classes = new UniqueNames("Provisioning", "Files");
         var topLevel = new UniqueNames("Provisioning", "Files");
-        var ids = new List<(EmittedFile File, string Id)>();
+        // With each file's position in emit's order (a lookup by value would compare whole files, per file).
+        var ids = new List<(EmittedFile File, string Id, int Index)>();
+        var index = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < files.Count; i++) index[files[i].Path] = i;
         bool firstClass = true;
         foreach (var group in files.GroupBy(f => f.Path.IndexOf('/') < 0 ? "" : f.Path.Substring(0, f.Path.IndexOf('/'))))
         {
@@ -176,7 +229,7 @@ internal sealed class TopologyEmitter
                 {
                     var name = f.Path.Substring(group.Key.Length + 1);
                     var id = names.Make(name);
-                    ids.Add((f, cls + "." + id));
+                    ids.Add((f, cls + "." + id, index[f.Path]));
                     if (!first) _w.WriteLine();
                     first = false;
                     _w.WriteLine($"/// <summary><c>{Xml(f.Path)}</c>{(f.Executable ? " (executable)" : "")}.</summary>");
@@ -187,7 +240,7 @@ internal sealed class TopologyEmitter
         foreach (var f in files.Where(f => f.Path.IndexOf('/') < 0))
         {
             var id = topLevel.Make(f.Path);
-            ids.Add((f, id));
+            ids.Add((f, id, index[f.Path]));
             _w.WriteLine();
             _w.WriteLine($"/// <summary><c>{Xml(f.Path)}</c>.</summary>");
             WriteTextConstant(id, f.Content, "public const");
@@ -196,8 +249,7 @@ internal sealed class TopologyEmitter
         _w.WriteLine("/// <summary>Every file with its path relative to the output folder, in the order <c>swarmdsl emit</c> writes them.</summary>");
         _w.WriteLine($"public static {ReadOnlyList}<{Ns}SwarmFile> Files {{ get; }} = new {Ns}SwarmFile[]");
         _w.WriteLine("{");
-        var order = files.ToList();
-        foreach (var (f, id) in ids.OrderBy(x => order.IndexOf(x.File)))
+        foreach (var (f, id) in ids.OrderBy(x => x.Index).Select(x => (x.File, x.Id)))
             _w.WriteLine($"    new {Ns}SwarmFile({Identifiers.Literal(f.Path)}, {id}, {B(f.Executable)}),");
         _w.WriteLine("};");
     }
@@ -384,12 +436,19 @@ internal sealed class TopologyEmitter
         using var _ = HandleClass("Tasks", "The tasks (containers) the compiler placed, per service in slot order.");
         var names = new UniqueNames("Tasks", "All");
         var ids = new List<string>();
+        // Each task's addresses, grouped once (a scan per task is tasks × endpoints: seconds on a large topology).
+        var bySandbox = new Dictionary<(string Node, string Namespace), List<EndpointModel>>();
+        foreach (var e in _t.Endpoints)
+        {
+            if (!bySandbox.TryGetValue((e.Node, e.Namespace), out var list)) bySandbox[(e.Node, e.Namespace)] = list = new List<EndpointModel>();
+            list.Add(e);
+        }
         foreach (var k in _t.Tasks)
         {
             var id = names.Make(k.Name);
             ids.Add(id);
             Declared(k.Span);
-            var addresses = _t.Endpoints.Where(e => e.Node == k.Node && e.Namespace == k.Name).Select(e => $"{Xml(e.Interface)} {e.Address}");
+            var addresses = (bySandbox.TryGetValue((k.Node, k.Name), out var own) ? own : new List<EndpointModel>()).Select(e => $"{Xml(e.Interface)} {e.Address}");
             _w.WriteLine($"/// <summary>Task <c>{Xml(k.Name)}</c> of <c>{Xml(k.Service)}</c> on <c>{Xml(k.Node)}</c> (slot {I(k.Slot)}, weight {I(k.Weight)}, {Pinned(k.Pinned)}): {string.Join(", ", addresses)}.</summary>");
             var sandbox = _namespaces.TryGetValue((k.Node, k.Name), out var nsId) ? "Namespaces." + nsId
                 : $"new {Ns}SwarmNamespace(Nodes.{_nodes[k.Node]}, {Identifiers.Literal(k.Name)}, {Ns}NamespaceKind.Task, global::System.Array.Empty<{Ns}SwarmAddress>())";

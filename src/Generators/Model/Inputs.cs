@@ -11,7 +11,8 @@ internal sealed record GeneratorOptions(string RootNamespace);
 /// <param name="Path">The file's path.</param>
 /// <param name="Text">Its contents (null when the file could not be read).</param>
 /// <param name="Target">The class to generate.</param>
-internal sealed record YamlSource(string Path, string? Text, TargetType Target);
+/// <param name="PipelineNodes">The nodes whose tables the compiled pipeline covers (<c>SwarmDslPipelineNodes</c> metadata, sorted, ';'-joined); empty: every node.</param>
+internal sealed record YamlSource(string Path, string? Text, TargetType Target, string PipelineNodes = "");
 
 /// <summary>The kind of a constant attribute argument.</summary>
 internal enum AttributeValueKind
@@ -86,3 +87,29 @@ internal sealed record AttributeTopologyInput(string Key, TargetType Target, str
 /// <param name="TypeName">The type's full name (the join key).</param>
 /// <param name="Trees">The trees.</param>
 internal sealed record SyntaxTreeSite(string TypeName, EquatableArray<SyntaxTree> Trees);
+
+/// <summary>Whether a group of text constants (provisioning files, dumps) is written into the generated class.</summary>
+internal enum EmbedMode
+{
+    /// <summary>Only when the plan is small (<see cref="Emitting.PlanSize.AutoEmbedLimit"/>): the default.</summary>
+    Auto,
+    /// <summary>Always, whatever the size (<c>true</c>).</summary>
+    Always,
+    /// <summary>Never (<c>false</c>).</summary>
+    Never,
+}
+
+/// <summary>
+/// Project-wide settings of the emit step: the MSBuild properties <c>SwarmDslEmbedProvisioning</c> and
+/// <c>SwarmDslEmbedDumps</c>, and whether the consumer references SwarmDsl.Runtime (then the compiled pipeline is emitted).
+/// Scalars only, so the emit steps stay cached across edits.
+/// </summary>
+/// <param name="Provisioning">Whether <c>Provisioning</c> (every file <c>swarmdsl emit</c> writes) is embedded.</param>
+/// <param name="Dumps">Whether <c>ModelDump</c> and <c>PlanDump</c> are embedded.</param>
+/// <param name="RuntimeReferenced">Whether the compilation references the SwarmDsl.Runtime assembly.</param>
+/// <param name="Pipeline">Whether the compiled pipeline is generated (<c>SwarmDslCompilePipeline</c>; only with the runtime).</param>
+internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced, EmbedMode Pipeline = EmbedMode.Auto)
+{
+    /// <summary>The defaults: embed when small, no runtime.</summary>
+    public static EmitSettings Default { get; } = new(EmbedMode.Auto, EmbedMode.Auto, false);
+}

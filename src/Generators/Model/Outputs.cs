@@ -20,13 +20,20 @@ internal enum TopologyOrigin
 /// <param name="Topology">The analyzed topology.</param>
 /// <param name="Plan">Its dataplane plan (IPVS backend, as Docker does it).</param>
 /// <param name="SourceText">The YAML text (YAML form only), so a program can hand it to the compiler or the runtime.</param>
-internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology, DataplanePlan Plan, string? SourceText = null);
+/// <param name="PipelineNodes">The nodes the compiled pipeline covers, sorted and ';'-joined; empty: every node.</param>
+internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, string SourceName, Topology Topology, DataplanePlan Plan, string? SourceText = null,
+    string PipelineNodes = "");
 
 /// <summary>The result of compiling one topology: the spec to emit (null on errors) and the diagnostics.</summary>
 /// <param name="Key">The YAML path or the type's full name.</param>
 /// <param name="Spec">The spec, or null when the topology has errors.</param>
 /// <param name="Diagnostics">Every diagnostic, in the compiler's order.</param>
-internal sealed record TopologyResult(string Key, TopologySpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <param name="ExpectationLocations">
+/// Where each of the spec's <c>expect:</c> entries is written (the YAML entry or the <c>[Expect]</c> attribute), in the
+/// order of <see cref="Topology.Expectations"/>; empty without a spec. Failed expectations are reported there.
+/// </param>
+internal sealed record TopologyResult(string Key, TopologySpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics,
+    EquatableArray<LocationInfo> ExpectationLocations = default);
 
 /// <summary>One generated source file.</summary>
 /// <param name="HintName">The unique hint name.</param>

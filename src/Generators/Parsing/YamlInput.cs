@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
@@ -19,6 +20,9 @@ internal static class YamlInput
 
     /// <summary>AdditionalFiles metadata that overrides the namespace.</summary>
     public const string NamespaceMetadata = "build_metadata.AdditionalFiles.SwarmDslNamespace";
+
+    /// <summary>AdditionalFiles metadata: the nodes whose tables the compiled pipeline covers (';' or ',' separated).</summary>
+    public const string PipelineNodesMetadata = "build_metadata.AdditionalFiles.SwarmDslPipelineNodes";
 
     /// <summary>Whether <paramref name="path"/> names a topology file.</summary>
     public static bool IsTopologyFile(string path) => path.EndsWith(Identifiers.TopologyFileSuffix, StringComparison.OrdinalIgnoreCase);
@@ -42,7 +46,9 @@ internal static class YamlInput
         var cls = Get(fileOptions, ClassNameMetadata);
         if (cls is null || !Identifiers.IsIdentifier(cls)) cls = Identifiers.ClassNameFromPath(file.Path);
         var target = new TargetType(ns, EquatableArray.Create(new TypeDeclaration("class", cls)), IsGeneratedType: true);
-        return new YamlSource(file.Path, text, target);
+        var nodes = (Get(fileOptions, PipelineNodesMetadata) ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries);
+        var pipelineNodes = string.Join(";", nodes.Select(n => n.Trim()).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal));
+        return new YamlSource(file.Path, text, target, pipelineNodes);
     }
 
     private static string? Get(AnalyzerConfigOptions options, string key)

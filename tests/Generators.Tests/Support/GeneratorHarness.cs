@@ -78,6 +78,20 @@ public static class GeneratorHarness
 
     public static CSharpCompilation Compilation(params (string Path, string Text)[] sources) => Compilation(sources.AsEnumerable());
 
+    /// <summary>
+    /// The folder holding the built SwarmDsl.Runtime (net10.0) and its SwarmDsl.Dsl: the project builds it first
+    /// (ProjectReference without the assembly: this project already has the Dsl types inside the generator).
+    /// </summary>
+    public static string RuntimeDirectory { get; } = Path.Combine(Paths.Root, "src", "Runtime", "bin",
+        new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name, "net10.0");
+
+    private static readonly Lazy<ImmutableArray<MetadataReference>> RuntimeReferences = new(() => ImmutableArray.Create<MetadataReference>(
+        MetadataReference.CreateFromFile(Path.Combine(RuntimeDirectory, "SwarmDsl.Runtime.dll")),
+        MetadataReference.CreateFromFile(Path.Combine(RuntimeDirectory, "SwarmDsl.Dsl.dll"))));
+
+    /// <summary><paramref name="compilation"/> referencing SwarmDsl.Runtime and SwarmDsl.Dsl, as a consumer of the runtime package.</summary>
+    public static CSharpCompilation WithRuntime(CSharpCompilation compilation) => compilation.AddReferences(RuntimeReferences.Value);
+
     public static TestOptionsProvider DefaultOptions() => new(new Dictionary<string, string> { ["build_property.RootNamespace"] = RootNamespace });
 
     /// <summary>A driver over <paramref name="yaml"/> files (name → text).</summary>

@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using SwarmDsl.Generators.Emitting;
+using SwarmDsl.Generators.Tests.Support;
+using SwarmDsl.Synthetic;
+
+namespace SwarmDsl.Generators.Tests;
+
+/// <summary>
+/// The provisioning files and the dumps are embedded by default only while the plan is small; the MSBuild properties
+/// SwarmDslEmbedProvisioning and SwarmDslEmbedDumps force them in or out. Skipping by size is reported (SWARM1010, info).
+/// </summary>
+public class EmbedTests
+{
+    private const string Hint = "Consumer.App.TwoNode.swarm.g.cs";
+
+    // Six nodes publishing 1,000 ports: a DNAT, two ACCEPTs and a MARK per port per node, a REDIRECT per port per task.
+    private static readonly Lazy<string> Wide = new(() => SyntheticTopology.Generate(new SyntheticTopologyOptions
+    {
+        Name = "wide", Nodes = 6, Overlays = 1, Services = 20, Tasks = 20, PublishedPorts = 1000, Expectations = 0,
+    }));
+
+    private static GeneratorHarness.Run Run(string file, string yaml, params (string Key, string Value)[] properties)
+    {
+        var global = new Dictionary<string, string> { ["build_property.RootNamespace"] = GeneratorHarness.RootNamespace };
+        foreach (var (k, v) in properties) global["build_property." + k] = v;
+        return GeneratorHarness.RunGenerator(GeneratorHarness.Compilation(("Empty.cs", "namespace Consumer.App { }")),
+            GeneratorHarness.Driver([(file, yaml)], new TestOptionsProvider(global)));
+    }
+
+    [Fact]
+    public void Example_IsBelowTheLimit_AndEmbedsEverythingByDefault()
+    {
+        var plan = SwarmCompiler.CompileToPlan("two-node.swarm.yaml", GeneratorHarness.ExampleYaml).Plan!;
+        Assert.InRange(PlanSize.Elements(plan), 1, PlanSize.AutoEmbedLimit);
+        var run = Run("two-node.swarm.yaml", GeneratorHarness.ExampleYaml);
+        Assert.Empty(run.GeneratorDiagnostics);
+        var source = run.Source(Hint);
+        Assert.Contains("internal static class Provisioning", source, StringComparison.Ordinal);
+        Assert.Contains("internal const string ModelDump =", source, StringComparison.Ordinal);
+        Assert.Contains("internal const string PlanDump =", source, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("false", "false")]
+    [InlineData("False", "true")]
+    [InlineData("true", "FALSE")]
+    public void Properties_ForceEachGroupInOrOut_Silently(string provisioning, string dumps)
+    {
+        var run = Run("two-node.swarm.yaml", GeneratorHarness.ExampleYaml, ("SwarmDslEmbedProvisioning", provisioning), ("SwarmDslEmbedDumps", dumps));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(GeneratorHarness.Format(run.OutputProblems));
+        var source = run.Source(Hint);
+        bool p = bool.Parse(provisioning), d = bool.Parse(dumps);
+        Assert.Equal(p, source.Contains("internal static class Provisioning", StringComparison.Ordinal));
+        Assert.Equal(!p, source.Contains("// Provisioning (the files swarmdsl emit writes): not embedded.", StringComparison.Ordinal));
+        Assert.Equal(d, source.Contains("internal const string PlanDump =", StringComparison.Ordinal));
+        Assert.Equal(d, source.Contains("internal const string ModelDump =", StringComparison.Ordinal));
+        // The YAML text stays: it is what a program compiles to simulate the topology.
+        Assert.Contains("internal const string SourceText =", source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AboveTheLimit_Auto_LeavesTheTextOut_AndSaysSo()
+    {
+        var plan = SwarmCompiler.CompileToPlan("wide.swarm.yaml", Wide.Value).Plan!;
+        int elements = PlanSize.Elements(plan);
+        Assert.True(elements > PlanSize.AutoEmbedLimit, elements + " elements");
+
+        var run = Run("wide.swarm.yaml", Wide.Value, ("SwarmDslEmbedDumps", "auto"));
+        var note = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("SWARM1010", note.Id);
+        Assert.Equal(DiagnosticSeverity.Info, note.Severity);
+        Assert.Contains(elements.ToString(System.Globalization.CultureInfo.InvariantCulture) + " dataplane elements", note.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("SwarmDslEmbedProvisioning", note.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("SwarmDslEmbedDumps", note.GetMessage(), StringComparison.Ordinal);
+        var source = run.Source("Consumer.App.Wide.swarm.g.cs");
+        Assert.DoesNotContain("class Provisioning", source, StringComparison.Ordinal);
+        Assert.DoesNotContain("PlanDump =", source, StringComparison.Ordinal);
+        Assert.Empty(GeneratorHarness.Format(run.OutputProblems));
+
+        // An explicit choice is not reported; true embeds whatever the size.
+        var forced = Run("wide.swarm.yaml", Wide.Value, ("SwarmDslEmbedProvisioning", "true"), ("SwarmDslEmbedDumps", "false"));
+        Assert.Empty(forced.GeneratorDiagnostics);
+        Assert.Contains("internal static class Provisioning", forced.Source("Consumer.App.Wide.swarm.g.cs"), StringComparison.Ordinal);
+    }
+}
