@@ -111,7 +111,7 @@ namespace Consumer.App
                 }
             }
 
-            /// <summary>manager/host: table <c>filter</c> (and 1 more namespaces with the very same rules).</summary>
+            /// <summary>manager/host: table <c>filter</c> (also serves 1 other namespace with the very same rules).</summary>
             private static class T_manager_host_filter
             {
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
@@ -271,7 +271,7 @@ namespace Consumer.App
                 }
             }
 
-            /// <summary>manager/host: table <c>nat</c> (and 1 more namespaces with the very same rules).</summary>
+            /// <summary>manager/host: table <c>nat</c> (also serves 1 other namespace with the very same rules).</summary>
             private static class T_manager_host_nat
             {
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
@@ -441,7 +441,7 @@ namespace Consumer.App
                 }
             }
 
-            /// <summary>manager/ingress_sbox: table <c>mangle</c> (and 1 more namespaces with the very same rules).</summary>
+            /// <summary>manager/ingress_sbox: table <c>mangle</c> (also serves 1 other namespace with the very same rules).</summary>
             private static class T_manager_ingress_sbox_mangle
             {
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
