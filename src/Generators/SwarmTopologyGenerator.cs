@@ -33,7 +33,7 @@ namespace SwarmDsl.Generators;
 /// out of the generator: an unexpected exception becomes SWARM1003 at the topology it concerns.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
-public sealed class SwarmTopologyGenerator : IIncrementalGenerator
+public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
 {
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
@@ -103,6 +103,8 @@ public sealed class SwarmTopologyGenerator : IIncrementalGenerator
             .Select(static (pair, _) => pair.Left.Spec is { } spec ? EmitGuarded(spec, pair.Right) : null)
             .WithTrackingName(TrackingNames.EmitAttributes);
         context.RegisterSourceOutput(attributeEmitted, static (spc, emitted) => AddSource(spc, emitted));
+
+        RegisterExpectations(context, yamlResults, attributeResults, trees);
     }
 
     /// <summary>A YAML file whose class an earlier file (by ordinal path) or a <c>[SwarmTopology]</c> type already fills.</summary>

@@ -29,4 +29,10 @@ internal static class TrackingNames
 
     /// <summary>The C# source of an attribute topology.</summary>
     public const string EmitAttributes = nameof(EmitAttributes);
+
+    /// <summary>A YAML topology's <c>expect:</c> entries simulated (the failed ones as diagnostics).</summary>
+    public const string ExpectYaml = nameof(ExpectYaml);
+
+    /// <summary>An attribute topology's <c>[Expect]</c> entries simulated (the failed ones as diagnostics).</summary>
+    public const string ExpectAttributes = nameof(ExpectAttributes);
 }

@@ -65,4 +65,55 @@ public class GraphCommandTests
         Assert.Equal("", output);
         Assert.StartsWith("swarmdsl: error: ", err);
     }
+
+    /// <summary>
+    /// A topology that is not in the repository: a synthetic 3-node cluster with three overlays besides ingress, written to a
+    /// temporary file; its graph plain, with a trace from outside across hosts, and as Mermaid with the same trace.
+    /// </summary>
+    private static (string Plain, string Traced, string Mermaid) ThreeNodeGraphs()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-graph-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "tri.swarm.yaml");
+            File.WriteAllText(file, SwarmDsl.Synthetic.SyntheticTopology.Generate(SwarmDsl.Synthetic.SyntheticTopologyOptions.Small with
+            {
+                Name = "tri", Nodes = 3, Overlays = 3, Services = 6, Tasks = 9, PublishedPorts = 4,
+            }));
+            var plain = Run("graph", file);
+            Assert.Equal((0, ""), (plain.Exit, plain.Err));
+            var traced = Run("graph", file, "--trace-from", "external", "--trace-to", "node-002:10000/tcp");
+            Assert.Equal((0, ""), (traced.Exit, traced.Err));
+            var mermaid = Run("graph", file, "--format", "mermaid", "--trace-from", "external", "--trace-to", "node-002:10000/tcp");
+            Assert.Equal((0, ""), (mermaid.Exit, mermaid.Err));
+            return (plain.Out, traced.Out, mermaid.Out);
+        }
+        finally
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
+    public void A_three_node_multi_overlay_topology_from_outside_the_repository_graphs_in_both_formats()
+    {
+        var (plain, traced, mermaid) = ThreeNodeGraphs();
+        foreach (var overlay in new[] { "net-001", "net-002", "net-003" }) Assert.Contains("netns 1-" + overlay, plain);
+        Assert.Contains("label=\"1\", fontcolor=red", traced);
+        Assert.StartsWith("flowchart LR\n", mermaid);
+        Assert.Contains("==>|1|", mermaid);
+        Assert.Contains("linkStyle ", mermaid);
+    }
+
+    [NetnsFact("dot")]
+    public void A_three_node_multi_overlay_topology_renders_with_graphviz_with_and_without_a_trace()
+    {
+        var (plain, traced, _) = ThreeNodeGraphs();
+        foreach (var dot in new[] { plain, traced })
+        {
+            var r = HostLinux.Run("dot", new[] { "-Tsvg" }, dot);
+            Assert.True(r.ExitCode == 0 && r.StdErr.Length == 0, "dot rejected the graph:\n" + r.StdErr);
+            Assert.Contains("<svg", r.StdOut);
+        }
+    }
 }

@@ -36,7 +36,8 @@ public class ShowStateTests
     {
         var (exit, output, _) = After2("manager", "ingress_sbox", "ipvsadm", "-L", "-n", "-c");
         Assert.Equal(0, exit);
-        Assert.Equal(2, Regex.Matches(output, @"^TCP 15:00  ESTABLISHED [\d.]+:\d+ +[\d.]+:8080 +10\.255\.0\.\d+:8080$", RegexOptions.Multiline).Count);
+        // ESTABLISHED expires 15 min after the last packet (ip_vs_proto_tcp.c), a few simulated milliseconds ago: 14:59 left.
+        Assert.Equal(2, Regex.Matches(output, @"^TCP 14:59  ESTABLISHED [\d.]+:\d+ +[\d.]+:8080 +10\.255\.0\.\d+:8080$", RegexOptions.Multiline).Count);
         Snapshot.Verify(output);
     }
 
@@ -55,9 +56,10 @@ public class ShowStateTests
         Assert.Equal(0, exit);
         var tcp = output.Split('\n').Where(l => l.StartsWith("tcp ", System.StringComparison.Ordinal)).ToList();
         Assert.Equal(2, tcp.Count);
+        // 5 days (tcp_timeouts[ESTABLISHED]) less the milliseconds since the last packet, in whole seconds.
         // conntrack-tools: original tuple to the node's address, reply from the ingress sandbox (DOCKER-INGRESS DNAT).
         Assert.All(tcp, l => Assert.Matches(
-            @"^tcp      6 432000 ESTABLISHED src=(\S+) dst=10\.7\.191\.\d+ sport=(\d+) dport=8080 src=172\.18\.0\.\d+ dst=\1 sport=8080 dport=\2 \[ASSURED\] mark=0 use=1$", l));
+            @"^tcp      6 431999 ESTABLISHED src=(\S+) dst=10\.7\.191\.\d+ sport=(\d+) dport=8080 src=172\.18\.0\.\d+ dst=\1 sport=8080 dport=\2 \[ASSURED\] mark=0 use=1$", l));
         Assert.Matches(@"^conntrack v1\.4\.7 \(conntrack-tools\): \d+ flow entries have been shown\.\n$", err);
         Snapshot.Verify(output + "--- stderr\n" + err);
     }
@@ -104,5 +106,24 @@ public class ShowStateTests
         Assert.Contains("--from", output);
         Assert.Contains("--count", output);
         Assert.Contains("conntrack -L", output);
+    }
+
+    [Fact]
+    public void After_lets_time_pass_so_timeouts_count_down_and_ipvs_connections_expire()
+    {
+        // --after 600: ESTABLISHED conntrack entries (5 days) show 600 s less; IPVS ESTABLISHED (15 min) has 5 min left;
+        // after 900 s the IPVS connections are gone (ip_vs_proto_tcp.c) while conntrack keeps its entries.
+        var args = new[] { "show", Paths.Example, "manager", "ingress_sbox", "--from", "external", "--to", "manager:8080/tcp", "--count", "2" };
+        var (exit, output, _) = Run(args.Concat(new[] { "--after", "600", "--", "ipvsadm", "-L", "-n", "-c" }).ToArray());
+        Assert.Equal(0, exit);
+        Assert.Equal(2, Regex.Matches(output, @"^TCP 04:59  ESTABLISHED ", RegexOptions.Multiline).Count);
+        (exit, output, _) = Run(args.Concat(new[] { "--after", "600", "--", "conntrack", "-L" }).ToArray());
+        Assert.Equal(2, Regex.Matches(output, @"^tcp      6 431399 ESTABLISHED ", RegexOptions.Multiline).Count);
+        (exit, output, _) = Run(args.Concat(new[] { "--after", "900", "--", "ipvsadm", "-L", "-n", "-c" }).ToArray());
+        Assert.Equal(0, exit);
+        Assert.DoesNotMatch(@"\nTCP ", output);
+        var (code, _, err) = Run("show", Paths.Example, "manager", "--after", "5", "--", "conntrack", "-L");
+        Assert.Equal(2, code);
+        Assert.Contains("--after needs --from and --to", err);
     }
 }

@@ -259,4 +259,61 @@ public class DiagnosticTests
         Assert.Contains(run.Result.GeneratedSources, s => s.HintName == "Consumer.App.TwoNode.swarm.g.cs");
         Assert.Empty(run.OutputProblems);
     }
+
+    // ---- expect: (simulated by the generator, as swarmdsl check does) ----
+
+    /// <summary>The example plus a raw rule on the worker that drops forwarded tcp/8080 (lines 67–72).</summary>
+    private static string ExampleWithDrop => GeneratorHarness.ExampleYaml.Replace("\r\n", "\n") + """
+
+        rules:
+          - node: worker
+            table: filter
+            chain: FORWARD
+            rule: -p tcp --dport 8080 -j DROP
+            position: insert
+
+        """;
+
+    private const string DropWhy = "connection 1 of 2 was dropped by FilterDrop at worker/host filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP)";
+
+    [Fact]
+    public void FailedExpectation_InYaml_IsAnErrorAtTheExpectEntry_SayingWhy()
+    {
+        var run = RunYaml(ExampleWithDrop);
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("SWARM0020", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        // The second entry (- from: external / to: worker:8080/tcp), line 63 column 5; the message is swarmdsl check's,
+        // naming the step (the FORWARD rule) and the declaration behind it (the raw rule at line 71).
+        Assert.Equal("/consumer/two-node.swarm.yaml(63,5): error SWARM0020: expected external → worker:8080/tcp to reach web: "
+            + DropWhy + " from two-node.swarm.yaml:71:11", d.ToString());
+        Assert.StartsWith("- from: external", ExampleWithDrop.Substring(d.Location.SourceSpan.Start - 2), StringComparison.Ordinal);
+        // The code is still generated (the build fails on the error, but the editor keeps its completions).
+        Assert.Contains(run.Result.GeneratedSources, s => s.HintName == "Consumer.App.TwoNode.swarm.g.cs");
+    }
+
+    [Fact]
+    public void HoldingExpectations_ProduceNoDiagnostic_InEitherForm()
+    {
+        Assert.Empty(RunYaml(GeneratorHarness.ExampleYaml).GeneratorDiagnostics);
+        var run = GeneratorHarness.RunGenerator(null, ("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes));
+        Assert.Empty(run.GeneratorDiagnostics);
+        var blocked = RunYaml(ExampleWithDrop.Replace("    reaches: web\n\nrules:", "    blocked: true\n\nrules:"));
+        Assert.Empty(blocked.GeneratorDiagnostics);
+    }
+
+    [Fact]
+    public void FailedExpectation_InAttributes_IsAnErrorAtTheExpectAttribute_SayingWhy()
+    {
+        var source = GeneratorHarness.ExampleAttributes.Replace("internal static partial class TwoNodeDeclared;",
+            "[Rule(\"FORWARD\", \"-p tcp --dport 8080 -j DROP\", Node = \"worker\", Table = NetfilterTable.Filter, Position = RulePosition.Insert)]\n"
+            + "internal static partial class TwoNodeDeclared;");
+        var run = GeneratorHarness.RunGenerator(null, ("TwoNodeDeclared.cs", source));
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("SWARM0020", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.True(d.Location.IsInSource);
+        Assert.Equal(SpanOf(source, "Expect(\"external\", \"worker:8080/tcp\", Reaches = \"web\")"), d.Location.GetLineSpan().Span);
+        Assert.StartsWith("expected external → worker:8080/tcp to reach web: " + DropWhy + " from TwoNodeDeclared.cs:", d.GetMessage(), StringComparison.Ordinal);
+    }
 }

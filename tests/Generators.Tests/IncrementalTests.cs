@@ -151,6 +151,37 @@ public class IncrementalTests
     }
 
     [Fact]
+    public void Expectations_AreSimulatedOnlyWhenTheirTopologyChanges()
+    {
+        var (driver, compilation) = Start();
+        static string KeyOf(object value) => ((ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>>)value).Item1;
+        static int Failures(object value) => ((ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>>)value).Item2.Count;
+
+        // An unrelated C# edit: the simulation step does not run at all (Cached, not merely Unchanged).
+        var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("Unrelated.cs", StringComparison.Ordinal));
+        var unrelated = compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(
+            "namespace Consumer.App { internal static class Unrelated { internal static int Value => 3; } }")));
+        var result = Result(driver.RunGenerators(unrelated));
+        Assert.Equal(2, Outputs(result, TrackingNames.ExpectYaml).Count());
+        Assert.Single(Outputs(result, TrackingNames.ExpectAttributes));
+        foreach (var step in new[] { TrackingNames.ExpectYaml, TrackingNames.ExpectAttributes })
+            Assert.All(Outputs(result, step), o => Assert.True(o.Reason == IncrementalStepRunReason.Cached, Describe([o])));
+
+        // Breaking one YAML's expectation: only that topology is simulated again, and now it fails.
+        var held = FindAdditionalText(driver, "other.swarm.yaml");
+        var broken = new InMemoryAdditionalText(held.Path, OtherYaml.Replace("\r\n", "\n")
+            + "\nrules:\n  - node: worker\n    chain: FORWARD\n    rule: -p tcp --dport 8080 -j DROP\n    position: insert\n");
+        result = Result(driver.ReplaceAdditionalText(held, broken).RunGenerators(compilation));
+        foreach (var o in Outputs(result, TrackingNames.ExpectYaml))
+        {
+            bool isOther = KeyOf(o.Value).EndsWith("other.swarm.yaml", StringComparison.Ordinal);
+            Assert.True(o.Reason == (isOther ? IncrementalStepRunReason.Modified : IncrementalStepRunReason.Cached), Describe([o]));
+            Assert.Equal(isOther ? 1 : 0, Failures(o.Value));
+        }
+        Assert.All(Outputs(result, TrackingNames.ExpectAttributes), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    [Fact]
     public void NoStepOutput_HoldsCompilationObjects()
     {
         var (driver, compilation) = Start();

@@ -11,7 +11,7 @@ namespace SwarmDsl.Generators.Tests;
 /// <summary>
 /// The NuGet package works for a real consumer: <c>dotnet pack</c>, then a console project in a temporary folder that restores
 /// the package from a local feed folder (and nothing else), lists the example as AdditionalFiles and builds with warnings
-/// as errors. Breaking the YAML fails that build at the YAML line and column. Slow (three real builds): filter it out with
+/// as errors. Breaking the YAML fails that build at the YAML line and column, and so does a false <c>expect:</c>. Slow (four real builds): filter it out with
 /// <c>--filter Category!=Package</c> while iterating.
 /// </summary>
 [Trait("Category", "Package")]
@@ -35,6 +35,8 @@ public class PackageTests
                 var entries = zip.Entries.Select(e => e.FullName).ToList();
                 Assert.Contains("analyzers/dotnet/cs/SwarmDsl.Generators.dll", entries);
                 Assert.Contains("analyzers/dotnet/cs/YamlDotNet.dll", entries);
+                // Nothing else loads with the analyzer: the packet engine is compiled into it (AnalyzerDependencyTests).
+                Assert.Equal(2, entries.Count(e => e.StartsWith("analyzers/", StringComparison.Ordinal)));
                 Assert.Contains("build/SwarmDsl.Generators.props", entries);
                 Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal));
                 using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
@@ -105,6 +107,15 @@ public class PackageTests
             File.WriteAllText(Path.Combine(app, "two-node.swarm.yaml"), yaml.Replace("vni: 4096", "vni: banana"));
             var failed = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: false);
             Assert.Contains("two-node.swarm.yaml(31,10): error SWARM0003: expected a whole number for 'vni', not 'banana'", failed, StringComparison.Ordinal);
+
+            // A false expectation fails the build too: the generator simulates expect: (the packet engine runs inside the
+            // compiler), and the error sits at the expect: entry with the reason swarmdsl check gives.
+            File.WriteAllText(Path.Combine(app, "two-node.swarm.yaml"), yaml.Replace("\r\n", "\n")
+                + "\nrules:\n  - node: worker\n    chain: FORWARD\n    rule: -p tcp --dport 8080 -j DROP\n    position: insert\n");
+            var expectFailed = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: false);
+            const string ExpectError = "two-node.swarm.yaml(63,5): error SWARM0020: expected external → worker:8080/tcp to reach web: connection 1 of 2 was dropped by FilterDrop at worker/host filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from two-node.swarm.yaml:70:11";
+            Assert.True(expectFailed.Contains(ExpectError, StringComparison.Ordinal),
+                "no SWARM0020 at the entry; the build said:\n" + string.Join("\n", expectFailed.Split('\n').Where(l => l.Contains("SWARM", StringComparison.Ordinal) || l.Contains("error", StringComparison.Ordinal))));
         }
         finally
         {

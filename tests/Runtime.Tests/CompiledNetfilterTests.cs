@@ -202,6 +202,9 @@ public class CompiledNetfilterTests
                 if (a != b) throw new Exception("traces differ:\n--- interpreted\n" + a + "\n--- compiled\n" + b);
                 connections += count;
             }
+            var ca = Counters(interpreted, plan);
+            var cb = Counters(compiled, plan);
+            if (ca != cb) throw new Exception("rule counters differ:\n--- interpreted\n" + ca + "\n--- compiled\n" + cb);
         }, iter: 250);
         Assert.True(connections >= 1000, connections + " connections");
     }
@@ -257,6 +260,21 @@ public class CompiledNetfilterTests
         int port = portIndex < ports.Length ? ports[portIndex] : randomPort;
         var flow = new Flow(ns.Index, source, addresses[dst], protocol, protocol == IpProtocol.Icmp ? 0 : port, "random");
         return TextTraceRenderer.Render(sim.Connect(flow, count), "random", includeReplies: true);
+    }
+
+    /// <summary>Every rule's and policy's packet and byte counters (iptables -L -v), one line each.</summary>
+    private static string Counters(Simulation sim, DataplanePlan plan)
+    {
+        var state = new SwarmDsl.Runtime.State.SimulatedDataplaneState(sim);
+        var sb = new System.Text.StringBuilder();
+        foreach (var h in plan.Hosts)
+            foreach (var n in h.Namespaces)
+                foreach (var t in n.Tables)
+                    foreach (var c in t.Chains)
+                        for (int i = -1; i < c.Rules.Count; i++)
+                            sb.Append(h.Node).Append('/').Append(n.Name).Append(' ').Append(t.Name).Append(' ').Append(c.Name).Append(' ').Append(i)
+                              .Append(' ').Append(state.RuleCounters(h.Node, n.Name, t.Name, c.Name, i)).Append('\n');
+        return sb.ToString();
     }
 
     /// <summary>Every address the plan mentions, plus ones outside it.</summary>

@@ -13,6 +13,19 @@ internal static class ExamplePlans
 
     public static DataplanePlan Nftables => _nft ??= Compile(LoadBalancerBackend.Nftables);
 
+    /// <summary>The example with its published port as UDP (IPVS backend).</summary>
+    public static DataplanePlan Udp => _udp ??= Compile(LoadBalancerBackend.Ipvs, File.ReadAllText(Paths.Example)
+        .Replace("protocol: tcp ", "protocol: udp ", System.StringComparison.Ordinal).Replace("8080/tcp", "8080/udp", System.StringComparison.Ordinal));
+
+    private static DataplanePlan? _udp;
+
+    public static DataplanePlan Compile(LoadBalancerBackend backend, string text)
+    {
+        var result = SwarmCompiler.CompileToPlan(Paths.Example, text, new LoweringOptions(backend));
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics));
+        return result.Plan!;
+    }
+
     public static DataplanePlan Compile(LoadBalancerBackend backend)
     {
         var result = SwarmCompiler.CompileToPlan(Paths.Example, File.ReadAllText(Paths.Example), new LoweringOptions(backend));

@@ -164,11 +164,12 @@ public class ExampleTraceTests
     [Fact]
     public void Least_connection_schedulers_follow_the_connection_counts()
     {
-        // lc: every completed handshake makes an active connection (overhead 256); ties go to the first destination.
+        // lc: every completed handshake makes an active connection (overhead 256); ties go to the first destination of
+        // the kernel's list, which holds the last added (web.2) first.
         var sim = new Simulation(P.Reweighted(ExamplePlans.Ipvs, Scheduler.Lc, 1, 1));
         Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out _));
         var owners = Enumerable.Range(0, 4).Select(_ => sim.ConnectUntraced(flow).Task).ToArray();
-        Assert.Equal(new[] { "web.1", "web.2", "web.1", "web.2" }, owners);
+        Assert.Equal(new[] { "web.2", "web.1", "web.2", "web.1" }, owners);
         // wlc with weights 1 and 3: web.2 takes connections until 256·n₂·1 > 256·n₁·3 no longer holds.
         var wlc = new Simulation(P.Reweighted(ExamplePlans.Ipvs, Scheduler.Wlc, 1, 3));
         Assert.True(wlc.TryResolve("external", "manager:8080/tcp", out flow, out _));
@@ -186,9 +187,9 @@ public class ExampleTraceTests
             Assert.True(sim.TryResolve("external:" + client, "manager:8080/tcp", out var flow, out _));
             var owners = Enumerable.Range(0, 3).Select(_ => sim.ConnectUntraced(flow).Task).Distinct().ToArray();
             Assert.Single(owners);
-            // bucket = hash_32(ntohl(saddr), 8); buckets alternate web.1, web.2 (weights 1, 1).
+            // bucket = hash_32(ntohl(saddr), 8); buckets alternate web.2, web.1 (weights 1, 1; list order web.2 web.1).
             int bucket = SwarmDsl.Runtime.Ipvs.HashScheduler.Bucket(Ipv4Address.Parse(client));
-            Assert.Equal(bucket % 2 == 0 ? "web.1" : "web.2", owners[0]);
+            Assert.Equal(bucket % 2 == 0 ? "web.2" : "web.1", owners[0]);
         }
     }
 
@@ -202,7 +203,7 @@ public class ExampleTraceTests
         var lb = first.OfType<IpvsStep>().Single();
         Assert.Equal("nftables", lb.Backend);
         Assert.StartsWith("numgen inc mod 2 = 0", lb.Reason, StringComparison.Ordinal);
-        Assert.Contains(first.OfType<NatStep>(), n => n.NatKind.StartsWith("SNAT (nftables", StringComparison.Ordinal) && n.After.StartsWith("10.255.0.3:", StringComparison.Ordinal));
+        Assert.Contains(first.OfType<NatStep>(), n => n is { Origin: NatOrigin.NftablesBalancer, Manip: NatManip.Source } && n.After.StartsWith("10.255.0.3:", StringComparison.Ordinal));
         Assert.All(traces, t => Assert.Equal("10.7.191.9:8080", t.Reply!.Disposition.Final.SourceEndpoint));
     }
 

@@ -32,71 +32,83 @@ public class KernelPrimitiveTests
         return sb.ToString();
     }
 
+    private static IpvsDestination Dest(IpvsService s, string task) => s.Destinations.Single(d => d.Task == task);
+    private static int Index(IpvsService s, string task) => Array.FindIndex(s.Destinations, d => d.Task == task);
+
+    [Fact]
+    public void Destinations_are_linked_at_the_head_as___ip_vs_update_dest_does()
+    {
+        // __ip_vs_update_dest: list_add_rcu(&dest->n_list, &svc->destinations) — ipvsadm adding A, B, C leaves C B A.
+        var s = Service(Scheduler.Rr, 1, 1, 1);
+        Assert.Equal("CBA", string.Concat(s.Destinations.Select(d => d.Task)));
+    }
+
     [Fact]
     public void Wrr_weights_3_2_1_follow_ip_vs_wrr_schedule()
     {
-        // net/netfilter/ipvs/ip_vs_wrr.c. ipvsadm adds A, B, C one at a time and each add_dest runs
+        // net/netfilter/ipvs/ip_vs_wrr.c over the list C(1) B(2) A(3) (head insertion). Each add_dest runs
         // ip_vs_wrr_dest_changed: after A alone di = 3, mw = 3 - (3 - 1) = 1 and cw = mw = 1; after B and C di = 1,
-        // mw = 3, and cw stays 1 (it is neither 0 nor above mw). So the first pass takes every weight ≥ 1: A B C.
+        // mw = 3, and cw stays 1 (it is neither 0 nor above mw). So the first pass takes every weight ≥ 1: C B A.
         // From then on ip_vs_wrr_schedule restarts at cw = mw = 3 and lowers it by di each pass: cw = 3 → {A},
-        // cw = 2 → {A, B}, cw = 1 → {A, B, C}: the cycle is A A B A B C (not A A A B B C), 3:2:1 per cycle.
+        // cw = 2 → {B, A}, cw = 1 → {C, B, A}: the cycle is A B A C B A, 3:2:1 per cycle.
         var s = Service(Scheduler.Wrr, 3, 2, 1);
-        Assert.Equal("ABC" + "AABABC" + "AABABC" + "AABABC", Sequence(s, 21));
+        Assert.Equal("CBA" + "ABACBA" + "ABACBA" + "ABACBA", Sequence(s, 21));
     }
 
     [Fact]
     public void Wrr_with_a_common_divisor_steps_by_the_gcd()
     {
-        // weights 4, 2: after A alone di = 4, mw = 1, cw = 1; adding B gives di = 2, mw = 4 - (2 - 1) = 3 and, since
-        // di > 1, cw = (1 / 2) * 2 + 1 = 1. First pass (cw = 1): A B. Then cw = 3 → {A}, cw = 1 → {A, B}: A A B (2:1).
+        // weights 4, 2 (list B A): after A alone di = 4, mw = 1, cw = 1; adding B gives di = 2, mw = 4 - (2 - 1) = 3
+        // and, since di > 1, cw = (1 / 2) * 2 + 1 = 1. First pass (cw = 1): B A. Then cw = 3 → {A}, cw = 1 → {B, A}:
+        // A B A (2:1).
         var s = Service(Scheduler.Wrr, 4, 2);
-        Assert.Equal("AB" + "AAB" + "AAB" + "AAB", Sequence(s, 11));
+        Assert.Equal("BA" + "ABA" + "ABA" + "ABA", Sequence(s, 11));
     }
 
     [Fact]
     public void Wrr_skips_quiesced_destinations_and_fails_when_all_are_zero()
     {
-        // B (weight 0) never reaches cw ≥ 1. Start: cw = 1 → A C; then cw = 2 → {A}, cw = 1 → {A, C}: A A C (2:1).
+        // List C(1) B(0) A(2). B never reaches cw ≥ 1. Start: cw = 1 → C A; then cw = 2 → {A}, cw = 1 → {C, A}: A C A.
         var s = Service(Scheduler.Wrr, 2, 0, 1);
-        Assert.Equal("AC" + "AAC" + "AAC", Sequence(s, 8));
-        s.SetWeight(0, 0);
-        s.SetWeight(2, 0);
+        Assert.Equal("CA" + "ACA" + "ACA", Sequence(s, 8));
+        s.SetWeight(Index(s, "A"), 0);
+        s.SetWeight(Index(s, "C"), 0);
         Assert.Equal("---", Sequence(s, 3)); // ip_vs_wrr_schedule: mw == 0 → no destination
     }
 
     [Fact]
     public void Rr_cycles_and_skips_weight_zero()
     {
-        // ip_vs_rr.c: the next destination after the previous choice with weight > 0.
+        // ip_vs_rr.c: from the list head (C B A), the next destination after the previous choice with weight > 0.
         var s = Service(Scheduler.Rr, 1, 0, 5);
-        Assert.Equal("ACACAC", Sequence(s, 6));
+        Assert.Equal("CACACA", Sequence(s, 6));
     }
 
     [Fact]
     public void Lc_picks_least_activeconns_times_256_plus_inactconns()
     {
-        // ip_vs_lc.c with ip_vs_dest_conn_overhead = activeconns << 8 + inactconns; ties go to the first.
+        // ip_vs_lc.c with ip_vs_dest_conn_overhead = activeconns << 8 + inactconns; ties go to the first in the list.
         var s = Service(Scheduler.Lc, 1, 1, 1);
-        SetConns(s.Destinations[0], active: 1, inactive: 0);   // 256
-        SetConns(s.Destinations[1], active: 0, inactive: 300); // 300
-        SetConns(s.Destinations[2], active: 0, inactive: 255); // 255
-        Assert.Equal(2, s.Scheduler.Schedule(s, default, default));
-        SetConns(s.Destinations[2], active: 1, inactive: 0);   // tie 256 with A → A (first)
-        Assert.Equal(0, s.Scheduler.Schedule(s, default, default));
-        s.SetWeight(0, 0);                                      // weight 0 is skipped
-        Assert.Equal(2, s.Scheduler.Schedule(s, default, default));
+        SetConns(Dest(s, "A"), active: 1, inactive: 0);   // 256
+        SetConns(Dest(s, "B"), active: 0, inactive: 300); // 300
+        SetConns(Dest(s, "C"), active: 0, inactive: 255); // 255
+        Assert.Equal("C", Sequence(s, 1));
+        SetConns(Dest(s, "C"), active: 1, inactive: 0);   // tie 256 between C and A → C (first in the list C B A)
+        Assert.Equal("C", Sequence(s, 1));
+        s.SetWeight(Index(s, "C"), 0);                    // weight 0 is skipped
+        Assert.Equal("A", Sequence(s, 1));
     }
 
     [Fact]
     public void Wlc_compares_overhead_times_weight()
     {
-        // ip_vs_wlc.c: least = first with weight > 0; replace when loh * w(dest) > doh * w(least).
+        // ip_vs_wlc.c: least = first with weight > 0 (list B A); replace when loh * w(dest) > doh * w(least).
         var s = Service(Scheduler.Wlc, 1, 3);
-        SetConns(s.Destinations[0], active: 1, inactive: 0); // 256 / 1
-        SetConns(s.Destinations[1], active: 2, inactive: 0); // 512 / 3 → 256*3 = 768 > 512*1 → B
-        Assert.Equal(1, s.Scheduler.Schedule(s, default, default));
-        SetConns(s.Destinations[1], active: 3, inactive: 1); // 769 / 3: 256*3 = 768 > 769*1 is false → A
-        Assert.Equal(0, s.Scheduler.Schedule(s, default, default));
+        SetConns(Dest(s, "A"), active: 1, inactive: 0); // 256 / 1
+        SetConns(Dest(s, "B"), active: 3, inactive: 1); // 769 / 3; least = B; A: 769 * 1 > 256 * 3 = 768 → A
+        Assert.Equal("A", Sequence(s, 1));
+        SetConns(Dest(s, "B"), active: 2, inactive: 0); // 512 / 3: 512 * 1 > 256 * 3 is false → B stays
+        Assert.Equal("B", Sequence(s, 1));
     }
 
     private static void SetConns(IpvsDestination d, int active, int inactive)
@@ -108,10 +120,11 @@ public class KernelPrimitiveTests
     [Fact]
     public void Sh_buckets_repeat_destinations_by_weight_and_hash_the_source_with_hash_32()
     {
-        // ip_vs_sh.c ip_vs_sh_reassign: each destination fills `weight` consecutive buckets, round the list, 256 buckets.
+        // ip_vs_sh.c ip_vs_sh_reassign: walking the list (B(1) A(2)), each destination fills `weight` consecutive
+        // buckets, round the list, 256 buckets.
         var s = Service(Scheduler.Sh, 2, 1);
         var sh = (SourceHashScheduler)s.Scheduler;
-        Assert.Equal(new[] { 0, 0, 1, 0, 0, 1 }, sh.Buckets.Slice(0, 6).ToArray());
+        Assert.Equal("BAABAA", string.Concat(sh.Buckets.Slice(0, 6).ToArray().Select(i => s.Destinations[i].Task)));
         Assert.Equal(256, sh.Buckets.Length);
         // ip_vs_sh_hashkey = hash_32(ntohl(addr) + port(0), IP_VS_SH_TAB_BITS = 8) = (addr * 0x61C88647) >> 24.
         var src = Ipv4Address.Parse("10.7.191.254");
@@ -125,10 +138,10 @@ public class KernelPrimitiveTests
     [Fact]
     public void Dh_buckets_ignore_weights_and_hash_the_destination()
     {
-        // ip_vs_dh.c ip_vs_dh_reassign: one bucket per destination in turn; ip_vs_dh_hashkey = hash_32(ntohl(daddr), 8).
+        // ip_vs_dh.c ip_vs_dh_reassign: one bucket per destination in list order (B A); ip_vs_dh_hashkey = hash_32(ntohl(daddr), 8).
         var s = Service(Scheduler.Dh, 5, 1);
         var dh = (DestinationHashScheduler)s.Scheduler;
-        Assert.Equal(new[] { 0, 1, 0, 1 }, dh.Buckets.Slice(0, 4).ToArray());
+        Assert.Equal("BABA", string.Concat(dh.Buckets.Slice(0, 4).ToArray().Select(i => s.Destinations[i].Task)));
         var dst = Ipv4Address.Parse("10.0.0.100");
         Assert.Equal(dh.Buckets[HashScheduler.Bucket(dst)], s.Scheduler.Schedule(s, Ipv4Address.Parse("1.2.3.4"), dst));
     }

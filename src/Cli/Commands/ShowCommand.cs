@@ -37,11 +37,12 @@ internal static class ShowCommand
         var to = new Option<string>("--to") { Description = "... to DST (as trace --to, e.g. manager:8080/tcp); the command then shows the counters and connections it left" };
         var count = new Option<int>("--count") { Description = "connections to open from --from to --to before answering", DefaultValueFactory = _ => 1 };
         var seed = new Option<uint>("--seed") { Description = "simulation seed (ephemeral ports, flow hashes), as for trace", DefaultValueFactory = _ => 0u };
+        var after = new Option<double>("--after") { Description = "seconds to let pass after the traffic before answering: timeouts count down, and conntrack entries, IPVS connections and learned FDB entries whose time ran out are gone", DefaultValueFactory = _ => 0 };
         var cmd = new Command("show", "Answer a read-only Linux command (ip, bridge, brctl, iptables, iptables-save, ipvsadm, sysctl, netstat, conntrack) from the compiled plan, in that command's own output format. "
             + "With --from/--to [--count N], first simulate those connections (with replies), so conntrack -L, ipvsadm -L -n --stats / -c and netstat -i show the state they left; "
             + "e.g. show FILE manager ingress_sbox --from external --to manager:8080/tcp --count 2 -- ipvsadm -L -n --stats")
         {
-            args, lb, prefix, hostNetns, cpus, from, to, count, seed,
+            args, lb, prefix, hostNetns, cpus, from, to, count, seed, after,
         };
         cmd.SetAction(parse =>
         {
@@ -66,7 +67,7 @@ internal static class ShowCommand
             var nsName = before.Count == 3 ? before[2] : "host";
             var ns = host.Namespaces.FirstOrDefault(n => n.Name == nsName)
                 ?? throw new CliUsageException($"no namespace '{nsName}' on {host.Node} (namespaces: {string.Join(", ", host.Namespaces.Select(n => n.Name))})");
-            var state = RunTraffic(plan, parse.GetValue(from), parse.GetValue(to), parse.GetValue(count), parse.GetValue(seed));
+            var state = RunTraffic(plan, parse.GetValue(from), parse.GetValue(to), parse.GetValue(count), parse.GetValue(seed), parse.GetValue(after));
             var options = new ShowOptions
             {
                 NetnsPrefix = parse.GetValue(prefix) ?? "",
@@ -84,17 +85,25 @@ internal static class ShowCommand
 
     /// <summary>
     /// Opens <paramref name="count"/> connections <paramref name="from"/> → <paramref name="to"/> in a fresh simulation of
-    /// the plan and returns its state; null (a freshly applied host) when no traffic was asked for.
+    /// the plan, lets <paramref name="afterSeconds"/> pass, and returns its state; null (a freshly applied host) when no
+    /// traffic was asked for.
     /// </summary>
-    internal static IDataplaneState? RunTraffic(DataplanePlan plan, string? from, string? to, int count, uint seed)
+    internal static IDataplaneState? RunTraffic(DataplanePlan plan, string? from, string? to, int count, uint seed, double afterSeconds = 0)
     {
-        if (from is null && to is null) return null;
+        if (afterSeconds < 0 || double.IsNaN(afterSeconds) || afterSeconds > 365.0 * 24 * 3600)
+            throw new CliUsageException("--after takes seconds from 0 to one year, not " + afterSeconds.ToString(CultureInfo.InvariantCulture));
+        if (from is null && to is null)
+        {
+            if (afterSeconds > 0) throw new CliUsageException("--after needs --from and --to: time only matters for the state traffic leaves");
+            return null;
+        }
         if (from is null || to is null) throw new CliUsageException("--from and --to go together: both name the traffic to simulate before answering");
         if (count < 1 || count > TraceCommand.MaxCount)
             throw new CliUsageException($"--count must be from 1 to {TraceCommand.MaxCount.ToString(CultureInfo.InvariantCulture)}, not {count.ToString(CultureInfo.InvariantCulture)}");
         var sim = new Simulation(plan, seed);
         if (!sim.TryResolve(from, to, out var flow, out var error)) throw new CliUsageException(error);
         sim.Connect(flow, count); // traced as `trace` runs them, so ports and sequence numbers match its output
+        if (afterSeconds > 0) sim.Advance(TimeSpan.FromSeconds(afterSeconds));
         return new SimulatedDataplaneState(sim);
     }
 

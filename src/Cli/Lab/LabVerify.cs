@@ -5,7 +5,6 @@ using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using SwarmDsl.Emit;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
@@ -293,8 +292,6 @@ internal sealed class LabVerify
         return new Packet { Headers = h };
     }
 
-    private static readonly Regex MtuInDetail = new(@"\(mtu (\d+)\)", RegexOptions.CultureInvariant);
-
     /// <summary>What the client would see of the simulated over-MTU packet: what came back to its namespace, if anything.</summary>
     private static string MtuOutcome(ConnectionTrace t)
     {
@@ -308,8 +305,7 @@ internal sealed class LabVerify
         switch (f.Protocol)
         {
             case IpProtocol.Icmp when f.IcmpType == 3 && f.IcmpCode == 4:
-                var m = MtuInDetail.Match(request.Detail);
-                return m.Success ? "frag-needed (mtu " + m.Groups[1].Value + ")" : "frag-needed";
+                return f.IcmpMtu > 0 ? "frag-needed (mtu " + f.IcmpMtu.ToString(CultureInfo.InvariantCulture) + ")" : "frag-needed";
             case IpProtocol.Icmp when f.IcmpType == 3 && f.IcmpCode == 3:
                 return "port-unreachable";
             case IpProtocol.Icmp:
@@ -369,8 +365,8 @@ internal sealed class LabVerify
                     NetfilterStep n => n.RuleNumber == 0
                         ? n.Table + " " + n.Chain + " policy " + (n.Verdict.StartsWith("DROP", StringComparison.Ordinal) ? "drop" : "accept")
                         : n.Table + " " + n.Chain + " #" + n.RuleNumber.ToString(CultureInfo.InvariantCulture) + " " + SimVerdict(n.Verdict),
-                    IpvsStep { Backend: "nftables" } => NftablesEmitter.Table + " prerouting accept",
-                    NatStep nat when nat.NatKind.StartsWith("SNAT (nftables", StringComparison.Ordinal) => NftablesEmitter.Table + " postrouting accept",
+                    IpvsStep { Balancer: LoadBalancerBackend.Nftables } => NftablesEmitter.Table + " prerouting accept",
+                    NatStep { Origin: NatOrigin.NftablesBalancer, Manip: NatManip.Source } => NftablesEmitter.Table + " postrouting accept",
                     _ => null,
                 };
                 if (token is not null) yield return (netns, hop.Node + "/" + hop.Namespace, reply, token);

@@ -101,20 +101,22 @@ public static class ScriptEmitter
         // --- Namespaces.
         if (l.Created.Count > 0)
         {
-            w.Comment("Network namespaces.");
-            foreach (var ns in l.Created)
-                w.Line($"ensure_ns {l.NsWord(ns.Name)}  # {Shell.CommentText(Describe(ns))}");
+            w.Comment("Network namespaces (one ip -batch makes those missing):");
+            foreach (var ns in l.Created) w.Comment("  " + Describe(ns));
+            w.Line("make_ns " + string.Join(" ", l.Created.Select(ns => l.NsWord(ns.Name))));
             w.Line();
         }
-        var scan = "scan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name)));
         var tempNames = TempNames(l);
+        // One scan of the namespaces that existed before this run; afterwards apply keeps LINKS up to date itself.
+        w.Comment("The devices present (namespaces made by this run hold only lo and are not asked).");
+        w.Line("scan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name))));
+        w.Line();
 
         // --- Phase 1: devices that are made in one namespace and moved to another.
         if (l.Pairs.Count > 0 || l.Vxlans.Count > 0)
         {
             w.Comment("Devices made here and moved into their namespaces, under temporary names (as Docker does). A vxlan device");
             w.Comment("keeps its UDP socket in the namespace that created it. Made only when the final device is missing.");
-            w.Line(scan);
             var creators = new[] { l.HostNamespace }.Concat(l.Vxlans.Select(v => v.CreatedIn)).Distinct().ToList();
             foreach (var creator in creators)
             {
@@ -132,6 +134,7 @@ public static class ScriptEmitter
                     w.Line($"drop_stale {l.NsWord(v.Namespace)} {v.TempName}");
                     w.Line($"B+=(\"link add {v.TempName} {VxlanSpec(vx)}\")");
                     w.Line($"B+=(\"link set dev {v.TempName} netns {l.NsInQuotes(v.Namespace)}\")");
+                    w.Line($"made {l.NsWord(v.Namespace)} {v.TempName}");
                     w.Line("CREATED=$((CREATED + 1))");
                     w.Outdent().Line("fi");
                 }
@@ -149,9 +152,13 @@ public static class ScriptEmitter
                             w.Line($"drop_stale \"\" {end.TempName}");
                             if (!l.IsHost(end.Namespace)) w.Line($"drop_stale {l.NsWord(end.Namespace)} {end.TempName}");
                         }
+                        // Made here and moved, as Docker does: a moved end takes the next free interface index of its new
+                        // namespace (what `ip link` shows as @ifN), which an end made there directly would not.
                         w.Line($"B+=(\"link add {p.A.TempName} type veth peer name {p.B.TempName}\")");
                         foreach (var end in new[] { p.A, p.B })
                             if (!l.IsHost(end.Namespace)) w.Line($"B+=(\"link set dev {end.TempName} netns {l.NsInQuotes(end.Namespace)}\")");
+                        w.Line($"made {l.NsWord(p.A.Namespace)} {p.A.TempName}");
+                        w.Line($"made {l.NsWord(p.B.Namespace)} {p.B.TempName}");
                         w.Line("CREATED=$((CREATED + 1))");
                         w.Outdent().Line("fi");
                     }
@@ -163,7 +170,6 @@ public static class ScriptEmitter
 
         // --- Phase 2: each namespace's own devices, addresses, routes, neighbours and FDB.
         w.Comment("Each namespace: devices, addresses, routes, neighbours (one ip -batch), then FDB entries (one bridge -batch).");
-        w.Line(scan);
         foreach (var ns in l.All)
         {
             w.Line();
@@ -234,10 +240,19 @@ public static class ScriptEmitter
         // --- sysctls.
         if (l.All.Any(n => n.Sysctls.Count > 0))
         {
-            w.Comment("sysctls (a value changed in this namespace is remembered, and teardown puts it back).");
-            foreach (var ns in l.All)
-                foreach (var s in ns.Sysctls)
-                    w.Line($"set_sysctl {l.NsWord(ns.Name)} {Shell.Quote(s.Key)} {Shell.Quote(s.Value)} {(s.Required ? 1 : 0)} {Shell.Quote(Where(s.Span))}");
+            w.Comment("sysctls, per namespace: one sysctl reads them, one writes those that differ (a value changed in the host");
+            w.Comment("namespace is remembered, and teardown puts it back).");
+            foreach (var ns in l.All.Where(n => n.Sysctls.Count > 0))
+            {
+                w.Line($"set_sysctls {l.NsWord(ns.Name)} \\");
+                w.Indent();
+                for (int i = 0; i < ns.Sysctls.Count; i++)
+                {
+                    var s = ns.Sysctls[i];
+                    w.Line($"{Shell.Quote(s.Key)} {Shell.Quote(s.Value)} {(s.Required ? 1 : 0)} {Shell.Quote(Where(s.Span))}{(i + 1 < ns.Sysctls.Count ? " \\" : "")}");
+                }
+                w.Outdent();
+            }
             w.Line();
         }
 
@@ -245,7 +260,7 @@ public static class ScriptEmitter
         var ipt = l.All.Where(IptablesRestoreEmitter.HasRules).ToList();
         if (ipt.Count > 0)
         {
-            w.Comment("iptables: one iptables-restore --noflush per namespace.");
+            w.Comment("iptables: one iptables-restore --noflush per namespace, of the chains that differ from its file (none if none do).");
             foreach (var ns in ipt)
             {
                 if (l.IsHost(ns.Name))
@@ -259,23 +274,28 @@ public static class ScriptEmitter
         // --- Load balancing.
         if (plan.Backend == LoadBalancerBackend.Ipvs && l.All.Any(n => n.Ipvs.Count > 0))
         {
-            w.Comment("IPVS: one ipvsadm-restore per namespace.");
+            w.Comment("IPVS: one ipvsadm-restore per namespace whose services differ from its file.");
             foreach (var ns in l.All.Where(n => n.Ipvs.Count > 0))
             {
                 foreach (var s in ns.Ipvs)
                     w.Comment($"{IpvsRestoreEmitter.ServiceId(s)}: service {s.Service} ({Where(s.Span)}), {s.Destinations.Count} destination(s)");
+                var file = "\"$HERE\"/" + Shell.Quote(IpvsRestoreEmitter.FileName(ns.Name));
+                w.Line($"if ! ipvs_same {l.NsWord(ns.Name)} {file}; then");
+                w.Indent();
                 if (l.IsHost(ns.Name))
                     foreach (var s in ns.Ipvs)
                         w.Line($"ipvsadm -D {IpvsRestoreEmitter.ServiceId(s)} >/dev/null 2>&1 || true");
-                w.Line($"in_ns {l.NsWord(ns.Name)} ipvsadm-restore <\"$HERE\"/{Shell.Quote(IpvsRestoreEmitter.FileName(ns.Name))} || die {Shell.Quote("ipvsadm-restore failed in namespace " + ns.Name)}");
+                w.Line($"in_ns {l.NsWord(ns.Name)} ipvsadm-restore <{file} || die {Shell.Quote("ipvsadm-restore failed in namespace " + ns.Name)}");
+                w.Line("CHANGED=$((CHANGED + 1))");
+                w.Outdent().Line("fi");
             }
             w.Line();
         }
         if (plan.Backend == LoadBalancerBackend.Nftables && l.All.Any(n => n.NftLoadBalancers.Count > 0))
         {
-            w.Comment("nftables load balancers: one nft -f per namespace (table ip " + NftablesEmitter.Table + ", replaced whole).");
+            w.Comment("nftables load balancers: one nft -f per namespace whose table ip " + NftablesEmitter.Table + " differs from its file (replaced whole).");
             foreach (var ns in l.All.Where(n => n.NftLoadBalancers.Count > 0))
-                w.Line($"in_ns {l.NsWord(ns.Name)} nft -f \"$HERE\"/{Shell.Quote(NftablesEmitter.FileName(ns.Name))} || die {Shell.Quote("nft -f failed in namespace " + ns.Name)}");
+                w.Line($"nft_apply {l.NsWord(ns.Name)} \"$HERE\"/{Shell.Quote(NftablesEmitter.FileName(ns.Name))}");
             w.Line();
         }
 
@@ -286,7 +306,7 @@ public static class ScriptEmitter
             foreach (var (ns, x) in listeners)
                 w.Comment($"  {ns.Name}: {x.Protocol.Name()} port {x.Port.ToString(CultureInfo.InvariantCulture)} ({x.Owner}, {Where(x.Span)})");
         }
-        w.Line("printf 'swarmdsl apply (node %s): done; created %d namespaces and devices\\n' \"$NODE\" \"$CREATED\"");
+        w.Line("printf 'swarmdsl apply (node %s): done; created %d namespaces and devices, changed %d rule sets\\n' \"$NODE\" \"$CREATED\" \"$CHANGED\"");
         return w.ToString();
     }
 

@@ -36,57 +36,73 @@ preflight() {
   if ((${#missing[@]} > 0)); then die "missing tools: ${missing[*]}"; fi
 }
 
-# scan_links NS...: note which devices exist in each namespace (one ip call per namespace).
-declare -A LINKS=()
+# LINKS["NS/DEV"] is 1 when device DEV exists in namespace NS (set by scan_links, kept up to date by apply as it
+# makes and deletes devices); NEW_NS["NS"] is 1 for a namespace this run created (it holds only lo and no rules, so
+# it is neither scanned nor compared).
+declare -A LINKS=() NEW_NS=()
+
+# scan_links NS...: note which devices exist in each namespace (one ip process per namespace, parsed in bash).
 scan_links() {
-  local ns name
-  LINKS=()
+  local ns out line
   for ns in "$@"; do
     if [[ -n "$ns" ]] && ! has_ns "$ns"; then continue; fi
-    while read -r name; do
-      LINKS["$ns/$name"]=1
-    done < <(ipns "$ns" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
+    if is_new "$ns"; then
+      LINKS["$ns/lo"]=1
+      continue
+    fi
+    out="$(ipns "$ns" -o link show)" || die "cannot list the devices of namespace ${ns:-host}"
+    # Lines read "7: name@peer: <FLAGS> ..."; device names hold neither ':' nor '@'.
+    while [[ -n "$out" ]]; do
+      line="${out%%$'\n'*}"
+      if [[ "$out" == *$'\n'* ]]; then out="${out#*$'\n'}"; else out=""; fi
+      line="${line#*: }"
+      LINKS["$ns/${line%%[:@]*}"]=1
+    done
   done
 }
 has_link() { [[ -n "${LINKS["$1/$2"]:-}" ]]; }
+is_new() { [[ -n "$1" && -n "${NEW_NS["$1"]:-}" ]]; }
 
 # has_addr NS DEV CIDR: whether DEV carries CIDR.
 has_addr() {
-  local a
-  while read -r a; do
-    if [[ "$a" == "$3" ]]; then return 0; fi
-  done < <(ipns "$1" -4 -o addr show dev "$2" 2>/dev/null | awk '{ print $4 }')
-  return 1
+  local out
+  out="$(ipns "$1" -4 -o addr show dev "$2" 2>/dev/null)" || return 1
+  [[ "$out" == *" inet $3 "* ]]
 }
 
-# run_batch NS LINE...: one ip -batch in namespace NS.
+# run_batch NS LINE...: one ip -batch in namespace NS (the lines go in as a here-string: no extra process).
 run_batch() {
-  local ns="$1"
+  local ns="$1" IFS=$'\n'
   shift
   if (($# == 0)); then return 0; fi
-  printf '%s\n' "$@" | ipns "$ns" -batch - || die "ip -batch failed in namespace ${ns:-host}"
+  ipns "$ns" -batch - <<<"$*" || die "ip -batch failed in namespace ${ns:-host}"
 }
 
 # run_bridge_batch NS LINE...: one bridge -batch in namespace NS.
 run_bridge_batch() {
-  local ns="$1"
+  local ns="$1" IFS=$'\n'
   shift
   if (($# == 0)); then return 0; fi
   if [[ -z "$ns" ]]; then
-    printf '%s\n' "$@" | bridge -batch - || die "bridge -batch failed in namespace host"
+    bridge -batch - <<<"$*" || die "bridge -batch failed in namespace host"
   else
-    printf '%s\n' "$@" | bridge -n "$ns" -batch - || die "bridge -batch failed in namespace $ns"
+    bridge -n "$ns" -batch - <<<"$*" || die "bridge -batch failed in namespace $ns"
   fi
 }
 
 # State: values this node had before apply changed them (host sysctls, chain policies), restored by teardown.
-# One line per value: KIND<TAB>KEY<TAB>VALUE.
+# One line per value: KIND<TAB>KEY<TAB>VALUE. The first value noted for a key is kept.
 remembered() {
-  [[ -f "$STATE" ]] && awk -F'\t' -v k="$1" -v key="$2" '$1 == k && $2 == key { found = 1 } END { exit !found }' "$STATE"
+  local kind key value
+  [[ -f "$STATE" ]] || return 1
+  while IFS=$'\t' read -r kind key value; do
+    if [[ "$kind" == "$1" && "$key" == "$2" ]]; then return 0; fi
+  done <"$STATE"
+  return 1
 }
 remember() {
   if remembered "$1" "$2"; then return 0; fi
-  mkdir -p "$STATE_DIR"
+  [[ -d "$STATE_DIR" ]] || mkdir -p "$STATE_DIR"
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$STATE"
 }
 
@@ -95,35 +111,67 @@ remember() {
     /// <summary>Functions only apply.sh needs.</summary>
     public const string Apply = """
 CREATED=0
+CHANGED=0
 
-ensure_ns() {
-  if has_ns "$1"; then return 0; fi
-  ip netns add "$1" || die "cannot create namespace $1"
-  CREATED=$((CREATED + 1))
+# make_ns NS...: create the namespaces that do not exist yet, in one ip -batch.
+make_ns() {
+  local ns lines=()
+  for ns in "$@"; do
+    if has_ns "$ns"; then continue; fi
+    lines+=("netns add $ns")
+    NEW_NS["$ns"]=1
+    CREATED=$((CREATED + 1))
+  done
+  run_batch "" "${lines[@]}"
 }
 
 # drop_stale NS DEV: delete a half-made device an interrupted run left behind.
 drop_stale() {
   if has_link "$1" "$2"; then
     ipns "$1" link del dev "$2" 2>/dev/null || true
+    LINKS["$1/$2"]=""
   fi
 }
 
-# set_sysctl NS KEY VALUE REQUIRED WHERE: set KEY in namespace NS. A missing key stops the script when REQUIRED is 1
-# and is skipped with a warning otherwise. Values changed in the host namespace are remembered for teardown.
-set_sysctl() {
-  local ns="$1" key="$2" value="$3" required="$4" where="$5" current
-  if ! current="$(in_ns "$ns" sysctl -n "$key" 2>/dev/null)"; then
-    if [[ "$required" == 1 ]]; then die "sysctl $key does not exist in namespace ${ns:-host} ($where)"; fi
-    warn "sysctl $key does not exist in namespace ${ns:-host}; skipped ($where)"
-    return 0
-  fi
-  if [[ "$current" == "$value" ]]; then return 0; fi
-  if [[ -z "$ns" ]]; then remember sysctl "$key" "$current"; fi
-  if ! in_ns "$ns" sysctl -q -w "$key=$value"; then
+# made NS DEV: note a device the coming batch makes.
+made() { LINKS["$1/$2"]=1; }
+
+# set_sysctls NS (KEY VALUE REQUIRED WHERE)...: set the keys in namespace NS with one sysctl to read them all and one
+# to write those that differ. A missing key stops the script when REQUIRED is 1 and is skipped with a warning otherwise.
+# Values changed in the host namespace are remembered for teardown.
+set_sysctls() {
+  local ns="$1" out line i key value required where
+  shift
+  local -a keys=() writes=()
+  local -A now=()
+  for ((i = 1; i <= $#; i += 4)); do keys+=("${!i}"); done
+  # "key = value" for every key that exists (-e: missing ones are left out); tabs inside values become spaces.
+  out="$(in_ns "$ns" sysctl -e "${keys[@]}" 2>/dev/null)" || true
+  while [[ -n "$out" ]]; do
+    line="${out%%$'\n'*}"
+    if [[ "$out" == *$'\n'* ]]; then out="${out#*$'\n'}"; else out=""; fi
+    now["${line%% = *}"]="${line#* = }"
+  done
+  for ((i = 1; i <= $#; i += 4)); do
+    key="${!i}" && value="${*:i+1:1}" && required="${*:i+2:1}" && where="${*:i+3:1}"
+    if [[ -z "${now["$key"]+set}" ]]; then
+      if [[ "$required" == 1 ]]; then die "sysctl $key does not exist in namespace ${ns:-host} ($where)"; fi
+      warn "sysctl $key does not exist in namespace ${ns:-host}; skipped ($where)"
+      continue
+    fi
+    if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
+    if [[ -z "$ns" ]]; then remember sysctl "$key" "${now["$key"]//$'\t'/ }"; fi
+    writes+=("$key=$value")
+  done
+  if ((${#writes[@]} == 0)) || in_ns "$ns" sysctl -q -w "${writes[@]}" 2>/dev/null; then return 0; fi
+  # Some write failed: find which, by reading the values again.
+  for ((i = 1; i <= $#; i += 4)); do
+    key="${!i}" && value="${*:i+1:1}" && required="${*:i+2:1}" && where="${*:i+3:1}"
+    [[ -n "${now["$key"]+set}" ]] || continue
+    if [[ "$(in_ns "$ns" sysctl -n "$key" 2>/dev/null)" == "$value" ]]; then continue; fi
     if [[ "$required" == 1 ]]; then die "cannot set sysctl $key=$value in namespace ${ns:-host} ($where)"; fi
     warn "cannot set sysctl $key=$value in namespace ${ns:-host}; skipped ($where)"
-  fi
+  done
 }
 
 # remember_policy TABLE CHAIN: note a built-in chain's policy before the rules file changes it.
@@ -133,21 +181,111 @@ remember_policy() {
   if [[ -n "$policy" ]]; then remember policy "$1/$2" "$policy"; fi
 }
 
-# ipt_apply NS FILE: load FILE with one iptables-restore --noflush. Right after each *table line, the rules a previous
-# run put in chains the file does not own (found by their comment) are deleted, so they are re-inserted, not doubled;
-# chains the file declares are flushed by their declaration.
+# ipt_apply NS FILE: make the namespace's rules what FILE says, changing only what differs, in one
+# iptables-restore --noflush (none when nothing differs, so counters stay). Compared chain by chain with iptables-save:
+# a chain FILE declares (ours) is flushed and refilled unless its rules are already exactly the file's; in a built-in
+# chain our rules (found by their comment) must be the first ones, in order, else they are deleted and inserted again
+# at the top; our rules in chains FILE no longer mentions (a changed topology) are deleted; a DROP policy is set unless
+# already set. Foreign rules are never touched.
 ipt_apply() {
-  local ns="$1" file="$2" saved
+  local ns="$1" file="$2" saved input
+  if is_new "$ns"; then
+    in_ns "$ns" iptables-restore --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"
+    CHANGED=$((CHANGED + 1))
+    return 0
+  fi
   saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace ${ns:-host}"
-  awk -v mark="$IPT_MARK" '
-    pass == 1 && /^\*/ { t = substr($0, 2) }
-    pass == 1 && /^:/ && $2 == "-" { own[t, substr($1, 2)] = 1 }
-    pass == 2 && /^\*/ { t = substr($0, 2) }
-    pass == 2 && /^-A / && index($0, mark) && !((t, $2) in own) { del[t] = del[t] "-D" substr($0, 3) "\n" }
-    pass == 3 { print }
-    pass == 3 && /^\*/ { printf "%s", del[substr($0, 2)] }
-  ' pass=1 "$file" pass=2 - pass=3 "$file" <<<"$saved" | in_ns "$ns" iptables-restore --noflush \
-    || die "iptables-restore failed for $file in namespace ${ns:-host}"
+  input="$(awk -v mark="$IPT_MARK" '
+    function note(t, c) { if (!((t, c) in named)) { named[t, c] = 1; cs[t, ++nc[t]] = c } }
+    function table(t) { if (!(t in seen)) { seen[t] = 1; ts[++nt] = t } }
+    function touch(t) { if (!(t in busy)) { busy[t] = 1; nb++ } }
+    pass == 1 && /^\*/ { t = substr($0, 2); table(t); next }
+    pass == 1 && /^:/ { c = substr($1, 2); note(t, c); if ($2 == "-") own[t, c] = 1; else policy[t, c] = $2; next }
+    pass == 1 && /^-A / { c = $2; note(t, c); want[t, c, ++n[t, c]] = $0; next }
+    pass == 1 && /^-I / {
+      c = $2; note(t, c); r = $0; sub(/^-I [^ ]+ [0-9]+ /, "", r)
+      want[t, c, ++n[t, c]] = "-A " c " " r; ins[t, c, n[t, c]] = $0; next
+    }
+    pass == 2 && /^\*/ { t = substr($0, 2); table(t); next }
+    pass == 2 && /^:/ { c = substr($1, 2); exists[t, c] = 1; lpolicy[t, c] = $2; next }
+    pass == 2 && /^-A / {
+      c = $2; k = ++nl[t, c]
+      if (k > n[t, c]) extra[t, c] = 1; else if ($0 != want[t, c, k]) differs[t, c] = 1
+      if (index($0, mark)) {
+        if (!((t, c) in nm)) ms[t, ++nmc[t]] = c
+        mk[t, c, ++nm[t, c]] = $0
+      }
+    }
+    END {
+      # What each chain needs: "flush" (ours, refilled), "replace" (our rules in a built-in chain) or "delete".
+      for (i = 1; i <= nt; i++) {
+        t = ts[i]
+        for (j = 1; j <= nc[t]; j++) {
+          c = cs[t, j]
+          if ((t, c) in own) {
+            if (!((t, c) in exists) || (t, c) in differs || (t, c) in extra || nl[t, c] != n[t, c]) { act[t, c] = "flush"; touch(t) }
+            continue
+          }
+          if ((t, c) in policy && lpolicy[t, c] != policy[t, c]) { setpol[t, c] = 1; touch(t) }
+          if (n[t, c] + nm[t, c] == 0 || (nl[t, c] >= n[t, c] && !((t, c) in differs) && nm[t, c] == n[t, c])) continue
+          act[t, c] = "replace"; touch(t)
+        }
+        for (j = 1; j <= nmc[t]; j++) if (!((t, ms[t, j]) in named)) { act[t, ms[t, j]] = "delete"; touch(t) }
+      }
+      print nb + 0
+      for (i = 1; i <= nt; i++) {
+        t = ts[i]
+        if (!(t in busy)) continue
+        print "*" t
+        for (j = 1; j <= nc[t]; j++) {
+          c = cs[t, j]
+          if (act[t, c] == "flush") print ":" c " - [0:0]"
+          if ((t, c) in setpol) print ":" c " " policy[t, c] " [0:0]"
+        }
+        for (j = 1; j <= nmc[t]; j++) {
+          c = ms[t, j]
+          if (act[t, c] == "replace" || act[t, c] == "delete") for (k = 1; k <= nm[t, c]; k++) print "-D" substr(mk[t, c, k], 3)
+        }
+        for (j = 1; j <= nc[t]; j++) {
+          c = cs[t, j]
+          if (act[t, c] == "flush") for (k = 1; k <= n[t, c]; k++) print want[t, c, k]
+          if (act[t, c] == "replace") for (k = 1; k <= n[t, c]; k++) print ins[t, c, k]
+        }
+        print "COMMIT"
+      }
+    }
+  ' pass=1 "$file" pass=2 - <<<"$saved")" || die "cannot compare $file with the rules of namespace ${ns:-host}"
+  if [[ "${input%%$'\n'*}" == 0 ]]; then return 0; fi
+  in_ns "$ns" iptables-restore --noflush <<<"${input#*$'\n'}" || die "iptables-restore failed for $file in namespace ${ns:-host}"
+  CHANGED=$((CHANGED + 1))
+}
+
+# nft_apply NS FILE: load FILE (which replaces table ip swarmdsl atomically) unless the table already lists exactly as
+# the file writes it; an unchanged table keeps its state (numgen counters, rule handles).
+nft_apply() {
+  local ns="$1" file="$2" want live
+  if is_new "$ns"; then
+    in_ns "$ns" nft -f "$file" || die "nft -f failed for $file in namespace $ns"
+    CHANGED=$((CHANGED + 1))
+    return 0
+  fi
+  want="$(<"$file")"
+  want="table ip swarmdsl {${want#*$'\n'table ip swarmdsl \{}"
+  if live="$(in_ns "$ns" nft list table ip swarmdsl 2>/dev/null)" && [[ "$live" == "$want" ]]; then return 0; fi
+  in_ns "$ns" nft -f "$file" || die "nft -f failed for $file in namespace ${ns:-host}"
+  CHANGED=$((CHANGED + 1))
+}
+
+# ipvs_same NS FILE: whether the namespace's IPVS services (none in a namespace this run created) named in FILE hold exactly its lines (compared as sets, as
+# ipvsadm-save lists them in kernel order); with -C first (a namespace we own) no other service may exist.
+ipvs_same() {
+  if is_new "$1"; then return 1; fi
+  in_ns "$1" ipvsadm-save -n 2>/dev/null | awk '
+    pass == 1 && $0 == "-C" { strict = 1; next }
+    pass == 1 && NF { want[$0]++; ids[$2 " " $3] = 1; n++; next }
+    pass == 2 && NF && (strict || ($2 " " $3) in ids) { if (!($0 in want) || --want[$0] < 0) bad = 1; m++ }
+    END { exit !(!bad && n == m) }
+  ' pass=1 "$2" pass=2 -
 }
 
 """;

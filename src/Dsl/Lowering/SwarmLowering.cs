@@ -550,11 +550,14 @@ public static class SwarmLowering
                 }
             }
 
-            // The application: one socket per distinct (protocol, target port) of the service.
+            // The application: one socket per distinct (protocol, target port) of the service, then its exposed ports.
             var seen = new HashSet<(IpProtocol, int)>();
             foreach (var p in svc.Ports)
                 if (seen.Add((p.Protocol, p.Target)))
                     ns.Listeners.Add(new ListenerPlan(p.Protocol, p.Target, task.Name, p.Span));
+            foreach (var x in svc.Exposed)
+                if (seen.Add((x.Protocol, x.Port)))
+                    ns.Listeners.Add(new ListenerPlan(x.Protocol, x.Port, task.Name, x.Span));
             return ns;
         }
 

@@ -125,6 +125,19 @@ public sealed class ServiceDeclaration
     public SourceSpan? TasksSpan { get; set; }
     /// <summary><c>placement.nodes</c>.</summary>
     public List<Located<string>> PlacementNodes { get; } = new();
+    /// <summary><c>expose</c>: ports the tasks listen on without publishing them.</summary>
+    public List<ExposeDeclaration> Expose { get; } = new();
+}
+
+/// <summary>One <c>expose</c> item: <c>5432</c> or <c>"53/udp"</c>.</summary>
+public sealed class ExposeDeclaration
+{
+    /// <summary>The item.</summary>
+    public SourceSpan Span { get; set; }
+    /// <summary>The port.</summary>
+    public int Port { get; set; }
+    /// <summary>The protocol (tcp when not written).</summary>
+    public IpProtocol Protocol { get; set; }
 }
 
 /// <summary><c>ports[]</c>.</summary>

@@ -74,7 +74,8 @@ public sealed record NetworkModel(string Name, NetworkDriver Driver, Ipv4Cidr Su
 
 /// <summary>A service.</summary>
 public sealed record ServiceModel(string Name, string? Image, ServiceMode Mode, int Replicas, EquatableArray<string> Networks,
-    EndpointMode EndpointMode, EquatableArray<PortModel> Ports, Scheduler Scheduler, EquatableArray<VipModel> Vips, SourceSpan Span)
+    EndpointMode EndpointMode, EquatableArray<PortModel> Ports, Scheduler Scheduler, EquatableArray<VipModel> Vips, SourceSpan Span,
+    EquatableArray<ExposedPortModel> Exposed = default)
 {
     /// <summary>Whether any port is published through the routing mesh.</summary>
     public bool PublishesIngress
@@ -85,6 +86,9 @@ public sealed record ServiceModel(string Name, string? Image, ServiceMode Mode, 
 
 /// <summary>A service's virtual IP on one network.</summary>
 public sealed record VipModel(string Network, Ipv4Address Address, bool Pinned, SourceSpan Span);
+
+/// <summary>A port the service's tasks listen on without publishing it (<c>expose</c>).</summary>
+public sealed record ExposedPortModel(int Port, IpProtocol Protocol, SourceSpan Span);
 
 /// <summary>A published port.</summary>
 public sealed record PortModel(int Published, int Target, IpProtocol Protocol, PublishMode Mode, SourceSpan Span);

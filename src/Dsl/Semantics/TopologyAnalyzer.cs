@@ -385,8 +385,17 @@ public sealed class TopologyAnalyzer
             foreach (var pn in s.PlacementNodes.Where(pn => nodes.All(x => x.Name != pn.Value)))
                 _d.Report(DiagnosticDescriptors.UnknownReference, pn.Span, UnknownMessage("node", pn.Value, nodes.Select(x => x.Name)));
 
+            var exposed = new List<ExposedPortModel>();
+            foreach (var x in s.Expose)
+            {
+                if (exposed.Any(e => e.Port == x.Port && e.Protocol == x.Protocol))
+                    _d.Report(DiagnosticDescriptors.DuplicateKey, x.Span, $"service '{name}' exposes {x.Port}/{x.Protocol.Name()} twice");
+                else exposed.Add(new ExposedPortModel(x.Port, x.Protocol, x.Span));
+            }
+
             result.Add(new ServiceModel(name, s.Image?.Value, mode, mode == ServiceMode.Global ? 0 : s.Replicas?.Value ?? 1, nets.ToEquatableArray(),
-                endpointMode, ports.ToEquatableArray(), s.Scheduler?.Value ?? Scheduler.Rr, EquatableArray<VipModel>.Empty, s.Name.Span));
+                endpointMode, ports.ToEquatableArray(), s.Scheduler?.Value ?? Scheduler.Rr, EquatableArray<VipModel>.Empty, s.Name.Span,
+                exposed.ToEquatableArray()));
         }
         return result;
     }

@@ -21,7 +21,7 @@ public static class LanguageKeys
     /// <summary>Keys that only overlay networks take.</summary>
     public static readonly string[] OverlayOnly = { "vni", "mtu", "ingress", "attachable", "loadBalancerAddresses" };
     /// <summary><c>services.&lt;name&gt;</c>.</summary>
-    public static readonly string[] Service = { "image", "replicas", "mode", "networks", "vip", "endpointMode", "ports", "loadBalancing", "tasks", "placement" };
+    public static readonly string[] Service = { "image", "replicas", "mode", "networks", "vip", "endpointMode", "ports", "expose", "loadBalancing", "tasks", "placement" };
     /// <summary><c>ports[]</c>.</summary>
     public static readonly string[] Port = { "published", "target", "protocol", "mode" };
     /// <summary><c>loadBalancing</c>.</summary>

@@ -195,6 +195,7 @@ public sealed class YamlBinder
                     break;
                 case "endpointMode": s.EndpointMode = Enum(e.Value, "endpointMode", ("vip", EndpointMode.Vip), ("dnsrr", EndpointMode.Dnsrr)); break;
                 case "ports": ForEachItem(e.Value, "ports", item => BindPort(s, item)); break;
+                case "expose": ForEachItem(e.Value, "expose", item => BindExpose(s, item)); break;
                 case "loadBalancing":
                     var lb = Mapping(e.Value, "loadBalancing");
                     if (lb is null) break;
@@ -253,6 +254,33 @@ public sealed class YamlBinder
         }
         if (p.Published is null && !HasKey(m, "published")) _d.Report(DiagnosticDescriptors.MissingKey, m.Span, "a port needs 'published' (the port clients connect to)");
         if (p.Target is null && !HasKey(m, "target")) _d.Report(DiagnosticDescriptors.MissingKey, m.Span, "a port needs 'target' (the port the task listens on)");
+    }
+
+    // `expose` items are compose's form: a port (5432) or a port and a protocol ("53/udp").
+    private void BindExpose(ServiceDeclaration s, YamlNode node)
+    {
+        if (node is not YamlScalar sc || sc.IsNull)
+        {
+            _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"an exposed port must be a port such as 5432 or \"53/udp\", not {node.KindName}");
+            return;
+        }
+        var text = sc.Value;
+        int slash = text.IndexOf('/');
+        var portText = slash < 0 ? text : text.Substring(0, slash);
+        var protoText = slash < 0 ? "tcp" : text.Substring(slash + 1);
+        IpProtocol? proto = protoText switch { "tcp" => IpProtocol.Tcp, "udp" => IpProtocol.Udp, "sctp" => IpProtocol.Sctp, _ => null };
+        if (portText.Length == 0 || portText.Length > 9 || !portText.All(c => c >= '0' && c <= '9') || proto is null)
+        {
+            _d.Report(DiagnosticDescriptors.WrongType, sc.Span, $"an exposed port must be a port such as 5432 or \"53/udp\" (protocol tcp, udp or sctp), not '{Printable(text)}'");
+            return;
+        }
+        int port = int.Parse(portText, NumberStyles.None, CultureInfo.InvariantCulture);
+        if (port < 1 || port > 65535)
+        {
+            _d.Report(DiagnosticDescriptors.OutOfRange, sc.Span, $"exposed port {port} is out of range: use 1 to 65535");
+            return;
+        }
+        s.Expose.Add(new ExposeDeclaration { Span = sc.Span, Port = port, Protocol = proto.Value });
     }
 
     private void BindTask(ServiceDeclaration s, YamlNode node)

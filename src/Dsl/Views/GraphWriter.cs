@@ -11,7 +11,9 @@ public static class GraphWriter
     {
         var sb = new StringBuilder();
         sb.Append("graph ").Append(DotString(graph.Title)).Append(" {\n");
-        sb.Append("  graph [rankdir=LR, fontname=\"Helvetica\", compound=true, label=").Append(DotString("topology " + graph.Title)).Append("];\n");
+        // newrank: rank nodes across clusters in one pass. Without it dot fails ("trouble in init_rank") on a trace
+        // overlay whose labelled, non-constraining edges cross clusters of several hosts (a 3-node multi-overlay topology).
+        sb.Append("  graph [rankdir=LR, newrank=true, fontname=\"Helvetica\", compound=true, label=").Append(DotString("topology " + graph.Title)).Append("];\n");
         sb.Append("  node [fontname=\"Helvetica\", fontsize=10];\n");
         sb.Append("  edge [fontname=\"Helvetica\", fontsize=9];\n");
         foreach (var v in graph.Vertices.Where(v => v.Cluster is null)) AppendDotVertex(sb, v, "  ");

@@ -353,6 +353,14 @@ public static class IptablesView
     /// source instead, so the output is reproducible (and still valid <c>iptables-restore</c> input).
     /// </summary>
     public static string? Save(DataplanePlan plan, NamespacePlan ns, string? table, out string? error)
+        => Save(plan, null, ns, table, counters: false, ShowOptions.Default, out error);
+
+    /// <summary>
+    /// <c>iptables-save [-c] [-t TABLE]</c>: chain lines carry the policy counters <c>[packets:bytes]</c> (zero for user
+    /// chains, as iptables-nft prints them); with <paramref name="counters"/> every rule is prefixed with its own. Counters
+    /// come from <see cref="ShowOptions.State"/> (zero without one, as right after <c>iptables-restore</c>).
+    /// </summary>
+    public static string? Save(DataplanePlan plan, HostPlan? host, NamespacePlan ns, string? table, bool counters, ShowOptions options, out string? error)
     {
         error = null;
         if (table is not null && BuiltInChains(table) is null)
@@ -369,13 +377,24 @@ public static class IptablesView
             sb.Append('*').Append(name).Append('\n');
             var chains = Chains(ns, name);
             foreach (var c in chains)
-                sb.Append(':').Append(c.Name).Append(' ').Append(c.BuiltIn ? (c.Policy == Verdict.Accept ? "ACCEPT" : "DROP") : "-").Append(" [0:0]\n");
+            {
+                var pc = c.BuiltIn && host is not null ? options.State?.RuleCounters(host.Node, ns.Name, name, c.Name, -1) ?? default : default;
+                sb.Append(':').Append(c.Name).Append(' ').Append(c.BuiltIn ? (c.Policy == Verdict.Accept ? "ACCEPT" : "DROP") : "-").Append(' ');
+                AppendCounters(sb, pc).Append('\n');
+            }
             foreach (var c in chains)
-                foreach (var r in c.Rules)
-                    sb.Append(IptablesSyntax.Format(r, c.Name, Comment(plan, r))).Append('\n');
+                for (int i = 0; i < c.Rules.Count; i++)
+                {
+                    if (counters)
+                        AppendCounters(sb, host is not null ? options.State?.RuleCounters(host.Node, ns.Name, name, c.Name, i) ?? default : default).Append(' ');
+                    sb.Append(IptablesSyntax.Format(c.Rules[i], c.Name, Comment(plan, c.Rules[i]))).Append('\n');
+                }
             sb.Append("COMMIT\n");
             sb.Append("# Completed\n");
         }
         return sb.ToString();
     }
+
+    private static StringBuilder AppendCounters(StringBuilder sb, PacketCounters c) =>
+        sb.Append('[').Append(c.Packets.ToString(CultureInfo.InvariantCulture)).Append(':').Append(c.Bytes.ToString(CultureInfo.InvariantCulture)).Append(']');
 }

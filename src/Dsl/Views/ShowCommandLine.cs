@@ -21,7 +21,7 @@ public sealed record ShowResult(int ExitCode, string Output, string Error)
     public const string Supported =
         "show answers: ip [-4] [-d] addr|link|route|neigh [show [dev] DEV], bridge fdb show [dev DEV], brctl show [BRIDGE], " +
         "brctl showmacs BRIDGE, iptables [-t TABLE] -L [CHAIN] -n [-v] [-x] [--line-numbers], iptables [-t TABLE] -S [CHAIN], " +
-        "iptables-save [-t TABLE], ipvsadm -L -n [--stats|-c], conntrack -L [-p PROTO], sysctl [-n] KEY..., netstat -i";
+        "iptables-save [-c] [-t TABLE], ipvsadm -L -n [--stats|-c], conntrack -L [-p PROTO], sysctl [-n] KEY..., netstat -i";
 }
 
 /// <summary>
@@ -44,7 +44,7 @@ public static class ShowCommandLine
             case "bridge": return Bridge(links, ns, args);
             case "brctl": return Brctl(links, ns, args);
             case "iptables": return Iptables(plan, host, ns, args, options);
-            case "iptables-save": return IptablesSave(plan, ns, args);
+            case "iptables-save": return IptablesSave(plan, host, ns, args, options);
             case "ipvsadm": return Ipvsadm(host, ns, args, options);
             case "sysctl": return Sysctl(ns, args);
             case "netstat": return Netstat(links, ns, args, options);
@@ -174,16 +174,18 @@ public static class ShowCommandLine
         return s is null ? ShowResult.Fail(err!) : ShowResult.Ok(s);
     }
 
-    private static ShowResult IptablesSave(DataplanePlan plan, NamespacePlan ns, List<string> args)
+    private static ShowResult IptablesSave(DataplanePlan plan, HostPlan host, NamespacePlan ns, List<string> args, ShowOptions options)
     {
         string? table = null;
+        bool counters = false;
         for (int i = 0; i < args.Count; i++)
         {
-            if ((args[i] == "-t" || args[i] == "--table") && i + 1 < args.Count) table = args[++i];
+            if (args[i] == "-c" || args[i] == "--counters") counters = true;
+            else if ((args[i] == "-t" || args[i] == "--table") && i + 1 < args.Count) table = args[++i];
             else if (args[i].StartsWith("-t", StringComparison.Ordinal) && args[i].Length > 2) table = args[i].Substring(2);
             else return ShowResult.Unsupported($"iptables-save argument '{args[i]}' is not supported");
         }
-        var text = IptablesView.Save(plan, ns, table, out var error);
+        var text = IptablesView.Save(plan, host, ns, table, counters, options, out var error);
         return text is null ? ShowResult.Fail(error!) : ShowResult.Ok(text);
     }
 

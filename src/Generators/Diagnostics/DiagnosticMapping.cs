@@ -31,6 +31,15 @@ internal static class DiagnosticMapping
         return EquatableArray<DiagnosticInfo>.Own(result);
     }
 
+    /// <summary>Where each of <paramref name="spans"/> lies in the YAML <paramref name="text"/> (see <see cref="Locate"/>).</summary>
+    public static EquatableArray<LocationInfo> LocateAll(IEnumerable<SourceSpan> spans, string path, string text)
+    {
+        var source = SourceText.From(text);
+        var result = new List<LocationInfo>();
+        foreach (var span in spans) result.Add(Locate(span, path, source));
+        return result.ToEquatableArray();
+    }
+
     /// <summary>Where <paramref name="span"/> lies in <paramref name="source"/>, clamped to the text (the file start when unknown).</summary>
     public static LocationInfo Locate(SourceSpan span, string path, SourceText source)
     {

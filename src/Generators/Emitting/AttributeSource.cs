@@ -193,6 +193,9 @@ namespace SwarmDsl
 
         /// <summary>The nodes tasks may run on (<c>placement.nodes</c>, default every node).</summary>
         public string[]? PlacementNodes { get; set; }
+
+        /// <summary>Ports the tasks listen on without publishing them (<c>expose</c>): <c>"5432"</c> or <c>"53/udp"</c>.</summary>
+        public string[]? Expose { get; set; }
     }
 
     /// <summary>A published port of a service (<c>services.&lt;service&gt;.ports[]</c>).</summary>

@@ -28,7 +28,12 @@ internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, st
 /// <param name="Key">The YAML path or the type's full name.</param>
 /// <param name="Spec">The spec, or null when the topology has errors.</param>
 /// <param name="Diagnostics">Every diagnostic, in the compiler's order.</param>
-internal sealed record TopologyResult(string Key, TopologySpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics);
+/// <param name="ExpectationLocations">
+/// Where each of the spec's <c>expect:</c> entries is written (the YAML entry or the <c>[Expect]</c> attribute), in the
+/// order of <see cref="Topology.Expectations"/>; empty without a spec. Failed expectations are reported there.
+/// </param>
+internal sealed record TopologyResult(string Key, TopologySpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics,
+    EquatableArray<LocationInfo> ExpectationLocations = default);
 
 /// <summary>One generated source file.</summary>
 /// <param name="HintName">The unique hint name.</param>

@@ -47,7 +47,7 @@ internal sealed class AttributeBinder
         {
             new("Image", "image"), new("Replicas", "replicas"), new("Mode", "mode"), new("Networks", "networks"), new("Vip", "vip"),
             new("Vips", "vip", Shape.KeyValues), new("EndpointMode", "endpointMode"), new("Scheduler", "scheduler", Parent: "loadBalancing"),
-            new("PlacementNodes", "nodes", Parent: "placement"),
+            new("PlacementNodes", "nodes", Parent: "placement"), new("Expose", "expose"),
         },
         ["Publish"] = new KeyMap[] { new("published", "published"), new("target", "target"), new("Protocol", "protocol"), new("Mode", "mode") },
         ["Task"] = new KeyMap[] { new("node", "node"), new("address", "address"), new("Weight", "weight"), new("Name", "name") },
@@ -120,7 +120,8 @@ internal sealed class AttributeBinder
             var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
                 ? new TopologySpec(input.Target, TopologyOrigin.Attributes, Identifiers.FileName(input.FilePath), topology, plan)
                 : null;
-            return new TopologyResult(input.Key, spec, diagnostics);
+            return new TopologyResult(input.Key, spec, diagnostics,
+                spec is null ? default : spec.Topology.Expectations.Select(x => binder.Locate(x.Span)).ToEquatableArray());
         }
         catch (OperationCanceledException)
         {

@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading;
 using SwarmDsl.Collections;
 using SwarmDsl.Generators.Diagnostics;
@@ -28,7 +29,8 @@ internal static class YamlTopologyCompiler
             var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
                 ? new TopologySpec(source.Target, TopologyOrigin.Yaml, Identifiers.FileName(source.Path), topology, plan, source.Text, source.PipelineNodes)
                 : null;
-            return new TopologyResult(source.Path, spec, diagnostics);
+            return new TopologyResult(source.Path, spec, diagnostics,
+                spec is null ? default : DiagnosticMapping.LocateAll(spec.Topology.Expectations.Select(x => x.Span), source.Path, source.Text));
         }
         catch (OperationCanceledException)
         {

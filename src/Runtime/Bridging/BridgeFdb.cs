@@ -49,12 +49,12 @@ public sealed class BridgeFdb
         return true;
     }
 
-    /// <summary>Looks a MAC up, expiring a learned entry older than the ageing time.</summary>
+    /// <summary>Looks a MAC up, expiring a learned entry whose ageing time ran out (has_expired: updated + ageing_time ≤ now).</summary>
     public bool TryLookup(MacAddress mac, long now, out FdbEntry entry)
     {
         if (_entries.TryGetValue(mac.Value, out entry))
         {
-            if (entry.Kind == FdbEntryKind.Learned && now - entry.UpdatedAt > AgeingMilliseconds)
+            if (entry.Kind == FdbEntryKind.Learned && now - entry.UpdatedAt >= AgeingMilliseconds)
             {
                 _entries.Remove(mac.Value);
                 return false;
@@ -62,6 +62,15 @@ public sealed class BridgeFdb
             return true;
         }
         return false;
+    }
+
+    /// <summary>br_fdb_cleanup: removes the learned entries whose ageing time ran out by <paramref name="now"/>; returns how many.</summary>
+    public int Expire(long now)
+    {
+        int n = 0;
+        foreach (var kv in Snapshot())
+            if (kv.Value.Kind == FdbEntryKind.Learned && now - kv.Value.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(kv.Key.Value); n++; }
+        return n;
     }
 
     /// <summary>All entries, ordered by MAC (for <c>bridge fdb show</c>-style views).</summary>
@@ -104,9 +113,22 @@ public sealed class VxlanFdb
     {
         if (_entries.TryGetValue(mac.Value, out entry))
         {
-            if (!entry.Static && now - entry.UpdatedAt > AgeingMilliseconds) { _entries.Remove(mac.Value); return false; }
+            if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); return false; }
             return true;
         }
         return false;
+    }
+
+    /// <summary>The number of entries.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>vxlan_cleanup: removes the learned entries older than the ageing time; returns how many.</summary>
+    public int Expire(long now)
+    {
+        var old = new List<ulong>();
+        foreach (var kv in _entries)
+            if (!kv.Value.Static && now - kv.Value.UpdatedAt >= AgeingMilliseconds) old.Add(kv.Key);
+        foreach (var k in old) _entries.Remove(k);
+        return old.Count;
     }
 }

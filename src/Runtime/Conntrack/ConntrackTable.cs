@@ -50,6 +50,14 @@ public enum CtTcpState
     FinWait,
     /// <summary>CLOSE (after RST).</summary>
     Close,
+    /// <summary>CLOSE_WAIT: the FIN was acknowledged.</summary>
+    CloseWait,
+    /// <summary>LAST_ACK: both sides sent FIN.</summary>
+    LastAck,
+    /// <summary>TIME_WAIT: the last FIN was acknowledged.</summary>
+    TimeWait,
+    /// <summary>SYN_SENT2: simultaneous open.</summary>
+    SynSent2,
 }
 
 /// <summary>What a packet is to its connection (<c>enum ip_conntrack_info</c>, folded to what matches see).</summary>
@@ -98,6 +106,10 @@ public struct ConntrackEntry
     public bool InUse;
     /// <summary>Which nft load balancer DNATed the connection (-1: none); its SNAT applies at srcnat.</summary>
     public int NftLoadBalancer;
+    /// <summary>When the entry expires (simulated milliseconds): the last packet's time plus its state's timeout.</summary>
+    public long ExpiresAt;
+    /// <summary>UDP: from when a replied flow counts as a stream (<c>stream_ts</c>, first packet + 2 s).</summary>
+    public long StreamAt;
 
     /// <summary>The tuple for one direction.</summary>
     public readonly ConnTuple Tuple(CtDirection dir) => dir == CtDirection.Original ? Original : Reply;
@@ -125,7 +137,32 @@ public sealed class ConntrackTable
     /// <summary>The entry at <paramref name="index"/>.</summary>
     public ref ConntrackEntry this[int index] => ref _entries[index];
 
-    /// <summary>Finds the entry holding <paramref name="tuple"/> in either direction (<c>nf_conntrack_find_get</c>).</summary>
+    /// <summary>
+    /// Finds the entry holding <paramref name="tuple"/> in either direction at time <paramref name="now"/>
+    /// (<c>nf_conntrack_find_get</c>): an expired entry is removed instead (<c>nf_ct_is_expired</c> → <c>nf_ct_gc_expired</c>).
+    /// </summary>
+    public bool TryLookup(in ConnTuple tuple, long now, out int index, out CtDirection direction)
+    {
+        if (!TryLookup(tuple, out index, out direction)) return false;
+        if (_entries[index].ExpiresAt > now) return true;
+        Destroy(index);
+        index = -1;
+        return false;
+    }
+
+    /// <summary>Removes every confirmed entry whose timeout ran out by <paramref name="now"/> (the conntrack GC worker); returns how many.</summary>
+    public int Expire(long now)
+    {
+        int n = 0;
+        for (int i = 0; i < _used; i++)
+        {
+            ref var e = ref _entries[i];
+            if (e.InUse && e.Confirmed && e.ExpiresAt <= now) { Destroy(i); n++; }
+        }
+        return n;
+    }
+
+    /// <summary>Finds the entry holding <paramref name="tuple"/> in either direction, expired or not.</summary>
     public bool TryLookup(in ConnTuple tuple, out int index, out CtDirection direction)
     {
         if (_hash.TryGetValue(tuple, out var v))

@@ -49,8 +49,43 @@ public sealed class Cluster
     /// <summary><see cref="SwarmDsl.Plan.PlanFingerprint.Compute"/> of <see cref="Plan"/> (computed on first use).</summary>
     public string PlanFingerprint => _fingerprint ??= SwarmDsl.Plan.PlanFingerprint.Compute(Plan);
     private string? _fingerprint;
-    /// <summary>The simulation clock in milliseconds (FDB ageing reads it).</summary>
+    /// <summary>The simulation clock in milliseconds: conntrack, IPVS and FDB timeouts count against it.</summary>
     public long NowMilliseconds { get; set; }
+
+    /// <summary>
+    /// Removes everything whose time ran out by <see cref="NowMilliseconds"/>, as the kernel's timers and GC do:
+    /// confirmed conntrack entries (gc_worker), IPVS connections (ip_vs_conn_expire), learned bridge and VXLAN FDB entries
+    /// (br_fdb_cleanup, ageing_time). Returns how many entries went.
+    /// </summary>
+    public int Expire()
+    {
+        long now = NowMilliseconds;
+        int n = 0;
+        foreach (var ns in _namespaces)
+        {
+            n += ns.Conntrack.Expire(now);
+            var conns = ns.IpvsConnections;
+            foreach (var i in conns.All())
+                if (conns[i].ExpiresAt <= now) { ExpireIpvsConnection(ns, i); n++; }
+            foreach (var d in ns.Devices)
+            {
+                if (d.Fdb is not null) n += d.Fdb.Expire(now);
+                if (d.VxlanFdb is not null) n += d.VxlanFdb.Expire(now);
+            }
+        }
+        return n;
+    }
+
+    /// <summary>ip_vs_conn_expire: unhash the connection and unbind it from its real server (its active or inactive count drops).</summary>
+    internal static void ExpireIpvsConnection(NamespaceRuntime ns, int index)
+    {
+        ref var cp = ref ns.IpvsConnections[index];
+        var dest = ns.IpvsServices[cp.Service].Destinations[cp.Destination];
+        if (cp.Inactive) dest.InactiveConnections--;
+        else dest.ActiveConnections--;
+        ns.IpvsConnections.Remove(index);
+    }
+
     /// <summary>All namespaces (hosts' in plan order, then external clients).</summary>
     public IReadOnlyList<NamespaceRuntime> Namespaces => _namespaces;
     internal List<(int Ns, int Dev)> Underlay => _underlay;

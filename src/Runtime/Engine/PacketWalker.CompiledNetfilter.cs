@@ -47,12 +47,18 @@ internal sealed partial class PacketWalker
 
     internal bool CompiledNetfilterMatch(int chain, int rule, int match) => MatchOne(_nfNs!, RuleAt(chain, rule).Matches[match], _nfSlot);
 
-    internal void CompiledNetfilterTrace(int chain, int rule, string verdict) =>
-        TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], RuleAt(chain, rule), verdict);
+    /// <summary>A RETURN rule matched: counted, traced.</summary>
+    internal void CompiledNetfilterReturn(int chain, int rule)
+    {
+        var r = RuleAt(chain, rule);
+        CountRule(r);
+        TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "RETURN");
+    }
 
     internal bool CompiledNetfilterJump(int chain, int rule, int depth)
     {
         var r = RuleAt(chain, rule);
+        CountRule(r);
         if (_trace != null) TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "JUMP " + _nfTable.Chains[r.Target.Chain].Name);
         if (depth == MaxChainDepth) { _nfDecisive = r; return false; }
         return true;
@@ -61,6 +67,7 @@ internal sealed partial class PacketWalker
     internal void CompiledNetfilterGoto(int chain, int rule)
     {
         var r = RuleAt(chain, rule);
+        CountRule(r);
         if (_trace != null) TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "GOTO " + _nfTable.Chains[r.Target.Chain].Name);
     }
 
@@ -70,44 +77,14 @@ internal sealed partial class PacketWalker
         return Policy(table, table.Chains[table.HookChain(_nfHook)], _nfHook) == NfVerdict.Drop ? ChainResult.Drop : ChainResult.Accept;
     }
 
-    /// <summary>One rule's target, as the matching case of <see cref="Evaluate"/> runs it.</summary>
+    /// <summary>One rule's target: <see cref="ApplyTarget"/>, shared with <see cref="Evaluate"/>.</summary>
     internal ChainResult CompiledNetfilterTarget(int chain, int rule)
     {
         var table = _nfTable!;
-        var c = table.Chains[chain];
         var r = RuleAt(chain, rule);
-        ref readonly var t = ref r.Target;
-        switch (t.Kind)
-        {
-            case TargetKind.Accept:
-                TraceRule(_nfHook, table, c, r, "ACCEPT");
-                return ChainResult.Accept;
-            case TargetKind.Drop:
-                TraceRule(_nfHook, table, c, r, "DROP");
-                _nfDecisive = r;
-                return ChainResult.Drop;
-            case TargetKind.Reject:
-                TraceRule(_nfHook, table, c, r, "REJECT");
-                _nfDecisive = r;
-                return ChainResult.Reject;
-            case TargetKind.Mark:
-                _p.Mark = (_p.Mark & ~t.Mask) ^ t.Value;
-                if (_trace != null) TraceRule(_nfHook, table, c, r, "MARK set " + RuleText.Hex(_p.Mark));
-                return ChainResult.Continue;
-            case TargetKind.Log:
-            case TargetKind.Trace:
-                TraceRule(_nfHook, table, c, r, t.Kind == TargetKind.Log ? "LOG" : "TRACE");
-                return ChainResult.Continue;
-            case TargetKind.Dnat:
-            case TargetKind.Snat:
-            case TargetKind.Masquerade:
-            case TargetKind.Redirect:
-                if (_trace != null) TraceRule(_nfHook, table, c, r, t.Kind.ToString().ToUpperInvariant());
-                if (!SetupNat(_nfNs!, _nfHook, r)) { _nfDecisive = r; return ChainResult.Drop; }
-                return ChainResult.Accept;
-            default:
-                // RETURN, jumps and gotos are control flow: the compiled code handles them with Return/Jump/Goto.
-                throw new System.InvalidOperationException("compiled netfilter ran a control-flow target as a target: " + t.Kind);
-        }
+        CountRule(r);
+        var result = ApplyTarget(_nfNs!, table, table.Chains[chain], r, _nfHook);
+        if (result is ChainResult.Drop or ChainResult.Reject) _nfDecisive = r;
+        return result;
     }
 }

@@ -24,7 +24,14 @@ internal sealed partial class PacketWalker
         var conns = ns.IpvsConnections;
         int conn;
         bool isNew = false;
-        if (!conns.TryGetIn(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out conn))
+        long now = _c.NowMilliseconds;
+        bool found = conns.TryGetIn(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out conn);
+        if (found && conns[conn].ExpiresAt <= now)
+        {
+            Cluster.ExpireIpvsConnection(ns, conn); // its timer ran out: ip_vs_conn_expire
+            found = false;
+        }
+        if (!found)
         {
             int svc = FindServiceFor(ns, h);
             if (svc < 0) return false;
@@ -35,7 +42,7 @@ internal sealed partial class PacketWalker
             if (dest < 0)
             {
                 if (_trace != null)
-                    _trace.Add(new IpvsStep("ipvs", service.Describe(), service.Scheduler.Name, "", "", service.Scheduler.Explain(service), "", true, service.Plan.Span));
+                    _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, service.Describe(), service.Scheduler.Name, "", "", service.Scheduler.Explain(service), "", true, service.Plan.Span));
                 Drop(DropCause.NoIpvsDestination, service.Plan.Span, "IPVS " + service.Describe() + " (" + service.Plan.Service + ") has no available real server",
                     h.Protocol == IpProtocol.Tcp ? ReplyKind.PortUnreachable : ReplyKind.PortUnreachable);
                 return true;
@@ -61,7 +68,7 @@ internal sealed partial class PacketWalker
             service.Stats.Connections++;
             isNew = true;
             if (_trace != null)
-                _trace.Add(new IpvsStep("ipvs", service.Describe(), service.Scheduler.Name,
+                _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, service.Describe(), service.Scheduler.Name,
                     Endpoint(h.Protocol, c.DestinationAddress, c.DestinationPort), d.Task, service.Scheduler.Explain(service),
                     d.Forward == IpvsForward.Masquerade ? "Masq" : "Route", true, d.Span));
         }
@@ -69,13 +76,14 @@ internal sealed partial class PacketWalker
         var svcObj = ns.IpvsServices[cp.Service];
         var destObj = svcObj.Destinations[cp.Destination];
         if (!isNew && _trace != null)
-            _trace.Add(new IpvsStep("ipvs", svcObj.Describe(), svcObj.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), destObj.Task,
+            _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svcObj.Describe(), svcObj.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), destObj.Task,
                 "existing connection", destObj.Forward == IpvsForward.Masquerade ? "Masq" : "Route", false, destObj.Span));
         int len = h.TotalLength;
         cp.Stats.InPackets++; cp.Stats.InBytes += len;
         destObj.Stats.InPackets++; destObj.Stats.InBytes += len;
         svcObj.Stats.InPackets++; svcObj.Stats.InBytes += len;
         IpvsTcpState(ref cp, destObj, input: true, h.Flags);
+        cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State); // ip_vs_conn_put re-arms the timer
         return IpvsTransmit(ns, ref cp, destObj);
     }
 
@@ -94,27 +102,41 @@ internal sealed partial class PacketWalker
         return -1;
     }
 
-    /// <summary>ip_vs_nat_xmit / ip_vs_dr_xmit, then NF_HOOK(LOCAL_OUT) with the IPVS property set.</summary>
+    /// <summary>
+    /// ip_vs_nat_xmit / ip_vs_dr_xmit, then NF_HOOK(LOCAL_OUT) with the IPVS property set. __ip_vs_get_out_rt checks a
+    /// non-local real server's route first — decrement_ttl (time exceeded) then ensure_mtu_is_adequate (frag-needed) — on
+    /// the packet as it came, so an ICMP error quotes the untranslated packet; only then does NAT rewrite it.
+    /// </summary>
     private bool IpvsTransmit(NamespaceRuntime ns, ref IpvsConnection cp, IpvsDestination dest)
     {
         ref var h = ref _p.Headers;
-        if (!LookupRoute(ns, cp.DestinationAddress, out var route, out var outDev, out var nexthop) && !ns.IsLocal(cp.DestinationAddress))
+        bool local = ns.IsLocal(cp.DestinationAddress);
+        if (!LookupRoute(ns, cp.DestinationAddress, out var route, out var outDev, out var nexthop) && !local)
         {
             Drop(DropCause.NoRoute, dest.Span, "IPVS: no route to real server " + cp.DestinationAddress);
             return true;
         }
-        if (dest.Forward == IpvsForward.Masquerade)
+        if (!local)
         {
-            if (h.DontFragment && !ns.IsLocal(cp.DestinationAddress) && WireLength > outDev.Mtu)
+            if (h.Ttl <= 1)
+            {
+                Drop(DropCause.TtlExceeded, dest.Span, "TTL expires in IPVS forwarding", ReplyKind.TimeExceeded);
+                return true;
+            }
+            h.Ttl--;
+            if (h.DontFragment && WireLength > outDev.Mtu)
             {
                 _outcome.Mtu = outDev.Mtu;
                 Drop(DropCause.MtuExceeded, outDev.Span, MtuText(outDev), ReplyKind.FragmentationNeeded);
                 return true;
             }
+        }
+        if (dest.Forward == IpvsForward.Masquerade)
+        {
             var before = _trace != null ? HeaderSnapshot.Of(h, 0) : null;
             h.Destination = cp.DestinationAddress;
             h.DestinationPort = cp.DestinationPort;
-            if (before != null) _trace!.Add(new NatStep("IPVS DNAT (Masq)", before.DestinationEndpoint, HeaderSnapshot.Of(h, 0).DestinationEndpoint, dest.Span));
+            if (before != null) _trace!.Add(new NatStep("IPVS DNAT (Masq)", NatOrigin.Ipvs, NatManip.Destination, before.DestinationEndpoint, HeaderSnapshot.Of(h, 0).DestinationEndpoint, dest.Span));
             // ip_vs_update_conntrack with vs/conntrack=1: the reply tuple now comes from the real server; otherwise untracked.
             if (_ct >= 0)
             {
@@ -142,12 +164,6 @@ internal sealed partial class PacketWalker
             SocketDeliver(ns);
             return true;
         }
-        if (h.Ttl <= 1)
-        {
-            Drop(DropCause.TtlExceeded, dest.Span, "TTL expires in IPVS forwarding", ReplyKind.TimeExceeded);
-            return true;
-        }
-        h.Ttl--;
         if (_trace != null) _trace.Add(RouteTrace("ipvs " + (dest.Forward == IpvsForward.Masquerade ? "nat" : "dr") + " xmit", ns, route, outDev, SelectSource(ns, route, outDev, nexthop)));
         _outDev = outDev.Index;
         _inDev = -1;
@@ -164,8 +180,11 @@ internal sealed partial class PacketWalker
     {
         if (_p.IpvsProperty) return;
         ref var h = ref _p.Headers;
+        if (h.IsIcmpError) { IpvsReplyIcmp(ns); return; }
         if (!h.HasPorts && !h.IsIcmpEcho) return;
         if (!ns.IpvsConnections.TryGetOut(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out var conn)) return;
+        long now = _c.NowMilliseconds;
+        if (ns.IpvsConnections[conn].ExpiresAt <= now) { Cluster.ExpireIpvsConnection(ns, conn); return; }
         ref var cp = ref ns.IpvsConnections[conn];
         var svc = ns.IpvsServices[cp.Service];
         var dest = svc.Destinations[cp.Destination];
@@ -179,23 +198,53 @@ internal sealed partial class PacketWalker
         dest.Stats.OutPackets++; dest.Stats.OutBytes += len;
         svc.Stats.OutPackets++; svc.Stats.OutBytes += len;
         IpvsTcpState(ref cp, dest, input: false, h.Flags);
+        cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State);
         if (_trace != null)
         {
-            _trace.Add(new IpvsStep("ipvs", svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
+            _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
                 "reply of an existing connection", "Masq", false, dest.Span));
-            _trace.Add(new NatStep("IPVS un-DNAT (Masq reply)", before!.SourceEndpoint, HeaderSnapshot.Of(h, 0).SourceEndpoint, dest.Span));
+            _trace.Add(new NatStep("IPVS un-DNAT (Masq reply)", NatOrigin.Ipvs, NatManip.Source, before!.SourceEndpoint, HeaderSnapshot.Of(h, 0).SourceEndpoint, dest.Span));
         }
     }
 
-    /// <summary>ip_vs_proto_tcp.c set_tcp_state, reduced: SYN → SYN_RECV (inactive), the client's ACK → ESTABLISHED (active).</summary>
+    /// <summary>
+    /// ip_vs_out_icmp: an ICMP error from (or beyond) a real server about a packet IPVS sent it. The quoted packet went
+    /// client → real server, so the connection is looked up inverted (conn_out_get with inverse); ip_vs_nat_icmp (inout)
+    /// then puts the virtual address back: the outer source, and the quoted destination address and port.
+    /// </summary>
+    private void IpvsReplyIcmp(NamespaceRuntime ns)
+    {
+        ref var h = ref _p.Headers;
+        ref var q = ref h.Embedded;
+        if (q.Protocol is not (IpProtocol.Tcp or IpProtocol.Udp or IpProtocol.Sctp)) return;
+        if (!ns.IpvsConnections.TryGetOut(q.Protocol, q.Destination, q.DestinationPort, q.Source, q.SourcePort, out var conn)) return;
+        if (ns.IpvsConnections[conn].ExpiresAt <= _c.NowMilliseconds) { Cluster.ExpireIpvsConnection(ns, conn); return; }
+        ref var cp = ref ns.IpvsConnections[conn];
+        var svc = ns.IpvsServices[cp.Service];
+        var dest = svc.Destinations[cp.Destination];
+        if (dest.Forward != IpvsForward.Masquerade) return;
+        string before = _trace != null ? IcmpErrorText(h, src: true) : "";
+        h.Source = cp.VirtualAddress;
+        q.Destination = cp.VirtualAddress;
+        q.DestinationPort = cp.VirtualPort;
+        _p.IpvsProperty = true;
+        if (_trace != null)
+        {
+            _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svc.Describe(), svc.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), dest.Task,
+                "ICMP error about an existing connection", "Masq", false, dest.Span));
+            _trace.Add(new NatStep("IPVS un-DNAT (ICMP error, ip_vs_nat_icmp)", NatOrigin.Ipvs, NatManip.Source, before, IcmpErrorText(h, src: true), dest.Span));
+        }
+    }
+
+    /// <summary>
+    /// ip_vs_proto_tcp.c set_tcp_state: the next state from tcp_states (Masq connections see both directions, direct routing
+    /// only the client's: INPUT-ONLY); a connection counts as active only while ESTABLISHED.
+    /// </summary>
     private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, TcpFlags flags)
     {
         if (cp.Protocol != IpProtocol.Tcp) return;
-        var next = cp.State;
-        if ((flags & TcpFlags.Rst) != 0) next = IpvsConnectionState.Close;
-        else if ((flags & TcpFlags.Fin) != 0) next = IpvsConnectionState.FinWait;
-        else if (input && (flags & TcpFlags.Syn) != 0) next = IpvsConnectionState.SynRecv;
-        else if (input && (flags & TcpFlags.Ack) != 0 && cp.State == IpvsConnectionState.SynRecv) next = IpvsConnectionState.Established;
+        int direction = !input ? 1 : dest.Forward == IpvsForward.Masquerade ? 0 : 2;
+        var next = IpvsTcpStates.Next(cp.State, direction, flags);
         if (next == cp.State) return;
         bool active = next == IpvsConnectionState.Established;
         if (!cp.Inactive && !active) { dest.ActiveConnections--; dest.InactiveConnections++; cp.Inactive = true; }
@@ -245,9 +294,9 @@ internal sealed partial class PacketWalker
             var target = plan.Slots[(int)slot];
             ns.Conntrack[_ct].NftLoadBalancer = i;
             if (_trace != null)
-                _trace.Add(new IpvsStep("nftables", plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), PickName(plan.Pick),
+                _trace.Add(new IpvsStep(LoadBalancerBackend.Nftables, plan.FwMark != 0 ? "mark " + MarkText(plan.FwMark) + " / " + plan.Vip : plan.Vip.ToString(), PickName(plan.Pick),
                     target + ":" + I(h.DestinationPort), "", why + " (map slot " + I(slot) + ")", "dnat", true, plan.Span));
-            Bind(ns, false, target, -1, "DNAT (nftables balancer)", plan.Span);
+            Bind(ns, false, target, -1, "DNAT (nftables balancer)", NatOrigin.NftablesBalancer, plan.Span);
             return;
         }
     }
@@ -267,7 +316,7 @@ internal sealed partial class PacketWalker
             if (plan.SnatSubnet is Ipv4Cidr subnet && plan.SnatSource is Ipv4Address source)
             {
                 if ((e.Status & CtStatus.DstNat) == 0 || !subnet.Contains(dst)) continue;
-                Bind(ns, true, source, -1, "SNAT (nftables: ct status dnat ip daddr " + subnet.Subnet + ")", plan.Span);
+                Bind(ns, true, source, -1, "SNAT (nftables: ct status dnat ip daddr " + subnet.Subnet + ")", NatOrigin.NftablesBalancer, plan.Span);
                 return;
             }
         }
@@ -275,7 +324,7 @@ internal sealed partial class PacketWalker
         if (index < 0 || _outDev < 0 || ns.NftBalancers[index].Plan.SnatSource is not null) return;
         var address = MasqueradeAddress(ns.Devices[_outDev], _nexthop);
         if (address == Ipv4Address.Any) return;
-        Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", ns.NftBalancers[index].Plan.Span);
+        Bind(ns, true, address, -1, "SNAT (nftables balancer, masquerade)", NatOrigin.NftablesBalancer, ns.NftBalancers[index].Plan.Span);
     }
 
     private static string PickName(NftPick pick) => pick switch

@@ -70,20 +70,10 @@ internal sealed partial class PacketWalker
             }
             var r = c.Rules[rule++];
             if (!Matches(ns, r, tableSlot)) continue;
+            CountRule(r);
             ref readonly var t = ref r.Target;
             switch (t.Kind)
             {
-                case TargetKind.Accept:
-                    TraceRule(hook, table, c, r, "ACCEPT");
-                    return NfVerdict.Accept;
-                case TargetKind.Drop:
-                    TraceRule(hook, table, c, r, "DROP");
-                    decisive = r;
-                    return NfVerdict.Drop;
-                case TargetKind.Reject:
-                    TraceRule(hook, table, c, r, "REJECT");
-                    decisive = r;
-                    return NfVerdict.Reject;
                 case TargetKind.Return:
                     TraceRule(hook, table, c, r, "RETURN");
                     if (depth == 0) return Policy(table, table.Chains[baseChain], hook);
@@ -105,25 +95,68 @@ internal sealed partial class PacketWalker
                     chain = t.Chain;
                     rule = 0;
                     continue;
-                case TargetKind.Mark:
-                    _p.Mark = (_p.Mark & ~t.Mask) ^ t.Value;
-                    if (_trace != null) TraceRule(hook, table, c, r, "MARK set " + RuleText.Hex(_p.Mark));
-                    continue;
-                case TargetKind.Log:
-                case TargetKind.Trace:
-                    TraceRule(hook, table, c, r, t.Kind == TargetKind.Log ? "LOG" : "TRACE");
-                    continue;
-                default:
-                    // DNAT, SNAT, MASQUERADE, REDIRECT: only reached in the nat table for a connection's first packet.
-                    if (_trace != null) TraceRule(hook, table, c, r, t.Kind.ToString().ToUpperInvariant());
-                    if (!SetupNat(ns, hook, r)) { decisive = r; return NfVerdict.Drop; }
-                    return NfVerdict.Accept;
+            }
+            switch (ApplyTarget(ns, table, c, r, hook))
+            {
+                case ChainResult.Continue: continue;
+                case ChainResult.Accept: return NfVerdict.Accept;
+                case ChainResult.Reject: decisive = r; return NfVerdict.Reject;
+                default: decisive = r; return NfVerdict.Drop;
             }
         }
     }
 
+    /// <summary>
+    /// A matched rule's target, for the interpreter and for compiled chains alike: ACCEPT, DROP and REJECT end the table,
+    /// MARK, LOG and TRACE continue, a NAT target binds the connection's first packet (nf_nat_setup_info) and accepts —
+    /// or drops when it cannot bind. Control flow (RETURN, jumps, gotos) is the caller's.
+    /// </summary>
+    private ChainResult ApplyTarget(NamespaceRuntime ns, CompiledTable table, CompiledChain c, CompiledRule r, NetfilterHook hook)
+    {
+        ref readonly var t = ref r.Target;
+        switch (t.Kind)
+        {
+            case TargetKind.Accept:
+                TraceRule(hook, table, c, r, "ACCEPT");
+                return ChainResult.Accept;
+            case TargetKind.Drop:
+                TraceRule(hook, table, c, r, "DROP");
+                return ChainResult.Drop;
+            case TargetKind.Reject:
+                TraceRule(hook, table, c, r, "REJECT");
+                return ChainResult.Reject;
+            case TargetKind.Mark:
+                _p.Mark = (_p.Mark & ~t.Mask) ^ t.Value;
+                if (_trace != null) TraceRule(hook, table, c, r, "MARK set " + RuleText.Hex(_p.Mark));
+                return ChainResult.Continue;
+            case TargetKind.Log:
+            case TargetKind.Trace:
+                TraceRule(hook, table, c, r, t.Kind == TargetKind.Log ? "LOG" : "TRACE");
+                return ChainResult.Continue;
+            case TargetKind.Dnat:
+            case TargetKind.Snat:
+            case TargetKind.Masquerade:
+            case TargetKind.Redirect:
+                // Only reached in the nat table, for a connection's first packet.
+                if (_trace != null) TraceRule(hook, table, c, r, t.Kind.ToString().ToUpperInvariant());
+                return SetupNat(ns, hook, r) ? ChainResult.Accept : ChainResult.Drop;
+            default:
+                throw new System.InvalidOperationException("control flow is not a target: " + t.Kind);
+        }
+    }
+
+    /// <summary>ipt_do_table's ADD_COUNTER(e-&gt;counters, skb-&gt;len, 1) for a rule that matched, before its target.</summary>
+    private void CountRule(CompiledRule rule)
+    {
+        rule.Packets++;
+        rule.Bytes += _p.Headers.TotalLength;
+    }
+
     private NfVerdict Policy(CompiledTable table, CompiledChain builtIn, NetfilterHook hook)
     {
+        // The policy is the base chain's last (unconditional) entry: it counts like a rule (nft_update_chain_stats for nf_tables).
+        builtIn.PolicyPackets++;
+        builtIn.PolicyBytes += _p.Headers.TotalLength;
         bool drop = builtIn.Policy == Verdict.Drop;
         if (_trace != null && (drop || builtIn.Rules.Length > 0))
             _trace.Add(new NetfilterStep(HookName(hook), table.Name, builtIn.Name, 0, "-P " + builtIn.Name + (drop ? " DROP" : " ACCEPT"), drop ? "DROP (policy)" : "ACCEPT (policy)", SourceSpan.None));
@@ -244,7 +277,7 @@ internal sealed partial class PacketWalker
         {
             // icmp_error_message: the embedded packet names the connection; the error is RELATED to it.
             var inner = ConnTuple.OfEmbedded(h.Embedded).Invert();
-            if (table.TryLookup(inner, out var idx, out var dir))
+            if (table.TryLookup(inner, _c.NowMilliseconds, out var idx, out var dir))
             {
                 _ct = idx;
                 _ctDir = dir;
@@ -265,28 +298,46 @@ internal sealed partial class PacketWalker
         }
         var tuple = ConnTuple.Of(h);
         int len = h.TotalLength;
-        if (table.TryLookup(tuple, out var index, out var direction))
+        long now = _c.NowMilliseconds;
+        if (table.TryLookup(tuple, now, out var index, out var direction))
         {
             ref var e = ref table[index];
-            _ct = index;
-            _ctDir = direction;
-            if (direction == CtDirection.Reply)
+            if (h.Protocol == IpProtocol.Tcp && direction == CtDirection.Original && (h.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn
+                && e.TcpState is CtTcpState.TimeWait or CtTcpState.Close)
             {
-                e.Status |= CtStatus.SeenReply;
-                _ctInfo = CtInfo.EstablishedReply;
-                e.ReplyPackets++;
-                e.ReplyBytes += len;
+                // tcp_packet: a new SYN on a closed connection kills it (nf_ct_kill) and is seen again as new (NF_REPEAT).
+                table.Destroy(index);
             }
             else
             {
-                _ctInfo = (e.Status & CtStatus.SeenReply) != 0 ? CtInfo.Established : CtInfo.New;
-                e.OriginalPackets++;
-                e.OriginalBytes += len;
+                _ct = index;
+                _ctDir = direction;
+                if (direction == CtDirection.Reply)
+                {
+                    e.Status |= CtStatus.SeenReply;
+                    _ctInfo = CtInfo.EstablishedReply;
+                    e.ReplyPackets++;
+                    e.ReplyBytes += len;
+                }
+                else
+                {
+                    _ctInfo = (e.Status & CtStatus.SeenReply) != 0 ? CtInfo.Established : CtInfo.New;
+                    e.OriginalPackets++;
+                    e.OriginalBytes += len;
+                }
+                Track(ref e, direction, h.Flags, now);
+                if (_trace != null)
+                    _trace.Add(new ConntrackStep(direction == CtDirection.Reply ? "established (reply direction)" : _ctInfo == CtInfo.New ? "new (not yet answered)" : "established",
+                        e.Original.ToString(), NatText(e)));
+                return;
             }
-            TcpTrack(ref e, direction, h.Flags);
-            if (_trace != null)
-                _trace.Add(new ConntrackStep(direction == CtDirection.Reply ? "established (reply direction)" : _ctInfo == CtInfo.New ? "new (not yet answered)" : "established",
-                    e.Original.ToString(), NatText(e)));
+        }
+        var state = CtTcpState.None;
+        if (h.Protocol == IpProtocol.Tcp && !TcpConntrack.TryNext(CtTcpState.None, CtDirection.Original, h.Flags, out state))
+        {
+            // tcp_new: only a SYN (or, picking up a connection midstream, an ACK) starts one; anything else is INVALID.
+            _ctInfo = CtInfo.None;
+            if (_trace != null) _trace.Add(new ConntrackStep("invalid (no connection, and this segment cannot start one)", tuple.ToString(), ""));
             return;
         }
         index = table.Create(tuple);
@@ -296,21 +347,36 @@ internal sealed partial class PacketWalker
         ref var ne = ref table[index];
         ne.OriginalPackets = 1;
         ne.OriginalBytes = len;
+        ne.TcpState = state;
+        ne.StreamAt = now + TcpConntrack.UdpStreamAfterMilliseconds;
+        ne.ExpiresAt = now + 1000L * TcpConntrack.TimeoutSeconds(tuple.Protocol, state, udpStream: false);
         if (_trace != null) _trace.Add(new ConntrackStep("new", tuple.ToString(), ""));
     }
 
-    private static void TcpTrack(ref ConntrackEntry e, CtDirection dir, TcpFlags flags)
+    /// <summary>
+    /// The protocol's packet handler: TCP follows tcp_conntracks (ASSURED once a SYN_RECV or ESTABLISHED connection stays
+    /// ESTABLISHED), a replied UDP flow turns ASSURED and gets the stream timeout once older than two seconds; every
+    /// accepted packet refreshes the timeout (nf_ct_refresh_acct). Invalid or ignored TCP segments change nothing.
+    /// </summary>
+    private static void Track(ref ConntrackEntry e, CtDirection dir, TcpFlags flags, long now)
     {
-        if (e.Original.Protocol != IpProtocol.Tcp) return;
-        if ((flags & TcpFlags.Rst) != 0) { e.TcpState = CtTcpState.Close; return; }
-        if ((flags & TcpFlags.Fin) != 0) { e.TcpState = CtTcpState.FinWait; return; }
-        if (dir == CtDirection.Reply && (flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack) && e.TcpState == CtTcpState.SynSent)
-            e.TcpState = CtTcpState.SynRecv;
-        else if (dir == CtDirection.Original && (flags & TcpFlags.Ack) != 0 && e.TcpState == CtTcpState.SynRecv)
+        bool stream = false;
+        switch (e.Original.Protocol)
         {
-            e.TcpState = CtTcpState.Established;
-            e.Status |= CtStatus.Assured;
+            case IpProtocol.Tcp:
+                if (!TcpConntrack.TryNext(e.TcpState, dir, flags, out var next)) return;
+                if (next == CtTcpState.Established && e.TcpState is CtTcpState.SynRecv or CtTcpState.Established) e.Status |= CtStatus.Assured;
+                e.TcpState = next;
+                break;
+            case IpProtocol.Udp:
+                if ((e.Status & CtStatus.SeenReply) != 0 && now > e.StreamAt)
+                {
+                    stream = true;
+                    e.Status |= CtStatus.Assured;
+                }
+                break;
         }
+        e.ExpiresAt = now + 1000L * TcpConntrack.TimeoutSeconds(e.Original.Protocol, e.TcpState, stream);
     }
 
     private static string NatText(in ConntrackEntry e)
@@ -332,6 +398,9 @@ internal sealed partial class PacketWalker
         if (_ct < 0) return true;
         var table = _c[_ns].Conntrack;
         if (table[_ct].Confirmed) return true;
+        // __nf_conntrack_confirm: only the original direction confirms; an answer carrying a dropped packet's unconfirmed
+        // connection (nf_ct_attach, reply direction) leaves it unconfirmed, and it dies with that answer.
+        if (_ctDir != CtDirection.Original) return true;
         if (table.Confirm(_ct)) return true;
         Drop(DropCause.ConntrackClash, SourceSpan.None, "conntrack: " + table[_ct].Original + " clashes with an existing connection");
         return false;
@@ -349,7 +418,10 @@ internal sealed partial class PacketWalker
         bool src = hook == NetfilterHook.Postrouting || hook == NetfilterHook.Input;
         if (_ctInfo == CtInfo.Related || _ctInfo == CtInfo.RelatedReply)
         {
-            IcmpReplyTranslation(ns, src);
+            // nf_nat_ipv4_fn: a related ICMP error gets nf_nat_icmp_reply_translation; anything else related (REJECT's RST,
+            // which nf_send_reset attached to the connection) is rewritten from the tuples like any packet (nf_nat_packet).
+            if (_p.Headers.IsIcmpError) IcmpReplyTranslation(ns, src);
+            else ApplyNat(ns, src);
             return true;
         }
         var table = ns.Conntrack;
@@ -396,7 +468,7 @@ internal sealed partial class PacketWalker
                 address = t.Address;
                 break;
         }
-        return Bind(ns, src, address, port, t.Kind.ToString().ToUpperInvariant(), rule.Source.Span);
+        return Bind(ns, src, address, port, t.Kind.ToString().ToUpperInvariant(), NatOrigin.NatRule, rule.Source.Span);
     }
 
     private static Ipv4Address MasqueradeAddress(DeviceRuntime outDev, Ipv4Address nexthop)
@@ -406,7 +478,7 @@ internal sealed partial class PacketWalker
     }
 
     /// <summary>Computes the new tuple (unique source port for SNAT), alters the reply tuple, rewrites the packet.</summary>
-    private bool Bind(NamespaceRuntime ns, bool src, Ipv4Address address, int port, string kind, SourceSpan span)
+    private bool Bind(NamespaceRuntime ns, bool src, Ipv4Address address, int port, string kind, NatOrigin origin, SourceSpan span)
     {
         var table = ns.Conntrack;
         ref var e = ref table[_ct];
@@ -436,7 +508,7 @@ internal sealed partial class PacketWalker
         {
             var b = HeaderSnapshot.Of(before, 0);
             var a = HeaderSnapshot.Of(_p.Headers, 0);
-            _trace.Add(src ? new NatStep(kind, b.SourceEndpoint, a.SourceEndpoint, span) : new NatStep(kind, b.DestinationEndpoint, a.DestinationEndpoint, span));
+            _trace.Add(src ? new NatStep(kind, origin, NatManip.Source, b.SourceEndpoint, a.SourceEndpoint, span) : new NatStep(kind, origin, NatManip.Destination, b.DestinationEndpoint, a.DestinationEndpoint, span));
         }
         return true;
     }
@@ -491,11 +563,17 @@ internal sealed partial class PacketWalker
         {
             var after = HeaderSnapshot.Of(h, 0);
             string kind = _ctDir == CtDirection.Reply ? (src ? "un-DNAT (conntrack)" : "un-SNAT (conntrack)") : (src ? "SNAT (conntrack)" : "DNAT (conntrack)");
-            _trace!.Add(src ? new NatStep(kind, before.SourceEndpoint, after.SourceEndpoint, SourceSpan.None) : new NatStep(kind, before.DestinationEndpoint, after.DestinationEndpoint, SourceSpan.None));
+            _trace!.Add(src ? new NatStep(kind, NatOrigin.Conntrack, NatManip.Source, before.SourceEndpoint, after.SourceEndpoint, SourceSpan.None) : new NatStep(kind, NatOrigin.Conntrack, NatManip.Destination, before.DestinationEndpoint, after.DestinationEndpoint, SourceSpan.None));
         }
     }
 
-    /// <summary>nf_nat_icmp_reply_translation: an ICMP error about a NATed connection gets its embedded packet and outer header translated.</summary>
+    /// <summary>
+    /// nf_nat_icmp_reply_translation: an ICMP error RELATED to a NATed connection. The packet it quotes travelled the other
+    /// way, so the quoted header gets the inverse manipulation from the other direction's tuple (nf_nat_ipv4_manip_pkt on the
+    /// inner header with <c>!manip</c>: addresses and ports, or the echo id), and the outer header is made to look like a
+    /// reply to the quoted packet (the inverted tuple, this hook's manipulation). Checksums (outer ICMP, quoted IPv4 header)
+    /// follow from the rewritten fields when the frame is written.
+    /// </summary>
     private void IcmpReplyTranslation(NamespaceRuntime ns, bool src)
     {
         ref var e = ref ns.Conntrack[_ct];
@@ -505,20 +583,36 @@ internal sealed partial class PacketWalker
         if ((e.Status & bit) == 0) return;
         var other = e.Tuple(dir == CtDirection.Original ? CtDirection.Reply : CtDirection.Original);
         ref var h = ref _p.Headers;
-        string before = _trace != null ? (src ? h.Source.ToString() : h.Destination.ToString()) : "";
+        ref var q = ref h.Embedded;
+        string before = _trace != null ? IcmpErrorText(h, src) : "";
+        bool quotedPorts = q.Protocol == IpProtocol.Tcp || q.Protocol == IpProtocol.Udp || q.Protocol == IpProtocol.Sctp;
         if (src)
         {
-            h.Embedded.Destination = other.Destination;
-            if (h.Embedded.Protocol != IpProtocol.Icmp) h.Embedded.DestinationPort = other.DestinationPort;
-            h.Source = other.Invert().Source;
+            // The outer source is rewritten, so the quoted packet's destination.
+            q.Destination = other.Destination;
+            if (quotedPorts) q.DestinationPort = other.DestinationPort;
         }
         else
         {
-            h.Embedded.Source = other.Source;
-            h.Embedded.SourcePort = other.SourcePort;
-            h.Destination = other.Invert().Destination;
+            q.Source = other.Source;
+            if (quotedPorts) q.SourcePort = other.SourcePort;
         }
+        if (q.Protocol == IpProtocol.Icmp) q.SourcePort = other.SourcePort; // icmp_manip_pkt: the echo id, either way
+        var target = other.Invert();
+        if (src) h.Source = target.Source;
+        else h.Destination = target.Destination;
         if (_trace != null)
-            _trace.Add(new NatStep(src ? "ICMP error un-DNAT" : "ICMP error un-SNAT", before, src ? h.Source.ToString() : h.Destination.ToString(), SourceSpan.None));
+            _trace.Add(new NatStep(src ? "ICMP error un-DNAT (nf_nat_icmp_reply_translation)" : "ICMP error un-SNAT (nf_nat_icmp_reply_translation)", NatOrigin.IcmpError, src ? NatManip.Source : NatManip.Destination,
+                before, IcmpErrorText(h, src), SourceSpan.None));
+    }
+
+    /// <summary>The rewritten side of an ICMP error and of the packet it quotes: <c>172.18.0.2 (quoted dst 172.18.0.2:8080)</c>.</summary>
+    private static string IcmpErrorText(in PacketHeaders h, bool src)
+    {
+        ref readonly var q = ref h.Embedded;
+        bool ports = q.Protocol == IpProtocol.Tcp || q.Protocol == IpProtocol.Udp || q.Protocol == IpProtocol.Sctp;
+        return src
+            ? h.Source + " (quoted dst " + (ports ? q.Destination + ":" + q.DestinationPort.ToString(CultureInfo.InvariantCulture) : q.Destination.ToString()) + ")"
+            : h.Destination + " (quoted src " + (ports ? q.Source + ":" + q.SourcePort.ToString(CultureInfo.InvariantCulture) : q.Source.ToString()) + ")";
     }
 }

@@ -104,6 +104,18 @@ internal sealed partial class PacketWalker
         _outDev = outDev.Index;
         if (!RunTable(ns, ns.Raw, NetfilterHook.Output, 0)) return;
         if (_ct < 0 && ns.ConntrackEnabled) ConntrackIn(ns);
+        else if (_ctAttached)
+        {
+            // nf_conntrack_in leaves an skb that already carries a connection alone: the one nf_ct_attach gave it.
+            _ctAttached = false;
+            if (_trace != null)
+            {
+                ref readonly var e = ref ns.Conntrack[_ct];
+                _trace.Add(new ConntrackStep((_ctInfo == CtInfo.RelatedReply ? "related (reply direction)" : "related")
+                    + ": the dropped packet's connection" + (e.Confirmed ? "" : " (unconfirmed)") + ", attached to this answer (nf_ct_attach)",
+                    e.Original.ToString(), NatText(e)));
+            }
+        }
         if (!RunTable(ns, ns.Mangle, NetfilterHook.Output, 1)) return;
         var before = _p.Headers.Destination;
         if (!NatHook(ns, NetfilterHook.Output)) return;

@@ -52,6 +52,11 @@ internal sealed partial class PacketWalker
     private int _ct = -1;
     private CtDirection _ctDir;
     private CtInfo _ctInfo;
+    private bool _ctAttached;
+    // The connection of the last packet dropped with an answer (ICMP error, REJECT's RST), kept for that answer:
+    // icmp_send → icmp_glue_bits → nf_ct_attach (nf_send_reset likewise) hands it to the new skb, even when unconfirmed.
+    private int _droppedNs = -1, _droppedCt = -1;
+    private CtDirection _droppedDir;
     private int _inDev = -1, _outDev = -1;
     private Ipv4Address _nexthop;
     private readonly ulong[] _visits = new ulong[MaxVisits];
@@ -81,13 +86,50 @@ internal sealed partial class PacketWalker
     public ref Packet Packet => ref _p;
 
     /// <summary>Sends <paramref name="packet"/> from a socket in namespace <paramref name="ns"/> (ip_local_out).</summary>
-    public Outcome SendFromSocket(int ns, in Packet packet, TraceRecorder? trace)
+    public Outcome SendFromSocket(int ns, in Packet packet, TraceRecorder? trace) => SendFromSocket(ns, packet, trace, answersDrop: false);
+
+    /// <summary>
+    /// Sends <paramref name="packet"/> from namespace <paramref name="ns"/>; with <paramref name="answersDrop"/> it is the kernel's
+    /// answer (ICMP error, REJECT's RST) to the packet the previous walk dropped there, and carries that packet's connection.
+    /// </summary>
+    public Outcome SendFromSocket(int ns, in Packet packet, TraceRecorder? trace, bool answersDrop)
     {
+        int attach = -1;
+        var dir = CtDirection.Original;
+        if (answersDrop && _droppedNs == ns)
+        {
+            attach = _droppedCt;
+            dir = _droppedDir;
+            _droppedNs = _droppedCt = -1;
+        }
         Begin(packet, trace);
         CrossInto(ns);
+        if (attach >= 0 && _c[ns].Conntrack[attach].InUse)
+        {
+            // nf_conntrack_attach: the answer travels against the dropped packet, so an original-direction connection
+            // makes it IP_CT_RELATED_REPLY (and a reply-direction one IP_CT_RELATED).
+            _ct = attach;
+            _ctDir = dir == CtDirection.Original ? CtDirection.Reply : CtDirection.Original;
+            _ctInfo = _ctDir == CtDirection.Reply ? CtInfo.RelatedReply : CtInfo.Related;
+            _ctAttached = true;
+        }
         _next = Next.LocalOut;
         _nextNs = ns;
         return Run();
+    }
+
+    /// <summary>
+    /// Forgets the connection kept for the answer to the last dropped packet (no answer is sent): unconfirmed, it dies with the
+    /// dropped skb, as in the kernel.
+    /// </summary>
+    public void ReleaseDropped()
+    {
+        if (_droppedNs >= 0)
+        {
+            var table = _c[_droppedNs].Conntrack;
+            if (table[_droppedCt].InUse && !table[_droppedCt].Confirmed) table.Destroy(_droppedCt);
+        }
+        _droppedNs = _droppedCt = -1;
     }
 
     /// <summary>Injects a frame as received on a device (tests and generated code use it).</summary>
@@ -103,6 +145,7 @@ internal sealed partial class PacketWalker
 
     private void Begin(in Packet packet, TraceRecorder? trace)
     {
+        ReleaseDropped();
         _p = packet;
         _trace = trace;
         _outcome = default;
@@ -125,7 +168,15 @@ internal sealed partial class PacketWalker
             }
         }
         _outcome.Final = _p.Headers;
-        if (_ct >= 0 && _outcome.Kind != DispositionKind.Delivered) DropUnconfirmed();
+        if (_ct >= 0 && _outcome.Kind == DispositionKind.Dropped && _outcome.Reply != ReplyKind.None)
+        {
+            // Kept (unconfirmed or not) for the answer the kernel sends about this packet.
+            _droppedNs = _ns;
+            _droppedCt = _ct;
+            _droppedDir = _ctDir;
+            _ct = -1;
+        }
+        else if (_ct >= 0) DropUnconfirmed();
         return _outcome;
     }
 
@@ -138,6 +189,7 @@ internal sealed partial class PacketWalker
         _ns = ns;
         _ct = -1;
         _ctInfo = CtInfo.None;
+        _ctAttached = false;
         _p.Mark = 0;
         _p.IpvsProperty = false;
         _p.IngressDevice = -1;

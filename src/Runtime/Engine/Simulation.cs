@@ -53,6 +53,8 @@ public sealed class Simulation
         public int ClientNs;
         public PacketHeaders Last; // the client's last packet as sent (addresses/ports/seq)
         public uint ServerSeq;
+        public int ServerNs;
+        public PacketHeaders ServerLast; // the server's SYN-ACK as it sent it
     }
 
     /// <summary>Loads the plan.</summary>
@@ -95,6 +97,65 @@ public sealed class Simulation
 
     /// <summary>The loaded cluster and its kernel state.</summary>
     public Cluster Cluster { get; }
+
+    /// <summary>The simulated clock: each packet takes a millisecond; <see cref="Advance"/> lets time pass.</summary>
+    public TimeSpan Now => TimeSpan.FromMilliseconds(Cluster.NowMilliseconds);
+
+    /// <summary>
+    /// Lets <paramref name="duration"/> pass without traffic: conntrack entries, IPVS connections and learned FDB entries
+    /// whose timeouts run out meanwhile are gone afterwards (and the timeouts <c>show</c> prints count down).
+    /// </summary>
+    public void Advance(TimeSpan duration)
+    {
+        if (duration < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(duration), "time does not run backwards");
+        Cluster.NowMilliseconds += (long)duration.TotalMilliseconds;
+        Cluster.Expire();
+    }
+
+    /// <summary>
+    /// Closes an established connection the usual way, untraced: the client's FIN, the server's FIN (with the ACK of the
+    /// client's), the client's last ACK — so conntrack walks ESTABLISHED → FIN_WAIT → LAST_ACK → TIME_WAIT.
+    /// </summary>
+    public void Close(ConnectionHandle handle) => Close(handle, trace: false, captureFrames: false);
+
+    /// <summary>Closes an established connection like <see cref="Close(ConnectionHandle)"/> and traces its three segments.</summary>
+    public IReadOnlyList<PacketTrace> CloseTraced(ConnectionHandle handle, bool captureFrames = false) => Close(handle, trace: true, captureFrames);
+
+    private IReadOnlyList<PacketTrace> Close(ConnectionHandle handle, bool trace, bool captureFrames)
+    {
+        var traces = new List<PacketTrace>(trace ? 3 : 0);
+        var c = _open[handle.Index];
+        var fin = c.Last;
+        fin.Flags = TcpFlags.Fin | TcpFlags.Ack;
+        fin.PayloadLength = 0;
+        fin.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
+        fin.Ack = c.ServerSeq;
+        fin.EthSource = fin.EthDestination = default;
+        Segment(c.ClientNs, fin, "client FIN");
+        var sfin = c.ServerLast;
+        sfin.Flags = TcpFlags.Fin | TcpFlags.Ack;
+        sfin.PayloadLength = 0;
+        sfin.Seq = c.ServerSeq;
+        sfin.Ack = unchecked(fin.Seq + 1);
+        sfin.Id = Cluster.Namespaces[c.ServerNs].NextIpId++;
+        sfin.EthSource = sfin.EthDestination = default;
+        Segment(c.ServerNs, sfin, "server FIN");
+        var ack = fin;
+        ack.Flags = TcpFlags.Ack;
+        ack.Seq = unchecked(fin.Seq + 1);
+        ack.Ack = unchecked(c.ServerSeq + 1);
+        ack.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
+        Segment(c.ClientNs, ack, "client ACK");
+        return traces;
+
+        void Segment(int ns, PacketHeaders h, string label)
+        {
+            if (trace) traces.Add(Walk(ns, new Packet { Headers = h }, label, captureFrames, out _));
+            else _walker.SendFromSocket(ns, new Packet { Headers = h }, null);
+            _walker.ReleaseDropped();
+            Cluster.NowMilliseconds++;
+        }
+    }
 
     /// <summary>What a name in <c>--from</c>/<c>--to</c> refers to: nodes win over services, services over tasks.</summary>
     public TrafficEndpointKind? ResolveName(string name) => _names.TryGetValue(name, out var k) ? k : null;
@@ -288,6 +349,7 @@ public sealed class Simulation
         c.Last.Seq = unchecked(c.Last.Seq + (uint)payloadBytes);
         var p = new Packet { Headers = h };
         var outcome = _walker.SendFromSocket(c.ClientNs, p, null);
+        _walker.ReleaseDropped();
         Cluster.NowMilliseconds++;
         return outcome.Kind;
     }
@@ -302,13 +364,16 @@ public sealed class Simulation
         h.Id = Cluster.Namespaces[c.ClientNs].NextIpId++;
         h.Ack = c.ServerSeq;
         c.Last.Seq = unchecked(c.Last.Seq + (uint)payloadBytes);
-        return Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
+        var trace = Walk(c.ClientNs, new Packet { Headers = h }, "data", captureFrames, out _);
+        _walker.ReleaseDropped();
+        return trace;
     }
 
     /// <summary>Sends an arbitrary packet from a namespace's socket layer and traces only that packet (no answer is simulated).</summary>
     public PacketTrace Send(int sourceNamespace, in Packet packet, string label, bool captureFrames = false)
     {
         var trace = Walk(sourceNamespace, packet, label, captureFrames, out _);
+        _walker.ReleaseDropped();
         Cluster.NowMilliseconds++;
         return trace;
     }
@@ -324,9 +389,10 @@ public sealed class Simulation
         PacketTrace? reply = null;
         if (BuildReply(outcome, out var replyNs, out var answer))
         {
-            reply = Walk(replyNs, answer, "reply", captureFrames, out _);
+            reply = Walk(replyNs, answer, "reply", captureFrames, out _, AnswersDrop(outcome));
             Cluster.NowMilliseconds++;
         }
+        _walker.ReleaseDropped();
         return new ConnectionTrace(1, 1, request, reply);
     }
 
@@ -382,15 +448,15 @@ public sealed class Simulation
         if (BuildReply(outcome, out var replyNs, out var reply))
         {
             Outcome replyOutcome;
-            if (trace) replyTrace = Walk(replyNs, reply, "reply", captureFrames, out replyOutcome);
-            else replyOutcome = _walker.SendFromSocket(replyNs, reply, null);
+            if (trace) replyTrace = Walk(replyNs, reply, "reply", captureFrames, out replyOutcome, AnswersDrop(outcome));
+            else replyOutcome = _walker.SendFromSocket(replyNs, reply, null, AnswersDrop(outcome));
             Cluster.NowMilliseconds++;
             replyKind = replyOutcome.Kind;
             if (flow.Protocol == IpProtocol.Tcp && replyOutcome.Kind == DispositionKind.Delivered && replyOutcome.ClientSocket
                 && (replyOutcome.Final.Flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack))
             {
                 // The client completes the handshake (untraced), so conntrack and IPVS see ESTABLISHED.
-                var c = new OpenConnection { ClientNs = flow.SourceNamespace, ServerSeq = unchecked(replyOutcome.Final.Seq + 1) };
+                var c = new OpenConnection { ClientNs = flow.SourceNamespace, ServerSeq = unchecked(replyOutcome.Final.Seq + 1), ServerNs = replyNs, ServerLast = reply.Headers };
                 var a = req.Headers;
                 a.Source = replyOutcome.Final.Destination;
                 a.Flags = TcpFlags.Ack;
@@ -404,9 +470,17 @@ public sealed class Simulation
                 handle = new ConnectionHandle(_open.Count - 1);
             }
         }
+        _walker.ReleaseDropped();
         result = new ConnectionResult(outcome.Kind, replyKind, handle, task);
         return new ConnectionTrace(number, count, requestTrace ?? new PacketTrace("request", HeaderSnapshot.Of(req)), replyTrace);
     }
+
+    /// <summary>
+    /// Whether the answer to a drop carries the dropped packet's connection: icmp_send attaches it to every ICMP error
+    /// (icmp_glue_bits → nf_ct_attach) and REJECT's nf_send_reset to its RST; tcp_v4_send_reset (no listener) does not, its
+    /// RST finds the (confirmed) connection by its tuple.
+    /// </summary>
+    private static bool AnswersDrop(in Outcome o) => o.Kind == DispositionKind.Dropped && !(o.Reply == ReplyKind.TcpReset && o.Cause == DropCause.NoListener);
 
     /// <summary>What the destination (or the kernel that dropped the packet) sends back.</summary>
     private bool BuildReply(in Outcome o, out int ns, out Packet reply)
@@ -460,12 +534,11 @@ public sealed class Simulation
             return true;
         }
         if (f.IsIcmpError) return false; // never an error about an error (RFC 1122)
-        // icmp_send: from the offending packet's destination when it was for us, else from the interface it came in on.
+        // __icmp_send: from the offending packet's destination when it was for us (RTCF_LOCAL); otherwise saddr 0, and the
+        // route back chooses it (icmp_errors_use_inbound_ifaddr is 0 by default).
         h.Protocol = IpProtocol.Icmp;
         h.DontFragment = false;
-        h.Source = n.IsLocal(f.Destination) ? f.Destination
-            : o.InDevice >= 0 && n.Devices[o.InDevice].Addresses.Length > 0 ? n.Devices[o.InDevice].Addresses[0].Address
-            : n.PrimaryAddress() ?? Ipv4Address.Any;
+        h.Source = n.IsLocal(f.Destination) ? f.Destination : BindSource(n, f.Source);
         h.Destination = f.Source;
         switch (o.Reply)
         {
@@ -513,11 +586,11 @@ public sealed class Simulation
         return VxlanCodec.LocalPortRangeMin;
     }
 
-    private PacketTrace Walk(int ns, in Packet packet, string label, bool captureFrames, out Outcome outcome)
+    private PacketTrace Walk(int ns, in Packet packet, string label, bool captureFrames, out Outcome outcome, bool answersDrop = false)
     {
         var trace = new PacketTrace(label, HeaderSnapshot.Of(packet));
         var recorder = new TraceRecorder(trace, captureFrames, _clockMicroseconds);
-        outcome = _walker.SendFromSocket(ns, packet, recorder);
+        outcome = _walker.SendFromSocket(ns, packet, recorder, answersDrop);
         _clockMicroseconds = recorder.ClockMicroseconds + 1000;
         trace.Disposition = ToDisposition(outcome);
         return trace;

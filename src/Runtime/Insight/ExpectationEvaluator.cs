@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Globalization;
+using System.Threading;
 using SwarmDsl.Diagnostics;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
@@ -20,9 +21,10 @@ public static class ExpectationEvaluator
 
     /// <summary>
     /// Simulates every expectation with a fresh simulation (seed <paramref name="seed"/>) and returns one SWARM0020 error,
-    /// located at the <c>expect:</c> entry, per expectation that does not hold.
+    /// located at the <c>expect:</c> entry, per expectation that does not hold. <paramref name="cancellationToken"/> is
+    /// checked before every expectation (the source generator cancels when the compilation changes).
     /// </summary>
-    public static IReadOnlyList<Diagnostic> Evaluate(Topology topology, DataplanePlan plan, uint seed = 0)
+    public static IReadOnlyList<Diagnostic> Evaluate(Topology topology, DataplanePlan plan, uint seed = 0, CancellationToken cancellationToken = default)
     {
         if (topology is null) throw new ArgumentNullException(nameof(topology));
         if (plan is null) throw new ArgumentNullException(nameof(plan));
@@ -31,6 +33,7 @@ public static class ExpectationEvaluator
         foreach (var t in topology.Tasks) taskService[t.Name] = t.Service;
         foreach (var x in topology.Expectations)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var why = Check(topology, plan, seed, x, taskService);
             if (why is not null) result.Add(Diagnostic.Create(DiagnosticDescriptors.ExpectationFailed, x.Span, Describe(x) + ": " + why));
         }

@@ -21,9 +21,14 @@ namespace SwarmDsl.Runtime.Insight;
 public sealed record ReachRow(string Source, string Destination, Ipv4Address Address, string Protocol, int FromPort, int ToPort, string Result, string? Service, string? Cause);
 
 /// <summary>
-/// Which sources reach which services on which protocols and ports, computed over port atoms (<see cref="PortAtoms"/>):
-/// one untraced probe per atom, protocol and source–destination pair, adjacent atoms with equal outcomes merged back
-/// into ranges, and one traced probe per range that does not reach a service, to say why.
+/// Which sources reach which services on which protocols and ports, computed over header-space classes of packets rather
+/// than by enumerating ports. Per source–destination pair and protocol, a sweep over 1–65535 sends one traced connection
+/// for the first port of the current class and learns the namespaces the request and its reply crossed; the class ends
+/// where the next port constant of those namespaces (for that protocol, see <see cref="PortAtoms.Starts"/>) begins. A port
+/// inside the class meets the same decisions at every namespace on that path (no match, NAT, load balancer or listener
+/// there can tell it from the first port), so it takes the same path to the same end: one probe and one explanation per
+/// class. Adjacent classes with the same outcome (result, and for failures the disposition, cause and discarding rule)
+/// merge into one row.
 /// </summary>
 public static class ReachAnalysis
 {
@@ -62,10 +67,11 @@ public static class ReachAnalysis
     public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
-        var atoms = PortAtoms.Of(plan);
         var taskService = TaskServices(topology);
         var rows = new List<ReachRow>();
         var sim = new Simulation(plan, seed);
+        var starts = new ClassStarts(sim.Cluster);
+        var sweep = new List<(int From, Probe Probe)>();
         foreach (var pair in Pairs(topology))
         {
             if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) continue;
@@ -74,21 +80,27 @@ public static class ReachAnalysis
                 if (proto == IpProtocol.Icmp)
                 {
                     var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
-                    var p = Probe(sim, f, taskService);
+                    var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0);
                     rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
                     continue;
                 }
-                int start = 0;
-                (string Key, string Result, string? Cause)? current = null;
-                for (int i = 0; i < atoms.Count; i++)
+                sweep.Clear();
+                for (int port = 1; port <= 65535;)
                 {
-                    var probe = Probe(sim, baseFlow with { Protocol = proto, DestinationPort = atoms[i].From }, taskService);
-                    if (current is { } c && string.Equals(probe.Key, c.Key, StringComparison.Ordinal)) continue;
-                    if (current is { } done) rows.Add(Row(pair, baseFlow with { Protocol = proto }, start, atoms[i].From - 1, done.Result, done.Cause));
-                    current = probe;
-                    start = atoms[i].From;
+                    var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port);
+                    sweep.Add((port, probe));
+                    port = probe.NextClass;
                 }
-                rows.Add(Row(pair, baseFlow with { Protocol = proto }, start, 65535, current!.Value.Result, current.Value.Cause));
+                // Merge adjacent classes that end the same way; each row keeps its first class's explanation.
+                int i = 0;
+                while (i < sweep.Count)
+                {
+                    int j = i + 1;
+                    while (j < sweep.Count && string.Equals(sweep[j].Probe.Key, sweep[i].Probe.Key, StringComparison.Ordinal)) j++;
+                    int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
+                    rows.Add(Row(pair, baseFlow with { Protocol = proto }, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
+                    i = j;
+                }
             }
             // Forget this pair's client sockets so ephemeral ports never run out over many probes.
             sim.Cluster.Namespaces[baseFlow.SourceNamespace].ClientSockets.Clear();
@@ -108,24 +120,157 @@ public static class ReachAnalysis
     /// <summary>The outcome class of one connection attempt (what merges atoms into ranges).</summary>
     public static string Classify(ConnectionResult r, IReadOnlyDictionary<string, string> taskService)
     {
-        if (r.Request != DispositionKind.Delivered) return "blocked";
-        if (r.Task is null || !taskService.TryGetValue(r.Task, out var service)) return "delivered to " + (r.Task ?? "host");
-        return r.Reply == DispositionKind.Delivered ? "reaches " + service : "no reply from " + service;
+        if (taskService is null) throw new ArgumentNullException(nameof(taskService));
+        return Classify(r.Request, r.Reply, r.Task, taskService);
+    }
+
+    private static string Classify(DispositionKind request, DispositionKind? reply, string? task, IReadOnlyDictionary<string, string> taskService)
+    {
+        if (request != DispositionKind.Delivered) return "blocked";
+        if (task is null || !taskService.TryGetValue(task, out var service)) return "delivered to " + (task ?? "host");
+        return reply == DispositionKind.Delivered ? "reaches " + service : "no reply from " + service;
     }
 
     /// <summary>
-    /// Probes one packet: untraced when it reaches a service; otherwise traced once more to say why, and the reason
-    /// becomes part of the key, so ranges only merge atoms that fail the same way at the same rule.
+    /// The task a traced delivery counts for, as <see cref="Simulation.ConnectUntraced"/> reports it: a listener's owner, or
+    /// the task whose sandbox took the packet in the kernel (echo), or none (a host, or a client socket).
     /// </summary>
-    private static (string Key, string Result, string? Cause) Probe(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService)
+    private static string? DeliveredTask(Disposition d)
     {
-        var result = Classify(sim.ConnectUntraced(flow), taskService);
-        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return (result, result, null);
+        if (d.Kind != DispositionKind.Delivered) return null;
+        if (d.Socket.IndexOf(" :", StringComparison.Ordinal) >= 0) return d.Owner;
+        if (d.Socket is "kernel" or "icmp echo") return d.Owner.IndexOf('/') >= 0 ? null : d.Owner;
+        return null;
+    }
+
+    /// <summary>One traced connection: its outcome, its merge key, the explanation, and where its port class ends.</summary>
+    private readonly record struct Probe(string Key, string Result, string? Cause, int NextClass);
+
+    /// <summary>
+    /// Sends one traced connection. The reason a packet did not reach a service becomes part of the key, so ranges only
+    /// merge classes that fail the same way at the same rule. The class of <paramref name="port"/> ends before the first
+    /// class start above it in any namespace the request or the reply crossed.
+    /// </summary>
+    private static Probe Send(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService, ClassStarts? starts, IpProtocol proto, int port)
+    {
         var t = sim.Connect(flow, 1)[0];
+        var result = Classify(t.Request.Disposition.Kind, t.Reply?.Disposition.Kind, DeliveredTask(t.Request.Disposition), taskService);
+        int next = 65536;
+        if (starts is not null)
+        {
+            next = starts.NextAfter(t.Request, proto, port, next, request: true);
+            if (t.Reply is not null) next = starts.NextAfter(t.Reply, proto, port, next, request: false);
+        }
+        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(result, result, null, next);
         var failed = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null && t.Reply.Disposition.Kind != DispositionKind.Delivered
             ? t.Reply : t.Request;
         var cause = (failed == t.Reply ? "reply " : "") + TraceExplanation.Explain(failed);
-        return (result + "|" + TraceExplanation.Key(failed), result, cause);
+        return new Probe(result + "|" + TraceExplanation.Key(failed), result, cause, next);
+    }
+
+    /// <summary>
+    /// Class starts per namespace and protocol, computed once per namespace on first use, in three parts: per chain (what a
+    /// packet's rules can tell apart: only chains it entered count), the IPVS services (every namespace crossed), and the
+    /// sockets — listeners and the host's VXLAN port — which only the namespace that took the request in consults.
+    /// </summary>
+    private sealed class ClassStarts
+    {
+        private readonly Cluster _cluster;
+        private readonly Dictionary<string, NamespaceStarts> _byNamespace = new(StringComparer.Ordinal);
+
+        private sealed class NamespaceStarts
+        {
+            public static readonly int[][] Empty = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
+            /// <summary>Per chain: [protocol][0 = destination-port side (requests), 1 = source-port side (replies)].</summary>
+            public Dictionary<string, int[][][]> Chains { get; } = new(StringComparer.Ordinal);
+            public int[][] Ipvs { get; set; } = Empty;
+            public int[][] Sockets { get; set; } = Empty;
+        }
+
+        public ClassStarts(Cluster cluster) => _cluster = cluster;
+
+        /// <summary>
+        /// The smallest class start above <paramref name="port"/> that the path of <paramref name="trace"/> knows of, or
+        /// <paramref name="limit"/>: the chains it entered (a rule it matched, a jump, a policy), the IPVS services of the
+        /// namespaces it crossed, and, for a request, the sockets of the namespace where it ended.
+        /// </summary>
+        public int NextAfter(PacketTrace trace, IpProtocol proto, int port, int limit, bool request)
+        {
+            int p = Index(proto);
+            // The port swept is the request's destination port and its reply's source port.
+            int side = request ? 0 : 1;
+            foreach (var hop in trace.Hops)
+            {
+                var ns = For(hop.Node, hop.Namespace);
+                limit = Next(ns.Ipvs[p], port, limit);
+                foreach (var step in hop.Steps)
+                {
+                    if (step is not NetfilterStep nf) continue;
+                    if (ns.Chains.TryGetValue(nf.Table + "/" + nf.Chain, out var c)) limit = Next(c[p][side], port, limit);
+                    if (nf.Verdict.StartsWith("JUMP ", StringComparison.Ordinal) || nf.Verdict.StartsWith("GOTO ", StringComparison.Ordinal))
+                        if (ns.Chains.TryGetValue(nf.Table + "/" + nf.Verdict.Substring(5), out var j)) limit = Next(j[p][side], port, limit);
+                }
+            }
+            if (request)
+            {
+                var where = trace.Disposition.Where;
+                int slash = where.IndexOf('/');
+                if (slash > 0) limit = Next(For(where.Substring(0, slash), where.Substring(slash + 1)).Sockets[p], port, limit);
+            }
+            return limit;
+        }
+
+        private static int Next(int[] starts, int port, int limit)
+        {
+            int k = Array.BinarySearch(starts, port + 1);
+            if (k < 0) k = ~k;
+            return k < starts.Length && starts[k] < limit ? starts[k] : limit;
+        }
+
+        private static int Index(IpProtocol p) => p == IpProtocol.Tcp ? 0 : p == IpProtocol.Udp ? 1 : 2;
+
+        private static readonly IpProtocol[] PortProtocols = { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp };
+
+        private NamespaceStarts For(string node, string name)
+        {
+            var key = node + "/" + name;
+            if (_byNamespace.TryGetValue(key, out var found)) return found;
+            var result = new NamespaceStarts();
+            var ns = _cluster.Namespace(node, name);
+            if (ns?.Plan is { } plan)
+            {
+                foreach (var table in plan.Tables)
+                    foreach (var chain in table.Chains)
+                        result.Chains[table.Name + "/" + chain.Name] = Array.ConvertAll(PortProtocols, pr => new[]
+                        {
+                            PortAtoms.RuleStarts(chain, pr, Direction.Destination), PortAtoms.RuleStarts(chain, pr, Direction.Source),
+                        });
+                result.Ipvs = Array.ConvertAll(PortProtocols, pr => PortAtoms.IpvsStarts(plan, pr));
+                result.Sockets = Array.ConvertAll(PortProtocols, pr => PortAtoms.ListenerStarts(plan, pr));
+                // The host's VXLAN sockets take UDP to the data path port (no listener or rule names it).
+                if (ns.Kind == NamespaceKind.Host) result.Sockets[1] = WithVxlanPorts(result.Sockets[1], node, name);
+            }
+            _byNamespace[key] = result;
+            return result;
+        }
+
+        private int[] WithVxlanPorts(int[] udp, string node, string hostNamespace)
+        {
+            var set = new SortedSet<int>(udp);
+            foreach (var ns in _cluster.Namespaces)
+            {
+                if (ns.Node != node || ns.Plan is null) continue;
+                foreach (var d in ns.Plan.Devices)
+                    if (d.Vxlan is { } vx && vx.CreatedIn == hostNamespace)
+                    {
+                        if (vx.DstPort > 1) set.Add(vx.DstPort);
+                        if (vx.DstPort < 65535) set.Add(vx.DstPort + 1);
+                    }
+            }
+            var result = new int[set.Count];
+            set.CopyTo(result);
+            return result;
+        }
     }
 
     private static ReachRow Row(Pair pair, Flow flow, int from, int to, string result, string? cause)

@@ -19,6 +19,75 @@ public enum IpvsConnectionState
     Close,
     /// <summary>UDP (no states).</summary>
     Udp,
+    /// <summary>SYN_SENT: the real server sent a SYN first.</summary>
+    SynSent,
+    /// <summary>TIME_WAIT.</summary>
+    TimeWait,
+    /// <summary>CLOSE_WAIT.</summary>
+    CloseWait,
+    /// <summary>LAST_ACK.</summary>
+    LastAck,
+    /// <summary>LISTEN.</summary>
+    Listen,
+    /// <summary>SYNACK.</summary>
+    SynAck,
+}
+
+/// <summary>
+/// IPVS's TCP state table (ip_vs_proto_tcp.c <c>tcp_states</c>): INPUT for client → real server, OUTPUT for the Masq
+/// replies, INPUT-ONLY for connections whose replies bypass the director (direct routing); rows by tcp_state_idx (RST
+/// before SYN, FIN, ACK).
+/// </summary>
+public static class IpvsTcpStates
+{
+    // Column order of the kernel's table: sNO sES sSS sSR sFW sTW sCL sCW sLA sLI sSA.
+    private static readonly IpvsConnectionState[] Column =
+    {
+        IpvsConnectionState.None, IpvsConnectionState.Established, IpvsConnectionState.SynSent, IpvsConnectionState.SynRecv,
+        IpvsConnectionState.FinWait, IpvsConnectionState.TimeWait, IpvsConnectionState.Close, IpvsConnectionState.CloseWait,
+        IpvsConnectionState.LastAck, IpvsConnectionState.Listen, IpvsConnectionState.SynAck,
+    };
+
+    private const byte NO = 0, ES = 1, SS = 2, SR = 3, FW = 4, TW = 5, CL = 6, CW = 7, LA = 8, LI = 9, SA = 10;
+
+    // [INPUT, OUTPUT, INPUT-ONLY][syn, fin, ack, rst][state]
+    private static readonly byte[][][] Table =
+    {
+        new[]
+        {
+            new byte[] { SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR },
+            new byte[] { CL, CW, SS, TW, TW, TW, CL, CW, LA, LI, TW },
+            new byte[] { CL, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES },
+            new byte[] { CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, SR },
+        },
+        new[]
+        {
+            new byte[] { SS, ES, SS, SR, SS, SS, SS, SS, SS, LI, SR },
+            new byte[] { TW, FW, SS, TW, FW, TW, CL, TW, LA, LI, TW },
+            new byte[] { ES, ES, SS, ES, FW, TW, CL, CW, LA, ES, ES },
+            new byte[] { CL, CL, SS, CL, CL, TW, CL, CL, CL, CL, CL },
+        },
+        new[]
+        {
+            new byte[] { SR, ES, ES, SR, SR, SR, SR, SR, SR, SR, SR },
+            new byte[] { CL, FW, SS, TW, FW, TW, CL, CW, LA, LI, TW },
+            new byte[] { CL, ES, SS, ES, FW, TW, CL, CW, CL, LI, ES },
+            new byte[] { CL, CL, CL, SR, CL, CL, CL, CL, LA, LI, CL },
+        },
+    };
+
+    /// <summary>The next state; <paramref name="state"/> itself when the segment has none of RST, SYN, FIN, ACK.</summary>
+    /// <param name="state">The connection's state.</param>
+    /// <param name="direction">0 INPUT, 1 OUTPUT, 2 INPUT-ONLY.</param>
+    /// <param name="flags">The segment's flags.</param>
+    public static IpvsConnectionState Next(IpvsConnectionState state, int direction, Packets.TcpFlags flags)
+    {
+        int row = (flags & Packets.TcpFlags.Rst) != 0 ? 3 : (flags & Packets.TcpFlags.Syn) != 0 ? 0 : (flags & Packets.TcpFlags.Fin) != 0 ? 1 : (flags & Packets.TcpFlags.Ack) != 0 ? 2 : -1;
+        if (row < 0) return state;
+        int col = Array.IndexOf(Column, state);
+        if (col < 0) col = 0;
+        return Column[Table[direction][row][col]];
+    }
 }
 
 /// <summary>One IPVS connection (<c>struct ip_vs_conn</c>): client, virtual and real addresses with counters.</summary>
@@ -50,6 +119,28 @@ public struct IpvsConnection
     public IpvsStats Stats;
     /// <summary>Whether the slot is used.</summary>
     public bool InUse;
+    /// <summary>When the connection expires (simulated milliseconds): its last packet plus its state's timeout.</summary>
+    public long ExpiresAt;
+
+    /// <summary>
+    /// The timeout of a state (seconds): tcp_timeouts[] of ip_vs_proto_tcp.c (NONE 2 s, ESTABLISHED 15 min, SYN_SENT 2 min,
+    /// SYN_RECV 1 min, FIN_WAIT 2 min, TIME_WAIT 2 min, CLOSE 10 s, CLOSE_WAIT 60 s, LAST_ACK 30 s, LISTEN 2 min, SYNACK 2 min) and udp_timeouts[] of ip_vs_proto_udp.c (5 min).
+    /// </summary>
+    public static int TimeoutSeconds(IpvsConnectionState state) => state switch
+    {
+        IpvsConnectionState.Established => 15 * 60,
+        IpvsConnectionState.SynSent => 2 * 60,
+        IpvsConnectionState.SynRecv => 60,
+        IpvsConnectionState.FinWait => 2 * 60,
+        IpvsConnectionState.TimeWait => 2 * 60,
+        IpvsConnectionState.Close => 10,
+        IpvsConnectionState.CloseWait => 60,
+        IpvsConnectionState.LastAck => 30,
+        IpvsConnectionState.Listen => 2 * 60,
+        IpvsConnectionState.SynAck => 2 * 60,
+        IpvsConnectionState.Udp => 5 * 60,
+        _ => 2,
+    };
 }
 
 /// <summary>The IPVS connection hash of a namespace: looked up by client→virtual (in) and real→client (out).</summary>
@@ -57,6 +148,7 @@ public sealed class IpvsConnectionTable
 {
     private IpvsConnection[] _conns = new IpvsConnection[8];
     private int _used;
+    private readonly Stack<int> _free = new();
     private readonly Dictionary<Key, int> _in = new();
     private readonly Dictionary<Key, int> _out = new();
 
@@ -88,8 +180,13 @@ public sealed class IpvsConnectionTable
     /// <summary>Adds a connection (<c>ip_vs_conn_new</c> + hash).</summary>
     public int Add(in IpvsConnection connection)
     {
-        if (_used == _conns.Length) Array.Resize(ref _conns, _conns.Length * 2);
-        int index = _used++;
+        int index;
+        if (_free.Count > 0) index = _free.Pop();
+        else
+        {
+            if (_used == _conns.Length) Array.Resize(ref _conns, _conns.Length * 2);
+            index = _used++;
+        }
         _conns[index] = connection;
         _conns[index].InUse = true;
         _in[new Key(connection.Protocol, connection.ClientAddress, connection.ClientPort, connection.VirtualAddress, connection.VirtualPort)] = index;
@@ -97,7 +194,18 @@ public sealed class IpvsConnectionTable
         return index;
     }
 
-    /// <summary>Connections in creation order.</summary>
+    /// <summary>Unhashes and frees a connection (ip_vs_conn_expire); the caller unbinds it from its destination.</summary>
+    public void Remove(int index)
+    {
+        ref var c = ref _conns[index];
+        if (!c.InUse) return;
+        _in.Remove(new Key(c.Protocol, c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort));
+        _out.Remove(new Key(c.Protocol, c.DestinationAddress, c.DestinationPort, c.ClientAddress, c.ClientPort));
+        c = default;
+        _free.Push(index);
+    }
+
+    /// <summary>Connections in slot order.</summary>
     public IEnumerable<int> All()
     {
         for (int i = 0; i < _used; i++) if (_conns[i].InUse) yield return i;

@@ -61,7 +61,10 @@ public sealed class IpvsDestination
 /// <summary>A virtual service (<c>struct ip_vs_service</c>): fwmark or VIP:port, scheduler, destinations.</summary>
 public sealed class IpvsService
 {
-    /// <summary>Builds the service from its plan, adding destinations one by one as ipvsadm would.</summary>
+    /// <summary>
+    /// Builds the service from its plan, adding destinations one by one as ipvsadm would (the plan's order is the order of
+    /// the <c>-a</c> lines in the restore file).
+    /// </summary>
     public IpvsService(IpvsServicePlan plan)
     {
         Plan = plan;
@@ -71,7 +74,9 @@ public sealed class IpvsService
         Scheduler.DestinationsChanged(this);
         foreach (var d in plan.Destinations)
         {
-            list.Add(new IpvsDestination(d.Address, d.Port, d.Weight, d.Forward, d.Task, d.Span));
+            // __ip_vs_update_dest: list_add_rcu(&dest->n_list, &svc->destinations) links a new destination at the HEAD,
+            // so the kernel's list (which every scheduler walks) holds the last added first.
+            list.Insert(0, new IpvsDestination(d.Address, d.Port, d.Weight, d.Forward, d.Task, d.Span));
             Destinations = list.ToArray();
             Scheduler.DestinationsChanged(this);
         }
@@ -81,7 +86,7 @@ public sealed class IpvsService
     public IpvsServicePlan Plan { get; }
     /// <summary>The scheduler with its state.</summary>
     public IpvsScheduler Scheduler { get; }
-    /// <summary>Destinations in the order they were added.</summary>
+    /// <summary>Destinations in the kernel's list order: the last added first (see the constructor).</summary>
     public IpvsDestination[] Destinations { get; private set; }
     /// <summary>Counters.</summary>
     public IpvsStats Stats;

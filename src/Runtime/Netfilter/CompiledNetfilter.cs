@@ -94,16 +94,16 @@ public sealed class NetfilterContext
     /// <summary>The interpreter's match (not negated) for matches with state: addrtype, conntrack, statistic.</summary>
     public bool Match(int chain, int rule, int match) => _w.CompiledNetfilterMatch(chain, rule, match);
 
-    /// <summary>Runs a rule's target (ACCEPT, DROP, REJECT, NAT, MARK, LOG, TRACE) as the interpreter does, with its trace step.</summary>
+    /// <summary>Counts a matched rule and runs its target (ACCEPT, DROP, REJECT, NAT, MARK, LOG, TRACE) as the interpreter does, with its trace step.</summary>
     public ChainResult Target(int chain, int rule) => _w.CompiledNetfilterTarget(chain, rule);
 
-    /// <summary>Traces a RETURN rule; the compiled chain then returns <see cref="ChainResult.Continue"/>.</summary>
-    public void Return(int chain, int rule) => _w.CompiledNetfilterTrace(chain, rule, "RETURN");
+    /// <summary>Counts and traces a RETURN rule; the compiled chain then returns <see cref="ChainResult.Continue"/>.</summary>
+    public void Return(int chain, int rule) => _w.CompiledNetfilterReturn(chain, rule);
 
-    /// <summary>Traces a jump; false when the jump would nest deeper than the kernel allows (the rule becomes decisive).</summary>
+    /// <summary>Counts and traces a jump; false when the jump would nest deeper than the kernel allows (the rule becomes decisive).</summary>
     public bool Jump(int chain, int rule, int depth) => _w.CompiledNetfilterJump(chain, rule, depth);
 
-    /// <summary>Traces a goto.</summary>
+    /// <summary>Counts and traces a goto.</summary>
     public void Goto(int chain, int rule) => _w.CompiledNetfilterGoto(chain, rule);
 
     /// <summary>The base chain's policy for the current hook, traced as the interpreter traces it.</summary>

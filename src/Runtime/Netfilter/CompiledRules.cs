@@ -69,6 +69,9 @@ internal sealed class CompiledRule
     public CompiledTarget Target;
     private string? _text;
 
+    /// <summary>Packets and bytes (IPv4 total length, skb-&gt;len) that matched the rule: ipt_do_table counts before the target runs.</summary>
+    public long Packets, Bytes;
+
     public string Text(string chain) => _text ??= RuleText.Format(chain, Source);
 }
 
@@ -85,6 +88,9 @@ internal sealed class CompiledChain
     public bool BuiltIn { get; }
     public Verdict? Policy { get; }
     public CompiledRule[] Rules { get; set; } = Array.Empty<CompiledRule>();
+
+    /// <summary>A built-in chain's policy counters: packets and bytes that reached its end (or RETURNed from it).</summary>
+    public long PolicyPackets, PolicyBytes;
 
     /// <summary>The compiled rules by their index in the plan's chain (null where a rule's target could not be resolved).</summary>
     public CompiledRule?[] ByPlanIndex { get; set; } = Array.Empty<CompiledRule?>();
@@ -109,6 +115,13 @@ internal sealed class CompiledTable
     public CompiledTableEntry? Entry { get; set; }
 
     public int HookChain(NetfilterHook hook) => _hookChain[(int)hook];
+
+    /// <summary>The chain named <paramref name="name"/>, or null.</summary>
+    public CompiledChain? Chain(string name)
+    {
+        foreach (var c in Chains) if (c.Name == name) return c;
+        return null;
+    }
 
     public void SetHookChain(NetfilterHook hook, int chain) => _hookChain[(int)hook] = chain;
 

@@ -13,9 +13,9 @@ namespace SwarmDsl.Runtime.State;
 
 /// <summary>
 /// The kernel state of a <see cref="Simulation"/> as the <c>show</c> views ask for it: conntrack tables, IPVS statistics and
-/// connections, and device counters, read live from the simulated namespaces. Timeouts are the kernel's defaults for the
-/// entry's state, as read right after the last packet (the simulated clock advances a millisecond per packet, so no whole
-/// second has passed).
+/// connections, rule counters and device counters, read live from the simulated namespaces at the simulation's clock
+/// (<see cref="Simulation.Now"/>): an entry's timeout counts down from its state's default as time passes, and an entry
+/// whose timeout ran out is not shown (as the kernel's GC would have removed it).
 /// </summary>
 public sealed class SimulatedDataplaneState : IDataplaneState
 {
@@ -29,10 +29,20 @@ public sealed class SimulatedDataplaneState : IDataplaneState
     }
 
     /// <summary>
-    /// Null: the engine evaluates rules without keeping per-rule counters, so <c>iptables -L -v</c> keeps showing the
-    /// freshly applied zeros.
+    /// The packets and bytes that matched rule <paramref name="ruleIndex"/> (0-based, in the plan's chain), or reached the
+    /// built-in chain's policy (-1), counted as ipt_do_table counts them; null for a table, chain or rule the namespace lacks.
     /// </summary>
-    public PacketCounters? RuleCounters(string node, string ns, string table, string chain, int ruleIndex) => null;
+    public PacketCounters? RuleCounters(string node, string ns, string table, string chain, int ruleIndex)
+    {
+        var runtime = _cluster.Namespace(node, ns);
+        var t = table switch { "raw" => runtime?.Raw, "mangle" => runtime?.Mangle, "nat" => runtime?.Nat, "filter" => runtime?.Filter, _ => null };
+        var c = t?.Chain(chain);
+        if (c is null) return null;
+        if (ruleIndex < 0) return new PacketCounters((ulong)c.PolicyPackets, (ulong)c.PolicyBytes);
+        if (ruleIndex >= c.ByPlanIndex.Length) return null;
+        var r = c.ByPlanIndex[ruleIndex];
+        return r is null ? new PacketCounters(0, 0) : new PacketCounters((ulong)r.Packets, (ulong)r.Bytes);
+    }
 
     /// <summary>RX/TX packets of the device; the engine drops nothing at a queue, so errors, drops and overruns are zero.</summary>
     public InterfaceCounters? Interface(string node, string ns, string device)
@@ -67,10 +77,12 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         var list = new List<ShownIpvsConnection>();
         if (runtime is null) return list;
         var table = runtime.IpvsConnections;
+        long now = _cluster.NowMilliseconds;
         foreach (var i in table.All())
         {
             ref var c = ref table[i];
-            list.Add(new ShownIpvsConnection(c.Protocol, IpvsTimeout(c.State), IpvsStateName(c.State),
+            if (c.ExpiresAt <= now) continue;
+            list.Add(new ShownIpvsConnection(c.Protocol, Remaining(c.ExpiresAt, now), IpvsStateName(c.State),
                 c.ClientAddress, c.ClientPort, c.VirtualAddress, c.VirtualPort, c.DestinationAddress, c.DestinationPort));
         }
         return list;
@@ -83,13 +95,14 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         var list = new List<ShownConntrackEntry>();
         if (runtime is null) return list;
         var table = runtime.Conntrack;
+        long now = _cluster.NowMilliseconds;
         foreach (var i in table.LiveEntries())
         {
             ref var e = ref table[i];
-            if (!e.Confirmed) continue;
+            if (!e.Confirmed || e.ExpiresAt <= now) continue;
             bool seenReply = (e.Status & CtStatus.SeenReply) != 0;
             bool icmp = e.Original.Protocol == IpProtocol.Icmp;
-            list.Add(new ShownConntrackEntry(e.Original.Protocol, ConntrackTimeout(e), TcpStateName(e),
+            list.Add(new ShownConntrackEntry(e.Original.Protocol, Remaining(e.ExpiresAt, now), TcpStateName(e),
                 Tuple(e.Original, icmp, request: true), Tuple(e.Reply, icmp, request: false),
                 (e.Status & CtStatus.Assured) != 0, !seenReply, e.Mark));
         }
@@ -128,37 +141,17 @@ public sealed class SimulatedDataplaneState : IDataplaneState
             CtTcpState.SynRecv => "SYN_RECV",
             CtTcpState.Established => "ESTABLISHED",
             CtTcpState.FinWait => "FIN_WAIT",
+            CtTcpState.CloseWait => "CLOSE_WAIT",
+            CtTcpState.LastAck => "LAST_ACK",
+            CtTcpState.TimeWait => "TIME_WAIT",
             CtTcpState.Close => "CLOSE",
+            CtTcpState.SynSent2 => "SYN_SENT2",
             _ => "NONE",
         };
     }
 
-    /// <summary>
-    /// The default <c>nf_conntrack_*_timeout*</c> sysctls: TCP per state (tcp_timeouts[]), UDP 30 s until a reply was
-    /// seen and 120 s (udp_timeout_stream) after, ICMP 30 s, anything else 600 s (generic).
-    /// </summary>
-    private static int ConntrackTimeout(in CtEntry e)
-    {
-        switch (e.Original.Protocol)
-        {
-            case IpProtocol.Tcp:
-                return e.TcpState switch
-                {
-                    CtTcpState.SynSent => 120,
-                    CtTcpState.SynRecv => 60,
-                    CtTcpState.Established => 432000,
-                    CtTcpState.FinWait => 120,
-                    CtTcpState.Close => 10,
-                    _ => 120,
-                };
-            case IpProtocol.Udp:
-                return (e.Status & CtStatus.SeenReply) != 0 ? 120 : 30;
-            case IpProtocol.Icmp:
-                return 30;
-            default:
-                return 600;
-        }
-    }
+    /// <summary>Whole seconds left, rounded down as ctnetlink_dump_timeout and ip_vs_conn's seq_show print them.</summary>
+    private static int Remaining(long expiresAt, long now) => (int)((expiresAt - now) / 1000);
 
     /// <summary>The state names of <c>/proc/net/ip_vs_conn</c> (tcp_state_name_table; UDP connections show UDP).</summary>
     private static string IpvsStateName(IpvsConnectionState s) => s switch
@@ -168,17 +161,12 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         IpvsConnectionState.FinWait => "FIN_WAIT",
         IpvsConnectionState.Close => "CLOSE",
         IpvsConnectionState.Udp => "UDP",
+        IpvsConnectionState.SynSent => "SYN_SENT",
+        IpvsConnectionState.TimeWait => "TIME_WAIT",
+        IpvsConnectionState.CloseWait => "CLOSE_WAIT",
+        IpvsConnectionState.LastAck => "LAST_ACK",
+        IpvsConnectionState.Listen => "LISTEN",
+        IpvsConnectionState.SynAck => "SYNACK",
         _ => "NONE",
-    };
-
-    /// <summary>IPVS' default timeouts (tcp_timeouts[] of ip_vs_proto_tcp.c, udp_timeouts[] of ip_vs_proto_udp.c).</summary>
-    private static int IpvsTimeout(IpvsConnectionState s) => s switch
-    {
-        IpvsConnectionState.SynRecv => 60,
-        IpvsConnectionState.Established => 15 * 60,
-        IpvsConnectionState.FinWait => 2 * 60,
-        IpvsConnectionState.Close => 10,
-        IpvsConnectionState.Udp => 5 * 60,
-        _ => 2,
     };
 }

@@ -104,12 +104,18 @@ public static class JsonTraceRenderer
         w.WriteNumber("destinationPort", p.DestinationPort);
         w.WriteString("tcpFlags", p.Flags);
         if (p.IcmpType >= 0) { w.WriteNumber("icmpType", p.IcmpType); w.WriteNumber("icmpCode", p.IcmpCode); }
+        if (p.IcmpMtu > 0) w.WriteNumber("icmpMtu", p.IcmpMtu);
         w.WriteNumber("ttl", p.Ttl);
         w.WriteNumber("length", p.Length);
         w.WriteString("mark", "0x" + p.Mark.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
         w.WriteString("ethSource", p.EthSource.ToString());
         w.WriteString("ethDestination", p.EthDestination.ToString());
         w.WriteString("summary", p.Summary());
+        if (p.Quoted is not null)
+        {
+            w.WritePropertyName("quoted");
+            WriteSnapshot(w, p.Quoted);
+        }
         if (p.Inner is not null)
         {
             w.WriteNumber("vni", p.Vni);
@@ -145,6 +151,8 @@ public static class JsonTraceRenderer
                 break;
             case NatStep n:
                 w.WriteString("nat", n.NatKind);
+                w.WriteString("origin", n.Origin.ToString());
+                w.WriteString("manip", n.Manip == NatManip.Source ? "src" : "dst");
                 w.WriteString("before", n.Before);
                 w.WriteString("after", n.After);
                 break;

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Globalization;
 using SwarmDsl.Net;
+using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Packets;
 using SwarmDsl.Text;
 
@@ -81,10 +82,27 @@ public sealed record HeaderSnapshot(
         return p.Encapsulated ? s with { Vni = p.Vni, Inner = Of(p.Inner, 0) } : s;
     }
 
+    /// <summary>For an ICMP error: the packet it quotes (its IPv4 header and first 8 bytes: addresses, protocol, ports or echo id).</summary>
+    public HeaderSnapshot? Quoted { get; init; }
+
+    /// <summary>For an ICMP fragmentation-needed error: the next-hop MTU it reports (RFC 1191); 0 otherwise.</summary>
+    public int IcmpMtu { get; init; }
+
     /// <summary>Captures headers.</summary>
     public static HeaderSnapshot Of(in PacketHeaders h, uint mark) => new(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort,
         h.Protocol == IpProtocol.Tcp ? FlagText(h.Flags) : "", h.Ttl, h.TotalLength, mark, h.EthSource, h.EthDestination,
-        h.Protocol == IpProtocol.Icmp ? h.IcmpType : -1, h.Protocol == IpProtocol.Icmp ? h.IcmpCode : -1, 0, null);
+        h.Protocol == IpProtocol.Icmp ? h.IcmpType : -1, h.Protocol == IpProtocol.Icmp ? h.IcmpCode : -1, 0, null)
+    {
+        Quoted = h.IsIcmpError ? OfQuoted(h.Embedded) : null,
+        IcmpMtu = h.IsIcmpError && h.IcmpType == IcmpTypes.DestinationUnreachable && h.IcmpCode == IcmpTypes.FragmentationNeeded ? h.IcmpNextHopMtu : 0,
+    };
+
+    private static HeaderSnapshot OfQuoted(in EmbeddedHeader q)
+    {
+        bool icmp = q.Protocol == IpProtocol.Icmp;
+        return new HeaderSnapshot(q.Protocol, q.Source, q.SourcePort, q.Destination, icmp ? q.SourcePort : q.DestinationPort, "", q.Ttl, q.TotalLength, 0,
+            default, default, icmp ? q.IcmpType : -1, icmp ? 0 : -1, 0, null);
+    }
 
     /// <summary><c>SYN,ACK</c>.</summary>
     public static string FlagText(TcpFlags f)
@@ -113,6 +131,8 @@ public sealed record HeaderSnapshot(
         var s = Protocol.Name() + " " + SourceEndpoint + " → " + DestinationEndpoint;
         if (Protocol == IpProtocol.Tcp && Flags.Length > 0) s += " [" + Flags + "]";
         if (Protocol == IpProtocol.Icmp) s += " " + IcmpName(IcmpType, IcmpCode);
+        if (IcmpMtu > 0) s += " (mtu " + IcmpMtu.ToString(CultureInfo.InvariantCulture) + ")";
+        if (Quoted is not null) s += " about " + Quoted.Summary();
         return s;
     }
 
@@ -161,20 +181,58 @@ public sealed record ConntrackStep(string State, string Tuple, string Nat) : Tra
     public override string Kind => "Conntrack";
 }
 
+/// <summary>Which part of the kernel rewrote a header.</summary>
+public enum NatOrigin
+{
+    /// <summary>A rule of an iptables nat table (DNAT, SNAT, MASQUERADE, REDIRECT) bound the connection's first packet.</summary>
+    NatRule,
+    /// <summary>The nftables backend's balancer (its <c>dstnat</c>/<c>srcnat</c> chains) bound the connection's first packet.</summary>
+    NftablesBalancer,
+    /// <summary>A later packet rewritten from its connection's tuples (nf_nat_packet).</summary>
+    Conntrack,
+    /// <summary>An ICMP error translated for the connection it is RELATED to (nf_nat_icmp_reply_translation).</summary>
+    IcmpError,
+    /// <summary>IPVS rewrote it itself (ip_vs_nat_xmit, ip_vs_out, ip_vs_nat_icmp).</summary>
+    Ipvs,
+}
+
+/// <summary>Which side of the packet a rewrite changes (<c>enum nf_nat_manip_type</c>).</summary>
+public enum NatManip
+{
+    /// <summary>The source (SNAT, MASQUERADE, un-DNAT of a reply).</summary>
+    Source,
+    /// <summary>The destination (DNAT, REDIRECT, un-SNAT of a reply).</summary>
+    Destination,
+}
+
 /// <summary>A header rewrite.</summary>
-/// <param name="NatKind">DNAT, SNAT, MASQUERADE, REDIRECT, un-DNAT, un-SNAT, IPVS-DNAT, IPVS-unDNAT.</param>
+/// <param name="NatKind">How a person reads it: DNAT, SNAT, MASQUERADE, REDIRECT, un-DNAT (conntrack), IPVS DNAT (Masq), ...</param>
+/// <param name="Origin">What made it (the nat table, the nftables balancer, conntrack, ICMP error translation, IPVS).</param>
+/// <param name="Manip">The side it rewrites.</param>
 /// <param name="Before">The rewritten side before, <c>10.7.191.10:8080</c>.</param>
 /// <param name="After">After, <c>172.18.0.2:8080</c>.</param>
 /// <param name="Span">The rule's declaration, when a rule made it.</param>
-public sealed record NatStep(string NatKind, string Before, string After, SourceSpan Span) : TraceStep(Span)
+public sealed record NatStep(string NatKind, NatOrigin Origin, NatManip Manip, string Before, string After, SourceSpan Span) : TraceStep(Span)
 {
     /// <inheritdoc/>
     public override string Kind => "Nat";
 }
 
 /// <summary>A load-balancing decision (IPVS, or the nftables backend's map).</summary>
-public sealed record IpvsStep(string Backend, string Service, string Scheduler, string Destination, string Task, string Reason, string Forward, bool NewConnection, SourceSpan Span) : TraceStep(Span)
+/// <param name="Balancer">IPVS, or the nftables backend's map.</param>
+/// <param name="Service">The virtual service (<c>FWM 256</c>, a VIP:port, or the nftables map's mark and VIP).</param>
+/// <param name="Scheduler">The scheduler (rr, wrr, ..., numgen inc, jhash).</param>
+/// <param name="Destination">The real server chosen (empty when none).</param>
+/// <param name="Task">The task behind it.</param>
+/// <param name="Reason">Why it was chosen (weights, counters, hash).</param>
+/// <param name="Forward">The forwarding method (Masq, Route, dnat).</param>
+/// <param name="NewConnection">Whether a connection was scheduled (false: an existing one).</param>
+/// <param name="Span">The declaration of the service or destination.</param>
+public sealed record IpvsStep(LoadBalancerBackend Balancer, string Service, string Scheduler, string Destination, string Task, string Reason, string Forward, bool NewConnection, SourceSpan Span) : TraceStep(Span)
 {
+    /// <summary><c>ipvs</c> or <c>nftables</c>, as traces print it.</summary>
+    public string Backend => Balancer == LoadBalancerBackend.Ipvs ? "ipvs" : "nftables";
+
     /// <inheritdoc/>
     public override string Kind => "Ipvs";
 }

@@ -66,11 +66,13 @@ public class DiagnosticLocationTests
         new("SWARM0003", "networks as a string", Base.Replace("networks: [front]", "networks: front"), 10, 15, "networks must be a list"),
         new("SWARM0003", "boolean as a word", Base.Replace("subnet: 10.1.0.0/24 }", "subnet: 10.1.0.0/24, attachable: yes }"), 7, 62, "expected true or false, not 'yes'"),
         new("SWARM0003", "mapping key that is a list", "version: 1\nname: t\n[a]: 1\n", 3, 1, "a mapping key must be a plain name"),
+        new("SWARM0003", "exposed port with an unknown protocol", With("    expose: [\"53/dns\"]\n"), 11, 14, "an exposed port must be a port such as 5432"),
 
         // ---- SWARM0004 duplicate key ----
         new("SWARM0004", "duplicate node", Base.Replace("  b: { address: 10.0.0.2/24 }", "  a: { address: 10.0.0.2/24 }"), 5, 3, "duplicate key 'a'"),
         new("SWARM0004", "duplicate key in a flow mapping", Base.Replace("{ driver: overlay,", "{ driver: overlay, driver: bridge,"), 7, 29, "duplicate key 'driver'"),
         new("SWARM0004", "network listed twice", Base.Replace("networks: [front]", "networks: [front, front]"), 10, 23, "lists network 'front' twice"),
+        new("SWARM0004", "port exposed twice", With("    expose: [5432, \"5432/tcp\"]\n"), 11, 20, "exposes 5432/tcp twice"),
 
         // ---- SWARM0005 missing key ----
         new("SWARM0005", "empty file", "", 1, 1, "the file is empty"),
@@ -166,6 +168,7 @@ public class DiagnosticLocationTests
         // ---- SWARM0023 out of range ----
         new("SWARM0023", "underlay mtu too large", With("underlay: { mtu: 70000 }\n"), 11, 18, "'mtu' 70000 is out of range: use 576 to 65535"),
         new("SWARM0023", "port 0", With("    ports: [{ published: 0, target: 80 }]\n"), 11, 26, "'published' 0 is out of range"),
+        new("SWARM0023", "exposed port too large", With("    expose: [80, 65536]\n"), 11, 18, "exposed port 65536 is out of range"),
         new("SWARM0023", "negative replicas", With("    replicas: -1\n"), 11, 15, "'replicas' -1 is out of range"),
         new("SWARM0023", "dataPathPort 80", With("underlay: { dataPathPort: 80 }\n"), 11, 27, "use 1024 to 49151"),
         new("SWARM0023", "huge replicas", With("    replicas: 123456789012345678901234567890\n"), 11, 15, "'replicas' 123456789012345678901234567890 is out of range"),

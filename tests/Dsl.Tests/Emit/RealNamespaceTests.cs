@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using SwarmDsl.Collections;
 using SwarmDsl.Emit;
@@ -43,6 +44,78 @@ public class RealNamespaceTests
         Assert.Contains("default via 172.18.0.1 dev eth1", Sh(p + "ingress_sbox", "ip", "route"), StringComparison.Ordinal);
         Assert.Contains("numgen inc mod 2", Sh(p + "ingress_sbox", "nft", "list", "table", "ip", "swarmdsl"), StringComparison.Ordinal);
         Assert.Equal("1", Sh(lab.NodeNs["manager"], "sysctl", "-n", "net.ipv4.ip_forward").Trim());
+    }
+
+    private static DataplanePlan Example(string text)
+    {
+        var compiled = SwarmCompiler.CompileToPlan(Paths.Example, text, new SwarmDsl.Lowering.LoweringOptions(LoadBalancerBackend.Nftables));
+        Assert.True(compiled.Plan is not null, string.Join("\n", compiled.Diagnostics));
+        return compiled.Plan!;
+    }
+
+    /// <summary>Every rule carrying this topology's comment in a namespace of the lab is one the current plan asks for.</summary>
+    private static void AssertNoStaleRules(EmitLab lab)
+    {
+        foreach (var host in lab.Plan.Hosts)
+            foreach (var ns in host.Namespaces)
+            {
+                var want = ns.Tables.Sum(t => t.Chains.Sum(c => c.Rules.Count));
+                var marked = Sh(EmitScenario.KernelNs(lab, host, ns), "iptables-save").Split('\n')
+                    .Count(l => l.Contains(RuleComments.Marker(lab.Plan.Topology), StringComparison.Ordinal));
+                Assert.True(want == marked, $"{host.Node}/{ns.Name}: {marked} marked rules, the plan has {want}");
+                if (ns.NftLoadBalancers.Count > 0)
+                {
+                    var file = NftablesEmitter.Emit(lab.Plan, host, ns);
+                    var block = file[file.IndexOf("table ip swarmdsl {", StringComparison.Ordinal)..].TrimEnd('\n');
+                    Assert.Equal(block, Sh(EmitScenario.KernelNs(lab, host, ns), "nft", "list", "table", "ip", "swarmdsl").TrimEnd('\n'));
+                }
+            }
+    }
+
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_changed_topology_converges_on_reapply_and_only_what_differs_is_replaced()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        // Before: the example plus an operator rule in a chain the new topology no longer uses.
+        var before = Example(text + "\nrules:\n  - { node: manager, table: filter, chain: INPUT, rule: \"-p tcp --dport 9999 -j ACCEPT\" }\n");
+        // After: the published port moved (owned chains, built-in chains of the sandbox and the tasks change).
+        var after = Example(text.Replace("published: 8080", "published: 8081", StringComparison.Ordinal).Replace(":8080/tcp", ":8081/tcp", StringComparison.Ordinal));
+        using var lab = EmitLab.FromPlan(before);
+        foreach (var node in new[] { "manager", "worker" }) Assert.True(lab.Run(node, "apply.sh").ExitCode == 0);
+        EmitScenario.AssertBuilt(lab);
+        Assert.Contains("--dport 9999", Sh(lab.NodeNs["manager"], "iptables-save"), StringComparison.Ordinal);
+
+        // Chains the change does not touch keep their rules (and counters): the host's filter FORWARD jumps, for one.
+        var m = lab.NodeNs["manager"];
+        string ForwardJumps() => string.Join("\n", Sh(m, "nft", "-a", "list", "chain", "ip", "filter", "FORWARD").Split('\n').Where(l => l.Contains("jump", StringComparison.Ordinal)));
+        var jumps = ForwardJumps();
+        Assert.NotEmpty(jumps);
+
+        lab.Switch(after, new EmittedTree(ProvisioningEmitter.Emit(after)));
+        foreach (var node in new[] { "manager", "worker" })
+        {
+            var r = lab.Run(node, "apply.sh");
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            Assert.Contains("created 0 ", r.StdOut, StringComparison.Ordinal);
+            Assert.DoesNotContain("changed 0 ", r.StdOut, StringComparison.Ordinal);
+        }
+        EmitScenario.AssertBuilt(lab);
+        AssertNoStaleRules(lab);
+        Assert.DoesNotContain("--dport 9999", Sh(m, "iptables-save"), StringComparison.Ordinal);
+        Assert.DoesNotContain("8080", Sh(lab.Prefix("manager") + "ingress_sbox", "iptables-save"), StringComparison.Ordinal);
+        Assert.Equal(jumps, ForwardJumps()); // same rule handles: not deleted and re-added
+
+        foreach (var node in new[] { "manager", "worker" })
+        {
+            var r = lab.Run(node, "apply.sh");
+            Assert.Contains("created 0 namespaces and devices, changed 0 rule sets", r.StdOut, StringComparison.Ordinal);
+        }
+        foreach (var node in new[] { "manager", "worker" })
+        {
+            Assert.True(lab.Run(node, "teardown.sh").ExitCode == 0);
+            Assert.Empty(lab.Created(node));
+            Assert.DoesNotContain("swarmdsl", Sh(lab.NodeNs[node], "iptables-save"), StringComparison.Ordinal);
+        }
     }
 
     [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]

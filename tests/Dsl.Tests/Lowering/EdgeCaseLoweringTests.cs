@@ -37,6 +37,33 @@ public class EdgeCaseLoweringTests
     }
 
     [Fact]
+    public void Exposed_ports_open_sockets_in_every_task_without_publishing_anything()
+    {
+        var plan = LoweringFixtures.Plan("db.swarm.yaml", """
+            version: 1
+            name: db
+            nodes:
+              one: { address: 192.0.2.10/24 }
+              two: { address: 192.0.2.11/24 }
+            networks:
+              apps: { driver: overlay, subnet: 10.20.0.0/24 }
+            services:
+              db:
+                replicas: 2
+                networks: [apps]
+                expose: [5432, "5433/udp"]
+            """);
+        foreach (var (node, task) in new[] { ("one", "db.1"), ("two", "db.2") })
+        {
+            var ns = plan.Host(node).Ns(task);
+            Assert.Equal(new[] { (IpProtocol.Tcp, 5432, task), (IpProtocol.Udp, 5433, task) }, ns.Listeners.Select(l => (l.Protocol, l.Port, l.Owner)));
+            Assert.Equal((12, 20), (ns.Listeners[1].Span.StartLine, ns.Listeners[1].Span.StartColumn)); // the "5433/udp" item
+            Assert.True(ns.Tables.IsEmpty); // nothing published: no REDIRECT, no INPUT/OUTPUT rules
+        }
+        Assert.DoesNotContain(plan.Hosts, h => h.Namespaces.Any(n => n.Name == "ingress_sbox"));
+    }
+
+    [Fact]
     public void Ingress_without_published_ports_keeps_empty_chains_and_no_balancing()
     {
         var plan = LoweringFixtures.Plan("quiet.swarm.yaml", """

@@ -16,10 +16,10 @@ namespace Consumer.App
     [Publish("api", 8443, 443, Protocol = IpProtocol.Tcp, Mode = PublishMode.Ingress)]
     [Publish("api", 5353, 53, Protocol = IpProtocol.Udp, Mode = PublishMode.Host)]
     [Task("api", "m1", "10.20.0.50", Weight = 5, Name = "api.primary")]
-    [Service("cache", Image = "redis", Mode = ServiceMode.Global, Networks = ["backend"], EndpointMode = EndpointMode.Dnsrr)]
+    [Service("cache", Image = "redis", Mode = ServiceMode.Global, Networks = ["backend"], EndpointMode = EndpointMode.Dnsrr, Expose = ["6379", "6380/udp"])]
     [Sysctl("net.core.somaxconn", 4096)]
     [Rule("DOCKER-USER", "-p tcp --dport 22 -j ACCEPT", Node = "m1", Namespace = "host", Table = NetfilterTable.Filter, Position = RulePosition.Insert)]
     [Expect("external", "m1:8443/tcp", Reaches = "api")]
-    [Expect("cache", "api", Blocked = true)]
+    [Expect("cache", "api:9/tcp", Blocked = true)]
     internal static partial class KitchenSinkDeclared;
 }

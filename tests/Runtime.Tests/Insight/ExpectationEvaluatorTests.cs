@@ -61,7 +61,7 @@ public sealed class ExpectationEvaluatorTests
         var d = Assert.Single(Evaluate(Example + extra));
         Assert.Equal((69, 5), (d.Span.StartLine, d.Span.StartColumn));
         Assert.Contains("to be blocked", d.Message);
-        Assert.Contains("was delivered to web.1 (tcp :80) at manager/web.1", d.Message);
+        Assert.Contains("was delivered to web.2 (tcp :80) at worker/web.2", d.Message);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using SwarmDsl.Net;
@@ -68,7 +69,9 @@ public class SimulatedDataplaneStateTests
         var conns = state.IpvsConnections("manager", "ingress_sbox");
         Assert.Equal(2, conns.Count);
         Assert.All(conns, c => Assert.Equal("ESTABLISHED", c.State));
-        Assert.All(conns, c => Assert.Equal(900, c.ExpiresInSeconds));
+        // ESTABLISHED: 15 min (ip_vs_proto_tcp.c), counted down from the last packet a few simulated milliseconds ago and
+        // printed in whole seconds, rounded down.
+        Assert.All(conns, c => Assert.Equal(15 * 60 - 1, c.ExpiresInSeconds));
         Assert.Equal(svc.Destinations.Select(d => d.Address).OrderBy(a => a.Value), conns.Select(c => c.Destination).OrderBy(a => a.Value));
         Assert.Equal(2, conns.Select(c => c.ClientPort).Distinct().Count());
         Assert.Empty(state.IpvsConnections("worker", "ingress_sbox"));
@@ -93,7 +96,7 @@ public class SimulatedDataplaneStateTests
             Assert.Equal(e.Original.Source, e.Reply.Destination);
             Assert.Equal(e.Original.SourcePort, e.Reply.DestinationPort);
             Assert.Equal("ESTABLISHED", e.TcpState);
-            Assert.Equal(432000, e.TimeoutSeconds);
+            Assert.Equal(5 * 24 * 3600 - 1, e.TimeoutSeconds); // tcp_timeouts[ESTABLISHED], a few ms after the last packet
             Assert.True(e.Assured);
             Assert.False(e.Unreplied);
         }
@@ -132,5 +135,57 @@ public class SimulatedDataplaneStateTests
         Assert.True(crossed >= 6, "the flow crosses the underlay, the gateway bridge, the sandbox and a task on each node");
         Assert.Equal(0UL, state.Interface("manager", "host", "lo")!.RxPackets);
         Assert.Null(state.Interface("manager", "host", "nope"));
+    }
+
+    private static string Show(Simulation sim, string node, string ns, params string[] command)
+    {
+        var host = sim.Cluster.Plan.Hosts.Single(h => h.Node == node);
+        var result = ShowCommandLine.Run(sim.Cluster.Plan, host, host.Namespaces.Single(n => n.Name == ns), command,
+            new ShowOptions { State = new SimulatedDataplaneState(sim) });
+        Assert.True(result.ExitCode == 0, result.Error);
+        return result.Output;
+    }
+
+    [Fact]
+    public void Rule_counters_count_matches_before_the_target_and_policies_at_the_chain_end()
+    {
+        // ipt_do_table: ADD_COUNTER(e->counters, skb->len, 1) for every entry that matches, before its target runs — a
+        // jump counts every packet it sends into the chain; the base chain's policy (its last entry) counts what falls off
+        // the end. Only a connection's first packet traverses nat.
+        var (sim, _) = TwoConnections();
+        var state = new SimulatedDataplaneState(sim);
+        var jump = state.RuleCounters("manager", "host", "nat", "PREROUTING", 0)!.Value;
+        var dnat = state.RuleCounters("manager", "host", "nat", "DOCKER-INGRESS", 0)!.Value;
+        var ret = state.RuleCounters("manager", "host", "nat", "DOCKER-INGRESS", 1)!.Value;
+        Assert.Equal((2UL, 80UL), (dnat.Packets, dnat.Bytes)); // two SYNs of 40 bytes (20 IPv4 + 20 TCP)
+        Assert.Equal(jump.Packets, dnat.Packets + ret.Packets);
+        Assert.Equal(jump.Bytes, dnat.Bytes + ret.Bytes);
+        Assert.Null(state.RuleCounters("manager", "host", "nat", "NO-SUCH-CHAIN", 0));
+
+        Assert.Contains("[2:80] -A DOCKER-INGRESS -p tcp -m tcp --dport 8080", Show(sim, "manager", "host", "iptables-save", "-c", "-t", "nat"), StringComparison.Ordinal);
+        var list = Show(sim, "manager", "host", "iptables", "-t", "nat", "-L", "DOCKER-INGRESS", "-v", "-n");
+        Assert.Contains("\n    2    80 DNAT ", list, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Iptables_list_prints_large_counters_with_units_as_xtables_print_num_does()
+    {
+        // xtables_print_num: up to 99999 as is (%5llu), then (n + 500) / 1000 with K (%4lluK), then M, G, T; -x prints
+        // exact numbers (%8llu).
+        var (sim, _) = TwoConnections();
+        Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out var error), error);
+        var handle = sim.ConnectUntraced(flow).Handle!.Value;
+        for (int i = 0; i < 200; i++) Assert.Equal(DispositionKind.Delivered, sim.SendData(handle, 1000));
+        var state = new SimulatedDataplaneState(sim);
+        var chain = sim.Cluster.Plan.Hosts.Single(h => h.Node == "manager").Namespaces.Single(n => n.Name == "host").Tables.Single(t => t.Name == "filter")
+            .Chains.Single(c => c.Name == "FORWARD");
+        var counters = Enumerable.Range(0, chain.Rules.Count).Select(i => state.RuleCounters("manager", "host", "filter", "FORWARD", i)!.Value).ToList();
+        var big = counters.First(c => c.Bytes > 99999);
+        var list = Show(sim, "manager", "host", "iptables", "-L", "FORWARD", "-v", "-n");
+        var kilo = ((big.Bytes + 500) / 1000).ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(4) + "K ";
+        Assert.Contains(big.Packets.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(5) + " " + kilo, list, StringComparison.Ordinal);
+        var exact = Show(sim, "manager", "host", "iptables", "-L", "FORWARD", "-v", "-n", "-x");
+        Assert.Contains(big.Packets.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(8) + " " + big.Bytes.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(8) + " ",
+            exact, StringComparison.Ordinal);
     }
 }
