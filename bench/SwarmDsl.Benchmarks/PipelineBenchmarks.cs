@@ -106,7 +106,13 @@ public class PipelineBenchmarks
 
     /// <summary>The plan with the generated pipeline attached (the fingerprint check proves it is the plan it was generated from).</summary>
     private Simulation Compiled(DataplanePlan plan, uint seed)
+#if SWARMDSL_BENCH_LARGE
         => Scenario == PipelineScenario.LargeTopology ? Large.CreateSimulation(plan, seed) : TwoNode.CreateSimulation(plan, seed);
+#else
+        => Scenario == PipelineScenario.LargeTopology
+            ? throw new InvalidOperationException("LargeTopology's generated pipeline is built in Release only (dotnet run -c Release ...): see the project file")
+            : TwoNode.CreateSimulation(plan, seed);
+#endif
 
     /// <summary>Fresh simulations for the new-connection scenario (no-op for the others).</summary>
     [IterationSetup]

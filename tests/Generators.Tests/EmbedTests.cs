@@ -23,11 +23,45 @@ public class EmbedTests
     }));
 
     private static GeneratorHarness.Run Run(string file, string yaml, params (string Key, string Value)[] properties)
+        => Run(file, yaml, false, null, properties);
+
+    private static GeneratorHarness.Run Run(string file, string yaml, bool runtime, string? pipelineNodes, params (string Key, string Value)[] properties)
     {
         var global = new Dictionary<string, string> { ["build_property.RootNamespace"] = GeneratorHarness.RootNamespace };
         foreach (var (k, v) in properties) global["build_property." + k] = v;
-        return GeneratorHarness.RunGenerator(GeneratorHarness.Compilation(("Empty.cs", "namespace Consumer.App { }")),
-            GeneratorHarness.Driver([(file, yaml)], new TestOptionsProvider(global)));
+        var options = new TestOptionsProvider(global);
+        if (pipelineNodes is not null)
+            options.WithFile(GeneratorHarness.ProjectDir + file, new Dictionary<string, string> { ["build_metadata.AdditionalFiles.SwarmDslPipelineNodes"] = pipelineNodes });
+        var compilation = GeneratorHarness.Compilation(("Empty.cs", "namespace Consumer.App { }"));
+        return GeneratorHarness.RunGenerator(runtime ? GeneratorHarness.WithRuntime(compilation) : compilation, GeneratorHarness.Driver([(file, yaml)], options));
+    }
+
+    [Fact]
+    public void AboveTheLimit_ThePipelineIsLeftOut_UnlessTheFileListsNodes()
+    {
+        const string hint = "Consumer.App.Wide.swarm.pipeline.g.cs";
+        var skipped = Run("wide.swarm.yaml", Wide.Value, runtime: true, pipelineNodes: null, ("SwarmDslEmbedProvisioning", "false"), ("SwarmDslEmbedDumps", "false"));
+        Assert.DoesNotContain(skipped.Result.GeneratedSources, s => s.HintName == hint);
+        var note = Assert.Single(skipped.GeneratorDiagnostics);
+        Assert.Equal("SWARM1010", note.Id);
+        Assert.Contains("the compiled pipeline (SwarmDslCompilePipeline", note.GetMessage(), StringComparison.Ordinal);
+
+        // Listing nodes compiles theirs only; every other node's tables stay interpreted (Table returns null for them).
+        var plan = SwarmCompiler.CompileToPlan("wide.swarm.yaml", Wide.Value).Plan!;
+        string first = plan.Hosts[0].Node, second = plan.Hosts[1].Node;
+        var some = Run("wide.swarm.yaml", Wide.Value, runtime: true, pipelineNodes: " " + second + ";" + first + ";", ("SwarmDslEmbedProvisioning", "false"), ("SwarmDslEmbedDumps", "false"));
+        Assert.Empty(some.GeneratorDiagnostics);
+        var source = some.Source(hint);
+        Assert.Contains("case \"" + first + "/host/filter\":", source, StringComparison.Ordinal);
+        Assert.Contains("case \"" + second + "/host/filter\":", source, StringComparison.Ordinal);
+        Assert.DoesNotContain("case \"" + plan.Hosts[2].Node + "/", source, StringComparison.Ordinal);
+        Assert.Contains("Compiled for " + first + ", " + second + " only (SwarmDslPipelineNodes)", source, StringComparison.Ordinal);
+        Assert.Empty(GeneratorHarness.Format(some.OutputProblems));
+
+        // true compiles it whatever the size; false never, and silently.
+        var never = Run("two-node.swarm.yaml", GeneratorHarness.ExampleYaml, runtime: true, pipelineNodes: null, ("SwarmDslCompilePipeline", "false"));
+        Assert.Empty(never.GeneratorDiagnostics);
+        Assert.DoesNotContain(never.Result.GeneratedSources, s => s.HintName.EndsWith(".pipeline.g.cs", StringComparison.Ordinal));
     }
 
     [Fact]

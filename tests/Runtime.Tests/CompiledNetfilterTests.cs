@@ -99,7 +99,7 @@ public class CompiledNetfilterTests
 
     [Theory]
     [InlineData("keyed runs", 2)]
-    [InlineData("synthetic", 6)]
+    [InlineData("synthetic", 5)] // 5 since placement breaks ties as swarmkit does (tasks spread differently over the nodes)
     public void Long_port_keyed_chains_become_dispatches(string name, int atLeast)
     {
         var source = Source(PlanNamed(name));

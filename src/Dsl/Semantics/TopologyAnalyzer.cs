@@ -416,6 +416,9 @@ public sealed class TopologyAnalyzer
         var declarations = ServiceDeclarations();
         var nodeIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = nodes.Count - 1; i >= 0; i--) nodeIndex[nodes[i].Name] = i; // the first node of a name, as IndexOf finds it
+        // Tasks placed so far on each node, over every service (in declaration order): swarmkit's tie-break.
+        var total = new Dictionary<string, int>(StringComparer.Ordinal);
+        int Total(string node) => total.TryGetValue(node, out var c) ? c : 0;
         foreach (var s in services)
         {
             var decl = declarations[s.Name];
@@ -459,16 +462,20 @@ public sealed class TopologyAnalyzer
                     if (load.ContainsKey(node)) load[node]++;
                     slot++;
                 }
-                // Swarm's spread strategy: the eligible node with the fewest tasks of this service, ties in declaration order.
+                foreach (var t in pinned) total[t.Node!.Value.Value] = Total(t.Node!.Value.Value) + 1;
+                // Swarm's spread strategy (swarmkit's nodeLess): the eligible node with the fewest tasks of this service,
+                // ties broken by the fewest tasks in all (placed so far), then by declaration order.
                 for (; slot <= s.Replicas; slot++)
                 {
                     var target = eligible[0];
                     foreach (var n in eligible)
                     {
                         int byLoad = load[n.Name].CompareTo(load[target.Name]);
-                        if (byLoad < 0 || byLoad == 0 && nodeIndex[n.Name] < nodeIndex[target.Name]) target = n;
+                        int byTotal = Total(n.Name).CompareTo(Total(target.Name));
+                        if (byLoad < 0 || byLoad == 0 && (byTotal < 0 || byTotal == 0 && nodeIndex[n.Name] < nodeIndex[target.Name])) target = n;
                     }
                     load[target.Name]++;
+                    total[target.Name] = Total(target.Name) + 1;
                     placed.Add((target.Name, null, $"{s.Name}.{slot}", slot));
                 }
             }
@@ -486,6 +493,7 @@ public sealed class TopologyAnalyzer
                 {
                     byNode.TryGetValue(n.Name, out var t);
                     placed.Add((n.Name, t, t?.Name?.Value ?? $"{s.Name}.{n.Name}", slot++));
+                    total[n.Name] = Total(n.Name) + 1;
                 }
                 if (eligible.Count == 0)
                     _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on: {NoNodeHint(decl, nodes)}");

@@ -59,11 +59,10 @@ public static class IptablesView
     }
 
     /// <summary>
-    /// <c>iptables [-t TABLE] -L [CHAIN] -n [-v] [--line-numbers] [-x]</c>. Returns null with <paramref name="error"/> set when
-    /// the table or chain does not exist.
+    /// The chains a listing command shows: all of <paramref name="table"/>, or only <paramref name="chain"/>. Returns null with
+    /// <paramref name="error"/> set to iptables' own message when the table or chain does not exist.
     /// </summary>
-    public static string? List(DataplanePlan plan, HostPlan host, NamespacePlan ns, string table, string? chain, IptablesListFormat format,
-        ShowOptions options, out string? error)
+    private static List<ChainView>? SelectChains(NamespacePlan ns, string table, string? chain, out string? error)
     {
         error = null;
         if (BuiltInChains(table) is null)
@@ -72,15 +71,22 @@ public static class IptablesView
             return null;
         }
         var chains = Chains(ns, table);
-        if (chain is not null)
-        {
-            chains = chains.Where(c => c.Name == chain).ToList();
-            if (chains.Count == 0)
-            {
-                error = "iptables: No chain/target/match by that name.";
-                return null;
-            }
-        }
+        if (chain is null) return chains;
+        chains = chains.Where(c => c.Name == chain).ToList();
+        if (chains.Count > 0) return chains;
+        error = "iptables: No chain/target/match by that name.";
+        return null;
+    }
+
+    /// <summary>
+    /// <c>iptables [-t TABLE] -L [CHAIN] -n [-v] [--line-numbers] [-x]</c>. Returns null with <paramref name="error"/> set when
+    /// the table or chain does not exist.
+    /// </summary>
+    public static string? List(DataplanePlan plan, HostPlan host, NamespacePlan ns, string table, string? chain, IptablesListFormat format,
+        ShowOptions options, out string? error)
+    {
+        var chains = SelectChains(ns, table, chain, out error);
+        if (chains is null) return null;
         var all = Chains(ns, table);
         var sb = new StringBuilder();
         bool first = true;
@@ -320,22 +326,8 @@ public static class IptablesView
     /// <summary><c>iptables [-t TABLE] -S [CHAIN]</c>: policies, chain declarations and rules as iptables-save writes them.</summary>
     public static string? ListRules(DataplanePlan plan, NamespacePlan ns, string table, string? chain, out string? error)
     {
-        error = null;
-        if (BuiltInChains(table) is null)
-        {
-            error = $"iptables v1.8.9 (nf_tables): table '{table}' does not exist";
-            return null;
-        }
-        var chains = Chains(ns, table);
-        if (chain is not null)
-        {
-            chains = chains.Where(c => c.Name == chain).ToList();
-            if (chains.Count == 0)
-            {
-                error = "iptables: No chain/target/match by that name.";
-                return null;
-            }
-        }
+        var chains = SelectChains(ns, table, chain, out error);
+        if (chains is null) return null;
         var sb = new StringBuilder();
         foreach (var c in chains)
         {

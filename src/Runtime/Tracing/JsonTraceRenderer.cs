@@ -23,12 +23,7 @@ public static class JsonTraceRenderer
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
-            w.WriteNumber("formatVersion", FormatVersion);
-            w.WriteString("file", file);
-            w.WriteString("from", from);
-            w.WriteString("to", to);
-            w.WriteNumber("seed", seed);
-            w.WriteString("backend", backend);
+            WriteFields(w, ("formatVersion", FormatVersion), ("file", file), ("from", from), ("to", to), ("seed", seed), ("backend", backend));
             w.WriteStartArray("connections");
             int delivered = 0, dropped = 0, other = 0;
             foreach (var c in connections)
@@ -50,10 +45,7 @@ public static class JsonTraceRenderer
             }
             w.WriteEndArray();
             w.WriteStartObject("summary");
-            w.WriteNumber("connections", connections.Count);
-            w.WriteNumber("delivered", delivered);
-            w.WriteNumber("dropped", dropped);
-            w.WriteNumber("loopedOrExited", other);
+            WriteFields(w, ("connections", connections.Count), ("delivered", delivered), ("dropped", dropped), ("loopedOrExited", other));
             w.WriteEndObject();
             w.WriteEndObject();
         }
@@ -65,15 +57,12 @@ public static class JsonTraceRenderer
     {
         w.WriteStartObject();
         w.WriteString("label", t.Label);
-        w.WritePropertyName("packet");
-        WriteSnapshot(w, t.PacketIn);
+        WriteSnapshot(w, "packet", t.PacketIn);
         w.WriteStartArray("hops");
         foreach (var hop in t.Hops)
         {
             w.WriteStartObject();
-            w.WriteString("node", hop.Node);
-            w.WriteString("namespace", hop.Namespace);
-            w.WriteString("kind", hop.NamespaceKind);
+            WriteFields(w, ("node", hop.Node), ("namespace", hop.Namespace), ("kind", hop.NamespaceKind));
             w.WriteStartArray("steps");
             foreach (var s in hop.Steps) WriteStep(w, s);
             w.WriteEndArray();
@@ -82,46 +71,27 @@ public static class JsonTraceRenderer
         w.WriteEndArray();
         var d = t.Disposition;
         w.WriteStartObject("disposition");
-        w.WriteString("kind", d.Kind.ToString());
-        w.WriteString("where", d.Where);
-        w.WriteString("owner", d.Owner);
-        w.WriteString("socket", d.Socket);
-        if (d.Cause is DropCause cause) w.WriteString("cause", cause.ToString()); else w.WriteNull("cause");
-        w.WriteString("detail", d.Detail);
-        w.WritePropertyName("final");
-        WriteSnapshot(w, d.Final);
+        WriteFields(w, ("kind", d.Kind.ToString()), ("where", d.Where), ("owner", d.Owner), ("socket", d.Socket), ("cause", d.Cause?.ToString()), ("detail", d.Detail));
+        WriteSnapshot(w, "final", d.Final);
         w.WriteEndObject();
         w.WriteEndObject();
     }
 
-    private static void WriteSnapshot(Utf8JsonWriter w, HeaderSnapshot p)
+    /// <summary>Writes <paramref name="p"/> as the property <paramref name="name"/>; nothing when it is null.</summary>
+    private static void WriteSnapshot(Utf8JsonWriter w, string name, HeaderSnapshot? p)
     {
+        if (p is null) return;
+        w.WritePropertyName(name);
         w.WriteStartObject();
-        w.WriteString("protocol", p.Protocol.Name());
-        w.WriteString("source", p.Source.ToString());
-        w.WriteNumber("sourcePort", p.SourcePort);
-        w.WriteString("destination", p.Destination.ToString());
-        w.WriteNumber("destinationPort", p.DestinationPort);
-        w.WriteString("tcpFlags", p.Flags);
-        if (p.IcmpType >= 0) { w.WriteNumber("icmpType", p.IcmpType); w.WriteNumber("icmpCode", p.IcmpCode); }
-        if (p.IcmpMtu > 0) w.WriteNumber("icmpMtu", p.IcmpMtu);
-        w.WriteNumber("ttl", p.Ttl);
-        w.WriteNumber("length", p.Length);
-        w.WriteString("mark", "0x" + p.Mark.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
-        w.WriteString("ethSource", p.EthSource.ToString());
-        w.WriteString("ethDestination", p.EthDestination.ToString());
-        w.WriteString("summary", p.Summary());
-        if (p.Quoted is not null)
-        {
-            w.WritePropertyName("quoted");
-            WriteSnapshot(w, p.Quoted);
-        }
-        if (p.Inner is not null)
-        {
-            w.WriteNumber("vni", p.Vni);
-            w.WritePropertyName("inner");
-            WriteSnapshot(w, p.Inner);
-        }
+        WriteFields(w, ("protocol", p.Protocol.Name()), ("source", p.Source.ToString()), ("sourcePort", p.SourcePort),
+            ("destination", p.Destination.ToString()), ("destinationPort", p.DestinationPort), ("tcpFlags", p.Flags));
+        if (p.IcmpType >= 0) WriteFields(w, ("icmpType", p.IcmpType), ("icmpCode", p.IcmpCode));
+        if (p.IcmpMtu > 0) WriteFields(w, ("icmpMtu", p.IcmpMtu));
+        WriteFields(w, ("ttl", p.Ttl), ("length", p.Length), ("mark", "0x" + p.Mark.ToString("x", System.Globalization.CultureInfo.InvariantCulture)),
+            ("ethSource", p.EthSource.ToString()), ("ethDestination", p.EthDestination.ToString()), ("summary", p.Summary()));
+        WriteSnapshot(w, "quoted", p.Quoted);
+        if (p.Inner is not null) WriteFields(w, ("vni", p.Vni));
+        WriteSnapshot(w, "inner", p.Inner);
         w.WriteEndObject();
     }
 
@@ -133,108 +103,99 @@ public static class JsonTraceRenderer
         {
             case ReceivedStep r:
                 w.WriteString("device", r.Device);
-                w.WritePropertyName("packet");
-                WriteSnapshot(w, r.Packet);
+                WriteSnapshot(w, "packet", r.Packet);
                 break;
             case NetfilterStep n:
-                w.WriteString("hook", n.Hook);
-                w.WriteString("table", n.Table);
-                w.WriteString("chain", n.Chain);
-                w.WriteNumber("rule", n.RuleNumber);
-                w.WriteString("ruleText", n.RuleText);
-                w.WriteString("verdict", n.Verdict);
+                WriteFields(w, ("hook", n.Hook), ("table", n.Table), ("chain", n.Chain), ("rule", n.RuleNumber), ("ruleText", n.RuleText), ("verdict", n.Verdict));
                 break;
             case ConntrackStep c:
-                w.WriteString("state", c.State);
-                w.WriteString("tuple", c.Tuple);
-                w.WriteString("nat", c.Nat);
+                WriteFields(w, ("state", c.State), ("tuple", c.Tuple), ("nat", c.Nat));
                 break;
             case NatStep n:
-                w.WriteString("nat", n.NatKind);
-                w.WriteString("origin", n.Origin.ToString());
-                w.WriteString("manip", n.Manip == NatManip.Source ? "src" : "dst");
-                w.WriteString("before", n.Before);
-                w.WriteString("after", n.After);
+                WriteFields(w, ("nat", n.NatKind), ("origin", n.Origin.ToString()), ("manip", n.Manip == NatManip.Source ? "src" : "dst"), ("before", n.Before), ("after", n.After));
                 break;
             case IpvsStep v:
-                w.WriteString("backend", v.Backend);
-                w.WriteString("service", v.Service);
-                w.WriteString("scheduler", v.Scheduler);
-                w.WriteString("destination", v.Destination);
-                w.WriteString("task", v.Task);
-                w.WriteString("reason", v.Reason);
-                w.WriteString("forward", v.Forward);
-                w.WriteBoolean("newConnection", v.NewConnection);
+                WriteFields(w, ("backend", v.Backend), ("service", v.Service), ("scheduler", v.Scheduler), ("destination", v.Destination),
+                    ("task", v.Task), ("reason", v.Reason), ("forward", v.Forward), ("newConnection", v.NewConnection));
                 break;
             case RouteStep r:
-                w.WriteString("purpose", r.Purpose);
-                w.WriteString("table", r.Table);
-                w.WriteString("prefix", r.Prefix);
-                w.WriteString("gateway", r.Gateway);
-                w.WriteString("device", r.Device);
-                w.WriteString("source", r.Source);
+                WriteFields(w, ("purpose", r.Purpose), ("table", r.Table), ("prefix", r.Prefix), ("gateway", r.Gateway), ("device", r.Device), ("source", r.Source));
                 break;
             case NeighborStep n:
-                w.WriteString("device", n.Device);
-                w.WriteString("address", n.Address.ToString());
-                w.WriteString("mac", n.Mac);
-                w.WriteString("how", n.How);
+                WriteFields(w, ("device", n.Device), ("address", n.Address.ToString()), ("mac", n.Mac), ("how", n.How));
                 break;
             case FdbStep f:
-                w.WriteString("bridge", f.Bridge);
-                w.WriteString("mac", f.Mac.ToString());
-                w.WriteString("result", f.Result);
-                w.WriteString("port", f.Port);
+                WriteFields(w, ("bridge", f.Bridge), ("mac", f.Mac.ToString()), ("result", f.Result), ("port", f.Port));
                 break;
             case BridgeStep b:
-                w.WriteString("bridge", b.Bridge);
-                w.WriteString("inPort", b.InPort);
-                w.WriteString("outPort", b.OutPort);
+                WriteFields(w, ("bridge", b.Bridge), ("inPort", b.InPort), ("outPort", b.OutPort));
                 break;
             case VethStep v:
-                w.WriteString("device", v.Device);
-                w.WriteString("peerNamespace", v.PeerNamespace);
-                w.WriteString("peerDevice", v.PeerDevice);
+                WriteFields(w, ("device", v.Device), ("peerNamespace", v.PeerNamespace), ("peerDevice", v.PeerDevice));
                 break;
             case VxlanEncapStep e:
-                w.WriteString("device", e.Device);
-                w.WriteNumber("vni", e.Vni);
-                w.WriteString("outerSource", e.OuterSource.ToString());
-                w.WriteString("outerDestination", e.OuterDestination.ToString());
-                w.WriteNumber("sourcePort", e.SourcePort);
-                w.WriteNumber("destinationPort", e.DestinationPort);
-                w.WriteNumber("bytesAdded", e.BytesAdded);
-                w.WriteNumber("innerFrameLength", e.InnerLength);
-                w.WriteNumber("outerFrameLength", e.OuterLength);
-                w.WriteNumber("underlayMtu", e.UnderlayMtu);
+                WriteVxlanHeader(w, e.Device, e.Vni, e.OuterSource, e.OuterDestination, e.SourcePort, e.DestinationPort);
+                WriteFields(w, ("bytesAdded", e.BytesAdded), ("innerFrameLength", e.InnerLength), ("outerFrameLength", e.OuterLength), ("underlayMtu", e.UnderlayMtu));
                 break;
             case VxlanDecapStep d:
-                w.WriteString("device", d.Device);
-                w.WriteNumber("vni", d.Vni);
-                w.WriteString("outerSource", d.OuterSource.ToString());
-                w.WriteString("outerDestination", d.OuterDestination.ToString());
-                w.WriteNumber("sourcePort", d.SourcePort);
-                w.WriteNumber("destinationPort", d.DestinationPort);
+                WriteVxlanHeader(w, d.Device, d.Vni, d.OuterSource, d.OuterDestination, d.SourcePort, d.DestinationPort);
                 break;
             case SocketStep s:
-                w.WriteString("socket", s.Description);
-                w.WriteString("owner", s.Owner);
-                w.WriteBoolean("found", s.Found);
+                WriteFields(w, ("socket", s.Description), ("owner", s.Owner), ("found", s.Found));
                 break;
             case FragmentStep f:
-                w.WriteString("device", f.Device);
-                w.WriteNumber("mtu", f.Mtu);
-                w.WriteNumber("length", f.Length);
-                w.WriteNumber("fragments", f.Fragments);
+                WriteFields(w, ("device", f.Device), ("mtu", f.Mtu), ("length", f.Length), ("fragments", f.Fragments));
                 break;
             case DropStep d:
-                w.WriteString("cause", d.Cause.ToString());
-                w.WriteString("detail", d.Detail);
+                WriteFields(w, ("cause", d.Cause.ToString()), ("detail", d.Detail));
                 break;
         }
-        w.WriteString("text", TextTraceRenderer.Describe(step));
-        if (step.Span.IsKnown) w.WriteString("span", step.Span.ToShortString()); else w.WriteNull("span");
+        WriteFields(w, ("text", TextTraceRenderer.Describe(step)), ("span", step.Span.IsKnown ? step.Span.ToShortString() : null));
         w.WriteEndObject();
+    }
+
+    /// <summary>The outer-header fields both VXLAN steps carry, in the order encap and decap print them.</summary>
+    private static void WriteVxlanHeader(Utf8JsonWriter w, string device, int vni, Ipv4Address outerSource, Ipv4Address outerDestination, int sourcePort, int destinationPort) =>
+        WriteFields(w, ("device", device), ("vni", vni), ("outerSource", outerSource.ToString()), ("outerDestination", outerDestination.ToString()),
+            ("sourcePort", sourcePort), ("destinationPort", destinationPort));
+
+    /// <summary>Writes scalar properties in the given order: every flat field of the format goes through here.</summary>
+    private static void WriteFields(Utf8JsonWriter w, params (string Name, JsonScalar Value)[] fields)
+    {
+        foreach (var (name, value) in fields) value.WriteTo(w, name);
+    }
+
+    /// <summary>One scalar field value: text (null writes JSON <c>null</c>), a whole number or a flag.</summary>
+    private readonly struct JsonScalar
+    {
+        private enum ScalarKind : byte { Text, Number, Flag }
+
+        private readonly ScalarKind kind;
+        private readonly string? text;
+        private readonly long number;
+
+        private JsonScalar(ScalarKind kind, string? text, long number)
+        {
+            this.kind = kind;
+            this.text = text;
+            this.number = number;
+        }
+
+        public static implicit operator JsonScalar(string? text) => new(ScalarKind.Text, text, 0);
+
+        public static implicit operator JsonScalar(long number) => new(ScalarKind.Number, null, number);
+
+        public static implicit operator JsonScalar(bool flag) => new(ScalarKind.Flag, null, flag ? 1 : 0);
+
+        public void WriteTo(Utf8JsonWriter w, string name)
+        {
+            switch (kind)
+            {
+                case ScalarKind.Number: w.WriteNumber(name, number); break;
+                case ScalarKind.Flag: w.WriteBoolean(name, number != 0); break;
+                default: w.WriteString(name, text); break;
+            }
+        }
     }
 }
 #endif

@@ -10,17 +10,12 @@ namespace SwarmDsl.Tests.Lab;
 /// </summary>
 public class LabExampleTests
 {
-    [NetnsFact("ip", "bridge", "nsenter", "setsid", "bash", "awk", "sysctl", "iptables-save", "iptables-restore", "nft", "conntrack", "unshare", "stat")]
+    [LabFact]
     public void Up_diff_verify_drift_down_on_the_example()
     {
-        var prefix = LabHarness.NewPrefix();
         var file = Paths.Example;
-        CliRun down;
-        try
+        LabHarness.UpTestDown(file, "two-node", 2, 10, 2, (prefix, up) =>
         {
-            var up = LabHarness.Run("lab", "up", file, "--prefix", prefix);
-            Assert.True(up.ExitCode == 0, up.ToString());
-            Assert.Contains("is up: two-node, 2 node(s), 10 namespace(s), 2 responder(s)", up.Out, StringComparison.Ordinal);
             if (!System.IO.File.Exists("/proc/net/ip_vs"))
                 Assert.Contains("no IPVS", up.Out, StringComparison.Ordinal);
             Assert.DoesNotContain("[1/", up.Out, StringComparison.Ordinal); // no progress lines when the output is not a terminal
@@ -57,13 +52,6 @@ public class LabExampleTests
             Assert.True(broken.ExitCode == 4, broken.ToString());
             Assert.Contains("manager:8080/tcp  web.1 web.2", broken.Out, StringComparison.Ordinal);
             Assert.Contains("first difference: worker:8080/tcp connection 1", broken.Out, StringComparison.Ordinal);
-        }
-        finally
-        {
-            down = LabHarness.Down(file, prefix);
-        }
-        Assert.True(down.ExitCode == 0, down.ToString());
-        Assert.Contains("removed 10 namespace(s) and 2 process(es)", down.Out, StringComparison.Ordinal);
-        Assert.Empty(LabHarness.Residue(prefix));
+        });
     }
 }

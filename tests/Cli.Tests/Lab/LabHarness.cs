@@ -76,10 +76,46 @@ public static class LabHarness
         Xunit.Assert.Contains("the kernel and the simulation agree", verify.Out, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The life of one lab: <c>lab up</c> of <paramref name="file"/> under a fresh prefix (checking the summary it prints),
+    /// <paramref name="test"/> with that prefix and the up output, then <c>lab down</c> even when the test fails, checking
+    /// that it removed every namespace and responder process and left nothing with the prefix.
+    /// </summary>
+    public static void UpTestDown(string file, string topology, int nodes, int namespaces, int responders, Action<string, CliRun> test)
+    {
+        var prefix = NewPrefix();
+        CliRun down;
+        try
+        {
+            var up = Run("lab", "up", file, "--prefix", prefix);
+            Xunit.Assert.True(up.ExitCode == 0, up.ToString());
+            Xunit.Assert.Contains(FormattableString.Invariant($"is up: {topology}, {nodes} node(s), {namespaces} namespace(s), {responders} responder(s)"), up.Out, StringComparison.Ordinal);
+            test(prefix, up);
+        }
+        finally
+        {
+            down = Down(file, prefix);
+        }
+        Xunit.Assert.True(down.ExitCode == 0, down.ToString());
+        Xunit.Assert.Contains(FormattableString.Invariant($"removed {namespaces} namespace(s) and {responders} process(es)"), down.Out, StringComparison.Ordinal);
+        Xunit.Assert.Empty(Residue(prefix));
+    }
+
     /// <summary><c>lab down</c> in a finally block: never throws, so the test's own failure stays visible.</summary>
     public static CliRun Down(string file, string prefix)
     {
         try { return Run("lab", "down", file, "--prefix", prefix); }
         catch (Exception ex) { return new CliRun(-1, "", ex.ToString()); }
+    }
+}
+
+/// <summary>A fact that needs the real kernel and every tool in <see cref="LabHarness.Tools"/>; skipped otherwise.</summary>
+public sealed class LabFactAttribute : Xunit.FactAttribute
+{
+    /// <summary>Skips unless root on Linux with every lab tool.</summary>
+    public LabFactAttribute()
+    {
+        var why = HostLinux.WhyNot(LabHarness.Tools);
+        if (why is not null) Skip = why;
     }
 }

@@ -10,18 +10,12 @@ namespace SwarmDsl.Tests.Lab;
 /// </summary>
 public class LabOverlaysTests
 {
-    [NetnsFact("ip", "bridge", "nsenter", "setsid", "bash", "awk", "sysctl", "iptables-save", "iptables-restore", "nft", "conntrack", "unshare", "stat")]
+    [LabFact]
     public void Up_verify_down_with_several_overlays()
     {
-        var prefix = LabHarness.NewPrefix();
         var file = LabHarness.Overlays;
-        CliRun down;
-        try
+        LabHarness.UpTestDown(file, "lab-overlays", 3, 38, 8, (prefix, _) =>
         {
-            var up = LabHarness.Run("lab", "up", file, "--prefix", prefix);
-            Assert.True(up.ExitCode == 0, up.ToString());
-            Assert.Contains("is up: lab-overlays, 3 node(s), 38 namespace(s), 8 responder(s)", up.Out, StringComparison.Ordinal);
-
             var verify = LabHarness.Run("lab", "verify", file, "--prefix", prefix, "--count", "4");
             LabHarness.AssertAgrees(verify);
             // wrr weights 2:1:1 are the nftables map's slots: web.1 twice, then web.2 and web.3, from every node.
@@ -37,13 +31,6 @@ public class LabOverlaysTests
 
             var diff = LabHarness.Run("diff", file, "south", "--live", "--prefix", prefix);
             Assert.True(diff.ExitCode == 0, diff.ToString());
-        }
-        finally
-        {
-            down = LabHarness.Down(file, prefix);
-        }
-        Assert.True(down.ExitCode == 0, down.ToString());
-        Assert.Contains("removed 38 namespace(s) and 8 process(es)", down.Out, StringComparison.Ordinal);
-        Assert.Empty(LabHarness.Residue(prefix));
+        });
     }
 }
