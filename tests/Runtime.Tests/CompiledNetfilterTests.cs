@@ -132,6 +132,13 @@ public class CompiledNetfilterTests
         }
     }
 
+    /// <summary>The named plan, its compiled netfilter, and the addresses, ports and namespace count random packets draw from.</summary>
+    private static (DataplanePlan Plan, ICompiledNetfilter Netfilter, Ipv4Address[] Addresses, int[] Ports, int Namespaces) Setup(string name)
+    {
+        var plan = PlanNamed(name);
+        return (plan, Compile(plan, name), Addresses(plan), Ports(plan), new Simulation(plan).Cluster.Namespaces.Count);
+    }
+
     private static int TableCount(DataplanePlan plan) => plan.Hosts.Sum(h => h.Namespaces.Sum(n => n.Tables.Count));
 
     [Theory]
@@ -182,11 +189,7 @@ public class CompiledNetfilterTests
     [InlineData("synthetic")]
     public void Compiled_and_interpreted_netfilter_give_identical_traces(string name)
     {
-        var plan = PlanNamed(name);
-        var nf = Compile(plan, name);
-        var addresses = Addresses(plan);
-        var ports = Ports(plan);
-        int namespaces = new Simulation(plan).Cluster.Namespaces.Count;
+        var (plan, nf, addresses, ports, namespaces) = Setup(name);
         var gFlow = Gen.Select(Gen.Int[-1, namespaces - 1], Gen.Int[0, addresses.Length - 1], Gen.Int[0, 2], Gen.Int[0, ports.Length], Gen.Int[1, 65535], Gen.Int[1, 3]);
         var gCase = Gen.Select(Gen.UInt, gFlow.Array[1, 8]);
         int connections = 0;
@@ -217,11 +220,7 @@ public class CompiledNetfilterTests
     {
         // Connections use ephemeral source ports; here both ports come from the rules, so a packet can match a
         // destination-keyed and a source-keyed rule of one run, and the order they are tried in shows.
-        var plan = PlanNamed(name);
-        var nf = Compile(plan, name);
-        var addresses = Addresses(plan);
-        var ports = Ports(plan);
-        int namespaces = new Simulation(plan).Cluster.Namespaces.Count;
+        var (plan, nf, addresses, ports, namespaces) = Setup(name);
         var gPacket = Gen.Select(Gen.Int[-1, namespaces - 1], Gen.Int[0, addresses.Length - 1], Gen.Int[0, addresses.Length - 1],
             Gen.Bool, Gen.Int[0, ports.Length - 1], Gen.Int[0, ports.Length - 1], Gen.Bool);
         int packets = 0;
