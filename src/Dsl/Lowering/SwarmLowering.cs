@@ -74,6 +74,9 @@ public static class SwarmLowering
         private readonly Dictionary<(string Service, string Network), EquatableArray<IpvsDestinationPlan>> _ipvsDestinations = new();
         private readonly Dictionary<(string Service, string Network), EquatableArray<Ipv4Address>> _nftSlots = new();
         // An overlay endpoint's permanent neighbour and FDB entry in the other nodes' overlay namespaces (by reference).
+        // A balancer's rules and IPVS service by what they are made of (shared by every node's copy).
+        private readonly Dictionary<(string Service, string Network, int FwMark, Ipv4Address Vip, SourceSpan Span, bool Ingress),
+            (List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs)> _balancerParts = new();
         // Per network, aligned with _endpointsByNetwork's list.
         private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
 
@@ -464,27 +467,41 @@ public static class SwarmLowering
                 var svc = _services[lb.Service];
                 var vip = svc.Vips.FirstOrDefault(v => v.Network == net.Name);
                 ns.AddAddress(lbLeg.Interface, new Ipv4Cidr(lb.Vip, 32), vip?.Span ?? lb.Span);
-                var mark = new MarkTarget((uint)lb.FwMark, FullMask);
-                if (ingress)
+                // A service's balancer on a network has the same rules and IPVS service on every node (same fwmark, VIP and
+                // declaration): made once and shared by reference, as the plan is immutable (25,000 balancers on `large`).
+                var shape = (svc.Name, net.Name, lb.FwMark, lb.Vip, lb.Span, ingress);
+                if (!_balancerParts.TryGetValue(shape, out var parts))
                 {
-                    for (int i = 0; i < svc.Ports.Count; i++)
+                    var mark = new MarkTarget((uint)lb.FwMark, FullMask);
+                    var prerouting = new List<NetfilterRule>();
+                    if (ingress)
                     {
-                        var p = svc.Ports[i];
-                        if (p.Mode != PublishMode.Ingress) continue;
-                        mangle.Chain("PREROUTING").Append(Rule.Make(PortOrigin(svc, i), p.Span, mark,
-                            new ProtocolMatch(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                        for (int i = 0; i < svc.Ports.Count; i++)
+                        {
+                            var p = svc.Ports[i];
+                            if (p.Mode != PublishMode.Ingress) continue;
+                            prerouting.Add(Rule.Make(PortOrigin(svc, i), p.Span, mark,
+                                new ProtocolMatch(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                        }
                     }
+                    var input = Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32)));
+                    _balancerParts[shape] = parts = (prerouting, input, null);
                 }
-                mangle.Chain("INPUT").Append(Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32))));
+                foreach (var rule in parts.Prerouting) mangle.Chain("PREROUTING").Append(rule);
+                mangle.Chain("INPUT").Append(parts.Input);
 
                 var key = (svc.Name, net.Name);
                 if (!_backends.TryGetValue(key, out var backends)) _backends[key] = backends = Backends(svc, net).ToList();
                 if (Ipvs)
                 {
-                    if (!_ipvsDestinations.TryGetValue(key, out var dests))
-                        _ipvsDestinations[key] = dests = backends.Select(b => new IpvsDestinationPlan(b.Address, 0, b.Task.Weight, IpvsForward.Masquerade, b.Task.Name, b.Task.Span)).ToEquatableArray();
-                    // A fwmark service has no protocol of its own (moby/ipvs sends 0).
-                    ns.Ipvs.Add(new IpvsServicePlan(lb.FwMark, lb.Vip, null, 0, svc.Scheduler, dests, svc.Name, lb.Span));
+                    if (parts.Ipvs is null)
+                    {
+                        if (!_ipvsDestinations.TryGetValue(key, out var dests))
+                            _ipvsDestinations[key] = dests = backends.Select(b => new IpvsDestinationPlan(b.Address, 0, b.Task.Weight, IpvsForward.Masquerade, b.Task.Name, b.Task.Span)).ToEquatableArray();
+                        // A fwmark service has no protocol of its own (moby/ipvs sends 0).
+                        _balancerParts[shape] = parts = (parts.Prerouting, parts.Input, new IpvsServicePlan(lb.FwMark, lb.Vip, null, 0, svc.Scheduler, dests, svc.Name, lb.Span));
+                    }
+                    ns.Ipvs.Add(parts.Ipvs!);
                 }
                 else
                 {
