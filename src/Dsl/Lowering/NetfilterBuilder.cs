@@ -85,7 +85,10 @@ internal sealed class TableBuilder
 /// <summary>One chain's rules while they are being added.</summary>
 internal sealed class ChainBuilder
 {
-    private readonly List<NetfilterRule> _rules = new();
+    private List<NetfilterRule> _rules = new();
+    // Rules inserted at the top since the last flush, in insertion order (so the chain holds them reversed): a per-port
+    // chain gets thousands of inserts, and List.Insert(0) made that quadratic.
+    private List<NetfilterRule> _inserted = new();
     private int _userInserted;
 
     public ChainBuilder(string name, bool builtIn)
@@ -98,7 +101,7 @@ internal sealed class ChainBuilder
 
     public bool BuiltIn { get; }
 
-    public IReadOnlyList<NetfilterRule> Rules => _rules;
+    public IReadOnlyList<NetfilterRule> Rules => Flushed();
 
     /// <summary><c>iptables -A</c>.</summary>
     public ChainBuilder Append(NetfilterRule rule)
@@ -107,10 +110,21 @@ internal sealed class ChainBuilder
         return this;
     }
 
+    // The chain in order: the top inserts (newest first), then the rest.
+    private List<NetfilterRule> Flushed()
+    {
+        if (_inserted.Count == 0) return _rules;
+        _inserted.Reverse();
+        _inserted.AddRange(_rules);
+        _rules = _inserted;
+        _inserted = new List<NetfilterRule>();
+        return _rules;
+    }
+
     /// <summary><c>iptables -I</c> (position 1): a later insert ends up above an earlier one.</summary>
     public ChainBuilder Insert(NetfilterRule rule)
     {
-        _rules.Insert(0, rule);
+        _inserted.Add(rule);
         return this;
     }
 
@@ -118,9 +132,9 @@ internal sealed class ChainBuilder
     /// A user rule with <c>position: insert</c>: before every derived rule, but after the user rules inserted before it, so
     /// several inserted user rules keep their declaration order.
     /// </summary>
-    public void InsertUserRule(NetfilterRule rule) => _rules.Insert(_userInserted++, rule);
+    public void InsertUserRule(NetfilterRule rule) => Flushed().Insert(_userInserted++, rule);
 
-    public NetfilterChain Build() => new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, _rules.ToEquatableArray());
+    public NetfilterChain Build() => new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, Flushed().ToEquatableArray());
 }
 
 /// <summary>Shorthands for building rules in the order iptables-save prints their matches.</summary>

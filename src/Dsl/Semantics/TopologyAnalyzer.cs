@@ -743,20 +743,20 @@ public sealed class TopologyAnalyzer
     {
         var result = new List<LoadBalancerModel>();
         var sandboxes = new HashSet<(string Node, string Namespace, string Network)>(endpoints.Select(e => (e.Node, e.Namespace, e.Network)));
+        // Each overlay's balanced services (and their VIPs there), in service order, found once rather than per node.
+        var overlays = networks.Where(n => n.IsOverlay).Select(net => (Network: net, Services: services
+            // In ingress_sbox only services that publish through the routing mesh have a load balancer.
+            .Where(s => s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip && (!net.Ingress || s.PublishesIngress))
+            .Select(s => (Service: s, Vip: s.Vips.First(v => v.Network == net.Name).Address)).ToList())).ToList();
         foreach (var node in nodes)
         {
             int mark = FirstFwMark;
-            foreach (var net in networks.Where(n => n.IsOverlay))
+            foreach (var (net, balanced) in overlays)
             {
                 var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
                 if (!sandboxes.Contains((node.Name, ns, net.Name))) continue;
-                foreach (var s in services.Where(s => s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip))
-                {
-                    // In ingress_sbox only services that publish through the routing mesh have a load balancer.
-                    if (net.Ingress && !s.PublishesIngress) continue;
-                    var vip = s.Vips.First(v => v.Network == net.Name);
-                    result.Add(new LoadBalancerModel(node.Name, net.Name, s.Name, mark++, vip.Address, ns, s.Span));
-                }
+                foreach (var (s, vip) in balanced)
+                    result.Add(new LoadBalancerModel(node.Name, net.Name, s.Name, mark++, vip, ns, s.Span));
             }
         }
         return result;
