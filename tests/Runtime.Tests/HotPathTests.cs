@@ -52,4 +52,35 @@ public class HotPathTests
         Assert.Contains(t.AllSteps(), s => s is VxlanEncapStep);
         Assert.Contains(t.AllSteps(), s => s is ConntrackStep { State: "established" });
     }
+
+    [Fact]
+    public void The_servers_acks_keep_the_bridges_learned_entries_fresh()
+    {
+        // Each packet takes a simulated millisecond and learned FDB entries age out after 300 s: a one-way stream of data
+        // ends up flooded at the bridges (as the kernel would), while the server's ACKs keep the entries learned.
+        var sim = new Simulation(ExamplePlans.Ipvs, 3);
+        Assert.True(sim.TryResolve("external", "worker:8080/tcp", out var flow, out _));
+        ConnectionHandle? handle = null;
+        for (int i = 0; i < 4 && handle is null; i++)
+        {
+            var r = sim.ConnectUntraced(flow);
+            if (r.Task == "web.1") handle = r.Handle;
+        }
+        var h = handle!.Value;
+        var ack = sim.SendAckTraced(h);
+        Assert.Equal(DispositionKind.Delivered, ack.Disposition.Kind);
+        Assert.Equal("external client", ack.Disposition.Owner);
+        Assert.Contains(ack.AllSteps(), s => s is IpvsStep);
+        Assert.Contains(ack.AllSteps(), s => s is ConntrackStep { State: "established (reply direction)" });
+
+        for (int i = 0; i < 301_000; i++)
+        {
+            Assert.Equal(DispositionKind.Delivered, sim.SendData(h, 100));
+            if (i % 4096 == 0) Assert.Equal(DispositionKind.Delivered, sim.SendAck(h));
+        }
+        Assert.DoesNotContain(sim.SendDataTraced(h, 100).AllSteps(), s => s is FdbStep f && f.Result.StartsWith("miss", StringComparison.Ordinal));
+
+        sim.Advance(TimeSpan.FromSeconds(301)); // no ACK for longer than the ageing time
+        Assert.Contains(sim.SendDataTraced(h, 100).AllSteps(), s => s is FdbStep f && f.Result.StartsWith("miss", StringComparison.Ordinal));
+    }
 }
