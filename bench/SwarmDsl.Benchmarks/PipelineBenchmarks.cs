@@ -90,6 +90,7 @@ public class PipelineBenchmarks
         (_generated, _, _generatedConnection) = large ? LargeCrossNodeConnection(p => Compiled(p, 3)) : ExampleCrossNodeConnection(p => Compiled(p, 3));
         // The benchmark is only meaningful if the packet takes the whole path, the same way in both: prove it once, traced.
         var trace = _simulation.SendDataTraced(_connection, PayloadBytes);
+        RequireCompiled(trace);
         var generated = _generated.SendDataTraced(_generatedConnection, PayloadBytes);
         if (trace.Disposition.Kind != DispositionKind.Delivered
             || !trace.AllSteps().Any(s => s is VxlanEncapStep)
@@ -101,6 +102,24 @@ public class PipelineBenchmarks
         {
             _simulation.SendData(_connection, PayloadBytes);
             _generated.SendData(_generatedConnection, PayloadBytes);
+        }
+    }
+
+    /// <summary>Every netfilter table of every namespace the packet crosses is served by the generated code (not the interpreter).</summary>
+    private void RequireCompiled(PacketTrace trace)
+    {
+        var compiled =
+#if SWARMDSL_BENCH_LARGE
+            Scenario == PipelineScenario.LargeTopology ? (SwarmDsl.Runtime.Netfilter.ICompiledNetfilter)new Large.CompiledNetfilter() :
+#endif
+            new TwoNode.CompiledNetfilter();
+        foreach (var hop in trace.Hops)
+        {
+            var ns = _plan.Hosts.FirstOrDefault(h => h.Node == hop.Node)?.Namespaces.FirstOrDefault(n => n.Name == hop.Namespace);
+            if (ns is null) continue; // external client
+            foreach (var table in ns.Tables)
+                if (compiled.Table(hop.Node, hop.Namespace, table.Name) is null)
+                    throw new InvalidOperationException(hop.Node + "/" + hop.Namespace + " " + table.Name + " is not compiled: the packet crosses nodes that SwarmDslPipelineNodes (SwarmDsl.Benchmarks.csproj) leaves out");
         }
     }
 
