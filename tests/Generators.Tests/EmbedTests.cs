@@ -49,7 +49,8 @@ public class EmbedTests
         // Listing nodes compiles theirs only; every other node's tables stay interpreted (Table returns null for them).
         var plan = SwarmCompiler.CompileToPlan("wide.swarm.yaml", Wide.Value).Plan!;
         string first = plan.Hosts[0].Node, second = plan.Hosts[1].Node;
-        var some = Run("wide.swarm.yaml", Wide.Value, runtime: true, pipelineNodes: " " + second + ";" + first + ";", ("SwarmDslEmbedProvisioning", "false"), ("SwarmDslEmbedDumps", "false"));
+        var some = Run("wide.swarm.yaml", Wide.Value, runtime: true, pipelineNodes: " " + second + ";" + first + ";", ("SwarmDslEmbedProvisioning", "false"), ("SwarmDslEmbedDumps", "false"),
+            ("SwarmDslFullHandles", "false"));
         Assert.Empty(some.GeneratorDiagnostics);
         var source = some.Source(hint);
         Assert.Contains("case \"" + first + "/host/filter\":", source, StringComparison.Ordinal);
@@ -110,13 +111,14 @@ public class EmbedTests
         Assert.Contains(elements.ToString(System.Globalization.CultureInfo.InvariantCulture) + " dataplane elements", note.GetMessage(), StringComparison.Ordinal);
         Assert.Contains("SwarmDslEmbedProvisioning", note.GetMessage(), StringComparison.Ordinal);
         Assert.Contains("SwarmDslEmbedDumps", note.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("SwarmDslFullHandles", note.GetMessage(), StringComparison.Ordinal);
         var source = run.Source("Consumer.App.Wide.swarm.g.cs");
         Assert.DoesNotContain("class Provisioning", source, StringComparison.Ordinal);
         Assert.DoesNotContain("PlanDump =", source, StringComparison.Ordinal);
         Assert.Empty(GeneratorHarness.Format(run.OutputProblems));
 
         // An explicit choice is not reported; true embeds whatever the size.
-        var forced = Run("wide.swarm.yaml", Wide.Value, ("SwarmDslEmbedProvisioning", "true"), ("SwarmDslEmbedDumps", "false"));
+        var forced = Run("wide.swarm.yaml", Wide.Value, ("SwarmDslEmbedProvisioning", "true"), ("SwarmDslEmbedDumps", "false"), ("SwarmDslFullHandles", "true"));
         Assert.Empty(forced.GeneratorDiagnostics);
         Assert.Contains("internal static class Provisioning", forced.Source("Consumer.App.Wide.swarm.g.cs"), StringComparison.Ordinal);
     }

@@ -127,5 +127,5 @@ internal sealed class ChainBuilder
 internal static class Rule
 {
     public static NetfilterRule Make(string origin, SourceSpan span, RuleTarget target, params RuleMatch[] matches)
-        => new(EquatableArray.Create(matches), target, origin, span);
+        => new(EquatableArray<RuleMatch>.Own(matches), target, origin, span); // a params array is the call's own: no copy
 }

@@ -73,6 +73,9 @@ public static class SwarmLowering
         private readonly Dictionary<(string Service, string Network), List<(TaskModel Task, Ipv4Address Address)>> _backends = new();
         private readonly Dictionary<(string Service, string Network), EquatableArray<IpvsDestinationPlan>> _ipvsDestinations = new();
         private readonly Dictionary<(string Service, string Network), EquatableArray<Ipv4Address>> _nftSlots = new();
+        // An overlay endpoint's permanent neighbour and FDB entry in the other nodes' overlay namespaces (by reference).
+        // Per network, aligned with _endpointsByNetwork's list.
+        private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
 
         public Lowerer(Topology t, LoweringOptions options, DiagnosticBag d)
         {
@@ -385,12 +388,21 @@ public static class SwarmLowering
                     new VethPeer(e.Namespace, e.Interface, false), null, e.Span));
             ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), net.Span);
             // Remote endpoints (from gossip in Docker): a permanent neighbour for the vxlan proxy-ARP and an FDB entry to the VTEP.
-            foreach (var e in Lookup(_endpointsByNetwork, net.Name))
+            // Every other node's overlay namespace lists the same two entries for an endpoint: made once, shared (a large
+            // plan has 50 nodes × 10,000 endpoints of them, and the garbage collector paid for each copy).
+            var endpoints = Lookup(_endpointsByNetwork, net.Name);
+            if (!_remoteEntries.TryGetValue(net.Name, out var shared))
+                _remoteEntries[net.Name] = shared = new (NeighborPlan, FdbPlan)?[endpoints.Count];
+            ns.Neighbors.Capacity = endpoints.Count;
+            ns.Fdb.Capacity = endpoints.Count;
+            for (int i = 0; i < endpoints.Count; i++)
             {
+                var e = endpoints[i];
                 if (e.Node == node.Name) continue;
                 if (!_nodes.TryGetValue(e.Node, out var remote)) continue;
-                ns.Neighbors.Add(new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span));
-                ns.Fdb.Add(new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
+                var entries = shared[i] ??= (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
+                ns.Neighbors.Add(entries.Item1);
+                ns.Fdb.Add(entries.Item2);
             }
             return ns;
         }

@@ -17,7 +17,7 @@ namespace SwarmDsl.Generators.Emitting;
 /// member documented and commented with the place it was declared. A pure function of <see cref="TopologySpec"/>: it never
 /// sees the compilation, and its output depends on nothing else (ordinal, invariant, in model order).
 /// </summary>
-internal sealed class TopologyEmitter
+internal sealed partial class TopologyEmitter
 {
     /// <summary>The generator's name and version for <c>[GeneratedCode]</c>.</summary>
     public static readonly string GeneratedCodeAttribute = string.Format(CultureInfo.InvariantCulture,
@@ -33,6 +33,8 @@ internal sealed class TopologyEmitter
     private readonly int _elements;
     private readonly bool _embedProvisioning;
     private readonly bool _embedDumps;
+    // Above the size limit the large handle groups are written as data tables (TopologyEmitter.Compact.cs).
+    private readonly bool _fullHandles;
 
     // Model name → generated member name, per handle class.
     private readonly Dictionary<string, string> _nodes = new(StringComparer.Ordinal);
@@ -53,6 +55,7 @@ internal sealed class TopologyEmitter
         _elements = PlanSize.Elements(spec.Plan);
         _embedProvisioning = PlanSize.Embeds(settings.Provisioning, _elements);
         _embedDumps = PlanSize.Embeds(settings.Dumps, _elements);
+        _fullHandles = PlanSize.Embeds(settings.Handles, _elements);
     }
 
     /// <summary>The hint name of <paramref name="spec"/>'s source.</summary>
@@ -80,6 +83,7 @@ internal sealed class TopologyEmitter
         var skipped = new List<string>();
         if (!_embedProvisioning && settings.Provisioning == EmbedMode.Auto) skipped.Add("the provisioning files (SwarmDslEmbedProvisioning)");
         if (!_embedDumps && settings.Dumps == EmbedMode.Auto) skipped.Add("ModelDump and PlanDump (SwarmDslEmbedDumps)");
+        if (!_fullHandles && settings.Handles == EmbedMode.Auto) skipped.Add("the documented member of every address and load balancer (SwarmDslFullHandles: they are in Addresses.All and LoadBalancers.All)");
         if (settings.RuntimeReferenced && settings.Pipeline == EmbedMode.Auto && !PipelineEmitter.ShouldEmit(_spec, settings))
             skipped.Add("the compiled pipeline (SwarmDslCompilePipeline, or SwarmDslPipelineNodes on the file for some nodes)");
         if (skipped.Count == 0) return null;
@@ -156,10 +160,20 @@ internal sealed class TopologyEmitter
         WriteVips();
         WritePorts();
         WriteServices();
-        WriteAddresses();
-        WriteNamespaces();
-        WriteTasks();
-        WriteLoadBalancers();
+        if (_fullHandles)
+        {
+            WriteAddresses();
+            WriteNamespaces();
+            WriteTasks();
+            WriteLoadBalancers();
+        }
+        else
+        {
+            WriteAddressesCompact();
+            WriteNamespacesCompact();
+            WriteTasksCompact();
+            WriteLoadBalancersCompact();
+        }
         WriteSysctls();
         WriteRules();
         WriteExpectations();

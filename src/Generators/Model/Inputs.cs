@@ -108,7 +108,13 @@ internal enum EmbedMode
 /// <param name="Dumps">Whether <c>ModelDump</c> and <c>PlanDump</c> are embedded.</param>
 /// <param name="RuntimeReferenced">Whether the compilation references the SwarmDsl.Runtime assembly.</param>
 /// <param name="Pipeline">Whether the compiled pipeline is generated (<c>SwarmDslCompilePipeline</c>; only with the runtime).</param>
-internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced, EmbedMode Pipeline = EmbedMode.Auto)
+/// <param name="Handles">
+/// Whether the handles have their full form (<c>SwarmDslFullHandles</c>): a documented member per address, namespace, task
+/// and load balancer. Otherwise (above the limit by default) those four groups are data tables, with a plain member per
+/// namespace and task and none per address and load balancer (they are in <c>All</c>).
+/// </param>
+internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced, EmbedMode Pipeline = EmbedMode.Auto,
+    EmbedMode Handles = EmbedMode.Auto)
 {
     /// <summary>The defaults: embed when small, no runtime.</summary>
     public static EmitSettings Default { get; } = new(EmbedMode.Auto, EmbedMode.Auto, false);

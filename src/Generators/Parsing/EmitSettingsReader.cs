@@ -18,12 +18,16 @@ internal static class EmitSettingsReader
     /// <summary>MSBuild property: generate the compiled pipeline (<c>true</c>, <c>false</c>, or <c>auto</c>: below the size limit or for listed nodes).</summary>
     public const string CompilePipelineProperty = "build_property.SwarmDslCompilePipeline";
 
+    /// <summary>MSBuild property: the full form of the typed handles (<c>true</c>, <c>false</c>, or <c>auto</c>: below the size limit).</summary>
+    public const string FullHandlesProperty = "build_property.SwarmDslFullHandles";
+
     /// <summary>The assembly whose reference turns on the compiled pipeline.</summary>
     public const string RuntimeAssemblyName = "SwarmDsl.Runtime";
 
     /// <summary>The two embed modes from the global options (runtime not yet known).</summary>
     public static EmitSettings Read(AnalyzerConfigOptions global)
-        => new(Mode(global, EmbedProvisioningProperty), Mode(global, EmbedDumpsProperty), RuntimeReferenced: false, Mode(global, CompilePipelineProperty));
+        => new(Mode(global, EmbedProvisioningProperty), Mode(global, EmbedDumpsProperty), RuntimeReferenced: false, Mode(global, CompilePipelineProperty),
+            Mode(global, FullHandlesProperty));
 
     /// <summary>Whether <paramref name="compilation"/> references SwarmDsl.Runtime (names only: a cheap scan, a bool out).</summary>
     public static bool ReferencesRuntime(Compilation compilation)

@@ -125,7 +125,8 @@ public struct ConntrackEntry
 /// </summary>
 public sealed class ConntrackTable
 {
-    private ConntrackEntry[] _entries = new ConntrackEntry[16];
+    // Allocated on first use: a large plan has thousands of namespaces, most of which never track a connection.
+    private ConntrackEntry[] _entries = Array.Empty<ConntrackEntry>();
     private int _used;
     private readonly Stack<int> _free = new();
     private readonly Dictionary<ConnTuple, int> _hash = new();
@@ -186,7 +187,7 @@ public sealed class ConntrackTable
         if (_free.Count > 0) index = _free.Pop();
         else
         {
-            if (_used == _entries.Length) Array.Resize(ref _entries, _entries.Length * 2);
+            if (_used == _entries.Length) Array.Resize(ref _entries, Math.Max(16, _entries.Length * 2));
             index = _used++;
         }
         _entries[index] = new ConntrackEntry

@@ -76,7 +76,10 @@ public sealed class Cluster
 
     /// <summary>
     /// The dynamic state of a namespace as loading leaves it. The constructor runs this too, so a reset cluster and a fresh
-    /// one start from the same code path rather than two copies that could drift apart.
+    /// one start from the same code path rather than two copies that could drift apart. The plan's tables, IPVS services,
+    /// permanent neighbours and FDBs are built on first use (<see cref="LoadTables"/>, <see cref="LoadIpvs"/>,
+    /// <see cref="LoadNeighbors"/>, <see cref="LoadFdb"/>): a reset returns the ones traffic changed to "not built", so they
+    /// are rebuilt from the plan exactly as a fresh cluster would build them.
     /// </summary>
     private static void ResetState(NamespaceRuntime ns)
     {
@@ -88,41 +91,88 @@ public sealed class Cluster
         ns.EphemeralCursor = ns.InitialEphemeralCursor;
         ns.NextIpId = ns.InitialIpId;
         foreach (var d in ns.Devices) { d.RxPackets = d.RxBytes = d.TxPackets = d.TxBytes = 0; }
-        if (ns.StatisticState.Length != 4)
-            ns.StatisticState = new[] { Slots(ns.Raw), Slots(ns.Mangle), Slots(ns.Nat), Slots(ns.Filter) };
-        foreach (var slots in ns.StatisticState) Array.Clear(slots, 0, slots.Length);
-        ResetCounters(ns.Raw);
-        ResetCounters(ns.Mangle);
-        ResetCounters(ns.Nat);
-        ResetCounters(ns.Filter);
-        var plan = ns.Plan;
-        if (plan is null) { ns.Neighbors.Clear(); return; }
-        // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites with learned entries (nothing
-        // removes one), so the same count, all permanent, is the loaded table untouched; else rebuild (Clear keeps
-        // re-insertion in plan order, as when loading).
-        if (!NeighborsAsLoaded(ns))
+        if (ns.TablesLoaded)
         {
-            ns.Neighbors.Clear();
-            foreach (var n in plan.Neighbors)
-                if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
-                    ns.Neighbors[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
-            ns.LoadedNeighbors = ns.Neighbors.Count;
+            foreach (var slots in ns.StatisticState) Array.Clear(slots, 0, slots.Length);
+            ResetCounters(ns.Raw);
+            ResetCounters(ns.Mangle);
+            ResetCounters(ns.Nat);
+            ResetCounters(ns.Filter);
         }
+        // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites with learned entries (nothing
+        // removes one), so the same count, all permanent, is the loaded table untouched; else load it again on next use.
+        if (ns.LoadedNeighbors >= 0 && !NeighborsAsLoaded(ns)) ns.LoadedNeighbors = -1;
+        var plan = ns.Plan;
+        if (plan is null) return;
         // IPVS services that moved are rebuilt from the plan: scheduler state, weights, counters, active/inactive counts.
-        var services = ns.IpvsServices.Length == plan.Ipvs.Count ? ns.IpvsServices : new IpvsService[plan.Ipvs.Count];
-        for (int i = 0; i < services.Length; i++)
-            if (services[i] is null || !services[i].IsAsLoaded()) services[i] = new IpvsService(plan.Ipvs[i]);
-        ns.IpvsServices = services;
+        if (ns.IpvsLoaded)
+        {
+            var services = ns.IpvsServices;
+            for (int i = 0; i < services.Length; i++)
+                if (!services[i].IsAsLoaded()) services[i] = new IpvsService(plan.Ipvs[i]);
+        }
         var nft = ns.NftBalancers.Length == plan.NftLoadBalancers.Count ? ns.NftBalancers : new NftBalancer[plan.NftLoadBalancers.Count];
         for (int i = 0; i < nft.Length; i++)
             if (nft[i] is null || nft[i].Counter != 0) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);
         ns.NftBalancers = nft;
-        // FDBs: VXLAN devices start empty, bridges with local entries for themselves and each port (br_fdb_insert of
-        // port addresses), then the plan's static entries. Kept when none changed since loading.
-        bool fdbAsLoaded = ns.FdbLoaded;
-        foreach (var d in ns.Devices)
-            if ((d.Fdb is not null && !d.Fdb.IsAsLoaded) || (d.VxlanFdb is not null && !d.VxlanFdb.IsAsLoaded)) fdbAsLoaded = false;
-        if (fdbAsLoaded) return;
+        // FDBs: kept when none changed since loading, else built again on next use.
+        if (ns.FdbLoaded)
+            foreach (var d in ns.Devices)
+                if ((d.Fdb is not null && !d.Fdb.IsAsLoaded) || (d.VxlanFdb is not null && !d.VxlanFdb.IsAsLoaded)) { ns.FdbLoaded = false; break; }
+    }
+
+    /// <summary>The plan's iptables tables of <paramref name="ns"/>, compiled, with their statistic-match state.</summary>
+    internal static void LoadTables(NamespaceRuntime ns)
+    {
+        ns.TablesLoaded = true;
+        if (ns.Plan is { } plan)
+        {
+            foreach (var t in plan.Tables)
+            {
+                var compiled = CompiledTable.Compile(t);
+                if (ns.AttachedNetfilter is { } netfilter) compiled.Entry = netfilter.Table(ns.Node, ns.Name, compiled.Name);
+                switch (t.Name)
+                {
+                    case "raw": ns.Raw = compiled; break;
+                    case "mangle": ns.Mangle = compiled; break;
+                    case "nat": ns.Nat = compiled; break;
+                    case "filter": ns.Filter = compiled; break;
+                }
+            }
+        }
+        ns.StatisticState = new[] { Slots(ns.Raw), Slots(ns.Mangle), Slots(ns.Nat), Slots(ns.Filter) };
+    }
+
+    /// <summary>The plan's IPVS services of <paramref name="ns"/>, as ipvsadm's restore file adds them.</summary>
+    internal static void LoadIpvs(NamespaceRuntime ns)
+    {
+        ns.IpvsLoaded = true;
+        var plan = ns.Plan;
+        if (plan is null || plan.Ipvs.Count == 0) { ns.IpvsServices = Array.Empty<IpvsService>(); return; }
+        var services = new IpvsService[plan.Ipvs.Count];
+        for (int i = 0; i < services.Length; i++) services[i] = new IpvsService(plan.Ipvs[i]);
+        ns.IpvsServices = services;
+    }
+
+    /// <summary>The plan's permanent neighbour entries of <paramref name="ns"/>, in plan order (the table is cleared first).</summary>
+    internal static void LoadNeighbors(NamespaceRuntime ns)
+    {
+        var table = ns.NeighborTable;
+        table.Clear();
+        if (ns.Plan is { } plan)
+            foreach (var n in plan.Neighbors)
+                if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
+                    table[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+        ns.LoadedNeighbors = table.Count;
+    }
+
+    /// <summary>
+    /// The FDBs of <paramref name="ns"/>: VXLAN devices start empty, bridges with local entries for themselves and each port
+    /// (br_fdb_insert of port addresses), then the plan's static entries.
+    /// </summary>
+    internal static void LoadFdb(NamespaceRuntime ns)
+    {
+        ns.FdbLoaded = true;
         foreach (var d in ns.Devices)
             if (d.Plan?.Vxlan is not null) d.VxlanFdb = new VxlanFdb();
         foreach (var d in ns.Devices)
@@ -132,16 +182,33 @@ public sealed class Cluster
             d.Fdb.AddPermanent(d.Mac, d.Index, FdbEntryKind.Local);
             foreach (var port in d.Ports) d.Fdb.AddPermanent(ns.Devices[port].Mac, port, FdbEntryKind.Local);
         }
-        foreach (var f in plan.Fdb)
+        if (ns.Plan is { } plan)
         {
-            if (!ns.DeviceByName.TryGetValue(f.Device, out var fd)) continue;
-            var dev = ns.Devices[fd];
-            if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address vtep) dev.VxlanFdb.AddStatic(f.Mac, vtep);
-            else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
-            else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
+            foreach (var f in plan.Fdb)
+            {
+                if (!ns.DeviceByName.TryGetValue(f.Device, out var fd)) continue;
+                var dev = ns.Devices[fd];
+                if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address vtep) dev.VxlanFdb.AddStatic(f.Mac, vtep);
+                else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
+                else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
+            }
         }
         foreach (var d in ns.Devices) { d.Fdb?.MarkLoaded(); d.VxlanFdb?.MarkLoaded(); }
-        ns.FdbLoaded = true;
+    }
+
+    /// <summary>
+    /// Builds now everything that is otherwise built on first use (tables, IPVS services, neighbours, FDBs of every
+    /// namespace). Traffic behaves the same either way; tests use this to prove it.
+    /// </summary>
+    internal void LoadEverything()
+    {
+        foreach (var ns in _namespaces)
+        {
+            if (!ns.TablesLoaded) LoadTables(ns);
+            if (!ns.IpvsLoaded) LoadIpvs(ns);
+            if (ns.LoadedNeighbors < 0) LoadNeighbors(ns);
+            if (!ns.FdbLoaded) LoadFdb(ns);
+        }
     }
 
     private static uint[] Slots(CompiledTable? table) => new uint[table?.StatisticSlots ?? 0];
@@ -188,6 +255,7 @@ public sealed class Cluster
             var conns = ns.IpvsConnections;
             foreach (var i in conns.All())
                 if (conns[i].ExpiresAt <= now) { ExpireIpvsConnection(ns, i); n++; }
+            if (!ns.FdbLoaded) continue; // as loaded: nothing learned, nothing to expire
             foreach (var d in ns.Devices)
             {
                 if (d.Fdb is not null) n += d.Fdb.Expire(now);
@@ -243,15 +311,17 @@ public sealed class Cluster
         if (!string.Equals(netfilter.PlanFingerprint, expected, StringComparison.Ordinal))
             throw new InvalidOperationException("the compiled netfilter was generated for plan " + netfilter.PlanFingerprint
                 + ", but this cluster runs plan " + expected + ": regenerate it from the same topology (and lowering options)");
+        // Tables not compiled yet take their entry when they are (LoadTables).
         int attached = 0;
         foreach (var ns in _namespaces)
         {
+            if (ns.Plan is null) continue;
+            ns.AttachedNetfilter = netfilter;
+            foreach (var t in ns.Plan.Tables)
+                if (netfilter.Table(ns.Node, ns.Name, t.Name) is not null) attached++;
+            if (!ns.TablesLoaded) continue;
             foreach (var table in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter })
-            {
-                if (table is null) continue;
-                table.Entry = netfilter.Table(ns.Node, ns.Name, table.Name);
-                if (table.Entry is not null) attached++;
-            }
+                if (table is not null) table.Entry = netfilter.Table(ns.Node, ns.Name, table.Name);
         }
         return attached;
     }
@@ -357,17 +427,7 @@ public sealed class Cluster
             if (!have) AddRoute(ns, new RoutePlan(sub, null, host.UnderlayInterface, host.UnderlayAddress.Address, RouteOrigin.Kernel, host.Span));
         }
 
-        foreach (var t in plan.Tables)
-        {
-            var compiled = CompiledTable.Compile(t);
-            switch (t.Name)
-            {
-                case "raw": ns.Raw = compiled; break;
-                case "mangle": ns.Mangle = compiled; break;
-                case "nat": ns.Nat = compiled; break;
-                case "filter": ns.Filter = compiled; break;
-            }
-        }
+        // Tables, IPVS services, neighbours and FDBs are built on first use (LoadTables, LoadIpvs, ...).
         foreach (var l in plan.Listeners) ns.Listeners[NamespaceRuntime.SocketKey(l.Protocol, l.Port)] = l;
 
         // sysctls: ip_forward is inherited from the host namespace (devconf_inherit_init_net=0) unless set here.

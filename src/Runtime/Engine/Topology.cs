@@ -50,10 +50,20 @@ public sealed class DeviceRuntime
     public int PeerDevice { get; internal set; } = -1;
     /// <summary>For a bridge: its ports.</summary>
     public int[] Ports { get; internal set; } = Array.Empty<int>();
-    /// <summary>For a bridge: its FDB.</summary>
-    public BridgeFdb? Fdb { get; internal set; }
-    /// <summary>For a VXLAN device: its FDB.</summary>
-    public VxlanFdb? VxlanFdb { get; internal set; }
+    /// <summary>For a bridge: its FDB (its namespace's FDBs are built on first use, see <see cref="Cluster"/>).</summary>
+    public BridgeFdb? Fdb
+    {
+        get { if (!Namespace.FdbLoaded) Cluster.LoadFdb(Namespace); return _fdb; }
+        internal set => _fdb = value;
+    }
+    /// <summary>For a VXLAN device: its FDB (built on first use, as <see cref="Fdb"/>).</summary>
+    public VxlanFdb? VxlanFdb
+    {
+        get { if (!Namespace.FdbLoaded) Cluster.LoadFdb(Namespace); return _vxlanFdb; }
+        internal set => _vxlanFdb = value;
+    }
+    private BridgeFdb? _fdb;
+    private VxlanFdb? _vxlanFdb;
     /// <summary>For a VXLAN device: the namespace owning its UDP socket (global index).</summary>
     public int VxlanSocketNamespace { get; internal set; } = -1;
     /// <summary>Addresses in the order added.</summary>
@@ -113,16 +123,40 @@ public sealed class NamespaceRuntime
     internal PrefixTrie<int> RouteTrie { get; } = new();
     internal List<RoutePlan> Routes { get; } = new();
     internal Dictionary<uint, int> LocalAddresses { get; } = new();
-    internal Dictionary<NeighborKey, NeighborEntry> Neighbors { get; } = new();
+    // The plan's permanent entries are loaded on first use (LoadedNeighbors < 0: not yet; see Cluster).
+    internal Dictionary<NeighborKey, NeighborEntry> Neighbors
+    {
+        get { if (LoadedNeighbors < 0) Cluster.LoadNeighbors(this); return _neighbors; }
+    }
+    // The table itself, loaded or not (for Cluster's loader).
+    internal readonly Dictionary<NeighborKey, NeighborEntry> NeighborTable = new();
+    private Dictionary<NeighborKey, NeighborEntry> _neighbors => NeighborTable;
     /// <summary>The connection table.</summary>
     public ConntrackTable Conntrack { get; internal set; } = new();
-    /// <summary>IPVS services.</summary>
-    public IpvsService[] IpvsServices { get; internal set; } = Array.Empty<IpvsService>();
+    /// <summary>IPVS services (built from the plan on first use, see <see cref="Cluster"/>).</summary>
+    public IpvsService[] IpvsServices
+    {
+        get { if (!IpvsLoaded) Cluster.LoadIpvs(this); return _ipvs; }
+        internal set => _ipvs = value;
+    }
+    private IpvsService[] _ipvs = Array.Empty<IpvsService>();
     /// <summary>IPVS connections.</summary>
     public IpvsConnectionTable IpvsConnections { get; internal set; } = new();
     internal NftBalancer[] NftBalancers { get; set; } = Array.Empty<NftBalancer>();
-    internal CompiledTable? Raw, Mangle, Nat, Filter;
-    internal uint[][] StatisticState { get; set; } = Array.Empty<uint[]>();
+    // The iptables tables and their statistic-match state, compiled on first use (see Cluster).
+    internal CompiledTable? Raw { get { if (!TablesLoaded) Cluster.LoadTables(this); return _raw; } set => _raw = value; }
+    internal CompiledTable? Mangle { get { if (!TablesLoaded) Cluster.LoadTables(this); return _mangle; } set => _mangle = value; }
+    internal CompiledTable? Nat { get { if (!TablesLoaded) Cluster.LoadTables(this); return _nat; } set => _nat = value; }
+    internal CompiledTable? Filter { get { if (!TablesLoaded) Cluster.LoadTables(this); return _filter; } set => _filter = value; }
+    private CompiledTable? _raw, _mangle, _nat, _filter;
+    internal uint[][] StatisticState
+    {
+        get { if (!TablesLoaded) Cluster.LoadTables(this); return _statisticState; }
+        set => _statisticState = value;
+    }
+    private uint[][] _statisticState = Array.Empty<uint[]>();
+    /// <summary>The compiled netfilter attached to the cluster (<see cref="Cluster.AttachNetfilter"/>), for tables compiled later.</summary>
+    internal ICompiledNetfilter? AttachedNetfilter;
     internal Dictionary<int, ListenerPlan> Listeners { get; } = new();
     internal Dictionary<int, ClientSocket> ClientSockets { get; } = new();
     internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
@@ -139,9 +173,14 @@ public sealed class NamespaceRuntime
     // What the two counters above start at, for Cluster.Reset.
     internal int InitialEphemeralCursor;
     internal ushort InitialIpId;
-    // Cluster.Reset: how many (permanent) neighbour entries loading made; whether the FDBs were built.
+    // What is built lazily, on first use: a large plan has thousands of namespaces, and a simulation's traffic reaches a
+    // few of them. Cluster.Reset also returns built parts to "not built" when traffic changed them.
+    // How many (permanent) neighbour entries loading made (-1: not loaded yet); whether the FDBs, IPVS services and
+    // tables were built.
     internal int LoadedNeighbors = -1;
     internal bool FdbLoaded;
+    internal bool IpvsLoaded;
+    internal bool TablesLoaded;
 
     /// <summary><c>manager/host</c>.</summary>
     public string QualifiedName => Node + "/" + Name;

@@ -146,7 +146,8 @@ public struct IpvsConnection
 /// <summary>The IPVS connection hash of a namespace: looked up by client→virtual (in) and real→client (out).</summary>
 public sealed class IpvsConnectionTable
 {
-    private IpvsConnection[] _conns = new IpvsConnection[8];
+    // Allocated on first use (most namespaces of a large plan never balance a connection).
+    private IpvsConnection[] _conns = Array.Empty<IpvsConnection>();
     private int _used;
 
     /// <summary>Whether no connection was ever added: then the table is exactly as new.</summary>
@@ -187,7 +188,7 @@ public sealed class IpvsConnectionTable
         if (_free.Count > 0) index = _free.Pop();
         else
         {
-            if (_used == _conns.Length) Array.Resize(ref _conns, _conns.Length * 2);
+            if (_used == _conns.Length) Array.Resize(ref _conns, Math.Max(8, _conns.Length * 2));
             index = _used++;
         }
         _conns[index] = connection;
