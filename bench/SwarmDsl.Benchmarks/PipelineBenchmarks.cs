@@ -90,6 +90,7 @@ public class PipelineBenchmarks
         (_generated, _, _generatedConnection) = large ? LargeCrossNodeConnection(p => Compiled(p, 3)) : ExampleCrossNodeConnection(p => Compiled(p, 3));
         // The benchmark is only meaningful if the packet takes the whole path, the same way in both: prove it once, traced.
         var trace = _simulation.SendDataTraced(_connection, PayloadBytes);
+        RequireCompiled(trace);
         var generated = _generated.SendDataTraced(_generatedConnection, PayloadBytes);
         if (trace.Disposition.Kind != DispositionKind.Delivered
             || !trace.AllSteps().Any(s => s is VxlanEncapStep)
@@ -104,6 +105,24 @@ public class PipelineBenchmarks
         }
     }
 
+    /// <summary>Every netfilter table of every namespace the packet crosses is served by the generated code (not the interpreter).</summary>
+    private void RequireCompiled(PacketTrace trace)
+    {
+        var compiled =
+#if SWARMDSL_BENCH_LARGE
+            Scenario == PipelineScenario.LargeTopology ? (SwarmDsl.Runtime.Netfilter.ICompiledNetfilter)new Large.CompiledNetfilter() :
+#endif
+            new TwoNode.CompiledNetfilter();
+        foreach (var hop in trace.Hops)
+        {
+            var ns = _plan.Hosts.FirstOrDefault(h => h.Node == hop.Node)?.Namespaces.FirstOrDefault(n => n.Name == hop.Namespace);
+            if (ns is null) continue; // external client
+            foreach (var table in ns.Tables)
+                if (compiled.Table(hop.Node, hop.Namespace, table.Name) is null)
+                    throw new InvalidOperationException(hop.Node + "/" + hop.Namespace + " " + table.Name + " is not compiled: the packet crosses nodes that SwarmDslPipelineNodes (SwarmDsl.Benchmarks.csproj) leaves out");
+        }
+    }
+
     /// <summary>The plan with the generated pipeline attached (the fingerprint check proves it is the plan it was generated from).</summary>
     private Simulation Compiled(DataplanePlan plan, uint seed)
 #if SWARMDSL_BENCH_LARGE
@@ -114,11 +133,21 @@ public class PipelineBenchmarks
             : TwoNode.CreateSimulation(plan, seed);
 #endif
 
-    /// <summary>Fresh simulations for the new-connection scenario (no-op for the others).</summary>
+    /// <summary>
+    /// Fresh simulations for the new-connection scenario. For the established ones, the server's ACK: each packet takes a
+    /// simulated millisecond, and without traffic back the bridges' learned FDB entries would age out after 300 s (18
+    /// iterations) and every later packet would be flooded, which is not an established TCP flow (its ACKs keep them fresh).
+    /// </summary>
     [IterationSetup]
     public void FreshSimulation()
     {
-        if (Scenario != PipelineScenario.NewConnection) return;
+        if (Scenario != PipelineScenario.NewConnection)
+        {
+            if (_simulation is null) return;
+            if (_simulation.SendAck(_connection) != DispositionKind.Delivered || _generated.SendAck(_generatedConnection) != DispositionKind.Delivered)
+                throw new InvalidOperationException("the server's ACK does not reach the client");
+            return;
+        }
         _simulation = new Simulation(_plan, 3);
         _generated = Compiled(_plan, 3);
         if (!_simulation.TryResolve("external", "worker:8080/tcp", out _flow, out var error)) throw new InvalidOperationException(error);

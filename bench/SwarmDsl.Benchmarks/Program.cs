@@ -1,7 +1,10 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
 namespace SwarmDsl.Benchmarks;
 
@@ -18,6 +21,20 @@ public static class Program
             // Building the benchmark process compiles Dsl, Runtime and the generator: minutes on a busy machine.
             .WithBuildTimeout(TimeSpan.FromMinutes(20))
             .WithArtifactsPath(Path.Combine(Inputs.Root, "bench", "SwarmDsl.Benchmarks", "BenchmarkDotNet.Artifacts"));
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+        var rest = new List<string>(args);
+        if (rest.Remove("--inProcess"))
+        {
+            // BenchmarkDotNet's own --inProcess stops a benchmark after 5 minutes; LargeTopology's setup (two simulations of
+            // `large`) and the generator's large Cold runs need longer on this machine.
+            var job = Job.Default;
+            int at = rest.IndexOf("--job");
+            if (at >= 0 && at + 1 < rest.Count && rest[at + 1] == "short")
+            {
+                job = Job.ShortRun;
+                rest.RemoveRange(at, 2);
+            }
+            config = config.AddJob(job.WithToolchain(new InProcessEmitToolchain(TimeSpan.FromMinutes(60), logOutput: true)).WithId(job == Job.ShortRun ? "ShortRun-InProcess" : "InProcess"));
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config);
     }
 }

@@ -9,9 +9,9 @@ using SwarmDsl.Tests;
 namespace SwarmDsl.Generators.Tests;
 
 /// <summary>
-/// The NuGet package works for a real consumer: <c>dotnet pack</c>, then a console project in a temporary folder that restores
-/// the package from a local feed folder (and nothing else), lists the example as AdditionalFiles and builds with warnings
-/// as errors. Breaking the YAML fails that build at the YAML line and column, and so does a false <c>expect:</c>. Slow (four real builds): filter it out with
+/// The NuGet packages work for a real consumer: <c>dotnet pack</c> of the generator and the runtime, then a console project
+/// in a temporary folder that restores them from a local feed folder (and nothing else), lists the example as
+/// AdditionalFiles, builds with warnings as errors and runs the compiled pipeline. Breaking the YAML fails that build at the YAML line and column, and so does a false <c>expect:</c>. Slow (four real builds): filter it out with
 /// <c>--filter Category!=Package</c> while iterating.
 /// </summary>
 [Trait("Category", "Package")]
@@ -45,6 +45,15 @@ public class PackageTests
                 Assert.Contains("<developmentDependency>true</developmentDependency>", text, StringComparison.Ordinal);
             }
 
+            // The runtime package (and the front end it depends on) for the compiled pipeline; YamlDotNet, the front end's one
+            // dependency, comes from this machine's package cache so that the feed is all the consumer restores from.
+            Dotnet(Paths.Root, $"pack src/Dsl -c Release --no-restore -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
+            Dotnet(Paths.Root, $"pack src/Runtime -c Release --no-restore -o \"{feed}\" -p:PackageVersion={Version} --nologo", expectSuccess: true);
+            var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
+                ? packages
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            File.Copy(Path.Combine(cache, "yamldotnet", "18.1.0", "yamldotnet.18.1.0.nupkg"), Path.Combine(feed, "yamldotnet.18.1.0.nupkg"));
+
             var app = Path.Combine(work.FullName, "consumer");
             Directory.CreateDirectory(app);
             File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
@@ -69,6 +78,7 @@ public class PackageTests
                   </PropertyGroup>
                   <ItemGroup>
                     <PackageReference Include="SwarmDsl.Generators" Version="{Version}" />
+                    <PackageReference Include="SwarmDsl.Runtime" Version="{Version}" />
                     <AdditionalFiles Include="two-node.swarm.yaml" />
                   </ItemGroup>
                 </Project>
@@ -78,6 +88,11 @@ public class PackageTests
                 using SwarmDsl;
 
                 Console.WriteLine($"{Consumer.TwoNode.TopologyName}: {Consumer.TwoNode.Tasks.Web1.Sandbox.Addresses[0].Address} {Consumer.Small.Networks.Backend.Vni}");
+                // The compiled pipeline (the runtime is referenced): the seed lifecycle through generated chains.
+                var simulation = Consumer.TwoNode.CreateSimulation(seed: 1);
+                var traces = simulation.Connect(Consumer.TwoNode.Traffic.External,
+                    Consumer.TwoNode.Traffic.Published(Consumer.TwoNode.Nodes.Worker, Consumer.TwoNode.PublishedPorts.Web8080Tcp), count: 1);
+                Console.WriteLine($"compiled pipeline: {traces[0].Request.Disposition.Kind} to {traces[0].Request.Disposition.Owner}, reply {traces[0].Reply?.Disposition.Kind}");
 
                 namespace Consumer
                 {
@@ -93,7 +108,10 @@ public class PackageTests
 
             var ok = Dotnet(app, "build --nologo -p:UseSharedCompilation=false --disable-build-servers", expectSuccess: true);
             Assert.Contains("0 Warning(s)", ok, StringComparison.Ordinal);
-            Assert.Contains("two-node: 10.255.0.5/16 100", Dotnet(app, "run --no-build", expectSuccess: true), StringComparison.Ordinal);
+            var ran = Dotnet(app, "run --no-build", expectSuccess: true);
+            Assert.Contains("two-node: 10.255.0.5/16 100", ran, StringComparison.Ordinal);
+            Assert.Contains("compiled pipeline: Delivered to web.", ran, StringComparison.Ordinal);
+            Assert.Contains(", reply Delivered", ran, StringComparison.Ordinal);
 
             // Without the pragma the same warning fails the build (so the pragma, not luck, made it pass).
             var program = File.ReadAllText(Path.Combine(app, "Program.cs"));

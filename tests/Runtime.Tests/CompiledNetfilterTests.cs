@@ -50,6 +50,13 @@ public class CompiledNetfilterTests
             "-p tcp --dport 8080 -m mark --mark 0x4 -j DOCKER-INGRESS", "-p tcp --sport 8080 -j MARK --set-mark 0x5", "-p tcp --dport 8080 -m mark --mark 0x5 -j RETURN",
             "-p tcp --dport 7 -j DROP", "-p udp --dport 7 -j DROP", "-p tcp --sport 7 -j DROP", "-p tcp --dport 8080 -m statistic --mode random --probability 0.5 -j ACCEPT",
             "-p tcp --sport 8080 -m conntrack --ctstate ESTABLISHED -j ACCEPT", "-p tcp --dport 80 -j MARK --set-mark 0x6",
+            // A run of address-keyed rules (as ingress_sbox's mangle INPUT has one -d VIP/32 per service): both sides, a
+            // repeated key, a negated /32 and a /16 (not keyed, they end the run), a RETURN and a statistic after the key.
+            "-d 10.255.0.5/32 -j MARK --set-mark 0x11", "-s 10.255.0.3/32 -j MARK --set-mark 0x12", "-d 172.18.0.2/32 -j MARK --set-mark 0x13",
+            "-d 10.255.0.5/32 -m mark --mark 0x11 -j LOG --log-prefix vip", "-s 172.18.0.1/32 -d 10.255.0.6/32 -j RETURN",
+            "-d 10.255.0.4/32 -m statistic --mode nth --every 2 --packet 0 -j MARK --set-mark 0x14", "-s 10.7.191.254/32 -j MARK --set-mark 0x15",
+            "-d 10.7.191.9/32 -j MARK --set-mark 0x16", "-s 10.255.0.5/32 -p udp -j DROP", "-d 10.255.0.6/32 -j MARK --set-mark 0x17",
+            "! -d 10.255.0.7/32 -j MARK --set-mark 0x18", "-d 10.255.0.0/16 -j MARK --set-mark 0x19",
         };
         var yaml = File.ReadAllText(Paths.Example) + "\nrules:\n" + string.Concat(rules.Select(r => "  - { chain: DOCKER-USER, rule: \"" + r + "\" }\n"));
         var result = SwarmCompiler.CompileToPlan("keyed.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
@@ -105,6 +112,16 @@ public class CompiledNetfilterTests
         var source = Source(PlanNamed(name));
         int runs = source.Split('\n').Count(l => l.Contains("var byDestination = ", StringComparison.Ordinal));
         Assert.True(runs >= atLeast, runs + " dispatched runs");
+    }
+
+    [Theory]
+    [InlineData("keyed runs", 1)]
+    [InlineData("synthetic", 1)] // ingress_sbox's mangle INPUT: one -d VIP/32 MARK per publishing service
+    public void Long_address_keyed_chains_become_dispatches(string name, int atLeast)
+    {
+        var source = Source(PlanNamed(name));
+        int runs = source.Split('\n').Count(l => l.Contains("each for one address", StringComparison.Ordinal));
+        Assert.True(runs >= atLeast, runs + " dispatched address runs");
     }
 
     /// <summary>Emits the plan's CompiledNetfilter, compiles it with warnings as errors and nullable on, loads it.</summary>

@@ -136,7 +136,7 @@ internal static class NetfilterEmitter
     /// <summary>One emitted rule: its plan index, the C# condition (empty: always) and body.</summary>
     private sealed class RuleCode
     {
-        public RuleCode(int index, NetfilterRule rule, string condition, string body, PortKey? key)
+        public RuleCode(int index, NetfilterRule rule, string condition, string body, RuleKey? key)
         {
             Index = index;
             Rule = rule;
@@ -149,14 +149,14 @@ internal static class NetfilterEmitter
         public NetfilterRule Rule { get; }
         public string Condition { get; }
         public string Body { get; }
-        public PortKey? Key { get; }
+        public RuleKey? Key { get; }
     }
 
-    /// <summary>A rule's single (protocol, port) on one side: the rule cannot match a packet whose port there differs.</summary>
-    private sealed record PortKey(bool Source, IpProtocol Protocol, int Port)
-    {
-        public int Value => ((int)(byte)Protocol << 16) | Port;
-    }
+    /// <summary>
+    /// What a rule needs on one side of the packet: a single (protocol, port), or a single address (<c>-d 10.255.0.5/32</c>):
+    /// the rule cannot match a packet that differs there. <see cref="Value"/> is <c>protocol &lt;&lt; 16 | port</c> or the address.
+    /// </summary>
+    private sealed record RuleKey(bool Address, bool Source, uint Value);
 
     private static void WriteChain(SourceWriter w, NetfilterChain chain, int index, string[] methods, Dictionary<string, int> byName)
     {
@@ -194,13 +194,14 @@ internal static class NetfilterEmitter
             for (int i = 0; i < code.Count;)
             {
                 int end = i;
-                while (end < code.Count && code[end].Key is not null) end++;
+                while (end < code.Count && code[end].Key is { } key && key.Address == code[i].Key!.Address) end++;
                 if (end - i >= MinKeyedRun)
                 {
                     var run = code.GetRange(i, end - i);
-                    var name = "K" + ci + "_" + run[0].Index.ToString(CultureInfo.InvariantCulture);
+                    var name = (run[0].Key!.Address ? "A" : "K") + ci + "_" + run[0].Index.ToString(CultureInfo.InvariantCulture);
                     lookups.Add((name, run));
-                    WriteKeyedRun(w, chain, run, name);
+                    if (run[0].Key!.Address) WriteAddressKeyedRun(w, chain, run, name);
+                    else WriteKeyedRun(w, chain, run, name);
                     i = end;
                     continue;
                 }
@@ -242,19 +243,43 @@ internal static class NetfilterEmitter
             w.WriteLine("int proto = (int)(byte)ctx.Protocol << 16;");
             w.WriteLine("var byDestination = " + (hasDestination ? name + "_Destination(proto | ctx.DestinationPort)" : "global::System.Array.Empty<int>()") + ";");
             w.WriteLine("var bySource = " + (hasSource ? name + "_Source(proto | ctx.SourcePort)" : "global::System.Array.Empty<int>()") + ";");
-            using (w.Block("for (int d = 0, s = 0; d < byDestination.Length || s < bySource.Length;)"))
+            WriteMergedRules(w, chain, run);
+        }
+    }
+
+    /// <summary>
+    /// A run of rules that each need one exact address (a service VIP's <c>-d VIP/32 -j MARK</c> in ingress_sbox and the
+    /// load-balancer namespaces, one rule per service): the packet's addresses select the rules that can match, as
+    /// <see cref="WriteKeyedRun"/> does with ports.
+    /// </summary>
+    private static void WriteAddressKeyedRun(SourceWriter w, NetfilterChain chain, List<RuleCode> run, string name)
+    {
+        w.WriteLine(string.Format(CultureInfo.InvariantCulture, "// Rules {0} to {1} of {2} ({3} rules), each for one address: only the rules for this packet's addresses are tried, in chain order.",
+            run[0].Index + 1, run[run.Count - 1].Index + 1, Comment(chain.Name), run.Count));
+        bool hasSource = run.Exists(r => r.Key!.Source), hasDestination = run.Exists(r => !r.Key!.Source);
+        using (w.Block())
+        {
+            w.WriteLine("var byDestination = " + (hasDestination ? name + "_Destination(ctx.Destination)" : "global::System.Array.Empty<int>()") + ";");
+            w.WriteLine("var bySource = " + (hasSource ? name + "_Source(ctx.Source)" : "global::System.Array.Empty<int>()") + ";");
+            WriteMergedRules(w, chain, run);
+        }
+    }
+
+    /// <summary>The selected rules of a keyed run, destination- and source-keyed lists merged by rule number, each with its whole condition.</summary>
+    private static void WriteMergedRules(SourceWriter w, NetfilterChain chain, List<RuleCode> run)
+    {
+        using (w.Block("for (int d = 0, s = 0; d < byDestination.Length || s < bySource.Length;)"))
+        {
+            w.WriteLine("int rule = s >= bySource.Length || (d < byDestination.Length && byDestination[d] < bySource[s]) ? byDestination[d++] : bySource[s++];");
+            using (w.Block("switch (rule)"))
             {
-                w.WriteLine("int rule = s >= bySource.Length || (d < byDestination.Length && byDestination[d] < bySource[s]) ? byDestination[d++] : bySource[s++];");
-                using (w.Block("switch (rule)"))
+                foreach (var r in run)
                 {
-                    foreach (var r in run)
+                    w.WriteLine("case " + r.Index.ToString(CultureInfo.InvariantCulture) + ":");
+                    using (w.Block())
                     {
-                        w.WriteLine("case " + r.Index.ToString(CultureInfo.InvariantCulture) + ":");
-                        using (w.Block())
-                        {
-                            WriteRule(w, chain, r);
-                            w.WriteLine("break;");
-                        }
+                        WriteRule(w, chain, r);
+                        w.WriteLine("break;");
                     }
                 }
             }
@@ -265,7 +290,7 @@ internal static class NetfilterEmitter
     {
         foreach (bool source in new[] { false, true })
         {
-            var groups = new SortedDictionary<int, List<int>>();
+            var groups = new SortedDictionary<uint, List<int>>();
             foreach (var r in run)
             {
                 if (r.Key!.Source != source) continue;
@@ -273,18 +298,19 @@ internal static class NetfilterEmitter
                 list.Add(r.Index);
             }
             if (groups.Count == 0) continue;
+            bool address = run[0].Key!.Address;
             string side = source ? "Source" : "Destination";
             w.WriteLine();
-            w.WriteLine("// The rules of " + name + " keyed by (protocol << 16 | " + side.ToLowerInvariant() + " port), in chain order.");
-            using (w.Block("private static int[] " + name + "_" + side + "(int key)"))
+            w.WriteLine("// The rules of " + name + " keyed by " + (address ? "the " + side.ToLowerInvariant() + " address" : "(protocol << 16 | " + side.ToLowerInvariant() + " port)") + ", in chain order.");
+            using (w.Block("private static int[] " + name + "_" + side + "(" + (address ? "uint" : "int") + " key)"))
             {
                 using (w.Block("switch (key)"))
                 {
                     foreach (var kv in groups)
                     {
-                        var proto = (IpProtocol)(byte)(kv.Key >> 16);
-                        w.WriteLine("case " + kv.Key.ToString(CultureInfo.InvariantCulture) + ": return " + name + "_" + side + "_" + kv.Key.ToString(CultureInfo.InvariantCulture)
-                            + "; // " + proto.Name() + " " + (kv.Key & 0xFFFF).ToString(CultureInfo.InvariantCulture));
+                        string label = address ? new Ipv4Address(kv.Key).ToString() : ((IpProtocol)(byte)(kv.Key >> 16)).Name() + " " + (kv.Key & 0xFFFF).ToString(CultureInfo.InvariantCulture);
+                        w.WriteLine("case " + (address ? Hex(kv.Key) : kv.Key.ToString(CultureInfo.InvariantCulture)) + ": return " + name + "_" + side + "_" + kv.Key.ToString(CultureInfo.InvariantCulture)
+                            + "; // " + label);
                     }
                     w.WriteLine("default: return global::System.Array.Empty<int>();");
                 }
@@ -303,21 +329,26 @@ internal static class NetfilterEmitter
     /// stateless (protocol, address, interface, port, multiport, mark, ipvs, icmp type). A stateful match (statistic counts
     /// evaluations) before it would be evaluated by the chain even for other ports, so such a rule is not keyed.
     /// </summary>
-    private static PortKey? KeyOf(NetfilterRule rule)
+    /// <remarks>Without a single-port match, the first non-negated single address (<c>/32</c>) keys the rule, on the same terms.</remarks>
+    private static RuleKey? KeyOf(NetfilterRule rule)
     {
+        RuleKey? address = null;
         foreach (var match in rule.Matches)
         {
             switch (match)
             {
                 case PortMatch pm when !pm.Negated && pm.From == pm.To:
-                    return new PortKey(pm.Direction == Direction.Source, pm.Protocol, pm.From);
+                    return new RuleKey(false, pm.Direction == Direction.Source, ((uint)(byte)pm.Protocol << 16) | (uint)pm.From);
+                case AddressMatch am when !am.Negated && am.Prefix.PrefixLength == 32:
+                    address ??= new RuleKey(true, am.Direction == Direction.Source, am.Prefix.Network.Value);
+                    continue;
                 case ProtocolMatch or AddressMatch or InterfaceMatch or PortMatch or MultiportMatch or MarkMatch or IpvsMatch or IcmpTypeMatch:
                     continue;
                 default:
-                    return null;
+                    return address;
             }
         }
-        return null;
+        return address;
     }
 
     private static string Condition(NetfilterRule rule, string ci, string ri)

@@ -64,7 +64,12 @@ public sealed class Cluster
             foreach (var kv in _clients) if (kv.Value >= _initialNamespaces) gone.Add(kv.Key);
             foreach (var a in gone) _clients.Remove(a);
         }
-        if (_underlay.Count > _initialUnderlay) _underlay.RemoveRange(_initialUnderlay, _underlay.Count - _initialUnderlay);
+        if (_underlay.Count > _initialUnderlay)
+        {
+            _underlay.RemoveRange(_initialUnderlay, _underlay.Count - _initialUnderlay);
+            _underlayByMac.Clear();
+            for (int i = 0; i < _underlay.Count; i++) IndexUnderlay(i);
+        }
         NowMilliseconds = 0;
         foreach (var ns in _namespaces) ResetState(ns);
     }
@@ -274,6 +279,25 @@ public sealed class Cluster
     public IReadOnlyList<NamespaceRuntime> Namespaces => _namespaces;
     internal List<(int Ns, int Dev)> Underlay => _underlay;
 
+    // MAC → index in _underlay of the first member with that MAC: the underlay segment delivers by MAC, and scanning every
+    // host of a 50-node cluster per frame was the largest single cost of a compiled packet's walk there.
+    private readonly Dictionary<MacAddress, int> _underlayByMac = new();
+
+    private void AddUnderlay(int ns, int dev)
+    {
+        _underlay.Add((ns, dev));
+        IndexUnderlay(_underlay.Count - 1);
+    }
+
+    private void IndexUnderlay(int i)
+    {
+        var mac = _namespaces[_underlay[i].Ns].Devices[_underlay[i].Dev].Mac;
+        if (!_underlayByMac.ContainsKey(mac)) _underlayByMac[mac] = i;
+    }
+
+    /// <summary>The index in <see cref="Underlay"/> of the first member whose MAC is <paramref name="mac"/>, or -1.</summary>
+    internal int UnderlayIndexOf(MacAddress mac) => _underlayByMac.TryGetValue(mac, out var i) ? i : -1;
+
     /// <summary>
     /// Serves the netfilter tables of this cluster's namespaces from compiled code (the generator's <c>CompiledNetfilter</c>
     /// for the same plan); tables it does not compile stay interpreted. Returns how many tables it took over.
@@ -332,7 +356,7 @@ public sealed class Cluster
         AddRoute(ns, new RoutePlan(subnet.Subnet, null, "eth0", address, RouteOrigin.Kernel, SourceSpan.None));
         if (!subnet.Contains(address)) AddRoute(ns, new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), null, "eth0", address, RouteOrigin.Kernel, SourceSpan.None));
         ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word(address.Value, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
-        _underlay.Add((ns.Index, 1));
+        AddUnderlay(ns.Index, 1);
         return ns;
     }
 
@@ -389,7 +413,7 @@ public sealed class Cluster
         {
             if (!ns.LocalAddresses.ContainsKey(host.UnderlayAddress.Address.Value)) AddAddress(ui, host.UnderlayAddress);
             ns.Devices[ui].OnUnderlay = true;
-            _underlay.Add((ns.Index, ui));
+            AddUnderlay(ns.Index, ui);
         }
         foreach (var kv in addrs) ns.Devices[kv.Key].Addresses = kv.Value.ToArray();
 

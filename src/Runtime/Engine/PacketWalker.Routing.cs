@@ -134,7 +134,7 @@ internal sealed partial class PacketWalker
         ref var h = ref _p.Headers;
         if (ns.IsLocal(h.Destination))
         {
-            outDev = ns.Devices[ns.DeviceByName.TryGetValue("lo", out var lo) ? lo : 0];
+            outDev = ns.Devices[ns.LoopbackDevice];
             nexthop = h.Destination;
             if (h.Source == Ipv4Address.Any) h.Source = h.Destination.IsLoopback ? Localhost : h.Destination;
             if (_trace != null) _trace.Add(new RouteStep(purpose, "local", h.Destination + "/32", "", outDev.Name, h.Source.ToString(), SourceSpan.None));
@@ -274,7 +274,8 @@ internal sealed partial class PacketWalker
         nexthop = destination;
         if (!ns.RouteTrie.TryLookup(destination, out var index, out _)) return false;
         route = ns.Routes[index];
-        if (!ns.DeviceByName.TryGetValue(route.Device, out var d)) return false;
+        int d = ns.RouteDevice(index);
+        if (d < 0) return false;
         outDev = ns.Devices[d];
         nexthop = route.Gateway ?? destination;
         return true;

@@ -431,10 +431,12 @@ internal sealed partial class PacketWalker
     private void UnderlayTransmit(NamespaceRuntime ns, DeviceRuntime dev)
     {
         var dst = _p.Headers.EthDestination;
-        if (dev.OnUnderlay)
+        if (dev.OnUnderlay && _c.UnderlayIndexOf(dst) is int first && first >= 0)
         {
-            foreach (var (mns, mdev) in _c.Underlay)
+            var underlay = _c.Underlay;
+            for (int i = first; i < underlay.Count; i++)
             {
+                var (mns, mdev) = underlay[i];
                 var member = _c[mns].Devices[mdev];
                 if (member.Mac != dst || (mns == ns.Index && mdev == dev.Index)) continue;
                 if (_trace != null) _trace.Add(new BridgeStep("underlay", ns.Node + ":" + dev.Name, _c[mns].Node + ":" + member.Name));

@@ -370,6 +370,41 @@ public sealed class Simulation
         return outcome.Kind;
     }
 
+    /// <summary>
+    /// The server acknowledges everything the client sent so far: a pure ACK from the task's socket back to the client,
+    /// untraced. A real flow's ACKs are what keep the bridges' learned FDB entries (and conntrack's view of both
+    /// directions) fresh; a one-way stream of <see cref="SendData"/> ages them out after 300 simulated seconds and floods.
+    /// </summary>
+    public DispositionKind SendAck(ConnectionHandle handle)
+    {
+        var outcome = _walker.SendFromSocket(_open[handle.Index].ServerNs, new Packet { Headers = ServerAck(_open[handle.Index]) }, null);
+        _walker.ReleaseDropped();
+        Cluster.NowMilliseconds++;
+        return outcome.Kind;
+    }
+
+    /// <summary>Like <see cref="SendAck"/>, traced.</summary>
+    public PacketTrace SendAckTraced(ConnectionHandle handle, bool captureFrames = false)
+    {
+        var c = _open[handle.Index];
+        var trace = Walk(c.ServerNs, new Packet { Headers = ServerAck(c) }, "ack", captureFrames, out _);
+        _walker.ReleaseDropped();
+        Cluster.NowMilliseconds++;
+        return trace;
+    }
+
+    private PacketHeaders ServerAck(OpenConnection c)
+    {
+        var h = c.ServerLast;
+        h.Flags = TcpFlags.Ack;
+        h.PayloadLength = 0;
+        h.Seq = c.ServerSeq;
+        h.Ack = c.Last.Seq;
+        h.Id = Cluster.Namespaces[c.ServerNs].NextIpId++;
+        h.EthSource = h.EthDestination = default;
+        return h;
+    }
+
     /// <summary>Sends one data segment on an established connection and traces it.</summary>
     public PacketTrace SendDataTraced(ConnectionHandle handle, int payloadBytes, bool captureFrames = false)
     {

@@ -188,6 +188,26 @@ public sealed class NamespaceRuntime
     /// <summary>A device by name.</summary>
     public DeviceRuntime? Device(string name) => DeviceByName.TryGetValue(name, out var i) ? Devices[i] : null;
 
+    // Route index → output device index (-1: the route names no device here), and the loopback device: resolved once,
+    // because hashing a device name on every route lookup was a visible share of a packet's walk.
+    private int[] _routeDevices = Array.Empty<int>();
+    private int _loopback = -1;
+
+    /// <summary>The output device index of route <paramref name="route"/> (index into <see cref="Routes"/>), or -1.</summary>
+    internal int RouteDevice(int route)
+    {
+        if (_routeDevices.Length != Routes.Count)
+        {
+            var devices = new int[Routes.Count];
+            for (int i = 0; i < devices.Length; i++) devices[i] = DeviceByName.TryGetValue(Routes[i].Device, out var d) ? d : -1;
+            _routeDevices = devices;
+        }
+        return _routeDevices[route];
+    }
+
+    /// <summary>The index of <c>lo</c> (0 when the namespace has none).</summary>
+    internal int LoopbackDevice => _loopback >= 0 ? _loopback : _loopback = DeviceByName.TryGetValue("lo", out var lo) ? lo : 0;
+
     /// <summary>Whether <paramref name="address"/> is local here (an address on a device, any /32 alias, or 127/8).</summary>
     public bool IsLocal(Ipv4Address address) => address.IsLoopback || LocalAddresses.ContainsKey(address.Value);
 

@@ -8,6 +8,11 @@ namespace SwarmDsl.Runtime.Routing;
 /// in arrays and a lookup walks at most 32 levels without allocating. The first value inserted for a prefix wins, as
 /// the first route of equal prefix does in a route list.
 /// </summary>
+/// <remarks>
+/// A namespace usually holds a handful of routes, and walking 16–24 trie levels per lookup cost more than comparing
+/// each prefix: up to <see cref="ScanLimit"/> prefixes are also kept longest first and a lookup scans them (the first
+/// match is the longest prefix: two prefixes of equal length cannot both contain an address).
+/// </remarks>
 /// <typeparam name="T">The value kept per prefix.</typeparam>
 public sealed class PrefixTrie<T>
 {
@@ -17,6 +22,11 @@ public sealed class PrefixTrie<T>
     private T[] _values = new T[4];
     private int _nodes = 1;
     private int _count;
+
+    /// <summary>Up to this many prefixes, lookups scan <see cref="_scan"/> instead of walking the trie.</summary>
+    private const int ScanLimit = 16;
+    // (network, mask, prefix length, value index), longest prefix first.
+    private (uint Network, uint Mask, int Length, int Value)[] _scan = new (uint, uint, int, int)[4];
 
     /// <summary>Creates an empty trie.</summary>
     public PrefixTrie()
@@ -47,7 +57,16 @@ public sealed class PrefixTrie<T>
         if (_value[node] >= 0) return false;
         if (_count == _values.Length) Array.Resize(ref _values, _values.Length * 2);
         _values[_count] = value;
-        _value[node] = _count++;
+        _value[node] = _count;
+        if (_count < ScanLimit)
+        {
+            if (_count == _scan.Length) Array.Resize(ref _scan, _scan.Length * 2);
+            int at = _count;
+            while (at > 0 && _scan[at - 1].Length < prefix.PrefixLength) { _scan[at] = _scan[at - 1]; at--; }
+            uint mask = prefix.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - prefix.PrefixLength);
+            _scan[at] = (prefix.Network.Value & mask, mask, prefix.PrefixLength, _count);
+        }
+        _count++;
         return true;
     }
 
@@ -68,6 +87,21 @@ public sealed class PrefixTrie<T>
     /// <summary>The value of the longest prefix containing <paramref name="address"/>.</summary>
     public bool TryLookup(Ipv4Address address, out T value, out int prefixLength)
     {
+        if (_count <= ScanLimit)
+        {
+            uint a = address.Value;
+            for (int i = 0; i < _count; i++)
+            {
+                ref var e = ref _scan[i];
+                if ((a & e.Mask) != e.Network) continue;
+                value = _values[e.Value];
+                prefixLength = e.Length;
+                return true;
+            }
+            value = default!;
+            prefixLength = -1;
+            return false;
+        }
         int node = 0, best = _value[0], bestLength = 0;
         uint bits = address.Value;
         for (int depth = 0; depth < 32; depth++)
