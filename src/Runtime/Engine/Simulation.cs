@@ -70,11 +70,14 @@ public sealed class Simulation
             if (!string.IsNullOrEmpty(ns.Plan.Owner) && !_taskNamespace.ContainsKey(ns.Plan.Owner)) _taskNamespace[ns.Plan.Owner] = ns.Index;
         }
         var seen = new HashSet<(string Service, string Task)>();
+        // Lowering shares one IpvsServicePlan between every node's copy of a balancer: each is read once.
+        var read = new HashSet<IpvsServicePlan>(SameObject.Instance);
         foreach (var ns in Cluster.Namespaces)
         {
             if (ns.Plan is null) continue;
             foreach (var s in ns.Plan.Ipvs)
-                foreach (var d in s.Destinations) AddServiceTask(seen, s.Service, d.Task);
+                if (read.Add(s))
+                    for (int i = 0; i < s.Destinations.Count; i++) AddServiceTask(seen, s.Service, s.Destinations[i].Task);
             foreach (var lb in ns.Plan.NftLoadBalancers) AddServiceTask(seen, lb.Service, null);
         }
         foreach (var task in _taskNamespace.Keys)
@@ -88,6 +91,16 @@ public sealed class Simulation
             kv.Value.Sort(StringComparer.Ordinal);
         }
         foreach (var t in _taskNamespace.Keys) if (!_names.ContainsKey(t)) _names[t] = TrafficEndpointKind.Task;
+    }
+
+    /// <summary>Reference identity (netstandard2.0 has no <c>ReferenceEqualityComparer</c>).</summary>
+    private sealed class SameObject : IEqualityComparer<IpvsServicePlan>
+    {
+        public static readonly SameObject Instance = new();
+
+        public bool Equals(IpvsServicePlan? x, IpvsServicePlan? y) => ReferenceEquals(x, y);
+
+        public int GetHashCode(IpvsServicePlan obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
     }
 
     private void AddServiceTask(HashSet<(string Service, string Task)> seen, string service, string? task)
