@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using SwarmDsl.Collections;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
@@ -64,8 +65,18 @@ internal sealed class NamespaceBuilder
         Sysctls.Add(new SysctlPlan(key, value, required, span));
     }
 
+    /// <summary>
+    /// Neighbour and FDB entries made as arrays of their exact size, placed after <see cref="Neighbors"/> and
+    /// <see cref="Fdb"/>: an overlay namespace of a large plan lists thousands, and a list that grows and is then copied
+    /// allocates them three times over (on the large-object heap).
+    /// </summary>
+    public (NeighborPlan[] Neighbors, FdbPlan[] Fdb)? RemoteEntries { get; set; }
+
     public NamespacePlan Build() => new(Name, Kind, Owner,
-        Devices.ToEquatableArray(), Addresses.ToEquatableArray(), Routes.ToEquatableArray(), Neighbors.ToEquatableArray(),
-        Fdb.ToEquatableArray(), Netfilter.Build(), Ipvs.ToEquatableArray(), NftLoadBalancers.ToEquatableArray(),
+        Devices.ToEquatableArray(), Addresses.ToEquatableArray(), Routes.ToEquatableArray(), Joined(Neighbors, RemoteEntries?.Neighbors),
+        Joined(Fdb, RemoteEntries?.Fdb), Netfilter.Build(), Ipvs.ToEquatableArray(), NftLoadBalancers.ToEquatableArray(),
         Sysctls.ToEquatableArray(), Listeners.ToEquatableArray(), Span);
+
+    private static EquatableArray<T> Joined<T>(List<T> list, T[]? array)
+        => array is null ? list.ToEquatableArray() : list.Count == 0 ? EquatableArray<T>.Own(array) : list.Concat(array).ToEquatableArray();
 }

@@ -396,17 +396,27 @@ public static class SwarmLowering
             var endpoints = Lookup(_endpointsByNetwork, net.Name);
             if (!_remoteEntries.TryGetValue(net.Name, out var shared))
                 _remoteEntries[net.Name] = shared = new (NeighborPlan, FdbPlan)?[endpoints.Count];
-            ns.Neighbors.Capacity = endpoints.Count;
-            ns.Fdb.Capacity = endpoints.Count;
+            int count = 0;
             for (int i = 0; i < endpoints.Count; i++)
             {
                 var e = endpoints[i];
                 if (e.Node == node.Name) continue;
-                if (!_nodes.TryGetValue(e.Node, out var remote)) continue;
-                var entries = shared[i] ??= (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
-                ns.Neighbors.Add(entries.Item1);
-                ns.Fdb.Add(entries.Item2);
+                if (shared[i] is null)
+                {
+                    if (!_nodes.TryGetValue(e.Node, out var remote)) continue;
+                    shared[i] = (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
+                }
+                count++;
             }
+            var neighbors = new NeighborPlan[count];
+            var fdb = new FdbPlan[count];
+            for (int i = 0, k = 0; i < endpoints.Count; i++)
+            {
+                if (shared[i] is not { } entries || endpoints[i].Node == node.Name) continue;
+                neighbors[k] = entries.Item1;
+                fdb[k++] = entries.Item2;
+            }
+            ns.RemoteEntries = (neighbors, fdb);
             return ns;
         }
 
