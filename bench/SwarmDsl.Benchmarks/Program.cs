@@ -24,7 +24,7 @@ public static class Program
         var rest = new List<string>(args);
         if (rest.Remove("--inProcess"))
         {
-            // BenchmarkDotNet's own --inProcess stops a benchmark after 5 minutes; LargeTopology's setup (two simulations of
+            // BenchmarkDotNet's own --inProcess has a timeout that stopped LargeTopology ("takes too long to run"): its setup (two simulations of
             // `large`) and the generator's large Cold runs need longer on this machine.
             var job = Job.Default;
             int at = rest.IndexOf("--job");

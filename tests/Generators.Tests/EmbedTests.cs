@@ -59,6 +59,14 @@ public class EmbedTests
         Assert.Contains("Compiled for " + first + ", " + second + " only (SwarmDslPipelineNodes)", source, StringComparison.Ordinal);
         Assert.Empty(GeneratorHarness.Format(some.OutputProblems));
 
+        // A node the topology does not have is a warning (a typo would otherwise leave that node interpreted, silently).
+        var typo = Run("wide.swarm.yaml", Wide.Value, runtime: true, pipelineNodes: first + ",node-999", ("SwarmDslEmbedProvisioning", "false"), ("SwarmDslEmbedDumps", "false"),
+            ("SwarmDslFullHandles", "false"));
+        var warning = Assert.Single(typo.GeneratorDiagnostics);
+        Assert.Equal(("SWARM1011", DiagnosticSeverity.Warning), (warning.Id, warning.Severity));
+        Assert.Contains("names node 'node-999', which the topology does not have", warning.GetMessage(), StringComparison.Ordinal);
+        Assert.Contains("case \"" + first + "/host/filter\":", typo.Source(hint), StringComparison.Ordinal);
+
         // true compiles it whatever the size; false never, and silently.
         var never = Run("two-node.swarm.yaml", GeneratorHarness.ExampleYaml, runtime: true, pipelineNodes: null, ("SwarmDslCompilePipeline", "false"));
         Assert.Empty(never.GeneratorDiagnostics);

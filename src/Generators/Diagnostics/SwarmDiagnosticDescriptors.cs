@@ -128,6 +128,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor NotEmbedded = new("SWARM1010", "Large topology: text constants not embedded", MessageFormat, Category,
         DiagnosticSeverity.Info, isEnabledByDefault: true, description: "Above the automatic size limit the generator leaves the provisioning files and the model and plan dumps out of the generated class. Set the MSBuild property SwarmDslEmbedProvisioning or SwarmDslEmbedDumps to true to embed them anyway, or to false to silence this.");
 
+    /// <summary>SWARM1011: <c>SwarmDslPipelineNodes</c> names a node the topology does not have.</summary>
+    public static readonly DiagnosticDescriptor UnknownPipelineNode = new("SWARM1011", "SwarmDslPipelineNodes names an unknown node", MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: "Name nodes of the topology in the SwarmDslPipelineNodes metadata of its AdditionalFiles item, separated by commas (a ';' starts a comment in the .editorconfig the compiler reads the metadata from, so the rest of the list is lost). The tables of a node that is not listed stay interpreted.");
+
     /// <summary>Every descriptor, catalogue IDs first.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -136,7 +140,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation,
-        TypeNotPartial, DuplicateClass, InternalError, NotEmbedded,
+        TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode,
     };
 
     // After All: static initializers run in textual order.

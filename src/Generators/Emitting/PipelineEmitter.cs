@@ -30,6 +30,21 @@ internal static class PipelineEmitter
         };
     }
 
+    /// <summary>SWARM1011 when the file's <c>SwarmDslPipelineNodes</c> names nodes the topology does not have, else null.</summary>
+    public static DiagnosticInfo? UnknownNodes(TopologySpec spec)
+    {
+        if (spec.PipelineNodes.Length == 0) return null;
+        var known = new HashSet<string>(System.StringComparer.Ordinal);
+        foreach (var host in spec.Plan.Hosts) known.Add(host.Node);
+        var unknown = new List<string>();
+        foreach (var node in spec.PipelineNodes.Split(';')) if (!known.Contains(node)) unknown.Add(node);
+        if (unknown.Count == 0) return null;
+        var message = string.Format(System.Globalization.CultureInfo.InvariantCulture,
+            "'{0}': SwarmDslPipelineNodes names {1} '{2}', which the topology does not have; the compiled pipeline covers only the listed nodes that exist, every other node's tables stay interpreted (separate node names with ',': a ';' starts a comment in the .editorconfig the compiler reads, and cuts the list)",
+            spec.SourceName, unknown.Count == 1 ? "node" : "nodes", string.Join("', '", unknown));
+        return new DiagnosticInfo(Diagnostics.SwarmDiagnosticDescriptors.UnknownPipelineNode.Id, SwarmDsl.Diagnostics.Severity.Warning, message, null);
+    }
+
     /// <summary>The hint name of <paramref name="spec"/>'s pipeline source.</summary>
     public static string HintNameOf(TopologySpec spec)
         => Identifiers.HintName(spec.Target.FullName, spec.Origin == TopologyOrigin.Yaml ? ".swarm.pipeline.g.cs" : ".pipeline.g.cs");
