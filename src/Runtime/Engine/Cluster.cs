@@ -318,7 +318,7 @@ public sealed class Cluster
             if (ns.Plan is null) continue;
             ns.AttachedNetfilter = netfilter;
             foreach (var t in ns.Plan.Tables)
-                if (netfilter.Table(ns.Node, ns.Name, t.Name) is not null) attached++;
+                if (t.Name is "raw" or "mangle" or "nat" or "filter" && netfilter.Table(ns.Node, ns.Name, t.Name) is not null) attached++;
             if (!ns.TablesLoaded) continue;
             foreach (var table in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter })
                 if (table is not null) table.Entry = netfilter.Table(ns.Node, ns.Name, table.Name);
