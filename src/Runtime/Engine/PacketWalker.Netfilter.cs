@@ -29,6 +29,9 @@ internal sealed partial class PacketWalker
     private bool RunTable(NamespaceRuntime ns, CompiledTable? table, NetfilterHook hook, int tableSlot)
     {
         if (table is null) return true;
+        // No base chain for this hook: nothing to evaluate, interpreted or compiled (the generated Run accepts too, without
+        // the cost of entering it).
+        if (table.HookChain(hook) < 0) return true;
         CompiledRule? rule;
         var v = table.Entry is { } entry ? EvaluateCompiled(ns, table, entry, hook, tableSlot, out rule) : Evaluate(ns, table, hook, tableSlot, out rule);
         switch (v)
