@@ -431,7 +431,8 @@ internal sealed partial class PacketWalker
     private void UnderlayTransmit(NamespaceRuntime ns, DeviceRuntime dev)
     {
         var dst = _p.Headers.EthDestination;
-        if (dev.OnUnderlay && _c.UnderlayIndexOf(dst) is int first && first >= 0)
+        int first = dev.OnUnderlay ? _c.UnderlayIndexOf(dst) : -1; // no member has the MAC: the frame leaves the plan
+        if (first >= 0)
         {
             var underlay = _c.Underlay;
             for (int i = first; i < underlay.Count; i++)
