@@ -30,6 +30,21 @@ public class ShowRealKernelTests
     [NetnsFact("ip", "bridge", "iptables", "iptables-save", "iptables-restore", "sysctl", "nft", "nsenter")]
     public void Views_match_the_real_tools_for_the_example_worker() => CompareHost(ExamplePlans.Nftables(), "worker");
 
+    /// <summary>
+    /// The kernel sets a bridge's operational state asynchronously (linkwatch, up to about a second after its first port
+    /// came up), while the views describe the settled state: wait until every bridge with ports reports UP (at most 5 s),
+    /// so the comparison does not depend on how fast the machine applied the plan.
+    /// </summary>
+    private static void WaitForBridgeStates(AppliedHost realizer, HostPlan host, LinkTable links)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        foreach (var ns in host.Namespaces)
+            foreach (var bridge in ns.Devices.Where(d => d.Kind == DeviceKind.Bridge && links.Ports(ns.Name, d.Name).Count > 0))
+                while (!ScratchNamespaces.Exec(realizer.Netns(ns.Name), "ip", new[] { "-o", "link", "show", "dev", bridge.Name }).StdOut.Contains(" state UP ", StringComparison.Ordinal)
+                    && DateTime.UtcNow < deadline)
+                    System.Threading.Thread.Sleep(50);
+    }
+
     private static void CompareHost(DataplanePlan source, string node)
     {
         using var scratch = new ScratchNamespaces();
@@ -40,6 +55,7 @@ public class ShowRealKernelTests
         var options = realizer.Options;
         var links = LinkTable.Build(plan, host);
         var failures = new List<string>();
+        WaitForBridgeStates(realizer, host, links);
 
         foreach (var ns in host.Namespaces)
         {
