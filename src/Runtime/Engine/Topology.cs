@@ -126,11 +126,10 @@ public sealed class NamespaceRuntime
     // The plan's permanent entries are loaded on first use (LoadedNeighbors < 0: not yet; see Cluster).
     internal Dictionary<NeighborKey, NeighborEntry> Neighbors
     {
-        get { if (LoadedNeighbors < 0) Cluster.LoadNeighbors(this); return _neighbors; }
+        get { if (LoadedNeighbors < 0) Cluster.LoadNeighbors(this); return NeighborTable; }
     }
     // The table itself, loaded or not (for Cluster's loader).
     internal readonly Dictionary<NeighborKey, NeighborEntry> NeighborTable = new();
-    private Dictionary<NeighborKey, NeighborEntry> _neighbors => NeighborTable;
     /// <summary>The connection table.</summary>
     public ConntrackTable Conntrack { get; internal set; } = new();
     /// <summary>IPVS services (built from the plan on first use, see <see cref="Cluster"/>).</summary>
