@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using SwarmDsl.Net;
+using SwarmDsl.Runtime.Engine;
 
 namespace SwarmDsl.Runtime.Bridging;
 
@@ -45,8 +46,27 @@ public sealed class BridgeFdb
     /// <summary>The number of entries (aged ones included until looked up).</summary>
     public int Count => _entries.Count;
 
+    /// <summary>
+    /// The generated code for this bridge's permanent entries (<see cref="ICompiledForwarding.BridgeFdb"/>), consulted before
+    /// the table. Learning never overrides a permanent entry and nothing removes one, so the switch agrees with the table
+    /// as long as no permanent entry is added after loading: <see cref="AddPermanent"/> then drops it (and refuses a later one).
+    /// </summary>
+    internal CompiledFdbLookup? Compiled
+    {
+        get => _compiled;
+        set => _compiled = _permanentEdited ? null : value;
+    }
+    private CompiledFdbLookup? _compiled;
+    private bool _permanentEdited;
+
     /// <summary>Adds a static or local entry.</summary>
-    public void AddPermanent(MacAddress mac, int port, FdbEntryKind kind) { _entries[mac.Value] = new FdbEntry(port, kind, 0); _changes++; }
+    public void AddPermanent(MacAddress mac, int port, FdbEntryKind kind)
+    {
+        _entries[mac.Value] = new FdbEntry(port, kind, 0);
+        _changes++;
+        // After loading, the permanent entries are no longer the ones the compiled switch was generated from.
+        if (_loaded >= 0) { _permanentEdited = true; _compiled = null; }
+    }
 
     /// <summary>Learns <paramref name="mac"/> behind <paramref name="port"/>; false when a permanent entry keeps it elsewhere.</summary>
     public bool Learn(MacAddress mac, int port, long now)
@@ -61,6 +81,7 @@ public sealed class BridgeFdb
     /// <summary>Looks a MAC up, expiring a learned entry whose ageing time ran out (has_expired: updated + ageing_time ≤ now).</summary>
     public bool TryLookup(MacAddress mac, long now, out FdbEntry entry)
     {
+        if (_compiled is { } compiled && compiled(mac.Value, out entry)) return true;
         if (_entries.TryGetValue(mac.Value, out entry))
         {
             if (entry.Kind == FdbEntryKind.Learned && now - entry.UpdatedAt >= AgeingMilliseconds)
@@ -115,8 +136,34 @@ public sealed class VxlanFdb
     /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
     internal bool IsAsLoaded => _loaded == _changes;
 
+    /// <summary>
+    /// The generated code for this device's static entries (<see cref="ICompiledForwarding.VxlanFdb"/>), consulted before the
+    /// table; dropped when a static entry is added after loading (see <see cref="BridgeFdb.Compiled"/>).
+    /// </summary>
+    internal CompiledVxlanFdbLookup? Compiled
+    {
+        get => _compiled;
+        set => _compiled = _staticEdited ? null : value;
+    }
+    private CompiledVxlanFdbLookup? _compiled;
+    private bool _staticEdited;
+
     /// <summary>Adds a permanent entry.</summary>
-    public void AddStatic(MacAddress mac, Ipv4Address vtep) { _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0); _changes++; }
+    public void AddStatic(MacAddress mac, Ipv4Address vtep)
+    {
+        _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0);
+        _changes++;
+        if (_loaded >= 0) { _staticEdited = true; _compiled = null; }
+    }
+
+    /// <summary>The static entries, ordered by MAC.</summary>
+    internal IReadOnlyList<KeyValuePair<MacAddress, VxlanFdbEntry>> StaticEntries()
+    {
+        var list = new List<KeyValuePair<MacAddress, VxlanFdbEntry>>();
+        foreach (var kv in _entries) if (kv.Value.Static) list.Add(new KeyValuePair<MacAddress, VxlanFdbEntry>(new MacAddress(kv.Key), kv.Value));
+        list.Sort((a, b) => a.Key.Value.CompareTo(b.Key.Value));
+        return list;
+    }
 
     /// <summary><c>vxlan_snoop</c>: learns the outer source of a received frame's inner source MAC.</summary>
     public void Learn(MacAddress mac, Ipv4Address vtep, long now)
@@ -130,6 +177,7 @@ public sealed class VxlanFdb
     /// <summary>Looks a MAC up.</summary>
     public bool TryLookup(MacAddress mac, long now, out VxlanFdbEntry entry)
     {
+        if (_compiled is { } compiled && compiled(mac.Value, out entry)) return true;
         if (_entries.TryGetValue(mac.Value, out entry))
         {
             if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); _changes++; return false; }

@@ -194,6 +194,17 @@ public sealed class Cluster
             }
         }
         foreach (var d in ns.Devices) { d.Fdb?.MarkLoaded(); d.VxlanFdb?.MarkLoaded(); }
+        if (ns.AttachedForwarding is { } forwarding) AttachFdb(ns, forwarding);
+    }
+
+    /// <summary>Gives the FDBs of <paramref name="ns"/> (loaded) their compiled permanent entries.</summary>
+    private static void AttachFdb(NamespaceRuntime ns, ICompiledForwarding forwarding)
+    {
+        foreach (var d in ns.Devices)
+        {
+            if (d.Fdb is { } fdb) fdb.Compiled = forwarding.BridgeFdb(ns.Node, ns.Name, d.Name);
+            if (d.VxlanFdb is { } vxlan) vxlan.Compiled = forwarding.VxlanFdb(ns.Node, ns.Name, d.Name);
+        }
     }
 
     /// <summary>
@@ -322,6 +333,38 @@ public sealed class Cluster
             if (!ns.TablesLoaded) continue;
             foreach (var table in new[] { ns.Raw, ns.Mangle, ns.Nat, ns.Filter })
                 if (table is not null) table.Entry = netfilter.Table(ns.Node, ns.Name, table.Name);
+        }
+        return attached;
+    }
+
+    /// <summary>
+    /// Serves route lookups and the permanent entries of bridge and VXLAN FDBs of this cluster's namespaces from compiled
+    /// code (the generator's <c>CompiledForwarding</c> for the same plan); namespaces and devices it does not cover keep the
+    /// route trie and tables. Learned FDB entries stay state either way. Returns how many route tables and FDBs it took over.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The code was generated from another plan (its fingerprint differs).</exception>
+    public int AttachForwarding(ICompiledForwarding forwarding)
+    {
+        if (forwarding is null) throw new ArgumentNullException(nameof(forwarding));
+        // Compiled routes are named by route index and FDB entries by port index: another plan's would forward silently wrong.
+        var expected = PlanFingerprint;
+        if (!string.Equals(forwarding.PlanFingerprint, expected, StringComparison.Ordinal))
+            throw new InvalidOperationException("the compiled forwarding was generated for plan " + forwarding.PlanFingerprint
+                + ", but this cluster runs plan " + expected + ": regenerate it from the same topology (and lowering options)");
+        int attached = 0;
+        foreach (var ns in _namespaces)
+        {
+            if (ns.Plan is null) continue;
+            ns.AttachedForwarding = forwarding;
+            ns.CompiledRoutes = forwarding.Routes(ns.Node, ns.Name);
+            if (ns.CompiledRoutes is not null) attached++;
+            // FDBs not built yet take theirs when they are (LoadFdb); counted from the plan's devices without building them.
+            foreach (var d in ns.Devices)
+            {
+                if (d.Kind == DeviceKind.Bridge && forwarding.BridgeFdb(ns.Node, ns.Name, d.Name) is not null) attached++;
+                if (d.Plan?.Vxlan is not null && forwarding.VxlanFdb(ns.Node, ns.Name, d.Name) is not null) attached++;
+            }
+            if (ns.FdbLoaded) AttachFdb(ns, forwarding);
         }
         return attached;
     }

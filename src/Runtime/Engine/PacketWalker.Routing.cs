@@ -272,7 +272,13 @@ internal sealed partial class PacketWalker
         route = null!;
         outDev = null!;
         nexthop = destination;
-        if (!ns.RouteTrie.TryLookup(destination, out var index, out _)) return false;
+        int index;
+        if (ns.CompiledRoutes is { } compiled)
+        {
+            // The generated decision returns the trie's index (Cluster.AttachForwarding).
+            if ((index = compiled(destination.Value)) < 0) return false;
+        }
+        else if (!ns.RouteTrie.TryLookup(destination, out index, out _)) return false;
         route = ns.Routes[index];
         int d = ns.RouteDevice(index);
         if (d < 0) return false;

@@ -156,6 +156,10 @@ public sealed class NamespaceRuntime
     private uint[][] _statisticState = Array.Empty<uint[]>();
     /// <summary>The compiled netfilter attached to the cluster (<see cref="Cluster.AttachNetfilter"/>), for tables compiled later.</summary>
     internal ICompiledNetfilter? AttachedNetfilter;
+    /// <summary>The compiled forwarding attached to the cluster (<see cref="Cluster.AttachForwarding"/>), for FDBs built later.</summary>
+    internal ICompiledForwarding? AttachedForwarding;
+    /// <summary>The generated main-table decision (<see cref="ICompiledForwarding.Routes"/>), used instead of <see cref="RouteTrie"/> when set.</summary>
+    internal CompiledRouteLookup? CompiledRoutes;
     internal Dictionary<int, ListenerPlan> Listeners { get; } = new();
     internal Dictionary<int, ClientSocket> ClientSockets { get; } = new();
     internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
