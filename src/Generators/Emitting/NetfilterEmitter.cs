@@ -398,7 +398,7 @@ internal static class NetfilterEmitter
 
     private static string Proto(IpProtocol p) => "(global::SwarmDsl.Net.IpProtocol)" + ((byte)p).ToString(CultureInfo.InvariantCulture);
 
-    private static string Hex(uint v) => "0x" + v.ToString("X8", CultureInfo.InvariantCulture) + "u";
+    internal static string Hex(uint v) => "0x" + v.ToString("X8", CultureInfo.InvariantCulture) + "u";
 
     private static string? HookMember(string chain) => chain switch
     {
@@ -426,7 +426,7 @@ internal static class NetfilterEmitter
     }
 
     /// <summary>A C# string literal with every non-printable or non-ASCII character escaped.</summary>
-    private static string Lit(string text)
+    internal static string Lit(string text)
     {
         var sb = new StringBuilder(text.Length + 2).Append('"');
         foreach (char c in text)
@@ -440,5 +440,5 @@ internal static class NetfilterEmitter
 
     private static string Comment(string text) => text.Replace("\r", " ").Replace("\n", " ");
 
-    private static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+    internal static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

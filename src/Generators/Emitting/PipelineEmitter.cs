@@ -5,7 +5,7 @@ namespace SwarmDsl.Generators.Emitting;
 
 /// <summary>
 /// Writes the second source of a topology when the project references SwarmDsl.Runtime: the compiled pipeline
-/// (<see cref="NetfilterEmitter"/>'s <c>CompiledNetfilter</c>), the plan's fingerprint, entry points that build a packet
+/// (<see cref="NetfilterEmitter"/>'s <c>CompiledNetfilter</c> and <see cref="ForwardingEmitter"/>'s <c>CompiledForwarding</c>), the plan's fingerprint, entry points that build a packet
 /// simulation with it attached, and traffic endpoints named by the typed handles. A pure function of
 /// <see cref="TopologySpec"/>, like <see cref="TopologyEmitter"/>.
 /// </summary>
@@ -81,7 +81,8 @@ internal static class PipelineEmitter
 
         w.WriteLine("/// <summary>");
         w.WriteLine("/// The fingerprint of the dataplane plan this code was compiled from (<c>SwarmDsl.Plan.PlanFingerprint.Compute</c>):");
-        w.WriteLine("/// <c>Cluster.AttachNetfilter</c> refuses <see cref=\"CompiledNetfilter\"/> on any other plan.");
+        w.WriteLine("/// <c>Cluster.AttachNetfilter</c> and <c>Cluster.AttachForwarding</c> refuse <see cref=\"CompiledNetfilter\"/> and");
+        w.WriteLine("/// <see cref=\"CompiledForwarding\"/> on any other plan.");
         w.WriteLine("/// </summary>");
         Attribute();
         w.WriteLine("internal const string PlanFingerprint = CompiledNetfilter.Fingerprint;");
@@ -91,15 +92,16 @@ internal static class PipelineEmitter
             w.WriteLine();
             w.WriteLine("/// <summary>");
             w.WriteLine("/// The packet simulation of this topology with the compiled pipeline attached: <see cref=\"SourceText\"/> compiled to its");
-            w.WriteLine("/// dataplane plan (IPVS backend, as the generator compiled it), loaded, and every netfilter table served by");
-            w.WriteLine("/// <see cref=\"CompiledNetfilter\"/>. Walk packets with <c>Connect</c>, <c>SendData</c> or <c>Send</c>.");
+            w.WriteLine("/// dataplane plan (IPVS backend, as the generator compiled it), loaded, every netfilter table served by");
+            w.WriteLine("/// <see cref=\"CompiledNetfilter\"/> and every route lookup and permanent FDB entry by <see cref=\"CompiledForwarding\"/>.");
+            w.WriteLine("/// Walk packets with <c>Connect</c>, <c>SendData</c> or <c>Send</c>.");
             w.WriteLine("/// </summary>");
             w.WriteLine("/// <param name=\"seed\">Seeds ephemeral ports, hash keys and statistic matches: the same seed gives the same traces.</param>");
             w.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">The SwarmDsl compiler at run time lowers the topology to another plan than the generator did (another version).</exception>");
             Attribute();
             w.WriteLine("internal static " + Engine + "Simulation CreateSimulation(uint seed = 0u) => CreateSimulation(CompilePlan(), seed);");
             w.WriteLine();
-            w.WriteLine("/// <summary>The same simulation with every table interpreted (no generated code): the reference the compiled pipeline must match.</summary>");
+            w.WriteLine("/// <summary>The same simulation with every table and lookup interpreted (no generated code): the reference the compiled pipeline must match.</summary>");
             w.WriteLine("/// <param name=\"seed\">Seeds ephemeral ports, hash keys and statistic matches.</param>");
             Attribute();
             w.WriteLine("internal static " + Engine + "Simulation CreateInterpretedSimulation(uint seed = 0u) => new " + Engine + "Simulation(CompilePlan(), seed);");
@@ -128,6 +130,7 @@ internal static class PipelineEmitter
         {
             w.WriteLine("var simulation = new " + Engine + "Simulation(plan, seed);");
             w.WriteLine("simulation.Cluster.AttachNetfilter(new CompiledNetfilter());");
+            w.WriteLine("simulation.Cluster.AttachForwarding(new CompiledForwarding());");
             w.WriteLine("return simulation;");
         }
 
@@ -136,6 +139,8 @@ internal static class PipelineEmitter
         w.WriteLine();
         var nodes = spec.PipelineNodes.Length == 0 ? null : new HashSet<string>(spec.PipelineNodes.Split(';'), System.StringComparer.Ordinal);
         NetfilterEmitter.Write(w, spec.Plan, "CompiledNetfilter", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute, nodes);
+        w.WriteLine();
+        ForwardingEmitter.Write(w, spec.Plan, "CompiledForwarding", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute, nodes);
     }
 
     private static void WriteTraffic(SourceWriter w, System.Action attribute)

@@ -9,20 +9,22 @@ namespace Consumer.App
     {
         /// <summary>
         /// The fingerprint of the dataplane plan this code was compiled from (<c>SwarmDsl.Plan.PlanFingerprint.Compute</c>):
-        /// <c>Cluster.AttachNetfilter</c> refuses <see cref="CompiledNetfilter"/> on any other plan.
+        /// <c>Cluster.AttachNetfilter</c> and <c>Cluster.AttachForwarding</c> refuse <see cref="CompiledNetfilter"/> and
+        /// <see cref="CompiledForwarding"/> on any other plan.
         /// </summary>
         internal const string PlanFingerprint = CompiledNetfilter.Fingerprint;
 
         /// <summary>
         /// The packet simulation of this topology with the compiled pipeline attached: <see cref="SourceText"/> compiled to its
-        /// dataplane plan (IPVS backend, as the generator compiled it), loaded, and every netfilter table served by
-        /// <see cref="CompiledNetfilter"/>. Walk packets with <c>Connect</c>, <c>SendData</c> or <c>Send</c>.
+        /// dataplane plan (IPVS backend, as the generator compiled it), loaded, every netfilter table served by
+        /// <see cref="CompiledNetfilter"/> and every route lookup and permanent FDB entry by <see cref="CompiledForwarding"/>.
+        /// Walk packets with <c>Connect</c>, <c>SendData</c> or <c>Send</c>.
         /// </summary>
         /// <param name="seed">Seeds ephemeral ports, hash keys and statistic matches: the same seed gives the same traces.</param>
         /// <exception cref="global::System.InvalidOperationException">The SwarmDsl compiler at run time lowers the topology to another plan than the generator did (another version).</exception>
         internal static global::SwarmDsl.Runtime.Engine.Simulation CreateSimulation(uint seed = 0u) => CreateSimulation(CompilePlan(), seed);
 
-        /// <summary>The same simulation with every table interpreted (no generated code): the reference the compiled pipeline must match.</summary>
+        /// <summary>The same simulation with every table and lookup interpreted (no generated code): the reference the compiled pipeline must match.</summary>
         /// <param name="seed">Seeds ephemeral ports, hash keys and statistic matches.</param>
         internal static global::SwarmDsl.Runtime.Engine.Simulation CreateInterpretedSimulation(uint seed = 0u) => new global::SwarmDsl.Runtime.Engine.Simulation(CompilePlan(), seed);
 
@@ -46,6 +48,7 @@ namespace Consumer.App
         {
             var simulation = new global::SwarmDsl.Runtime.Engine.Simulation(plan, seed);
             simulation.Cluster.AttachNetfilter(new CompiledNetfilter());
+            simulation.Cluster.AttachForwarding(new CompiledForwarding());
             return simulation;
         }
 
@@ -872,6 +875,210 @@ namespace Consumer.App
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
+            }
+        }
+
+        /// <summary>
+        /// The plan's forwarding lookups compiled to code: each namespace's main table as a prefix decision, each bridge's
+        /// permanent FDB entries and each VXLAN device's static remote VTEPs as a switch on the MAC. Attach with
+        /// <c>Cluster.AttachForwarding(new CompiledForwarding())</c> on a simulation built from the same plan; learned FDB entries stay state.
+        /// </summary>
+        internal sealed class CompiledForwarding : global::SwarmDsl.Runtime.Engine.ICompiledForwarding
+        {
+            /// <summary>The fingerprint of the plan this code was generated from (<c>AttachForwarding</c> refuses any other plan).</summary>
+            public const string Fingerprint = "two-node/145977989670e0f3";
+
+            /// <inheritdoc />
+            public string PlanFingerprint => Fingerprint;
+
+            /// <inheritdoc />
+            public global::SwarmDsl.Runtime.Engine.CompiledRouteLookup? Routes(string node, string namespaceName)
+            {
+                switch (node + "/" + namespaceName)
+                {
+                    case "manager/host": return Routes0;
+                    case "manager/1-ingress": return Routes1;
+                    case "manager/ingress_sbox": return Routes2;
+                    case "manager/web.1": return Routes2;
+                    case "worker/host": return Routes0;
+                    case "worker/1-ingress": return Routes1;
+                    case "worker/ingress_sbox": return Routes2;
+                    case "worker/web.2": return Routes2;
+                    default: return null;
+                }
+            }
+
+            /// <inheritdoc />
+            public global::SwarmDsl.Runtime.Engine.CompiledFdbLookup? BridgeFdb(string node, string namespaceName, string bridge)
+            {
+                switch (node + "/" + namespaceName + "/" + bridge)
+                {
+                    case "manager/host/docker_gwbridge": return BridgeFdb0;
+                    case "manager/1-ingress/br0": return BridgeFdb1;
+                    case "worker/host/docker_gwbridge": return BridgeFdb2;
+                    case "worker/1-ingress/br0": return BridgeFdb3;
+                    default: return null;
+                }
+            }
+
+            /// <inheritdoc />
+            public global::SwarmDsl.Runtime.Engine.CompiledVxlanFdbLookup? VxlanFdb(string node, string namespaceName, string device)
+            {
+                switch (node + "/" + namespaceName + "/" + device)
+                {
+                    case "manager/1-ingress/vxlan0": return VxlanFdb0;
+                    case "worker/1-ingress/vxlan0": return VxlanFdb1;
+                    default: return null;
+                }
+            }
+
+            /// <summary>manager/host: the main table, longest prefix first; returns the route's index (also serves 1 other namespace with the very same prefixes).</summary>
+            private int Routes0(uint d)
+            {
+                // 10.7.191.0/24 dev eth0 proto kernel scope link src 10.7.191.10
+                // two-node.swarm.yaml:9:3
+                if ((d & 0xFFFFFF00u) == 0x0A07BF00u) return 0;
+                // 172.18.0.0/16 dev docker_gwbridge proto kernel scope link src 172.18.0.1
+                // two-node.swarm.yaml:20:3
+                if ((d & 0xFFFF0000u) == 0xAC120000u) return 1;
+                return -1;
+            }
+
+            /// <summary>manager/1-ingress: the main table, longest prefix first; returns the route's index (also serves 1 other namespace with the very same prefixes).</summary>
+            private int Routes1(uint d)
+            {
+                // 10.255.0.0/16 dev br0 proto kernel scope link src 10.255.0.1
+                // two-node.swarm.yaml:26:3
+                if ((d & 0xFFFF0000u) == 0x0AFF0000u) return 0;
+                return -1;
+            }
+
+            /// <summary>manager/ingress_sbox: the main table, longest prefix first; returns the route's index (also serves 3 other namespaces with the very same prefixes).</summary>
+            private int Routes2(uint d)
+            {
+                // 10.255.0.0/16 dev eth0 proto kernel scope link src 10.255.0.2
+                // two-node.swarm.yaml:34:16
+                if ((d & 0xFFFF0000u) == 0x0AFF0000u) return 0;
+                // 172.18.0.0/16 dev eth1 proto kernel scope link src 172.18.0.2
+                // two-node.swarm.yaml:20:3
+                if ((d & 0xFFFF0000u) == 0xAC120000u) return 1;
+                // default via 172.18.0.1 dev eth1
+                // two-node.swarm.yaml:20:3
+                return 2;
+            }
+
+            /// <summary>manager/host docker_gwbridge: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            private bool BridgeFdb0(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
+            {
+                switch (mac)
+                {
+                    // 02:b5:98:65:fa:9d dev veth157550a master docker_gwbridge permanent
+                    // two-node.swarm.yaml:20:3
+                    case 0x02B59865FA9DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:c7:a8:ea:7c:3d dev veth2698d47 master docker_gwbridge permanent
+                    // two-node.swarm.yaml:51:9
+                    case 0x02C7A8EA7C3DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:fc:6d:68:21:82 dev docker_gwbridge master docker_gwbridge permanent
+                    // two-node.swarm.yaml:20:3
+                    case 0x02FC6D682182UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                }
+                entry = default;
+                return false;
+            }
+
+            /// <summary>manager/1-ingress br0: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            private bool BridgeFdb1(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
+            {
+                switch (mac)
+                {
+                    // 02:0b:fb:2d:64:c2 dev veth0 master br0 permanent
+                    // two-node.swarm.yaml:34:16
+                    case 0x020BFB2D64C2UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:0b:fb:2d:66:75 dev veth1 master br0 permanent
+                    // two-node.swarm.yaml:51:35
+                    case 0x020BFB2D6675UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:0d:db:a7:eb:b4 dev vxlan0 master br0 permanent
+                    // two-node.swarm.yaml:26:3
+                    case 0x020DDBA7EBB4UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:91:f0:08:fe:1d dev br0 master br0 permanent
+                    // two-node.swarm.yaml:26:3
+                    case 0x0291F008FE1DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(1, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                }
+                entry = default;
+                return false;
+            }
+
+            /// <summary>worker/host docker_gwbridge: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            private bool BridgeFdb2(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
+            {
+                switch (mac)
+                {
+                    // 02:31:62:c5:ab:c3 dev vethf7137b5 master docker_gwbridge permanent
+                    // two-node.swarm.yaml:52:9
+                    case 0x023162C5ABC3UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:57:f8:6b:dc:57 dev docker_gwbridge master docker_gwbridge permanent
+                    // two-node.swarm.yaml:20:3
+                    case 0x0257F86BDC57UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:af:ed:15:b7:4f dev veth970a2bd master docker_gwbridge permanent
+                    // two-node.swarm.yaml:20:3
+                    case 0x02AFED15B74FUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                }
+                entry = default;
+                return false;
+            }
+
+            /// <summary>worker/1-ingress br0: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            private bool BridgeFdb3(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
+            {
+                switch (mac)
+                {
+                    // 02:b9:fe:e5:76:c2 dev br0 master br0 permanent
+                    // two-node.swarm.yaml:26:3
+                    case 0x02B9FEE576C2UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(1, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:c7:28:db:ba:c5 dev vxlan0 master br0 permanent
+                    // two-node.swarm.yaml:26:3
+                    case 0x02C728DBBAC5UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:e3:cc:e5:44:ea dev veth1 master br0 permanent
+                    // two-node.swarm.yaml:52:35
+                    case 0x02E3CCE544EAUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    // 02:e3:cc:e5:46:9d dev veth0 master br0 permanent
+                    // two-node.swarm.yaml:35:15
+                    case 0x02E3CCE5469DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                }
+                entry = default;
+                return false;
+            }
+
+            /// <summary>manager/1-ingress vxlan0: the static remote VTEPs; learned ones stay in the table.</summary>
+            private bool VxlanFdb0(ulong mac, out global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry entry)
+            {
+                switch (mac)
+                {
+                    // 02:42:0a:ff:00:03 dev vxlan0 dst 10.7.191.9 self permanent
+                    // two-node.swarm.yaml:35:15
+                    case 0x02420AFF0003UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF09u), true, 0L); return true;
+                    // 02:42:0a:ff:00:06 dev vxlan0 dst 10.7.191.9 self permanent
+                    // two-node.swarm.yaml:52:35
+                    case 0x02420AFF0006UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF09u), true, 0L); return true;
+                }
+                entry = default;
+                return false;
+            }
+
+            /// <summary>worker/1-ingress vxlan0: the static remote VTEPs; learned ones stay in the table.</summary>
+            private bool VxlanFdb1(ulong mac, out global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry entry)
+            {
+                switch (mac)
+                {
+                    // 02:42:0a:ff:00:02 dev vxlan0 dst 10.7.191.10 self permanent
+                    // two-node.swarm.yaml:34:16
+                    case 0x02420AFF0002UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF0Au), true, 0L); return true;
+                    // 02:42:0a:ff:00:05 dev vxlan0 dst 10.7.191.10 self permanent
+                    // two-node.swarm.yaml:51:35
+                    case 0x02420AFF0005UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF0Au), true, 0L); return true;
+                }
+                entry = default;
+                return false;
             }
         }
     }
