@@ -18,12 +18,13 @@ using SwarmDsl.Runtime.Tracing;
 namespace SwarmDsl.Tests;
 
 /// <summary>
-/// The generated netfilter (chains as methods, rules as straight-line ifs) against the interpreter: the same plan, the
-/// same seed, the same random connections must give the same text traces.
+/// The generated netfilter (chains as methods, rules as straight-line ifs) and forwarding (route decisions, permanent FDB
+/// entries as switches) against the interpreter: the same plan, the same seed, the same random connections must give the
+/// same text traces.
 /// </summary>
-public class CompiledNetfilterTests
+public partial class CompiledNetfilterTests
 {
-    private static readonly Dictionary<string, ICompiledNetfilter> Compiled = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, (ICompiledNetfilter Netfilter, ICompiledForwarding Forwarding)> Compiled = new(StringComparer.Ordinal);
 
     private static DataplanePlan ThreeNode()
     {
@@ -100,7 +101,11 @@ public class CompiledNetfilterTests
         var w = new SourceWriter();
         w.WriteLine("#nullable enable");
         using (w.Block("namespace Differential"))
+        {
             NetfilterEmitter.Write(w, plan, "CompiledNetfilter", publicType: true);
+            w.WriteLine();
+            ForwardingEmitter.Write(w, plan, "CompiledForwarding", publicType: true);
+        }
         return w.ToString();
     }
 
@@ -125,7 +130,12 @@ public class CompiledNetfilterTests
     }
 
     /// <summary>Emits the plan's CompiledNetfilter, compiles it with warnings as errors and nullable on, loads it.</summary>
-    private static ICompiledNetfilter Compile(DataplanePlan plan, string key)
+    private static ICompiledNetfilter Compile(DataplanePlan plan, string key) => CompileBoth(plan, key).Netfilter;
+
+    /// <summary>The plan's CompiledForwarding (emitted and compiled with its CompiledNetfilter).</summary>
+    private static ICompiledForwarding CompileForwarding(DataplanePlan plan, string key) => CompileBoth(plan, key).Forwarding;
+
+    private static (ICompiledNetfilter Netfilter, ICompiledForwarding Forwarding) CompileBoth(DataplanePlan plan, string key)
     {
         lock (Compiled)
         {
@@ -144,16 +154,26 @@ public class CompiledNetfilterTests
             Assert.True(emit.Success && problems.Count == 0, string.Join("\n", problems.Take(20)));
             var asm = Assembly.Load(ms.ToArray());
             var nf = (ICompiledNetfilter)Activator.CreateInstance(asm.GetType("Differential.CompiledNetfilter")!)!;
-            Compiled[key] = nf;
-            return nf;
+            var fwd = (ICompiledForwarding)Activator.CreateInstance(asm.GetType("Differential.CompiledForwarding")!)!;
+            return Compiled[key] = (nf, fwd);
         }
     }
 
     /// <summary>The named plan, its compiled netfilter, and the addresses, ports and namespace count random packets draw from.</summary>
-    private static (DataplanePlan Plan, ICompiledNetfilter Netfilter, Ipv4Address[] Addresses, int[] Ports, int Namespaces) Setup(string name)
+    private static (DataplanePlan Plan, ICompiledNetfilter Netfilter, ICompiledForwarding Forwarding, Ipv4Address[] Addresses, int[] Ports, int Namespaces) Setup(string name)
     {
         var plan = PlanNamed(name);
-        return (plan, Compile(plan, name), Addresses(plan), Ports(plan), new Simulation(plan).Cluster.Namespaces.Count);
+        var (nf, fwd) = CompileBoth(plan, name);
+        return (plan, nf, fwd, Addresses(plan), Ports(plan), new Simulation(plan).Cluster.Namespaces.Count);
+    }
+
+    /// <summary>A simulation with the compiled netfilter and forwarding attached (the generated pipeline's CreateSimulation).</summary>
+    private static Simulation CompiledSimulation(DataplanePlan plan, uint seed, ICompiledNetfilter nf, ICompiledForwarding fwd)
+    {
+        var sim = new Simulation(plan, seed);
+        sim.Cluster.AttachNetfilter(nf);
+        sim.Cluster.AttachForwarding(fwd);
+        return sim;
     }
 
     private static int TableCount(DataplanePlan plan) => plan.Hosts.Sum(h => h.Namespaces.Sum(n => n.Tables.Count));
@@ -206,21 +226,25 @@ public class CompiledNetfilterTests
     [InlineData("synthetic")]
     public void Compiled_and_interpreted_netfilter_give_identical_traces(string name)
     {
-        var (plan, nf, addresses, ports, namespaces) = Setup(name);
+        var (plan, nf, fwd, addresses, ports, namespaces) = Setup(name);
         var gFlow = Gen.Select(Gen.Int[-1, namespaces - 1], Gen.Int[0, addresses.Length - 1], Gen.Int[0, 2], Gen.Int[0, ports.Length], Gen.Int[1, 65535], Gen.Int[1, 3]);
-        var gCase = Gen.Select(Gen.UInt, gFlow.Array[1, 8]);
+        // After flow `ageAt` five minutes pass (learned FDB entries age out, permanent ones stay: the compiled switch must
+        // keep agreeing); after flow `resetAt` both simulations reset (FDBs that learned are rebuilt and re-attached).
+        var gCase = Gen.Select(Gen.UInt, gFlow.Array[1, 8], Gen.Int[0, 9], Gen.Int[0, 9]);
         int connections = 0;
-        gCase.Sample((seed, flows) =>
+        gCase.Sample((seed, flows, ageAt, resetAt) =>
         {
             var interpreted = new Simulation(plan, seed);
-            var compiled = new Simulation(plan, seed);
-            compiled.Cluster.AttachNetfilter(nf);
-            foreach (var (src, dst, proto, portIndex, randomPort, count) in flows)
+            var compiled = CompiledSimulation(plan, seed, nf, fwd);
+            for (int i = 0; i < flows.Length; i++)
             {
+                var (src, dst, proto, portIndex, randomPort, count) = flows[i];
                 var a = Run(interpreted, plan, addresses, ports, src, dst, proto, portIndex, randomPort, count);
                 var b = Run(compiled, plan, addresses, ports, src, dst, proto, portIndex, randomPort, count);
                 if (a != b) throw new Exception("traces differ:\n--- interpreted\n" + a + "\n--- compiled\n" + b);
                 connections += count;
+                if (i == ageAt) { interpreted.Advance(TimeSpan.FromSeconds(301)); compiled.Advance(TimeSpan.FromSeconds(301)); }
+                if (i == resetAt) { interpreted.Reset(); compiled.Reset(); }
             }
             var ca = Counters(interpreted, plan);
             var cb = Counters(compiled, plan);
@@ -237,15 +261,14 @@ public class CompiledNetfilterTests
     {
         // Connections use ephemeral source ports; here both ports come from the rules, so a packet can match a
         // destination-keyed and a source-keyed rule of one run, and the order they are tried in shows.
-        var (plan, nf, addresses, ports, namespaces) = Setup(name);
+        var (plan, nf, fwd, addresses, ports, namespaces) = Setup(name);
         var gPacket = Gen.Select(Gen.Int[-1, namespaces - 1], Gen.Int[0, addresses.Length - 1], Gen.Int[0, addresses.Length - 1],
             Gen.Bool, Gen.Int[0, ports.Length - 1], Gen.Int[0, ports.Length - 1], Gen.Bool);
         int packets = 0;
         Gen.Select(Gen.UInt, gPacket.Array[1, 10]).Sample((seed, list) =>
         {
             var interpreted = new Simulation(plan, seed);
-            var compiled = new Simulation(plan, seed);
-            compiled.Cluster.AttachNetfilter(nf);
+            var compiled = CompiledSimulation(plan, seed, nf, fwd);
             foreach (var (src, from, to, udp, sport, dport, ack) in list)
             {
                 var packet = new Packet

@@ -1,0 +1,202 @@
+using System;
+using System.Linq;
+using System.Text;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Bridging;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Tests;
+
+/// <summary>
+/// The generated forwarding lookups (route decisions, permanent bridge and VXLAN FDB entries as switches): they take over
+/// every route table and FDB, the walker really consults them (a lookup counter, and deliberately wrong answers change the
+/// traces), and permanent entries added at run time never let them disagree with the tables. The random differential
+/// traces (compiled netfilter and forwarding against the interpreter) are in <see cref="CompiledNetfilterTests"/>.
+/// </summary>
+public partial class CompiledNetfilterTests
+{
+    [Theory]
+    [InlineData("two-node ipvs")]
+    [InlineData("three-node")]
+    [InlineData("synthetic")]
+    public void Generated_forwarding_takes_over_every_route_table_and_fdb(string name)
+    {
+        var plan = PlanNamed(name);
+        var sim = new Simulation(plan);
+        int expected = 0, vxlans = 0, bridges = 0;
+        foreach (var ns in sim.Cluster.Namespaces.Where(n => n.Plan is not null))
+        {
+            if (ns.Routes.Count > 0) expected++;
+            foreach (var d in ns.Devices)
+            {
+                if (d.Kind == DeviceKind.Bridge) { expected++; bridges++; }
+                if (d.VxlanFdb is { } v && v.StaticEntries().Count > 0) { expected++; vxlans++; }
+            }
+        }
+        Assert.True(bridges > 0 && vxlans > 0, bridges + " bridges, " + vxlans + " VXLAN devices with static entries");
+        Assert.Equal(expected, sim.Cluster.AttachForwarding(CompileForwarding(plan, name)));
+    }
+
+    [Fact]
+    public void Code_generated_for_another_plan_is_refused_by_AttachForwarding()
+    {
+        var sim = new Simulation(ExamplePlans.Nftables);
+        var error = Assert.Throws<InvalidOperationException>(() => sim.Cluster.AttachForwarding(CompileForwarding(ExamplePlans.Ipvs, "two-node ipvs")));
+        Assert.Contains("generated for plan " + PlanFingerprint.Compute(ExamplePlans.Ipvs), error.Message, StringComparison.Ordinal);
+        Assert.Contains("this cluster runs plan " + PlanFingerprint.Compute(ExamplePlans.Nftables), error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>TCP connections from outside and from every namespace to every address and port of the plan, traced with replies.</summary>
+    private static string Sweep(Simulation sim, DataplanePlan plan)
+    {
+        var addresses = Addresses(plan);
+        var ports = Ports(plan);
+        var sb = new StringBuilder();
+        int namespaces = sim.Cluster.Namespaces.Count;
+        for (int src = -1; src < namespaces; src++)
+            foreach (var dst in addresses)
+                foreach (var port in ports)
+                {
+                    var ns = src < 0 ? sim.Cluster.ExternalClient(plan.Underlay.ExternalClient) : sim.Cluster.Namespaces[src];
+                    if (ns.IsExternalClient && src >= 0) continue;
+                    var flow = new Flow(ns.Index, ns.PrimaryAddress() ?? Ipv4Address.FromBytes(127, 0, 0, 1), dst, IpProtocol.Tcp, port, "sweep");
+                    sb.Append(TextTraceRenderer.Render(sim.Connect(flow, 1), "sweep", includeReplies: true));
+                }
+        return sb.ToString();
+    }
+
+    private static string Sweep(DataplanePlan plan, ICompiledForwarding? forwarding, Action<Simulation>? edit = null)
+    {
+        var sim = new Simulation(plan, 3);
+        if (forwarding is not null) sim.Cluster.AttachForwarding(forwarding);
+        edit?.Invoke(sim);
+        return Sweep(sim, plan);
+    }
+
+    [Fact]
+    public void The_walker_consults_the_compiled_lookups_and_their_answers_decide()
+    {
+        var plan = ExamplePlans.Ipvs;
+        var real = CompileForwarding(plan, "two-node ipvs");
+        var interpreted = Sweep(plan, null);
+
+        // Every kind of compiled lookup is called and answers; the traces stay the interpreter's.
+        var counting = new Wrapped(real);
+        Assert.Equal(interpreted, Sweep(plan, counting));
+        Assert.True(counting.RouteCalls > 100 && counting.BridgeHits > 10 && counting.VxlanHits > 10,
+            counting.RouteCalls + " route lookups, " + counting.BridgeHits + " bridge FDB hits, " + counting.VxlanHits + " VXLAN FDB hits");
+
+        // Wrong answers change the traces: the walker acts on what the compiled code says.
+        var noRoutes = Sweep(plan, new Wrapped(real) { Routes = (_, _) => -1 });
+        Assert.NotEqual(interpreted, noRoutes);
+        Assert.Contains("no route to", noRoutes, StringComparison.Ordinal);
+        // Every MAC the compiled switch does not know claimed as local: frames for learned MACs go up to the bridge instead.
+        var allLocal = Sweep(plan, new Wrapped(real) { Bridge = (mac, found, e) => found ? e : new FdbEntry(0, FdbEntryKind.Local, 0) });
+        Assert.NotEqual(interpreted, allLocal);
+        var elsewhere = Ipv4Address.FromBytes(192, 0, 2, 1);
+        var wrongVtep = Sweep(plan, new Wrapped(real) { Vxlan = (mac, found, e) => found ? new VxlanFdbEntry(elsewhere, true, 0) : e });
+        Assert.NotEqual(interpreted, wrongVtep);
+        Assert.Contains(elsewhere.ToString(), wrongVtep, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compiled_lookups_survive_a_reset_and_attach_to_fdbs_built_before()
+    {
+        var plan = ExamplePlans.Ipvs;
+        var counting = new Wrapped(CompileForwarding(plan, "two-node ipvs"));
+        var sim = new Simulation(plan, 3);
+        var interpreted = new Simulation(plan, 3);
+        // Traffic first: the FDBs are built (and learn) before the compiled code is attached.
+        Assert.Equal(Sweep(interpreted, plan), Sweep(sim, plan));
+        sim.Cluster.AttachForwarding(counting);
+        Assert.Equal(Sweep(interpreted, plan), Sweep(sim, plan));
+        int before = counting.BridgeHits;
+        Assert.True(before > 0 && counting.VxlanHits > 0);
+        // A reset rebuilds the FDBs that learned: they take the compiled entries again.
+        sim.Reset();
+        interpreted.Reset();
+        Assert.Equal(Sweep(interpreted, plan), Sweep(sim, plan));
+        Assert.True(counting.BridgeHits > before, counting.BridgeHits + " bridge FDB hits after the reset, " + before + " before");
+    }
+
+    [Fact]
+    public void Permanent_entries_added_at_run_time_never_let_the_compiled_switch_disagree()
+    {
+        var plan = ExamplePlans.Ipvs;
+        var forwarding = CompileForwarding(plan, "two-node ipvs");
+        // The gateway bridge's own address re-pointed to a port (replies towards the default gateway now leave by it), and a
+        // remote task's MAC pointed at another VTEP: both change what the interpreter does, so the switch must step aside.
+        void Edit(Simulation sim)
+        {
+            var host = sim.Cluster.Namespace("manager", "host")!;
+            var gw = host.Device("docker_gwbridge")!;
+            gw.Fdb!.AddPermanent(gw.Mac, gw.Ports[0], FdbEntryKind.Static);
+            var vxlan = sim.Cluster.Namespace("manager", "1-ingress")!.Device("vxlan0")!;
+            var remote = vxlan.VxlanFdb!.StaticEntries()[0].Key;
+            vxlan.VxlanFdb.AddStatic(remote, Ipv4Address.FromBytes(192, 0, 2, 7));
+        }
+        var edited = Sweep(plan, null, Edit);
+        Assert.NotEqual(Sweep(plan, null), edited);
+        Assert.Equal(edited, Sweep(plan, forwarding, Edit));
+        // Attached after the edit: the edited tables refuse the stale switch as well.
+        var sim = new Simulation(plan, 3);
+        Edit(sim);
+        sim.Cluster.AttachForwarding(forwarding);
+        Assert.Equal(edited, Sweep(sim, plan));
+    }
+
+    /// <summary>Wraps generated forwarding: counts lookups, and optionally rewrites their answers.</summary>
+    private sealed class Wrapped(ICompiledForwarding inner) : ICompiledForwarding
+    {
+        public int RouteCalls, BridgeHits, VxlanHits;
+        public Func<uint, int, int>? Routes { get; init; }
+        public Func<ulong, bool, FdbEntry, FdbEntry?>? Bridge { get; init; }
+        public Func<ulong, bool, VxlanFdbEntry, VxlanFdbEntry?>? Vxlan { get; init; }
+
+        public string PlanFingerprint => inner.PlanFingerprint;
+
+        CompiledRouteLookup? ICompiledForwarding.Routes(string node, string namespaceName)
+        {
+            var real = inner.Routes(node, namespaceName);
+            if (real is null) return null;
+            return d =>
+            {
+                RouteCalls++;
+                int index = real(d);
+                return Routes is null ? index : Routes(d, index);
+            };
+        }
+
+        public CompiledFdbLookup? BridgeFdb(string node, string namespaceName, string bridge)
+        {
+            var real = inner.BridgeFdb(node, namespaceName, bridge);
+            if (real is null) return null;
+            return (ulong mac, out FdbEntry entry) =>
+            {
+                bool found = real(mac, out entry);
+                if (found) BridgeHits++;
+                if (Bridge is null) return found;
+                var rewritten = Bridge(mac, found, entry);
+                entry = rewritten ?? default;
+                return rewritten is not null;
+            };
+        }
+
+        public CompiledVxlanFdbLookup? VxlanFdb(string node, string namespaceName, string device)
+        {
+            var real = inner.VxlanFdb(node, namespaceName, device);
+            if (real is null) return null;
+            return (ulong mac, out VxlanFdbEntry entry) =>
+            {
+                bool found = real(mac, out entry);
+                if (found) VxlanHits++;
+                if (Vxlan is null) return found;
+                if (!found) return false;
+                entry = Vxlan(mac, found, entry) ?? entry;
+                return true;
+            };
+        }
+    }
+}
