@@ -121,6 +121,30 @@ public class PipelineTests
     }
 
     [Fact]
+    public void EveryCompiledRouteAndFdbEntry_CarriesItsIpRouteOrBridgeFdbTextAndYamlLine()
+    {
+        var source = RunWithRuntime(("Empty.cs", "namespace Consumer.App { }")).Source(YamlHint);
+        int start = source.IndexOf("sealed class CompiledForwarding", StringComparison.Ordinal);
+        Assert.True(start > 0, "no CompiledForwarding in the pipeline source");
+        var lines = source.Substring(start).Split('\n').Select(l => l.Trim()).ToArray();
+        var route = new System.Text.RegularExpressions.Regex(@"^(if \(\(d & 0x[0-9A-F]{8}u\) == 0x[0-9A-F]{8}u\) return \d+;|if \(d == 0x[0-9A-F]{8}u\) return \d+;|case 0x[0-9A-F]{8}u: return \d+;|return \d+;)$");
+        var fdb = new System.Text.RegularExpressions.Regex(@"^case 0x[0-9A-F]{12}UL: entry = new ");
+        int routes = 0, entries = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            bool isRoute = route.IsMatch(lines[i]), isFdb = fdb.IsMatch(lines[i]);
+            if (!isRoute && !isFdb) continue;
+            if (isRoute) routes++; else entries++;
+            Assert.Matches(@"^// two-node\.swarm\.yaml:\d+:\d+$", lines[i - 1]);
+            Assert.Matches(isRoute
+                ? @"^// (default|\d+\.\d+\.\d+\.\d+(/\d+)?)( via \S+)? dev \S+( proto kernel)?( scope link)?( src \S+)?$"
+                : @"^// ([0-9a-f]{2}:){5}[0-9a-f]{2} dev \S+ (master \S+ (permanent|static)|dst \S+ self permanent)$", lines[i - 2]);
+        }
+        // The example: 3 distinct route lists (6 routes), 4 bridges (14 permanent entries), 2 VXLAN devices (4 remote VTEPs).
+        Assert.True(routes >= 6 && entries >= 18, routes + " compiled routes, " + entries + " compiled FDB entries");
+    }
+
+    [Fact]
     public void CompiledPipeline_Runs_MatchesTheInterpreter_AndRefusesAnotherPlan()
     {
         var run = RunWithRuntime(("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes), ("Probe.cs", Consumer));
