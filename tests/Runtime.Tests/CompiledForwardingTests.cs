@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using CsCheck;
 using System.Text;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
@@ -37,6 +38,87 @@ public partial class CompiledNetfilterTests
         }
         Assert.True(bridges > 0 && vxlans > 0, bridges + " bridges, " + vxlans + " VXLAN devices with static entries");
         Assert.Equal(expected, sim.Cluster.AttachForwarding(CompileForwarding(plan, name)));
+    }
+
+    /// <summary>
+    /// The example with routes Docker never adds, so the compiled decision has runs long enough for a switch (/24s, /32s),
+    /// prefixes nested in others, a duplicate prefix (the first added wins) and a route through a device that does not exist.
+    /// </summary>
+    private static DataplanePlan ManyRoutes()
+    {
+        var plan = ExamplePlans.Ipvs;
+        var extra = new System.Collections.Generic.List<RoutePlan>();
+        var gw = Ipv4Address.FromBytes(172, 18, 0, 1);
+        for (int k = 0; k < 6; k++) extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(10, 50, (byte)k, 0), 24), gw, "eth1", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
+        for (int k = 0; k < 5; k++) extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(10, 50, 1, (byte)(10 + k)), 32), null, "eth0", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
+        extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(10, 0, 0, 0), 8), gw, "eth1", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
+        extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(10, 50, 2, 0), 24), null, "eth0", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
+        extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(192, 0, 2, 0), 24), null, "nonexistent0", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
+        var hosts = plan.Hosts.Select(h => h with
+        {
+            Namespaces = new SwarmDsl.Collections.EquatableArray<NamespacePlan>(h.Namespaces.Select(n =>
+                n.Name == "ingress_sbox" ? n with { Routes = new SwarmDsl.Collections.EquatableArray<RoutePlan>(n.Routes.Concat(extra)) } : n)),
+        });
+        return plan with { Hosts = new SwarmDsl.Collections.EquatableArray<HostPlan>(hosts) };
+    }
+
+    [Theory]
+    [InlineData("two-node ipvs")]
+    [InlineData("three-node")]
+    [InlineData("synthetic")]
+    [InlineData("many routes")]
+    public void Compiled_route_decisions_and_fdb_switches_answer_as_the_trie_and_tables(string name)
+    {
+        var plan = PlanNamed(name);
+        var forwarding = CompileForwarding(plan, name);
+        var cluster = new Simulation(plan).Cluster;
+        var namespaces = cluster.Namespaces.Where(n => n.Plan is not null).ToArray();
+        // Addresses at and around every prefix's edges, and anywhere.
+        var edges = namespaces.SelectMany(n => n.Routes).SelectMany(r =>
+        {
+            uint net = r.Destination.Subnet.Network.Value, last = net | ~(r.Destination.PrefixLength == 0 ? 0u : uint.MaxValue << (32 - r.Destination.PrefixLength));
+            return new[] { net, last, net - 1, last + 1, net + 1 };
+        }).Distinct().ToArray();
+        var gAddress = Gen.OneOf(Gen.UInt, Gen.Int[0, edges.Length - 1].Select(i => edges[i]));
+        int lookups = 0;
+        Gen.Select(Gen.Int[0, namespaces.Length - 1], gAddress).Sample((nsIndex, address) =>
+        {
+            var ns = namespaces[nsIndex];
+            var compiled = forwarding.Routes(ns.Node, ns.Name);
+            if (compiled is null) return ns.Routes.Count == 0;
+            int expected = ns.RouteTrie.TryLookup(new Ipv4Address(address), out var index, out _) ? index : -1;
+            lookups++;
+            return compiled(address) == expected;
+        }, iter: 20000);
+        Assert.True(lookups > 10000, lookups + " route lookups compared");
+        if (name == "many routes")
+        {
+            var source = Source(plan);
+            Assert.True(source.Split('\n').Count(l => l.TrimStart().StartsWith("switch ((d & 0xFFFFFF00u))", StringComparison.Ordinal) || l.TrimStart().StartsWith("switch (d)", StringComparison.Ordinal)) >= 2, "no switch runs");
+        }
+
+        // FDBs: every MAC the tables hold (all permanent before traffic) and random ones, against the tables.
+        foreach (var ns in namespaces)
+            foreach (var d in ns.Devices)
+            {
+                if (d.Fdb is { } fdb)
+                {
+                    var compiled = forwarding.BridgeFdb(ns.Node, ns.Name, d.Name)!;
+                    foreach (var mac in fdb.Snapshot().Select(e => e.Key.Value).Concat(new[] { 0UL, 0xFFFFFFFFFFFFUL, 0x0242AC120002UL }))
+                    {
+                        bool inTable = fdb.TryLookup(new MacAddress(mac), 0, out var expected);
+                        bool inCode = compiled(mac, out var entry);
+                        Assert.Equal(inTable, inCode);
+                        if (inTable) Assert.Equal(expected, entry);
+                    }
+                }
+                if (d.VxlanFdb is { } vxlan && forwarding.VxlanFdb(ns.Node, ns.Name, d.Name) is { } compiledVxlan)
+                    foreach (var kv in vxlan.StaticEntries())
+                    {
+                        Assert.True(compiledVxlan(kv.Key.Value, out var entry));
+                        Assert.Equal(kv.Value, entry);
+                    }
+            }
     }
 
     [Fact]

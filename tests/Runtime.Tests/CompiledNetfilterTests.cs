@@ -91,6 +91,7 @@ public partial class CompiledNetfilterTests
                 "two-node nftables" => ExamplePlans.Nftables,
                 "keyed runs" => KeyedRuns(),
                 "synthetic" => Synthetic(),
+                "many routes" => ManyRoutes(),
                 _ => ThreeNode(),
             };
         }
@@ -224,6 +225,7 @@ public partial class CompiledNetfilterTests
     [InlineData("three-node")]
     [InlineData("keyed runs")]
     [InlineData("synthetic")]
+    [InlineData("many routes")]
     public void Compiled_and_interpreted_netfilter_give_identical_traces(string name)
     {
         var (plan, nf, fwd, addresses, ports, namespaces) = Setup(name);
