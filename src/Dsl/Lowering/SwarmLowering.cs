@@ -77,6 +77,8 @@ public static class SwarmLowering
         // A balancer's rules and IPVS service by what they are made of (shared by every node's copy).
         private readonly Dictionary<(string Service, string Network, int FwMark, Ipv4Address Vip, SourceSpan Span, bool Ingress),
             (List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs)> _balancerParts = new();
+        // A published port's DOCKER-INGRESS rules by (service, port index, DNAT address): the same on every node.
+        private readonly Dictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
         // Per network, aligned with _endpointsByNetwork's list.
         private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
 
@@ -327,15 +329,25 @@ public static class SwarmLowering
                 var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
                 foreach (var (svc, port, index) in IngressPorts(node.Name))
                 {
-                    var origin = PortOrigin(svc, index);
-                    if (gatewayLeg is not null)
-                        natIngress.Insert(Rule.Make(origin, port.Span, new DnatTarget(gatewayLeg.Address.Address, port.Published),
-                            new ProtocolMatch(port.Protocol), new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published)));
-                    filterIngress.Insert(Rule.Make(origin, port.Span, new AcceptTarget(),
-                        new ProtocolMatch(port.Protocol), new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
-                        new ConntrackMatch(CtState.Related | CtState.Established)));
-                    filterIngress.Insert(Rule.Make(origin, port.Span, new AcceptTarget(),
-                        new ProtocolMatch(port.Protocol), new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published)));
+                    // The same three rules on every node (the DNAT goes to ingress_sbox's gateway leg, the same address
+                    // on each node's docker_gwbridge as a rule): made once and shared, as the balancers' rules are.
+                    var gateway = gatewayLeg?.Address.Address;
+                    var shape = (svc.Name, index, gateway);
+                    if (!_ingressPortRules.TryGetValue(shape, out var rules))
+                    {
+                        var origin = PortOrigin(svc, index);
+                        var protocol = new ProtocolMatch(port.Protocol);
+                        var dport = new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published);
+                        var accept = new AcceptTarget();
+                        _ingressPortRules[shape] = rules = (
+                            gateway is { } g ? Rule.Make(origin, port.Span, new DnatTarget(g, port.Published), protocol, dport) : null,
+                            Rule.Make(origin, port.Span, accept, protocol, new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
+                                new ConntrackMatch(CtState.Related | CtState.Established)),
+                            Rule.Make(origin, port.Span, accept, protocol, dport));
+                    }
+                    if (rules.Dnat is not null) natIngress.Insert(rules.Dnat);
+                    filterIngress.Insert(rules.Established);
+                    filterIngress.Insert(rules.Accept);
                 }
             }
 

@@ -123,7 +123,10 @@ public readonly record struct VxlanFdbEntry(Ipv4Address RemoteVtep, bool Static,
 /// <summary>A VXLAN device's FDB (drivers/net/vxlan): MAC → remote VTEP, learned from outer source addresses when learning is on.</summary>
 public sealed class VxlanFdb
 {
-    private readonly Dictionary<ulong, VxlanFdbEntry> _entries = new();
+    private readonly Dictionary<ulong, VxlanFdbEntry> _entries;
+
+    /// <summary>An empty FDB with room for <paramref name="capacity"/> entries (the plan's static ones).</summary>
+    public VxlanFdb(int capacity = 0) => _entries = new Dictionary<ulong, VxlanFdbEntry>(capacity);
 
     /// <summary>The ageing time (the vxlan default <c>ageing 300</c>).</summary>
     public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; } }

@@ -157,8 +157,9 @@ public sealed class Cluster
     /// <summary>The plan's permanent neighbour entries of <paramref name="ns"/>, in plan order (the table is cleared first).</summary>
     internal static void LoadNeighbors(NamespaceRuntime ns)
     {
-        var table = ns.NeighborTable;
-        table.Clear();
+        // Sized for the plan's entries: an overlay namespace of a large plan holds one per remote endpoint, and growing
+        // the table to that size allocated twice as much again.
+        var table = ns.NeighborTable = new Dictionary<NeighborKey, NeighborEntry>(ns.Plan?.Neighbors.Count ?? 0);
         if (ns.Plan is { } plan)
             foreach (var n in plan.Neighbors)
                 if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
@@ -174,7 +175,7 @@ public sealed class Cluster
     {
         ns.FdbLoaded = true;
         foreach (var d in ns.Devices)
-            if (d.Plan?.Vxlan is not null) d.VxlanFdb = new VxlanFdb();
+            if (d.Plan?.Vxlan is not null) d.VxlanFdb = new VxlanFdb(ns.Plan?.Fdb.Count ?? 0);
         foreach (var d in ns.Devices)
         {
             if (d.Kind != DeviceKind.Bridge) continue;
