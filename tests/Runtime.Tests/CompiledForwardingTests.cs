@@ -121,6 +121,35 @@ public partial class CompiledNetfilterTests
             }
     }
 
+    [Theory]
+    [InlineData("three-node")]
+    [InlineData("synthetic")]
+    public void Loading_only_the_compiled_nodes_gives_their_namespaces_the_same_tables(string name)
+    {
+        var plan = PlanNamed(name);
+        var full = new Simulation(plan).Cluster;
+        static string Describe(System.Collections.Generic.IEnumerable<NamespaceForwarding> views)
+        {
+            var sb = new StringBuilder();
+            foreach (var v in views)
+            {
+                sb.Append(v.Node).Append('/').Append(v.Name).Append('\n');
+                foreach (var r in v.Routes) sb.Append("  ").Append(r.ToString()).Append('\n');
+                foreach (var (bridge, entries) in v.Bridges) foreach (var e in entries) sb.Append("  ").Append(bridge).Append(' ').Append(e.ToString()).Append('\n');
+                foreach (var (device, entries) in v.Vxlans) foreach (var e in entries) sb.Append("  ").Append(device).Append(' ').Append(e.ToString()).Append('\n');
+            }
+            return sb.ToString();
+        }
+        foreach (var host in plan.Hosts)
+        {
+            var expected = Describe(full.Namespaces.Where(n => n.Plan is not null && n.Node == host.Node).Select(ForwardingView.Of));
+            var alone = Describe(ForwardingView.Of(plan, new[] { host.Node }));
+            Assert.Contains("EffectiveFdbEntry", expected, StringComparison.Ordinal);
+            Assert.Equal(expected, alone);
+        }
+        Assert.Equal(Describe(full.Namespaces.Where(n => n.Plan is not null).Select(ForwardingView.Of)), Describe(ForwardingView.Of(plan, null)));
+    }
+
     [Fact]
     public void Code_generated_for_another_plan_is_refused_by_AttachForwarding()
     {

@@ -36,14 +36,7 @@ internal static class ForwardingEmitter
     /// <param name="nodes">The nodes to compile (the others keep the Runtime's tables), or null for every node.</param>
     public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null, ISet<string>? nodes = null)
     {
-        var cluster = new Cluster(plan);
-        var views = new List<NamespaceForwarding>();
-        foreach (var host in plan.Hosts)
-        {
-            if (nodes is not null && !nodes.Contains(host.Node)) continue;
-            foreach (var nsPlan in host.Namespaces)
-                if (cluster.Namespace(host.Node, nsPlan.Name) is { } ns) views.Add(ForwardingView.Of(ns));
-        }
+        var views = ForwardingView.Of(plan, nodes);
 
         // Identical route lists (every task sandbox of a network holds the same few routes) share one method.
         var routeMethods = new List<(NamespaceForwarding First, int SharedBy)>();
