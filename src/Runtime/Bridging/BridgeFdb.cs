@@ -72,6 +72,8 @@ public sealed class BridgeFdb
     public bool Learn(MacAddress mac, int port, long now)
     {
         if (mac.IsMulticast || mac.Value == 0) return false;
+        // Permanent entries never move here, and Compiled relies on it: were static entries to roam (br_fdb_update moves
+        // any entry that is neither local nor sticky), this would have to drop Compiled as AddPermanent does.
         if (_entries.TryGetValue(mac.Value, out var e) && e.Kind != FdbEntryKind.Learned) return false;
         _entries[mac.Value] = new FdbEntry(port, FdbEntryKind.Learned, now);
         _changes++;
