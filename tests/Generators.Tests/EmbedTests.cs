@@ -57,6 +57,11 @@ public class EmbedTests
         Assert.Contains("case \"" + second + "/host/filter\":", source, StringComparison.Ordinal);
         Assert.DoesNotContain("case \"" + plan.Hosts[2].Node + "/", source, StringComparison.Ordinal);
         Assert.Contains("Compiled for " + first + ", " + second + " only (SwarmDslPipelineNodes)", source, StringComparison.Ordinal);
+        // The forwarding lookups too: the listed nodes' route tables and FDBs, no other node's.
+        Assert.Contains("case \"" + first + "/host\": return Routes", source, StringComparison.Ordinal);
+        Assert.Contains("case \"" + second + "/host\": return Routes", source, StringComparison.Ordinal);
+        Assert.Contains("case \"" + first + "/host/docker_gwbridge\": return BridgeFdb", source, StringComparison.Ordinal);
+        Assert.Contains("Compiled for " + first + ", " + second + " only (SwarmDslPipelineNodes): every other node keeps the Runtime's tables", source, StringComparison.Ordinal);
         Assert.Empty(GeneratorHarness.Format(some.OutputProblems));
 
         // A node the topology does not have is a warning (a typo would otherwise leave that node interpreted, silently).
