@@ -151,6 +151,42 @@ public partial class CompiledNetfilterTests
     }
 
     [Fact]
+    public void An_established_packet_through_the_compiled_pipeline_allocates_nothing_and_uses_the_compiled_lookups()
+    {
+        // The HotPathTests path (external → worker:8080 → IPVS → VXLAN → web.1) with compiled netfilter and forwarding.
+        var plan = ExamplePlans.Ipvs;
+        var (nf, fwd) = CompileBoth(plan, "two-node ipvs");
+        var counting = new Wrapped(fwd);
+        var sim = new Simulation(plan, 3);
+        sim.Cluster.AttachNetfilter(nf);
+        sim.Cluster.AttachForwarding(counting);
+        Assert.True(sim.TryResolve("external", "worker:8080/tcp", out var flow, out var error), error);
+        ConnectionHandle? handle = null;
+        for (int i = 0; i < 4 && handle is null; i++)
+        {
+            var r = sim.ConnectUntraced(flow);
+            if (r.Task == "web.1") handle = r.Handle;
+        }
+        Assert.True(handle is not null, "no connection to web.1");
+        var h = handle!.Value;
+        var trace = sim.SendDataTraced(h, 100);
+        Assert.Contains(trace.AllSteps(), s => s is VxlanEncapStep);
+        for (int i = 0; i < 50; i++) Assert.Equal(DispositionKind.Delivered, sim.SendData(h, 100));
+        int routes = counting.RouteCalls, vxlan = counting.VxlanHits, bridge = counting.BridgeHits;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int delivered = 0;
+        for (int i = 0; i < 2000; i++)
+            if (sim.SendData(h, 100) == DispositionKind.Delivered) delivered++;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(2000, delivered);
+        Assert.Equal(0, allocated);
+        // Every packet of the flow routes and encapsulates through the compiled code.
+        Assert.True(counting.RouteCalls - routes >= 2000 * 2, (counting.RouteCalls - routes) + " compiled route lookups for 2000 packets");
+        Assert.True(counting.VxlanHits - vxlan >= 2000, (counting.VxlanHits - vxlan) + " compiled VXLAN FDB hits for 2000 packets");
+        Assert.True(counting.BridgeHits >= bridge);
+    }
+
+    [Fact]
     public void Code_generated_for_another_plan_is_refused_by_AttachForwarding()
     {
         var sim = new Simulation(ExamplePlans.Nftables);
