@@ -187,6 +187,19 @@ public partial class CompiledNetfilterTests
     }
 
     [Fact]
+    public void Attaching_builds_no_namespace_that_traffic_has_not_reached()
+    {
+        var plan = PlanNamed("synthetic");
+        var (nf, fwd) = CompileBoth(plan, "synthetic");
+        var sim = new Simulation(plan);
+        int built = sim.Cluster.Namespaces.Count(n => n.BodyBuilt);
+        Assert.True(built < sim.Cluster.Namespaces.Count, built + " of " + sim.Cluster.Namespaces.Count + " namespaces built at load");
+        sim.Cluster.AttachNetfilter(nf);
+        Assert.True(sim.Cluster.AttachForwarding(fwd) > 0);
+        Assert.Equal(built, sim.Cluster.Namespaces.Count(n => n.BodyBuilt));
+    }
+
+    [Fact]
     public void Code_generated_for_another_plan_is_refused_by_AttachForwarding()
     {
         var sim = new Simulation(ExamplePlans.Nftables);

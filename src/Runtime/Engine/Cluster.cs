@@ -34,11 +34,19 @@ public sealed class Cluster
             NamespaceRuntime? hostNs = null;
             foreach (var nsPlan in host.Namespaces)
             {
-                var ns = BuildNamespace(host, nsPlan, hostNs);
+                var ns = new NamespaceRuntime(_namespaces.Count, host.Node, nsPlan.Name, nsPlan.Kind, nsPlan, nsPlan.Span)
+                    { Owner = this, Host = host, HostNamespace = hostNs };
+                _namespaces.Add(ns);
+                _byName[ns.QualifiedName] = ns.Index;
+                ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
+                ns.NextIpId = ns.InitialIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
                 if (nsPlan.Kind == NamespaceKind.Host && hostNs is null) hostNs = ns;
             }
         }
-        LinkDevices();
+        RegisterVxlanSockets();
+        // Host namespaces now, in plan order: they hold the underlay, which delivers by MAC. The rest on first use.
+        foreach (var ns in _namespaces)
+            if (ns.Kind == NamespaceKind.Host) BuildBody(ns);
         ExternalClient(plan.Underlay.ExternalClient);
         _initialNamespaces = _namespaces.Count;
         _initialUnderlay = _underlay.Count;
@@ -90,7 +98,8 @@ public sealed class Cluster
         ns.ClientSockets.Clear();
         ns.EphemeralCursor = ns.InitialEphemeralCursor;
         ns.NextIpId = ns.InitialIpId;
-        foreach (var d in ns.Devices) { d.RxPackets = d.RxBytes = d.TxPackets = d.TxBytes = 0; }
+        if (ns.BodyBuilt)
+            foreach (var d in ns.Devices) { d.RxPackets = d.RxBytes = d.TxPackets = d.TxBytes = 0; }
         if (ns.TablesLoaded)
         {
             foreach (var slots in ns.StatisticState) Array.Clear(slots, 0, slots.Length);
@@ -216,6 +225,7 @@ public sealed class Cluster
     {
         foreach (var ns in _namespaces)
         {
+            if (!ns.BodyBuilt) BuildBody(ns);
             if (!ns.TablesLoaded) LoadTables(ns);
             if (!ns.IpvsLoaded) LoadIpvs(ns);
             if (ns.LoadedNeighbors < 0) LoadNeighbors(ns);
@@ -359,11 +369,12 @@ public sealed class Cluster
             ns.AttachedForwarding = forwarding;
             ns.CompiledRoutes = forwarding.Routes(ns.Node, ns.Name);
             if (ns.CompiledRoutes is not null) attached++;
-            // FDBs not built yet take theirs when they are (LoadFdb); counted from the plan's devices without building them.
-            foreach (var d in ns.Devices)
+            // FDBs not built yet take theirs when they are (LoadFdb); counted from the plan's devices, so namespaces whose
+            // devices are not built yet stay unbuilt.
+            foreach (var d in ns.Plan.Devices)
             {
                 if (d.Kind == DeviceKind.Bridge && forwarding.BridgeFdb(ns.Node, ns.Name, d.Name) is not null) attached++;
-                if (d.Plan?.Vxlan is not null && forwarding.VxlanFdb(ns.Node, ns.Name, d.Name) is not null) attached++;
+                if (d.Vxlan is not null && forwarding.VxlanFdb(ns.Node, ns.Name, d.Name) is not null) attached++;
             }
             if (ns.FdbLoaded) AttachFdb(ns, forwarding);
         }
@@ -380,7 +391,9 @@ public sealed class Cluster
     {
         if (_clients.TryGetValue(address.Value, out var existing)) return _namespaces[existing];
         var name = "client-" + address;
-        var ns = new NamespaceRuntime(_namespaces.Count, "external", name, NamespaceKind.Host, null, SourceSpan.None) { IsExternalClient = true, IpForward = false };
+        var ns = new NamespaceRuntime(_namespaces.Count, "external", name, NamespaceKind.Host, null, SourceSpan.None) { IsExternalClient = true };
+        ns.StartBody();
+        ns.IpForward = false;
         _namespaces.Add(ns);
         _byName[ns.QualifiedName] = ns.Index;
         _clients[address.Value] = ns.Index;
@@ -412,11 +425,16 @@ public sealed class Cluster
         return new MacAddress(0x02_00_00_00_00_00UL | (h & 0x00_FF_FF_FF_FF_FFUL));
     }
 
-    private NamespaceRuntime BuildNamespace(HostPlan host, NamespacePlan plan, NamespaceRuntime? hostNs)
+    /// <summary>
+    /// Builds a plan namespace's devices, addresses, routes, listeners and sysctls and links its devices (bridge ports,
+    /// veth peers, VXLAN sockets), exactly as loading everything at once would: run on its first use.
+    /// </summary>
+    internal void BuildBody(NamespaceRuntime ns)
     {
-        var ns = new NamespaceRuntime(_namespaces.Count, host.Node, plan.Name, plan.Kind, plan, plan.Span);
-        _namespaces.Add(ns);
-        _byName[ns.QualifiedName] = ns.Index;
+        var host = ns.Host!;
+        var plan = ns.Plan!;
+        var hostNs = ns.HostNamespace;
+        ns.StartBody();
 
         var devices = new List<DeviceRuntime>();
         bool hasLo = false;
@@ -493,9 +511,7 @@ public sealed class Cluster
         ns.ConntrackEnabled = plan.Tables.Count > 0 || plan.Ipvs.Count > 0 || plan.NftLoadBalancers.Count > 0;
         ns.IpvsConntrack = vsConntrack ?? false;
 
-        ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
-        ns.NextIpId = ns.InitialIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
-        return ns;
+        LinkDevices(ns);
     }
 
     /// <summary><c>net.ipv4.conf.{all,DEV}.{route_localnet,arp_ignore,arp_announce}</c>.</summary>
@@ -525,41 +541,73 @@ public sealed class Cluster
         if (ns.RouteTrie.Add(r.Destination.Subnet, ns.Routes.Count)) ns.Routes.Add(r);
     }
 
-    private void LinkDevices()
+    // Veth peers, bridge masters and ports, VXLAN sockets of one namespace. A peer in a namespace not built yet is named by
+    // its index in that namespace's plan, so linking never builds another namespace.
+    private void LinkDevices(NamespaceRuntime ns)
+    {
+        foreach (var d in ns.Devices)
+        {
+            var p = d.Plan;
+            if (p is null) continue;
+            if (p.Master is string master && ns.DeviceByName.TryGetValue(master, out var mi)) d.Master = mi;
+            if (p.Peer is VethPeer peer && _byName.TryGetValue(ns.Node + "/" + peer.Namespace, out var pn))
+            {
+                int pd = DeviceIndex(_namespaces[pn], peer.Device);
+                if (pd >= 0) { d.PeerNamespace = pn; d.PeerDevice = pd; }
+            }
+            if (p.Vxlan is VxlanPlan vx && _byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn)) d.VxlanSocketNamespace = sn;
+        }
+        foreach (var d in ns.Devices)
+        {
+            if (d.Kind != DeviceKind.Bridge) continue;
+            var ports = new List<int>();
+            foreach (var q in ns.Devices) if (q.Master == d.Index) ports.Add(q.Index);
+            d.Ports = ports.ToArray();
+        }
+    }
+
+    // The VXLAN devices each socket namespace's UDP port delivers to, for every namespace at load (the host must know them
+    // before any overlay namespace is built), in namespace and device order.
+    private void RegisterVxlanSockets()
     {
         foreach (var ns in _namespaces)
         {
-            if (ns.Plan is null) continue;
-            foreach (var d in ns.Devices)
+            var plan = ns.Plan!;
+            int offset = HasLoopback(plan) ? 0 : 1;
+            for (int i = 0; i < plan.Devices.Count; i++)
             {
-                var p = d.Plan;
-                if (p is null) continue;
-                if (p.Master is string master && ns.DeviceByName.TryGetValue(master, out var mi)) d.Master = mi;
-                if (p.Peer is VethPeer peer && _byName.TryGetValue(ns.Node + "/" + peer.Namespace, out var pn))
-                {
-                    var pns = _namespaces[pn];
-                    if (pns.DeviceByName.TryGetValue(peer.Device, out var pd)) { d.PeerNamespace = pn; d.PeerDevice = pd; }
-                }
-                if (p.Vxlan is VxlanPlan vx)
-                {
-                    if (_byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn))
-                    {
-                        d.VxlanSocketNamespace = sn;
-                        var sockets = _namespaces[sn].VxlanSockets;
-                        if (!sockets.TryGetValue(vx.DstPort, out var list)) sockets[vx.DstPort] = list = new List<(int, int)>();
-                        list.Add((ns.Index, d.Index));
-                    }
-                }
-            }
-            // Bridges: ports (their FDBs are dynamic state, built by ResetState).
-            foreach (var d in ns.Devices)
-            {
-                if (d.Kind != DeviceKind.Bridge) continue;
-                var ports = new List<int>();
-                foreach (var q in ns.Devices) if (q.Master == d.Index) ports.Add(q.Index);
-                d.Ports = ports.ToArray();
+                if (plan.Devices[i].Vxlan is not VxlanPlan vx || !_byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn)) continue;
+                var sockets = _namespaces[sn].VxlanSockets;
+                if (!sockets.TryGetValue(vx.DstPort, out var list)) sockets[vx.DstPort] = list = new List<(int, int)>();
+                list.Add((ns.Index, offset + i));
             }
         }
+    }
+
+    private static bool HasLoopback(NamespacePlan plan)
+    {
+        foreach (var d in plan.Devices) if (d.Kind == DeviceKind.Loopback) return true;
+        return false;
+    }
+
+    /// <summary>
+    /// The index <paramref name="name"/> has (or will have) in <paramref name="ns"/>'s devices, -1 if none: BuildBody's order
+    /// (lo when the plan has none, the plan's devices, the host's underlay interface when the plan leaves it out), the last
+    /// of equal names winning as in DeviceByName.
+    /// </summary>
+    private static int DeviceIndex(NamespaceRuntime ns, string name)
+    {
+        if (ns.BodyBuilt) return ns.DeviceByName.TryGetValue(name, out var built) ? built : -1;
+        var plan = ns.Plan!;
+        int offset = HasLoopback(plan) ? 0 : 1, found = offset == 1 && name == "lo" ? 0 : -1;
+        bool listed = false;
+        for (int i = 0; i < plan.Devices.Count; i++)
+        {
+            if (plan.Devices[i].Name == name) found = offset + i;
+            if (plan.Devices[i].Name == ns.Host!.UnderlayInterface) listed = true;
+        }
+        if (plan.Kind == NamespaceKind.Host && !listed && name == ns.Host!.UnderlayInterface) found = offset + plan.Devices.Count;
+        return found;
     }
 
     /// <summary>Names for error messages.</summary>

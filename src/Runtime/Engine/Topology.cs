@@ -117,12 +117,41 @@ public sealed class NamespaceRuntime
     public NamespacePlan? Plan { get; }
     /// <summary>Declaration.</summary>
     public SourceSpan Span { get; }
+    // Devices, addresses, routes, listeners and sysctls (the "body") are built on first use by the cluster that made the
+    // namespace (Cluster.BuildBody): a large plan has ~11,000 namespaces and a simulation's traffic reaches a few of them.
+    internal Cluster? Owner;
+    internal bool BodyBuilt;
+    // The host plan, and the node's host namespace when it comes earlier in the plan (ip_forward is inherited from it).
+    internal HostPlan? Host;
+    internal NamespaceRuntime? HostNamespace;
+    private void EnsureBody()
+    {
+        if (!BodyBuilt) Owner!.BuildBody(this);
+    }
+
     /// <summary>Devices in plan order.</summary>
-    public DeviceRuntime[] Devices { get; internal set; } = Array.Empty<DeviceRuntime>();
-    internal Dictionary<string, int> DeviceByName { get; } = new(StringComparer.Ordinal);
-    internal PrefixTrie<int> RouteTrie { get; } = new();
-    internal List<RoutePlan> Routes { get; } = new();
-    internal Dictionary<uint, int> LocalAddresses { get; } = new();
+    public DeviceRuntime[] Devices { get { EnsureBody(); return _devices; } internal set => _devices = value; }
+    private DeviceRuntime[] _devices = Array.Empty<DeviceRuntime>();
+    internal Dictionary<string, int> DeviceByName { get { EnsureBody(); return _deviceByName; } }
+    internal PrefixTrie<int> RouteTrie { get { EnsureBody(); return _routeTrie; } }
+    internal List<RoutePlan> Routes { get { EnsureBody(); return _routes; } }
+    internal Dictionary<uint, int> LocalAddresses { get { EnsureBody(); return _localAddresses; } }
+    private Dictionary<string, int> _deviceByName = null!;
+    private PrefixTrie<int> _routeTrie = null!;
+    private List<RoutePlan> _routes = null!;
+    private Dictionary<uint, int> _localAddresses = null!;
+    private Dictionary<int, ListenerPlan> _listeners = null!;
+
+    /// <summary>Allocates the body's tables (the cluster fills them): now for external clients, on first use for the rest.</summary>
+    internal void StartBody()
+    {
+        BodyBuilt = true;
+        _deviceByName = new Dictionary<string, int>(StringComparer.Ordinal);
+        _routeTrie = new PrefixTrie<int>();
+        _routes = new List<RoutePlan>();
+        _localAddresses = new Dictionary<uint, int>();
+        _listeners = new Dictionary<int, ListenerPlan>();
+    }
     // The plan's permanent entries are loaded on first use (LoadedNeighbors < 0: not yet; see Cluster).
     internal Dictionary<NeighborKey, NeighborEntry> Neighbors
     {
@@ -161,17 +190,18 @@ public sealed class NamespaceRuntime
     internal ICompiledForwarding? AttachedForwarding;
     /// <summary>The generated main-table decision (<see cref="ICompiledForwarding.Routes"/>), used instead of <see cref="RouteTrie"/> when set.</summary>
     internal CompiledRouteLookup? CompiledRoutes;
-    internal Dictionary<int, ListenerPlan> Listeners { get; } = new();
+    internal Dictionary<int, ListenerPlan> Listeners { get { EnsureBody(); return _listeners; } }
     internal Dictionary<int, ClientSocket> ClientSockets { get; } = new();
     internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
     /// <summary>Whether conntrack hooks are registered here: some table, IPVS service or nftables balancer needs them (nf_ct_netns_get).</summary>
-    public bool ConntrackEnabled { get; internal set; }
+    public bool ConntrackEnabled { get { EnsureBody(); return _conntrackEnabled; } internal set => _conntrackEnabled = value; }
     /// <summary><c>net.bridge.bridge-nf-call-iptables</c>: bridged IPv4 frames traverse iptables (br_netfilter).</summary>
-    public bool BridgeNetfilter { get; internal set; }
+    public bool BridgeNetfilter { get { EnsureBody(); return _bridgeNetfilter; } internal set => _bridgeNetfilter = value; }
     /// <summary><c>net.ipv4.ip_forward</c>.</summary>
-    public bool IpForward { get; internal set; }
+    public bool IpForward { get { EnsureBody(); return _ipForward; } internal set => _ipForward = value; }
     /// <summary><c>net.ipv4.vs.conntrack</c>.</summary>
-    public bool IpvsConntrack { get; internal set; }
+    public bool IpvsConntrack { get { EnsureBody(); return _ipvsConntrack; } internal set => _ipvsConntrack = value; }
+    private bool _conntrackEnabled, _bridgeNetfilter, _ipForward, _ipvsConntrack;
     internal int EphemeralCursor;
     internal ushort NextIpId;
     // What the two counters above start at, for Cluster.Reset.
