@@ -128,7 +128,7 @@ public class PipelineTests
         Assert.True(start > 0, "no CompiledForwarding in the pipeline source");
         var lines = source.Substring(start).Split('\n').Select(l => l.Trim()).ToArray();
         var route = new System.Text.RegularExpressions.Regex(@"^(if \(\(d & 0x[0-9A-F]{8}u\) == 0x[0-9A-F]{8}u\) return \d+;|if \(d == 0x[0-9A-F]{8}u\) return \d+;|case 0x[0-9A-F]{8}u: return \d+;|return \d+;)$");
-        var fdb = new System.Text.RegularExpressions.Regex(@"^case 0x[0-9A-F]{12}UL: entry = new ");
+        var fdb = new System.Text.RegularExpressions.Regex(@"^case 0x[0-9A-F]{12}UL: (port = \d+; local = (true|false)|vtep = 0x[0-9A-F]{8}u); break;$");
         int routes = 0, entries = 0;
         for (int i = 0; i < lines.Length; i++)
         {

@@ -42,7 +42,9 @@ public partial class CompiledNetfilterTests
 
     /// <summary>
     /// The example with routes Docker never adds, so the compiled decision has runs long enough for a switch (/24s, /32s),
-    /// prefixes nested in others, a duplicate prefix (the first added wins) and a route through a device that does not exist.
+    /// prefixes nested in others, a duplicate prefix (the first added wins) and a route through a device that does not exist;
+    /// and with FDB entries lowering never makes: a static entry behind a bridge port, a local one on the bridge itself, and
+    /// one that re-points a port's own local entry (the last one loaded wins).
     /// </summary>
     private static DataplanePlan ManyRoutes()
     {
@@ -54,10 +56,22 @@ public partial class CompiledNetfilterTests
         extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(10, 0, 0, 0), 8), gw, "eth1", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
         extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(10, 50, 2, 0), 24), null, "eth0", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
         extra.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.FromBytes(192, 0, 2, 0), 24), null, "nonexistent0", null, RouteOrigin.Static, SwarmDsl.Text.SourceSpan.None));
+        var none = SwarmDsl.Text.SourceSpan.None;
+        var cluster = new Simulation(plan).Cluster;
         var hosts = plan.Hosts.Select(h => h with
         {
             Namespaces = new SwarmDsl.Collections.EquatableArray<NamespacePlan>(h.Namespaces.Select(n =>
-                n.Name == "ingress_sbox" ? n with { Routes = new SwarmDsl.Collections.EquatableArray<RoutePlan>(n.Routes.Concat(extra)) } : n)),
+                n.Name == "ingress_sbox" ? n with { Routes = new SwarmDsl.Collections.EquatableArray<RoutePlan>(n.Routes.Concat(extra)) }
+                : n.Name == "1-ingress" ? n with
+                {
+                    Fdb = new SwarmDsl.Collections.EquatableArray<FdbPlan>(n.Fdb.Concat(new[]
+                    {
+                        new FdbPlan("veth1", new MacAddress(0x02420AFF0099UL), null, none),
+                        new FdbPlan("br0", new MacAddress(0x02420AFF009AUL), null, none),
+                        new FdbPlan("veth1", cluster.Namespace(h.Node, n.Name)!.Device("veth0")!.Mac, null, none),
+                    })),
+                }
+                : n)),
         });
         return plan with { Hosts = new SwarmDsl.Collections.EquatableArray<HostPlan>(hosts) };
     }
@@ -96,6 +110,9 @@ public partial class CompiledNetfilterTests
             var source = Source(plan);
             Assert.True(source.Split('\n').Count(l => l.TrimStart().StartsWith("switch ((d & 0xFFFFFF00u))", StringComparison.Ordinal) || l.TrimStart().StartsWith("switch (d)", StringComparison.Ordinal)) >= 2, "no switch runs");
         }
+
+        if (name == "many routes")
+            Assert.Contains("local = false", Source(plan), StringComparison.Ordinal);
 
         // FDBs: every MAC the tables hold (all permanent before traffic) and random ones, against the tables.
         foreach (var ns in namespaces)

@@ -34,7 +34,12 @@ internal static class ForwardingEmitter
     /// <param name="publicType">Public (a library of its own) or internal (nested in a topology class).</param>
     /// <param name="attributeLine">An attribute line written after the class's docs (<c>[GeneratedCode]</c>), or null.</param>
     /// <param name="nodes">The nodes to compile (the others keep the Runtime's tables), or null for every node.</param>
-    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null, ISet<string>? nodes = null)
+    /// <param name="fingerprint">
+    /// A C# constant expression for the plan's fingerprint already in the source (the pipeline's
+    /// <c>CompiledNetfilter.Fingerprint</c>: hashing a large plan costs a noticeable share of the generator's run), or null
+    /// to compute it here.
+    /// </param>
+    public static void Write(SourceWriter w, DataplanePlan plan, string className, bool publicType, string? attributeLine = null, ISet<string>? nodes = null, string? fingerprint = null)
     {
         var views = ForwardingView.Of(plan, nodes);
 
@@ -75,7 +80,7 @@ internal static class ForwardingEmitter
         using (w.Block((publicType ? "public" : "internal") + " sealed class " + className + " : " + Engine + "ICompiledForwarding"))
         {
             w.WriteLine("/// <summary>The fingerprint of the plan this code was generated from (<c>AttachForwarding</c> refuses any other plan).</summary>");
-            w.WriteLine("public const string Fingerprint = " + NetfilterEmitter.Lit(PlanFingerprint.Compute(plan)) + ";");
+            w.WriteLine("public const string Fingerprint = " + (fingerprint ?? NetfilterEmitter.Lit(PlanFingerprint.Compute(plan))) + ";");
             w.WriteLine();
             w.WriteLine("/// <inheritdoc />");
             w.WriteLine("public string PlanFingerprint => Fingerprint;");
@@ -208,17 +213,23 @@ internal static class ForwardingEmitter
         w.WriteLine("/// <summary>" + NetfilterEmitter.Xml(ns.Node + "/" + ns.Name + " " + bridge) + ": the permanent FDB entries (local and static); learned ones stay in the table.</summary>");
         using (w.Block("private bool " + method + "(ulong mac, out " + Bridging + "FdbEntry entry)"))
         {
+            // Each case only sets the port and kind: an overlay's FDB holds thousands of entries, and a constructor call per
+            // case made the source several times longer.
+            w.WriteLine("int port;");
+            w.WriteLine("bool local;");
             using (w.Block("switch (mac)"))
             {
                 foreach (var e in entries)
                 {
-                    w.WriteLine(Comment("// " + e.Mac + " dev " + e.PortName + " master " + bridge + (e.Entry.Kind == FdbEntryKind.Local ? " permanent" : " static")));
+                    bool local = e.Entry.Kind == FdbEntryKind.Local;
+                    w.WriteLine(Comment("// " + e.Mac + " dev " + e.PortName + " master " + bridge + (local ? " permanent" : " static")));
                     Location(w, e.Span);
-                    w.WriteLine("case " + Mac(e.Mac) + ": entry = new " + Bridging + "FdbEntry(" + I(e.Entry.Port) + ", " + Bridging + "FdbEntryKind." + e.Entry.Kind + ", 0L); return true;");
+                    w.WriteLine("case " + Mac(e.Mac) + ": port = " + I(e.Entry.Port) + "; local = " + (local ? "true" : "false") + "; break;");
                 }
+                w.WriteLine("default: entry = default; return false;");
             }
-            w.WriteLine("entry = default;");
-            w.WriteLine("return false;");
+            w.WriteLine("entry = new " + Bridging + "FdbEntry(port, local ? " + Bridging + "FdbEntryKind.Local : " + Bridging + "FdbEntryKind.Static, 0L);");
+            w.WriteLine("return true;");
         }
     }
 
@@ -227,17 +238,19 @@ internal static class ForwardingEmitter
         w.WriteLine("/// <summary>" + NetfilterEmitter.Xml(ns.Node + "/" + ns.Name + " " + device) + ": the static remote VTEPs; learned ones stay in the table.</summary>");
         using (w.Block("private bool " + method + "(ulong mac, out " + Bridging + "VxlanFdbEntry entry)"))
         {
+            w.WriteLine("uint vtep;");
             using (w.Block("switch (mac)"))
             {
                 foreach (var e in entries)
                 {
                     w.WriteLine(Comment("// " + e.Mac + " dev " + device + " dst " + e.RemoteVtep + " self permanent"));
                     Location(w, e.Span);
-                    w.WriteLine("case " + Mac(e.Mac) + ": entry = new " + Bridging + "VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(" + NetfilterEmitter.Hex(e.RemoteVtep.Value) + "), true, 0L); return true;");
+                    w.WriteLine("case " + Mac(e.Mac) + ": vtep = " + NetfilterEmitter.Hex(e.RemoteVtep.Value) + "; break;");
                 }
+                w.WriteLine("default: entry = default; return false;");
             }
-            w.WriteLine("entry = default;");
-            w.WriteLine("return false;");
+            w.WriteLine("entry = new " + Bridging + "VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(vtep), true, 0L);");
+            w.WriteLine("return true;");
         }
     }
 

@@ -140,7 +140,8 @@ internal static class PipelineEmitter
         var nodes = spec.PipelineNodes.Length == 0 ? null : new HashSet<string>(spec.PipelineNodes.Split(';'), System.StringComparer.Ordinal);
         NetfilterEmitter.Write(w, spec.Plan, "CompiledNetfilter", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute, nodes);
         w.WriteLine();
-        ForwardingEmitter.Write(w, spec.Plan, "CompiledForwarding", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute, nodes);
+        ForwardingEmitter.Write(w, spec.Plan, "CompiledForwarding", publicType: false, spec.Target.IsGeneratedType ? null : TopologyEmitter.GeneratedCodeAttribute, nodes,
+            fingerprint: "CompiledNetfilter.Fingerprint");
     }
 
     private static void WriteTraffic(SourceWriter w, System.Action attribute)

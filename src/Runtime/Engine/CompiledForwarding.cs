@@ -143,7 +143,12 @@ internal static class ForwardingView
 
         var bridges = new List<(string, IReadOnlyList<EffectiveFdbEntry>)>();
         var vxlans = new List<(string, IReadOnlyList<EffectiveVxlanEntry>)>();
-        var planFdb = ns.Plan?.Fdb ?? Collections.EquatableArray<FdbPlan>.Empty;
+        // The last plan entry for a (device, MAC) is the one loading kept: its span. An overlay namespace of a large plan
+        // holds thousands, so they are indexed once rather than searched per entry.
+        var planSpans = new Dictionary<(string Device, ulong Mac), SourceSpan>();
+        if (ns.Plan is { } plan)
+            foreach (var f in plan.Fdb) planSpans[(f.Device, f.Mac.Value)] = f.Span;
+        SourceSpan? PlanSpan(string device, MacAddress mac) => planSpans.TryGetValue((device, mac.Value), out var span) ? span : null;
         foreach (var d in ns.Devices)
         {
             if (d.Fdb is { } fdb)
@@ -153,7 +158,7 @@ internal static class ForwardingView
                 {
                     if (kv.Value.Kind == FdbEntryKind.Learned) continue;
                     var owner = ns.Devices[kv.Value.Port];
-                    entries.Add(new EffectiveFdbEntry(kv.Key, kv.Value, owner.Name, PlanSpan(planFdb, owner.Name, kv.Key) ?? owner.Span));
+                    entries.Add(new EffectiveFdbEntry(kv.Key, kv.Value, owner.Name, PlanSpan(owner.Name, kv.Key) ?? owner.Span));
                 }
                 bridges.Add((d.Name, entries));
             }
@@ -161,19 +166,10 @@ internal static class ForwardingView
             {
                 var entries = new List<EffectiveVxlanEntry>();
                 foreach (var kv in vxlan.StaticEntries())
-                    entries.Add(new EffectiveVxlanEntry(kv.Key, kv.Value.RemoteVtep, PlanSpan(planFdb, d.Name, kv.Key) ?? d.Span));
+                    entries.Add(new EffectiveVxlanEntry(kv.Key, kv.Value.RemoteVtep, PlanSpan(d.Name, kv.Key) ?? d.Span));
                 vxlans.Add((d.Name, entries));
             }
         }
         return new NamespaceForwarding(ns.Node, ns.Name, routes, bridges, vxlans);
-    }
-
-    /// <summary>The span of the last plan FDB entry for <paramref name="mac"/> on <paramref name="device"/> (the one loading kept).</summary>
-    private static SourceSpan? PlanSpan(Collections.EquatableArray<FdbPlan> fdb, string device, MacAddress mac)
-    {
-        SourceSpan? span = null;
-        foreach (var f in fdb)
-            if (f.Mac == mac && string.Equals(f.Device, device, StringComparison.Ordinal)) span = f.Span;
-        return span;
     }
 }

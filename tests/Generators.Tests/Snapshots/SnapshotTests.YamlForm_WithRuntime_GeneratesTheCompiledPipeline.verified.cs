@@ -886,7 +886,7 @@ namespace Consumer.App
         internal sealed class CompiledForwarding : global::SwarmDsl.Runtime.Engine.ICompiledForwarding
         {
             /// <summary>The fingerprint of the plan this code was generated from (<c>AttachForwarding</c> refuses any other plan).</summary>
-            public const string Fingerprint = "two-node/145977989670e0f3";
+            public const string Fingerprint = CompiledNetfilter.Fingerprint;
 
             /// <inheritdoc />
             public string PlanFingerprint => Fingerprint;
@@ -970,115 +970,131 @@ namespace Consumer.App
             /// <summary>manager/host docker_gwbridge: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
             private bool BridgeFdb0(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
+                int port;
+                bool local;
                 switch (mac)
                 {
                     // 02:b5:98:65:fa:9d dev veth157550a master docker_gwbridge permanent
                     // two-node.swarm.yaml:20:3
-                    case 0x02B59865FA9DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02B59865FA9DUL: port = 3; local = true; break;
                     // 02:c7:a8:ea:7c:3d dev veth2698d47 master docker_gwbridge permanent
                     // two-node.swarm.yaml:51:9
-                    case 0x02C7A8EA7C3DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02C7A8EA7C3DUL: port = 4; local = true; break;
                     // 02:fc:6d:68:21:82 dev docker_gwbridge master docker_gwbridge permanent
                     // two-node.swarm.yaml:20:3
-                    case 0x02FC6D682182UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02FC6D682182UL: port = 2; local = true; break;
+                    default: entry = default; return false;
                 }
-                entry = default;
-                return false;
+                entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(port, local ? global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local : global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Static, 0L);
+                return true;
             }
 
             /// <summary>manager/1-ingress br0: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
             private bool BridgeFdb1(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
+                int port;
+                bool local;
                 switch (mac)
                 {
                     // 02:0b:fb:2d:64:c2 dev veth0 master br0 permanent
                     // two-node.swarm.yaml:34:16
-                    case 0x020BFB2D64C2UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x020BFB2D64C2UL: port = 3; local = true; break;
                     // 02:0b:fb:2d:66:75 dev veth1 master br0 permanent
                     // two-node.swarm.yaml:51:35
-                    case 0x020BFB2D6675UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x020BFB2D6675UL: port = 4; local = true; break;
                     // 02:0d:db:a7:eb:b4 dev vxlan0 master br0 permanent
                     // two-node.swarm.yaml:26:3
-                    case 0x020DDBA7EBB4UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x020DDBA7EBB4UL: port = 2; local = true; break;
                     // 02:91:f0:08:fe:1d dev br0 master br0 permanent
                     // two-node.swarm.yaml:26:3
-                    case 0x0291F008FE1DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(1, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x0291F008FE1DUL: port = 1; local = true; break;
+                    default: entry = default; return false;
                 }
-                entry = default;
-                return false;
+                entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(port, local ? global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local : global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Static, 0L);
+                return true;
             }
 
             /// <summary>worker/host docker_gwbridge: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
             private bool BridgeFdb2(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
+                int port;
+                bool local;
                 switch (mac)
                 {
                     // 02:31:62:c5:ab:c3 dev vethf7137b5 master docker_gwbridge permanent
                     // two-node.swarm.yaml:52:9
-                    case 0x023162C5ABC3UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x023162C5ABC3UL: port = 4; local = true; break;
                     // 02:57:f8:6b:dc:57 dev docker_gwbridge master docker_gwbridge permanent
                     // two-node.swarm.yaml:20:3
-                    case 0x0257F86BDC57UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x0257F86BDC57UL: port = 2; local = true; break;
                     // 02:af:ed:15:b7:4f dev veth970a2bd master docker_gwbridge permanent
                     // two-node.swarm.yaml:20:3
-                    case 0x02AFED15B74FUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02AFED15B74FUL: port = 3; local = true; break;
+                    default: entry = default; return false;
                 }
-                entry = default;
-                return false;
+                entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(port, local ? global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local : global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Static, 0L);
+                return true;
             }
 
             /// <summary>worker/1-ingress br0: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
             private bool BridgeFdb3(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
+                int port;
+                bool local;
                 switch (mac)
                 {
                     // 02:b9:fe:e5:76:c2 dev br0 master br0 permanent
                     // two-node.swarm.yaml:26:3
-                    case 0x02B9FEE576C2UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(1, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02B9FEE576C2UL: port = 1; local = true; break;
                     // 02:c7:28:db:ba:c5 dev vxlan0 master br0 permanent
                     // two-node.swarm.yaml:26:3
-                    case 0x02C728DBBAC5UL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(2, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02C728DBBAC5UL: port = 2; local = true; break;
                     // 02:e3:cc:e5:44:ea dev veth1 master br0 permanent
                     // two-node.swarm.yaml:52:35
-                    case 0x02E3CCE544EAUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(4, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02E3CCE544EAUL: port = 4; local = true; break;
                     // 02:e3:cc:e5:46:9d dev veth0 master br0 permanent
                     // two-node.swarm.yaml:35:15
-                    case 0x02E3CCE5469DUL: entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(3, global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local, 0L); return true;
+                    case 0x02E3CCE5469DUL: port = 3; local = true; break;
+                    default: entry = default; return false;
                 }
-                entry = default;
-                return false;
+                entry = new global::SwarmDsl.Runtime.Bridging.FdbEntry(port, local ? global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Local : global::SwarmDsl.Runtime.Bridging.FdbEntryKind.Static, 0L);
+                return true;
             }
 
             /// <summary>manager/1-ingress vxlan0: the static remote VTEPs; learned ones stay in the table.</summary>
             private bool VxlanFdb0(ulong mac, out global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry entry)
             {
+                uint vtep;
                 switch (mac)
                 {
                     // 02:42:0a:ff:00:03 dev vxlan0 dst 10.7.191.9 self permanent
                     // two-node.swarm.yaml:35:15
-                    case 0x02420AFF0003UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF09u), true, 0L); return true;
+                    case 0x02420AFF0003UL: vtep = 0x0A07BF09u; break;
                     // 02:42:0a:ff:00:06 dev vxlan0 dst 10.7.191.9 self permanent
                     // two-node.swarm.yaml:52:35
-                    case 0x02420AFF0006UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF09u), true, 0L); return true;
+                    case 0x02420AFF0006UL: vtep = 0x0A07BF09u; break;
+                    default: entry = default; return false;
                 }
-                entry = default;
-                return false;
+                entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(vtep), true, 0L);
+                return true;
             }
 
             /// <summary>worker/1-ingress vxlan0: the static remote VTEPs; learned ones stay in the table.</summary>
             private bool VxlanFdb1(ulong mac, out global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry entry)
             {
+                uint vtep;
                 switch (mac)
                 {
                     // 02:42:0a:ff:00:02 dev vxlan0 dst 10.7.191.10 self permanent
                     // two-node.swarm.yaml:34:16
-                    case 0x02420AFF0002UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF0Au), true, 0L); return true;
+                    case 0x02420AFF0002UL: vtep = 0x0A07BF0Au; break;
                     // 02:42:0a:ff:00:05 dev vxlan0 dst 10.7.191.10 self permanent
                     // two-node.swarm.yaml:51:35
-                    case 0x02420AFF0005UL: entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(0x0A07BF0Au), true, 0L); return true;
+                    case 0x02420AFF0005UL: vtep = 0x0A07BF0Au; break;
+                    default: entry = default; return false;
                 }
-                entry = default;
-                return false;
+                entry = new global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry(new global::SwarmDsl.Net.Ipv4Address(vtep), true, 0L);
+                return true;
             }
         }
     }
