@@ -22,8 +22,13 @@ namespace SwarmDsl.Benchmarks;
 /// <see cref="Cold"/> is a build from scratch (a new driver: nothing cached); <see cref="UnrelatedEdit"/> is the IDE case,
 /// the driver of a previous run given a compilation where an unrelated C# file changed (every step must be cached).
 /// </summary>
-/// <remarks>"Cold" means no incremental state, with the JIT warm; docs/performance.md also reports a JIT-cold first run.</remarks>
+/// <remarks>
+/// "Cold" means no incremental state, with the JIT warm; docs/performance.md also reports a JIT-cold first run. Server GC,
+/// as the compiler runs generators: csc and VBCSCompiler ship with <c>"System.GC.Server": true</c> in their
+/// runtimeconfig.json; docs/performance.md also gives workstation-GC figures.
+/// </remarks>
 [MemoryDiagnoser]
+[GcServer(true)]
 public class GeneratorBenchmarks
 {
     private const string ProjectDir = "/consumer/";
