@@ -99,6 +99,31 @@ public class ExampleTraceTests
     }
 
     [Fact]
+    public void A_static_vxlan_entry_naming_another_vtep_drops_the_frame_as_vxlan_snoop_does()
+    {
+        // vxlan_snoop: a frame whose inner source MAC has a static entry at another VTEP is dropped ("Don't migrate static
+        // entries, drop packets", SKB_DROP_REASON_VXLAN_ENTRY_EXISTS), not delivered and not learned.
+        var plan = ExamplePlans.Ipvs;
+        var worker = plan.Hosts.Single(h => h.Node == "worker").UnderlayAddress.Address;
+        var sim = new Simulation(plan, 0);
+        var vxlan = sim.Cluster.Namespace("manager", "1-ingress")!.Device("vxlan0")!.VxlanFdb!;
+        var elsewhere = Ipv4Address.FromBytes(192, 0, 2, 7);
+        int moved = 0;
+        foreach (var e in vxlan.StaticEntries())
+            if (e.Value.RemoteVtep == worker) { vxlan.AddStatic(e.Key, elsewhere); moved++; }
+        Assert.True(moved > 0, "manager's ingress vxlan0 has no static entry at worker");
+        Assert.True(sim.TryResolve("external", "worker:8080/tcp", out var flow, out var error), error);
+        // Worker's IPVS sends one of two connections to web.1 on manager, across VXLAN: manager refuses that one.
+        var dropped = sim.Connect(flow, 2).Select(t => t.Request.Disposition).Where(d => d.Kind != DispositionKind.Delivered).ToList();
+        var refused = Assert.Single(dropped);
+        Assert.Equal((DispositionKind.Dropped, DropCause.VxlanSourceRejected), (refused.Kind, refused.Cause));
+        Assert.Contains("another VTEP than " + worker, refused.Detail);
+        Assert.DoesNotContain(vxlan.StaticEntries(), e => e.Value.RemoteVtep == worker); // nothing migrated back
+        // Unedited, both connections arrive.
+        Assert.All(Trace(plan, "external", "worker:8080/tcp", 2), t => Assert.Equal(DispositionKind.Delivered, t.Request.Disposition.Kind));
+    }
+
+    [Fact]
     public void Every_packet_ends_in_exactly_one_disposition_and_ttl_never_goes_negative()
     {
         var targets = new[] { "manager:8080/tcp", "worker:8080/tcp", "manager:9999/tcp", "worker:8080/udp", "web.1", "web.2", "web", "manager", "10.255.0.6:80" };

@@ -298,6 +298,30 @@ public class KernelPrimitiveTests
     }
 
     [Fact]
+    public void Vxlan_snoop_learns_migrates_and_refuses_what_the_kernel_drops()
+    {
+        // drivers/net/vxlan/vxlan_core.c vxlan_snoop: learn a new MAC, migrate a learned one to the new remote, drop frames
+        // from an invalid source MAC or from another VTEP than a static entry's.
+        var fdb = new VxlanFdb();
+        var a = Ipv4Address.FromBytes(10, 0, 0, 1);
+        var b = Ipv4Address.FromBytes(10, 0, 0, 2);
+        var learned = new MacAddress(0x0242_0aff_0005);
+        Assert.True(fdb.Learn(learned, a, now: 0));
+        Assert.True(fdb.Learn(learned, b, now: 10));
+        Assert.True(fdb.TryLookup(learned, 20, out var e));
+        Assert.Equal((b, false), (e.RemoteVtep, e.Static));
+        var pinned = new MacAddress(0x0242_0aff_0006);
+        fdb.AddStatic(pinned, a);
+        Assert.True(fdb.Learn(pinned, a, now: 30));
+        Assert.False(fdb.Learn(pinned, b, now: 30));
+        Assert.True(fdb.TryLookup(pinned, 40, out e));
+        Assert.Equal((a, true), (e.RemoteVtep, e.Static));
+        Assert.False(fdb.Learn(new MacAddress(0x0100_5e00_0001), a, now: 50)); // multicast
+        Assert.False(fdb.Learn(MacAddress.Zero, a, now: 50));
+        Assert.Equal(2, fdb.Count);
+    }
+
+    [Fact]
     public void Bridge_fdb_learns_ages_and_never_overrides_permanent_entries()
     {
         // net/bridge/br_fdb.c: br_fdb_update learns on ingress; has_expired() after ageing_time (300 s); static/local stay.

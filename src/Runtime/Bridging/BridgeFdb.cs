@@ -170,13 +170,18 @@ public sealed class VxlanFdb
         return list;
     }
 
-    /// <summary><c>vxlan_snoop</c>: learns the outer source of a received frame's inner source MAC.</summary>
-    public void Learn(MacAddress mac, Ipv4Address vtep, long now)
+    /// <summary>
+    /// <c>vxlan_snoop</c>: learns (or migrates) the outer source of a received frame's inner source MAC. False when the kernel
+    /// drops the frame instead: its source MAC is no valid unicast address (<c>is_valid_ether_addr</c>), or a static entry
+    /// keeps the MAC at another VTEP ("Don't migrate static entries, drop packets", SKB_DROP_REASON_VXLAN_ENTRY_EXISTS).
+    /// </summary>
+    public bool Learn(MacAddress mac, Ipv4Address vtep, long now)
     {
-        if (mac.IsMulticast || mac.Value == 0) return;
-        if (_entries.TryGetValue(mac.Value, out var e) && e.Static) return;
+        if (mac.IsMulticast || mac.Value == 0) return false;
+        if (_entries.TryGetValue(mac.Value, out var e) && e.Static) return e.RemoteVtep == vtep;
         _entries[mac.Value] = new VxlanFdbEntry(vtep, false, now);
         _changes++;
+        return true;
     }
 
     /// <summary>Looks a MAC up.</summary>

@@ -513,7 +513,14 @@ internal sealed partial class PacketWalker
             var vx = dev.Plan!.Vxlan!;
             if (vx.Vni != _p.Vni) continue;
             var outer = _p.Headers;
-            if (vx.Learning) dev.VxlanFdb!.Learn(_p.Inner.EthSource, outer.Source, _c.NowMilliseconds);
+            if (vx.Learning && !dev.VxlanFdb!.Learn(_p.Inner.EthSource, outer.Source, _c.NowMilliseconds))
+            {
+                Drop(DropCause.VxlanSourceRejected, dev.Span, _p.Inner.EthSource.IsMulticast || _p.Inner.EthSource.Value == 0
+                    ? "the inner source MAC " + _p.Inner.EthSource + " is not a unicast address (vxlan_snoop)"
+                    : "a static FDB entry of " + dev.Name + " keeps " + _p.Inner.EthSource + " at another VTEP than " + outer.Source
+                      + " (vxlan_snoop does not migrate static entries)");
+                return;
+            }
             if (_trace != null) _trace.Add(new VxlanDecapStep(dev.Name, vx.Vni, outer.Source, outer.Destination, outer.SourcePort, outer.DestinationPort, dev.Span));
             Confirm();
             _p.Headers = _p.Inner;

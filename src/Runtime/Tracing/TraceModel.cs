@@ -42,6 +42,11 @@ public enum DropCause
     ChainLoop,
     /// <summary>A frame came back to the bridge port it arrived on (hairpin mode is off).</summary>
     Hairpin,
+    /// <summary>
+    /// A VXLAN device with learning refused a received frame: an invalid inner source MAC, or one a static FDB entry keeps at
+    /// another VTEP (the kernel's SKB_DROP_REASON_MAC_INVALID_SOURCE and SKB_DROP_REASON_VXLAN_ENTRY_EXISTS).
+    /// </summary>
+    VxlanSourceRejected,
 }
 
 /// <summary>How a packet's life ended.</summary>
