@@ -105,7 +105,10 @@ public class PipelineBenchmarks
         }
     }
 
-    /// <summary>Every netfilter table of every namespace the packet crosses is served by the generated code (not the interpreter).</summary>
+    /// <summary>
+    /// Every netfilter table and route table of every namespace the packet crosses is served by the generated code (not the
+    /// interpreter or the route trie).
+    /// </summary>
     private void RequireCompiled(PacketTrace trace)
     {
         var compiled =
@@ -113,13 +116,21 @@ public class PipelineBenchmarks
             Scenario == PipelineScenario.LargeTopology ? (SwarmDsl.Runtime.Netfilter.ICompiledNetfilter)new Large.CompiledNetfilter() :
 #endif
             new TwoNode.CompiledNetfilter();
+        var forwarding =
+#if SWARMDSL_BENCH_LARGE
+            Scenario == PipelineScenario.LargeTopology ? (SwarmDsl.Runtime.Engine.ICompiledForwarding)new Large.CompiledForwarding() :
+#endif
+            new TwoNode.CompiledForwarding();
+        const string Why = ": the packet crosses nodes that SwarmDslPipelineNodes (SwarmDsl.Benchmarks.csproj) leaves out";
         foreach (var hop in trace.Hops)
         {
             var ns = _plan.Hosts.FirstOrDefault(h => h.Node == hop.Node)?.Namespaces.FirstOrDefault(n => n.Name == hop.Namespace);
             if (ns is null) continue; // external client
             foreach (var table in ns.Tables)
                 if (compiled.Table(hop.Node, hop.Namespace, table.Name) is null)
-                    throw new InvalidOperationException(hop.Node + "/" + hop.Namespace + " " + table.Name + " is not compiled: the packet crosses nodes that SwarmDslPipelineNodes (SwarmDsl.Benchmarks.csproj) leaves out");
+                    throw new InvalidOperationException(hop.Node + "/" + hop.Namespace + " " + table.Name + " is not compiled" + Why);
+            if (ns.Routes.Count > 0 && forwarding.Routes(hop.Node, hop.Namespace) is null)
+                throw new InvalidOperationException(hop.Node + "/" + hop.Namespace + "'s routes are not compiled" + Why);
         }
     }
 
