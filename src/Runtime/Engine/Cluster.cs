@@ -53,6 +53,12 @@ public sealed class Cluster
         foreach (var ns in _namespaces) ResetState(ns);
     }
 
+    /// <summary>
+    /// Compiled matches by plan rule (reference): lowering shares a published port's rules between every node's tables, so a
+    /// rule compiled for one namespace serves them all. Only rules without statistic matches (their slots are per table).
+    /// </summary>
+    internal readonly Dictionary<NetfilterRule, CompiledMatch[]> CompiledMatches = new(ReferenceComparer<NetfilterRule>.Instance);
+
     private readonly int _initialNamespaces;
     private readonly int _initialUnderlay;
 
@@ -138,7 +144,7 @@ public sealed class Cluster
         {
             foreach (var t in plan.Tables)
             {
-                var compiled = CompiledTable.Compile(t);
+                var compiled = CompiledTable.Compile(t, ns.Owner?.CompiledMatches);
                 if (ns.AttachedNetfilter is { } netfilter) compiled.Entry = netfilter.Table(ns.Node, ns.Name, compiled.Name);
                 switch (t.Name)
                 {

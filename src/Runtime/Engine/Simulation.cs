@@ -71,7 +71,7 @@ public sealed class Simulation
         }
         var seen = new HashSet<(string Service, string Task)>();
         // Lowering shares one IpvsServicePlan between every node's copy of a balancer: each is read once.
-        var read = new HashSet<IpvsServicePlan>(SameObject.Instance);
+        var read = new HashSet<IpvsServicePlan>(ReferenceComparer<IpvsServicePlan>.Instance);
         foreach (var ns in Cluster.Namespaces)
         {
             if (ns.Plan is null) continue;
@@ -91,16 +91,6 @@ public sealed class Simulation
             kv.Value.Sort(StringComparer.Ordinal);
         }
         foreach (var t in _taskNamespace.Keys) if (!_names.ContainsKey(t)) _names[t] = TrafficEndpointKind.Task;
-    }
-
-    /// <summary>Reference identity (netstandard2.0 has no <c>ReferenceEqualityComparer</c>).</summary>
-    private sealed class SameObject : IEqualityComparer<IpvsServicePlan>
-    {
-        public static readonly SameObject Instance = new();
-
-        public bool Equals(IpvsServicePlan? x, IpvsServicePlan? y) => ReferenceEquals(x, y);
-
-        public int GetHashCode(IpvsServicePlan obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
     }
 
     private void AddServiceTask(HashSet<(string Service, string Task)> seen, string service, string? task)

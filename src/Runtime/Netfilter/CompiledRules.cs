@@ -126,7 +126,7 @@ internal sealed class CompiledTable
     public void SetHookChain(NetfilterHook hook, int chain) => _hookChain[(int)hook] = chain;
 
     /// <summary>Compiles a plan table; unknown jump targets become rules that never match (the plan is validated upstream).</summary>
-    public static CompiledTable Compile(NetfilterTable table)
+    public static CompiledTable Compile(NetfilterTable table, Dictionary<NetfilterRule, CompiledMatch[]>? shared = null)
     {
         var chains = new CompiledChain[table.Chains.Count];
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -146,8 +146,14 @@ internal sealed class CompiledTable
             for (int r = 0; r < src.Rules.Count; r++)
             {
                 var rule = src.Rules[r];
-                var ms = new CompiledMatch[rule.Matches.Count];
-                for (int m = 0; m < ms.Length; m++) ms[m] = CompileMatch(rule.Matches[m], ref slots);
+                if (shared is null || !shared.TryGetValue(rule, out var ms))
+                {
+                    int before = slots;
+                    ms = new CompiledMatch[rule.Matches.Count];
+                    for (int m = 0; m < ms.Length; m++) ms[m] = CompileMatch(rule.Matches[m], ref slots);
+                    // Immutable once compiled, so shareable, unless a statistic match took a slot of this table.
+                    if (shared is not null && slots == before) shared[rule] = ms;
+                }
                 var target = CompileTarget(rule.Target, byName, out bool resolvable);
                 if (!resolvable) continue;
                 rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, ms, target));
