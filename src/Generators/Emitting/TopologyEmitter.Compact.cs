@@ -186,15 +186,7 @@ internal sealed partial class TopologyEmitter
             _w.WriteLine("int[] d =");
             _w.WriteLine("{");
             // Several rows to a line: the indentation of one row per line would be a third of the text.
-            var packed = new StringBuilder("   ");
-            foreach (var row in table.Rows)
-            {
-                foreach (var v in row) packed.Append(' ').Append(I(v)).Append(',');
-                if (packed.Length < 160) continue;
-                _w.WriteLine(packed.ToString());
-                packed.Length = 3;
-            }
-            if (packed.Length > 3) _w.WriteLine(packed.ToString());
+            _w.WriteIntRows(table.Rows, 160);
             _w.WriteLine("};");
             _w.WriteLine("string[] s =");
             _w.WriteLine("{");
