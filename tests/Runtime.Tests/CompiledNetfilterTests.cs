@@ -78,6 +78,18 @@ public partial class CompiledNetfilterTests
         return result.Plan!;
     }
 
+    /// <summary>Enough tasks on one overlay that each node's VXLAN FDB has more entries than one generated method holds.</summary>
+    private static DataplanePlan ManyEndpoints()
+    {
+        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(new SwarmDsl.Synthetic.SyntheticTopologyOptions
+        {
+            Name = "many-endpoints", Nodes = 3, Overlays = 1, Services = 6, Tasks = 900, PublishedPorts = 6, Seed = 9,
+        });
+        var result = SwarmCompiler.CompileToPlan("many-endpoints.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
+        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics));
+        return result.Plan!;
+    }
+
     private static readonly Dictionary<string, DataplanePlan> Plans = new(StringComparer.Ordinal);
 
     private static DataplanePlan PlanNamed(string name)
@@ -92,6 +104,7 @@ public partial class CompiledNetfilterTests
                 "keyed runs" => KeyedRuns(),
                 "synthetic" => Synthetic(),
                 "many routes" => ManyRoutes(),
+                "many endpoints" => ManyEndpoints(),
                 _ => ThreeNode(),
             };
         }
