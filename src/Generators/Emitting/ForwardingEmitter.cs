@@ -79,6 +79,7 @@ internal static class ForwardingEmitter
         if (attributeLine is not null) w.WriteLine(attributeLine);
         using (w.Block((publicType ? "public" : "internal") + " sealed class " + className + " : " + Engine + "ICompiledForwarding"))
         {
+            w.WriteLine(NetfilterEmitter.JitNote);
             w.WriteLine("/// <summary>The fingerprint of the plan this code was generated from (<c>AttachForwarding</c> refuses any other plan).</summary>");
             w.WriteLine("public const string Fingerprint = " + (fingerprint ?? NetfilterEmitter.Lit(PlanFingerprint.Compute(plan))) + ";");
             w.WriteLine();
@@ -86,6 +87,7 @@ internal static class ForwardingEmitter
             w.WriteLine("public string PlanFingerprint => Fingerprint;");
             w.WriteLine();
             w.WriteLine("/// <inheritdoc />");
+            w.WriteLine(NetfilterEmitter.Unoptimized);
             using (w.Block("public " + Engine + "CompiledRouteLookup? Routes(string node, string namespaceName)"))
             {
                 using (w.Block("switch (node + \"/\" + namespaceName)"))
@@ -96,6 +98,7 @@ internal static class ForwardingEmitter
             }
             w.WriteLine();
             w.WriteLine("/// <inheritdoc />");
+            w.WriteLine(NetfilterEmitter.Unoptimized);
             using (w.Block("public " + Engine + "CompiledFdbLookup? BridgeFdb(string node, string namespaceName, string bridge)"))
             {
                 using (w.Block("switch (node + \"/\" + namespaceName + \"/\" + bridge)"))
@@ -106,6 +109,7 @@ internal static class ForwardingEmitter
             }
             w.WriteLine();
             w.WriteLine("/// <inheritdoc />");
+            w.WriteLine(NetfilterEmitter.Unoptimized);
             using (w.Block("public " + Engine + "CompiledVxlanFdbLookup? VxlanFdb(string node, string namespaceName, string device)"))
             {
                 using (w.Block("switch (node + \"/\" + namespaceName + \"/\" + device)"))
@@ -149,6 +153,7 @@ internal static class ForwardingEmitter
     {
         w.WriteLine("/// <summary>" + NetfilterEmitter.Xml(ns.Node + "/" + ns.Name) + ": the main table, longest prefix first; returns the route's index"
             + (sharedBy > 1 ? " (also serves " + (sharedBy - 1).ToString(CultureInfo.InvariantCulture) + (sharedBy == 2 ? " other namespace" : " other namespaces") + " with the very same prefixes)" : "") + ".</summary>");
+        w.WriteLine(NetfilterEmitter.Optimized);
         using (w.Block("private int " + method + "(uint d)"))
         {
             var routes = ns.Routes;
@@ -273,12 +278,14 @@ internal static class ForwardingEmitter
         if (sorted.Count <= MaxCasesPerMethod)
         {
             w.WriteLine("/// <summary>" + summary + ".</summary>");
+            w.WriteLine(NetfilterEmitter.Optimized);
             using (w.Block(Signature(method))) body(method, sorted);
             return;
         }
         int parts = (sorted.Count + MaxCasesPerMethod - 1) / MaxCasesPerMethod;
         w.WriteLine("/// <summary>" + summary + ": " + I(sorted.Count) + " entries in " + I(parts) + " methods of at most "
             + I(MaxCasesPerMethod) + ", chosen by the MAC (methods the JIT optimises in good time).</summary>");
+        w.WriteLine(NetfilterEmitter.Optimized);
         using (w.Block(Signature(method))) WriteChoice(w, method, sorted, mac, 0, parts);
         for (int p = 0; p < parts; p++)
         {
@@ -287,6 +294,7 @@ internal static class ForwardingEmitter
             w.WriteLine();
             w.WriteLine("/// <summary>" + summary + ": part " + I(p + 1) + " of " + I(parts) + ", " + Mac(new MacAddress(mac(part[0])))
                 + " to " + Mac(new MacAddress(mac(part[part.Count - 1]))) + ".</summary>");
+            w.WriteLine(NetfilterEmitter.Optimized);
             using (w.Block(Signature(name))) body(name, part);
         }
     }

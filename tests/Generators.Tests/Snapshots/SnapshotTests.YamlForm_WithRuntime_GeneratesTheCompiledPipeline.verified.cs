@@ -87,6 +87,7 @@ namespace Consumer.App
         /// </summary>
         internal sealed class CompiledNetfilter : global::SwarmDsl.Runtime.Netfilter.ICompiledNetfilter
         {
+            // [MethodImpl(512)] = AggressiveOptimization on what a packet runs (optimised at first call, not after tier 0); NoOptimization on the lookups by name attaching calls once per namespace (no tier-1 recompilation of their large switches).
             /// <summary>The fingerprint of the plan this code was generated from (<c>AttachNetfilter</c> refuses any other plan).</summary>
             public const string Fingerprint = "two-node/145977989670e0f3";
 
@@ -94,6 +95,7 @@ namespace Consumer.App
             public string PlanFingerprint => Fingerprint;
 
             /// <inheritdoc />
+            [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoOptimization)]
             public global::SwarmDsl.Runtime.Netfilter.CompiledTableEntry? Table(string node, string namespaceName, string table)
             {
                 switch (node + "/" + namespaceName + "/" + table)
@@ -117,6 +119,7 @@ namespace Consumer.App
             /// <summary>manager/host: table <c>filter</c> (also serves 1 other namespace with the very same rules).</summary>
             private static class T_manager_host_filter
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Forward)
@@ -138,12 +141,14 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain FORWARD (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_FORWARD(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A FORWARD -j DOCKER-USER
@@ -160,12 +165,14 @@ namespace Consumer.App
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain DOCKER
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_DOCKER(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A DOCKER ! -i docker_gwbridge -o docker_gwbridge -j DROP
@@ -178,6 +185,7 @@ namespace Consumer.App
                 }
 
                 // chain DOCKER-FORWARD
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C4_DOCKER_FORWARD(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A DOCKER-FORWARD -j DOCKER-INGRESS
@@ -216,6 +224,7 @@ namespace Consumer.App
                 }
 
                 // chain DOCKER-BRIDGE
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C5_DOCKER_BRIDGE(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A DOCKER-BRIDGE -o docker_gwbridge -j DOCKER
@@ -228,6 +237,7 @@ namespace Consumer.App
                 }
 
                 // chain DOCKER-CT
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C6_DOCKER_CT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A DOCKER-CT -o docker_gwbridge -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -240,18 +250,21 @@ namespace Consumer.App
                 }
 
                 // chain DOCKER-INTERNAL
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C7_DOCKER_INTERNAL(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain DOCKER-USER
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C8_DOCKER_USER(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain DOCKER-INGRESS
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C9_DOCKER_INGRESS(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT
@@ -277,6 +290,7 @@ namespace Consumer.App
             /// <summary>manager/host: table <c>nat</c> (also serves 1 other namespace with the very same rules).</summary>
             private static class T_manager_host_nat
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Input)
@@ -303,6 +317,7 @@ namespace Consumer.App
                 }
 
                 // chain PREROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_PREROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
@@ -321,12 +336,14 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER-INGRESS
@@ -345,6 +362,7 @@ namespace Consumer.App
                 }
 
                 // chain POSTROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_POSTROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A POSTROUTING -o docker_gwbridge -m addrtype --src-type LOCAL -j MASQUERADE
@@ -363,12 +381,14 @@ namespace Consumer.App
                 }
 
                 // chain DOCKER
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C4_DOCKER(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain DOCKER-INGRESS
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C5_DOCKER_INGRESS(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080
@@ -388,6 +408,7 @@ namespace Consumer.App
             /// <summary>manager/ingress_sbox: table <c>nat</c>.</summary>
             private static class T_manager_ingress_sbox_nat
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Input)
@@ -414,24 +435,28 @@ namespace Consumer.App
                 }
 
                 // chain PREROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_PREROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain POSTROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_POSTROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A POSTROUTING -d 10.255.0.0/16 -m ipvs --ipvs -j SNAT --to-source 10.255.0.2
@@ -447,6 +472,7 @@ namespace Consumer.App
             /// <summary>manager/ingress_sbox: table <c>mangle</c> (also serves 1 other namespace with the very same rules).</summary>
             private static class T_manager_ingress_sbox_mangle
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Forward)
@@ -478,6 +504,7 @@ namespace Consumer.App
                 }
 
                 // chain PREROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_PREROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A PREROUTING -p tcp -m tcp --dport 8080 -j MARK --set-xmark 0x100/0xffffffff
@@ -490,6 +517,7 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A INPUT -d 10.255.0.4/32 -j MARK --set-xmark 0x100/0xffffffff
@@ -502,18 +530,21 @@ namespace Consumer.App
                 }
 
                 // chain FORWARD (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_FORWARD(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain POSTROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C4_POSTROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
@@ -523,6 +554,7 @@ namespace Consumer.App
             /// <summary>manager/web.1: table <c>filter</c>.</summary>
             private static class T_manager_web_1_filter
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Forward)
@@ -544,6 +576,7 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A INPUT -d 10.255.0.5/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT
@@ -574,12 +607,14 @@ namespace Consumer.App
                 }
 
                 // chain FORWARD (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_FORWARD(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A OUTPUT -s 10.255.0.5/32 -p tcp -m tcp --sport 80 -m conntrack --ctstate ESTABLISHED -j ACCEPT
@@ -613,6 +648,7 @@ namespace Consumer.App
             /// <summary>manager/web.1: table <c>nat</c>.</summary>
             private static class T_manager_web_1_nat
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Input)
@@ -639,6 +675,7 @@ namespace Consumer.App
                 }
 
                 // chain PREROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_PREROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A PREROUTING -d 10.255.0.5/32 -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80
@@ -651,18 +688,21 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain POSTROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_POSTROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
@@ -672,6 +712,7 @@ namespace Consumer.App
             /// <summary>worker/ingress_sbox: table <c>nat</c>.</summary>
             private static class T_worker_ingress_sbox_nat
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Input)
@@ -698,24 +739,28 @@ namespace Consumer.App
                 }
 
                 // chain PREROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_PREROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain POSTROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_POSTROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A POSTROUTING -d 10.255.0.0/16 -m ipvs --ipvs -j SNAT --to-source 10.255.0.3
@@ -731,6 +776,7 @@ namespace Consumer.App
             /// <summary>worker/web.2: table <c>filter</c>.</summary>
             private static class T_worker_web_2_filter
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Forward)
@@ -752,6 +798,7 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A INPUT -d 10.255.0.6/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate NEW,ESTABLISHED -j ACCEPT
@@ -782,12 +829,14 @@ namespace Consumer.App
                 }
 
                 // chain FORWARD (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_FORWARD(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A OUTPUT -s 10.255.0.6/32 -p tcp -m tcp --sport 80 -m conntrack --ctstate ESTABLISHED -j ACCEPT
@@ -821,6 +870,7 @@ namespace Consumer.App
             /// <summary>worker/web.2: table <c>nat</c>.</summary>
             private static class T_worker_web_2_nat
             {
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 internal static global::SwarmDsl.Runtime.Netfilter.ChainResult Run(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, global::SwarmDsl.Runtime.Netfilter.NetfilterHook hook)
                 {
                     if (hook == global::SwarmDsl.Runtime.Netfilter.NetfilterHook.Input)
@@ -847,6 +897,7 @@ namespace Consumer.App
                 }
 
                 // chain PREROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C0_PREROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     // -A PREROUTING -d 10.255.0.6/32 -p tcp -m tcp --dport 8080 -j REDIRECT --to-ports 80
@@ -859,18 +910,21 @@ namespace Consumer.App
                 }
 
                 // chain INPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C1_INPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain OUTPUT (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C2_OUTPUT(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
                 }
 
                 // chain POSTROUTING (built-in, policy ACCEPT)
+                [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
                 private static global::SwarmDsl.Runtime.Netfilter.ChainResult C3_POSTROUTING(global::SwarmDsl.Runtime.Netfilter.NetfilterContext ctx, int depth)
                 {
                     return global::SwarmDsl.Runtime.Netfilter.ChainResult.Continue;
@@ -885,6 +939,7 @@ namespace Consumer.App
         /// </summary>
         internal sealed class CompiledForwarding : global::SwarmDsl.Runtime.Engine.ICompiledForwarding
         {
+            // [MethodImpl(512)] = AggressiveOptimization on what a packet runs (optimised at first call, not after tier 0); NoOptimization on the lookups by name attaching calls once per namespace (no tier-1 recompilation of their large switches).
             /// <summary>The fingerprint of the plan this code was generated from (<c>AttachForwarding</c> refuses any other plan).</summary>
             public const string Fingerprint = CompiledNetfilter.Fingerprint;
 
@@ -892,6 +947,7 @@ namespace Consumer.App
             public string PlanFingerprint => Fingerprint;
 
             /// <inheritdoc />
+            [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoOptimization)]
             public global::SwarmDsl.Runtime.Engine.CompiledRouteLookup? Routes(string node, string namespaceName)
             {
                 switch (node + "/" + namespaceName)
@@ -909,6 +965,7 @@ namespace Consumer.App
             }
 
             /// <inheritdoc />
+            [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoOptimization)]
             public global::SwarmDsl.Runtime.Engine.CompiledFdbLookup? BridgeFdb(string node, string namespaceName, string bridge)
             {
                 switch (node + "/" + namespaceName + "/" + bridge)
@@ -922,6 +979,7 @@ namespace Consumer.App
             }
 
             /// <inheritdoc />
+            [global::System.Runtime.CompilerServices.MethodImpl(global::System.Runtime.CompilerServices.MethodImplOptions.NoOptimization)]
             public global::SwarmDsl.Runtime.Engine.CompiledVxlanFdbLookup? VxlanFdb(string node, string namespaceName, string device)
             {
                 switch (node + "/" + namespaceName + "/" + device)
@@ -933,6 +991,7 @@ namespace Consumer.App
             }
 
             /// <summary>manager/host: the main table, longest prefix first; returns the route's index (also serves 1 other namespace with the very same prefixes).</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private int Routes0(uint d)
             {
                 // 10.7.191.0/24 dev eth0 proto kernel scope link src 10.7.191.10
@@ -945,6 +1004,7 @@ namespace Consumer.App
             }
 
             /// <summary>manager/1-ingress: the main table, longest prefix first; returns the route's index (also serves 1 other namespace with the very same prefixes).</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private int Routes1(uint d)
             {
                 // 10.255.0.0/16 dev br0 proto kernel scope link src 10.255.0.1
@@ -954,6 +1014,7 @@ namespace Consumer.App
             }
 
             /// <summary>manager/ingress_sbox: the main table, longest prefix first; returns the route's index (also serves 3 other namespaces with the very same prefixes).</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private int Routes2(uint d)
             {
                 // 10.255.0.0/16 dev eth0 proto kernel scope link src 10.255.0.2
@@ -968,6 +1029,7 @@ namespace Consumer.App
             }
 
             /// <summary>manager/host docker_gwbridge: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private bool BridgeFdb0(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
                 int port;
@@ -990,6 +1052,7 @@ namespace Consumer.App
             }
 
             /// <summary>manager/1-ingress br0: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private bool BridgeFdb1(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
                 int port;
@@ -1015,6 +1078,7 @@ namespace Consumer.App
             }
 
             /// <summary>worker/host docker_gwbridge: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private bool BridgeFdb2(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
                 int port;
@@ -1037,6 +1101,7 @@ namespace Consumer.App
             }
 
             /// <summary>worker/1-ingress br0: the permanent FDB entries (local and static); learned ones stay in the table.</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private bool BridgeFdb3(ulong mac, out global::SwarmDsl.Runtime.Bridging.FdbEntry entry)
             {
                 int port;
@@ -1062,6 +1127,7 @@ namespace Consumer.App
             }
 
             /// <summary>manager/1-ingress vxlan0: the static remote VTEPs; learned ones stay in the table.</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private bool VxlanFdb0(ulong mac, out global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry entry)
             {
                 uint vtep;
@@ -1080,6 +1146,7 @@ namespace Consumer.App
             }
 
             /// <summary>worker/1-ingress vxlan0: the static remote VTEPs; learned ones stay in the table.</summary>
+            [global::System.Runtime.CompilerServices.MethodImpl((global::System.Runtime.CompilerServices.MethodImplOptions)512)]
             private bool VxlanFdb1(ulong mac, out global::SwarmDsl.Runtime.Bridging.VxlanFdbEntry entry)
             {
                 uint vtep;
