@@ -579,10 +579,11 @@ public sealed class Cluster
         foreach (var ns in _namespaces)
         {
             var plan = ns.Plan!;
-            int offset = HasLoopback(plan) ? 0 : 1;
+            int offset = -1; // BuildBody puts lo first when the plan has none
             for (int i = 0; i < plan.Devices.Count; i++)
             {
                 if (plan.Devices[i].Vxlan is not VxlanPlan vx || !_byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn)) continue;
+                if (offset < 0) offset = HasLoopback(plan) ? 0 : 1;
                 var sockets = _namespaces[sn].VxlanSockets;
                 if (!sockets.TryGetValue(vx.DstPort, out var list)) sockets[vx.DstPort] = list = new List<(int, int)>();
                 list.Add((ns.Index, offset + i));

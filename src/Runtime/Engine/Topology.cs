@@ -157,8 +157,8 @@ public sealed class NamespaceRuntime
     {
         get { if (LoadedNeighbors < 0) Cluster.LoadNeighbors(this); return NeighborTable; }
     }
-    // The table itself, loaded or not (for Cluster's loader).
-    // Null until loaded (LoadNeighbors sizes it for the plan's entries): most namespaces of a large plan never see a packet.
+    // The table itself, for Cluster's loader: null until loaded (LoadNeighbors sizes it for the plan's entries), as most
+    // namespaces of a large plan never see a packet.
     internal Dictionary<NeighborKey, NeighborEntry> NeighborTable = null!;
     /// <summary>The connection table.</summary>
     public ConntrackTable Conntrack { get; internal set; } = new();
