@@ -51,4 +51,36 @@ public sealed class ReachCommandTests
         Assert.All(rows.Where(r => r.GetProperty("result").GetString() == "blocked"), r => Assert.Equal(JsonValueKind.String, r.GetProperty("cause").ValueKind));
         Assert.Equal(stdout, Run("reach", Paths.Example, "--json").Out); // deterministic
     }
+
+    [Theory]
+    [InlineData("--to", "worker")]
+    [InlineData("--from", "web")]
+    [InlineData("--from", "external")]
+    public void From_and_to_keep_the_rows_of_one_source_or_destination_unchanged(string option, string name)
+    {
+        // The rows of the kept pairs, as (source, destination, protocol, ports, result): equal to the full table's.
+        static string[] Keys(string json, Func<JsonElement, bool> keep) => JsonDocument.Parse(json).RootElement.GetProperty("rows").EnumerateArray()
+            .Where(keep)
+            .Select(r => string.Join(" ", r.GetProperty("source").GetString(), r.GetProperty("destination").GetString(), r.GetProperty("protocol").GetString(),
+                r.GetProperty("fromPort").GetInt32(), r.GetProperty("toPort").GetInt32(), r.GetProperty("result").GetString()))
+            .ToArray();
+        string field = option == "--to" ? "destination" : "source";
+        var full = Keys(Run("reach", Paths.Example, "--json").Out, r => r.GetProperty(field).GetString() == name);
+        var (exit, stdout, stderr) = Run("reach", Paths.Example, "--json", option, name);
+        Assert.Equal((0, ""), (exit, stderr));
+        var filtered = Keys(stdout, _ => true);
+        Assert.NotEmpty(filtered);
+        Assert.Equal(full, filtered);
+    }
+
+    [Theory]
+    [InlineData("--to", "nosuch", "--to 'nosuch' is not a destination")]
+    [InlineData("--from", "web.1", "--from 'web.1' is not a source")]
+    public void An_unknown_source_or_destination_is_a_usage_error(string option, string name, string message)
+    {
+        var (exit, stdout, stderr) = Run("reach", Paths.Example, option, name);
+        Assert.Equal(2, exit);
+        Assert.Equal("", stdout);
+        Assert.Contains("swarmdsl: error: " + message, stderr, StringComparison.Ordinal);
+    }
 }

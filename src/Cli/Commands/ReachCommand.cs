@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Text;
 using System.Text.Json;
 using SwarmDsl.Lowering;
@@ -12,8 +13,9 @@ using SwarmDsl.Runtime.Insight;
 namespace SwarmDsl.Cli.Commands;
 
 /// <summary>
-/// <c>swarmdsl reach FILE [--json] [--lb ipvs|nftables] [--seed S]</c>: which sources (external, every node, every
-/// service) reach which services on which protocols and port ranges, computed over port atoms of the compiled plan.
+/// <c>swarmdsl reach FILE [--json] [--lb ipvs|nftables] [--seed S] [--from NAME] [--to NAME]</c>: which sources (external,
+/// every node, every service) reach which services on which protocols and port ranges, computed over port atoms of the
+/// compiled plan; <c>--from</c>/<c>--to</c> keep one source or destination.
 /// </summary>
 internal static class ReachCommand
 {
@@ -23,8 +25,10 @@ internal static class ReachCommand
         var json = new Option<bool>("--json") { Description = "print JSON instead of a table" };
         var lb = new Option<string>("--lb") { Description = "load balancer backend: ipvs (Docker's) or nftables", DefaultValueFactory = _ => "ipvs" };
         var seed = new Option<uint>("--seed") { Description = "seed for ephemeral ports, flow hashes and random matches", DefaultValueFactory = _ => 0u };
+        var from = new Option<string?>("--from") { Description = "only this source: external, a node or a service" };
+        var to = new Option<string?>("--to") { Description = "only this destination: a node or a service" };
         lb.AcceptOnlyFromAmong("ipvs", "nftables");
-        var cmd = new Command("reach", "Which sources reach which services on which protocols and ports (and why the rest is blocked).") { file, json, lb, seed };
+        var cmd = new Command("reach", "Which sources reach which services on which protocols and ports (and why the rest is blocked).") { file, json, lb, seed, from, to };
         cmd.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
@@ -34,7 +38,17 @@ internal static class ReachCommand
             var lowered = SwarmCompiler.Lower(loaded, new LoweringOptions(backend));
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
             if (lowered.Plan is null || loaded.Topology is null) return Program.Failed;
-            var rows = ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, parse.GetValue(seed));
+            var source = parse.GetValue(from);
+            var destination = parse.GetValue(to);
+            var pairs = ReachAnalysis.Pairs(loaded.Topology);
+            // A name no pair has is a typo (or a dnsrr service, which has no VIP to reach): say so rather than print nothing.
+            if (source is not null && !pairs.Any(p => p.Source == source))
+                throw new CliUsageException($"--from '{source}' is not a source of this topology (external, a node or a service with a VIP network)");
+            if (destination is not null && !pairs.Any(p => p.Destination == destination))
+                throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
+            Func<ReachAnalysis.Pair, bool>? include = source is null && destination is null ? null
+                : p => (source is null || p.Source == source) && (destination is null || p.Destination == destination);
+            var rows = ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, parse.GetValue(seed), include);
             io.Out.Write(parse.GetValue(json) ? RenderJson(rows, Path.GetFileName(path)) : RenderTable(rows));
             return Program.Ok;
         });

@@ -64,7 +64,16 @@ public static class ReachAnalysis
     }
 
     /// <summary>Computes the reach table of a topology over its plan.</summary>
-    public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0)
+    /// <param name="topology">The analyzed topology.</param>
+    /// <param name="plan">Its plan.</param>
+    /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
+    /// <param name="include">
+    /// Which of <see cref="Pairs"/> to probe (all when null): on a large topology a question about one source or one
+    /// destination is answered without probing the rest. The rows of an included pair are the same either way, but a
+    /// failed range's explanation may name another task of the same service (load balancers pick by how many probes
+    /// went before).
+    /// </param>
+    public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0, Func<Pair, bool>? include = null)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         var taskService = TaskServices(topology);
@@ -74,6 +83,7 @@ public static class ReachAnalysis
         var sweep = new List<(int From, Probe Probe)>();
         foreach (var pair in Pairs(topology))
         {
+            if (include is not null && !include(pair)) continue;
             if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) continue;
             foreach (var proto in Protocols)
             {
