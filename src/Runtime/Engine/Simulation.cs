@@ -275,12 +275,8 @@ public sealed class Simulation
             case TrafficEndpointKind.Service:
             {
                 Ipv4Address? vip = null;
-                foreach (var n in Cluster.Namespaces)
-                {
-                    if (n.Plan is null) continue;
-                    foreach (var s in n.Plan.Ipvs) if (s.Service == e.Name) vip = PreferVip(vip, s.Vip, source);
-                    foreach (var lb in n.Plan.NftLoadBalancers) if (lb.Service == e.Name) vip = PreferVip(vip, lb.Vip, source);
-                }
+                if (ServiceVips().TryGetValue(e.Name!, out var vips))
+                    foreach (var candidate in vips) vip = PreferVip(vip, candidate, source);
                 if (vip is null)
                 {
                     var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
@@ -314,6 +310,32 @@ public sealed class Simulation
         if (address == Ipv4Address.Any) { error = e.Text + " has no address"; return false; }
         return true;
     }
+
+    /// <summary>
+    /// Each service's VIPs in the order the plan's load balancers list them (namespaces in order, IPVS services before
+    /// nftables balancers), as <see cref="PreferVip"/> folds them; only a repeat of the previous one is left out (it
+    /// changes nothing). Built on first use: resolving a service scanned every balancer of the plan, which on a
+    /// 1,000-service plan was a tenth of <c>reach</c>'s time.
+    /// </summary>
+    private Dictionary<string, List<Ipv4Address>> ServiceVips()
+    {
+        if (_serviceVips is { } built) return built;
+        var vips = new Dictionary<string, List<Ipv4Address>>(StringComparer.Ordinal);
+        void Add(string service, Ipv4Address vip)
+        {
+            if (!vips.TryGetValue(service, out var list)) vips[service] = list = new List<Ipv4Address>();
+            if (list.Count == 0 || list[list.Count - 1] != vip) list.Add(vip);
+        }
+        foreach (var n in Cluster.Namespaces)
+        {
+            if (n.Plan is null) continue;
+            foreach (var s in n.Plan.Ipvs) Add(s.Service, s.Vip);
+            foreach (var lb in n.Plan.NftLoadBalancers) Add(lb.Service, lb.Vip);
+        }
+        return _serviceVips = vips;
+    }
+
+    private Dictionary<string, List<Ipv4Address>>? _serviceVips;
 
     private static Ipv4Address PreferVip(Ipv4Address? current, Ipv4Address candidate, NamespaceRuntime source)
     {
