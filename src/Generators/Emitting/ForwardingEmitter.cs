@@ -86,38 +86,14 @@ internal static class ForwardingEmitter
             w.WriteLine("/// <inheritdoc />");
             w.WriteLine("public string PlanFingerprint => Fingerprint;");
             w.WriteLine();
-            w.WriteLine("/// <inheritdoc />");
-            w.WriteLine(NetfilterEmitter.Unoptimized);
-            using (w.Block("public " + Engine + "CompiledRouteLookup? Routes(string node, string namespaceName)"))
-            {
-                using (w.Block("switch (node + \"/\" + namespaceName)"))
-                {
-                    foreach (var (key, m) in routeEntries) w.WriteLine("case " + NetfilterEmitter.Lit(key) + ": return " + RouteMethod(m) + ";");
-                    w.WriteLine("default: return null;");
-                }
-            }
+            WriteLookupByName(w, "public " + Engine + "CompiledRouteLookup? Routes(string node, string namespaceName)", "node + \"/\" + namespaceName",
+                routeEntries.Select(e => (e.Key, RouteMethod(e.Method))));
             w.WriteLine();
-            w.WriteLine("/// <inheritdoc />");
-            w.WriteLine(NetfilterEmitter.Unoptimized);
-            using (w.Block("public " + Engine + "CompiledFdbLookup? BridgeFdb(string node, string namespaceName, string bridge)"))
-            {
-                using (w.Block("switch (node + \"/\" + namespaceName + \"/\" + bridge)"))
-                {
-                    for (int i = 0; i < bridgeEntries.Count; i++) w.WriteLine("case " + NetfilterEmitter.Lit(bridgeEntries[i].Key) + ": return " + BridgeMethod(i) + ";");
-                    w.WriteLine("default: return null;");
-                }
-            }
+            WriteLookupByName(w, "public " + Engine + "CompiledFdbLookup? BridgeFdb(string node, string namespaceName, string bridge)",
+                "node + \"/\" + namespaceName + \"/\" + bridge", bridgeEntries.Select((e, i) => (e.Key, BridgeMethod(i))));
             w.WriteLine();
-            w.WriteLine("/// <inheritdoc />");
-            w.WriteLine(NetfilterEmitter.Unoptimized);
-            using (w.Block("public " + Engine + "CompiledVxlanFdbLookup? VxlanFdb(string node, string namespaceName, string device)"))
-            {
-                using (w.Block("switch (node + \"/\" + namespaceName + \"/\" + device)"))
-                {
-                    for (int i = 0; i < vxlanEntries.Count; i++) w.WriteLine("case " + NetfilterEmitter.Lit(vxlanEntries[i].Key) + ": return " + VxlanMethod(i) + ";");
-                    w.WriteLine("default: return null;");
-                }
-            }
+            WriteLookupByName(w, "public " + Engine + "CompiledVxlanFdbLookup? VxlanFdb(string node, string namespaceName, string device)",
+                "node + \"/\" + namespaceName + \"/\" + device", vxlanEntries.Select((e, i) => (e.Key, VxlanMethod(i))));
             for (int m = 0; m < routeMethods.Count; m++)
             {
                 w.WriteLine();
@@ -137,6 +113,19 @@ internal static class ForwardingEmitter
     }
 
     private static string RouteMethod(int i) => "Routes" + i.ToString(CultureInfo.InvariantCulture);
+    // An interface member that hands out the generated method of a namespace (or device) by name, null for any other.
+    private static void WriteLookupByName(SourceWriter w, string signature, string key, IEnumerable<(string Key, string Method)> entries)
+    {
+        w.WriteLine("/// <inheritdoc />");
+        w.WriteLine(NetfilterEmitter.Unoptimized);
+        using (w.Block(signature))
+        using (w.Block("switch (" + key + ")"))
+        {
+            foreach (var (k, method) in entries) w.WriteLine("case " + NetfilterEmitter.Lit(k) + ": return " + method + ";");
+            w.WriteLine("default: return null;");
+        }
+    }
+
     private static string BridgeMethod(int i) => "BridgeFdb" + i.ToString(CultureInfo.InvariantCulture);
     private static string VxlanMethod(int i) => "VxlanFdb" + i.ToString(CultureInfo.InvariantCulture);
 
