@@ -67,25 +67,21 @@ public partial class CompiledNetfilterTests
 
     /// <summary>A synthetic topology: three nodes, 40 published ports (a tenth UDP, some host mode), so every host and
     /// ingress_sbox has port-keyed chains long enough to be dispatched.</summary>
-    private static DataplanePlan Synthetic()
+    private static DataplanePlan Synthetic() => SyntheticPlan(new SwarmDsl.Synthetic.SyntheticTopologyOptions
     {
-        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(new SwarmDsl.Synthetic.SyntheticTopologyOptions
-        {
-            Name = "synthetic", Nodes = 3, Overlays = 2, Services = 12, Tasks = 24, PublishedPorts = 40, Seed = 5,
-        });
-        var result = SwarmCompiler.CompileToPlan("synthetic.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
-        Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics));
-        return result.Plan!;
-    }
+        Name = "synthetic", Nodes = 3, Overlays = 2, Services = 12, Tasks = 24, PublishedPorts = 40, Seed = 5,
+    });
 
     /// <summary>Enough tasks on one overlay that each node's VXLAN FDB has more entries than one generated method holds.</summary>
-    private static DataplanePlan ManyEndpoints()
+    private static DataplanePlan ManyEndpoints() => SyntheticPlan(new SwarmDsl.Synthetic.SyntheticTopologyOptions
     {
-        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(new SwarmDsl.Synthetic.SyntheticTopologyOptions
-        {
-            Name = "many-endpoints", Nodes = 3, Overlays = 1, Services = 6, Tasks = 900, PublishedPorts = 6, Seed = 9,
-        });
-        var result = SwarmCompiler.CompileToPlan("many-endpoints.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
+        Name = "many-endpoints", Nodes = 3, Overlays = 1, Services = 6, Tasks = 900, PublishedPorts = 6, Seed = 9,
+    });
+
+    private static DataplanePlan SyntheticPlan(SwarmDsl.Synthetic.SyntheticTopologyOptions options)
+    {
+        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(options);
+        var result = SwarmCompiler.CompileToPlan(options.Name + ".swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));
         Assert.True(result.Plan is not null, string.Join("\n", result.Diagnostics));
         return result.Plan!;
     }
