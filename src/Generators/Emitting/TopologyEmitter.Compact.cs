@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Text;
 using SwarmDsl.Semantics;
 
 namespace SwarmDsl.Generators.Emitting;

@@ -335,10 +335,7 @@ public sealed class Cluster
     {
         if (netfilter is null) throw new ArgumentNullException(nameof(netfilter));
         // Compiled rules are named by chain and rule index: code for another plan would run the wrong rules silently.
-        var expected = PlanFingerprint;
-        if (!string.Equals(netfilter.PlanFingerprint, expected, StringComparison.Ordinal))
-            throw new InvalidOperationException("the compiled netfilter was generated for plan " + netfilter.PlanFingerprint
-                + ", but this cluster runs plan " + expected + ": regenerate it from the same topology (and lowering options)");
+        RequireSamePlan("netfilter", netfilter.PlanFingerprint);
         // Tables not compiled yet take their entry when they are (LoadTables).
         int attached = 0;
         foreach (var ns in _namespaces)
@@ -354,6 +351,14 @@ public sealed class Cluster
         return attached;
     }
 
+    private void RequireSamePlan(string what, string generatedFor)
+    {
+        var expected = PlanFingerprint;
+        if (!string.Equals(generatedFor, expected, StringComparison.Ordinal))
+            throw new InvalidOperationException("the compiled " + what + " was generated for plan " + generatedFor
+                + ", but this cluster runs plan " + expected + ": regenerate it from the same topology (and lowering options)");
+    }
+
     /// <summary>
     /// Serves route lookups and the permanent entries of bridge and VXLAN FDBs of this cluster's namespaces from compiled
     /// code (the generator's <c>CompiledForwarding</c> for the same plan); namespaces and devices it does not cover keep the
@@ -364,10 +369,7 @@ public sealed class Cluster
     {
         if (forwarding is null) throw new ArgumentNullException(nameof(forwarding));
         // Compiled routes are named by route index and FDB entries by port index: another plan's would forward silently wrong.
-        var expected = PlanFingerprint;
-        if (!string.Equals(forwarding.PlanFingerprint, expected, StringComparison.Ordinal))
-            throw new InvalidOperationException("the compiled forwarding was generated for plan " + forwarding.PlanFingerprint
-                + ", but this cluster runs plan " + expected + ": regenerate it from the same topology (and lowering options)");
+        RequireSamePlan("forwarding", forwarding.PlanFingerprint);
         int attached = 0;
         foreach (var ns in _namespaces)
         {
