@@ -51,16 +51,27 @@ public static class ReachAnalysis
         foreach (var n in topology.Nodes) pairs.Add(new Pair("external", n.Name));
         foreach (var a in topology.Nodes)
             foreach (var b in topology.Nodes) pairs.Add(new Pair(a.Name, b.Name));
+        // Services by network, so sharing one is found without comparing every service with every other.
+        var onNetwork = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (int i = 0; i < topology.Services.Count; i++)
+        {
+            var d = topology.Services[i];
+            if (d.EndpointMode != EndpointMode.Vip) continue;
+            foreach (var n in d.Networks)
+            {
+                if (!onNetwork.TryGetValue(n, out var list)) onNetwork[n] = list = new List<int>();
+                list.Add(i);
+            }
+        }
+        var shared = new SortedSet<int>();
         foreach (var s in topology.Services)
-            foreach (var d in topology.Services)
-                if (ShareNetwork(s, d) && d.EndpointMode == EndpointMode.Vip) pairs.Add(new Pair(s.Name, d.Name));
+        {
+            shared.Clear();
+            foreach (var n in s.Networks)
+                if (onNetwork.TryGetValue(n, out var list)) shared.UnionWith(list);
+            foreach (var i in shared) pairs.Add(new Pair(s.Name, topology.Services[i].Name));
+        }
         return pairs;
-    }
-
-    private static bool ShareNetwork(ServiceModel a, ServiceModel b)
-    {
-        foreach (var x in a.Networks) foreach (var y in b.Networks) if (x == y) return true;
-        return false;
     }
 
     /// <summary>Computes the reach table of a topology over its plan.</summary>
@@ -179,20 +190,22 @@ public static class ReachAnalysis
     }
 
     /// <summary>
-    /// Class starts per namespace and protocol, computed once per namespace on first use, in three parts: per chain (what a
-    /// packet's rules can tell apart: only chains it entered count), the IPVS services (every namespace crossed), and the
-    /// sockets — listeners and the host's VXLAN port — which only the namespace that took the request in consults.
+    /// Class starts per namespace and protocol, computed on first use, in three parts: per chain (what a packet's rules can
+    /// tell apart: only chains it entered count; computed once per plan chain, which lowering shares between nodes), the
+    /// IPVS services (every namespace crossed), and the sockets — listeners and the host's VXLAN port — which only the
+    /// namespace that took the request in consults.
     /// </summary>
     private sealed class ClassStarts
     {
+        private static readonly int[][] Empty = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
         private readonly Cluster _cluster;
-        private readonly Dictionary<string, NamespaceStarts> _byNamespace = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string Node, string Name), NamespaceStarts> _byNamespace = new();
+        /// <summary>Per plan chain: [protocol][0 = destination-port side (requests), 1 = source-port side (replies)].</summary>
+        private readonly Dictionary<NetfilterChain, int[][][]> _byChain = new(ReferenceComparer<NetfilterChain>.Instance);
 
         private sealed class NamespaceStarts
         {
-            public static readonly int[][] Empty = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
-            /// <summary>Per chain: [protocol][0 = destination-port side (requests), 1 = source-port side (replies)].</summary>
-            public Dictionary<string, int[][][]> Chains { get; } = new(StringComparer.Ordinal);
+            public Dictionary<(string Table, string Chain), NetfilterChain> Chains { get; } = new();
             public int[][] Ipvs { get; set; } = Empty;
             public int[][] Sockets { get; set; } = Empty;
         }
@@ -216,9 +229,9 @@ public static class ReachAnalysis
                 foreach (var step in hop.Steps)
                 {
                     if (step is not NetfilterStep nf) continue;
-                    if (ns.Chains.TryGetValue(nf.Table + "/" + nf.Chain, out var c)) limit = Next(c[p][side], port, limit);
+                    if (ns.Chains.TryGetValue((nf.Table, nf.Chain), out var c)) limit = Next(Of(c)[p][side], port, limit);
                     if (nf.Verdict.StartsWith("JUMP ", StringComparison.Ordinal) || nf.Verdict.StartsWith("GOTO ", StringComparison.Ordinal))
-                        if (ns.Chains.TryGetValue(nf.Table + "/" + nf.Verdict.Substring(5), out var j)) limit = Next(j[p][side], port, limit);
+                        if (ns.Chains.TryGetValue((nf.Table, nf.Verdict.Substring(5)), out var j)) limit = Next(Of(j)[p][side], port, limit);
                 }
             }
             if (request)
@@ -241,26 +254,32 @@ public static class ReachAnalysis
 
         private static readonly IpProtocol[] PortProtocols = { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp };
 
+        private int[][][] Of(NetfilterChain chain)
+        {
+            if (_byChain.TryGetValue(chain, out var found)) return found;
+            found = Array.ConvertAll(PortProtocols, pr => new[]
+            {
+                PortAtoms.RuleStarts(chain, pr, Direction.Destination), PortAtoms.RuleStarts(chain, pr, Direction.Source),
+            });
+            _byChain[chain] = found;
+            return found;
+        }
+
         private NamespaceStarts For(string node, string name)
         {
-            var key = node + "/" + name;
-            if (_byNamespace.TryGetValue(key, out var found)) return found;
+            if (_byNamespace.TryGetValue((node, name), out var found)) return found;
             var result = new NamespaceStarts();
             var ns = _cluster.Namespace(node, name);
             if (ns?.Plan is { } plan)
             {
                 foreach (var table in plan.Tables)
-                    foreach (var chain in table.Chains)
-                        result.Chains[table.Name + "/" + chain.Name] = Array.ConvertAll(PortProtocols, pr => new[]
-                        {
-                            PortAtoms.RuleStarts(chain, pr, Direction.Destination), PortAtoms.RuleStarts(chain, pr, Direction.Source),
-                        });
+                    foreach (var chain in table.Chains) result.Chains[(table.Name, chain.Name)] = chain;
                 result.Ipvs = Array.ConvertAll(PortProtocols, pr => PortAtoms.IpvsStarts(plan, pr));
                 result.Sockets = Array.ConvertAll(PortProtocols, pr => PortAtoms.ListenerStarts(plan, pr));
                 // The host's VXLAN sockets take UDP to the data path port (no listener or rule names it).
                 if (ns.Kind == NamespaceKind.Host) result.Sockets[1] = WithVxlanPorts(result.Sockets[1], node, name);
             }
-            _byNamespace[key] = result;
+            _byNamespace[(node, name)] = result;
             return result;
         }
 
