@@ -58,11 +58,11 @@ public sealed class ReachCommandTests
     [InlineData("--from", "external")]
     public void From_and_to_keep_the_rows_of_one_source_or_destination_unchanged(string option, string name)
     {
-        // The rows of the kept pairs, as (source, destination, protocol, ports, result): equal to the full table's.
+        // The rows of the kept pairs, explanation included: equal to the full table's (every pair starts from the loaded state).
         static string[] Keys(string json, Func<JsonElement, bool> keep) => JsonDocument.Parse(json).RootElement.GetProperty("rows").EnumerateArray()
             .Where(keep)
             .Select(r => string.Join(" ", r.GetProperty("source").GetString(), r.GetProperty("destination").GetString(), r.GetProperty("protocol").GetString(),
-                r.GetProperty("fromPort").GetInt32(), r.GetProperty("toPort").GetInt32(), r.GetProperty("result").GetString()))
+                r.GetProperty("fromPort").GetInt32(), r.GetProperty("toPort").GetInt32(), r.GetProperty("result").GetString(), r.GetProperty("cause").ToString()))
             .ToArray();
         string field = option == "--to" ? "destination" : "source";
         var full = Keys(Run("reach", Paths.Example, "--json").Out, r => r.GetProperty(field).GetString() == name);

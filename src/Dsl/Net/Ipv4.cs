@@ -49,7 +49,21 @@ public readonly record struct Ipv4Address(uint Value) : IComparable<Ipv4Address>
     public int CompareTo(Ipv4Address other) => Value.CompareTo(other.Value);
 
     /// <inheritdoc/>
-    public override string ToString() => string.Format(CultureInfo.InvariantCulture, "{0}.{1}.{2}.{3}", this[0], this[1], this[2], this[3]);
+    public override string ToString()
+    {
+        // Traces print addresses by the thousand: no format string, no boxing.
+        var text = new char[15];
+        int n = 0;
+        for (int i = 0; i < 4; i++)
+        {
+            if (i > 0) text[n++] = '.';
+            int b = this[i];
+            if (b >= 100) text[n++] = (char)('0' + b / 100);
+            if (b >= 10) text[n++] = (char)('0' + b / 10 % 10);
+            text[n++] = (char)('0' + b % 10);
+        }
+        return new string(text, 0, n);
+    }
 
     /// <summary>Ordering.</summary>
     public static bool operator <(Ipv4Address a, Ipv4Address b) => a.Value < b.Value;
@@ -161,6 +175,17 @@ public readonly record struct MacAddress(ulong Value)
     }
 
     /// <inheritdoc/>
-    public override string ToString() => string.Format(CultureInfo.InvariantCulture, "{0:x2}:{1:x2}:{2:x2}:{3:x2}:{4:x2}:{5:x2}",
-        this[0], this[1], this[2], this[3], this[4], this[5]);
+    public override string ToString()
+    {
+        const string Hex = "0123456789abcdef";
+        var text = new char[17];
+        for (int i = 0; i < 6; i++)
+        {
+            if (i > 0) text[3 * i - 1] = ':';
+            int b = this[i];
+            text[3 * i] = Hex[b >> 4];
+            text[3 * i + 1] = Hex[b & 15];
+        }
+        return new string(text);
+    }
 }

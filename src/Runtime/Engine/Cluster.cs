@@ -70,6 +70,44 @@ public sealed class Cluster
     /// </summary>
     public void Reset()
     {
+        ForgetCreatedNamespaces();
+        foreach (var ns in _namespaces) ResetState(ns);
+        foreach (var ns in _touched) _namespaces[ns].Touched = false;
+        _touched.Clear();
+    }
+
+    /// <summary>
+    /// <see cref="Reset"/> for a cluster that has only carried traffic since its last reset (no state set through other
+    /// means): only the namespaces the walker entered or changed in passing (ARP's learning) are returned to their loaded
+    /// state, so a reset after one connection costs that connection's namespaces, not the whole plan's.
+    /// </summary>
+    internal void ResetTraffic()
+    {
+        ForgetCreatedNamespaces();
+        foreach (var i in _touched)
+        {
+            var ns = _namespaces[i];
+            ns.Touched = false;
+            ResetState(ns);
+        }
+        _touched.Clear();
+    }
+
+    /// <summary>Records that traffic entered or changed <paramref name="ns"/> (what <see cref="ResetTraffic"/> resets).</summary>
+    internal void Touch(NamespaceRuntime ns)
+    {
+        if (ns.Touched) return;
+        ns.Touched = true;
+        _touched.Add(ns.Index);
+    }
+
+    private readonly List<int> _touched = new();
+
+    /// <summary>External clients created since loading go, and the clock starts again.</summary>
+    private void ForgetCreatedNamespaces()
+    {
+        for (int i = _touched.Count - 1; i >= 0; i--)
+            if (_touched[i] >= _initialNamespaces) { _namespaces[_touched[i]].Touched = false; _touched.RemoveAt(i); }
         for (int i = _namespaces.Count - 1; i >= _initialNamespaces; i--) _byName.Remove(_namespaces[i].QualifiedName);
         if (_namespaces.Count > _initialNamespaces)
         {
@@ -85,7 +123,6 @@ public sealed class Cluster
             for (int i = 0; i < _underlay.Count; i++) IndexUnderlay(i);
         }
         NowMilliseconds = 0;
-        foreach (var ns in _namespaces) ResetState(ns);
     }
 
     /// <summary>

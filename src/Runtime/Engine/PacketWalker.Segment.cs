@@ -110,11 +110,13 @@ internal sealed partial class PacketWalker
             var d = _c[node.Ns].Devices[node.Dev];
             if (d.Master < 0) continue;
             var fdb = _c[node.Ns].Devices[d.Master].Fdb!;
+            _c.Touch(_c[node.Ns]);
             if (node.Transmit) fdb.Learn(mac, d.Index, now);
             else fdb.Learn(requester, d.Index, now);
         }
         var hit = _segment[found];
         var hitNs = _c[hit.Ns];
+        _c.Touch(hitNs);
         var hitDev = hitNs.Devices[hit.Dev];
         if (hit.Transmit)
         {

@@ -187,6 +187,7 @@ internal sealed partial class PacketWalker
     {
         if (_ct >= 0 && _ns >= 0) DropUnconfirmed();
         _ns = ns;
+        _c.Touch(_c[ns]);
         _ct = -1;
         _ctInfo = CtInfo.None;
         _ctAttached = false;

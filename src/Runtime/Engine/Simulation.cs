@@ -117,6 +117,18 @@ public sealed class Simulation
         _clockMicroseconds = 0;
     }
 
+    /// <summary>
+    /// <see cref="Reset"/> when nothing but connections and packets happened since the last reset: only the namespaces
+    /// that traffic entered are reset (the analyses that probe one connection at a time use it).
+    /// </summary>
+    internal void ResetTraffic()
+    {
+        Cluster.ResetTraffic();
+        _walker = new PacketWalker(Cluster);
+        _open.Clear();
+        _clockMicroseconds = 0;
+    }
+
     /// <summary>The simulated clock: each packet takes a millisecond; <see cref="Advance"/> lets time pass.</summary>
     public TimeSpan Now => TimeSpan.FromMilliseconds(Cluster.NowMilliseconds);
 

@@ -113,6 +113,9 @@ public sealed class NamespaceRuntime
     public NamespaceKind Kind { get; }
     /// <summary>Whether this is a synthesised external client.</summary>
     public bool IsExternalClient { get; internal set; }
+
+    /// <summary>Traffic entered or changed this namespace since the last reset (see <see cref="Cluster.ResetTraffic"/>).</summary>
+    internal bool Touched;
     /// <summary>The plan (null for external clients).</summary>
     public NamespacePlan? Plan { get; }
     /// <summary>Declaration.</summary>

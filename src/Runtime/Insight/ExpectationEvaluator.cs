@@ -38,7 +38,7 @@ public static class ExpectationEvaluator
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (sim is null) sim = new Simulation(plan, seed);
-            else sim.Reset();
+            else sim.ResetTraffic();
             var why = Check(sim, topology, x, taskService);
             if (why is not null) result.Add(Diagnostic.Create(DiagnosticDescriptors.ExpectationFailed, x.Span, Describe(x) + ": " + why));
         }

@@ -1,5 +1,8 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.ExceptionServices;
+using System.Threading;
+using System.Threading.Tasks;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
@@ -80,51 +83,84 @@ public static class ReachAnalysis
     /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
     /// <param name="include">
     /// Which of <see cref="Pairs"/> to probe (all when null): on a large topology a question about one source or one
-    /// destination is answered without probing the rest. The rows of an included pair are the same either way, but a
-    /// failed range's explanation may name another task of the same service (load balancers pick by how many probes
-    /// went before).
+    /// destination is answered without probing the rest. Every pair starts from the plan's loaded state, so an included
+    /// pair's rows are exactly its rows in the whole table.
     /// </param>
-    public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0, Func<Pair, bool>? include = null)
+    /// <param name="parallelism">
+    /// How many pairs are probed at once, each worker on its own simulation of the plan (0: one per processor). The rows
+    /// do not depend on it.
+    /// </param>
+    /// <param name="cancellationToken">Checked between pairs.</param>
+    public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0, Func<Pair, bool>? include = null,
+        int parallelism = 0, CancellationToken cancellationToken = default)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         var taskService = TaskServices(topology);
-        var rows = new List<ReachRow>();
-        var sim = new Simulation(plan, seed);
-        var starts = new ClassStarts(sim.Cluster);
-        var sweep = new List<(int From, Probe Probe)>();
+        var pairs = new List<Pair>();
         foreach (var pair in Pairs(topology))
+            if (include is null || include(pair)) pairs.Add(pair);
+        var rowsOf = new List<ReachRow>?[pairs.Count];
+        int workers = Math.Max(1, Math.Min(parallelism > 0 ? parallelism : Environment.ProcessorCount, pairs.Count));
+        int next = -1;
+        void Work()
         {
-            if (include is not null && !include(pair)) continue;
-            if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) continue;
-            foreach (var proto in Protocols)
+            var sim = new Simulation(plan, seed);
+            var starts = new ClassStarts(sim.Cluster);
+            var sweep = new List<(int From, Probe Probe)>();
+            for (int i = Interlocked.Increment(ref next); i < pairs.Count; i = Interlocked.Increment(ref next))
             {
-                if (proto == IpProtocol.Icmp)
-                {
-                    var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
-                    var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0);
-                    rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
-                    continue;
-                }
-                sweep.Clear();
-                for (int port = 1; port <= 65535;)
-                {
-                    var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port);
-                    sweep.Add((port, probe));
-                    port = probe.NextClass;
-                }
-                // Merge adjacent classes that end the same way; each row keeps its first class's explanation.
-                int i = 0;
-                while (i < sweep.Count)
-                {
-                    int j = i + 1;
-                    while (j < sweep.Count && string.Equals(sweep[j].Probe.Key, sweep[i].Probe.Key, StringComparison.Ordinal)) j++;
-                    int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
-                    rows.Add(Row(pair, baseFlow with { Protocol = proto }, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
-                    i = j;
-                }
+                cancellationToken.ThrowIfCancellationRequested();
+                rowsOf[i] = AnalyzePair(sim, starts, pairs[i], taskService, sweep);
+                // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
+                // worker probed it.
+                sim.ResetTraffic();
             }
-            // Forget this pair's client sockets so ephemeral ports never run out over many probes.
-            sim.Cluster.Namespaces[baseFlow.SourceNamespace].ClientSockets.Clear();
+        }
+        if (workers == 1) Work();
+        else
+        {
+            var tasks = new Task[workers];
+            for (int w = 0; w < workers; w++) tasks[w] = Task.Factory.StartNew(Work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            try { Task.WaitAll(tasks); }
+            catch (AggregateException e) when (e.InnerExceptions.Count == 1) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
+        }
+        var rows = new List<ReachRow>();
+        foreach (var r in rowsOf) if (r is not null) rows.AddRange(r);
+        return rows;
+    }
+
+    /// <summary>One pair's rows: a sweep over the port classes of each protocol, and one echo.</summary>
+    private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
+        List<(int From, Probe Probe)> sweep)
+    {
+        if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) return null;
+        var rows = new List<ReachRow>();
+        foreach (var proto in Protocols)
+        {
+            if (proto == IpProtocol.Icmp)
+            {
+                var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
+                var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0);
+                rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
+                continue;
+            }
+            sweep.Clear();
+            for (int port = 1; port <= 65535;)
+            {
+                var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port);
+                sweep.Add((port, probe));
+                port = probe.NextClass;
+            }
+            // Merge adjacent classes that end the same way; each row keeps its first class's explanation.
+            int i = 0;
+            while (i < sweep.Count)
+            {
+                int j = i + 1;
+                while (j < sweep.Count && string.Equals(sweep[j].Probe.Key, sweep[i].Probe.Key, StringComparison.Ordinal)) j++;
+                int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
+                rows.Add(Row(pair, baseFlow with { Protocol = proto }, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
+                i = j;
+            }
         }
         return rows;
     }
