@@ -63,6 +63,7 @@ internal sealed partial class PacketWalker
         while (true)
         {
             var c = table.Chains[chain];
+            if (c.Dispatch is { } dispatch && rule < c.Rules.Length) rule = dispatch.Next(rule, _p.Headers);
             if (rule >= c.Rules.Length)
             {
                 if (depth == 0) return Policy(table, table.Chains[baseChain], hook);

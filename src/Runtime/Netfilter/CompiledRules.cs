@@ -94,6 +94,79 @@ internal sealed class CompiledChain
 
     /// <summary>The compiled rules by their index in the plan's chain (null where a rule's target could not be resolved).</summary>
     public CompiledRule?[] ByPlanIndex { get; set; } = Array.Empty<CompiledRule?>();
+
+    /// <summary>For a long chain, which rules a packet's ports can match at all (null: walk every rule).</summary>
+    public PortDispatch? Dispatch { get; set; }
+}
+
+/// <summary>
+/// Port-keyed dispatch for the interpreter (what the generated chains do with a switch): a long chain of
+/// <c>-p tcp --dport N</c> rules — a host's DOCKER-INGRESS with a rule per published port — costs a dictionary lookup, not
+/// a walk over every rule. A rule is keyed by its first single-port match (protocol, side, port) unless a statistic match
+/// comes before it: a packet with other ports fails that match, and the matches before it have no side effects, so
+/// skipping the rule is exactly what evaluating it would do (the statistic match's counter and random draws must still
+/// run). Rules without such a match are tried for every packet, in order.
+/// </summary>
+internal sealed class PortDispatch
+{
+    /// <summary>Below this many rules the walk is as cheap as the lookups.</summary>
+    public const int MinRules = 16;
+
+    private readonly int[] _any;
+    private readonly Dictionary<int, int[]> _keyed;
+    private readonly int _count;
+
+    private PortDispatch(int[] any, Dictionary<int, int[]> keyed, int count)
+    {
+        _any = any;
+        _keyed = keyed;
+        _count = count;
+    }
+
+    /// <summary>The dispatch of a chain's rules, or null when too few are keyed for it to pay.</summary>
+    public static PortDispatch? Build(CompiledRule[] rules)
+    {
+        if (rules.Length < MinRules) return null;
+        var any = new List<int>();
+        var keyed = new Dictionary<int, List<int>>();
+        for (int i = 0; i < rules.Length; i++)
+        {
+            int key = -1;
+            foreach (var m in rules[i].Matches)
+            {
+                if (m.Kind == MatchKind.Statistic) break;
+                if (m.Kind == MatchKind.Port && !m.Negated && m.From == m.To) { key = Key(m.Protocol, m.Source, m.From); break; }
+            }
+            if (key < 0) { any.Add(i); continue; }
+            if (!keyed.TryGetValue(key, out var list)) keyed[key] = list = new List<int>();
+            list.Add(i);
+        }
+        if (any.Count * 2 > rules.Length) return null;
+        var result = new Dictionary<int, int[]>(keyed.Count);
+        foreach (var kv in keyed) result[kv.Key] = kv.Value.ToArray();
+        return new PortDispatch(any.ToArray(), result, rules.Length);
+    }
+
+    private static int Key(IpProtocol protocol, bool source, int port) => ((int)protocol << 18) | (source ? 1 << 17 : 0) | port;
+
+    /// <summary>The first rule at or after <paramref name="from"/> that a packet with these headers can match (or the rule count).</summary>
+    public int Next(int from, in Packets.PacketHeaders h)
+    {
+        int next = First(_any, from);
+        if (h.HasPorts)
+        {
+            if (_keyed.TryGetValue(Key(h.Protocol, false, h.DestinationPort), out var d)) next = Math.Min(next, First(d, from));
+            if (_keyed.TryGetValue(Key(h.Protocol, true, h.SourcePort), out var s)) next = Math.Min(next, First(s, from));
+        }
+        return next;
+    }
+
+    private int First(int[] rules, int from)
+    {
+        int k = Array.BinarySearch(rules, from);
+        if (k < 0) k = ~k;
+        return k < rules.Length ? rules[k] : _count;
+    }
 }
 
 /// <summary>One table of one namespace, chains as arrays with jump targets resolved to indices.</summary>
@@ -160,6 +233,7 @@ internal sealed class CompiledTable
             }
             chains[i].Rules = rules.ToArray();
             chains[i].ByPlanIndex = byPlan;
+            chains[i].Dispatch = PortDispatch.Build(chains[i].Rules);
             if (src.BuiltIn && TryHook(src.Name, out var hook)) compiled.SetHookChain(hook, i);
         }
         compiled.StatisticSlots = slots;
