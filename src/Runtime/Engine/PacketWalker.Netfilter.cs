@@ -60,6 +60,7 @@ internal sealed partial class PacketWalker
         int baseChain = table.HookChain(hook);
         if (baseChain < 0) return NfVerdict.Accept;
         int chain = baseChain, rule = 0, depth = 0;
+        if (Record != null) Record.Chains.Add(table.Chains[baseChain].Plan!);
         while (true)
         {
             var c = table.Chains[chain];
@@ -93,11 +94,13 @@ internal sealed partial class PacketWalker
                     depth++;
                     chain = t.Chain;
                     rule = 0;
+                    if (Record != null) Record.Chains.Add(table.Chains[chain].Plan!);
                     continue;
                 case TargetKind.Goto:
                     if (_trace != null) TraceRule(hook, table, c, r, "GOTO " + table.Chains[t.Chain].Name);
                     chain = t.Chain;
                     rule = 0;
+                    if (Record != null) Record.Chains.Add(table.Chains[chain].Plan!);
                     continue;
             }
             switch (ApplyTarget(ns, table, c, r, hook))
@@ -164,12 +167,16 @@ internal sealed partial class PacketWalker
         bool drop = builtIn.Policy == Verdict.Drop;
         if (_trace != null && (drop || builtIn.Rules.Length > 0))
             _trace.Add(new NetfilterStep(HookName(hook), table.Name, builtIn.Name, 0, "-P " + builtIn.Name + (drop ? " DROP" : " ACCEPT"), drop ? "DROP (policy)" : "ACCEPT (policy)", SourceSpan.None));
+        if (drop && Record != null) Record.Discard = new NetfilterStep(HookName(hook), table.Name, builtIn.Name, 0, "-P " + builtIn.Name + " DROP", "DROP (policy)", SourceSpan.None);
         return drop ? NfVerdict.Drop : NfVerdict.Accept;
     }
 
     private void TraceRule(NetfilterHook hook, CompiledTable table, CompiledChain chain, CompiledRule rule, string verdict)
     {
         if (_trace != null) _trace.Add(new NetfilterStep(HookName(hook), table.Name, chain.Name, rule.Number, rule.Text(chain.Name), verdict, rule.Source.Span));
+        // Only ApplyTarget's DROP and REJECT discard (a trace's explanation looks for the same verdicts).
+        if (Record != null && (verdict == "DROP" || verdict == "REJECT"))
+            Record.Discard = new NetfilterStep(HookName(hook), table.Name, chain.Name, rule.Number, rule.Text(chain.Name), verdict, rule.Source.Span);
     }
 
     private bool Matches(NamespaceRuntime ns, CompiledRule rule, int tableSlot)

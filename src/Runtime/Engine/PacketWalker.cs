@@ -44,6 +44,9 @@ internal sealed partial class PacketWalker
 
     private readonly Cluster _c;
     private TraceRecorder? _trace;
+
+    /// <summary>When set, untraced walks note the namespaces and chains they enter and what discarded them.</summary>
+    internal PathRecord? Record { get; set; }
     private Packet _p;
     private Outcome _outcome;
     private Next _next;
@@ -195,6 +198,7 @@ internal sealed partial class PacketWalker
         _p.IpvsProperty = false;
         _p.IngressDevice = -1;
         _trace?.Enter(_c[ns]);
+        Record?.Namespaces.Add(ns);
     }
 
     private void DropUnconfirmed()
@@ -224,7 +228,7 @@ internal sealed partial class PacketWalker
         _outcome.Namespace = ns.Index;
         _outcome.Device = dev.Index;
         _next = Next.Done;
-        if (_trace != null) _outcome.Detail = "the packet came back to " + dev.QualifiedName + " with the same headers: a forwarding loop";
+        if (_trace != null || Record != null) _outcome.Detail = "the packet came back to " + dev.QualifiedName + " with the same headers: a forwarding loop";
     }
 
     private void Drop(DropCause cause, SourceSpan span, string? detail = null, ReplyKind reply = ReplyKind.None)
@@ -235,10 +239,12 @@ internal sealed partial class PacketWalker
         _outcome.Reply = reply;
         _outcome.InDevice = _inDev;
         _next = Next.Done;
-        if (_trace != null)
+        if (_trace != null || Record != null)
         {
             _outcome.Detail = detail ?? cause.ToString();
-            _trace.Add(new DropStep(cause, _outcome.Detail, span));
+            var step = new DropStep(cause, _outcome.Detail, span);
+            _trace?.Add(step);
+            if (Record != null) Record.Drop = step;
         }
     }
 
@@ -453,7 +459,7 @@ internal sealed partial class PacketWalker
         _outcome.Namespace = ns.Index;
         _outcome.Device = dev.Index;
         _next = Next.Done;
-        if (_trace != null) _outcome.Detail = "left " + dev.QualifiedName + " for " + _p.Headers.Destination + " (" + dst + "), outside the plan";
+        if (_trace != null || Record != null) _outcome.Detail = "left " + dev.QualifiedName + " for " + _p.Headers.Destination + " (" + dst + "), outside the plan";
     }
 
     // ───────────────────────────── VXLAN ─────────────────────────────

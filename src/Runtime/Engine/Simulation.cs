@@ -385,6 +385,18 @@ public sealed class Simulation
     }
 
     /// <summary>
+    /// Opens one connection untraced, noting in <paramref name="request"/> and <paramref name="reply"/> what each walk went
+    /// through and where it ended (the reply's record stays empty when there is no reply).
+    /// </summary>
+    internal ConnectionResult ConnectRecorded(Flow flow, PathRecord request, PathRecord reply)
+    {
+        request.Clear();
+        reply.Clear();
+        ConnectOnce(flow, 1, 1, trace: false, false, out var result, request, reply);
+        return result;
+    }
+
+    /// <summary>
     /// Sends one data segment from the client on an established connection, untraced. With tracing off this path
     /// allocates nothing.
     /// </summary>
@@ -484,7 +496,8 @@ public sealed class Simulation
         return new ConnectionTrace(1, 1, request, reply);
     }
 
-    private ConnectionTrace ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result)
+    private ConnectionTrace ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result,
+        PathRecord? requestRecord = null, PathRecord? replyRecord = null)
     {
         var client = Cluster.Namespaces[flow.SourceNamespace];
         int port = NextEphemeralPort(client, flow.Protocol);
@@ -521,7 +534,13 @@ public sealed class Simulation
         PacketTrace? requestTrace = null, replyTrace = null;
         Outcome outcome;
         if (trace) requestTrace = Walk(flow.SourceNamespace, req, "request", captureFrames, out outcome);
-        else { outcome = _walker.SendFromSocket(flow.SourceNamespace, req, null); }
+        else
+        {
+            _walker.Record = requestRecord;
+            outcome = _walker.SendFromSocket(flow.SourceNamespace, req, null);
+            _walker.Record = null;
+            if (requestRecord != null) Finish(requestRecord, outcome);
+        }
         Cluster.NowMilliseconds++;
 
         string? task = null;
@@ -537,7 +556,13 @@ public sealed class Simulation
         {
             Outcome replyOutcome;
             if (trace) replyTrace = Walk(replyNs, reply, "reply", captureFrames, out replyOutcome, AnswersDrop(outcome));
-            else replyOutcome = _walker.SendFromSocket(replyNs, reply, null, AnswersDrop(outcome));
+            else
+            {
+                _walker.Record = replyRecord;
+                replyOutcome = _walker.SendFromSocket(replyNs, reply, null, AnswersDrop(outcome));
+                _walker.Record = null;
+                if (replyRecord != null) Finish(replyRecord, replyOutcome);
+            }
             Cluster.NowMilliseconds++;
             replyKind = replyOutcome.Kind;
             if (flow.Protocol == IpProtocol.Tcp && replyOutcome.Kind == DispositionKind.Delivered && replyOutcome.ClientSocket
@@ -682,6 +707,12 @@ public sealed class Simulation
         _clockMicroseconds = recorder.ClockMicroseconds + 1000;
         trace.Disposition = ToDisposition(outcome);
         return trace;
+    }
+
+    private void Finish(PathRecord record, in Outcome o)
+    {
+        record.Disposition = ToDisposition(o);
+        record.EndNamespace = o.Namespace;
     }
 
     private Disposition ToDisposition(in Outcome o)

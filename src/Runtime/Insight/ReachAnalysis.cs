@@ -133,6 +133,8 @@ public static class ReachAnalysis
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
         List<(int From, Probe Probe)> sweep)
     {
+        var request = new PathRecord();
+        var reply = new PathRecord();
         if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) return null;
         var rows = new List<ReachRow>();
         foreach (var proto in Protocols)
@@ -140,14 +142,14 @@ public static class ReachAnalysis
             if (proto == IpProtocol.Icmp)
             {
                 var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
-                var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0);
+                var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0, request, reply);
                 rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
                 continue;
             }
             sweep.Clear();
             for (int port = 1; port <= 65535;)
             {
-                var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port);
+                var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port, request, reply);
                 sweep.Add((port, probe));
                 port = probe.NextClass;
             }
@@ -200,29 +202,32 @@ public static class ReachAnalysis
         return null;
     }
 
-    /// <summary>One traced connection: its outcome, its merge key, the explanation, and where its port class ends.</summary>
+    /// <summary>One probe: its outcome, its merge key, the explanation, and where its port class ends.</summary>
     private readonly record struct Probe(string Key, string Result, string? Cause, int NextClass);
 
     /// <summary>
-    /// Sends one traced connection. The reason a packet did not reach a service becomes part of the key, so ranges only
-    /// merge classes that fail the same way at the same rule. The class of <paramref name="port"/> ends before the first
-    /// class start above it in any namespace the request or the reply crossed.
+    /// Sends one connection, untraced but recorded (the namespaces and chains each walk entered, what discarded it). The
+    /// reason a packet did not reach a service becomes part of the key, so ranges only merge classes that fail the same
+    /// way at the same rule; the explanation is what a trace of the same walk would say. The class of
+    /// <paramref name="port"/> ends before the first class start above it in any namespace the request or the reply crossed.
     /// </summary>
-    private static Probe Send(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService, ClassStarts? starts, IpProtocol proto, int port)
+    private static Probe Send(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService, ClassStarts? starts, IpProtocol proto, int port,
+        PathRecord request, PathRecord reply)
     {
-        var t = sim.Connect(flow, 1)[0];
-        var result = Classify(t.Request.Disposition.Kind, t.Reply?.Disposition.Kind, DeliveredTask(t.Request.Disposition), taskService);
+        sim.ConnectRecorded(flow, request, reply);
+        var rd = request.Disposition!;
+        var pd = reply.Disposition;
+        var result = Classify(rd.Kind, pd?.Kind, DeliveredTask(rd), taskService);
         int next = 65536;
         if (starts is not null)
         {
-            next = starts.NextAfter(t.Request, proto, port, next, request: true);
-            if (t.Reply is not null) next = starts.NextAfter(t.Reply, proto, port, next, request: false);
+            next = starts.NextAfter(request, proto, port, next, isRequest: true);
+            if (pd is not null) next = starts.NextAfter(reply, proto, port, next, isRequest: false);
         }
         if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(result, result, null, next);
-        var failed = t.Request.Disposition.Kind == DispositionKind.Delivered && t.Reply is not null && t.Reply.Disposition.Kind != DispositionKind.Delivered
-            ? t.Reply : t.Request;
-        var cause = (failed == t.Reply ? "reply " : "") + TraceExplanation.Explain(failed);
-        return new Probe(result + "|" + TraceExplanation.Key(failed), result, cause, next);
+        var failed = rd.Kind == DispositionKind.Delivered && pd is not null && pd.Kind != DispositionKind.Delivered ? reply : request;
+        var cause = (failed == reply ? "reply " : "") + TraceExplanation.Explain(failed.Disposition!, failed.Discard, failed.Drop);
+        return new Probe(result + "|" + TraceExplanation.Key(failed.Disposition!, failed.Discard), result, cause, next);
     }
 
     /// <summary>
@@ -235,13 +240,12 @@ public static class ReachAnalysis
     {
         private static readonly int[][] Empty = { Array.Empty<int>(), Array.Empty<int>(), Array.Empty<int>() };
         private readonly Cluster _cluster;
-        private readonly Dictionary<(string Node, string Name), NamespaceStarts> _byNamespace = new();
+        private readonly Dictionary<int, NamespaceStarts> _byNamespace = new();
         /// <summary>Per plan chain: [protocol][0 = destination-port side (requests), 1 = source-port side (replies)].</summary>
         private readonly Dictionary<NetfilterChain, int[][][]> _byChain = new(ReferenceComparer<NetfilterChain>.Instance);
 
         private sealed class NamespaceStarts
         {
-            public Dictionary<(string Table, string Chain), NetfilterChain> Chains { get; } = new();
             public int[][] Ipvs { get; set; } = Empty;
             public int[][] Sockets { get; set; } = Empty;
         }
@@ -249,33 +253,18 @@ public static class ReachAnalysis
         public ClassStarts(Cluster cluster) => _cluster = cluster;
 
         /// <summary>
-        /// The smallest class start above <paramref name="port"/> that the path of <paramref name="trace"/> knows of, or
-        /// <paramref name="limit"/>: the chains it entered (a rule it matched, a jump, a policy), the IPVS services of the
-        /// namespaces it crossed, and, for a request, the sockets of the namespace where it ended.
+        /// The smallest class start above <paramref name="port"/> that the walk in <paramref name="record"/> knows of, or
+        /// <paramref name="limit"/>: the chains it entered, the IPVS services of the namespaces it crossed, and, for a
+        /// request, the sockets of the namespace where it ended.
         /// </summary>
-        public int NextAfter(PacketTrace trace, IpProtocol proto, int port, int limit, bool request)
+        public int NextAfter(PathRecord record, IpProtocol proto, int port, int limit, bool isRequest)
         {
             int p = Index(proto);
             // The port swept is the request's destination port and its reply's source port.
-            int side = request ? 0 : 1;
-            foreach (var hop in trace.Hops)
-            {
-                var ns = For(hop.Node, hop.Namespace);
-                limit = Next(ns.Ipvs[p], port, limit);
-                foreach (var step in hop.Steps)
-                {
-                    if (step is not NetfilterStep nf) continue;
-                    if (ns.Chains.TryGetValue((nf.Table, nf.Chain), out var c)) limit = Next(Of(c)[p][side], port, limit);
-                    if (nf.Verdict.StartsWith("JUMP ", StringComparison.Ordinal) || nf.Verdict.StartsWith("GOTO ", StringComparison.Ordinal))
-                        if (ns.Chains.TryGetValue((nf.Table, nf.Verdict.Substring(5)), out var j)) limit = Next(Of(j)[p][side], port, limit);
-                }
-            }
-            if (request)
-            {
-                var where = trace.Disposition.Where;
-                int slash = where.IndexOf('/');
-                if (slash > 0) limit = Next(For(where.Substring(0, slash), where.Substring(slash + 1)).Sockets[p], port, limit);
-            }
+            int side = isRequest ? 0 : 1;
+            foreach (var ns in record.Namespaces) limit = Next(For(ns).Ipvs[p], port, limit);
+            foreach (var chain in record.Chains) limit = Next(Of(chain)[p][side], port, limit);
+            if (isRequest && record.EndNamespace >= 0) limit = Next(For(record.EndNamespace).Sockets[p], port, limit);
             return limit;
         }
 
@@ -301,21 +290,19 @@ public static class ReachAnalysis
             return found;
         }
 
-        private NamespaceStarts For(string node, string name)
+        private NamespaceStarts For(int index)
         {
-            if (_byNamespace.TryGetValue((node, name), out var found)) return found;
+            if (_byNamespace.TryGetValue(index, out var found)) return found;
             var result = new NamespaceStarts();
-            var ns = _cluster.Namespace(node, name);
-            if (ns?.Plan is { } plan)
+            var ns = _cluster.Namespaces[index];
+            if (ns.Plan is { } plan)
             {
-                foreach (var table in plan.Tables)
-                    foreach (var chain in table.Chains) result.Chains[(table.Name, chain.Name)] = chain;
                 result.Ipvs = Array.ConvertAll(PortProtocols, pr => PortAtoms.IpvsStarts(plan, pr));
                 result.Sockets = Array.ConvertAll(PortProtocols, pr => PortAtoms.ListenerStarts(plan, pr));
                 // The host's VXLAN sockets take UDP to the data path port (no listener or rule names it).
-                if (ns.Kind == NamespaceKind.Host) result.Sockets[1] = WithVxlanPorts(result.Sockets[1], node, name);
+                if (ns.Kind == NamespaceKind.Host) result.Sockets[1] = WithVxlanPorts(result.Sockets[1], ns.Node, ns.Name);
             }
-            _byNamespace[(node, name)] = result;
+            _byNamespace[index] = result;
             return result;
         }
 

@@ -13,7 +13,24 @@ public static class TraceExplanation
     /// </summary>
     public static string Explain(PacketTrace trace)
     {
-        var d = trace.Disposition;
+        if (trace is null) throw new System.ArgumentNullException(nameof(trace));
+        NetfilterStep? verdict = null;
+        DropStep? drop = null;
+        foreach (var hop in trace.Hops)
+            foreach (var s in hop.Steps)
+            {
+                if (s is NetfilterStep nf && IsDiscard(nf.Verdict)) verdict = nf;
+                else if (s is DropStep ds) drop = ds;
+            }
+        return Explain(trace.Disposition, verdict, drop);
+    }
+
+    /// <summary>
+    /// <see cref="Explain(PacketTrace)"/> from a walk's facts alone: where it ended, the rule or policy that discarded it
+    /// and the drop (what an untraced walk's <see cref="Engine.PathRecord"/> holds).
+    /// </summary>
+    internal static string Explain(Disposition d, NetfilterStep? verdict, DropStep? drop)
+    {
         var sb = new StringBuilder();
         switch (d.Kind)
         {
@@ -25,14 +42,6 @@ public static class TraceExplanation
                 return "left the modelled network at " + d.Where + ": " + d.Detail;
         }
         sb.Append("dropped by ").Append(d.Cause?.ToString() ?? "drop").Append(" at ").Append(d.Where);
-        NetfilterStep? verdict = null;
-        DropStep? drop = null;
-        foreach (var hop in trace.Hops)
-            foreach (var s in hop.Steps)
-            {
-                if (s is NetfilterStep nf && IsDiscard(nf.Verdict)) verdict = nf;
-                else if (s is DropStep ds) drop = ds;
-            }
         if (verdict is not null && (d.Cause == DropCause.FilterDrop || drop is null || !drop.Span.IsKnown))
         {
             sb.Append(' ').Append(verdict.Table).Append('/').Append(verdict.Chain)
@@ -56,12 +65,18 @@ public static class TraceExplanation
     /// </summary>
     public static string Key(PacketTrace trace)
     {
-        var d = trace.Disposition;
-        var sb = new StringBuilder().Append(d.Kind).Append('|').Append(d.Cause?.ToString() ?? "");
+        if (trace is null) throw new System.ArgumentNullException(nameof(trace));
         NetfilterStep? verdict = null;
         foreach (var hop in trace.Hops)
             foreach (var s in hop.Steps)
                 if (s is NetfilterStep nf && IsDiscard(nf.Verdict)) verdict = nf;
+        return Key(trace.Disposition, verdict);
+    }
+
+    /// <summary><see cref="Key(PacketTrace)"/> from a walk's disposition and discarding rule.</summary>
+    internal static string Key(Disposition d, NetfilterStep? verdict)
+    {
+        var sb = new StringBuilder().Append(d.Kind).Append('|').Append(d.Cause?.ToString() ?? "");
         if (verdict is not null) sb.Append('|').Append(verdict.Table).Append('/').Append(verdict.Chain).Append('#').Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture)).Append('@').Append(verdict.Span.ToShortString());
         return sb.ToString();
     }

@@ -77,14 +77,19 @@ internal sealed class CompiledRule
 
 internal sealed class CompiledChain
 {
-    public CompiledChain(string name, bool builtIn, Verdict? policy)
+    public CompiledChain(string name, bool builtIn, Verdict? policy, NetfilterChain? plan = null)
     {
+        Plan = plan;
         Name = name;
         BuiltIn = builtIn;
         Policy = policy;
     }
 
     public string Name { get; }
+
+    /// <summary>The plan's chain this was compiled from (what analyses key port classes by).</summary>
+    public NetfilterChain? Plan { get; }
+
     public bool BuiltIn { get; }
     public Verdict? Policy { get; }
     public CompiledRule[] Rules { get; set; } = Array.Empty<CompiledRule>();
@@ -206,7 +211,7 @@ internal sealed class CompiledTable
         for (int i = 0; i < chains.Length; i++)
         {
             var c = table.Chains[i];
-            chains[i] = new CompiledChain(c.Name, c.BuiltIn, c.Policy);
+            chains[i] = new CompiledChain(c.Name, c.BuiltIn, c.Policy, c);
             byName[c.Name] = i;
         }
         var compiled = new CompiledTable(table.Name, chains);

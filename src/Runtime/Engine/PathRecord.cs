@@ -1,0 +1,43 @@
+using System.Collections.Generic;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Tracing;
+
+namespace SwarmDsl.Runtime.Engine;
+
+/// <summary>
+/// What an untraced walk went through, for analyses that need a walk's decisions but not its story (<c>reach</c> sends
+/// tens of thousands of probes): the namespaces it entered, the plan chains it entered (base chains of the hooks it passed,
+/// jump and goto targets; every chain of a table whose control flow is compiled), and, when it failed, the rule or policy
+/// that discarded it and the drop itself — the same steps a trace would hold, and nothing else.
+/// </summary>
+internal sealed class PathRecord
+{
+    /// <summary>Namespaces entered, in order (a namespace entered twice is listed twice).</summary>
+    public List<int> Namespaces { get; } = new();
+
+    /// <summary>Plan chains entered, in order, with repeats.</summary>
+    public List<NetfilterChain> Chains { get; } = new();
+
+    /// <summary>The DROP or REJECT rule, or DROP policy, that discarded the packet (as a trace's step would say).</summary>
+    public NetfilterStep? Discard { get; set; }
+
+    /// <summary>The drop that ended the walk, if one did.</summary>
+    public DropStep? Drop { get; set; }
+
+    /// <summary>Where the walk ended, as the trace's disposition says.</summary>
+    public Disposition? Disposition { get; set; }
+
+    /// <summary>The namespace the walk ended in.</summary>
+    public int EndNamespace { get; set; } = -1;
+
+    /// <summary>Empties the record for the next walk.</summary>
+    public void Clear()
+    {
+        Namespaces.Clear();
+        Chains.Clear();
+        Discard = null;
+        Drop = null;
+        Disposition = null;
+        EndNamespace = -1;
+    }
+}
