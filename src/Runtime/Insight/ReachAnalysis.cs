@@ -202,8 +202,20 @@ public static class ReachAnalysis
         return null;
     }
 
-    /// <summary>One probe: its outcome, its merge key, the explanation, and where its port class ends.</summary>
-    private readonly record struct Probe(string Key, string Result, string? Cause, int NextClass);
+    /// <summary>
+    /// One probe: its outcome, its merge key, where its port class ends, and for a failure the facts that explain it (the
+    /// explanation is only written for the probe that starts a row).
+    /// </summary>
+    private readonly record struct Probe(string Key, string Result, int NextClass, Failure? Failure)
+    {
+        public string? Cause => Failure?.Explain();
+    }
+
+    /// <summary>The walk that failed (the reply's, when the request got through) and what a trace would say about it.</summary>
+    private sealed record Failure(bool Reply, Disposition Disposition, NetfilterStep? Discard, DropStep? Drop)
+    {
+        public string Explain() => (Reply ? "reply " : "") + TraceExplanation.Explain(Disposition, Discard, Drop);
+    }
 
     /// <summary>
     /// Sends one connection, untraced but recorded (the namespaces and chains each walk entered, what discarded it). The
@@ -224,10 +236,10 @@ public static class ReachAnalysis
             next = starts.NextAfter(request, proto, port, next, isRequest: true);
             if (pd is not null) next = starts.NextAfter(reply, proto, port, next, isRequest: false);
         }
-        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(result, result, null, next);
+        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(result, result, next, null);
         var failed = rd.Kind == DispositionKind.Delivered && pd is not null && pd.Kind != DispositionKind.Delivered ? reply : request;
-        var cause = (failed == reply ? "reply " : "") + TraceExplanation.Explain(failed.Disposition!, failed.Discard, failed.Drop);
-        return new Probe(result + "|" + TraceExplanation.Key(failed.Disposition!, failed.Discard), result, cause, next);
+        return new Probe(result + "|" + TraceExplanation.Key(failed.Disposition!, failed.Discard), result, next,
+            new Failure(failed == reply, failed.Disposition!, failed.Discard, failed.Drop));
     }
 
     /// <summary>
