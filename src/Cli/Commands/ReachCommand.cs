@@ -48,7 +48,7 @@ internal static class ReachCommand
                 throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
             Func<ReachAnalysis.Pair, bool>? include = source is null && destination is null ? null
                 : p => (source is null || p.Source == source) && (destination is null || p.Destination == destination);
-            var rows = ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, parse.GetValue(seed), include);
+            var rows = ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, parse.GetValue(seed), include, Environment.ProcessorCount);
             io.Out.Write(parse.GetValue(json) ? RenderJson(rows, Path.GetFileName(path)) : RenderTable(rows));
             return Program.Ok;
         });

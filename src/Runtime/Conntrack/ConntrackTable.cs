@@ -135,6 +135,17 @@ public sealed class ConntrackTable
     /// <summary>Whether no entry was ever created: then the table is exactly as new (ids, slots, hash).</summary>
     internal bool IsUnused => _used == 0;
 
+    /// <summary>Back to exactly a new table's state (ids start at 1 again), keeping the storage.</summary>
+    internal void Clear()
+    {
+        Array.Clear(_entries, 0, _used);
+        _used = 0;
+        _free.Clear();
+        _hash.Clear();
+        _nextId = 1;
+        Count = 0;
+    }
+
     /// <summary>The number of live (confirmed or not) entries.</summary>
     public int Count { get; private set; }
 

@@ -24,8 +24,11 @@ internal sealed class PathRecord
     /// <summary>The drop that ended the walk, if one did.</summary>
     public DropStep? Drop { get; set; }
 
-    /// <summary>Where the walk ended, as the trace's disposition says.</summary>
-    public Disposition? Disposition { get; set; }
+    /// <summary>How the walk ended (<see cref="Simulation.DispositionOf"/> makes it a trace's disposition).</summary>
+    public Outcome Outcome { get; set; }
+
+    /// <summary>Whether a walk was recorded since the last <see cref="Clear"/>.</summary>
+    public bool Walked => EndNamespace >= 0;
 
     /// <summary>The namespace the walk ended in.</summary>
     public int EndNamespace { get; set; } = -1;
@@ -37,7 +40,7 @@ internal sealed class PathRecord
         Chains.Clear();
         Discard = null;
         Drop = null;
-        Disposition = null;
+        Outcome = default;
         EndNamespace = -1;
     }
 }

@@ -373,7 +373,7 @@ public sealed class Simulation
     public IReadOnlyList<ConnectionTrace> Connect(Flow flow, int count, bool captureFrames = false)
     {
         var list = new List<ConnectionTrace>(count);
-        for (int i = 1; i <= count; i++) list.Add(ConnectOnce(flow, i, count, trace: true, captureFrames, out _));
+        for (int i = 1; i <= count; i++) list.Add(ConnectOnce(flow, i, count, trace: true, captureFrames, out _)!);
         return list;
     }
 
@@ -496,7 +496,8 @@ public sealed class Simulation
         return new ConnectionTrace(1, 1, request, reply);
     }
 
-    private ConnectionTrace ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result,
+    /// <summary>One connection: its traces when <paramref name="trace"/>, else null (an untraced probe allocates no trace).</summary>
+    private ConnectionTrace? ConnectOnce(Flow flow, int number, int count, bool trace, bool captureFrames, out ConnectionResult result,
         PathRecord? requestRecord = null, PathRecord? replyRecord = null)
     {
         var client = Cluster.Namespaces[flow.SourceNamespace];
@@ -585,7 +586,7 @@ public sealed class Simulation
         }
         _walker.ReleaseDropped();
         result = new ConnectionResult(outcome.Kind, replyKind, handle, task);
-        return new ConnectionTrace(number, count, requestTrace ?? new PacketTrace("request", HeaderSnapshot.Of(req)), replyTrace);
+        return requestTrace is null ? null : new ConnectionTrace(number, count, requestTrace, replyTrace);
     }
 
     /// <summary>
@@ -709,11 +710,17 @@ public sealed class Simulation
         return trace;
     }
 
-    private void Finish(PathRecord record, in Outcome o)
+    private static void Finish(PathRecord record, in Outcome o)
     {
-        record.Disposition = ToDisposition(o);
+        record.Outcome = o;
         record.EndNamespace = o.Namespace;
     }
+
+    /// <summary>
+    /// The disposition a trace of the recorded walk would end with. Call it before the next reset: a delivery to a client
+    /// socket is named after the socket's owner.
+    /// </summary>
+    internal Disposition DispositionOf(PathRecord record) => ToDisposition(record.Outcome);
 
     private Disposition ToDisposition(in Outcome o)
     {

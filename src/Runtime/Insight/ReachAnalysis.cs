@@ -87,12 +87,12 @@ public static class ReachAnalysis
     /// pair's rows are exactly its rows in the whole table.
     /// </param>
     /// <param name="parallelism">
-    /// How many pairs are probed at once, each worker on its own simulation of the plan (0: one per processor). The rows
-    /// do not depend on it.
+    /// How many pairs are probed at once, each worker on its own simulation of the plan (the command line uses one per
+    /// processor). The rows do not depend on it.
     /// </param>
     /// <param name="cancellationToken">Checked between pairs.</param>
     public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0, Func<Pair, bool>? include = null,
-        int parallelism = 0, CancellationToken cancellationToken = default)
+        int parallelism = 1, CancellationToken cancellationToken = default)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         var taskService = TaskServices(topology);
@@ -100,7 +100,7 @@ public static class ReachAnalysis
         foreach (var pair in Pairs(topology))
             if (include is null || include(pair)) pairs.Add(pair);
         var rowsOf = new List<ReachRow>?[pairs.Count];
-        int workers = Math.Max(1, Math.Min(parallelism > 0 ? parallelism : Environment.ProcessorCount, pairs.Count));
+        int workers = Math.Max(1, Math.Min(parallelism, pairs.Count));
         int next = -1;
         void Work()
         {
@@ -158,7 +158,7 @@ public static class ReachAnalysis
             while (i < sweep.Count)
             {
                 int j = i + 1;
-                while (j < sweep.Count && string.Equals(sweep[j].Probe.Key, sweep[i].Probe.Key, StringComparison.Ordinal)) j++;
+                while (j < sweep.Count && sweep[j].Probe.Key == sweep[i].Probe.Key) j++;
                 int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
                 rows.Add(Row(pair, baseFlow with { Protocol = proto }, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
                 i = j;
@@ -191,30 +191,49 @@ public static class ReachAnalysis
     }
 
     /// <summary>
-    /// The task a traced delivery counts for, as <see cref="Simulation.ConnectUntraced"/> reports it: a listener's owner, or
-    /// the task whose sandbox took the packet in the kernel (echo), or none (a host, or a client socket).
-    /// </summary>
-    private static string? DeliveredTask(Disposition d)
-    {
-        if (d.Kind != DispositionKind.Delivered) return null;
-        if (d.Socket.IndexOf(" :", StringComparison.Ordinal) >= 0) return d.Owner;
-        if (d.Socket is "kernel" or "icmp echo") return d.Owner.IndexOf('/') >= 0 ? null : d.Owner;
-        return null;
-    }
-
-    /// <summary>
     /// One probe: its outcome, its merge key, where its port class ends, and for a failure the facts that explain it (the
     /// explanation is only written for the probe that starts a row).
     /// </summary>
-    private readonly record struct Probe(string Key, string Result, int NextClass, Failure? Failure)
+    private readonly record struct Probe(OutcomeKey Key, string Result, int NextClass, Failure? Failure)
     {
         public string? Cause => Failure?.Explain();
     }
 
-    /// <summary>The walk that failed (the reply's, when the request got through) and what a trace would say about it.</summary>
-    private sealed record Failure(bool Reply, Disposition Disposition, NetfilterStep? Discard, DropStep? Drop)
+    /// <summary>
+    /// What adjacent classes must share to merge into one row: the result and, for a failure, how the failed walk ended and
+    /// the rule that discarded it (<see cref="TraceExplanation.Key(PacketTrace)"/>'s fields, as values: no string per probe).
+    /// </summary>
+    private readonly record struct OutcomeKey(string Result, DispositionKind Kind, DropCause? Cause, string? Table, string? Chain, int Rule,
+        string? File, int Line, int Column)
     {
-        public string Explain() => (Reply ? "reply " : "") + TraceExplanation.Explain(Disposition, Discard, Drop);
+        public static OutcomeKey Of(string result, DispositionKind kind, DropCause? cause, NetfilterStep? v)
+        {
+            bool known = v is not null && v.Span.IsKnown;
+            return new OutcomeKey(result, kind, cause, v?.Table, v?.Chain, v?.RuleNumber ?? -1,
+                v is null ? null : known ? v.Span.FileName : "(derived)", known ? v!.Span.StartLine : 0, known ? v!.Span.StartColumn : 0);
+        }
+    }
+
+    /// <summary>The walk that failed (the reply's, when the request got through): what a trace of it would say.</summary>
+    private sealed class Failure
+    {
+        private readonly Simulation _sim;
+        private readonly bool _reply;
+        private readonly Disposition _disposition;
+        private readonly NetfilterStep? _discard;
+        private readonly DropStep? _drop;
+
+        public Failure(Simulation sim, bool reply, PathRecord record)
+        {
+            _sim = sim;
+            _reply = reply;
+            // The disposition now: the record is reused by the next probe.
+            _disposition = sim.DispositionOf(record);
+            _discard = record.Discard;
+            _drop = record.Drop;
+        }
+
+        public string Explain() => (_reply ? "reply " : "") + TraceExplanation.Explain(_disposition, _discard, _drop);
     }
 
     /// <summary>
@@ -226,20 +245,20 @@ public static class ReachAnalysis
     private static Probe Send(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService, ClassStarts? starts, IpProtocol proto, int port,
         PathRecord request, PathRecord reply)
     {
-        sim.ConnectRecorded(flow, request, reply);
-        var rd = request.Disposition!;
-        var pd = reply.Disposition;
-        var result = Classify(rd.Kind, pd?.Kind, DeliveredTask(rd), taskService);
+        var r = sim.ConnectRecorded(flow, request, reply);
+        var result = Classify(r.Request, r.Reply, r.Task, taskService);
         int next = 65536;
         if (starts is not null)
         {
             next = starts.NextAfter(request, proto, port, next, isRequest: true);
-            if (pd is not null) next = starts.NextAfter(reply, proto, port, next, isRequest: false);
+            if (reply.Walked) next = starts.NextAfter(reply, proto, port, next, isRequest: false);
         }
-        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(result, result, next, null);
-        var failed = rd.Kind == DispositionKind.Delivered && pd is not null && pd.Kind != DispositionKind.Delivered ? reply : request;
-        return new Probe(result + "|" + TraceExplanation.Key(failed.Disposition!, failed.Discard), result, next,
-            new Failure(failed == reply, failed.Disposition!, failed.Discard, failed.Drop));
+        if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(OutcomeKey.Of(result, r.Request, null, null), result, next, null);
+        bool replyFailed = r.Request == DispositionKind.Delivered && r.Reply is { } k && k != DispositionKind.Delivered;
+        var failed = replyFailed ? reply : request;
+        var kind = failed.Outcome.Kind;
+        var key = OutcomeKey.Of(result, kind, kind == DispositionKind.Dropped ? failed.Outcome.Cause : null, failed.Discard);
+        return new Probe(key, result, next, new Failure(sim, replyFailed, failed));
     }
 
     /// <summary>
@@ -291,20 +310,22 @@ public static class ReachAnalysis
 
         private static readonly IpProtocol[] PortProtocols = { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp };
 
-        private int[][][] Of(NetfilterChain chain)
+        // Lookups first, building in separate methods: a lambda capturing the argument would allocate its closure on
+        // every call, hits included.
+        private int[][][] Of(NetfilterChain chain) => _byChain.TryGetValue(chain, out var found) ? found : _byChain[chain] = Build(chain);
+
+        private static int[][][] Build(NetfilterChain chain)
         {
-            if (_byChain.TryGetValue(chain, out var found)) return found;
-            found = Array.ConvertAll(PortProtocols, pr => new[]
-            {
-                PortAtoms.RuleStarts(chain, pr, Direction.Destination), PortAtoms.RuleStarts(chain, pr, Direction.Source),
-            });
-            _byChain[chain] = found;
-            return found;
+            var result = new int[PortProtocols.Length][][];
+            for (int i = 0; i < result.Length; i++)
+                result[i] = new[] { PortAtoms.RuleStarts(chain, PortProtocols[i], Direction.Destination), PortAtoms.RuleStarts(chain, PortProtocols[i], Direction.Source) };
+            return result;
         }
 
-        private NamespaceStarts For(int index)
+        private NamespaceStarts For(int index) => _byNamespace.TryGetValue(index, out var found) ? found : _byNamespace[index] = Build(index);
+
+        private NamespaceStarts Build(int index)
         {
-            if (_byNamespace.TryGetValue(index, out var found)) return found;
             var result = new NamespaceStarts();
             var ns = _cluster.Namespaces[index];
             if (ns.Plan is { } plan)
@@ -314,7 +335,6 @@ public static class ReachAnalysis
                 // The host's VXLAN sockets take UDP to the data path port (no listener or rule names it).
                 if (ns.Kind == NamespaceKind.Host) result.Sockets[1] = WithVxlanPorts(result.Sockets[1], ns.Node, ns.Name);
             }
-            _byNamespace[index] = result;
             return result;
         }
 

@@ -74,9 +74,12 @@ public static class TraceExplanation
     }
 
     /// <summary><see cref="Key(PacketTrace)"/> from a walk's disposition and discarding rule.</summary>
-    internal static string Key(Disposition d, NetfilterStep? verdict)
+    internal static string Key(Disposition d, NetfilterStep? verdict) => Key(d.Kind, d.Cause, verdict);
+
+    /// <summary><see cref="Key(PacketTrace)"/> from how a walk ended and its discarding rule.</summary>
+    internal static string Key(DispositionKind kind, DropCause? cause, NetfilterStep? verdict)
     {
-        var sb = new StringBuilder().Append(d.Kind).Append('|').Append(d.Cause?.ToString() ?? "");
+        var sb = new StringBuilder().Append(kind).Append('|').Append(cause?.ToString() ?? "");
         if (verdict is not null) sb.Append('|').Append(verdict.Table).Append('/').Append(verdict.Chain).Append('#').Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture)).Append('@').Append(verdict.Span.ToShortString());
         return sb.ToString();
     }

@@ -152,6 +152,16 @@ public sealed class IpvsConnectionTable
 
     /// <summary>Whether no connection was ever added: then the table is exactly as new.</summary>
     internal bool IsUnused => _used == 0;
+
+    /// <summary>Back to exactly a new table's state, keeping the storage (a reset after every probe must not reallocate it).</summary>
+    internal void Clear()
+    {
+        Array.Clear(_conns, 0, _used);
+        _used = 0;
+        _free.Clear();
+        _in.Clear();
+        _out.Clear();
+    }
     private readonly Stack<int> _free = new();
     private readonly Dictionary<Key, int> _in = new();
     private readonly Dictionary<Key, int> _out = new();
