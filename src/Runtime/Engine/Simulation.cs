@@ -720,7 +720,7 @@ public sealed class Simulation
     /// The disposition a trace of the recorded walk would end with. Call it before the next reset: a delivery to a client
     /// socket is named after the socket's owner.
     /// </summary>
-    internal Disposition DispositionOf(PathRecord record) => ToDisposition(record.Outcome);
+    internal Disposition DispositionOf(in Outcome outcome) => ToDisposition(outcome);
 
     private Disposition ToDisposition(in Outcome o)
     {

@@ -219,21 +219,22 @@ public static class ReachAnalysis
     {
         private readonly Simulation _sim;
         private readonly bool _reply;
-        private readonly Disposition _disposition;
+        private readonly Outcome _outcome;
         private readonly NetfilterStep? _discard;
         private readonly DropStep? _drop;
 
         public Failure(Simulation sim, bool reply, PathRecord record)
         {
+            // Copied: the record is reused by the next probe. The disposition is only made for a row's first probe, before
+            // the pair's reset (it names a client socket's owner, which lives until then).
             _sim = sim;
             _reply = reply;
-            // The disposition now: the record is reused by the next probe.
-            _disposition = sim.DispositionOf(record);
+            _outcome = record.Outcome;
             _discard = record.Discard;
             _drop = record.Drop;
         }
 
-        public string Explain() => (_reply ? "reply " : "") + TraceExplanation.Explain(_disposition, _discard, _drop);
+        public string Explain() => (_reply ? "reply " : "") + TraceExplanation.Explain(_sim.DispositionOf(_outcome), _discard, _drop);
     }
 
     /// <summary>
