@@ -64,6 +64,28 @@ public sealed class SimulationResetTests
     }
 
     /// <summary>
+    /// ARP at the answerer overwrites whatever its cache held for the asker; a traffic reset must bring back the plan's
+    /// permanent entry, not just the table's size.
+    /// </summary>
+    [Fact]
+    public void A_traffic_reset_restores_a_permanent_neighbour_that_traffic_overwrote()
+    {
+        var (_, plan) = Load("ipvs");
+        var sim = new Simulation(plan);
+        var ns = sim.Cluster.Namespaces.First(n => n.Plan is { } p && p.Neighbors.Count > 0);
+        var permanent = ns.Neighbors.First(kv => kv.Value.Permanent);
+        int count = ns.Neighbors.Count;
+        var learned = new NeighborEntry(new MacAddress(0x02_00_00_00_00_99), false, "test", SwarmDsl.Text.SourceSpan.None);
+        ns.LearnNeighbor(permanent.Key, learned);
+        ns.LearnNeighbor(new NeighborKey(permanent.Key.Device, Ipv4Address.FromBytes(203, 0, 113, 7)), learned);
+        Assert.Equal(count + 1, ns.Neighbors.Count);
+        sim.Cluster.Touch(ns);
+        sim.ResetTraffic();
+        Assert.Equal(permanent.Value, ns.Neighbors[permanent.Key]);
+        Assert.Equal(count, ns.Neighbors.Count);
+    }
+
+    /// <summary>
     /// A cluster builds each namespace's tables, IPVS services, neighbours and FDBs on first use; one that builds them all
     /// up front must trace exactly the same, fresh and after a reset.
     /// </summary>

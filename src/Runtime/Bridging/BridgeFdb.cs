@@ -33,15 +33,40 @@ public sealed class BridgeFdb
     public const long DefaultAgeingMilliseconds = 300_000;
 
     /// <summary>The ageing time in milliseconds.</summary>
-    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; } }
+    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; _configured++; } }
     private long _ageing = DefaultAgeingMilliseconds;
     private int _changes, _loaded = -1;
+    // Configuration (permanent entries, ageing) versus traffic (learning, ageing out): traffic is undone by forgetting
+    // what it learned, configuration only by loading the plan again.
+    private int _configured, _loadedConfigured = -1;
+    private readonly List<ulong> _learned = new();
 
     /// <summary>Marks the current entries as what loading the plan made (see <see cref="IsAsLoaded"/>).</summary>
-    internal void MarkLoaded() => _loaded = _changes;
+    internal void MarkLoaded()
+    {
+        _loaded = _changes;
+        _loadedConfigured = _configured;
+        _learned.Clear();
+    }
 
     /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
     internal bool IsAsLoaded => _loaded == _changes;
+
+    /// <summary>
+    /// Back to the loaded entries when only traffic changed the table since loading (it learned, or learned entries aged
+    /// out): removes what it learned. False when it was configured since, which only loading again undoes.
+    /// </summary>
+    internal bool TryForgetTraffic()
+    {
+        if (_loaded < 0 || _configured != _loadedConfigured) return false;
+        // Loading adds no learned entries, and learning never replaces a permanent one: removing the learned MACs leaves
+        // exactly the loaded table.
+        foreach (var mac in _learned)
+            if (_entries.TryGetValue(mac, out var e) && e.Kind == FdbEntryKind.Learned) _entries.Remove(mac);
+        _learned.Clear();
+        _changes = _loaded;
+        return true;
+    }
 
     /// <summary>The number of entries (aged ones included until looked up).</summary>
     public int Count => _entries.Count;
@@ -64,6 +89,7 @@ public sealed class BridgeFdb
     {
         _entries[mac.Value] = new FdbEntry(port, kind, 0);
         _changes++;
+        _configured++;
         // After loading, the permanent entries are no longer the ones the compiled switch was generated from.
         if (_loaded >= 0) { _permanentEdited = true; _compiled = null; }
     }
@@ -74,9 +100,11 @@ public sealed class BridgeFdb
         if (mac.IsMulticast || mac.Value == 0) return false;
         // Permanent entries never move here, and Compiled relies on it: were static entries to roam (br_fdb_update moves
         // any entry that is neither local nor sticky), this would have to drop Compiled as AddPermanent does.
-        if (_entries.TryGetValue(mac.Value, out var e) && e.Kind != FdbEntryKind.Learned) return false;
+        bool known = _entries.TryGetValue(mac.Value, out var e);
+        if (known && e.Kind != FdbEntryKind.Learned) return false;
         _entries[mac.Value] = new FdbEntry(port, FdbEntryKind.Learned, now);
         _changes++;
+        if (!known) _learned.Add(mac.Value);
         return true;
     }
 
@@ -131,15 +159,35 @@ public sealed class VxlanFdb
     public VxlanFdb(int capacity = 0) => _entries = new Dictionary<ulong, VxlanFdbEntry>(capacity);
 
     /// <summary>The ageing time (the vxlan default <c>ageing 300</c>).</summary>
-    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; } }
+    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; _configured++; } }
     private long _ageing = BridgeFdb.DefaultAgeingMilliseconds;
     private int _changes, _loaded = -1;
+    // Configuration (permanent entries, ageing) versus traffic (learning, ageing out): traffic is undone by forgetting
+    // what it learned, configuration only by loading the plan again.
+    private int _configured, _loadedConfigured = -1;
+    private readonly List<ulong> _learned = new();
 
     /// <summary>Marks the current entries as what loading the plan made (see <see cref="IsAsLoaded"/>).</summary>
-    internal void MarkLoaded() => _loaded = _changes;
+    internal void MarkLoaded()
+    {
+        _loaded = _changes;
+        _loadedConfigured = _configured;
+        _learned.Clear();
+    }
 
     /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
     internal bool IsAsLoaded => _loaded == _changes;
+
+    /// <summary>As <see cref="BridgeFdb.TryForgetTraffic"/>: removes what traffic learned, unless the table was configured since loading.</summary>
+    internal bool TryForgetTraffic()
+    {
+        if (_loaded < 0 || _configured != _loadedConfigured) return false;
+        foreach (var mac in _learned)
+            if (_entries.TryGetValue(mac, out var e) && !e.Static) _entries.Remove(mac);
+        _learned.Clear();
+        _changes = _loaded;
+        return true;
+    }
 
     /// <summary>
     /// The generated code for this device's static entries (<see cref="ICompiledForwarding.VxlanFdb"/>), consulted before the
@@ -158,6 +206,7 @@ public sealed class VxlanFdb
     {
         _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0);
         _changes++;
+        _configured++;
         if (_loaded >= 0) { _staticEdited = true; _compiled = null; }
     }
 
@@ -178,9 +227,11 @@ public sealed class VxlanFdb
     public bool Learn(MacAddress mac, Ipv4Address vtep, long now)
     {
         if (mac.IsMulticast || mac.Value == 0) return false;
-        if (_entries.TryGetValue(mac.Value, out var e) && e.Static) return e.RemoteVtep == vtep;
+        bool known = _entries.TryGetValue(mac.Value, out var e);
+        if (known && e.Static) return e.RemoteVtep == vtep;
         _entries[mac.Value] = new VxlanFdbEntry(vtep, false, now);
         _changes++;
+        if (!known) _learned.Add(mac.Value);
         return true;
     }
 

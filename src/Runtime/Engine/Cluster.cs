@@ -151,9 +151,9 @@ public sealed class Cluster
             ResetCounters(ns.Nat);
             ResetCounters(ns.Filter);
         }
-        // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites with learned entries (nothing
-        // removes one), so the same count, all permanent, is the loaded table untouched; else load it again on next use.
-        if (ns.LoadedNeighbors >= 0 && !NeighborsAsLoaded(ns)) ns.LoadedNeighbors = -1;
+        // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites entries, each change logged, so
+        // undoing the log restores the loaded table (else it is loaded again on next use).
+        if (ns.LoadedNeighbors >= 0 && !ForgetLearnedNeighbors(ns)) ns.LoadedNeighbors = -1;
         var plan = ns.Plan;
         if (plan is null) return;
         // IPVS services that moved are rebuilt from the plan: scheduler state, weights, counters, active/inactive counts.
@@ -167,10 +167,12 @@ public sealed class Cluster
         for (int i = 0; i < nft.Length; i++)
             if (nft[i] is null || nft[i].Counter != 0) nft[i] = new NftBalancer(plan.NftLoadBalancers[i]);
         ns.NftBalancers = nft;
-        // FDBs: kept when none changed since loading, else built again on next use.
+        // FDBs: kept when none changed since loading, or when traffic only learned (what it learned is forgotten), else
+        // built again on next use.
         if (ns.FdbLoaded)
             foreach (var d in ns.Devices)
-                if ((d.Fdb is not null && !d.Fdb.IsAsLoaded) || (d.VxlanFdb is not null && !d.VxlanFdb.IsAsLoaded)) { ns.FdbLoaded = false; break; }
+                if ((d.Fdb is not null && !d.Fdb.IsAsLoaded && !d.Fdb.TryForgetTraffic())
+                    || (d.VxlanFdb is not null && !d.VxlanFdb.IsAsLoaded && !d.VxlanFdb.TryForgetTraffic())) { ns.FdbLoaded = false; break; }
     }
 
     /// <summary>The plan's iptables tables of <paramref name="ns"/>, compiled, with their statistic-match state.</summary>
@@ -212,6 +214,7 @@ public sealed class Cluster
         // Sized for the plan's entries: an overlay namespace of a large plan holds one per remote endpoint, and growing
         // the table to that size allocated twice as much again.
         var table = ns.NeighborTable = new Dictionary<NeighborKey, NeighborEntry>(ns.Plan?.Neighbors.Count ?? 0);
+        ns.NeighborChanges.Clear();
         if (ns.Plan is { } plan)
             foreach (var n in plan.Neighbors)
                 if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
@@ -288,11 +291,22 @@ public sealed class Cluster
         }
     }
 
-    private static bool NeighborsAsLoaded(NamespaceRuntime ns)
+    /// <summary>
+    /// Undoes what traffic cached in the neighbour table, newest first, leaving the loaded entries (true); false when the
+    /// table does not come out with the loaded count, so it is loaded again.
+    /// </summary>
+    private static bool ForgetLearnedNeighbors(NamespaceRuntime ns)
     {
-        if (ns.LoadedNeighbors != ns.Neighbors.Count) return false;
-        foreach (var kv in ns.Neighbors) if (!kv.Value.Permanent) return false;
-        return true;
+        var table = ns.NeighborTable;
+        var changes = ns.NeighborChanges;
+        for (int i = changes.Count - 1; i >= 0; i--)
+        {
+            var (key, had, old) = changes[i];
+            if (had) table[key] = old;
+            else table.Remove(key);
+        }
+        changes.Clear();
+        return table.Count == ns.LoadedNeighbors;
     }
 
     /// <summary>The plan.</summary>

@@ -319,7 +319,7 @@ internal sealed partial class PacketWalker
         }
         if (Arp(ns, dev, nexthop, out mac, out var answeredBy, out var span))
         {
-            ns.Neighbors[key] = new NeighborEntry(mac, false, answeredBy, span);
+            ns.LearnNeighbor(key, new NeighborEntry(mac, false, answeredBy, span));
             if (_trace != null) _trace.Add(new NeighborStep(dev.Name, nexthop, mac.ToString(), "ARP answered by " + answeredBy, span));
             return true;
         }

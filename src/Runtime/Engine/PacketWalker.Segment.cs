@@ -134,7 +134,7 @@ internal sealed partial class PacketWalker
             foreach (var a in dev.Addresses) if (a.PrefixLength < 32 && a.Contains(target)) { senderIp = a.Address; break; }
         if (senderIp == Ipv4Address.Any && dev.Addresses.Length > 0) senderIp = dev.Addresses[0].Address;
         if (senderIp != Ipv4Address.Any)
-            hitNs.Neighbors[new NeighborKey(hitDev.Index, senderIp)] = new NeighborEntry(requester, false, ns.QualifiedName + " " + dev.Name, dev.Span);
+            hitNs.LearnNeighbor(new NeighborKey(hitDev.Index, senderIp), new NeighborEntry(requester, false, ns.QualifiedName + " " + dev.Name, dev.Span));
         return true;
     }
 

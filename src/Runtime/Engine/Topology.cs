@@ -163,6 +163,18 @@ public sealed class NamespaceRuntime
     // The table itself, for Cluster's loader: null until loaded (LoadNeighbors sizes it for the plan's entries), as most
     // namespaces of a large plan never see a packet.
     internal Dictionary<NeighborKey, NeighborEntry> NeighborTable = null!;
+
+    /// <summary>What traffic changed in the neighbour table since it was loaded, oldest first: undone in reverse by a reset.</summary>
+    internal readonly List<(NeighborKey Key, bool Had, NeighborEntry Old)> NeighborChanges = new();
+
+    /// <summary>Caches a neighbour traffic resolved (ARP), remembering what it replaced so a reset can undo it.</summary>
+    internal void LearnNeighbor(NeighborKey key, NeighborEntry entry)
+    {
+        var table = Neighbors;
+        bool had = table.TryGetValue(key, out var old);
+        NeighborChanges.Add((key, had, old));
+        table[key] = entry;
+    }
     /// <summary>The connection table.</summary>
     public ConntrackTable Conntrack { get; internal set; } = new();
     /// <summary>IPVS services (built from the plan on first use, see <see cref="Cluster"/>).</summary>
