@@ -77,6 +77,8 @@ public static class ReachAnalysis
         return pairs;
     }
 
+    private const int MinPairsPerWorker = 16;
+
     /// <summary>Computes the reach table of a topology over its plan.</summary>
     /// <param name="topology">The analyzed topology.</param>
     /// <param name="plan">Its plan.</param>
@@ -100,7 +102,8 @@ public static class ReachAnalysis
         foreach (var pair in Pairs(topology))
             if (include is null || include(pair)) pairs.Add(pair);
         var rowsOf = new List<ReachRow>?[pairs.Count];
-        int workers = Math.Max(1, Math.Min(parallelism, pairs.Count));
+        // A worker builds its own simulation: below a few dozen pairs that costs more than it saves.
+        int workers = Math.Max(1, Math.Min(parallelism, pairs.Count / MinPairsPerWorker));
         int next = -1;
         void Work()
         {

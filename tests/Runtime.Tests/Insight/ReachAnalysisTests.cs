@@ -155,6 +155,8 @@ public sealed class ReachAnalysisTests
     public void Rows_do_not_depend_on_the_workers_or_on_which_pairs_are_probed()
     {
         var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
+        // Enough pairs that three workers really run (a worker takes at least 16).
+        Assert.True(ReachAnalysis.Pairs(topology).Count >= 48);
         var one = ReachAnalysis.Analyze(topology, plan, seed: 3, parallelism: 1);
         Assert.Equal(one, ReachAnalysis.Analyze(topology, plan, seed: 3, parallelism: 3));
         // Every pair starts from the loaded state: any subset of the pairs, in any company, has the same rows (explanations
