@@ -66,13 +66,21 @@ public static class ReachAnalysis
                 list.Add(i);
             }
         }
-        var shared = new SortedSet<int>();
+        var seen = new bool[topology.Services.Count];
+        var shared = new List<int>();
         foreach (var s in topology.Services)
         {
             shared.Clear();
             foreach (var n in s.Networks)
-                if (onNetwork.TryGetValue(n, out var list)) shared.UnionWith(list);
-            foreach (var i in shared) pairs.Add(new Pair(s.Name, topology.Services[i].Name));
+                if (onNetwork.TryGetValue(n, out var list))
+                    foreach (var i in list)
+                        if (!seen[i]) { seen[i] = true; shared.Add(i); }
+            shared.Sort();
+            foreach (var i in shared)
+            {
+                seen[i] = false;
+                pairs.Add(new Pair(s.Name, topology.Services[i].Name));
+            }
         }
         return pairs;
     }

@@ -118,12 +118,15 @@ internal sealed class PortDispatch
     public const int MinRules = 16;
 
     private readonly int[] _any;
-    private readonly Dictionary<int, int[]> _keyed;
+    // The keyed rules, grouped by key and ascending within a group; a key's group is (start, count) in _keyedRules.
+    private readonly int[] _keyedRules;
+    private readonly Dictionary<int, (int Start, int Count)> _keyed;
     private readonly int _count;
 
-    private PortDispatch(int[] any, Dictionary<int, int[]> keyed, int count)
+    private PortDispatch(int[] any, int[] keyedRules, Dictionary<int, (int Start, int Count)> keyed, int count)
     {
         _any = any;
+        _keyedRules = keyedRules;
         _keyed = keyed;
         _count = count;
     }
@@ -132,8 +135,11 @@ internal sealed class PortDispatch
     public static PortDispatch? Build(CompiledRule[] rules)
     {
         if (rules.Length < MinRules) return null;
-        var any = new List<int>();
-        var keyed = new Dictionary<int, List<int>>();
+        // One pass for each rule's key, one to size the groups, one to fill them: a chain of 2,000 keyed rules (a host's
+        // DOCKER-INGRESS on a large plan) costs three arrays and a dictionary, not a list per key.
+        var keyOf = new int[rules.Length];
+        int anyCount = 0;
+        var counts = new Dictionary<int, (int Start, int Count)>();
         for (int i = 0; i < rules.Length; i++)
         {
             int key = -1;
@@ -142,14 +148,29 @@ internal sealed class PortDispatch
                 if (m.Kind == MatchKind.Statistic) break;
                 if (m.Kind == MatchKind.Port && !m.Negated && m.From == m.To) { key = Key(m.Protocol, m.Source, m.From); break; }
             }
-            if (key < 0) { any.Add(i); continue; }
-            if (!keyed.TryGetValue(key, out var list)) keyed[key] = list = new List<int>();
-            list.Add(i);
+            keyOf[i] = key;
+            if (key < 0) anyCount++;
+            else counts[key] = counts.TryGetValue(key, out var c) ? (0, c.Count + 1) : (0, 1);
         }
-        if (any.Count * 2 > rules.Length) return null;
-        var result = new Dictionary<int, int[]>(keyed.Count);
-        foreach (var kv in keyed) result[kv.Key] = kv.Value.ToArray();
-        return new PortDispatch(any.ToArray(), result, rules.Length);
+        if (anyCount * 2 > rules.Length) return null;
+        var keyed = new Dictionary<int, (int Start, int Count)>(counts.Count);
+        int next = 0;
+        foreach (var kv in counts)
+        {
+            keyed[kv.Key] = (next, 0);
+            next += kv.Value.Count;
+        }
+        var any = new int[anyCount];
+        var keyedRules = new int[rules.Length - anyCount];
+        anyCount = 0;
+        for (int i = 0; i < rules.Length; i++)
+        {
+            if (keyOf[i] < 0) { any[anyCount++] = i; continue; }
+            var (start, filled) = keyed[keyOf[i]];
+            keyedRules[start + filled] = i;
+            keyed[keyOf[i]] = (start, filled + 1);
+        }
+        return new PortDispatch(any, keyedRules, keyed, rules.Length);
     }
 
     private static int Key(IpProtocol protocol, bool source, int port) => ((int)protocol << 18) | (source ? 1 << 17 : 0) | port;
@@ -157,20 +178,20 @@ internal sealed class PortDispatch
     /// <summary>The first rule at or after <paramref name="from"/> that a packet with these headers can match (or the rule count).</summary>
     public int Next(int from, in Packets.PacketHeaders h)
     {
-        int next = First(_any, from);
+        int next = First(_any, 0, _any.Length, from);
         if (h.HasPorts)
         {
-            if (_keyed.TryGetValue(Key(h.Protocol, false, h.DestinationPort), out var d)) next = Math.Min(next, First(d, from));
-            if (_keyed.TryGetValue(Key(h.Protocol, true, h.SourcePort), out var s)) next = Math.Min(next, First(s, from));
+            if (_keyed.TryGetValue(Key(h.Protocol, false, h.DestinationPort), out var d)) next = Math.Min(next, First(_keyedRules, d.Start, d.Count, from));
+            if (_keyed.TryGetValue(Key(h.Protocol, true, h.SourcePort), out var s)) next = Math.Min(next, First(_keyedRules, s.Start, s.Count, from));
         }
         return next;
     }
 
-    private int First(int[] rules, int from)
+    private int First(int[] rules, int start, int count, int from)
     {
-        int k = Array.BinarySearch(rules, from);
+        int k = Array.BinarySearch(rules, start, count, from);
         if (k < 0) k = ~k;
-        return k < rules.Length ? rules[k] : _count;
+        return k < start + count ? rules[k] : _count;
     }
 }
 
