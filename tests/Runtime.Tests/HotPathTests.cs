@@ -31,16 +31,25 @@ public class HotPathTests
         AssertDeliveredWithoutAllocating(sim, h, 2000);
     }
 
-    /// <summary>Sends <paramref name="packets"/> data packets on an established connection: all delivered, 0 bytes allocated.</summary>
+    /// <summary>
+    /// Sends <paramref name="packets"/> data packets on an established connection: all delivered, 0 bytes allocated. A
+    /// window that allocated is measured again, up to three times: once in about eight runs of the whole suite, a window
+    /// on a busy machine saw a one-time allocation (the runtime's tiering of a method, not the packet path); an allocation
+    /// per packet shows in every window.
+    /// </summary>
     internal static void AssertDeliveredWithoutAllocating(Simulation sim, ConnectionHandle h, int packets)
     {
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int delivered = 0;
-        for (int i = 0; i < packets; i++)
-            if (sim.SendData(h, 100) == DispositionKind.Delivered) delivered++;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(packets, delivered);
+        long allocated = 0;
+        for (int window = 0; window < 3; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int delivered = 0;
+            for (int i = 0; i < packets; i++)
+                if (sim.SendData(h, 100) == DispositionKind.Delivered) delivered++;
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Equal(packets, delivered);
+            if (allocated == 0) return;
+        }
         Assert.Equal(0, allocated);
     }
 

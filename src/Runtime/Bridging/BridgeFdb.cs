@@ -33,24 +33,15 @@ public sealed class BridgeFdb
     public const long DefaultAgeingMilliseconds = 300_000;
 
     /// <summary>The ageing time in milliseconds.</summary>
-    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; _configured++; } }
+    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _history.Configured(); } }
     private long _ageing = DefaultAgeingMilliseconds;
-    private int _changes, _loaded = -1;
-    // Configuration (permanent entries, ageing) versus traffic (learning, ageing out): traffic is undone by forgetting
-    // what it learned, configuration only by loading the plan again.
-    private int _configured, _loadedConfigured = -1;
-    private readonly List<ulong> _learned = new();
+    private readonly FdbHistory _history = new();
 
     /// <summary>Marks the current entries as what loading the plan made (see <see cref="IsAsLoaded"/>).</summary>
-    internal void MarkLoaded()
-    {
-        _loaded = _changes;
-        _loadedConfigured = _configured;
-        _learned.Clear();
-    }
+    internal void MarkLoaded() => _history.MarkLoaded();
 
     /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
-    internal bool IsAsLoaded => _loaded == _changes;
+    internal bool IsAsLoaded => _history.IsAsLoaded;
 
     /// <summary>
     /// Back to the loaded entries when only traffic changed the table since loading (it learned, or learned entries aged
@@ -58,13 +49,12 @@ public sealed class BridgeFdb
     /// </summary>
     internal bool TryForgetTraffic()
     {
-        if (_loaded < 0 || _configured != _loadedConfigured) return false;
+        if (!_history.OnlyTrafficSinceLoading) return false;
         // Loading adds no learned entries, and learning never replaces a permanent one: removing the learned MACs leaves
         // exactly the loaded table.
-        foreach (var mac in _learned)
+        foreach (var mac in _history.LearnedMacs)
             if (_entries.TryGetValue(mac, out var e) && e.Kind == FdbEntryKind.Learned) _entries.Remove(mac);
-        _learned.Clear();
-        _changes = _loaded;
+        _history.Forgot();
         return true;
     }
 
@@ -88,10 +78,9 @@ public sealed class BridgeFdb
     public void AddPermanent(MacAddress mac, int port, FdbEntryKind kind)
     {
         _entries[mac.Value] = new FdbEntry(port, kind, 0);
-        _changes++;
-        _configured++;
+        _history.Configured();
         // After loading, the permanent entries are no longer the ones the compiled switch was generated from.
-        if (_loaded >= 0) { _permanentEdited = true; _compiled = null; }
+        if (_history.Loaded) { _permanentEdited = true; _compiled = null; }
     }
 
     /// <summary>Learns <paramref name="mac"/> behind <paramref name="port"/>; false when a permanent entry keeps it elsewhere.</summary>
@@ -103,8 +92,7 @@ public sealed class BridgeFdb
         bool known = _entries.TryGetValue(mac.Value, out var e);
         if (known && e.Kind != FdbEntryKind.Learned) return false;
         _entries[mac.Value] = new FdbEntry(port, FdbEntryKind.Learned, now);
-        _changes++;
-        if (!known) _learned.Add(mac.Value);
+        _history.Learned(mac.Value, isNew: !known);
         return true;
     }
 
@@ -117,7 +105,7 @@ public sealed class BridgeFdb
             if (entry.Kind == FdbEntryKind.Learned && now - entry.UpdatedAt >= AgeingMilliseconds)
             {
                 _entries.Remove(mac.Value);
-                _changes++;
+                _history.Changed();
                 return false;
             }
             return true;
@@ -130,7 +118,7 @@ public sealed class BridgeFdb
     {
         int n = 0;
         foreach (var kv in Snapshot())
-            if (kv.Value.Kind == FdbEntryKind.Learned && now - kv.Value.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(kv.Key.Value); n++; _changes++; }
+            if (kv.Value.Kind == FdbEntryKind.Learned && now - kv.Value.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(kv.Key.Value); n++; _history.Changed(); }
         return n;
     }
 
@@ -159,33 +147,23 @@ public sealed class VxlanFdb
     public VxlanFdb(int capacity = 0) => _entries = new Dictionary<ulong, VxlanFdbEntry>(capacity);
 
     /// <summary>The ageing time (the vxlan default <c>ageing 300</c>).</summary>
-    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _changes++; _configured++; } }
+    public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _history.Configured(); } }
     private long _ageing = BridgeFdb.DefaultAgeingMilliseconds;
-    private int _changes, _loaded = -1;
-    // Configuration (permanent entries, ageing) versus traffic (learning, ageing out): traffic is undone by forgetting
-    // what it learned, configuration only by loading the plan again.
-    private int _configured, _loadedConfigured = -1;
-    private readonly List<ulong> _learned = new();
+    private readonly FdbHistory _history = new();
 
     /// <summary>Marks the current entries as what loading the plan made (see <see cref="IsAsLoaded"/>).</summary>
-    internal void MarkLoaded()
-    {
-        _loaded = _changes;
-        _loadedConfigured = _configured;
-        _learned.Clear();
-    }
+    internal void MarkLoaded() => _history.MarkLoaded();
 
     /// <summary>Whether nothing changed since <see cref="MarkLoaded"/>: no entry learned, expired or added, ageing unchanged.</summary>
-    internal bool IsAsLoaded => _loaded == _changes;
+    internal bool IsAsLoaded => _history.IsAsLoaded;
 
     /// <summary>As <see cref="BridgeFdb.TryForgetTraffic"/>: removes what traffic learned, unless the table was configured since loading.</summary>
     internal bool TryForgetTraffic()
     {
-        if (_loaded < 0 || _configured != _loadedConfigured) return false;
-        foreach (var mac in _learned)
+        if (!_history.OnlyTrafficSinceLoading) return false;
+        foreach (var mac in _history.LearnedMacs)
             if (_entries.TryGetValue(mac, out var e) && !e.Static) _entries.Remove(mac);
-        _learned.Clear();
-        _changes = _loaded;
+        _history.Forgot();
         return true;
     }
 
@@ -205,9 +183,8 @@ public sealed class VxlanFdb
     public void AddStatic(MacAddress mac, Ipv4Address vtep)
     {
         _entries[mac.Value] = new VxlanFdbEntry(vtep, true, 0);
-        _changes++;
-        _configured++;
-        if (_loaded >= 0) { _staticEdited = true; _compiled = null; }
+        _history.Configured();
+        if (_history.Loaded) { _staticEdited = true; _compiled = null; }
     }
 
     /// <summary>The static entries, ordered by MAC.</summary>
@@ -230,8 +207,7 @@ public sealed class VxlanFdb
         bool known = _entries.TryGetValue(mac.Value, out var e);
         if (known && e.Static) return e.RemoteVtep == vtep;
         _entries[mac.Value] = new VxlanFdbEntry(vtep, false, now);
-        _changes++;
-        if (!known) _learned.Add(mac.Value);
+        _history.Learned(mac.Value, isNew: !known);
         return true;
     }
 
@@ -241,7 +217,7 @@ public sealed class VxlanFdb
         if (_compiled is { } compiled && compiled(mac.Value, out entry)) return true;
         if (_entries.TryGetValue(mac.Value, out entry))
         {
-            if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); _changes++; return false; }
+            if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); _history.Changed(); return false; }
             return true;
         }
         return false;
@@ -256,7 +232,58 @@ public sealed class VxlanFdb
         var old = new List<ulong>();
         foreach (var kv in _entries)
             if (!kv.Value.Static && now - kv.Value.UpdatedAt >= AgeingMilliseconds) old.Add(kv.Key);
-        foreach (var k in old) { _entries.Remove(k); _changes++; }
+        foreach (var k in old) { _entries.Remove(k); _history.Changed(); }
         return old.Count;
+    }
+}
+
+/// <summary>
+/// What changed an FDB since the plan loaded it, told apart as a reset needs: configuration (permanent entries, ageing),
+/// which only loading again undoes, and traffic (learning, learned entries ageing out), which forgetting the MACs learned
+/// undoes.
+/// </summary>
+internal sealed class FdbHistory
+{
+    private int _changes, _loaded = -1, _configured, _loadedConfigured = -1;
+    private readonly List<ulong> _learned = new();
+
+    /// <summary>The MACs traffic added since loading (some may have aged out since).</summary>
+    public IReadOnlyList<ulong> LearnedMacs => _learned;
+
+    /// <summary>Whether the plan's entries were loaded.</summary>
+    public bool Loaded => _loaded >= 0;
+
+    /// <summary>Nothing changed since loading.</summary>
+    public bool IsAsLoaded => _loaded == _changes;
+
+    /// <summary>Loaded, and only traffic changed the table since.</summary>
+    public bool OnlyTrafficSinceLoading => _loaded >= 0 && _configured == _loadedConfigured;
+
+    public void MarkLoaded()
+    {
+        _loaded = _changes;
+        _loadedConfigured = _configured;
+        _learned.Clear();
+    }
+
+    public void Changed() => _changes++;
+
+    public void Configured()
+    {
+        _changes++;
+        _configured++;
+    }
+
+    public void Learned(ulong mac, bool isNew)
+    {
+        _changes++;
+        if (isNew) _learned.Add(mac);
+    }
+
+    /// <summary>The owner removed what traffic learned: the table is as loaded again.</summary>
+    public void Forgot()
+    {
+        _learned.Clear();
+        _changes = _loaded;
     }
 }
