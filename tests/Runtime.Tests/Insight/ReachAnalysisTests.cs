@@ -5,6 +5,7 @@ using System.Linq;
 using SwarmDsl.Net;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.Insight;
+using SwarmDsl.Runtime.Tracing;
 
 namespace SwarmDsl.Tests.Insight;
 
@@ -149,6 +150,60 @@ public sealed class ReachAnalysisTests
             foreach (var r in g) { Assert.Equal(next, r.FromPort); next = r.ToPort + 1; }
             Assert.Equal(65536, next);
         }
+    }
+
+    /// <summary>
+    /// A probe is an untraced walk that records what it entered and what discarded it: the same connection traced (on a
+    /// simulation in the same state) must give the same explanation, merge key, namespaces and chains.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Topologies))]
+    public void A_recorded_walk_holds_what_its_trace_says(string name)
+    {
+        var (file, yaml) = Source(name);
+        var (topology, plan) = Compile(file, yaml);
+        var pairs = ReachAnalysis.Pairs(topology);
+        var random = new Random(20261126);
+        var protocols = new[] { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp, IpProtocol.Icmp };
+        var constants = PortAtoms.Of(plan).SelectMany(a => new[] { a.From, a.To + 1 }).Where(p => p is >= 1 and <= 65535).Distinct().ToArray();
+        var traced = new Simulation(plan, 5);
+        var recorded = new Simulation(plan, 5);
+        var request = new PathRecord();
+        var reply = new PathRecord();
+        int failures = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            var pair = pairs[random.Next(pairs.Count)];
+            var proto = protocols[random.Next(protocols.Length)];
+            int port = random.Next(2) == 0 ? constants[random.Next(constants.Length)] : random.Next(1, 65536);
+            Assert.True(traced.TryResolve(pair.Source, pair.Destination + ":" + port + "/" + proto.Name(), out var flow, out var error), error);
+            Assert.True(recorded.TryResolve(pair.Source, pair.Destination + ":" + port + "/" + proto.Name(), out var flow2, out _));
+            var t = traced.Connect(flow, 1)[0];
+            var r = recorded.ConnectRecorded(flow2, request, reply);
+            Assert.Equal(t.Request.Disposition.Kind, r.Request);
+            Assert.Equal(t.Reply?.Disposition.Kind, r.Reply);
+            foreach (var (trace, record) in new[] { (t.Request, request), (t.Reply, reply) })
+            {
+                if (trace is null) { Assert.False(record.Walked); continue; }
+                var d = recorded.DispositionOf(record.Outcome);
+                Assert.Equal(TraceExplanation.Explain(trace), TraceExplanation.Explain(d, record.Discard, record.Drop));
+                Assert.Equal(TraceExplanation.Key(trace), TraceExplanation.Key(d, record.Discard));
+                Assert.Equal(trace.Hops.Select(h => h.Node + "/" + h.Namespace).Distinct(),
+                    record.Namespaces.Select(n => recorded.Cluster.Namespaces[n]).Select(n => n.Node + "/" + (n.IsExternalClient ? "client " + n.Name.Substring("client-".Length) : n.Name)).Distinct());
+                // Every chain a trace step names (a rule matched in it, a jump or goto into it, its policy) was entered.
+                var entered = new HashSet<string>(record.Chains.Select(c => c.Name));
+                foreach (var step in trace.AllSteps().OfType<NetfilterStep>())
+                {
+                    Assert.Contains(step.Chain, entered);
+                    if (step.Verdict.StartsWith("JUMP ", StringComparison.Ordinal) || step.Verdict.StartsWith("GOTO ", StringComparison.Ordinal))
+                        Assert.Contains(step.Verdict.Substring(5), entered);
+                }
+                if (trace.Disposition.Kind != DispositionKind.Delivered) failures++;
+            }
+            traced.ResetTraffic();
+            recorded.ResetTraffic();
+        }
+        Assert.True(failures > 10, failures + " failed walks compared");
     }
 
     [Fact]
