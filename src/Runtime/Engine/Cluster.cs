@@ -159,9 +159,9 @@ public sealed class Cluster
         // IPVS services that moved are rebuilt from the plan: scheduler state, weights, counters, active/inactive counts.
         if (ns.IpvsLoaded)
         {
-            var services = ns.IpvsServices;
+            var services = ns.IpvsSlots;
             for (int i = 0; i < services.Length; i++)
-                if (!services[i].IsAsLoaded()) services[i] = new IpvsService(plan.Ipvs[i]);
+                if (services[i] is { } s && !s.IsAsLoaded()) services[i] = null;
         }
         var nft = ns.NftBalancers.Length == plan.NftLoadBalancers.Count ? ns.NftBalancers : new NftBalancer[plan.NftLoadBalancers.Count];
         for (int i = 0; i < nft.Length; i++)
@@ -202,10 +202,17 @@ public sealed class Cluster
     {
         ns.IpvsLoaded = true;
         var plan = ns.Plan;
-        if (plan is null || plan.Ipvs.Count == 0) { ns.IpvsServices = Array.Empty<IpvsService>(); return; }
-        var services = new IpvsService[plan.Ipvs.Count];
-        for (int i = 0; i < services.Length; i++) services[i] = new IpvsService(plan.Ipvs[i]);
-        ns.IpvsServices = services;
+        if (plan is null || plan.Ipvs.Count == 0) { ns.IpvsSlots = Array.Empty<IpvsService?>(); return; }
+        // Only the lookup tables now; each service is built when a packet first needs it (NamespaceRuntime.IpvsService).
+        ns.IpvsSlots = new IpvsService?[plan.Ipvs.Count];
+        ns.IpvsByMark = new Dictionary<uint, int>();
+        ns.IpvsByAddress = new Dictionary<(uint, IpProtocol, int), int>();
+        for (int i = 0; i < plan.Ipvs.Count; i++)
+        {
+            var s = plan.Ipvs[i];
+            if (s.FwMark is int mark) { if (!ns.IpvsByMark.ContainsKey((uint)mark)) ns.IpvsByMark[(uint)mark] = i; }
+            else if (s.Port is int port && !ns.IpvsByAddress.ContainsKey((s.Vip.Value, s.Protocol, port))) ns.IpvsByAddress[(s.Vip.Value, s.Protocol, port)] = i;
+        }
     }
 
     /// <summary>The plan's permanent neighbour entries of <paramref name="ns"/>, in plan order (the table is cleared first).</summary>
@@ -348,7 +355,7 @@ public sealed class Cluster
     internal static void ExpireIpvsConnection(NamespaceRuntime ns, int index)
     {
         ref var cp = ref ns.IpvsConnections[index];
-        var dest = ns.IpvsServices[cp.Service].Destinations[cp.Destination];
+        var dest = ns.IpvsService(cp.Service).Destinations[cp.Destination];
         if (cp.Inactive) dest.InactiveConnections--;
         else dest.ActiveConnections--;
         ns.IpvsConnections.Remove(index);

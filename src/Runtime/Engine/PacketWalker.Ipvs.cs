@@ -37,7 +37,7 @@ internal sealed partial class PacketWalker
             if (svc < 0) return false;
             // tcp_conn_schedule: only a SYN starts a connection (sloppy_tcp off).
             if (h.Protocol == IpProtocol.Tcp && (h.Flags & TcpFlags.Syn) == 0) return false;
-            var service = ns.IpvsServices[svc];
+            var service = ns.IpvsService(svc);
             int dest = service.Scheduler.Schedule(service, h.Source, h.Destination);
             if (dest < 0)
             {
@@ -73,7 +73,7 @@ internal sealed partial class PacketWalker
                     d.Forward == IpvsForward.Masquerade ? "Masq" : "Route", true, d.Span));
         }
         ref var cp = ref conns[conn];
-        var svcObj = ns.IpvsServices[cp.Service];
+        var svcObj = ns.IpvsService(cp.Service);
         var destObj = svcObj.Destinations[cp.Destination];
         if (!isNew && _trace != null)
             _trace.Add(new IpvsStep(LoadBalancerBackend.Ipvs, svcObj.Describe(), svcObj.Scheduler.Name, Endpoint(cp.Protocol, cp.DestinationAddress, cp.DestinationPort), destObj.Task,
@@ -90,16 +90,9 @@ internal sealed partial class PacketWalker
     /// <summary>ip_vs_service_find: fwmark services first when the packet carries a mark, then VIP:port.</summary>
     private int FindServiceFor(NamespaceRuntime ns, in PacketHeaders h)
     {
-        var services = ns.IpvsServices;
-        if (_p.Mark != 0)
-            for (int i = 0; i < services.Length; i++)
-                if (services[i].Plan.FwMark is int m && (uint)m == _p.Mark) return i;
-        for (int i = 0; i < services.Length; i++)
-        {
-            var s = services[i].Plan;
-            if (s.FwMark is null && s.Vip == h.Destination && s.Protocol == h.Protocol && s.Port == h.DestinationPort) return i;
-        }
-        return -1;
+        _ = ns.IpvsSlots; // loads the lookup tables
+        if (_p.Mark != 0 && ns.IpvsByMark.TryGetValue(_p.Mark, out var byMark)) return byMark;
+        return ns.IpvsByAddress.TryGetValue((h.Destination.Value, h.Protocol, h.DestinationPort), out var byAddress) ? byAddress : -1;
     }
 
     /// <summary>
@@ -186,7 +179,7 @@ internal sealed partial class PacketWalker
         long now = _c.NowMilliseconds;
         if (ns.IpvsConnections[conn].ExpiresAt <= now) { Cluster.ExpireIpvsConnection(ns, conn); return; }
         ref var cp = ref ns.IpvsConnections[conn];
-        var svc = ns.IpvsServices[cp.Service];
+        var svc = ns.IpvsService(cp.Service);
         var dest = svc.Destinations[cp.Destination];
         if (dest.Forward != IpvsForward.Masquerade) return;
         var before = _trace != null ? HeaderSnapshot.Of(h, 0) : null;
@@ -220,7 +213,7 @@ internal sealed partial class PacketWalker
         if (!ns.IpvsConnections.TryGetOut(q.Protocol, q.Destination, q.DestinationPort, q.Source, q.SourcePort, out var conn)) return;
         if (ns.IpvsConnections[conn].ExpiresAt <= _c.NowMilliseconds) { Cluster.ExpireIpvsConnection(ns, conn); return; }
         ref var cp = ref ns.IpvsConnections[conn];
-        var svc = ns.IpvsServices[cp.Service];
+        var svc = ns.IpvsService(cp.Service);
         var dest = svc.Destinations[cp.Destination];
         if (dest.Forward != IpvsForward.Masquerade) return;
         string before = _trace != null ? IcmpErrorText(h, src: true) : "";

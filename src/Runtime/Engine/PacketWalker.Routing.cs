@@ -44,7 +44,7 @@ internal sealed partial class PacketWalker
         }
         if (!RunTable(ns, ns.Mangle, NetfilterHook.Input, 1)) return;
         if (!RunTable(ns, ns.Filter, NetfilterHook.Input, 3)) return;
-        if (ns.IpvsServices.Length > 0)
+        if (ns.IpvsCount > 0)
         {
             IpvsReply(ns);                          // ip_vs_reply4, LOCAL_IN NF_IP_PRI_NAT_SRC - 2
             if (IpvsRequest(ns)) return;            // ip_vs_remote_request4, LOCAL_IN NF_IP_PRI_NAT_SRC - 1
@@ -85,7 +85,7 @@ internal sealed partial class PacketWalker
         _outDev = outDev.Index;
         if (!RunTable(ns, ns.Mangle, NetfilterHook.Forward, 1)) return;
         if (!RunTable(ns, ns.Filter, NetfilterHook.Forward, 3)) return;
-        if (ns.IpvsServices.Length > 0) IpvsReply(ns);   // ip_vs_reply4, FORWARD priority 100
+        if (ns.IpvsCount > 0) IpvsReply(ns);   // ip_vs_reply4, FORWARD priority 100
         PostRouting(ns, outDev, nexthop, checkMtu: false);
     }
 

@@ -177,13 +177,41 @@ public sealed class NamespaceRuntime
     }
     /// <summary>The connection table.</summary>
     public ConntrackTable Conntrack { get; internal set; } = new();
-    /// <summary>IPVS services (built from the plan on first use, see <see cref="Cluster"/>).</summary>
+    /// <summary>IPVS services, in the plan's order (each built from the plan on first use, see <see cref="Cluster"/>).</summary>
     public IpvsService[] IpvsServices
     {
-        get { if (!IpvsLoaded) Cluster.LoadIpvs(this); return _ipvs; }
-        internal set => _ipvs = value;
+        get
+        {
+            var slots = IpvsSlots;
+            for (int i = 0; i < slots.Length; i++) slots[i] ??= new IpvsService(Plan!.Ipvs[i]);
+            return slots!;
+        }
     }
-    private IpvsService[] _ipvs = Array.Empty<IpvsService>();
+
+    /// <summary>
+    /// The IPVS services built so far (null: not yet, or returned to the plan's by a reset). A task's sandbox on a large
+    /// plan holds a service per VIP it can reach, and a probe uses one: each is built when a packet first needs it.
+    /// </summary>
+    internal IpvsService?[] IpvsSlots
+    {
+        get { if (!IpvsLoaded) Cluster.LoadIpvs(this); return _ipvs; }
+        set => _ipvs = value;
+    }
+    private IpvsService?[] _ipvs = Array.Empty<IpvsService?>();
+
+    /// <summary>How many IPVS services the plan gives this namespace (without building any).</summary>
+    internal int IpvsCount => Plan?.Ipvs.Count ?? 0;
+
+    /// <summary>The IPVS service at <paramref name="index"/>, built from the plan if it is not yet.</summary>
+    internal IpvsService IpvsService(int index)
+    {
+        var slots = IpvsSlots;
+        return slots[index] ??= new IpvsService(Plan!.Ipvs[index]);
+    }
+
+    /// <summary>ip_vs_service_find's tables: fwmark services by mark, the others by (VIP, protocol, port); first added wins.</summary>
+    internal Dictionary<uint, int> IpvsByMark = new();
+    internal Dictionary<(uint Vip, IpProtocol Protocol, int Port), int> IpvsByAddress = new();
     /// <summary>IPVS connections.</summary>
     public IpvsConnectionTable IpvsConnections { get; internal set; } = new();
     internal NftBalancer[] NftBalancers { get; set; } = Array.Empty<NftBalancer>();
