@@ -58,6 +58,8 @@ public partial class CompiledNetfilterTests
             "-d 10.255.0.4/32 -m statistic --mode nth --every 2 --packet 0 -j MARK --set-mark 0x14", "-s 10.7.191.254/32 -j MARK --set-mark 0x15",
             "-d 10.7.191.9/32 -j MARK --set-mark 0x16", "-s 10.255.0.5/32 -p udp -j DROP", "-d 10.255.0.6/32 -j MARK --set-mark 0x17",
             "! -d 10.255.0.7/32 -j MARK --set-mark 0x18", "-d 10.255.0.0/16 -j MARK --set-mark 0x19",
+            // Prefixes the forwarded traffic does fall in (ingress_sbox's network, the underlay): never keyed as an address.
+            "-d 172.18.0.0/16 -j MARK --set-mark 0x1a", "-s 10.7.191.0/24 -j MARK --set-mark 0x1b",
         };
         var yaml = File.ReadAllText(Paths.Example) + "\nrules:\n" + string.Concat(rules.Select(r => "  - { chain: DOCKER-USER, rule: \"" + r + "\" }\n"));
         var result = SwarmCompiler.CompileToPlan("keyed.swarm.yaml", yaml, new LoweringOptions(LoadBalancerBackend.Ipvs));

@@ -100,65 +100,74 @@ internal sealed class CompiledChain
     /// <summary>The compiled rules by their index in the plan's chain (null where a rule's target could not be resolved).</summary>
     public CompiledRule?[] ByPlanIndex { get; set; } = Array.Empty<CompiledRule?>();
 
-    /// <summary>For a long chain, which rules a packet's ports can match at all (null: walk every rule).</summary>
-    public PortDispatch? Dispatch { get; set; }
+    /// <summary>For a long chain, which rules a packet's ports and addresses can match at all (null: walk every rule).</summary>
+    public RuleDispatch? Dispatch { get; set; }
 }
 
 /// <summary>
-/// Port-keyed dispatch for the interpreter (what the generated chains do with a switch): a long chain of
-/// <c>-p tcp --dport N</c> rules — a host's DOCKER-INGRESS with a rule per published port — costs a dictionary lookup, not
-/// a walk over every rule. A rule is keyed by its first single-port match (protocol, side, port) unless a statistic match
-/// comes before it: a packet with other ports fails that match, and the matches before it have no side effects, so
-/// skipping the rule is exactly what evaluating it would do (the statistic match's counter and random draws must still
-/// run). Rules without such a match are tried for every packet, in order.
+/// Keyed dispatch for the interpreter (what the generated chains do with a switch): a long chain of <c>-p tcp --dport N</c>
+/// rules — a host's DOCKER-INGRESS with a rule per published port — or of <c>-d VIP/32</c> rules — a sandbox's mangle
+/// chain with a MARK per service it can reach — costs dictionary lookups, not a walk over every rule. A rule is keyed by
+/// its first single-port match (protocol, side, port) or exact-address match (side, address), unless a statistic match
+/// comes before it: a packet that fails that match skips the rule, which is exactly what evaluating it would do (the
+/// matches before it have no side effects; a statistic match's counter and random draws must still run). Rules without
+/// such a match are tried for every packet, in order.
 /// </summary>
-internal sealed class PortDispatch
+internal sealed class RuleDispatch
 {
     /// <summary>Below this many rules the walk is as cheap as the lookups.</summary>
     public const int MinRules = 16;
 
+    private const long AddressKey = 1L << 40;
+
     private readonly int[] _any;
     // The keyed rules, grouped by key and ascending within a group; a key's group is (start, count) in _keyedRules.
     private readonly int[] _keyedRules;
-    private readonly Dictionary<int, (int Start, int Count)> _keyed;
+    private readonly Dictionary<long, (int Start, int Count)> _keyed;
     private readonly int _count;
+    private readonly bool _ports, _addresses;
 
-    private PortDispatch(int[] any, int[] keyedRules, Dictionary<int, (int Start, int Count)> keyed, int count)
+    private RuleDispatch(int[] any, int[] keyedRules, Dictionary<long, (int Start, int Count)> keyed, int count, bool ports, bool addresses)
     {
         _any = any;
         _keyedRules = keyedRules;
         _keyed = keyed;
         _count = count;
+        _ports = ports;
+        _addresses = addresses;
     }
 
     /// <summary>The dispatch of a chain's rules, or null when too few are keyed for it to pay.</summary>
-    public static PortDispatch? Build(CompiledRule[] rules)
+    public static RuleDispatch? Build(CompiledRule[] rules)
     {
         if (rules.Length < MinRules) return null;
         // One pass for each rule's key, one to size the groups, one to fill them: a chain of 2,000 keyed rules (a host's
         // DOCKER-INGRESS on a large plan) costs three arrays and a dictionary, not a list per key.
-        var keyOf = new int[rules.Length];
+        var keyOf = new long[rules.Length];
         int anyCount = 0;
-        var counts = new Dictionary<int, (int Start, int Count)>();
+        bool ports = false, addresses = false;
+        var counts = new Dictionary<long, int>();
         for (int i = 0; i < rules.Length; i++)
         {
-            int key = -1;
+            long key = -1;
             foreach (var m in rules[i].Matches)
             {
                 if (m.Kind == MatchKind.Statistic) break;
-                if (m.Kind == MatchKind.Port && !m.Negated && m.From == m.To) { key = Key(m.Protocol, m.Source, m.From); break; }
+                if (m.Negated) continue;
+                if (m.Kind == MatchKind.Port && m.From == m.To) { key = PortKey(m.Protocol, m.Source, m.From); ports = true; break; }
+                if (m.Kind == MatchKind.Address && m.Mask == uint.MaxValue) { key = AddressKeyOf(m.Source, m.Value); addresses = true; break; }
             }
             keyOf[i] = key;
             if (key < 0) anyCount++;
-            else counts[key] = counts.TryGetValue(key, out var c) ? (0, c.Count + 1) : (0, 1);
+            else counts[key] = counts.TryGetValue(key, out var c) ? c + 1 : 1;
         }
         if (anyCount * 2 > rules.Length) return null;
-        var keyed = new Dictionary<int, (int Start, int Count)>(counts.Count);
+        var keyed = new Dictionary<long, (int Start, int Count)>(counts.Count);
         int next = 0;
         foreach (var kv in counts)
         {
             keyed[kv.Key] = (next, 0);
-            next += kv.Value.Count;
+            next += kv.Value;
         }
         var any = new int[anyCount];
         var keyedRules = new int[rules.Length - anyCount];
@@ -170,22 +179,32 @@ internal sealed class PortDispatch
             keyedRules[start + filled] = i;
             keyed[keyOf[i]] = (start, filled + 1);
         }
-        return new PortDispatch(any, keyedRules, keyed, rules.Length);
+        return new RuleDispatch(any, keyedRules, keyed, rules.Length, ports, addresses);
     }
 
-    private static int Key(IpProtocol protocol, bool source, int port) => ((int)protocol << 18) | (source ? 1 << 17 : 0) | port;
+    private static long PortKey(IpProtocol protocol, bool source, int port) => ((long)protocol << 18) | (source ? 1L << 17 : 0) | (long)port;
+
+    private static long AddressKeyOf(bool source, uint address) => AddressKey | (source ? 1L << 32 : 0) | address;
 
     /// <summary>The first rule at or after <paramref name="from"/> that a packet with these headers can match (or the rule count).</summary>
     public int Next(int from, in Packets.PacketHeaders h)
     {
         int next = First(_any, 0, _any.Length, from);
-        if (h.HasPorts)
+        if (_ports && h.HasPorts)
         {
-            if (_keyed.TryGetValue(Key(h.Protocol, false, h.DestinationPort), out var d)) next = Math.Min(next, First(_keyedRules, d.Start, d.Count, from));
-            if (_keyed.TryGetValue(Key(h.Protocol, true, h.SourcePort), out var s)) next = Math.Min(next, First(_keyedRules, s.Start, s.Count, from));
+            next = Group(PortKey(h.Protocol, false, h.DestinationPort), from, next);
+            next = Group(PortKey(h.Protocol, true, h.SourcePort), from, next);
+        }
+        if (_addresses)
+        {
+            next = Group(AddressKeyOf(false, h.Destination.Value), from, next);
+            next = Group(AddressKeyOf(true, h.Source.Value), from, next);
         }
         return next;
     }
+
+    private int Group(long key, int from, int next) =>
+        _keyed.TryGetValue(key, out var g) ? Math.Min(next, First(_keyedRules, g.Start, g.Count, from)) : next;
 
     private int First(int[] rules, int start, int count, int from)
     {
@@ -259,7 +278,7 @@ internal sealed class CompiledTable
             }
             chains[i].Rules = rules.ToArray();
             chains[i].ByPlanIndex = byPlan;
-            chains[i].Dispatch = PortDispatch.Build(chains[i].Rules);
+            chains[i].Dispatch = RuleDispatch.Build(chains[i].Rules);
             if (src.BuiltIn && TryHook(src.Name, out var hook)) compiled.SetHookChain(hook, i);
         }
         compiled.StatisticSlots = slots;
