@@ -112,9 +112,7 @@ public sealed class Simulation
     public void Reset()
     {
         Cluster.Reset();
-        _walker = new PacketWalker(Cluster);
-        _open.Clear();
-        _clockMicroseconds = 0;
+        ForgetConnections();
     }
 
     /// <summary>
@@ -124,6 +122,12 @@ public sealed class Simulation
     internal void ResetTraffic()
     {
         Cluster.ResetTraffic();
+        ForgetConnections();
+    }
+
+    /// <summary>The simulation's own state: a fresh walker (its random source), no open connections, the trace clock at 0.</summary>
+    private void ForgetConnections()
+    {
         _walker = new PacketWalker(Cluster);
         _open.Clear();
         _clockMicroseconds = 0;
