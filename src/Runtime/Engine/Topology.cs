@@ -210,8 +210,11 @@ public sealed class NamespaceRuntime
     }
 
     /// <summary>ip_vs_service_find's tables: fwmark services by mark, the others by (VIP, protocol, port); first added wins.</summary>
-    internal Dictionary<uint, int> IpvsByMark = new();
-    internal Dictionary<(uint Vip, IpProtocol Protocol, int Port), int> IpvsByAddress = new();
+    internal Dictionary<uint, int> IpvsByMark = NoIpvsMarks;
+    internal Dictionary<(uint Vip, IpProtocol Protocol, int Port), int> IpvsByAddress = NoIpvsAddresses;
+    // Shared by the many namespaces without IPVS, never written: loading gives a namespace with services its own tables.
+    private static readonly Dictionary<uint, int> NoIpvsMarks = new();
+    private static readonly Dictionary<(uint, IpProtocol, int), int> NoIpvsAddresses = new();
     /// <summary>IPVS connections.</summary>
     public IpvsConnectionTable IpvsConnections { get; internal set; } = new();
     internal NftBalancer[] NftBalancers { get; set; } = Array.Empty<NftBalancer>();
