@@ -27,11 +27,8 @@ internal sealed class PathRecord
     /// <summary>How the walk ended (<see cref="Simulation.DispositionOf"/> makes it a trace's disposition).</summary>
     public Outcome Outcome { get; set; }
 
-    /// <summary>Whether a walk was recorded since the last <see cref="Clear"/>.</summary>
-    public bool Walked => EndNamespace >= 0;
-
-    /// <summary>The namespace the walk ended in.</summary>
-    public int EndNamespace { get; set; } = -1;
+    /// <summary>Whether a walk was recorded since the last <see cref="Clear"/> (then <see cref="Outcome"/> says where it ended).</summary>
+    public bool Walked { get; set; }
 
     /// <summary>Empties the record for the next walk.</summary>
     public void Clear()
@@ -41,6 +38,6 @@ internal sealed class PathRecord
         Discard = null;
         Drop = null;
         Outcome = default;
-        EndNamespace = -1;
+        Walked = false;
     }
 }

@@ -717,7 +717,7 @@ public sealed class Simulation
     private static void Finish(PathRecord record, in Outcome o)
     {
         record.Outcome = o;
-        record.EndNamespace = o.Namespace;
+        record.Walked = true;
     }
 
     /// <summary>

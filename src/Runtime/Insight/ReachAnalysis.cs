@@ -307,7 +307,7 @@ public static class ReachAnalysis
             int side = isRequest ? 0 : 1;
             foreach (var ns in record.Namespaces) limit = Next(For(ns).Ipvs[p], port, limit);
             foreach (var chain in record.Chains) limit = Next(Of(chain)[p][side], port, limit);
-            if (isRequest && record.EndNamespace >= 0) limit = Next(For(record.EndNamespace).Sockets[p], port, limit);
+            if (isRequest && record.Walked) limit = Next(For(record.Outcome.Namespace).Sockets[p], port, limit);
             return limit;
         }
 
