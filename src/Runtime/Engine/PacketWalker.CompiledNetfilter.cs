@@ -24,7 +24,7 @@ internal sealed partial class PacketWalker
         _nfSlot = tableSlot;
         _nfDecisive = null;
         // Compiled control flow does not say which chains it entered: count them all (more class starts, never fewer).
-        if (Record != null) foreach (var c in table.Chains) Record.Chains.Add(c.Plan!);
+        if (Record != null) foreach (var c in table.Chains) RecordChain(c.Plan!);
         var result = entry(_nfContext, hook);
         decisive = _nfDecisive;
         _nfNs = null;

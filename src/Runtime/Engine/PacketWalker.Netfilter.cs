@@ -60,7 +60,7 @@ internal sealed partial class PacketWalker
         int baseChain = table.HookChain(hook);
         if (baseChain < 0) return NfVerdict.Accept;
         int chain = baseChain, rule = 0, depth = 0;
-        if (Record != null) Record.Chains.Add(table.Chains[baseChain].Plan!);
+        if (Record != null) RecordChain(table.Chains[baseChain].Plan!);
         while (true)
         {
             var c = table.Chains[chain];
@@ -94,13 +94,13 @@ internal sealed partial class PacketWalker
                     depth++;
                     chain = t.Chain;
                     rule = 0;
-                    if (Record != null) Record.Chains.Add(table.Chains[chain].Plan!);
+                    if (Record != null) RecordChain(table.Chains[chain].Plan!);
                     continue;
                 case TargetKind.Goto:
                     if (_trace != null) TraceRule(hook, table, c, r, "GOTO " + table.Chains[t.Chain].Name);
                     chain = t.Chain;
                     rule = 0;
-                    if (Record != null) Record.Chains.Add(table.Chains[chain].Plan!);
+                    if (Record != null) RecordChain(table.Chains[chain].Plan!);
                     continue;
             }
             switch (ApplyTarget(ns, table, c, r, hook))

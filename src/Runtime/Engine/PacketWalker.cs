@@ -171,6 +171,7 @@ internal sealed partial class PacketWalker
             }
         }
         _outcome.Final = _p.Headers;
+        if (Record != null) Record.Tunnel.Ended = _p.Encapsulated;
         if (_ct >= 0 && _outcome.Kind == DispositionKind.Dropped && _outcome.Reply != ReplyKind.None)
         {
             // Kept (unconfirmed or not) for the answer the kernel sends about this packet.
@@ -198,8 +199,11 @@ internal sealed partial class PacketWalker
         _p.IpvsProperty = false;
         _p.IngressDevice = -1;
         _trace?.Enter(_c[ns]);
-        Record?.Namespaces.Add(ns);
+        if (Record != null) (_p.Encapsulated ? Record.Tunnel.Namespaces : Record.Namespaces).Add(ns);
     }
+
+    /// <summary>Notes a chain entered, apart when a VXLAN datagram (not the packet's own headers) entered it.</summary>
+    private void RecordChain(NetfilterChain chain) => (_p.Encapsulated ? Record!.Tunnel.Chains : Record!.Chains).Add(chain);
 
     private void DropUnconfirmed()
     {

@@ -8,15 +8,33 @@ namespace SwarmDsl.Runtime.Engine;
 /// What an untraced walk went through, for analyses that need a walk's decisions but not its story (<c>reach</c> sends
 /// tens of thousands of probes): the namespaces it entered, the plan chains it entered (base chains of the hooks it passed,
 /// jump and goto targets; every chain of a table whose control flow is compiled), and, when it failed, the rule or policy
-/// that discarded it and the drop itself — the same steps a trace would hold, and nothing else.
+/// that discarded it and the drop itself — the same steps a trace would hold, and nothing else. What the packet's own
+/// headers went through is kept apart from what a VXLAN datagram carrying it went through (<see cref="Tunnel"/>): there
+/// the packet's ports are payload, and only the outer UDP header is matched.
 /// </summary>
 internal sealed class PathRecord
 {
-    /// <summary>Namespaces entered, in order (a namespace entered twice is listed twice).</summary>
+    /// <summary>Namespaces the packet entered with its own headers, in order (a namespace entered twice is listed twice).</summary>
     public List<int> Namespaces { get; } = new();
 
-    /// <summary>Plan chains entered, in order, with repeats.</summary>
+    /// <summary>Plan chains its own headers entered, in order, with repeats.</summary>
     public List<NetfilterChain> Chains { get; } = new();
+
+    /// <summary>Where the packet went as the payload of a VXLAN datagram (the hosts between the two VTEPs).</summary>
+    public PathRecord.Encapsulated Tunnel { get; } = new();
+
+    /// <summary>Namespaces and chains a VXLAN datagram carrying the packet entered.</summary>
+    public sealed class Encapsulated
+    {
+        /// <summary>Namespaces entered, in order, with repeats.</summary>
+        public List<int> Namespaces { get; } = new();
+
+        /// <summary>Plan chains entered, in order, with repeats.</summary>
+        public List<NetfilterChain> Chains { get; } = new();
+
+        /// <summary>Whether the walk ended inside a VXLAN datagram (at a host, before decapsulation).</summary>
+        public bool Ended { get; set; }
+    }
 
     /// <summary>The DROP or REJECT rule, or DROP policy, that discarded the packet (as a trace's step would say).</summary>
     public NetfilterStep? Discard { get; set; }
@@ -35,6 +53,9 @@ internal sealed class PathRecord
     {
         Namespaces.Clear();
         Chains.Clear();
+        Tunnel.Namespaces.Clear();
+        Tunnel.Chains.Clear();
+        Tunnel.Ended = false;
         Discard = null;
         Drop = null;
         Outcome = default;

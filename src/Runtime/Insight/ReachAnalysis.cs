@@ -102,7 +102,23 @@ public static class ReachAnalysis
     /// </param>
     /// <param name="cancellationToken">Checked between pairs.</param>
     public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0, Func<Pair, bool>? include = null,
-        int parallelism = 1, CancellationToken cancellationToken = default)
+        int parallelism = 1, CancellationToken cancellationToken = default) =>
+        Analyze(topology, plan, seed, include, parallelism, null, cancellationToken);
+
+    /// <summary>What a run cost: tests and benchmarks read it.</summary>
+    internal sealed class Counters
+    {
+        private long _probes;
+
+        /// <summary>Connections sent (one per port class, and the echoes).</summary>
+        public long Probes => Interlocked.Read(ref _probes);
+
+        internal void Add(long probes) => Interlocked.Add(ref _probes, probes);
+    }
+
+    /// <inheritdoc cref="Analyze(Topology, DataplanePlan, uint, Func{Pair, bool}?, int, CancellationToken)"/>
+    internal static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed, Func<Pair, bool>? include,
+        int parallelism, Counters? counters, CancellationToken cancellationToken = default)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         var taskService = TaskServices(topology);
@@ -121,7 +137,7 @@ public static class ReachAnalysis
             for (int i = Interlocked.Increment(ref next); i < pairs.Count; i = Interlocked.Increment(ref next))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                rowsOf[i] = AnalyzePair(sim, starts, pairs[i], taskService, sweep);
+                rowsOf[i] = AnalyzePair(sim, starts, pairs[i], taskService, sweep, counters);
                 // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
                 // worker probed it.
                 sim.ResetTraffic();
@@ -142,8 +158,9 @@ public static class ReachAnalysis
 
     /// <summary>One pair's rows: a sweep over the port classes of each protocol, and one echo.</summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
-        List<(int From, Probe Probe)> sweep)
+        List<(int From, Probe Probe)> sweep, Counters? counters)
     {
+        long probes = 0;
         var request = new PathRecord();
         var reply = new PathRecord();
         if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) return null;
@@ -155,6 +172,7 @@ public static class ReachAnalysis
                 var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
                 var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0, request, reply);
                 rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
+                probes++;
                 continue;
             }
             sweep.Clear();
@@ -162,6 +180,7 @@ public static class ReachAnalysis
             {
                 var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port, request, reply);
                 sweep.Add((port, probe));
+                probes++;
                 port = probe.NextClass;
             }
             // Merge adjacent classes that end the same way; each row keeps its first class's explanation.
@@ -175,6 +194,7 @@ public static class ReachAnalysis
                 i = j;
             }
         }
+        counters?.Add(probes);
         return rows;
     }
 
@@ -305,9 +325,12 @@ public static class ReachAnalysis
             int p = Index(proto);
             // The port swept is the request's destination port and its reply's source port.
             int side = isRequest ? 0 : 1;
+            // Only what the packet's own headers met. A VXLAN datagram carrying it is matched on its outer UDP header, where
+            // the swept port is payload: record.Tunnel is left out (a host's DOCKER-INGRESS names every published port, and
+            // counting it for tunnelled traffic split every service-to-service sweep that crossed nodes at each of them).
             foreach (var ns in record.Namespaces) limit = Next(For(ns).Ipvs[p], port, limit);
             foreach (var chain in record.Chains) limit = Next(Of(chain)[p][side], port, limit);
-            if (isRequest && record.Walked) limit = Next(For(record.Outcome.Namespace).Sockets[p], port, limit);
+            if (isRequest && record.Walked && !record.Tunnel.Ended) limit = Next(For(record.Outcome.Namespace).Sockets[p], port, limit);
             return limit;
         }
 

@@ -188,10 +188,14 @@ public sealed class ReachAnalysisTests
                 var d = recorded.DispositionOf(record.Outcome);
                 Assert.Equal(TraceExplanation.Explain(trace), TraceExplanation.Explain(d, record.Discard, record.Drop));
                 Assert.Equal(TraceExplanation.Key(trace), TraceExplanation.Key(d, record.Discard));
-                Assert.Equal(trace.Hops.Select(h => h.Node + "/" + h.Namespace).Distinct(),
-                    record.Namespaces.Select(n => recorded.Cluster.Namespaces[n]).Select(n => n.Node + "/" + (n.IsExternalClient ? "client " + n.Name.Substring("client-".Length) : n.Name)).Distinct());
+                string Name(int n) => recorded.Cluster.Namespaces[n] is var ns ? ns.Node + "/" + (ns.IsExternalClient ? "client " + ns.Name.Substring("client-".Length) : ns.Name) : "";
+                Assert.Equal(trace.Hops.Select(h => h.Node + "/" + h.Namespace).ToHashSet(), record.Namespaces.Concat(record.Tunnel.Namespaces).Select(Name).ToHashSet());
+                // Only hosts carry VXLAN datagrams, and only a walk that was encapsulated has any.
+                Assert.All(record.Tunnel.Namespaces, n => Assert.Equal(SwarmDsl.Plan.NamespaceKind.Host, recorded.Cluster.Namespaces[n].Kind));
+                Assert.Equal(trace.AllSteps().OfType<VxlanEncapStep>().Any(), record.Tunnel.Namespaces.Count > 0);
+                if (record.Tunnel.Ended) Assert.Contains(trace.Disposition.Kind, new[] { DispositionKind.Dropped, DispositionKind.Delivered });
                 // Every chain a trace step names (a rule matched in it, a jump or goto into it, its policy) was entered.
-                var entered = new HashSet<string>(record.Chains.Select(c => c.Name));
+                var entered = new HashSet<string>(record.Chains.Concat(record.Tunnel.Chains).Select(c => c.Name));
                 foreach (var step in trace.AllSteps().OfType<NetfilterStep>())
                 {
                     Assert.Contains(step.Chain, entered);
@@ -239,6 +243,63 @@ public sealed class ReachAnalysisTests
                     checkedPorts++;
                 }
         Assert.True(checkedPorts > 0);
+    }
+
+    /// <summary>
+    /// Two services on an overlay, on different nodes, and a third publishing 24 TCP ports through the routing mesh: every
+    /// host's DOCKER-INGRESS names the 24 ports, and the VXLAN datagram between the two tasks passes through both hosts'
+    /// chains. The datagram's header is not the packet's (the swept port is its payload), so the sweep of <c>a → b</c>
+    /// must not split there: counting those chains costs two probes per published port and changes no row.
+    /// </summary>
+    [Fact]
+    public void A_vxlan_datagram_through_the_hosts_does_not_split_the_sweep_of_what_it_carries()
+    {
+        var ports = string.Join("\n", Enumerable.Range(0, 24).Select(i => "              - { published: " + (30000 + 7 * i) + ", target: 80 }"));
+        var yaml = """
+            version: 1
+            name: tunnel
+            nodes:
+              n1: { address: 10.9.0.10/24, role: manager }
+              n2: { address: 10.9.0.11/24 }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+              app: { driver: overlay, subnet: 10.1.0.0/24 }
+            services:
+              a:
+                networks: [app]
+                tasks: [{ node: n1 }]
+              b:
+                networks: [app]
+                expose: [80]
+                tasks: [{ node: n2 }]
+              front:
+                replicas: 2
+                networks: [ingress]
+                ports:
+            PORTS
+            """.Replace("PORTS", ports, StringComparison.Ordinal);
+        var (topology, plan) = Compile("tunnel.swarm.yaml", yaml);
+        var pair = new ReachAnalysis.Pair("a", "b");
+        var sim = new Simulation(plan);
+        Assert.True(sim.TryResolve("a", "b:30007/tcp", out var flow, out var error), error);
+        var crossing = sim.Connect(flow, 1)[0];
+        Assert.Contains(crossing.Request.AllSteps(), s => s is VxlanEncapStep);
+        Assert.Contains(crossing.Request.AllSteps(), s => s is NetfilterStep { Chain: "DOCKER-INGRESS" });
+
+        var counters = new ReachAnalysis.Counters();
+        var rows = ReachAnalysis.Analyze(topology, plan, 0, p => p == pair, 1, counters);
+        // tcp, udp and sctp split only at b's listener (80) and the DNS constants of its sandbox, plus one echo.
+        Assert.InRange(counters.Probes, 4, 16);
+        // And no row is lost: every published port, and its neighbours, ends as its row says.
+        var taskService = ReachAnalysis.TaskServices(topology);
+        foreach (int port in Enumerable.Range(0, 24).SelectMany(i => new[] { 30000 + 7 * i, 30001 + 7 * i }).Append(80))
+        {
+            var probe = new Simulation(plan);
+            Assert.True(probe.TryResolve("a", "b:" + port + "/tcp", out var f, out _));
+            var row = Assert.Single(rows, r => r.Protocol == "tcp" && r.FromPort <= port && port <= r.ToPort);
+            Assert.Equal(ReachAnalysis.Classify(probe.ConnectUntraced(f), taskService), row.Result);
+        }
+        Assert.Contains(rows, r => r.Protocol == "tcp" && r.FromPort == 80 && r.ToPort == 80 && r.Result == "reaches b");
     }
 
     [Fact]
