@@ -103,6 +103,11 @@ public sealed class Cluster
 
     private readonly List<int> _touched = new();
 
+    private int _segmentSearch;
+
+    /// <summary>A number no earlier L2 segment search of this cluster used (marks on <see cref="DeviceRuntime"/>).</summary>
+    internal int NextSegmentSearch() => ++_segmentSearch;
+
     /// <summary>External clients created since loading go, and the clock starts again.</summary>
     private void ForgetCreatedNamespaces()
     {

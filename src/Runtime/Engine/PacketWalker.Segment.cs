@@ -14,7 +14,7 @@ internal sealed partial class PacketWalker
     }
 
     private readonly List<SegmentNode> _segment = new();
-    private readonly HashSet<long> _segmentSeen = new();
+    private int _segmentSearch;
 
     /// <summary>
     /// Explores the L2 segment a device transmits into — veth peers, bridge ports and the bridge device, the underlay,
@@ -25,7 +25,7 @@ internal sealed partial class PacketWalker
     private int SearchSegment(int startNs, int startDev, bool byMac, Ipv4Address ip, MacAddress mac, out MacAddress answer)
     {
         _segment.Clear();
-        _segmentSeen.Clear();
+        _segmentSearch = _c.NextSegmentSearch();
         answer = default;
         AddSegment(startNs, startDev, true, -1);
         for (int i = 0; i < _segment.Count; i++)
@@ -86,8 +86,17 @@ internal sealed partial class PacketWalker
 
     private void AddSegment(int ns, int dev, bool transmit, int parent)
     {
-        long key = ((long)ns << 24) | ((long)dev << 1) | (transmit ? 1L : 0L);
-        if (!_segmentSeen.Add(key)) return;
+        var d = _c[ns].Devices[dev];
+        if (transmit)
+        {
+            if (d.SegmentSeenTransmit == _segmentSearch) return;
+            d.SegmentSeenTransmit = _segmentSearch;
+        }
+        else
+        {
+            if (d.SegmentSeenReceive == _segmentSearch) return;
+            d.SegmentSeenReceive = _segmentSearch;
+        }
         _segment.Add(new SegmentNode { Ns = ns, Dev = dev, Transmit = transmit, Parent = parent });
     }
 

@@ -50,6 +50,12 @@ public sealed class DeviceRuntime
     public int PeerDevice { get; internal set; } = -1;
     /// <summary>For a bridge: its ports.</summary>
     public int[] Ports { get; internal set; } = Array.Empty<int>();
+
+    /// <summary>
+    /// The last L2 segment search (<see cref="Cluster.NextSegmentSearch"/>) that reached this device transmitting, and
+    /// receiving: a search marks what it saw here instead of in a set it would clear for every bridge port it floods to.
+    /// </summary>
+    internal int SegmentSeenTransmit, SegmentSeenReceive;
     /// <summary>For a bridge: its FDB (its namespace's FDBs are built on first use, see <see cref="Cluster"/>).</summary>
     public BridgeFdb? Fdb
     {
