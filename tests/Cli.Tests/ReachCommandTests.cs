@@ -32,6 +32,25 @@ public sealed class ReachCommandTests
     }
 
     [Fact]
+    public void The_table_is_aligned_though_it_is_written_before_every_row_is_known()
+    {
+        // Widths come from the pairs (names, each destination's longest address), not from rows, which are streamed.
+        var (exit, stdout, _) = Run("reach", Paths.Example);
+        Assert.Equal(0, exit);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var header = lines[0];
+        var columns = new[] { "DESTINATION", "PROTO", "PORTS", "RESULT" }.Select(h => header.IndexOf(h, StringComparison.Ordinal)).ToArray();
+        Assert.All(columns, c => Assert.True(c > 0));
+        Assert.True(lines.Length > 20);
+        foreach (var line in lines.Skip(1))
+            foreach (var c in columns)
+            {
+                // Two spaces end the column before; the column starts with a character.
+                Assert.True(line.Length > c && line[c - 1] == ' ' && line[c - 2] == ' ' && line[c] != ' ', line);
+            }
+    }
+
+    [Fact]
     public void Json_has_stable_fields_and_the_same_rows()
     {
         var (exit, stdout, _) = Run("reach", Paths.Example, "--json");

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.Globalization;
@@ -48,8 +49,21 @@ internal static class ReachCommand
                 throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
             Func<ReachAnalysis.Pair, bool>? include = source is null && destination is null ? null
                 : p => (source is null || p.Source == source) && (destination is null || p.Destination == destination);
-            var rows = ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, parse.GetValue(seed), include, Environment.ProcessorCount);
-            io.Out.Write(parse.GetValue(json) ? RenderJson(rows, Path.GetFileName(path)) : RenderTable(rows));
+            var kept = include is null ? pairs : pairs.Where(include).ToList();
+            // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own
+            // stdout gets a buffer of its own (Console.Out flushes every write).
+            var console = ReferenceEquals(io.Out, Console.Out);
+            using var buffered = console ? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { NewLine = "\n" } : null;
+            var output = buffered ?? io.Out;
+            var sink = parse.GetValue(json)
+                ? (IReachSink)new JsonSink(output, Path.GetFileName(path))
+                : new TableSink(output, kept, loaded.Topology);
+            var progress = new ReachProgress(io, kept.Count);
+            ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, (_, rows) => { sink.Write(rows); progress.PairDone(); },
+                parse.GetValue(seed), include, Environment.ProcessorCount);
+            sink.End();
+            progress.Clear();
+            output.Flush();
             return Program.Ok;
         });
         return cmd;
@@ -60,49 +74,147 @@ internal static class ReachCommand
         : r.FromPort == r.ToPort ? r.FromPort.ToString(CultureInfo.InvariantCulture)
         : r.FromPort.ToString(CultureInfo.InvariantCulture) + "-" + r.ToPort.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>An aligned table: source, destination, protocol, ports, result (with the cause of anything not reached).</summary>
-    internal static string RenderTable(IReadOnlyList<ReachRow> rows)
+    /// <summary>Where rows go as they are computed.</summary>
+    private interface IReachSink
     {
-        var cells = new List<string[]> { new[] { "SOURCE", "DESTINATION", "PROTO", "PORTS", "RESULT" } };
-        foreach (var r in rows)
-            cells.Add(new[] { r.Source, r.Destination + " (" + r.Address + ")", r.Protocol, Ports(r), r.Cause is null ? r.Result : r.Result + ": " + r.Cause });
-        var width = new int[4];
-        foreach (var c in cells) for (int i = 0; i < 4; i++) width[i] = Math.Max(width[i], c[i].Length);
-        var sb = new StringBuilder();
-        foreach (var c in cells)
+        void Write(IReadOnlyList<ReachRow> rows);
+
+        void End();
+    }
+
+    /// <summary>
+    /// An aligned table: source, destination, protocol, ports, result (with the cause of anything not reached). The widths
+    /// come from the pairs before any row exists: every source's name, every destination's name with its longest address,
+    /// and the widest port range (65535-65535).
+    /// </summary>
+    private sealed class TableSink : IReachSink
+    {
+        private readonly TextWriter _out;
+        private readonly int[] _width;
+        private readonly StringBuilder _line = new();
+
+        public TableSink(TextWriter output, IReadOnlyList<ReachAnalysis.Pair> pairs, SwarmDsl.Semantics.Topology topology)
         {
-            for (int i = 0; i < 4; i++) sb.Append(c[i].PadRight(width[i])).Append("  ");
-            sb.Append(c[4]).Append('\n');
+            _out = output;
+            _width = new[] { "SOURCE".Length, "DESTINATION".Length, "PROTO".Length, "65535-65535".Length };
+            var addressWidth = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var p in pairs)
+            {
+                _width[0] = Math.Max(_width[0], p.Source.Length);
+                if (!addressWidth.TryGetValue(p.Destination, out int a))
+                {
+                    a = 0;
+                    foreach (var address in ReachAnalysis.Addresses(topology, p.Destination)) a = Math.Max(a, address.ToString().Length);
+                    addressWidth[p.Destination] = a;
+                }
+                _width[1] = Math.Max(_width[1], p.Destination.Length + " ()".Length + a);
+            }
+            Line("SOURCE", "DESTINATION", "PROTO", "PORTS", "RESULT");
         }
-        return sb.ToString();
+
+        public void Write(IReadOnlyList<ReachRow> rows)
+        {
+            foreach (var r in rows)
+                Line(r.Source, r.Destination + " (" + r.Address + ")", r.Protocol, Ports(r), r.Cause is null ? r.Result : r.Result + ": " + r.Cause);
+            _out.Write(_line);
+            _line.Clear();
+        }
+
+        public void End() => _out.Write(_line);
+
+        private void Line(string source, string destination, string protocol, string ports, string result)
+        {
+            _line.Append(source).Append(' ', _width[0] - source.Length + 2)
+                .Append(destination).Append(' ', Math.Max(0, _width[1] - destination.Length) + 2)
+                .Append(protocol).Append(' ', _width[2] - protocol.Length + 2)
+                .Append(ports).Append(' ', _width[3] - ports.Length + 2)
+                .Append(result).Append('\n');
+        }
     }
 
     /// <summary>Stable JSON: { file, rows: [ { source, destination, address, protocol, fromPort, toPort, result, service, cause } ] }.</summary>
-    internal static string RenderJson(IReadOnlyList<ReachRow> rows, string file)
+    private sealed class JsonSink : IReachSink
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        private readonly TextWriter _out;
+        private readonly ArrayBufferWriter<byte> _buffer = new(1 << 16);
+        private readonly Utf8JsonWriter _w;
+
+        public JsonSink(TextWriter output, string file)
         {
-            w.WriteStartObject();
-            w.WriteString("file", file);
-            w.WriteStartArray("rows");
+            _out = output;
+            _w = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            _w.WriteStartObject();
+            _w.WriteString("file", file);
+            _w.WriteStartArray("rows");
+        }
+
+        public void Write(IReadOnlyList<ReachRow> rows)
+        {
             foreach (var r in rows)
             {
-                w.WriteStartObject();
-                w.WriteString("source", r.Source);
-                w.WriteString("destination", r.Destination);
-                w.WriteString("address", r.Address.ToString());
-                w.WriteString("protocol", r.Protocol);
-                w.WriteNumber("fromPort", r.FromPort);
-                w.WriteNumber("toPort", r.ToPort);
-                w.WriteString("result", r.Result);
-                if (r.Service is null) w.WriteNull("service"); else w.WriteString("service", r.Service);
-                if (r.Cause is null) w.WriteNull("cause"); else w.WriteString("cause", r.Cause);
-                w.WriteEndObject();
+                _w.WriteStartObject();
+                _w.WriteString("source", r.Source);
+                _w.WriteString("destination", r.Destination);
+                _w.WriteString("address", r.Address.ToString());
+                _w.WriteString("protocol", r.Protocol);
+                _w.WriteNumber("fromPort", r.FromPort);
+                _w.WriteNumber("toPort", r.ToPort);
+                _w.WriteString("result", r.Result);
+                if (r.Service is null) _w.WriteNull("service"); else _w.WriteString("service", r.Service);
+                if (r.Cause is null) _w.WriteNull("cause"); else _w.WriteString("cause", r.Cause);
+                _w.WriteEndObject();
             }
-            w.WriteEndArray();
-            w.WriteEndObject();
+            Drain();
         }
-        return Encoding.UTF8.GetString(ms.ToArray()).Replace("\r\n", "\n") + "\n";
+
+        public void End()
+        {
+            _w.WriteEndArray();
+            _w.WriteEndObject();
+            Drain();
+            _out.Write('\n');
+            _w.Dispose();
+        }
+
+        /// <summary>What the writer holds, out: it flushes whole tokens, so the bytes never end inside a character.</summary>
+        private void Drain()
+        {
+            _w.Flush();
+            _out.Write(Encoding.UTF8.GetString(_buffer.WrittenSpan));
+            _buffer.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>"reach: N/M pairs" on a terminal's stderr while the table goes elsewhere, a few times a second.</summary>
+    private sealed class ReachProgress
+    {
+        private readonly CliIo _io;
+        private readonly bool _enabled;
+        private readonly int _total;
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+        private int _done;
+        private long _shownAt = -1;
+
+        public ReachProgress(CliIo io, int total)
+        {
+            _io = io;
+            _total = total;
+            // Only the process's own console can be a terminal; a writer handed in by a caller (tests) is redirected output.
+            // Rows printed on the terminal show progress themselves: this is for a table going to a file or a pipe.
+            _enabled = ReferenceEquals(io.Error, Console.Error) && !Console.IsErrorRedirected && Console.IsOutputRedirected;
+        }
+
+        public void PairDone()
+        {
+            _done++;
+            if (!_enabled || (_shownAt >= 0 && _clock.ElapsedMilliseconds - _shownAt < 250)) return;
+            _shownAt = _clock.ElapsedMilliseconds;
+            _io.Error.Write("\rreach: " + _done.ToString("N0", CultureInfo.InvariantCulture) + "/" + _total.ToString("N0", CultureInfo.InvariantCulture) + " pairs");
+        }
+
+        public void Clear()
+        {
+            if (_enabled && _shownAt >= 0) _io.Error.Write("\r\u001b[K");
+        }
     }
 }

@@ -102,8 +102,29 @@ public static class ReachAnalysis
     /// </param>
     /// <param name="cancellationToken">Checked between pairs.</param>
     public static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed = 0, Func<Pair, bool>? include = null,
-        int parallelism = 1, CancellationToken cancellationToken = default) =>
-        Analyze(topology, plan, seed, include, parallelism, null, cancellationToken);
+        int parallelism = 1, CancellationToken cancellationToken = default)
+    {
+        var rows = new List<ReachRow>();
+        Analyze(topology, plan, (_, r) => rows.AddRange(r), seed, include, parallelism, null, cancellationToken);
+        return rows;
+    }
+
+    /// <summary>
+    /// Computes the reach table of a topology pair by pair, handing each pair's rows to <paramref name="rowsOfPair"/> as soon
+    /// as they and every earlier pair's are known: in the order of <see cref="Pairs"/>, one call at a time, each included
+    /// pair once (with no rows when its source cannot send to its destination). Nothing is kept after a call, so a table of
+    /// millions of rows can be written while it is computed.
+    /// </summary>
+    /// <param name="topology">The analyzed topology.</param>
+    /// <param name="plan">Its plan.</param>
+    /// <param name="rowsOfPair">Receives each pair's rows.</param>
+    /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
+    /// <param name="include">Which of <see cref="Pairs"/> to probe (all when null).</param>
+    /// <param name="parallelism">How many pairs are probed at once; the rows and their order do not depend on it.</param>
+    /// <param name="cancellationToken">Checked between pairs.</param>
+    public static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed = 0,
+        Func<Pair, bool>? include = null, int parallelism = 1, CancellationToken cancellationToken = default) =>
+        Analyze(topology, plan, rowsOfPair, seed, include, parallelism, null, cancellationToken);
 
     /// <summary>What a run cost: tests and benchmarks read it.</summary>
     internal sealed class Counters
@@ -116,16 +137,34 @@ public static class ReachAnalysis
         internal void Add(long probes) => Interlocked.Add(ref _probes, probes);
     }
 
-    /// <inheritdoc cref="Analyze(Topology, DataplanePlan, uint, Func{Pair, bool}?, int, CancellationToken)"/>
-    internal static IReadOnlyList<ReachRow> Analyze(Topology topology, DataplanePlan plan, uint seed, Func<Pair, bool>? include,
-        int parallelism, Counters? counters, CancellationToken cancellationToken = default)
+    /// <inheritdoc cref="Analyze(Topology, DataplanePlan, Action{Pair, IReadOnlyList{ReachRow}}, uint, Func{Pair, bool}?, int, CancellationToken)"/>
+    internal static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed,
+        Func<Pair, bool>? include, int parallelism, Counters? counters, CancellationToken cancellationToken = default)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
+        if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));
         var taskService = TaskServices(topology);
         var pairs = new List<Pair>();
         foreach (var pair in Pairs(topology))
             if (include is null || include(pair)) pairs.Add(pair);
-        var rowsOf = new List<ReachRow>?[pairs.Count];
+        // Rows wait here only until every earlier pair's are handed on: workers take pairs in order, so few wait at once.
+        var waiting = new IReadOnlyList<ReachRow>?[pairs.Count];
+        int handedOn = 0;
+        var gate = new object();
+        bool failed = false;
+        void Finished(int i, IReadOnlyList<ReachRow> rows)
+        {
+            lock (gate)
+            {
+                waiting[i] = rows;
+                while (handedOn < pairs.Count && waiting[handedOn] is { } ready)
+                {
+                    waiting[handedOn] = null;
+                    rowsOfPair(pairs[handedOn], ready);
+                    handedOn++;
+                }
+            }
+        }
         // A worker builds its own simulation: below a few dozen pairs that costs more than it saves.
         int workers = Math.Max(1, Math.Min(parallelism, pairs.Count / MinPairsPerWorker));
         int next = -1;
@@ -134,13 +173,23 @@ public static class ReachAnalysis
             var sim = new Simulation(plan, seed);
             var starts = new ClassStarts(sim.Cluster);
             var sweep = new List<(int From, Probe Probe)>();
-            for (int i = Interlocked.Increment(ref next); i < pairs.Count; i = Interlocked.Increment(ref next))
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                rowsOf[i] = AnalyzePair(sim, starts, pairs[i], taskService, sweep, counters);
-                // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
-                // worker probed it.
-                sim.ResetTraffic();
+                for (int i = Interlocked.Increment(ref next); i < pairs.Count && !Volatile.Read(ref failed); i = Interlocked.Increment(ref next))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var rows = AnalyzePair(sim, starts, pairs[i], taskService, sweep, counters);
+                    // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
+                    // worker probed it.
+                    sim.ResetTraffic();
+                    Finished(i, (IReadOnlyList<ReachRow>?)rows ?? Array.Empty<ReachRow>());
+                }
+            }
+            catch
+            {
+                // The others stop at their next pair instead of probing a table nobody will see.
+                Volatile.Write(ref failed, true);
+                throw;
             }
         }
         if (workers == 1) Work();
@@ -149,11 +198,27 @@ public static class ReachAnalysis
             var tasks = new Task[workers];
             for (int w = 0; w < workers; w++) tasks[w] = Task.Factory.StartNew(Work, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             try { Task.WaitAll(tasks); }
-            catch (AggregateException e) when (e.InnerExceptions.Count == 1) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
+            catch (AggregateException e) when (e.InnerExceptions.Count >= 1) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
         }
-        var rows = new List<ReachRow>();
-        foreach (var r in rowsOf) if (r is not null) rows.AddRange(r);
-        return rows;
+    }
+
+    /// <summary>
+    /// The addresses <paramref name="destination"/> can be probed at: a node's underlay address, or a service's VIPs (a
+    /// pair uses the VIP on a network it shares with the source). Empty for a name that is neither.
+    /// </summary>
+    public static IReadOnlyList<Ipv4Address> Addresses(Topology topology, string destination)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        foreach (var n in topology.Nodes)
+            if (n.Name == destination) return new[] { n.Address.Address };
+        foreach (var s in topology.Services)
+            if (s.Name == destination)
+            {
+                var result = new List<Ipv4Address>();
+                foreach (var v in s.Vips) result.Add(v.Address);
+                return result;
+            }
+        return Array.Empty<Ipv4Address>();
     }
 
     /// <summary>One pair's rows: a sweep over the port classes of each protocol, and one echo.</summary>

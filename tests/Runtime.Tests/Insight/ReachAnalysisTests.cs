@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Threading;
 using SwarmDsl.Net;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.Insight;
@@ -229,6 +230,40 @@ public sealed class ReachAnalysisTests
     }
 
     [Fact]
+    public void Streamed_rows_come_pair_by_pair_in_table_order_whatever_the_workers()
+    {
+        var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
+        var table = ReachAnalysis.Analyze(topology, plan, seed: 3, parallelism: 1);
+        var pairs = new List<ReachAnalysis.Pair>();
+        var streamed = new List<ReachRow>();
+        int inCall = 0;
+        ReachAnalysis.Analyze(topology, plan, (pair, rows) =>
+        {
+            // One call at a time, each pair's own rows.
+            Assert.Equal(1, Interlocked.Increment(ref inCall));
+            pairs.Add(pair);
+            Assert.All(rows, r => Assert.Equal((pair.Source, pair.Destination), (r.Source, r.Destination)));
+            streamed.AddRange(rows);
+            Interlocked.Decrement(ref inCall);
+        }, seed: 3, parallelism: 3);
+        Assert.Equal(ReachAnalysis.Pairs(topology), pairs);
+        Assert.Equal(table, streamed);
+    }
+
+    [Fact]
+    public void A_failing_receiver_stops_the_run_with_its_exception()
+    {
+        var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
+        int calls = 0;
+        var e = Assert.Throws<IOException>(() => ReachAnalysis.Analyze(topology, plan, (_, _) =>
+        {
+            if (++calls == 5) throw new IOException("disk full");
+        }, parallelism: 3));
+        Assert.Equal("disk full", e.Message);
+        Assert.Equal(5, calls);
+    }
+
+    [Fact]
     public void Every_published_port_of_the_synthetic_topology_reaches_its_service_from_outside()
     {
         var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
@@ -287,7 +322,8 @@ public sealed class ReachAnalysisTests
         Assert.Contains(crossing.Request.AllSteps(), s => s is NetfilterStep { Chain: "DOCKER-INGRESS" });
 
         var counters = new ReachAnalysis.Counters();
-        var rows = ReachAnalysis.Analyze(topology, plan, 0, p => p == pair, 1, counters);
+        var rows = new List<ReachRow>();
+        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 0, p => p == pair, 1, counters);
         // tcp, udp and sctp split only at b's listener (80) and the DNS constants of its sandbox, plus one echo.
         Assert.InRange(counters.Probes, 4, 16);
         // And no row is lost: every published port, and its neighbours, ends as its row says.
