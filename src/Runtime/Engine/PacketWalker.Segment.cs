@@ -153,6 +153,18 @@ internal sealed partial class PacketWalker
         foreach (var p in br.Ports)
         {
             if (p == ingressPort) continue;
+            // A veth whose peer is a plain device (no bridge behind it): its side of the segment is that device alone, and
+            // the search would only compare its MAC. Containers' ports are these, and an overlay bridge floods past dozens.
+            var port = ns.Devices[p];
+            if (port.Kind == DeviceKind.Veth && port.PeerNamespace >= 0)
+            {
+                var peer = _c[port.PeerNamespace].Devices[port.PeerDevice];
+                if (peer.Master < 0 && peer.Kind != DeviceKind.Bridge)
+                {
+                    if (peer.Mac == mac) return p;
+                    continue;
+                }
+            }
             if (SearchSegment(ns.Index, p, true, default, mac, out _) >= 0) return p;
         }
         return -1;
