@@ -71,7 +71,20 @@ public sealed class Cluster
     public void Reset()
     {
         ForgetCreatedNamespaces();
-        foreach (var ns in _namespaces) ResetState(ns);
+        foreach (var ns in _namespaces)
+        {
+            ResetState(ns);
+            // Every counter, not only those traffic moved (CountedRules): the contract is the loaded state, however reached.
+            if (ns.TablesLoaded)
+            {
+                ResetCounters(ns.Raw);
+                ResetCounters(ns.Mangle);
+                ResetCounters(ns.Nat);
+                ResetCounters(ns.Filter);
+            }
+        }
+        CountedRules.Clear();
+        CountedPolicies.Clear();
         foreach (var ns in _touched) _namespaces[ns].Touched = false;
         _touched.Clear();
     }
@@ -84,6 +97,10 @@ public sealed class Cluster
     internal void ResetTraffic()
     {
         ForgetCreatedNamespaces();
+        foreach (var rule in CountedRules) rule.Packets = rule.Bytes = 0;
+        foreach (var chain in CountedPolicies) chain.PolicyPackets = chain.PolicyBytes = 0;
+        CountedRules.Clear();
+        CountedPolicies.Clear();
         foreach (var i in _touched)
         {
             var ns = _namespaces[i];
@@ -102,6 +119,12 @@ public sealed class Cluster
     }
 
     private readonly List<int> _touched = new();
+
+    /// <summary>Rules and policies counted since the last reset (each once): what <see cref="ResetTraffic"/> zeroes.</summary>
+    internal readonly List<CompiledRule> CountedRules = new();
+
+    /// <inheritdoc cref="CountedRules"/>
+    internal readonly List<CompiledChain> CountedPolicies = new();
 
     private int _segmentSearch;
 
@@ -151,10 +174,6 @@ public sealed class Cluster
         if (ns.TablesLoaded)
         {
             foreach (var slots in ns.StatisticState) Array.Clear(slots, 0, slots.Length);
-            ResetCounters(ns.Raw);
-            ResetCounters(ns.Mangle);
-            ResetCounters(ns.Nat);
-            ResetCounters(ns.Filter);
         }
         // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites entries, each change logged, so
         // undoing the log restores the loaded table (else it is loaded again on next use).

@@ -155,14 +155,15 @@ internal sealed partial class PacketWalker
     /// <summary>ipt_do_table's ADD_COUNTER(e-&gt;counters, skb-&gt;len, 1) for a rule that matched, before its target.</summary>
     private void CountRule(CompiledRule rule)
     {
-        rule.Packets++;
+        // The first count since a reset notes the rule, so a reset after traffic zeroes what counted, not whole tables.
+        if (rule.Packets++ == 0) _c.CountedRules.Add(rule);
         rule.Bytes += _p.Headers.TotalLength;
     }
 
     private NfVerdict Policy(CompiledTable table, CompiledChain builtIn, NetfilterHook hook)
     {
         // The policy is the base chain's last (unconditional) entry: it counts like a rule (nft_update_chain_stats for nf_tables).
-        builtIn.PolicyPackets++;
+        if (builtIn.PolicyPackets++ == 0) _c.CountedPolicies.Add(builtIn);
         builtIn.PolicyBytes += _p.Headers.TotalLength;
         bool drop = builtIn.Policy == Verdict.Drop;
         if (_trace != null && (drop || builtIn.Rules.Length > 0))
