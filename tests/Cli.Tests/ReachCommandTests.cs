@@ -51,6 +51,31 @@ public sealed class ReachCommandTests
     }
 
     [Fact]
+    public void Group_folds_the_example_by_destination_and_its_json_expands_to_the_table()
+    {
+        var (exit, stdout, stderr) = Run("reach", Paths.Example, "--group");
+        Assert.Equal((0, ""), (exit, stderr));
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // external, manager and worker get the same answer from each node: one group, its sources as a run.
+        Assert.Contains("manager (10.7.191.10) from external .. worker (3 sources)", lines);
+        Assert.Contains(lines, l => l.StartsWith("  tcp    8080 ", StringComparison.Ordinal) && l.EndsWith("reaches web", StringComparison.Ordinal));
+
+        var plain = JsonDocument.Parse(Run("reach", Paths.Example, "--json").Out).RootElement.GetProperty("rows").EnumerateArray()
+            .Select(r => string.Join(" ", r.GetProperty("source").GetString(), r.GetProperty("destination").GetString(), r.GetProperty("address").GetString(),
+                r.GetProperty("protocol").GetString(), r.GetProperty("fromPort").GetInt32(), r.GetProperty("toPort").GetInt32(), r.GetProperty("result").GetString(),
+                r.GetProperty("cause").ToString()))
+            .OrderBy(x => x, StringComparer.Ordinal).ToList();
+        var (gexit, gout, _) = Run("reach", Paths.Example, "--group", "--json");
+        Assert.Equal(0, gexit);
+        var expanded = JsonDocument.Parse(gout).RootElement.GetProperty("groups").EnumerateArray()
+            .SelectMany(g => g.GetProperty("sources").EnumerateArray().SelectMany(s => g.GetProperty("rows").EnumerateArray().Select(r => string.Join(" ",
+                s.GetString(), g.GetProperty("destination").GetString(), g.GetProperty("address").GetString(), r.GetProperty("protocol").GetString(),
+                r.GetProperty("fromPort").GetInt32(), r.GetProperty("toPort").GetInt32(), r.GetProperty("result").GetString(), r.GetProperty("cause").ToString()))))
+            .OrderBy(x => x, StringComparer.Ordinal).ToList();
+        Assert.Equal(plain, expanded);
+    }
+
+    [Fact]
     public void Json_has_stable_fields_and_the_same_rows()
     {
         var (exit, stdout, _) = Run("reach", Paths.Example, "--json");

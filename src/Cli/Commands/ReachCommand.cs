@@ -14,7 +14,7 @@ using SwarmDsl.Runtime.Insight;
 namespace SwarmDsl.Cli.Commands;
 
 /// <summary>
-/// <c>swarmdsl reach FILE [--json] [--lb ipvs|nftables] [--seed S] [--from NAME] [--to NAME]</c>: which sources (external,
+/// <c>swarmdsl reach FILE [--json] [--lb ipvs|nftables] [--seed S] [--from NAME] [--to NAME] [--group]</c>: which sources (external,
 /// every node, every service) reach which services on which protocols and port ranges, computed over port atoms of the
 /// compiled plan; <c>--from</c>/<c>--to</c> keep one source or destination.
 /// </summary>
@@ -28,8 +28,9 @@ internal static class ReachCommand
         var seed = new Option<uint>("--seed") { Description = "seed for ephemeral ports, flow hashes and random matches", DefaultValueFactory = _ => 0u };
         var from = new Option<string?>("--from") { Description = "only this source: external, a node or a service" };
         var to = new Option<string?>("--to") { Description = "only this destination: a node or a service" };
+        var group = new Option<bool>("--group") { Description = "one entry per destination and set of sources with the same rows (printed at the end)" };
         lb.AcceptOnlyFromAmong("ipvs", "nftables");
-        var cmd = new Command("reach", "Which sources reach which services on which protocols and ports (and why the rest is blocked).") { file, json, lb, seed, from, to };
+        var cmd = new Command("reach", "Which sources reach which services on which protocols and ports (and why the rest is blocked).") { file, json, lb, seed, from, to, group };
         cmd.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
@@ -55,11 +56,11 @@ internal static class ReachCommand
             var console = ReferenceEquals(io.Out, Console.Out);
             using var buffered = console ? new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false), 1 << 16) { NewLine = "\n" } : null;
             var output = buffered ?? io.Out;
-            var sink = parse.GetValue(json)
-                ? (IReachSink)new JsonSink(output, Path.GetFileName(path))
+            IReachSink sink = parse.GetValue(group) ? new GroupSink(output, pairs, parse.GetValue(json) ? Path.GetFileName(path) : null)
+                : parse.GetValue(json) ? new JsonSink(output, Path.GetFileName(path))
                 : new TableSink(output, kept, loaded.Topology);
             var progress = new ReachProgress(io, kept.Count);
-            ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, (_, rows) => { sink.Write(rows); progress.PairDone(); },
+            ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, (pair, rows) => { sink.Write(pair, rows); progress.PairDone(); },
                 parse.GetValue(seed), include, Environment.ProcessorCount);
             sink.End();
             progress.Clear();
@@ -77,7 +78,7 @@ internal static class ReachCommand
     /// <summary>Where rows go as they are computed.</summary>
     private interface IReachSink
     {
-        void Write(IReadOnlyList<ReachRow> rows);
+        void Write(ReachAnalysis.Pair pair, IReadOnlyList<ReachRow> rows);
 
         void End();
     }
@@ -112,7 +113,7 @@ internal static class ReachCommand
             Line("SOURCE", "DESTINATION", "PROTO", "PORTS", "RESULT");
         }
 
-        public void Write(IReadOnlyList<ReachRow> rows)
+        public void Write(ReachAnalysis.Pair pair, IReadOnlyList<ReachRow> rows)
         {
             foreach (var r in rows)
                 Line(r.Source, r.Destination + " (" + r.Address + ")", r.Protocol, Ports(r), r.Cause is null ? r.Result : r.Result + ": " + r.Cause);
@@ -148,7 +149,7 @@ internal static class ReachCommand
             _w.WriteStartArray("rows");
         }
 
-        public void Write(IReadOnlyList<ReachRow> rows)
+        public void Write(ReachAnalysis.Pair pair, IReadOnlyList<ReachRow> rows)
         {
             foreach (var r in rows)
             {
@@ -182,6 +183,116 @@ internal static class ReachCommand
             _w.Flush();
             _out.Write(Encoding.UTF8.GetString(_buffer.WrittenSpan));
             _buffer.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>
+    /// <c>--group</c>: the table folded by destination (<see cref="ReachGrouping"/>), written when every pair is in. A group
+    /// is a line naming the destination and its sources (a run of three or more sources that follow each other in the
+    /// table's order as <c>first .. last</c>), then its rows; or, with <c>--json</c>, <c>{ file, groups: [ { destination,
+    /// address, sources: [..], rows: [ { protocol, fromPort, toPort, result, service, cause } ] } ] }</c>.
+    /// </summary>
+    private sealed class GroupSink : IReachSink
+    {
+        private readonly TextWriter _out;
+        private readonly string? _jsonFile;
+        private readonly ReachGrouping _grouping = new();
+        private readonly Dictionary<string, int> _sourceOrder = new(StringComparer.Ordinal);
+        private readonly List<string> _sources = new();
+
+        public GroupSink(TextWriter output, IReadOnlyList<ReachAnalysis.Pair> pairs, string? jsonFile)
+        {
+            _out = output;
+            _jsonFile = jsonFile;
+            foreach (var p in pairs)
+                if (!_sourceOrder.ContainsKey(p.Source))
+                {
+                    _sourceOrder[p.Source] = _sources.Count;
+                    _sources.Add(p.Source);
+                }
+        }
+
+        public void Write(ReachAnalysis.Pair pair, IReadOnlyList<ReachRow> rows) => _grouping.Add(pair, rows);
+
+        public void End()
+        {
+            if (_jsonFile is not null) { WriteJson(_jsonFile); return; }
+            var sb = new StringBuilder();
+            bool first = true;
+            foreach (var g in _grouping.Groups())
+            {
+                if (!first) sb.Append('\n');
+                first = false;
+                sb.Append(g.Destination).Append(" (").Append(g.Address).Append(") from ").Append(Sources(g.Sources));
+                if (g.Sources.Count > 1) sb.Append(" (").Append(g.Sources.Count.ToString(CultureInfo.InvariantCulture)).Append(" sources)");
+                sb.Append('\n');
+                foreach (var r in g.Rows)
+                {
+                    var ports = Ports(r);
+                    sb.Append("  ").Append(r.Protocol).Append(' ', "PROTO".Length - r.Protocol.Length + 2)
+                        .Append(ports).Append(' ', Math.Max(0, "65535-65535".Length - ports.Length) + 2)
+                        .Append(r.Cause is null ? r.Result : r.Result + ": " + r.Cause).Append('\n');
+                }
+                // Written group by group: the folded table is still large for a large topology.
+                _out.Write(sb);
+                sb.Clear();
+            }
+        }
+
+        /// <summary>The sources, runs of three or more consecutive ones (in the table's order of sources) as "first .. last".</summary>
+        private string Sources(IReadOnlyList<string> sources)
+        {
+            var parts = new List<string>();
+            int i = 0;
+            while (i < sources.Count)
+            {
+                int j = i;
+                while (j + 1 < sources.Count && _sourceOrder[sources[j + 1]] == _sourceOrder[sources[j]] + 1) j++;
+                if (j - i >= 2) parts.Add(sources[i] + " .. " + sources[j]);
+                else for (int k = i; k <= j; k++) parts.Add(sources[k]);
+                i = j + 1;
+            }
+            return string.Join(", ", parts);
+        }
+
+        private void WriteJson(string file)
+        {
+            var buffer = new ArrayBufferWriter<byte>(1 << 16);
+            using var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            w.WriteStartObject();
+            w.WriteString("file", file);
+            w.WriteStartArray("groups");
+            foreach (var g in _grouping.Groups())
+            {
+                w.WriteStartObject();
+                w.WriteString("destination", g.Destination);
+                w.WriteString("address", g.Address.ToString());
+                w.WriteStartArray("sources");
+                foreach (var source in g.Sources) w.WriteStringValue(source);
+                w.WriteEndArray();
+                w.WriteStartArray("rows");
+                foreach (var r in g.Rows)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("protocol", r.Protocol);
+                    w.WriteNumber("fromPort", r.FromPort);
+                    w.WriteNumber("toPort", r.ToPort);
+                    w.WriteString("result", r.Result);
+                    if (r.Service is null) w.WriteNull("service"); else w.WriteString("service", r.Service);
+                    if (r.Cause is null) w.WriteNull("cause"); else w.WriteString("cause", r.Cause);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+                w.Flush();
+                _out.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+                buffer.ResetWrittenCount();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.Flush();
+            _out.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+            _out.Write('\n');
         }
     }
 

@@ -251,6 +251,45 @@ public sealed class ReachAnalysisTests
     }
 
     [Fact]
+    public void Grouping_folds_sources_with_equal_rows_and_loses_nothing()
+    {
+        var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
+        var grouping = new ReachGrouping();
+        var table = new List<ReachRow>();
+        ReachAnalysis.Analyze(topology, plan, (pair, rows) => { grouping.Add(pair, rows); table.AddRange(rows); }, parallelism: 2);
+        var groups = grouping.Groups();
+        // Every source of a group, with the group's rows under its own name, is exactly the table.
+        var expanded = groups.SelectMany(g => g.Sources.SelectMany(source => g.Rows.Select(r => r with { Source = source }))).ToList();
+        Assert.Equal(table.OrderBy(Key), expanded.OrderBy(Key));
+        // It folds (nodes answer every node and the outside alike), and two groups of one destination really differ.
+        Assert.True(groups.Count * 3 < ReachAnalysis.Pairs(topology).Count * 2, groups.Count + " groups of " + ReachAnalysis.Pairs(topology).Count + " pairs");
+        Assert.Contains(groups, g => g.Sources.Count > topology.Nodes.Count);
+        foreach (var d in groups.GroupBy(g => g.Destination))
+            foreach (var (a, b) in d.SelectMany((x, i) => d.Skip(i + 1).Select(y => (x, y))))
+                Assert.False(a.Address == b.Address && a.Rows.Select(r => r with { Source = "" }).SequenceEqual(b.Rows.Select(r => r with { Source = "" })));
+        static string Key(ReachRow r) => string.Join("|", r.Source, r.Destination, r.Protocol, r.FromPort, r.ToPort, r.Result, r.Cause);
+    }
+
+    [Fact]
+    public void Grouping_keeps_apart_rows_that_differ_in_anything_but_the_source()
+    {
+        var address = Ipv4Address.Parse("10.0.0.1");
+        ReachRow Row(string source, string cause = "dropped by NoListener at n/host", int to = 79, Ipv4Address? at = null) =>
+            new(source, "n", at ?? address, "tcp", 1, to, "blocked", null, cause);
+        var grouping = new ReachGrouping();
+        grouping.Add(new("a", "n"), new[] { Row("a") });
+        grouping.Add(new("b", "n"), new[] { Row("b") });
+        grouping.Add(new("c", "n"), new[] { Row("c", cause: "dropped by FilterDrop at n/host") });
+        grouping.Add(new("d", "n"), new[] { Row("d", to: 80) });
+        grouping.Add(new("e", "n"), new[] { Row("e", at: Ipv4Address.Parse("10.0.0.2")) });
+        grouping.Add(new("f", "n"), Array.Empty<ReachRow>());
+        grouping.Add(new("g", "n"), new[] { Row("g") });
+        var groups = grouping.Groups();
+        Assert.Equal(new[] { "a b g", "c", "d", "e" }, groups.Select(g => string.Join(" ", g.Sources)));
+        Assert.Equal("a", Assert.Single(groups[0].Rows).Source);
+    }
+
+    [Fact]
     public void A_failing_receiver_stops_the_run_with_its_exception()
     {
         var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
