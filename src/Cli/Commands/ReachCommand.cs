@@ -143,7 +143,7 @@ internal static class ReachCommand
         public JsonSink(TextWriter output, string file)
         {
             _out = output;
-            _w = new Utf8JsonWriter(_buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            _w = new Utf8JsonWriter(_buffer, JsonOptions);
             _w.WriteStartObject();
             _w.WriteString("file", file);
             _w.WriteStartArray("rows");
@@ -157,33 +157,44 @@ internal static class ReachCommand
                 _w.WriteString("source", r.Source);
                 _w.WriteString("destination", r.Destination);
                 _w.WriteString("address", r.Address.ToString());
-                _w.WriteString("protocol", r.Protocol);
-                _w.WriteNumber("fromPort", r.FromPort);
-                _w.WriteNumber("toPort", r.ToPort);
-                _w.WriteString("result", r.Result);
-                if (r.Service is null) _w.WriteNull("service"); else _w.WriteString("service", r.Service);
-                if (r.Cause is null) _w.WriteNull("cause"); else _w.WriteString("cause", r.Cause);
+                WriteOutcome(_w, r);
                 _w.WriteEndObject();
             }
-            Drain();
+            Drain(_w, _buffer, _out);
         }
 
         public void End()
         {
             _w.WriteEndArray();
             _w.WriteEndObject();
-            Drain();
+            Drain(_w, _buffer, _out);
             _out.Write('\n');
             _w.Dispose();
         }
+    }
 
-        /// <summary>What the writer holds, out: it flushes whole tokens, so the bytes never end inside a character.</summary>
-        private void Drain()
-        {
-            _w.Flush();
-            _out.Write(Encoding.UTF8.GetString(_buffer.WrittenSpan));
-            _buffer.ResetWrittenCount();
-        }
+    private static readonly JsonWriterOptions JsonOptions = new()
+    {
+        Indented = true, NewLine = "\n", Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>A row's protocol, ports and outcome, the fields of a row in both JSON forms.</summary>
+    private static void WriteOutcome(Utf8JsonWriter w, ReachRow r)
+    {
+        w.WriteString("protocol", r.Protocol);
+        w.WriteNumber("fromPort", r.FromPort);
+        w.WriteNumber("toPort", r.ToPort);
+        w.WriteString("result", r.Result);
+        if (r.Service is null) w.WriteNull("service"); else w.WriteString("service", r.Service);
+        if (r.Cause is null) w.WriteNull("cause"); else w.WriteString("cause", r.Cause);
+    }
+
+    /// <summary>What the writer holds, out: it flushes whole tokens, so the bytes never end inside a character.</summary>
+    private static void Drain(Utf8JsonWriter w, ArrayBufferWriter<byte> buffer, TextWriter output)
+    {
+        w.Flush();
+        output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+        buffer.ResetWrittenCount();
     }
 
     /// <summary>
@@ -258,7 +269,7 @@ internal static class ReachCommand
         private void WriteJson(string file)
         {
             var buffer = new ArrayBufferWriter<byte>(1 << 16);
-            using var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, NewLine = "\n", Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+            using var w = new Utf8JsonWriter(buffer, JsonOptions);
             w.WriteStartObject();
             w.WriteString("file", file);
             w.WriteStartArray("groups");
@@ -274,24 +285,16 @@ internal static class ReachCommand
                 foreach (var r in g.Rows)
                 {
                     w.WriteStartObject();
-                    w.WriteString("protocol", r.Protocol);
-                    w.WriteNumber("fromPort", r.FromPort);
-                    w.WriteNumber("toPort", r.ToPort);
-                    w.WriteString("result", r.Result);
-                    if (r.Service is null) w.WriteNull("service"); else w.WriteString("service", r.Service);
-                    if (r.Cause is null) w.WriteNull("cause"); else w.WriteString("cause", r.Cause);
+                    WriteOutcome(w, r);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();
                 w.WriteEndObject();
-                w.Flush();
-                _out.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
-                buffer.ResetWrittenCount();
+                Drain(w, buffer, _out);
             }
             w.WriteEndArray();
             w.WriteEndObject();
-            w.Flush();
-            _out.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+            Drain(w, buffer, _out);
             _out.Write('\n');
         }
     }
