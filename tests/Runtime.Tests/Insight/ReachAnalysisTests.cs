@@ -218,7 +218,10 @@ public sealed class ReachAnalysisTests
         // Enough pairs that three workers really run (a worker takes at least 16).
         Assert.True(ReachAnalysis.Pairs(topology).Count >= 48);
         var one = ReachAnalysis.Analyze(topology, plan, seed: 3, parallelism: 1);
-        Assert.Equal(one, ReachAnalysis.Analyze(topology, plan, seed: 3, parallelism: 3));
+        var three = new List<ReachRow>();
+        // No ramp-up: the three workers start at once.
+        ReachAnalysis.Analyze(topology, plan, (_, r) => three.AddRange(r), 3, null, 3, null, TimeSpan.Zero);
+        Assert.Equal(one, three);
         // Every pair starts from the loaded state: any subset of the pairs, in any company, has the same rows (explanations
         // included), even when the pairs probed before it left conntrack entries and moved schedulers.
         var pairs = ReachAnalysis.Pairs(topology);
@@ -245,7 +248,7 @@ public sealed class ReachAnalysisTests
             Assert.All(rows, r => Assert.Equal((pair.Source, pair.Destination), (r.Source, r.Destination)));
             streamed.AddRange(rows);
             Interlocked.Decrement(ref inCall);
-        }, seed: 3, parallelism: 3);
+        }, 3, null, 3, null, TimeSpan.Zero);
         Assert.Equal(ReachAnalysis.Pairs(topology), pairs);
         Assert.Equal(table, streamed);
     }
@@ -297,9 +300,21 @@ public sealed class ReachAnalysisTests
         var e = Assert.Throws<IOException>(() => ReachAnalysis.Analyze(topology, plan, (_, _) =>
         {
             if (++calls == 5) throw new IOException("disk full");
-        }, parallelism: 3));
+        }, 0, null, 3, null, TimeSpan.Zero));
         Assert.Equal("disk full", e.Message);
         Assert.Equal(5, calls);
+    }
+
+    [Fact]
+    public void A_table_one_worker_finishes_during_the_ramp_up_is_not_held_up_by_the_others()
+    {
+        var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
+        var threads = new HashSet<int>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // The others would join after a minute: the first worker takes every pair, and the run ends when it is done.
+        ReachAnalysis.Analyze(topology, plan, (_, _) => threads.Add(Environment.CurrentManagedThreadId), 0, null, 3, null, TimeSpan.FromMinutes(1));
+        Assert.Single(threads);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), clock.Elapsed.ToString());
     }
 
     [Fact]
@@ -362,7 +377,7 @@ public sealed class ReachAnalysisTests
 
         var counters = new ReachAnalysis.Counters();
         var rows = new List<ReachRow>();
-        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 0, p => p == pair, 1, counters);
+        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 0, p => p == pair, 1, counters, TimeSpan.Zero);
         // tcp, udp and sctp split only at b's listener (80) and the DNS constants of its sandbox, plus one echo.
         Assert.InRange(counters.Probes, 4, 16);
         // And no row is lost: every published port, and its neighbours, ends as its row says.
