@@ -190,8 +190,10 @@ public class IcmpRelatedTests
                 && q is not null && q.Protocol == sent.Protocol
                 && q.SourceEndpoint == sent.SourceEndpoint && q.DestinationEndpoint == sent.DestinationEndpoint
                 && d.Final.Source == sent.Destination && d.Final.Destination == sent.Source;
-        }, iter: 120);
-        // Not vacuous: many samples produce errors, and many of those cross a NAT that must translate them.
-        Assert.True(errors >= 30 && related >= 15, errors + " errors, " + related + " translated");
+        }, iter: 400);
+        // Not vacuous: many samples produce errors, and many of those cross a NAT that must translate them. Measured over
+        // 6,000 samples: 60 % errors, 20 % translated, so 400 samples give ~240 and ~80 (standard deviations ~10 and ~8):
+        // these bounds are six or more deviations away. With 120 samples and 15 translated the bound was two away and failed ~2 % of runs.
+        Assert.True(errors >= 150 && related >= 30, errors + " errors, " + related + " translated");
     }
 }
