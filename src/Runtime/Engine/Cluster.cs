@@ -63,6 +63,13 @@ public sealed class Cluster
     private readonly int _initialUnderlay;
 
     /// <summary>
+    /// Working buffers of the packet walker, kept here because a simulation makes a fresh walker after every reset (the
+    /// analyses reset per probe): allocated per walker, they were most of what a probe allocated. One walker walks a
+    /// cluster at a time, and each buffer is cleared before a use.
+    /// </summary>
+    internal readonly WalkerScratch Scratch = new();
+
+    /// <summary>
     /// Returns the kernel state to what loading the plan produced, keeping the compiled structures (devices, route tries,
     /// compiled chains, attached compiled netfilter): connection tracking, IPVS connections, schedulers and weights, learned
     /// FDB and neighbour entries, counters, statistic and numgen state, client sockets, ephemeral port and IP ID cursors, the

@@ -13,8 +13,8 @@ internal sealed partial class PacketWalker
 {
     private enum NfVerdict : byte { Accept, Drop, Reject, ChainLoop }
 
-    private readonly int[] _stackChain = new int[MaxChainDepth];
-    private readonly int[] _stackRule = new int[MaxChainDepth];
+    private readonly int[] _stackChain;
+    private readonly int[] _stackRule;
 
     private static string HookName(NetfilterHook hook) => hook switch
     {

@@ -7,13 +7,13 @@ namespace SwarmDsl.Runtime.Engine;
 
 internal sealed partial class PacketWalker
 {
-    private struct SegmentNode
+    internal struct SegmentNode
     {
         public int Ns, Dev, Parent;
         public bool Transmit;
     }
 
-    private readonly List<SegmentNode> _segment = new();
+    private readonly List<SegmentNode> _segment;
     private int _segmentSearch;
 
     /// <summary>
@@ -169,4 +169,20 @@ internal sealed partial class PacketWalker
         }
         return -1;
     }
+}
+
+/// <summary>The walker's working buffers (see <see cref="Cluster.Scratch"/>).</summary>
+internal sealed class WalkerScratch
+{
+    /// <summary>Where the current walk has been (loop detection).</summary>
+    public readonly ulong[] Visits = new ulong[PacketWalker.MaxVisits];
+
+    /// <summary>The netfilter jump stack: chains.</summary>
+    public readonly int[] StackChain = new int[PacketWalker.MaxChainDepth];
+
+    /// <summary>The netfilter jump stack: the rule to return to.</summary>
+    public readonly int[] StackRule = new int[PacketWalker.MaxChainDepth];
+
+    /// <summary>The breadth-first queue of an L2 segment search.</summary>
+    public readonly List<PacketWalker.SegmentNode> Segment = new();
 }

@@ -38,8 +38,8 @@ internal sealed partial class PacketWalker
 {
     private enum Next : byte { Done, Receive, Transmit, LocalOut }
 
-    private const int MaxVisits = 256;
-    private const int MaxChainDepth = 32;
+    internal const int MaxVisits = 256;
+    internal const int MaxChainDepth = 32;
     private static readonly Ipv4Address Localhost = Ipv4Address.FromBytes(127, 0, 0, 1);
 
     private readonly Cluster _c;
@@ -62,7 +62,7 @@ internal sealed partial class PacketWalker
     private CtDirection _droppedDir;
     private int _inDev = -1, _outDev = -1;
     private Ipv4Address _nexthop;
-    private readonly ulong[] _visits = new ulong[MaxVisits];
+    private readonly ulong[] _visits;
     private int _visitCount;
     private uint _rng;
     private int _fragmentMtu = int.MaxValue;
@@ -82,6 +82,10 @@ internal sealed partial class PacketWalker
     public PacketWalker(Cluster cluster)
     {
         _c = cluster;
+        _visits = cluster.Scratch.Visits;
+        _stackChain = cluster.Scratch.StackChain;
+        _stackRule = cluster.Scratch.StackRule;
+        _segment = cluster.Scratch.Segment;
         _rng = cluster.Seed * 2654435761u + 0x9E3779B9u;
         if (_rng == 0) _rng = 1;
     }
