@@ -39,6 +39,7 @@ internal sealed partial class PacketWalker
             if (h.Protocol == IpProtocol.Tcp && (h.Flags & TcpFlags.Syn) == 0) return false;
             var service = ns.IpvsService(svc);
             int dest = service.Scheduler.Schedule(service, h.Source, h.Destination);
+            if (Record != null && service.Scheduler is Ipvs.SourceHashScheduler) Record.HashedSource = true;
             if (dest < 0)
             {
                 if (_trace != null)
@@ -271,6 +272,7 @@ internal sealed partial class PacketWalker
             switch (plan.Pick)
             {
                 case NftPick.SourceHash:
+                    if (Record != null) Record.HashedSource = true;
                     slot = KernelHash.ReciprocalScale(KernelHash.JhashAddress(h.Source, 0), (uint)n);
                     why = _trace != null ? "jhash ip saddr " + h.Source + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
                     break;

@@ -248,7 +248,7 @@ internal sealed partial class PacketWalker
     }
 
     /// <summary>inet_addr_type as xt_addrtype sees it within the namespace.</summary>
-    private static AddressType AddressTypeOf(NamespaceRuntime ns, Ipv4Address a)
+    internal static AddressType AddressTypeOf(NamespaceRuntime ns, Ipv4Address a)
     {
         if ((a.Value >> 28) == 0xE) return AddressType.Multicast;
         if (a.Value == 0xFFFFFFFFu || a.Value == 0) return AddressType.Broadcast;

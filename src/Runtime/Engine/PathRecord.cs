@@ -45,6 +45,9 @@ internal sealed class PathRecord
     /// <summary>How the walk ended (<see cref="Simulation.DispositionOf"/> makes it a trace's disposition).</summary>
     public Outcome Outcome { get; set; }
 
+    /// <summary>Whether a load balancer picked a backend by hashing the packet's source address (IPVS sh, nftables jhash ip saddr).</summary>
+    public bool HashedSource { get; set; }
+
     /// <summary>Whether a walk was recorded since the last <see cref="Clear"/> (then <see cref="Outcome"/> says where it ended).</summary>
     public bool Walked { get; set; }
 
@@ -59,6 +62,7 @@ internal sealed class PathRecord
         Discard = null;
         Drop = null;
         Outcome = default;
+        HashedSource = false;
         Walked = false;
     }
 }

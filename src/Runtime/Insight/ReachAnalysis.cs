@@ -105,7 +105,7 @@ public static class ReachAnalysis
         int parallelism = 1, CancellationToken cancellationToken = default)
     {
         var rows = new List<ReachRow>();
-        Analyze(topology, plan, (_, r) => rows.AddRange(r), seed, include, parallelism, null, RampUp, cancellationToken);
+        Analyze(topology, plan, (_, r) => rows.AddRange(r), seed, include, parallelism, null, RampUp, shareSources: true, cancellationToken);
         return rows;
     }
 
@@ -124,7 +124,7 @@ public static class ReachAnalysis
     /// <param name="cancellationToken">Checked between pairs.</param>
     public static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed = 0,
         Func<Pair, bool>? include = null, int parallelism = 1, CancellationToken cancellationToken = default) =>
-        Analyze(topology, plan, rowsOfPair, seed, include, parallelism, null, RampUp, cancellationToken);
+        Analyze(topology, plan, rowsOfPair, seed, include, parallelism, null, RampUp, shareSources: true, cancellationToken);
 
     /// <summary>
     /// How long the first worker runs alone before others join (and they join only if less than a third of the pairs is
@@ -138,16 +138,27 @@ public static class ReachAnalysis
     {
         private long _probes;
 
+        private long _shared;
+
         /// <summary>Connections sent (one per port class, and the echoes).</summary>
         public long Probes => Interlocked.Read(ref _probes);
 
+        /// <summary>Node pairs answered by the outside client's sweep (<see cref="NodeSourceSharing"/>) instead of their own.</summary>
+        public long SharedPairs => Interlocked.Read(ref _shared);
+
         internal void Add(long probes) => Interlocked.Add(ref _probes, probes);
+
+        internal void AddShared() => Interlocked.Increment(ref _shared);
     }
 
     /// <inheritdoc cref="Analyze(Topology, DataplanePlan, Action{Pair, IReadOnlyList{ReachRow}}, uint, Func{Pair, bool}?, int, CancellationToken)"/>
-    /// <remarks>Also takes what tests need: counters of what the run cost, and how long the first worker runs alone (<see cref="RampUp"/>; tests use zero).</remarks>
+    /// <remarks>
+    /// Also takes what tests need: counters of what the run cost, how long the first worker runs alone (<see cref="RampUp"/>;
+    /// tests use zero), and whether node pairs may take the outside client's rows (<see cref="NodeSourceSharing"/>; tests
+    /// compare the table with and without).
+    /// </remarks>
     internal static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed,
-        Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, CancellationToken cancellationToken = default)
+        Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken = default)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));
@@ -173,6 +184,16 @@ public static class ReachAnalysis
                 }
             }
         }
+        // The outside client's rows toward each node, for the nodes that share them (NodeSourceSharing). Those pairs come
+        // first in the table, so a worker that needs one waits at most for the worker that took it.
+        var nodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in topology.Nodes) nodes.Add(n.Name);
+        var outside = new Dictionary<string, OutsideSweep>(StringComparer.Ordinal);
+        if (shareSources)
+            foreach (var pair in pairs)
+                if (pair.Source == "external" && nodes.Contains(pair.Destination)) outside[pair.Destination] = new OutsideSweep();
+        NodeSourceSharing? sharing = null;
+        var sharingGate = new object();
         // A worker builds its own simulation: below a few dozen pairs that costs more than it saves.
         int workers = Math.Max(1, Math.Min(parallelism, pairs.Count / MinPairsPerWorker));
         int next = -1;
@@ -180,22 +201,49 @@ public static class ReachAnalysis
         {
             var sim = new Simulation(plan, seed);
             var starts = new ClassStarts(sim.Cluster);
-            var sweep = new List<(int From, Probe Probe)>();
+            var sweep = new List<Entry>();
+            OutsideSweep? computing = null;
             try
             {
                 for (int i = Interlocked.Increment(ref next); i < pairs.Count && !Volatile.Read(ref failed); i = Interlocked.Increment(ref next))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var rows = AnalyzePair(sim, starts, pairs[i], taskService, sweep, counters);
+                    var pair = pairs[i];
+                    IReadOnlyList<ReachRow>? rows = null;
+                    if (pair.Source == "external" && outside.TryGetValue(pair.Destination, out computing))
+                    {
+                        rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, record: computing);
+                        computing.Publish(rows, plan.Underlay.ExternalClient.ToString());
+                        computing = null;
+                    }
+                    else if (nodes.Contains(pair.Source) && pair.Source != pair.Destination && outside.TryGetValue(pair.Destination, out var known))
+                    {
+                        lock (sharingGate) sharing ??= NodeSourceSharing.For(sim, topology);
+                        if (sharing.MayShare(pair.Source) && known.Wait(cancellationToken))
+                        {
+                            if (!known.AnyHashed)
+                            {
+                                // Every class is the client's: its rows, under this source's name.
+                                var copy = new ReachRow[known.Rows!.Count];
+                                for (int k = 0; k < copy.Length; k++) copy[k] = known.Rows[k] with { Source = pair.Source };
+                                rows = copy;
+                            }
+                            else rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, shared: known);
+                            counters?.AddShared();
+                        }
+                    }
+                    rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters);
                     // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
                     // worker probed it.
                     sim.ResetTraffic();
-                    Finished(i, (IReadOnlyList<ReachRow>?)rows ?? Array.Empty<ReachRow>());
+                    Finished(i, rows ?? Array.Empty<ReachRow>());
                 }
             }
             catch
             {
-                // The others stop at their next pair instead of probing a table nobody will see.
+                // The others stop at their next pair instead of probing a table nobody will see; whoever waits for the
+                // outside client's rows this worker was computing computes its own.
+                computing?.Publish(null, "");
                 Volatile.Write(ref failed, true);
                 throw;
             }
@@ -228,6 +276,68 @@ public static class ReachAnalysis
         }
     }
 
+    /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
+    private readonly record struct Entry(int From, Probe Probe, bool Hashed);
+
+    /// <summary>
+    /// The outside client's sweep toward one node, once known, for the nodes that share it (<see cref="NodeSourceSharing"/>):
+    /// its rows, and its classes by protocol. A class where a load balancer hashed the client's address is probed again from
+    /// each node (its address picks its own backend); every other class is the client's.
+    /// </summary>
+    private sealed class OutsideSweep
+    {
+        private readonly ManualResetEventSlim _done = new(false);
+        private readonly List<Entry>[] _classes = new List<Entry>[Protocols.Count];
+
+        /// <summary>The client's rows; null when they cannot be shared (not computed, or naming the client).</summary>
+        public IReadOnlyList<ReachRow>? Rows { get; private set; }
+
+        /// <summary>Whether any class hashed the client's address.</summary>
+        public bool AnyHashed { get; private set; }
+
+        /// <summary>The classes of one protocol (by its index in <see cref="Protocols"/>).</summary>
+        public IReadOnlyList<Entry> Classes(int protocol) => _classes[protocol];
+
+        /// <summary>
+        /// Keeps one protocol's classes. A class that may start a row of a node's table (it starts one here, or follows a
+        /// class probed again) gets its explanation now: it names the state before this pair's reset.
+        /// </summary>
+        public void Keep(int protocol, List<Entry> sweep)
+        {
+            var kept = new List<Entry>(sweep.Count);
+            for (int i = 0; i < sweep.Count; i++)
+            {
+                var e = sweep[i];
+                if (e.Hashed) AnyHashed = true;
+                if (e.Probe.Failure is { } f && (i == 0 || sweep[i - 1].Hashed || sweep[i - 1].Probe.Key != e.Probe.Key)) f.Freeze();
+                kept.Add(e);
+            }
+            _classes[protocol] = kept;
+        }
+
+        /// <summary>Publishes the rows (null: the worker failed). Rows or kept explanations naming the client are not shared.</summary>
+        public void Publish(IReadOnlyList<ReachRow>? rows, string clientAddress)
+        {
+            if (rows is not null)
+                foreach (var r in rows)
+                    if (NodeSourceSharing.NamesTheClient(r, clientAddress)) { rows = null; break; }
+            if (rows is not null)
+                foreach (var list in _classes)
+                    if (list is not null)
+                        foreach (var e in list)
+                            if (e.Probe.Failure is { Frozen: { } text } && NodeSourceSharing.NamesTheClient(text, clientAddress)) { rows = null; break; }
+            Rows = rows;
+            _done.Set();
+        }
+
+        /// <summary>Waits for the worker computing the sweep; whether it can be shared.</summary>
+        public bool Wait(CancellationToken cancellationToken)
+        {
+            _done.Wait(cancellationToken);
+            return Rows is not null;
+        }
+    }
+
     /// <summary>
     /// The addresses <paramref name="destination"/> can be probed at: a node's underlay address, or a service's VIPs (a
     /// pair uses the VIP on a network it shares with the source). Empty for a name that is neither.
@@ -247,32 +357,49 @@ public static class ReachAnalysis
         return Array.Empty<Ipv4Address>();
     }
 
-    /// <summary>One pair's rows: a sweep over the port classes of each protocol, and one echo.</summary>
+    /// <summary>
+    /// One pair's rows: a sweep over the port classes of each protocol, and one echo. With <paramref name="record"/> (the
+    /// outside client's pair) the classes are kept for the nodes that share them; with <paramref name="shared"/> (a node
+    /// sharing the client's sweep) only the classes where a balancer hashed the client's address are probed, and the rest
+    /// are the client's.
+    /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
-        List<(int From, Probe Probe)> sweep, Counters? counters)
+        List<Entry> sweep, Counters? counters, OutsideSweep? record = null, OutsideSweep? shared = null)
     {
         long probes = 0;
         var request = new PathRecord();
         var reply = new PathRecord();
         if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) return null;
-        var rows = new List<ReachRow>();
-        foreach (var proto in Protocols)
+        var source = sim.Cluster.Namespaces[baseFlow.SourceNamespace];
+        // A node's probes take the outside client's ephemeral ports (not swept: any sequence is as good), so that a node and
+        // the client send the same packets but for the address, and NodeSourceSharing can give the one's rows to the other.
+        if (source.Kind == NamespaceKind.Host && sim.TryResolve("external", pair.Destination + ":1/tcp", out var outsideFlow, out _))
         {
+            source.EphemeralCursor = sim.Cluster.Namespaces[outsideFlow.SourceNamespace].InitialEphemeralCursor;
+            sim.Cluster.Touch(source);
+        }
+        var rows = new List<ReachRow>();
+        for (int pi = 0; pi < Protocols.Count; pi++)
+        {
+            var proto = Protocols[pi];
+            var flow = proto == IpProtocol.Icmp ? baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 } : baseFlow with { Protocol = proto };
+            sweep.Clear();
+            if (shared is null) Sweep(1, 65536);
+            else
+            {
+                var known = shared.Classes(pi);
+                for (int k = 0; k < known.Count; k++)
+                {
+                    var e = known[k];
+                    if (!e.Hashed) sweep.Add(e);
+                    else Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
+                }
+            }
+            record?.Keep(pi, sweep);
             if (proto == IpProtocol.Icmp)
             {
-                var f = baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 };
-                var p = Send(sim, f, taskService, null, IpProtocol.Icmp, 0, request, reply);
-                rows.Add(Row(pair, f, 0, 0, p.Result, p.Cause));
-                probes++;
+                rows.Add(Row(pair, flow, 0, 0, sweep[0].Probe.Result, sweep[0].Probe.Cause));
                 continue;
-            }
-            sweep.Clear();
-            for (int port = 1; port <= 65535;)
-            {
-                var probe = Send(sim, baseFlow with { Protocol = proto, DestinationPort = port }, taskService, starts, proto, port, request, reply);
-                sweep.Add((port, probe));
-                probes++;
-                port = probe.NextClass;
             }
             // Merge adjacent classes that end the same way; each row keeps its first class's explanation.
             int i = 0;
@@ -281,8 +408,27 @@ public static class ReachAnalysis
                 int j = i + 1;
                 while (j < sweep.Count && sweep[j].Probe.Key == sweep[i].Probe.Key) j++;
                 int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
-                rows.Add(Row(pair, baseFlow with { Protocol = proto }, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
+                rows.Add(Row(pair, flow, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
                 i = j;
+            }
+
+            // Probes the classes of [from, end) and adds them to the sweep (the echo is one probe, at port 0).
+            void Sweep(int from, int end)
+            {
+                if (proto == IpProtocol.Icmp)
+                {
+                    var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply);
+                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource));
+                    probes++;
+                    return;
+                }
+                for (int port = from; port < end;)
+                {
+                    var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply);
+                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource));
+                    probes++;
+                    port = Math.Min(probe.NextClass, end);
+                }
             }
         }
         counters?.Add(probes);
@@ -356,7 +502,13 @@ public static class ReachAnalysis
             _drop = record.Drop;
         }
 
-        public string Explain() => (_reply ? "reply " : "") + TraceExplanation.Explain(_sim.DispositionOf(_outcome), _discard, _drop);
+        /// <summary>The explanation, when it was written ahead (<see cref="Freeze"/>).</summary>
+        public string? Frozen { get; private set; }
+
+        /// <summary>Writes the explanation now, while the state it names is there (a shared sweep's, before its reset).</summary>
+        public void Freeze() => Frozen ??= Explain();
+
+        public string Explain() => Frozen ?? (_reply ? "reply " : "") + TraceExplanation.Explain(_sim.DispositionOf(_outcome), _discard, _drop);
     }
 
     /// <summary>

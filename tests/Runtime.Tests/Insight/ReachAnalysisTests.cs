@@ -220,7 +220,7 @@ public sealed class ReachAnalysisTests
         var one = ReachAnalysis.Analyze(topology, plan, seed: 3, parallelism: 1);
         var three = new List<ReachRow>();
         // No ramp-up: the three workers start at once.
-        ReachAnalysis.Analyze(topology, plan, (_, r) => three.AddRange(r), 3, null, 3, null, TimeSpan.Zero);
+        ReachAnalysis.Analyze(topology, plan, (_, r) => three.AddRange(r), 3, null, 3, null, TimeSpan.Zero, shareSources: true);
         Assert.Equal(one, three);
         // Every pair starts from the loaded state: any subset of the pairs, in any company, has the same rows (explanations
         // included), even when the pairs probed before it left conntrack entries and moved schedulers.
@@ -377,7 +377,7 @@ public sealed class ReachAnalysisTests
 
         var counters = new ReachAnalysis.Counters();
         var rows = new List<ReachRow>();
-        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 0, p => p == pair, 1, counters, TimeSpan.Zero);
+        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 0, p => p == pair, 1, counters, TimeSpan.Zero, shareSources: true);
         // tcp, udp and sctp split only at b's listener (80) and the DNS constants of its sandbox, plus one echo.
         Assert.InRange(counters.Probes, 4, 16);
         // And no row is lost: every published port, and its neighbours, ends as its row says.
