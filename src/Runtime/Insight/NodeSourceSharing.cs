@@ -73,8 +73,6 @@ internal sealed class NodeSourceSharing
             if (everyone is not null) { result._refusals[node.Name] = everyone; continue; }
             result._refusals[node.Name] = Refusal(sim, node, nodes, facts!, clientAddress, clientDevice!);
         }
-        if (Environment.GetEnvironmentVariable("SWARMDSL_DEBUG_SHARING") == "1")
-            foreach (var kv in result._refusals) Console.Error.WriteLine("sharing " + kv.Key + ": " + (kv.Value ?? "yes"));
         return result;
     }
 

@@ -158,7 +158,7 @@ public static class ReachAnalysis
     /// compare the table with and without).
     /// </remarks>
     internal static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed,
-        Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken = default)
+        Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources = true, CancellationToken cancellationToken = default)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));

@@ -211,6 +211,85 @@ public sealed class ReachAnalysisTests
         Assert.True(failures > 10, failures + " failed walks compared");
     }
 
+    public static TheoryData<string, SwarmDsl.Plan.LoadBalancerBackend> SharingCases => new()
+    {
+        { "example", SwarmDsl.Plan.LoadBalancerBackend.Ipvs }, { "example", SwarmDsl.Plan.LoadBalancerBackend.Nftables },
+        { "three-node", SwarmDsl.Plan.LoadBalancerBackend.Ipvs }, { "synthetic", SwarmDsl.Plan.LoadBalancerBackend.Ipvs },
+        { "synthetic", SwarmDsl.Plan.LoadBalancerBackend.Nftables },
+    };
+
+    private static (List<ReachRow> Rows, ReachAnalysis.Counters Counters) Table(SwarmDsl.Semantics.Topology topology, SwarmDsl.Plan.DataplanePlan plan, bool share, int workers = 1)
+    {
+        var rows = new List<ReachRow>();
+        var counters = new ReachAnalysis.Counters();
+        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 5, null, workers, counters, TimeSpan.Zero, share);
+        return (rows, counters);
+    }
+
+    private static (SwarmDsl.Semantics.Topology Topology, SwarmDsl.Plan.DataplanePlan Plan) Compile(string file, string yaml, SwarmDsl.Plan.LoadBalancerBackend backend)
+    {
+        var r = SwarmCompiler.CompileToPlan(file, yaml, new SwarmDsl.Lowering.LoweringOptions(backend));
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        return (r.Topology!, r.Plan!);
+    }
+
+    /// <summary>
+    /// A node's sweep toward another node is the outside client's (NodeSourceSharing): the table must be the one each node's
+    /// own sweep gives, explanations included, and sharing must really happen (fewer probes).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SharingCases))]
+    public void Nodes_take_the_outside_clients_sweep_and_the_table_does_not_change(string name, SwarmDsl.Plan.LoadBalancerBackend backend)
+    {
+        var (file, yaml) = Source(name);
+        var (topology, plan) = Compile(file, yaml, backend);
+        var (alone, probed) = Table(topology, plan, share: false);
+        var (shared, sharing) = Table(topology, plan, share: true);
+        Assert.Equal(alone, shared);
+        Assert.Equal(0, probed.SharedPairs);
+        Assert.True(sharing.SharedPairs > 0, name + ": no node pair shared");
+        Assert.True(sharing.Probes < probed.Probes, sharing.Probes + " probes with sharing, " + probed.Probes + " without");
+        // With two workers the nodes wait for the outside client's sweep another worker is running: the same table.
+        Assert.Equal(alone, Table(topology, plan, share: true, workers: 2).Rows);
+    }
+
+    /// <summary>
+    /// Where a node's own host or another namespace treats it unlike the outside client, it gets its own sweep: a node that
+    /// drops its own requests to 8080, a node another node's host drops by address (when it forwards to ingress_sbox), and a
+    /// service balanced by source hash (its ports are probed again from every sharing node: its address picks the backend).
+    /// </summary>
+    [Fact]
+    public void A_node_its_host_or_the_plan_treats_unlike_the_outside_client_gets_its_own_sweep()
+    {
+        var api = "  api:\n    replicas: 2\n";
+        Assert.Contains(api, ThreeNode, StringComparison.Ordinal);
+        var yaml = ThreeNode.Replace(api, api + "    ports:\n      - { published: 8443, target: 443 }\n    loadBalancing: { scheduler: sh }\n", StringComparison.Ordinal)
+            + "  - node: b\n    table: filter\n    chain: OUTPUT\n    rule: -p tcp --dport 8080 -j DROP\n"
+            + "  - node: a\n    table: filter\n    chain: DOCKER-USER\n    rule: -s 10.9.0.12/32 -p tcp -j DROP\n    position: insert\n";
+        var (topology, plan) = Compile("three.swarm.yaml", yaml, SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        Assert.Contains(plan.Hosts.SelectMany(h => h.Namespaces).SelectMany(n => n.Ipvs), s => s.Scheduler == SwarmDsl.Semantics.Scheduler.Sh);
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, counters) = Table(topology, plan, share: true);
+        Assert.Equal(alone, shared);
+
+        var sim = new Simulation(plan, 5);
+        var sharing = NodeSourceSharing.For(sim, topology);
+        Assert.True(sharing.MayShare("a"), sharing.WhyNot("a"));
+        Assert.Contains("OUTPUT", sharing.WhyNot("b"), StringComparison.Ordinal);
+        Assert.Contains("10.9.0.12/32", sharing.WhyNot("c"), StringComparison.Ordinal);
+        // a → b and a → c only: b and c probe their own.
+        Assert.Equal(2, counters.SharedPairs);
+        // What sharing would have got wrong: the outside reaches web on 8080 through a, b's own host drops it, a drops c.
+        static ReachRow At(List<ReachRow> rows, string from, string to, int port) =>
+            rows.Single(r => r.Source == from && r.Destination == to && r.Protocol == "tcp" && r.FromPort <= port && port <= r.ToPort);
+        Assert.Equal("reaches web", At(shared, "external", "a", 8080).Result);
+        Assert.Equal("blocked", At(shared, "b", "a", 8080).Result);
+        Assert.Equal("blocked", At(shared, "c", "a", 8080).Result);
+        Assert.Equal("reaches web", At(shared, "a", "b", 8080).Result);
+        Assert.Equal("reaches api", At(shared, "a", "b", 8443).Result);
+        Assert.Equal("reaches api", At(shared, "external", "b", 8443).Result);
+    }
+
     [Fact]
     public void Rows_do_not_depend_on_the_workers_or_on_which_pairs_are_probed()
     {
