@@ -15,7 +15,9 @@ namespace SwarmDsl.Benchmarks;
 /// <c>swarmdsl reach</c>'s analysis, each against a baseline in the same run. <b>pair</b>: one source–destination pair
 /// (external → the first node) over port classes, against enumerating every port of TCP, UDP and SCTP with an untraced
 /// connection each (what "not by enumerating ports" saves). <b>table</b>: the whole table of a 10-node topology on every
-/// processor, against one worker.
+/// processor, against one worker. <b>nodes</b>: the pairs whose source is outside or a node (to a node's address), with the
+/// nodes taking the outside client's sweep where it is theirs (NodeSourceSharing, the default), against every node
+/// sweeping on its own; one worker each.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -25,6 +27,7 @@ public class ReachBenchmarks
     private Topology _topology = null!;
     private DataplanePlan _plan = null!;
     private ReachAnalysis.Pair _pair;
+    private Func<ReachAnalysis.Pair, bool> _nodePairs = null!;
 
     /// <summary>
     /// <c>example</c> (examples/two-node.swarm.yaml) or <c>ten-node</c>: 10 nodes, 40 services, 80 tasks, 40 published
@@ -42,6 +45,8 @@ public class ReachBenchmarks
         _topology = r.Topology ?? throw new InvalidOperationException(Topology + " does not compile");
         _plan = r.Plan ?? throw new InvalidOperationException(Topology + " does not lower");
         _pair = new ReachAnalysis.Pair("external", _topology.Nodes[0].Name);
+        var nodes = _topology.Nodes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        _nodePairs = p => nodes.Contains(p.Destination);
     }
 
     /// <summary>The pair's rows, port classes only: a connection per class.</summary>
@@ -79,4 +84,19 @@ public class ReachBenchmarks
     /// <summary>The whole table on one worker.</summary>
     [Benchmark(Baseline = true), BenchmarkCategory("table")]
     public object TableOneWorker() => ReachAnalysis.Analyze(_topology, _plan, parallelism: 1).Count;
+
+    /// <summary>The node pairs, nodes sharing the outside client's sweep.</summary>
+    [Benchmark, BenchmarkCategory("nodes")]
+    public object NodePairsShared() => NodePairs(share: true);
+
+    /// <summary>The node pairs, every node sweeping on its own.</summary>
+    [Benchmark(Baseline = true), BenchmarkCategory("nodes")]
+    public object NodePairsOwnSweeps() => NodePairs(share: false);
+
+    private int NodePairs(bool share)
+    {
+        int rows = 0;
+        ReachAnalysis.Analyze(_topology, _plan, (_, r) => rows += r.Count, 0, _nodePairs, 1, null, TimeSpan.Zero, share);
+        return rows;
+    }
 }

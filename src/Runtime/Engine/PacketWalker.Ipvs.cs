@@ -39,7 +39,11 @@ internal sealed partial class PacketWalker
             if (h.Protocol == IpProtocol.Tcp && (h.Flags & TcpFlags.Syn) == 0) return false;
             var service = ns.IpvsService(svc);
             int dest = service.Scheduler.Schedule(service, h.Source, h.Destination);
-            if (Record != null && service.Scheduler is Ipvs.SourceHashScheduler) Record.HashedSource = true;
+            if (Record != null)
+            {
+                if (service.Scheduler is Ipvs.SourceHashScheduler) Record.HashedSource = true;
+                Record.Balancers.Add(PathRecord.BalancerKey(ns.Index, svc, nft: false));
+            }
             if (dest < 0)
             {
                 if (_trace != null)
@@ -262,6 +266,7 @@ internal sealed partial class PacketWalker
             var plan = lb.Plan;
             if (!((uint)plan.FwMark == _p.Mark && _p.Mark != 0) && plan.Vip != h.Destination) continue;
             int n = plan.Slots.Count;
+            Record?.Balancers.Add(PathRecord.BalancerKey(ns.Index, i, nft: true));
             if (n == 0)
             {
                 Drop(DropCause.NoIpvsDestination, plan.Span, "nftables balancer for " + plan.Service + " has an empty map");

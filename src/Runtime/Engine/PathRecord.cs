@@ -48,6 +48,16 @@ internal sealed class PathRecord
     /// <summary>Whether a load balancer picked a backend by hashing the packet's source address (IPVS sh, nftables jhash ip saddr).</summary>
     public bool HashedSource { get; set; }
 
+    /// <summary>
+    /// The load balancers that picked a backend for a new connection (IPVS services and nftables balancers, as
+    /// <see cref="BalancerKey"/>s): their state (round-robin position, connection counts, <c>numgen</c> counter) carries
+    /// from one connection to the next.
+    /// </summary>
+    public List<long> Balancers { get; } = new();
+
+    /// <summary>The key of namespace <paramref name="ns"/>'s IPVS service (<paramref name="nft"/> false) or nftables balancer at <paramref name="index"/>.</summary>
+    public static long BalancerKey(int ns, int index, bool nft) => ((long)ns << 32) | ((long)index << 1) | (nft ? 1L : 0L);
+
     /// <summary>Whether a walk was recorded since the last <see cref="Clear"/> (then <see cref="Outcome"/> says where it ended).</summary>
     public bool Walked { get; set; }
 
@@ -63,6 +73,7 @@ internal sealed class PathRecord
         Drop = null;
         Outcome = default;
         HashedSource = false;
+        Balancers.Clear();
         Walked = false;
     }
 }

@@ -277,7 +277,7 @@ public static class ReachAnalysis
     }
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
-    private readonly record struct Entry(int From, Probe Probe, bool Hashed);
+    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers);
 
     /// <summary>
     /// The outside client's sweep toward one node, once known, for the nodes that share it (<see cref="NodeSourceSharing"/>):
@@ -304,10 +304,18 @@ public static class ReachAnalysis
         /// </summary>
         public void Keep(int protocol, List<Entry> sweep)
         {
+            // A balancer a hashed class used carries state from one connection to the next (round robin, connection counts):
+            // every class that used it is probed again too, in order, so that the node's probes meet it as the client's did.
+            HashSet<long>? hashedBalancers = null;
+            foreach (var e in sweep)
+                if (e.Hashed && e.Balancers is { } bs) foreach (var b in bs) (hashedBalancers ??= new HashSet<long>()).Add(b);
             var kept = new List<Entry>(sweep.Count);
             for (int i = 0; i < sweep.Count; i++)
             {
                 var e = sweep[i];
+                if (!e.Hashed && hashedBalancers is not null && e.Balancers is { } used)
+                    foreach (var b in used)
+                        if (hashedBalancers.Contains(b)) { e = e with { Hashed = true }; sweep[i] = e; break; }
                 if (e.Hashed) AnyHashed = true;
                 if (e.Probe.Failure is { } f && (i == 0 || sweep[i - 1].Hashed || sweep[i - 1].Probe.Key != e.Probe.Key)) f.Freeze();
                 kept.Add(e);
@@ -418,14 +426,14 @@ public static class ReachAnalysis
                 if (proto == IpProtocol.Icmp)
                 {
                     var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply);
-                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource));
+                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply)));
                     probes++;
                     return;
                 }
                 for (int port = from; port < end;)
                 {
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply);
-                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource));
+                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply)));
                     probes++;
                     port = Math.Min(probe.NextClass, end);
                 }
@@ -433,6 +441,17 @@ public static class ReachAnalysis
         }
         counters?.Add(probes);
         return rows;
+    }
+
+    // What a class's connection made load balancers decide (kept only where a node may share the sweep).
+    private static long[]? Balancers(PathRecord request, PathRecord reply)
+    {
+        int n = request.Balancers.Count + reply.Balancers.Count;
+        if (n == 0) return null;
+        var result = new long[n];
+        request.Balancers.CopyTo(result);
+        reply.Balancers.CopyTo(result, request.Balancers.Count);
+        return result;
     }
 
     /// <summary>The task → service map of a topology.</summary>
