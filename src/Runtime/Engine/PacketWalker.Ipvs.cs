@@ -41,8 +41,9 @@ internal sealed partial class PacketWalker
             int dest = service.Scheduler.Schedule(service, h.Source, h.Destination);
             if (Record != null)
             {
-                if (service.Scheduler is Ipvs.SourceHashScheduler) Record.HashedSource = true;
-                Record.Balancers.Add(PathRecord.BalancerKey(ns.Index, svc, nft: false));
+                var key = PathRecord.BalancerKey(ns.Index, svc, nft: false);
+                if (service.Scheduler is Ipvs.SourceHashScheduler) Record.SourceHashed.Add((key, h.Source));
+                Record.Balancers.Add(key);
             }
             if (dest < 0)
             {
@@ -277,7 +278,7 @@ internal sealed partial class PacketWalker
             switch (plan.Pick)
             {
                 case NftPick.SourceHash:
-                    if (Record != null) Record.HashedSource = true;
+                    Record?.SourceHashed.Add((PathRecord.BalancerKey(ns.Index, i, nft: true), h.Source));
                     slot = KernelHash.ReciprocalScale(KernelHash.JhashAddress(h.Source, 0), (uint)n);
                     why = _trace != null ? "jhash ip saddr " + h.Source + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
                     break;

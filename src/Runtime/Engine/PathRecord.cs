@@ -46,7 +46,13 @@ internal sealed class PathRecord
     public Outcome Outcome { get; set; }
 
     /// <summary>Whether a load balancer picked a backend by hashing the packet's source address (IPVS sh, nftables jhash ip saddr).</summary>
-    public bool HashedSource { get; set; }
+    public bool HashedSource => SourceHashed.Count > 0;
+
+    /// <summary>
+    /// Each pick by the source address: the balancer (<see cref="BalancerKey"/>) and the address it hashed, so that the
+    /// pick another source would get can be told without walking (<see cref="Simulation.PeekSourceHash"/>).
+    /// </summary>
+    public List<(long Balancer, SwarmDsl.Net.Ipv4Address Source)> SourceHashed { get; } = new();
 
     /// <summary>
     /// The load balancers that picked a backend for a new connection (IPVS services and nftables balancers, as
@@ -72,7 +78,7 @@ internal sealed class PathRecord
         Discard = null;
         Drop = null;
         Outcome = default;
-        HashedSource = false;
+        SourceHashed.Clear();
         Balancers.Clear();
         Walked = false;
     }

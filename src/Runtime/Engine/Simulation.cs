@@ -683,6 +683,23 @@ public sealed class Simulation
         return true;
     }
 
+    /// <summary>
+    /// The backend a source-hashing balancer (<see cref="PathRecord.BalancerKey"/>) would give <paramref name="source"/>
+    /// (a destination index, or an nftables map slot; -1 none), without a packet and without changing anything.
+    /// </summary>
+    internal int PeekSourceHash(long balancer, Ipv4Address source)
+    {
+        var ns = Cluster.Namespaces[(int)(balancer >> 32)];
+        int index = (int)((balancer & 0xFFFFFFFFL) >> 1);
+        if ((balancer & 1) != 0)
+        {
+            var plan = ns.Plan!.NftLoadBalancers[index]; // the runtime balancers mirror the plan's, in order
+            return plan.Slots.Count == 0 ? -1 : (int)KernelHash.ReciprocalScale(KernelHash.JhashAddress(source, 0), (uint)plan.Slots.Count);
+        }
+        var service = ns.IpvsService(index);
+        return service.Scheduler is Ipvs.HashScheduler hash ? hash.Peek(service, source, Ipv4Address.Any) : -1;
+    }
+
     /// <summary>What connect() binds an unbound socket to: the route's source address for the destination.</summary>
     private static Ipv4Address BindSource(NamespaceRuntime ns, Ipv4Address destination)
     {

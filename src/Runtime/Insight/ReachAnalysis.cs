@@ -277,7 +277,20 @@ public static class ReachAnalysis
     }
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
-    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers);
+    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks);
+
+    /// <summary>
+    /// Hashed classes of one protocol that used a common balancer (and so carry state between them): probed together, in
+    /// order, and given to another node whose address makes the same source-hash picks (<see cref="Picks"/>).
+    /// </summary>
+    private sealed class Component
+    {
+        /// <summary>The classes, by index in the protocol's sweep, in order.</summary>
+        public List<int> Classes { get; } = new();
+
+        /// <summary>Every pick by the source's address its classes made (balancer, and the address the client's walk hashed).</summary>
+        public List<(long Balancer, Ipv4Address Source)> Picks { get; } = new();
+    }
 
     /// <summary>
     /// The outside client's sweep toward one node, once known, for the nodes that share it (<see cref="NodeSourceSharing"/>):
@@ -321,6 +334,60 @@ public static class ReachAnalysis
                 kept.Add(e);
             }
             _classes[protocol] = kept;
+            // Components: hashed classes joined by the balancers they used.
+            var componentOf = new int[kept.Count];
+            var byBalancer = new Dictionary<long, int>();
+            var parent = new List<int>();
+            int Find(int x) { while (parent[x] != x) x = parent[x] = parent[parent[x]]; return x; }
+            for (int i = 0; i < kept.Count; i++)
+            {
+                componentOf[i] = -1;
+                if (!kept[i].Hashed) continue;
+                componentOf[i] = parent.Count;
+                parent.Add(parent.Count);
+                if (kept[i].Balancers is { } bs)
+                    foreach (var b in bs)
+                    {
+                        if (byBalancer.TryGetValue(b, out var other)) parent[Find(componentOf[i])] = Find(other);
+                        else byBalancer[b] = componentOf[i];
+                    }
+            }
+            var components = new List<Component>();
+            var index = new Dictionary<int, int>();
+            for (int i = 0; i < kept.Count; i++)
+            {
+                if (componentOf[i] < 0) continue;
+                int root = Find(componentOf[i]);
+                if (!index.TryGetValue(root, out var c)) { index[root] = c = components.Count; components.Add(new Component()); }
+                componentOf[i] = c;
+                components[c].Classes.Add(i);
+                if (kept[i].Picks is { } picks) components[c].Picks.AddRange(picks);
+            }
+            _componentOf[protocol] = componentOf;
+            _components[protocol] = components;
+        }
+
+        private readonly int[][] _componentOf = new int[Protocols.Count][];
+        private readonly List<Component>[] _components = new List<Component>[Protocols.Count];
+        private readonly Dictionary<(int Protocol, int Component, string Picks), List<Entry>[]> _byPicks = new();
+
+        /// <summary>The component of a hashed class (by its index in the protocol's sweep).</summary>
+        public int ComponentOf(int protocol, int classIndex) => _componentOf[protocol][classIndex];
+
+        /// <summary>The components of one protocol.</summary>
+        public IReadOnlyList<Component> Components(int protocol) => _components[protocol];
+
+        /// <summary>A component's classes as a node making these picks swept them, if one did (each class's entries, in order).</summary>
+        public List<Entry>[]? Swept(int protocol, int component, string picks)
+        {
+            lock (_byPicks) return _byPicks.TryGetValue((protocol, component, picks), out var found) ? found : null;
+        }
+
+        /// <summary>Keeps a component's classes as a node swept them, for the nodes making the same picks.</summary>
+        public void Remember(int protocol, int component, string picks, List<Entry>[] classes)
+        {
+            lock (_byPicks)
+                if (!_byPicks.ContainsKey((protocol, component, picks))) _byPicks[(protocol, component, picks)] = classes;
         }
 
         /// <summary>Publishes the rows (null: the worker failed). Rows or kept explanations naming the client are not shared.</summary>
@@ -395,13 +462,31 @@ public static class ReachAnalysis
             if (shared is null) Sweep(1, 65536);
             else
             {
+                // Per component of hashed classes: the picks this node's address makes; a node that made the same swept them
+                // exactly as this one would (same walks, same order), else this node sweeps them and keeps them for others.
+                var components = shared.Components(pi);
+                var picks = new string[components.Count];
+                var swept = new List<Entry>[]?[components.Count];
+                var fresh = new List<Entry>[]?[components.Count];
+                for (int c = 0; c < components.Count; c++)
+                {
+                    picks[c] = Picks(sim, components[c], SourceAddress(source, baseFlow), sim.Cluster.Plan.Underlay.ExternalClient);
+                    swept[c] = shared.Swept(pi, c, picks[c]);
+                    if (swept[c] is null) fresh[c] = new List<Entry>[components[c].Classes.Count];
+                }
                 var known = shared.Classes(pi);
                 for (int k = 0; k < known.Count; k++)
                 {
                     var e = known[k];
-                    if (!e.Hashed) sweep.Add(e);
-                    else Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
+                    if (!e.Hashed) { sweep.Add(e); continue; }
+                    int c = shared.ComponentOf(pi, k), at = components[c].Classes.IndexOf(k);
+                    if (swept[c] is { } done) { sweep.AddRange(done[at]); continue; }
+                    int before = sweep.Count;
+                    Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
+                    fresh[c]![at] = sweep.GetRange(before, sweep.Count - before);
                 }
+                for (int c = 0; c < components.Count; c++)
+                    if (fresh[c] is { } mine && Shareable(mine, pair.Source, SourceAddress(source, baseFlow))) shared.Remember(pi, c, picks[c], mine);
             }
             record?.Keep(pi, sweep);
             if (proto == IpProtocol.Icmp)
@@ -426,14 +511,14 @@ public static class ReachAnalysis
                 if (proto == IpProtocol.Icmp)
                 {
                     var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply);
-                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply)));
+                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply)));
                     probes++;
                     return;
                 }
                 for (int port = from; port < end;)
                 {
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply);
-                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply)));
+                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply)));
                     probes++;
                     port = Math.Min(probe.NextClass, end);
                 }
@@ -441,6 +526,36 @@ public static class ReachAnalysis
         }
         counters?.Add(probes);
         return rows;
+    }
+
+    /// <summary>
+    /// The picks a node's address makes in a component's source-hashing balancers, as text: where the client's walk hashed
+    /// the client's address the node's hashes its own; any other address hashed is the same for every source.
+    /// </summary>
+    private static string Picks(Simulation sim, Component component, Ipv4Address source, Ipv4Address client)
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (var (balancer, hashed) in component.Picks)
+            text.Append(sim.PeekSourceHash(balancer, hashed == client ? source : hashed)).Append(',');
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Whether a node's sweep of a component can be given to others: its explanations are written now (they name the state
+    /// before this pair's reset) and must not name the node.
+    /// </summary>
+    private static bool Shareable(List<Entry>[] classes, string node, Ipv4Address address)
+    {
+        var at = address.ToString();
+        foreach (var list in classes)
+            foreach (var e in list)
+                if (e.Probe.Failure is { } f)
+                {
+                    f.Freeze();
+                    var text = f.Frozen!;
+                    if (text.IndexOf(node + "/", StringComparison.Ordinal) >= 0 || text.IndexOf(at, StringComparison.Ordinal) >= 0) return false;
+                }
+        return true;
     }
 
     // What a class's connection made load balancers decide (kept only where a node may share the sweep).
@@ -451,6 +566,21 @@ public static class ReachAnalysis
         var result = new long[n];
         request.Balancers.CopyTo(result);
         reply.Balancers.CopyTo(result, request.Balancers.Count);
+        return result;
+    }
+
+    // The address a flow's packets leave with (what connect() binds an unbound socket to).
+    private static Ipv4Address SourceAddress(NamespaceRuntime ns, Flow flow) =>
+        flow.Source != Ipv4Address.Any ? flow.Source
+        : PacketWalker.LookupRoute(ns, flow.Destination, out var route, out var dev, out var nexthop) ? PacketWalker.SelectSource(ns, route, dev, nexthop) : Ipv4Address.Any;
+
+    private static (long, Ipv4Address)[]? Picked(PathRecord request, PathRecord reply)
+    {
+        int n = request.SourceHashed.Count + reply.SourceHashed.Count;
+        if (n == 0) return null;
+        var result = new (long, Ipv4Address)[n];
+        request.SourceHashed.CopyTo(result);
+        reply.SourceHashed.CopyTo(result, request.SourceHashed.Count);
         return result;
     }
 

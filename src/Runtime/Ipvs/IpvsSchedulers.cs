@@ -341,6 +341,14 @@ public abstract class HashScheduler : IpvsScheduler
         }
     }
 
+    /// <summary>The destination <see cref="Schedule"/> would pick for these addresses (-1: none), changing nothing.</summary>
+    public int Peek(IpvsService service, Ipv4Address source, Ipv4Address destination)
+    {
+        if (service is null) throw new System.ArgumentNullException(nameof(service));
+        int d = _buckets[Bucket(UseSource ? source : destination)];
+        return d >= 0 && Available(service.Destinations[d]) ? d : -1;
+    }
+
     /// <inheritdoc/>
     public override int Schedule(IpvsService service, Ipv4Address source, Ipv4Address destination)
     {
