@@ -149,6 +149,13 @@ public static class ReachAnalysis
         internal void Add(long probes) => Interlocked.Add(ref _probes, probes);
 
         internal void AddShared() => Interlocked.Increment(ref _shared);
+
+        private long _reused;
+
+        /// <summary>Components of source-hashed classes a sharing node took from another node with the same picks.</summary>
+        public long ReusedComponents => Interlocked.Read(ref _reused);
+
+        internal void AddReused() => Interlocked.Increment(ref _reused);
     }
 
     /// <inheritdoc cref="Analyze(Topology, DataplanePlan, Action{Pair, IReadOnlyList{ReachRow}}, uint, Func{Pair, bool}?, int, CancellationToken)"/>
@@ -480,7 +487,12 @@ public static class ReachAnalysis
                     var e = known[k];
                     if (!e.Hashed) { sweep.Add(e); continue; }
                     int c = shared.ComponentOf(pi, k), at = components[c].Classes.IndexOf(k);
-                    if (swept[c] is { } done) { sweep.AddRange(done[at]); continue; }
+                    if (swept[c] is { } done)
+                    {
+                        sweep.AddRange(done[at]);
+                        if (at == 0) counters?.AddReused();
+                        continue;
+                    }
                     int before = sweep.Count;
                     Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
                     fresh[c]![at] = sweep.GetRange(before, sweep.Count - before);

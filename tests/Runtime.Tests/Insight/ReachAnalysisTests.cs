@@ -290,6 +290,51 @@ public sealed class ReachAnalysisTests
         Assert.Equal("reaches api", At(shared, "external", "b", 8443).Result);
     }
 
+    /// <summary>
+    /// A published service balanced by source hash with one task: every node's address picks that task, so the first node
+    /// to sweep its classes answers for the others (and the table is still each node's own).
+    /// </summary>
+    [Fact]
+    public void Nodes_whose_addresses_make_the_same_source_hash_picks_share_those_classes()
+    {
+        const string yaml = """
+            version: 1
+            name: four-node
+            nodes:
+              a: { address: 10.9.0.10/24, role: manager }
+              b: { address: 10.9.0.11/24 }
+              c: { address: 10.9.0.12/24 }
+              d: { address: 10.9.0.13/24 }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+            services:
+              web:
+                replicas: 1
+                networks: [ingress]
+                ports:
+                  - { published: 8080, target: 80 }
+                  - { published: 8081, target: 81, protocol: udp }
+                loadBalancing: { scheduler: sh }
+              api:
+                replicas: 3
+                networks: [ingress]
+                ports:
+                  - { published: 9090, target: 90 }
+
+            """;
+        foreach (var backend in new[] { SwarmDsl.Plan.LoadBalancerBackend.Ipvs, SwarmDsl.Plan.LoadBalancerBackend.Nftables })
+        {
+            var (topology, plan) = Compile("four.swarm.yaml", yaml, backend);
+            var (alone, probed) = Table(topology, plan, share: false);
+            var (shared, counters) = Table(topology, plan, share: true);
+            Assert.Equal(alone, shared);
+            Assert.Equal(12, counters.SharedPairs);
+            Assert.True(counters.ReusedComponents > 0, backend + ": no node took another's source-hashed classes");
+            Assert.True(counters.Probes < probed.Probes);
+            Assert.Contains(shared, r => r.Source == "b" && r.Destination == "c" && r.Protocol == "tcp" && r.FromPort == 8080 && r.Result == "reaches web");
+        }
+    }
+
     [Fact]
     public void Rows_do_not_depend_on_the_workers_or_on_which_pairs_are_probed()
     {
