@@ -178,17 +178,30 @@ public static class ReachAnalysis
         int handedOn = 0;
         var gate = new object();
         bool failed = false;
+        // One worker at a time hands rows on, outside the lock: writing a large table's text (gigabytes) under it made
+        // the other workers wait for the writer each time they finished a pair.
+        bool handing = false;
         void Finished(int i, IReadOnlyList<ReachRow> rows)
         {
             lock (gate)
             {
                 waiting[i] = rows;
-                while (handedOn < pairs.Count && waiting[handedOn] is { } ready)
+                if (handing) return; // the worker handing on will take these too
+                handing = true;
+            }
+            while (true)
+            {
+                IReadOnlyList<ReachRow> ready;
+                int at;
+                lock (gate)
                 {
+                    if (handedOn >= pairs.Count || waiting[handedOn] is not { } next) { handing = false; return; }
                     waiting[handedOn] = null;
-                    rowsOfPair(pairs[handedOn], ready);
-                    handedOn++;
+                    ready = next;
+                    at = handedOn++;
                 }
+                // A receiver that throws stops the table: "handing" stays set, so nobody hands on after it.
+                rowsOfPair(pairs[at], ready);
             }
         }
         // The outside client's rows toward each node, for the nodes that share them (NodeSourceSharing). Those pairs come
