@@ -681,11 +681,29 @@ public static class SwarmLowering
                     if (to is null) continue;
                     var found = tb.Find(to);
                     string? problem = found is null ? $"jumps to chain {to}, which table {table} of namespace '{ns.Name}' on node '{node.Name}' does not have: add a rule to {to} to create it"
-                        : found.BuiltIn ? $"jumps to built-in chain {to}: jump to a chain of your own" : null;
+                        : found.BuiltIn ? $"jumps to built-in chain {to}: jump to a chain of your own"
+                        : Reaches(tb, to, chain.Name) ? $"jumps to chain {to}, which leads back to {chain.Name}: iptables refuses a table whose chains loop (ELOOP)" : null;
                     if (problem is not null && reported.Add(rule.Origin))
                         _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
                 }
             }
+        }
+
+        // Whether chain `to` of a table leads, by jumps and gotos, to chain `back` (a loop when a rule of `back` jumps to `to`).
+        private static bool Reaches(TableBuilder table, string to, string back)
+        {
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var work = new Stack<string>();
+            work.Push(to);
+            while (work.Count > 0)
+            {
+                var name = work.Pop();
+                if (name == back) return true;
+                if (!seen.Add(name) || table.Find(name) is not { } c) continue;
+                foreach (var r in c.Rules)
+                    if (r.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null } is { } next) work.Push(next);
+            }
+            return false;
         }
 
         private static string TargetName(RuleTarget t) => t switch

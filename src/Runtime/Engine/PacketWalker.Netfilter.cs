@@ -13,6 +13,9 @@ internal sealed partial class PacketWalker
 {
     private enum NfVerdict : byte { Accept, Drop, Reject, ChainLoop }
 
+    /// <summary>Gotos one traversal of a table may take before it counts as a loop (far above any loop-free table's).</summary>
+    private const int MaxGotos = 1 << 16;
+
     private readonly int[] _stackChain;
     private readonly int[] _stackRule;
 
@@ -59,7 +62,7 @@ internal sealed partial class PacketWalker
         decisive = null;
         int baseChain = table.HookChain(hook);
         if (baseChain < 0) return NfVerdict.Accept;
-        int chain = baseChain, rule = 0, depth = 0;
+        int chain = baseChain, rule = 0, depth = 0, gotos = 0;
         if (Record != null) RecordChain(table.Chains[baseChain].Plan!);
         while (true)
         {
@@ -98,6 +101,9 @@ internal sealed partial class PacketWalker
                     continue;
                 case TargetKind.Goto:
                     if (_trace != null) TraceRule(hook, table, c, r, "GOTO " + table.Chains[t.Chain].Name);
+                    // A goto keeps the stack, so depth cannot bound it: a chain that goes to itself would never end. The
+                    // kernel refuses such a table (ELOOP), as lowering does; a plan built otherwise gets a ChainLoop drop.
+                    if (++gotos > MaxGotos) { decisive = r; return NfVerdict.ChainLoop; }
                     chain = t.Chain;
                     rule = 0;
                     if (Record != null) RecordChain(table.Chains[chain].Plan!);

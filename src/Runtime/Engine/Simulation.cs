@@ -716,7 +716,9 @@ public sealed class Simulation
         {
             int port = VxlanCodec.LocalPortRangeMin + ns.EphemeralCursor;
             ns.EphemeralCursor = (ns.EphemeralCursor + 1) % range;
-            if (!ns.ClientSockets.ContainsKey(NamespaceRuntime.SocketKey(protocol, port)) && !ns.Listeners.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))) return port;
+            // A bound port is never handed out: a client socket's, a listener's, or (UDP) a VXLAN device's data path port.
+            if (!ns.ClientSockets.ContainsKey(NamespaceRuntime.SocketKey(protocol, port)) && !ns.Listeners.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))
+                && !(protocol == IpProtocol.Udp && ns.VxlanSockets.ContainsKey(port))) return port;
         }
         return VxlanCodec.LocalPortRangeMin;
     }

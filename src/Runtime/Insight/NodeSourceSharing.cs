@@ -32,6 +32,13 @@ internal sealed class NodeSourceSharing
 
     private NodeSourceSharing() { }
 
+    /// <summary>
+    /// Whether a sharing node may probe again only the classes a source-hashing balancer decided (and take the rest): not
+    /// when the plan has statistic matches, whose counters and random draws the skipped classes would have moved on.
+    /// Then a node shares only a destination whose sweep has no such class.
+    /// </summary>
+    public bool ProbesAgain { get; private set; }
+
     /// <summary>Whether <paramref name="node"/> gets the outside client's rows toward every other node.</summary>
     public bool MayShare(string node) => _refusals.TryGetValue(node, out var why) && why is null;
 
@@ -64,6 +71,8 @@ internal sealed class NodeSourceSharing
         if (client is null || !client.IsExternalClient || client.Plan is { Tables.Count: > 0 }) everyone = "the outside client is not a plain client";
 
         var facts = everyone is null ? PlanFacts.Of(plan) : null;
+        if (facts?.EphemeralPort is { } port) everyone = port;
+        result.ProbesAgain = facts is { HasStatistic: false };
         if (everyone is null && facts!.OwnedAddresses.ContainsKey(clientAddress.Value)) everyone = "a namespace of the plan owns or targets the outside client's address";
         DeviceRuntime? clientDevice = null;
         if (everyone is null && !RoutesLikeAClient(client!, clientAddress, nodes, null, out clientDevice, out var why)) everyone = "the outside client: " + why;
@@ -136,9 +145,27 @@ internal sealed class NodeSourceSharing
         /// <summary>MACs static neighbour and FDB entries name.</summary>
         public HashSet<MacAddress> Macs { get; } = new();
 
+        /// <summary>
+        /// A port constant of the plan among the ephemeral ports (a rule's range that splits them, a listener, a NAT or
+        /// balancer port, the data path port): then the ports a node's and the client's probes take could be told apart.
+        /// </summary>
+        public string? EphemeralPort { get; private set; }
+
+        /// <summary>Whether any rule has a statistic match (its counters and random draws carry from one packet to the next).</summary>
+        public bool HasStatistic { get; private set; }
+
+        private void Port(int from, int to, string what)
+        {
+            bool overlaps = from <= VxlanCodec.LocalPortRangeMax && to >= VxlanCodec.LocalPortRangeMin;
+            bool covers = from <= VxlanCodec.LocalPortRangeMin && to >= VxlanCodec.LocalPortRangeMax;
+            if (overlaps && !covers) EphemeralPort ??= what + " " + from.ToString(System.Globalization.CultureInfo.InvariantCulture)
+                + (to != from ? ":" + to.ToString(System.Globalization.CultureInfo.InvariantCulture) : "") + " is among the ephemeral ports";
+        }
+
         public static PlanFacts Of(DataplanePlan plan)
         {
             var facts = new PlanFacts();
+            facts.Port(plan.Underlay.DataPathPort, plan.Underlay.DataPathPort, "the data path port");
             var rules = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
             int index = 0; // namespace indexes as the cluster numbers plan namespaces: hosts in order, namespaces in order
             foreach (var host in plan.Hosts)
@@ -168,8 +195,11 @@ internal sealed class NodeSourceSharing
                     foreach (var s in ns.Ipvs)
                     {
                         facts.Own(s.Vip, index);
-                        foreach (var d in s.Destinations) facts.Own(d.Address, index);
+                        if (s.Port is { } sp) facts.Port(sp, sp, "an IPVS service port");
+                        foreach (var d in s.Destinations) { facts.Own(d.Address, index); facts.Port(d.Port, d.Port, "an IPVS destination port"); }
                     }
+                    foreach (var l in ns.Listeners) facts.Port(l.Port, l.Port, "a listening port");
+                    foreach (var d in ns.Devices) if (d.Vxlan is { } vx) facts.Port(vx.DstPort, vx.DstPort, "a VXLAN port");
                     foreach (var b in ns.NftLoadBalancers)
                     {
                         facts.Own(b.Vip, index);
@@ -183,11 +213,18 @@ internal sealed class NodeSourceSharing
                             {
                                 if (!rules.Add(r)) continue;
                                 foreach (var m in r.Matches)
-                                    if (m is AddressMatch am) facts.Prefixes.Add(am.Prefix.Subnet);
+                                    switch (m)
+                                    {
+                                        case AddressMatch am: facts.Prefixes.Add(am.Prefix.Subnet); break;
+                                        case PortMatch pm: facts.Port(pm.From, pm.To, "a rule's port range"); break;
+                                        case MultiportMatch mp: foreach (var port in mp.Ports) facts.Port(port, port, "a rule's port"); break;
+                                        case StatisticMatch: facts.HasStatistic = true; break;
+                                    }
                                 switch (r.Target)
                                 {
-                                    case DnatTarget d: facts.Own(d.Address, index); break;
-                                    case SnatTarget s: facts.Own(s.Address, index); break;
+                                    case DnatTarget d: facts.Own(d.Address, index); if (d.Port is { } dp) facts.Port(dp, dp, "a DNAT port"); break;
+                                    case SnatTarget s: facts.Own(s.Address, index); if (s.Port is { } sp2) facts.Port(sp2, sp2, "an SNAT port"); break;
+                                    case RedirectTarget rd: facts.Port(rd.Port, rd.Port, "a REDIRECT port"); break;
                                 }
                             }
                     index++;
@@ -263,7 +300,7 @@ internal sealed class NodeSourceSharing
             var c = Find(t, chain);
             if (c is null) return null;
             if (c.Policy is Verdict.Drop) return "its host's " + table + " " + chain + " policy is DROP";
-            return Chain(t, c);
+            return Chain(t, c, 0);
         }
 
         private static NetfilterChain? Find(NetfilterTable t, string name)
@@ -272,9 +309,11 @@ internal sealed class NodeSourceSharing
             return null;
         }
 
-        private string? Chain(NetfilterTable t, NetfilterChain c)
+        private string? Chain(NetfilterTable t, NetfilterChain c, int depth)
         {
-            if (!_visiting.Add(c)) return null; // a loop: the walker stops it; its rules are judged on the first visit
+            // The walker drops a packet that loops or nests jumps deeper than its stack (DropCause.ChainLoop): not harmless.
+            if (depth >= PacketWalker.MaxChainDepth) return "its host's " + t.Name + " chains nest deeper than " + PacketWalker.MaxChainDepth.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!_visiting.Add(c)) return "its host's " + t.Name + " " + c.Name + " jumps back into itself";
             try
             {
                 for (int i = 0; i < c.Rules.Count; i++)
@@ -294,10 +333,10 @@ internal sealed class NodeSourceSharing
                         case AcceptTarget or ReturnTarget or LogTarget or TraceTarget:
                             break;
                         case JumpTarget j when Find(t, j.Chain) is { } jumped:
-                            if (Chain(t, jumped) is { } inJump) return inJump;
+                            if (Chain(t, jumped, depth + 1) is { } inJump) return inJump;
                             break;
                         case GotoTarget g when Find(t, g.Chain) is { } gone:
-                            if (Chain(t, gone) is { } inGoto) return inGoto;
+                            if (Chain(t, gone, depth + 1) is { } inGoto) return inGoto;
                             break;
                         default:
                             return "rule " + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + " of its host's " + t.Name + " " + c.Name

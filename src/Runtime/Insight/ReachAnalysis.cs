@@ -239,7 +239,7 @@ public static class ReachAnalysis
                     else if (nodes.Contains(pair.Source) && pair.Source != pair.Destination && outside.TryGetValue(pair.Destination, out var known))
                     {
                         lock (sharingGate) sharing ??= NodeSourceSharing.For(sim, topology);
-                        if (sharing.MayShare(pair.Source) && known.Wait(cancellationToken))
+                        if (sharing.MayShare(pair.Source) && known.Wait(cancellationToken) && (!known.AnyHashed || sharing.ProbesAgain))
                         {
                             if (!known.AnyHashed)
                             {
@@ -297,7 +297,7 @@ public static class ReachAnalysis
     }
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
-    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks);
+    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock);
 
     /// <summary>
     /// Hashed classes of one protocol that used a common balancer (and so carry state between them): probed together, in
@@ -337,52 +337,44 @@ public static class ReachAnalysis
         /// </summary>
         public void Keep(int protocol, List<Entry> sweep)
         {
-            // A balancer a hashed class used carries state from one connection to the next (round robin, connection counts):
-            // every class that used it is probed again too, in order, so that the node's probes meet it as the client's did.
-            HashSet<long>? hashedBalancers = null;
-            foreach (var e in sweep)
-                if (e.Hashed && e.Balancers is { } bs) foreach (var b in bs) (hashedBalancers ??= new HashSet<long>()).Add(b);
+            // Classes joined by the balancers they used (transitively): a balancer carries state from one connection to the
+            // next (round robin, connection counts), so a group with a source-hashed class is probed again as a whole, in
+            // order, so that a node's probes meet each balancer as the client's did.
+            var parent = new int[sweep.Count];
+            for (int i = 0; i < parent.Length; i++) parent[i] = i;
+            int Find(int x) { while (parent[x] != x) x = parent[x] = parent[parent[x]]; return x; }
+            var byBalancer = new Dictionary<long, int>();
+            for (int i = 0; i < sweep.Count; i++)
+                if (sweep[i].Balancers is { } bs)
+                    foreach (var b in bs)
+                    {
+                        if (byBalancer.TryGetValue(b, out var other)) parent[Find(i)] = Find(other);
+                        else byBalancer[b] = i;
+                    }
+            var hashedGroup = new HashSet<int>();
+            for (int i = 0; i < sweep.Count; i++) if (sweep[i].Hashed) hashedGroup.Add(Find(i));
             var kept = new List<Entry>(sweep.Count);
+            var componentOf = new int[sweep.Count];
+            var components = new List<Component>();
+            var index = new Dictionary<int, int>();
             for (int i = 0; i < sweep.Count; i++)
             {
                 var e = sweep[i];
-                if (!e.Hashed && hashedBalancers is not null && e.Balancers is { } used)
-                    foreach (var b in used)
-                        if (hashedBalancers.Contains(b)) { e = e with { Hashed = true }; sweep[i] = e; break; }
-                if (e.Hashed) AnyHashed = true;
+                componentOf[i] = -1;
+                if (hashedGroup.Contains(Find(i)))
+                {
+                    if (!e.Hashed) sweep[i] = e = e with { Hashed = true };
+                    AnyHashed = true;
+                    int root = Find(i);
+                    if (!index.TryGetValue(root, out var c)) { index[root] = c = components.Count; components.Add(new Component()); }
+                    componentOf[i] = c;
+                    components[c].Classes.Add(i);
+                    if (e.Picks is { } picks) components[c].Picks.AddRange(picks);
+                }
                 if (e.Probe.Failure is { } f && (i == 0 || sweep[i - 1].Hashed || sweep[i - 1].Probe.Key != e.Probe.Key)) f.Freeze();
                 kept.Add(e);
             }
             _classes[protocol] = kept;
-            // Components: hashed classes joined by the balancers they used.
-            var componentOf = new int[kept.Count];
-            var byBalancer = new Dictionary<long, int>();
-            var parent = new List<int>();
-            int Find(int x) { while (parent[x] != x) x = parent[x] = parent[parent[x]]; return x; }
-            for (int i = 0; i < kept.Count; i++)
-            {
-                componentOf[i] = -1;
-                if (!kept[i].Hashed) continue;
-                componentOf[i] = parent.Count;
-                parent.Add(parent.Count);
-                if (kept[i].Balancers is { } bs)
-                    foreach (var b in bs)
-                    {
-                        if (byBalancer.TryGetValue(b, out var other)) parent[Find(componentOf[i])] = Find(other);
-                        else byBalancer[b] = componentOf[i];
-                    }
-            }
-            var components = new List<Component>();
-            var index = new Dictionary<int, int>();
-            for (int i = 0; i < kept.Count; i++)
-            {
-                if (componentOf[i] < 0) continue;
-                int root = Find(componentOf[i]);
-                if (!index.TryGetValue(root, out var c)) { index[root] = c = components.Count; components.Add(new Component()); }
-                componentOf[i] = c;
-                components[c].Classes.Add(i);
-                if (kept[i].Picks is { } picks) components[c].Picks.AddRange(picks);
-            }
             _componentOf[protocol] = componentOf;
             _components[protocol] = components;
         }
@@ -507,6 +499,8 @@ public static class ReachAnalysis
                         continue;
                     }
                     int before = sweep.Count;
+                    // As late as the client's probe of this class was (the skipped classes took that time), never earlier.
+                    if (e.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = e.Clock;
                     Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
                     fresh[c]![at] = sweep.GetRange(before, sweep.Count - before);
                 }
@@ -535,15 +529,17 @@ public static class ReachAnalysis
             {
                 if (proto == IpProtocol.Icmp)
                 {
+                    long clock = sim.Cluster.NowMilliseconds;
                     var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply);
-                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply)));
+                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply), clock));
                     probes++;
                     return;
                 }
                 for (int port = from; port < end;)
                 {
+                    long clock = sim.Cluster.NowMilliseconds;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply);
-                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply)));
+                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply), clock));
                     probes++;
                     port = Math.Min(probe.NextClass, end);
                 }

@@ -412,6 +412,157 @@ public sealed class ReachAnalysisTests
         Assert.True(shared > 0 && refused > 0, shared + " pairs shared, " + refused + " rounds with a node refused");
     }
 
+    private const string ReviewBase = """
+        version: 1
+        name: review
+        nodes:
+          a: { address: 10.9.0.10/24, role: manager }
+          b: { address: 10.9.0.11/24 }
+          c: { address: 10.9.0.12/24 }
+        networks:
+          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+        services:
+          web:
+            replicas: 2
+            networks: [ingress]
+            ports:
+              - { published: 8080, target: 80 }
+            loadBalancing: { scheduler: sh }
+          api:
+            replicas: 2
+            networks: [ingress]
+            ports:
+              - { published: 8443, target: 443 }
+              - { published: 9001, target: 9001, protocol: udp }
+
+        """;
+
+    private static void SameTableWithAndWithoutSharing(string yaml, string what)
+    {
+        var (topology, plan) = Compile("review.swarm.yaml", yaml, SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, _) = Table(topology, plan, share: true);
+        var diff = alone.Except(shared).Concat(shared.Except(alone)).Select(r => r.ToString());
+        Assert.True(alone.SequenceEqual(shared), what + " differs:\n" + string.Join("\n", diff));
+    }
+
+    /// <summary>
+    /// Found in review (session 7): a source-hashed class probed again from a node missed what the skipped classes did to a
+    /// statistic counter on the destination; now a plan with statistic matches shares only destinations without such classes.
+    /// </summary>
+    [Fact]
+    public void A_statistic_counter_on_the_destination_does_not_make_a_shared_table_differ()
+    {
+        foreach (var packet in new[] { 0, 1, 2 })
+            SameTableWithAndWithoutSharing(ReviewBase + "rules:\n"
+                + "  - node: b\n    table: raw\n    chain: PREROUTING\n    rule: -p tcp -m statistic --mode nth --every 3 --packet " + packet + " -j DROP\n",
+                "--packet " + packet);
+    }
+
+    /// <summary>
+    /// Found in review: a rule on the destination matching one ephemeral source port told a node's probe of a re-probed class
+    /// from the client's; a plan port among the ephemeral ports now stops sharing.
+    /// </summary>
+    [Fact]
+    public void A_source_port_rule_among_the_ephemeral_ports_does_not_make_a_shared_table_differ()
+    {
+        var (_, basePlan) = Compile("review.swarm.yaml", ReviewBase, SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        var sim = new Simulation(basePlan, 5);
+        Assert.True(sim.TryResolve("external", "b:1/tcp", out var f, out _));
+        int first = 32768 + sim.Cluster.Namespaces[f.SourceNamespace].InitialEphemeralCursor;
+        SameTableWithAndWithoutSharing(ReviewBase + "rules:\n"
+            + "  - node: b\n    table: filter\n    chain: DOCKER-USER\n    rule: -p tcp --sport " + first + " -j DROP\n    position: insert\n",
+            "--sport " + first);
+    }
+
+    /// <summary>
+    /// Found in review: a data path port among the ephemeral ports took a node's own UDP reply (the VXLAN socket). A bound
+    /// port is no longer handed out as an ephemeral one, and such a plan does not share.
+    /// </summary>
+    [Fact]
+    public void A_data_path_port_among_the_ephemeral_ports_is_never_a_probes_source_port()
+    {
+        var (t0, p0) = Compile("review.swarm.yaml", ReviewBase, SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        var sim = new Simulation(p0, 5);
+        Assert.True(sim.TryResolve("a", "b:1/udp", out var f, out _));
+        // The data path port is the port a's first UDP probe would take.
+        int port = 32768 + sim.Cluster.Namespaces[f.SourceNamespace].InitialEphemeralCursor;
+        Assert.InRange(port, 32768, 49151);
+        var yaml = ReviewBase.Replace("networks:\n  ingress", "underlay: { dataPathPort: " + port.ToString(System.Globalization.CultureInfo.InvariantCulture) + " }\nnetworks:\n  ingress", StringComparison.Ordinal);
+        Assert.Contains("dataPathPort", yaml, StringComparison.Ordinal);
+        SameTableWithAndWithoutSharing(yaml, "dataPathPort " + port);
+        var (topology, plan) = Compile("review.swarm.yaml", yaml, SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        var rows = ReachAnalysis.Analyze(topology, plan, include: p => p == new ReachAnalysis.Pair("a", "b"));
+        Assert.Equal("reaches api", rows.Single(r => r.Protocol == "udp" && r.FromPort <= 9001 && 9001 <= r.ToPort).Result);
+    }
+
+    /// <summary>
+    /// Found in review: chains nested deeper than the walker's stack (it drops the packet) were judged harmless in the
+    /// node's host; and loops, which iptables refuses, were accepted (a goto loop never ended a walk).
+    /// </summary>
+    [Fact]
+    public void Deep_or_looping_chains_in_a_host_are_not_harmless_and_loops_do_not_compile()
+    {
+        var deep = new System.Text.StringBuilder(ReviewBase + "rules:\n  - node: a\n    table: filter\n    chain: OUTPUT\n    rule: -p tcp -j DEEP0\n");
+        for (int i = 0; i < 33; i++)
+            deep.Append("  - node: a\n    table: filter\n    chain: DEEP").Append(i).Append("\n    rule: -j DEEP").Append(i + 1).Append('\n');
+        deep.Append("  - node: a\n    table: filter\n    chain: DEEP33\n    rule: -j RETURN\n");
+        var (topology, plan) = Compile("review.swarm.yaml", deep.ToString(), SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        var sharing = NodeSourceSharing.For(new Simulation(plan, 5), topology);
+        Assert.False(sharing.MayShare("a"));
+        Assert.Contains("deeper", sharing.WhyNot("a"), StringComparison.Ordinal);
+        SameTableWithAndWithoutSharing(deep.ToString(), "33 nested chains");
+
+        foreach (var jump in new[] { "-j", "-g" })
+        {
+            var loop = ReviewBase + "rules:\n"
+                + "  - node: a\n    table: filter\n    chain: OUTPUT\n    rule: -p tcp -j LOOP1\n"
+                + "  - node: a\n    table: filter\n    chain: LOOP1\n    rule: -j LOOP2\n"
+                + "  - node: a\n    table: filter\n    chain: LOOP2\n    rule: " + jump + " LOOP1\n";
+            var result = SwarmCompiler.CompileToPlan("review.swarm.yaml", loop);
+            // Both rules of the loop are named, each where it is declared.
+            var errors = result.Diagnostics.Where(d => d.Message.Contains("ELOOP", StringComparison.Ordinal)).ToList();
+            Assert.Equal(new[] { "rules[1]", "rules[2]" }, errors.Select(e => e.Message.Substring(0, 8)));
+            Assert.All(errors, e => Assert.Equal(SwarmDsl.Diagnostics.Severity.Error, e.Severity));
+            Assert.All(errors, e => Assert.StartsWith("review.swarm.yaml(", e.ToString(), StringComparison.Ordinal));
+            Assert.Null(result.Plan);
+        }
+
+        // A plan built some other way with a goto loop: the walk ends, dropped as a chain loop, instead of spinning.
+        var (_, clean) = Compile("review.swarm.yaml", ReviewBase, SwarmDsl.Plan.LoadBalancerBackend.Ipvs);
+        var looping = clean with
+        {
+            Hosts = SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.HostPlan>.Own(clean.Hosts.Select(h => h.Node != "a" ? h : h with
+            {
+                Namespaces = SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.NamespacePlan>.Own(h.Namespaces.Select(n => n.Kind != SwarmDsl.Plan.NamespaceKind.Host ? n : n with
+                {
+                    Tables = SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.NetfilterTable>.Own(n.Tables.Select(t => t.Name != "filter" ? t : t with
+                    {
+                        Chains = SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.NetfilterChain>.Own(t.Chains.Select(c => c.Name != "OUTPUT" ? c : c with
+                        {
+                            Rules = SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.NetfilterRule>.Own(new[]
+                            {
+                                new SwarmDsl.Plan.NetfilterRule(SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.RuleMatch>.Own(Array.Empty<SwarmDsl.Plan.RuleMatch>()),
+                                    new SwarmDsl.Plan.GotoTarget("LOOPG"), "test", SwarmDsl.Text.SourceSpan.None),
+                            }),
+                        }).Append(new SwarmDsl.Plan.NetfilterChain("LOOPG", false, null, SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.NetfilterRule>.Own(new[]
+                        {
+                            new SwarmDsl.Plan.NetfilterRule(SwarmDsl.Collections.EquatableArray<SwarmDsl.Plan.RuleMatch>.Own(Array.Empty<SwarmDsl.Plan.RuleMatch>()),
+                                new SwarmDsl.Plan.GotoTarget("LOOPG"), "test", SwarmDsl.Text.SourceSpan.None),
+                        }))).ToArray()),
+                    }).ToArray()),
+                }).ToArray()),
+            }).ToArray()),
+        };
+        var walking = new Simulation(looping, 5);
+        Assert.True(walking.TryResolve("a", "b:8080/tcp", out var flow, out var why), why);
+        ConnectionResult? done = null;
+        var walk = new Thread(() => done = walking.ConnectUntraced(flow)) { IsBackground = true };
+        walk.Start();
+        Assert.True(walk.Join(TimeSpan.FromSeconds(20)), "the walk did not end");
+        Assert.Equal(DispositionKind.Dropped, done!.Value.Request);
+    }
+
     [Fact]
     public void Rows_do_not_depend_on_the_workers_or_on_which_pairs_are_probed()
     {
