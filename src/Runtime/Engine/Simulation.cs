@@ -700,6 +700,20 @@ public sealed class Simulation
         return service.Scheduler is Ipvs.HashScheduler hash ? hash.Peek(service, source, Ipv4Address.Any) : -1;
     }
 
+    /// <summary>The address a flow's packets leave with: its own, or what connect() binds an unbound socket to.</summary>
+    internal Ipv4Address SourceOf(Flow flow) => flow.Source != Ipv4Address.Any ? flow.Source : BindSource(Cluster.Namespaces[flow.SourceNamespace], flow.Destination);
+
+    /// <summary>
+    /// Makes namespace <paramref name="ns"/> hand out ephemeral ports from where <paramref name="like"/> starts after loading
+    /// (until the next reset): two sources then send the same ports.
+    /// </summary>
+    internal void TakeEphemeralPortsOf(int ns, int like)
+    {
+        var n = Cluster.Namespaces[ns];
+        n.EphemeralCursor = Cluster.Namespaces[like].InitialEphemeralCursor;
+        Cluster.Touch(n);
+    }
+
     /// <summary>What connect() binds an unbound socket to: the route's source address for the destination.</summary>
     private static Ipv4Address BindSource(NamespaceRuntime ns, Ipv4Address destination)
     {

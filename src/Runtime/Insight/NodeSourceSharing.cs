@@ -154,19 +154,20 @@ internal sealed class NodeSourceSharing
         /// <summary>Whether any rule has a statistic match (its counters and random draws carry from one packet to the next).</summary>
         public bool HasStatistic { get; private set; }
 
-        private void Port(int from, int to, string what)
+        private void Port(int port, string what)
         {
-            bool overlaps = from <= VxlanCodec.LocalPortRangeMax && to >= VxlanCodec.LocalPortRangeMin;
-            bool covers = from <= VxlanCodec.LocalPortRangeMin && to >= VxlanCodec.LocalPortRangeMax;
-            if (overlaps && !covers) EphemeralPort ??= what + " " + from.ToString(System.Globalization.CultureInfo.InvariantCulture)
-                + (to != from ? ":" + to.ToString(System.Globalization.CultureInfo.InvariantCulture) : "") + " is among the ephemeral ports";
+            if (port >= VxlanCodec.LocalPortRangeMin && port <= VxlanCodec.LocalPortRangeMax)
+                EphemeralPort ??= what + " " + port.ToString(System.Globalization.CultureInfo.InvariantCulture) + " is among the ephemeral ports";
         }
 
         public static PlanFacts Of(DataplanePlan plan)
         {
             var facts = new PlanFacts();
-            facts.Port(plan.Underlay.DataPathPort, plan.Underlay.DataPathPort, "the data path port");
+            facts.Port(plan.Underlay.DataPathPort, "the data path port");
             var rules = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
+            // The plan's port constants as reach's classes see them (PortAtoms: rule ports, NAT, IPVS, listener ports).
+            var starts = new SortedSet<int>();
+            var portRules = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
             int index = 0; // namespace indexes as the cluster numbers plan namespaces: hosts in order, namespaces in order
             foreach (var host in plan.Hosts)
             {
@@ -195,11 +196,10 @@ internal sealed class NodeSourceSharing
                     foreach (var s in ns.Ipvs)
                     {
                         facts.Own(s.Vip, index);
-                        if (s.Port is { } sp) facts.Port(sp, sp, "an IPVS service port");
-                        foreach (var d in s.Destinations) { facts.Own(d.Address, index); facts.Port(d.Port, d.Port, "an IPVS destination port"); }
+                        foreach (var d in s.Destinations) facts.Own(d.Address, index);
                     }
-                    foreach (var l in ns.Listeners) facts.Port(l.Port, l.Port, "a listening port");
-                    foreach (var d in ns.Devices) if (d.Vxlan is { } vx) facts.Port(vx.DstPort, vx.DstPort, "a VXLAN port");
+                    foreach (var d in ns.Devices) if (d.Vxlan is { } vx) facts.Port(vx.DstPort, "a VXLAN port");
+                    PortAtoms.CollectOnce(ns, starts, portRules);
                     foreach (var b in ns.NftLoadBalancers)
                     {
                         facts.Own(b.Vip, index);
@@ -213,23 +213,20 @@ internal sealed class NodeSourceSharing
                             {
                                 if (!rules.Add(r)) continue;
                                 foreach (var m in r.Matches)
-                                    switch (m)
-                                    {
-                                        case AddressMatch am: facts.Prefixes.Add(am.Prefix.Subnet); break;
-                                        case PortMatch pm: facts.Port(pm.From, pm.To, "a rule's port range"); break;
-                                        case MultiportMatch mp: foreach (var port in mp.Ports) facts.Port(port, port, "a rule's port"); break;
-                                        case StatisticMatch: facts.HasStatistic = true; break;
-                                    }
+                                    if (m is AddressMatch am) facts.Prefixes.Add(am.Prefix.Subnet);
+                                    else if (m is StatisticMatch) facts.HasStatistic = true;
                                 switch (r.Target)
                                 {
-                                    case DnatTarget d: facts.Own(d.Address, index); if (d.Port is { } dp) facts.Port(dp, dp, "a DNAT port"); break;
-                                    case SnatTarget s: facts.Own(s.Address, index); if (s.Port is { } sp2) facts.Port(sp2, sp2, "an SNAT port"); break;
-                                    case RedirectTarget rd: facts.Port(rd.Port, rd.Port, "a REDIRECT port"); break;
+                                    case DnatTarget d: facts.Own(d.Address, index); break;
+                                    case SnatTarget s: facts.Own(s.Address, index); break;
                                 }
                             }
                     index++;
                 }
             }
+            // A class that starts strictly inside the ephemeral range splits it.
+            var inside = starts.GetViewBetween(VxlanCodec.LocalPortRangeMin + 1, VxlanCodec.LocalPortRangeMax);
+            if (inside.Count > 0) facts.EphemeralPort ??= "a port constant of the plan splits the ephemeral ports at " + inside.Min.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return facts;
         }
 

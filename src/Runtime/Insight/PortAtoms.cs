@@ -101,13 +101,19 @@ public static class PortAtoms
 
     private static bool Applies(IpProtocol? wanted, IpProtocol? p) => wanted is null || p is null || p == wanted;
 
+    /// <summary>
+    /// Adds the class starts of <paramref name="ns"/> over every protocol, skipping rules already in
+    /// <paramref name="seen"/> (lowering shares rules between namespaces; a large plan holds each many times).
+    /// </summary>
+    internal static void CollectOnce(NamespacePlan ns, SortedSet<int> starts, HashSet<NetfilterRule> seen) => Collect(ns, null, starts, seen);
+
     /// <summary>Adds the class starts of <paramref name="ns"/>: for one protocol, or for all when it is null.</summary>
-    private static void Collect(NamespacePlan ns, IpProtocol? protocol, SortedSet<int> starts)
+    private static void Collect(NamespacePlan ns, IpProtocol? protocol, SortedSet<int> starts, HashSet<NetfilterRule>? seen = null)
     {
         foreach (var table in ns.Tables)
             foreach (var chain in table.Chains)
                 foreach (var rule in chain.Rules)
-                    CollectRule(rule, protocol, null, starts);
+                    if (seen is null || seen.Add(rule)) CollectRule(rule, protocol, null, starts);
         CollectIpvs(ns, protocol, starts);
         foreach (var l in ns.Listeners) if (Applies(protocol, l.Protocol)) Point(starts, l.Port);
     }

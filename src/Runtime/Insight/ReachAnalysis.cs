@@ -461,10 +461,7 @@ public static class ReachAnalysis
         // A node's probes take the outside client's ephemeral ports (not swept: any sequence is as good), so that a node and
         // the client send the same packets but for the address, and NodeSourceSharing can give the one's rows to the other.
         if (source.Kind == NamespaceKind.Host && sim.TryResolve("external", pair.Destination + ":1/tcp", out var outsideFlow, out _))
-        {
-            source.EphemeralCursor = sim.Cluster.Namespaces[outsideFlow.SourceNamespace].InitialEphemeralCursor;
-            sim.Cluster.Touch(source);
-        }
+            sim.TakeEphemeralPortsOf(baseFlow.SourceNamespace, outsideFlow.SourceNamespace);
         var rows = new List<ReachRow>();
         for (int pi = 0; pi < Protocols.Count; pi++)
         {
@@ -477,12 +474,13 @@ public static class ReachAnalysis
                 // Per component of hashed classes: the picks this node's address makes; a node that made the same swept them
                 // exactly as this one would (same walks, same order), else this node sweeps them and keeps them for others.
                 var components = shared.Components(pi);
+                var address = sim.SourceOf(baseFlow);
                 var picks = new string[components.Count];
                 var swept = new List<Entry>[]?[components.Count];
                 var fresh = new List<Entry>[]?[components.Count];
                 for (int c = 0; c < components.Count; c++)
                 {
-                    picks[c] = Picks(sim, components[c], SourceAddress(source, baseFlow), sim.Cluster.Plan.Underlay.ExternalClient);
+                    picks[c] = Picks(sim, components[c], address, sim.Cluster.Plan.Underlay.ExternalClient);
                     swept[c] = shared.Swept(pi, c, picks[c]);
                     if (swept[c] is null) fresh[c] = new List<Entry>[components[c].Classes.Count];
                 }
@@ -505,7 +503,7 @@ public static class ReachAnalysis
                     fresh[c]![at] = sweep.GetRange(before, sweep.Count - before);
                 }
                 for (int c = 0; c < components.Count; c++)
-                    if (fresh[c] is { } mine && Shareable(mine, pair.Source, SourceAddress(source, baseFlow))) shared.Remember(pi, c, picks[c], mine);
+                    if (fresh[c] is { } mine && Shareable(mine, pair.Source, address)) shared.Remember(pi, c, picks[c], mine);
             }
             record?.Keep(pi, sweep);
             if (proto == IpProtocol.Icmp)
@@ -589,11 +587,6 @@ public static class ReachAnalysis
         reply.Balancers.CopyTo(result, request.Balancers.Count);
         return result;
     }
-
-    // The address a flow's packets leave with (what connect() binds an unbound socket to).
-    private static Ipv4Address SourceAddress(NamespaceRuntime ns, Flow flow) =>
-        flow.Source != Ipv4Address.Any ? flow.Source
-        : PacketWalker.LookupRoute(ns, flow.Destination, out var route, out var dev, out var nexthop) ? PacketWalker.SelectSource(ns, route, dev, nexthop) : Ipv4Address.Any;
 
     private static (long, Ipv4Address)[]? Picked(PathRecord request, PathRecord reply)
     {
