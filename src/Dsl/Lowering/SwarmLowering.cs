@@ -682,6 +682,7 @@ public static class SwarmLowering
                     var found = tb.Find(to);
                     string? problem = found is null ? $"jumps to chain {to}, which table {table} of namespace '{ns.Name}' on node '{node.Name}' does not have: add a rule to {to} to create it"
                         : found.BuiltIn ? $"jumps to built-in chain {to}: jump to a chain of your own"
+                        : to == chain.Name ? $"jumps to its own chain {to}: iptables refuses a table whose chains loop (ELOOP)"
                         : Reaches(tb, to, chain.Name) ? $"jumps to chain {to}, which leads back to {chain.Name}: iptables refuses a table whose chains loop (ELOOP)" : null;
                     if (problem is not null && reported.Add(rule.Origin))
                         _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);

@@ -74,6 +74,8 @@ public class UserRuleTests
     [InlineData("-p tcp --dport 22 -j NOPE-CHAIN", "does not have")]
     [InlineData("-j DNAT --to-destination 10.0.0.1", "nat table")]
     [InlineData("-j INPUT", "built-in")]
+    [InlineData("-g DOCKER-USER", "its own chain DOCKER-USER: iptables refuses a table whose chains loop (ELOOP)")]
+    [InlineData("-p tcp -j DOCKER-USER", "(ELOOP)")]
     public void Rules_that_parse_but_cannot_be_placed_are_located_errors(string rule, string message)
     {
         var d = SingleRuleError(rule, out var yaml);
