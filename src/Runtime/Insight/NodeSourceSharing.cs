@@ -10,15 +10,15 @@ namespace SwarmDsl.Runtime.Insight;
 
 /// <summary>
 /// Which nodes, as sources of <c>reach</c>, get exactly the outside client's rows toward another node's address, so that
-/// the sweep from <c>external</c> answers for them (docs/insight.md, "Sharing the outside client's sweep").
+/// the sweep from <c>external</c> answers for them (docs/insight.md, "Nodes take the outside client's sweep").
 /// <para>
 /// A node's probe and the outside client's differ in three things only: the namespace that sends them and takes the
 /// reply (the node's host namespace, or the client's, which has no firewall), the source address, and the source MAC.
-/// The ephemeral source ports are made the same sequence (<see cref="ReachAnalysis"/> gives a node's host the client's
-/// cursor), and the clock, the walker's random source and every table start from the loaded state for both. So the two
+/// The ephemeral source ports are made the same sequence (<see cref="Simulation.TakeEphemeralPortsOf"/>), and the clock,
+/// the walker's random source and every table start from the loaded state for both (a class probed again from the node
+/// alone is the exception: see <see cref="ProbesAgain"/>; no port of the plan may split the ephemeral range). So the two
 /// walks are the same walk when (1) the node's host does nothing to its own packets to another node and their replies
-/// that the client does not (every rule they can meet is inert or harmless, the route is the underlay's, no socket takes
-/// those ports), (2) nothing else in the plan can tell the two addresses or MACs apart (every prefix a rule, route,
+/// that the client does not (every rule they can meet is inert or harmless, the route is the underlay's), (2) nothing else in the plan can tell the two addresses or MACs apart (every prefix a rule, route,
 /// address or neighbour names holds both or neither; no other namespace owns, forwards to or translates to either) and
 /// (3) no load balancer picks a backend by the client's address (<see cref="PathRecord.HashedSource"/>, watched while
 /// the client's own sweep runs). What is checked here is that, conservatively: anything this
@@ -103,8 +103,6 @@ internal sealed class NodeSourceSharing
         if (underlay.Mtu != clientDevice.Mtu) return "its underlay MTU differs from the outside client's";
         if (facts.Macs.Contains(underlay.Mac) || facts.Macs.Contains(clientDevice.Mac)) return "a neighbour or FDB entry names its MAC or the client's";
         if (hostPlan.Ipvs.Count > 0 || hostPlan.NftLoadBalancers.Count > 0) return "its host balances load";
-        foreach (var l in hostPlan.Listeners)
-            if (l.Port >= VxlanCodec.LocalPortRangeMin && l.Port <= VxlanCodec.LocalPortRangeMax) return "a socket of its host listens on an ephemeral port";
         var targets = new List<Ipv4Address>();
         foreach (var n in nodes) if (n.Name != node.Name) targets.Add(n.Address.Address);
         // A static neighbour entry would send its packets to a MAC the client finds by ARP.
@@ -211,15 +209,17 @@ internal sealed class NodeSourceSharing
                         foreach (var c in t.Chains)
                             foreach (var r in c.Rules)
                             {
-                                if (!rules.Add(r)) continue;
-                                foreach (var m in r.Matches)
-                                    if (m is AddressMatch am) facts.Prefixes.Add(am.Prefix.Subnet);
-                                    else if (m is StatisticMatch) facts.HasStatistic = true;
+                                // A translation belongs to every namespace holding the rule (lowering shares rules); matches
+                                // are the same wherever the rule is, so each rule's are read once.
                                 switch (r.Target)
                                 {
                                     case DnatTarget d: facts.Own(d.Address, index); break;
                                     case SnatTarget s: facts.Own(s.Address, index); break;
                                 }
+                                if (!rules.Add(r)) continue;
+                                foreach (var m in r.Matches)
+                                    if (m is AddressMatch am) facts.Prefixes.Add(am.Prefix.Subnet);
+                                    else if (m is StatisticMatch) facts.HasStatistic = true;
                             }
                     index++;
                 }
