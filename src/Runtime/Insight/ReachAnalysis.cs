@@ -405,16 +405,19 @@ public static class ReachAnalysis
         /// <summary>Publishes the rows (null: the worker failed). Rows or kept explanations naming the client are not shared.</summary>
         public void Publish(IReadOnlyList<ReachRow>? rows, string clientAddress)
         {
-            if (rows is not null)
-                foreach (var r in rows)
-                    if (NodeSourceSharing.NamesTheClient(r, clientAddress)) { rows = null; break; }
-            if (rows is not null)
-                foreach (var list in _classes)
-                    if (list is not null)
-                        foreach (var e in list)
-                            if (e.Probe.Failure is { Frozen: { } text } && NodeSourceSharing.NamesTheClient(text, clientAddress)) { rows = null; break; }
-            Rows = rows;
+            Rows = rows is null || NamesTheClient(rows, clientAddress) ? null : rows;
             _done.Set();
+        }
+
+        private bool NamesTheClient(IReadOnlyList<ReachRow> rows, string clientAddress)
+        {
+            foreach (var r in rows)
+                if (NodeSourceSharing.NamesTheClient(r, clientAddress)) return true;
+            foreach (var list in _classes)
+                if (list is not null)
+                    foreach (var e in list)
+                        if (e.Probe.Failure is { Frozen: { } text } && NodeSourceSharing.NamesTheClient(text, clientAddress)) return true;
+            return false;
         }
 
         /// <summary>Waits for the worker computing the sweep; whether it can be shared.</summary>
