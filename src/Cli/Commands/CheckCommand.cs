@@ -34,7 +34,7 @@ internal static class CheckCommand
                 bool failed = loaded.HasErrors;
                 if (!failed)
                 {
-                    var lowered = SwarmCompiler.Lower(loaded);
+                    var lowered = SwarmCompiler.Lower(loaded, TopologyLoader.Lowering());
                     diagnostics = new System.Collections.Generic.List<Diagnostic>(lowered.Diagnostics);
                     failed = lowered.HasErrors;
                     // Expectations are simulated only over a plan that lowered cleanly.

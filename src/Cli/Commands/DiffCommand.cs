@@ -55,7 +55,7 @@ internal static class DiffCommand
                 "nftables" => LoadBalancerBackend.Nftables,
                 _ => LabContext.KernelHasIpvs ? LoadBalancerBackend.Ipvs : LoadBalancerBackend.Nftables,
             };
-            var plan = PlanLoader.Load(parse.GetValue(file)!, new Lowering.LoweringOptions(backend), io);
+            var plan = PlanLoader.Load(parse.GetValue(file)!, TopologyLoader.Lowering(backend), io);
             if (plan is null) return Program.Failed;
             var nodeName = parse.GetValue(node)!;
             var host = plan.Hosts.FirstOrDefault(h => h.Node == nodeName)

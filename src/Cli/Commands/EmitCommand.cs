@@ -37,7 +37,7 @@ internal static class EmitCommand
             var dir = parse.GetValue(output)!;
             if (dir.Length == 0) throw new CliUsageException("-o needs a folder");
 
-            var plan = PlanLoader.Load(parse.GetValue(file)!, new LoweringOptions(backend), io);
+            var plan = PlanLoader.Load(parse.GetValue(file)!, TopologyLoader.Lowering(backend), io);
             if (plan is null) return Program.Failed;
             var wanted = (parse.GetValue(nodes) ?? Array.Empty<string>()).ToList();
             foreach (var n in wanted)

@@ -32,7 +32,7 @@ internal static class GraphCommand
             var from = parse.GetValue(traceFrom);
             var to = parse.GetValue(traceTo);
             if ((from is null) != (to is null)) throw new CliUsageException("--trace-from and --trace-to go together");
-            var plan = PlanLoader.Load(parse.GetValue(file)!, new LoweringOptions(ShowCommand.ParseBackend(parse.GetValue(lb))), io);
+            var plan = PlanLoader.Load(parse.GetValue(file)!, TopologyLoader.Lowering(ShowCommand.ParseBackend(parse.GetValue(lb))), io);
             if (plan is null) return Program.Failed;
             IReadOnlyList<PathHop>? path = null;
             if (from is not null)

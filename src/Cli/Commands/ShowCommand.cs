@@ -60,7 +60,7 @@ internal static class ShowCommand
             if (command.Count == 0) throw new CliUsageException("show needs a command after '--'\n" + ShowResult.Supported);
 
             var backend = ParseBackend(parse.GetValue(lb));
-            var plan = PlanLoader.Load(before[0], new LoweringOptions(backend), io);
+            var plan = PlanLoader.Load(before[0], TopologyLoader.Lowering(backend), io);
             if (plan is null) return Program.Failed;
             var host = plan.Hosts.FirstOrDefault(h => h.Node == before[1])
                 ?? throw new CliUsageException($"no node '{before[1]}' in {plan.Topology} (nodes: {string.Join(", ", plan.Hosts.Select(h => h.Node))})");

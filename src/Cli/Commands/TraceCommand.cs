@@ -47,7 +47,7 @@ internal static class TraceCommand
             var backend = parse.GetValue(lb) == "nftables" ? LoadBalancerBackend.Nftables : LoadBalancerBackend.Ipvs;
             var loaded = TopologyLoader.Load(path, io);
             if (loaded is null) return Program.Failed;
-            var lowered = SwarmCompiler.Lower(loaded, new LoweringOptions(backend));
+            var lowered = SwarmCompiler.Lower(loaded, TopologyLoader.Lowering(backend));
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
             if (lowered.Plan is null) return Program.Failed;
 

@@ -30,7 +30,7 @@ internal sealed class LabContext
     {
         var loaded = TopologyLoader.Load(file, io);
         if (loaded is null) return null;
-        var lowered = SwarmCompiler.Lower(loaded, new LoweringOptions(backend));
+        var lowered = SwarmCompiler.Lower(loaded, TopologyLoader.Lowering(backend));
         foreach (var d in lowered.Diagnostics)
             if (d.IsError) io.Error.WriteLine(d.ToString());
         if (lowered.Plan is null || lowered.Topology is null) return null;

@@ -8,4 +8,10 @@ public sealed record LoweringOptions(LoadBalancerBackend Backend = LoadBalancerB
 {
     /// <summary>The defaults: IPVS, as Docker Swarm does it.</summary>
     public static LoweringOptions Default { get; } = new();
+
+    /// <summary>
+    /// How many nodes are lowered at once (default one). The plan does not depend on it. The command line uses one per
+    /// processor; the source generator keeps one, as the compiler hosting it owns the threads.
+    /// </summary>
+    public int Parallelism { get; init; } = 1;
 }

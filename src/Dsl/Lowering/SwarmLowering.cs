@@ -81,6 +81,8 @@ public static class SwarmLowering
         private readonly Dictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
         // Per network, aligned with _endpointsByNetwork's list.
         private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
+        // Guards the shared parts above while nodes are lowered in parallel (LoweringOptions.Parallelism).
+        private readonly object _shared = new();
 
         public Lowerer(Topology t, LoweringOptions options, DiagnosticBag d)
         {
@@ -125,7 +127,15 @@ public static class SwarmLowering
         public DataplanePlan Run()
         {
             var underlay = LowerUnderlay();
-            var hosts = _t.Nodes.Select(n => (Node: n, Namespaces: LowerNode(n))).ToList();
+            // Nodes are lowered independently (what they share is made once, under _shared); each lands in its own slot, so
+            // the plan is the same in any order. Below a few nodes a thread costs more than it saves.
+            var lowered = new List<NamespaceBuilder>[_t.Nodes.Count];
+            if (_options.Parallelism > 1 && _t.Nodes.Count >= 8)
+                System.Threading.Tasks.Parallel.For(0, _t.Nodes.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
+                    i => lowered[i] = LowerNode(_t.Nodes[i]));
+            else
+                for (int i = 0; i < lowered.Length; i++) lowered[i] = LowerNode(_t.Nodes[i]);
+            var hosts = _t.Nodes.Select((n, i) => (Node: n, Namespaces: lowered[i])).ToList();
             ApplyUserRules(hosts);
             var plans = hosts.Select(h => new HostPlan(h.Node.Name, h.Node.Hostname, h.Node.Address, h.Node.Interface,
                 h.Namespaces.Select(ns => ns.Build()).ToEquatableArray(), h.Node.Span));
@@ -333,7 +343,9 @@ public static class SwarmLowering
                     // on each node's docker_gwbridge as a rule): made once and shared, as the balancers' rules are.
                     var gateway = gatewayLeg?.Address.Address;
                     var shape = (svc.Name, index, gateway);
-                    if (!_ingressPortRules.TryGetValue(shape, out var rules))
+                    (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept) rules;
+                    lock (_shared)
+                    if (!_ingressPortRules.TryGetValue(shape, out rules))
                     {
                         var origin = PortOrigin(svc, index);
                         var protocol = new ProtocolMatch(port.Protocol);
@@ -406,20 +418,23 @@ public static class SwarmLowering
             // Every other node's overlay namespace lists the same two entries for an endpoint: made once, shared (a large
             // plan has 50 nodes × 10,000 endpoints of them, and the garbage collector paid for each copy).
             var endpoints = Lookup(_endpointsByNetwork, net.Name);
-            if (!_remoteEntries.TryGetValue(net.Name, out var shared))
-                _remoteEntries[net.Name] = shared = new (NeighborPlan, FdbPlan)?[endpoints.Count];
+            (NeighborPlan, FdbPlan)?[]? shared;
+            lock (_shared)
+                if (!_remoteEntries.TryGetValue(net.Name, out shared))
+                {
+                    // Every endpoint's entries at once (not as nodes come to need them): a node lowered in parallel with
+                    // another then only reads them.
+                    _remoteEntries[net.Name] = shared = new (NeighborPlan, FdbPlan)?[endpoints.Count];
+                    for (int i = 0; i < endpoints.Count; i++)
+                    {
+                        var e = endpoints[i];
+                        if (_nodes.TryGetValue(e.Node, out var remote))
+                            shared[i] = (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
+                    }
+                }
             int count = 0;
             for (int i = 0; i < endpoints.Count; i++)
-            {
-                var e = endpoints[i];
-                if (e.Node == node.Name) continue;
-                if (shared[i] is null)
-                {
-                    if (!_nodes.TryGetValue(e.Node, out var remote)) continue;
-                    shared[i] = (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
-                }
-                count++;
-            }
+                if (shared[i] is not null && endpoints[i].Node != node.Name) count++;
             var neighbors = new NeighborPlan[count];
             var fdb = new FdbPlan[count];
             for (int i = 0, k = 0; i < endpoints.Count; i++)
@@ -494,6 +509,38 @@ public static class SwarmLowering
                 // A service's balancer on a network has the same rules and IPVS service on every node (same fwmark, VIP and
                 // declaration): made once and shared by reference, as the plan is immutable (25,000 balancers on `large`).
                 var shape = (svc.Name, net.Name, lb.FwMark, lb.Vip, lb.Span, ingress);
+                var (parts, slots) = BalancerParts(svc, net, lb, shape, ingress);
+                foreach (var rule in parts.Prerouting) mangle.Chain("PREROUTING").Append(rule);
+                mangle.Chain("INPUT").Append(parts.Input);
+                if (Ipvs) ns.Ipvs.Add(parts.Ipvs!);
+                else
+                    ns.NftLoadBalancers.Add(new NftLoadBalancerPlan(lb.FwMark, lb.Vip, NftSlots.PickFor(svc.Scheduler), slots, svc.Scheduler, svc.Name, lb.Span,
+                        lbLeg.Address.Subnet, lbLeg.Address.Address));
+            }
+            // Once per sandbox, NAT mode: connections IPVS balanced out of this sandbox leave with the LB endpoint's address.
+            if (Ipvs && lbs.Count > 0)
+                ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, lbLeg.Span,
+                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), new IpvsMatch()));
+
+            ns.SetSysctl("net.ipv4.ip_forward", "1", true, net.Span);
+            if (Ipvs)
+            {
+                ns.SetSysctl("net.ipv4.vs.conntrack", "1", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.conn_reuse_mode", "0", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.expire_nodest_conn", "1", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.expire_quiescent_template", "1", true, net.Span);
+            }
+        }
+
+        /// <summary>
+        /// A service's balancer parts on a network: its mark rules, its IPVS service or its nftables slots. The same on every
+        /// node, so made once and shared (under <see cref="_shared"/>: nodes may be lowered in parallel).
+        /// </summary>
+        private ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots) BalancerParts(
+            ServiceModel svc, NetworkModel net, LoadBalancerModel lb, (string, string, int, Ipv4Address, SourceSpan, bool) shape, bool ingress)
+        {
+            lock (_shared)
+            {
                 if (!_balancerParts.TryGetValue(shape, out var parts))
                 {
                     var mark = new MarkTarget((uint)lb.FwMark, FullMask);
@@ -511,11 +558,9 @@ public static class SwarmLowering
                     var input = Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32)));
                     _balancerParts[shape] = parts = (prerouting, input, null);
                 }
-                foreach (var rule in parts.Prerouting) mangle.Chain("PREROUTING").Append(rule);
-                mangle.Chain("INPUT").Append(parts.Input);
-
                 var key = (svc.Name, net.Name);
                 if (!_backends.TryGetValue(key, out var backends)) _backends[key] = backends = Backends(svc, net).ToList();
+                EquatableArray<Ipv4Address> slots = default;
                 if (Ipvs)
                 {
                     if (parts.Ipvs is null)
@@ -525,31 +570,13 @@ public static class SwarmLowering
                         // A fwmark service has no protocol of its own (moby/ipvs sends 0).
                         _balancerParts[shape] = parts = (parts.Prerouting, parts.Input, new IpvsServicePlan(lb.FwMark, lb.Vip, null, 0, svc.Scheduler, dests, svc.Name, lb.Span));
                     }
-                    ns.Ipvs.Add(parts.Ipvs!);
                 }
-                else
+                else if (!_nftSlots.TryGetValue(key, out slots))
                 {
-                    if (!_nftSlots.TryGetValue(key, out var slots))
-                    {
-                        var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
-                        _nftSlots[key] = slots = order.Select(i => backends[i].Address).ToEquatableArray();
-                    }
-                    ns.NftLoadBalancers.Add(new NftLoadBalancerPlan(lb.FwMark, lb.Vip, NftSlots.PickFor(svc.Scheduler), slots, svc.Scheduler, svc.Name, lb.Span,
-                        lbLeg.Address.Subnet, lbLeg.Address.Address));
+                    var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
+                    _nftSlots[key] = slots = order.Select(i => backends[i].Address).ToEquatableArray();
                 }
-            }
-            // Once per sandbox, NAT mode: connections IPVS balanced out of this sandbox leave with the LB endpoint's address.
-            if (Ipvs && lbs.Count > 0)
-                ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, lbLeg.Span,
-                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), new IpvsMatch()));
-
-            ns.SetSysctl("net.ipv4.ip_forward", "1", true, net.Span);
-            if (Ipvs)
-            {
-                ns.SetSysctl("net.ipv4.vs.conntrack", "1", true, net.Span);
-                ns.SetSysctl("net.ipv4.vs.conn_reuse_mode", "0", true, net.Span);
-                ns.SetSysctl("net.ipv4.vs.expire_nodest_conn", "1", true, net.Span);
-                ns.SetSysctl("net.ipv4.vs.expire_quiescent_template", "1", true, net.Span);
+                return (parts, slots);
             }
         }
 

@@ -290,9 +290,15 @@ public sealed class Simulation
                 return true;
             case TrafficEndpointKind.Service:
             {
-                Ipv4Address? vip = null;
-                if (ServiceVips().TryGetValue(e.Name!, out var vips))
-                    foreach (var candidate in vips) vip = PreferVip(vip, candidate, source);
+                // The fold depends only on the plan (addresses are fixed when a namespace is built): done once per source and
+                // service. reach resolves one per pair, and a service's VIP list repeats per node's balancer (hundreds).
+                var key = (source.Index, e.Name!);
+                if (!_resolvedVips.TryGetValue(key, out var vip))
+                {
+                    if (ServiceVips().TryGetValue(e.Name!, out var vips))
+                        foreach (var candidate in vips) vip = PreferVip(vip, candidate, source);
+                    _resolvedVips[key] = vip;
+                }
                 if (vip is null)
                 {
                     var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
@@ -352,6 +358,8 @@ public sealed class Simulation
     }
 
     private Dictionary<string, List<Ipv4Address>>? _serviceVips;
+
+    private readonly Dictionary<(int Source, string Service), Ipv4Address?> _resolvedVips = new();
 
     private static Ipv4Address PreferVip(Ipv4Address? current, Ipv4Address candidate, NamespaceRuntime source)
     {

@@ -47,29 +47,48 @@ public static class ReachAnalysis
     /// The pairs probed: external to every node's address, every node to every node's address, every service's task
     /// to every service sharing a network with it (its VIP there).
     /// </summary>
-    public static IReadOnlyList<Pair> Pairs(Topology topology)
+    public static IReadOnlyList<Pair> Pairs(Topology topology) => Pairs(topology, null, null);
+
+    /// <summary>
+    /// The pairs of <see cref="Pairs(Topology)"/> from <paramref name="source"/> and to <paramref name="destination"/> (either
+    /// or both null: any), in the same order, made without making the others: on a 1,000-service topology the whole list is
+    /// 730,000 pairs, and a question about one service needs a thousand.
+    /// </summary>
+    /// <param name="topology">The analyzed topology.</param>
+    /// <param name="source">external, a node or a service; null for every source.</param>
+    /// <param name="destination">A node or a service; null for every destination.</param>
+    public static IReadOnlyList<Pair> Pairs(Topology topology, string? source, string? destination)
     {
         if (topology is null) throw new ArgumentNullException(nameof(topology));
         var pairs = new List<Pair>();
-        foreach (var n in topology.Nodes) pairs.Add(new Pair("external", n.Name));
+        bool Wanted(string name, string? wanted) => wanted is null || wanted == name;
+        if (Wanted("external", source))
+            foreach (var n in topology.Nodes)
+                if (Wanted(n.Name, destination)) pairs.Add(new Pair("external", n.Name));
         foreach (var a in topology.Nodes)
-            foreach (var b in topology.Nodes) pairs.Add(new Pair(a.Name, b.Name));
+        {
+            if (!Wanted(a.Name, source)) continue;
+            foreach (var b in topology.Nodes)
+                if (Wanted(b.Name, destination)) pairs.Add(new Pair(a.Name, b.Name));
+        }
         // Services by network, so sharing one is found without comparing every service with every other.
         var onNetwork = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (int i = 0; i < topology.Services.Count; i++)
         {
             var d = topology.Services[i];
-            if (d.EndpointMode != EndpointMode.Vip) continue;
+            if (d.EndpointMode != EndpointMode.Vip || !Wanted(d.Name, destination)) continue;
             foreach (var n in d.Networks)
             {
                 if (!onNetwork.TryGetValue(n, out var list)) onNetwork[n] = list = new List<int>();
                 list.Add(i);
             }
         }
+        if (onNetwork.Count == 0) return pairs;
         var seen = new bool[topology.Services.Count];
         var shared = new List<int>();
         foreach (var s in topology.Services)
         {
+            if (!Wanted(s.Name, source)) continue;
             shared.Clear();
             foreach (var n in s.Networks)
                 if (onNetwork.TryGetValue(n, out var list))
@@ -85,6 +104,23 @@ public static class ReachAnalysis
         return pairs;
     }
 
+    /// <summary>The sources of <see cref="Pairs(Topology)"/> in table order, without listing the pairs.</summary>
+    public static IReadOnlyList<string> Sources(Topology topology)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        var sources = new List<string>();
+        if (topology.Nodes.Count > 0) sources.Add("external");
+        foreach (var n in topology.Nodes) sources.Add(n.Name);
+        var withVip = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var d in topology.Services)
+            if (d.EndpointMode == EndpointMode.Vip)
+                foreach (var n in d.Networks) withVip.Add(n);
+        foreach (var s in topology.Services)
+            foreach (var n in s.Networks)
+                if (withVip.Contains(n)) { sources.Add(s.Name); break; }
+        return sources;
+    }
+
     private const int MinPairsPerWorker = 16;
 
     /// <summary>Computes the reach table of a topology over its plan.</summary>
@@ -92,7 +128,7 @@ public static class ReachAnalysis
     /// <param name="plan">Its plan.</param>
     /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
     /// <param name="include">
-    /// Which of <see cref="Pairs"/> to probe (all when null): on a large topology a question about one source or one
+    /// Which of <see cref="Pairs(Topology)"/> to probe (all when null): on a large topology a question about one source or one
     /// destination is answered without probing the rest. Every pair starts from the plan's loaded state, so an included
     /// pair's rows are exactly its rows in the whole table.
     /// </param>
@@ -111,7 +147,7 @@ public static class ReachAnalysis
 
     /// <summary>
     /// Computes the reach table of a topology pair by pair, handing each pair's rows to <paramref name="rowsOfPair"/> as soon
-    /// as they and every earlier pair's are known: in the order of <see cref="Pairs"/>, one call at a time, each included
+    /// as they and every earlier pair's are known: in the order of <see cref="Pairs(Topology)"/>, one call at a time, each included
     /// pair once (with no rows when its source cannot send to its destination). Nothing is kept after a call, so a table of
     /// millions of rows can be written while it is computed.
     /// </summary>
@@ -119,7 +155,7 @@ public static class ReachAnalysis
     /// <param name="plan">Its plan.</param>
     /// <param name="rowsOfPair">Receives each pair's rows.</param>
     /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
-    /// <param name="include">Which of <see cref="Pairs"/> to probe (all when null).</param>
+    /// <param name="include">Which of <see cref="Pairs(Topology)"/> to probe (all when null).</param>
     /// <param name="parallelism">How many pairs are probed at once; the rows and their order do not depend on it.</param>
     /// <param name="cancellationToken">Checked between pairs.</param>
     public static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed = 0,
@@ -158,6 +194,26 @@ public static class ReachAnalysis
         internal void AddReused() => Interlocked.Increment(ref _reused);
     }
 
+    /// <summary>
+    /// Computes the rows of the pairs from <paramref name="source"/> and to <paramref name="destination"/> (null: any) as
+    /// <see cref="Analyze(Topology, DataplanePlan, Action{Pair, IReadOnlyList{ReachRow}}, uint, Func{Pair, bool}?, int, CancellationToken)"/>
+    /// does, without listing the pairs it leaves out (see <see cref="Pairs(Topology, string, string)"/>).
+    /// </summary>
+    /// <param name="topology">The analyzed topology.</param>
+    /// <param name="plan">Its plan.</param>
+    /// <param name="source">external, a node or a service; null for every source.</param>
+    /// <param name="destination">A node or a service; null for every destination.</param>
+    /// <param name="rowsOfPair">Receives each pair's rows, in table order, one call at a time.</param>
+    /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
+    /// <param name="parallelism">How many pairs are probed at once; the rows and their order do not depend on it.</param>
+    /// <param name="cancellationToken">Checked between pairs.</param>
+    public static void Analyze(Topology topology, DataplanePlan plan, string? source, string? destination,
+        Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed = 0, int parallelism = 1, CancellationToken cancellationToken = default)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        Analyze(topology, plan, Pairs(topology, source, destination), rowsOfPair, seed, parallelism, null, RampUp, shareSources: true, cancellationToken);
+    }
+
     /// <inheritdoc cref="Analyze(Topology, DataplanePlan, Action{Pair, IReadOnlyList{ReachRow}}, uint, Func{Pair, bool}?, int, CancellationToken)"/>
     /// <remarks>
     /// Also takes what tests need: counters of what the run cost, how long the first worker runs alone (<see cref="RampUp"/>;
@@ -167,12 +223,20 @@ public static class ReachAnalysis
     internal static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed,
         Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources = true, CancellationToken cancellationToken = default)
     {
-        if (plan is null) throw new ArgumentNullException(nameof(plan));
-        if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));
-        var taskService = TaskServices(topology);
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
         var pairs = new List<Pair>();
         foreach (var pair in Pairs(topology))
             if (include is null || include(pair)) pairs.Add(pair);
+        Analyze(topology, plan, pairs, rowsOfPair, seed, parallelism, counters, rampUp, shareSources, cancellationToken);
+    }
+
+    /// <summary>The rows of <paramref name="pairs"/>, which keep the order of <see cref="Pairs(Topology)"/> (outside sweeps first).</summary>
+    private static void Analyze(Topology topology, DataplanePlan plan, IReadOnlyList<Pair> pairs, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair,
+        uint seed, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken)
+    {
+        if (plan is null) throw new ArgumentNullException(nameof(plan));
+        if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));
+        var taskService = TaskServices(topology);
         // Rows wait here only until every earlier pair's are handed on: workers take pairs in order, so few wait at once.
         var waiting = new IReadOnlyList<ReachRow>?[pairs.Count];
         int handedOn = 0;

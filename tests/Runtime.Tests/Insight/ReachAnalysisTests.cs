@@ -7,6 +7,7 @@ using SwarmDsl.Net;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.Insight;
 using SwarmDsl.Runtime.Tracing;
+using SwarmDsl.Semantics;
 
 namespace SwarmDsl.Tests.Insight;
 
@@ -583,6 +584,34 @@ public sealed class ReachAnalysisTests
         var subset = ReachAnalysis.Analyze(topology, plan, seed: 3, include: kept.Contains, parallelism: 1);
         Assert.Equal(one.Where(r => kept.Contains(new ReachAnalysis.Pair(r.Source, r.Destination))), subset);
         Assert.Contains(subset, r => r.Cause is not null);
+    }
+
+    [Fact]
+    public void A_question_lists_exactly_the_pairs_of_the_whole_table_it_names_in_table_order()
+    {
+        var (topology, _) = Compile("synthetic.swarm.yaml", Synthetic);
+        var all = ReachAnalysis.Pairs(topology);
+        Assert.Equal(all.Select(p => p.Source).Distinct(), ReachAnalysis.Sources(topology));
+        var names = topology.Nodes.Select(n => n.Name).Concat(topology.Services.Select(s => s.Name)).Append("external").Append("nobody").ToList();
+        Assert.Contains(topology.Services, s => s.EndpointMode != EndpointMode.Vip || s.Networks.Count > 1);
+        foreach (var source in names.Append(null))
+            foreach (var destination in names.Append(null))
+                Assert.Equal(all.Where(p => (source is null || p.Source == source) && (destination is null || p.Destination == destination)),
+                    ReachAnalysis.Pairs(topology, source, destination));
+    }
+
+    [Fact]
+    public void Asking_about_one_source_or_destination_gives_its_rows_of_the_whole_table()
+    {
+        var (topology, plan) = Compile("synthetic.swarm.yaml", Synthetic);
+        var table = ReachAnalysis.Analyze(topology, plan, seed: 5, parallelism: 1);
+        foreach (var (source, destination) in new (string?, string?)[] { ("external", null), (null, "node-002"), ("node-001", null), (null, topology.Services[3].Name), (topology.Services[0].Name, null), ("node-003", "node-001") })
+        {
+            var rows = new List<ReachRow>();
+            ReachAnalysis.Analyze(topology, plan, source, destination, (_, r) => rows.AddRange(r), seed: 5, parallelism: 2);
+            Assert.NotEmpty(rows);
+            Assert.Equal(table.Where(r => (source is null || r.Source == source) && (destination is null || r.Destination == destination)), rows);
+        }
     }
 
     [Fact]
