@@ -325,6 +325,7 @@ public sealed class Cluster
         foreach (var chain in table.Chains)
         {
             chain.PolicyPackets = chain.PolicyBytes = 0;
+            if (!chain.IsCompiled) continue; // no packet entered it: no counter moved
             foreach (var rule in chain.Rules) rule.Packets = rule.Bytes = 0;
         }
     }

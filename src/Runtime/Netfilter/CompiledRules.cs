@@ -92,16 +92,44 @@ internal sealed class CompiledChain
 
     public bool BuiltIn { get; }
     public Verdict? Policy { get; }
-    public CompiledRule[] Rules { get; set; } = Array.Empty<CompiledRule>();
+
+    private CompiledRule[] _rules = Array.Empty<CompiledRule>();
+    private CompiledRule?[] _byPlanIndex = Array.Empty<CompiledRule?>();
+    private RuleDispatch? _dispatch;
+    // Set while the rules wait to be compiled (CompiledTable.Compile): a chain no packet enters is never compiled. A host of
+    // a large plan has thousands of DOCKER-INGRESS rules that service-to-service traffic (VXLAN through the host) never
+    // meets, and compiling them was most of a one-service question's time.
+    private Action<CompiledChain>? _compile;
+
+    public CompiledRule[] Rules { get { if (_compile is not null) Compile(); return _rules; } }
 
     /// <summary>A built-in chain's policy counters: packets and bytes that reached its end (or RETURNed from it).</summary>
     public long PolicyPackets, PolicyBytes;
 
     /// <summary>The compiled rules by their index in the plan's chain (null where a rule's target could not be resolved).</summary>
-    public CompiledRule?[] ByPlanIndex { get; set; } = Array.Empty<CompiledRule?>();
+    public CompiledRule?[] ByPlanIndex { get { if (_compile is not null) Compile(); return _byPlanIndex; } }
 
     /// <summary>For a long chain, which rules a packet's ports and addresses can match at all (null: walk every rule).</summary>
-    public RuleDispatch? Dispatch { get; set; }
+    public RuleDispatch? Dispatch { get { if (_compile is not null) Compile(); return _dispatch; } }
+
+    /// <summary>Whether the rules are compiled (their counters exist): resetting counters leaves the others alone.</summary>
+    public bool IsCompiled => _compile is null;
+
+    internal void CompileLater(Action<CompiledChain> compile) => _compile = compile;
+
+    internal void SetRules(CompiledRule[] rules, CompiledRule?[] byPlanIndex)
+    {
+        _rules = rules;
+        _byPlanIndex = byPlanIndex;
+        _dispatch = RuleDispatch.Build(rules);
+    }
+
+    private void Compile()
+    {
+        var compile = _compile!;
+        _compile = null;
+        compile(this);
+    }
 }
 
 /// <summary>
@@ -244,6 +272,9 @@ internal sealed class CompiledTable
     public void SetHookChain(NetfilterHook hook, int chain) => _hookChain[(int)hook] = chain;
 
     /// <summary>Compiles a plan table; unknown jump targets become rules that never match (the plan is validated upstream).</summary>
+    /// <summary>Compile every chain when its table is loaded, as before chains waited for a packet (benchmarks compare).</summary>
+    internal static bool CompileEveryChain;
+
     public static CompiledTable Compile(NetfilterTable table, Dictionary<NetfilterRule, CompiledMatch[]>? shared = null)
     {
         var chains = new CompiledChain[table.Chains.Count];
@@ -255,34 +286,47 @@ internal sealed class CompiledTable
             byName[c.Name] = i;
         }
         var compiled = new CompiledTable(table.Name, chains);
+        // Statistic matches number their slots in plan order over the whole table; each chain's first slot is counted now,
+        // so its rules can be compiled when a packet first enters it, in any order, with the numbers they always had.
         int slots = 0;
         for (int i = 0; i < chains.Length; i++)
         {
             var src = table.Chains[i];
-            var rules = new List<CompiledRule>(src.Rules.Count);
-            var byPlan = new CompiledRule?[src.Rules.Count];
-            for (int r = 0; r < src.Rules.Count; r++)
-            {
-                var rule = src.Rules[r];
-                if (shared is null || !shared.TryGetValue(rule, out var ms))
-                {
-                    int before = slots;
-                    ms = new CompiledMatch[rule.Matches.Count];
-                    for (int m = 0; m < ms.Length; m++) ms[m] = CompileMatch(rule.Matches[m], ref slots);
-                    // Immutable once compiled, so shareable, unless a statistic match took a slot of this table.
-                    if (shared is not null && slots == before) shared[rule] = ms;
-                }
-                var target = CompileTarget(rule.Target, byName, out bool resolvable);
-                if (!resolvable) continue;
-                rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, ms, target));
-            }
-            chains[i].Rules = rules.ToArray();
-            chains[i].ByPlanIndex = byPlan;
-            chains[i].Dispatch = RuleDispatch.Build(chains[i].Rules);
+            int first = slots;
+            foreach (var rule in src.Rules)
+                foreach (var m in rule.Matches)
+                    if (m is StatisticMatch) slots++;
+            chains[i].CompileLater(chain => CompileRules(chain, src, first, byName, shared));
+            if (CompileEveryChain) _ = chains[i].Rules;
             if (src.BuiltIn && TryHook(src.Name, out var hook)) compiled.SetHookChain(hook, i);
         }
         compiled.StatisticSlots = slots;
         return compiled;
+    }
+
+    private static void CompileRules(CompiledChain chain, NetfilterChain src, int slots, Dictionary<string, int> byName, Dictionary<NetfilterRule, CompiledMatch[]>? shared)
+    {
+        var rules = new List<CompiledRule>(src.Rules.Count);
+        var byPlan = new CompiledRule?[src.Rules.Count];
+        for (int r = 0; r < src.Rules.Count; r++)
+        {
+            var rule = src.Rules[r];
+            if (shared is null || !shared.TryGetValue(rule, out var ms))
+            {
+                int before = slots;
+                ms = new CompiledMatch[rule.Matches.Count];
+                for (int m = 0; m < ms.Length; m++) ms[m] = CompileMatch(rule.Matches[m], ref slots);
+                // Immutable once compiled, so shareable, unless a statistic match took a slot of this table.
+                if (shared is not null && slots == before) shared[rule] = ms;
+            }
+            else
+                foreach (var m in rule.Matches)
+                    if (m is StatisticMatch) slots++;
+            var target = CompileTarget(rule.Target, byName, out bool resolvable);
+            if (!resolvable) continue;
+            rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, ms, target));
+        }
+        chain.SetRules(rules.ToArray(), byPlan);
     }
 
     private static bool TryHook(string chain, out NetfilterHook hook)
