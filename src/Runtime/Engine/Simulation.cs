@@ -77,14 +77,17 @@ public sealed class Simulation
             if (ns.Plan is null) continue;
             foreach (var s in ns.Plan.Ipvs)
                 if (read.Add(s))
+                {
+                    // A service with no destinations yet (no tasks) is still a name its VIP answers to.
+                    AddServiceTask(seen, s.Service, null);
                     for (int i = 0; i < s.Destinations.Count; i++) AddServiceTask(seen, s.Service, s.Destinations[i].Task);
+                }
             foreach (var lb in ns.Plan.NftLoadBalancers) AddServiceTask(seen, lb.Service, null);
         }
-        foreach (var task in _taskNamespace.Keys)
-        {
-            int dot = task.LastIndexOf('.');
-            if (dot > 0) AddServiceTask(seen, task.Substring(0, dot), task);
-        }
+        // A task namespace's owner is its service (lowering): a task's name says nothing reliable (a pinned `api.0` may
+        // belong to web), and a service without balancer destinations (no tasks yet, or dnsrr) still has its tasks.
+        foreach (var ns in Cluster.Namespaces)
+            if (ns.Plan is { Kind: NamespaceKind.Task } p && !string.IsNullOrEmpty(p.Owner)) AddServiceTask(seen, p.Owner, ns.Name);
         foreach (var kv in _serviceTasks)
         {
             if (!_names.ContainsKey(kv.Key)) _names[kv.Key] = TrafficEndpointKind.Service;
@@ -313,12 +316,12 @@ public sealed class Simulation
             case TrafficEndpointKind.Task:
                 if (!_taskNamespace.TryGetValue(e.Name!, out var ti)) { error = "task " + e.Name + " has no namespace in the plan"; return false; }
                 target = Cluster.Namespaces[ti];
-                address = target.PrimaryAddress() ?? Ipv4Address.Any;
+                address = AddressSeenFrom(target, source);
                 break;
             case TrafficEndpointKind.Namespace:
                 target = Cluster.Namespace(e.Name!, e.Namespace!);
                 if (target is null) { error = "node " + e.Name + " has no namespace " + e.Namespace; return false; }
-                address = target.PrimaryAddress() ?? Ipv4Address.Any;
+                address = AddressSeenFrom(target, source);
                 break;
             default:
                 address = e.Address!.Value;
@@ -360,6 +363,27 @@ public sealed class Simulation
     private Dictionary<string, List<Ipv4Address>>? _serviceVips;
 
     private readonly Dictionary<(int Source, string Service), Ipv4Address?> _resolvedVips = new();
+
+    /// <summary>
+    /// The address of <paramref name="target"/> to send to from <paramref name="source"/>: its first address on a subnet the
+    /// source is on (a task of a service that publishes ports has its ingress address first, which a client on another
+    /// network cannot reach), else its primary address.
+    /// </summary>
+    private static Ipv4Address AddressSeenFrom(NamespaceRuntime target, NamespaceRuntime source)
+    {
+        foreach (var d in target.Devices)
+        {
+            if (d.Kind == DeviceKind.Loopback) continue;
+            foreach (var a in d.Addresses)
+            {
+                if (a.PrefixLength >= 32) continue;
+                foreach (var sd in source.Devices)
+                    foreach (var sa in sd.Addresses)
+                        if (sa.PrefixLength < 32 && sa.Contains(a.Address) && sd.Kind != DeviceKind.Loopback) return a.Address;
+            }
+        }
+        return target.PrimaryAddress() ?? Ipv4Address.Any;
+    }
 
     private static Ipv4Address PreferVip(Ipv4Address? current, Ipv4Address candidate, NamespaceRuntime source)
     {
