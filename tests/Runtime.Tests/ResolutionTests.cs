@@ -87,4 +87,20 @@ public class ResolutionTests
         Assert.DoesNotContain(trace.Request.AllSteps(), s => s is IpvsStep);
         Assert.Equal(DispositionKind.Delivered, trace.Reply!.Disposition.Kind);
     }
+
+    [Theory]
+    [InlineData("255.255.255.255", "limited broadcast")]
+    [InlineData("224.0.0.5", "multicast")]
+    [InlineData("127.0.0.1", "loopback")]
+    [InlineData("240.0.0.1", "class E")]
+    [InlineData("10.1.1.255", "broadcast")]
+    [InlineData("10.1.1.11", "node w")]
+    [InlineData("10.9.0.2", "an address of")]
+    public void An_outside_client_cannot_take_a_martian_or_taken_address(string address, string why)
+    {
+        var sim = new Simulation(Plan());
+        Assert.False(sim.TryResolve("external:" + address, "m:8080/tcp", out _, out var error));
+        Assert.Contains(why, error, System.StringComparison.Ordinal);
+        Assert.True(sim.TryResolve("external:10.1.1.200", "m:8080/tcp", out _, out error), error);
+    }
 }

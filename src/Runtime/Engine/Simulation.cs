@@ -227,6 +227,7 @@ public sealed class Simulation
             case TrafficEndpointKind.External:
             {
                 var a = e.Address ?? Cluster.Plan.Underlay.ExternalClient;
+                if (e.Address is { } chosen && WhyNotAClient(chosen) is { } why) { error = "external:" + chosen + " cannot be a client: " + why; return false; }
                 var client = Cluster.ExternalClient(a);
                 ns = client.Index;
                 address = a;
@@ -363,6 +364,32 @@ public sealed class Simulation
     private Dictionary<string, List<Ipv4Address>>? _serviceVips;
 
     private readonly Dictionary<(int Source, string Service), Ipv4Address?> _resolvedVips = new();
+
+    /// <summary>
+    /// Why an outside client may not have <paramref name="a"/>: a source Linux drops as martian (ip_route_input_slow: zero,
+    /// loopback, multicast, limited broadcast, class E) or the underlay's broadcast, or an address a namespace of the plan
+    /// already holds (the client would take that node's or task's packets).
+    /// </summary>
+    private string? WhyNotAClient(Ipv4Address a)
+    {
+        uint v = a.Value;
+        if (v == 0) return "0.0.0.0 is no source address";
+        if (a.IsLoopback) return "a loopback address is no source on the wire (martian)";
+        if ((v >> 28) == 0xE) return "a multicast address is no source address (martian)";
+        if ((v >> 28) == 0xF) return v == uint.MaxValue ? "the limited broadcast is no source address (martian)" : "class E addresses are reserved (martian)";
+        var underlay = Cluster.Plan.Underlay.Subnet;
+        if (underlay.PrefixLength < 31 && underlay.Contains(a) && (a == underlay.Broadcast || a == underlay.Network))
+            return "it is the underlay subnet's " + (a == underlay.Broadcast ? "broadcast" : "network") + " address";
+        // From the plan: namespaces are built when first used.
+        foreach (var host in Cluster.Plan.Hosts)
+        {
+            if (host.UnderlayAddress.Address == a) return "it is the address of node " + host.Node;
+            foreach (var ns in host.Namespaces)
+                foreach (var address in ns.Addresses)
+                    if (address.Address.Address == a) return "it is an address of " + host.Node + "/" + ns.Name;
+        }
+        return null;
+    }
 
     /// <summary>
     /// The address of <paramref name="target"/> to send to from <paramref name="source"/>: its first address on a subnet the
