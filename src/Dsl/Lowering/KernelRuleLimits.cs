@@ -60,7 +60,8 @@ internal static class KernelRuleLimits
         _ => null,
     };
 
-    private static string Where(string[] hooks) => hooks.Length == 1 ? hooks[0] : string.Join(", ", hooks, 0, hooks.Length - 1) + " and " + hooks[hooks.Length - 1];
+    private static string Where(string[] hooks, string conjunction = "and")
+        => hooks.Length == 1 ? hooks[0] : string.Join(", ", hooks, 0, hooks.Length - 1) + " " + conjunction + " " + hooks[hooks.Length - 1];
 
     /// <summary>Why a rule with <paramref name="target"/> cannot be in <paramref name="table"/> at all, or null.</summary>
     public static string? TableProblem(string table, RuleTarget target)
@@ -70,7 +71,7 @@ internal static class KernelRuleLimits
         if (Registration(target) is not { } reg || reg.Table == table) return null;
         return reg.Table == "nat"
             ? $"target {TargetName(target)} only works in the nat table; set table: nat"
-            : $"the kernel refuses {TargetName(target)} outside the filter table (iptables-restore: RULE_APPEND failed (Invalid argument)): set table: filter and use chain {Where(reg.Hooks)} or one they jump to, or use DROP here";
+            : $"the kernel refuses {TargetName(target)} outside the filter table (iptables-restore: RULE_APPEND failed (Invalid argument)): set table: filter and use chain {Where(reg.Hooks, "or")} (or a chain of yours they jump to), or use DROP here";
     }
 
     /// <summary>Why iptables refuses an interface match in a built-in chain of that name, or null.</summary>
@@ -174,7 +175,7 @@ internal static class KernelRuleLimits
                     {
                         var name = TargetName(r.Target);
                         var place = chain.BuiltIn ? $"{table} {chain.Name}" : $"chain {chain.Name}, which {table} {Where(refused.ToArray())} reach{(refused.Count == 1 ? "es" : "")},";
-                        var fix = chain.BuiltIn ? $"put it in chain {Where(reg.Hooks)}" : $"jump to {chain.Name} only from {Where(reg.Hooks)}";
+                        var fix = chain.BuiltIn ? $"put it in chain {Where(reg.Hooks, "or")}" : $"jump to {chain.Name} only from {Where(reg.Hooks, "or")}";
                         problems.Add((r, chain.Name, $"the kernel refuses {name} in {place} (iptables-restore: RULE_APPEND failed (Invalid argument)): {name} works only in {table} {Where(reg.Hooks)}; {fix}"));
                         continue;
                     }
@@ -184,7 +185,7 @@ internal static class KernelRuleLimits
                     int deepest = -1;
                     for (int l = JumpStackSize - 1; l >= 0 && deepest < 0; l--) if ((levels[c] & (1 << l)) != 0) deepest = l;
                     if (deepest >= 0 && deepest + 1 + Below(target, JumpStackSize) >= JumpStackSize)
-                        problems.Add((r, chain.Name, $"jumps to chain {to}, which would sit {JumpStackSize} or more jumps below a built-in chain: iptables (nf_tables) allows at most {JumpStackSize - 1} nested chains (iptables-restore: RULE_APPEND failed (Too many links)); flatten the chains (one chain can hold many rules)"));
+                        problems.Add((r, chain.Name, $"jumps from chain {chain.Name}, {deepest} jumps below a built-in chain, to chain {to}, which would sit {JumpStackSize} or more jumps below it: iptables (nf_tables) allows at most {JumpStackSize - 1} nested chains (iptables-restore: RULE_APPEND failed (Too many links)); flatten the chains (one chain can hold many rules)"));
                 }
             }
         }
