@@ -174,9 +174,9 @@ internal static class KernelRuleLimits
                     if (refused.Count > 0)
                     {
                         var name = TargetName(r.Target);
-                        var place = chain.BuiltIn ? $"{table} {chain.Name}" : $"chain {chain.Name}, which {table} {Where(refused.ToArray())} reach{(refused.Count == 1 ? "es" : "")},";
+                        var place = chain.BuiltIn ? $"{table} {chain.Name}" : $"chain {chain.Name}, which {table} {Where(refused.ToArray())} reach{(refused.Count == 1 ? "es" : "")}";
                         var fix = chain.BuiltIn ? $"put it in chain {Where(reg.Hooks, "or")}" : $"jump to {chain.Name} only from {Where(reg.Hooks, "or")}";
-                        problems.Add((r, chain.Name, $"the kernel refuses {name} in {place} (iptables-restore: RULE_APPEND failed (Invalid argument)): {name} works only in {table} {Where(reg.Hooks)}; {fix}"));
+                        problems.Add((r, chain.Name, $"the kernel refuses {name} in {place}: {name} works only in {table} {Where(reg.Hooks)} (iptables-restore: RULE_APPEND failed (Invalid argument)); {fix}"));
                         continue;
                     }
                 }

@@ -145,10 +145,10 @@ public class UserRuleTests
     [InlineData("nat", "PREROUTING", "-o eth0 -j ACCEPT", "Can't use -o with PREROUTING")]
     [InlineData("filter", "OUTPUT", "-i eth0 -j DROP", "iptables refuses -i in OUTPUT (\"Can't use -i with OUTPUT\")")]
     [InlineData("nat", "POSTROUTING", "-i eth0 -j ACCEPT", "Can't use -i with POSTROUTING")]
-    [InlineData("nat", "PREROUTING", "-p tcp --dport 8080 -j MASQUERADE", "the kernel refuses MASQUERADE in nat PREROUTING (iptables-restore: RULE_APPEND failed (Invalid argument)): MASQUERADE works only in nat POSTROUTING")]
+    [InlineData("nat", "PREROUTING", "-p tcp --dport 8080 -j MASQUERADE", "the kernel refuses MASQUERADE in nat PREROUTING: MASQUERADE works only in nat POSTROUTING (iptables-restore: RULE_APPEND failed (Invalid argument)); put it in chain POSTROUTING")]
     [InlineData("nat", "OUTPUT", "-j MASQUERADE", "refuses MASQUERADE in nat OUTPUT")]
     [InlineData("nat", "INPUT", "-j MASQUERADE", "refuses MASQUERADE in nat INPUT")]
-    [InlineData("nat", "POSTROUTING", "-p tcp --dport 9 -j DNAT --to-destination 10.1.1.10", "the kernel refuses DNAT in nat POSTROUTING (iptables-restore: RULE_APPEND failed (Invalid argument)): DNAT works only in nat PREROUTING and OUTPUT; put it in chain PREROUTING or OUTPUT")]
+    [InlineData("nat", "POSTROUTING", "-p tcp --dport 9 -j DNAT --to-destination 10.1.1.10", "the kernel refuses DNAT in nat POSTROUTING: DNAT works only in nat PREROUTING and OUTPUT (iptables-restore: RULE_APPEND failed (Invalid argument)); put it in chain PREROUTING or OUTPUT")]
     [InlineData("nat", "INPUT", "-p tcp -j DNAT --to-destination 10.1.1.10", "refuses DNAT in nat INPUT")]
     [InlineData("nat", "POSTROUTING", "-p tcp -j REDIRECT --to-ports 80", "refuses REDIRECT in nat POSTROUTING")]
     [InlineData("nat", "PREROUTING", "-j SNAT --to-source 10.1.1.10", "SNAT works only in nat INPUT and POSTROUTING")]
@@ -195,7 +195,7 @@ public class UserRuleTests
               - { table: nat, chain: PREROUTING, rule: "-p tcp --dport 81 {{jump}} MYMASQ" }
               - { table: nat, chain: MYMASQ, rule: "-p tcp -j MASQUERADE" }
             """, "\"-p tcp -j MASQUERADE");
-        Assert.Equal("rules[2]: the kernel refuses MASQUERADE in chain MYMASQ, which nat PREROUTING reaches, (iptables-restore: RULE_APPEND failed (Invalid argument)): MASQUERADE works only in nat POSTROUTING; jump to MYMASQ only from POSTROUTING", d.Message);
+        Assert.Equal("rules[2]: the kernel refuses MASQUERADE in chain MYMASQ, which nat PREROUTING reaches: MASQUERADE works only in nat POSTROUTING (iptables-restore: RULE_APPEND failed (Invalid argument)); jump to MYMASQ only from POSTROUTING", d.Message);
 
         // Two chains down, from OUTPUT and PREROUTING: both are named.
         d = RefusedAt("""
@@ -204,7 +204,7 @@ public class UserRuleTests
               - { table: nat, chain: OUTER, rule: "-p tcp -j INNER" }
               - { table: nat, chain: INNER, rule: "-j SNAT --to-source 10.1.1.10" }
             """, "\"-j SNAT");
-        Assert.Contains("SNAT in chain INNER, which nat PREROUTING and OUTPUT reach,", d.Message);
+        Assert.Contains("SNAT in chain INNER, which nat PREROUTING and OUTPUT reach:", d.Message);
     }
 
     [Fact]
