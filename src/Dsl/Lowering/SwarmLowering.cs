@@ -720,7 +720,7 @@ public static class SwarmLowering
                         _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
                 }
                 // Where the rules sit (the hooks that reach them, how deep they nest) matters only once a user rule is in the
-                // table: the derived rules alone are valid (LoweringKernelLimitTests checks the examples).
+                // table: the derived rules alone are valid (UserRuleTests.Every_derived_rule_of_the_examples_is_one_the_kernel_accepts).
                 if (!hasUserRules) continue;
                 var views = tb.Chains.Select(c => new KernelRuleLimits.ChainView(c.Name, c.BuiltIn, c.Rules)).ToList();
                 foreach (var (rule, _, problem) in KernelRuleLimits.PlacementProblems(table, views, IsUserRule))
