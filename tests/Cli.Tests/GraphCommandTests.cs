@@ -6,13 +6,7 @@ namespace SwarmDsl.Tests;
 /// <summary><c>swarmdsl graph</c> end to end.</summary>
 public class GraphCommandTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = Program.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void Dot_is_the_default_and_mermaid_is_available()

@@ -9,13 +9,7 @@ namespace SwarmDsl.Tests;
 /// <summary><c>swarmdsl reach</c>: the table and the JSON of the example.</summary>
 public sealed class ReachCommandTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter { NewLine = "\n" };
-        var stderr = new StringWriter { NewLine = "\n" };
-        var exit = Program.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     [Fact]
     public void The_example_table_shows_8080_reaching_web_and_the_rest_blocked_with_the_cause()

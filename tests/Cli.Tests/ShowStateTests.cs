@@ -8,13 +8,7 @@ namespace SwarmDsl.Tests;
 /// <summary><c>swarmdsl show ... --from SRC --to DST --count N -- COMMAND</c>: state-dependent commands after simulated traffic.</summary>
 public class ShowStateTests
 {
-    private static (int Exit, string Out, string Err) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var exit = Program.Run(args, stdout, stderr);
-        return (exit, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
     /// <summary>Two connections from the external client to the published port 8080 on the manager, then the command.</summary>
     private static (int Exit, string Out, string Err) After2(string node, string ns, params string[] command) =>
