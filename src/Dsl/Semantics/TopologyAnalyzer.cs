@@ -75,6 +75,7 @@ public sealed class TopologyAnalyzer
         var underlay = new Underlay(_decl.Underlay.Mtu?.Value ?? 1500, _decl.Underlay.Subnet?.Value, _decl.Underlay.DataPathPort?.Value ?? 4789, _decl.Underlay.Span);
         var nodes = BindNodes(underlay);
         var networks = BindNetworks(underlay, nodes);
+        CheckInterfaces(nodes, networks);
         var services = BindServices(networks, nodes, underlay);
         var tasks = PlaceTasks(services, nodes, networks);
         CheckHostPorts(services, tasks);
@@ -128,6 +129,23 @@ public sealed class TopologyAnalyzer
         }
         CheckOneLink(result);
         return result;
+    }
+
+    /// <summary>
+    /// A node's underlay interface shares the node's namespace with <c>lo</c> and the bridges lowering makes there
+    /// (docker_gwbridge, <c>br-&lt;network&gt;</c> of each bridge network): naming it after one of them would make two
+    /// devices of one name. (The host ends of veths are hashed names that already steer clear of the interface.)
+    /// </summary>
+    private void CheckInterfaces(List<NodeModel> nodes, List<NetworkModel> networks)
+    {
+        var taken = new Dictionary<string, string>(StringComparer.Ordinal) { ["lo"] = "the loopback device" };
+        foreach (var n in networks.Where(n => !n.IsOverlay))
+            taken[n.Name == GatewayBridge ? n.Name : Lowering.InterfaceNames.Bridge(n.Name)] = $"the bridge of network '{n.Name}'";
+        foreach (var d in _decl.Nodes)
+        {
+            if (d.Interface is not { } i || !taken.TryGetValue(i.Value, out var what) || nodes.All(n => n.Name != d.Name.Value)) continue;
+            _d.Report(DiagnosticDescriptors.InvalidName, i.Span, $"interface '{i.Value}' is {what} on every node: the underlay interface needs a name of its own (e.g. eth0)");
+        }
     }
 
     private static string ExternalMessage(string kind)

@@ -129,6 +129,14 @@ public class NameCollisionTests
     public void An_interface_name_the_emitter_would_refuse_is_refused(string name)
         => Single(Base.Replace("  w: { address: 10.1.1.11/24 }", $"  w: {{ address: 10.1.1.11/24, interface: \"{name}\" }}"), "SWARM0006", 5, 42, "invalid interface name");
 
+    [Theory]
+    [InlineData("lo", "the loopback device")]
+    [InlineData("docker_gwbridge", "the bridge of network 'docker_gwbridge'")]
+    [InlineData("br-local", "the bridge of network 'local'")]
+    public void An_interface_named_like_a_device_of_the_node_namespace_is_refused(string name, string what)
+        => Single(Base.Replace("  w: { address: 10.1.1.11/24 }", $"  w: {{ address: 10.1.1.11/24, interface: {name} }}")
+            .Replace("networks:\n  app:", "networks:\n  local: { driver: bridge, subnet: 10.8.0.0/24 }\n  app:"), "SWARM0006", 5, 42, what);
+
     [Fact]
     public void Vlan_and_bond_interfaces_are_fine_and_emit()
     {
