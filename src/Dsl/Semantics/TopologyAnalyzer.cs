@@ -577,11 +577,22 @@ public sealed class TopologyAnalyzer
             if (p.Td?.Name is null && !derived.ContainsKey(p.Name)) derived[p.Name] = p.Service;
         var serviceByName = ByName(services, x => x.Name);
         var nodeByName = ByName(nodes, x => x.Name);
+        // The namespaces lowering makes on a node, by name, and what each is.
+        var namespaces = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [HostNamespaceName] = "the node's own (host) namespace",
+            [IngressSandbox] = "the ingress load balancer's namespace",
+        };
+        foreach (var n in networks)
+        {
+            namespaces[NetworkLoadBalancerNamespace(n.Name)] = $"network '{n.Name}''s load-balancer namespace";
+            namespaces[OverlayNamespace(n.Name)] = $"network '{n.Name}''s overlay namespace";
+        }
         var taskNames = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
         foreach (var (s, decl, node, td, taskName, slot) in all)
         {
             var span = td?.Span ?? decl.Name.Span;
-            if (td?.Name is { } written && !CheckWrittenTaskName(s, written, derived, serviceByName, nodeByName, networks)) continue;
+            if (td?.Name is { } written && !CheckWrittenTaskName(s, written, derived, serviceByName, nodeByName, namespaces)) continue;
             if (taskNames.ContainsKey(taskName))
             {
                 _d.Report(DiagnosticDescriptors.InvalidName, td?.Name?.Span ?? span, $"task name '{taskName}' is already used by another task");
@@ -600,15 +611,10 @@ public sealed class TopologyAnalyzer
     /// task), nor be a node's or a service's name. Reports the first problem at the name and returns false.
     /// </summary>
     private bool CheckWrittenTaskName(ServiceModel s, Located<string> written, Dictionary<string, ServiceModel> derived,
-        Dictionary<string, ServiceModel> services, Dictionary<string, NodeModel> nodes, List<NetworkModel> networks)
+        Dictionary<string, ServiceModel> services, Dictionary<string, NodeModel> nodes, Dictionary<string, string> namespaces)
     {
         var name = written.Value;
-        string? ns = name == HostNamespaceName ? "the node's own (host) namespace"
-            : name == IngressSandbox ? "the ingress load balancer's namespace"
-            : networks.FirstOrDefault(n => name == NetworkLoadBalancerNamespace(n.Name)) is { } lbNet ? $"network '{lbNet.Name}''s load-balancer namespace"
-            : networks.FirstOrDefault(n => name == OverlayNamespace(n.Name)) is { } ovNet ? $"network '{ovNet.Name}''s overlay namespace"
-            : null;
-        if (ns is not null)
+        if (namespaces.TryGetValue(name, out var ns))
         {
             _d.Report(DiagnosticDescriptors.InvalidName, written.Span, $"task name '{name}' is {ns} on every node that has one: a task's namespace cannot share it; choose another name");
             return false;
