@@ -127,4 +127,37 @@ public sealed class ReachCommandTests
         Assert.Equal("", stdout);
         Assert.Contains("swarmdsl: error: " + message, stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_source_without_tasks_or_a_pair_that_is_never_probed_is_a_usage_error()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");
+        File.WriteAllText(path, """
+            version: 1
+            name: idle
+            nodes:
+              m: { address: 10.1.1.10/24, role: manager }
+              w: { address: 10.1.1.11/24 }
+            networks:
+              app: { driver: overlay, subnet: 10.9.0.0/24 }
+            services:
+              client: { networks: [app], expose: [22] }
+              idle: { networks: [app], replicas: 0 }
+            """);
+        try
+        {
+            // A service with no task sends nothing (but is still a destination: its VIP answers).
+            var (exit, stdout, stderr) = Run("reach", path, "--from", "idle");
+            Assert.Equal((2, ""), (exit, stdout));
+            Assert.Contains("--from 'idle' is not a source", stderr, StringComparison.Ordinal);
+            (exit, stdout, _) = Run("reach", path, "--from", "client", "--to", "idle");
+            Assert.Equal(0, exit);
+            Assert.Contains("client  idle (", stdout, StringComparison.Ordinal);
+            // Nodes are probed toward nodes only.
+            (exit, stdout, stderr) = Run("reach", path, "--from", "m", "--to", "client");
+            Assert.Equal((2, ""), (exit, stdout));
+            Assert.Contains("no pair goes from 'm' to 'client'", stderr, StringComparison.Ordinal);
+        }
+        finally { File.Delete(path); }
+    }
 }

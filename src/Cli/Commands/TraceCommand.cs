@@ -13,7 +13,7 @@ namespace SwarmDsl.Cli.Commands;
 /// <summary>
 /// <c>swarmdsl trace FILE --from SRC --to DST [--count N] [--reply] [--json] [--pcap FILE] [--lb ipvs|nftables] [--seed S]</c>:
 /// simulate N connections over the compiled dataplane and print every packet's life. Exit 0 when every request was
-/// delivered (or left the modelled network), 3 when one was dropped or looped.
+/// delivered (or left the modelled network), 3 when one was dropped or looped, or, with <c>--reply</c>, its reply was.
 /// </summary>
 internal static class TraceCommand
 {
@@ -67,6 +67,8 @@ internal static class TraceCommand
             {
                 var k = t.Request.Disposition.Kind;
                 if (k == DispositionKind.Dropped || k == DispositionKind.Looped) return Dropped;
+                // With --reply the answer is part of what was asked: a connection whose reply is lost did not work.
+                if (withReplies && t.Reply?.Disposition.Kind is DispositionKind.Dropped or DispositionKind.Looped) return Dropped;
             }
             return Program.Ok;
         });

@@ -701,9 +701,12 @@ public static class SwarmLowering
                     _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: table {r.Table} has no built-in chain {r.Chain}: use one of {string.Join(", ", builtIns)} or a chain of your own");
                     continue;
                 }
-                if (target is DnatTarget or SnatTarget or MasqueradeTarget or RedirectTarget && r.Table != "nat")
+                // What iptables or the kernel refuse whatever jumps to the rule (KernelRuleLimits says where each fact comes from).
+                var refused = KernelRuleLimits.TableProblem(r.Table, target)
+                    ?? (Array.IndexOf(builtIns, r.Chain) >= 0 ? KernelRuleLimits.InterfaceProblem(r.Chain, matches) : null);
+                if (refused is not null)
                 {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: target {TargetName(target)} only works in the nat table; set table: nat");
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {refused}");
                     continue;
                 }
                 var placed = hosts.Where(h => r.Node is null || h.Node.Name == r.Node)
@@ -736,10 +739,12 @@ public static class SwarmLowering
             {
                 var tb = ns.Netfilter.Find(table);
                 if (tb is null) continue;
+                bool hasUserRules = false;
                 foreach (var chain in tb.Chains)
                 foreach (var rule in chain.Rules)
                 {
-                    if (!rule.Origin.StartsWith("rules[", StringComparison.Ordinal)) continue;
+                    if (!IsUserRule(rule)) continue;
+                    hasUserRules = true;
                     var to = rule.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
                     if (to is null) continue;
                     var found = tb.Find(to);
@@ -750,8 +755,17 @@ public static class SwarmLowering
                     if (problem is not null && reported.Add(rule.Origin))
                         _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
                 }
+                // Where the rules sit (the hooks that reach them, how deep they nest) matters only once a user rule is in the
+                // table: the derived rules alone are valid (UserRuleTests.Every_derived_rule_of_the_examples_is_one_the_kernel_accepts).
+                if (!hasUserRules) continue;
+                var views = tb.Chains.Select(c => new KernelRuleLimits.ChainView(c.Name, c.BuiltIn, c.Rules)).ToList();
+                foreach (var (rule, _, problem) in KernelRuleLimits.PlacementProblems(table, views, IsUserRule))
+                    if (reported.Add(rule.Origin))
+                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
             }
         }
+
+        private static bool IsUserRule(NetfilterRule rule) => rule.Origin.StartsWith("rules[", StringComparison.Ordinal);
 
         // Whether chain `to` of a table leads, by jumps and gotos, to chain `back` (a loop when a rule of `back` jumps to `to`).
         private static bool Reaches(TableBuilder table, string to, string back)
@@ -769,14 +783,5 @@ public static class SwarmLowering
             }
             return false;
         }
-
-        private static string TargetName(RuleTarget t) => t switch
-        {
-            DnatTarget => "DNAT",
-            SnatTarget => "SNAT",
-            MasqueradeTarget => "MASQUERADE",
-            RedirectTarget => "REDIRECT",
-            _ => t.GetType().Name,
-        };
     }
 }

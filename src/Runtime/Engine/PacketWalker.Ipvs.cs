@@ -20,7 +20,10 @@ internal sealed partial class PacketWalker
     {
         if (_p.IpvsProperty) return false;
         ref var h = ref _p.Headers;
-        if (!h.HasPorts && !h.IsIcmpEcho) return false;
+        // Only the protocols IPVS registers (TCP, UDP, SCTP; AH/ESP are not modelled) are scheduled: an ICMP echo to a VIP
+        // is not an error ip_vs_in_icmp relates to a connection (related = 0), has no protocol data (ip_vs_proto_data_get
+        // is NULL), and is accepted to the local stack, where the namespace owning the VIP answers it.
+        if (!h.HasPorts) return false;
         var conns = ns.IpvsConnections;
         int conn;
         bool isNew = false;
@@ -180,7 +183,7 @@ internal sealed partial class PacketWalker
         if (_p.IpvsProperty) return;
         ref var h = ref _p.Headers;
         if (h.IsIcmpError) { IpvsReplyIcmp(ns); return; }
-        if (!h.HasPorts && !h.IsIcmpEcho) return;
+        if (!h.HasPorts) return;
         if (!ns.IpvsConnections.TryGetOut(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort, out var conn)) return;
         long now = _c.NowMilliseconds;
         if (ns.IpvsConnections[conn].ExpiresAt <= now) { Cluster.ExpireIpvsConnection(ns, conn); return; }

@@ -39,7 +39,10 @@ internal sealed partial class PacketWalker
     private enum Next : byte { Done, Receive, Transmit, LocalOut }
 
     internal const int MaxVisits = 256;
-    internal const int MaxChainDepth = 32;
+    // nf_tables' jump stack (NFT_JUMP_STACK_SIZE 16): nft_do_chain drops a packet whose jump finds the stack full. Tables
+    // never get there (nft_chain_validate refuses chains 16 levels deep, and lowering refuses them first); this guards
+    // plans made some other way, as the kernel does.
+    internal const int MaxChainDepth = 16;
     private static readonly Ipv4Address Localhost = Ipv4Address.FromBytes(127, 0, 0, 1);
 
     private readonly Cluster _c;

@@ -77,14 +77,17 @@ public sealed class Simulation
             if (ns.Plan is null) continue;
             foreach (var s in ns.Plan.Ipvs)
                 if (read.Add(s))
+                {
+                    // A service with no destinations yet (no tasks) is still a name its VIP answers to.
+                    AddServiceTask(seen, s.Service, null);
                     for (int i = 0; i < s.Destinations.Count; i++) AddServiceTask(seen, s.Service, s.Destinations[i].Task);
+                }
             foreach (var lb in ns.Plan.NftLoadBalancers) AddServiceTask(seen, lb.Service, null);
         }
-        foreach (var task in _taskNamespace.Keys)
-        {
-            int dot = task.LastIndexOf('.');
-            if (dot > 0) AddServiceTask(seen, task.Substring(0, dot), task);
-        }
+        // A task namespace's owner is its service (lowering): a task's name says nothing reliable (a pinned `api.0` may
+        // belong to web), and a service without balancer destinations (no tasks yet, or dnsrr) still has its tasks.
+        foreach (var ns in Cluster.Namespaces)
+            if (ns.Plan is { Kind: NamespaceKind.Task } p && !string.IsNullOrEmpty(p.Owner)) AddServiceTask(seen, p.Owner, ns.Name);
         foreach (var kv in _serviceTasks)
         {
             if (!_names.ContainsKey(kv.Key)) _names[kv.Key] = TrafficEndpointKind.Service;
@@ -224,6 +227,7 @@ public sealed class Simulation
             case TrafficEndpointKind.External:
             {
                 var a = e.Address ?? Cluster.Plan.Underlay.ExternalClient;
+                if (e.Address is { } chosen && WhyNotAClient(chosen) is { } why) { error = "external:" + chosen + " cannot be a client: " + why; return false; }
                 var client = Cluster.ExternalClient(a);
                 ns = client.Index;
                 address = a;
@@ -313,12 +317,12 @@ public sealed class Simulation
             case TrafficEndpointKind.Task:
                 if (!_taskNamespace.TryGetValue(e.Name!, out var ti)) { error = "task " + e.Name + " has no namespace in the plan"; return false; }
                 target = Cluster.Namespaces[ti];
-                address = target.PrimaryAddress() ?? Ipv4Address.Any;
+                address = AddressSeenFrom(target, source);
                 break;
             case TrafficEndpointKind.Namespace:
                 target = Cluster.Namespace(e.Name!, e.Namespace!);
                 if (target is null) { error = "node " + e.Name + " has no namespace " + e.Namespace; return false; }
-                address = target.PrimaryAddress() ?? Ipv4Address.Any;
+                address = AddressSeenFrom(target, source);
                 break;
             default:
                 address = e.Address!.Value;
@@ -360,6 +364,53 @@ public sealed class Simulation
     private Dictionary<string, List<Ipv4Address>>? _serviceVips;
 
     private readonly Dictionary<(int Source, string Service), Ipv4Address?> _resolvedVips = new();
+
+    /// <summary>
+    /// Why an outside client may not have <paramref name="a"/>: a source Linux drops as martian (ip_route_input_slow: zero,
+    /// loopback, multicast, limited broadcast, class E) or the underlay's broadcast, or an address a namespace of the plan
+    /// already holds (the client would take that node's or task's packets).
+    /// </summary>
+    private string? WhyNotAClient(Ipv4Address a)
+    {
+        uint v = a.Value;
+        if (v == 0) return "0.0.0.0 is no source address";
+        if (a.IsLoopback) return "a loopback address is no source on the wire (martian)";
+        if ((v >> 28) == 0xE) return "a multicast address is no source address (martian)";
+        if ((v >> 28) == 0xF) return v == uint.MaxValue ? "the limited broadcast is no source address (martian)" : "class E addresses are reserved (martian)";
+        var underlay = Cluster.Plan.Underlay.Subnet;
+        if (underlay.PrefixLength < 31 && underlay.Contains(a) && (a == underlay.Broadcast || a == underlay.Network))
+            return "it is the underlay subnet's " + (a == underlay.Broadcast ? "broadcast" : "network") + " address";
+        // From the plan: namespaces are built when first used.
+        foreach (var host in Cluster.Plan.Hosts)
+        {
+            if (host.UnderlayAddress.Address == a) return "it is the address of node " + host.Node;
+            foreach (var ns in host.Namespaces)
+                foreach (var address in ns.Addresses)
+                    if (address.Address.Address == a) return "it is an address of " + host.Node + "/" + ns.Name;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The address of <paramref name="target"/> to send to from <paramref name="source"/>: its first address on a subnet the
+    /// source is on (a task of a service that publishes ports has its ingress address first, which a client on another
+    /// network cannot reach), else its primary address.
+    /// </summary>
+    private static Ipv4Address AddressSeenFrom(NamespaceRuntime target, NamespaceRuntime source)
+    {
+        foreach (var d in target.Devices)
+        {
+            if (d.Kind == DeviceKind.Loopback) continue;
+            foreach (var a in d.Addresses)
+            {
+                if (a.PrefixLength >= 32) continue;
+                foreach (var sd in source.Devices)
+                    foreach (var sa in sd.Addresses)
+                        if (sa.PrefixLength < 32 && sa.Contains(a.Address) && sd.Kind != DeviceKind.Loopback) return a.Address;
+            }
+        }
+        return target.PrimaryAddress() ?? Ipv4Address.Any;
+    }
 
     private static Ipv4Address PreferVip(Ipv4Address? current, Ipv4Address candidate, NamespaceRuntime source)
     {

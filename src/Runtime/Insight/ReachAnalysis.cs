@@ -86,9 +86,11 @@ public static class ReachAnalysis
         if (onNetwork.Count == 0) return pairs;
         var seen = new bool[topology.Services.Count];
         var shared = new List<int>();
+        var withTasks = ServicesWithTasks(topology);
         foreach (var s in topology.Services)
         {
-            if (!Wanted(s.Name, source)) continue;
+            // A service sends from its first task: one without tasks (replicas: 0) sends nothing.
+            if (!Wanted(s.Name, source) || !withTasks.Contains(s.Name)) continue;
             shared.Clear();
             foreach (var n in s.Networks)
                 if (onNetwork.TryGetValue(n, out var list))
@@ -115,10 +117,21 @@ public static class ReachAnalysis
         foreach (var d in topology.Services)
             if (d.EndpointMode == EndpointMode.Vip)
                 foreach (var n in d.Networks) withVip.Add(n);
+        var withTasks = ServicesWithTasks(topology);
         foreach (var s in topology.Services)
+        {
+            if (!withTasks.Contains(s.Name)) continue;
             foreach (var n in s.Networks)
                 if (withVip.Contains(n)) { sources.Add(s.Name); break; }
+        }
         return sources;
+    }
+
+    private static HashSet<string> ServicesWithTasks(Topology topology)
+    {
+        var services = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks) services.Add(t.Service);
+        return services;
     }
 
     private const int MinPairsPerWorker = 16;
@@ -752,6 +765,11 @@ public static class ReachAnalysis
     {
         var r = sim.ConnectRecorded(flow, request, reply);
         var result = Classify(r.Request, r.Reply, r.Task, taskService);
+        // Delivered to a namespace that is neither a task nor a host: a balancer's sandbox answering for its VIP (IPVS does
+        // not schedule an ICMP echo; the namespace owning the VIP answers it). Say which.
+        if (r.Task is null && r.Request == DispositionKind.Delivered && request.Walked
+            && sim.Cluster.Namespaces[request.Outcome.Namespace] is { Kind: not NamespaceKind.Host } answering)
+            result = "delivered to " + answering.Name;
         int next = 65536;
         if (starts is not null)
         {

@@ -24,12 +24,18 @@ public static class TextTraceRenderer
             if (includeReplies && c.Reply is not null) Render(sb, c.Reply);
             sb.Append('\n');
         }
-        sb.Append(Summary(connections));
+        sb.Append(Summary(connections, includeReplies));
         return sb.ToString();
     }
 
     /// <summary>One line summing up where the connections went.</summary>
-    public static string Summary(IReadOnlyList<ConnectionTrace> connections)
+    public static string Summary(IReadOnlyList<ConnectionTrace> connections) => Summary(connections, includeReplies: false);
+
+    /// <summary>
+    /// One line summing up where the connections went; with <paramref name="includeReplies"/>, also the replies that did not
+    /// make it back (a request delivered whose answer is dropped is not a working connection).
+    /// </summary>
+    public static string Summary(IReadOnlyList<ConnectionTrace> connections, bool includeReplies)
     {
         var delivered = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
         var dropped = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
@@ -63,6 +69,24 @@ public static class TextTraceRenderer
         }
         if (looped > 0) sb.Append(", ").Append(I(looped)).Append(" looped");
         if (exited > 0) sb.Append(", ").Append(I(exited)).Append(" exited the modelled network");
+        if (includeReplies)
+        {
+            var lost = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
+            foreach (var c in connections)
+            {
+                if (c.Reply?.Disposition is not { } r) continue;
+                var why = r.Kind == DispositionKind.Dropped ? r.Cause!.Value.ToString() : r.Kind == DispositionKind.Looped ? "Looped" : null;
+                if (why is not null) lost[why] = lost.TryGetValue(why, out var k) ? k + 1 : 1;
+            }
+            int lsum = 0; foreach (var v in lost.Values) lsum += v;
+            if (lsum > 0)
+            {
+                sb.Append("; ").Append(I(lsum)).Append(lsum == 1 ? " reply" : " replies").Append(" lost (");
+                bool first = true;
+                foreach (var kv in lost) { if (!first) sb.Append(", "); first = false; sb.Append(kv.Key).Append(" ×").Append(I(kv.Value)); }
+                sb.Append(')');
+            }
+        }
         sb.Append('\n');
         return sb.ToString();
     }

@@ -1,0 +1,48 @@
+using System;
+using System.IO;
+using SwarmDsl.Cli;
+
+namespace SwarmDsl.Tests;
+
+/// <summary><c>swarmdsl trace</c>: exit codes and the summary line.</summary>
+public sealed class TraceCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("swarmdsl-trace-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter { NewLine = "\n" };
+        var stderr = new StringWriter { NewLine = "\n" };
+        var exit = Program.Run(args, stdout, stderr);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void With_reply_a_lost_answer_is_a_failed_connection()
+    {
+        var file = Path.Combine(_dir, "noreply.swarm.yaml");
+        File.WriteAllText(file, """
+            version: 1
+            name: noreply
+            nodes:
+              m: { address: 10.1.1.10/24, role: manager }
+              w: { address: 10.1.1.11/24 }
+            rules:
+              # m drops every echo reply it receives: its pings to w never come back.
+              - { node: m, chain: INPUT, rule: "-p icmp --icmp-type echo-reply -j DROP" }
+            """);
+        var (exit, stdout, stderr) = Run("trace", file, "--from", "m", "--to", "w", "--reply");
+        Assert.Equal((3, ""), (exit, stderr));
+        Assert.Contains("1 connection: 1 delivered (w/host ×1); 1 reply lost (FilterDrop ×1)", stdout, StringComparison.Ordinal);
+        // Without --reply only the request is asked about, and it arrived.
+        (exit, stdout, _) = Run("trace", file, "--from", "m", "--to", "w");
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("lost", stdout, StringComparison.Ordinal);
+        // An answer that comes back is no failure.
+        (exit, stdout, _) = Run("trace", file, "--from", "w", "--to", "m", "--reply");
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("lost", stdout, StringComparison.Ordinal);
+    }
+}
