@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.CommandLine;
 using System.Linq;
@@ -38,7 +39,10 @@ internal static class GraphCommand
             if (from is not null)
             {
                 var sim = new Simulation(plan);
-                if (!sim.TryResolve(from, to!, out var flow, out var error)) throw new CliUsageException(error);
+                // The simulator names the endpoints as trace's options; here they are --trace-from and --trace-to.
+                if (!sim.TryResolve(from, to!, out var flow, out var error))
+                    throw new CliUsageException(error.StartsWith("--from ", StringComparison.Ordinal) ? "--trace-from " + error.Substring("--from ".Length)
+                        : error.StartsWith("--to ", StringComparison.Ordinal) ? "--trace-to " + error.Substring("--to ".Length) : error);
                 path = TracePath.From(plan, sim.Connect(flow, 1)[0].Request);
             }
             var graph = TopologyGraph.Build(plan, path);

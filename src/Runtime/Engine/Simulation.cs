@@ -204,6 +204,9 @@ public sealed class Simulation
         flow = null!;
         if (!TrafficEndpoint.TryParse(from, ResolveName, out var f, out error)) { error = "--from " + from + ": " + error; return false; }
         if (!TrafficEndpoint.TryParse(to, ResolveName, out var t, out error)) { error = "--to " + to + ": " + error; return false; }
+        // Said rather than ignored: a source sends from an ephemeral port. (DEST:N/icmp is how an echo is asked of a
+        // destination that listens: the number is not used.)
+        if (f.Port is not null) { error = "--from " + from + ": a source sends from an ephemeral port; leave the port out"; return false; }
         return TryResolve(f, t, out flow, out error);
     }
 
