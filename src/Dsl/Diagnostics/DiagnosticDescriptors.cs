@@ -101,6 +101,15 @@ public static class DiagnosticDescriptors
     /// <summary>SWARM0031: an expectation that references something unknown or is malformed.</summary>
     public static readonly DiagnosticDescriptor InvalidExpectation = new("SWARM0031", "Invalid expectation", Severity.Error,
         "Write from/to as external, a node, node:port/proto, a service or a task, and give either reaches or blocked.");
+    /// <summary>SWARM0040: one name for two things (a node and a service, a task and a node or service, or a task that passes for another service's task).</summary>
+    public static readonly DiagnosticDescriptor NameCollision = new("SWARM0040", "Name collision", Severity.Error,
+        "Give each node, service and task a name of its own; a pinned task name must not look like another service's task (<service>.<number>).");
+    /// <summary>SWARM0041: the VXLAN data path port published through the routing mesh.</summary>
+    public static readonly DiagnosticDescriptor DataPathPortPublished = new("SWARM0041", "Data path port published", Severity.Warning,
+        "Publish another port, or move the overlay's VXLAN port with underlay.dataPathPort.");
+    /// <summary>SWARM0042: underlay addresses that are not on one link.</summary>
+    public static readonly DiagnosticDescriptor UnderlayNotOnLink = new("SWARM0042", "Underlay not on one link", Severity.Warning,
+        "Give every node an address and prefix that covers the other nodes (one subnet for the whole underlay), and leave room in it for the outside client.");
 
     /// <summary>Every descriptor, in ID order.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
@@ -109,6 +118,6 @@ public static class DiagnosticDescriptors
         AddressCollision, OverlappingSubnets, VniCollision, VniOutOfRange, VniLow, PublishedPortCollision, DnsrrWithIngress,
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
-        NoPlacement, Unsupported, InvalidExpectation,
+        NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink,
     };
 }

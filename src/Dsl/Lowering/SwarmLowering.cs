@@ -172,26 +172,62 @@ public static class SwarmLowering
 
         // ---- underlay --------------------------------------------------------------------------------------------
 
+        /// <summary>
+        /// The outside client's address: the highest address of the underlay subnet (the first node's prefix when none is
+        /// declared) that no node holds. Each node answers the client through its own on-link prefix, so when that address is
+        /// not on-link for every node (an underlay subnet wider than the nodes' prefixes), the client takes instead the highest
+        /// free address of the first node prefix, in node order, whose such address is on-link for every node and inside the
+        /// underlay subnet. When there is none, the first choice stays and a warning says so (or, when the nodes themselves are
+        /// not on one subnet, the front end has already said so: SWARM0042).
+        /// </summary>
         private UnderlayPlan LowerUnderlay()
         {
             var subnet = _t.Underlay.Subnet ?? (_t.Nodes.Count > 0 ? _t.Nodes[0].Address.Subnet : new Ipv4Cidr(Ipv4Address.Any, 0));
             var used = new HashSet<uint>(_t.Nodes.Select(n => n.Address.Address.Value));
-            Ipv4Address? client = null;
-            // The highest usable address no node holds: at most one more probe than there are nodes.
-            uint first = subnet.FirstHost.Value;
-            for (uint v = subnet.LastHost.Value, tries = 0; v >= first && tries <= (uint)used.Count; v--, tries++)
-            {
-                if (!used.Contains(v)) { client = new Ipv4Address(v); break; }
-                if (v == 0) break;
-            }
+            var client = HighestFree(subnet, used);
             if (client is null)
             {
                 var span = _t.Underlay.Span.IsKnown ? _t.Underlay.Span : _t.Nodes.Count > 0 ? _t.Nodes[0].Span : _t.Span;
                 _d.Report(DiagnosticDescriptors.SubnetExhausted, span,
                     $"the underlay subnet {subnet} has no address left for the external client: use a larger underlay subnet", Severity.Warning);
             }
+            else if (!OnLinkForEveryNode(client.Value))
+            {
+                Ipv4Address? better = null;
+                var tried = new HashSet<Ipv4Cidr>();
+                foreach (var n in _t.Nodes)
+                {
+                    // The node's prefix and the underlay subnet both hold the node's address, so the longer of the two is inside the other.
+                    var prefix = n.Address.PrefixLength >= subnet.PrefixLength ? n.Address.Subnet : subnet;
+                    if (!tried.Add(prefix)) continue;
+                    if (HighestFree(prefix, used) is { } a && OnLinkForEveryNode(a)) { better = a; break; }
+                }
+                if (better is not null) client = better;
+                else if (NodesOnOneLink())
+                {
+                    var span = _t.Underlay.Span.IsKnown ? _t.Underlay.Span : _t.Nodes[0].Span;
+                    _d.Report(DiagnosticDescriptors.UnderlayNotOnLink, span,
+                        $"no free address of the underlay is on-link for every node, so the external client {client} gets no reply from nodes whose prefix does not hold it: leave a free address in the nodes' subnet", Severity.Warning);
+                }
+            }
             return new UnderlayPlan(subnet, _t.Underlay.Mtu, _t.Underlay.DataPathPort, client ?? Ipv4Address.Any);
         }
+
+        /// <summary>The highest usable address of <paramref name="subnet"/> outside <paramref name="used"/>: at most one more probe than there are used addresses.</summary>
+        private static Ipv4Address? HighestFree(Ipv4Cidr subnet, HashSet<uint> used)
+        {
+            uint first = subnet.FirstHost.Value;
+            for (uint v = subnet.LastHost.Value, tries = 0; v >= first && tries <= (uint)used.Count; v--, tries++)
+            {
+                if (!used.Contains(v)) return new Ipv4Address(v);
+                if (v == 0) break;
+            }
+            return null;
+        }
+
+        private bool OnLinkForEveryNode(Ipv4Address a) => _t.Nodes.All(n => n.Address.Contains(a));
+
+        private bool NodesOnOneLink() => _t.Nodes.All(n => _t.Nodes.All(o => n.Address.Contains(o.Address.Address)));
 
         // ---- per node --------------------------------------------------------------------------------------------
 

@@ -29,6 +29,10 @@ public sealed class TopologyAnalyzer
     public const string GatewayBridge = "docker_gwbridge";
     /// <summary>The namespace of the ingress load balancer.</summary>
     public const string IngressSandbox = "ingress_sbox";
+    /// <summary>The node namespace's name in rules and traces (lowering's host namespace).</summary>
+    public const string HostNamespaceName = "host";
+    /// <summary>The outside client's name in every verb (<c>trace external …</c>, <c>expect: from: external</c>).</summary>
+    public const string ExternalName = "external";
 
     private readonly TopologyDeclaration _decl;
     private readonly DiagnosticBag _d;
@@ -71,8 +75,9 @@ public sealed class TopologyAnalyzer
         var underlay = new Underlay(_decl.Underlay.Mtu?.Value ?? 1500, _decl.Underlay.Subnet?.Value, _decl.Underlay.DataPathPort?.Value ?? 4789, _decl.Underlay.Span);
         var nodes = BindNodes(underlay);
         var networks = BindNetworks(underlay, nodes);
-        var services = BindServices(networks, nodes);
-        var tasks = PlaceTasks(services, nodes);
+        CheckInterfaces(nodes, networks);
+        var services = BindServices(networks, nodes, underlay);
+        var tasks = PlaceTasks(services, nodes, networks);
         CheckHostPorts(services, tasks);
 
         if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
@@ -110,6 +115,8 @@ public sealed class TopologyAnalyzer
                 _d.Report(DiagnosticDescriptors.DuplicateKey, n.Name.Span, $"node '{n.Name.Value}' is declared twice");
                 continue;
             }
+            if (n.Name.Value == ExternalName)
+                _d.Report(DiagnosticDescriptors.InvalidName, n.Name.Span, ExternalMessage("node"));
             if (n.Address is not { } addr) continue;
             if (underlay.Subnet is { } us && !us.ContainsHost(addr.Value.Address))
                 _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, addr.Span, $"node address {addr.Value.Address} is outside the underlay subnet {us}");
@@ -120,7 +127,59 @@ public sealed class TopologyAnalyzer
             result.Add(new NodeModel(n.Name.Value, n.Hostname?.Value ?? n.Name.Value, n.Role?.Value ?? NodeRole.Worker, addr.Value,
                 n.Interface?.Value ?? "eth0", labels, n.Name.Span));
         }
+        CheckOneLink(result);
         return result;
+    }
+
+    /// <summary>
+    /// A node's underlay interface shares the node's namespace with <c>lo</c> and the bridges lowering makes there
+    /// (docker_gwbridge, <c>br-&lt;network&gt;</c> of each bridge network): naming it after one of them would make two
+    /// devices of one name. (The host ends of veths are hashed names that already steer clear of the interface.)
+    /// </summary>
+    private void CheckInterfaces(List<NodeModel> nodes, List<NetworkModel> networks)
+    {
+        var taken = new Dictionary<string, string>(StringComparer.Ordinal) { ["lo"] = "the loopback device" };
+        foreach (var n in networks.Where(n => !n.IsOverlay))
+            taken[n.Name == GatewayBridge ? n.Name : Lowering.InterfaceNames.Bridge(n.Name)] = $"the bridge of network '{n.Name}'";
+        foreach (var d in _decl.Nodes)
+        {
+            if (d.Interface is not { } i || !taken.TryGetValue(i.Value, out var what) || nodes.All(n => n.Name != d.Name.Value)) continue;
+            _d.Report(DiagnosticDescriptors.InvalidName, i.Span, $"interface '{i.Value}' is {what} on every node: the underlay interface needs a name of its own (e.g. eth0)");
+        }
+    }
+
+    private static string ExternalMessage(string kind)
+        => $"'{ExternalName}' is the outside client's name in traces, expectations and reach: a {kind} cannot be called '{ExternalName}'; rename it";
+
+    /// <summary>
+    /// The underlay is one link: a node reaches another node's VTEP (and the outside client reaches a node) only through an
+    /// on-link route, so every node's prefix must hold every other node's address. Reported once, at the first node that
+    /// breaks it. Linear: prefixes are ranges, so it is enough that each prefix holds the lowest and highest address, and
+    /// that each address lies in the intersection of the prefixes before it.
+    /// </summary>
+    private void CheckOneLink(List<NodeModel> nodes)
+    {
+        if (nodes.Count < 2) return;
+        uint lo = nodes[0].Address.Address.Value, hi = lo;
+        uint rangeLo = nodes[0].Address.Network.Value, rangeHi = nodes[0].Address.Broadcast.Value;
+        for (int i = 1; i < nodes.Count; i++)
+        {
+            var n = nodes[i];
+            uint a = n.Address.Address.Value;
+            bool holdsEarlier = n.Address.Contains(new Ipv4Address(lo)) && n.Address.Contains(new Ipv4Address(hi));
+            if (!holdsEarlier || a < rangeLo || a > rangeHi)
+            {
+                var other = nodes.Take(i).First(o => !o.Address.Contains(n.Address.Address) || !n.Address.Contains(o.Address.Address));
+                var span = _decl.Nodes.FirstOrDefault(d => d.Name.Value == n.Name)?.Address?.Span ?? n.Span;
+                _d.Report(DiagnosticDescriptors.UnderlayNotOnLink, span,
+                    $"node '{n.Name}' ({n.Address}) and node '{other.Name}' ({other.Address}) are not on one subnet: the underlay is one link without routers, so their VTEPs cannot reach each other and the outside client reaches only one of them; give the nodes addresses in one subnet");
+                return;
+            }
+            lo = Math.Min(lo, a);
+            hi = Math.Max(hi, a);
+            rangeLo = Math.Max(rangeLo, n.Address.Network.Value);
+            rangeHi = Math.Min(rangeHi, n.Address.Broadcast.Value);
+        }
     }
 
     // ---- networks ------------------------------------------------------------------------------------------------
@@ -304,8 +363,9 @@ public sealed class TopologyAnalyzer
 
     // ---- services ------------------------------------------------------------------------------------------------
 
-    private List<ServiceModel> BindServices(List<NetworkModel> networks, List<NodeModel> nodes)
+    private List<ServiceModel> BindServices(List<NetworkModel> networks, List<NodeModel> nodes, Underlay underlay)
     {
+        var nodeByName = ByName(nodes, n => n.Name);
         var result = new List<ServiceModel>();
         var names = new HashSet<string>(StringComparer.Ordinal);
         var ingressPorts = new Dictionary<(int, IpProtocol), string>();
@@ -318,6 +378,11 @@ public sealed class TopologyAnalyzer
                 _d.Report(DiagnosticDescriptors.DuplicateKey, s.Name.Span, $"service '{name}' is declared twice");
                 continue;
             }
+            if (name == ExternalName)
+                _d.Report(DiagnosticDescriptors.InvalidName, s.Name.Span, ExternalMessage("service"));
+            if (nodeByName.TryGetValue(name, out var sameNode))
+                _d.Report(DiagnosticDescriptors.NameCollision, Later(s.Name.Span, sameNode.Span),
+                    $"'{name}' names both a node and a service: traces and expectations could not tell them apart (the node would win); rename one");
             var mode = s.Mode?.Value ?? ServiceMode.Replicated;
             if (mode == ServiceMode.Global && s.Replicas is { } r)
                 _d.Report(DiagnosticDescriptors.Unsupported, r.Span, $"service '{name}' is global: it runs one task per node, so 'replicas' does not apply (remove it)");
@@ -343,6 +408,10 @@ public sealed class TopologyAnalyzer
                         _d.Report(DiagnosticDescriptors.PublishedPortCollision, p.Published.Value.Span,
                             $"port {pm.Published}/{pm.Protocol.Name()} is already published on the ingress network by service '{other}'");
                     else ingressPorts[(pm.Published, pm.Protocol)] = name;
+                    // The routing mesh DNATs this port on every node before the overlay's VXLAN socket sees it.
+                    if (pm.Protocol == IpProtocol.Udp && pm.Published == underlay.DataPathPort)
+                        _d.Report(DiagnosticDescriptors.DataPathPortPublished, p.Published.Value.Span,
+                            $"udp port {pm.Published} is the overlay's VXLAN data path port: publishing it in ingress mode makes DOCKER-INGRESS redirect the nodes' own VXLAN traffic to service '{name}', which breaks every overlay; publish another port or set underlay.dataPathPort");
                 }
                 ports.Add(pm);
             }
@@ -409,10 +478,10 @@ public sealed class TopologyAnalyzer
 
     // ---- placement -----------------------------------------------------------------------------------------------
 
-    private List<TaskModel> PlaceTasks(List<ServiceModel> services, List<NodeModel> nodes)
+    private List<TaskModel> PlaceTasks(List<ServiceModel> services, List<NodeModel> nodes, List<NetworkModel> networks)
     {
         var result = new List<TaskModel>();
-        var taskNames = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
+        var all = new List<(ServiceModel Service, ServiceDeclaration Decl, string Node, TaskDeclaration? Td, string Name, int Slot)>();
         var declarations = ServiceDeclarations();
         var nodeIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = nodes.Count - 1; i >= 0; i--) nodeIndex[nodes[i].Name] = i; // the first node of a name, as IndexOf finds it
@@ -498,20 +567,94 @@ public sealed class TopologyAnalyzer
                 if (eligible.Count == 0)
                     _d.Report(DiagnosticDescriptors.NoPlacement, decl.Name.Span, $"global service '{s.Name}' has no node to run on: {NoNodeHint(decl, nodes)}");
             }
-            foreach (var (node, td, taskName, slot) in placed)
+            foreach (var (node, td, taskName, slot) in placed) all.Add((s, decl, node, td, taskName, slot));
+        }
+
+        // Names: the derived ones (<service>.<slot>, <service>.<node>) cannot clash with each other; a written one must not
+        // clash with them, with another task, with a node or service, or with a namespace lowering makes.
+        var derived = new Dictionary<string, ServiceModel>(StringComparer.Ordinal);
+        foreach (var p in all)
+            if (p.Td?.Name is null && !derived.ContainsKey(p.Name)) derived[p.Name] = p.Service;
+        var serviceByName = ByName(services, x => x.Name);
+        var nodeByName = ByName(nodes, x => x.Name);
+        // The namespaces lowering makes on a node, by name, and what each is.
+        var namespaces = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [HostNamespaceName] = "the node's own (host) namespace",
+            [IngressSandbox] = "the ingress load balancer's namespace",
+        };
+        foreach (var n in networks)
+        {
+            namespaces[NetworkLoadBalancerNamespace(n.Name)] = $"network '{n.Name}''s load-balancer namespace";
+            namespaces[OverlayNamespace(n.Name)] = $"network '{n.Name}''s overlay namespace";
+        }
+        var taskNames = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
+        foreach (var (s, decl, node, td, taskName, slot) in all)
+        {
+            var span = td?.Span ?? decl.Name.Span;
+            if (td?.Name is { } written && !CheckWrittenTaskName(s, written, derived, serviceByName, nodeByName, namespaces)) continue;
+            if (taskNames.ContainsKey(taskName))
             {
-                var span = td?.Span ?? decl.Name.Span;
-                if (taskNames.ContainsKey(taskName))
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidName, td?.Name?.Span ?? span, $"task name '{taskName}' is already used by another task");
-                    continue;
-                }
-                taskNames[taskName] = span;
-                result.Add(new TaskModel(taskName, s.Name, slot, node, td?.Weight?.Value ?? 1, td is not null, span));
+                _d.Report(DiagnosticDescriptors.InvalidName, td?.Name?.Span ?? span, $"task name '{taskName}' is already used by another task");
+                continue;
             }
+            taskNames[taskName] = span;
+            result.Add(new TaskModel(taskName, s.Name, slot, node, td?.Weight?.Value ?? 1, td is not null, span));
         }
         return result;
     }
+
+    /// <summary>
+    /// A task name written under <c>tasks:</c> becomes a namespace and a name in traces: it must not be a namespace lowering
+    /// makes (<c>host</c>, <c>ingress_sbox</c>, <c>lb_&lt;network&gt;</c>, <c>1-&lt;network&gt;</c>), nor <c>external</c>, nor pass
+    /// for another service's task (<c>&lt;other service&gt;.&lt;digits&gt;</c>, or any name the tool derives for another
+    /// task), nor be a node's or a service's name. Reports the first problem at the name and returns false.
+    /// </summary>
+    private bool CheckWrittenTaskName(ServiceModel s, Located<string> written, Dictionary<string, ServiceModel> derived,
+        Dictionary<string, ServiceModel> services, Dictionary<string, NodeModel> nodes, Dictionary<string, string> namespaces)
+    {
+        var name = written.Value;
+        if (namespaces.TryGetValue(name, out var ns))
+        {
+            _d.Report(DiagnosticDescriptors.InvalidName, written.Span, $"task name '{name}' is {ns} on every node that has one: a task's namespace cannot share it; choose another name");
+            return false;
+        }
+        if (name == ExternalName)
+        {
+            _d.Report(DiagnosticDescriptors.InvalidName, written.Span, ExternalMessage("task"));
+            return false;
+        }
+        int dot = name.LastIndexOf('.');
+        if (dot > 0 && dot < name.Length - 1 && name.Substring(dot + 1).All(c => c is >= '0' and <= '9')
+            && services.TryGetValue(name.Substring(0, dot), out var owner) && owner.Name != s.Name)
+        {
+            _d.Report(DiagnosticDescriptors.NameCollision, written.Span,
+                $"task name '{name}' of service '{s.Name}' has the form of a task of service '{owner.Name}' ({owner.Name}.<number>): it would pass for one; choose another name");
+            return false;
+        }
+        if (derived.TryGetValue(name, out var other))
+        {
+            if (other.Name != s.Name)
+                _d.Report(DiagnosticDescriptors.NameCollision, written.Span,
+                    $"task name '{name}' of service '{s.Name}' is the name the tool gives a task of service '{other.Name}': it would pass for that task; choose another name");
+            else
+                _d.Report(DiagnosticDescriptors.InvalidName, written.Span, $"task name '{name}' is already used by another task (the name the tool gives another task of service '{s.Name}')");
+            return false;
+        }
+        SourceSpan? clash = nodes.TryGetValue(name, out var node) ? node.Span : services.TryGetValue(name, out var svc) ? svc.Span : null;
+        if (clash is { } cs)
+        {
+            var kind = nodes.ContainsKey(name) ? "node" : "service";
+            _d.Report(DiagnosticDescriptors.NameCollision, Later(written.Span, cs),
+                $"'{name}' names both a task of service '{s.Name}' and a {kind}: traces and expectations could not tell them apart (the {kind} would win); rename one");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>The later of two declarations (the second one written), where a clash between them is reported.</summary>
+    private static SourceSpan Later(SourceSpan a, SourceSpan b)
+        => !b.IsKnown ? a : !a.IsKnown ? b : (a.StartLine, a.StartColumn).CompareTo((b.StartLine, b.StartColumn)) >= 0 ? a : b;
 
     /// <summary>The first item of each name (names are unique once bound; the first declaration is the one kept).</summary>
     private static Dictionary<string, T> ByName<T>(IEnumerable<T> items, Func<T, string> name)
@@ -818,6 +961,14 @@ public sealed class TopologyAnalyzer
             if (!TrafficEndpoint.TryParse(x.To.Value.Value, Resolve, out var to, out var e2))
             {
                 _d.Report(DiagnosticDescriptors.InvalidExpectation, x.To.Value.Span, "to: " + e2);
+                continue;
+            }
+            // A dnsrr service has no VIP: as a destination it names no address, so any verdict about it would hold vacuously.
+            if (to.Kind == TrafficEndpointKind.Service && t.Services.FirstOrDefault(s => s.Name == to.Name) is { EndpointMode: EndpointMode.Dnsrr } dnsrr)
+            {
+                var example = t.Tasks.FirstOrDefault(k => k.Service == dnsrr.Name)?.Name ?? dnsrr.Name + ".1";
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.To.Value.Span,
+                    $"to: service '{dnsrr.Name}' uses endpointMode dnsrr, so it has no VIP to send to: address one of its tasks instead (e.g. '{example}')");
                 continue;
             }
             if (x.Reaches is { } r && t.Services.All(s => s.Name != r.Value))

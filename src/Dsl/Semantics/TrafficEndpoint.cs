@@ -56,6 +56,13 @@ public sealed record TrafficEndpoint(TrafficEndpointKind Kind, string Text, stri
                 endpoint = new TrafficEndpoint(TrafficEndpointKind.External, text, null, null, ext, null, proto);
                 return true;
             }
+            // "80/xyz": the slash was left on because 'xyz' is no protocol; say so rather than that '80/xyz' is no port.
+            var restSlash = rest.IndexOf('/');
+            if (restSlash > 0 && int.TryParse(rest.Substring(0, restSlash), NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                error = $"'{rest.Substring(restSlash + 1)}' is not a protocol: use tcp, udp, sctp or icmp (as in {head}:{rest.Substring(0, restSlash)}/tcp)";
+                return false;
+            }
             if (!int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var pn) || pn < 1 || pn > 65535)
             {
                 error = $"'{rest}' is not a port from 1 to 65535";

@@ -51,7 +51,12 @@ public sealed class YamlBinder
                 case "version": _t.Version = Int(e, int.MinValue, int.MaxValue); break;
                 case "name": _t.Name = Name(e.Value, "topology name"); break;
                 case "underlay": BindUnderlay(e.Value); break;
-                case "nodes": ForEachNamed(e.Value, "nodes", BindNode); break;
+                case "nodes":
+                    // Written but empty: nothing could run and the outside client would have no underlay to stand on.
+                    if (e.Value is YamlScalar { IsNull: true } || e.Value is YamlMapping { Entries.Count: 0 })
+                        _d.Report(DiagnosticDescriptors.MissingKey, e.Key.Span, "'nodes' is empty: a topology needs at least one node (e.g. manager: { address: 10.7.191.10/24, role: manager })");
+                    ForEachNamed(e.Value, "nodes", BindNode);
+                    break;
                 case "networks": ForEachNamed(e.Value, "networks", BindNetwork); break;
                 case "services": ForEachNamed(e.Value, "services", BindService); break;
                 case "tuning":
@@ -631,10 +636,12 @@ public sealed class YamlBinder
         if (t is null) return null;
         var v = t.Value.Value;
         // IFNAMSIZ is 16 including the terminator; '/' and whitespace are refused by the kernel; we also refuse shell metacharacters.
-        bool ok = v.Length is > 0 and <= 15 && v != "." && v != ".." && v.All(ch => ch is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or '-' or '.' or '@');
+        // The same set the emitters accept for device names (NodeLayout.CheckName, ScriptEmitter.CheckWord): no '@', which
+        // ip(8) reads as "name@link", and no leading '-', which it reads as an option.
+        bool ok = v.Length is > 0 and <= 15 && v != "." && v != ".." && v[0] != '-' && v.All(ch => ch is >= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '_' or '-' or '.');
         if (!ok)
         {
-            _d.Report(DiagnosticDescriptors.InvalidName, t.Value.Span, $"invalid interface name '{Printable(v)}': 1 to 15 letters, digits, '_', '-', '.' or '@'");
+            _d.Report(DiagnosticDescriptors.InvalidName, t.Value.Span, $"invalid interface name '{Printable(v)}': 1 to 15 letters, digits, '_', '-' or '.', not starting with '-'");
             return null;
         }
         return t;

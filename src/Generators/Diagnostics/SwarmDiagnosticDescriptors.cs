@@ -111,6 +111,15 @@ internal static class SwarmDiagnosticDescriptors
     /// <summary>SWARM0031: <see cref="Catalog.InvalidExpectation"/>.</summary>
     public static readonly DiagnosticDescriptor InvalidExpectation = new("SWARM0031", Catalog.InvalidExpectation.Title, MessageFormat, Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.InvalidExpectation.Fix);
+    /// <summary>SWARM0040: <see cref="Catalog.NameCollision"/>.</summary>
+    public static readonly DiagnosticDescriptor NameCollision = new("SWARM0040", Catalog.NameCollision.Title, MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: Catalog.NameCollision.Fix);
+    /// <summary>SWARM0041: <see cref="Catalog.DataPathPortPublished"/>.</summary>
+    public static readonly DiagnosticDescriptor DataPathPortPublished = new("SWARM0041", Catalog.DataPathPortPublished.Title, MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.DataPathPortPublished.Fix);
+    /// <summary>SWARM0042: <see cref="Catalog.UnderlayNotOnLink"/>.</summary>
+    public static readonly DiagnosticDescriptor UnderlayNotOnLink = new("SWARM0042", Catalog.UnderlayNotOnLink.Title, MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.UnderlayNotOnLink.Fix);
 
     /// <summary>SWARM1001: the <c>[SwarmTopology]</c> type (or a type containing it) is not <c>partial</c>.</summary>
     public static readonly DiagnosticDescriptor TypeNotPartial = new("SWARM1001", "Topology type must be partial", MessageFormat, Category,
@@ -139,7 +148,7 @@ internal static class SwarmDiagnosticDescriptors
         AddressCollision, OverlappingSubnets, VniCollision, VniOutOfRange, VniLow, PublishedPortCollision, DnsrrWithIngress,
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
-        NoPlacement, Unsupported, InvalidExpectation,
+        NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink,
         TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode,
     };
 

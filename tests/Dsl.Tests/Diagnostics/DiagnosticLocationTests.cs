@@ -210,6 +210,16 @@ public class DiagnosticLocationTests
         new("SWARM0031", "bad port", With("expect: [{ from: external, to: \"a:99999/tcp\", reaches: web }]\n"), 11, 32, "to: '99999' is not a port"),
         new("SWARM0031", "neither reaches nor blocked", With("expect:\n  - { from: external, to: a }\n"), 12, 5, "needs 'reaches: <service>' or 'blocked: true'"),
         new("SWARM0031", "both reaches and blocked", With("expect:\n  - { from: external, to: a, reaches: web, blocked: true }\n"), 12, 5, "cannot both reach a service and be blocked"),
+
+        // ---- SWARM0040 name collision ----
+        new("SWARM0040", "a node and a service with one name", Base.Replace("  web:", "  a:"), 9, 3, "'a' names both a node and a service"),
+        new("SWARM0040", "a task name of another service's form", With("    tasks: [{ node: a, name: api.1 }]\n  api:\n    networks: [front]\n"), 11, 30, "has the form of a task of service 'api'"),
+
+        // ---- SWARM0041 data path port published ----
+        new("SWARM0041", "4789/udp through the routing mesh", With("    ports: [{ published: 4789, target: 53, protocol: udp }]\n"), 11, 26, "is the overlay's VXLAN data path port"),
+
+        // ---- SWARM0042 underlay not on one link ----
+        new("SWARM0042", "nodes on two subnets", Base.Replace("10.0.0.2/24", "10.0.2.2/24"), 5, 17, "are not on one subnet"),
     };
 
     public static IEnumerable<object[]> CaseData => Cases.Select(c => new object[] { c });

@@ -103,6 +103,10 @@ public class TopologySchemaTests
         { "expect both reaches and blocked", Base + "expect: [{ from: external, to: web, reaches: web, blocked: true }]\n" },
         { "expect neither reaches nor blocked", Base + "expect: [{ from: external, to: web }]\n" },
         { "interface too long", Base.Replace("{ address: 10.0.0.1/24 }", "{ address: 10.0.0.1/24, interface: averyveryverylongname0 }") },
+        { "interface with '@'", Base.Replace("{ address: 10.0.0.1/24 }", "{ address: 10.0.0.1/24, interface: \"a@b\" }") },
+        { "interface with a leading '-'", Base.Replace("{ address: 10.0.0.1/24 }", "{ address: 10.0.0.1/24, interface: \"-eth0\" }") },
+        { "interface lo", Base.Replace("{ address: 10.0.0.1/24 }", "{ address: 10.0.0.1/24, interface: lo }") },
+        { "empty nodes", Base.Replace("nodes:\n  a: { address: 10.0.0.1/24 }\n", "nodes: {}\n") },
         { "dataPathPort below 1024", Base + "underlay: { dataPathPort: 80 }\n" },
     };
 
