@@ -24,7 +24,7 @@ namespace SwarmDsl.Lowering;
 public static class SwarmLowering
 {
     /// <summary>The name of the host's own namespace in the plan.</summary>
-    public const string HostNamespace = "host";
+    public const string HostNamespace = TopologyAnalyzer.HostNamespaceName;
     /// <summary>The overlay namespace's bridge.</summary>
     public const string OverlayBridge = "br0";
     /// <summary>The overlay namespace's VXLAN device.</summary>

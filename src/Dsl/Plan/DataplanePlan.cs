@@ -31,7 +31,7 @@ public sealed record DataplanePlan(string Topology, string SourceFile, LoadBalan
 /// <param name="Subnet">The underlay subnet (declared, or the first node's).</param>
 /// <param name="Mtu">The underlay MTU.</param>
 /// <param name="DataPathPort">VXLAN UDP destination port.</param>
-/// <param name="ExternalClient">The default external client address (the subnet's last usable one not used by a node).</param>
+/// <param name="ExternalClient">The default external client address: the underlay subnet's highest free address when every node has an on-link route to it, else the highest free address of the first node prefix every node reaches (lowering's LowerUnderlay).</param>
 public sealed record UnderlayPlan(Ipv4Cidr Subnet, int Mtu, int DataPathPort, Ipv4Address ExternalClient);
 
 /// <summary>One host.</summary>
