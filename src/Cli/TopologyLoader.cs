@@ -14,7 +14,7 @@ internal static class TopologyLoader
 
     /// <summary>
     /// How the command line lowers: with <paramref name="backend"/>, one node per processor at a time (the plan is the same;
-    /// a 100-node topology lowers in a little more than half the time on two).
+    /// on two processors a 100-node topology lowers in 0.92 of the time: lowering allocates, and the collector stops both).
     /// </summary>
     public static LoweringOptions Lowering(LoadBalancerBackend backend = LoadBalancerBackend.Ipvs) =>
         new(backend) { Parallelism = Environment.ProcessorCount };
