@@ -48,4 +48,34 @@ public sealed class ExpectCheckTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Equal("1 file checked: 0 errors, 0 warnings\n", stdout);
     }
+
+    [Fact]
+    public void A_sysctl_the_simulation_does_not_model_is_SWARM0043_at_the_sysctl_when_expectations_are_checked()
+    {
+        var path = Path.Combine(_dir, "sysctl.swarm.yaml");
+        File.WriteAllText(path, """
+            version: 1
+            name: demo
+            nodes:
+              manager: { address: 10.7.1.10/24, role: manager }
+              worker:
+                address: 10.7.1.11/24
+                sysctls:
+                  net.ipv4.icmp_echo_ignore_all: 1
+                  net.core.rmem_max: 26214400
+                  net.ipv4.ip_forward: 1
+            expect:
+              - { from: external, to: worker, blocked: true }
+            """);
+        var (exit, stdout, stderr) = Run("check", path);
+        // icmp_echo_ignore_all would change the answer; a buffer size would not, and ip_forward is modelled.
+        Assert.Contains("sysctl.swarm.yaml(8,7): warning SWARM0043: sysctl net.ipv4.icmp_echo_ignore_all = 1 is provisioned by emit, but the packet simulation does not model it", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("rmem_max", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ip_forward", stdout + stderr, StringComparison.Ordinal);
+        // Without expectations nothing is simulated, so nothing is said.
+        File.WriteAllText(path, File.ReadAllText(path).Replace("expect:\n  - { from: external, to: worker, blocked: true }", ""));
+        (exit, stdout, stderr) = Run("check", path);
+        Assert.Equal(0, exit);
+        Assert.DoesNotContain("SWARM0043", stdout + stderr, StringComparison.Ordinal);
+    }
 }

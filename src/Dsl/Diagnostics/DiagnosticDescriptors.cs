@@ -111,6 +111,10 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor UnderlayNotOnLink = new("SWARM0042", "Underlay not on one link", Severity.Warning,
         "Give every node an address and prefix that covers the other nodes (one subnet for the whole underlay), and leave room in it for the outside client.");
 
+    /// <summary>SWARM0043: a sysctl the packet simulation does not model, in a topology whose expectations it evaluates.</summary>
+    public static readonly DiagnosticDescriptor SysctlNotSimulated = new("SWARM0043", "Sysctl not simulated", Severity.Warning,
+        "Know that trace, reach and expect: behave as if the sysctl were unset; state what it changes in an expectation of its own only when the simulation models it.");
+
     /// <summary>Every descriptor, in ID order.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -118,6 +122,6 @@ public static class DiagnosticDescriptors
         AddressCollision, OverlappingSubnets, VniCollision, VniOutOfRange, VniLow, PublishedPortCollision, DnsrrWithIngress,
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
-        NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink,
+        NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
     };
 }

@@ -121,6 +121,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor UnderlayNotOnLink = new("SWARM0042", Catalog.UnderlayNotOnLink.Title, MessageFormat, Category,
         DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.UnderlayNotOnLink.Fix);
 
+    /// <summary>SWARM0043: <see cref="Catalog.SysctlNotSimulated"/>.</summary>
+    public static readonly DiagnosticDescriptor SysctlNotSimulated = new("SWARM0043", Catalog.SysctlNotSimulated.Title, MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.SysctlNotSimulated.Fix);
+
     /// <summary>SWARM1001: the <c>[SwarmTopology]</c> type (or a type containing it) is not <c>partial</c>.</summary>
     public static readonly DiagnosticDescriptor TypeNotPartial = new("SWARM1001", "Topology type must be partial", MessageFormat, Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Add the partial modifier to the [SwarmTopology] type and every type containing it, so the generator can add its members.");
@@ -148,7 +152,7 @@ internal static class SwarmDiagnosticDescriptors
         AddressCollision, OverlappingSubnets, VniCollision, VniOutOfRange, VniLow, PublishedPortCollision, DnsrrWithIngress,
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
-        NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink,
+        NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
         TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode,
     };
 

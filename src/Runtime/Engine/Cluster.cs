@@ -612,6 +612,43 @@ public sealed class Cluster
         LinkDevices(ns);
     }
 
+    /// <summary>
+    /// Whether the simulation models a sysctl (what <c>LoadBody</c> and <see cref="DeviceSysctl"/> read): forwarding,
+    /// <c>bridge-nf-call-iptables</c>, <c>vs.conntrack</c> and per device <c>route_localnet</c>, <c>arp_ignore</c>,
+    /// <c>arp_announce</c>. Any other is provisioned by emit but changes nothing in a walk.
+    /// </summary>
+    internal static bool ModelsSysctl(string key)
+    {
+        switch (key)
+        {
+            case "net.ipv4.ip_forward":
+            case "net.ipv4.conf.all.forwarding":
+            case "net.ipv4.vs.conntrack":
+            case "net.bridge.bridge-nf-call-iptables":
+                return true;
+        }
+        const string prefix = "net.ipv4.conf.";
+        return key.StartsWith(prefix, StringComparison.Ordinal)
+            && (key.EndsWith(".route_localnet", StringComparison.Ordinal) || key.EndsWith(".arp_ignore", StringComparison.Ordinal) || key.EndsWith(".arp_announce", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Whether a sysctl the simulation does not model could still change where a packet goes: ICMP answers, per-device
+    /// IPv4 behaviour (rp_filter, proxy_arp, …), local ports and binding, neighbours, routes, IPVS, bridge netfilter and
+    /// conntrack. Buffer sizes, queues and TCP tuning (<c>net.core.*</c>, <c>net.ipv4.tcp_*</c>) do not.
+    /// </summary>
+    internal static bool MayChangeAWalk(string key)
+    {
+        foreach (var prefix in WalkSysctlPrefixes)
+            if (key.StartsWith(prefix, StringComparison.Ordinal)) return !ModelsSysctl(key);
+        return false;
+    }
+
+    private static readonly string[] WalkSysctlPrefixes =
+    {
+        "net.ipv4.icmp_", "net.ipv4.conf.", "net.ipv4.ip_", "net.ipv4.neigh.", "net.ipv4.route.", "net.ipv4.vs.", "net.bridge.", "net.netfilter.",
+    };
+
     /// <summary><c>net.ipv4.conf.{all,DEV}.{route_localnet,arp_ignore,arp_announce}</c>.</summary>
     private static void DeviceSysctl(NamespaceRuntime ns, string key, string value)
     {

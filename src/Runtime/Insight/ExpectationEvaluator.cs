@@ -21,7 +21,8 @@ public static class ExpectationEvaluator
 
     /// <summary>
     /// Simulates every expectation from the plan's initial state (seed <paramref name="seed"/>) and returns one SWARM0020 error,
-    /// located at the <c>expect:</c> entry, per expectation that does not hold. <paramref name="cancellationToken"/> is
+    /// located at the <c>expect:</c> entry, per expectation that does not hold, after a SWARM0043 warning per declared sysctl
+    /// the simulation does not model. <paramref name="cancellationToken"/> is
     /// checked before every expectation (the source generator cancels when the compilation changes).
     /// </summary>
     public static IReadOnlyList<Diagnostic> Evaluate(Topology topology, DataplanePlan plan, uint seed = 0, CancellationToken cancellationToken = default)
@@ -29,6 +30,13 @@ public static class ExpectationEvaluator
         if (topology is null) throw new ArgumentNullException(nameof(topology));
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         var result = new List<Diagnostic>();
+        // A sysctl the walk does not read cannot make an expectation hold or fail: say so where it is declared, rather than
+        // let an expectation about it fail (or hold) for a reason the topology does not show.
+        if (topology.Expectations.Count > 0)
+            foreach (var s in topology.Sysctls)
+                if (Cluster.MayChangeAWalk(s.Key))
+                    result.Add(Diagnostic.Create(DiagnosticDescriptors.SysctlNotSimulated, s.Span,
+                        "sysctl " + s.Key + " = " + s.Value + " is provisioned by emit, but the packet simulation does not model it: expectations are evaluated as if it were unset"));
         var taskService = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var t in topology.Tasks) taskService[t.Name] = t.Service;
         // Loading the plan (devices, routes, compiled chains) costs far more than an expectation's connections: load it
