@@ -108,6 +108,10 @@ public static class EmitScenario
 
     public static string Sh(string ns, params string[] args) => ScratchNamespaces.Exec(ns, args[0], args.Skip(1)).StdOut;
 
+    // A bridge's operational state goes from UNKNOWN to UP when the kernel's link watch sees its ports, asynchronously (within
+    // about a second): when the listing is taken decides which it shows, not what was built. A link set down still shows DOWN.
+    private static readonly System.Text.RegularExpressions.Regex BridgeState = new(@"state (UNKNOWN|UP) ", System.Text.RegularExpressions.RegexOptions.Compiled);
+
     /// <summary>Everything apply controls in a node's namespace and the namespaces it made, as text.</summary>
     public static string Dataplane(EmitLab lab, string node)
     {
@@ -120,7 +124,7 @@ public static class EmitScenario
                 var r = ScratchNamespaces.Exec(ns, file, args);
                 sb.Append("-- ").Append(title).Append('\n');
                 foreach (var line in r.StdOut.Split('\n'))
-                    if (!line.StartsWith('#')) sb.Append(Counters.Replace(Timers.Replace(line, ""), "counter")).Append('\n');
+                    if (!line.StartsWith('#')) sb.Append(BridgeState.Replace(Counters.Replace(Timers.Replace(line, ""), "counter"), "state UP|UNKNOWN ")).Append('\n');
             }
             Add("links", "ip", "-d", "link", "show");
             Add("addresses", "ip", "-4", "addr", "show");
