@@ -103,4 +103,16 @@ public class ResolutionTests
         Assert.Contains(why, error, System.StringComparison.Ordinal);
         Assert.True(sim.TryResolve("external:10.1.1.200", "m:8080/tcp", out _, out error), error);
     }
+
+    [Theory]
+    [InlineData("10.1.1.255:8080/tcp", "broadcast")]
+    [InlineData("255.255.255.255:53/udp", "broadcast")]
+    [InlineData("224.0.0.5:80/tcp", "multicast")]
+    public void A_client_does_not_send_to_a_broadcast_or_connect_to_a_group(string to, string why)
+    {
+        var sim = new Simulation(Plan());
+        Assert.False(sim.TryResolve("external", to, out _, out var error));
+        Assert.Contains(why, error, System.StringComparison.Ordinal);
+        Assert.True(sim.TryResolve("external", "10.1.1.10:8080/tcp", out _, out error), error);
+    }
 }

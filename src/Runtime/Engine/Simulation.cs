@@ -329,6 +329,7 @@ public sealed class Simulation
                 break;
             default:
                 address = e.Address!.Value;
+                if (WhyNotADestination(address, protocol, source) is { } why) { error = e.Text + ": " + why; return false; }
                 return true;
         }
         if (e.Port is null && target?.Plan is not null && target.Plan.Listeners.Count > 0)
@@ -367,6 +368,22 @@ public sealed class Simulation
     private Dictionary<string, List<Ipv4Address>>? _serviceVips;
 
     private readonly Dictionary<(int Source, string Service), Ipv4Address?> _resolvedVips = new();
+
+    /// <summary>
+    /// Why the client's own kernel would not send to <paramref name="a"/>: a broadcast (the limited one, or a subnet's of
+    /// the sending namespace) needs SO_BROADCAST for UDP and ICMP (EACCES without it; the simulated clients do not set it)
+    /// and is never a TCP or SCTP peer (ip_route_connect: ENETUNREACH), nor is a multicast group.
+    /// </summary>
+    private static string? WhyNotADestination(Ipv4Address a, IpProtocol protocol, NamespaceRuntime source)
+    {
+        bool broadcast = a.Value == uint.MaxValue;
+        foreach (var d in source.Devices)
+            foreach (var c in d.Addresses)
+                if (c.PrefixLength < 31 && c.Broadcast == a) broadcast = true;
+        if (broadcast) return "a broadcast address: the client's kernel refuses to send there (no SO_BROADCAST; TCP and SCTP never connect to one)";
+        if ((a.Value >> 28) == 0xE && protocol is IpProtocol.Tcp or IpProtocol.Sctp) return "a multicast group is never a " + protocol.Name() + " peer";
+        return null;
+    }
 
     /// <summary>
     /// Why an outside client may not have <paramref name="a"/>: a source Linux drops as martian (ip_route_input_slow: zero,
