@@ -39,4 +39,17 @@ public sealed class TraceCommandTests : IDisposable
         Assert.Equal(0, exit);
         Assert.DoesNotContain("lost", stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Text_written_connection_by_connection_is_the_text_of_all_connections_at_once()
+    {
+        // The command streams text (nothing kept); the renderer of a whole list must print the same.
+        var (exit, stdout, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--reply", "--count", "4");
+        Assert.Equal((0, ""), (exit, stderr));
+        var plan = SwarmCompiler.CompileToPlan(Paths.Example, File.ReadAllText(Paths.Example)).Plan!;
+        var sim = new SwarmDsl.Runtime.Engine.Simulation(plan);
+        Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out _));
+        Assert.Equal(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Render(sim.Connect(flow, 4), flow.Description, includeReplies: true), stdout);
+    }
 }
+

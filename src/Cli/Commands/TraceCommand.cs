@@ -54,22 +54,36 @@ internal static class TraceCommand
             var sim = new Simulation(lowered.Plan, parse.GetValue(seed));
             if (!sim.TryResolve(parse.GetValue(from)!, parse.GetValue(to)!, out var flow, out var error)) throw new CliUsageException(error);
             var pcapPath = parse.GetValue(pcap);
-            var traces = sim.Connect(flow, n, captureFrames: pcapPath is not null);
             bool withReplies = parse.GetValue(reply);
-
+            bool failed = false;
+            void Count(ConnectionTrace t)
+            {
+                var k = t.Request.Disposition.Kind;
+                if (k == DispositionKind.Dropped || k == DispositionKind.Looped) failed = true;
+                // With --reply the answer is part of what was asked: a connection whose reply is lost did not work.
+                if (withReplies && t.Reply?.Disposition.Kind is DispositionKind.Dropped or DispositionKind.Looped) failed = true;
+            }
+            if (!parse.GetValue(json) && pcapPath is null)
+            {
+                // Text is written connection by connection and nothing is kept: --count 100000 holds one trace at a time.
+                var summary = new TraceSummary();
+                foreach (var t in sim.ConnectEach(flow, n))
+                {
+                    io.Out.Write(TextTraceRenderer.Render(t, flow.Description, withReplies));
+                    summary.Add(t);
+                    Count(t);
+                }
+                io.Out.Write(summary.Line(withReplies));
+                return failed ? Dropped : Program.Ok;
+            }
+            var traces = sim.Connect(flow, n, captureFrames: pcapPath is not null);
             if (pcapPath is not null && !WritePcap(pcapPath, traces, withReplies, io)) return Program.Failed;
             if (parse.GetValue(json))
                 io.Out.Write(JsonTraceRenderer.Render(traces, Path.GetFileName(path), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(seed), parse.GetValue(lb)!));
             else
                 io.Out.Write(TextTraceRenderer.Render(traces, flow.Description, withReplies));
-
-            foreach (var t in traces)
-            {
-                var k = t.Request.Disposition.Kind;
-                if (k == DispositionKind.Dropped || k == DispositionKind.Looped) return Dropped;
-                // With --reply the answer is part of what was asked: a connection whose reply is lost did not work.
-                if (withReplies && t.Reply?.Disposition.Kind is DispositionKind.Dropped or DispositionKind.Looped) return Dropped;
-            }
+            foreach (var t in traces) Count(t);
+            if (failed) return Dropped;
             return Program.Ok;
         });
         return cmd;

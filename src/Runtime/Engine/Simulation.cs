@@ -452,6 +452,15 @@ public sealed class Simulation
         return Connect(flow, count, captureFrames);
     }
 
+    /// <summary>
+    /// Opens <paramref name="count"/> connections one at a time as they are enumerated, each traced (request and reply): the
+    /// same connections as <see cref="Connect(Flow, int, bool)"/>, for a caller that writes each and keeps none.
+    /// </summary>
+    public IEnumerable<ConnectionTrace> ConnectEach(Flow flow, int count, bool captureFrames = false)
+    {
+        for (int i = 1; i <= count; i++) yield return ConnectOnce(flow, i, count, trace: true, captureFrames, out _)!;
+    }
+
     /// <summary>Opens <paramref name="count"/> connections and traces each request and reply.</summary>
     public IReadOnlyList<ConnectionTrace> Connect(Flow flow, int count, bool captureFrames = false)
     {

@@ -17,14 +17,24 @@ public static class TextTraceRenderer
     public static string Render(IReadOnlyList<ConnectionTrace> connections, string description, bool includeReplies)
     {
         var sb = new StringBuilder();
-        foreach (var c in connections)
-        {
-            sb.Append("connection ").Append(I(c.Number)).Append('/').Append(I(c.Count)).Append(" · ").Append(description).Append('\n');
-            Render(sb, c.Request);
-            if (includeReplies && c.Reply is not null) Render(sb, c.Reply);
-            sb.Append('\n');
-        }
+        foreach (var c in connections) sb.Append(Render(c, description, includeReplies));
         sb.Append(Summary(connections, includeReplies));
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Renders one connection as <see cref="Render(IReadOnlyList{ConnectionTrace}, string, bool)"/> does, so that many can be
+    /// written as they are simulated (with the summary from <see cref="Summary(IReadOnlyList{ConnectionTrace}, bool)"/>'s
+    /// counts kept on the way) instead of held.
+    /// </summary>
+    public static string Render(ConnectionTrace connection, string description, bool includeReplies)
+    {
+        if (connection is null) throw new System.ArgumentNullException(nameof(connection));
+        var sb = new StringBuilder();
+        sb.Append("connection ").Append(I(connection.Number)).Append('/').Append(I(connection.Count)).Append(" · ").Append(description).Append('\n');
+        Render(sb, connection.Request);
+        if (includeReplies && connection.Reply is not null) Render(sb, connection.Reply);
+        sb.Append('\n');
         return sb.ToString();
     }
 
@@ -37,58 +47,9 @@ public static class TextTraceRenderer
     /// </summary>
     public static string Summary(IReadOnlyList<ConnectionTrace> connections, bool includeReplies)
     {
-        var delivered = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
-        var dropped = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
-        int looped = 0, exited = 0;
-        foreach (var c in connections)
-        {
-            var d = c.Request.Disposition;
-            if (d.Kind == DispositionKind.Delivered) delivered[d.Owner] = delivered.TryGetValue(d.Owner, out var n) ? n + 1 : 1;
-            else if (d.Kind == DispositionKind.Dropped) dropped[d.Cause!.Value.ToString()] = dropped.TryGetValue(d.Cause.Value.ToString(), out var m) ? m + 1 : 1;
-            else if (d.Kind == DispositionKind.Looped) looped++;
-            else exited++;
-        }
-        var sb = new StringBuilder();
-        sb.Append(I(connections.Count)).Append(connections.Count == 1 ? " connection: " : " connections: ");
-        int dsum = 0; foreach (var v in delivered.Values) dsum += v;
-        sb.Append(I(dsum)).Append(" delivered");
-        if (delivered.Count > 0)
-        {
-            sb.Append(" (");
-            bool first = true;
-            foreach (var kv in delivered) { if (!first) sb.Append(", "); first = false; sb.Append(kv.Key).Append(" ×").Append(I(kv.Value)); }
-            sb.Append(')');
-        }
-        int xsum = 0; foreach (var v in dropped.Values) xsum += v;
-        if (xsum > 0)
-        {
-            sb.Append(", ").Append(I(xsum)).Append(" dropped (");
-            bool first = true;
-            foreach (var kv in dropped) { if (!first) sb.Append(", "); first = false; sb.Append(kv.Key).Append(" ×").Append(I(kv.Value)); }
-            sb.Append(')');
-        }
-        if (looped > 0) sb.Append(", ").Append(I(looped)).Append(" looped");
-        if (exited > 0) sb.Append(", ").Append(I(exited)).Append(" exited the modelled network");
-        if (includeReplies)
-        {
-            var lost = new SortedDictionary<string, int>(System.StringComparer.Ordinal);
-            foreach (var c in connections)
-            {
-                if (c.Reply?.Disposition is not { } r) continue;
-                var why = r.Kind == DispositionKind.Dropped ? r.Cause!.Value.ToString() : r.Kind == DispositionKind.Looped ? "Looped" : null;
-                if (why is not null) lost[why] = lost.TryGetValue(why, out var k) ? k + 1 : 1;
-            }
-            int lsum = 0; foreach (var v in lost.Values) lsum += v;
-            if (lsum > 0)
-            {
-                sb.Append("; ").Append(I(lsum)).Append(lsum == 1 ? " reply" : " replies").Append(" lost (");
-                bool first = true;
-                foreach (var kv in lost) { if (!first) sb.Append(", "); first = false; sb.Append(kv.Key).Append(" ×").Append(I(kv.Value)); }
-                sb.Append(')');
-            }
-        }
-        sb.Append('\n');
-        return sb.ToString();
+        var summary = new TraceSummary();
+        foreach (var c in connections) summary.Add(c);
+        return summary.Line(includeReplies);
     }
 
     /// <summary>Renders one packet trace.</summary>
@@ -160,4 +121,72 @@ public static class TextTraceRenderer
     }
 
     private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The counts behind <see cref="TextTraceRenderer.Summary(IReadOnlyList{ConnectionTrace}, bool)"/>, kept as connections go
+/// by: a long run (<c>trace --count 100000</c>) writes each connection and forgets it.
+/// </summary>
+public sealed class TraceSummary
+{
+    private readonly SortedDictionary<string, int> _delivered = new(System.StringComparer.Ordinal);
+    private readonly SortedDictionary<string, int> _dropped = new(System.StringComparer.Ordinal);
+    private readonly SortedDictionary<string, int> _lostReplies = new(System.StringComparer.Ordinal);
+    private int _count, _looped, _exited;
+
+    /// <summary>Counts one connection.</summary>
+    public void Add(ConnectionTrace connection)
+    {
+        if (connection is null) throw new System.ArgumentNullException(nameof(connection));
+        _count++;
+        var d = connection.Request.Disposition;
+        if (d.Kind == DispositionKind.Delivered) Increment(_delivered, d.Owner);
+        else if (d.Kind == DispositionKind.Dropped) Increment(_dropped, d.Cause!.Value.ToString());
+        else if (d.Kind == DispositionKind.Looped) _looped++;
+        else _exited++;
+        if (connection.Reply?.Disposition is { } r)
+        {
+            var why = r.Kind == DispositionKind.Dropped ? r.Cause!.Value.ToString() : r.Kind == DispositionKind.Looped ? "Looped" : null;
+            if (why is not null) Increment(_lostReplies, why);
+        }
+    }
+
+    private static void Increment(SortedDictionary<string, int> counts, string key) => counts[key] = counts.TryGetValue(key, out var n) ? n + 1 : 1;
+
+    /// <summary>The summary line (with the replies that were lost when <paramref name="includeReplies"/>).</summary>
+    public string Line(bool includeReplies)
+    {
+        var sb = new StringBuilder();
+        sb.Append(I(_count)).Append(_count == 1 ? " connection: " : " connections: ");
+        sb.Append(I(Sum(_delivered))).Append(" delivered");
+        if (_delivered.Count > 0) sb.Append(" (").Append(List(_delivered)).Append(')');
+        if (Sum(_dropped) > 0) sb.Append(", ").Append(I(Sum(_dropped))).Append(" dropped (").Append(List(_dropped)).Append(')');
+        if (_looped > 0) sb.Append(", ").Append(I(_looped)).Append(" looped");
+        if (_exited > 0) sb.Append(", ").Append(I(_exited)).Append(" exited the modelled network");
+        int lost = Sum(_lostReplies);
+        if (includeReplies && lost > 0)
+            sb.Append("; ").Append(I(lost)).Append(lost == 1 ? " reply" : " replies").Append(" lost (").Append(List(_lostReplies)).Append(')');
+        sb.Append('\n');
+        return sb.ToString();
+    }
+
+    private static int Sum(SortedDictionary<string, int> counts)
+    {
+        int sum = 0;
+        foreach (var v in counts.Values) sum += v;
+        return sum;
+    }
+
+    private static string List(SortedDictionary<string, int> counts)
+    {
+        var sb = new StringBuilder();
+        foreach (var kv in counts)
+        {
+            if (sb.Length > 0) sb.Append(", ");
+            sb.Append(kv.Key).Append(" ×").Append(I(kv.Value));
+        }
+        return sb.ToString();
+    }
+
+    private static string I(int value) => value.ToString(CultureInfo.InvariantCulture);
 }
