@@ -115,4 +115,38 @@ public class ResolutionTests
         Assert.Contains(why, error, System.StringComparison.Ordinal);
         Assert.True(sim.TryResolve("external", "10.1.1.10:8080/tcp", out _, out error), error);
     }
+
+    [Theory]
+    [InlineData("[front, back]", "10.8.0.100")]
+    [InlineData("[back, front]", "10.9.0.100")]
+    public void A_service_on_two_shared_networks_is_sent_to_on_the_clients_first(string clientNetworks, string vip)
+    {
+        // Docker's resolver asks the sandbox's networks in endpoint order; the ingress network, which has no service
+        // records, comes last.
+        var yaml = $$"""
+            version: 1
+            name: two-vips
+            nodes:
+              m: { address: 10.1.1.10/24, role: manager }
+              w: { address: 10.1.1.11/24 }
+            networks:
+              front: { driver: overlay, subnet: 10.8.0.0/24 }
+              back: { driver: overlay, subnet: 10.9.0.0/24 }
+            services:
+              client:
+                networks: {{clientNetworks}}
+                expose: [22]
+                tasks: [ { node: m } ]
+              web:
+                networks: [ingress, front, back]
+                vip: { front: 10.8.0.100, back: 10.9.0.100 }
+                ports: [ { published: 8080, target: 80 } ]
+                tasks: [ { node: w } ]
+            """;
+        var plan = SwarmCompiler.CompileToPlan("two-vips.swarm.yaml", yaml).Plan!;
+        var sim = new Simulation(plan);
+        Assert.True(sim.TryResolve("client", "web:80/tcp", out var flow, out var error), error);
+        Assert.Equal(vip, flow.Destination.ToString());
+    }
 }
+

@@ -302,8 +302,7 @@ public sealed class Simulation
                 var key = (source.Index, e.Name!);
                 if (!_resolvedVips.TryGetValue(key, out var vip))
                 {
-                    if (ServiceVips().TryGetValue(e.Name!, out var vips))
-                        foreach (var candidate in vips) vip = PreferVip(vip, candidate, source);
+                    if (ServiceVips().TryGetValue(e.Name!, out var vips)) vip = ChooseVip(vips, source);
                     _resolvedVips[key] = vip;
                 }
                 if (vip is null)
@@ -342,30 +341,52 @@ public sealed class Simulation
     }
 
     /// <summary>
-    /// Each service's VIPs in the order the plan's load balancers list them (namespaces in order, IPVS services before
-    /// nftables balancers), as <see cref="PreferVip"/> folds them; only a repeat of the previous one is left out (it
-    /// changes nothing). Built on first use: resolving a service scanned every balancer of the plan, which on a
-    /// 1,000-service plan was a tenth of <c>reach</c>'s time.
+    /// Each service's VIPs, each once, in the order the plan's balancers first list them, marked when the balancer is an
+    /// ingress sandbox's (the routing mesh's VIP). Built on first use: resolving a service scanned every balancer of the
+    /// plan, which on a 1,000-service plan was a tenth of <c>reach</c>'s time.
     /// </summary>
-    private Dictionary<string, List<Ipv4Address>> ServiceVips()
+    private Dictionary<string, List<(Ipv4Address Vip, bool Ingress)>> ServiceVips()
     {
         if (_serviceVips is { } built) return built;
-        var vips = new Dictionary<string, List<Ipv4Address>>(StringComparer.Ordinal);
-        void Add(string service, Ipv4Address vip)
+        var vips = new Dictionary<string, List<(Ipv4Address, bool)>>(StringComparer.Ordinal);
+        void Add(string service, Ipv4Address vip, bool ingress)
         {
-            if (!vips.TryGetValue(service, out var list)) vips[service] = list = new List<Ipv4Address>();
-            if (list.Count == 0 || list[list.Count - 1] != vip) list.Add(vip);
+            if (!vips.TryGetValue(service, out var list)) vips[service] = list = new List<(Ipv4Address, bool)>();
+            foreach (var (v, _) in list) if (v == vip) return;
+            list.Add((vip, ingress));
         }
         foreach (var n in Cluster.Namespaces)
         {
             if (n.Plan is null) continue;
-            foreach (var s in n.Plan.Ipvs) Add(s.Service, s.Vip);
-            foreach (var lb in n.Plan.NftLoadBalancers) Add(lb.Service, lb.Vip);
+            bool ingress = n.Kind == NamespaceKind.IngressSandbox;
+            foreach (var s in n.Plan.Ipvs) Add(s.Service, s.Vip, ingress);
+            foreach (var lb in n.Plan.NftLoadBalancers) Add(lb.Service, lb.Vip, ingress);
         }
         return _serviceVips = vips;
     }
 
-    private Dictionary<string, List<Ipv4Address>>? _serviceVips;
+    /// <summary>
+    /// The VIP a source sends to for a service, as Docker's resolver answers: the sandbox's networks in endpoint order (the
+    /// source's devices), overlay VIPs before the routing mesh's (the ingress network has no service records; its VIP is
+    /// kept for a source that shares nothing else with the service), else the first VIP of the plan.
+    /// </summary>
+    private static Ipv4Address? ChooseVip(List<(Ipv4Address Vip, bool Ingress)> vips, NamespaceRuntime source)
+    {
+        foreach (var ingress in new[] { false, true })
+            foreach (var d in source.Devices)
+            {
+                if (d.Kind == DeviceKind.Loopback) continue;
+                foreach (var a in d.Addresses)
+                {
+                    if (a.PrefixLength >= 32) continue;
+                    foreach (var (vip, isIngress) in vips)
+                        if (isIngress == ingress && a.Contains(vip)) return vip;
+                }
+            }
+        return vips.Count > 0 ? vips[0].Vip : null;
+    }
+
+    private Dictionary<string, List<(Ipv4Address Vip, bool Ingress)>>? _serviceVips;
 
     private readonly Dictionary<(int Source, string Service), Ipv4Address?> _resolvedVips = new();
 
@@ -430,15 +451,6 @@ public sealed class Simulation
             }
         }
         return target.PrimaryAddress() ?? Ipv4Address.Any;
-    }
-
-    private static Ipv4Address PreferVip(Ipv4Address? current, Ipv4Address candidate, NamespaceRuntime source)
-    {
-        if (current is null) return candidate;
-        foreach (var d in source.Devices)
-            foreach (var a in d.Addresses)
-                if (a.PrefixLength < 32 && a.Contains(candidate) && !a.Contains(current.Value)) return candidate;
-        return current.Value;
     }
 
     /// <summary>

@@ -679,8 +679,10 @@ public sealed class ReachAnalysisTests
         // Every source of a group, with the group's rows under its own name, is exactly the table.
         var expanded = groups.SelectMany(g => g.Sources.SelectMany(source => g.Rows.Select(r => r with { Source = source }))).ToList();
         Assert.Equal(table.OrderBy(Key), expanded.OrderBy(Key));
-        // It folds (nodes answer every node and the outside alike), and two groups of one destination really differ.
-        Assert.True(groups.Count * 3 < ReachAnalysis.Pairs(topology).Count * 2, groups.Count + " groups of " + ReachAnalysis.Pairs(topology).Count + " pairs");
+        // It folds (nodes answer every node and the outside alike), and two groups of one destination really differ. (Sources
+        // sharing two networks with a service send to the VIP of their own first one, so not every source of a service
+        // destination sees one address: a quarter of the pairs fold away here, not a third.)
+        Assert.True(groups.Count * 4 < ReachAnalysis.Pairs(topology).Count * 3, groups.Count + " groups of " + ReachAnalysis.Pairs(topology).Count + " pairs");
         Assert.Contains(groups, g => g.Sources.Count > topology.Nodes.Count);
         foreach (var d in groups.GroupBy(g => g.Destination))
             foreach (var (a, b) in d.SelectMany((x, i) => d.Skip(i + 1).Select(y => (x, y))))
