@@ -42,15 +42,17 @@ internal static class ReachCommand
             if (lowered.Plan is null || loaded.Topology is null) return Program.Failed;
             var source = parse.GetValue(from);
             var destination = parse.GetValue(to);
-            // A name no pair has is a typo (or a dnsrr service, which has no VIP to reach): say so rather than print nothing.
             // Only the pairs asked about are listed: the whole list of a 1,000-service topology is 730,000 pairs.
-            if (source is not null && ReachAnalysis.Pairs(loaded.Topology, source, null).Count == 0)
-                throw new CliUsageException($"--from '{source}' is not a source of this topology (external, a node, or a service with tasks on a network with a VIP service)");
-            if (destination is not null && ReachAnalysis.Pairs(loaded.Topology, null, destination).Count == 0)
-                throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
             var kept = ReachAnalysis.Pairs(loaded.Topology, source, destination);
             if (kept.Count == 0)
+            {
+                // A name no pair has is a typo (or a dnsrr service, which has no VIP to reach): say which, rather than print nothing.
+                if (source is not null && ReachAnalysis.Pairs(loaded.Topology, source, null).Count == 0)
+                    throw new CliUsageException($"--from '{source}' is not a source of this topology (external, a node, or a service with tasks on a network with a VIP service)");
+                if (destination is not null && ReachAnalysis.Pairs(loaded.Topology, null, destination).Count == 0)
+                    throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
                 throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with");
+            }
             // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own
             // stdout gets a buffer of its own (Console.Out flushes every write).
             var console = ReferenceEquals(io.Out, Console.Out);

@@ -443,14 +443,21 @@ public sealed class Simulation
         {
             if (d.Kind == DeviceKind.Loopback) continue;
             foreach (var a in d.Addresses)
-            {
-                if (a.PrefixLength >= 32) continue;
-                foreach (var sd in source.Devices)
-                    foreach (var sa in sd.Addresses)
-                        if (sa.PrefixLength < 32 && sa.Contains(a.Address) && sd.Kind != DeviceKind.Loopback) return a.Address;
-            }
+                if (a.PrefixLength < 32 && OnLinkSubnet(source, a.Address)) return a.Address;
         }
         return target.PrimaryAddress() ?? Ipv4Address.Any;
+    }
+
+    /// <summary>Whether a non-loopback device of <paramref name="ns"/> has a subnet (not a /32 alias) holding <paramref name="a"/>.</summary>
+    private static bool OnLinkSubnet(NamespaceRuntime ns, Ipv4Address a)
+    {
+        foreach (var d in ns.Devices)
+        {
+            if (d.Kind == DeviceKind.Loopback) continue;
+            foreach (var c in d.Addresses)
+                if (c.PrefixLength < 32 && c.Contains(a)) return true;
+        }
+        return false;
     }
 
     /// <summary>
