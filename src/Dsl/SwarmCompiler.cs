@@ -98,9 +98,21 @@ public static class SwarmCompiler
         if (compilation is null) throw new ArgumentNullException(nameof(compilation));
         if (compilation.Topology is null || compilation.HasErrors)
             return new PlanCompilationResult(compilation, null, compilation.Diagnostics);
+        return Lower(compilation, compilation.Topology, options);
+    }
+
+    /// <summary>
+    /// Lowers <paramref name="part"/>, a part of a compiled topology (a reach question's slice: its addresses were assigned
+    /// over the whole), to its plan, reporting the compilation's diagnostics with lowering's.
+    /// </summary>
+    public static PlanCompilationResult Lower(CompilationResult compilation, Topology part, LoweringOptions? options = null)
+    {
+        if (compilation is null) throw new ArgumentNullException(nameof(compilation));
+        if (part is null) throw new ArgumentNullException(nameof(part));
+        if (compilation.HasErrors) return new PlanCompilationResult(compilation, null, compilation.Diagnostics);
         var diagnostics = new DiagnosticBag();
         diagnostics.AddRange(compilation.Diagnostics);
-        var plan = SwarmLowering.Lower(compilation.Topology, options ?? LoweringOptions.Default, diagnostics);
+        var plan = SwarmLowering.Lower(part, options ?? LoweringOptions.Default, diagnostics);
         return new PlanCompilationResult(compilation, diagnostics.HasErrors ? null : plan, diagnostics.Sorted());
     }
 

@@ -36,10 +36,7 @@ internal static class ReachCommand
             var path = parse.GetValue(file)!;
             var backend = parse.GetValue(lb) == "nftables" ? LoadBalancerBackend.Nftables : LoadBalancerBackend.Ipvs;
             var loaded = TopologyLoader.Load(path, io);
-            if (loaded is null) return Program.Failed;
-            var lowered = SwarmCompiler.Lower(loaded, TopologyLoader.Lowering(backend));
-            foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
-            if (lowered.Plan is null || loaded.Topology is null) return Program.Failed;
+            if (loaded?.Topology is null) return Program.Failed;
             var source = parse.GetValue(from);
             var destination = parse.GetValue(to);
             // Only the pairs asked about are listed: the whole list of a 1,000-service topology is 730,000 pairs.
@@ -53,6 +50,11 @@ internal static class ReachCommand
                     throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
                 throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with");
             }
+            // A question lowers only the services its probes can meet (the rows are the same, see ReachAnalysis.Slice).
+            var slice = ReachAnalysis.Slice(loaded.Topology, source, destination);
+            var lowered = SwarmCompiler.Lower(loaded, slice, TopologyLoader.Lowering(backend));
+            foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
+            if (lowered.Plan is null) return Program.Failed;
             // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own
             // stdout gets a buffer of its own (Console.Out flushes every write).
             var console = ReferenceEquals(io.Out, Console.Out);
@@ -62,7 +64,7 @@ internal static class ReachCommand
                 : parse.GetValue(json) ? new JsonSink(output, Path.GetFileName(path))
                 : new TableSink(output, kept, loaded.Topology);
             var progress = new ReachProgress(io, kept.Count);
-            ReachAnalysis.Analyze(loaded.Topology, lowered.Plan, source, destination, (pair, rows) => { sink.Write(pair, rows); progress.PairDone(); },
+            ReachAnalysis.Analyze(slice, lowered.Plan, source, destination, (pair, rows) => { sink.Write(pair, rows); progress.PairDone(); },
                 parse.GetValue(seed), Environment.ProcessorCount);
             sink.End();
             progress.Clear();

@@ -38,8 +38,11 @@ public sealed class Cluster
                     { Owner = this, Host = host, HostNamespace = hostNs };
                 _namespaces.Add(ns);
                 _byName[ns.QualifiedName] = ns.Index;
-                ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word((uint)ns.Index * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
-                ns.NextIpId = ns.InitialIpId = (ushort)Hashing.KernelHash.Jhash1Word((uint)ns.Index, Seed ^ 0x1d);
+                // From the namespace's name, not its place in the plan: a namespace sends from the same ports whatever else the
+                // topology holds (a trace does not change when a service is added, nor a reach question's slice).
+                uint key = NameKey(ns.QualifiedName);
+                ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word(key * 2654435761u, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
+                ns.NextIpId = ns.InitialIpId = (ushort)Hashing.KernelHash.Jhash1Word(key, Seed ^ 0x1d);
                 if (nsPlan.Kind == NamespaceKind.Host && hostNs is null) hostNs = ns;
             }
         }
@@ -513,6 +516,14 @@ public sealed class Cluster
         ns.EphemeralCursor = ns.InitialEphemeralCursor = (int)(Hashing.KernelHash.Jhash1Word(address.Value, Seed) % (uint)(Packets.VxlanCodec.LocalPortRangeMax - Packets.VxlanCodec.LocalPortRangeMin + 1));
         AddUnderlay(ns.Index, 1);
         return ns;
+    }
+
+    /// <summary>FNV-1a of a name: a key that depends on the name alone.</summary>
+    private static uint NameKey(string name)
+    {
+        uint h = 2166136261u;
+        foreach (var ch in name) { h ^= ch; h *= 16777619u; }
+        return h;
     }
 
     /// <summary>A locally administered unicast MAC derived from a stable name (for devices the kernel gives random MACs).</summary>

@@ -33,7 +33,7 @@ public sealed record ReachRow(string Source, string Destination, Ipv4Address Add
 /// class. Adjacent classes with the same outcome (result, and for failures the disposition, cause and discarding rule)
 /// merge into one row.
 /// </summary>
-public static class ReachAnalysis
+public static partial class ReachAnalysis
 {
     /// <summary>The protocols probed, in output order.</summary>
     public static readonly IReadOnlyList<IpProtocol> Protocols = new[] { IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Sctp, IpProtocol.Icmp };

@@ -1,0 +1,103 @@
+using System;
+using System.Collections.Generic;
+using SwarmDsl.Collections;
+using SwarmDsl.Net;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Runtime.Insight;
+
+public static partial class ReachAnalysis
+{
+    /// <summary>
+    /// The part of <paramref name="topology"/> a question about <paramref name="source"/> and <paramref name="destination"/>
+    /// needs: every node, network, load-balancer sandbox, sysctl and raw rule, but only the services whose tasks, VIPs or
+    /// published ports a probe of the question can meet. Lowering that instead of the whole topology answers a question
+    /// about one service of a 1,000-service topology without building the other 900 services' namespaces, IPVS tables
+    /// and overlay entries; the question's rows are the same (<c>ReachSliceTests</c>). Returns
+    /// <paramref name="topology"/> itself when every service is needed.
+    /// </summary>
+    /// <remarks>
+    /// What another service can change for a probe, and so what keeps it:
+    /// <list type="bullet">
+    /// <item>being the probe's source or destination;</item>
+    /// <item>a published port, for a probe that enters the routing mesh (a node's address, or a service's VIP on the
+    /// ingress network when the two share no other network): the mesh marks and forwards by port alone, whatever the
+    /// address, so any service's published port can catch it;</item>
+    /// <item>a published UDP port equal to the VXLAN data path port: the hosts' ingress DNAT catches the datagrams that
+    /// carry every overlay probe, so every probe is in the routing mesh;</item>
+    /// <item>a raw rule placed in one of its tasks' namespaces (the rule must land where it lands in the whole plan).</item>
+    /// </list>
+    /// Anything else a service adds matches its own addresses, VIPs or marks only (its task namespaces, its IPVS services,
+    /// its overlay neighbour and FDB entries), and a probe of the question never carries them. Addresses, VIPs, marks and
+    /// MACs were assigned over the whole topology before this, so the kept services keep theirs.
+    /// </remarks>
+    /// <param name="topology">The analyzed topology.</param>
+    /// <param name="source">external, a node or a service; null for every source.</param>
+    /// <param name="destination">A node or a service; null for every destination.</param>
+    public static Topology Slice(Topology topology, string? source, string? destination)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        if (source is null && destination is null) return topology;
+        var services = new Dictionary<string, ServiceModel>(StringComparer.Ordinal);
+        foreach (var s in topology.Services) services[s.Name] = s;
+        var ingress = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in topology.Networks)
+            if (n.IsOverlay && n.Ingress) ingress.Add(n.Name);
+
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        bool mesh = false;
+        foreach (var pair in Pairs(topology, source, destination))
+        {
+            bool fromService = services.ContainsKey(pair.Source);
+            if (fromService) keep.Add(pair.Source);
+            if (!services.TryGetValue(pair.Destination, out var to)) { mesh = true; continue; }
+            keep.Add(to.Name);
+            // The VIP probed is on a network the two share, the routing mesh's only when they share nothing else
+            // (Simulation.ChooseVip: overlays before the ingress network). The source task's own rules drop what it sends
+            // from its ingress address, but the slice does not count on that.
+            if (fromService && !SharesBesides(services[pair.Source], to, ingress)) mesh = true;
+        }
+        // A published data path port puts the VXLAN datagrams of every overlay probe into the routing mesh.
+        foreach (var s in topology.Services)
+            foreach (var p in s.Ports)
+                if (p.Protocol == IpProtocol.Udp && p.Published == topology.Underlay.DataPathPort) mesh = true;
+        if (mesh)
+            foreach (var s in topology.Services)
+                if (s.Ports.Count > 0) keep.Add(s.Name);
+        var serviceOfTask = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks) serviceOfTask[t.Name] = t.Service;
+        foreach (var r in topology.Rules)
+            if (serviceOfTask.TryGetValue(r.Namespace, out var owner)) keep.Add(owner);
+        if (keep.Count == topology.Services.Count) return topology;
+
+        var tasks = new List<TaskModel>();
+        var keptTasks = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks)
+            if (keep.Contains(t.Service)) { tasks.Add(t); keptTasks.Add(t.Name); }
+        var endpoints = new List<EndpointModel>();
+        foreach (var e in topology.Endpoints)
+            if (e.Kind != EndpointKind.Task || keptTasks.Contains(e.Namespace)) endpoints.Add(e);
+        var balancers = new List<LoadBalancerModel>();
+        foreach (var lb in topology.LoadBalancers)
+            if (keep.Contains(lb.Service)) balancers.Add(lb);
+        var kept = new List<ServiceModel>();
+        foreach (var s in topology.Services)
+            if (keep.Contains(s.Name)) kept.Add(s);
+        return topology with
+        {
+            Services = new EquatableArray<ServiceModel>(kept),
+            Tasks = new EquatableArray<TaskModel>(tasks),
+            Endpoints = new EquatableArray<EndpointModel>(endpoints),
+            LoadBalancers = new EquatableArray<LoadBalancerModel>(balancers),
+        };
+    }
+
+    private static bool SharesBesides(ServiceModel a, ServiceModel b, HashSet<string> ingress)
+    {
+        foreach (var n in a.Networks)
+            if (!ingress.Contains(n))
+                foreach (var m in b.Networks)
+                    if (m == n) return true;
+        return false;
+    }
+}

@@ -1,0 +1,164 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Insight;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Tests.Insight;
+
+/// <summary>
+/// A question lowers only its slice of the topology (<see cref="ReachAnalysis.Slice"/>): its rows must be the whole
+/// table's rows for that question, explanations included, whatever the other services do.
+/// </summary>
+public sealed class ReachSliceTests
+{
+    /// <summary>
+    /// Services that reach into each other's paths: two that share only the routing mesh (so a VIP probe meets every
+    /// published port's mark), host-mode ports, a dnsrr and an empty service, and raw rules in a task, a load-balancer sandbox, the ingress sandbox and the hosts (one on ephemeral source ports,
+    /// one dropping a node's VXLAN).
+    /// </summary>
+    internal const string Tangled = """
+        version: 1
+        name: tangled
+        nodes:
+          a: { address: 10.9.0.10/24, role: manager }
+          b: { address: 10.9.0.11/24 }
+          c: { address: 10.9.0.12/24 }
+        networks:
+          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+          front: { driver: overlay, subnet: 10.1.0.0/24 }
+          back: { driver: overlay, subnet: 10.2.0.0/24 }
+        services:
+          web:
+            replicas: 3
+            networks: [front]
+            ports:
+              - { published: 8080, target: 80 }
+          shop:
+            replicas: 2
+            networks: [back]
+            ports:
+              - { published: 9000, target: 80 }
+              - { published: 8081, target: 81, mode: host }
+          cache:
+            networks: [back]
+            ports:
+              - { published: 6379, target: 6379 }
+          api:
+            replicas: 2
+            networks: [front, back]
+          db:
+            replicas: 2
+            networks: [back]
+            loadBalancing: { scheduler: sh }
+            tasks: [ { node: b }, { node: c } ]
+          names:
+            replicas: 2
+            networks: [front]
+            endpointMode: dnsrr
+          idle:
+            replicas: 0
+            networks: [front]
+        rules:
+          - { node: b, namespace: db.1, chain: INPUT, rule: "-p tcp --dport 80 -j DROP" }
+          - { namespace: lb_back, chain: INPUT, rule: "-p udp --dport 53 -j DROP" }
+          - { node: c, namespace: ingress_sbox, chain: INPUT, rule: "-p tcp --dport 9000 -j DROP" }
+          - { chain: INPUT, rule: "-p tcp --sport 32768:45000 -j DROP" }
+          - { node: a, chain: INPUT, rule: "-p udp --dport 4789 -s 10.9.0.12 -j DROP" }
+
+        """;
+
+    /// <summary><see cref="Tangled"/> with a service publishing the VXLAN data path port: every overlay probe's datagrams enter the routing mesh.</summary>
+    internal static readonly string Tunnelled = Tangled.Replace("""
+          api:
+        """, """
+          tunnel:
+            networks: [back]
+            ports:
+              - { published: 4789, target: 4789, protocol: udp }
+          api:
+        """, System.StringComparison.Ordinal);
+
+    public static TheoryData<string, LoadBalancerBackend> Cases => new()
+    {
+        { "tangled", LoadBalancerBackend.Ipvs },
+        { "tangled", LoadBalancerBackend.Nftables },
+        { "tunnelled", LoadBalancerBackend.Ipvs },
+        { "synthetic", LoadBalancerBackend.Ipvs },
+        { "three-node", LoadBalancerBackend.Nftables },
+        { "example", LoadBalancerBackend.Ipvs },
+    };
+
+    private static (string File, string Yaml) Source(string name) => name switch
+    {
+        "tangled" => ("tangled.swarm.yaml", Tangled),
+        "tunnelled" => ("tunnelled.swarm.yaml", Tunnelled),
+        "three-node" => ("three.swarm.yaml", ReachAnalysisTests.ThreeNode),
+        "example" => (Paths.Example, File.ReadAllText(Paths.Example)),
+        _ => ("synthetic.swarm.yaml", ReachAnalysisTests.Synthetic),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Every_question_of_a_slice_has_the_rows_of_the_whole_table(string name, LoadBalancerBackend backend)
+    {
+        var (file, yaml) = Source(name);
+        var compiled = SwarmCompiler.Compile(file, yaml);
+        var options = new SwarmDsl.Lowering.LoweringOptions { Backend = backend };
+        var whole = SwarmCompiler.Lower(compiled, options);
+        Assert.True(whole.Plan is not null, string.Join("\n", whole.Diagnostics));
+        var topology = compiled.Topology!;
+        var table = ReachAnalysis.Analyze(topology, whole.Plan!, seed: 7, parallelism: 1);
+        var names = topology.Nodes.Select(n => n.Name).Concat(topology.Services.Select(s => s.Name)).ToList();
+        var questions = names.Prepend("external").Select(n => ((string?)n, (string?)null))
+            .Concat(names.Select(n => ((string?)null, (string?)n)))
+            .Concat(names.SelectMany(s => names.Select(d => ((string?)s, (string?)d))))
+            .Where(q => ReachAnalysis.Pairs(topology, q.Item1, q.Item2).Count > 0).ToList();
+        int smaller = 0;
+        foreach (var (source, destination) in questions)
+        {
+            var slice = ReachAnalysis.Slice(topology, source, destination);
+            if (slice.Services.Count < topology.Services.Count) smaller++;
+            var lowered = SwarmCompiler.Lower(compiled, slice, options);
+            // Lowering the slice finds what lowering the whole finds (the raw rules land in the same namespaces).
+            Assert.Equal(whole.Diagnostics.Select(d => d.ToString()), lowered.Diagnostics.Select(d => d.ToString()));
+            Assert.Equal(ReachAnalysis.Pairs(topology, source, destination), ReachAnalysis.Pairs(slice, source, destination));
+            var rows = new List<ReachRow>();
+            ReachAnalysis.Analyze(slice, lowered.Plan!, source, destination, (_, r) => rows.AddRange(r), seed: 7, parallelism: 1);
+            var expected = table.Where(r => (source is null || r.Source == source) && (destination is null || r.Destination == destination)).ToList();
+            Assert.NotEmpty(expected);
+            Assert.True(expected.SequenceEqual(rows), $"{name} --from {source} --to {destination}: the slice keeps {string.Join(", ", slice.Services.Select(s => s.Name))}\n"
+                + string.Join("\n", expected.Except(rows).Select(r => "whole: " + r)) + "\n" + string.Join("\n", rows.Except(expected).Select(r => "slice: " + r)));
+        }
+        // Not a test of nothing: where there are services to leave out, questions leave some out.
+        Assert.True(topology.Services.Count < 3 || smaller * 4 >= questions.Count, $"{smaller} of {questions.Count} questions were sliced");
+    }
+
+    [Fact]
+    public void A_question_keeps_what_can_meet_its_probes_and_only_that()
+    {
+        var topology = SwarmCompiler.Compile("tangled.swarm.yaml", Tangled).Topology!;
+        string Kept(string? source, string? destination) => string.Join(" ", ReachAnalysis.Slice(topology, source, destination).Services.Select(s => s.Name));
+        // Every service is a source and a destination of the whole table.
+        Assert.Same(topology, ReachAnalysis.Slice(topology, null, null));
+        // db's sources on back, db itself (also for its raw rule in db.1), nothing else.
+        Assert.Equal("shop cache api db", Kept(null, "db"));
+        Assert.Equal("api db", Kept("api", "db"));
+        Assert.Equal("api db", Kept("db", "api"));
+        // web and shop share only the routing mesh: the probe meets every published port there (and db keeps its rule).
+        Assert.Equal("web shop cache db", Kept("web", "shop"));
+        // A node's address is the routing mesh.
+        Assert.Equal("web shop cache db", Kept("external", null));
+        Assert.Equal("web shop cache db", Kept(null, "b"));
+        // Publishing the data path port puts every overlay probe in the mesh.
+        var tunnelled = SwarmCompiler.Compile("tunnelled.swarm.yaml", Tunnelled).Topology!;
+        Assert.Equal("web shop cache tunnel api db", string.Join(" ", ReachAnalysis.Slice(tunnelled, "api", "db").Services.Select(s => s.Name)));
+        // Sliced services lose their tasks, task endpoints and load balancers; the sandboxes stay.
+        var slice = ReachAnalysis.Slice(topology, "api", "db");
+        Assert.DoesNotContain(slice.Tasks, t => t.Service == "web");
+        Assert.DoesNotContain(slice.Endpoints, e => e.Kind == EndpointKind.Task && e.Namespace.StartsWith("web.", System.StringComparison.Ordinal));
+        Assert.DoesNotContain(slice.LoadBalancers, l => l.Service == "web");
+        Assert.Equal(topology.Endpoints.Count(e => e.Kind != EndpointKind.Task), slice.Endpoints.Count(e => e.Kind != EndpointKind.Task));
+    }
+}
