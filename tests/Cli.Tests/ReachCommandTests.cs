@@ -154,4 +154,44 @@ public sealed class ReachCommandTests
         }
         finally { File.Delete(path); }
     }
+
+    [Fact]
+    public void Every_backend_names_the_backend_that_answers_otherwise_and_without_it_a_note_says_it_may()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");
+        // web has a task on each node; the one on c drops tcp port 80.
+        File.WriteAllText(path, """
+            version: 1
+            name: mixed
+            nodes:
+              a: { address: 10.9.0.10/24, role: manager }
+              b: { address: 10.9.0.11/24 }
+              c: { address: 10.9.0.12/24 }
+            networks:
+              app: { driver: overlay, subnet: 10.1.0.0/24 }
+            services:
+              web:
+                replicas: 3
+                networks: [app]
+                expose: [80]
+                tasks: [ { node: a }, { node: b }, { node: c } ]
+              api:
+                networks: [app]
+                tasks: [ { node: a } ]
+            rules:
+              - { node: c, namespace: web.3, chain: INPUT, rule: "-p tcp --dport 80 -j DROP" }
+            """);
+        try
+        {
+            // A raw rule in one task: its backends may differ, and the table says what the picked one did.
+            var (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web");
+            Assert.Equal(0, exit);
+            Assert.Contains("swarmdsl: note: raw rules differ between nodes or tasks", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("varies by backend", stdout, StringComparison.Ordinal);
+            (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web", "--every-backend");
+            Assert.Equal((0, ""), (exit, stderr));
+            Assert.Contains("  80           varies by backend: blocked (web.3), reaches web (", stdout, StringComparison.Ordinal);
+        }
+        finally { File.Delete(path); }
+    }
 }

@@ -14,7 +14,7 @@ using SwarmDsl.Runtime.Insight;
 namespace SwarmDsl.Cli.Commands;
 
 /// <summary>
-/// <c>swarmdsl reach FILE [--json] [--lb ipvs|nftables] [--seed S] [--from NAME] [--to NAME] [--group]</c>: which sources (external,
+/// <c>swarmdsl reach FILE [--json] [--lb ipvs|nftables] [--seed S] [--from NAME] [--to NAME] [--group] [--every-backend]</c>: which sources (external,
 /// every node, every service) reach which services on which protocols and port ranges, computed over port atoms of the
 /// compiled plan; <c>--from</c>/<c>--to</c> keep one source or destination.
 /// </summary>
@@ -28,9 +28,10 @@ internal static class ReachCommand
         var seed = new Option<uint>("--seed") { Description = "seed for ephemeral ports, flow hashes and random matches", DefaultValueFactory = _ => 0u };
         var from = new Option<string?>("--from") { Description = "only this source: external, a node or a service" };
         var to = new Option<string?>("--to") { Description = "only this destination: a node or a service" };
+        var everyBackend = new Option<bool>("--every-backend") { Description = "probe a class a load balancer could give to several backends on each of them (slower; says which backends differ)" };
         var group = new Option<bool>("--group") { Description = "one entry per destination and set of sources with the same rows (printed at the end)" };
         lb.AcceptOnlyFromAmong("ipvs", "nftables");
-        var cmd = new Command("reach", "Which sources reach which services on which protocols and ports (and why the rest is blocked).") { file, json, lb, seed, from, to, group };
+        var cmd = new Command("reach", "Which sources reach which services on which protocols and ports (and why the rest is blocked).") { file, json, lb, seed, from, to, group, everyBackend };
         cmd.SetAction(parse =>
         {
             var path = parse.GetValue(file)!;
@@ -50,6 +51,8 @@ internal static class ReachCommand
                     throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
                 throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with");
             }
+            if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
+                io.Error.WriteLine("swarmdsl: note: raw rules differ between nodes or tasks, so a service's backends may not answer alike; a row says what the backend its balancer picked did (--every-backend probes each)");
             // A question lowers only the services its probes can meet (the rows are the same, see ReachAnalysis.Slice).
             var slice = ReachAnalysis.Slice(loaded.Topology, source, destination);
             var lowered = SwarmCompiler.Lower(loaded, slice, TopologyLoader.Lowering(backend));
@@ -65,13 +68,23 @@ internal static class ReachCommand
                 : new TableSink(output, kept, loaded.Topology);
             var progress = new ReachProgress(io, kept.Count);
             ReachAnalysis.Analyze(slice, lowered.Plan, source, destination, (pair, rows) => { sink.Write(pair, rows); progress.PairDone(); },
-                parse.GetValue(seed), Environment.ProcessorCount);
+                parse.GetValue(seed), Environment.ProcessorCount, parse.GetValue(everyBackend));
             sink.End();
             progress.Clear();
             output.Flush();
             return Program.Ok;
         });
         return cmd;
+    }
+
+    // Raw rules placed on some nodes or in some tasks only: what makes one backend of a service unlike another.
+    private static bool UnlikeBackends(SwarmDsl.Semantics.Topology topology)
+    {
+        var tasks = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks) tasks.Add(t.Name);
+        foreach (var r in topology.Rules)
+            if (r.Node is not null || tasks.Contains(r.Namespace)) return true;
+        return false;
     }
 
     private static string Ports(ReachRow r) =>

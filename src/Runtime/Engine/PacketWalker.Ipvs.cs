@@ -16,6 +16,15 @@ internal sealed partial class PacketWalker
     /// ip_vs_in at LOCAL_IN (ip_vs_remote_request4): an existing connection, or a fwmark / VIP:port service scheduling a
     /// new one (TCP only on SYN), then ip_vs_nat_xmit / ip_vs_dr_xmit. True when IPVS took the packet.
     /// </summary>
+    /// <summary>
+    /// A balancer (<see cref="PathRecord.BalancerKey"/>) whose next pick is <see cref="ForcedDestination"/> rather than its
+    /// scheduler's, without moving the scheduler; -1 for none. Set by <see cref="Simulation.ConnectForced"/>.
+    /// </summary>
+    internal long ForcedBalancer = -1;
+
+    /// <summary>The destination a forced pick takes (a real server's index, or an nftables map slot).</summary>
+    internal int ForcedDestination = -1;
+
     private bool IpvsRequest(NamespaceRuntime ns)
     {
         if (_p.IpvsProperty) return false;
@@ -41,12 +50,14 @@ internal sealed partial class PacketWalker
             // tcp_conn_schedule: only a SYN starts a connection (sloppy_tcp off).
             if (h.Protocol == IpProtocol.Tcp && (h.Flags & TcpFlags.Syn) == 0) return false;
             var service = ns.IpvsService(svc);
-            int dest = service.Scheduler.Schedule(service, h.Source, h.Destination);
+            var key = PathRecord.BalancerKey(ns.Index, svc, nft: false);
+            // A forced pick (reach probing each backend) leaves the scheduler's state as it was.
+            int dest = key == ForcedBalancer ? ForcedDestination : service.Scheduler.Schedule(service, h.Source, h.Destination);
             if (Record != null)
             {
-                var key = PathRecord.BalancerKey(ns.Index, svc, nft: false);
                 if (service.Scheduler is Ipvs.SourceHashScheduler) Record.SourceHashed.Add((key, h.Source));
                 Record.Balancers.Add(key);
+                Record.Picks.Add((key, dest));
             }
             if (dest < 0)
             {
@@ -270,7 +281,8 @@ internal sealed partial class PacketWalker
             var plan = lb.Plan;
             if (!((uint)plan.FwMark == _p.Mark && _p.Mark != 0) && plan.Vip != h.Destination) continue;
             int n = plan.Slots.Count;
-            Record?.Balancers.Add(PathRecord.BalancerKey(ns.Index, i, nft: true));
+            var key = PathRecord.BalancerKey(ns.Index, i, nft: true);
+            Record?.Balancers.Add(key);
             if (n == 0)
             {
                 Drop(DropCause.NoIpvsDestination, plan.Span, "nftables balancer for " + plan.Service + " has an empty map");
@@ -290,11 +302,18 @@ internal sealed partial class PacketWalker
                     why = _trace != null ? "jhash ip daddr " + h.Destination + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
                     break;
                 default:
+                    if (key == ForcedBalancer)
+                    {
+                        slot = (uint)ForcedDestination;
+                        why = _trace != null ? "slot " + I(slot) + " (forced)" : "";
+                        break;
+                    }
                     slot = lb.Counter;
                     lb.Counter = (lb.Counter + 1) % (uint)n;
                     why = _trace != null ? "numgen inc mod " + I(n) + " = " + I(slot) : "";
                     break;
             }
+            Record?.Picks.Add((key, (int)slot));
             var target = plan.Slots[(int)slot];
             ns.Conntrack[_ct].NftLoadBalancer = i;
             if (_trace != null)

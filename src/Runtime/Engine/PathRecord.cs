@@ -61,6 +61,12 @@ internal sealed class PathRecord
     /// </summary>
     public List<long> Balancers { get; } = new();
 
+    /// <summary>
+    /// What each of those balancers picked, in the order they picked: the balancer and the destination (an IPVS service's
+    /// real server, an nftables map slot; -1 when there was none to pick).
+    /// </summary>
+    public List<(long Balancer, int Destination)> Picks { get; } = new();
+
     /// <summary>The key of namespace <paramref name="ns"/>'s IPVS service (<paramref name="nft"/> false) or nftables balancer at <paramref name="index"/>.</summary>
     public static long BalancerKey(int ns, int index, bool nft) => ((long)ns << 32) | ((long)index << 1) | (nft ? 1L : 0L);
 
@@ -80,6 +86,7 @@ internal sealed class PathRecord
         Outcome = default;
         SourceHashed.Clear();
         Balancers.Clear();
+        Picks.Clear();
         Walked = false;
     }
 }

@@ -508,6 +508,55 @@ public sealed class Simulation
     }
 
     /// <summary>
+    /// <see cref="ConnectRecorded"/> with <paramref name="balancer"/>'s pick for the connection made
+    /// <paramref name="destination"/> (one of <see cref="BalancerChoices"/>), leaving the balancer's own state unmoved.
+    /// </summary>
+    internal ConnectionResult ConnectForced(Flow flow, long balancer, int destination, PathRecord request, PathRecord reply)
+    {
+        _walker.ForcedBalancer = balancer;
+        _walker.ForcedDestination = destination;
+        try { return ConnectRecorded(flow, request, reply); }
+        finally { _walker.ForcedBalancer = -1; }
+    }
+
+    /// <summary>
+    /// The backends a balancer (<see cref="PathRecord.BalancerKey"/>) may give a new connection depending on its state, each
+    /// once: the IPVS service's real servers with a weight, or the first map slot of each address of an nftables
+    /// <c>numgen</c> balancer; with the task behind each (or its address). Empty when the pick is a function of the
+    /// packet alone (source or destination hashing): a client then always gets the backend it got.
+    /// </summary>
+    internal IReadOnlyList<(int Destination, string Backend)> BalancerChoices(long balancer)
+    {
+        var ns = Cluster.Namespaces[(int)(balancer >> 32)];
+        int index = (int)((balancer & 0xFFFFFFFFL) >> 1);
+        var result = new List<(int, string)>();
+        if ((balancer & 1) != 0)
+        {
+            var plan = ns.Plan!.NftLoadBalancers[index];
+            if (plan.Pick != NftPick.NumgenIncrement) return result;
+            var seen = new HashSet<Ipv4Address>();
+            for (int i = 0; i < plan.Slots.Count; i++)
+                if (seen.Add(plan.Slots[i])) result.Add((i, TaskAt(plan.Slots[i]) ?? plan.Slots[i].ToString()));
+            return result;
+        }
+        var service = ns.IpvsService(index);
+        if (service.Scheduler is Ipvs.HashScheduler) return result;
+        for (int i = 0; i < service.Destinations.Length; i++)
+            if (service.Destinations[i].Weight > 0) result.Add((i, service.Destinations[i].Task));
+        return result;
+    }
+
+    // The task whose namespace holds an address (an nftables slot names addresses only).
+    private string? TaskAt(Ipv4Address address)
+    {
+        foreach (var ns in Cluster.Namespaces)
+            if (ns.Kind == NamespaceKind.Task && ns.Plan is { } plan)
+                foreach (var a in plan.Addresses)
+                    if (a.Address.Address == address) return ns.Name;
+        return null;
+    }
+
+    /// <summary>
     /// Sends one data segment from the client on an established connection, untraced. With tracing off this path
     /// allocates nothing.
     /// </summary>

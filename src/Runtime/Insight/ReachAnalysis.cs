@@ -221,31 +221,54 @@ public static partial class ReachAnalysis
     /// <param name="parallelism">How many pairs are probed at once; the rows and their order do not depend on it.</param>
     /// <param name="cancellationToken">Checked between pairs.</param>
     public static void Analyze(Topology topology, DataplanePlan plan, string? source, string? destination,
-        Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed = 0, int parallelism = 1, CancellationToken cancellationToken = default)
+        Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed = 0, int parallelism = 1, CancellationToken cancellationToken = default) =>
+        Analyze(topology, plan, source, destination, rowsOfPair, seed, parallelism, everyBackend: false, cancellationToken);
+
+    /// <summary>
+    /// The rows of the pairs from <paramref name="source"/> and to <paramref name="destination"/>, as the overload without
+    /// <paramref name="everyBackend"/> computes them, optionally probing a balanced class on every backend.
+    /// </summary>
+    /// <param name="topology">The analyzed topology.</param>
+    /// <param name="plan">Its plan.</param>
+    /// <param name="source">external, a node or a service; null for every source.</param>
+    /// <param name="destination">A node or a service; null for every destination.</param>
+    /// <param name="rowsOfPair">Receives each pair's rows, in table order, one call at a time.</param>
+    /// <param name="seed">Seeds ephemeral ports, flow hashes and random matches.</param>
+    /// <param name="parallelism">How many pairs are probed at once; the rows and their order do not depend on it.</param>
+    /// <param name="cancellationToken">Checked between pairs.</param>
+    /// <param name="everyBackend">
+    /// Whether a class whose connection a load balancer gave to one backend, where it could have given it to another (not
+    /// by a hash of the packet), is probed on each of them: its row then says which backends did what when they differ
+    /// (<c>varies by backend: …</c>). Without it a class is probed on the backend the balancer's state picks, as one
+    /// connection would be.
+    /// </param>
+    public static void Analyze(Topology topology, DataplanePlan plan, string? source, string? destination,
+        Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed, int parallelism, bool everyBackend, CancellationToken cancellationToken = default)
     {
         if (topology is null) throw new ArgumentNullException(nameof(topology));
-        Analyze(topology, plan, Pairs(topology, source, destination), rowsOfPair, seed, parallelism, null, RampUp, shareSources: true, cancellationToken);
+        Analyze(topology, plan, Pairs(topology, source, destination), rowsOfPair, seed, parallelism, null, RampUp, shareSources: true, cancellationToken, everyBackend);
     }
 
     /// <inheritdoc cref="Analyze(Topology, DataplanePlan, Action{Pair, IReadOnlyList{ReachRow}}, uint, Func{Pair, bool}?, int, CancellationToken)"/>
     /// <remarks>
     /// Also takes what tests need: counters of what the run cost, how long the first worker runs alone (<see cref="RampUp"/>;
-    /// tests use zero), and whether node pairs may take the outside client's rows (<see cref="NodeSourceSharing"/>; tests
-    /// compare the table with and without).
+    /// tests use zero), whether node pairs may take the outside client's rows (<see cref="NodeSourceSharing"/>; tests
+    /// compare the table with and without), and whether a balanced class is probed on every backend.
     /// </remarks>
     internal static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed,
-        Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources = true, CancellationToken cancellationToken = default)
+        Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources = true, CancellationToken cancellationToken = default,
+        bool everyBackend = false)
     {
         if (topology is null) throw new ArgumentNullException(nameof(topology));
         var pairs = new List<Pair>();
         foreach (var pair in Pairs(topology))
             if (include is null || include(pair)) pairs.Add(pair);
-        Analyze(topology, plan, pairs, rowsOfPair, seed, parallelism, counters, rampUp, shareSources, cancellationToken);
+        Analyze(topology, plan, pairs, rowsOfPair, seed, parallelism, counters, rampUp, shareSources, cancellationToken, everyBackend);
     }
 
     /// <summary>The rows of <paramref name="pairs"/>, which keep the order of <see cref="Pairs(Topology)"/> (outside sweeps first).</summary>
     private static void Analyze(Topology topology, DataplanePlan plan, IReadOnlyList<Pair> pairs, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair,
-        uint seed, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken)
+        uint seed, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken, bool everyBackend = false)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));
@@ -298,6 +321,7 @@ public static partial class ReachAnalysis
         {
             var sim = new Simulation(plan, seed);
             var starts = new ClassStarts(sim.Cluster);
+            var backends = everyBackend ? new Backends(plan, seed) : null;
             var sweep = new List<Entry>();
             OutsideSweep? computing = null;
             try
@@ -309,7 +333,7 @@ public static partial class ReachAnalysis
                     IReadOnlyList<ReachRow>? rows = null;
                     if (pair.Source == "external" && outside.TryGetValue(pair.Destination, out computing))
                     {
-                        rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, record: computing);
+                        rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing);
                         computing.Publish(rows, plan.Underlay.ExternalClient.ToString());
                         computing = null;
                     }
@@ -325,11 +349,11 @@ public static partial class ReachAnalysis
                                 for (int k = 0; k < copy.Length; k++) copy[k] = known.Rows[k] with { Source = pair.Source };
                                 rows = copy;
                             }
-                            else rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, shared: known);
+                            else rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, shared: known);
                             counters?.AddShared();
                         }
                     }
-                    rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters);
+                    rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends);
                     // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
                     // worker probed it.
                     sim.ResetTraffic();
@@ -531,7 +555,7 @@ public static partial class ReachAnalysis
     /// are the client's.
     /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
-        List<Entry> sweep, Counters? counters, OutsideSweep? record = null, OutsideSweep? shared = null)
+        List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record = null, OutsideSweep? shared = null)
     {
         long probes = 0;
         var request = new PathRecord();
@@ -608,7 +632,7 @@ public static partial class ReachAnalysis
                 if (proto == IpProtocol.Icmp)
                 {
                     long clock = sim.Cluster.NowMilliseconds;
-                    var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply);
+                    var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply, backends);
                     sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply), clock));
                     probes++;
                     return;
@@ -616,7 +640,7 @@ public static partial class ReachAnalysis
                 for (int port = from; port < end;)
                 {
                     long clock = sim.Cluster.NowMilliseconds;
-                    var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply);
+                    var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
                     sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply), clock));
                     probes++;
                     port = Math.Min(probe.NextClass, end);
@@ -715,7 +739,7 @@ public static partial class ReachAnalysis
     /// the rule that discarded it (<see cref="TraceExplanation.Key(PacketTrace)"/>'s fields, as values: no string per probe).
     /// </summary>
     private readonly record struct OutcomeKey(string Result, DispositionKind Kind, DropCause? Cause, string? Table, string? Chain, int Rule,
-        string? File, int Line, int Column)
+        string? File, int Line, int Column, string? Variation = null)
     {
         public static OutcomeKey Of(string result, DispositionKind kind, DropCause? cause, NetfilterStep? v)
         {
@@ -733,6 +757,13 @@ public static partial class ReachAnalysis
         private readonly Outcome _outcome;
         private readonly NetfilterStep? _discard;
         private readonly DropStep? _drop;
+
+        /// <summary>A failure already written out (a class whose backends ended in different ways).</summary>
+        public Failure(string text)
+        {
+            _sim = null!;
+            Frozen = text;
+        }
 
         public Failure(Simulation sim, bool reply, PathRecord record)
         {
@@ -761,9 +792,23 @@ public static partial class ReachAnalysis
     /// <paramref name="port"/> ends before the first class start above it in any namespace the request or the reply crossed.
     /// </summary>
     private static Probe Send(Simulation sim, Flow flow, IReadOnlyDictionary<string, string> taskService, ClassStarts? starts, IpProtocol proto, int port,
-        PathRecord request, PathRecord reply)
+        PathRecord request, PathRecord reply, Backends? backends)
     {
-        var r = sim.ConnectRecorded(flow, request, reply);
+        var main = Judge(sim, sim.ConnectRecorded(flow, request, reply), request, reply, taskService, starts, proto, port);
+        if (backends is null) return main;
+        // The first balancer on the request's way that could have picked otherwise (not by a hash of the packet).
+        foreach (var (balancer, picked) in request.Picks)
+        {
+            if (picked < 0) continue;
+            var choices = backends.Choices(sim, balancer);
+            if (choices.Count >= 2) return OnEveryBackend(main, picked, balancer, choices, flow, taskService, starts, proto, port, backends);
+        }
+        return main;
+    }
+
+    private static Probe Judge(Simulation sim, ConnectionResult r, PathRecord request, PathRecord reply, IReadOnlyDictionary<string, string> taskService,
+        ClassStarts? starts, IpProtocol proto, int port)
+    {
         var result = Classify(r.Request, r.Reply, r.Task, taskService);
         // Delivered to a namespace that is neither a task nor a host: a balancer's sandbox answering for its VIP (IPVS does
         // not schedule an ICMP echo; the namespace owning the VIP answers it). Say which.
@@ -782,6 +827,90 @@ public static partial class ReachAnalysis
         var kind = failed.Outcome.Kind;
         var key = OutcomeKey.Of(result, kind, kind == DispositionKind.Dropped ? failed.Outcome.Cause : null, failed.Discard);
         return new Probe(key, result, next, new Failure(sim, replyFailed, failed));
+    }
+
+    /// <summary>
+    /// The class probed again on each other backend <paramref name="balancer"/> could have given the connection, each from
+    /// the loaded state on a second simulation (the sweep's own state is left as one connection per class leaves it).
+    /// The class ends where the first of those walks says; when the backends do not all end the same way, the probe says
+    /// which did what.
+    /// </summary>
+    private static Probe OnEveryBackend(Probe main, int picked, long balancer, IReadOnlyList<(int Destination, string Backend)> choices, Flow flow,
+        IReadOnlyDictionary<string, string> taskService, ClassStarts? starts, IpProtocol proto, int port, Backends backends)
+    {
+        var outcomes = new List<(string Backend, Probe Probe)>(choices.Count);
+        int next = main.NextClass;
+        bool same = true, pickedSeen = false;
+        foreach (var (destination, backend) in choices)
+        {
+            if (destination == picked) { outcomes.Add((backend, main)); pickedSeen = true; continue; }
+            var other = backends.Sim;
+            other.ResetTraffic();
+            var r = other.ConnectForced(flow, balancer, destination, backends.Request, backends.Reply);
+            var probe = Judge(other, r, backends.Request, backends.Reply, taskService, starts, proto, port);
+            // Written now: the next probe resets what it names.
+            probe.Failure?.Freeze();
+            next = Math.Min(next, probe.NextClass);
+            same &= probe.Key == main.Key;
+            outcomes.Add((backend, probe));
+        }
+        backends.Probes += outcomes.Count - 1;
+        if (same || !pickedSeen) return main with { NextClass = next };
+        // Backends grouped by how they ended, in the balancer's order.
+        var groups = new List<(Probe Probe, List<string> Backends)>();
+        foreach (var (backend, probe) in outcomes)
+        {
+            int g = groups.FindIndex(x => x.Probe.Key == probe.Key);
+            if (g < 0) groups.Add((probe, new List<string> { backend }));
+            else groups[g].Backends.Add(backend);
+        }
+        bool oneResult = groups.TrueForAll(x => x.Probe.Result == groups[0].Probe.Result);
+        var result = oneResult ? groups[0].Probe.Result
+            : "varies by backend: " + string.Join(", ", groups.ConvertAll(x => x.Probe.Result + " (" + Names(x.Backends) + ")"));
+        var causes = new List<string>();
+        var variation = new System.Text.StringBuilder();
+        foreach (var (probe, names) in groups)
+        {
+            if (probe.Cause is { } cause) causes.Add(Names(names) + ": " + cause);
+            variation.Append(string.Join(",", names)).Append('=').Append(probe.Key.ToString()).Append(';');
+        }
+        var key = main.Key with { Result = result, Variation = variation.ToString() };
+        return new Probe(key, result, next, new Failure(string.Join("; ", causes)));
+    }
+
+    // Backends by name, the first few of a long list.
+    private static string Names(List<string> backends) =>
+        backends.Count <= 4 ? string.Join(", ", backends) : string.Join(", ", backends.GetRange(0, 3)) + " and " + (backends.Count - 3).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more";
+
+    /// <summary>
+    /// Where a worker probes a class again on each backend its balancer could have picked (<c>reach --every-backend</c>):
+    /// a second simulation of the plan, reset before each such probe, and the balancers' choices.
+    /// </summary>
+    private sealed class Backends
+    {
+        private readonly DataplanePlan _plan;
+        private readonly uint _seed;
+        private Simulation? _sim;
+        private readonly Dictionary<long, IReadOnlyList<(int Destination, string Backend)>> _choices = new();
+
+        public Backends(DataplanePlan plan, uint seed)
+        {
+            _plan = plan;
+            _seed = seed;
+        }
+
+        /// <summary>The second simulation, made on first use.</summary>
+        public Simulation Sim => _sim ??= new Simulation(_plan, _seed);
+
+        public PathRecord Request { get; } = new();
+
+        public PathRecord Reply { get; } = new();
+
+        /// <summary>Probes sent on other backends.</summary>
+        public long Probes { get; set; }
+
+        public IReadOnlyList<(int Destination, string Backend)> Choices(Simulation sim, long balancer) =>
+            _choices.TryGetValue(balancer, out var found) ? found : _choices[balancer] = sim.BalancerChoices(balancer);
     }
 
     /// <summary>

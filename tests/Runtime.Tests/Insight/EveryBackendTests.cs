@@ -1,0 +1,123 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Insight;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Tests.Insight;
+
+/// <summary><c>reach --every-backend</c>: a balanced class probed on each backend its balancer could pick.</summary>
+public sealed class EveryBackendTests
+{
+    /// <summary>web has a task on each node; the one on c drops tcp port 80 (a raw rule in its namespace).</summary>
+    internal const string Mixed = """
+        version: 1
+        name: mixed
+        nodes:
+          a: { address: 10.9.0.10/24, role: manager }
+          b: { address: 10.9.0.11/24 }
+          c: { address: 10.9.0.12/24 }
+        networks:
+          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+          app: { driver: overlay, subnet: 10.1.0.0/24 }
+        services:
+          web:
+            replicas: 3
+            networks: [app]
+            ports:
+              - { published: 8080, target: 80 }
+            tasks: [ { node: a }, { node: b }, { node: c } ]
+          api:
+            networks: [app]
+            tasks: [ { node: a } ]
+        rules:
+          - { node: c, namespace: web.3, chain: INPUT, rule: "-p tcp --dport 80 -j DROP" }
+
+        """;
+
+    private static (Topology Topology, DataplanePlan Plan) Compile(string yaml, LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
+    {
+        var r = SwarmCompiler.CompileToPlan("mixed.swarm.yaml", yaml, new SwarmDsl.Lowering.LoweringOptions { Backend = backend });
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        return (r.Topology!, r.Plan!);
+    }
+
+    private static List<ReachRow> Rows(Topology topology, DataplanePlan plan, string? source, string? destination, bool everyBackend)
+    {
+        var rows = new List<ReachRow>();
+        ReachAnalysis.Analyze(topology, plan, source, destination, (_, r) => rows.AddRange(r), 0, 1, everyBackend);
+        return rows;
+    }
+
+    [Theory]
+    [InlineData(LoadBalancerBackend.Ipvs)]
+    [InlineData(LoadBalancerBackend.Nftables)]
+    public void A_backend_that_answers_otherwise_is_named_in_its_row(LoadBalancerBackend backend)
+    {
+        var (topology, plan) = Compile(Mixed, backend);
+        var one = Rows(topology, plan, "api", "web", everyBackend: false);
+        var every = Rows(topology, plan, "api", "web", everyBackend: true);
+        var port80 = every.Single(r => r.Protocol == "tcp" && r.FromPort == 80);
+        Assert.Equal(80, port80.ToPort);
+        Assert.StartsWith("varies by backend: ", port80.Result, System.StringComparison.Ordinal);
+        Assert.Contains("blocked (web.3)", port80.Result, System.StringComparison.Ordinal);
+        Assert.Matches(@"reaches web \(web\.[12], web\.[12]\)", port80.Result);
+        // The cause is the dropping backend's, at the raw rule (line 21 of the YAML).
+        Assert.StartsWith("web.3: dropped by FilterDrop at c/web.3 filter/INPUT", port80.Cause, System.StringComparison.Ordinal);
+        Assert.Contains("mixed.swarm.yaml:21:", port80.Cause, System.StringComparison.Ordinal);
+        Assert.Null(port80.Service);
+        // One connection per class says one of the two, and every other row is the same either way.
+        var single = one.Single(r => r.Protocol == "tcp" && r.FromPort == 80);
+        Assert.True(single.Result is "reaches web" or "blocked", single.Result);
+        Assert.Equal(one.Where(r => r != single), every.Where(r => r != port80));
+    }
+
+    [Fact]
+    public void The_backends_named_are_those_a_cycle_of_connections_meets()
+    {
+        // Independent of forcing a pick: round robin gives three connections in a row to the three backends.
+        var (topology, plan) = Compile(Mixed);
+        var row = Rows(topology, plan, "api", "web", everyBackend: true).Single(r => r.Protocol == "tcp" && r.FromPort == 80);
+        var sim = new Simulation(plan, 0);
+        Assert.True(sim.TryResolve("api", "web:80/tcp", out var flow, out var error), error);
+        var taskService = ReachAnalysis.TaskServices(topology);
+        var delivered = new List<string>();
+        int blocked = 0;
+        for (int i = 0; i < 3; i++)
+        {
+            var r = sim.ConnectUntraced(flow);
+            if (ReachAnalysis.Classify(r, taskService) == "reaches web") delivered.Add(r.Task!);
+            else blocked++;
+        }
+        Assert.Equal(1, blocked);
+        // "varies by backend: RESULT (TASK, TASK), RESULT (TASK)"
+        var groups = System.Text.RegularExpressions.Regex.Matches(row.Result.Substring("varies by backend: ".Length), @"(?<result>[a-z ]+?) \((?<tasks>[^)]*)\)")
+            .ToDictionary(m => m.Groups["result"].Value.TrimStart(',', ' '), m => m.Groups["tasks"].Value.Split(", ").OrderBy(t => t).ToList());
+        Assert.Equal(new[] { "blocked", "reaches web" }, groups.Keys.OrderBy(k => k));
+        Assert.Equal(delivered.OrderBy(t => t), groups["reaches web"]);
+        Assert.Equal(blocked, groups["blocked"].Count);
+    }
+
+    [Fact]
+    public void A_balancer_that_hashes_the_source_is_not_asked_for_other_backends()
+    {
+        // sh always gives this client the same task: the others are not what it can meet.
+        var (topology, plan) = Compile(Mixed.Replace("      - { published: 8080, target: 80 }\n", "      - { published: 8080, target: 80 }\n    loadBalancing: { scheduler: sh }\n", System.StringComparison.Ordinal));
+        Assert.Equal(Scheduler.Sh, topology.Services.Single(s => s.Name == "web").Scheduler);
+        Assert.Equal(Rows(topology, plan, "api", "web", everyBackend: false), Rows(topology, plan, "api", "web", everyBackend: true));
+    }
+
+    [Fact]
+    public void Alike_backends_give_the_table_of_one_connection_per_class()
+    {
+        var yaml = File.ReadAllText(Paths.Example);
+        var r = SwarmCompiler.CompileToPlan(Paths.Example, yaml);
+        var one = new List<ReachRow>();
+        var every = new List<ReachRow>();
+        ReachAnalysis.Analyze(r.Topology!, r.Plan!, null, null, (_, rows) => one.AddRange(rows), 0, 1, everyBackend: false);
+        ReachAnalysis.Analyze(r.Topology!, r.Plan!, null, null, (_, rows) => every.AddRange(rows), 0, 1, everyBackend: true);
+        Assert.Equal(one, every);
+    }
+}
