@@ -120,4 +120,22 @@ public sealed class EveryBackendTests
         ReachAnalysis.Analyze(r.Topology!, r.Plan!, null, null, (_, rows) => every.AddRange(rows), 0, 1, everyBackend: true);
         Assert.Equal(one, every);
     }
+
+    [Theory]
+    [InlineData("tangled")]
+    [InlineData("three-node")]
+    public void Nodes_sharing_the_outside_clients_sweep_share_its_backends_too(string name)
+    {
+        // Raw rules on some nodes make backends differ here; a node's rows must not depend on whether it took the client's.
+        var yaml = name == "tangled" ? ReachSliceTests.Tangled : ReachAnalysisTests.ThreeNode;
+        var r = SwarmCompiler.CompileToPlan(name + ".swarm.yaml", yaml);
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        var shared = new List<ReachRow>();
+        var own = new List<ReachRow>();
+        ReachAnalysis.Analyze(r.Topology!, r.Plan!, (_, rows) => shared.AddRange(rows), 1, null, 1, null, System.TimeSpan.Zero, shareSources: true, everyBackend: true);
+        ReachAnalysis.Analyze(r.Topology!, r.Plan!, (_, rows) => own.AddRange(rows), 1, null, 1, null, System.TimeSpan.Zero, shareSources: false, everyBackend: true);
+        Assert.Equal(own, shared);
+        // tangled's node a drops VXLAN from c, so the routing mesh's backends differ (three-node's rule on c drops before the balancer).
+        if (name == "tangled") Assert.Contains(shared, x => x.Source != "external" && x.Result.StartsWith("varies by backend: ", System.StringComparison.Ordinal));
+    }
 }
