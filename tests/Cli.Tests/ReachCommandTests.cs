@@ -125,8 +125,7 @@ public sealed class ReachCommandTests
     [Fact]
     public void A_source_without_tasks_or_a_pair_that_is_never_probed_is_a_usage_error()
     {
-        var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");
-        File.WriteAllText(path, """
+        var path = TopologyFile("""
             version: 1
             name: idle
             nodes:
@@ -158,9 +157,8 @@ public sealed class ReachCommandTests
     [Fact]
     public void Every_backend_names_the_backend_that_answers_otherwise_and_without_it_a_note_says_it_may()
     {
-        var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");
         // web has a task on each node; the one on c drops tcp port 80.
-        File.WriteAllText(path, """
+        var path = TopologyFile("""
             version: 1
             name: mixed
             nodes:
@@ -193,5 +191,13 @@ public sealed class ReachCommandTests
             Assert.Contains("  80           varies by backend: blocked (web.3), reaches web (", stdout, StringComparison.Ordinal);
         }
         finally { File.Delete(path); }
+    }
+
+    // A topology written to a file of its own (the caller deletes it).
+    private static string TopologyFile(string yaml)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");
+        File.WriteAllText(path, yaml);
+        return path;
     }
 }
