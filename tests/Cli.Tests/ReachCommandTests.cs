@@ -189,6 +189,19 @@ public sealed class ReachCommandTests
             (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web", "--every-backend");
             Assert.Equal((0, ""), (exit, stderr));
             Assert.Contains("  80           varies by backend: blocked (web.3), reaches web (", stdout, StringComparison.Ordinal);
+            // In JSON each way the backends ended is spelled out.
+            (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web", "--every-backend", "--json");
+            Assert.Equal((0, ""), (exit, stderr));
+            using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+            var row = doc.RootElement.GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("protocol").GetString() == "tcp" && r.GetProperty("fromPort").GetInt32() == 80);
+            var ways = row.GetProperty("backends").EnumerateArray().ToList();
+            Assert.Equal(2, ways.Count);
+            Assert.Equal(("blocked", "web.3"), (ways[0].GetProperty("result").GetString(), string.Join(",", ways[0].GetProperty("tasks").EnumerateArray().Select(t => t.GetString()))));
+            Assert.StartsWith("dropped by FilterDrop at c/web.3", ways[0].GetProperty("cause").GetString(), StringComparison.Ordinal);
+            Assert.Equal("web", ways[1].GetProperty("service").GetString());
+            Assert.Equal(2, ways[1].GetProperty("tasks").GetArrayLength());
+            // Rows whose backends agree carry no "backends".
+            Assert.All(doc.RootElement.GetProperty("rows").EnumerateArray().Where(r => r.GetProperty("fromPort").GetInt32() != 80), r => Assert.False(r.TryGetProperty("backends", out _)));
         }
         finally { File.Delete(path); }
     }

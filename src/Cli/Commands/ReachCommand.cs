@@ -204,6 +204,21 @@ internal static class ReachCommand
         w.WriteString("result", r.Result);
         if (r.Service is null) w.WriteNull("service"); else w.WriteString("service", r.Service);
         if (r.Cause is null) w.WriteNull("cause"); else w.WriteString("cause", r.Cause);
+        if (r.Backends.IsEmpty) return;
+        // --every-backend, backends that did not all end the same way: each way and its tasks.
+        w.WriteStartArray("backends");
+        foreach (var b in r.Backends)
+        {
+            w.WriteStartObject();
+            w.WriteString("result", b.Result);
+            if (b.Service is null) w.WriteNull("service"); else w.WriteString("service", b.Service);
+            if (b.Cause is null) w.WriteNull("cause"); else w.WriteString("cause", b.Cause);
+            w.WriteStartArray("tasks");
+            foreach (var t in b.Tasks) w.WriteStringValue(t);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
     }
 
     /// <summary>What the writer holds, out: it flushes whole tokens, so the bytes never end inside a character.</summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 using System.Threading.Tasks;
+using SwarmDsl.Collections;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
@@ -21,7 +22,19 @@ namespace SwarmDsl.Runtime.Insight;
 /// <param name="Result">The outcome class: <c>reaches SERVICE</c>, <c>blocked</c>, <c>no reply from SERVICE</c> or <c>delivered to OWNER</c>.</param>
 /// <param name="Service">The service reached, when one is.</param>
 /// <param name="Cause">For anything but reaching a service: why, with the step and declaration (from a traced probe).</param>
-public sealed record ReachRow(string Source, string Destination, Ipv4Address Address, string Protocol, int FromPort, int ToPort, string Result, string? Service, string? Cause);
+/// <param name="Backends">
+/// With <c>--every-backend</c>, when the backends a balancer could pick did not all end the same way: each way, with its
+/// backends (empty otherwise, and then <paramref name="Result"/> holds for every backend probed).
+/// </param>
+public sealed record ReachRow(string Source, string Destination, Ipv4Address Address, string Protocol, int FromPort, int ToPort, string Result, string? Service, string? Cause,
+    EquatableArray<ReachBackends> Backends = default);
+
+/// <summary>One way a class's backends ended (<see cref="ReachRow.Backends"/>).</summary>
+/// <param name="Result">As <see cref="ReachRow.Result"/>.</param>
+/// <param name="Service">The service reached, when one is.</param>
+/// <param name="Cause">Why, for anything but reaching a service.</param>
+/// <param name="Tasks">The backends that ended this way (the task, or the address of an nftables map slot), in the balancer's order.</param>
+public sealed record ReachBackends(string Result, string? Service, string? Cause, EquatableArray<string> Tasks);
 
 /// <summary>
 /// Which sources reach which services on which protocols and ports, computed over header-space classes of packets rather
@@ -612,7 +625,7 @@ public static partial class ReachAnalysis
             record?.Keep(pi, sweep);
             if (proto == IpProtocol.Icmp)
             {
-                rows.Add(Row(pair, flow, 0, 0, sweep[0].Probe.Result, sweep[0].Probe.Cause));
+                rows.Add(Row(pair, flow, 0, 0, sweep[0].Probe.Result, sweep[0].Probe.Cause, sweep[0].Probe.Backends));
                 continue;
             }
             // Merge adjacent classes that end the same way; each row keeps its first class's explanation.
@@ -622,7 +635,7 @@ public static partial class ReachAnalysis
                 int j = i + 1;
                 while (j < sweep.Count && sweep[j].Probe.Key == sweep[i].Probe.Key) j++;
                 int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
-                rows.Add(Row(pair, flow, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause));
+                rows.Add(Row(pair, flow, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause, sweep[i].Probe.Backends));
                 i = j;
             }
 
@@ -729,7 +742,7 @@ public static partial class ReachAnalysis
     /// One probe: its outcome, its merge key, where its port class ends, and for a failure the facts that explain it (the
     /// explanation is only written for the probe that starts a row).
     /// </summary>
-    private readonly record struct Probe(OutcomeKey Key, string Result, int NextClass, Failure? Failure)
+    private readonly record struct Probe(OutcomeKey Key, string Result, int NextClass, Failure? Failure, EquatableArray<ReachBackends> Backends = default)
     {
         public string? Cause => Failure?.Explain();
     }
@@ -869,13 +882,16 @@ public static partial class ReachAnalysis
             : "varies by backend: " + string.Join(", ", groups.ConvertAll(x => x.Probe.Result + " (" + Names(x.Backends) + ")"));
         var causes = new List<string>();
         var variation = new System.Text.StringBuilder();
+        var ways = new List<ReachBackends>(groups.Count);
         foreach (var (probe, names) in groups)
         {
-            if (probe.Cause is { } cause) causes.Add(Names(names) + ": " + cause);
+            var cause = probe.Cause;
+            if (cause is not null) causes.Add(Names(names) + ": " + cause);
             variation.Append(string.Join(",", names)).Append('=').Append(probe.Key.ToString()).Append(';');
+            ways.Add(new ReachBackends(probe.Result, ServiceOf(probe.Result), cause, new EquatableArray<string>(names)));
         }
         var key = main.Key with { Result = result, Variation = variation.ToString() };
-        return new Probe(key, result, next, new Failure(string.Join("; ", causes)));
+        return new Probe(key, result, next, new Failure(string.Join("; ", causes)), new EquatableArray<ReachBackends>(ways));
     }
 
     // Backends by name, the first few of a long list.
@@ -1012,10 +1028,12 @@ public static partial class ReachAnalysis
         }
     }
 
-    private static ReachRow Row(Pair pair, Flow flow, int from, int to, string result, string? cause)
+    private static ReachRow Row(Pair pair, Flow flow, int from, int to, string result, string? cause, EquatableArray<ReachBackends> backends) =>
+        new(pair.Source, pair.Destination, flow.Destination, flow.Protocol.Name(), from, to, result, ServiceOf(result), cause, backends);
+
+    private static string? ServiceOf(string result)
     {
         const string Reaches = "reaches ";
-        string? service = result.StartsWith(Reaches, StringComparison.Ordinal) ? result.Substring(Reaches.Length) : null;
-        return new ReachRow(pair.Source, pair.Destination, flow.Destination, flow.Protocol.Name(), from, to, result, service, cause);
+        return result.StartsWith(Reaches, StringComparison.Ordinal) ? result.Substring(Reaches.Length) : null;
     }
 }

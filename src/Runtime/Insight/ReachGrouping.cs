@@ -95,7 +95,7 @@ public sealed class ReachGrouping
             var x = a[i];
             var y = b[i];
             if (x.Destination != y.Destination || x.Address != y.Address || x.Protocol != y.Protocol || x.FromPort != y.FromPort
-                || x.ToPort != y.ToPort || x.Result != y.Result || x.Service != y.Service || x.Cause != y.Cause) return false;
+                || x.ToPort != y.ToPort || x.Result != y.Result || x.Service != y.Service || x.Cause != y.Cause || !x.Backends.Equals(y.Backends)) return false;
         }
         return true;
     }
