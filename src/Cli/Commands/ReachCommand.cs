@@ -150,7 +150,10 @@ internal static class ReachCommand
         }
     }
 
-    /// <summary>Stable JSON: { file, rows: [ { source, destination, address, protocol, fromPort, toPort, result, service, cause } ] }.</summary>
+    /// <summary>
+    /// Stable JSON: { file, rows: [ { source, destination, address, protocol, fromPort, toPort, result, service, cause,
+    /// (backends: [ { result, service, cause, tasks } ]) } ] }.
+    /// </summary>
     private sealed class JsonSink : IReachSink
     {
         private readonly TextWriter _out;
