@@ -181,10 +181,10 @@ public sealed class ReachCommandTests
             """);
         try
         {
-            // A raw rule in one task: its backends may differ, and the table says what the picked one did.
+            // A raw rule (here in one task): backends may differ, and the table says what the picked one did.
             var (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web");
             Assert.Equal(0, exit);
-            Assert.Contains("swarmdsl: note: raw rules differ between nodes or tasks", stderr, StringComparison.Ordinal);
+            Assert.Contains("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently", stderr, StringComparison.Ordinal);
             Assert.DoesNotContain("varies by backend", stdout, StringComparison.Ordinal);
             (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web", "--every-backend");
             Assert.Equal((0, ""), (exit, stderr));

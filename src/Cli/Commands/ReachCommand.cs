@@ -52,7 +52,7 @@ internal static class ReachCommand
                 throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with");
             }
             if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
-                io.Error.WriteLine("swarmdsl: note: raw rules differ between nodes or tasks, so a service's backends may not answer alike; a row says what the backend its balancer picked did (--every-backend probes each)");
+                io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");
             // A question lowers only the services its probes can meet (the rows are the same, see ReachAnalysis.Slice).
             var slice = ReachAnalysis.Slice(loaded.Topology, source, destination);
             var lowered = SwarmCompiler.Lower(loaded, slice, TopologyLoader.Lowering(backend));
@@ -77,13 +77,14 @@ internal static class ReachCommand
         return cmd;
     }
 
-    // Raw rules placed on some nodes or in some tasks only: what makes one backend of a service unlike another.
+    // What can make one backend of a service answer unlike another: Docker's own rules treat every task alike, but a raw rule
+    // (on some nodes or tasks, or one matching a node's address or the VXLAN traffic only remote backends get) or a
+    // sysctl set on one node need not.
     private static bool UnlikeBackends(SwarmDsl.Semantics.Topology topology)
     {
-        var tasks = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var t in topology.Tasks) tasks.Add(t.Name);
-        foreach (var r in topology.Rules)
-            if (r.Node is not null || tasks.Contains(r.Namespace)) return true;
+        if (topology.Rules.Count > 0) return true;
+        foreach (var s in topology.Sysctls)
+            if (s.Node is not null) return true;
         return false;
     }
 
