@@ -92,7 +92,7 @@ public sealed class ReachCommandTests
 
     [Theory]
     [InlineData("--to", "worker")]
-    [InlineData("--from", "web")]
+    [InlineData("--from", "manager")]
     [InlineData("--from", "external")]
     public void From_and_to_keep_the_rows_of_one_source_or_destination_unchanged(string option, string name)
     {
@@ -114,6 +114,8 @@ public sealed class ReachCommandTests
     [Theory]
     [InlineData("--to", "nosuch", "--to 'nosuch' is not a destination")]
     [InlineData("--from", "web.1", "--from 'web.1' is not a source")]
+    // web is on the ingress network only: no service shares a network with it (it is reached through the nodes' port).
+    [InlineData("--from", "web", "--from 'web' is not a source")]
     public void An_unknown_source_or_destination_is_a_usage_error(string option, string name, string message)
     {
         var (exit, stdout, stderr) = Run("reach", Paths.Example, option, name);

@@ -46,10 +46,10 @@ internal static class ReachCommand
             {
                 // A name no pair has is a typo (or a dnsrr service, which has no VIP to reach): say which, rather than print nothing.
                 if (source is not null && ReachAnalysis.Pairs(loaded.Topology, source, null).Count == 0)
-                    throw new CliUsageException($"--from '{source}' is not a source of this topology (external, a node, or a service with tasks on a network with a VIP service)");
+                    throw new CliUsageException($"--from '{source}' is not a source of this topology (external, a node, or a service with tasks on a network, other than the ingress network, with a VIP service)");
                 if (destination is not null && ReachAnalysis.Pairs(loaded.Topology, null, destination).Count == 0)
-                    throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode)");
-                throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with");
+                    throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode on a network other than the ingress network)");
+                throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with (the ingress network does not count)");
             }
             if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
                 io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");

@@ -20,9 +20,8 @@ public static partial class ReachAnalysis
     /// What another service can change for a probe, and so what keeps it:
     /// <list type="bullet">
     /// <item>being the probe's source or destination;</item>
-    /// <item>a published port, for a probe that enters the routing mesh (a node's address, or a service's VIP on the
-    /// ingress network when the two share no other network): the mesh marks and forwards by port alone, whatever the
-    /// address, so any service's published port can catch it;</item>
+    /// <item>a published port, for a probe that enters the routing mesh (a node's address): the mesh marks and forwards by
+    /// port alone, so any service's published port can catch it;</item>
     /// <item>a published UDP port equal to the VXLAN data path port: the hosts' ingress DNAT catches the datagrams that
     /// carry every overlay probe, so every probe is in the routing mesh;</item>
     /// <item>a raw rule placed in one of its tasks' namespaces (the rule must land where it lands in the whole plan).</item>
@@ -40,22 +39,14 @@ public static partial class ReachAnalysis
         if (source is null && destination is null) return topology;
         var services = new Dictionary<string, ServiceModel>(StringComparer.Ordinal);
         foreach (var s in topology.Services) services[s.Name] = s;
-        var ingress = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var n in topology.Networks)
-            if (n.IsOverlay && n.Ingress) ingress.Add(n.Name);
-
         var keep = new HashSet<string>(StringComparer.Ordinal);
         bool mesh = false;
         foreach (var pair in Pairs(topology, source, destination))
         {
-            bool fromService = services.ContainsKey(pair.Source);
-            if (fromService) keep.Add(pair.Source);
-            if (!services.TryGetValue(pair.Destination, out var to)) { mesh = true; continue; }
-            keep.Add(to.Name);
-            // The VIP probed is on a network the two share, the routing mesh's only when they share nothing else
-            // (Simulation.ChooseVip: overlays before the ingress network). The source task's own rules drop what it sends
-            // from its ingress address, but the slice does not count on that.
-            if (fromService && !SharesBesides(services[pair.Source], to, ingress)) mesh = true;
+            if (services.ContainsKey(pair.Source)) keep.Add(pair.Source);
+            // A node's address is the routing mesh; a service is probed at its VIP on a network other than the mesh's.
+            if (services.ContainsKey(pair.Destination)) keep.Add(pair.Destination);
+            else mesh = true;
         }
         // A published data path port puts the VXLAN datagrams of every overlay probe into the routing mesh.
         foreach (var s in topology.Services)
@@ -90,14 +81,5 @@ public static partial class ReachAnalysis
             Endpoints = new EquatableArray<EndpointModel>(endpoints),
             LoadBalancers = new EquatableArray<LoadBalancerModel>(balancers),
         };
-    }
-
-    private static bool SharesBesides(ServiceModel a, ServiceModel b, HashSet<string> ingress)
-    {
-        foreach (var n in a.Networks)
-            if (!ingress.Contains(n))
-                foreach (var m in b.Networks)
-                    if (m == n) return true;
-        return false;
     }
 }

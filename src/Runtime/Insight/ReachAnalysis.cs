@@ -58,7 +58,10 @@ public static partial class ReachAnalysis
 
     /// <summary>
     /// The pairs probed: external to every node's address, every node to every node's address, every service's task
-    /// to every service sharing a network with it (its VIP there).
+    /// to every service sharing a network with it (its VIP there). The ingress network does not count: it carries the
+    /// routing mesh's published ports, not service names (Docker's resolver keeps no records for it, and a task's own
+    /// rules drop what it sends from its ingress address), so two services on it reach each other through a node's
+    /// published port, which the node pairs cover.
     /// </summary>
     public static IReadOnlyList<Pair> Pairs(Topology topology) => Pairs(topology, null, null);
 
@@ -85,6 +88,7 @@ public static partial class ReachAnalysis
                 if (Wanted(b.Name, destination)) pairs.Add(new Pair(a.Name, b.Name));
         }
         // Services by network, so sharing one is found without comparing every service with every other.
+        var ingress = IngressNetworks(topology);
         var onNetwork = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (int i = 0; i < topology.Services.Count; i++)
         {
@@ -92,6 +96,7 @@ public static partial class ReachAnalysis
             if (d.EndpointMode != EndpointMode.Vip || !Wanted(d.Name, destination)) continue;
             foreach (var n in d.Networks)
             {
+                if (ingress.Contains(n)) continue;
                 if (!onNetwork.TryGetValue(n, out var list)) onNetwork[n] = list = new List<int>();
                 list.Add(i);
             }
@@ -126,10 +131,12 @@ public static partial class ReachAnalysis
         var sources = new List<string>();
         if (topology.Nodes.Count > 0) sources.Add("external");
         foreach (var n in topology.Nodes) sources.Add(n.Name);
+        var ingress = IngressNetworks(topology);
         var withVip = new HashSet<string>(StringComparer.Ordinal);
         foreach (var d in topology.Services)
             if (d.EndpointMode == EndpointMode.Vip)
-                foreach (var n in d.Networks) withVip.Add(n);
+                foreach (var n in d.Networks)
+                    if (!ingress.Contains(n)) withVip.Add(n);
         var withTasks = ServicesWithTasks(topology);
         foreach (var s in topology.Services)
         {
@@ -138,6 +145,15 @@ public static partial class ReachAnalysis
                 if (withVip.Contains(n)) { sources.Add(s.Name); break; }
         }
         return sources;
+    }
+
+    // The routing mesh's network: it carries published ports, not service names (Docker's resolver keeps no records for it).
+    private static HashSet<string> IngressNetworks(Topology topology)
+    {
+        var ingress = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in topology.Networks)
+            if (n.IsOverlay && n.Ingress) ingress.Add(n.Name);
+        return ingress;
     }
 
     private static HashSet<string> ServicesWithTasks(Topology topology)
