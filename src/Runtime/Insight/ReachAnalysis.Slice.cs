@@ -24,7 +24,9 @@ public static partial class ReachAnalysis
     /// port alone, so any service's published port can catch it;</item>
     /// <item>a published UDP port equal to the VXLAN data path port: the hosts' ingress DNAT catches the datagrams that
     /// carry every overlay probe, so every probe is in the routing mesh;</item>
-    /// <item>a raw rule placed in one of its tasks' namespaces (the rule must land where it lands in the whole plan).</item>
+    /// <item>a raw rule placed in one of its tasks' namespaces (the rule must land where it lands in the whole plan), in a
+    /// chain its own rules are in (the raw rule's number counts them), or sending to its address or setting its fwmark
+    /// (<see cref="KeepForRules"/>).</item>
     /// </list>
     /// Anything else a service adds matches its own addresses, VIPs or marks only (its task namespaces, its IPVS services,
     /// its overlay neighbour and FDB entries), and a probe of the question never carries them. Addresses, VIPs, marks and
@@ -55,10 +57,7 @@ public static partial class ReachAnalysis
         if (mesh)
             foreach (var s in topology.Services)
                 if (s.Ports.Count > 0) keep.Add(s.Name);
-        var serviceOfTask = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var t in topology.Tasks) serviceOfTask[t.Name] = t.Service;
-        foreach (var r in topology.Rules)
-            if (serviceOfTask.TryGetValue(r.Namespace, out var owner)) keep.Add(owner);
+        if (!KeepForRules(topology, keep)) return topology;
         if (keep.Count == topology.Services.Count) return topology;
 
         var tasks = new List<TaskModel>();
@@ -81,5 +80,63 @@ public static partial class ReachAnalysis
             Endpoints = new EquatableArray<EndpointModel>(endpoints),
             LoadBalancers = new EquatableArray<LoadBalancerModel>(balancers),
         };
+    }
+
+    /// <summary>
+    /// Adds what the raw rules need kept: the service of a task a rule is placed in; every service whose rules share a
+    /// chain with a raw rule (its number, which explanations name, counts them: the routing mesh's chains, a balancer
+    /// sandbox's); the owner of an address a NAT rule sends to; the service whose fwmark a MARK rule sets. False when a
+    /// rule sets marks under a mask (any service's could come of it): then nothing is left out.
+    /// </summary>
+    private static bool KeepForRules(Topology topology, HashSet<string> keep)
+    {
+        if (topology.Rules.Count == 0) return true;
+        var serviceOfTask = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks) serviceOfTask[t.Name] = t.Service;
+        var owners = new Dictionary<uint, HashSet<string>>();
+        void Own(Ipv4Address a, string service)
+        {
+            if (!owners.TryGetValue(a.Value, out var set)) owners[a.Value] = set = new HashSet<string>(StringComparer.Ordinal);
+            set.Add(service);
+        }
+        foreach (var e in topology.Endpoints)
+            if (e.Kind == EndpointKind.Task && serviceOfTask.TryGetValue(e.Namespace, out var svc)) Own(e.Address.Address, svc);
+        foreach (var s in topology.Services)
+            foreach (var v in s.Vips) Own(v.Address, s.Name);
+        foreach (var r in topology.Rules)
+        {
+            if (serviceOfTask.TryGetValue(r.Namespace, out var owner)) keep.Add(owner);
+            // The chains lowering fills per service: a sandbox's mangle table (marks per published port or VIP), a
+            // host's DOCKER-INGRESS and DOCKER chains (per published port).
+            if ((r.Namespace == TopologyAnalyzer.IngressSandbox && r.Table == "mangle")
+                || (r.Namespace == TopologyAnalyzer.HostNamespaceName && r.Chain is "DOCKER-INGRESS" or "DOCKER"))
+            {
+                foreach (var s in topology.Services)
+                    if (s.Ports.Count > 0) keep.Add(s.Name);
+            }
+            else if (r.Table == "mangle" && r.Namespace.StartsWith("lb_", StringComparison.Ordinal))
+            {
+                var network = r.Namespace.Substring("lb_".Length);
+                foreach (var s in topology.Services)
+                    foreach (var n in s.Networks)
+                        if (n == network) keep.Add(s.Name);
+            }
+            if (!SwarmDsl.Plan.IptablesSyntax.TryParse(r.Rule, out _, out var target, out _)) continue;
+            switch (target)
+            {
+                case SwarmDsl.Plan.DnatTarget d when owners.TryGetValue(d.Address.Value, out var to):
+                    keep.UnionWith(to);
+                    break;
+                case SwarmDsl.Plan.SnatTarget n when owners.TryGetValue(n.Address.Value, out var from):
+                    keep.UnionWith(from);
+                    break;
+                case SwarmDsl.Plan.MarkTarget m:
+                    if (m.Mask != uint.MaxValue) return false;
+                    foreach (var lb in topology.LoadBalancers)
+                        if ((uint)lb.FwMark == m.Value) keep.Add(lb.Service);
+                    break;
+            }
+        }
+        return true;
     }
 }

@@ -87,6 +87,13 @@ public sealed class ReachSliceTests
         { "synthetic", LoadBalancerBackend.Ipvs },
         { "three-node", LoadBalancerBackend.Nftables },
         { "example", LoadBalancerBackend.Ipvs },
+        // Found by a black-box tester (session 9): raw rules that send to, or mark for, a service the question does not
+        // name, and one whose number counts the other services' rules in its chain.
+        { "slice-dnat-unpublished", LoadBalancerBackend.Ipvs },
+        { "slice-dnat-vip", LoadBalancerBackend.Nftables },
+        { "slice-mark", LoadBalancerBackend.Ipvs },
+        { "slice-rule-number", LoadBalancerBackend.Ipvs },
+        { "t3-mixed", LoadBalancerBackend.Nftables },
     };
 
     private static (string File, string Yaml) Source(string name) => name switch
@@ -95,8 +102,12 @@ public sealed class ReachSliceTests
         "tunnelled" => ("tunnelled.swarm.yaml", Tunnelled),
         "three-node" => ("three.swarm.yaml", ReachAnalysisTests.ThreeNode),
         "example" => (Paths.Example, File.ReadAllText(Paths.Example)),
-        _ => ("synthetic.swarm.yaml", ReachAnalysisTests.Synthetic),
+        "synthetic" => ("synthetic.swarm.yaml", ReachAnalysisTests.Synthetic),
+        _ => (name + ".swarm.yaml", File.ReadAllText(TopologyFile(name))),
     };
+
+    /// <summary>A topology of <c>Insight/Topologies</c>.</summary>
+    internal static string TopologyFile(string name) => Path.Combine(Paths.Root, "tests", "Runtime.Tests", "Insight", "Topologies", name + ".swarm.yaml");
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -131,7 +142,7 @@ public sealed class ReachSliceTests
                 + string.Join("\n", expected.Except(rows).Select(r => "whole: " + r)) + "\n" + string.Join("\n", rows.Except(expected).Select(r => "slice: " + r)));
         }
         // Not a test of nothing: where there are services to leave out, questions leave some out.
-        Assert.True(topology.Services.Count < 3 || smaller * 4 >= questions.Count, $"{smaller} of {questions.Count} questions were sliced");
+        Assert.True(name is not ("tangled" or "tunnelled" or "synthetic") || smaller * 4 >= questions.Count, $"{smaller} of {questions.Count} questions were sliced");
     }
 
     [Fact]
