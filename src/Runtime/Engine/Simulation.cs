@@ -546,6 +546,19 @@ public sealed class Simulation
         return result;
     }
 
+    /// <summary>
+    /// The <see cref="BalancerChoices"/> entry a recorded pick is: an nftables map repeats a backend by its weight, so a
+    /// later slot of the same address is its first slot.
+    /// </summary>
+    internal int ChoiceOf(long balancer, int picked)
+    {
+        if ((balancer & 1) == 0 || picked < 0) return picked;
+        var slots = Cluster.Namespaces[(int)(balancer >> 32)].Plan!.NftLoadBalancers[(int)((balancer & 0xFFFFFFFFL) >> 1)].Slots;
+        for (int i = 0; i < picked; i++)
+            if (slots[i] == slots[picked]) return i;
+        return picked;
+    }
+
     // The task whose namespace holds an address (an nftables slot names addresses only).
     private string? TaskAt(Ipv4Address address)
     {

@@ -350,7 +350,7 @@ public static partial class ReachAnalysis
         {
             var sim = new Simulation(plan, seed);
             var starts = new ClassStarts(sim.Cluster);
-            var backends = everyBackend ? new Backends(plan, seed) : null;
+            var backends = everyBackend ? new Backends(plan, seed, topology) : null;
             var sweep = new List<Entry>();
             OutsideSweep? computing = null;
             try
@@ -750,9 +750,13 @@ public static partial class ReachAnalysis
     private static string Classify(DispositionKind request, DispositionKind? reply, string? task, IReadOnlyDictionary<string, string> taskService)
     {
         if (request != DispositionKind.Delivered) return "blocked";
-        if (task is null || !taskService.TryGetValue(task, out var service)) return "delivered to " + (task ?? "host");
+        if (task is null || !taskService.TryGetValue(task, out var service)) return Delivered(task ?? "host", reply);
         return reply == DispositionKind.Delivered ? "reaches " + service : "no reply from " + service;
     }
+
+    // Taken in by something that is not a service's task: said as such, unless its answer was lost on the way back.
+    private static string Delivered(string owner, DispositionKind? reply) =>
+        reply is { } r && r != DispositionKind.Delivered ? "no reply from " + owner : "delivered to " + owner;
 
     /// <summary>
     /// One probe: its outcome, its merge key, where its port class ends, and for a failure the facts that explain it (the
@@ -830,7 +834,7 @@ public static partial class ReachAnalysis
         {
             if (picked < 0) continue;
             var choices = backends.Choices(sim, balancer);
-            if (choices.Count >= 2) return OnEveryBackend(main, picked, balancer, choices, flow, taskService, starts, proto, port, backends);
+            if (choices.Count >= 2) return OnEveryBackend(main, sim.ChoiceOf(balancer, picked), balancer, choices, flow, taskService, starts, proto, port, backends);
         }
         return main;
     }
@@ -843,7 +847,7 @@ public static partial class ReachAnalysis
         // not schedule an ICMP echo; the namespace owning the VIP answers it). Say which.
         if (r.Task is null && r.Request == DispositionKind.Delivered && request.Walked
             && sim.Cluster.Namespaces[request.Outcome.Namespace] is { Kind: not NamespaceKind.Host } answering)
-            result = "delivered to " + answering.Name;
+            result = Delivered(answering.Name, r.Reply);
         int next = 65536;
         if (starts is not null)
         {
@@ -870,6 +874,7 @@ public static partial class ReachAnalysis
         var outcomes = new List<(string Backend, Probe Probe)>(choices.Count);
         int next = main.NextClass;
         bool same = true, pickedSeen = false;
+        var mainKey = backends.Alike(main.Key);
         foreach (var (destination, backend) in choices)
         {
             if (destination == picked) { outcomes.Add((backend, main)); pickedSeen = true; continue; }
@@ -880,7 +885,7 @@ public static partial class ReachAnalysis
             // Written now: the next probe resets what it names.
             probe.Failure?.Freeze();
             next = Math.Min(next, probe.NextClass);
-            same &= probe.Key == main.Key;
+            same &= backends.Alike(probe.Key) == mainKey;
             outcomes.Add((backend, probe));
         }
         backends.Probes += outcomes.Count - 1;
@@ -889,7 +894,8 @@ public static partial class ReachAnalysis
         var groups = new List<(Probe Probe, List<string> Backends)>();
         foreach (var (backend, probe) in outcomes)
         {
-            int g = groups.FindIndex(x => x.Probe.Key == probe.Key);
+            var alike = backends.Alike(probe.Key);
+            int g = groups.FindIndex(x => backends.Alike(x.Probe.Key) == alike);
             if (g < 0) groups.Add((probe, new List<string> { backend }));
             else groups[g].Backends.Add(backend);
         }
@@ -903,10 +909,11 @@ public static partial class ReachAnalysis
         {
             var cause = probe.Cause;
             if (cause is not null) causes.Add(Names(names) + ": " + cause);
-            variation.Append(string.Join(",", names)).Append('=').Append(probe.Key.ToString()).Append(';');
+            variation.Append(string.Join(",", names)).Append('=').Append(backends.Alike(probe.Key).ToString()).Append(';');
             ways.Add(new ReachBackends(probe.Result, ServiceOf(probe.Result), cause, new EquatableArray<string>(names)));
         }
-        var key = main.Key with { Result = result, Variation = variation.ToString() };
+        // Not the main connection's key: which backend the balancer's state gave it must not keep equal rows apart.
+        var key = new OutcomeKey(result, default, null, null, null, -1, null, 0, 0, variation.ToString());
         return new Probe(key, result, next, new Failure(string.Join("; ", causes)), new EquatableArray<ReachBackends>(ways));
     }
 
@@ -925,11 +932,21 @@ public static partial class ReachAnalysis
         private Simulation? _sim;
         private readonly Dictionary<long, IReadOnlyList<(int Destination, string Backend)>> _choices = new();
 
-        public Backends(DataplanePlan plan, uint seed)
+        private readonly HashSet<(string File, int Line, int Column)> _rawRules = new();
+
+        public Backends(DataplanePlan plan, uint seed, Topology topology)
         {
             _plan = plan;
             _seed = seed;
+            foreach (var r in topology.Rules) _rawRules.Add((r.Span.FileName, r.Span.StartLine, r.Span.StartColumn));
         }
+
+        /// <summary>
+        /// An outcome as backends are compared: each task has its own copy of Docker's rules (declared where the task is),
+        /// so a derived rule's declaration does not tell one backend from another; a raw rule's does.
+        /// </summary>
+        public OutcomeKey Alike(OutcomeKey key) =>
+            key.File is null || _rawRules.Contains((key.File, key.Line, key.Column)) ? key : key with { File = "(derived)", Line = 0, Column = 0 };
 
         /// <summary>The second simulation, made on first use.</summary>
         public Simulation Sim => _sim ??= new Simulation(_plan, _seed);

@@ -138,4 +138,39 @@ public sealed class EveryBackendTests
         // tangled's node a drops VXLAN from c, so the routing mesh's backends differ (three-node's rule on c drops before the balancer).
         if (name == "tangled") Assert.Contains(shared, x => x.Source != "external" && x.Result.StartsWith("varies by backend: ", System.StringComparison.Ordinal));
     }
+
+    private static (Topology Topology, DataplanePlan Plan) FromFile(string name, LoadBalancerBackend backend)
+    {
+        var path = ReachSliceTests.TopologyFile(name);
+        var r = SwarmCompiler.CompileToPlan(path, System.IO.File.ReadAllText(path), new SwarmDsl.Lowering.LoweringOptions { Backend = backend });
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        return (r.Topology!, r.Plan!);
+    }
+
+    [Theory]
+    [InlineData(LoadBalancerBackend.Ipvs)]
+    [InlineData(LoadBalancerBackend.Nftables)]
+    public void A_weighted_backend_is_asked_whichever_slot_the_connection_took_and_equal_rows_merge(LoadBalancerBackend backend)
+    {
+        // s.1 weight 3, s.2 weight 1; s.2 drops tcp 80-85, the ports s listens on. (Found by a tester: the nftables map
+        // repeats s.1 in three slots, and a connection given its second slot was taken for a backend of its own; and the
+        // rows of 80-85 were kept apart by which backend each class's own connection had met.)
+        var (topology, plan) = FromFile("eb-nft-weights", backend);
+        var rows = Rows(topology, plan, "c", "s", everyBackend: true).Where(r => r.Protocol == "tcp" && r.FromPort <= 85 && r.ToPort >= 80).ToList();
+        var row = Assert.Single(rows);
+        Assert.Equal((80, 85), (row.FromPort, row.ToPort));
+        Assert.Equal("varies by backend: reaches s (s.1), blocked (s.2)", row.Result.Replace("blocked (s.2), reaches s (s.1)", "reaches s (s.1), blocked (s.2)", System.StringComparison.Ordinal));
+        Assert.Equal(2, row.Backends.Count);
+    }
+
+    [Fact]
+    public void An_echo_whose_answer_is_dropped_is_no_reply_not_delivered()
+    {
+        var (topology, plan) = FromFile("icmp-reply-dropped", LoadBalancerBackend.Ipvs);
+        var table = ReachAnalysis.Analyze(topology, plan);
+        var echo = table.Single(r => r.Source == "c" && r.Destination == "s" && r.Protocol == "icmp");
+        Assert.Equal("no reply from lb_net", echo.Result);
+        Assert.StartsWith("reply dropped by FilterDrop at n1/lb_net filter/OUTPUT", echo.Cause, System.StringComparison.Ordinal);
+        Assert.Equal("no reply from host", table.Single(r => r.Source == "external" && r.Protocol == "icmp").Result);
+    }
 }
