@@ -208,6 +208,57 @@ public sealed class ReachCommandTests
         finally { File.Delete(path); }
     }
 
+    [Fact]
+    public void Nothing_to_probe_and_a_destination_nobody_shares_a_network_with_are_said_as_such_and_one_backend_needs_no_note()
+    {
+        var empty = TopologyFile("version: 1\nname: empty\n");
+        var lone = TopologyFile("""
+            version: 1
+            name: lone
+            nodes:
+              n1: { address: 10.1.1.10/24, role: manager }
+            networks:
+              net: { driver: overlay, subnet: 10.10.0.0/24 }
+            services:
+              s: { networks: [net], expose: [80] }
+              idle: { networks: [net], replicas: 0 }
+            rules:
+              - { node: n1, table: filter, chain: INPUT, rule: "-p tcp --dport 22 -j ACCEPT" }
+            """);
+        try
+        {
+            var (exit, stdout, stderr) = Run("reach", empty);
+            Assert.Equal((2, ""), (exit, stdout));
+            Assert.Contains("the topology has nothing to probe: it has no nodes", stderr, StringComparison.Ordinal);
+            // idle is a VIP service, but the only service with tasks, s, is what sends: idle is probed from s.
+            (exit, stdout, stderr) = Run("reach", lone, "--to", "s");
+            Assert.Equal((0, ""), (exit, stderr)); // a raw rule, but every service has one task at most: no note
+            Assert.Contains("s       s (", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(empty);
+            File.Delete(lone);
+        }
+        var nobody = TopologyFile("""
+            version: 1
+            name: nobody
+            nodes:
+              n1: { address: 10.1.1.10/24 }
+            networks:
+              net: { driver: overlay, subnet: 10.10.0.0/24 }
+            services:
+              s: { networks: [net], replicas: 0 }
+            """);
+        try
+        {
+            var (exit, _, stderr) = Run("reach", nobody, "--to", "s");
+            Assert.Equal(2, exit);
+            Assert.Contains("--to 's': no service with tasks shares a network with it", stderr, StringComparison.Ordinal);
+        }
+        finally { File.Delete(nobody); }
+    }
+
     // A topology written to a file of its own (the caller deletes it).
     private static string TopologyFile(string yaml)
     {

@@ -48,7 +48,11 @@ internal static class ReachCommand
                 if (source is not null && ReachAnalysis.Pairs(loaded.Topology, source, null).Count == 0)
                     throw new CliUsageException($"--from '{source}' is not a source of this topology (external, a node, or a service with tasks on a network, other than the ingress network, with a VIP service)");
                 if (destination is not null && ReachAnalysis.Pairs(loaded.Topology, null, destination).Count == 0)
-                    throw new CliUsageException($"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode on a network other than the ingress network)");
+                    throw new CliUsageException(loaded.Topology.Services.Any(x => x.Name == destination && x.EndpointMode == SwarmDsl.Semantics.EndpointMode.Vip)
+                        ? $"--to '{destination}': no service with tasks shares a network with it (the ingress network does not count), so nothing is probed toward its VIP"
+                        : $"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode on a network other than the ingress network)");
+                if (source is null && destination is null)
+                    throw new CliUsageException("the topology has nothing to probe: it has no nodes");
                 throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with (the ingress network does not count)");
             }
             if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
@@ -82,6 +86,12 @@ internal static class ReachCommand
     // sysctl set on one node need not.
     private static bool UnlikeBackends(SwarmDsl.Semantics.Topology topology)
     {
+        // Only a service with two tasks or more has backends to tell apart.
+        var tasks = new Dictionary<string, int>(StringComparer.Ordinal);
+        bool several = false;
+        foreach (var t in topology.Tasks)
+            several |= (tasks[t.Service] = tasks.GetValueOrDefault(t.Service) + 1) > 1;
+        if (!several) return false;
         if (topology.Rules.Count > 0) return true;
         foreach (var s in topology.Sysctls)
             if (s.Node is not null) return true;
