@@ -97,6 +97,10 @@ public class KernelPrimitiveTests
         Assert.Equal("C", Sequence(s, 1));
         s.SetWeight(Index(s, "C"), 0);                    // weight 0 is skipped
         Assert.Equal("A", Sequence(s, 1));
+        // The trace's words are the overheads compared, not counting the connection then bound to the destination.
+        s.Scheduler.Schedule(s, default, default);
+        SetConns(Dest(s, "A"), active: 1, inactive: 1);
+        Assert.Equal("lc: least overhead 256 = 1 active × 256 + 0 inactive", s.Scheduler.Explain(s));
     }
 
     [Fact]

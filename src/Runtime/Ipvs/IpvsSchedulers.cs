@@ -213,15 +213,18 @@ public sealed class LeastConnectionScheduler : IpvsScheduler
             if (least < 0 || doh < loh) { least = i; loh = doh; }
         }
         _lastChoice = least;
+        // As compared: before the new connection is counted on the destination chosen.
+        if (least >= 0) (_active, _inactive) = (ds[least].ActiveConnections, ds[least].InactiveConnections);
         return least;
     }
+
+    private int _active, _inactive;
 
     /// <inheritdoc/>
     public override string Explain(IpvsService service)
     {
         if (_lastChoice < 0) return "lc: no destination with weight > 0";
-        var d = service.Destinations[_lastChoice];
-        return "lc: least overhead " + I(d.Overhead) + " = " + I(d.ActiveConnections) + " active × 256 + " + I(d.InactiveConnections) + " inactive";
+        return "lc: least overhead " + I(((long)_active << 8) + _inactive) + " = " + I(_active) + " active × 256 + " + I(_inactive) + " inactive";
     }
 }
 
@@ -255,15 +258,19 @@ public sealed class WeightedLeastConnectionScheduler : IpvsScheduler
             if (loh * ds[i].Weight > doh * ds[least].Weight) { least = i; loh = doh; }
         }
         _lastChoice = least;
+        // As compared: before the new connection is counted on the destination chosen.
+        (_active, _inactive) = (ds[least].ActiveConnections, ds[least].InactiveConnections);
         return least;
     }
+
+    private int _active, _inactive;
 
     /// <inheritdoc/>
     public override string Explain(IpvsService service)
     {
         if (_lastChoice < 0) return "wlc: no destination with weight > 0";
         var d = service.Destinations[_lastChoice];
-        return "wlc: least overhead/weight " + I(d.Overhead) + "/" + I(d.Weight) + " (overhead = " + I(d.ActiveConnections) + " active × 256 + " + I(d.InactiveConnections) + " inactive)";
+        return "wlc: least overhead/weight " + I(((long)_active << 8) + _inactive) + "/" + I(d.Weight) + " (overhead = " + I(_active) + " active × 256 + " + I(_inactive) + " inactive)";
     }
 }
 
