@@ -51,5 +51,13 @@ public sealed class TraceCommandTests : IDisposable
         Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out _));
         Assert.Equal(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Render(sim.Connect(flow, 4), flow.Description, includeReplies: true), stdout);
     }
-}
 
+    [Fact]
+    public void More_connections_than_the_client_has_ephemeral_ports_is_a_usage_error()
+    {
+        // The connections stay open: the 28,233rd would reuse a port a live one holds (found past 28,232 by a tester).
+        var (exit, stdout, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--count", "28233");
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Contains("--count must be from 1 to 28232 (the client's ephemeral ports", stderr, StringComparison.Ordinal);
+    }
+}

@@ -20,8 +20,11 @@ internal static class TraceCommand
     /// <summary>Exit code: a traced packet was dropped (or looped).</summary>
     public const int Dropped = 3;
 
-    /// <summary>The largest --count accepted (each connection is a full simulation).</summary>
-    public const int MaxCount = 100_000;
+    /// <summary>
+    /// The largest --count accepted: the client's ephemeral ports (32768–60999, Linux's default ip_local_port_range). The
+    /// connections stay open, so one more would reuse a port a live connection holds (a kernel refuses the connect()).
+    /// </summary>
+    public const int MaxCount = SwarmDsl.Runtime.Packets.VxlanCodec.LocalPortRangeMax - SwarmDsl.Runtime.Packets.VxlanCodec.LocalPortRangeMin + 1;
 
     public static Command Create(CliIo io)
     {
@@ -43,7 +46,7 @@ internal static class TraceCommand
         {
             var path = parse.GetValue(file)!;
             int n = parse.GetValue(count);
-            if (n < 1 || n > MaxCount) throw new CliUsageException($"--count must be from 1 to {MaxCount.ToString(CultureInfo.InvariantCulture)}, not {n.ToString(CultureInfo.InvariantCulture)}");
+            if (n < 1 || n > MaxCount) throw new CliUsageException($"--count must be from 1 to {MaxCount.ToString(CultureInfo.InvariantCulture)} (the client's ephemeral ports, and the connections stay open), not {n.ToString(CultureInfo.InvariantCulture)}");
             var backend = parse.GetValue(lb) == "nftables" ? LoadBalancerBackend.Nftables : LoadBalancerBackend.Ipvs;
             var loaded = TopologyLoader.Load(path, io);
             if (loaded is null) return Program.Failed;
@@ -65,7 +68,7 @@ internal static class TraceCommand
             }
             if (!parse.GetValue(json) && pcapPath is null)
             {
-                // Text is written connection by connection and nothing is kept: --count 100000 holds one trace at a time.
+                // Text is written connection by connection and nothing is kept: --count 28232 holds one trace at a time.
                 var summary = new TraceSummary();
                 foreach (var t in sim.ConnectEach(flow, n))
                 {
