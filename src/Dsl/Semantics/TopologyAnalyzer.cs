@@ -534,19 +534,32 @@ public sealed class TopologyAnalyzer
                 foreach (var t in pinned) total[t.Node!.Value.Value] = Total(t.Node!.Value.Value) + 1;
                 // Swarm's spread strategy (swarmkit's nodeLess): the eligible node with the fewest tasks of this service,
                 // ties broken by the fewest tasks in all (placed so far), then by declaration order.
+                // The counts in arrays while placing (one entry per node name; a name declared twice shares one): a
+                // 1,000-service, 100-node topology compares 100 nodes for each of 10,000 tasks.
+                var at = new Dictionary<string, int>(StringComparer.Ordinal);
+                var names = new List<string>();
+                foreach (var n in eligible)
+                    if (!at.ContainsKey(n.Name)) { at[n.Name] = names.Count; names.Add(n.Name); }
+                var slots = new int[eligible.Count];
+                for (int i = 0; i < slots.Length; i++) slots[i] = at[eligible[i].Name];
+                var loads = new int[names.Count];
+                var totals = new int[names.Count];
+                var order = new int[names.Count];
+                for (int k = 0; k < names.Count; k++) (loads[k], totals[k], order[k]) = (load[names[k]], Total(names[k]), nodeIndex[names[k]]);
                 for (; slot <= s.Replicas; slot++)
                 {
-                    var target = eligible[0];
-                    foreach (var n in eligible)
+                    int target = slots[0];
+                    foreach (var k in slots)
                     {
-                        int byLoad = load[n.Name].CompareTo(load[target.Name]);
-                        int byTotal = Total(n.Name).CompareTo(Total(target.Name));
-                        if (byLoad < 0 || byLoad == 0 && (byTotal < 0 || byTotal == 0 && nodeIndex[n.Name] < nodeIndex[target.Name])) target = n;
+                        int byLoad = loads[k].CompareTo(loads[target]);
+                        int byTotal = totals[k].CompareTo(totals[target]);
+                        if (byLoad < 0 || byLoad == 0 && (byTotal < 0 || byTotal == 0 && order[k] < order[target])) target = k;
                     }
-                    load[target.Name]++;
-                    total[target.Name] = Total(target.Name) + 1;
-                    placed.Add((target.Name, null, $"{s.Name}.{slot}", slot));
+                    loads[target]++;
+                    totals[target]++;
+                    placed.Add((names[target], null, $"{s.Name}.{slot}", slot));
                 }
+                for (int k = 0; k < names.Count; k++) total[names[k]] = totals[k];
             }
             else
             {
