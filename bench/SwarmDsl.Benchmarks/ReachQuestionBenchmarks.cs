@@ -14,7 +14,9 @@ namespace SwarmDsl.Benchmarks;
 /// against a baseline in the same run. <b>lower</b>: lowering the topology with a node per processor at a time (what the
 /// command line does) against one at a time. <b>question</b>: who reaches <c>svc-0001</c> (the 721 pairs toward it, one
 /// worker), its namespaces' netfilter chains compiled when a packet first enters them, against compiling every chain of a
-/// namespace's tables when the namespace is first touched (what the simulator did before).
+/// namespace's tables when the namespace is first touched (what the simulator did before). <b>answer</b>: the question
+/// from the analysed topology to its rows, lowering only the question's slice (<see cref="ReachAnalysis.Slice"/>) against
+/// lowering the whole topology (session 8), and with every backend of a balanced class probed against one.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -59,6 +61,26 @@ public class ReachQuestionBenchmarks
         CompiledTable.CompileEveryChain = true;
         try { return Question(); }
         finally { CompiledTable.CompileEveryChain = false; }
+    }
+
+    /// <summary>Who reaches svc-0001, from the analysed topology: the slice lowered, then probed.</summary>
+    [Benchmark, BenchmarkCategory("answer")]
+    public int AnswerFromSlice() => Answer(ReachAnalysis.Slice(_topology, null, "svc-0001"), everyBackend: false);
+
+    /// <summary>The same with every backend of a balanced class probed.</summary>
+    [Benchmark, BenchmarkCategory("answer")]
+    public int AnswerFromSliceEveryBackend() => Answer(ReachAnalysis.Slice(_topology, null, "svc-0001"), everyBackend: true);
+
+    /// <summary>The same from the whole topology lowered.</summary>
+    [Benchmark(Baseline = true), BenchmarkCategory("answer")]
+    public int AnswerFromWholePlan() => Answer(_topology, everyBackend: false);
+
+    private int Answer(Topology part, bool everyBackend)
+    {
+        var plan = SwarmCompiler.Lower(_compiled, part, new LoweringOptions { Parallelism = Environment.ProcessorCount }).Plan!;
+        int rows = 0;
+        ReachAnalysis.Analyze(part, plan, null, "svc-0001", (_, r) => rows += r.Count, 0, 1, everyBackend);
+        return rows;
     }
 
     private int Question()
