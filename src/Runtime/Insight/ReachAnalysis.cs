@@ -888,7 +888,6 @@ public static partial class ReachAnalysis
             same &= backends.Alike(probe.Key) == mainKey;
             outcomes.Add((backend, probe));
         }
-        backends.Probes += outcomes.Count - 1;
         if (same || !pickedSeen) return main with { NextClass = next };
         // Backends grouped by how they ended, in the balancer's order.
         var groups = new List<(Probe Probe, List<string> Backends)>();
@@ -954,9 +953,6 @@ public static partial class ReachAnalysis
         public PathRecord Request { get; } = new();
 
         public PathRecord Reply { get; } = new();
-
-        /// <summary>Probes sent on other backends.</summary>
-        public long Probes { get; set; }
 
         public IReadOnlyList<(int Destination, string Backend)> Choices(Simulation sim, long balancer) =>
             _choices.TryGetValue(balancer, out var found) ? found : _choices[balancer] = sim.BalancerChoices(balancer);
