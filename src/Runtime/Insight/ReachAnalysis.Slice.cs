@@ -23,7 +23,8 @@ public static partial class ReachAnalysis
     /// <item>a published port, for a probe that enters the routing mesh (a node's address): the mesh marks and forwards by
     /// port alone, so any service's published port can catch it;</item>
     /// <item>a published UDP port equal to the VXLAN data path port: the hosts' ingress DNAT catches the datagrams that
-    /// carry every overlay probe, so every probe is in the routing mesh;</item>
+    /// carry every overlay probe, so every probe is in the routing mesh; likewise a raw DNAT, SNAT, or jump into the mesh's
+    /// chains (<see cref="IntoTheMesh"/>);</item>
     /// <item>a raw rule placed in one of its tasks' namespaces (the rule must land where it lands in the whole plan), in a
     /// chain its own rules are in (the raw rule's number counts them), or sending to its address or setting its fwmark
     /// (<see cref="KeepForRules"/>).</item>
@@ -50,10 +51,12 @@ public static partial class ReachAnalysis
             if (services.ContainsKey(pair.Destination)) keep.Add(pair.Destination);
             else mesh = true;
         }
-        // A published data path port puts the VXLAN datagrams of every overlay probe into the routing mesh.
+        // A published data path port puts the VXLAN datagrams of every overlay probe into the routing mesh; so can a raw
+        // rule that rewrites addresses or jumps into the mesh's chains.
         foreach (var s in topology.Services)
             foreach (var p in s.Ports)
                 if (p.Protocol == IpProtocol.Udp && p.Published == topology.Underlay.DataPathPort) mesh = true;
+        if (IntoTheMesh(topology)) mesh = true;
         if (mesh)
             foreach (var s in topology.Services)
                 if (s.Ports.Count > 0) keep.Add(s.Name);
@@ -80,6 +83,27 @@ public static partial class ReachAnalysis
             Endpoints = new EquatableArray<EndpointModel>(endpoints),
             LoadBalancers = new EquatableArray<LoadBalancerModel>(balancers),
         };
+    }
+
+    /// <summary>
+    /// Whether a raw rule can send a probe into the routing mesh whatever its destination: a DNAT or SNAT (to a node's
+    /// address, the ingress sandbox's, or anything a host then hands to <c>DOCKER-INGRESS</c>; a reply to an SNAT address
+    /// can meet a published port), or a jump or goto to the mesh's chains (<c>DOCKER-INGRESS</c>, <c>DOCKER</c>).
+    /// </summary>
+    private static bool IntoTheMesh(Topology topology)
+    {
+        foreach (var r in topology.Rules)
+        {
+            if (!SwarmDsl.Plan.IptablesSyntax.TryParse(r.Rule, out _, out var target, out _)) continue;
+            switch (target)
+            {
+                case SwarmDsl.Plan.DnatTarget or SwarmDsl.Plan.SnatTarget:
+                case SwarmDsl.Plan.JumpTarget { Chain: "DOCKER-INGRESS" or "DOCKER" }:
+                case SwarmDsl.Plan.GotoTarget { Chain: "DOCKER-INGRESS" or "DOCKER" }:
+                    return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>

@@ -97,6 +97,11 @@ public sealed class ReachSliceTests
         { "slice-mark", LoadBalancerBackend.Ipvs, false },
         { "slice-rule-number", LoadBalancerBackend.Ipvs, false },
         { "t3-mixed", LoadBalancerBackend.Nftables, false },
+        // A second tester round: raw NAT rules and jumps that carry service traffic into the routing mesh.
+        { "slice-dnat-node-port", LoadBalancerBackend.Ipvs, false },
+        { "slice-dnat-sbox-addr", LoadBalancerBackend.Nftables, false },
+        { "slice-jump-docker-ingress", LoadBalancerBackend.Ipvs, false },
+        { "slice-vxlan-dnat-sbox", LoadBalancerBackend.Ipvs, true },
     };
 
     private static (string File, string Yaml) Source(string name) => name switch
