@@ -55,13 +55,13 @@ internal static class ReachCommand
                     throw new CliUsageException("the topology has nothing to probe: it has no nodes");
                 throw new CliUsageException($"no pair goes from '{source}' to '{destination}': external and nodes are probed toward nodes' addresses, services toward the VIPs of services they share a network with (the ingress network does not count)");
             }
-            if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
-                io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");
             // A question lowers only the services its probes can meet (the rows are the same, see ReachAnalysis.Slice).
             var slice = ReachAnalysis.Slice(loaded.Topology, source, destination);
             var lowered = SwarmCompiler.Lower(loaded, slice, TopologyLoader.Lowering(backend));
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
             if (lowered.Plan is null) return Program.Failed;
+            if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
+                io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");
             // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own
             // stdout gets a buffer of its own (Console.Out flushes every write).
             var console = ReferenceEquals(io.Out, Console.Out);
@@ -86,11 +86,14 @@ internal static class ReachCommand
     // sysctl set on one node need not.
     private static bool UnlikeBackends(SwarmDsl.Semantics.Topology topology)
     {
-        // Only a service with two tasks or more has backends to tell apart.
+        // Only a balanced service (VIP mode) with two tasks or more has backends to tell apart.
+        var balanced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var s in topology.Services)
+            if (s.EndpointMode == SwarmDsl.Semantics.EndpointMode.Vip) balanced.Add(s.Name);
         var tasks = new Dictionary<string, int>(StringComparer.Ordinal);
         bool several = false;
         foreach (var t in topology.Tasks)
-            several |= (tasks[t.Service] = tasks.GetValueOrDefault(t.Service) + 1) > 1;
+            if (balanced.Contains(t.Service)) several |= (tasks[t.Service] = tasks.GetValueOrDefault(t.Service) + 1) > 1;
         if (!several) return false;
         if (topology.Rules.Count > 0) return true;
         foreach (var s in topology.Sysctls)

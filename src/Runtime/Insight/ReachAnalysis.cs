@@ -907,7 +907,8 @@ public static partial class ReachAnalysis
         foreach (var (probe, names) in groups)
         {
             var cause = probe.Cause;
-            if (cause is not null) causes.Add(Names(names) + ": " + cause);
+            // The cause is the first backend's (it names where that one stopped); the others stopped alike, each at its own.
+            if (cause is not null) causes.Add(names[0] + ": " + cause + (names.Count > 1 ? " (" + Names(names.GetRange(1, names.Count - 1)) + " alike)" : ""));
             variation.Append(string.Join(",", names)).Append('=').Append(backends.Alike(probe.Key).ToString()).Append(';');
             ways.Add(new ReachBackends(probe.Result, ServiceOf(probe.Result), cause, new EquatableArray<string>(names)));
         }
