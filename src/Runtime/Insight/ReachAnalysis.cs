@@ -772,7 +772,7 @@ public static partial class ReachAnalysis
     /// the rule that discarded it (<see cref="TraceExplanation.Key(PacketTrace)"/>'s fields, as values: no string per probe).
     /// </summary>
     private readonly record struct OutcomeKey(string Result, DispositionKind Kind, DropCause? Cause, string? Table, string? Chain, int Rule,
-        string? File, int Line, int Column, string? Variation = null)
+        string? File, int Line, int Column, string? Variation = null, string? Where = null)
     {
         public static OutcomeKey Of(string result, DispositionKind kind, DropCause? cause, NetfilterStep? v)
         {
@@ -858,7 +858,11 @@ public static partial class ReachAnalysis
         bool replyFailed = r.Request == DispositionKind.Delivered && r.Reply is { } k && k != DispositionKind.Delivered;
         var failed = replyFailed ? reply : request;
         var kind = failed.Outcome.Kind;
-        var key = OutcomeKey.Of(result, kind, kind == DispositionKind.Dropped ? failed.Outcome.Cause : null, failed.Discard);
+        // Where it stopped, as what kind of namespace of whose: a drop without a rule (no listener, no route) in a host
+        // is not the same end as one in a service's task, though cause and rule (none) agree.
+        var at = sim.Cluster.Namespaces[failed.Outcome.Namespace];
+        var key = OutcomeKey.Of(result, kind, kind == DispositionKind.Dropped ? failed.Outcome.Cause : null, failed.Discard)
+            with { Where = at.Kind.ToString() + "/" + (at.Plan?.Owner ?? "") };
         return new Probe(key, result, next, new Failure(sim, replyFailed, failed));
     }
 

@@ -836,4 +836,18 @@ public sealed class ReachAnalysisTests
         Assert.Contains(9000, udp);
         Assert.DoesNotContain(9000, tcp);
     }
+
+    [Fact]
+    public void A_port_that_dies_elsewhere_without_a_rule_gets_its_own_range()
+    {
+        // a.1 DNATs tcp 5000 to a node's port nothing takes from docker_gwbridge: it dies in n1's host, the ports around it
+        // in b's task, both "no listener" with no rule (found by a tester: the range hid port 5000).
+        var path = ReachSliceTests.TopologyFile("merge-nolistener-elsewhere");
+        var (topology, plan) = Compile(path, File.ReadAllText(path));
+        var rows = ReachAnalysis.Analyze(topology, plan).Where(r => r.Source == "a" && r.Destination == "b" && r.Protocol == "tcp").ToList();
+        var at5000 = Assert.Single(rows, r => r.FromPort <= 5000 && r.ToPort >= 5000);
+        Assert.Equal((5000, 5000), (at5000.FromPort, at5000.ToPort));
+        Assert.StartsWith("dropped by NoListener at n1/host: no socket listens on tcp port 9999", at5000.Cause, StringComparison.Ordinal);
+        Assert.Contains(rows, r => r.FromPort == 5001 && r.Cause!.Contains("at n2/b.1", StringComparison.Ordinal));
+    }
 }
