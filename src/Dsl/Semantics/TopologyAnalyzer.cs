@@ -413,6 +413,10 @@ public sealed class TopologyAnalyzer
                         _d.Report(DiagnosticDescriptors.DataPathPortPublished, p.Published.Value.Span,
                             $"udp port {pm.Published} is the overlay's VXLAN data path port: publishing it in ingress mode makes DOCKER-INGRESS redirect the nodes' own VXLAN traffic to service '{name}', which breaks every overlay; publish another port or set underlay.dataPathPort");
                 }
+                // In host mode the host's DOCKER chain DNATs it on the nodes that run a task: their overlays break.
+                else if (pm.Protocol == IpProtocol.Udp && pm.Published == underlay.DataPathPort)
+                    _d.Report(DiagnosticDescriptors.DataPathPortPublished, p.Published.Value.Span,
+                        $"udp port {pm.Published} is the overlay's VXLAN data path port: publishing it in host mode makes the DOCKER chain of every node running a task of service '{name}' redirect the VXLAN traffic sent to that node, which breaks its overlays; publish another port or set underlay.dataPathPort");
                 ports.Add(pm);
             }
 
