@@ -854,6 +854,10 @@ public static partial class ReachAnalysis
             next = starts.NextAfter(request, proto, port, next, isRequest: true);
             if (reply.Walked) next = starts.NextAfter(reply, proto, port, next, isRequest: false);
         }
+        // Taken in as another protocol: a task got the datagram carrying the probe (a raw DNAT of the overlay's VXLAN
+        // traffic), not the probe. (A UDP probe carried so is not told apart: the walker keeps one level of encapsulation.)
+        if (request.Walked && request.Outcome.Final.Protocol != proto && r.Task is { } carrier)
+            result = "delivered to " + carrier + " as " + request.Outcome.Final.Protocol.Name() + ", carrying it";
         if (result.StartsWith("reaches ", StringComparison.Ordinal)) return new Probe(OutcomeKey.Of(result, r.Request, null, null), result, next, null);
         bool replyFailed = r.Request == DispositionKind.Delivered && r.Reply is { } k && k != DispositionKind.Delivered;
         var failed = replyFailed ? reply : request;

@@ -850,4 +850,16 @@ public sealed class ReachAnalysisTests
         Assert.StartsWith("dropped by NoListener at n1/host: no socket listens on tcp port 9999", at5000.Cause, StringComparison.Ordinal);
         Assert.Contains(rows, r => r.FromPort == 5001 && r.Cause!.Contains("at n2/b.1", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void A_task_that_takes_the_datagram_carrying_a_probe_is_not_reached_by_it()
+    {
+        // n2 DNATs the overlay's VXLAN datagrams into the routing mesh, where z listens on udp 5000: z gets the datagram
+        // carrying a's tcp probe to b, not a tcp connection (found by a tester: the row said "reaches z").
+        var path = ReachSliceTests.TopologyFile("slice-vxlan-dnat-sbox");
+        var (topology, plan) = Compile(path, File.ReadAllText(path));
+        var tcp = ReachAnalysis.Analyze(topology, plan).Single(r => r.Source == "a" && r.Destination == "b" && r.Protocol == "tcp");
+        Assert.Equal("delivered to z.1 as udp, carrying it", tcp.Result);
+        Assert.Null(tcp.Service);
+    }
 }
