@@ -42,7 +42,7 @@ public static class Program
                 // "Required command was not provided" next to "Unrecognized command 'frob'" says the same thing twice, less clearly.
                 var messages = parse.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal).ToList();
                 if (messages.Count > 1) messages.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
-                foreach (var m in messages) stderr.WriteLine("swarmdsl: error: " + m);
+                foreach (var m in messages) stderr.WriteLine("swarmdsl: error: " + OneLine(m));
                 stderr.WriteLine("Run 'swarmdsl --help' for usage.");
                 return Usage;
             }
@@ -61,6 +61,18 @@ public static class Program
             if (Array.IndexOf(args, "--verbose") >= 0) stderr.WriteLine(ex.ToString());
             return Failed;
         }
+    }
+
+    /// <summary>
+    /// A parser's message as one line in our words: no .NET type names ("System.UInt32"), no tab-indented lists.
+    /// </summary>
+    internal static string OneLine(string message)
+    {
+        var typed = System.Text.RegularExpressions.Regex.Match(message,
+            @"^Cannot parse argument '(?<value>.*)' for option '(?<option>[^']*)' as expected type 'System\.U?Int(16|32|64)'\.?$");
+        if (typed.Success) return $"{typed.Groups["option"].Value} must be a whole number in its range, not '{typed.Groups["value"].Value}'";
+        var text = System.Text.RegularExpressions.Regex.Replace(message.Trim(), @":\s*\r?\n\s*", ": ");
+        return System.Text.RegularExpressions.Regex.Replace(text, @"\s*\r?\n\s*", ", ");
     }
 }
 

@@ -259,6 +259,17 @@ public sealed class ReachCommandTests
         finally { File.Delete(nobody); }
     }
 
+    [Theory]
+    [InlineData("--seed", "-1", "swarmdsl: error: --seed must be a whole number in its range, not '-1'")]
+    [InlineData("--lb", "foo", "swarmdsl: error: Argument 'foo' not recognized. Must be one of: 'ipvs', 'nftables'")]
+    public void A_value_the_parser_refuses_is_one_line_in_our_words(string option, string value, string line)
+    {
+        // Not "as expected type 'System.UInt32'", nor a tab-indented list (found by a tester).
+        var (exit, stdout, stderr) = Run("reach", Paths.Example, option, value);
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Equal(new[] { line, "Run 'swarmdsl --help' for usage." }, stderr.TrimEnd('\n').Split('\n'));
+    }
+
     // A topology written to a file of its own (the caller deletes it).
     private static string TopologyFile(string yaml)
     {
