@@ -160,27 +160,7 @@ public sealed class ReachCommandTests
     public void Every_backend_names_the_backend_that_answers_otherwise_and_without_it_a_note_says_it_may()
     {
         // web has a task on each node; the one on c drops tcp port 80.
-        var path = TopologyFile("""
-            version: 1
-            name: mixed
-            nodes:
-              a: { address: 10.9.0.10/24, role: manager }
-              b: { address: 10.9.0.11/24 }
-              c: { address: 10.9.0.12/24 }
-            networks:
-              app: { driver: overlay, subnet: 10.1.0.0/24 }
-            services:
-              web:
-                replicas: 3
-                networks: [app]
-                expose: [80]
-                tasks: [ { node: a }, { node: b }, { node: c } ]
-              api:
-                networks: [app]
-                tasks: [ { node: a } ]
-            rules:
-              - { node: c, namespace: web.3, chain: INPUT, rule: "-p tcp --dport 80 -j DROP" }
-            """);
+        var path = TopologyFile(File.ReadAllText(Path.Combine(Paths.Root, "tests", "Runtime.Tests", "Insight", "Topologies", "mixed.swarm.yaml")));
         try
         {
             // A raw rule (here in one task): backends may differ, and the table says what the picked one did.

@@ -12,30 +12,7 @@ namespace SwarmDsl.Tests.Insight;
 public sealed class EveryBackendTests
 {
     /// <summary>web has a task on each node; the one on c drops tcp port 80 (a raw rule in its namespace).</summary>
-    internal const string Mixed = """
-        version: 1
-        name: mixed
-        nodes:
-          a: { address: 10.9.0.10/24, role: manager }
-          b: { address: 10.9.0.11/24 }
-          c: { address: 10.9.0.12/24 }
-        networks:
-          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
-          app: { driver: overlay, subnet: 10.1.0.0/24 }
-        services:
-          web:
-            replicas: 3
-            networks: [app]
-            ports:
-              - { published: 8080, target: 80 }
-            tasks: [ { node: a }, { node: b }, { node: c } ]
-          api:
-            networks: [app]
-            tasks: [ { node: a } ]
-        rules:
-          - { node: c, namespace: web.3, chain: INPUT, rule: "-p tcp --dport 80 -j DROP" }
-
-        """;
+    internal static string Mixed => System.IO.File.ReadAllText(ReachSliceTests.TopologyFile("mixed"));
 
     private static (Topology Topology, DataplanePlan Plan) Compile(string yaml, LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
     {
