@@ -60,7 +60,7 @@ internal static class ReachCommand
             var lowered = SwarmCompiler.Lower(loaded, slice, TopologyLoader.Lowering(backend));
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
             if (lowered.Plan is null) return Program.Failed;
-            if (!parse.GetValue(everyBackend) && UnlikeBackends(loaded.Topology))
+            if (!parse.GetValue(everyBackend) && ReachAnalysis.BackendsMayDiffer(loaded.Topology))
                 io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");
             // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own
             // stdout gets a buffer of its own (Console.Out flushes every write).
@@ -79,26 +79,6 @@ internal static class ReachCommand
             return Program.Ok;
         });
         return cmd;
-    }
-
-    // What can make one backend of a service answer unlike another: Docker's own rules treat every task alike, but a raw rule
-    // (on some nodes or tasks, or one matching a node's address or the VXLAN traffic only remote backends get) or a
-    // sysctl set on one node need not.
-    private static bool UnlikeBackends(SwarmDsl.Semantics.Topology topology)
-    {
-        // Only a balanced service (VIP mode) with two tasks or more has backends to tell apart.
-        var balanced = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var s in topology.Services)
-            if (s.EndpointMode == SwarmDsl.Semantics.EndpointMode.Vip) balanced.Add(s.Name);
-        var tasks = new Dictionary<string, int>(StringComparer.Ordinal);
-        bool several = false;
-        foreach (var t in topology.Tasks)
-            if (balanced.Contains(t.Service)) several |= (tasks[t.Service] = tasks.GetValueOrDefault(t.Service) + 1) > 1;
-        if (!several) return false;
-        if (topology.Rules.Count > 0) return true;
-        foreach (var s in topology.Sysctls)
-            if (s.Node is not null) return true;
-        return false;
     }
 
     private static string Ports(ReachRow r) =>

@@ -163,4 +163,32 @@ public static partial class ReachAnalysis
         }
         return true;
     }
+
+    /// <summary>
+    /// Whether a service's backends may answer a probe differently, so that one connection per class can miss what
+    /// <c>--every-backend</c> shows: Docker's own rules treat every task alike, but a raw rule (placed on some nodes or
+    /// tasks, or matching a node's address or the VXLAN traffic only remote backends get) or a sysctl set on one node need
+    /// not; and only a balanced (VIP) service with two tasks or more has backends to tell apart.
+    /// </summary>
+    /// <param name="topology">The analyzed topology.</param>
+    public static bool BackendsMayDiffer(Topology topology)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        var balanced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var s in topology.Services)
+            if (s.EndpointMode == EndpointMode.Vip) balanced.Add(s.Name);
+        var tasks = new Dictionary<string, int>(StringComparer.Ordinal);
+        bool several = false;
+        foreach (var t in topology.Tasks)
+            if (balanced.Contains(t.Service))
+            {
+                tasks.TryGetValue(t.Service, out var n);
+                several |= (tasks[t.Service] = n + 1) > 1;
+            }
+        if (!several) return false;
+        if (topology.Rules.Count > 0) return true;
+        foreach (var s in topology.Sysctls)
+            if (s.Node is not null) return true;
+        return false;
+    }
 }
