@@ -43,10 +43,11 @@ public static partial class ReachAnalysis
         var services = new Dictionary<string, ServiceModel>(StringComparer.Ordinal);
         foreach (var s in topology.Services) services[s.Name] = s;
         var keep = new HashSet<string>(StringComparer.Ordinal);
+        var senders = new HashSet<string>(StringComparer.Ordinal);
         bool mesh = false;
         foreach (var pair in Pairs(topology, source, destination))
         {
-            if (services.ContainsKey(pair.Source)) keep.Add(pair.Source);
+            if (services.ContainsKey(pair.Source)) senders.Add(pair.Source);
             // A node's address is the routing mesh; a service is probed at its VIP on a network other than the mesh's.
             if (services.ContainsKey(pair.Destination)) keep.Add(pair.Destination);
             else mesh = true;
@@ -61,12 +62,19 @@ public static partial class ReachAnalysis
             foreach (var s in topology.Services)
                 if (s.Ports.Count > 0) keep.Add(s.Name);
         if (!KeepForRules(topology, keep)) return topology;
+        // A service that only sends keeps the task it sends from (Simulation: the first of its tasks by name); its other
+        // tasks and its balancers answer only at its own addresses and VIPs, which no probe of the question carries.
+        var sender = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks)
+            if (senders.Contains(t.Service) && !keep.Contains(t.Service)
+                && (!sender.TryGetValue(t.Service, out var first) || string.CompareOrdinal(t.Name, first) < 0))
+                sender[t.Service] = t.Name;
         if (keep.Count == topology.Services.Count) return topology;
 
         var tasks = new List<TaskModel>();
         var keptTasks = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in topology.Tasks)
-            if (keep.Contains(t.Service)) { tasks.Add(t); keptTasks.Add(t.Name); }
+            if (keep.Contains(t.Service) || (sender.TryGetValue(t.Service, out var first) && first == t.Name)) { tasks.Add(t); keptTasks.Add(t.Name); }
         var endpoints = new List<EndpointModel>();
         foreach (var e in topology.Endpoints)
             if (e.Kind != EndpointKind.Task || keptTasks.Contains(e.Namespace)) endpoints.Add(e);
@@ -75,7 +83,7 @@ public static partial class ReachAnalysis
             if (keep.Contains(lb.Service)) balancers.Add(lb);
         var kept = new List<ServiceModel>();
         foreach (var s in topology.Services)
-            if (keep.Contains(s.Name)) kept.Add(s);
+            if (keep.Contains(s.Name) || senders.Contains(s.Name)) kept.Add(s);
         return topology with
         {
             Services = new EquatableArray<ServiceModel>(kept),
