@@ -30,7 +30,9 @@ public static partial class ReachAnalysis
     /// (<see cref="KeepForRules"/>).</item>
     /// </list>
     /// Anything else a service adds matches its own addresses, VIPs or marks only (its task namespaces, its IPVS services,
-    /// its overlay neighbour and FDB entries), and a probe of the question never carries them. Addresses, VIPs, marks and
+    /// its overlay neighbour and FDB entries), and a probe of the question never carries them. So a service that only
+    /// sends keeps only the task it sends from, and a kept service keeps only the balancers a probe can pass through
+    /// (<see cref="BalancerNodes"/>), unless a probe can enter the routing mesh anywhere. Addresses, VIPs, marks and
     /// MACs were assigned over the whole topology before this, so the kept services keep theirs.
     /// </remarks>
     /// <param name="topology">The analyzed topology.</param>
@@ -44,46 +46,60 @@ public static partial class ReachAnalysis
         foreach (var s in topology.Services) services[s.Name] = s;
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var senders = new HashSet<string>(StringComparer.Ordinal);
+        var meshNodes = new HashSet<string>(StringComparer.Ordinal);
         bool mesh = false;
         foreach (var pair in Pairs(topology, source, destination))
         {
             if (services.ContainsKey(pair.Source)) senders.Add(pair.Source);
             // A node's address is the routing mesh; a service is probed at its VIP on a network other than the mesh's.
             if (services.ContainsKey(pair.Destination)) keep.Add(pair.Destination);
-            else mesh = true;
+            else { mesh = true; meshNodes.Add(pair.Destination); }
         }
         // A published data path port puts the VXLAN datagrams of every overlay probe into the routing mesh; so can a raw
-        // rule that rewrites addresses or jumps into the mesh's chains.
+        // rule that rewrites addresses or jumps into the mesh's chains. Then any node's balancers can meet a probe.
+        bool everywhere = IntoTheMesh(topology);
         foreach (var s in topology.Services)
             foreach (var p in s.Ports)
-                if (p.Protocol == IpProtocol.Udp && p.Published == topology.Underlay.DataPathPort) mesh = true;
-        if (IntoTheMesh(topology)) mesh = true;
+                if (p.Protocol == IpProtocol.Udp && p.Published == topology.Underlay.DataPathPort) everywhere = true;
+        mesh |= everywhere;
+        if (!KeepForRules(topology, keep)) return topology;
+        // A publishing service in the routing mesh is met through its ingress and docker_gwbridge legs: its tasks' legs on
+        // other overlays (and those overlays' entries for them) matter only when overlay traffic itself can enter the mesh.
+        var meshOnly = new HashSet<string>(StringComparer.Ordinal);
         if (mesh)
             foreach (var s in topology.Services)
-                if (s.Ports.Count > 0) keep.Add(s.Name);
-        if (!KeepForRules(topology, keep)) return topology;
+                if (s.Ports.Count > 0 && !keep.Contains(s.Name)) (everywhere ? keep : meshOnly).Add(s.Name);
         // A service that only sends keeps the task it sends from (Simulation: the first of its tasks by name); its other
         // tasks and its balancers answer only at its own addresses and VIPs, which no probe of the question carries.
-        var sender = new Dictionary<string, string>(StringComparer.Ordinal);
+        var sending = new Dictionary<string, TaskModel>(StringComparer.Ordinal);
         foreach (var t in topology.Tasks)
-            if (senders.Contains(t.Service) && !keep.Contains(t.Service)
-                && (!sender.TryGetValue(t.Service, out var first) || string.CompareOrdinal(t.Name, first) < 0))
-                sender[t.Service] = t.Name;
-        if (keep.Count == topology.Services.Count) return topology;
+            if (senders.Contains(t.Service) && (!sending.TryGetValue(t.Service, out var first) || string.CompareOrdinal(t.Name, first.Name) < 0))
+                sending[t.Service] = t;
+        var balancersAt = everywhere ? null : BalancerNodes(topology, sending.Values, meshNodes);
+        if (keep.Count == topology.Services.Count && balancersAt is null) return topology;
 
         var tasks = new List<TaskModel>();
-        var keptTasks = new HashSet<string>(StringComparer.Ordinal);
+        var keptTasks = new Dictionary<string, bool>(StringComparer.Ordinal); // task → only its mesh legs
         foreach (var t in topology.Tasks)
-            if (keep.Contains(t.Service) || (sender.TryGetValue(t.Service, out var first) && first == t.Name)) { tasks.Add(t); keptTasks.Add(t.Name); }
+            if (keep.Contains(t.Service) || meshOnly.Contains(t.Service) || (sending.TryGetValue(t.Service, out var first) && ReferenceEquals(first, t)))
+            {
+                tasks.Add(t);
+                keptTasks[t.Name] = meshOnly.Contains(t.Service);
+            }
+        var overlays = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var n in topology.Networks)
+            if (n.IsOverlay && !n.Ingress) overlays.Add(n.Name);
         var endpoints = new List<EndpointModel>();
         foreach (var e in topology.Endpoints)
-            if (e.Kind != EndpointKind.Task || keptTasks.Contains(e.Namespace)) endpoints.Add(e);
+            if (e.Kind != EndpointKind.Task || (keptTasks.TryGetValue(e.Namespace, out var meshLegs) && !(meshLegs && overlays.Contains(e.Network))))
+                endpoints.Add(e);
         var balancers = new List<LoadBalancerModel>();
         foreach (var lb in topology.LoadBalancers)
-            if (keep.Contains(lb.Service)) balancers.Add(lb);
+            if ((keep.Contains(lb.Service) || meshOnly.Contains(lb.Service)) && (balancersAt is null || balancersAt.Contains((lb.Node, lb.Namespace))))
+                balancers.Add(lb);
         var kept = new List<ServiceModel>();
         foreach (var s in topology.Services)
-            if (keep.Contains(s.Name) || senders.Contains(s.Name)) kept.Add(s);
+            if (keep.Contains(s.Name) || meshOnly.Contains(s.Name) || senders.Contains(s.Name)) kept.Add(s);
         return topology with
         {
             Services = new EquatableArray<ServiceModel>(kept),
@@ -91,6 +107,24 @@ public static partial class ReachAnalysis
             Endpoints = new EquatableArray<EndpointModel>(endpoints),
             LoadBalancers = new EquatableArray<LoadBalancerModel>(balancers),
         };
+    }
+
+    /// <summary>
+    /// The sandboxes whose balancers a probe of the question can meet: a service probes a VIP from the task it sends from,
+    /// and its node's <c>lb_</c> sandbox of that network balances it (the backend's node only decapsulates and delivers);
+    /// a probe at a node's address is balanced by that node's <c>ingress_sbox</c>, and its host's DNAT rules come from the
+    /// same balancers. The rest only add rules and IPVS services for marks and VIPs that the question's probes carry
+    /// nowhere else.
+    /// </summary>
+    private static HashSet<(string Node, string Namespace)> BalancerNodes(Topology topology, IEnumerable<TaskModel> sending, HashSet<string> meshNodes)
+    {
+        var nodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in sending) nodes.Add(t.Node);
+        var at = new HashSet<(string, string)>();
+        foreach (var lb in topology.LoadBalancers)
+            if (lb.Namespace == TopologyAnalyzer.IngressSandbox ? meshNodes.Contains(lb.Node) : nodes.Contains(lb.Node))
+                at.Add((lb.Node, lb.Namespace));
+        return at;
     }
 
     /// <summary>
