@@ -179,5 +179,24 @@ public sealed class ReachSliceTests
         Assert.DoesNotContain(slice.Endpoints, e => e.Kind == EndpointKind.Task && e.Namespace.StartsWith("web.", System.StringComparison.Ordinal));
         Assert.DoesNotContain(slice.LoadBalancers, l => l.Service == "web");
         Assert.Equal(topology.Endpoints.Count(e => e.Kind != EndpointKind.Task), slice.Endpoints.Count(e => e.Kind != EndpointKind.Task));
+        // A service that only sends keeps the task it sends from (the first by name), a destination all of its tasks; the
+        // balancers kept are the destination's in the sender's node's sandbox.
+        Assert.Equal("api.1 db.1 db.2", string.Join(" ", slice.Tasks.Select(t => t.Name)));
+        var sender = slice.Tasks.Single(t => t.Name == "api.1").Node;
+        Assert.Equal($"{sender}/lb_back/db", string.Join(" ", slice.LoadBalancers.Select(l => $"{l.Node}/{l.Namespace}/{l.Service}")));
+        // In the routing mesh a publishing service keeps every task, with its ingress and docker_gwbridge legs only; the
+        // balancers kept are the probed nodes' ingress_sbox ones.
+        var mesh = ReachAnalysis.Slice(topology, null, "b");
+        Assert.Equal(topology.Tasks.Count(t => t.Service is "web" or "shop" or "cache" or "db"), mesh.Tasks.Count);
+        Assert.DoesNotContain(mesh.Endpoints, e => e.Kind == EndpointKind.Task && e.Namespace.StartsWith("web.", System.StringComparison.Ordinal) && e.Network == "front");
+        Assert.Contains(mesh.Endpoints, e => e.Kind == EndpointKind.Task && e.Namespace.StartsWith("web.", System.StringComparison.Ordinal) && e.Network == "ingress");
+        // db is kept for its raw rule, as it is: its legs on back stay.
+        Assert.Contains(mesh.Endpoints, e => e.Kind == EndpointKind.Task && e.Namespace.StartsWith("db.", System.StringComparison.Ordinal) && e.Network == "back");
+        Assert.All(mesh.LoadBalancers, l => Assert.Equal(("b", "ingress_sbox"), (l.Node, l.Namespace)));
+        Assert.Equal(new[] { "web", "shop", "cache" }, mesh.LoadBalancers.Select(l => l.Service));
+        // Where overlay traffic itself can enter the mesh, every balancer and leg stays.
+        var everywhere = ReachAnalysis.Slice(tunnelled, null, "b");
+        Assert.Equal(tunnelled.LoadBalancers.Count(l => everywhere.Services.Any(s => s.Name == l.Service)), everywhere.LoadBalancers.Count);
+        Assert.Equal(tunnelled.Endpoints.Count(e => e.Kind != EndpointKind.Task || everywhere.Tasks.Any(t => t.Name == e.Namespace)), everywhere.Endpoints.Count);
     }
 }
