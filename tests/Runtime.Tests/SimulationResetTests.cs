@@ -73,16 +73,18 @@ public sealed class SimulationResetTests
         var (_, plan) = Load("ipvs");
         var sim = new Simulation(plan);
         var ns = sim.Cluster.Namespaces.First(n => n.Plan is { } p && p.Neighbors.Count > 0);
-        var permanent = ns.Neighbors.First(kv => kv.Value.Permanent);
-        int count = ns.Neighbors.Count;
+        var permanent = ns.NeighborTable().First(kv => kv.Value.Permanent);
+        int count = ns.NeighborTable().Count;
         var learned = new NeighborEntry(new MacAddress(0x02_00_00_00_00_99), false, "test", SwarmDsl.Text.SourceSpan.None);
         ns.LearnNeighbor(permanent.Key, learned);
         ns.LearnNeighbor(new NeighborKey(permanent.Key.Device, Ipv4Address.FromBytes(203, 0, 113, 7)), learned);
-        Assert.Equal(count + 1, ns.Neighbors.Count);
+        Assert.Equal(count + 1, ns.NeighborTable().Count);
+        Assert.True(ns.TryGetNeighbor(permanent.Key, out var overwritten) && !overwritten.Permanent);
         sim.Cluster.Touch(ns);
         sim.ResetTraffic();
-        Assert.Equal(permanent.Value, ns.Neighbors[permanent.Key]);
-        Assert.Equal(count, ns.Neighbors.Count);
+        Assert.True(ns.TryGetNeighbor(permanent.Key, out var restored));
+        Assert.Equal(permanent.Value, restored);
+        Assert.Equal(count, ns.NeighborTable().Count);
     }
 
     /// <summary>
@@ -98,7 +100,7 @@ public sealed class SimulationResetTests
         var lazy = new Simulation(plan, Seed);
         // Loading builds no namespace's tables, services, neighbours or FDBs, nor (but for the hosts, which hold the
         // underlay) its devices, addresses and routes: traffic does, where it goes.
-        Assert.All(lazy.Cluster.Namespaces, ns => Assert.False(ns.TablesLoaded || ns.IpvsLoaded || ns.FdbLoaded || ns.LoadedNeighbors >= 0
+        Assert.All(lazy.Cluster.Namespaces, ns => Assert.False(ns.TablesLoaded || ns.IpvsLoaded || ns.FdbLoaded || ns.PermanentNeighborIndex is not null
             || (ns.BodyBuilt && ns.Kind != NamespaceKind.Host)));
         var eager = new Simulation(plan, Seed);
         eager.Cluster.LoadEverything();

@@ -167,8 +167,8 @@ public sealed class Cluster
     /// The dynamic state of a namespace as loading leaves it. The constructor runs this too, so a reset cluster and a fresh
     /// one start from the same code path rather than two copies that could drift apart. The plan's tables, IPVS services,
     /// permanent neighbours and FDBs are built on first use (<see cref="LoadTables"/>, <see cref="LoadIpvs"/>,
-    /// <see cref="LoadNeighbors"/>, <see cref="LoadFdb"/>): a reset returns the ones traffic changed to "not built", so they
-    /// are rebuilt from the plan exactly as a fresh cluster would build them.
+    /// <see cref="PermanentNeighbors"/>, <see cref="LoadFdb"/>): a reset returns the ones traffic changed to "not built", so
+    /// they are rebuilt from the plan exactly as a fresh cluster would build them.
     /// </summary>
     private static void ResetState(NamespaceRuntime ns)
     {
@@ -185,9 +185,8 @@ public sealed class Cluster
         {
             foreach (var slots in ns.StatisticState) Array.Clear(slots, 0, slots.Length);
         }
-        // Neighbours: only the plan's permanent entries. Traffic only adds or overwrites entries, each change logged, so
-        // undoing the log restores the loaded table (else it is loaded again on next use).
-        if (ns.LoadedNeighbors >= 0 && !ForgetLearnedNeighbors(ns)) ns.LoadedNeighbors = -1;
+        // Neighbours: only the plan's permanent entries, which traffic never changes (it learns over them).
+        ns.ForgetLearnedNeighbors();
         var plan = ns.Plan;
         if (plan is null) return;
         // IPVS services that moved are rebuilt from the plan: scheduler state, weights, counters, active/inactive counts.
@@ -249,20 +248,6 @@ public sealed class Cluster
         }
     }
 
-    /// <summary>The plan's permanent neighbour entries of <paramref name="ns"/>, in plan order (the table is cleared first).</summary>
-    internal static void LoadNeighbors(NamespaceRuntime ns)
-    {
-        // Sized for the plan's entries: an overlay namespace of a large plan holds one per remote endpoint, and growing
-        // the table to that size allocated twice as much again.
-        var table = ns.NeighborTable = new Dictionary<NeighborKey, NeighborEntry>(ns.Plan?.Neighbors.Count ?? 0);
-        ns.NeighborChanges.Clear();
-        if (ns.Plan is { } plan)
-            foreach (var n in plan.Neighbors)
-                if (ns.DeviceByName.TryGetValue(n.Device, out var nd))
-                    table[new NeighborKey(nd, n.Address)] = new NeighborEntry(n.Mac, true, "permanent", n.Span);
-        ns.LoadedNeighbors = table.Count;
-    }
-
     /// <summary>
     /// The FDBs of <paramref name="ns"/>: VXLAN devices start empty, bridges with local entries for themselves and each port
     /// (br_fdb_insert of port addresses), then the plan's static entries.
@@ -315,7 +300,7 @@ public sealed class Cluster
             if (!ns.BodyBuilt) BuildBody(ns);
             if (!ns.TablesLoaded) LoadTables(ns);
             if (!ns.IpvsLoaded) LoadIpvs(ns);
-            if (ns.LoadedNeighbors < 0) LoadNeighbors(ns);
+            ns.PermanentNeighborIndex ??= PermanentNeighbors.For(ns);
             if (!ns.FdbLoaded) LoadFdb(ns);
         }
     }
@@ -331,24 +316,6 @@ public sealed class Cluster
             if (!chain.IsCompiled) continue; // no packet entered it: no counter moved
             foreach (var rule in chain.Rules) rule.Packets = rule.Bytes = 0;
         }
-    }
-
-    /// <summary>
-    /// Undoes what traffic cached in the neighbour table, newest first, leaving the loaded entries (true); false when the
-    /// table does not come out with the loaded count, so it is loaded again.
-    /// </summary>
-    private static bool ForgetLearnedNeighbors(NamespaceRuntime ns)
-    {
-        var table = ns.NeighborTable;
-        var changes = ns.NeighborChanges;
-        for (int i = changes.Count - 1; i >= 0; i--)
-        {
-            var (key, had, old) = changes[i];
-            if (had) table[key] = old;
-            else table.Remove(key);
-        }
-        changes.Clear();
-        return table.Count == ns.LoadedNeighbors;
     }
 
     /// <summary>The plan.</summary>

@@ -311,7 +311,7 @@ internal sealed partial class PacketWalker
             return true;
         }
         var key = new NeighborKey(dev.Index, nexthop);
-        if (ns.Neighbors.TryGetValue(key, out var entry))
+        if (ns.TryGetNeighbor(key, out var entry))
         {
             mac = entry.Mac;
             if (_trace != null) _trace.Add(new NeighborStep(dev.Name, nexthop, mac.ToString(), entry.Permanent ? "permanent" : "reachable (" + entry.AnsweredBy + ")", entry.Span));

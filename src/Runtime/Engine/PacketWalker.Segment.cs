@@ -48,7 +48,7 @@ internal sealed partial class PacketWalker
                         {
                             if (d.VxlanFdb!.TryLookup(mac, _c.NowMilliseconds, out _)) { answer = mac; return i; }
                         }
-                        else if (d.Plan?.Vxlan?.Proxy == true && ns.Neighbors.TryGetValue(new NeighborKey(d.Index, ip), out var n))
+                        else if (d.Plan?.Vxlan?.Proxy == true && ns.TryGetNeighbor(new NeighborKey(d.Index, ip), out var n))
                         {
                             answer = n.Mac;
                             return i;
@@ -130,7 +130,7 @@ internal sealed partial class PacketWalker
         if (hit.Transmit)
         {
             // A VXLAN proxy answered from its neighbour table.
-            var n = hitNs.Neighbors[new NeighborKey(hitDev.Index, target)];
+            hitNs.TryGetNeighbor(new NeighborKey(hitDev.Index, target), out var n); // the entry that made it answer
             answeredBy = hitNs.QualifiedName + " " + hitDev.Name + " (proxy, permanent neighbour entry)";
             span = n.Span;
             return true;

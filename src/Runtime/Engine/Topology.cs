@@ -161,26 +161,33 @@ public sealed class NamespaceRuntime
         _localAddresses = new Dictionary<uint, int>();
         _listeners = new Dictionary<int, ListenerPlan>();
     }
-    // The plan's permanent entries are loaded on first use (LoadedNeighbors < 0: not yet; see Cluster).
-    internal Dictionary<NeighborKey, NeighborEntry> Neighbors
-    {
-        get { if (LoadedNeighbors < 0) Cluster.LoadNeighbors(this); return NeighborTable; }
-    }
-    // The table itself, for Cluster's loader: null until loaded (LoadNeighbors sizes it for the plan's entries), as most
-    // namespaces of a large plan never see a packet.
-    internal Dictionary<NeighborKey, NeighborEntry> NeighborTable = null!;
+    // The plan's permanent entries: an index built on first use and shared by every simulation of the plan
+    // (PermanentNeighbors); what traffic learns goes over them, in a table of its own that a reset empties.
+    internal PermanentNeighbors? PermanentNeighborIndex;
+    private Dictionary<NeighborKey, NeighborEntry>? _learnedNeighbors;
 
-    /// <summary>What traffic changed in the neighbour table since it was loaded, oldest first: undone in reverse by a reset.</summary>
-    internal readonly List<(NeighborKey Key, bool Had, NeighborEntry Old)> NeighborChanges = new();
-
-    /// <summary>Caches a neighbour traffic resolved (ARP), remembering what it replaced so a reset can undo it.</summary>
-    internal void LearnNeighbor(NeighborKey key, NeighborEntry entry)
+    /// <summary>The entry for <paramref name="key"/>: one traffic learned, else the plan's permanent one.</summary>
+    internal bool TryGetNeighbor(NeighborKey key, out NeighborEntry entry)
     {
-        var table = Neighbors;
-        bool had = table.TryGetValue(key, out var old);
-        NeighborChanges.Add((key, had, old));
-        table[key] = entry;
+        if (_learnedNeighbors is { Count: > 0 } learned && learned.TryGetValue(key, out entry)) return true;
+        return (PermanentNeighborIndex ??= PermanentNeighbors.For(this)).TryGet(key, out entry);
     }
+
+    /// <summary>Caches a neighbour traffic resolved (ARP); it hides a permanent entry of the same key until a reset.</summary>
+    internal void LearnNeighbor(NeighborKey key, NeighborEntry entry) => (_learnedNeighbors ??= new Dictionary<NeighborKey, NeighborEntry>())[key] = entry;
+
+    /// <summary>Forgets what traffic learned: the table is the plan's again.</summary>
+    internal void ForgetLearnedNeighbors() => _learnedNeighbors?.Clear();
+
+    /// <summary>The neighbour table as <c>ip neigh</c> would list it: the plan's entries with what traffic learned over them.</summary>
+    internal Dictionary<NeighborKey, NeighborEntry> NeighborTable()
+    {
+        var table = new Dictionary<NeighborKey, NeighborEntry>();
+        foreach (var kv in PermanentNeighborIndex ??= PermanentNeighbors.For(this)) table[kv.Key] = kv.Value;
+        if (_learnedNeighbors is not null) foreach (var kv in _learnedNeighbors) table[kv.Key] = kv.Value;
+        return table;
+    }
+
     /// <summary>The connection table.</summary>
     public ConntrackTable Conntrack { get; internal set; } = new();
     /// <summary>IPVS services, in the plan's order (each built from the plan on first use, see <see cref="Cluster"/>).</summary>
@@ -261,9 +268,7 @@ public sealed class NamespaceRuntime
     internal ushort InitialIpId;
     // What is built lazily, on first use: a large plan has thousands of namespaces, and a simulation's traffic reaches a
     // few of them. Cluster.Reset also returns built parts to "not built" when traffic changed them.
-    // How many (permanent) neighbour entries loading made (-1: not loaded yet); whether the FDBs, IPVS services and
-    // tables were built.
-    internal int LoadedNeighbors = -1;
+    // Whether the FDBs, IPVS services and tables were built.
     internal bool FdbLoaded;
     internal bool IpvsLoaded;
     internal bool TablesLoaded;
@@ -325,6 +330,84 @@ internal readonly struct NeighborKey : IEquatable<NeighborKey>
     public bool Equals(NeighborKey o) => Device == o.Device && Address == o.Address;
     public override bool Equals(object? obj) => obj is NeighborKey k && Equals(k);
     public override int GetHashCode() => unchecked((int)(Address * 0x9E3779B1u) ^ Device);
+}
+
+/// <summary>
+/// A namespace plan's permanent neighbour entries, indexed by the runtime's (device index, address) key. Built once per
+/// plan namespace and shared by every simulation of the plan, read-only after that: an overlay namespace of a large plan
+/// holds an entry for every remote endpoint (8,800 on each of 100 nodes), and each simulation (one per reach worker)
+/// copied them into its own table when a packet first passed.
+/// </summary>
+internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey, NeighborEntry>>
+{
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NamespacePlan, PermanentNeighbors> Shared = new();
+    private static readonly PermanentNeighbors None = new(null, Array.Empty<string>(), new Dictionary<NeighborKey, int>());
+    private readonly NamespacePlan? _plan;
+    // The device names the keys' indices stand for: a namespace's devices follow from its plan and host alone, so
+    // another simulation's copy of the namespace numbers them the same (checked, not assumed).
+    private readonly string[] _devices;
+    private readonly Dictionary<NeighborKey, int> _index; // → the plan's entry; a key listed twice takes the last, as `ip neigh replace` would
+
+    private PermanentNeighbors(NamespacePlan? plan, string[] devices, Dictionary<NeighborKey, int> index)
+    {
+        _plan = plan;
+        _devices = devices;
+        _index = index;
+    }
+
+    /// <summary>The index for <paramref name="ns"/> (its body built), shared when another simulation built it already.</summary>
+    public static PermanentNeighbors For(NamespaceRuntime ns)
+    {
+        if (ns.Plan is not { } plan || plan.Neighbors.Count == 0) return None;
+        var shared = Shared.GetValue(plan, _ => Build(ns, plan));
+        return shared.Numbers(ns) ? shared : Build(ns, plan);
+    }
+
+    private static PermanentNeighbors Build(NamespaceRuntime ns, NamespacePlan plan)
+    {
+        var index = new Dictionary<NeighborKey, int>(plan.Neighbors.Count);
+        for (int i = 0; i < plan.Neighbors.Count; i++)
+            if (ns.DeviceByName.TryGetValue(plan.Neighbors[i].Device, out var device))
+                index[new NeighborKey(device, plan.Neighbors[i].Address)] = i;
+        var devices = new string[ns.Devices.Length];
+        for (int i = 0; i < devices.Length; i++) devices[i] = ns.Devices[i].Name;
+        return new PermanentNeighbors(plan, devices, index);
+    }
+
+    private bool Numbers(NamespaceRuntime ns)
+    {
+        if (ns.Devices.Length != _devices.Length) return false;
+        for (int i = 0; i < _devices.Length; i++)
+            if (!string.Equals(ns.Devices[i].Name, _devices[i], StringComparison.Ordinal)) return false;
+        return true;
+    }
+
+    /// <summary>The plan's entry for <paramref name="key"/>.</summary>
+    public bool TryGet(NeighborKey key, out NeighborEntry entry)
+    {
+        if (_index.TryGetValue(key, out var i))
+        {
+            var n = _plan!.Neighbors[i];
+            entry = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+            return true;
+        }
+        entry = default;
+        return false;
+    }
+
+    /// <summary>The entries in the plan's order.</summary>
+    public IEnumerator<KeyValuePair<NeighborKey, NeighborEntry>> GetEnumerator()
+    {
+        var keys = new List<KeyValuePair<NeighborKey, int>>(_index);
+        keys.Sort((a, b) => a.Value.CompareTo(b.Value));
+        foreach (var kv in keys)
+        {
+            var n = _plan!.Neighbors[kv.Value];
+            yield return new KeyValuePair<NeighborKey, NeighborEntry>(kv.Key, new NeighborEntry(n.Mac, true, "permanent", n.Span));
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 internal readonly struct NeighborEntry
