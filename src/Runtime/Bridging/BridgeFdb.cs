@@ -142,9 +142,22 @@ public readonly record struct VxlanFdbEntry(Ipv4Address RemoteVtep, bool Static,
 public sealed class VxlanFdb
 {
     private readonly Dictionary<ulong, VxlanFdbEntry> _entries;
+    // The plan's static entries, shared (read-only) by every simulation of the plan; _entries holds what traffic learned
+    // and statics added since, which hide a plan entry of the same MAC.
+    private readonly IReadOnlyDictionary<ulong, VxlanFdbEntry>? _plan;
 
     /// <summary>An empty FDB with room for <paramref name="capacity"/> entries (the plan's static ones).</summary>
     public VxlanFdb(int capacity = 0) => _entries = new Dictionary<ulong, VxlanFdbEntry>(capacity);
+
+    /// <summary>An FDB whose static entries to begin with are <paramref name="planStatics"/>, shared and never changed.</summary>
+    internal VxlanFdb(IReadOnlyDictionary<ulong, VxlanFdbEntry> planStatics)
+    {
+        _entries = new Dictionary<ulong, VxlanFdbEntry>();
+        _plan = planStatics;
+    }
+
+    private bool TryGet(ulong mac, out VxlanFdbEntry entry) =>
+        _entries.TryGetValue(mac, out entry) || (_plan is not null && _plan.TryGetValue(mac, out entry));
 
     /// <summary>The ageing time (the vxlan default <c>ageing 300</c>).</summary>
     public long AgeingMilliseconds { get => _ageing; set { _ageing = value; _history.Configured(); } }
@@ -192,6 +205,8 @@ public sealed class VxlanFdb
     {
         var list = new List<KeyValuePair<MacAddress, VxlanFdbEntry>>();
         foreach (var kv in _entries) if (kv.Value.Static) list.Add(new KeyValuePair<MacAddress, VxlanFdbEntry>(new MacAddress(kv.Key), kv.Value));
+        if (_plan is not null)
+            foreach (var kv in _plan) if (!_entries.ContainsKey(kv.Key)) list.Add(new KeyValuePair<MacAddress, VxlanFdbEntry>(new MacAddress(kv.Key), kv.Value));
         list.Sort((a, b) => a.Key.Value.CompareTo(b.Key.Value));
         return list;
     }
@@ -204,7 +219,7 @@ public sealed class VxlanFdb
     public bool Learn(MacAddress mac, Ipv4Address vtep, long now)
     {
         if (mac.IsMulticast || mac.Value == 0) return false;
-        bool known = _entries.TryGetValue(mac.Value, out var e);
+        bool known = TryGet(mac.Value, out var e);
         if (known && e.Static) return e.RemoteVtep == vtep;
         _entries[mac.Value] = new VxlanFdbEntry(vtep, false, now);
         _history.Learned(mac.Value, isNew: !known);
@@ -220,11 +235,20 @@ public sealed class VxlanFdb
             if (!entry.Static && now - entry.UpdatedAt >= AgeingMilliseconds) { _entries.Remove(mac.Value); _history.Changed(); return false; }
             return true;
         }
-        return false;
+        return _plan is not null && _plan.TryGetValue(mac.Value, out entry);
     }
 
     /// <summary>The number of entries.</summary>
-    public int Count => _entries.Count;
+    public int Count
+    {
+        get
+        {
+            if (_plan is null) return _entries.Count;
+            int n = _plan.Count;
+            foreach (var mac in _entries.Keys) if (!_plan.ContainsKey(mac)) n++;
+            return n;
+        }
+    }
 
     /// <summary>vxlan_cleanup: removes the learned entries older than the ageing time; returns how many.</summary>
     public int Expire(long now)

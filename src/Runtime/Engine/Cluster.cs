@@ -255,8 +255,10 @@ public sealed class Cluster
     internal static void LoadFdb(NamespaceRuntime ns)
     {
         ns.FdbLoaded = true;
+        var statics = ns.Plan is { } p ? VxlanStatics(p) : null;
         foreach (var d in ns.Devices)
-            if (d.Plan?.Vxlan is not null) d.VxlanFdb = new VxlanFdb(ns.Plan?.Fdb.Count ?? 0);
+            if (d.Plan?.Vxlan is not null)
+                d.VxlanFdb = statics is not null && statics.TryGetValue(d.Name, out var entries) ? new VxlanFdb(entries) : new VxlanFdb();
         foreach (var d in ns.Devices)
         {
             if (d.Kind != DeviceKind.Bridge) continue;
@@ -270,14 +272,36 @@ public sealed class Cluster
             {
                 if (!ns.DeviceByName.TryGetValue(f.Device, out var fd)) continue;
                 var dev = ns.Devices[fd];
-                if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address vtep) dev.VxlanFdb.AddStatic(f.Mac, vtep);
-                else if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
+                if (dev.VxlanFdb is not null && f.RemoteVtep is Ipv4Address) continue; // the device has it from VxlanStatics
+                if (dev.Master >= 0) ns.Devices[dev.Master].Fdb?.AddPermanent(f.Mac, fd, FdbEntryKind.Static);
                 else if (dev.Fdb is not null) dev.Fdb.AddPermanent(f.Mac, fd, FdbEntryKind.Local);
             }
         }
         foreach (var d in ns.Devices) { d.Fdb?.MarkLoaded(); d.VxlanFdb?.MarkLoaded(); }
         if (ns.AttachedForwarding is { } forwarding) AttachFdb(ns, forwarding);
     }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NamespacePlan, Dictionary<string, Dictionary<ulong, VxlanFdbEntry>>> SharedVxlanStatics = new();
+
+    /// <summary>
+    /// The static entries of each VXLAN device of a namespace plan (MAC → remote VTEP, the plan's last entry for a MAC),
+    /// made once and shared by every simulation of the plan: an overlay namespace of a large plan has one per remote
+    /// endpoint (8,800 in each of `huge`'s ingress overlays), and each reach worker's simulation copied them.
+    /// </summary>
+    private static Dictionary<string, Dictionary<ulong, VxlanFdbEntry>> VxlanStatics(NamespacePlan plan) =>
+        SharedVxlanStatics.GetValue(plan, p =>
+        {
+            var vxlan = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var d in p.Devices) if (d.Vxlan is not null) vxlan.Add(d.Name);
+            var byDevice = new Dictionary<string, Dictionary<ulong, VxlanFdbEntry>>(StringComparer.Ordinal);
+            foreach (var f in p.Fdb)
+            {
+                if (f.RemoteVtep is not Ipv4Address vtep || !vxlan.Contains(f.Device)) continue;
+                if (!byDevice.TryGetValue(f.Device, out var entries)) byDevice[f.Device] = entries = new Dictionary<ulong, VxlanFdbEntry>(p.Fdb.Count);
+                entries[f.Mac.Value] = new VxlanFdbEntry(vtep, true, 0);
+            }
+            return byDevice;
+        });
 
     /// <summary>Gives the FDBs of <paramref name="ns"/> (loaded) their compiled permanent entries.</summary>
     private static void AttachFdb(NamespaceRuntime ns, ICompiledForwarding forwarding)
