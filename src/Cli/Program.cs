@@ -16,7 +16,11 @@ public static class Program
     public const int Usage = 2;
 
     /// <summary>Runs the command line.</summary>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        JitProfile.Start(args);
+        return Run(args, Console.Out, Console.Error);
+    }
 
     /// <summary>Runs the command line with the given output streams (tests call this).</summary>
     public static int Run(string[] args, System.IO.TextWriter stdout, System.IO.TextWriter stderr)
