@@ -47,10 +47,20 @@ public static partial class ReachAnalysis
         var keep = new HashSet<string>(StringComparer.Ordinal);
         var senders = new HashSet<string>(StringComparer.Ordinal);
         var meshNodes = new HashSet<string>(StringComparer.Ordinal);
+        // The networks a sending service probes on: those it shares with a destination (a VIP on another is never asked).
+        var probedOn = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
         bool mesh = false;
         foreach (var pair in Pairs(topology, source, destination))
         {
-            if (services.ContainsKey(pair.Source)) senders.Add(pair.Source);
+            if (services.TryGetValue(pair.Source, out var from))
+            {
+                senders.Add(pair.Source);
+                if (!probedOn.TryGetValue(pair.Source, out var on)) probedOn[pair.Source] = on = new HashSet<string>(StringComparer.Ordinal);
+                if (services.TryGetValue(pair.Destination, out var to))
+                    foreach (var n in from.Networks)
+                        foreach (var m in to.Networks)
+                            if (n == m) on.Add(n);
+            }
             // A node's address is the routing mesh; a service is probed at its VIP on a network other than the mesh's.
             if (services.ContainsKey(pair.Destination)) keep.Add(pair.Destination);
             else { mesh = true; meshNodes.Add(pair.Destination); }
@@ -78,25 +88,45 @@ public static partial class ReachAnalysis
         var balancersAt = everywhere ? null : BalancerNodes(topology, sending.Values, meshNodes);
         if (keep.Count == topology.Services.Count && balancersAt is null) return topology;
 
-        var tasks = new List<TaskModel>();
-        var keptTasks = new Dictionary<string, bool>(StringComparer.Ordinal); // task → only its mesh legs
-        foreach (var t in topology.Tasks)
-            if (keep.Contains(t.Service) || meshOnly.Contains(t.Service) || (sending.TryGetValue(t.Service, out var first) && ReferenceEquals(first, t)))
-            {
-                tasks.Add(t);
-                keptTasks[t.Name] = meshOnly.Contains(t.Service);
-            }
-        var overlays = new HashSet<string>(StringComparer.Ordinal);
+        // Legs on the overlays other than the mesh's are kept where a probe can use them: every one of a task kept whole;
+        // none of a task kept for the mesh; those a sending task probes on. A raw rule placed in a network's overlay or
+        // balancer namespace keeps that network's legs and sandboxes where they are (the rule must land as it lands).
+        var trimmed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var n in topology.Networks)
-            if (n.IsOverlay && !n.Ingress) overlays.Add(n.Name);
-        var endpoints = new List<EndpointModel>();
-        foreach (var e in topology.Endpoints)
-            if (e.Kind != EndpointKind.Task || (keptTasks.TryGetValue(e.Namespace, out var meshLegs) && !(meshLegs && overlays.Contains(e.Network))))
-                endpoints.Add(e);
+            if (n.IsOverlay && !n.Ingress && !everywhere) trimmed.Add(n.Name);
+        foreach (var r in topology.Rules)
+        {
+            if (r.Namespace.StartsWith("lb_", StringComparison.Ordinal)) trimmed.Remove(r.Namespace.Substring("lb_".Length));
+            else if (r.Namespace.StartsWith("1-", StringComparison.Ordinal)) trimmed.Remove(r.Namespace.Substring("1-".Length));
+        }
+        var tasks = new List<TaskModel>();
+        var legs = new Dictionary<string, HashSet<string>?>(StringComparer.Ordinal); // task → the trimmed networks it keeps legs on (null: all)
+        foreach (var t in topology.Tasks)
+        {
+            if (keep.Contains(t.Service)) legs[t.Name] = null;
+            else if (meshOnly.Contains(t.Service)) legs[t.Name] = new HashSet<string>();
+            else if (sending.TryGetValue(t.Service, out var first) && ReferenceEquals(first, t)) legs[t.Name] = probedOn[t.Service];
+            else continue;
+            tasks.Add(t);
+        }
         var balancers = new List<LoadBalancerModel>();
         foreach (var lb in topology.LoadBalancers)
             if ((keep.Contains(lb.Service) || meshOnly.Contains(lb.Service)) && (balancersAt is null || balancersAt.Contains((lb.Node, lb.Namespace))))
                 balancers.Add(lb);
+        var sandboxes = new HashSet<(string, string)>();
+        foreach (var lb in balancers) sandboxes.Add((lb.Node, lb.Namespace));
+        var endpoints = new List<EndpointModel>();
+        foreach (var e in topology.Endpoints)
+        {
+            bool stays = e.Kind switch
+            {
+                EndpointKind.Task => legs.TryGetValue(e.Namespace, out var on) && (on is null || !trimmed.Contains(e.Network) || on.Contains(e.Network)),
+                // A balancer sandbox of a trimmed network stays where a kept balancer is (its leg carries the VIPs and the SNAT).
+                EndpointKind.NetworkLoadBalancer => !trimmed.Contains(e.Network) || sandboxes.Contains((e.Node, e.Namespace)),
+                _ => true,
+            };
+            if (stays) endpoints.Add(e);
+        }
         var kept = new List<ServiceModel>();
         foreach (var s in topology.Services)
             if (keep.Contains(s.Name) || meshOnly.Contains(s.Name) || senders.Contains(s.Name)) kept.Add(s);

@@ -79,6 +79,14 @@ public sealed class ReachSliceTests
           api:
         """, System.StringComparison.Ordinal);
 
+    /// <summary><see cref="Tangled"/> with a raw rule in an overlay namespace: a slice keeps that network's legs where they are.</summary>
+    internal static readonly string OverlayRule = Tangled.Replace("""
+          - { namespace: lb_back, chain: INPUT, rule: "-p udp --dport 53 -j DROP" }
+        """, """
+          - { namespace: lb_back, chain: INPUT, rule: "-p udp --dport 53 -j DROP" }
+          - { node: b, namespace: 1-front, chain: INPUT, rule: "-j DROP" }
+        """, System.StringComparison.Ordinal);
+
     public static TheoryData<string, LoadBalancerBackend, bool> Cases => new()
     {
         // With every backend of a balanced class probed too: the slice keeps every backend a question's balancers have.
@@ -87,6 +95,7 @@ public sealed class ReachSliceTests
         { "tangled", LoadBalancerBackend.Ipvs, false },
         { "tangled", LoadBalancerBackend.Nftables, false },
         { "tunnelled", LoadBalancerBackend.Ipvs, false },
+        { "overlay-rule", LoadBalancerBackend.Ipvs, false },
         { "synthetic", LoadBalancerBackend.Ipvs, false },
         { "three-node", LoadBalancerBackend.Nftables, false },
         { "example", LoadBalancerBackend.Ipvs, false },
@@ -108,6 +117,7 @@ public sealed class ReachSliceTests
     {
         "tangled" => ("tangled.swarm.yaml", Tangled),
         "tunnelled" => ("tunnelled.swarm.yaml", Tunnelled),
+        "overlay-rule" => ("overlay-rule.swarm.yaml", OverlayRule),
         "three-node" => ("three.swarm.yaml", ReachAnalysisTests.ThreeNode),
         "example" => (Paths.Example, File.ReadAllText(Paths.Example)),
         "synthetic" => ("synthetic.swarm.yaml", ReachAnalysisTests.Synthetic),
@@ -151,7 +161,7 @@ public sealed class ReachSliceTests
                 + string.Join("\n", expected.Except(rows).Select(r => "whole: " + r)) + "\n" + string.Join("\n", rows.Except(expected).Select(r => "slice: " + r)));
         }
         // Not a test of nothing: where there are services to leave out, questions leave some out.
-        Assert.True(name is not ("tangled" or "tunnelled" or "synthetic") || smaller * 4 >= questions.Count, $"{smaller} of {questions.Count} questions were sliced");
+        Assert.True(name is not ("tangled" or "tunnelled" or "overlay-rule" or "synthetic") || smaller * 4 >= questions.Count, $"{smaller} of {questions.Count} questions were sliced");
     }
 
     [Fact]
@@ -178,7 +188,13 @@ public sealed class ReachSliceTests
         Assert.DoesNotContain(slice.Tasks, t => t.Service == "web");
         Assert.DoesNotContain(slice.Endpoints, e => e.Kind == EndpointKind.Task && e.Namespace.StartsWith("web.", System.StringComparison.Ordinal));
         Assert.DoesNotContain(slice.LoadBalancers, l => l.Service == "web");
-        Assert.Equal(topology.Endpoints.Count(e => e.Kind != EndpointKind.Task), slice.Endpoints.Count(e => e.Kind != EndpointKind.Task));
+        // The ingress sandboxes stay; a balancer sandbox stays where a kept balancer is, or on every node for a network a
+        // raw rule is placed in (lb_back); api.1 keeps its leg on back, the network it probes db on, not the one on front.
+        Assert.Equal(topology.Endpoints.Count(e => e.Kind is EndpointKind.IngressLoadBalancer or EndpointKind.IngressGateway),
+            slice.Endpoints.Count(e => e.Kind is EndpointKind.IngressLoadBalancer or EndpointKind.IngressGateway));
+        Assert.Equal(topology.Endpoints.Count(e => e.Namespace == "lb_back"), slice.Endpoints.Count(e => e.Namespace == "lb_back"));
+        Assert.DoesNotContain(slice.Endpoints, e => e.Namespace == "lb_front");
+        Assert.Equal(new[] { "back", "docker_gwbridge" }, slice.Endpoints.Where(e => e.Namespace == "api.1").Select(e => e.Network).OrderBy(n => n, System.StringComparer.Ordinal));
         // A service that only sends keeps the task it sends from (the first by name), a destination all of its tasks; the
         // balancers kept are the destination's in the sender's node's sandbox.
         Assert.Equal("api.1 db.1 db.2", string.Join(" ", slice.Tasks.Select(t => t.Name)));
