@@ -31,8 +31,9 @@ public static partial class ReachAnalysis
     /// </list>
     /// Anything else a service adds matches its own addresses, VIPs or marks only (its task namespaces, its IPVS services,
     /// its overlay neighbour and FDB entries), and a probe of the question never carries them. So a service that only
-    /// sends keeps only the task it sends from, and a kept service keeps only the balancers a probe can pass through
-    /// (<see cref="BalancerNodes"/>), unless a probe can enter the routing mesh anywhere. Addresses, VIPs, marks and
+    /// sends keeps only the task it sends from, with its legs on the networks it probes on; a kept service keeps only the
+    /// balancers a probe can pass through (<see cref="BalancerNodes"/>); a service kept for the routing mesh only its
+    /// mesh legs; unless a probe can enter the routing mesh anywhere. Addresses, VIPs, marks and
     /// MACs were assigned over the whole topology before this, so the kept services keep theirs.
     /// </remarks>
     /// <param name="topology">The analyzed topology.</param>
