@@ -190,16 +190,25 @@ public static partial class ReachAnalysis
         if (topology.Rules.Count == 0) return true;
         var serviceOfTask = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var t in topology.Tasks) serviceOfTask[t.Name] = t.Service;
-        var owners = new Dictionary<uint, HashSet<string>>();
-        void Own(Ipv4Address a, string service)
+        // Who owns an address, for NAT targets: made only when a rule has one (every task endpoint of a large topology).
+        Dictionary<uint, HashSet<string>>? owners = null;
+        HashSet<string>? OwnersOf(Ipv4Address address)
         {
-            if (!owners.TryGetValue(a.Value, out var set)) owners[a.Value] = set = new HashSet<string>(StringComparer.Ordinal);
-            set.Add(service);
+            if (owners is null)
+            {
+                owners = new Dictionary<uint, HashSet<string>>();
+                void Own(Ipv4Address a, string service)
+                {
+                    if (!owners.TryGetValue(a.Value, out var set)) owners[a.Value] = set = new HashSet<string>(StringComparer.Ordinal);
+                    set.Add(service);
+                }
+                foreach (var e in topology.Endpoints)
+                    if (e.Kind == EndpointKind.Task && serviceOfTask.TryGetValue(e.Namespace, out var svc)) Own(e.Address.Address, svc);
+                foreach (var s in topology.Services)
+                    foreach (var v in s.Vips) Own(v.Address, s.Name);
+            }
+            return owners.TryGetValue(address.Value, out var found) ? found : null;
         }
-        foreach (var e in topology.Endpoints)
-            if (e.Kind == EndpointKind.Task && serviceOfTask.TryGetValue(e.Namespace, out var svc)) Own(e.Address.Address, svc);
-        foreach (var s in topology.Services)
-            foreach (var v in s.Vips) Own(v.Address, s.Name);
         foreach (var r in topology.Rules)
         {
             if (serviceOfTask.TryGetValue(r.Namespace, out var owner)) keep.Add(owner);
@@ -221,10 +230,10 @@ public static partial class ReachAnalysis
             if (!SwarmDsl.Plan.IptablesSyntax.TryParse(r.Rule, out _, out var target, out _)) continue;
             switch (target)
             {
-                case SwarmDsl.Plan.DnatTarget d when owners.TryGetValue(d.Address.Value, out var to):
+                case SwarmDsl.Plan.DnatTarget d when OwnersOf(d.Address) is { } to:
                     keep.UnionWith(to);
                     break;
-                case SwarmDsl.Plan.SnatTarget n when owners.TryGetValue(n.Address.Value, out var from):
+                case SwarmDsl.Plan.SnatTarget n when OwnersOf(n.Address) is { } from:
                     keep.UnionWith(from);
                     break;
                 case SwarmDsl.Plan.MarkTarget m:
