@@ -239,6 +239,30 @@ public sealed class ReachCommandTests
         finally { File.Delete(nobody); }
     }
 
+    [Fact]
+    public void A_topology_with_errors_gets_its_located_diagnostics_and_no_table()
+    {
+        // Found by a tester (session 10): reach returned 1 and printed nothing for an analysis error.
+        var broken = TopologyFile("""
+            version: 1
+            name: broken
+            nodes:
+              n1: { address: 10.1.1.10/24 }
+            networks:
+              net: { driver: overlay, subnet: 10.10.0.0/24 }
+            services:
+              api: { networks: [net] }
+              web: { networks: [net], tasks: [ { node: n1, name: api.0 } ] }
+            """);
+        try
+        {
+            var (exit, stdout, stderr) = Run("reach", broken);
+            Assert.Equal((1, ""), (exit, stdout));
+            Assert.Matches(@"\(\d+,\d+\): error SWARM0040: task name 'api\.0'", stderr);
+        }
+        finally { File.Delete(broken); }
+    }
+
     [Theory]
     [InlineData("--seed", "-1", "swarmdsl: error: --seed must be a whole number in its range, not '-1'")]
     [InlineData("--lb", "foo", "swarmdsl: error: Argument 'foo' not recognized. Must be one of: 'ipvs', 'nftables'")]

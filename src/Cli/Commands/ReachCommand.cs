@@ -37,7 +37,13 @@ internal static class ReachCommand
             var path = parse.GetValue(file)!;
             var backend = parse.GetValue(lb) == "nftables" ? LoadBalancerBackend.Nftables : LoadBalancerBackend.Ipvs;
             var loaded = TopologyLoader.Load(path, io);
-            if (loaded?.Topology is null) return Program.Failed;
+            if (loaded is null) return Program.Failed;
+            if (loaded.Topology is null)
+            {
+                // Errors in the topology: say them (lowering, which prints them otherwise, never runs).
+                foreach (var d in loaded.Diagnostics) io.Error.WriteLine(d.ToString());
+                return Program.Failed;
+            }
             var source = parse.GetValue(from);
             var destination = parse.GetValue(to);
             // Only the pairs asked about are listed: the whole list of a 1,000-service topology is 730,000 pairs.
