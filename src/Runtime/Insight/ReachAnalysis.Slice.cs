@@ -105,8 +105,8 @@ public static partial class ReachAnalysis
         foreach (var t in topology.Tasks)
         {
             if (keep.Contains(t.Service)) legs[t.Name] = null;
-            else if (meshOnly.Contains(t.Service)) legs[t.Name] = new HashSet<string>();
             else if (sending.TryGetValue(t.Service, out var first) && ReferenceEquals(first, t)) legs[t.Name] = probedOn[t.Service];
+            else if (meshOnly.Contains(t.Service)) legs[t.Name] = new HashSet<string>();
             else continue;
             tasks.Add(t);
         }
