@@ -40,6 +40,9 @@ public sealed class JitProfileTests
             var written = Path.Combine(profiles, "check.jitprofile");
             Assert.True(File.Exists(written) && new FileInfo(written).Length > 0, "no profile written");
             Assert.Equal(first, Swarmdsl(profiles, cache, "check", Paths.Example));
+            // A profile cut short or overwritten (two runs writing at once, a full disk) is ignored by the runtime.
+            File.WriteAllBytes(written, System.Linq.Enumerable.Range(0, 5000).Select(i => (byte)(i * 131 % 251)).ToArray());
+            Assert.Equal(first, Swarmdsl(profiles, cache, "check", Paths.Example));
             // By default the profiles are a cache in $XDG_CACHE_HOME/swarmdsl.
             Assert.Equal(first, Swarmdsl(null, cache, "check", Paths.Example));
             Assert.True(File.Exists(Path.Combine(cache, "swarmdsl", "check.jitprofile")));
