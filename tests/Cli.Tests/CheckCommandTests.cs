@@ -228,6 +228,7 @@ public sealed class CheckCommandTests : IDisposable
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(dll);
             foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.Environment[SwarmDsl.Cli.JitProfile.Variable] = "0"; // a test writes nothing into the user's cache
             using var p = Process.Start(psi)!;
             var stdoutTask = p.StandardOutput.ReadToEndAsync();
             var stderrTask = p.StandardError.ReadToEndAsync();
