@@ -8,7 +8,7 @@ namespace SwarmDsl.Cli;
 /// Multicore JIT for the command line (<see cref="ProfileOptimization"/>): each run of a verb records which methods it
 /// compiled, and the next run of that verb compiles them on another core while the first one reads the topology. A reach
 /// question about one service of a 1,000-service topology is JIT-bound for a third of its time; the profile takes
-/// 0.2 s off it (docs/performance.md). The profiles are a cache: <c>$SWARMDSL_JIT_PROFILE</c> names their directory
+/// 0.2 s off it (docs/insight.md, session 10). The profiles are a cache: <c>$SWARMDSL_JIT_PROFILE</c> names their directory
 /// (<c>0</c> turns them off), else <c>$XDG_CACHE_HOME/swarmdsl</c> or <c>~/.cache/swarmdsl</c> (the local application
 /// data folder on Windows). Nothing fails when the directory cannot be made or written: the run is only not faster.
 /// </summary>
@@ -17,14 +17,14 @@ internal static class JitProfile
     /// <summary>The environment variable that names the profiles' directory, or turns them off with <c>0</c>.</summary>
     public const string Variable = "SWARMDSL_JIT_PROFILE";
 
-    /// <summary>Starts recording (and, when a profile exists, replaying) the profile of <paramref name="args"/>' verb.</summary>
-    public static void Start(string[] args)
+    /// <summary>Starts recording (and, when a profile exists, replaying) the profile of <paramref name="verb"/>, a verb the command line parsed.</summary>
+    public static void Start(string verb)
     {
-        // The verb names the file: only a plain word (a known verb or a typo of one), never a path.
-        if (args.Length == 0 || args[0].Length is 0 or > 16) return;
-        foreach (var c in args[0]) if (c is < 'a' or > 'z') return;
+        // The verb names the file: only a plain word, never a path.
+        if (verb.Length is 0 or > 16) return;
+        foreach (var c in verb) if (c is < 'a' or > 'z') return;
         // lab starts a responder process per namespace at once (`lab serve`): no profile for them to race over.
-        if (args[0] == "lab") return;
+        if (verb == "lab") return;
         var setting = Environment.GetEnvironmentVariable(Variable);
         if (setting == "0") return;
         try
@@ -33,7 +33,7 @@ internal static class JitProfile
             if (directory is null) return;
             Directory.CreateDirectory(directory);
             ProfileOptimization.SetProfileRoot(directory);
-            ProfileOptimization.StartProfile(args[0] + ".jitprofile");
+            ProfileOptimization.StartProfile(verb + ".jitprofile");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

@@ -16,14 +16,14 @@ public static class Program
     public const int Usage = 2;
 
     /// <summary>Runs the command line.</summary>
-    public static int Main(string[] args)
-    {
-        JitProfile.Start(args);
-        return Run(args, Console.Out, Console.Error);
-    }
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error, JitProfile.Start);
 
     /// <summary>Runs the command line with the given output streams (tests call this).</summary>
-    public static int Run(string[] args, System.IO.TextWriter stdout, System.IO.TextWriter stderr)
+    public static int Run(string[] args, System.IO.TextWriter stdout, System.IO.TextWriter stderr) => Run(args, stdout, stderr, null);
+
+    // parsed: called with the verb once the command line is known to be good, before the verb runs (the process's own
+    // run starts its JIT profile there; a typo gets none).
+    private static int Run(string[] args, System.IO.TextWriter stdout, System.IO.TextWriter stderr, Action<string>? parsed)
     {
         var io = new CliIo(stdout, stderr);
         var root = new RootCommand("swarmdsl: compile Docker Swarm style topologies into explainable, reproducible Linux dataplanes.");
@@ -50,6 +50,7 @@ public static class Program
                 stderr.WriteLine("Run 'swarmdsl --help' for usage.");
                 return Usage;
             }
+            parsed?.Invoke(args[0]);
             var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
             return parse.Invoke(config);
         }

@@ -51,8 +51,9 @@ public sealed class JitProfileTests
             Assert.Equal(first, Swarmdsl("0", cache, "check", Paths.Example));
             Assert.Equal(first, Swarmdsl("/proc/swarmdsl-cannot-exist/jit", cache, "check", Paths.Example));
             Assert.False(Directory.Exists(cache));
-            // A verb names the file only when it is a plain word.
+            // Only a verb the command line knows gets a profile: not a path, not a typo.
             Assert.Equal(2, Swarmdsl(profiles, cache, "../escape", Paths.Example).Exit);
+            Assert.Equal(2, Swarmdsl(profiles, cache, "chek", Paths.Example).Exit);
             Assert.Equal(new[] { "check.jitprofile" }, Directory.GetFiles(profiles).Select(Path.GetFileName));
             Assert.Empty(Directory.GetFiles(dir));
         }
