@@ -324,7 +324,7 @@ public sealed class Cluster
             if (!ns.BodyBuilt) BuildBody(ns);
             if (!ns.TablesLoaded) LoadTables(ns);
             if (!ns.IpvsLoaded) LoadIpvs(ns);
-            ns.PermanentNeighborIndex ??= PermanentNeighbors.For(ns);
+            _ = ns.PermanentNeighbors;
             if (!ns.FdbLoaded) LoadFdb(ns);
         }
     }

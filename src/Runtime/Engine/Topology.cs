@@ -166,11 +166,14 @@ public sealed class NamespaceRuntime
     internal PermanentNeighbors? PermanentNeighborIndex;
     private Dictionary<NeighborKey, NeighborEntry>? _learnedNeighbors;
 
+    /// <summary>The plan's permanent entries (the index found or built on first use).</summary>
+    internal PermanentNeighbors PermanentNeighbors => PermanentNeighborIndex ??= Engine.PermanentNeighbors.For(this);
+
     /// <summary>The entry for <paramref name="key"/>: one traffic learned, else the plan's permanent one.</summary>
     internal bool TryGetNeighbor(NeighborKey key, out NeighborEntry entry)
     {
         if (_learnedNeighbors is { Count: > 0 } learned && learned.TryGetValue(key, out entry)) return true;
-        return (PermanentNeighborIndex ??= PermanentNeighbors.For(this)).TryGet(key, out entry);
+        return PermanentNeighbors.TryGet(key, out entry);
     }
 
     /// <summary>Caches a neighbour traffic resolved (ARP); it hides a permanent entry of the same key until a reset.</summary>
@@ -183,7 +186,7 @@ public sealed class NamespaceRuntime
     internal Dictionary<NeighborKey, NeighborEntry> NeighborTable()
     {
         var table = new Dictionary<NeighborKey, NeighborEntry>();
-        foreach (var kv in PermanentNeighborIndex ??= PermanentNeighbors.For(this)) table[kv.Key] = kv.Value;
+        foreach (var kv in PermanentNeighbors) table[kv.Key] = kv.Value;
         if (_learnedNeighbors is not null) foreach (var kv in _learnedNeighbors) table[kv.Key] = kv.Value;
         return table;
     }
@@ -387,12 +390,17 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
     {
         if (_index.TryGetValue(key, out var i))
         {
-            var n = _plan!.Neighbors[i];
-            entry = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+            entry = Entry(i);
             return true;
         }
         entry = default;
         return false;
+    }
+
+    private NeighborEntry Entry(int i)
+    {
+        var n = _plan!.Neighbors[i];
+        return new NeighborEntry(n.Mac, true, "permanent", n.Span);
     }
 
     /// <summary>The entries in the plan's order.</summary>
@@ -400,11 +408,7 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
     {
         var keys = new List<KeyValuePair<NeighborKey, int>>(_index);
         keys.Sort((a, b) => a.Value.CompareTo(b.Value));
-        foreach (var kv in keys)
-        {
-            var n = _plan!.Neighbors[kv.Value];
-            yield return new KeyValuePair<NeighborKey, NeighborEntry>(kv.Key, new NeighborEntry(n.Mac, true, "permanent", n.Span));
-        }
+        foreach (var kv in keys) yield return new KeyValuePair<NeighborKey, NeighborEntry>(kv.Key, Entry(kv.Value));
     }
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
