@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Linq;
 using System.Text;
 
@@ -16,16 +17,17 @@ public static class GraphWriter
         sb.Append("  graph [rankdir=LR, newrank=true, fontname=\"Helvetica\", compound=true, label=").Append(DotString("topology " + graph.Title)).Append("];\n");
         sb.Append("  node [fontname=\"Helvetica\", fontsize=10];\n");
         sb.Append("  edge [fontname=\"Helvetica\", fontsize=9];\n");
-        foreach (var v in graph.Vertices.Where(v => v.Cluster is null)) AppendDotVertex(sb, v, "  ");
-        foreach (var host in graph.Clusters.Where(c => c.Parent is null))
+        var nesting = new Nesting(graph);
+        foreach (var v in nesting.VerticesOf(null)) AppendDotVertex(sb, v, "  ");
+        foreach (var host in nesting.ClustersOf(null))
         {
             sb.Append("  subgraph cluster_").Append(host.Id).Append(" {\n");
             sb.Append("    label=").Append(DotString(host.Label)).Append(";\n    style=rounded;\n");
-            foreach (var ns in graph.Clusters.Where(c => c.Parent == host))
+            foreach (var ns in nesting.ClustersOf(host))
             {
                 sb.Append("    subgraph cluster_").Append(ns.Id).Append(" {\n");
                 sb.Append("      label=").Append(DotString(ns.Label)).Append(";\n      style=dashed;\n");
-                foreach (var v in graph.Vertices.Where(v => v.Cluster == ns)) AppendDotVertex(sb, v, "      ");
+                foreach (var v in nesting.VerticesOf(ns)) AppendDotVertex(sb, v, "      ");
                 sb.Append("    }\n");
             }
             sb.Append("  }\n");
@@ -47,6 +49,40 @@ public static class GraphWriter
         }
         sb.Append("}\n");
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// Which clusters and vertices sit directly in each cluster (null: the top level), in the graph's order. Built once:
+    /// filtering every list per cluster made a 100-node topology's graph (13,500 namespaces) take half a minute.
+    /// </summary>
+    private sealed class Nesting
+    {
+        private readonly Dictionary<GraphCluster, List<GraphCluster>> _clusters = new();
+        private readonly Dictionary<GraphCluster, List<GraphVertex>> _vertices = new();
+        private readonly List<GraphCluster> _topClusters = new();
+        private readonly List<GraphVertex> _topVertices = new();
+
+        public Nesting(TopologyGraph graph)
+        {
+            foreach (var c in graph.Clusters)
+                if (c.Parent is null) _topClusters.Add(c);
+                else Add(_clusters, c.Parent, c);
+            foreach (var v in graph.Vertices)
+                if (v.Cluster is null) _topVertices.Add(v);
+                else Add(_vertices, v.Cluster, v);
+        }
+
+        public IReadOnlyList<GraphCluster> ClustersOf(GraphCluster? parent) =>
+            parent is null ? _topClusters : _clusters.TryGetValue(parent, out var list) ? list : System.Array.Empty<GraphCluster>();
+
+        public IReadOnlyList<GraphVertex> VerticesOf(GraphCluster? cluster) =>
+            cluster is null ? _topVertices : _vertices.TryGetValue(cluster, out var list) ? list : System.Array.Empty<GraphVertex>();
+
+        private static void Add<T>(Dictionary<GraphCluster, List<T>> map, GraphCluster key, T item)
+        {
+            if (!map.TryGetValue(key, out var list)) map[key] = list = new List<T>();
+            list.Add(item);
+        }
     }
 
     private static void AppendDotVertex(StringBuilder sb, GraphVertex v, string indent)
@@ -85,14 +121,15 @@ public static class GraphWriter
     public static string Mermaid(TopologyGraph graph)
     {
         var sb = new StringBuilder("flowchart LR\n");
-        foreach (var v in graph.Vertices.Where(v => v.Cluster is null)) AppendMermaidVertex(sb, v, "  ");
-        foreach (var host in graph.Clusters.Where(c => c.Parent is null))
+        var nesting = new Nesting(graph);
+        foreach (var v in nesting.VerticesOf(null)) AppendMermaidVertex(sb, v, "  ");
+        foreach (var host in nesting.ClustersOf(null))
         {
             sb.Append("  subgraph ").Append(host.Id).Append("[\"").Append(MermaidText(host.Label)).Append("\"]\n");
-            foreach (var ns in graph.Clusters.Where(c => c.Parent == host))
+            foreach (var ns in nesting.ClustersOf(host))
             {
                 sb.Append("    subgraph ").Append(ns.Id).Append("[\"").Append(MermaidText(ns.Label)).Append("\"]\n");
-                foreach (var v in graph.Vertices.Where(v => v.Cluster == ns)) AppendMermaidVertex(sb, v, "      ");
+                foreach (var v in nesting.VerticesOf(ns)) AppendMermaidVertex(sb, v, "      ");
                 sb.Append("    end\n");
             }
             sb.Append("  end\n");
