@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using SwarmDsl.Cli;
+using SwarmDsl.Emit;
 using SwarmDsl.Lowering;
 using SwarmDsl.Plan;
 using SwarmDsl.Tests.Emit;
@@ -98,6 +99,41 @@ public class EmitCommandTests
         Assert.False(Directory.Exists(tree.PathOf("manager")));
         foreach (var f in doc.RootElement.GetProperty("files").EnumerateArray())
             Assert.Equal(new FileInfo(tree.PathOf(f.GetProperty("path").GetString()!)).Length, f.GetProperty("bytes").GetInt64());
+    }
+
+    /// <summary>
+    /// The command emits nodes on several cores and writes each as it is ready; what it writes, and the manifest's order,
+    /// must be exactly <see cref="ProvisioningEmitter.Emit"/>'s (a synthetic 8-node topology, so that nodes overlap).
+    /// </summary>
+    [Fact]
+    public void Nodes_written_as_they_are_emitted_are_the_emitters_files_in_its_order()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-cli-emit-");
+        using var tree = new EmittedTree(Path.Combine(dir.FullName, "out"));
+        var file = Path.Combine(dir.FullName, "eight.swarm.yaml");
+        var yaml = SwarmDsl.Synthetic.SyntheticTopology.Generate(SwarmDsl.Synthetic.SyntheticTopologyOptions.Small with
+        {
+            Name = "eight", Nodes = 8, Overlays = 3, Services = 12, Tasks = 24, PublishedPorts = 6,
+        });
+        File.WriteAllText(file, yaml);
+        try
+        {
+            var (exit, stdout, stderr) = Run("emit", file, "-o", tree.Root, "--format", "json");
+            Assert.True(exit == 0, stderr);
+            var compiled = SwarmDsl.SwarmCompiler.Compile(file, yaml);
+            var plan = SwarmDsl.SwarmCompiler.Lower(compiled).Plan!;
+            var expected = ProvisioningEmitter.Emit(plan);
+            using var doc = JsonDocument.Parse(stdout);
+            var listed = doc.RootElement.GetProperty("files").EnumerateArray().Select(f => f.GetProperty("path").GetString()!).ToList();
+            Assert.Equal(expected.Select(f => f.Path), listed);
+            foreach (var f in expected) Assert.Equal(f.Content, File.ReadAllText(tree.PathOf(f.Path)));
+            var onDisk = Directory.GetFiles(tree.Root, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(tree.Root, f).Replace('\\', '/'));
+            Assert.Equal(expected.Select(f => f.Path).OrderBy(p => p, StringComparer.Ordinal), onDisk.OrderBy(p => p, StringComparer.Ordinal));
+        }
+        finally
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
     }
 
     [Theory]

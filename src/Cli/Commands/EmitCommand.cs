@@ -3,9 +3,11 @@ using System.Collections.Generic;
 using System.CommandLine;
 using System.IO;
 using System.Linq;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Tasks;
 using SwarmDsl.Emit;
 using SwarmDsl.Lowering;
 
@@ -44,10 +46,11 @@ internal static class EmitCommand
                 if (!plan.Hosts.Any(h => h.Node == n))
                     throw new CliUsageException($"no node '{n}' in {plan.Topology} (nodes: {string.Join(", ", plan.Hosts.Select(h => h.Node))})");
 
-            var files = ProvisioningEmitter.Emit(plan, wanted.Count == 0 ? null : wanted);
+            var hosts = ProvisioningEmitter.Hosts(plan, wanted.Count == 0 ? null : wanted);
+            IReadOnlyList<Written> files;
             try
             {
-                Write(dir, files);
+                files = Write(dir, plan, hosts);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
             {
@@ -55,39 +58,70 @@ internal static class EmitCommand
                 return Program.Failed;
             }
 
-            var nodeCount = files.Select(f => f.Path).Where(p => p.Contains('/')).Select(p => p.Substring(0, p.IndexOf('/'))).Distinct().Count();
             if (fmt == "json") io.Out.Write(Manifest(plan.Topology, backend == Plan.LoadBalancerBackend.Ipvs ? "ipvs" : "nftables", files));
-            else io.Out.WriteLine($"wrote {files.Count} files for {nodeCount} node{(nodeCount == 1 ? "" : "s")} to {dir}");
+            else io.Out.WriteLine($"wrote {files.Count} files for {hosts.Count} node{(hosts.Count == 1 ? "" : "s")} to {dir}");
             return Program.Ok;
         });
         return cmd;
     }
 
-    /// <summary>Writes the files, marks scripts executable, and removes restore files a previous emit left in the node folders.</summary>
-    private static void Write(string dir, IEnumerable<EmittedFile> files)
+    /// <summary>A file written: what the manifest says of it.</summary>
+    private sealed record Written(string Path, int Bytes, bool Executable, string Sha256);
+
+    /// <summary>
+    /// Emits and writes each node's files (nodes on the machine's cores at once; each node's text is dropped once written:
+    /// a 100-node topology is 675 MB of scripts, which held whole took 1.75 GB), then the Ansible files, and removes
+    /// restore files a previous emit left in the node folders. The manifest lists them in <see cref="ProvisioningEmitter.Emit"/>'s order.
+    /// </summary>
+    private static IReadOnlyList<Written> Write(string dir, Plan.DataplanePlan plan, IReadOnlyList<Plan.HostPlan> hosts)
+    {
+        var perNode = new IReadOnlyList<Written>[hosts.Count];
+        try
+        {
+            Parallel.For(0, hosts.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                i => perNode[i] = WriteNode(dir, ProvisioningEmitter.EmitNode(plan, hosts[i]), removeStale: true));
+        }
+        catch (AggregateException e)
+        {
+            // The first failure, as a sequential run would have met one (a full disk, a folder that cannot be written).
+            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+        }
+        var all = new List<Written>();
+        foreach (var node in perNode) all.AddRange(node);
+        all.AddRange(WriteNode(dir, ProvisioningEmitter.EmitAnsible(plan, hosts), removeStale: false));
+        return all;
+    }
+
+    /// <summary>Writes files, marks scripts executable; with <paramref name="removeStale"/>, removes restore files of their folder no longer emitted.</summary>
+    private static IReadOnlyList<Written> WriteNode(string dir, IReadOnlyList<EmittedFile> files, bool removeStale)
     {
         var utf8 = new UTF8Encoding(false);
         var written = new HashSet<string>(StringComparer.Ordinal);
-        var nodeDirs = new HashSet<string>(StringComparer.Ordinal);
+        var folders = new HashSet<string>(StringComparer.Ordinal);
+        var result = new List<Written>(files.Count);
         foreach (var f in files)
         {
             var path = Path.GetFullPath(Path.Combine(dir, f.Path.Replace('/', Path.DirectorySeparatorChar)));
             var parent = Path.GetDirectoryName(path)!;
             Directory.CreateDirectory(parent);
-            if (f.Path.Contains('/')) nodeDirs.Add(parent);
-            File.WriteAllText(path, f.Content, utf8);
+            folders.Add(parent);
+            var bytes = utf8.GetBytes(f.Content);
+            File.WriteAllBytes(path, bytes);
             if (f.Executable && !OperatingSystem.IsWindows())
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                     | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
             written.Add(path);
+            result.Add(new Written(f.Path, bytes.Length, f.Executable, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant()));
         }
-        foreach (var nodeDir in nodeDirs)
-            foreach (var pattern in new[] { "iptables-*.rules", "ipvs-*.rules", "nft-*.nft" })
-                foreach (var stale in Directory.GetFiles(nodeDir, pattern))
-                    if (!written.Contains(Path.GetFullPath(stale))) File.Delete(stale);
+        if (removeStale)
+            foreach (var folder in folders)
+                foreach (var pattern in new[] { "iptables-*.rules", "ipvs-*.rules", "nft-*.nft" })
+                    foreach (var stale in Directory.GetFiles(folder, pattern))
+                        if (!written.Contains(Path.GetFullPath(stale))) File.Delete(stale);
+        return result;
     }
 
-    private static string Manifest(string topology, string backend, IEnumerable<EmittedFile> files)
+    private static string Manifest(string topology, string backend, IEnumerable<Written> files)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -98,12 +132,11 @@ internal static class EmitCommand
             json.WriteStartArray("files");
             foreach (var f in files)
             {
-                var bytes = Encoding.UTF8.GetBytes(f.Content);
                 json.WriteStartObject();
                 json.WriteString("path", f.Path);
-                json.WriteNumber("bytes", bytes.Length);
+                json.WriteNumber("bytes", f.Bytes);
                 json.WriteBoolean("executable", f.Executable);
-                json.WriteString("sha256", Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant());
+                json.WriteString("sha256", f.Sha256);
                 json.WriteEndObject();
             }
             json.WriteEndArray();
