@@ -1,4 +1,8 @@
+using System.Collections.Generic;
 using System.IO;
+using System.Linq;
+using System.Net;
+using System.Text.RegularExpressions;
 using SwarmDsl.Cli;
 
 namespace SwarmDsl.Tests;
@@ -110,4 +114,42 @@ public class GraphCommandTests
             Assert.Contains("<svg", r.StdOut);
         }
     }
+
+    private static readonly string[] ReadmeTrace = { "--trace-from", "external", "--trace-to", "manager:8080/tcp" };
+
+    /// <summary>The README's Mermaid picture of the example is what <c>graph --format mermaid</c> draws today, and it shows the SVG.</summary>
+    [Fact]
+    public void The_readmes_mermaid_picture_is_the_examples_graph()
+    {
+        var readme = File.ReadAllText(Path.Combine(Paths.Root, "README.md")).Replace("\r\n", "\n");
+        const string open = "```mermaid\n";
+        int start = readme.IndexOf(open, System.StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no mermaid block");
+        start += open.Length;
+        int end = readme.IndexOf("```", start, System.StringComparison.Ordinal);
+        var mermaid = Run(new[] { "graph", Paths.Example, "--format", "mermaid" }.Concat(ReadmeTrace).ToArray());
+        Assert.Equal((0, ""), (mermaid.Exit, mermaid.Err));
+        Assert.Equal(mermaid.Out, readme.Substring(start, end - start));
+        Assert.Contains("](docs/two-node.svg)", readme);
+    }
+
+    /// <summary>
+    /// docs/two-node.svg, which the README shows, is Graphviz's drawing of what <c>graph</c> draws today: the same labels
+    /// (text), whatever Graphviz version drew it (layout coordinates differ between versions).
+    /// </summary>
+    [NetnsFact("dot")]
+    public void The_readmes_svg_picture_is_the_examples_graph()
+    {
+        var dot = Run(new[] { "graph", Paths.Example }.Concat(ReadmeTrace).ToArray());
+        Assert.Equal((0, ""), (dot.Exit, dot.Err));
+        var r = HostLinux.Run("dot", new[] { "-Tsvg" }, dot.Out);
+        Assert.True(r.ExitCode == 0, "dot rejected the graph:\n" + r.StdErr);
+        var committed = File.ReadAllText(Path.Combine(Paths.Root, "docs", "two-node.svg"));
+        Assert.Equal(Texts(r.StdOut), Texts(committed));
+        Assert.Contains("16", Texts(committed)); // the trace's last numbered edge
+    }
+
+    private static List<string> Texts(string svg) =>
+        Regex.Matches(svg, "<text[^>]*>([^<]*)</text>").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value))
+            .OrderBy(t => t, System.StringComparer.Ordinal).ToList();
 }
