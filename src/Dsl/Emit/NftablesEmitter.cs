@@ -64,7 +64,7 @@ public static class NftablesEmitter
     private static string Comment(DataplanePlan plan, NftLoadBalancerPlan lb)
         => RuleComments.Build(plan.Topology, lb.Span, "services." + lb.Service, RuleComments.MaxNftBytes);
 
-    /// <summary><c>numgen inc mod N map { 0 : a, 1 : b }</c> or <c>jhash ip saddr mod N map { … }</c>.</summary>
+    /// <summary><c>numgen inc mod N map { 0 : a, 1 : b }</c> or <c>jhash ip saddr mod N seed 0x0 map { … }</c>.</summary>
     private static string Pick(NftLoadBalancerPlan lb)
     {
         var sb = new StringBuilder();
@@ -74,7 +74,11 @@ public static class NftablesEmitter
             NftPick.DestinationHash => "jhash ip daddr",
             _ => "numgen inc",
         });
-        sb.Append(" mod ").Append(lb.Slots.Count.ToString(CultureInfo.InvariantCulture)).Append(" map { ");
+        sb.Append(" mod ").Append(lb.Slots.Count.ToString(CultureInfo.InvariantCulture));
+        // Without a seed the kernel draws a random one per rule (nft_jhash_init), so each node and each load would pick
+        // differently; seed 0 is what the simulation hashes with.
+        if (lb.Pick != NftPick.NumgenIncrement) sb.Append(" seed 0x0");
+        sb.Append(" map { ");
         for (int i = 0; i < lb.Slots.Count; i++)
         {
             if (i > 0) sb.Append(", ");
