@@ -53,6 +53,11 @@ internal sealed class LabUp
     public static int Run(LabContext lab, CliIo io)
     {
         var names = lab.Names;
+        if (MachineWideSysctl(lab.Plan) is { } refusal)
+        {
+            io.Error.WriteLine("swarmdsl: error: " + refusal);
+            return Program.Failed;
+        }
         var existing = HostCommand.ListNetns().Where(n => names.Owns(n, lab.Plan.Hosts.Select(h => h.Node))).ToList();
         var old = LabJournal.Open(names);
         if (existing.Count > 0 || (old.Exists && old.Namespaces.Count > 0 && LabProcesses.InNamespaces(old.Namespaces).Count > 0))
@@ -66,6 +71,23 @@ internal sealed class LabUp
         journal.Add("owner", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), LabProcesses.StartTicks(Environment.ProcessId).ToString(CultureInfo.InvariantCulture));
         var up = new LabUp(lab, io, journal);
         return up.Build();
+    }
+
+    /// <summary>
+    /// Why the lab cannot build the plan on this machine: a sysctl outside <c>net.*</c> (kernel., vm., fs., ...) belongs to
+    /// the whole machine, not to a network namespace, so apply.sh entered with <c>nsenter --net</c> would change this
+    /// machine itself (a tester's <c>kernel.printk_ratelimit_burst</c> stayed changed after <c>lab down</c>). On a real
+    /// node it is the node's own setting, so only the lab refuses it.
+    /// </summary>
+    internal static string? MachineWideSysctl(DataplanePlan plan)
+    {
+        foreach (var h in plan.Hosts)
+            foreach (var ns in h.Namespaces)
+                foreach (var s in ns.Sysctls)
+                    if (!s.Key.StartsWith("net.", StringComparison.Ordinal))
+                        return $"{s.Span.ToShortString()}: the lab cannot set {s.Key} on node {h.Node}: a lab node is a network namespace of this machine, " +
+                            "and only net.* sysctls belong to a network namespace; this one would change the whole machine. Leave it out of the topology the lab builds (emit keeps it for real nodes)";
+        return null;
     }
 
     private int Build()
@@ -83,7 +105,9 @@ internal sealed class LabUp
         steps.Add(($"external client: namespace {Names.Client}, eth0 {ClientAddress}", MakeClient));
         // The nodes are independent (each script works in its own namespaces): apply them all at once.
         steps.Add(($"apply.sh on {Plan.Hosts.Count.ToString(CultureInfo.InvariantCulture)} node(s) at once", ApplyAll));
-        var tasks = Plan.Hosts.SelectMany(h => h.Namespaces.Where(n => n.Kind == NamespaceKind.Task && n.Listeners.Count > 0).Select(n => (h, n))).ToList();
+        // The responder answers TCP and UDP; a task listening only on SCTP ports gets none (verify probes TCP and UDP).
+        var tasks = Plan.Hosts.SelectMany(h => h.Namespaces.Where(n => n.Kind == NamespaceKind.Task
+            && n.Listeners.Any(l => l.Protocol is Net.IpProtocol.Tcp or Net.IpProtocol.Udp)).Select(n => (h, n))).ToList();
         if (tasks.Count > 0)
             steps.Add(($"responders in {tasks.Count} task namespace(s)", () => StartResponders(tasks)));
         _progress.Total = steps.Count;

@@ -137,6 +137,33 @@ public class LabPartsTests
     [InlineData("abcdefghijabcdefghijabcdefghijabc", false)]
     public void Prefixes_are_checked(string prefix, bool valid) => Assert.Equal(valid, LabNames.IsValidPrefix(prefix, out _));
 
+    /// <summary>
+    /// The lab refuses a sysctl outside net.*: a lab node is a network namespace of this machine, so kernel., vm. or fs.
+    /// keys would change the machine itself (a tester's kernel.printk_ratelimit_burst outlived lab down). net.* keys pass.
+    /// </summary>
+    [Fact]
+    public void The_lab_refuses_sysctls_that_belong_to_the_whole_machine()
+    {
+        static DataplanePlan With(string sysctl) => SwarmCompiler.Lower(SwarmCompiler.Compile("t.swarm.yaml", """
+            version: 1
+            name: t
+            nodes:
+              n1: { address: 10.20.0.1/24, role: manager }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.0.0.0/24 }
+            services:
+              web: { replicas: 1, networks: [ingress], ports: [ { published: 8080, target: 80 } ] }
+            tuning:
+              sysctls:
+
+            """ + "    " + sysctl + "\n")).Plan!;
+        var refusal = LabUp.MachineWideSysctl(With("kernel.printk_ratelimit_burst: 11"));
+        Assert.NotNull(refusal);
+        Assert.StartsWith("t.swarm.yaml:11:5: the lab cannot set kernel.printk_ratelimit_burst on node n1", refusal, StringComparison.Ordinal);
+        Assert.NotNull(LabUp.MachineWideSysctl(With("vm.swappiness: 10")));
+        Assert.Null(LabUp.MachineWideSysctl(With("net.ipv4.tcp_keepalive_time: 600")));
+    }
+
     [Fact]
     public void Lab_namespaces_are_named_after_prefix_node_and_plan_namespace()
     {
