@@ -43,7 +43,10 @@ internal static class LabDown
         if (!journal.Complete && journal.Owner is { } owner && owner.Pid != Environment.ProcessId)
             processes += LabProcesses.End(new[] { (owner.Pid, owner.StartTicks) });
         var allNodes = nodes.Concat(journal.Nodes).Distinct(StringComparer.Ordinal).ToList();
-        List<string> Ours() => HostCommand.ListNetns().Where(n => names.Owns(n, allNodes) || journal.Namespaces.Contains(n)).ToList();
+        // Names can be ambiguous between labs whose prefixes extend each other: lab "p-" with node "n1" owns "p-n1-*", which
+        // is also lab "p-n1-"'s whole name space. What another lab's journal lists is that lab's.
+        var others = OtherLabsNamespaces(names);
+        List<string> Ours() => HostCommand.ListNetns().Where(n => !others.Contains(n) && (names.Owns(n, allNodes) || journal.Namespaces.Contains(n))).ToList();
 
         // 1. Processes: the responders (pid and start time from the journal, pid files of an up that died before journaling
         //    them), and anything else running inside a lab namespace (a verify's nft monitors, the scripts of an up that was
@@ -78,7 +81,7 @@ internal static class LabDown
         // 3. What is left: namespaces, processes, and links in this (root) namespace named with the prefix (the lab never
         //    makes any there; one would be a bug worth reporting, and removing it is not ours to decide).
         var residue = new List<string>();
-        var left = HostCommand.ListNetns().Where(n => names.Owns(n, allNodes) || journal.Namespaces.Contains(n)).ToList();
+        var left = HostCommand.ListNetns().Where(n => !others.Contains(n) && (names.Owns(n, allNodes) || journal.Namespaces.Contains(n))).ToList();
         residue.AddRange(left.Select(n => "namespace " + n));
         foreach (var (pid, netns) in LabProcesses.InNamespaces(left))
             residue.Add("process " + pid.ToString(CultureInfo.InvariantCulture) + " in " + netns);
@@ -90,6 +93,31 @@ internal static class LabDown
             catch (IOException ex) { residue.Add("state directory " + journal.Dir + ": " + ex.Message); }
         }
         return new Result(removed, processes, residue);
+    }
+
+    /// <summary>The prefixes of the other labs on this machine (those with a state directory).</summary>
+    public static IReadOnlyList<string> OtherLabs(LabNames names)
+    {
+        if (!Directory.Exists(LabNames.StateRoot)) return Array.Empty<string>();
+        return Directory.EnumerateDirectories(LabNames.StateRoot).Select(Path.GetFileName)
+            .Where(p => p is { Length: > 0 } && p != names.Prefix && LabNames.IsValidPrefix(p, out _)).Select(p => p!)
+            .OrderBy(p => p, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Every namespace the journals of the other labs list.</summary>
+    private static HashSet<string> OtherLabsNamespaces(LabNames names)
+    {
+        var result = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var prefix in OtherLabs(names))
+        {
+            var other = new LabNames(prefix);
+            var journal = LabJournal.Open(other);
+            result.UnionWith(journal.Namespaces);
+            result.Add(other.Fabric);
+            result.Add(other.Client);
+            foreach (var node in journal.Nodes) result.Add(other.Node(node));
+        }
+        return result;
     }
 
     /// <summary>Link names in this process's namespace.</summary>

@@ -58,6 +58,12 @@ internal sealed class LabUp
             io.Error.WriteLine("swarmdsl: error: " + refusal);
             return Program.Failed;
         }
+        // Prefixes that extend each other make names that could be either lab's ("p-" + node "n1-x" and "p-n1-" + "x").
+        if (Overlapping(names.Prefix, LabDown.OtherLabs(names)) is { } other)
+        {
+            io.Error.WriteLine($"swarmdsl: error: lab prefix '{names.Prefix}' and the prefix of lab '{other}' (state in {Path.Combine(LabNames.StateRoot, other)}) begin one with the other, so their namespace names could be confused; choose a prefix that neither begins with nor is the beginning of '{other}'");
+            return Program.Failed;
+        }
         var existing = HostCommand.ListNetns().Where(n => names.Owns(n, lab.Plan.Hosts.Select(h => h.Node))).ToList();
         var old = LabJournal.Open(names);
         if (existing.Count > 0 || (old.Exists && old.Namespaces.Count > 0 && LabProcesses.InNamespaces(old.Namespaces).Count > 0))
@@ -72,6 +78,10 @@ internal sealed class LabUp
         var up = new LabUp(lab, io, journal);
         return up.Build();
     }
+
+    /// <summary>The first of <paramref name="others"/> that begins with <paramref name="prefix"/> or is its beginning, if any.</summary>
+    internal static string? Overlapping(string prefix, IEnumerable<string> others) =>
+        others.FirstOrDefault(o => o != prefix && (o.StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(o, StringComparison.Ordinal)));
 
     /// <summary>
     /// Why the lab cannot build the plan on this machine: a sysctl outside <c>net.*</c> (kernel., vm., fs., ...) belongs to

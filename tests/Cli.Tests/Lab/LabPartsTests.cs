@@ -164,6 +164,19 @@ public class LabPartsTests
         Assert.Null(LabUp.MachineWideSysctl(With("net.ipv4.tcp_keepalive_time: 600")));
     }
 
+    /// <summary>
+    /// Labs whose prefixes extend each other cannot both be up: lab "p-" with a node "n1" names its node's namespaces
+    /// "p-n1-*", which is every name of lab "p-n1-" (a tester's down of one removed the other).
+    /// </summary>
+    [Fact]
+    public void A_prefix_that_begins_or_extends_another_labs_is_refused()
+    {
+        Assert.Equal("p-", LabUp.Overlapping("p-n1-", new[] { "a-", "p-" }));
+        Assert.Equal("p-n1-", LabUp.Overlapping("p-", new[] { "p-n1-" }));
+        Assert.Null(LabUp.Overlapping("p-", new[] { "q-", "pp", "p-" }.Where(o => o != "p-")));
+        Assert.Null(LabUp.Overlapping("lab1-", new[] { "lab2-", "lab-" }));
+    }
+
     [Fact]
     public void Lab_namespaces_are_named_after_prefix_node_and_plan_namespace()
     {

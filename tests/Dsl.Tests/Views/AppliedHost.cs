@@ -85,8 +85,10 @@ internal sealed class AppliedHost
                 Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                 File.WriteAllText(path, f.Content);
             }
+            // The state apply keeps for teardown goes with the scripts (no teardown runs: the namespaces are deleted), not to
+            // the machine's /run/swarmdsl, where every run of the suite left one file per node.
             var apply = HostLinux.Run("nsenter", new[] { "--net=/run/netns/" + hostNs, "env", "SWARMDSL_NETNS_PREFIX=" + _scratch.Prefix + "-",
-                "bash", Path.Combine(dir, Host.Node, "apply.sh") });
+                "SWARMDSL_STATE_DIR=" + Path.Combine(dir, "state"), "bash", Path.Combine(dir, Host.Node, "apply.sh") });
             apply.EnsureSuccess("apply.sh");
         }
         finally
