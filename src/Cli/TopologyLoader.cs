@@ -1,8 +1,11 @@
 using System;
+using System.Globalization;
 using System.IO;
 using System.Text;
+using SwarmDsl.Diagnostics;
 using SwarmDsl.Lowering;
 using SwarmDsl.Plan;
+using SwarmDsl.Text;
 
 namespace SwarmDsl.Cli;
 
@@ -19,10 +22,16 @@ internal static class TopologyLoader
     public static LoweringOptions Lowering(LoadBalancerBackend backend = LoadBalancerBackend.Ipvs) =>
         new(backend) { Parallelism = Environment.ProcessorCount };
 
-    /// <summary>Compiles <paramref name="file"/>; null (after printing one line to stderr) when it cannot be read.</summary>
+    /// <summary>
+    /// Compiles <paramref name="file"/>; null (after printing one line to stderr) when it cannot be read. Bytes that are not
+    /// UTF-8 are a located SWARM0001 of the file, reported as its other errors are.
+    /// </summary>
     public static CompilationResult? Load(string file, CliIo io)
     {
         string text;
+        if (string.IsNullOrWhiteSpace(file)) { io.Error.WriteLine("swarmdsl: error: the topology file name is empty"); return null; }
+        byte[] bytes = Array.Empty<byte>();
+        int length = 0;
         try
         {
             var info = new FileInfo(file);
@@ -41,12 +50,13 @@ internal static class TopologyLoader
                     if (buffer.Length > MaxBytes) { io.Error.WriteLine($"swarmdsl: error: '{file}' is larger than {MaxBytes / (1024 * 1024)} MiB"); return null; }
                 }
             }
-            text = new UTF8Encoding(false, true).GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+            bytes = buffer.GetBuffer();
+            length = (int)buffer.Length;
+            text = new UTF8Encoding(false, true).GetString(bytes, 0, length);
         }
         catch (DecoderFallbackException)
         {
-            io.Error.WriteLine($"swarmdsl: error: cannot read '{file}': it is not UTF-8 text");
-            return null;
+            return SwarmCompiler.Unreadable(file, NotUtf8(file, bytes.AsSpan(0, length)));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -54,5 +64,18 @@ internal static class TopologyLoader
             return null;
         }
         return SwarmCompiler.Compile(file, text);
+    }
+
+    /// <summary>SWARM0001 at the first byte that is not UTF-8 (line and column counted as for any other diagnostic).</summary>
+    internal static Diagnostic NotUtf8(string file, ReadOnlySpan<byte> bytes)
+    {
+        int at = 0;
+        while (at < bytes.Length && System.Text.Rune.DecodeFromUtf8(bytes[at..], out _, out int used) == System.Buffers.OperationStatus.Done) at += used;
+        int lineStart = bytes[..at].LastIndexOf((byte)'\n') + 1;
+        int line = 1 + bytes[..lineStart].Count((byte)'\n');
+        int column = 1 + Encoding.UTF8.GetCharCount(bytes[lineStart..at]);
+        var what = at < bytes.Length ? "byte 0x" + bytes[at].ToString("x2", CultureInfo.InvariantCulture) : "the last bytes";
+        return Diagnostic.Create(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, line, column),
+            $"malformed YAML: {what} is not UTF-8 (a topology file is UTF-8 text; convert it, e.g. with iconv -t UTF-8)");
     }
 }

@@ -74,6 +74,17 @@ public sealed class PlanCompilationResult
 /// </summary>
 public static class SwarmCompiler
 {
+    /// <summary>
+    /// A compilation that stopped before parsing, with the one diagnostic that says why (a file whose bytes are not UTF-8
+    /// text, found by the caller that read them): callers report it as they report any other error of the file.
+    /// </summary>
+    public static CompilationResult Unreadable(string file, Diagnostic diagnostic)
+    {
+        if (file is null) throw new ArgumentNullException(nameof(file));
+        if (diagnostic is null) throw new ArgumentNullException(nameof(diagnostic));
+        return new CompilationResult(file, null, null, new[] { diagnostic });
+    }
+
     /// <summary>Compiles YAML <paramref name="text"/> read from <paramref name="file"/>.</summary>
     public static CompilationResult Compile(string file, string text, CancellationToken cancellationToken = default)
     {

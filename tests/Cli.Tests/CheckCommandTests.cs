@@ -134,14 +134,25 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Equal($"swarmdsl: error: '{_dir}' is a directory, not a topology file\n", stderr);
     }
 
+    /// <summary>The first byte that is not UTF-8 is a located SWARM0001 (line 2, after "# café " on it: column 8, counted in characters).</summary>
     [Fact]
-    public void Non_utf8_bytes_are_one_clean_line()
+    public void Non_utf8_bytes_are_one_located_error()
     {
         var path = Path.Combine(_dir, "latin1.swarm.yaml");
-        File.WriteAllBytes(path, new byte[] { (byte)'n', (byte)'a', (byte)'m', (byte)'e', (byte)':', (byte)' ', 0xE9, 0xFF, 0xFE, (byte)'\n' });
-        var (exit, _, stderr) = Run("check", path);
+        var bytes = System.Text.Encoding.UTF8.GetBytes("version: 1\n# café ").Concat(new byte[] { 0xE9, 0xFF, 0xFE, (byte)'\n' }).ToArray();
+        File.WriteAllBytes(path, bytes);
+        var (exit, stdout, stderr) = Run("check", path);
         Assert.Equal(1, exit);
-        Assert.Equal($"swarmdsl: error: cannot read '{path}': it is not UTF-8 text\n", stderr);
+        Assert.Equal("", stderr);
+        Assert.Equal($"{path}(2,8): error SWARM0001: malformed YAML: byte 0xe9 is not UTF-8 (a topology file is UTF-8 text; convert it, e.g. with iconv -t UTF-8)\n1 file checked: 1 error, 0 warnings\n", stdout);
+    }
+
+    [Fact]
+    public void An_empty_file_name_is_one_clean_line()
+    {
+        var (exit, _, stderr) = Run("check", "");
+        Assert.Equal(1, exit);
+        Assert.Equal("swarmdsl: error: the topology file name is empty\n", stderr);
     }
 
     [Fact]
