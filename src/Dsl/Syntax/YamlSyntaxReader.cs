@@ -143,6 +143,14 @@ public static class YamlSyntaxReader
             }
         }
 
+        // A tag changes what a node means (`!!str 1500` is the text "1500", which the language reads as a mistake when it is
+        // quoted); the language has no tags, so one is an error rather than silently read past.
+        void NoTag(TagName tag, ParsingEvent e)
+        {
+            if (!tag.IsEmpty && !tag.IsNonSpecific)
+                diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(e), $"YAML tags are not supported ('{tag.Value}'): write the value without it");
+        }
+
         SourceSpan SpanOf(ParsingEvent e) => new(file, (int)e.Start.Line, (int)e.Start.Column, (int)e.End.Line, (int)e.End.Column);
 
         // Adds a finished node to its parent; returns false when the document is broken beyond repair.
@@ -201,6 +209,7 @@ public static class YamlSyntaxReader
                     break;
                 case Scalar s:
                 {
+                    NoTag(s.Tag, ev);
                     var node = new YamlScalar(s.Value, s.Style == ScalarStyle.Plain, SpanOf(ev));
                     if (!s.Anchor.IsEmpty) anchors[s.Anchor.Value] = node;
                     Add(node);
@@ -215,10 +224,12 @@ public static class YamlSyntaxReader
                     Add(target);
                     break;
                 case MappingStart ms:
+                    NoTag(ms.Tag, ev);
                     if (stack.Count >= MaxDepth) { diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"nesting deeper than {MaxDepth} levels"); return null; }
                     stack.Push(new Frame(true, SpanOf(ev)) { Anchor = ms.Anchor.IsEmpty ? null : ms.Anchor.Value, IsFlow = ms.Style == MappingStyle.Flow });
                     break;
                 case SequenceStart ss:
+                    NoTag(ss.Tag, ev);
                     if (stack.Count >= MaxDepth) { diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"nesting deeper than {MaxDepth} levels"); return null; }
                     stack.Push(new Frame(false, SpanOf(ev)) { Anchor = ss.Anchor.IsEmpty ? null : ss.Anchor.Value, IsFlow = ss.Style == SequenceStyle.Flow });
                     break;
