@@ -41,6 +41,30 @@ public sealed class ExpectCheckTests : IDisposable
             + "filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from drop.swarm.yaml:71:11\n1 file checked: 1 error, 0 warnings\n", stdout);
     }
 
+    /// <summary>
+    /// An entry whose endpoint names nothing the plan has (a namespace a node does not hold) is SWARM0031 at that value,
+    /// whether it expects a block or a service: a "blocked" entry used to hold of it vacuously (found by a tester).
+    /// </summary>
+    [Fact]
+    public void An_endpoint_the_plan_does_not_have_is_SWARM0031_at_its_value_even_when_blocked_is_expected()
+    {
+        var path = Path.Combine(_dir, "nons.swarm.yaml");
+        File.WriteAllText(path, File.ReadAllText(Paths.Example).Replace("\r\n", "\n") + """
+              - from: external
+                to: manager/nons
+                blocked: true
+              - from: worker/nons
+                to: manager:8080/tcp
+                reaches: web
+
+            """);
+        var (exit, stdout, stderr) = Run("check", path);
+        Assert.Equal(1, exit);
+        Assert.Equal("", stderr);
+        Assert.Equal($"{path}(67,9): error SWARM0031: to: node manager has no namespace nons\n"
+            + $"{path}(69,11): error SWARM0031: from: node worker has no namespace nons\n1 file checked: 2 errors, 0 warnings\n", stdout);
+    }
+
     [Fact]
     public void No_expect_skips_the_simulation()
     {

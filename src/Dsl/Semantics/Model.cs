@@ -110,4 +110,12 @@ public sealed record SysctlModel(string? Node, string Key, string Value, SourceS
 public sealed record RuleModel(string? Node, string Namespace, string Table, string Chain, string Rule, RulePosition Position, SourceSpan Span);
 
 /// <summary>An <c>expect:</c> entry.</summary>
-public sealed record ExpectModel(TrafficEndpoint From, TrafficEndpoint To, string? Reaches, bool Blocked, SourceSpan Span);
+/// <param name="From">Where the traffic starts.</param>
+/// <param name="To">Where it goes.</param>
+/// <param name="Reaches">The service it must reach, or null when it must be blocked.</param>
+/// <param name="Blocked">Whether it must be blocked.</param>
+/// <param name="Span">The entry.</param>
+/// <param name="FromSpan">Its <c>from:</c> value (an endpoint that cannot send is reported there).</param>
+/// <param name="ToSpan">Its <c>to:</c> value (an address that names nothing is reported there).</param>
+public sealed record ExpectModel(TrafficEndpoint From, TrafficEndpoint To, string? Reaches, bool Blocked, SourceSpan Span,
+    SourceSpan FromSpan = default, SourceSpan ToSpan = default);

@@ -1013,7 +1013,15 @@ public sealed class TopologyAnalyzer
                     : "an expectation cannot both reach a service and be blocked: keep one of 'reaches' and 'blocked: true'");
                 continue;
             }
-            result.Add(new ExpectModel(from, to, x.Reaches?.Value, blocked, x.Span));
+            // A service with no task sends nothing, so "blocked" would hold of nothing and "reaches" fail for no reason the
+            // network shows (as a dnsrr destination above).
+            if (from.Kind == TrafficEndpointKind.Service && t.Tasks.All(k => k.Service != from.Name))
+            {
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.From.Value.Span,
+                    $"from: service '{from.Name}' has no task to send from (replicas 0, or no node it may run on), so the expectation would hold or fail vacuously");
+                continue;
+            }
+            result.Add(new ExpectModel(from, to, x.Reaches?.Value, blocked, x.Span, x.From.Value.Span, x.To.Value.Span));
         }
         return result.ToEquatableArray();
     }

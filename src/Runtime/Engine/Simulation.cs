@@ -211,10 +211,15 @@ public sealed class Simulation
     }
 
     /// <summary>Resolves two endpoints into a flow.</summary>
-    public bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error)
+    public bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error) => TryResolve(from, to, out flow, out error, out _);
+
+    /// <summary><see cref="TryResolve(TrafficEndpoint, TrafficEndpoint, out Flow, out string)"/>, saying which end failed.</summary>
+    internal bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error, out bool sourceFailed)
     {
         flow = null!;
+        sourceFailed = true;
         if (!TryResolveSource(from, out var srcNs, out var srcAddr, out error)) return false;
+        sourceFailed = false;
         if (!TryResolveDestination(to, Cluster.Namespaces[srcNs], out var dst, out var proto, out var port, out error)) return false;
         flow = new Flow(srcNs, srcAddr, dst, proto, port, from.Text + " → " + to.Text);
         return true;

@@ -21,7 +21,8 @@ public static class ExpectationEvaluator
 
     /// <summary>
     /// Simulates every expectation from the plan's initial state (seed <paramref name="seed"/>) and returns one SWARM0020 error,
-    /// located at the <c>expect:</c> entry, per expectation that does not hold, after a SWARM0043 warning per declared sysctl
+    /// located at the <c>expect:</c> entry, per expectation that does not hold (SWARM0031 at its <c>from:</c> or <c>to:</c>
+    /// when that names nothing the plan can send from or to), after a SWARM0043 warning per declared sysctl
     /// the simulation does not model. <paramref name="cancellationToken"/> is
     /// checked before every expectation (the source generator cancels when the compilation changes).
     /// </summary>
@@ -47,7 +48,15 @@ public static class ExpectationEvaluator
             cancellationToken.ThrowIfCancellationRequested();
             if (sim is null) sim = new Simulation(plan, seed);
             else sim.ResetTraffic();
-            var why = Check(sim, topology, x, taskService);
+            // An endpoint the plan has no namespace or address for is a mistake in the entry, not a verdict about the network:
+            // reported where it is written, whatever the entry expects (a "blocked" entry held of it vacuously).
+            if (!sim.TryResolve(x.From, x.To, out var flow, out var error, out bool sourceFailed))
+            {
+                var at = sourceFailed ? x.FromSpan : x.ToSpan;
+                result.Add(Diagnostic.Create(DiagnosticDescriptors.InvalidExpectation, at.IsKnown ? at : x.Span, (sourceFailed ? "from: " : "to: ") + error));
+                continue;
+            }
+            var why = Check(sim, topology, x, flow, taskService);
             if (why is not null) result.Add(Diagnostic.Create(DiagnosticDescriptors.ExpectationFailed, x.Span, Describe(x) + ": " + why));
         }
         return result;
@@ -57,10 +66,8 @@ public static class ExpectationEvaluator
         "expected " + x.From.Text + " → " + x.To.Text + (x.Blocked ? " to be blocked" : " to reach " + x.Reaches);
 
     /// <summary>Null when the expectation holds, else why not, in one line.</summary>
-    private static string? Check(Simulation sim, Topology topology, ExpectModel x, Dictionary<string, string> taskService)
+    private static string? Check(Simulation sim, Topology topology, ExpectModel x, Flow flow, Dictionary<string, string> taskService)
     {
-        if (!sim.TryResolve(x.From, x.To, out var flow, out var error))
-            return x.Blocked ? null : "cannot send: " + error;
         int count = Connections(topology, x);
         var traces = sim.Connect(flow, count);
         foreach (var t in traces)
