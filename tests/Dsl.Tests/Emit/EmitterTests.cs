@@ -111,6 +111,22 @@ public class EmitterTests
         }
     }
 
+    /// <summary>
+    /// Scripts stay shellcheck-clean for a node with a single restore file (a loop over one word is SC2043) and for a
+    /// source file whose name holds '$(' (quoted verbatim in single quotes, which SC2016 flags); both found by a tester.
+    /// </summary>
+    [NetnsFact("shellcheck")]
+    public void Scripts_of_a_one_file_node_from_an_oddly_named_file_are_shellcheck_clean()
+    {
+        var plan = SwarmCompiler.Lower(SwarmCompiler.Compile("a$(touch x)`b`.swarm.yaml", "version: 1\nname: tiny\nnodes:\n  solo: { address: 10.30.0.1/24 }\n")).Plan!;
+        var files = ProvisioningEmitter.Emit(plan);
+        Assert.Single(files, f => f.Path.StartsWith("solo/", StringComparison.Ordinal) && f.Path.EndsWith(".rules", StringComparison.Ordinal));
+        using var tree = new EmittedTree(files);
+        var scripts = Directory.GetFiles(tree.Root, "*.sh", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal).ToArray();
+        var r = HostLinux.Run("shellcheck", new[] { "--shell=bash", "--severity=style" }.Concat(scripts));
+        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+    }
+
     [NetnsFact("nft")]
     public void Nft_files_pass_nft_check()
     {
