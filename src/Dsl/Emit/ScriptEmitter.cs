@@ -340,7 +340,8 @@ public static class ScriptEmitter
         {
             w.Comment("2. This topology's iptables rules and chains in the host namespace.");
             var owned = string.Join(" ", IptablesRestoreEmitter.OwnedChains(hostNs).Select(c => c.Table + ":" + c.Chain));
-            w.Line($"ipt_remove \"\" {Shell.Quote(owned)}");
+            var shared = string.Join(" ", IptablesRestoreEmitter.SharedChains(hostNs).Select(c => c.Table + ":" + c.Chain));
+            w.Line($"ipt_remove \"\" {Shell.Quote(owned)} {Shell.Quote(shared)}");
             w.Line();
         }
         if (hostNs is not null && plan.Backend == LoadBalancerBackend.Ipvs && hostNs.Ipvs.Count > 0)

@@ -200,7 +200,12 @@ ipt_apply() {
     function table(t) { if (!(t in seen)) { seen[t] = 1; ts[++nt] = t } }
     function touch(t) { if (!(t in busy)) { busy[t] = 1; nb++ } }
     pass == 1 && /^\*/ { t = substr($0, 2); table(t); next }
-    pass == 1 && /^:/ { c = substr($1, 2); note(t, c); if ($2 == "-") own[t, c] = 1; else policy[t, c] = $2; next }
+    pass == 1 && /^# shared / { shared[t, $3] = 1; next }
+    pass == 1 && /^:/ {
+      c = substr($1, 2); note(t, c)
+      if ((t, c) in shared) ; else if ($2 == "-") own[t, c] = 1; else policy[t, c] = $2
+      next
+    }
     pass == 1 && /^-A / { c = $2; note(t, c); want[t, c, ++n[t, c]] = $0; next }
     pass == 1 && /^-I / {
       c = $2; note(t, c); r = $0; sub(/^-I [^ ]+ [0-9]+ /, "", r)
@@ -226,6 +231,7 @@ ipt_apply() {
             if (!((t, c) in exists) || (t, c) in differs || (t, c) in extra || nl[t, c] != n[t, c]) { act[t, c] = "flush"; touch(t) }
             continue
           }
+          if ((t, c) in shared && !((t, c) in exists)) { create[t, c] = 1; touch(t) }
           if ((t, c) in policy && lpolicy[t, c] != policy[t, c]) { setpol[t, c] = 1; touch(t) }
           if (n[t, c] + nm[t, c] == 0 || (nl[t, c] >= n[t, c] && !((t, c) in differs) && nm[t, c] == n[t, c])) continue
           act[t, c] = "replace"; touch(t)
@@ -239,7 +245,7 @@ ipt_apply() {
         print "*" t
         for (j = 1; j <= nc[t]; j++) {
           c = cs[t, j]
-          if (act[t, c] == "flush") print ":" c " - [0:0]"
+          if (act[t, c] == "flush" || (t, c) in create) print ":" c " - [0:0]"
           if ((t, c) in setpol) print ":" c " " policy[t, c] " [0:0]"
         }
         for (j = 1; j <= nmc[t]; j++) {
@@ -330,21 +336,28 @@ restore_state() {
   rmdir "$STATE_DIR" 2>/dev/null || true
 }
 
-# ipt_remove NS OWNED: delete the rules carrying this topology's comment from chains it does not own, then flush and
-# delete the chains it owns (OWNED: "table:chain ..."), in one iptables-restore --noflush.
+# ipt_remove NS OWNED SHARED: delete the rules carrying this topology's comment from chains it does not own and flush the
+# chains it owns (OWNED: "table:chain ..."), in one iptables-restore --noflush; then delete each owned chain, and each
+# shared one (SHARED, e.g. DOCKER-USER) left empty, one at a time: a chain something else still jumps to (or, shared, still
+# holds the administrator's rules) stays, with a warning, instead of failing the whole teardown.
 ipt_remove() {
-  local ns="$1" owned="$2" saved input
+  local ns="$1" owned="$2" shared="$3" saved input chain
   saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace ${ns:-host}"
   input="$(awk -v mark="$IPT_MARK" -v owned="$owned" '
     BEGIN { n = split(owned, o, " "); for (i = 1; i <= n; i++) own[o[i]] = 1 }
-    /^\*/ { t = substr($0, 2); d = ""; f = ""; x = ""; next }
-    /^:/ { c = substr($1, 2); if ((t ":" c) in own) { f = f "-F " c "\n"; x = x "-X " c "\n" } next }
+    /^\*/ { t = substr($0, 2); d = ""; f = ""; next }
+    /^:/ { c = substr($1, 2); if ((t ":" c) in own) f = f "-F " c "\n"; next }
     /^-A / && index($0, mark) && !((t ":" $2) in own) { d = d "-D" substr($0, 3) "\n"; next }
-    /^COMMIT/ { if (d f x != "") printf "*%s\n%s%s%sCOMMIT\n", t, d, f, x }
+    /^COMMIT/ { if (d f != "") printf "*%s\n%s%sCOMMIT\n", t, d, f }
   ' <<<"$saved")"
   if [[ -n "$input" ]]; then
     printf '%s\n' "$input" | in_ns "$ns" iptables-restore --noflush || die "cannot remove iptables rules in namespace ${ns:-host}"
   fi
+  for chain in $owned $shared; do
+    awk -v t="*${chain%%:*}" -v c=":${chain#*:}" '$0 == t { on = 1; next } /^\*/ { on = 0 } on && $1 == c { found = 1 } END { exit !found }' <<<"$saved" || continue
+    printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore --noflush 2>/dev/null \
+      || warn "chain ${chain%%:*}/${chain#*:} kept in namespace ${ns:-host}: something still jumps to it, or it holds rules that are not ours"
+  done
 }
 
 """;

@@ -147,6 +147,32 @@ public class RealNamespaceTests
         var left = Sh(m, "iptables-save").Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal)).ToList();
         Assert.Equal(new[] { "-A FORWARD -s 192.0.2.1/32 -j DROP", "-A POSTROUTING -o eth0 -j MASQUERADE" }, left);
     }
+    /// <summary>
+    /// DOCKER-USER is the administrator's chain (Docker never flushes it): a rule put there survives a second apply, and a
+    /// foreign jump to one of our chains no longer makes teardown fail as a whole (it removed nothing and left every
+    /// namespace); the chain it cannot delete stays, with a warning. Both found by a tester.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Docker_user_keeps_the_administrators_rules_and_a_foreign_jump_does_not_stop_teardown()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        var m = lab.NodeNs["manager"];
+        Assert.True(lab.Run("manager", "apply.sh").ExitCode == 0);
+        HostLinux.Run("ip", "netns", "exec", m, "iptables", "-I", "DOCKER-USER", "-s", "198.51.100.7", "-j", "DROP").EnsureSuccess("admin rule");
+        var again = lab.Run("manager", "apply.sh");
+        Assert.True(again.ExitCode == 0, again.StdErr);
+        Assert.Contains("-A DOCKER-USER -s 198.51.100.7/32 -j DROP", Sh(m, "iptables-save"), StringComparison.Ordinal);
+
+        HostLinux.Run("ip", "netns", "exec", m, "iptables", "-A", "INPUT", "-j", "DOCKER-INGRESS").EnsureSuccess("foreign jump");
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.Contains("chain filter/DOCKER-INGRESS kept", teardown.StdErr, StringComparison.Ordinal);
+        Assert.Empty(lab.Created("manager"));
+        var left = Sh(m, "iptables-save");
+        Assert.DoesNotContain("swarmdsl:", left, StringComparison.Ordinal);
+        Assert.Contains("-A DOCKER-USER -s 198.51.100.7/32 -j DROP", left, StringComparison.Ordinal);
+        Assert.DoesNotContain(":DOCKER-FORWARD", left, StringComparison.Ordinal);
+    }
 }
 
 public class DropPolicyTests
