@@ -136,6 +136,44 @@ public class EmitCommandTests
         }
     }
 
+    /// <summary>
+    /// A topology whose expect: entries do not hold is not provisioned (a failed expectation is an error of the topology,
+    /// as it fails check and the generator's build): nothing is written; --no-expect writes it anyway (found by a tester).
+    /// </summary>
+    [Fact]
+    public void A_failed_expectation_writes_nothing_unless_no_expect()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-cli-emit-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "drop.swarm.yaml");
+            File.WriteAllText(file, File.ReadAllText(Paths.Example).Replace("\r\n", "\n") + """
+
+                rules:
+                  - node: worker
+                    table: filter
+                    chain: FORWARD
+                    rule: -p tcp --dport 8080 -j DROP
+                    position: insert
+
+                """);
+            var output = Path.Combine(dir.FullName, "out");
+            var (exit, stdout, stderr) = Run("emit", file, "-o", output);
+            Assert.Equal(1, exit);
+            Assert.Equal("", stdout);
+            Assert.Contains("(63,5): error SWARM0020: expected external → worker:8080/tcp to reach web", stderr, StringComparison.Ordinal);
+            Assert.EndsWith("swarmdsl: error: nothing written: the topology's expect: entries do not hold (--no-expect writes it anyway)\n", stderr.Replace("\r\n", "\n"), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(output));
+            var forced = Run("emit", file, "-o", output, "--no-expect");
+            Assert.Equal(0, forced.Exit);
+            Assert.True(File.Exists(Path.Combine(output, "worker", "apply.sh")));
+        }
+        finally
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
     [Theory]
     [InlineData(2, "emit", "EXAMPLE")]                                  // no -o
     [InlineData(2, "emit", "EXAMPLE", "-o", "OUT", "--lb", "xdp")]

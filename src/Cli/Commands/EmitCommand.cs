@@ -10,6 +10,7 @@ using System.Text.Json;
 using System.Threading.Tasks;
 using SwarmDsl.Emit;
 using SwarmDsl.Lowering;
+using SwarmDsl.Runtime.Insight;
 
 namespace SwarmDsl.Cli.Commands;
 
@@ -27,9 +28,10 @@ internal static class EmitCommand
         var nodes = new Option<string[]>("--node") { Description = "emit only this node (repeatable)", AllowMultipleArgumentsPerToken = false, Arity = ArgumentArity.ZeroOrMore };
         var lb = new Option<string>("--lb") { Description = "load balancing backend: ipvs (as Docker, default) or nftables (kernels without IPVS)" };
         var format = new Option<string>("--format") { Description = "tree (default: write the files, print a summary) or json (also print a JSON manifest of the files)" };
+        var noExpect = new Option<bool>("--no-expect") { Description = "write the files even if the topology's expect: entries are not simulated or do not hold" };
         var cmd = new Command("emit", "Write provisioning scripts per node (apply.sh, teardown.sh, iptables-restore / ipvsadm-restore / nft files) and an Ansible inventory and playbook.")
         {
-            file, output, nodes, lb, format,
+            file, output, nodes, lb, format, noExpect,
         };
         cmd.SetAction(parse =>
         {
@@ -39,8 +41,23 @@ internal static class EmitCommand
             var dir = parse.GetValue(output)!;
             if (dir.Length == 0) throw new CliUsageException("-o needs a folder");
 
-            var plan = PlanLoader.Load(parse.GetValue(file)!, TopologyLoader.Lowering(backend), io);
-            if (plan is null) return Program.Failed;
+            var loaded = TopologyLoader.Load(parse.GetValue(file)!, io);
+            if (loaded is null) return Program.Failed;
+            var lowered = SwarmCompiler.Lower(loaded, TopologyLoader.Lowering(backend));
+            foreach (var d in lowered.Diagnostics)
+                if (d.IsError) io.Error.WriteLine(d.ToString());
+            if (lowered.Plan is not { } plan) return Program.Failed;
+            // A failed expectation is an error of the topology (spec/dsl.md): provisioning it is refused as building it is.
+            if (!parse.GetValue(noExpect) && loaded.Topology is { Expectations.Count: > 0 } topology)
+            {
+                var failures = ExpectationEvaluator.Evaluate(topology, plan);
+                foreach (var d in failures) io.Error.WriteLine(d.ToString());
+                if (failures.Any(d => d.IsError))
+                {
+                    io.Error.WriteLine("swarmdsl: error: nothing written: the topology's expect: entries do not hold (--no-expect writes it anyway)");
+                    return Program.Failed;
+                }
+            }
             var wanted = (parse.GetValue(nodes) ?? Array.Empty<string>()).ToList();
             foreach (var n in wanted)
                 if (!plan.Hosts.Any(h => h.Node == n))
