@@ -174,6 +174,30 @@ public class EmitCommandTests
         }
     }
 
+    /// <summary>
+    /// A write that fails part-way (here a file where the worker's folder goes) leaves the output folder as it was: files
+    /// are staged and moved into place only when all are written (a tester found the manager's folder written and the
+    /// Ansible files missing).
+    /// </summary>
+    [Fact]
+    public void A_write_that_fails_part_way_leaves_the_output_as_it_was()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-cli-emit-");
+        try
+        {
+            File.WriteAllText(Path.Combine(dir.FullName, "worker"), "not a folder");
+            var (exit, stdout, stderr) = Run("emit", Paths.Example, "-o", dir.FullName);
+            Assert.Equal(1, exit);
+            Assert.Equal("", stdout);
+            Assert.StartsWith($"swarmdsl: error: cannot write to '{dir.FullName}': ", stderr, StringComparison.Ordinal);
+            Assert.Equal(new[] { "worker" }, Directory.GetFileSystemEntries(dir.FullName).Select(Path.GetFileName));
+        }
+        finally
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
     [Theory]
     [InlineData(2, "emit", "EXAMPLE")]                                  // no -o
     [InlineData(2, "emit", "EXAMPLE", "-o", "OUT", "--lb", "xdp")]

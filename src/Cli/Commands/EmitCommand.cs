@@ -89,52 +89,83 @@ internal static class EmitCommand
     /// Emits and writes each node's files (nodes on the machine's cores at once; each node's text is dropped once written:
     /// a 100-node topology is 675 MB of scripts, which held whole took 1.75 GB), then the Ansible files, and removes
     /// restore files a previous emit left in the node folders. The manifest lists them in <see cref="ProvisioningEmitter.Emit"/>'s order.
+    /// Everything is written into a staging folder inside <paramref name="dir"/> first and moved into place only once all of
+    /// it is there and nothing is in the way, so a full disk or a file where a node's folder goes leaves the output as it
+    /// was (a folder this run created is removed again) instead of half written.
     /// </summary>
     private static IReadOnlyList<Written> Write(string dir, Plan.DataplanePlan plan, IReadOnlyList<Plan.HostPlan> hosts)
     {
-        var perNode = new IReadOnlyList<Written>[hosts.Count];
+        bool created = !Directory.Exists(dir);
+        Directory.CreateDirectory(dir);
+        var staging = Path.Combine(dir, ".swarmdsl-emit-" + Guid.NewGuid().ToString("N"));
+        bool done = false;
         try
         {
-            Parallel.For(0, hosts.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-                i => perNode[i] = WriteNode(dir, ProvisioningEmitter.EmitNode(plan, hosts[i]), removeStale: true));
+            var perNode = new IReadOnlyList<Written>[hosts.Count];
+            try
+            {
+                Parallel.For(0, hosts.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
+                    i => perNode[i] = WriteFiles(staging, ProvisioningEmitter.EmitNode(plan, hosts[i])));
+            }
+            catch (AggregateException e)
+            {
+                // The first failure, as a sequential run would have met one (a full disk, a folder that cannot be written).
+                ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            }
+            var all = new List<Written>();
+            foreach (var node in perNode) all.AddRange(node);
+            all.AddRange(WriteFiles(staging, ProvisioningEmitter.EmitAnsible(plan, hosts)));
+
+            string Target(Written f) => Path.GetFullPath(Path.Combine(dir, f.Path.Replace('/', Path.DirectorySeparatorChar)));
+            foreach (var f in all)
+            {
+                var target = Target(f);
+                if (Directory.Exists(target)) throw new IOException($"'{target}' is a folder, where emit writes a file");
+                for (var parent = Path.GetDirectoryName(target); parent is not null && parent.Length > Path.GetFullPath(dir).Length; parent = Path.GetDirectoryName(parent))
+                    if (File.Exists(parent)) throw new IOException($"'{parent}' is a file, where emit makes a folder");
+            }
+            var folders = new HashSet<string>(StringComparer.Ordinal);
+            var written = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var f in all)
+            {
+                var target = Target(f);
+                var parent = Path.GetDirectoryName(target)!;
+                Directory.CreateDirectory(parent);
+                File.Move(Path.Combine(staging, f.Path.Replace('/', Path.DirectorySeparatorChar)), target, overwrite: true);
+                if (f.Path.Contains('/')) folders.Add(parent);
+                written.Add(target);
+            }
+            foreach (var folder in folders)
+                foreach (var pattern in new[] { "iptables-*.rules", "ipvs-*.rules", "nft-*.nft" })
+                    foreach (var stale in Directory.GetFiles(folder, pattern))
+                        if (!written.Contains(Path.GetFullPath(stale))) File.Delete(stale);
+            done = true;
+            return all;
         }
-        catch (AggregateException e)
+        finally
         {
-            // The first failure, as a sequential run would have met one (a full disk, a folder that cannot be written).
-            ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
+            try { if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (!done && created)
+                try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
-        var all = new List<Written>();
-        foreach (var node in perNode) all.AddRange(node);
-        all.AddRange(WriteNode(dir, ProvisioningEmitter.EmitAnsible(plan, hosts), removeStale: false));
-        return all;
     }
 
-    /// <summary>Writes files, marks scripts executable; with <paramref name="removeStale"/>, removes restore files of their folder no longer emitted.</summary>
-    private static IReadOnlyList<Written> WriteNode(string dir, IReadOnlyList<EmittedFile> files, bool removeStale)
+    /// <summary>Writes files under <paramref name="root"/> and marks scripts executable; what the manifest says of each.</summary>
+    private static IReadOnlyList<Written> WriteFiles(string root, IReadOnlyList<EmittedFile> files)
     {
         var utf8 = new UTF8Encoding(false);
-        var written = new HashSet<string>(StringComparer.Ordinal);
-        var folders = new HashSet<string>(StringComparer.Ordinal);
         var result = new List<Written>(files.Count);
         foreach (var f in files)
         {
-            var path = Path.GetFullPath(Path.Combine(dir, f.Path.Replace('/', Path.DirectorySeparatorChar)));
-            var parent = Path.GetDirectoryName(path)!;
-            Directory.CreateDirectory(parent);
-            folders.Add(parent);
+            var path = Path.Combine(root, f.Path.Replace('/', Path.DirectorySeparatorChar));
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var bytes = utf8.GetBytes(f.Content);
             File.WriteAllBytes(path, bytes);
             if (f.Executable && !OperatingSystem.IsWindows())
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                     | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
-            written.Add(path);
             result.Add(new Written(f.Path, bytes.Length, f.Executable, Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant()));
         }
-        if (removeStale)
-            foreach (var folder in folders)
-                foreach (var pattern in new[] { "iptables-*.rules", "ipvs-*.rules", "nft-*.nft" })
-                    foreach (var stale in Directory.GetFiles(folder, pattern))
-                        if (!written.Contains(Path.GetFullPath(stale))) File.Delete(stale);
         return result;
     }
 
