@@ -194,7 +194,12 @@ public static class ScriptEmitter
                     w.Line($"if ! has_link {nsWord} {Shell.Quote(d.Name)}; then");
                     w.Indent().Line($"B+=(\"link add {d.Name} type bridge\")");
                     if (d.Mac is MacAddress mac) w.Line($"B+=(\"link set dev {d.Name} address {mac}\")");
-                    w.Line("CREATED=$((CREATED + 1))").Outdent().Line("fi");
+                    w.Line("CREATED=$((CREATED + 1))");
+                    // Whether the first apply found a host bridge already there (the first value remembered stays): teardown
+                    // then leaves it, as it found it.
+                    if (l.IsHost(ns.Name))
+                        w.Line($"remember link {Shell.Quote(d.Name)} made").Outdent().Line("else").Indent().Line($"remember link {Shell.Quote(d.Name)} kept");
+                    w.Outdent().Line("fi");
                 }
                 else if (d.Kind == DeviceKind.Vxlan && d.Vxlan is { } vx && vx.CreatedIn == ns.Name)
                 {

@@ -306,8 +306,12 @@ drop_ns() {
   REMOVED=$((REMOVED + 1))
 }
 
+# Host devices that were there before the first apply (a Docker host's own docker_gwbridge, say): left in place.
+declare -A KEPT_LINKS=()
+
 drop_link() {
   if ! has_link "$1" "$2"; then return 0; fi
+  if [[ -z "$1" && -n "${KEPT_LINKS["$2"]:-}" ]]; then return 0; fi
   ipns "$1" link del dev "$2" 2>/dev/null || true
   REMOVED=$((REMOVED + 1))
 }
@@ -327,6 +331,7 @@ restore_state() {
         fi
         ;;
       policy) policies+="*${key%%/*}"$'\n'":${key#*/} $value [0:0]"$'\n'"COMMIT"$'\n' ;;
+      link) if [[ "$value" == kept ]]; then KEPT_LINKS["$key"]=1; fi ;;
     esac
   done <"$STATE"
   if [[ -n "$policies" ]]; then

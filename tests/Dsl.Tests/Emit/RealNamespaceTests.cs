@@ -148,6 +148,23 @@ public class RealNamespaceTests
         Assert.Equal(new[] { "-A FORWARD -s 192.0.2.1/32 -j DROP", "-A POSTROUTING -o eth0 -j MASQUERADE" }, left);
     }
     /// <summary>
+    /// A docker_gwbridge that was on the host before the first apply (a Docker host's own) is reused by apply and left by
+    /// teardown; one apply made is removed (the other tests' teardowns). Found by a tester: teardown deleted it.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_host_bridge_that_was_there_before_apply_outlives_teardown()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        var m = lab.NodeNs["manager"];
+        HostLinux.Run("ip", "-n", m, "link", "add", "docker_gwbridge", "type", "bridge").EnsureSuccess("pre-existing bridge");
+        for (int i = 0; i < 2; i++) Assert.True(lab.Run("manager", "apply.sh").ExitCode == 0);
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.Equal(0, HostLinux.Run("ip", "-n", m, "link", "show", "docker_gwbridge").ExitCode);
+        Assert.Empty(lab.Created("manager"));
+    }
+
+    /// <summary>
     /// DOCKER-USER is the administrator's chain (Docker never flushes it): a rule put there survives a second apply, and a
     /// foreign jump to one of our chains no longer makes teardown fail as a whole (it removed nothing and left every
     /// namespace); the chain it cannot delete stays, with a warning. Both found by a tester.
