@@ -139,6 +139,10 @@ public static class ScriptEmitter
                 {
                     var vx = v.Vxlan;
                     w.Comment($"{v.Device.Name} of {v.Namespace}: vxlan id {vx.Vni} dstport {vx.DstPort}, made in {v.CreatedIn} ({Where(v.Device.Span)})");
+                    var vni = vx.Vni.ToString(CultureInfo.InvariantCulture);
+                    var port = vx.DstPort.ToString(CultureInfo.InvariantCulture);
+                    w.Line($"if has_link {l.NsWord(v.Namespace)} {Shell.Quote(v.Device.Name)} && ! vxlan_is {l.NsWord(v.Namespace)} {Shell.Quote(v.Device.Name)} {vni} {port}; then");
+                    w.Indent().Line($"drop_stale {l.NsWord(v.Namespace)} {Shell.Quote(v.Device.Name)}").Outdent().Line("fi");
                     w.Line($"if ! has_link {l.NsWord(v.Namespace)} {Shell.Quote(v.Device.Name)}; then");
                     w.Indent();
                     w.Line($"drop_stale {l.NsWord(v.CreatedIn)} {v.TempName}");

@@ -133,6 +133,14 @@ drop_stale() {
   fi
 }
 
+# vxlan_is NS DEV VNI PORT: whether DEV is a VXLAN device with that VNI and destination port. A changed topology can move
+# an overlay's VNI (a network removed before it renumbers the derived ones): such a device is made again, not kept.
+vxlan_is() {
+  local out
+  out="$(ipns "$1" -d -o link show dev "$2" 2>/dev/null)" || return 1
+  [[ "$out" == *" vxlan id $3 "* && "$out" == *" dstport $4 "* ]]
+}
+
 # made NS DEV: note a device the coming batch makes.
 made() { LINKS["$1/$2"]=1; }
 

@@ -118,6 +118,31 @@ public class RealNamespaceTests
         }
     }
 
+    /// <summary>
+    /// An overlay whose VNI changed (a tester removed another network, which renumbered the derived VNIs) gets its VXLAN
+    /// device made again on re-apply: before, the old device was kept with the old VNI and apply said "done".
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_changed_vni_makes_the_vxlan_device_again_on_reapply()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        Assert.Contains("vni: 4096", text, StringComparison.Ordinal);
+        var before = Example(text);
+        var after = Example(text.Replace("vni: 4096", "vni: 4200", StringComparison.Ordinal));
+        using var lab = EmitLab.FromPlan(before);
+        foreach (var node in new[] { "manager", "worker" }) Assert.True(lab.Run(node, "apply.sh").ExitCode == 0);
+        lab.Switch(after, new EmittedTree(ProvisioningEmitter.Emit(after)));
+        foreach (var node in new[] { "manager", "worker" })
+        {
+            var r = lab.Run(node, "apply.sh");
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            Assert.DoesNotContain("created 0 ", r.StdOut, StringComparison.Ordinal);
+        }
+        EmitScenario.AssertBuilt(lab);
+        foreach (var node in new[] { "manager", "worker" })
+            Assert.Contains("created 0 namespaces and devices", lab.Run(node, "apply.sh").StdOut, StringComparison.Ordinal);
+    }
+
     [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
     public void Apply_stops_when_the_underlay_lacks_its_address()
     {
