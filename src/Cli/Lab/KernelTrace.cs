@@ -132,10 +132,18 @@ internal sealed class KernelTrace : IDisposable
     /// Starts one monitor per namespace of <paramref name="listings"/>, where the tracing table (<see cref="Script"/>) is
     /// already installed; each listing is that namespace's <c>nft -a list ruleset</c>, which numbers the rules.
     /// </summary>
-    public void StartMonitors(IReadOnlyDictionary<string, string> listings, IReadOnlyList<TracedFlow> flows)
+    public void StartMonitors(IReadOnlyDictionary<string, string> listings, IReadOnlyList<TracedFlow> flows, LabGate? gate = null)
     {
         _flows = flows;
         foreach (var (ns, listing) in listings.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            if (gate is null) StartMonitor(ns, listing);
+            else if (!gate.Run(() => StartMonitor(ns, listing))) return;
+        AwaitMonitors();
+    }
+
+    private void StartMonitor(string ns, string listing)
+    {
+        lock (_monitors)
         {
             _tables.Add(ns);
             _rules[ns] = NftRuleIndex.Parse(listing);
@@ -143,7 +151,7 @@ internal sealed class KernelTrace : IDisposable
             // All events, not only traces: a ruleset change is how we learn that the monitor has subscribed (below).
             foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor" }) psi.ArgumentList.Add(a);
             var p = Process.Start(psi);
-            if (p is null) { Problems.Add("cannot start nft monitor trace in " + ns); continue; }
+            if (p is null) { Problems.Add("cannot start nft monitor trace in " + ns); return; }
             var output = new StringBuilder();
             p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Append(e.Data).Append('\n'); };
             p.ErrorDataReceived += (_, _) => { };
@@ -151,6 +159,10 @@ internal sealed class KernelTrace : IDisposable
             p.BeginErrorReadLine();
             _monitors.Add((ns, p, output));
         }
+    }
+
+    private void AwaitMonitors()
+    {
         // A barrier: add a chain in every namespace and wait until its monitor reports it, so no monitor misses the
         // traffic that follows however slowly it started. A monitor not yet subscribed misses the event, so each round
         // adds a new chain where the monitor has not reported one yet.
@@ -318,6 +330,12 @@ internal sealed class KernelTrace : IDisposable
 
     /// <inheritdoc/>
     public void Dispose()
+    {
+        // Also called from a signal handler (LabInterrupt) while the verb's own thread may be in here: one at a time.
+        lock (_monitors) DisposeMonitors();
+    }
+
+    private void DisposeMonitors()
     {
         foreach (var (_, p, _) in _monitors)
         {

@@ -122,6 +122,8 @@ internal sealed class LabUp
             steps.Add(($"responders in {tasks.Count} task namespace(s)", () => StartResponders(tasks)));
         _progress.Total = steps.Count;
 
+        using var interrupted = LabInterrupt.OnInterrupt(() =>
+            _io.Error.WriteLine($"swarmdsl: lab up interrupted: the lab is half built; 'swarmdsl lab down {_lab.File} --prefix {Names.Prefix}' removes it"));
         var backend = Plan.Backend == LoadBalancerBackend.Ipvs ? "ipvs" : "nftables";
         _io.Out.WriteLine(LabContext.KernelHasIpvs
             ? $"lab {Names.Prefix}: load balancing with {backend}"

@@ -31,6 +31,9 @@ namespace SwarmDsl.Cli.Lab;
 /// </summary>
 internal sealed class LabVerify
 {
+    // Trace tables and monitors are made under it, so an interrupt removes all of them (LabInterrupt).
+    private readonly LabGate _gate = new();
+
     private readonly LabContext _lab;
     private readonly LabJournal _journal;
     private readonly CliIo _io;
@@ -90,16 +93,24 @@ internal sealed class LabVerify
         progress.Step(_trace
             ? $"reset conntrack and the load balancers, add the trace table in {prepared.Count.ToString(CultureInfo.InvariantCulture)} namespaces"
             : "reset conntrack and the load balancers (tracing off)");
+        using var kernelTrace = new KernelTrace();
+        // Interrupted, the monitors would outlive this process (reparented to init) and the trace tables stay.
+        using var interrupted = LabInterrupt.OnInterrupt(() => _gate.Close(() =>
+        {
+            kernelTrace.Dispose();
+            if (_trace)
+                foreach (var ns in prepared) HostCommand.InNetns(ns, "nft", "delete", "table", "ip", KernelTrace.Table);
+            _io.Error.WriteLine("swarmdsl: lab verify interrupted: the nft monitors and trace tables it started are removed");
+        }));
         if (!Prepare(prepared, _trace ? KernelTrace.Script(flows, Plan.Underlay.DataPathPort) : null, out var listings, out var prepareError))
         {
             _io.Error.WriteLine("swarmdsl: error: " + prepareError);
             return Program.Failed;
         }
-        using var kernelTrace = new KernelTrace();
         if (_trace)
         {
             progress.Step("start nft monitor trace in " + listings.Count.ToString(CultureInfo.InvariantCulture) + " namespaces");
-            kernelTrace.StartMonitors(listings, flows);
+            kernelTrace.StartMonitors(listings, flows, _gate);
             if (kernelTrace.Problems.Count > 0)
             {
                 foreach (var p in kernelTrace.Problems) _io.Error.WriteLine("swarmdsl: error: " + p);
@@ -228,7 +239,8 @@ internal sealed class LabVerify
         System.Threading.Tasks.Parallel.For(0, netns.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
         {
             var (nft, ipvs) = files[netns[i]];
-            results[i] = HostCommand.InNetns(netns[i], "sh", new[] { "-c", Shell, "sh", nft, ipvs, traceScript is null ? "0" : "1" }, stdin: traceScript ?? "");
+            if (!_gate.Run(() => results[i] = HostCommand.InNetns(netns[i], "sh", new[] { "-c", Shell, "sh", nft, ipvs, traceScript is null ? "0" : "1" }, stdin: traceScript ?? "")))
+                results[i] = new CommandResult(130, "", "interrupted");
         });
         listings = new Dictionary<string, string>(StringComparer.Ordinal);
         error = "";
