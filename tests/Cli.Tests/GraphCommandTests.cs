@@ -115,6 +115,19 @@ public class GraphCommandTests
         }
     }
 
+    /// <summary>
+    /// A trace that ends at the external client draws its last edge into the client's vertex and warns of nothing (the
+    /// client's own hop was reported as a device the graph does not show); a hint names --trace-to, not trace's --to.
+    /// </summary>
+    [Fact]
+    public void A_trace_to_the_external_client_ends_at_its_vertex_without_a_warning()
+    {
+        var (exit, stdout, stderr) = Run("graph", Paths.Example, "--trace-from", "web", "--trace-to", "external");
+        Assert.Equal((0, ""), (exit, stderr));
+        var client = stdout.Split('\n').Single(l => l.Contains("label=\"external client", System.StringComparison.Ordinal)).Trim().Split(' ')[0];
+        Assert.Contains(stdout.Split('\n'), l => l.Contains(" -- " + client + " [color=red", System.StringComparison.Ordinal));
+    }
+
     private static readonly string[] ReadmeTrace = { "--trace-from", "external", "--trace-to", "manager:8080/tcp" };
 
     /// <summary>The README's Mermaid picture of the example is what <c>graph --format mermaid</c> draws today, and it shows the SVG.</summary>

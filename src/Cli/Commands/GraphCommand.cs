@@ -41,8 +41,7 @@ internal static class GraphCommand
                 var sim = new Simulation(plan);
                 // The simulator names the endpoints as trace's options; here they are --trace-from and --trace-to.
                 if (!sim.TryResolve(from, to!, out var flow, out var error))
-                    throw new CliUsageException(error.StartsWith("--from ", StringComparison.Ordinal) ? "--trace-from " + error.Substring("--from ".Length)
-                        : error.StartsWith("--to ", StringComparison.Ordinal) ? "--trace-to " + error.Substring("--to ".Length) : error);
+                    throw new CliUsageException(error.Replace("--from ", "--trace-from ").Replace("--to ", "--trace-to "));
                 path = TracePath.From(plan, sim.Connect(flow, 1)[0].Request);
             }
             var graph = TopologyGraph.Build(plan, path);

@@ -23,7 +23,7 @@ internal static class TracePath
             {
                 switch (step)
                 {
-                    case ReceivedStep r:
+                    case ReceivedStep r when hop.Node != "external": // the client is one vertex, added with its hop
                         path.Add(new PathHop(hop.Node, hop.Namespace, r.Device));
                         break;
                     case BridgeStep b when b.Bridge == "underlay":
