@@ -53,6 +53,12 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             .Select(static (pair, _) => pair.Left with { RuntimeReferenced = pair.Right })
             .WithTrackingName(TrackingNames.EmitSettings);
 
+        context.RegisterSourceOutput(settings.Select(static (s, _) => s.Problems), static (spc, problems) =>
+        {
+            foreach (var message in problems)
+                spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(new DiagnosticInfo(SwarmDiagnosticDescriptors.InvalidSetting.Id, SwarmDsl.Diagnostics.Severity.Warning, message, null), Location.None));
+        });
+
         // ---- YAML ----
         var yamlSources = context.AdditionalTextsProvider
             .Where(static file => YamlInput.IsTopologyFile(file.Path))

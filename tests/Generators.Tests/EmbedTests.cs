@@ -36,6 +36,37 @@ public class EmbedTests
         return GeneratorHarness.RunGenerator(runtime ? GeneratorHarness.WithRuntime(compilation) : compilation, GeneratorHarness.Driver([(file, yaml)], options));
     }
 
+    /// <summary>
+    /// A setting the generator does not accept is SWARM1012 naming the default it uses: a mode that is not true, false or
+    /// auto; a class name that is not an identifier; a namespace that is not one (its class now goes in the root namespace,
+    /// not the global one). All were read past in silence (found by a tester).
+    /// </summary>
+    [Fact]
+    public void Settings_the_generator_does_not_accept_are_SWARM1012_and_the_default_is_used()
+    {
+        var global = new Dictionary<string, string>
+        {
+            ["build_property.RootNamespace"] = GeneratorHarness.RootNamespace,
+            ["build_property.SwarmDslEmbedProvisioning"] = "maybe",
+            ["build_property.SwarmDslFullHandles"] = "auto",
+        };
+        var options = new TestOptionsProvider(global).WithFile(GeneratorHarness.ProjectDir + "two-node.swarm.yaml", new Dictionary<string, string>
+        {
+            ["build_metadata.AdditionalFiles.SwarmDslClassName"] = "123 bad",
+            ["build_metadata.AdditionalFiles.SwarmDslNamespace"] = "My..Ns",
+        });
+        var run = GeneratorHarness.RunGenerator(GeneratorHarness.Compilation(("Empty.cs", "namespace Consumer.App { }")),
+            GeneratorHarness.Driver([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)], options));
+        var messages = run.GeneratorDiagnostics.Where(d => d.Id == "SWARM1012").Select(d => (d.Severity, d.GetMessage())).OrderBy(m => m.Item2, StringComparer.Ordinal).ToList();
+        Assert.Equal(new[]
+        {
+            (DiagnosticSeverity.Warning, "'two-node.swarm.yaml': SwarmDslClassName '123 bad' is not a C# identifier (or is a keyword): the class is named 'TwoNode'"),
+            (DiagnosticSeverity.Warning, "'two-node.swarm.yaml': SwarmDslNamespace 'My..Ns' is not a C# namespace: the class goes in '" + GeneratorHarness.RootNamespace + "'"),
+            (DiagnosticSeverity.Warning, "SwarmDslEmbedProvisioning is 'maybe', which is not true, false or auto: auto is used"),
+        }, messages);
+        Assert.Contains(run.Result.GeneratedSources, s => s.HintName == GeneratorHarness.RootNamespace + ".TwoNode.swarm.g.cs");
+    }
+
     [Fact]
     public void AboveTheLimit_ThePipelineIsLeftOut_UnlessTheFileListsNodes()
     {

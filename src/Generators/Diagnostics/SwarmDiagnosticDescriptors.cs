@@ -145,6 +145,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor UnknownPipelineNode = new("SWARM1011", "SwarmDslPipelineNodes names an unknown node", MessageFormat, Category,
         DiagnosticSeverity.Warning, isEnabledByDefault: true, description: "Name nodes of the topology in the SwarmDslPipelineNodes metadata of its AdditionalFiles item, separated by commas (a ';' starts a comment in the .editorconfig the compiler reads the metadata from, so the rest of the list is lost). The tables of a node that is not listed stay interpreted.");
 
+    /// <summary>SWARM1012: an MSBuild setting of the generator has a value it does not accept (the default is used).</summary>
+    public static readonly DiagnosticDescriptor InvalidSetting = new("SWARM1012", "Invalid SwarmDsl build setting", MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: "Give SwarmDslEmbedProvisioning, SwarmDslEmbedDumps, SwarmDslCompilePipeline and SwarmDslFullHandles the value true, false or auto; SwarmDslClassName a C# identifier; SwarmDslNamespace a dotted C# namespace. A value the generator does not accept is replaced by the default, which this warning names.");
+
     /// <summary>Every descriptor, catalogue IDs first.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -153,7 +157,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
-        TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode,
+        TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting,
     };
 
     // After All: static initializers run in textual order.

@@ -41,7 +41,14 @@ internal static class ExpectationCheck
         try
         {
             var where = new Dictionary<SourceSpan, LocationInfo>();
-            for (int i = 0; i < input.Topology.Expectations.Count; i++) where[input.Topology.Expectations[i].Span] = input.Locations[i];
+            for (int i = 0; i < input.Topology.Expectations.Count; i++)
+            {
+                var x = input.Topology.Expectations[i];
+                where[x.Span] = input.Locations[i];
+                // A from:/to: that names nothing the plan has (SWARM0031) is reported at its entry here.
+                foreach (var side in new[] { x.FromSpan, x.ToSpan })
+                    if (side.IsKnown && !where.ContainsKey(side)) where[side] = input.Locations[i];
+            }
             var failures = ExpectationEvaluator.Evaluate(input.Topology, input.Plan, seed: 0, cancellationToken);
             var result = new DiagnosticInfo[failures.Count];
             for (int i = 0; i < failures.Count; i++)

@@ -12,7 +12,9 @@ internal sealed record GeneratorOptions(string RootNamespace);
 /// <param name="Text">Its contents (null when the file could not be read).</param>
 /// <param name="Target">The class to generate.</param>
 /// <param name="PipelineNodes">The nodes whose tables the compiled pipeline covers (<c>SwarmDslPipelineNodes</c> metadata, sorted, ';'-joined); empty: every node.</param>
-internal sealed record YamlSource(string Path, string? Text, TargetType Target, string PipelineNodes = "");
+/// <param name="SettingProblems">SWARM1012 for a class name or namespace metadata the generator could not use.</param>
+internal sealed record YamlSource(string Path, string? Text, TargetType Target, string PipelineNodes = "",
+    EquatableArray<DiagnosticInfo> SettingProblems = default);
 
 /// <summary>The kind of a constant attribute argument.</summary>
 internal enum AttributeValueKind
@@ -113,8 +115,9 @@ internal enum EmbedMode
 /// and load balancer. Otherwise (above the limit by default) those four groups are data tables, with a plain member per
 /// namespace and task and none per address and load balancer (they are in <c>All</c>).
 /// </param>
+/// <param name="Problems">What SWARM1012 says of each property value the generator did not accept.</param>
 internal sealed record EmitSettings(EmbedMode Provisioning, EmbedMode Dumps, bool RuntimeReferenced, EmbedMode Pipeline = EmbedMode.Auto,
-    EmbedMode Handles = EmbedMode.Auto)
+    EmbedMode Handles = EmbedMode.Auto, EquatableArray<string> Problems = default)
 {
     /// <summary>The defaults: embed when small, no runtime.</summary>
     public static EmitSettings Default { get; } = new(EmbedMode.Auto, EmbedMode.Auto, false);

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using SwarmDsl.Collections;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using SwarmDsl.Generators.Model;
@@ -26,20 +28,27 @@ internal static class EmitSettingsReader
 
     /// <summary>The two embed modes from the global options (runtime not yet known).</summary>
     public static EmitSettings Read(AnalyzerConfigOptions global)
-        => new(Mode(global, EmbedProvisioningProperty), Mode(global, EmbedDumpsProperty), RuntimeReferenced: false, Mode(global, CompilePipelineProperty),
-            Mode(global, FullHandlesProperty));
+    {
+        var problems = new List<string>();
+        return new(Mode(global, EmbedProvisioningProperty, problems), Mode(global, EmbedDumpsProperty, problems), RuntimeReferenced: false,
+            Mode(global, CompilePipelineProperty, problems), Mode(global, FullHandlesProperty, problems), problems.ToEquatableArray());
+    }
 
     /// <summary>Whether <paramref name="compilation"/> references SwarmDsl.Runtime (names only: a cheap scan, a bool out).</summary>
     public static bool ReferencesRuntime(Compilation compilation)
         => compilation.ReferencedAssemblyNames.Any(a => string.Equals(a.Name, RuntimeAssemblyName, StringComparison.Ordinal));
 
-    // Anything but true/false (empty, "auto", a typo) is the size-capped default: a bad value never fails a build.
-    private static EmbedMode Mode(AnalyzerConfigOptions options, string key)
+    // Anything but true/false is the size-capped default: a bad value never fails a build, but one that is not empty or
+    // "auto" (a typo, "yes", "1") is named in a SWARM1012 warning rather than read past.
+    private static EmbedMode Mode(AnalyzerConfigOptions options, string key, List<string> problems)
     {
         if (!options.TryGetValue(key, out var value)) return EmbedMode.Auto;
         value = value.Trim();
         if (string.Equals(value, "true", StringComparison.OrdinalIgnoreCase)) return EmbedMode.Always;
         if (string.Equals(value, "false", StringComparison.OrdinalIgnoreCase)) return EmbedMode.Never;
+        if (value.Length > 0 && !string.Equals(value, "auto", StringComparison.OrdinalIgnoreCase))
+            problems.Add(string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                "{0} is '{1}', which is not true, false or auto: auto is used", key.Substring("build_property.".Length), value));
         return EmbedMode.Auto;
     }
 }

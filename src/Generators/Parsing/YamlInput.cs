@@ -1,9 +1,11 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Diagnostics;
 using SwarmDsl.Collections;
+using SwarmDsl.Generators.Diagnostics;
 using SwarmDsl.Generators.Emitting;
 using SwarmDsl.Generators.Model;
 
@@ -41,14 +43,29 @@ internal static class YamlInput
             text = null;
         }
         var fileOptions = options.GetOptions(file);
-        string ns = Get(fileOptions, NamespaceMetadata) ?? Get(options.GlobalOptions, RootNamespaceProperty) ?? "";
-        if (!Identifiers.IsNamespace(ns)) ns = "";
+        var problems = new List<DiagnosticInfo>();
+        void Problem(string message) => problems.Add(new DiagnosticInfo(SwarmDiagnosticDescriptors.InvalidSetting.Id, SwarmDsl.Diagnostics.Severity.Warning,
+            "'" + Identifiers.FileName(file.Path) + "': " + message, new LocationInfo(file.Path, default, default)));
+        var root = Get(options.GlobalOptions, RootNamespaceProperty);
+        if (root is not null && !Identifiers.IsNamespace(root)) root = null;
+        string ns = root ?? "";
+        if (Get(fileOptions, NamespaceMetadata) is { } asked)
+        {
+            if (Identifiers.IsNamespace(asked)) ns = asked;
+            else Problem($"SwarmDslNamespace '{asked}' is not a C# namespace: the class goes in {(ns.Length == 0 ? "the global namespace" : "'" + ns + "'")}");
+        }
         var cls = Get(fileOptions, ClassNameMetadata);
-        if (cls is null || !Identifiers.IsIdentifier(cls)) cls = Identifiers.ClassNameFromPath(file.Path);
+        if (cls is not null && !Identifiers.IsIdentifier(cls))
+        {
+            var derived = Identifiers.ClassNameFromPath(file.Path);
+            Problem($"SwarmDslClassName '{cls}' is not a C# identifier (or is a keyword): the class is named '{derived}'");
+            cls = null;
+        }
+        cls ??= Identifiers.ClassNameFromPath(file.Path);
         var target = new TargetType(ns, EquatableArray.Create(new TypeDeclaration("class", cls)), IsGeneratedType: true);
         var nodes = (Get(fileOptions, PipelineNodesMetadata) ?? "").Split(new[] { ';', ',' }, StringSplitOptions.RemoveEmptyEntries);
         var pipelineNodes = string.Join(";", nodes.Select(n => n.Trim()).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).OrderBy(n => n, StringComparer.Ordinal));
-        return new YamlSource(file.Path, text, target, pipelineNodes);
+        return new YamlSource(file.Path, text, target, pipelineNodes, problems.ToEquatableArray());
     }
 
     private static string? Get(AnalyzerConfigOptions options, string key)

@@ -26,6 +26,7 @@ internal static class YamlTopologyCompiler
             // All the way to the dataplane plan: lowering has diagnostics of its own (raw rules), and the plan feeds the output.
             var result = SwarmCompiler.CompileToPlan(source.Path, source.Text, cancellationToken: cancellationToken);
             var diagnostics = DiagnosticMapping.FromYaml(result.Diagnostics, source.Path, source.Text);
+            if (source.SettingProblems.Count > 0) diagnostics = source.SettingProblems.Concat(diagnostics).ToEquatableArray();
             var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
                 ? new TopologySpec(source.Target, TopologyOrigin.Yaml, Identifiers.FileName(source.Path), topology, plan, source.Text, source.PipelineNodes)
                 : null;
