@@ -121,7 +121,7 @@ public sealed class TopologyAnalyzer
             if (underlay.Subnet is { } us && !us.ContainsHost(addr.Value.Address))
                 _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, addr.Span, $"node address {addr.Value.Address} is outside the underlay subnet {us}");
             if (addresses.TryGetValue(addr.Value.Address, out var other))
-                _d.Report(DiagnosticDescriptors.AddressCollision, addr.Span, $"address {addr.Value.Address} is already node '{other}''s address");
+                _d.Report(DiagnosticDescriptors.AddressCollision, addr.Span, $"address {addr.Value.Address} is already the address of node '{other}'");
             else addresses[addr.Value.Address] = n.Name.Value;
             var labels = n.Labels.Select(l => new KeyValue(l.Key.Value, l.Value.Value)).ToEquatableArray();
             result.Add(new NodeModel(n.Name.Value, n.Hostname?.Value ?? n.Name.Value, n.Role?.Value ?? NodeRole.Worker, addr.Value,
@@ -329,7 +329,7 @@ public sealed class TopologyAnalyzer
                 if (result[i].Subnet.Overlaps(node.Address.Subnet))
                 {
                     _d.Report(DiagnosticDescriptors.OverlappingSubnets, spans.GetValueOrDefault(result[i].Name, result[i].Span),
-                        $"subnet {result[i].Subnet} of network '{result[i].Name}' overlaps node '{node.Name}''s underlay subnet {node.Address.Subnet}");
+                        $"subnet {result[i].Subnet} of network '{result[i].Name}' overlaps the underlay subnet {node.Address.Subnet} of node '{node.Name}'");
                     break;
                 }
             }
@@ -597,8 +597,8 @@ public sealed class TopologyAnalyzer
         };
         foreach (var n in networks)
         {
-            namespaces[NetworkLoadBalancerNamespace(n.Name)] = $"network '{n.Name}''s load-balancer namespace";
-            namespaces[OverlayNamespace(n.Name)] = $"network '{n.Name}''s overlay namespace";
+            namespaces[NetworkLoadBalancerNamespace(n.Name)] = $"the load-balancer namespace of network '{n.Name}'";
+            namespaces[OverlayNamespace(n.Name)] = $"the overlay namespace of network '{n.Name}'";
         }
         var taskNames = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
         foreach (var (s, decl, node, td, taskName, slot) in all)
@@ -818,7 +818,7 @@ public sealed class TopologyAnalyzer
                     foreach (var t in TasksOf(s.Name))
                     {
                         var td = sd.Tasks.FirstOrDefault(x => x.Span == t.Span && t.Pinned);
-                        if (td?.Address is { } ta && Pin(ta.Value, ta.Span, $"task '{t.Name}''s address"))
+                        if (td?.Address is { } ta && Pin(ta.Value, ta.Span, $"the address of task '{t.Name}'"))
                             taskAddr[(t.Name, net.Name)] = (ta.Value, true, ta.Span);
                     }
                 }
@@ -837,7 +837,7 @@ public sealed class TopologyAnalyzer
             }
             foreach (var node in lbNodes)
                 if (!lbAddr.ContainsKey((node, net.Name)))
-                    lbAddr[(node, net.Name)] = (Alloc(net.Span, "node '{0}''s load balancer", node), false, net.Span);
+                    lbAddr[(node, net.Name)] = (Alloc(net.Span, "the load balancer of node '{0}'", node), false, net.Span);
             foreach (var s in attached)
             {
                 if (s.EndpointMode == EndpointMode.Vip && vips[s.Name].All(v => v.Network != net.Name))

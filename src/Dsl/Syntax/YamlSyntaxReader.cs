@@ -183,11 +183,13 @@ public static class YamlSyntaxReader
             if (k.Value == "\0invalid") return true;
             if (!top.Keys.Add(k.Value))
             {
-                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping: keep one of them (the first is at line {top.Entries.First(x => x.Key.Value == k.Value).Key.Span.StartLine.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
+                diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping: keep one of them (the first is at line {First(k.Value).StartLine.ToString(System.Globalization.CultureInfo.InvariantCulture)}, column {First(k.Value).StartColumn.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
                 return true;
             }
             top.Entries.Add(new YamlEntry(k, node));
             return true;
+
+            SourceSpan First(string key) => top.Entries.First(x => x.Key.Value == key).Key.Span;
         }
 
         while (MoveNext())

@@ -113,14 +113,14 @@ public class DiagnosticLocationTests
         new("SWARM0008", "pinned vip is the broadcast address", With("    vip: 10.1.0.255\n"), 11, 10, "10.1.0.255 is not a host address"),
 
         // ---- SWARM0009 address collision ----
-        new("SWARM0009", "two nodes with one address", Base.Replace("10.0.0.2/24", "10.0.0.1/24"), 5, 17, "already node 'a''s address"),
+        new("SWARM0009", "two nodes with one address", Base.Replace("10.0.0.2/24", "10.0.0.1/24"), 5, 17, "already the address of node 'a'"),
         new("SWARM0009", "task address is the vip", With("    vip: 10.1.0.9\n    tasks: [{ node: a, address: 10.1.0.9 }]\n"), 12, 33, "10.1.0.9 is already the VIP of service 'web'"),
         new("SWARM0009", "vip is the gateway", With("    vip: 10.1.0.1\n"), 11, 10, "already the gateway of 'front'"),
 
         // ---- SWARM0010 overlapping subnets ----
         new("SWARM0010", "two overlays overlap", Base.Replace("services:", "  back: { driver: overlay, subnet: 10.1.0.128/25 }\nservices:"), 8, 36, "subnet 10.1.0.128/25 of network 'back' overlaps 10.1.0.0/24 of network 'front'"),
         new("SWARM0010", "overlay overlaps the underlay", With("underlay: { subnet: 10.1.0.0/16 }\n").Replace("10.0.0.1/24", "10.1.200.1/24").Replace("10.0.0.2/24", "10.1.200.2/24"), 7, 37, "overlaps the underlay subnet 10.1.0.0/16"),
-        new("SWARM0010", "overlay overlaps a node's subnet", Base.Replace("subnet: 10.1.0.0/24", "subnet: 10.0.0.0/16"), 7, 37, "overlaps node 'a''s underlay subnet"),
+        new("SWARM0010", "overlay overlaps a node's subnet", Base.Replace("subnet: 10.1.0.0/24", "subnet: 10.0.0.0/16"), 7, 37, "overlaps the underlay subnet 10.0.0.0/24 of node 'a'"),
 
         // ---- SWARM0011 VNI collision ----
         new("SWARM0011", "two overlays with one VNI", "version: 1\nname: t\nnetworks:\n  x: { driver: overlay, subnet: 10.1.0.0/24, vni: 5000 }\n  y: { driver: overlay, subnet: 10.2.0.0/24, vni: 5000 }\n", 5, 51, "VNI 5000 is already used by network 'x'"),

@@ -58,8 +58,8 @@ public class NameCollisionTests
     [Theory]
     [InlineData("host", "the node's own (host) namespace")]
     [InlineData("ingress_sbox", "the ingress load balancer's namespace")]
-    [InlineData("lb_app", "network 'app''s load-balancer namespace")]
-    [InlineData("lb_ingress", "network 'ingress''s load-balancer namespace")]
+    [InlineData("lb_app", "the load-balancer namespace of network 'app'")]
+    [InlineData("lb_ingress", "the load-balancer namespace of network 'ingress'")]
     public void A_task_cannot_take_a_namespace_lowering_makes(string name, string what)
     {
         // lb_ingress: the derived ingress network counts as well (the port below makes one).
