@@ -252,6 +252,37 @@ public class ExampleTraceTests
         }
     }
 
+    /// <summary>
+    /// An nftables balancer with no destination is no rule at all in the emitted table (nft cannot map into an empty set),
+    /// so the connection goes on un-NATed to ingress_sbox, where nothing listens: the client gets the RST the kernel built
+    /// from that file sends (a tester's lab saw "refused" where the simulation dropped at an "empty map").
+    /// </summary>
+    [Fact]
+    public void An_nftables_balancer_without_destinations_is_no_rule_and_the_sandbox_answers_with_a_reset()
+    {
+        const string yaml = """
+            version: 1
+            name: zero
+            nodes:
+              n1: { address: 10.20.0.1/24, role: manager }
+              n2: { address: 10.20.0.2/24 }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.0.0.0/24 }
+            services:
+              none:
+                replicas: 0
+                networks: [ingress]
+                ports: [ { published: 8080, target: 80 } ]
+            """;
+        var compiled = SwarmCompiler.CompileToPlan("zero.swarm.yaml", yaml, new SwarmDsl.Lowering.LoweringOptions(LoadBalancerBackend.Nftables));
+        var plan = compiled.Plan ?? throw new InvalidOperationException(string.Join("\n", compiled.Diagnostics));
+        Assert.Contains(plan.Hosts.SelectMany(h => h.Namespaces).SelectMany(n => n.NftLoadBalancers), l => l.Slots.Count == 0);
+        var c = Trace(plan, "external", "n1:8080/tcp", 1).Single();
+        Assert.Equal((DispositionKind.Dropped, DropCause.NoListener, "n1/ingress_sbox"), (c.Request.Disposition.Kind, c.Request.Disposition.Cause, c.Request.Disposition.Where));
+        Assert.Contains("RST", c.Reply!.Disposition.Final.Flags, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(DispositionKind.Delivered, c.Reply.Disposition.Kind);
+    }
+
     [Fact]
     public void Ipvs_without_an_available_destination_drops_and_answers_port_unreachable()
     {

@@ -202,14 +202,17 @@ internal sealed class KernelTrace : IDisposable
             bool tcp = f.Protocol == IpProtocol.Tcp;
             var proto = tcp ? "tcp" : "udp";
             var syn = tcp ? " tcp flags & syn == syn" : "";
+            // A reply is the SYN-ACK, or the RST of a port nobody listens on (the simulation walks that too).
+            var synOrRst = tcp ? " tcp flags & (syn | rst) != 0" : "";
             // Behind the outer UDP header: 8 UDP + 8 VXLAN + 14 Ethernet bytes, then the inner IPv4 header (20 bytes, protocol
             // at byte 9), then the inner ports; the TCP flags are byte 13 of the inner TCP header.
             var inner = " udp dport " + vx + " @th,312,8 " + (tcp ? "6" : "17");
             var innerSyn = tcp ? " @th,504,8 & 0x2 == 0x2" : "";
+            var innerSynOrRst = tcp ? " @th,504,8 & 0x6 != 0" : "";
             rules.Append("\t\t").Append(proto).Append(" sport ").Append(port).Append(syn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
-            rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(syn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(synOrRst).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             rules.Append("\t\t").Append(inner).Append(" @th,400,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
-            rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(innerSynOrRst).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             // An ICMP error about a packet of the flow travels back like a reply; it quotes that packet (ports 28 bytes
             // behind the ICMP header: 8 ICMP + 20 IPv4), with the client's port as the quoted source port.
             rules.Append("\t\ticmp type { destination-unreachable, time-exceeded } @th,224,16 ").Append(port)

@@ -281,13 +281,12 @@ internal sealed partial class PacketWalker
             var plan = lb.Plan;
             if (!((uint)plan.FwMark == _p.Mark && _p.Mark != 0) && plan.Vip != h.Destination) continue;
             int n = plan.Slots.Count;
+            // A service without destinations has no rule in the table (nft cannot map into an empty set; the emitted file
+            // names it in a comment): the packet goes on un-NATed, to the namespace's own socket or lack of one, as the
+            // kernel built from that file does (a tester's lab saw "refused" where a drop was simulated).
+            if (n == 0) continue;
             var key = PathRecord.BalancerKey(ns.Index, i, nft: true);
             Record?.Balancers.Add(key);
-            if (n == 0)
-            {
-                Drop(DropCause.NoIpvsDestination, plan.Span, "nftables balancer for " + plan.Service + " has an empty map");
-                return;
-            }
             uint slot;
             string why;
             switch (plan.Pick)
