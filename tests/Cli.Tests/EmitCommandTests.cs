@@ -147,16 +147,7 @@ public class EmitCommandTests
         try
         {
             var file = Path.Combine(dir.FullName, "drop.swarm.yaml");
-            File.WriteAllText(file, File.ReadAllText(Paths.Example).Replace("\r\n", "\n") + """
-
-                rules:
-                  - node: worker
-                    table: filter
-                    chain: FORWARD
-                    rule: -p tcp --dport 8080 -j DROP
-                    position: insert
-
-                """);
+            File.WriteAllText(file, ExpectCheckTests.DroppingYaml());
             var output = Path.Combine(dir.FullName, "out");
             var (exit, stdout, stderr) = Run("emit", file, "-o", output);
             Assert.Equal(1, exit);

@@ -13,19 +13,22 @@ public sealed class ExpectCheckTests : IDisposable
 
     private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
+    /// <summary>The example with a raw rule on the worker that drops what its second expectation sends (entry at line 63).</summary>
+    internal static string DroppingYaml() => File.ReadAllText(Paths.Example).Replace("\r\n", "\n") + """
+
+        rules:
+          - node: worker
+            table: filter
+            chain: FORWARD
+            rule: -p tcp --dport 8080 -j DROP
+            position: insert
+
+        """;
+
     private string Dropping()
     {
         var path = Path.Combine(_dir, "drop.swarm.yaml");
-        File.WriteAllText(path, File.ReadAllText(Paths.Example).Replace("\r\n", "\n") + """
-
-            rules:
-              - node: worker
-                table: filter
-                chain: FORWARD
-                rule: -p tcp --dport 8080 -j DROP
-                position: insert
-
-            """);
+        File.WriteAllText(path, DroppingYaml());
         return path;
     }
 
