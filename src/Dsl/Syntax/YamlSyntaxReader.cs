@@ -181,6 +181,12 @@ public static class YamlSyntaxReader
             var k = top.PendingKey;
             top.PendingKey = null;
             if (k.Value == "\0invalid") return true;
+            // YAML 1.1's merge key: the language reads every key as written, so say what it is rather than "unknown key".
+            if (k.Value == "<<" && k.IsPlain)
+            {
+                diagnostics.Report(DiagnosticDescriptors.YamlSyntax, k.Span, "YAML merge keys ('<<') are not supported: write the keys out (an alias '*name' may stand for a whole value)");
+                return true;
+            }
             if (!top.Keys.Add(k.Value))
             {
                 diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping: keep one of them (the first is at line {First(k.Value).StartLine.ToString(System.Globalization.CultureInfo.InvariantCulture)}, column {First(k.Value).StartColumn.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
