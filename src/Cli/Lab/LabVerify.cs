@@ -181,7 +181,10 @@ internal sealed class LabVerify
         {
             var path = Path.Combine(_journal.EmitDir, f.Path);
             if (!File.Exists(path) || File.ReadAllText(path) != f.Content)
-                return $"{_lab.File} has changed since 'lab up' ({f.Path} differs from what was applied); run 'swarmdsl lab down' and 'swarmdsl lab up' again";
+                // Another file than the one the lab was built from: say so, rather than that this one "has changed".
+                return _journal.Topology is { } built && !string.Equals(built, _lab.File, StringComparison.Ordinal)
+                    ? $"lab '{Names.Prefix}' was built from {built}, not {_lab.File} ({f.Path} differs); verify it with that file, or run 'swarmdsl lab down {built} --prefix {Names.Prefix}' and build it again from this one"
+                    : $"{_lab.File} has changed since 'lab up' ({f.Path} differs from what was applied); run 'swarmdsl lab down' and 'swarmdsl lab up' again";
         }
         return null;
     }
