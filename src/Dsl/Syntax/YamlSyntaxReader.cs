@@ -20,6 +20,9 @@ public static class YamlSyntaxReader
     /// <summary>Deeper nesting than this is refused: no topology needs it, and it keeps hostile input bounded.</summary>
     public const int MaxDepth = 64;
 
+    /// <summary>How many nodes aliases may copy to the place they are written (beyond it, an alias shares its anchor's nodes).</summary>
+    private const int RelocationBudget = 100_000;
+
     /// <summary>Parses <paramref name="text"/> (the contents of <paramref name="file"/>); returns the root, or null on a fatal error.</summary>
     public static YamlNode? Read(string file, string text, DiagnosticBag diagnostics, CancellationToken cancellationToken = default)
     {
@@ -115,6 +118,7 @@ public static class YamlSyntaxReader
         var stack = new Stack<Frame>();
         YamlNode? root = null;
         int documents = 0;
+        int relocated = 0;
         var last = SourceSpan.None;
 
         // An unclosed '[' or '{' is found only where the parser gives up, often lines later or at the end of the file; point at
@@ -149,6 +153,36 @@ public static class YamlSyntaxReader
         {
             if (!tag.IsEmpty && !tag.IsNonSpecific)
                 diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(e), $"YAML tags are not supported ('{tag.Value}'): write the value without it");
+        }
+
+        // What an alias stands for, placed where the alias is written: a mistake inside the copied value (an address that
+        // collides only in the second use) is reported at the use, not at the anchor. Copies are counted, so an alias bomb
+        // (aliases of aliases, doubling at each level) shares its nodes past the budget instead of growing the tree.
+        YamlNode AtAlias(YamlNode target, SourceSpan at)
+        {
+            if (relocated >= RelocationBudget) return target;
+            switch (target)
+            {
+                case YamlScalar sc:
+                    relocated++;
+                    return new YamlScalar(sc.Value, sc.IsPlain, at);
+                case YamlMapping m:
+                {
+                    relocated++;
+                    var entries = new List<YamlEntry>(m.Entries.Count);
+                    foreach (var e in m.Entries) entries.Add(new YamlEntry((YamlScalar)AtAlias(e.Key, at), AtAlias(e.Value, at)));
+                    return new YamlMapping(entries, at);
+                }
+                case YamlSequence q:
+                {
+                    relocated++;
+                    var items = new List<YamlNode>(q.Items.Count);
+                    foreach (var i in q.Items) items.Add(AtAlias(i, at));
+                    return new YamlSequence(items, at);
+                }
+                default:
+                    return target;
+            }
         }
 
         SourceSpan SpanOf(ParsingEvent e) => new(file, (int)e.Start.Line, (int)e.Start.Column, (int)e.End.Line, (int)e.End.Column);
@@ -229,7 +263,7 @@ public static class YamlSyntaxReader
                         diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(ev), $"unknown alias '*{alias.Value.Value}'");
                         return null;
                     }
-                    Add(target);
+                    Add(AtAlias(target, SpanOf(ev)));
                     break;
                 case MappingStart ms:
                     NoTag(ms.Tag, ev);
