@@ -81,6 +81,26 @@ public sealed class CheckCommandTests : IDisposable
         Assert.EndsWith("1 file checked: 0 errors, 1 warning\n", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary>After "--" a file name may start with '-', as with every other verb (a tester found check refusing it).</summary>
+    [Fact]
+    public void A_file_named_with_a_dash_is_checked_after_a_double_dash()
+    {
+        // Relative to the working directory (not changed: tests run in parallel), so the argument itself starts with '-'.
+        var name = "-dash-" + Guid.NewGuid().ToString("N") + ".swarm.yaml";
+        File.WriteAllText(name, File.ReadAllText(Paths.Example));
+        try
+        {
+            var (exit, stdout, stderr) = Run("check", "--", name);
+            Assert.Equal((0, ""), (exit, stderr));
+            Assert.Equal("1 file checked: 0 errors, 0 warnings\n", stdout);
+            Assert.Equal(2, Run("check", name).Exit);
+        }
+        finally
+        {
+            File.Delete(name);
+        }
+    }
+
     [Theory]
     [InlineData(new string[0], "no command given")]
     [InlineData(new[] { "check" }, "Required argument missing for command: 'check'")]

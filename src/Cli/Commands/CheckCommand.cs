@@ -11,18 +11,20 @@ internal static class CheckCommand
     public static Command Create(CliIo io)
     {
         var files = new Argument<string[]>("FILE") { Arity = ArgumentArity.OneOrMore, Description = "topology files (*.swarm.yaml)" };
-        // A variadic argument swallows unknown options ("--bogus") as file names; refuse them as usage errors instead.
-        // A file whose name starts with '-' is still reachable as ./-name.
-        files.Validators.Add(result =>
-        {
-            foreach (var token in result.Tokens)
-                if (token.Value.Length > 1 && token.Value[0] == '-')
-                    result.AddError($"unknown option '{token.Value}' (to check a file whose name starts with '-', write ./{token.Value})");
-        });
+
         var noExpect = new Option<bool>("--no-expect") { Description = "do not simulate the expect: entries" };
         var cmd = new Command("check", "Parse, validate and lower topologies, simulate expect:; print diagnostics as FILE(LINE,COL): error SWARMnnnn: message.") { files, noExpect };
         cmd.SetAction(parse =>
         {
+            // A variadic argument swallows unknown options ("--bogus") as file names; refuse them as usage errors instead. A
+            // file whose name starts with '-' is still reachable as ./-name, or after "--" (as with every other verb).
+            bool afterDoubleDash = false;
+            foreach (var token in parse.Tokens)
+            {
+                if (token.Type == System.CommandLine.Parsing.TokenType.DoubleDash) afterDoubleDash = true;
+                else if (!afterDoubleDash && token.Type == System.CommandLine.Parsing.TokenType.Argument && token.Value.Length > 1 && token.Value[0] == '-')
+                    throw new CliUsageException($"unknown option '{token.Value}' (to check a file whose name starts with '-', write ./{token.Value} or put it after --)\nRun 'swarmdsl --help' for usage.");
+            }
             int exit = Program.Ok;
             int errors = 0, warnings = 0, checkedFiles = 0, unreadable = 0;
             foreach (var file in parse.GetValue(files) ?? System.Array.Empty<string>())
