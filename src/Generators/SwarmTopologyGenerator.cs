@@ -144,8 +144,7 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
     /// information that text constants were left out of a large topology; <paramref name="Pipeline"/> the compiled
     /// pipeline, when the project references SwarmDsl.Runtime.
     /// </summary>
-    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null,
-        DiagnosticInfo? PipelineWarning = null);
+    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null);
 
     internal static EmitResult EmitGuarded(TopologySpec spec, EmitSettings settings)
     {
@@ -154,7 +153,8 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             DiagnosticInfo? note = null;
             var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note));
             var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
-            return new EmitResult(source, null, note, pipeline, pipeline is null ? null : PipelineEmitter.UnknownNodes(spec));
+            // SWARM1011 (pipeline nodes the topology lacks) is the compile step's, reported at the YAML file.
+            return new EmitResult(source, null, note, pipeline);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -171,7 +171,6 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             if (emitted.Pipeline is { } pipeline) spc.AddSource(pipeline.HintName, SourceText.From(pipeline.Text, Encoding.UTF8));
             if (emitted.Failure is { } failure) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(failure, Location.None));
             if (emitted.Note is { } note) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(note, Location.None));
-            if (emitted.PipelineWarning is { } warning) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(warning, Location.None));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -30,6 +30,9 @@ internal static class YamlTopologyCompiler
             var spec = result.Topology is { } topology && result.Plan is { } plan && !result.HasErrors
                 ? new TopologySpec(source.Target, TopologyOrigin.Yaml, Identifiers.FileName(source.Path), topology, plan, source.Text, source.PipelineNodes)
                 : null;
+            // A node the file's SwarmDslPipelineNodes names but the topology lacks: reported at the file it is set on.
+            if (spec is not null && PipelineEmitter.UnknownNodes(spec) is { } unknown)
+                diagnostics = diagnostics.Concat(new[] { unknown with { Location = new LocationInfo(source.Path, default, default) } }).ToEquatableArray();
             return new TopologyResult(source.Path, spec, diagnostics,
                 spec is null ? default : DiagnosticMapping.LocateAll(spec.Topology.Expectations.Select(x => x.Span), source.Path, source.Text));
         }
