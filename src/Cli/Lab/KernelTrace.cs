@@ -132,18 +132,15 @@ internal sealed class KernelTrace : IDisposable
     /// Starts one monitor per namespace of <paramref name="listings"/>, where the tracing table (<see cref="Script"/>) is
     /// already installed; each listing is that namespace's <c>nft -a list ruleset</c>, which numbers the rules.
     /// </summary>
-    public void StartMonitors(IReadOnlyDictionary<string, string> listings, IReadOnlyList<TracedFlow> flows, LabGate? gate = null)
+    public void StartMonitors(IReadOnlyDictionary<string, string> listings, IReadOnlyList<TracedFlow> flows)
     {
         _flows = flows;
-        foreach (var (ns, listing) in listings.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            if (gate is null) StartMonitor(ns, listing);
-            else if (!gate.Run(() => StartMonitor(ns, listing))) return;
+        foreach (var (ns, listing) in listings.OrderBy(kv => kv.Key, StringComparer.Ordinal)) StartMonitor(ns, listing);
         AwaitMonitors();
     }
 
     private void StartMonitor(string ns, string listing)
     {
-        lock (_monitors)
         {
             _tables.Add(ns);
             _rules[ns] = NftRuleIndex.Parse(listing);
@@ -333,12 +330,6 @@ internal sealed class KernelTrace : IDisposable
 
     /// <inheritdoc/>
     public void Dispose()
-    {
-        // Also called from a signal handler (LabInterrupt) while the verb's own thread may be in here: one at a time.
-        lock (_monitors) DisposeMonitors();
-    }
-
-    private void DisposeMonitors()
     {
         foreach (var (_, p, _) in _monitors)
         {

@@ -6,74 +6,42 @@ using System.Threading;
 namespace SwarmDsl.Cli.Lab;
 
 /// <summary>
-/// What a lab verb does when it is interrupted (Ctrl-C, SIGTERM) before it ends: the runtime then stops the process without
-/// running its <c>finally</c> blocks, so <c>verify</c> left its <c>nft monitor</c> processes and trace tables behind, and
-/// <c>up</c> left half a lab without saying how to remove it. The action runs once, then the process ends as the signal
-/// asks (exit 130 or 143).
+/// An interrupt (Ctrl-C, SIGTERM) asked of a lab verb. Left to the runtime, it stopped the process at once without running
+/// any <c>finally</c>: <c>verify</c> left its <c>nft monitor</c> processes and trace tables behind, and <c>up</c> said nothing of
+/// the half-built lab. Cleaning up from the signal handler raced with the verb's own thread (a tester saw crashes and a
+/// false "checks differ" report), so the first signal only asks: the verb finishes the step it is in, cleans up on its own
+/// thread, and exits 130 (SIGINT) or 143 (SIGTERM). A second signal ends the process at once.
 /// </summary>
 internal sealed class LabInterrupt : IDisposable
 {
     private readonly List<PosixSignalRegistration> _registrations = new();
-    private Action? _action;
+    private int _exitCode;
 
-    private LabInterrupt(Action action)
+    private LabInterrupt(Action<string>? onFirst)
     {
-        _action = action;
         foreach (var signal in new[] { PosixSignal.SIGINT, PosixSignal.SIGTERM })
             _registrations.Add(PosixSignalRegistration.Create(signal, context =>
             {
-                if (Interlocked.Exchange(ref _action, null) is not { } run) return;
-                // Ended here, after the action, rather than by the runtime as the handler returns: the verb's own thread
-                // keeps going meanwhile, and the action (under a LabGate) must have stopped it making anything new first.
+                int code = context.Signal == PosixSignal.SIGINT ? 130 : 143;
+                if (Interlocked.CompareExchange(ref _exitCode, code, 0) != 0) return; // the second one: the default, ending the process
                 context.Cancel = true;
-                run();
-                Environment.Exit(context.Signal == PosixSignal.SIGINT ? 130 : 143);
+                onFirst?.Invoke("interrupted: stopping after this step (interrupt again to stop at once)");
             }));
     }
 
-    /// <summary>Runs <paramref name="action"/> if the process is interrupted before the returned object is disposed.</summary>
-    public static LabInterrupt OnInterrupt(Action action) => new(action);
+    /// <summary>Watches for an interrupt until disposed; <paramref name="say"/> is told when the first one arrives.</summary>
+    public static LabInterrupt Watch(Action<string>? say = null) => new(say);
+
+    /// <summary>Whether an interrupt was asked for.</summary>
+    public bool Requested => Volatile.Read(ref _exitCode) != 0;
+
+    /// <summary>The exit code the interrupt asks for (130 or 143), or 0.</summary>
+    public int ExitCode => Volatile.Read(ref _exitCode);
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        Interlocked.Exchange(ref _action, null);
         foreach (var r in _registrations) r.Dispose();
         _registrations.Clear();
-    }
-}
-
-/// <summary>
-/// Lets a verb's threads make lab objects (trace tables, monitors) at once, until an interrupt closes the gate: it waits for
-/// what is being made, then cleans up, and nothing is made after it.
-/// </summary>
-internal sealed class LabGate
-{
-    private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.SupportsRecursion);
-    private bool _closed;
-
-    /// <summary>Runs <paramref name="make"/> unless the gate is closed; whether it ran.</summary>
-    public bool Run(Action make)
-    {
-        _lock.EnterReadLock();
-        try
-        {
-            if (_closed) return false;
-            make();
-            return true;
-        }
-        finally { _lock.ExitReadLock(); }
-    }
-
-    /// <summary>Closes the gate once nothing is being made, then runs <paramref name="cleanup"/>.</summary>
-    public void Close(Action cleanup)
-    {
-        _lock.EnterWriteLock();
-        try
-        {
-            _closed = true;
-            cleanup();
-        }
-        finally { _lock.ExitWriteLock(); }
     }
 }

@@ -122,8 +122,7 @@ internal sealed class LabUp
             steps.Add(($"responders in {tasks.Count} task namespace(s)", () => StartResponders(tasks)));
         _progress.Total = steps.Count;
 
-        using var interrupted = LabInterrupt.OnInterrupt(() =>
-            _io.Error.WriteLine($"swarmdsl: lab up interrupted: the lab is half built; 'swarmdsl lab down {_lab.File} --prefix {Names.Prefix}' removes it"));
+        using var interrupt = LabInterrupt.Watch(m => _io.Error.WriteLine("swarmdsl: lab up " + m));
         var backend = Plan.Backend == LoadBalancerBackend.Ipvs ? "ipvs" : "nftables";
         _io.Out.WriteLine(LabContext.KernelHasIpvs
             ? $"lab {Names.Prefix}: load balancing with {backend}"
@@ -135,8 +134,18 @@ internal sealed class LabUp
                 _io.Error.WriteLine($"swarmdsl: error: lab up stopped after {_stopAfter.ToString(CultureInfo.InvariantCulture)} step(s) as {StopAfterVariable} asked; 'swarmdsl lab down {_lab.File} --prefix {Names.Prefix}' removes what was made");
                 return Program.Failed;
             }
+            if (interrupt.Requested)
+            {
+                _io.Error.WriteLine($"swarmdsl: lab up interrupted: the lab is half built; 'swarmdsl lab down {_lab.File} --prefix {Names.Prefix}' removes it");
+                return interrupt.ExitCode;
+            }
             _progress.Step(what);
             var error = work();
+            if (error is not null && interrupt.Requested)
+            {
+                _io.Error.WriteLine($"swarmdsl: lab up interrupted: the lab is half built; 'swarmdsl lab down {_lab.File} --prefix {Names.Prefix}' removes it");
+                return interrupt.ExitCode;
+            }
             if (error is not null)
             {
                 _io.Error.WriteLine($"swarmdsl: error: lab up: {what}: {error}");

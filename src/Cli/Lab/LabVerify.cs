@@ -31,8 +31,6 @@ namespace SwarmDsl.Cli.Lab;
 /// </summary>
 internal sealed class LabVerify
 {
-    // Trace tables and monitors are made under it, so an interrupt removes all of them (LabInterrupt).
-    private readonly LabGate _gate = new();
 
     private readonly LabContext _lab;
     private readonly LabJournal _journal;
@@ -94,23 +92,28 @@ internal sealed class LabVerify
             ? $"reset conntrack and the load balancers, add the trace table in {prepared.Count.ToString(CultureInfo.InvariantCulture)} namespaces"
             : "reset conntrack and the load balancers (tracing off)");
         using var kernelTrace = new KernelTrace();
-        // Interrupted, the monitors would outlive this process (reparented to init) and the trace tables stay.
-        using var interrupted = LabInterrupt.OnInterrupt(() => _gate.Close(() =>
+        using var interrupt = LabInterrupt.Watch(m => _io.Error.WriteLine("swarmdsl: lab verify " + m));
+        // Interrupted between steps: the monitors (Dispose, at return) and every trace table Prepare added go, on this thread.
+        int Interrupted()
         {
             kernelTrace.Dispose();
             if (_trace)
                 foreach (var ns in prepared) HostCommand.InNetns(ns, "nft", "delete", "table", "ip", KernelTrace.Table);
-            _io.Error.WriteLine("swarmdsl: lab verify interrupted: the nft monitors and trace tables it started are removed");
-        }));
+            _io.Error.WriteLine("swarmdsl: lab verify interrupted: the nft monitors and trace tables it started are removed; nothing was compared");
+            return interrupt.ExitCode;
+        }
         if (!Prepare(prepared, _trace ? KernelTrace.Script(flows, Plan.Underlay.DataPathPort) : null, out var listings, out var prepareError))
         {
+            if (interrupt.Requested) return Interrupted();
             _io.Error.WriteLine("swarmdsl: error: " + prepareError);
             return Program.Failed;
         }
+        if (interrupt.Requested) return Interrupted();
         if (_trace)
         {
             progress.Step("start nft monitor trace in " + listings.Count.ToString(CultureInfo.InvariantCulture) + " namespaces");
-            kernelTrace.StartMonitors(listings, flows, _gate);
+            kernelTrace.StartMonitors(listings, flows);
+            if (interrupt.Requested) return Interrupted();
             if (kernelTrace.Problems.Count > 0)
             {
                 foreach (var p in kernelTrace.Problems) _io.Error.WriteLine("swarmdsl: error: " + p);
@@ -118,6 +121,7 @@ internal sealed class LabVerify
             }
         }
         else progress.Step("no nft monitor (--no-trace)");
+        if (interrupt.Requested) return Interrupted();
 
         // The kernel: every connection from the client namespace, in order.
         progress.Step($"{probes.Count.ToString(CultureInfo.InvariantCulture)} published port(s) × {_count.ToString(CultureInfo.InvariantCulture)} connection(s) from {Names.Client}, then one over-MTU packet");
@@ -159,6 +163,7 @@ internal sealed class LabVerify
         }
         var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort));
 
+        if (interrupt.Requested) return Interrupted();
         progress.Step("compare with the simulation");
         Header(probes, skipped);
         CompareAnswers(probes, kernelAnswers, simAnswers);
@@ -242,8 +247,7 @@ internal sealed class LabVerify
         System.Threading.Tasks.Parallel.For(0, netns.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
         {
             var (nft, ipvs) = files[netns[i]];
-            if (!_gate.Run(() => results[i] = HostCommand.InNetns(netns[i], "sh", new[] { "-c", Shell, "sh", nft, ipvs, traceScript is null ? "0" : "1" }, stdin: traceScript ?? "")))
-                results[i] = new CommandResult(130, "", "interrupted");
+            results[i] = HostCommand.InNetns(netns[i], "sh", new[] { "-c", Shell, "sh", nft, ipvs, traceScript is null ? "0" : "1" }, stdin: traceScript ?? "");
         });
         listings = new Dictionary<string, string>(StringComparer.Ordinal);
         error = "";
