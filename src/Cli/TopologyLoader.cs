@@ -71,8 +71,14 @@ internal static class TopologyLoader
     {
         int at = 0;
         while (at < bytes.Length && System.Text.Rune.DecodeFromUtf8(bytes[at..], out _, out int used) == System.Buffers.OperationStatus.Done) at += used;
-        int lineStart = bytes[..at].LastIndexOf((byte)'\n') + 1;
-        int line = 1 + bytes[..lineStart].Count((byte)'\n');
+        // Lines and columns as the YAML reader counts them: LF, CRLF and a lone CR end a line; a BOM is not a column.
+        int line = 1, lineStart = bytes.StartsWith(new byte[] { 0xEF, 0xBB, 0xBF }) ? 3 : 0;
+        for (int i = lineStart; i < at; i++)
+            if (bytes[i] == (byte)'\n' || (bytes[i] == (byte)'\r' && (i + 1 >= bytes.Length || bytes[i + 1] != (byte)'\n')))
+            {
+                line++;
+                lineStart = i + 1;
+            }
         int column = 1 + Encoding.UTF8.GetCharCount(bytes[lineStart..at]);
         var what = at < bytes.Length ? "byte 0x" + bytes[at].ToString("x2", CultureInfo.InvariantCulture) : "the last bytes";
         return Diagnostic.Create(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, line, column),

@@ -167,6 +167,18 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Equal($"{path}(2,8): error SWARM0001: malformed YAML: byte 0xe9 is not UTF-8 (a topology file is UTF-8 text; convert it, e.g. with iconv -t UTF-8)\n1 file checked: 1 error, 0 warnings\n", stdout);
     }
 
+    /// <summary>A BOM is no column and a lone CR ends a line, as for the YAML reader's own diagnostics (a tester found both off).</summary>
+    [Theory]
+    [InlineData(new byte[] { 0xEF, 0xBB, 0xBF, (byte)'n', (byte)'a', (byte)'m', (byte)'e', (byte)':', (byte)' ', 0xFF, (byte)'\n' }, 1, 7)]
+    [InlineData(new byte[] { (byte)'a', (byte)':', (byte)' ', (byte)'1', (byte)'\r', (byte)'b', (byte)':', (byte)' ', 0xFF, (byte)'\r' }, 2, 4)]
+    public void Non_utf8_positions_count_a_bom_and_cr_line_ends_as_yaml_does(byte[] bytes, int line, int column)
+    {
+        var path = Path.Combine(_dir, "pos.swarm.yaml");
+        File.WriteAllBytes(path, bytes);
+        var (_, stdout, _) = Run("check", path);
+        Assert.StartsWith($"{path}({line},{column}): error SWARM0001: malformed YAML: byte 0xff is not UTF-8", stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void An_empty_file_name_is_one_clean_line()
     {

@@ -182,6 +182,12 @@ public class EmitCommandTests
             Assert.Equal("", stdout);
             Assert.StartsWith($"swarmdsl: error: cannot write to '{dir.FullName}': ", stderr, StringComparison.Ordinal);
             Assert.Equal(new[] { "worker" }, Directory.GetFileSystemEntries(dir.FullName).Select(Path.GetFileName));
+
+            // The staging folder an interrupted run left is removed by the next run.
+            File.Delete(Path.Combine(dir.FullName, "worker"));
+            Directory.CreateDirectory(Path.Combine(dir.FullName, ".swarmdsl-emit-0123", "manager"));
+            Assert.Equal(0, Run("emit", Paths.Example, "-o", dir.FullName).Exit);
+            Assert.DoesNotContain(Directory.GetDirectories(dir.FullName), d => Path.GetFileName(d).StartsWith(".swarmdsl-emit-", StringComparison.Ordinal));
         }
         finally
         {

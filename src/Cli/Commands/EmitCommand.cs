@@ -82,6 +82,9 @@ internal static class EmitCommand
         return cmd;
     }
 
+    /// <summary>The name of the folder files are written to before they are moved into the output folder.</summary>
+    private const string StagingPrefix = ".swarmdsl-emit-";
+
     /// <summary>A file written: what the manifest says of it.</summary>
     private sealed record Written(string Path, int Bytes, bool Executable, string Sha256);
 
@@ -97,7 +100,10 @@ internal static class EmitCommand
     {
         bool created = !Directory.Exists(dir);
         Directory.CreateDirectory(dir);
-        var staging = Path.Combine(dir, ".swarmdsl-emit-" + Guid.NewGuid().ToString("N"));
+        // A run that was interrupted (Ctrl-C) left its staging folder: nothing of it was moved into place, so it goes.
+        foreach (var stale in Directory.GetDirectories(dir, StagingPrefix + "*"))
+            try { Directory.Delete(stale, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        var staging = Path.Combine(dir, StagingPrefix + Guid.NewGuid().ToString("N"));
         bool done = false;
         try
         {

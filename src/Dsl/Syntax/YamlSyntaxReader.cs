@@ -151,7 +151,7 @@ public static class YamlSyntaxReader
         // quoted); the language has no tags, so one is an error rather than silently read past.
         void NoTag(TagName tag, ParsingEvent e)
         {
-            if (!tag.IsEmpty && !tag.IsNonSpecific)
+            if (!tag.IsEmpty)
                 diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SpanOf(e), $"YAML tags are not supported ('{tag.Value}'): write the value without it");
         }
 

@@ -50,6 +50,7 @@ public class DiagnosticLocationTests
         new("SWARM0001", "a tag on a mapping", "version: 1\nname: t\nnodes: !!seq\n  a: { address: 10.0.0.1/24 }\n", 3, 8, "YAML tags are not supported"),
         new("SWARM0009", "a collision inside an aliased value is reported at the alias", "version: 1\nname: t\nnodes:\n  a: &a { address: 10.0.0.1/24 }\n  b: *a\n", 5, 6, "already the address of node 'a'"),
         new("SWARM0001", "a merge key", "version: 1\nname: t\nnodes:\n  a: &a { address: 10.0.0.1/24 }\n  b:\n    <<: *a\n", 6, 5, "YAML merge keys ('<<') are not supported"),
+        new("SWARM0001", "the non-specific tag (it makes 1500 the text \"1500\" too)", "version: 1\nname: t\nunderlay: { mtu: ! 1500 }\n", 3, 18, "YAML tags are not supported ('!')"),
         new("SWARM0001", "a local tag", "version: 1\nname: !foo t\n", 2, 7, "YAML tags are not supported ('!foo')"),
         new("SWARM0001", "nesting deeper than 64", "a: " + new string('[', 70) + new string(']', 70) + "\n", 1, 67, "nesting deeper than 64"),
 
