@@ -195,6 +195,36 @@ public class EmitCommandTests
         }
     }
 
+    /// <summary>
+    /// A move that fails half way (an immutable file of the previous emit) puts every file back as it was: what the new run
+    /// had moved goes, what it had set aside returns (a tester found a/ replaced and b/ old).
+    /// </summary>
+    [NetnsFact("chattr")]
+    public void A_move_that_fails_half_way_puts_the_previous_output_back()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-cli-emit-");
+        var locked = Path.Combine(dir.FullName, "worker", "apply.sh");
+        try
+        {
+            Assert.Equal(0, Run("emit", Paths.Example, "-o", dir.FullName).Exit);
+            var before = Directory.GetFiles(dir.FullName, "*", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => (f, File.ReadAllText(f))).ToList();
+            if (HostLinux.Run("chattr", "+i", locked).ExitCode != 0) return; // a file system without the immutable flag
+            var (exit, _, stderr) = Run("emit", Paths.Example, "-o", dir.FullName, "--lb", "nftables");
+            Assert.Equal(1, exit);
+            Assert.StartsWith("swarmdsl: error: cannot write to ", stderr, StringComparison.Ordinal);
+            var after = Directory.GetFiles(dir.FullName, "*", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal)
+                .Select(f => (f, File.ReadAllText(f))).ToList();
+            Assert.Equal(before, after);
+            Assert.DoesNotContain(Directory.GetDirectories(dir.FullName), d => Path.GetFileName(d).StartsWith(".swarmdsl-emit-", StringComparison.Ordinal));
+        }
+        finally
+        {
+            HostLinux.Run("chattr", "-i", locked);
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
     [Theory]
     [InlineData(2, "emit", "EXAMPLE")]                                  // no -o
     [InlineData(2, "emit", "EXAMPLE", "-o", "OUT", "--lb", "xdp")]

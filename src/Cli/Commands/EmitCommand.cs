@@ -132,14 +132,47 @@ internal static class EmitCommand
             }
             var folders = new HashSet<string>(StringComparer.Ordinal);
             var written = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var f in all)
+            // A file a previous emit wrote is set aside in the staging folder, not overwritten, so that a move failing half way
+            // (a file made immutable, say) puts every file back as it was.
+            var previous = Path.Combine(staging, ".previous");
+            var moved = new List<(string Target, string? SetAside)>();
+            try
             {
-                var target = Target(f);
-                var parent = Path.GetDirectoryName(target)!;
-                Directory.CreateDirectory(parent);
-                File.Move(Path.Combine(staging, f.Path.Replace('/', Path.DirectorySeparatorChar)), target, overwrite: true);
-                if (f.Path.Contains('/')) folders.Add(parent);
-                written.Add(target);
+                int n = 0;
+                foreach (var f in all)
+                {
+                    var target = Target(f);
+                    var parent = Path.GetDirectoryName(target)!;
+                    Directory.CreateDirectory(parent);
+                    string? aside = null;
+                    if (File.Exists(target))
+                    {
+                        Directory.CreateDirectory(previous);
+                        aside = Path.Combine(previous, (n++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                        File.Move(target, aside);
+                    }
+                    moved.Add((target, aside));
+                    File.Move(Path.Combine(staging, f.Path.Replace('/', Path.DirectorySeparatorChar)), target);
+                    if (f.Path.Contains('/')) folders.Add(parent);
+                    written.Add(target);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                for (int i = moved.Count - 1; i >= 0; i--)
+                {
+                    var (target, aside) = moved[i];
+                    try
+                    {
+                        if (written.Contains(target)) File.Delete(target);
+                        if (aside is not null && File.Exists(aside)) File.Move(aside, target, overwrite: true);
+                    }
+                    catch (Exception undo) when (undo is IOException or UnauthorizedAccessException)
+                    {
+                        throw new IOException($"{ex.Message}; and '{target}' could not be put back as it was ({undo.Message})", ex);
+                    }
+                }
+                throw;
             }
             foreach (var folder in folders)
                 foreach (var pattern in new[] { "iptables-*.rules", "ipvs-*.rules", "nft-*.nft" })
