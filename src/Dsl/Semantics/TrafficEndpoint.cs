@@ -85,6 +85,7 @@ public sealed record TrafficEndpoint(TrafficEndpointKind Kind, string Text, stri
         {
             var node = head.Substring(0, ns);
             if (resolveName(node) != TrafficEndpointKind.Node) { error = $"'{node}' is not a declared node"; return false; }
+            if (ns == head.Length - 1) { error = $"'{head}' names no namespace: write {node}/NAMESPACE (host, ingress_sbox, a task, ...) or {node} for its host"; return false; }
             endpoint = new TrafficEndpoint(TrafficEndpointKind.Namespace, text, node, head.Substring(ns + 1), null, port, proto);
             return true;
         }

@@ -214,6 +214,7 @@ public class DiagnosticLocationTests
         // ---- SWARM0031 invalid expectation ----
         new("SWARM0031", "unknown source", With("expect: [{ from: nowhere, to: a, reaches: web }]\n"), 11, 18, "from: 'nowhere' is not external"),
         new("SWARM0031", "bad port", With("expect: [{ from: external, to: \"a:99999/tcp\", reaches: web }]\n"), 11, 32, "to: '99999' is not a port"),
+        new("SWARM0031", "a node with an empty namespace name", With("expect: [{ from: \"a/\", to: b, blocked: true }]\n"), 11, 18, "'a/' names no namespace"),
         new("SWARM0031", "a source service with no task", With("  empty:\n    replicas: 0\n    networks: [front]\nexpect: [{ from: empty, to: web, blocked: true }]\n"), 14, 18, "from: service 'empty' has no task to send from"),
         new("SWARM0031", "neither reaches nor blocked", With("expect:\n  - { from: external, to: a }\n"), 12, 5, "needs 'reaches: <service>' or 'blocked: true'"),
         new("SWARM0031", "both reaches and blocked", With("expect:\n  - { from: external, to: a, reaches: web, blocked: true }\n"), 12, 5, "cannot both reach a service and be blocked"),
