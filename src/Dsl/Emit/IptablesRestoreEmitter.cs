@@ -25,21 +25,16 @@ public static class IptablesRestoreEmitter
     /// <summary>Whether the namespace has any netfilter state to load.</summary>
     public static bool HasRules(NamespacePlan ns) => TablesToWrite(ns).Any();
 
-    /// <summary>
-    /// Whether a user chain belongs to the administrator as much as to us: Docker creates <c>DOCKER-USER</c> for the
-    /// administrator's own rules and never flushes it, so apply keeps the rules it finds there (it creates the chain only
-    /// when missing, and manages only its own marked rules, as in a built-in chain), and teardown deletes the chain only
-    /// when nothing is left in it and nothing jumps to it.
-    /// </summary>
-    public static bool IsShared(string table, string chain) => table == "filter" && chain == "DOCKER-USER";
-
     /// <summary>The user chains swarmdsl owns in this namespace (flushed and refilled), as (table, chain).</summary>
     public static IEnumerable<(string Table, string Chain)> OwnedChains(NamespacePlan ns)
-        => from t in TablesToWrite(ns) from c in t.Chains where !c.BuiltIn && !IsShared(t.Name, c.Name) select (t.Name, c.Name);
+        => from t in TablesToWrite(ns) from c in t.Chains where !c.BuiltIn && !c.Shared select (t.Name, c.Name);
 
-    /// <summary>The user chains this namespace's plan shares with the administrator (<see cref="IsShared"/>), as (table, chain).</summary>
+    /// <summary>
+    /// The user chains the plan shares with the host's administrator (<see cref="NetfilterChain.Shared"/>), as (table, chain):
+    /// declared only when missing (apply's comparison reads the <c># shared</c> line), filled like a built-in chain.
+    /// </summary>
     public static IEnumerable<(string Table, string Chain)> SharedChains(NamespacePlan ns)
-        => from t in TablesToWrite(ns) from c in t.Chains where !c.BuiltIn && IsShared(t.Name, c.Name) select (t.Name, c.Name);
+        => from t in TablesToWrite(ns) from c in t.Chains where !c.BuiltIn && c.Shared select (t.Name, c.Name);
 
     /// <summary>The built-in chains whose policy the plan sets to DROP, as (table, chain).</summary>
     public static IEnumerable<(string Table, string Chain)> DropPolicies(NamespacePlan ns)
@@ -61,7 +56,7 @@ public static class IptablesRestoreEmitter
             {
                 // A shared chain is declared for a namespace apply makes; in one that exists, apply declares it only when
                 // missing (a declaration flushes), which this comment tells its comparison.
-                if (!chain.BuiltIn && IsShared(table.Name, chain.Name)) sb.Append("# shared ").Append(chain.Name).Append('\n');
+                if (!chain.BuiltIn && chain.Shared) sb.Append("# shared ").Append(chain.Name).Append('\n');
                 if (!chain.BuiltIn) sb.Append(':').Append(chain.Name).Append(" - [0:0]\n");
                 else if (chain.Policy == Verdict.Drop) sb.Append(':').Append(chain.Name).Append(" DROP [0:0]\n");
             }
@@ -71,7 +66,7 @@ public static class IptablesRestoreEmitter
                 foreach (var rule in chain.Rules)
                 {
                     var body = IptablesSyntax.FormatBody(rule.Matches, rule.Target, RuleComments.For(plan.Topology, rule));
-                    if (chain.BuiltIn || IsShared(table.Name, chain.Name))
+                    if (chain.BuiltIn || chain.Shared)
                         sb.Append("-I ").Append(chain.Name).Append(' ').Append((++position).ToString(CultureInfo.InvariantCulture));
                     else
                         sb.Append("-A ").Append(chain.Name);

@@ -140,7 +140,17 @@ internal sealed class ChainBuilder
     /// </summary>
     public void InsertUserRule(NetfilterRule rule) => Flushed().Insert(_userInserted++, rule);
 
-    public NetfilterChain Build() => new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, Flushed().ToEquatableArray());
+    /// <summary>Whether the chain is the administrator's as much as ours (<see cref="NetfilterChain.Shared"/>).</summary>
+    public bool Shared { get; private set; }
+
+    /// <summary>Marks the chain as one the host's administrator also fills (<see cref="NetfilterChain.Shared"/>).</summary>
+    public ChainBuilder SharedWithAdministrator()
+    {
+        Shared = true;
+        return this;
+    }
+
+    public NetfilterChain Build() => new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, Flushed().ToEquatableArray(), Shared);
 }
 
 /// <summary>Shorthands for building rules in the order iptables-save prints their matches.</summary>

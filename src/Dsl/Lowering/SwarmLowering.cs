@@ -321,7 +321,8 @@ public static class SwarmLowering
             var bridge = filter.Chain("DOCKER-BRIDGE");
             var ct = filter.Chain("DOCKER-CT");
             filter.Chain("DOCKER-INTERNAL");
-            filter.Chain("DOCKER-USER");
+            // Docker makes DOCKER-USER for the administrator's own rules and never flushes it.
+            filter.Chain("DOCKER-USER").SharedWithAdministrator();
             var natDocker = nat.Chain("DOCKER");
 
             filter.Chain("FORWARD")

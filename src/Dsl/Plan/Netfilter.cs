@@ -14,7 +14,12 @@ public sealed record NetfilterTable(string Name, EquatableArray<NetfilterChain> 
 /// <param name="BuiltIn">Whether it is a built-in (hooked) chain.</param>
 /// <param name="Policy">The policy of a built-in chain (ACCEPT or DROP); null for user chains.</param>
 /// <param name="Rules">Rules in evaluation order.</param>
-public sealed record NetfilterChain(string Name, bool BuiltIn, Verdict? Policy, EquatableArray<NetfilterRule> Rules);
+/// <param name="Shared">
+/// A user chain that belongs to the host's administrator as much as to the topology (Docker's <c>DOCKER-USER</c>, which
+/// Docker creates for the administrator's own rules and never flushes): provisioning creates it only when missing and
+/// manages only its own rules there. No effect on packets.
+/// </param>
+public sealed record NetfilterChain(string Name, bool BuiltIn, Verdict? Policy, EquatableArray<NetfilterRule> Rules, bool Shared = false);
 
 /// <summary>Terminal verdicts of a chain policy.</summary>
 public enum Verdict { /** <summary>ACCEPT.</summary> */ Accept, /** <summary>DROP.</summary> */ Drop }

@@ -95,7 +95,7 @@ public static class HandPlans
                     User("DOCKER-BRIDGE", Rule("-o docker_gwbridge -j DOCKER", "networks.docker_gwbridge", gw)),
                     User("DOCKER-CT", Rule("-o docker_gwbridge -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "networks.docker_gwbridge", gw)),
                     User("DOCKER-INTERNAL"),
-                    User("DOCKER-USER"),
+                    User("DOCKER-USER") with { Shared = true }, // as lowering marks it: the administrator's chain too
                     User("DOCKER-INGRESS",
                         Rule("-p tcp --dport 8080 -j ACCEPT", "services.web.ports[0]", port),
                         Rule("-p tcp --sport 8080 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT", "services.web.ports[0]", port),
