@@ -135,12 +135,7 @@ internal sealed class KernelTrace : IDisposable
     public void StartMonitors(IReadOnlyDictionary<string, string> listings, IReadOnlyList<TracedFlow> flows)
     {
         _flows = flows;
-        foreach (var (ns, listing) in listings.OrderBy(kv => kv.Key, StringComparer.Ordinal)) StartMonitor(ns, listing);
-        AwaitMonitors();
-    }
-
-    private void StartMonitor(string ns, string listing)
-    {
+        foreach (var (ns, listing) in listings.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             _tables.Add(ns);
             _rules[ns] = NftRuleIndex.Parse(listing);
@@ -148,7 +143,7 @@ internal sealed class KernelTrace : IDisposable
             // All events, not only traces: a ruleset change is how we learn that the monitor has subscribed (below).
             foreach (var a in new[] { "--net=" + HostCommand.NetnsPath(ns), "--", "nft", "-a", "monitor" }) psi.ArgumentList.Add(a);
             var p = Process.Start(psi);
-            if (p is null) { Problems.Add("cannot start nft monitor trace in " + ns); return; }
+            if (p is null) { Problems.Add("cannot start nft monitor trace in " + ns); continue; }
             var output = new StringBuilder();
             p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.Append(e.Data).Append('\n'); };
             p.ErrorDataReceived += (_, _) => { };
@@ -156,10 +151,6 @@ internal sealed class KernelTrace : IDisposable
             p.BeginErrorReadLine();
             _monitors.Add((ns, p, output));
         }
-    }
-
-    private void AwaitMonitors()
-    {
         // A barrier: add a chain in every namespace and wait until its monitor reports it, so no monitor misses the
         // traffic that follows however slowly it started. A monitor not yet subscribed misses the event, so each round
         // adds a new chain where the monitor has not reported one yet.
