@@ -128,6 +128,32 @@ public class GraphCommandTests
         Assert.Contains(stdout.Split('\n'), l => l.Contains(" -- " + client + " [color=red", System.StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A packet that never leaves where it is sent from (the client to itself, a node to itself over lo, a task dropping
+    /// what it sends to itself) is a loop at that vertex, with a note saying how it ended; before, nothing was drawn and
+    /// nothing said, as if no trace had been asked for.
+    /// </summary>
+    [Theory]
+    [InlineData("external", "external", "external client", "DELIVERED to external/client-10.7.191.254")]
+    [InlineData("manager", "manager", "eth0\\n10.7.191.10/24", "DELIVERED to manager/host")]
+    [InlineData("web", "web", "eth0\\n10.255.0.5/16", "DROPPED (FilterDrop) in manager/web.1")]
+    public void A_packet_that_stays_where_it_was_sent_is_a_loop_there(string from, string to, string vertexLabel, string ending)
+    {
+        foreach (var format in new[] { "dot", "mermaid" })
+        {
+            var (exit, stdout, stderr) = Run("graph", Paths.Example, "--format", format, "--trace-from", from, "--trace-to", to);
+            Assert.Equal(0, exit);
+            Assert.Contains("swarmdsl: note: the packet did not leave where it was sent from (drawn as a loop there): " + ending, stderr);
+            var lines = stdout.Split('\n');
+            var vertex = format == "dot"
+                ? lines.Single(l => l.Contains("[label=\"" + vertexLabel, System.StringComparison.Ordinal)).Trim().Split(' ')[0]
+                : lines.Single(l => l.Contains(vertexLabel.Replace("\\n", "<br/>"), System.StringComparison.Ordinal)).Trim().Split('[', '(')[0];
+            var trace = lines.Where(l => format == "dot" ? l.Contains("color=red", System.StringComparison.Ordinal) : l.Contains("==>", System.StringComparison.Ordinal)).ToList();
+            Assert.StartsWith(format == "dot" ? vertex + " -- " + vertex + " [color=red" : vertex + " ==>|1| " + vertex + "\n",
+                Assert.Single(trace).Trim() + "\n");
+        }
+    }
+
     private static readonly string[] ReadmeTrace = { "--trace-from", "external", "--trace-to", "manager:8080/tcp" };
 
     /// <summary>The README's Mermaid picture of the example is what <c>graph --format mermaid</c> draws today, and it shows the SVG.</summary>

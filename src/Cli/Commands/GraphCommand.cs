@@ -42,7 +42,11 @@ internal static class GraphCommand
                 // The simulator names the endpoints as trace's options; here they are --trace-from and --trace-to.
                 if (!sim.TryResolve(from, to!, out var flow, out var error))
                     throw new CliUsageException(error.Replace("--from ", "--trace-from ").Replace("--to ", "--trace-to "));
-                path = TracePath.From(plan, sim.Connect(flow, 1)[0].Request);
+                var request = sim.Connect(flow, 1)[0].Request;
+                path = TracePath.From(plan, request);
+                if (path.Distinct().Count() <= 1)
+                    io.Error.WriteLine("swarmdsl: note: the packet did not leave where it was sent from (drawn as a loop there): "
+                        + SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition));
             }
             var graph = TopologyGraph.Build(plan, path);
             if (graph.UnknownHops.Count > 0)

@@ -45,6 +45,9 @@ internal static class TracePath
                 }
             }
         }
+        // A packet that never got past its sender's own namespace (dropped on the way out) crossed no device: the
+        // namespace, as a hop without a device, still says where it stayed.
+        if (path.Count == 0 && trace.Hops.Count > 0) path.Add(new PathHop(trace.Hops[0].Node, trace.Hops[0].Namespace, ""));
         return path;
     }
 

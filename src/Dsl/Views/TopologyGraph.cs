@@ -12,7 +12,7 @@ namespace SwarmDsl.Views;
 /// </summary>
 /// <param name="Node">The node.</param>
 /// <param name="Namespace">The plan namespace, <c>external</c> or <c>underlay</c>.</param>
-/// <param name="Device">The device.</param>
+/// <param name="Device">The device; empty for the namespace itself (drawn at its first device).</param>
 public sealed record PathHop(string Node, string Namespace, string Device);
 
 /// <summary>What a graph vertex stands for (it decides the shape).</summary>
@@ -97,7 +97,7 @@ public sealed class TopologyGraph
     /// <summary>Hops of the trace that name no device of the plan (they are not drawn).</summary>
     public IReadOnlyList<PathHop> UnknownHops { get; private set; } = Array.Empty<PathHop>();
 
-    /// <summary>The vertex id of a device, or null.</summary>
+    /// <summary>The vertex id of a device (an empty <paramref name="device"/>: the first drawn device of the namespace), or null.</summary>
     public string? DeviceId(string node, string ns, string device) => _deviceIds.TryGetValue((node, ns, device), out var id) ? id : null;
 
     /// <summary>Builds the graph of <paramref name="plan"/>, with <paramref name="trace"/> (a packet's hops in order) drawn over it.</summary>
@@ -121,6 +121,7 @@ public sealed class TopologyGraph
                     if (dev.Kind == DeviceKind.Vxlan && dev.Vxlan is { } vx) lines.Add("vni " + Num(vx.Vni));
                     var id = g.AddVertex(Kind(dev.Kind), lines, nsCluster);
                     g._deviceIds[(host.Node, ns.Name, dev.Name)] = id;
+                    if (!g._deviceIds.ContainsKey((host.Node, ns.Name, ""))) g._deviceIds[(host.Node, ns.Name, "")] = id;
                 }
             }
             foreach (var ns in host.Namespaces)
@@ -179,6 +180,11 @@ public sealed class TopologyGraph
                     g._edges.Add(new GraphEdge(previous, id, GraphEdgeKind.Trace, Num(++step)));
                 previous = id;
             }
+            // A packet that never left one vertex (delivered or dropped where it was sent) is a loop there, so the
+            // overlay still shows where it was: without it the picture looked as if no trace had been asked for.
+            // Its namespace stands for it when the vertex is not drawn (sent to itself over lo, or dropped before leaving).
+            previous ??= trace.Select(h => g.DeviceId(h.Node, h.Namespace, "")).FirstOrDefault(id => id is not null);
+            if (step == 0 && previous is not null) g._edges.Add(new GraphEdge(previous, previous, GraphEdgeKind.Trace, Num(1)));
             g.UnknownHops = unknown;
         }
         return g;
