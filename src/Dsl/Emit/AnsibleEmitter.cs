@@ -64,7 +64,7 @@ public static class AnsibleEmitter
         sb.Append("        argv: \"{{ swarmdsl_enter + [swarmdsl_folder + '/apply.sh'] }}\"\n");
         sb.Append("        chdir: \"{{ swarmdsl_folder }}\"\n");
         sb.Append("      register: swarmdsl_apply\n");
-        sb.Append("      changed_when: \"'created 0 ' not in swarmdsl_apply.stdout or 'changed 0 ' not in swarmdsl_apply.stdout\"\n");
+        sb.Append("      changed_when: \"'created 0 ' not in swarmdsl_apply.stdout or 'changed 0 ' not in swarmdsl_apply.stdout or 'removed 0 ' not in swarmdsl_apply.stdout\"\n");
         sb.Append('\n');
         Play(sb, plan, group, "Tear down swarmdsl topology " + plan.Topology, "[teardown, never]");
         sb.Append("    - name: Make the node's folder (it may be gone)\n");

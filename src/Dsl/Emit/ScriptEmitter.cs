@@ -117,10 +117,20 @@ public static class ScriptEmitter
             w.Line("make_ns " + string.Join(" ", l.Created.Select(ns => l.NsWord(ns.Name))));
             w.Line();
         }
+        // A changed topology: what an earlier apply made that this plan no longer has goes (the journal says what it made).
+        var hostBridges = host.Namespaces.Where(n => l.IsHost(n.Name)).SelectMany(n => n.Devices).Where(d => d.Kind == DeviceKind.Bridge).Select(d => Shell.Quote(d.Name));
+        w.Comment("Namespaces and host bridges an earlier apply made that the topology no longer has.");
+        w.Line(Words("prune_namespaces --", l.Created.Select(ns => l.NsWord(ns.Name))));
+        w.Line(Words("prune_host_links --", hostBridges));
+        w.Line();
         var tempNames = TempNames(l);
         // One scan of the namespaces that existed before this run; afterwards apply keeps LINKS up to date itself.
         w.Comment("The devices present (namespaces made by this run hold only lo and are not asked).");
         w.Line("scan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name))));
+        w.Comment("Devices the topology no longer has, in the namespaces an earlier apply made.");
+        foreach (var ns in l.Created)
+            w.Line(Words("prune_links " + l.NsWord(ns.Name), ns.Devices.Select(d => Shell.Quote(d.Name))));
+        w.Line("rescan_links " + string.Join(" ", l.All.Select(n => l.NsWord(n.Name))));
         w.Line();
 
         // --- Phase 1: devices that are made in one namespace and moved to another.
@@ -189,8 +199,11 @@ public static class ScriptEmitter
         {
             w.Line();
             w.Comment($"namespace {Describe(ns)} ({Where(ns.Span)})");
-            w.Line("B=()");
             var nsWord = l.NsWord(ns.Name);
+            bool own = !l.IsHost(ns.Name);
+            // Addresses the topology no longer gives go before the others are added (see prune_before).
+            if (own) w.Line(Words("prune_before " + nsWord, ns.Addresses.Select(a => Shell.Quote(a.Device + " " + a.Address))));
+            w.Line("B=()");
             foreach (var d in ns.Devices)
             {
                 if (d.Kind == DeviceKind.Bridge)
@@ -220,6 +233,9 @@ public static class ScriptEmitter
                     if (d.Mac is MacAddress mac) w.Line($"B+=(\"link set dev {d.Name} address {mac}\")");
                     w.Outdent().Line("fi");
                 }
+                // A device an earlier apply made with another MAC (its address changed with the topology) gets the new one.
+                if (own && NodeLayout.IsCreated(d) && d.Mac is MacAddress newMac)
+                    w.Line($"if mac_differs {nsWord} {Shell.Quote(d.Name)} {newMac}; then B+=(\"link set dev {d.Name} address {newMac}\"); fi");
             }
             foreach (var d in ns.Devices)
             {
@@ -244,6 +260,9 @@ public static class ScriptEmitter
                 w.Line($"B+=(\"neigh replace {n.Address} lladdr {n.Mac} dev {n.Device} nud permanent\")");
             }
             w.Line($"run_batch {nsWord} \"${{B[@]}}\"");
+            if (own)
+                w.Line(Words("prune_after " + nsWord, ns.Routes.Where(r => r.Origin == RouteOrigin.Static).Select(r => Shell.Quote("r " + ListedDestination(r)))
+                    .Concat(ns.Neighbors.Select(n => Shell.Quote("n " + n.Address + " " + n.Device)))));
             if (ns.Fdb.Count > 0)
             {
                 w.Line("B=()");
@@ -254,10 +273,19 @@ public static class ScriptEmitter
                 }
                 w.Line($"run_bridge_batch {nsWord} \"${{B[@]}}\"");
             }
+            if (own)
+                foreach (var vxlan in ns.Devices.Where(d => d.Kind == DeviceKind.Vxlan))
+                    w.Line(Words($"prune_fdb {nsWord} {Shell.Quote(vxlan.Name)}", ns.Fdb.Where(f => f.Device == vxlan.Name).Select(f => f.Mac.ToString()).Distinct()));
         }
         w.Line();
 
         // --- sysctls.
+        var hostNamespace = l.All.FirstOrDefault(n => l.IsHost(n.Name));
+        w.Comment("Host sysctls and chain policies an earlier apply changed that the topology no longer sets: put back.");
+        w.Line(Words("restore_unwanted sysctl", hostNamespace is null ? Enumerable.Empty<string>() : hostNamespace.Sysctls.Select(x => Shell.Quote(x.Key))));
+        w.Line(Words("restore_unwanted policy", hostNamespace is null ? Enumerable.Empty<string>()
+            : IptablesRestoreEmitter.DropPolicies(hostNamespace).Select(p => Shell.Quote(p.Table + "/" + p.Chain))));
+        w.Line();
         if (l.All.Any(n => n.Sysctls.Count > 0))
         {
             w.Comment("sysctls, per namespace: one sysctl reads them, one writes those that differ (a value changed in the host");
@@ -318,6 +346,10 @@ public static class ScriptEmitter
                 w.Line($"nft_apply {l.NsWord(ns.Name)} \"$HERE\"/{Shell.Quote(NftablesEmitter.FileName(ns.Name))}");
             w.Line();
         }
+        w.Comment("nftables load balancers an earlier apply loaded where the topology no longer has any (the host is -).");
+        w.Line(Words("prune_nft --", plan.Backend == LoadBalancerBackend.Nftables
+            ? l.All.Where(n => n.NftLoadBalancers.Count > 0).Select(n => l.IsHost(n.Name) ? "-" : l.NsWord(n.Name)) : Enumerable.Empty<string>()));
+        w.Line();
 
         var listeners = l.All.SelectMany(n => n.Listeners.Select(x => (n, x))).ToList();
         if (listeners.Count > 0)
@@ -326,7 +358,7 @@ public static class ScriptEmitter
             foreach (var (ns, x) in listeners)
                 w.Comment($"  {ns.Name}: {x.Protocol.Name()} port {x.Port.ToString(CultureInfo.InvariantCulture)} ({x.Owner}, {Where(x.Span)})");
         }
-        w.Line("printf 'swarmdsl apply (node %s): done; created %d namespaces and devices, changed %d rule sets\\n' \"$NODE\" \"$CREATED\" \"$CHANGED\"");
+        w.Line("printf 'swarmdsl apply (node %s): done; created %d namespaces and devices, changed %d rule sets, removed %d leftovers\\n' \"$NODE\" \"$CREATED\" \"$CHANGED\" \"$PRUNED\"");
         return w.ToString();
     }
 
@@ -371,6 +403,11 @@ public static class ScriptEmitter
             foreach (var ns in Enumerable.Reverse(l.Created)) w.Line($"drop_ns {l.NsWord(ns.Name)}");
             w.Line();
         }
+        w.Comment("Namespaces and host bridges apply remembers making that the topology no longer has (an earlier version's).");
+        w.Line("for ns in \"${MADE_NS[@]}\"; do drop_ns \"$ns\"; done");
+        w.Line("if ((${#MADE_LINKS[@]} > 0)); then");
+        w.Indent().Line("scan_links \"\"").Line("for dev in \"${MADE_LINKS[@]}\"; do drop_link \"\" \"$dev\"; done").Outdent().Line("fi");
+        w.Line();
         if (hostNs is not null)
         {
             var created = hostNs.Devices.Where(NodeLayout.IsCreated).Select(d => d.Name).ToList();
@@ -438,6 +475,18 @@ public static class ScriptEmitter
         => "type vxlan id " + vx.Vni.ToString(CultureInfo.InvariantCulture) + " dstport " + vx.DstPort.ToString(CultureInfo.InvariantCulture)
             + (vx.Learning ? " learning" : " nolearning") + (vx.Proxy ? " proxy" : " noproxy") + (vx.L2Miss ? " l2miss" : " nol2miss")
             + (vx.L3Miss ? " l3miss" : " nol3miss") + " ttl " + (vx.Ttl == 0 ? "auto" : vx.Ttl.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>A command and its arguments on one line (no trailing space when there are none).</summary>
+    private static string Words(string command, IEnumerable<string> args)
+    {
+        var sb = new System.Text.StringBuilder(command);
+        foreach (var a in args) sb.Append(' ').Append(a);
+        return sb.ToString();
+    }
+
+    /// <summary>A static route's destination as <c>ip route show</c> lists it (a host route without its /32).</summary>
+    private static string ListedDestination(RoutePlan r) =>
+        r.Destination.PrefixLength == 0 ? "default" : r.Destination.PrefixLength == 32 ? r.Destination.Address.ToString() : r.Destination.Subnet.ToString();
 
     private static string RouteSpec(RoutePlan r)
     {

@@ -37,26 +37,48 @@ preflight() {
 }
 
 # LINKS["NS/DEV"] is 1 when device DEV exists in namespace NS (set by scan_links, kept up to date by apply as it
-# makes and deletes devices); NEW_NS["NS"] is 1 for a namespace this run created (it holds only lo and no rules, so
-# it is neither scanned nor compared).
-declare -A LINKS=() NEW_NS=()
+# makes and deletes devices), LINK_MAC["NS/DEV"] its MAC as scanned; NEW_NS["NS"] is 1 for a namespace this run
+# created (it holds only lo and no rules, so it is neither scanned nor compared). L3["NS"] lists, one per line, what
+# the scan found there: "a DEV CIDR" (IPv4 addresses), "r DEST" (routes ip added: proto boot), "n ADDR DEV"
+# (permanent neighbours); NS_LINKS["NS"] the devices scanned there, space-separated. A changed topology's leftovers are
+# found in them (prune_links, prune_before, prune_after).
+declare -A LINKS=() LINK_MAC=() NS_LINKS=() NEW_NS=() L3=()
 
-# scan_links NS...: note which devices exist in each namespace (one ip process per namespace, parsed in bash).
+# scan_links NS...: note what exists in each namespace (one ip process per namespace, parsed in bash).
 scan_links() {
-  local ns out line
+  local ns key out line name rest
+  # "7: name@peer: <FLAGS> ... link/ether MAC ..." (device names hold neither ':' nor '@'), "7: name    inet CIDR ...",
+  # "ADDR dev DEV lladdr MAC PERMANENT", "DEST [via GW] dev DEV ...".
+  local re_link='^[0-9]+: ([^:@ ]+)(@[^:]*)?: <' re_addr='^[0-9]+: ([^ ]+) +inet ([0-9./]+) '
+  local re_neigh='^([0-9.]+) dev ([^ ]+) lladdr .*PERMANENT' re_route='^(default|[0-9./]+) '
   for ns in "$@"; do
     if [[ -n "$ns" ]] && ! has_ns "$ns"; then continue; fi
     if is_new "$ns"; then
       LINKS["$ns/lo"]=1
       continue
     fi
-    out="$(ipns "$ns" -o link show)" || die "cannot list the devices of namespace ${ns:-host}"
-    # Lines read "7: name@peer: <FLAGS> ..."; device names hold neither ':' nor '@'.
+    out="$(ipns "$ns" -o -4 -batch - <<<$'link show\naddr show\nroute show proto boot\nneigh show nud permanent')" \
+      || die "cannot list the devices of namespace ${ns:-host}"
+    key="${ns:--}" # the host namespace ("") is "-" here: an empty subscript is an error
+    L3["$key"]=""
+    NS_LINKS["$key"]=""
     while [[ -n "$out" ]]; do
       line="${out%%$'\n'*}"
       if [[ "$out" == *$'\n'* ]]; then out="${out#*$'\n'}"; else out=""; fi
-      line="${line#*: }"
-      LINKS["$ns/${line%%[:@]*}"]=1
+      if [[ "$line" =~ $re_link ]]; then
+        name="${BASH_REMATCH[1]}"
+        LINKS["$ns/$name"]=1
+        NS_LINKS["$key"]+="$name "
+        rest="${line#*link/ether }"
+        # shellcheck disable=SC2034 # read by apply (mac_differs), not by teardown
+        if [[ "$rest" != "$line" ]]; then LINK_MAC["$ns/$name"]="${rest%% *}"; fi
+      elif [[ "$line" =~ $re_addr ]]; then
+        L3["$key"]+="a ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"$'\n'
+      elif [[ "$line" =~ $re_neigh ]]; then
+        L3["$key"]+="n ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"$'\n'
+      elif [[ "$line" =~ $re_route ]]; then
+        L3["$key"]+="r ${BASH_REMATCH[1]}"$'\n'
+      fi
     done
   done
 }
@@ -90,20 +112,44 @@ run_bridge_batch() {
   fi
 }
 
-# State: values this node had before apply changed them (host sysctls, chain policies), restored by teardown.
-# One line per value: KIND<TAB>KEY<TAB>VALUE. The first value noted for a key is kept.
-remembered() {
+# State: values this node had before apply changed them (host sysctls, chain policies), restored by teardown, and
+# what apply made (namespaces, host bridges, nftables tables), so that a changed topology's leftovers are found.
+# One line per value: KIND<TAB>KEY<TAB>VALUE. The first value noted for a key is kept. Read once into JOURNAL
+# ("KIND<TAB>KEY" -> VALUE).
+declare -A JOURNAL=()
+JOURNAL_READ=""
+load_journal() {
   local kind key value
-  [[ -f "$STATE" ]] || return 1
+  if [[ -n "$JOURNAL_READ" ]]; then return 0; fi
+  JOURNAL_READ=1
+  [[ -f "$STATE" ]] || return 0
   while IFS=$'\t' read -r kind key value; do
-    if [[ "$kind" == "$1" && "$key" == "$2" ]]; then return 0; fi
+    if [[ -z "${JOURNAL["$kind"$'\t'"$key"]+set}" ]]; then JOURNAL["$kind"$'\t'"$key"]="$value"; fi
   done <"$STATE"
-  return 1
+}
+remembered() {
+  load_journal
+  [[ -n "${JOURNAL["$1"$'\t'"$2"]+set}" ]]
 }
 remember() {
   if remembered "$1" "$2"; then return 0; fi
   [[ -d "$STATE_DIR" ]] || mkdir -p "$STATE_DIR"
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$STATE"
+  JOURNAL["$1"$'\t'"$2"]="$3"
+}
+# forget KIND KEY: drop a remembered value (what it stood for is gone).
+forget() {
+  remembered "$1" "$2" || return 0
+  unset "JOURNAL[$1"$'\t'"$2]"
+  awk -F '\t' -v k="$1" -v key="$2" '!($1 == k && $2 == key)' "$STATE" >"$STATE.new" && mv -f "$STATE.new" "$STATE"
+}
+# journaled KIND VALUE: the keys of that kind remembered with that value, one per line.
+journaled() {
+  local entry
+  load_journal
+  for entry in "${!JOURNAL[@]}"; do
+    if [[ "${entry%%$'\t'*}" == "$1" && "${JOURNAL["$entry"]}" == "$2" ]]; then printf '%s\n' "${entry#*$'\t'}"; fi
+  done
 }
 
 """;
@@ -113,16 +159,184 @@ remember() {
 CREATED=0
 CHANGED=0
 
-# make_ns NS...: create the namespaces that do not exist yet, in one ip -batch.
+# make_ns NS...: create the namespaces that do not exist yet, in one ip -batch. Each is remembered as made by apply, or
+# kept when it was there before the first apply: only those made are ever pruned or deleted.
 make_ns() {
   local ns lines=()
   for ns in "$@"; do
-    if has_ns "$ns"; then continue; fi
+    if has_ns "$ns"; then
+      remember netns "$ns" kept
+      continue
+    fi
+    # Remembered before it is made: an apply that stops half way still has it pruned or torn down later.
+    remember netns "$ns" made
     lines+=("netns add $ns")
     NEW_NS["$ns"]=1
     CREATED=$((CREATED + 1))
   done
   run_batch "" "${lines[@]}"
+}
+
+# A changed topology's leftovers. Re-apply makes the node what a first apply of the new topology would make: what an
+# earlier apply made and the plan no longer has is removed; what was there before the first apply is never touched.
+PRUNED=0
+RESCAN=""
+
+# owned NS: whether apply made namespace NS in an earlier run (everything in it is then ours).
+owned() {
+  load_journal
+  [[ -n "$1" && "${JOURNAL["netns"$'\t'"$1"]:-}" == made ]] && ! is_new "$1"
+}
+
+# in_list WORD LIST...: whether WORD is one of LIST.
+in_list() {
+  local w="$1" x
+  shift
+  for x in "$@"; do if [[ "$x" == "$w" ]]; then return 0; fi; done
+  return 1
+}
+
+# prune_namespaces -- NS...: delete the namespaces an earlier apply made that are not among NS (with all they hold).
+prune_namespaces() {
+  local ns
+  shift # "--": a node with none still passes an argument (shellcheck SC2120)
+  while IFS= read -r ns; do
+    [[ -n "$ns" ]] || continue
+    if in_list "$ns" "$@"; then continue; fi
+    if has_ns "$ns"; then ip netns del "$ns" || die "cannot delete namespace $ns, which the topology no longer has"; PRUNED=$((PRUNED + 1)); fi
+    forget netns "$ns"
+  done <<<"$(journaled netns made)"
+}
+
+# prune_host_links -- DEV...: delete the host devices an earlier apply made (bridges) that are not among DEV.
+prune_host_links() {
+  local dev
+  shift # "--": a node with none still passes an argument (shellcheck SC2120)
+  while IFS= read -r dev; do
+    [[ -n "$dev" ]] || continue
+    if in_list "$dev" "$@"; then continue; fi
+    if ip link show dev "$dev" >/dev/null 2>&1; then ip link del dev "$dev" || die "cannot delete device $dev, which the topology no longer has"; PRUNED=$((PRUNED + 1)); fi
+    forget link "$dev"
+  done <<<"$(journaled link made)"
+}
+
+# prune_links NS DEV...: in a namespace an earlier apply made, delete the devices that are not among DEV (lo stays).
+# Deleting one end of a veth pair deletes the other, maybe in a namespace already scanned: rescan_links then lists again.
+prune_links() {
+  local ns="$1" dev
+  shift
+  owned "$ns" || return 0
+  for dev in ${NS_LINKS["$ns"]:-}; do
+    if [[ "$dev" == lo ]] || in_list "$dev" "$@"; then continue; fi
+    ipns "$ns" link del dev "$dev" 2>/dev/null || true
+    PRUNED=$((PRUNED + 1))
+    RESCAN=1
+  done
+}
+
+# rescan_links NS...: scan again after prune_links deleted devices.
+rescan_links() {
+  if [[ -z "$RESCAN" ]]; then return 0; fi
+  LINKS=()
+  LINK_MAC=()
+  scan_links "$@"
+}
+
+# mac_differs NS DEV MAC: whether DEV, found by the scan in a namespace an earlier apply made, has another MAC (devices
+# made by this run get theirs when made).
+mac_differs() {
+  owned "$1" || return 1
+  [[ -n "${LINK_MAC["$1/$2"]:-}" && "${LINK_MAC["$1/$2"]}" != "$3" ]]
+}
+
+# prune_before NS "DEV CIDR"...: in a namespace an earlier apply made, delete the IPv4 addresses not listed, before the
+# listed ones are added (deleting a subnet's first address after adding a second one in that subnet would take both).
+prune_before() {
+  local ns="$1" kind a b line
+  shift
+  owned "$ns" || return 0
+  local -a lines=()
+  while read -r kind a b; do
+    # lo keeps 127.0.0.1/8, which the kernel gives it.
+    if [[ "$kind" == a && "$a" != lo ]] && ! in_list "$a $b" "$@"; then lines+=("address del $b dev $a"); fi
+  done <<<"${L3["$ns"]:-}"
+  if ((${#lines[@]} == 0)); then return 0; fi
+  PRUNED=$((PRUNED + ${#lines[@]}))
+  local IFS=$'\n'
+  ipns "$ns" -force -batch - <<<"${lines[*]}" >/dev/null 2>&1 || true
+}
+
+# prune_after NS "r DEST"|"n ADDR DEV"...: in a namespace an earlier apply made, delete the routes it added and the
+# permanent neighbours that are not listed (those listed were just replaced).
+prune_after() {
+  local ns="$1" kind a b
+  shift
+  owned "$ns" || return 0
+  local -a lines=()
+  while read -r kind a b; do
+    if [[ "$kind" == r ]] && ! in_list "r $a" "$@"; then lines+=("route del $a"); fi
+    if [[ "$kind" == n ]] && ! in_list "n $a $b" "$@"; then lines+=("neigh del $a dev $b"); fi
+  done <<<"${L3["$ns"]:-}"
+  if ((${#lines[@]} == 0)); then return 0; fi
+  PRUNED=$((PRUNED + ${#lines[@]}))
+  local IFS=$'\n'
+  ipns "$ns" -force -batch - <<<"${lines[*]}" >/dev/null 2>&1 || true
+}
+
+# prune_fdb NS DEV MAC...: in a namespace an earlier apply made, delete the permanent entries of VXLAN device DEV
+# whose MAC is not listed.
+prune_fdb() {
+  local ns="$1" dev="$2" mac rest dst
+  shift 2
+  owned "$ns" || return 0
+  local -a lines=()
+  while read -r mac rest; do
+    [[ "$rest" == *" self permanent"* && "$rest" != *master* ]] || continue
+    if in_list "$mac" "$@"; then continue; fi
+    dst=""
+    if [[ "$rest" == *"dst "* ]]; then dst="${rest#*dst }" && dst=" dst ${dst%% *}"; fi
+    lines+=("fdb del $mac dev $dev$dst self")
+  done <<<"$(bridge -n "$ns" fdb show dev "$dev" 2>/dev/null)"
+  if ((${#lines[@]} == 0)); then return 0; fi
+  PRUNED=$((PRUNED + ${#lines[@]}))
+  local IFS=$'\n'
+  bridge -n "$ns" -force -batch - <<<"${lines[*]}" >/dev/null 2>&1 || true
+}
+
+# prune_nft -- NS...: delete table ip swarmdsl from the namespaces an earlier apply loaded it into that are not among NS
+# (the host is "-").
+prune_nft() {
+  local ns
+  shift # "--": a node with none still passes an argument (shellcheck SC2120)
+  while IFS= read -r ns; do
+    [[ -n "$ns" ]] || continue
+    if in_list "$ns" "$@"; then continue; fi
+    if [[ "$ns" == - ]]; then ns=""; fi
+    if [[ -z "$ns" ]] || has_ns "$ns"; then
+      if in_ns "$ns" nft delete table ip swarmdsl 2>/dev/null; then PRUNED=$((PRUNED + 1)); fi
+    fi
+    forget nft "${ns:--}"
+  done <<<"$(journaled nft made)"
+}
+
+# restore_unwanted KIND KEY...: put back the host values of KIND (sysctl, policy) an earlier apply changed and the plan
+# no longer sets, as teardown would.
+restore_unwanted() {
+  local kind="$1" entry key value
+  shift
+  load_journal
+  for entry in "${!JOURNAL[@]}"; do
+    [[ "${entry%%$'\t'*}" == "$kind" ]] || continue
+    key="${entry#*$'\t'}"
+    if in_list "$key" "$@"; then continue; fi
+    value="${JOURNAL["$entry"]}"
+    case "$kind" in
+      sysctl) sysctl -q -w "$key=$value" || warn "cannot put sysctl $key back to $value" ;;
+      policy) printf '*%s\n:%s %s [0:0]\nCOMMIT\n' "${key%%/*}" "${key#*/}" "$value" | iptables-restore --noflush || warn "cannot put the policy of $key back to $value" ;;
+    esac
+    PRUNED=$((PRUNED + 1))
+    forget "$kind" "$key"
+  done
 }
 
 # drop_stale NS DEV: delete a half-made device an interrupted run left behind.
@@ -278,6 +492,7 @@ ipt_apply() {
 # the file writes it; an unchanged table keeps its state (numgen counters, rule handles).
 nft_apply() {
   local ns="$1" file="$2" want live
+  remember nft "${ns:--}" made
   if is_new "$ns"; then
     in_ns "$ns" nft -f "$file" || die "nft -f failed for $file in namespace $ns"
     CHANGED=$((CHANGED + 1))
@@ -316,6 +531,10 @@ drop_ns() {
 
 # Host devices that were there before the first apply (a Docker host's own docker_gwbridge, say): left in place.
 declare -A KEPT_LINKS=()
+# Namespaces and host devices apply remembers making (also those of a topology's earlier version that a re-apply did
+# not get to remove).
+MADE_NS=()
+MADE_LINKS=()
 
 drop_link() {
   if ! has_link "$1" "$2"; then return 0; fi
@@ -339,7 +558,8 @@ restore_state() {
         fi
         ;;
       policy) policies+="*${key%%/*}"$'\n'":${key#*/} $value [0:0]"$'\n'"COMMIT"$'\n' ;;
-      link) if [[ "$value" == kept ]]; then KEPT_LINKS["$key"]=1; fi ;;
+      link) if [[ "$value" == kept ]]; then KEPT_LINKS["$key"]=1; else MADE_LINKS+=("$key"); fi ;;
+      netns) if [[ "$value" == made ]]; then MADE_NS+=("$key"); fi ;;
     esac
   done <"$STATE"
   if [[ -n "$policies" ]]; then

@@ -17,71 +17,6 @@ namespace SwarmDsl.Tests.Emit;
 /// </summary>
 public class AnsiblePlaybookTests
 {
-    // What differs between two correct builds of the same plan: interface indexes (and the peer indexes and netns ids
-    // derived from them) and the random MACs of devices whose MAC the plan leaves to the kernel.
-    private static readonly Regex IfIndex = new(@"(?m)^\d+: ", RegexOptions.Compiled);
-    private static readonly Regex PeerIndex = new(@"@if\d+", RegexOptions.Compiled);
-    private static readonly Regex NetnsId = new(@"link-netnsid \d+", RegexOptions.Compiled);
-
-    private static readonly Regex BridgeId = new(@"8000\.[0-9a-f:]+", RegexOptions.Compiled);
-    private static readonly Regex Ipv6Multicast = new(@"33:33:ff:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}", RegexOptions.Compiled);
-
-    // The lab's prefix is replaced too: the two builds happen in two labs.
-    private static string Normalized(EmitLab lab, string node)
-    {
-        var text = IfIndex.Replace(EmitScenario.Dataplane(lab, node), "");
-        text = NetnsId.Replace(PeerIndex.Replace(text, "@if"), "link-netnsid N");
-        // Bridge ids and the IPv6 multicast entries of link-local addresses derive from kernel-chosen MACs.
-        text = Ipv6Multicast.Replace(BridgeId.Replace(text, "8000.<bridge id>"), "33:33:ff:<from mac>");
-        return text.Replace(lab.Scratch.Prefix, "<lab>", StringComparison.Ordinal);
-    }
-
-    // Neighbour and FDB listings come in hash-table order: compare them as sets.
-    private static string SortTables(string text)
-    {
-        var result = new List<string>();
-        var block = new List<string>();
-        bool sorting = false;
-        void Flush()
-        {
-            block.Sort(StringComparer.Ordinal);
-            result.AddRange(block);
-            block.Clear();
-        }
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.StartsWith("--", StringComparison.Ordinal) || line.StartsWith("==", StringComparison.Ordinal))
-            {
-                Flush();
-                result.Add(line);
-                sorting = line is "-- neighbours" or "-- fdb";
-            }
-            else if (sorting) block.Add(line);
-            else result.Add(line);
-        }
-        Flush();
-        return string.Join("\n", result);
-    }
-
-    private static string Masked(string text, IEnumerable<string> randomMacs)
-    {
-        foreach (var mac in randomMacs) text = text.Replace(mac, "<random mac>", StringComparison.Ordinal);
-        return text;
-    }
-
-    // MACs present now that the plan does not give (veth ends and bridges Docker leaves to the kernel).
-    private static HashSet<string> RandomMacs(EmitLab lab)
-    {
-        var planned = new HashSet<string>(lab.Plan.Hosts.SelectMany(h => h.Namespaces).SelectMany(n => n.Devices)
-            .SelectMany(d => d.Mac is Net.MacAddress m ? new[] { m.ToString() } : Array.Empty<string>()), StringComparer.Ordinal);
-        var found = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var node in lab.NodeNs.Keys)
-            foreach (var ns in new[] { lab.NodeNs[node] }.Concat(lab.Created(node)))
-                foreach (Match m in Regex.Matches(EmitScenario.Sh(ns, "ip", "-o", "link", "show"), @"link/ether ([0-9a-f:]{17})"))
-                    if (!planned.Contains(m.Groups[1].Value)) found.Add(m.Groups[1].Value);
-        return found;
-    }
-
     private static ProcessResult Playbook(EmitLab lab, string overlay, params string[] extra)
     {
         var tmp = lab.Tree.PathOf("ansible-tmp");
@@ -126,8 +61,8 @@ public class AnsiblePlaybookTests
                 var r = reference.Run(node, "apply.sh");
                 Assert.True(r.ExitCode == 0, $"apply {node}: {r.StdErr}");
             }
-            macs.UnionWith(RandomMacs(reference));
-            foreach (var node in nodes) direct[node] = Normalized(reference, node);
+            macs.UnionWith(BuiltState.RandomMacs(reference));
+            foreach (var node in nodes) direct[node] = BuiltState.Normalized(reference, node);
         }
 
         using var lab = EmitLab.FromPlan(plan);
@@ -147,11 +82,11 @@ public class AnsiblePlaybookTests
             Assert.True(Recap(apply, node, "changed") >= 2, $"{node}: the copy and apply.sh should report a change:\n{apply.StdOut}");
             Assert.True(File.Exists(Path.Combine(remote, node, "apply.sh")), "apply.sh not copied for " + node);
         }
-        macs.UnionWith(RandomMacs(lab));
+        macs.UnionWith(BuiltState.RandomMacs(lab));
         foreach (var node in nodes)
         {
-            var viaAnsible = SortTables(Masked(Normalized(lab, node), macs));
-            var reference = SortTables(Masked(direct[node], macs));
+            var viaAnsible = BuiltState.Canonical(BuiltState.Normalized(lab, node), macs);
+            var reference = BuiltState.Canonical(direct[node], macs);
             if (viaAnsible != reference)
                 Assert.Fail($"the playbook built node {node} differently from apply.sh:\n{Snapshot.Diff(reference, viaAnsible)}");
         }

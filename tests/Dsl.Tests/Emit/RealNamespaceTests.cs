@@ -119,6 +119,97 @@ public class RealNamespaceTests
     }
 
     /// <summary>
+    /// Re-applying a changed topology gives the node exactly what a first apply of the new topology gives: namespaces of a
+    /// removed service and network go (with their devices), a task that left a network loses its leg there, a task whose address moved gets its new address and MAC
+    /// (derived from it) and loses the old one, the overlay's neighbours and FDB entries for the old address go, and a host
+    /// sysctl the new topology no longer sets is put back. Before, all of these stayed ("run the old teardown first").
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_reapplied_changed_topology_is_what_a_first_apply_of_it_builds()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        var before = Example(text
+            .Replace("    networks: [ingress]\n", "    networks: [ingress, backend]\n", StringComparison.Ordinal)
+            .Replace("address: 10.255.0.5 }", "address: 10.255.0.15 }", StringComparison.Ordinal)
+            .Replace("address: 10.255.0.6, weight: 1 }", "address: 10.255.0.16, weight: 1 }", StringComparison.Ordinal)
+            .Replace("    net.core.wmem_max: 26214400\n", "    net.core.wmem_max: 26214400\n    net.ipv4.tcp_keepalive_time: 600\n", StringComparison.Ordinal)
+            .Replace("\nservices:\n", "\n  backend:\n    driver: overlay\n    subnet: 10.20.0.0/24\n\nservices:\n  api:\n    replicas: 2\n    networks: [backend]\n", StringComparison.Ordinal));
+        Assert.Contains(before.Hosts.SelectMany(h => h.Namespaces), n => n.Name == "api.1");
+        var after = Example(text);
+        var nodes = after.Hosts.Select(h => h.Node).ToList();
+
+        var fresh = new Dictionary<string, string>(StringComparer.Ordinal);
+        var macs = new HashSet<string>(StringComparer.Ordinal);
+        using (var reference = EmitLab.FromPlan(after))
+        {
+            foreach (var node in nodes)
+            {
+                var r = reference.Run(node, "apply.sh");
+                Assert.True(r.ExitCode == 0, r.StdErr);
+            }
+            macs.UnionWith(BuiltState.RandomMacs(reference));
+            foreach (var node in nodes) fresh[node] = BuiltState.Normalized(reference, node);
+        }
+
+        using var lab = EmitLab.FromPlan(before);
+        var m = lab.NodeNs["manager"];
+        var keepalive = Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim();
+        foreach (var node in nodes)
+        {
+            var r = lab.Run(node, "apply.sh");
+            Assert.True(r.ExitCode == 0, r.StdErr);
+        }
+        Assert.Equal("600", Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim());
+        lab.Switch(after, new EmittedTree(ProvisioningEmitter.Emit(after)));
+        foreach (var node in nodes)
+        {
+            var r = lab.Run(node, "apply.sh");
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            Assert.DoesNotContain("removed 0 leftovers", r.StdOut, StringComparison.Ordinal);
+        }
+        macs.UnionWith(BuiltState.RandomMacs(lab));
+        foreach (var node in nodes)
+        {
+            var want = BuiltState.Canonical(fresh[node], macs);
+            var got = BuiltState.Canonical(BuiltState.Normalized(lab, node), macs);
+            if (want != got) Assert.Fail($"re-applied node {node} differs from a first apply of the new topology:\n{Snapshot.Diff(want, got)}");
+        }
+        Assert.Equal(keepalive, Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim());
+        foreach (var node in nodes)
+            Assert.Contains("created 0 namespaces and devices, changed 0 rule sets, removed 0 leftovers", lab.Run(node, "apply.sh").StdOut, StringComparison.Ordinal);
+        foreach (var node in nodes)
+        {
+            Assert.True(lab.Run(node, "teardown.sh").ExitCode == 0);
+            Assert.Empty(lab.Created(node));
+        }
+    }
+
+    /// <summary>
+    /// The teardown of a changed topology, run without re-applying it first, also removes what the earlier version's apply
+    /// made (the journal lists it): before, the namespaces of a removed service stayed.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Teardown_of_a_changed_topology_removes_what_the_earlier_version_made()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        var before = Example(text.Replace("\nservices:\n", "\n  backend:\n    driver: overlay\n    subnet: 10.20.0.0/24\n\nservices:\n  api:\n    replicas: 2\n    networks: [backend]\n", StringComparison.Ordinal));
+        var after = Example(text);
+        using var lab = EmitLab.FromPlan(before);
+        foreach (var node in new[] { "manager", "worker" }) Assert.True(lab.Run(node, "apply.sh").ExitCode == 0);
+        Assert.Contains(lab.Created("manager"), n => n.EndsWith("api.1", StringComparison.Ordinal) || n.EndsWith("api.2", StringComparison.Ordinal));
+        lab.Switch(after, new EmittedTree(ProvisioningEmitter.Emit(after)));
+        foreach (var node in new[] { "manager", "worker" })
+        {
+            var r = lab.Run(node, "teardown.sh");
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            Assert.Empty(lab.Created(node));
+            var links = Sh(lab.NodeNs[node], "ip", "-o", "link", "show").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => l.Split(": ")[1].Split('@')[0]).OrderBy(x => x, StringComparer.Ordinal);
+            Assert.Equal(new[] { "eth0", "lo" }, links);
+        }
+    }
+
+    /// <summary>
     /// An overlay whose VNI changed (a tester removed another network, which renumbered the derived VNIs) gets its VXLAN
     /// device made again on re-apply: before, the old device was kept with the old VNI and apply said "done".
     /// </summary>
