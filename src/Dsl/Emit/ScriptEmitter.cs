@@ -215,7 +215,7 @@ public static class ScriptEmitter
                     // Whether the first apply found a host bridge already there (the first value remembered stays): teardown
                     // then leaves it, as it found it.
                     if (l.IsHost(ns.Name))
-                        w.Line($"remember link {Shell.Quote(d.Name)} made").Outdent().Line("else").Indent().Line($"remember link {Shell.Quote(d.Name)} kept");
+                        w.Line($"remember link {Shell.Quote(d.Name)} made").Outdent().Line("else").Indent().Line($"remember link {Shell.Quote(d.Name)} kept").Line($"remember_link_state {Shell.Quote(d.Name)}");
                     w.Outdent().Line("fi");
                 }
                 else if (d.Kind == DeviceKind.Vxlan && d.Vxlan is { } vx && vx.CreatedIn == ns.Name)

@@ -27,6 +27,14 @@ ipns() {
 
 has_ns() { [[ -e "/run/netns/$1" ]]; }
 
+# in_list WORD LIST...: whether WORD is one of LIST.
+in_list() {
+  local w="$1" x
+  shift
+  for x in "$@"; do if [[ "$x" == "$w" ]]; then return 0; fi; done
+  return 1
+}
+
 # preflight TOOL...: stop, naming every missing tool.
 preflight() {
   local tool missing=()
@@ -188,13 +196,6 @@ owned() {
   [[ -n "$1" && "${JOURNAL["netns"$'\t'"$1"]:-}" == made ]] && ! is_new "$1"
 }
 
-# in_list WORD LIST...: whether WORD is one of LIST.
-in_list() {
-  local w="$1" x
-  shift
-  for x in "$@"; do if [[ "$x" == "$w" ]]; then return 0; fi; done
-  return 1
-}
 
 # prune_namespaces -- NS...: delete the namespaces an earlier apply made that are not among NS (with all they hold).
 prune_namespaces() {
@@ -353,6 +354,24 @@ vxlan_is() {
   local out
   out="$(ipns "$1" -d -o link show dev "$2" 2>/dev/null)" || return 1
   [[ "$out" == *" vxlan id $3 "* && "$out" == *" dstport $4 "* ]]
+}
+
+# remember_link_state DEV: note, once, the MTU, up state and IPv4 addresses of a host device that was there before the
+# first apply (a Docker host's own docker_gwbridge), which apply is about to configure: teardown puts them back.
+remember_link_state() {
+  local out mtu flags up=down addrs="" line
+  if remembered linkstate "$1"; then return 0; fi
+  out="$(ip -o link show dev "$1")" || return 0
+  mtu="${out#* mtu }" && mtu="${mtu%% *}"
+  flags="${out#*<}" && flags="${flags%%>*}"
+  if [[ ",$flags," == *",UP,"* ]]; then up=up; fi
+  while IFS= read -r line; do
+    [[ "$line" == *" inet "* ]] || continue
+    line="${line#* inet }"
+    addrs+="${line%% *} "
+  done <<<"$(ip -o -4 addr show dev "$1")"
+  remember linkaddrs "$1" "${addrs% }"
+  remember linkstate "$1" "$mtu $up"
 }
 
 # made NS DEV: note a device the coming batch makes.
@@ -530,7 +549,7 @@ drop_ns() {
 }
 
 # Host devices that were there before the first apply (a Docker host's own docker_gwbridge, say): left in place.
-declare -A KEPT_LINKS=()
+declare -A KEPT_LINKS=() LINK_STATE=() LINK_ADDRS=()
 # Namespaces and host devices apply remembers making (also those of a topology's earlier version that a re-apply did
 # not get to remove).
 MADE_NS=()
@@ -538,10 +557,32 @@ MADE_LINKS=()
 
 drop_link() {
   if ! has_link "$1" "$2"; then return 0; fi
-  if [[ -z "$1" && -n "${KEPT_LINKS["$2"]:-}" ]]; then return 0; fi
+  if [[ -z "$1" && -n "${KEPT_LINKS["$2"]:-}" ]]; then
+    restore_link "$2"
+    return 0
+  fi
   ipns "$1" link del dev "$2" 2>/dev/null || true
   REMOVED=$((REMOVED + 1))
 }
+
+# restore_link DEV: put a kept host device back as the first apply found it: its MTU, its IPv4 addresses (those apply
+# added go) and its up state.
+restore_link() {
+  local state="${LINK_STATE["$1"]:-}" addr line
+  if [[ -z "$state" ]]; then return 0; fi
+  local -a had=()
+  read -r -a had <<<"${LINK_ADDRS["$1"]:-}"
+  while IFS= read -r line; do
+    [[ "$line" == *" inet "* ]] || continue
+    line="${line#* inet }"
+    addr="${line%% *}"
+    if ! in_list "$addr" "${had[@]}"; then quietly ip address del "$addr" dev "$1"; fi
+  done <<<"$(ip -o -4 addr show dev "$1" 2>/dev/null)"
+  for addr in "${had[@]}"; do quietly ip address add "$addr" dev "$1"; done
+  quietly ip link set dev "$1" mtu "${state%% *}"
+  if [[ "${state#* }" == down ]]; then quietly ip link set dev "$1" down; fi
+}
+
 
 # quietly CMD...: run CMD, ignoring failure (for objects that may already be gone).
 quietly() { "$@" >/dev/null 2>&1 || true; }
@@ -559,6 +600,8 @@ restore_state() {
         ;;
       policy) policies+="*${key%%/*}"$'\n'":${key#*/} $value [0:0]"$'\n'"COMMIT"$'\n' ;;
       link) if [[ "$value" == kept ]]; then KEPT_LINKS["$key"]=1; else MADE_LINKS+=("$key"); fi ;;
+      linkstate) LINK_STATE["$key"]="$value" ;;
+      linkaddrs) LINK_ADDRS["$key"]="$value" ;;
       netns) if [[ "$value" == made ]]; then MADE_NS+=("$key"); fi ;;
     esac
   done <"$STATE"

@@ -265,19 +265,28 @@ public class RealNamespaceTests
     }
     /// <summary>
     /// A docker_gwbridge that was on the host before the first apply (a Docker host's own) is reused by apply and left by
-    /// teardown; one apply made is removed (the other tests' teardowns). Found by a tester: teardown deleted it.
+    /// teardown as it was found (address, MTU, down); one apply made is removed (the other tests' teardowns). Found by a
+    /// tester: teardown deleted it; then it kept apply's address, MTU and up state.
     /// </summary>
     [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
     public void A_host_bridge_that_was_there_before_apply_outlives_teardown()
     {
         using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
         var m = lab.NodeNs["manager"];
-        HostLinux.Run("ip", "-n", m, "link", "add", "docker_gwbridge", "type", "bridge").EnsureSuccess("pre-existing bridge");
+        HostLinux.Run("ip", "-n", m, "link", "add", "docker_gwbridge", "mtu", "1400", "type", "bridge").EnsureSuccess("pre-existing bridge");
+        HostLinux.Run("ip", "-n", m, "address", "add", "192.0.2.1/24", "dev", "docker_gwbridge").EnsureSuccess("its address");
+        string State() => Sh(m, "ip", "-o", "-4", "addr", "show", "dev", "docker_gwbridge").Split('\n')
+            .Where(l => l.Length > 0).Select(l => l.Split(" inet ")[1].Split(' ')[0]).Aggregate("", (a, b) => a + b + " ")
+            + Sh(m, "ip", "-o", "link", "show", "dev", "docker_gwbridge").Split(" qdisc")[0].Split(": ", 2)[1];
+        var found = State();
+        Assert.Equal("192.0.2.1/24 docker_gwbridge: <BROADCAST,MULTICAST> mtu 1400", found);
         for (int i = 0; i < 2; i++) Assert.True(lab.Run("manager", "apply.sh").ExitCode == 0);
+        Assert.NotEqual(found, State());
         var teardown = lab.Run("manager", "teardown.sh");
         Assert.True(teardown.ExitCode == 0, teardown.StdErr);
-        Assert.Equal(0, HostLinux.Run("ip", "-n", m, "link", "show", "docker_gwbridge").ExitCode);
         Assert.Empty(lab.Created("manager"));
+        // As the first apply found it: its own address only, its MTU, and down.
+        Assert.Equal(found, State());
     }
 
     /// <summary>
