@@ -135,12 +135,14 @@ internal sealed class LabVerify
                 for (int i = 0; i < _count; i++)
                 {
                     int sourcePort = i == 0 ? p.SampledPort : 0;
+                    if (i == 0) ForgetTunnelFlows();
                     list.Add(p.Port.Protocol == IpProtocol.Tcp
                         ? probe.Tcp(p.Flow.Destination, p.Flow.DestinationPort, sourcePort)
                         : probe.Udp(p.Flow.Destination, p.Flow.DestinationPort, sourcePort));
                 }
                 answers.Add(list);
             }
+            ForgetTunnelFlows();
             var mtu = probe.OversizedPacket(mtuProbe.Port.Protocol, mtuProbe.Flow.Destination, mtuProbe.Flow.DestinationPort, mtuPort, Plan.Underlay.Mtu);
             return (answers, mtu);
         });
@@ -155,12 +157,14 @@ internal sealed class LabVerify
             var list = new List<string>();
             for (int i = 0; i < _count; i++)
             {
+                if (i == 0) sim.ForgetTunnelFlows(Plan.Underlay.DataPathPort);
                 var t = sim.Connect(p.Flow, 1)[0];
                 if (i == 0) simSampled.Add(t);
                 list.Add(Outcome(t));
             }
             simAnswers.Add(list);
         }
+        sim.ForgetTunnelFlows(Plan.Underlay.DataPathPort);
         var mtuTrace = sim.Send(sim.Cluster.ExternalClient(Plan.Underlay.ExternalClient).Index, OversizedPacket(mtuProbe, mtuPort));
 
         if (interrupt.Requested) return Interrupted();
@@ -264,6 +268,21 @@ internal sealed class LabVerify
         }
         HostCommand.Run("ip", "-n", Names.Client, "route", "flush", "cache");
         return true;
+    }
+
+    /// <summary>
+    /// Before each traced exchange, in every node namespace: forget the VXLAN outer flows (<c>conntrack -D -p udp
+    /// --orig-port-dst</c> the data path port), as the simulation does (<see cref="Simulation.ForgetTunnelFlows"/>). The
+    /// outer UDP source port is the kernel's flow hash (<c>udp_flow_src_port</c>, random boot-time key), so a traced
+    /// packet's outer 5-tuple could be one an earlier, untraced flow already left in conntrack; that datagram is then not
+    /// the first of its tuple and skips the nat chains the simulation (with its own port hash) shows it crossing.
+    /// Runs on the client's thread: nsenter enters each namespace by its path.
+    /// </summary>
+    private void ForgetTunnelFlows()
+    {
+        var port = Plan.Underlay.DataPathPort.ToString(CultureInfo.InvariantCulture);
+        foreach (var h in Plan.Hosts)
+            HostCommand.InNetns(Names.Node(h.Node), "conntrack", "-D", "-p", "udp", "--orig-port-dst", port); // exit 1: none
     }
 
     private void SaveRawTraces(KernelTrace trace)

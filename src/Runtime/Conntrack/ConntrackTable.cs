@@ -177,6 +177,15 @@ public sealed class ConntrackTable
         return n;
     }
 
+    /// <summary>Destroys every live entry <paramref name="match"/> selects (<c>conntrack -D</c> with a filter); returns how many.</summary>
+    public int RemoveWhere(Func<ConntrackEntry, bool> match)
+    {
+        int n = 0;
+        for (int i = 0; i < _used; i++)
+            if (_entries[i].InUse && match(_entries[i])) { Destroy(i); n++; }
+        return n;
+    }
+
     /// <summary>Finds the entry holding <paramref name="tuple"/> in either direction, expired or not.</summary>
     public bool TryLookup(in ConnTuple tuple, out int index, out CtDirection direction)
     {

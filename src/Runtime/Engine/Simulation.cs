@@ -119,6 +119,21 @@ public sealed class Simulation
     }
 
     /// <summary>
+    /// Forgets the tunnel's outer flows in every node namespace (<c>conntrack -D -p udp --orig-port-dst PORT</c>): the VXLAN
+    /// datagrams' conntrack entries, which carry no NAT and no state that a connection depends on. Whether an outer
+    /// datagram is the first of its 5-tuple (and so crosses the nat chains) depends on its UDP source port, a hash the
+    /// kernel keys with a random boot-time value; after this call it is the first in the kernel and here alike.
+    /// </summary>
+    public int ForgetTunnelFlows(int dataPathPort)
+    {
+        int n = 0;
+        foreach (var ns in Cluster.Namespaces)
+            if (ns.Kind == NamespaceKind.Host && !ns.Conntrack.IsUnused)
+                n += ns.Conntrack.RemoveWhere(e => e.Original.Protocol == IpProtocol.Udp && e.Original.DestinationPort == dataPathPort);
+        return n;
+    }
+
+    /// <summary>
     /// <see cref="Reset"/> when nothing but connections and packets happened since the last reset: only the namespaces
     /// that traffic entered are reset (the analyses that probe one connection at a time use it).
     /// </summary>
