@@ -190,17 +190,23 @@ internal sealed class KernelTrace : IDisposable
             bool tcp = f.Protocol == IpProtocol.Tcp;
             var proto = tcp ? "tcp" : "udp";
             var syn = tcp ? " tcp flags & syn == syn" : "";
-            // A reply is the SYN-ACK, or the RST of a port nobody listens on (the simulation walks that too).
-            var synOrRst = tcp ? " tcp flags & (syn | rst) != 0" : "";
+            // A reply is the SYN-ACK, or the RST of a port nobody listens on (the simulation walks that too). That RST
+            // answers the SYN, which carried no ACK, so it is RST|ACK with sequence number 0 (tcp_v4_send_reset); a RST at
+            // the connection's teardown (the server's socket already gone when the client's FIN or ACK arrives: RST without
+            // ACK, sequence = the acknowledged one) is not part of the exchange and is not traced.
+            var replies = tcp ? new[] { " tcp flags & (syn | ack) == syn | ack", " tcp flags & (rst | ack) == rst | ack tcp sequence 0" } : new[] { "" };
             // Behind the outer UDP header: 8 UDP + 8 VXLAN + 14 Ethernet bytes, then the inner IPv4 header (20 bytes, protocol
             // at byte 9), then the inner ports; the TCP flags are byte 13 of the inner TCP header.
             var inner = " udp dport " + vx + " @th,312,8 " + (tcp ? "6" : "17");
             var innerSyn = tcp ? " @th,504,8 & 0x2 == 0x2" : "";
-            var innerSynOrRst = tcp ? " @th,504,8 & 0x6 != 0" : "";
+            // The same two replies inside VXLAN: flags byte 13 and sequence number (bytes 4-7) of the inner TCP header.
+            var innerReplies = tcp ? new[] { " @th,504,8 & 0x12 == 0x12", " @th,504,8 & 0x14 == 0x14 @th,432,32 0" } : new[] { "" };
             rules.Append("\t\t").Append(proto).Append(" sport ").Append(port).Append(syn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
-            rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(synOrRst).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            foreach (var r in replies)
+                rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(r).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             rules.Append("\t\t").Append(inner).Append(" @th,400,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
-            rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(innerSynOrRst).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            foreach (var r in innerReplies)
+                rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(r).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             // An ICMP error about a packet of the flow travels back like a reply; it quotes that packet (ports 28 bytes
             // behind the ICMP header: 8 ICMP + 20 IPv4), with the client's port as the quoted source port.
             rules.Append("\t\ticmp type { destination-unreachable, time-exceeded } @th,224,16 ").Append(port)

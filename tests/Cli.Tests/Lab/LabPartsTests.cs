@@ -88,8 +88,11 @@ public class LabPartsTests
         Assert.Contains("type filter hook output priority -350; policy accept;", script, StringComparison.Ordinal);
         Assert.Contains("tcp sport 12000 tcp flags & syn == syn meta nftrace set 1 comment \"flow 0 request\"", script, StringComparison.Ordinal);
         // A reply is the SYN-ACK or the RST of a port nobody listens on (a tester's empty service: the kernel answered RST).
-        Assert.Contains("tcp dport 12000 tcp flags & (syn | rst) != 0 meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
-        Assert.Contains("udp dport 4789 @th,312,8 6 @th,416,16 12000 @th,504,8 & 0x6 != 0 meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
+        // Only the RST that answers the SYN (RST|ACK, sequence 0), not one at the connection's teardown.
+        Assert.Contains("tcp dport 12000 tcp flags & (syn | ack) == syn | ack meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
+        Assert.Contains("tcp dport 12000 tcp flags & (rst | ack) == rst | ack tcp sequence 0 meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
+        Assert.Contains("udp dport 4789 @th,312,8 6 @th,416,16 12000 @th,504,8 & 0x12 == 0x12 meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
+        Assert.Contains("udp dport 4789 @th,312,8 6 @th,416,16 12000 @th,504,8 & 0x14 == 0x14 @th,432,32 0 meta nftrace set 1 comment \"flow 0 reply\"", script, StringComparison.Ordinal);
         Assert.Contains("udp dport 4789 @th,312,8 6 @th,400,16 12000 @th,504,8 & 0x2 == 0x2 meta nftrace set 1 comment \"flow 0 request\"", script, StringComparison.Ordinal);
         Assert.Contains("udp dport 12001 meta nftrace set 1 comment \"flow 1 reply\"", script, StringComparison.Ordinal);
         Assert.Contains("udp dport 4789 @th,312,8 17 @th,400,16 12001 meta nftrace set 1 comment \"flow 1 request\"", script, StringComparison.Ordinal);
