@@ -227,4 +227,23 @@ public class EngineTests
         Assert.Equal(0, c.Reply!.Disposition.Final.IcmpType);
         Assert.Equal(DispositionKind.Delivered, c.Reply.Disposition.Kind);
     }
+
+    /// <summary>
+    /// A flood on a bridge decides which port leads to a MAC from the plan when the port's veth peer is a plain device: the
+    /// namespace behind another port is not built. Before, a frame from the VXLAN device to a task whose MAC the overlay
+    /// bridge had not learned built every container on that node's bridge (on a 100-node topology, every task of every
+    /// node a sweep's backends were on). The first connection to the manager's published port is balanced to web.2 on the
+    /// worker: the worker's overlay bridge floods it past its ingress_sbox's port, which nothing else needs.
+    /// </summary>
+    [Fact]
+    public void A_flood_does_not_build_the_namespace_behind_another_port()
+    {
+        var sim = new Simulation(ExamplePlans.Ipvs);
+        Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out var error), error);
+        var c = sim.Connect(flow, 1)[0];
+        Assert.Contains(c.Request.AllSteps(), s => s is BridgeStep { Bridge: "docker_gwbridge" });
+        Assert.Equal(DispositionKind.Delivered, c.Request.Disposition.Kind);
+        Assert.Contains("worker/web.2", c.Request.Disposition.Where, System.StringComparison.Ordinal);
+        Assert.False(sim.Cluster.Namespaces.Single(n => n.Node == "worker" && n.Name == "ingress_sbox").BodyBuilt);
+    }
 }

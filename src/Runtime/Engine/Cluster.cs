@@ -690,7 +690,12 @@ public sealed class Cluster
             if (p.Peer is VethPeer peer && _byName.TryGetValue(ns.Node + "/" + peer.Namespace, out var pn))
             {
                 int pd = DeviceIndex(_namespaces[pn], peer.Device);
-                if (pd >= 0) { d.PeerNamespace = pn; d.PeerDevice = pd; }
+                if (pd >= 0)
+                {
+                    d.PeerNamespace = pn;
+                    d.PeerDevice = pd;
+                    d.PeerPlainMac = PlainMac(_namespaces[pn], peer.Device);
+                }
             }
             if (p.Vxlan is VxlanPlan vx && _byName.TryGetValue(ns.Node + "/" + vx.CreatedIn, out var sn)) d.VxlanSocketNamespace = sn;
         }
@@ -733,6 +738,17 @@ public sealed class Cluster
     /// (lo when the plan has none, the plan's devices, the host's underlay interface when the plan leaves it out), the last
     /// of equal names winning as in DeviceByName.
     /// </summary>
+    // A device's MAC as BuildBody gives it, if it is a plain device (not a bridge, no master): null otherwise, or when
+    // the plan does not list it. Read from the plan, so the namespace is not built for it.
+    private static MacAddress? PlainMac(NamespaceRuntime ns, string name)
+    {
+        foreach (var d in ns.Plan!.Devices)
+            if (d.Name == name)
+                return d.Kind is DeviceKind.Bridge or DeviceKind.Loopback || d.Master is not null ? null
+                    : d.Mac ?? DerivedMac(ns.Host!.Node + "/" + ns.Plan.Name + "/" + d.Name);
+        return null;
+    }
+
     private static int DeviceIndex(NamespaceRuntime ns, string name)
     {
         if (ns.BodyBuilt) return ns.DeviceByName.TryGetValue(name, out var built) ? built : -1;

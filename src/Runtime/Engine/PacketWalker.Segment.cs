@@ -156,6 +156,11 @@ internal sealed partial class PacketWalker
             // A veth whose peer is a plain device (no bridge behind it): its side of the segment is that device alone, and
             // the search would only compare its MAC. Containers' ports are these, and an overlay bridge floods past dozens.
             var port = ns.Devices[p];
+            if (port.PeerPlainMac is MacAddress plain)
+            {
+                if (plain == mac) return p;
+                continue;
+            }
             if (port.Kind == DeviceKind.Veth && port.PeerNamespace >= 0)
             {
                 var peer = _c[port.PeerNamespace].Devices[port.PeerDevice];

@@ -48,6 +48,11 @@ public sealed class DeviceRuntime
     public int PeerNamespace { get; internal set; } = -1;
     /// <summary>Veth peer device index.</summary>
     public int PeerDevice { get; internal set; } = -1;
+    /// <summary>
+    /// For a veth whose peer is a plain device (no bridge behind it): the peer's MAC, known from the plan without building
+    /// the peer's namespace (a flood on a bridge with dozens of containers' ports would otherwise build every container).
+    /// </summary>
+    public MacAddress? PeerPlainMac { get; internal set; }
     /// <summary>For a bridge: its ports.</summary>
     public int[] Ports { get; internal set; } = Array.Empty<int>();
 
