@@ -678,6 +678,17 @@ public sealed class Cluster
         if (ns.RouteTrie.Add(r.Destination.Subnet, ns.Routes.Count)) ns.Routes.Add(r);
     }
 
+    // A device's MAC as BuildBody gives it, if it is a plain device (not a bridge, no master): null otherwise, or when
+    // the plan does not list it. Read from the plan, so the namespace is not built for it; the last of equal names, as
+    // DeviceIndex.
+    private static MacAddress? PlainMac(NamespaceRuntime ns, string name)
+    {
+        DevicePlan? found = null;
+        foreach (var d in ns.Plan!.Devices) if (d.Name == name) found = d;
+        if (found is null || found.Kind is DeviceKind.Bridge or DeviceKind.Loopback || found.Master is not null) return null;
+        return found.Mac ?? DerivedMac(ns.Host!.Node + "/" + ns.Plan.Name + "/" + found.Name);
+    }
+
     // Veth peers, bridge masters and ports, VXLAN sockets of one namespace. A peer in a namespace not built yet is named by
     // its index in that namespace's plan, so linking never builds another namespace.
     private void LinkDevices(NamespaceRuntime ns)
@@ -738,17 +749,6 @@ public sealed class Cluster
     /// (lo when the plan has none, the plan's devices, the host's underlay interface when the plan leaves it out), the last
     /// of equal names winning as in DeviceByName.
     /// </summary>
-    // A device's MAC as BuildBody gives it, if it is a plain device (not a bridge, no master): null otherwise, or when
-    // the plan does not list it. Read from the plan, so the namespace is not built for it.
-    private static MacAddress? PlainMac(NamespaceRuntime ns, string name)
-    {
-        foreach (var d in ns.Plan!.Devices)
-            if (d.Name == name)
-                return d.Kind is DeviceKind.Bridge or DeviceKind.Loopback || d.Master is not null ? null
-                    : d.Mac ?? DerivedMac(ns.Host!.Node + "/" + ns.Plan.Name + "/" + d.Name);
-        return null;
-    }
-
     private static int DeviceIndex(NamespaceRuntime ns, string name)
     {
         if (ns.BodyBuilt) return ns.DeviceByName.TryGetValue(name, out var built) ? built : -1;
