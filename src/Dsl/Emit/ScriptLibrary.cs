@@ -27,13 +27,15 @@ ipns() {
 
 has_ns() { [[ -e "/run/netns/$1" ]]; }
 
-# in_list WORD LIST...: whether WORD is one of LIST.
-in_list() {
-  local w="$1" x
-  shift
-  for x in "$@"; do if [[ "$x" == "$w" ]]; then return 0; fi; done
-  return 1
+# want WORD...: make WORD... the set wanted() asks (a set, not a list: an overlay namespace of a large topology has
+# thousands of neighbours, and scanning a list for each would be quadratic).
+declare -A WANT=()
+want() {
+  local x
+  WANT=()
+  for x in "$@"; do if [[ -n "$x" ]]; then WANT["$x"]=1; fi; done
 }
+wanted() { [[ -n "$1" && -n "${WANT["$1"]:-}" ]]; }
 
 # preflight TOOL...: stop, naming every missing tool.
 preflight() {
@@ -54,7 +56,8 @@ declare -A LINKS=() LINK_MAC=() NS_LINKS=() NEW_NS=() L3=()
 
 # scan_links NS...: note what exists in each namespace (one ip process per namespace, parsed in bash).
 scan_links() {
-  local ns key out line name rest
+  local ns key out line name rest what
+  local -a lines=()
   # "7: name@peer: <FLAGS> ... link/ether MAC ..." (device names hold neither ':' nor '@'), "7: name    inet CIDR ...",
   # "ADDR dev DEV lladdr MAC PERMANENT", "DEST [via GW] dev DEV ...".
   local re_link='^[0-9]+: ([^:@ ]+)(@[^:]*)?: <' re_addr='^[0-9]+: ([^ ]+) +inet ([0-9./]+) '
@@ -65,14 +68,17 @@ scan_links() {
       LINKS["$ns/lo"]=1
       continue
     fi
-    out="$(ipns "$ns" -o -4 -batch - <<<$'link show\naddr show\nroute show proto boot\nneigh show nud permanent')" \
-      || die "cannot list the devices of namespace ${ns:-host}"
+    # Addresses, routes and neighbours only where prune_before and prune_after may look (an overlay namespace of a large
+    # topology lists thousands of neighbours).
+    what=$'link show'
+    if owned "$ns"; then what+=$'\naddr show\nroute show proto boot\nneigh show nud permanent'; fi
+    out="$(ipns "$ns" -o -4 -batch - <<<"$what")" || die "cannot list the devices of namespace ${ns:-host}"
     key="${ns:--}" # the host namespace ("") is "-" here: an empty subscript is an error
     L3["$key"]=""
     NS_LINKS["$key"]=""
-    while [[ -n "$out" ]]; do
-      line="${out%%$'\n'*}"
-      if [[ "$out" == *$'\n'* ]]; then out="${out#*$'\n'}"; else out=""; fi
+    # One mapfile, then the lines: cutting the first line off a listing of thousands of lines copies the rest each time.
+    mapfile -t lines <<<"$out"
+    for line in "${lines[@]}"; do
       if [[ "$line" =~ $re_link ]]; then
         name="${BASH_REMATCH[1]}"
         LINKS["$ns/$name"]=1
@@ -151,6 +157,12 @@ forget() {
   unset "JOURNAL[$1"$'\t'"$2]"
   awk -F '\t' -v k="$1" -v key="$2" '!($1 == k && $2 == key)' "$STATE" >"$STATE.new" && mv -f "$STATE.new" "$STATE"
 }
+# owned NS: whether apply made namespace NS in an earlier run (everything in it is then ours).
+owned() {
+  load_journal
+  [[ -n "$1" && "${JOURNAL["netns"$'\t'"$1"]:-}" == made ]] && ! is_new "$1"
+}
+
 # journaled KIND VALUE: the keys of that kind remembered with that value, one per line.
 journaled() {
   local entry
@@ -190,20 +202,14 @@ make_ns() {
 PRUNED=0
 RESCAN=""
 
-# owned NS: whether apply made namespace NS in an earlier run (everything in it is then ours).
-owned() {
-  load_journal
-  [[ -n "$1" && "${JOURNAL["netns"$'\t'"$1"]:-}" == made ]] && ! is_new "$1"
-}
-
-
 # prune_namespaces -- NS...: delete the namespaces an earlier apply made that are not among NS (with all they hold).
 prune_namespaces() {
   local ns
   shift # "--": a node with none still passes an argument (shellcheck SC2120)
+  want "$@"
   while IFS= read -r ns; do
     [[ -n "$ns" ]] || continue
-    if in_list "$ns" "$@"; then continue; fi
+    if wanted "$ns"; then continue; fi
     if has_ns "$ns"; then ip netns del "$ns" || die "cannot delete namespace $ns, which the topology no longer has"; PRUNED=$((PRUNED + 1)); fi
     forget netns "$ns"
   done <<<"$(journaled netns made)"
@@ -213,9 +219,10 @@ prune_namespaces() {
 prune_host_links() {
   local dev
   shift # "--": a node with none still passes an argument (shellcheck SC2120)
+  want "$@"
   while IFS= read -r dev; do
     [[ -n "$dev" ]] || continue
-    if in_list "$dev" "$@"; then continue; fi
+    if wanted "$dev"; then continue; fi
     if ip link show dev "$dev" >/dev/null 2>&1; then ip link del dev "$dev" || die "cannot delete device $dev, which the topology no longer has"; PRUNED=$((PRUNED + 1)); fi
     forget link "$dev"
   done <<<"$(journaled link made)"
@@ -227,8 +234,9 @@ prune_links() {
   local ns="$1" dev
   shift
   owned "$ns" || return 0
+  want "$@"
   for dev in ${NS_LINKS["$ns"]:-}; do
-    if [[ "$dev" == lo ]] || in_list "$dev" "$@"; then continue; fi
+    if [[ "$dev" == lo ]] || wanted "$dev"; then continue; fi
     ipns "$ns" link del dev "$dev" 2>/dev/null || true
     PRUNED=$((PRUNED + 1))
     RESCAN=1
@@ -256,10 +264,11 @@ prune_before() {
   local ns="$1" kind a b line
   shift
   owned "$ns" || return 0
+  want "$@"
   local -a lines=()
   while read -r kind a b; do
     # lo keeps 127.0.0.1/8, which the kernel gives it.
-    if [[ "$kind" == a && "$a" != lo ]] && ! in_list "$a $b" "$@"; then lines+=("address del $b dev $a"); fi
+    if [[ "$kind" == a && "$a" != lo ]] && ! wanted "$a $b"; then lines+=("address del $b dev $a"); fi
   done <<<"${L3["$ns"]:-}"
   if ((${#lines[@]} == 0)); then return 0; fi
   PRUNED=$((PRUNED + ${#lines[@]}))
@@ -273,10 +282,11 @@ prune_after() {
   local ns="$1" kind a b
   shift
   owned "$ns" || return 0
+  want "$@"
   local -a lines=()
   while read -r kind a b; do
-    if [[ "$kind" == r ]] && ! in_list "r $a" "$@"; then lines+=("route del $a"); fi
-    if [[ "$kind" == n ]] && ! in_list "n $a $b" "$@"; then lines+=("neigh del $a dev $b"); fi
+    if [[ "$kind" == r ]] && ! wanted "r $a"; then lines+=("route del $a"); fi
+    if [[ "$kind" == n ]] && ! wanted "n $a $b"; then lines+=("neigh del $a dev $b"); fi
   done <<<"${L3["$ns"]:-}"
   if ((${#lines[@]} == 0)); then return 0; fi
   PRUNED=$((PRUNED + ${#lines[@]}))
@@ -290,10 +300,11 @@ prune_fdb() {
   local ns="$1" dev="$2" mac rest dst
   shift 2
   owned "$ns" || return 0
+  want "$@"
   local -a lines=()
   while read -r mac rest; do
     [[ "$rest" == *" self permanent"* && "$rest" != *master* ]] || continue
-    if in_list "$mac" "$@"; then continue; fi
+    if wanted "$mac"; then continue; fi
     dst=""
     if [[ "$rest" == *"dst "* ]]; then dst="${rest#*dst }" && dst=" dst ${dst%% *}"; fi
     lines+=("fdb del $mac dev $dev$dst self")
@@ -309,9 +320,10 @@ prune_fdb() {
 prune_nft() {
   local ns
   shift # "--": a node with none still passes an argument (shellcheck SC2120)
+  want "$@"
   while IFS= read -r ns; do
     [[ -n "$ns" ]] || continue
-    if in_list "$ns" "$@"; then continue; fi
+    if wanted "$ns"; then continue; fi
     if [[ "$ns" == - ]]; then ns=""; fi
     if [[ -z "$ns" ]] || has_ns "$ns"; then
       if in_ns "$ns" nft delete table ip swarmdsl 2>/dev/null; then PRUNED=$((PRUNED + 1)); fi
@@ -325,11 +337,12 @@ prune_nft() {
 restore_unwanted() {
   local kind="$1" entry key value
   shift
+  want "$@"
   load_journal
   for entry in "${!JOURNAL[@]}"; do
     [[ "${entry%%$'\t'*}" == "$kind" ]] || continue
     key="${entry#*$'\t'}"
-    if in_list "$key" "$@"; then continue; fi
+    if wanted "$key"; then continue; fi
     value="${JOURNAL["$entry"]}"
     case "$kind" in
       sysctl) sysctl -q -w "$key=$value" || warn "cannot put sysctl $key back to $value" ;;
@@ -572,11 +585,12 @@ restore_link() {
   if [[ -z "$state" ]]; then return 0; fi
   local -a had=()
   read -r -a had <<<"${LINK_ADDRS["$1"]:-}"
+  want "${had[@]}"
   while IFS= read -r line; do
     [[ "$line" == *" inet "* ]] || continue
     line="${line#* inet }"
     addr="${line%% *}"
-    if ! in_list "$addr" "${had[@]}"; then quietly ip address del "$addr" dev "$1"; fi
+    if ! wanted "$addr"; then quietly ip address del "$addr" dev "$1"; fi
   done <<<"$(ip -o -4 addr show dev "$1" 2>/dev/null)"
   for addr in "${had[@]}"; do quietly ip address add "$addr" dev "$1"; done
   quietly ip link set dev "$1" mtu "${state%% *}"
