@@ -246,4 +246,30 @@ public class EngineTests
         Assert.Contains("worker/web.2", c.Request.Disposition.Where, System.StringComparison.Ordinal);
         Assert.False(sim.Cluster.Namespaces.Single(n => n.Node == "worker" && n.Name == "ingress_sbox").BodyBuilt);
     }
+
+    /// <summary>
+    /// <c>arp_ignore</c> as the kernel's <c>arp_ignore()</c> reads it: 8 never answers, so nothing on the underlay resolves
+    /// the node's address; 1–3 answer for the address on the receiving device (the client is in its subnet), and the
+    /// reserved 4–7 and values above 8 answer as 0. A tester found every value above 0 taken as 1: 8 answered.
+    /// </summary>
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(3, true)]
+    [InlineData(5, true)]
+    [InlineData(8, false)]
+    [InlineData(9, true)]
+    public void Arp_ignore_8_never_answers(int value, bool answered)
+    {
+        var yaml = "version: 1\nname: tarp\nnodes:\n  m1: { role: manager, address: 10.91.0.11/24 }\n"
+            + "  w1: { address: 10.91.0.12/24, sysctls: { net.ipv4.conf.all.arp_ignore: " + value + " } }\n";
+        var compiled = SwarmDsl.SwarmCompiler.CompileToPlan("tarp.swarm.yaml", yaml, new SwarmDsl.Lowering.LoweringOptions(SwarmDsl.Plan.LoadBalancerBackend.Ipvs));
+        Assert.True(compiled.Plan is not null, string.Join("\n", compiled.Diagnostics));
+        var sim = new Simulation(compiled.Plan!);
+        Assert.True(sim.TryResolve("external", "w1", out var flow, out var error), error);
+        var trace = sim.Connect(flow, 1)[0].Request;
+        Assert.Equal(answered, trace.Disposition.Kind == DispositionKind.Delivered);
+        if (!answered) Assert.Contains("10.91.0.12", trace.Disposition.Detail, System.StringComparison.Ordinal);
+    }
 }

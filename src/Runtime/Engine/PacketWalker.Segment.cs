@@ -22,7 +22,10 @@ internal sealed partial class PacketWalker
     /// their FDB) — breadth first in device order. ARP mode looks for whoever answers for <paramref name="ip"/> (any
     /// local address: <c>arp_ignore=0</c>); MAC mode looks for the owner of <paramref name="mac"/>.
     /// </summary>
-    private int SearchSegment(int startNs, int startDev, bool byMac, Ipv4Address ip, MacAddress mac, out MacAddress answer)
+    private int SearchSegment(int startNs, int startDev, bool byMac, Ipv4Address ip, MacAddress mac, out MacAddress answer) =>
+        SearchSegment(startNs, startDev, byMac, ip, mac, Ipv4Address.Any, out answer);
+
+    private int SearchSegment(int startNs, int startDev, bool byMac, Ipv4Address ip, MacAddress mac, Ipv4Address sender, out MacAddress answer)
     {
         _segment.Clear();
         _segmentSearch = _c.NextSegmentSearch();
@@ -69,7 +72,7 @@ internal sealed partial class PacketWalker
                 AddSegment(node.Ns, br.Index, false, i);
                 continue;
             }
-            if (byMac ? d.Mac == mac : (d.Kind != DeviceKind.Loopback && !ip.IsLoopback && (d.ArpIgnore >= 1 ? OnDevice(d, ip) : ns.IsLocal(ip))))
+            if (byMac ? d.Mac == mac : (d.Kind != DeviceKind.Loopback && !ip.IsLoopback && AnswersArp(ns, d, ip, sender)))
             {
                 answer = d.Mac;
                 return i;
@@ -82,6 +85,26 @@ internal sealed partial class PacketWalker
     {
         foreach (var a in d.Addresses) if (a.Address == ip) return true;
         return false;
+    }
+
+    /// <summary>
+    /// Whether device <paramref name="d"/> answers an ARP request for <paramref name="target"/> from <paramref name="sender"/>,
+    /// as the kernel's <c>arp_ignore()</c> decides by the larger of <c>conf.all</c> and the device's value: 0 (and the
+    /// reserved 4–7, and above 8) any local address; 1 an address on the device; 2 an address on the device whose subnet
+    /// holds the sender; 3 any local address that is not host-scoped (the only host-scoped ones here are 127/8, which
+    /// never get this far); 8 none.
+    /// </summary>
+    private static bool AnswersArp(NamespaceRuntime ns, DeviceRuntime d, Ipv4Address target, Ipv4Address sender)
+    {
+        switch (d.ArpIgnore)
+        {
+            case 1: return OnDevice(d, target);
+            case 2:
+                foreach (var a in d.Addresses) if (a.Address == target && a.Contains(sender)) return true;
+                return false;
+            case 8: return false;
+            default: return ns.IsLocal(target);
+        }
     }
 
     private void AddSegment(int ns, int dev, bool transmit, int parent)
@@ -109,7 +132,12 @@ internal sealed partial class PacketWalker
     {
         answeredBy = "";
         span = SourceSpan.None;
-        int found = SearchSegment(ns.Index, dev.Index, false, target, default, out mac);
+        // arp_solicit: the packet's source when arp_announce is 0 and it is local, else the device's best address for the target.
+        var senderIp = dev.ArpAnnounce == 0 && ns.IsLocal(_p.Headers.Source) ? _p.Headers.Source : Ipv4Address.Any;
+        if (senderIp == Ipv4Address.Any)
+            foreach (var a in dev.Addresses) if (a.PrefixLength < 32 && a.Contains(target)) { senderIp = a.Address; break; }
+        if (senderIp == Ipv4Address.Any && dev.Addresses.Length > 0) senderIp = dev.Addresses[0].Address;
+        int found = SearchSegment(ns.Index, dev.Index, false, target, default, senderIp, out mac);
         if (found < 0) return false;
         var requester = dev.Mac;
         long now = _c.NowMilliseconds;
@@ -137,11 +165,6 @@ internal sealed partial class PacketWalker
         }
         answeredBy = hitNs.QualifiedName + " " + hitDev.Name;
         span = hitDev.Span;
-        // arp_solicit: the packet's source when arp_announce is 0 and it is local, else the device's best address for the target.
-        var senderIp = dev.ArpAnnounce == 0 && ns.IsLocal(_p.Headers.Source) ? _p.Headers.Source : Ipv4Address.Any;
-        if (senderIp == Ipv4Address.Any)
-            foreach (var a in dev.Addresses) if (a.PrefixLength < 32 && a.Contains(target)) { senderIp = a.Address; break; }
-        if (senderIp == Ipv4Address.Any && dev.Addresses.Length > 0) senderIp = dev.Addresses[0].Address;
         if (senderIp != Ipv4Address.Any)
             hitNs.LearnNeighbor(new NeighborKey(hitDev.Index, senderIp), new NeighborEntry(requester, false, ns.QualifiedName + " " + dev.Name, dev.Span));
         return true;
