@@ -272,4 +272,30 @@ public class EngineTests
         Assert.Equal(answered, trace.Disposition.Kind == DispositionKind.Delivered);
         if (!answered) Assert.Contains("10.91.0.12", trace.Disposition.Detail, System.StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A task name resolves, as Docker's resolver answers it, to the task's address on an overlay it shares with the client
+    /// before its ingress address: from a task of a service that publishes ports (so both are on the ingress network too),
+    /// web.2 was sent to at its ingress address, from web.1's own ingress address, and web.1's ingress filter dropped it
+    /// (a tester's false SWARM0020).
+    /// </summary>
+    [Theory]
+    [InlineData("web")]
+    [InlineData("web.1")]
+    [InlineData("cache")]
+    public void A_task_name_resolves_to_its_overlay_address_before_its_ingress_address(string from)
+    {
+        const string yaml = "version: 1\nname: tc\nnodes:\n  m1: { role: manager, address: 10.30.0.11/24 }\n  w1: { address: 10.30.0.12/24 }\n"
+            + "networks:\n  app: { driver: overlay, subnet: 10.40.0.0/24 }\n"
+            + "services:\n  web:\n    replicas: 2\n    networks: [app]\n    ports:\n      - { published: 8080, target: 80 }\n"
+            + "  cache:\n    networks: [app]\n    expose: [6379]\n";
+        var compiled = SwarmDsl.SwarmCompiler.CompileToPlan("tc.swarm.yaml", yaml, new SwarmDsl.Lowering.LoweringOptions(SwarmDsl.Plan.LoadBalancerBackend.Ipvs));
+        Assert.True(compiled.Plan is not null, string.Join("\n", compiled.Diagnostics));
+        var sim = new Simulation(compiled.Plan!);
+        Assert.True(sim.TryResolve(from, "web.2:80/tcp", out var flow, out var error), error);
+        Assert.True(Ipv4Cidr.Parse("10.40.0.0/24").Contains(flow.Destination), flow.Destination + " is not web.2's address on app");
+        var trace = sim.Connect(flow, 1)[0].Request;
+        Assert.Equal(DispositionKind.Delivered, trace.Disposition.Kind);
+        Assert.Contains("web.2", trace.Disposition.Where, System.StringComparison.Ordinal);
+    }
 }

@@ -454,19 +454,39 @@ public sealed class Simulation
 
     /// <summary>
     /// The address of <paramref name="target"/> to send to from <paramref name="source"/>: its first address on a subnet the
-    /// source is on (a task of a service that publishes ports has its ingress address first, which a client on another
-    /// network cannot reach), else its primary address.
+    /// source is on, on an overlay other than the ingress network first (as Docker's resolver answers a task name: the
+    /// ingress network has no records, and a task of a service that publishes ports has its ingress address first, which
+    /// its own ingress filter would drop), else on any shared subnet, else its primary address.
     /// </summary>
-    private static Ipv4Address AddressSeenFrom(NamespaceRuntime target, NamespaceRuntime source)
+    private Ipv4Address AddressSeenFrom(NamespaceRuntime target, NamespaceRuntime source)
     {
-        foreach (var d in target.Devices)
-        {
-            if (d.Kind == DeviceKind.Loopback) continue;
-            foreach (var a in d.Addresses)
-                if (a.PrefixLength < 32 && OnLinkSubnet(source, a.Address)) return a.Address;
-        }
+        foreach (var overlayOnly in new[] { true, false })
+            foreach (var d in target.Devices)
+            {
+                if (d.Kind == DeviceKind.Loopback || (overlayOnly && !OnServiceOverlay(d))) continue;
+                foreach (var a in d.Addresses)
+                    if (a.PrefixLength < 32 && OnLinkSubnet(source, a.Address)) return a.Address;
+            }
         return target.PrimaryAddress() ?? Ipv4Address.Any;
     }
+
+    /// <summary>Whether a device is a leg on an overlay network other than the ingress network (whose overlay namespace is where a node's ingress sandbox has its leg).</summary>
+    private bool OnServiceOverlay(DeviceRuntime d)
+    {
+        if (d.PeerNamespace < 0 || Cluster.Namespaces[d.PeerNamespace].Kind != NamespaceKind.Overlay) return false;
+        if (_ingressOverlays is null)
+        {
+            var found = new HashSet<int>();
+            foreach (var ns in Cluster.Namespaces)
+                if (ns.Kind == NamespaceKind.IngressSandbox)
+                    foreach (var leg in ns.Devices)
+                        if (leg.PeerNamespace >= 0) found.Add(leg.PeerNamespace);
+            _ingressOverlays = found;
+        }
+        return !_ingressOverlays.Contains(d.PeerNamespace);
+    }
+
+    private HashSet<int>? _ingressOverlays;
 
     /// <summary>Whether a non-loopback device of <paramref name="ns"/> has a subnet (not a /32 alias) holding <paramref name="a"/>.</summary>
     private static bool OnLinkSubnet(NamespaceRuntime ns, Ipv4Address a)
