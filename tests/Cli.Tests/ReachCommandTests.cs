@@ -275,6 +275,37 @@ public sealed class ReachCommandTests
     }
 
     // A topology written to a file of its own (the caller deletes it).
+    /// <summary>
+    /// A row names the declaration that discarded the packet: a REJECT reached through a jump by its own chain and text,
+    /// as a DROP is (it said "filter FORWARD rule 1 (rules[0])", FORWARD's jump to DOCKER-USER), and forwarding switched
+    /// off by the sysctl's line, not the node's (both found by a tester).
+    /// </summary>
+    [Fact]
+    public void A_blocked_row_names_the_rejecting_rule_and_the_sysctl_that_disabled_forwarding()
+    {
+        var rejecting = TopologyFile("version: 1\nname: trej\nnodes:\n  m1: { role: manager, address: 10.50.0.11/24 }\n  w1: { address: 10.50.0.12/24 }\n"
+            + "services:\n  hm:\n    networks: []\n    ports: [ { published: 3000, target: 3000, mode: host } ]\n    tasks: [ { node: w1 } ]\n"
+            + "rules:\n  - { node: w1, chain: DOCKER-USER, rule: \"-p tcp --dport 3000 -j REJECT --reject-with tcp-reset\" }\n");
+        var noForwarding = TopologyFile("version: 1\nname: tfw\nnodes:\n  m1:\n    address: 10.70.0.11/24\n  w1:\n    address: 10.70.0.12/24\n"
+            + "    sysctls:\n      net.ipv4.ip_forward: 0\nservices:\n  web:\n    networks: []\n    ports: [ { published: 80, target: 80 } ]\n");
+        try
+        {
+            var (exit, stdout, _) = Run("reach", rejecting, "--from", "external", "--to", "w1");
+            Assert.Equal(0, exit);
+            Assert.Contains("blocked: dropped by Rejected at w1/host filter/DOCKER-USER rule 1 (-A DOCKER-USER -p tcp -m tcp --dport 3000 -j REJECT --reject-with tcp-reset) from "
+                + Path.GetFileName(rejecting) + ":12:43", stdout, StringComparison.Ordinal);
+            (exit, stdout, _) = Run("reach", noForwarding, "--from", "external", "--to", "w1");
+            Assert.Equal(0, exit);
+            Assert.Contains("dropped by ForwardingDisabled at w1/host: net.ipv4.ip_forward is 0 in w1/host and 172.18.0.2 is not local from "
+                + Path.GetFileName(noForwarding) + ":9:7", stdout, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(rejecting);
+            File.Delete(noForwarding);
+        }
+    }
+
     private static string TopologyFile(string yaml)
     {
         var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");

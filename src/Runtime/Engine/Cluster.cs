@@ -594,12 +594,13 @@ public sealed class Cluster
 
         // sysctls: ip_forward is inherited from the host namespace (devconf_inherit_init_net=0) unless set here.
         bool? forward = null, vsConntrack = null;
+        SourceSpan? forwardSpan = null;
         foreach (var s in plan.Sysctls)
         {
             switch (s.Key)
             {
-                case "net.ipv4.ip_forward": forward = s.Value.Trim() == "1"; break;
-                case "net.ipv4.conf.all.forwarding": forward = s.Value.Trim() == "1"; break;
+                case "net.ipv4.ip_forward": forward = s.Value.Trim() == "1"; forwardSpan = s.Span; break;
+                case "net.ipv4.conf.all.forwarding": forward = s.Value.Trim() == "1"; forwardSpan = s.Span; break;
                 case "net.ipv4.vs.conntrack": vsConntrack = s.Value.Trim() == "1"; break;
                 case "net.bridge.bridge-nf-call-iptables": ns.BridgeNetfilter = s.Value.Trim() == "1"; break;
                 default:
@@ -608,6 +609,7 @@ public sealed class Cluster
             }
         }
         ns.IpForward = forward ?? (hostNs?.IpForward ?? false);
+        ns.IpForwardSpan = forwardSpan ?? (forward is null && hostNs is not null ? hostNs.IpForwardSpan : plan.Span);
         ns.ConntrackEnabled = plan.Tables.Count > 0 || plan.Ipvs.Count > 0 || plan.NftLoadBalancers.Count > 0;
         ns.IpvsConntrack = vsConntrack ?? false;
 

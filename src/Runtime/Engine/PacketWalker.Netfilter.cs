@@ -46,7 +46,10 @@ internal sealed partial class PacketWalker
             case NfVerdict.Reject:
                 var h = _p.Headers;
                 var reply = rule is not null && rule.Target.TcpReset && h.Protocol == IpProtocol.Tcp ? ReplyKind.TcpReset : ReplyKind.PortUnreachable;
-                Drop(DropCause.Rejected, rule?.Source.Span ?? SourceSpan.None, "rejected by " + table.Name + " " + HookName(hook) + (rule is null ? "" : " rule " + rule.Number.ToString(CultureInfo.InvariantCulture) + " (" + rule.Source.Origin + ")"), reply);
+                // The rule's number is in its own chain, which may be one jumped to (DOCKER-USER), not the hook's base chain.
+                Drop(DropCause.Rejected, rule?.Source.Span ?? SourceSpan.None, rule is null
+                    ? "rejected by " + table.Name + " " + HookName(hook)
+                    : "rejected by " + table.Name + " rule " + rule.Number.ToString(CultureInfo.InvariantCulture) + " (" + rule.Source.Origin + ")", reply);
                 return false;
             default:
                 Drop(DropCause.FilterDrop, rule?.Source.Span ?? SourceSpan.None, rule is null

@@ -61,7 +61,7 @@ internal sealed partial class PacketWalker
         ref var h = ref _p.Headers;
         if (!ns.IpForward)
         {
-            Drop(DropCause.ForwardingDisabled, ns.Span, "net.ipv4.ip_forward is 0 in " + ns.QualifiedName + " and " + h.Destination + " is not local");
+            Drop(DropCause.ForwardingDisabled, ns.IpForwardSpan, "net.ipv4.ip_forward is 0 in " + ns.QualifiedName + " and " + h.Destination + " is not local");
             return;
         }
         if (!LookupRoute(ns, h.Destination, out var route, out var outDev, out var nexthop))

@@ -266,6 +266,8 @@ public sealed class NamespaceRuntime
     public bool BridgeNetfilter { get { EnsureBody(); return _bridgeNetfilter; } internal set => _bridgeNetfilter = value; }
     /// <summary><c>net.ipv4.ip_forward</c>.</summary>
     public bool IpForward { get { EnsureBody(); return _ipForward; } internal set => _ipForward = value; }
+    /// <summary>The sysctl that set <see cref="IpForward"/> (here, or in the node's host namespace it inherits from); the namespace's declaration when none did.</summary>
+    internal SourceSpan IpForwardSpan { get; set; }
     /// <summary><c>net.ipv4.vs.conntrack</c>.</summary>
     public bool IpvsConntrack { get { EnsureBody(); return _ipvsConntrack; } internal set => _ipvsConntrack = value; }
     private bool _conntrackEnabled, _bridgeNetfilter, _ipForward, _ipvsConntrack;

@@ -42,7 +42,8 @@ public static class TraceExplanation
                 return "left the modelled network at " + d.Where + ": " + d.Detail;
         }
         sb.Append("dropped by ").Append(d.Cause?.ToString() ?? "drop").Append(" at ").Append(d.Where);
-        if (verdict is not null && (d.Cause == DropCause.FilterDrop || drop is null || !drop.Span.IsKnown))
+        // A DROP or REJECT rule is named by its own chain and text (the drop's detail knows only the table).
+        if (verdict is not null && (d.Cause is DropCause.FilterDrop or DropCause.Rejected || drop is null || !drop.Span.IsKnown))
         {
             sb.Append(' ').Append(verdict.Table).Append('/').Append(verdict.Chain)
               .Append(" rule ").Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture));
