@@ -136,6 +136,17 @@ public sealed class CheckCommandTests : IDisposable
         Assert.Contains("check <FILE>... [options]", stdout, StringComparison.Ordinal);
     }
 
+    /// <summary><c>synth --help</c> lists its options, and the verb is in the root's list (it printed nothing: the verb was hidden; a tester).</summary>
+    [Fact]
+    public void Synth_has_help_and_is_listed()
+    {
+        var (exit, stdout, _) = Run("synth", "--help");
+        Assert.Equal(0, exit);
+        Assert.Contains("--preset", stdout, StringComparison.Ordinal);
+        Assert.Contains("--services", stdout, StringComparison.Ordinal);
+        Assert.Contains("  synth ", Run("--help").Out, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_missing_file_is_one_clean_line()
     {

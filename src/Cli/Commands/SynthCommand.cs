@@ -8,7 +8,7 @@ using SwarmDsl.Synthetic;
 namespace SwarmDsl.Cli.Commands;
 
 /// <summary>
-/// <c>swarmdsl synth [--preset small|large|huge] [--nodes N] … [-o FILE]</c> (hidden): writes a synthetic, valid topology of
+/// <c>swarmdsl synth [--preset small|large|huge] [--nodes N] … [-o FILE]</c> writes a synthetic, valid topology of
 /// any size for scale tests and benchmarks (see <see cref="SyntheticTopology"/>). Options override the preset's values.
 /// </summary>
 internal static class SynthCommand
@@ -36,7 +36,6 @@ internal static class SynthCommand
         {
             preset, name, seed, nodes, overlays, services, tasks, globals, ports, hostMode, udp, weighted, placement, schedulers, expectations, rules, output,
         };
-        cmd.Hidden = true;
         cmd.SetAction(parse =>
         {
             var presetName = parse.GetValue(preset) ?? "small";
