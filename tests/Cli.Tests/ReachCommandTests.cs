@@ -306,6 +306,36 @@ public sealed class ReachCommandTests
         }
     }
 
+    /// <summary>
+    /// With no free underlay address for the outside client (SWARM0022), nothing is simulated from a client at 0.0.0.0:
+    /// reach leaves its rows out and says so, <c>--from external</c> and <c>trace --from external</c> are usage errors
+    /// (a tester saw rows reading "no route to 0.0.0.0").
+    /// </summary>
+    [Fact]
+    public void No_external_client_means_no_external_rows()
+    {
+        var full = TopologyFile("version: 1\nname: t30\nnodes:\n  a: { address: 172.31.255.254/30 }\n  b: { address: 172.31.255.253/30 }\n"
+            + "services:\n  web:\n    networks: []\n    ports: [ { published: 8080, target: 80 } ]\n");
+        try
+        {
+            var (exit, stdout, stderr) = Run("reach", full);
+            Assert.Equal(0, exit);
+            Assert.Contains("swarmdsl: note: external is not probed: the underlay subnet 172.31.255.252/30 has no address left for the external client (SWARM0022)", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("\nexternal ", stdout, StringComparison.Ordinal);
+            Assert.Contains("reaches web", stdout, StringComparison.Ordinal);
+            (exit, _, stderr) = Run("reach", full, "--from", "external");
+            Assert.Equal(2, exit);
+            Assert.Contains("swarmdsl: error: --from external: the underlay subnet 172.31.255.252/30 has no address left", stderr, StringComparison.Ordinal);
+            (exit, _, stderr) = Run("trace", full, "--from", "external", "--to", "a:8080/tcp");
+            Assert.Equal(2, exit);
+            Assert.Contains("has no address left for the external client (SWARM0022)", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(full);
+        }
+    }
+
     private static string TopologyFile(string yaml)
     {
         var path = Path.Combine(Path.GetTempPath(), "swarmdsl-reach-" + Guid.NewGuid().ToString("N") + ".swarm.yaml");

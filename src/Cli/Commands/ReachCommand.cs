@@ -66,6 +66,13 @@ internal static class ReachCommand
             var lowered = SwarmCompiler.Lower(loaded, slice, TopologyLoader.Lowering(backend));
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
             if (lowered.Plan is null) return Program.Failed;
+            if (lowered.Plan.Underlay.ExternalClient == SwarmDsl.Net.Ipv4Address.Any && (source is null || source == "external"))
+            {
+                // No free underlay address for the outside client (SWARM0022, printed above): its rows would be a client at 0.0.0.0.
+                var why = $"the underlay subnet {lowered.Plan.Underlay.Subnet} has no address left for the external client (SWARM0022)";
+                if (source == "external") throw new CliUsageException("--from external: " + why);
+                io.Error.WriteLine("swarmdsl: note: external is not probed: " + why);
+            }
             if (!parse.GetValue(everyBackend) && ReachAnalysis.BackendsMayDiffer(loaded.Topology))
                 io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");
             // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own

@@ -251,6 +251,8 @@ public sealed class Simulation
             {
                 var a = e.Address ?? Cluster.Plan.Underlay.ExternalClient;
                 if (e.Address is { } chosen && WhyNotAClient(chosen) is { } why) { error = "external:" + chosen + " cannot be a client: " + why; return false; }
+                // Lowering found no free underlay address for it (SWARM0022): a client at 0.0.0.0 would be a martian.
+                if (a == Ipv4Address.Any) { error = NoExternalClient; return false; }
                 var client = Cluster.ExternalClient(a);
                 ns = client.Index;
                 address = a;
@@ -311,6 +313,7 @@ public sealed class Simulation
         {
             case TrafficEndpointKind.External:
                 address = e.Address ?? Cluster.Plan.Underlay.ExternalClient;
+                if (address == Ipv4Address.Any) { error = NoExternalClient; return false; }
                 return true;
             case TrafficEndpointKind.Node:
                 foreach (var h in Cluster.Plan.Hosts) if (h.Node == e.Name) address = h.UnderlayAddress.Address;
@@ -451,6 +454,9 @@ public sealed class Simulation
         }
         return null;
     }
+
+    private string NoExternalClient => "the underlay subnet " + Cluster.Plan.Underlay.Subnet
+        + " has no address left for the external client (SWARM0022): use a larger underlay subnet, or name a client with external:IP";
 
     /// <summary>
     /// The address of <paramref name="target"/> to send to from <paramref name="source"/>: its first address on a subnet the
