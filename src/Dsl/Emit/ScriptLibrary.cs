@@ -202,30 +202,35 @@ make_ns() {
 PRUNED=0
 RESCAN=""
 
+# stale KIND -- KEY...: what an earlier apply remembered making (KIND KEY made) that is not among KEY..., one per line.
+# The "--" lets a node with no KEY still pass an argument (shellcheck SC2120).
+stale() {
+  local kind="$1" key
+  shift 2
+  want "$@"
+  while IFS= read -r key; do
+    if [[ -n "$key" ]] && ! wanted "$key"; then printf '%s\n' "$key"; fi
+  done <<<"$(journaled "$kind" made)"
+}
+
 # prune_namespaces -- NS...: delete the namespaces an earlier apply made that are not among NS (with all they hold).
 prune_namespaces() {
   local ns
-  shift # "--": a node with none still passes an argument (shellcheck SC2120)
-  want "$@"
   while IFS= read -r ns; do
     [[ -n "$ns" ]] || continue
-    if wanted "$ns"; then continue; fi
     if has_ns "$ns"; then ip netns del "$ns" || die "cannot delete namespace $ns, which the topology no longer has"; PRUNED=$((PRUNED + 1)); fi
     forget netns "$ns"
-  done <<<"$(journaled netns made)"
+  done <<<"$(stale netns "$@")"
 }
 
 # prune_host_links -- DEV...: delete the host devices an earlier apply made (bridges) that are not among DEV.
 prune_host_links() {
   local dev
-  shift # "--": a node with none still passes an argument (shellcheck SC2120)
-  want "$@"
   while IFS= read -r dev; do
     [[ -n "$dev" ]] || continue
-    if wanted "$dev"; then continue; fi
     if ip link show dev "$dev" >/dev/null 2>&1; then ip link del dev "$dev" || die "cannot delete device $dev, which the topology no longer has"; PRUNED=$((PRUNED + 1)); fi
     forget link "$dev"
-  done <<<"$(journaled link made)"
+  done <<<"$(stale link "$@")"
 }
 
 # prune_links NS DEV...: in a namespace an earlier apply made, delete the devices that are not among DEV (lo stays).
@@ -319,17 +324,14 @@ prune_fdb() {
 # (the host is "-").
 prune_nft() {
   local ns
-  shift # "--": a node with none still passes an argument (shellcheck SC2120)
-  want "$@"
   while IFS= read -r ns; do
     [[ -n "$ns" ]] || continue
-    if wanted "$ns"; then continue; fi
     if [[ "$ns" == - ]]; then ns=""; fi
     if [[ -z "$ns" ]] || has_ns "$ns"; then
       if in_ns "$ns" nft delete table ip swarmdsl 2>/dev/null; then PRUNED=$((PRUNED + 1)); fi
     fi
     forget nft "${ns:--}"
-  done <<<"$(journaled nft made)"
+  done <<<"$(stale nft "$@")"
 }
 
 # restore_unwanted KIND KEY...: put back the host values of KIND (sysctl, policy) an earlier apply changed and the plan

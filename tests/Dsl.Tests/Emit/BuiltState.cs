@@ -30,33 +30,6 @@ public static class BuiltState
         return text.Replace(lab.Scratch.Prefix, "<lab>", StringComparison.Ordinal);
     }
 
-    // Neighbour and FDB listings come in hash-table order: compare them as sets.
-    private static string SortTables(string text)
-    {
-        var result = new List<string>();
-        var block = new List<string>();
-        bool sorting = false;
-        void Flush()
-        {
-            block.Sort(StringComparer.Ordinal);
-            result.AddRange(block);
-            block.Clear();
-        }
-        foreach (var line in text.Split('\n'))
-        {
-            if (line.StartsWith("--", StringComparison.Ordinal) || line.StartsWith("==", StringComparison.Ordinal))
-            {
-                Flush();
-                result.Add(line);
-                sorting = line is "-- neighbours" or "-- fdb";
-            }
-            else if (sorting) block.Add(line);
-            else result.Add(line);
-        }
-        Flush();
-        return string.Join("\n", result);
-    }
-
     private static string Masked(string text, IEnumerable<string> randomMacs)
     {
         foreach (var mac in randomMacs) text = text.Replace(mac, "<random mac>", StringComparison.Ordinal);
@@ -77,11 +50,12 @@ public static class BuiltState
     }
 
     /// <summary>
-    /// <paramref name="normalized"/> with the random MACs masked, neighbour and FDB listings sorted and each namespace's
-    /// devices in name order (a device made again by a re-apply takes a later interface index than in a first build).
+    /// <paramref name="normalized"/> with the random MACs masked, and neighbour and FDB listings, and each namespace's
+    /// devices with their addresses, in sorted order (a device made again by a re-apply takes a later interface index than
+    /// in a first build).
     /// </summary>
     public static string Canonical(string normalized, IEnumerable<string> randomMacs) =>
-        SortLinks(SortTables(Masked(BridgePort.Replace(Learned.Replace(normalized, ""), "port <n>"), randomMacs)));
+        SortSections(Masked(BridgePort.Replace(Learned.Replace(normalized, ""), "port <n>"), randomMacs));
 
     // A bridge numbers its ports in the order they were added: a port made again by a re-apply takes the next number.
     private static readonly Regex BridgePort = new(@"port_id 0x[0-9a-f]+ port_no 0x[0-9a-f]+ designated_port \d+", RegexOptions.Compiled);
@@ -90,16 +64,20 @@ public static class BuiltState
     // up send IPv6 solicitations, so every build has some, and a port whose MAC a re-apply changed keeps the old one a while.
     private static readonly Regex Learned = new(@"(?m)^(?!.*permanent)[0-9a-f:]{17} dev \S+ (vlan \d+ )?master .*\n", RegexOptions.Compiled);
 
-    private static string SortLinks(string text)
+    // The sections listed in an order that is not the build's: neighbours and FDB entries in hash-table order, devices and
+    // their addresses by interface index. Each entry (a line, with the indented lines under it) is sorted within its section.
+    private static readonly HashSet<string> Unordered = new(StringComparer.Ordinal) { "-- links", "-- addresses", "-- neighbours", "-- fdb" };
+
+    private static string SortSections(string text)
     {
         var result = new List<string>();
-        var blocks = new List<string>();
-        bool inLinks = false;
+        var entries = new List<string>();
+        bool sorting = false;
         void Flush()
         {
-            blocks.Sort(StringComparer.Ordinal);
-            result.AddRange(blocks);
-            blocks.Clear();
+            entries.Sort(StringComparer.Ordinal);
+            result.AddRange(entries);
+            entries.Clear();
         }
         foreach (var line in text.Split('\n'))
         {
@@ -107,12 +85,12 @@ public static class BuiltState
             {
                 Flush();
                 result.Add(line);
-                inLinks = line is "-- links" or "-- addresses";
+                sorting = Unordered.Contains(line);
             }
-            else if (inLinks && line.Length == 0) continue; // the listing's last newline: not part of its last device
-            else if (inLinks && !char.IsWhiteSpace(line[0])) blocks.Add(line);
-            else if (inLinks && blocks.Count > 0) blocks[^1] += "\n" + line;
-            else result.Add(line);
+            else if (!sorting) result.Add(line);
+            else if (line.Length == 0) continue; // the listing's last newline: not part of its last entry
+            else if (!char.IsWhiteSpace(line[0]) || entries.Count == 0) entries.Add(line);
+            else entries[^1] += "\n" + line;
         }
         Flush();
         return string.Join("\n", result);
