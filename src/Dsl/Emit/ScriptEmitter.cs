@@ -319,6 +319,10 @@ public static class ScriptEmitter
             w.Line();
         }
 
+        w.Comment("Rules of this topology an earlier apply loaded where the topology no longer has any (the host is -).");
+        w.Line(Words("prune_ipt --", ipt.Select(n => l.IsHost(n.Name) ? "-" : l.NsWord(n.Name))));
+        w.Line();
+
         // --- Load balancing.
         if (plan.Backend == LoadBalancerBackend.Ipvs && l.All.Any(n => n.Ipvs.Count > 0))
         {

@@ -320,6 +320,27 @@ prune_fdb() {
   bridge -n "$ns" -force -batch - <<<"${lines[*]}" >/dev/null 2>&1 || true
 }
 
+# prune_ipt -- NS...: remove this topology's rules (and its chains) from the namespaces an earlier apply loaded rules into
+# that are not among NS (the host is "-"): the plan has no rules there any more, so ipt_apply is not called for them.
+prune_ipt() {
+  local ns table
+  while IFS= read -r ns; do
+    [[ -n "$ns" ]] || continue
+    if [[ "$ns" == - ]]; then ns=""; fi
+    if [[ -z "$ns" ]] || has_ns "$ns"; then
+      ipt_apply "$ns" /dev/null
+      # In a namespace apply made, the tables iptables made for those rules go too, when nothing is left in them (a first
+      # apply of the plan makes none there); iptables-nft keeps a table once made, nft can delete it.
+      if owned "$ns" && command -v nft >/dev/null 2>&1; then
+        for table in $(in_ns "$ns" iptables-save | awk '/^\*/ { t = substr($0, 2); keep[t] = 0; order[++n] = t } /^-A / { keep[t] = 1 } END { for (i = 1; i <= n; i++) if (!keep[order[i]]) print order[i] }'); do
+          in_ns "$ns" nft delete table ip "$table" 2>/dev/null || true
+        done
+      fi
+    fi
+    forget ipt "${ns:--}"
+  done <<<"$(stale ipt "$@")"
+}
+
 # prune_nft -- NS...: delete table ip swarmdsl from the namespaces an earlier apply loaded it into that are not among NS
 # (the host is "-").
 prune_nft() {
@@ -445,6 +466,7 @@ remember_policy() {
 # already set. Foreign rules are never touched.
 ipt_apply() {
   local ns="$1" file="$2" saved input
+  remember ipt "${ns:--}" made
   if is_new "$ns"; then
     in_ns "$ns" iptables-restore --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"
     CHANGED=$((CHANGED + 1))
@@ -492,9 +514,15 @@ ipt_apply() {
           if (n[t, c] + nm[t, c] == 0 || (nl[t, c] >= n[t, c] && !((t, c) in differs) && nm[t, c] == n[t, c])) continue
           act[t, c] = "replace"; touch(t)
         }
-        for (j = 1; j <= nmc[t]; j++) if (!((t, ms[t, j]) in named)) { act[t, ms[t, j]] = "delete"; touch(t) }
+        for (j = 1; j <= nmc[t]; j++) {
+          c = ms[t, j]
+          if ((t, c) in named) continue
+          act[t, c] = "delete"; touch(t)
+          # A user chain ("-" policy) that held only our rules: ours, left empty by the deletes; removed after the restore.
+          if (lpolicy[t, c] == "-" && nl[t, c] == nm[t, c]) stale = stale " " t ":" c
+        }
       }
-      print nb + 0
+      print (nb + 0) stale
       for (i = 1; i <= nt; i++) {
         t = ts[i]
         if (!(t in busy)) continue
@@ -517,9 +545,20 @@ ipt_apply() {
       }
     }
   ' pass=1 "$file" pass=2 - <<<"$saved")" || die "cannot compare $file with the rules of namespace ${ns:-host}"
-  if [[ "${input%%$'\n'*}" == 0 ]]; then return 0; fi
+  # The first line: how many tables change, then the chains of ours the file no longer declares ("table:chain").
+  local head="${input%%$'\n'*}" chain
+  if [[ "${head%% *}" == 0 ]]; then return 0; fi
   in_ns "$ns" iptables-restore --noflush <<<"${input#*$'\n'}" || die "iptables-restore failed for $file in namespace ${ns:-host}"
   CHANGED=$((CHANGED + 1))
+  # One at a time, as teardown does: one that something else still jumps to stays, with a warning.
+  for chain in ${head#* }; do
+    [[ "$chain" == *:* ]] || continue
+    if printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore --noflush 2>/dev/null; then
+      PRUNED=$((PRUNED + 1))
+    else
+      warn "chain ${chain%%:*}/${chain#*:} kept in namespace ${ns:-host}: the topology no longer has it, but something still jumps to it"
+    fi
+  done
 }
 
 # nft_apply NS FILE: load FILE (which replaces table ip swarmdsl atomically) unless the table already lists exactly as

@@ -135,9 +135,41 @@ public class RealNamespaceTests
             .Replace("    net.core.wmem_max: 26214400\n", "    net.core.wmem_max: 26214400\n    net.ipv4.tcp_keepalive_time: 600\n", StringComparison.Ordinal)
             .Replace("\nservices:\n", "\n  backend:\n    driver: overlay\n    subnet: 10.20.0.0/24\n\nservices:\n  api:\n    replicas: 2\n    networks: [backend]\n", StringComparison.Ordinal));
         Assert.Contains(before.Hosts.SelectMany(h => h.Namespaces), n => n.Name == "api.1");
-        var after = Example(text);
-        var nodes = after.Hosts.Select(h => h.Node).ToList();
+        AssertReapplyConverges(before, Example(text), lab =>
+        {
+            var m = lab.NodeNs["manager"];
+            Assert.Equal("600", Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim());
+            // Back to what a new network namespace starts with.
+            return () => Assert.Equal("7200", Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim());
+        });
+    }
 
+    /// <summary>
+    /// A topology without the ingress network has no DOCKER-INGRESS chains: re-applied over one that had, the chains
+    /// (emptied of our rules, with our jumps to them deleted) go too. Before, they stayed, empty.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_chain_the_changed_topology_no_longer_has_goes_on_reapply()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        // The example's nodes and docker_gwbridge, and its service with no ingress network and no published port.
+        var ingress = text.IndexOf("  ingress:\n", StringComparison.Ordinal);
+        Assert.True(ingress > 0);
+        var after = Example(text[..ingress] + "\nservices:\n  web:\n    replicas: 2\n    networks: []\n");
+        Assert.DoesNotContain(after.Hosts.SelectMany(h => h.Namespaces).SelectMany(n => n.Tables).SelectMany(t => t.Chains), c => c.Name == "DOCKER-INGRESS");
+        AssertReapplyConverges(Example(text), after, lab =>
+        {
+            Assert.Contains(":DOCKER-INGRESS - ", Sh(lab.NodeNs["manager"], "iptables-save"), StringComparison.Ordinal);
+            return () => Assert.DoesNotContain("DOCKER-INGRESS", Sh(lab.NodeNs["manager"], "iptables-save"), StringComparison.Ordinal);
+        });
+    }
+
+    // Applies `before` on every node, checks what `applied` asserts, re-applies `after` and requires every node to equal a
+    // first apply of `after` in a lab of its own (then what `applied` returned holds), a third apply to change nothing,
+    // and teardown to leave no namespace.
+    private static void AssertReapplyConverges(DataplanePlan before, DataplanePlan after, Func<EmitLab, Action> applied)
+    {
+        var nodes = after.Hosts.Select(h => h.Node).ToList();
         var fresh = new Dictionary<string, string>(StringComparer.Ordinal);
         var macs = new HashSet<string>(StringComparer.Ordinal);
         using (var reference = EmitLab.FromPlan(after))
@@ -152,14 +184,12 @@ public class RealNamespaceTests
         }
 
         using var lab = EmitLab.FromPlan(before);
-        var m = lab.NodeNs["manager"];
-        var keepalive = Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim();
         foreach (var node in nodes)
         {
             var r = lab.Run(node, "apply.sh");
             Assert.True(r.ExitCode == 0, r.StdErr);
         }
-        Assert.Equal("600", Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim());
+        var afterwards = applied(lab);
         lab.Switch(after, new EmittedTree(ProvisioningEmitter.Emit(after)));
         foreach (var node in nodes)
         {
@@ -174,7 +204,7 @@ public class RealNamespaceTests
             var got = BuiltState.Canonical(BuiltState.Normalized(lab, node), macs);
             if (want != got) Assert.Fail($"re-applied node {node} differs from a first apply of the new topology:\n{Snapshot.Diff(want, got)}");
         }
-        Assert.Equal(keepalive, Sh(m, "sysctl", "-n", "net.ipv4.tcp_keepalive_time").Trim());
+        afterwards();
         foreach (var node in nodes)
             Assert.Contains("created 0 namespaces and devices, changed 0 rule sets, removed 0 leftovers", lab.Run(node, "apply.sh").StdOut, StringComparison.Ordinal);
         foreach (var node in nodes)
