@@ -169,7 +169,9 @@ public static class ScriptEmitter
                     {
                         w.Comment($"veth pair {p.A.Namespace}/{p.A.Device} - {p.B.Namespace}/{p.B.Device} ({Where(p.Declared.Span)})");
                         // Both ends must exist; a lone end is left from a pair whose other side vanished: replace the pair.
-                        w.Line($"if ! has_link {l.NsWord(p.A.Namespace)} {Shell.Quote(p.A.Device)} || ! has_link {l.NsWord(p.B.Namespace)} {Shell.Quote(p.B.Device)}; then");
+                        // ... or both are there but not paired with each other (a changed topology re-wired them): replace both.
+                        w.Line($"if ! has_link {l.NsWord(p.A.Namespace)} {Shell.Quote(p.A.Device)} || ! has_link {l.NsWord(p.B.Namespace)} {Shell.Quote(p.B.Device)} \\");
+                        w.Line($"  || ! paired {l.NsWord(p.A.Namespace)} {Shell.Quote(p.A.Device)} {l.NsWord(p.B.Namespace)} {Shell.Quote(p.B.Device)}; then");
                         w.Indent();
                         foreach (var end in new[] { p.A, p.B }) w.Line($"drop_stale {l.NsWord(end.Namespace)} {Shell.Quote(end.Device)}");
                         foreach (var end in new[] { p.A, p.B })

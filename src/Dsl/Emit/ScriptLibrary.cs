@@ -52,7 +52,7 @@ preflight() {
 # the scan found there: "a DEV CIDR" (IPv4 addresses), "r DEST" (routes ip added: proto boot), "n ADDR DEV"
 # (permanent neighbours); NS_LINKS["NS"] the devices scanned there, space-separated. A changed topology's leftovers are
 # found in them (prune_links, prune_before, prune_after).
-declare -A LINKS=() LINK_MAC=() NS_LINKS=() NEW_NS=() L3=()
+declare -A LINKS=() LINK_MAC=() LINK_IDX=() LINK_PEER=() NS_LINKS=() NEW_NS=() L3=()
 
 # scan_links NS...: note what exists in each namespace (one ip process per namespace, parsed in bash).
 scan_links() {
@@ -60,7 +60,7 @@ scan_links() {
   local -a lines=()
   # "7: name@peer: <FLAGS> ... link/ether MAC ..." (device names hold neither ':' nor '@'), "7: name    inet CIDR ...",
   # "ADDR dev DEV lladdr MAC PERMANENT", "DEST [via GW] dev DEV ...".
-  local re_link='^[0-9]+: ([^:@ ]+)(@[^:]*)?: <' re_addr='^[0-9]+: ([^ ]+) +inet ([0-9./]+) '
+  local re_link='^([0-9]+): ([^:@ ]+)(@[^:]*)?: <' re_addr='^[0-9]+: ([^ ]+) +inet ([0-9./]+) '
   local re_neigh='^([0-9.]+) dev ([^ ]+) lladdr .*PERMANENT' re_route='^(default|[0-9./]+) '
   for ns in "$@"; do
     if [[ -n "$ns" ]] && ! has_ns "$ns"; then continue; fi
@@ -80,8 +80,12 @@ scan_links() {
     mapfile -t lines <<<"$out"
     for line in "${lines[@]}"; do
       if [[ "$line" =~ $re_link ]]; then
-        name="${BASH_REMATCH[1]}"
+        name="${BASH_REMATCH[2]}"
         LINKS["$ns/$name"]=1
+        # shellcheck disable=SC2034 # read by apply (paired), not by teardown
+        LINK_IDX["$ns/$name"]="${BASH_REMATCH[1]}"
+        # shellcheck disable=SC2034 # read by apply (paired), not by teardown
+        if [[ "${BASH_REMATCH[3]}" == @if* ]]; then LINK_PEER["$ns/$name"]="${BASH_REMATCH[3]#@if}"; fi
         NS_LINKS["$key"]+="$name "
         rest="${line#*link/ether }"
         # shellcheck disable=SC2034 # read by apply (mac_differs), not by teardown
@@ -253,6 +257,8 @@ rescan_links() {
   if [[ -z "$RESCAN" ]]; then return 0; fi
   LINKS=()
   LINK_MAC=()
+  LINK_IDX=()
+  LINK_PEER=()
   scan_links "$@"
 }
 
@@ -261,6 +267,15 @@ rescan_links() {
 mac_differs() {
   owned "$1" || return 1
   [[ -n "${LINK_MAC["$1/$2"]:-}" && "${LINK_MAC["$1/$2"]}" != "$3" ]]
+}
+
+# paired NSA DEVA NSB DEVB: whether the two devices the scan found are each other's veth peer (each one's @ifN is the
+# other's index). A changed topology can leave both ends in place but paired otherwise (a service's networks reordered:
+# eth0 plugged into the other overlay): such a pair is made again. True when either end was not scanned.
+paired() {
+  local a="${1}/${2}" b="${3}/${4}"
+  [[ -z "${LINK_IDX["$a"]:-}" || -z "${LINK_IDX["$b"]:-}" ]] && return 0
+  [[ "${LINK_PEER["$a"]:-}" == "${LINK_IDX["$b"]}" && "${LINK_PEER["$b"]:-}" == "${LINK_IDX["$a"]}" ]]
 }
 
 # prune_before NS "DEV CIDR"...: in a namespace an earlier apply made, delete the IPv4 addresses not listed, before the
@@ -440,12 +455,22 @@ set_sysctls() {
     if [[ -z "$ns" ]]; then remember sysctl "$key" "${now["$key"]//$'\t'/ }"; fi
     writes+=("$key=$value")
   done
-  if ((${#writes[@]} == 0)) || in_ns "$ns" sysctl -q -w "${writes[@]}" 2>/dev/null; then return 0; fi
-  # Some write failed: find which, by reading the values again.
+  if ((${#writes[@]} == 0)); then return 0; fi
+  in_ns "$ns" sysctl -q -w "${writes[@]}" >/dev/null 2>&1 || true
+  # Read back what was written: some sysctl versions exit 0 when a write fails ("Invalid argument").
+  local -a written=()
+  for line in "${writes[@]}"; do written+=("${line%%=*}"); done
+  out="$(in_ns "$ns" sysctl -e "${written[@]}" 2>/dev/null)" || true
+  now=()
+  while [[ -n "$out" ]]; do
+    line="${out%%$'\n'*}"
+    if [[ "$out" == *$'\n'* ]]; then out="${out#*$'\n'}"; else out=""; fi
+    now["${line%% = *}"]="${line#* = }"
+  done
   for ((i = 1; i <= $#; i += 4)); do
     key="${!i}" && value="${*:i+1:1}" && required="${*:i+2:1}" && where="${*:i+3:1}"
     [[ -n "${now["$key"]+set}" ]] || continue
-    if [[ "$(in_ns "$ns" sysctl -n "$key" 2>/dev/null)" == "$value" ]]; then continue; fi
+    if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
     if [[ "$required" == 1 ]]; then die "cannot set sysctl $key=$value in namespace ${ns:-host} ($where)"; fi
     warn "cannot set sysctl $key=$value in namespace ${ns:-host}; skipped ($where)"
   done
@@ -598,12 +623,14 @@ REMOVED=0
 
 drop_ns() {
   if ! has_ns "$1"; then return 0; fi
+  # One that was there before the first apply stays (what apply put in it stays with it, as on a kept host bridge).
+  if [[ -n "${KEPT_NS["$1"]:-}" ]]; then return 0; fi
   ip netns del "$1" || die "cannot delete namespace $1"
   REMOVED=$((REMOVED + 1))
 }
 
 # Host devices that were there before the first apply (a Docker host's own docker_gwbridge, say): left in place.
-declare -A KEPT_LINKS=() LINK_STATE=() LINK_ADDRS=()
+declare -A KEPT_LINKS=() KEPT_NS=() LINK_STATE=() LINK_ADDRS=()
 # Namespaces and host devices apply remembers making (also those of a topology's earlier version that a re-apply did
 # not get to remove).
 MADE_NS=()
@@ -657,7 +684,7 @@ restore_state() {
       link) if [[ "$value" == kept ]]; then KEPT_LINKS["$key"]=1; else MADE_LINKS+=("$key"); fi ;;
       linkstate) LINK_STATE["$key"]="$value" ;;
       linkaddrs) LINK_ADDRS["$key"]="$value" ;;
-      netns) if [[ "$value" == made ]]; then MADE_NS+=("$key"); fi ;;
+      netns) if [[ "$value" == made ]]; then MADE_NS+=("$key"); else KEPT_NS["$key"]=1; fi ;;
     esac
   done <"$STATE"
   if [[ -n "$policies" ]]; then
