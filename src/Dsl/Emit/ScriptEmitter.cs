@@ -205,6 +205,9 @@ public static class ScriptEmitter
             bool own = !l.IsHost(ns.Name);
             // Addresses the topology no longer gives go before the others are added (see prune_before).
             if (own) w.Line(Words("prune_before " + nsWord, ns.Addresses.Select(a => Shell.Quote(a.Device + " " + a.Address))));
+            else
+                foreach (var bridge in ns.Devices.Where(d => d.Kind == DeviceKind.Bridge))
+                    w.Line(Words("prune_host_bridge " + Shell.Quote(bridge.Name), ns.Addresses.Where(a => a.Device == bridge.Name).Select(a => a.Address.ToString())));
             w.Line("B=()");
             foreach (var d in ns.Devices)
             {

@@ -296,6 +296,31 @@ prune_before() {
   ipns "$ns" -force -batch - <<<"${lines[*]}" >/dev/null 2>&1 || true
 }
 
+# prune_host_bridge DEV CIDR...: the IPv4 addresses of a host bridge apply made, or found there before the first apply,
+# that are neither listed nor (a found one) its own from before: gone before the listed ones are added (a changed
+# subnet of docker_gwbridge).
+prune_host_bridge() {
+  local dev="$1" line addr own
+  shift
+  load_journal
+  own="${JOURNAL["link"$'\t'"$dev"]:-}"
+  [[ "$own" == made || "$own" == kept ]] || return 0
+  has_link "" "$dev" || return 0
+  local -a had=()
+  if [[ "$own" == kept ]]; then read -r -a had <<<"${JOURNAL["linkaddrs"$'\t'"$dev"]:-}"; fi
+  set -- "$@" "${had[@]}"
+  want "$@"
+  while IFS= read -r line; do
+    [[ "$line" == *" inet "* ]] || continue
+    line="${line#* inet }"
+    addr="${line%% *}"
+    if ! wanted "$addr"; then
+      ip address del "$addr" dev "$dev" 2>/dev/null || true
+      PRUNED=$((PRUNED + 1))
+    fi
+  done <<<"$(ip -o -4 addr show dev "$dev" 2>/dev/null)"
+}
+
 # prune_after NS "r DEST"|"n ADDR DEV"...: in a namespace an earlier apply made, delete the routes it added and the
 # permanent neighbours that are not listed (those listed were just replaced).
 prune_after() {

@@ -178,6 +178,24 @@ public class RealNamespaceTests
         AssertReapplyConverges(Example(With("back1, back2")), Example(With("back2, back1")), _ => () => { });
     }
 
+    /// <summary>
+    /// A docker_gwbridge whose subnet changed loses its old address (and the route that went with it) on re-apply; before,
+    /// it kept both addresses (a tester's case).
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_host_bridge_whose_subnet_changed_loses_its_old_address_on_reapply()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        var before = text.Replace("subnet: 172.18.0.0/16", "subnet: 172.19.0.0/16", StringComparison.Ordinal)
+            .Replace("gateway: 172.18.0.1", "gateway: 172.19.0.1", StringComparison.Ordinal);
+        Assert.NotEqual(text, before);
+        AssertReapplyConverges(Example(before), Example(text), lab =>
+        {
+            Assert.Contains("172.19.0.1/16", Sh(lab.NodeNs["manager"], "ip", "-4", "addr", "show", "dev", "docker_gwbridge"), StringComparison.Ordinal);
+            return () => Assert.DoesNotContain("172.19.0.1/16", Sh(lab.NodeNs["manager"], "ip", "-4", "addr", "show", "dev", "docker_gwbridge"), StringComparison.Ordinal);
+        });
+    }
+
     // Applies `before` on every node, checks what `applied` asserts, re-applies `after` and requires every node to equal a
     // first apply of `after` in a lab of its own (then what `applied` returned holds), a third apply to change nothing,
     // and teardown to leave no namespace.
