@@ -123,6 +123,7 @@ internal sealed partial class PacketWalker
     private bool IpvsTransmit(NamespaceRuntime ns, ref IpvsConnection cp, IpvsDestination dest)
     {
         ref var h = ref _p.Headers;
+        NoteKey(cp.DestinationAddress);
         bool local = ns.IsLocal(cp.DestinationAddress);
         if (!LookupRoute(ns, cp.DestinationAddress, out var route, out var outDev, out var nexthop) && !local)
         {

@@ -29,6 +29,7 @@ internal sealed partial class PacketWalker
         if (_ct < 0 && ns.ConntrackEnabled) ConntrackIn(ns);
         if (!RunTable(ns, ns.Mangle, NetfilterHook.Prerouting, 1)) return;
         if (!NatHook(ns, NetfilterHook.Prerouting)) return;
+        NoteKeys();
         if (ns.IsLocal(_p.Headers.Destination)) LocalIn(ns, dev);
         else Forward(ns, dev);
     }
@@ -52,6 +53,7 @@ internal sealed partial class PacketWalker
         }
         if (!NatHook(ns, NetfilterHook.Input)) return;
         if (!Confirm()) return;
+        NoteKeys();
         SocketDeliver(ns);
     }
 
@@ -100,6 +102,7 @@ internal sealed partial class PacketWalker
         var ns = _c[nsIndex];
         _inDev = -1;
         ref var h = ref _p.Headers;
+        NoteKeys();
         if (!RouteOutput(ns, "output", out var outDev, out var nexthop)) return;
         _outDev = outDev.Index;
         if (!RunTable(ns, ns.Raw, NetfilterHook.Output, 0)) return;
@@ -120,6 +123,7 @@ internal sealed partial class PacketWalker
         var before = _p.Headers.Destination;
         if (!NatHook(ns, NetfilterHook.Output)) return;
         if (!RunTable(ns, ns.Filter, NetfilterHook.Output, 3)) return;
+        NoteKeys();
         if (_p.Headers.Destination != before)
         {
             // ip_route_me_harder: NAT changed the destination.
@@ -305,6 +309,7 @@ internal sealed partial class PacketWalker
 
     private bool ResolveNeighbor(NamespaceRuntime ns, DeviceRuntime dev, Ipv4Address nexthop, out MacAddress mac)
     {
+        NoteKey(nexthop);
         if (nexthop.Value == 0xFFFFFFFFu)
         {
             mac = MacAddress.Broadcast;

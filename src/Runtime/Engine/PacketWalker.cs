@@ -207,6 +207,29 @@ internal sealed partial class PacketWalker
         _p.IngressDevice = -1;
         _trace?.Enter(_c[ns]);
         if (Record != null) (_p.Encapsulated ? Record.Tunnel.Namespaces : Record.Namespaces).Add(ns);
+        NoteKeys();
+    }
+
+    /// <summary>Notes the packet's addresses and MACs (inner and outer) for a record that keeps lookup keys.</summary>
+    private void NoteKeys()
+    {
+        if (Record is not { NotesKeys: true } r) return;
+        ref var h = ref _p.Headers;
+        r.Addresses.Add(h.Source.Value);
+        r.Addresses.Add(h.Destination.Value);
+        r.Macs.Add(h.EthSource.Value);
+        r.Macs.Add(h.EthDestination.Value);
+        if (!_p.Encapsulated) return;
+        r.Addresses.Add(_p.Inner.Source.Value);
+        r.Addresses.Add(_p.Inner.Destination.Value);
+        r.Macs.Add(_p.Inner.EthSource.Value);
+        r.Macs.Add(_p.Inner.EthDestination.Value);
+    }
+
+    /// <summary>Notes one address something was looked up by (a next hop, a real server, a remote VTEP).</summary>
+    private void NoteKey(Ipv4Address address)
+    {
+        if (Record is { NotesKeys: true } r) r.Addresses.Add(address.Value);
     }
 
     /// <summary>Notes a chain entered, apart when a VXLAN datagram (not the packet's own headers) entered it.</summary>
@@ -266,6 +289,7 @@ internal sealed partial class PacketWalker
         var ns = _c[nsIndex];
         var dev = ns.Devices[devIndex];
         if (!Visit(nsIndex, devIndex)) { Looped(ns, dev); return; }
+        NoteKeys();
         CountReceived(dev);
         _p.IngressDevice = devIndex;
         if (_trace != null)
@@ -378,6 +402,7 @@ internal sealed partial class PacketWalker
     {
         var ns = _c[nsIndex];
         var dev = ns.Devices[devIndex];
+        NoteKeys();
         dev.TxPackets++;
         dev.TxBytes += WireFrameLength;
         _trace?.Frame(dev, false, _p);
@@ -487,6 +512,7 @@ internal sealed partial class PacketWalker
         }
         if (dev.VxlanSocketNamespace < 0) { Drop(DropCause.NoRoute, dev.Span, dev.Name + " has no underlay socket namespace"); return; }
         var host = _c[dev.VxlanSocketNamespace];
+        NoteKey(remote.RemoteVtep);
         if (!LookupRoute(host, remote.RemoteVtep, out var route, out var outDev, out var nexthop))
         {
             Drop(DropCause.NoRoute, dev.Span, "no route to VTEP " + remote.RemoteVtep + " in " + host.QualifiedName);

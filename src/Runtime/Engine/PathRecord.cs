@@ -70,6 +70,21 @@ internal sealed class PathRecord
     /// <summary>The key of namespace <paramref name="ns"/>'s IPVS service (<paramref name="nft"/> false) or nftables balancer at <paramref name="index"/>.</summary>
     public static long BalancerKey(int ns, int index, bool nft) => ((long)ns << 32) | ((long)index << 1) | (nft ? 1L : 0L);
 
+    /// <summary>
+    /// Whether to note the lookup keys below (<c>reach</c>'s reference sweep toward a node, whose classes other nodes may
+    /// take: <see cref="Insight.NodeDestinationSharing"/>).
+    /// </summary>
+    public bool NotesKeys { get; set; }
+
+    /// <summary>
+    /// With <see cref="NotesKeys"/>: every IPv4 address the walk looked anything up by or carried (the headers, inner and
+    /// outer, wherever a namespace received or routed the packet; next hops; remote VTEPs), with repeats.
+    /// </summary>
+    public List<uint> Addresses { get; } = new();
+
+    /// <summary>With <see cref="NotesKeys"/>: every MAC the walk's frames carried (inner and outer), with repeats.</summary>
+    public List<ulong> Macs { get; } = new();
+
     /// <summary>Whether a walk was recorded since the last <see cref="Clear"/> (then <see cref="Outcome"/> says where it ended).</summary>
     public bool Walked { get; set; }
 
@@ -87,6 +102,8 @@ internal sealed class PathRecord
         SourceHashed.Clear();
         Balancers.Clear();
         Picks.Clear();
+        Addresses.Clear();
+        Macs.Clear();
         Walked = false;
     }
 }

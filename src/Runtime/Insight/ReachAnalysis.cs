@@ -228,6 +228,20 @@ public static partial class ReachAnalysis
 
         internal void AddShared() => Interlocked.Increment(ref _shared);
 
+        private long _taken;
+
+        /// <summary>Outside sweeps toward a node that took classes of the reference node's sweep (<see cref="NodeDestinationSharing"/>).</summary>
+        public long TakenDestinations => Interlocked.Read(ref _taken);
+
+        internal void AddTakenDestination() => Interlocked.Increment(ref _taken);
+
+        private long _takenClasses;
+
+        /// <summary>Classes taken from the reference node's sweep instead of probed.</summary>
+        public long TakenClasses => Interlocked.Read(ref _takenClasses);
+
+        internal void AddTakenClasses(long n) => Interlocked.Add(ref _takenClasses, n);
+
         private long _reused;
 
         /// <summary>Components of source-hashed classes a sharing node took from another node with the same picks.</summary>
@@ -286,18 +300,19 @@ public static partial class ReachAnalysis
     /// </remarks>
     internal static void Analyze(Topology topology, DataplanePlan plan, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed,
         Func<Pair, bool>? include, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources = true, CancellationToken cancellationToken = default,
-        bool everyBackend = false)
+        bool everyBackend = false, bool shareDestinations = true)
     {
         if (topology is null) throw new ArgumentNullException(nameof(topology));
         var pairs = new List<Pair>();
         foreach (var pair in Pairs(topology))
             if (include is null || include(pair)) pairs.Add(pair);
-        Analyze(topology, plan, pairs, rowsOfPair, seed, parallelism, counters, rampUp, shareSources, cancellationToken, everyBackend);
+        Analyze(topology, plan, pairs, rowsOfPair, seed, parallelism, counters, rampUp, shareSources, cancellationToken, everyBackend, shareDestinations);
     }
 
     /// <summary>The rows of <paramref name="pairs"/>, which keep the order of <see cref="Pairs(Topology)"/> (outside sweeps first).</summary>
     private static void Analyze(Topology topology, DataplanePlan plan, IReadOnlyList<Pair> pairs, Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair,
-        uint seed, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken, bool everyBackend = false)
+        uint seed, int parallelism, Counters? counters, TimeSpan rampUp, bool shareSources, CancellationToken cancellationToken, bool everyBackend = false,
+        bool shareDestinations = true)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         if (rowsOfPair is null) throw new ArgumentNullException(nameof(rowsOfPair));
@@ -338,9 +353,22 @@ public static partial class ReachAnalysis
         var nodes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var n in topology.Nodes) nodes.Add(n.Name);
         var outside = new Dictionary<string, OutsideSweep>(StringComparer.Ordinal);
-        if (shareSources)
-            foreach (var pair in pairs)
-                if (pair.Source == "external" && nodes.Contains(pair.Destination)) outside[pair.Destination] = new OutsideSweep();
+        string? reference = null;
+        // Kept for a node that takes the outside client's sweep toward a node (NodeSourceSharing), and for the nodes that take
+        // the reference node's (NodeDestinationSharing: the first node the outside client's sweeps go to).
+        var towardNodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var pair in pairs)
+            if (pair.Source == "external" && nodes.Contains(pair.Destination))
+            {
+                reference ??= pair.Destination;
+                towardNodes.Add(pair.Destination);
+            }
+        foreach (var pair in pairs)
+            if (shareSources && nodes.Contains(pair.Source) && towardNodes.Contains(pair.Destination) && pair.Source != pair.Destination)
+                outside[pair.Destination] = new OutsideSweep();
+        if (!shareDestinations || everyBackend || towardNodes.Count < 2) reference = null;
+        if (reference is not null && !outside.ContainsKey(reference)) outside[reference] = new OutsideSweep();
+        NodeDestinationSharing? destinations = null;
         NodeSourceSharing? sharing = null;
         var sharingGate = new object();
         // A worker builds its own simulation: below a few dozen pairs that costs more than it saves.
@@ -360,13 +388,32 @@ public static partial class ReachAnalysis
                     cancellationToken.ThrowIfCancellationRequested();
                     var pair = pairs[i];
                     IReadOnlyList<ReachRow>? rows = null;
-                    if (pair.Source == "external" && outside.TryGetValue(pair.Destination, out computing))
+                    if (pair.Source == "external" && nodes.Contains(pair.Destination)
+                        && (outside.TryGetValue(pair.Destination, out computing) || reference is not null))
                     {
-                        rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing);
-                        computing.Publish(rows, plan.Underlay.ExternalClient.ToString());
+                        if (reference is not null)
+                        {
+                            lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster, reference);
+                            if (pair.Destination == reference)
+                                rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing, touches: destinations);
+                            else if (destinations.To(pair.Destination) is { } transfer && outside[reference].WaitComplete(cancellationToken))
+                            {
+                                rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, null,
+                                    (outside[reference], transfer), out bool conflict);
+                                if (conflict)
+                                {
+                                    // A balancer of a class it took met a class it probed: its own sweep, from the loaded state.
+                                    sim.ResetTraffic();
+                                    rows = null;
+                                }
+                                else if (rows is not null) counters?.AddTakenDestination();
+                            }
+                        }
+                        rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing);
+                        computing?.Publish(rows, plan.Underlay.ExternalClient.ToString());
                         computing = null;
                     }
-                    else if (nodes.Contains(pair.Source) && pair.Source != pair.Destination && outside.TryGetValue(pair.Destination, out var known))
+                    else if (shareSources && nodes.Contains(pair.Source) && pair.Source != pair.Destination && outside.TryGetValue(pair.Destination, out var known))
                     {
                         lock (sharingGate) sharing ??= NodeSourceSharing.For(sim, topology);
                         if (sharing.MayShare(pair.Source) && known.Wait(cancellationToken) && (!known.AnyHashed || sharing.ProbesAgain))
@@ -427,7 +474,9 @@ public static partial class ReachAnalysis
     }
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
-    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock);
+    /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched"/>).</remarks>
+    private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock,
+        int[]? Touched = null);
 
     /// <summary>
     /// Hashed classes of one protocol that used a common balancer (and so carry state between them): probed together, in
@@ -535,8 +584,19 @@ public static partial class ReachAnalysis
         /// <summary>Publishes the rows (null: the worker failed). Rows or kept explanations naming the client are not shared.</summary>
         public void Publish(IReadOnlyList<ReachRow>? rows, string clientAddress)
         {
+            Complete = rows is not null;
             Rows = rows is null || NamesTheClient(rows, clientAddress) ? null : rows;
             _done.Set();
+        }
+
+        /// <summary>Whether every protocol's classes were kept (the sweep ran to its end).</summary>
+        private bool Complete { get; set; }
+
+        /// <summary>Waits for the worker computing the sweep; whether its classes are all there (another node may take them).</summary>
+        public bool WaitComplete(CancellationToken cancellationToken)
+        {
+            _done.Wait(cancellationToken);
+            return Complete;
         }
 
         private bool NamesTheClient(IReadOnlyList<ReachRow> rows, string clientAddress)
@@ -584,11 +644,24 @@ public static partial class ReachAnalysis
     /// are the client's.
     /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
-        List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record = null, OutsideSweep? shared = null)
+        List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record = null, OutsideSweep? shared = null,
+        NodeDestinationSharing? touches = null) =>
+        AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record, shared, touches, null, out _);
+
+    /// <summary>
+    /// One pair's rows, as the overload above; with <paramref name="touches"/> (the reference node's outside sweep) each
+    /// class also keeps the nodes its walk touched, and with <paramref name="taken"/> (another node's outside sweep) the
+    /// reference's classes this node can take are taken, and the rest probed. <paramref name="conflict"/> says a probed class
+    /// met a balancer of a taken one: the rows are then null and the simulation is not at the loaded state.
+    /// </summary>
+    private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
+        List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record, OutsideSweep? shared,
+        NodeDestinationSharing? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict)
     {
-        long probes = 0;
-        var request = new PathRecord();
-        var reply = new PathRecord();
+        conflict = false;
+        long probes = 0, takenClasses = 0;
+        var request = new PathRecord { NotesKeys = touches is not null };
+        var reply = new PathRecord { NotesKeys = touches is not null };
         if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) return null;
         var source = sim.Cluster.Namespaces[baseFlow.SourceNamespace];
         // A node's probes take the outside client's ephemeral ports (not swept: any sequence is as good), so that a node and
@@ -601,7 +674,11 @@ public static partial class ReachAnalysis
             var proto = Protocols[pi];
             var flow = proto == IpProtocol.Icmp ? baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 } : baseFlow with { Protocol = proto };
             sweep.Clear();
-            if (shared is null) Sweep(1, 65536);
+            if (taken is { } t && proto != IpProtocol.Icmp)
+            {
+                if (!Take(t.Sweep.Classes(pi), t.Transfer)) { conflict = true; counters?.Add(probes); return null; }
+            }
+            else if (shared is null) Sweep(1, 65536);
             else
             {
                 // Per component of hashed classes: the picks this node's address makes; a node that made the same swept them
@@ -662,21 +739,100 @@ public static partial class ReachAnalysis
                 {
                     long clock = sim.Cluster.NowMilliseconds;
                     var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply, backends);
-                    sweep.Add(new Entry(0, p, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply), clock));
-                    probes++;
+                    sweep.Add(Probed(0, p, clock));
                     return;
                 }
                 for (int port = from; port < end;)
                 {
                     long clock = sim.Cluster.NowMilliseconds;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
-                    sweep.Add(new Entry(port, probe, request.HashedSource || reply.HashedSource, record is null ? null : Balancers(request, reply), record is null ? null : Picked(request, reply), clock));
-                    probes++;
+                    sweep.Add(Probed(port, probe, clock));
                     port = Math.Min(probe.NextClass, end);
                 }
             }
+
+            Entry Probed(int port, Probe probe, long clock)
+            {
+                probes++;
+                bool keep = record is not null || taken is not null;
+                return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Balancers(request, reply) : null,
+                    keep ? Picked(request, reply) : null, clock, touches?.Touched(request, reply));
+            }
+
+            // Takes the reference's classes this node can take and probes the rest, each from its first port not taken (its
+            // walk then ends the class where this node's own sweep would). False when a probed class met a balancer of a taken
+            // one: that balancer would have seen other connections in this node's own sweep.
+            bool Take(IReadOnlyList<Entry> known, NodeDestinationSharing.Transfer transfer)
+            {
+                var takenBalancers = new HashSet<long>();
+                var probedBalancers = new HashSet<long>();
+                // Classes joined by a balancer (round robin positions, connection counts) are taken all or none: a class
+                // probed here would meet the balancer in another state than in this node's own sweep.
+                var parent = new int[known.Count];
+                var takes = new bool[known.Count];
+                var mapped = new Failure?[known.Count];
+                var byBalancer = new Dictionary<long, int>();
+                int Find(int x) { while (parent[x] != x) x = parent[x] = parent[parent[x]]; return x; }
+                for (int i = 0; i < known.Count; i++)
+                {
+                    parent[i] = i;
+                    var e = known[i];
+                    int end = i + 1 < known.Count ? known[i + 1].From : 65536;
+                    takes[i] = e.Touched is int[] touched && e.Probe.Backends.IsEmpty && transfer.Takes(proto, e.From, end - 1, touched)
+                        && (e.Probe.Failure is null ? e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) : (mapped[i] = Mapped(e.Probe.Failure)) is not null);
+                    if (e.Balancers is { } bs)
+                        foreach (var b in bs)
+                        {
+                            if (byBalancer.TryGetValue(b, out var other)) parent[Find(i)] = Find(other);
+                            else byBalancer[b] = i;
+                        }
+                }
+                var refused = new HashSet<int>();
+                for (int i = 0; i < known.Count; i++) if (!takes[i]) refused.Add(Find(i));
+                int k = 0;
+                for (int port = 1; port < 65536;)
+                {
+                    while (k + 1 < known.Count && known[k + 1].From <= port) k++;
+                    var e = known[k];
+                    int end = k + 1 < known.Count ? known[k + 1].From : 65536;
+                    if (port == e.From && takes[k] && !refused.Contains(Find(k)))
+                    {
+                        long[]? mine = null;
+                        if (e.Balancers is { } theirs)
+                        {
+                            mine = new long[theirs.Length];
+                            for (int b = 0; b < theirs.Length; b++) takenBalancers.Add(mine[b] = transfer.Balancer(theirs[b]));
+                        }
+                        // A pick by the client's address is the same here: the same balancer's same backends hash it.
+                        (long, Ipv4Address)[]? picks = null;
+                        if (e.Picks is { } hashed)
+                        {
+                            picks = new (long, Ipv4Address)[hashed.Length];
+                            for (int h = 0; h < hashed.Length; h++) picks[h] = (transfer.Balancer(hashed[h].Balancer), hashed[h].Source);
+                        }
+                        var taken = e.Probe.Failure is null ? e.Probe : e.Probe with { Failure = mapped[k] };
+                        sweep.Add(new Entry(port, taken, picks is not null, mine, picks, e.Clock));
+                        takenClasses++;
+                        port = end;
+                        continue;
+                    }
+                    // As late as the reference's probe of this class was (the classes taken took that time), never earlier.
+                    if (e.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = e.Clock;
+                    long clock = sim.Cluster.NowMilliseconds;
+                    var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
+                    var entry = Probed(port, probe, clock);
+                    sweep.Add(entry);
+                    if (entry.Balancers is { } used) probedBalancers.UnionWith(used);
+                    port = probe.NextClass;
+                }
+                return !probedBalancers.Overlaps(takenBalancers);
+
+                // A failure at one of the reference's namespaces, as this node's namespace of that name has it.
+                Failure? Mapped(Failure failure) => failure.Namespace is int at && transfer.Namespace(at) is int mine ? failure.At(sim.Cluster, mine) : null;
+            }
         }
         counters?.Add(probes);
+        counters?.AddTakenClasses(takenClasses);
         return rows;
     }
 
@@ -809,6 +965,9 @@ public static partial class ReachAnalysis
             _drop = record.Drop;
         }
 
+        /// <summary>The namespace where the failed walk ended (null for a failure already written out).</summary>
+        public int? Namespace => _sim is null ? null : _outcome.Namespace;
+
         /// <summary>The explanation, when it was written ahead (<see cref="Freeze"/>).</summary>
         public string? Frozen { get; private set; }
 
@@ -816,6 +975,27 @@ public static partial class ReachAnalysis
         public void Freeze() => Frozen ??= Explain();
 
         public string Explain() => Frozen ?? (_reply ? "reply " : "") + TraceExplanation.Explain(_sim.DispositionOf(_outcome), _discard, _drop);
+
+        /// <summary>
+        /// This failure as another node's namespace <paramref name="ns"/> (of the same name) would have it, when its
+        /// explanation names nothing of the reference's but that namespace: a missing listener or VXLAN device, no rule
+        /// (the drop's text names the namespace, its span the namespace's declaration). Null for any other failure.
+        /// </summary>
+        public Failure? At(Cluster cluster, int ns)
+        {
+            if (_sim is null || _outcome.Kind != DispositionKind.Dropped || _discard is not null || _drop is null || _drop.Cause is not (DropCause.NoListener or DropCause.UnknownVni)) return null;
+            var from = _sim.Cluster.Namespaces[_outcome.Namespace];
+            var to = cluster.Namespaces[ns];
+            SwarmDsl.Text.SourceSpan span;
+            if (_drop.Span.Equals(from.Span)) span = to.Span;
+            else if (!_drop.Span.IsKnown) span = _drop.Span;
+            else return null;
+            string Rename(string text) => text.EndsWith(" in " + from.QualifiedName, StringComparison.Ordinal)
+                ? text.Substring(0, text.Length - from.QualifiedName.Length) + to.QualifiedName : text;
+            // Written out now: the walk's disposition is this text's only other input, and it is made of these same facts.
+            var drop = new DropStep(_drop.Cause, Rename(_drop.Detail), span);
+            return new Failure((_reply ? "reply " : "") + TraceExplanation.Dropped(_outcome.Cause, to.QualifiedName, Rename(_outcome.Detail ?? _outcome.Cause.ToString()), null, drop));
+        }
     }
 
     /// <summary>

@@ -31,7 +31,6 @@ public static class TraceExplanation
     /// </summary>
     internal static string Explain(Disposition d, NetfilterStep? verdict, DropStep? drop)
     {
-        var sb = new StringBuilder();
         switch (d.Kind)
         {
             case DispositionKind.Delivered:
@@ -41,9 +40,16 @@ public static class TraceExplanation
             case DispositionKind.Exited:
                 return "left the modelled network at " + d.Where + ": " + d.Detail;
         }
-        sb.Append("dropped by ").Append(d.Cause?.ToString() ?? "drop").Append(" at ").Append(d.Where);
+        return Dropped(d.Cause, d.Where, d.Detail, verdict, drop);
+    }
+
+    /// <summary>The explanation of a drop at <paramref name="where"/> (a namespace's qualified name).</summary>
+    internal static string Dropped(DropCause? cause, string where, string detail, NetfilterStep? verdict, DropStep? drop)
+    {
+        var sb = new StringBuilder();
+        sb.Append("dropped by ").Append(cause?.ToString() ?? "drop").Append(" at ").Append(where);
         // A DROP or REJECT rule is named by its own chain and text (the drop's detail knows only the table).
-        if (verdict is not null && (d.Cause is DropCause.FilterDrop or DropCause.Rejected || drop is null || !drop.Span.IsKnown))
+        if (verdict is not null && (cause is DropCause.FilterDrop or DropCause.Rejected || drop is null || !drop.Span.IsKnown))
         {
             sb.Append(' ').Append(verdict.Table).Append('/').Append(verdict.Chain)
               .Append(" rule ").Append(verdict.RuleNumber.ToString(CultureInfo.InvariantCulture));
@@ -56,7 +62,7 @@ public static class TraceExplanation
             if (drop.Detail.Length > 0) sb.Append(": ").Append(drop.Detail);
             if (drop.Span.IsKnown) sb.Append(" from ").Append(drop.Span.ToShortString());
         }
-        else if (d.Detail.Length > 0) sb.Append(": ").Append(d.Detail);
+        else if (detail.Length > 0) sb.Append(": ").Append(detail);
         return sb.ToString();
     }
 

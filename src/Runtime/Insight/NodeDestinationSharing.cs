@@ -1,0 +1,780 @@
+using System;
+using System.Collections.Generic;
+using SwarmDsl.Net;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Packets;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Runtime.Insight;
+
+/// <summary>
+/// Which nodes, as destinations of the outside client's sweep, take classes of one reference node's sweep instead of
+/// probing them (docs/insight.md, "Nodes take a reference node's sweep").
+/// <para>
+/// The outside client's walk toward node D is the walk toward the reference R with R's and D's own addresses and MACs
+/// swapped (σ), when (1) R's namespaces and D's (host, ingress sandbox, overlay and load-balancer namespaces, paired by
+/// name) hold the same entries under σ, but for what concerns their own tasks; (2) every other namespace treats R and D
+/// alike under σ; (3) every prefix of the plan holds both of each σ pair or neither; and, per class, (4) the walk looked
+/// nothing up by, and entered nothing of, R's tasks or D (its keys, <see cref="PathRecord.Addresses"/>, and the
+/// namespaces it entered). What differs by a node's own tasks is either looked up by a task's address or MAC
+/// (neighbours, FDB entries, the tasks' bridge ports, host routes: (4) keeps a class off them) or is a rule naming a task
+/// and guarded by a port (host-mode publishing): those ports are probed by D itself (<see cref="Transfer.Holes"/>).
+/// Anything else that tells R and D apart refuses D, which then sweeps on its own.
+/// </para>
+/// <para>
+/// The comparisons are of hashes (two independent 64-bit lanes) of each entry, rendered with R's own values as tokens
+/// naming where they sit (namespace, device, position) and D's likewise, summed per namespace: the plan is read once,
+/// and each pair costs a comparison per namespace. Only classes that reached a service are taken (their rows carry no
+/// explanation, which would name R); their balancers must be met by no class D probes itself (checked by the sweep), so
+/// each balancer sees in D's sweep the connections it sees in R's.
+/// </para>
+/// </summary>
+internal sealed class NodeDestinationSharing
+{
+    private const ulong P1 = 0x9E3779B97F4A7C15UL, P2 = 0xC2B2AE3D27D4EB4FUL, P3 = 0x165667B19E3779F9UL;
+
+    private readonly Cluster _cluster;
+    private readonly List<string> _nodes = new();
+    private readonly Dictionary<string, int> _nodeIndex = new(StringComparer.Ordinal);
+    // Per plan namespace (cluster index): its node, and whether it is a task's.
+    private readonly List<int> _nodeOf = new();
+    private readonly List<bool> _isTask = new();
+    private readonly Dictionary<uint, Who> _addresses = new();
+    private readonly Dictionary<ulong, Who> _macs = new();
+    // Device names: a veth's generated name differs from node to node, like its MAC.
+    private readonly Dictionary<string, Who> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _tokens = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _roles = new(StringComparer.Ordinal);
+    private readonly List<NodeFacts> _facts = new();
+    private readonly HashSet<(int, int)> _tangled = new();
+    private readonly HashSet<Ipv4Cidr> _prefixes = new();
+    private readonly Dictionary<string, Transfer?> _transfers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _refusals = new(StringComparer.Ordinal);
+    private string? _everyone;
+
+    /// <summary>Who holds an address or MAC: the one node whose own namespaces hold it (-1 none, -2 several), and the nodes whose tasks do.</summary>
+    private sealed class Who
+    {
+        public int Node = -1;
+        public int Token;
+        public List<int>? Tasks;
+    }
+
+    /// <summary>What one node's namespaces add up to.</summary>
+    private sealed class NodeFacts
+    {
+        public string? Irregular;
+        public readonly Dictionary<int, int> NamespaceByRole = new();
+        public readonly Dictionary<int, Sum> Base = new();
+        public readonly Dictionary<(int Role, int Other), Sum> Adjust = new();
+        // Every other namespace's entries naming this node's own values, rendered with them as tokens.
+        public readonly Dictionary<int, Sum> Elsewhere = new();
+        public readonly Dictionary<int, uint> AddressByToken = new();
+        public readonly Dictionary<int, ulong> MacByToken = new();
+        public readonly Dictionary<int, string> NameByToken = new();
+        public readonly List<(IpProtocol? Protocol, int From, int To)> Holes = new();
+        public string UnderlayInterface = "";
+    }
+
+    /// <summary>A multiset hash: the sum of its entries' hashes, in two lanes.</summary>
+    private struct Sum : IEquatable<Sum>
+    {
+        public ulong A, B;
+        public void Add((ulong A, ulong B) h) { A += h.A; B += h.B; }
+        public void Subtract((ulong A, ulong B) h) { A -= h.A; B -= h.B; }
+        public bool Equals(Sum other) => A == other.A && B == other.B;
+        public override bool Equals(object? obj) => obj is Sum s && Equals(s);
+        public override int GetHashCode() => (int)(A ^ B);
+    }
+
+    private NodeDestinationSharing(Cluster cluster) => _cluster = cluster;
+
+    /// <summary>The node whose sweep the others take.</summary>
+    public string Reference { get; private set; } = "";
+
+    /// <summary>What <paramref name="node"/> takes of the reference's sweep; null when it sweeps on its own (<see cref="WhyNot"/>).</summary>
+    public Transfer? To(string node)
+    {
+        Decide();
+        return _transfers.TryGetValue(node, out var t) ? t : null;
+    }
+
+    /// <summary>Why <paramref name="node"/> takes nothing (null when it does).</summary>
+    public string? WhyNot(string node)
+    {
+        Decide();
+        return _refusals.TryGetValue(node, out var why) ? why : _transfers.ContainsKey(node) ? null : "not a node";
+    }
+
+    /// <summary>
+    /// Reads who holds each address, MAC and device name of the plan (what <see cref="Touched"/> needs while the reference's
+    /// sweep runs). What each other node takes is decided on first asking (<see cref="To"/>), by another worker meanwhile.
+    /// </summary>
+    public static NodeDestinationSharing For(Cluster cluster, string reference)
+    {
+        var s = new NodeDestinationSharing(cluster) { Reference = reference };
+        s.Index();
+        return s;
+    }
+
+    private readonly object _decideGate = new();
+    private volatile bool _decided;
+
+    /// <summary>Hashes every namespace and compares each node with the reference (once; callers wait for the first).</summary>
+    private void Decide()
+    {
+        if (_decided) return;
+        lock (_decideGate)
+        {
+            if (_decided) return;
+            Hash();
+            if (!_nodeIndex.TryGetValue(Reference, out var r)) _everyone ??= "the reference is not a node";
+            foreach (var node in _nodes)
+            {
+                if (node == Reference) continue;
+                Transfer? transfer = null;
+                var why = _everyone ?? Compare(r, _nodeIndex[node], out transfer);
+                if (why is null) _transfers[node] = transfer;
+                else _refusals[node] = why;
+            }
+            _decided = true;
+        }
+    }
+
+    // ───────────────────────────── reading the plan ─────────────────────────────
+
+    private void Index()
+    {
+        var plan = _cluster.Plan;
+        _prefixes.Add(plan.Underlay.Subnet.Subnet);
+        // Pass 1: who holds each address and MAC.
+        int index = 0;
+        for (int n = 0; n < plan.Hosts.Count; n++)
+        {
+            var host = plan.Hosts[n];
+            _nodes.Add(host.Node);
+            _nodeIndex[host.Node] = n;
+            var facts = new NodeFacts { UnderlayInterface = host.UnderlayInterface };
+            _facts.Add(facts);
+            var tasks = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var ns in host.Namespaces) if (ns.Kind == NamespaceKind.Task) tasks.Add(ns.Name);
+            bool underlayListed = false;
+            foreach (var ns in host.Namespaces)
+            {
+                var rt = index < _cluster.Namespaces.Count ? _cluster.Namespaces[index] : null;
+                if (rt is null || rt.Node != host.Node || rt.Name != ns.Name) { _everyone = "the simulation numbers namespaces otherwise than the plan"; return; }
+                _nodeOf.Add(n);
+                _isTask.Add(ns.Kind == NamespaceKind.Task);
+                if (ns.Kind != NamespaceKind.Task)
+                {
+                    int role = Intern(_roles, ns.Name);
+                    if (facts.NamespaceByRole.ContainsKey(role)) facts.Irregular ??= "two namespaces named " + ns.Name;
+                    facts.NamespaceByRole[role] = index;
+                }
+                // A device's place: its namespace and its position among the devices that are not a task's leg (its name
+                // may be generated per node).
+                var place = new Dictionary<string, string>(StringComparer.Ordinal);
+                int ordinal = 0;
+                foreach (var d in ns.Devices)
+                {
+                    if (ns.Kind == NamespaceKind.Host && d.Name == host.UnderlayInterface) underlayListed = true;
+                    bool task = ns.Kind == NamespaceKind.Task || OwnLeg(d, tasks);
+                    string at = ns.Name + "/" + (task ? d.Name : "#" + (ordinal++).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    place[d.Name] = at;
+                    if (d.Kind == DeviceKind.Loopback) continue;
+                    // A name inside a task's namespace names nothing outside it; a task's leg in the node's is the task's.
+                    if (ns.Kind != NamespaceKind.Task) { if (task) Task(_names, d.Name, n); else Own(_names, d.Name, n, at + "/name", facts.NameByToken); }
+                    var mac = d.Mac ?? Cluster.DerivedMac(host.Node + "/" + ns.Name + "/" + d.Name);
+                    if (task) Task(_macs, mac.Value, n);
+                    else Own(_macs, mac.Value, n, at + "/mac", facts.MacByToken);
+                }
+                var perDevice = new Dictionary<string, int>(StringComparer.Ordinal);
+                foreach (var a in ns.Addresses)
+                {
+                    perDevice.TryGetValue(a.Device, out var k);
+                    perDevice[a.Device] = k + 1;
+                    _prefixes.Add(a.Address.Subnet);
+                    if (a.Address.Address.IsLoopback) continue; // the same in every namespace
+                    if (ns.Kind == NamespaceKind.Task || IsOwnLeg(ns, a.Device, tasks)) Task(_addresses, a.Address.Address.Value, n);
+                    else Own(_addresses, a.Address.Address.Value, n, (place.TryGetValue(a.Device, out var at) ? at : ns.Name + "/" + a.Device) + "/#"
+                        + k.ToString(System.Globalization.CultureInfo.InvariantCulture), facts.AddressByToken);
+                }
+                index++;
+            }
+            Own(_addresses, host.UnderlayAddress.Address.Value, n, "underlay", facts.AddressByToken);
+            _prefixes.Add(host.UnderlayAddress.Subnet);
+            if (!underlayListed) Own(_macs, Cluster.DerivedMac(host.Node + "/host/" + host.UnderlayInterface).Value, n, "underlay/mac", facts.MacByToken);
+        }
+    }
+
+    /// <summary>
+    /// Pass 2: every namespace's entries, hashed. (A value held by several nodes' own namespaces, a VIP or
+    /// docker_gwbridge's address, is the same for all: <see cref="Index"/> made it nobody's.)
+    /// </summary>
+    private void Hash()
+    {
+        var plan = _cluster.Plan;
+        if (_everyone is not null) return;
+        var r = new Renderer(this);
+        // The ports a node probes itself take other ephemeral source ports than its own whole sweep would: no constant of
+        // the plan may tell those apart (as for NodeSourceSharing), nor a statistic match count the packets it skips.
+        var starts = new SortedSet<int>();
+        var seen = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
+        if (InEphemeralRange(plan.Underlay.DataPathPort)) _everyone ??= "the data path port is among the ephemeral ports";
+        int index = 0;
+        for (int n = 0; n < plan.Hosts.Count; n++)
+        {
+            var host = plan.Hosts[n];
+            var tasks = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var ns in host.Namespaces) if (ns.Kind == NamespaceKind.Task) tasks.Add(ns.Name);
+            foreach (var ns in host.Namespaces)
+            {
+                HashNamespace(r, host, n, index, ns, tasks);
+                PortAtoms.CollectOnce(ns, starts, seen);
+                foreach (var d in ns.Devices) if (d.Vxlan is { } vx && InEphemeralRange(vx.DstPort)) _everyone ??= "a VXLAN port is among the ephemeral ports";
+                index++;
+            }
+        }
+        var inside = starts.GetViewBetween(VxlanCodec.LocalPortRangeMin + 1, VxlanCodec.LocalPortRangeMax);
+        if (inside.Count > 0) _everyone ??= "a port constant of the plan splits the ephemeral ports at " + inside.Min.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (_statistic) _everyone ??= "the plan has statistic matches";
+    }
+
+
+    private bool _statistic;
+
+    private static bool InEphemeralRange(int port) => port >= VxlanCodec.LocalPortRangeMin && port <= VxlanCodec.LocalPortRangeMax;
+
+    private static bool OwnLeg(DevicePlan d, HashSet<string> tasks) => d.Peer is { } p && tasks.Contains(p.Namespace);
+
+    private static bool IsOwnLeg(NamespacePlan ns, string device, HashSet<string> tasks)
+    {
+        foreach (var d in ns.Devices) if (d.Name == device) return OwnLeg(d, tasks);
+        return false;
+    }
+
+    private static int Intern(Dictionary<string, int> map, string text)
+    {
+        if (!map.TryGetValue(text, out var id)) map[text] = id = map.Count;
+        return id;
+    }
+
+    private void Own<TKey>(Dictionary<TKey, Who> map, TKey value, int node, string token, Dictionary<int, TKey> byToken) where TKey : notnull
+    {
+        if (!map.TryGetValue(value, out var who)) map[value] = who = new Who();
+        if (who.Node == -1)
+        {
+            who.Node = node;
+            who.Token = Intern(_tokens, token);
+            if (!byToken.ContainsKey(who.Token)) byToken[who.Token] = value;
+        }
+        else if (who.Node != node && who.Node != -2)
+        {
+            // Several nodes hold it: the same value everywhere, not one node's. Its tokens are dropped from both.
+            _facts[who.Node].AddressByToken.Remove(who.Token);
+            _facts[who.Node].MacByToken.Remove(who.Token);
+            _facts[who.Node].NameByToken.Remove(who.Token);
+            who.Node = -2;
+        }
+    }
+
+    private static void Task<TKey>(Dictionary<TKey, Who> map, TKey value, int node) where TKey : notnull
+    {
+        if (!map.TryGetValue(value, out var who)) map[value] = who = new Who();
+        who.Tasks ??= new List<int>(1);
+        if (!who.Tasks.Contains(node)) who.Tasks.Add(node);
+    }
+
+    /// <summary>Hashes one namespace's entries into its node's sums and into the sums of the nodes it names.</summary>
+    private void HashNamespace(Renderer r, HostPlan host, int node, int index, NamespacePlan ns, HashSet<string> tasks)
+    {
+        bool own = ns.Kind != NamespaceKind.Task;
+        var facts = _facts[node];
+        int role = own ? _roles[ns.Name] : -1;
+        var ownLegs = new HashSet<string>(StringComparer.Ordinal);
+        if (own) foreach (var d in ns.Devices) if (OwnLeg(d, tasks)) ownLegs.Add(d.Name);
+        var sum = new Sum();
+        // Per other node: what pairing with it changes of this namespace's sum (summed here, kept when not zero).
+        var adjust = _adjustScratch ??= new Sum[_nodes.Count];
+        var adjusted = new List<int>();
+
+        void Adjust(int other, (ulong A, ulong B) add, (ulong A, ulong B) subtract)
+        {
+            if (adjust[other].A == 0 && adjust[other].B == 0) adjusted.Add(other);
+            adjust[other].Add(add);
+            adjust[other].Subtract(subtract);
+        }
+
+        // keyed: looked up by an address or MAC (or a host route's destination), so an entry about a task differs from
+        // node to node only for walks that look that task's key up.
+        void Entry<T>(Action<Renderer, T> render, T item, bool keyed)
+        {
+            r.Render(render, item, node, -1);
+            Account(r.Hash, r.Nodes, r.TaskNodes, keyed, render, item);
+        }
+
+        void Account<T>((ulong A, ulong B) raw, List<int> mentioned, List<int> taskNodes, bool keyed, Action<Renderer, T>? render, T item)
+        {
+            if (mentioned.Count == 0 && taskNodes.Count == 0) { if (own) sum.Add(raw); return; }
+            if (mentioned.Count > 1 || (mentioned.Count == 1 && taskNodes.Count > 0 && (taskNodes.Count > 1 || taskNodes[0] != mentioned[0])))
+            {
+                // Names several nodes at once: no pair among them (nor with this namespace's node) is compared.
+                var all = new List<int>(mentioned);
+                all.AddRange(taskNodes);
+                if (own) all.Add(node);
+                foreach (var a in all) foreach (var b in all) if (a != b) _tangled.Add((a, b));
+            }
+            int single = mentioned.Count == 1 && !(keyed && taskNodes.Contains(mentioned[0])) ? mentioned[0] : -1;
+            if (own)
+            {
+                if (keyed && taskNodes.Contains(node)) return; // the node's own task: looked up by the task's key only
+                sum.Add(raw);
+                // Paired with t, an entry about one of t's tasks is left out on both sides.
+                if (keyed) foreach (var t in taskNodes) Adjust(t, default, raw);
+                if (single >= 0)
+                {
+                    r.Render(render!, item, node, single);
+                    Adjust(single, r.Hash, raw);
+                }
+            }
+            if (single >= 0)
+            {
+                r.Render(render!, item, single, -1);
+                var elsewhere = _facts[single].Elsewhere;
+                elsewhere.TryGetValue(index, out var s);
+                s.Add(r.Hash);
+                elsewhere[index] = s;
+            }
+        }
+
+        foreach (var d in ns.Devices)
+        {
+            if (ownLegs.Contains(d.Name)) continue;
+            var mac = d.Kind == DeviceKind.Loopback ? MacAddress.Zero : d.Mac ?? Cluster.DerivedMac(host.Node + "/" + ns.Name + "/" + d.Name);
+            Entry(static (x, e) =>
+            {
+                var (d, mac) = e;
+                x.Int(1); x.Name(d.Name); x.Int((int)d.Kind); x.Int(d.Mtu); x.Mac(mac); x.Name(d.Master ?? "");
+                if (d.Peer is { } p) { x.Str(p.Namespace); x.Name(p.Device); x.Int(p.CreatesPair ? 1 : 0); }
+                if (d.Vxlan is { } v)
+                {
+                    x.Int(v.Vni); x.Int(v.DstPort); x.Int((v.Learning ? 1 : 0) | (v.Proxy ? 2 : 0) | (v.L2Miss ? 4 : 0) | (v.L3Miss ? 8 : 0));
+                    x.Int(v.Ttl); x.Str(v.CreatedIn);
+                }
+            }, (d, mac), keyed: false);
+        }
+        var perDevice = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var a in ns.Addresses)
+        {
+            perDevice.TryGetValue(a.Device, out var k);
+            perDevice[a.Device] = k + 1;
+            if (ownLegs.Contains(a.Device)) continue;
+            Entry(static (x, e) => { x.Int(2); x.Name(e.a.Device); x.Int(e.k); x.Cidr(e.a.Address); }, (a, k), keyed: false);
+        }
+        for (int i = 0; i < ns.Routes.Count; i++)
+        {
+            var route = ns.Routes[i];
+            int same = 0;
+            for (int j = 0; j < i; j++) if (ns.Routes[j].Destination.Subnet == route.Destination.Subnet) same++;
+            _prefixes.Add(route.Destination.Subnet);
+            // A route over a task's own leg is looked up by the task's address only when it is a host route.
+            if (ownLegs.Contains(route.Device) && route.Destination.PrefixLength != 32)
+            {
+                facts.Irregular ??= "a route in " + ns.Name + " over a task's leg covers more than the task";
+                continue;
+            }
+            Entry(static (x, e) =>
+            {
+                var (route, same) = e;
+                x.Int(3); x.Cidr(route.Destination); x.Int(same); x.Name(route.Device); x.Int((int)route.Origin);
+                if (route.Gateway is { } g) x.Address(g); else x.Int(-1);
+                if (route.PreferredSource is { } src) x.Address(src); else x.Int(-1);
+            }, (route, same), keyed: route.Destination.PrefixLength == 32);
+        }
+        foreach (var nb in ns.Neighbors) Entry(static (x, nb) => { x.Int(4); x.Name(nb.Device); x.Address(nb.Address); x.Mac(nb.Mac); }, nb, keyed: true);
+        foreach (var f in ns.Fdb) Entry(static (x, f) => { x.Int(5); x.Name(f.Device); x.Mac(f.Mac); if (f.RemoteVtep is { } v) x.Address(v); else x.Int(-1); }, f, keyed: true);
+        foreach (var s in ns.Sysctls) Entry(static (x, s) => { x.Int(6); x.Str(s.Key); x.Str(s.Value); x.Int(s.Required ? 1 : 0); }, s, keyed: false);
+        foreach (var l in ns.Listeners)
+        {
+            // A listener of the node's own (a task's port published in host mode, say): the other node probes its port itself.
+            if (own) facts.Holes.Add((l.Protocol, l.Port, l.Port));
+            else Entry(static (x, l) => { x.Int(7); x.Int((int)l.Protocol); x.Int(l.Port); x.Str(l.Owner); }, l, keyed: false);
+        }
+        for (int i = 0; i < ns.Ipvs.Count; i++)
+            Entry(static (x, e) =>
+            {
+                var (v, i) = e;
+                x.Int(8); x.Int(i); x.Int(v.FwMark ?? -1); x.Address(v.Vip); x.Int(v.Port ?? -1); x.Int((int)v.Protocol); x.Int((int)v.Scheduler); x.Str(v.Service);
+                foreach (var d in v.Destinations) { x.Address(d.Address); x.Int(d.Port); x.Int(d.Weight); x.Int((int)d.Forward); x.Str(d.Task); }
+            }, (ns.Ipvs[i], i), keyed: false);
+        for (int i = 0; i < ns.NftLoadBalancers.Count; i++)
+        {
+            var b = ns.NftLoadBalancers[i];
+            if (b.SnatSubnet is { } net) _prefixes.Add(net.Subnet);
+            Entry(static (x, e) =>
+            {
+                var (b, i) = e;
+                x.Int(9); x.Int(i); x.Int(b.FwMark); x.Address(b.Vip); x.Int((int)b.Pick); x.Int((int)b.Scheduler); x.Str(b.Service);
+                foreach (var a in b.Slots) x.Address(a);
+                if (b.SnatSubnet is { } sn) x.Cidr(sn); else x.Int(-1);
+                if (b.SnatSource is { } ss) x.Address(ss); else x.Int(-1);
+            }, (b, i), keyed: false);
+        }
+        foreach (var t in ns.Tables)
+            foreach (var c in t.Chains)
+            {
+                long chain = Renderer.TextHash(t.Name) * 31 + Renderer.TextHash(c.Name);
+                Entry(static (x, e) => { x.Int(10); x.Int(e.chain); x.Int(e.c.BuiltIn ? 1 : 0); x.Int(e.c.Policy is { } p ? (int)p : -1); }, (chain, c), keyed: false);
+                int ordinal = 0;
+                foreach (var rule in c.Rules)
+                {
+                    var info = RuleInfo(r, rule);
+                    if (own && Array.IndexOf(info.TaskNodes, node) >= 0)
+                    {
+                        // Host-mode publishing: a rule for one of the node's own tasks. The other node probes its ports itself.
+                        if (OwnTaskGuard(rule, node) is { } guard) facts.Holes.AddRange(guard);
+                        else facts.Irregular ??= "a rule of " + ns.Name + " " + t.Name + "/" + c.Name + " names one of its tasks and no port";
+                        continue;
+                    }
+                    int at = ordinal++;
+                    if (info.Nodes.Length == 0)
+                    {
+                        // Names no node's own value: its matches hashed once wherever it is; a task's namespace only counts
+                        // what names a node.
+                        if (own) sum.Add(Renderer.Combine(chain, at, info.A, info.B));
+                    }
+                    else Entry(static (x, e) => { x.Int(11); x.Int(e.chain); x.Int(e.at); x.Int(-4); Rule(x, e.rule); }, (chain, at, rule), keyed: false);
+                }
+            }
+        if (own)
+        {
+            facts.Base[role] = sum;
+            foreach (var o in adjusted)
+            {
+                facts.Adjust[(role, o)] = adjust[o];
+                adjust[o] = default;
+            }
+        }
+        else foreach (var o in adjusted) adjust[o] = default;
+    }
+
+    private Sum[]? _adjustScratch;
+    private readonly Dictionary<NetfilterRule, Rendered> _rules = new(ReferenceComparer<NetfilterRule>.Instance);
+
+    /// <summary>A rule's matches and target, hashed once with no node's values as tokens; the nodes and tasks it names.</summary>
+    private sealed class Rendered
+    {
+        public ulong A, B;
+        public int[] Nodes = Array.Empty<int>();
+        public int[] TaskNodes = Array.Empty<int>();
+    }
+
+    private Rendered RuleInfo(Renderer r, NetfilterRule rule)
+    {
+        if (_rules.TryGetValue(rule, out var info)) return info;
+        foreach (var m in rule.Matches)
+            if (m is AddressMatch am) _prefixes.Add(am.Prefix.Subnet);
+            else if (m is StatisticMatch) _statistic = true;
+        r.Render(static (x, rule) => Rule(x, rule), rule, -1, -1);
+        var (a, b) = r.Hash;
+        info = new Rendered { A = a, B = b, Nodes = r.Nodes.ToArray(), TaskNodes = r.TaskNodes.ToArray() };
+        _rules[rule] = info;
+        return info;
+    }
+
+    /// <summary>
+    /// The ports that keep a rule naming one of <paramref name="node"/>'s own tasks off every other port's walk (empty when
+    /// the task's own address does: a walk carrying none never matches it); null when nothing does.
+    /// </summary>
+    private List<(IpProtocol?, int, int)>? OwnTaskGuard(NetfilterRule rule, int node)
+    {
+        IpProtocol? protocol = null;
+        foreach (var m in rule.Matches) if (m is ProtocolMatch { Negated: false } p) protocol = p.Protocol;
+        var ports = new List<(IpProtocol?, int, int)>();
+        bool byAddress = false;
+        foreach (var m in rule.Matches)
+            switch (m)
+            {
+                case PortMatch { Negated: false } pm: ports.Add((pm.Protocol, pm.From, pm.To)); break;
+                case MultiportMatch { Negated: false } mm: foreach (var p in mm.Ports) ports.Add((protocol, p, p)); break;
+                case AddressMatch { Negated: false, Prefix.PrefixLength: 32 } am:
+                    if (_addresses.TryGetValue(am.Prefix.Address.Value, out var who) && who.Tasks is { } t && t.Contains(node)) byAddress = true;
+                    break;
+            }
+        return ports.Count > 0 || byAddress ? ports : null;
+    }
+
+    private static void Rule(Renderer x, NetfilterRule rule)
+    {
+        foreach (var m in rule.Matches)
+        {
+            x.Int(m.Negated ? 1 : 0);
+            switch (m)
+            {
+                case ProtocolMatch p: x.Int(100); x.Int((int)p.Protocol); break;
+                case AddressMatch a: x.Int(101); x.Int((int)a.Direction); x.Cidr(a.Prefix); break;
+                case InterfaceMatch i: x.Int(102); x.Int(i.Input ? 1 : 0); x.Name(i.Interface); break;
+                case PortMatch p: x.Int(103); x.Int((int)p.Protocol); x.Int((int)p.Direction); x.Int(p.From); x.Int(p.To); break;
+                case MultiportMatch mp: x.Int(104); x.Int((int)mp.Direction); foreach (var p in mp.Ports) x.Int(p); break;
+                default: x.Int(105); x.Str(m.ToString()); break; // no addresses in the other matches
+            }
+        }
+        switch (rule.Target)
+        {
+            case DnatTarget d: x.Int(200); x.Address(d.Address); x.Int(d.Port ?? -1); break;
+            case SnatTarget s: x.Int(201); x.Address(s.Address); x.Int(s.Port ?? -1); break;
+            default: x.Int(202); x.Str(rule.Target.ToString()); break;
+        }
+    }
+
+    /// <summary>Renders an entry into a hash: a node's own values as tokens (its own: 1, the other node's of a pair: 2), the rest as they are.</summary>
+    private sealed class Renderer
+    {
+        private readonly NodeDestinationSharing _s;
+        private int _self, _other;
+        private ulong _a, _b;
+
+        public Renderer(NodeDestinationSharing s) => _s = s;
+
+        /// <summary>Nodes (other than the one rendered as its own) whose own values the entry names.</summary>
+        public List<int> Nodes { get; } = new();
+
+        /// <summary>Nodes whose tasks' values the entry names.</summary>
+        public List<int> TaskNodes { get; } = new();
+
+        public (ulong A, ulong B) Hash => (Finish(_a), Finish(_b ^ P3));
+
+        public void Render<T>(Action<Renderer, T> render, T item, int self, int other)
+        {
+            _self = self;
+            _other = other;
+            _a = P1;
+            _b = P2;
+            Nodes.Clear();
+            TaskNodes.Clear();
+            render(this, item);
+        }
+
+        /// <summary>A rule's hash from its chain, position and cached content hash (as rendering them would mix them).</summary>
+        public static (ulong A, ulong B) Combine(long chain, int at, ulong a, ulong b)
+        {
+            ulong x = Rotate(unchecked((P1 ^ 11UL) * P1), 31), y = Rotate(unchecked((P2 + 11UL) * P2), 27) ^ P3;
+            foreach (var v in new[] { chain, at, (long)a, (long)b })
+            {
+                x = Rotate((x ^ (ulong)v) * P1, 31);
+                y = Rotate((y + (ulong)v) * P2, 27) ^ P3;
+            }
+            return (Finish(x), Finish(y ^ P3));
+        }
+
+        /// <summary>A text's hash, for names met once per chain rather than once per entry.</summary>
+        public static long TextHash(string text)
+        {
+            ulong h = 0xCBF29CE484222325UL;
+            foreach (var c in text) h = (h ^ c) * 0x100000001B3UL;
+            return (long)h;
+        }
+
+        public void Int(long v)
+        {
+            _a = Rotate((_a ^ (ulong)v) * P1, 31);
+            _b = Rotate((_b + (ulong)v) * P2, 27) ^ P3;
+        }
+
+        public void Str(string text)
+        {
+            Int(text.Length);
+            foreach (var c in text) Int(c);
+        }
+
+        public void Address(Ipv4Address v) => Value(_s._addresses, v.Value, v.Value);
+
+        public void Mac(MacAddress v) => Value(_s._macs, v.Value, (long)v.Value);
+
+        public void Name(string device)
+        {
+            if (_s._names.TryGetValue(device, out var who) && (who.Node >= 0 || who.Tasks is not null) && Own(who)) return;
+            Str(device);
+        }
+
+        public void Cidr(Ipv4Cidr c)
+        {
+            Address(c.Address);
+            Int(c.PrefixLength);
+        }
+
+        private void Value<TKey>(Dictionary<TKey, Who> map, TKey key, long raw) where TKey : notnull
+        {
+            if (map.TryGetValue(key, out var who) && Own(who)) return;
+            Int(-3);
+            Int(raw);
+        }
+
+        // Notes whose the value is; true when it was rendered as a token.
+        private bool Own(Who who)
+        {
+            if (who.Tasks is { } t) foreach (var n in t) if (!TaskNodes.Contains(n)) TaskNodes.Add(n);
+            if (who.Node < 0) return false;
+            if (who.Node == _self) { Int(-1); Int(who.Token); return true; }
+            if (who.Node == _other) { Int(-2); Int(who.Token); return true; }
+            if (!Nodes.Contains(who.Node)) Nodes.Add(who.Node);
+            return false;
+        }
+
+        private static ulong Rotate(ulong x, int k) => (x << k) | (x >> (64 - k));
+
+        private static ulong Finish(ulong x)
+        {
+            x ^= x >> 33;
+            x *= 0xFF51AFD7ED558CCDUL;
+            x ^= x >> 33;
+            x *= 0xC4CEB9FE1A85EC53UL;
+            x ^= x >> 33;
+            return x;
+        }
+    }
+
+    // ───────────────────────────── one pair ─────────────────────────────
+
+    private string? Compare(int r, int d, out Transfer? transfer)
+    {
+        transfer = null;
+        var fr = _facts[r];
+        var fd = _facts[d];
+        if (fr.Irregular is { } ir) return "the reference: " + ir;
+        if (fd.Irregular is { } id) return id;
+        if (_tangled.Contains((r, d))) return "an entry of the plan names both it and the reference";
+        if (fr.UnderlayInterface != fd.UnderlayInterface) return "its underlay interface is named otherwise";
+        if (fr.NamespaceByRole.Count != fd.NamespaceByRole.Count) return "it has other namespaces than the reference";
+        var map = new Dictionary<int, int>();
+        foreach (var kv in fr.NamespaceByRole)
+        {
+            if (!fd.NamespaceByRole.TryGetValue(kv.Key, out var mine)) return "it has other namespaces than the reference";
+            map[kv.Value] = mine;
+            if (!Of(fr, kv.Key, d).Equals(Of(fd, kv.Key, r))) return "its namespace " + _cluster.Namespaces[mine].Name + " differs from the reference's";
+        }
+        if (!SameKeys(fr.AddressByToken, fd.AddressByToken) || !SameKeys(fr.MacByToken, fd.MacByToken) || !SameKeys(fr.NameByToken, fd.NameByToken)) return "its own addresses or MACs sit otherwise than the reference's";
+        foreach (var kv in fr.AddressByToken)
+        {
+            var mine = new Ipv4Address(fd.AddressByToken[kv.Key]);
+            var theirs = new Ipv4Address(kv.Value);
+            foreach (var p in _prefixes)
+                if (p.PrefixLength < 32 && p.Contains(mine) != p.Contains(theirs)) return "the prefix " + p + " holds one of its address " + mine + " and the reference's " + theirs;
+        }
+        if (!SameElsewhere(fr.Elsewhere, fd.Elsewhere, r, d) || !SameElsewhere(fd.Elsewhere, fr.Elsewhere, r, d))
+            return "another namespace treats its addresses or MACs otherwise than the reference's";
+        transfer = new Transfer(this, r, d, map, fr.Holes, fd.Holes);
+        return null;
+    }
+
+    private static Sum Of(NodeFacts f, int role, int other)
+    {
+        f.Base.TryGetValue(role, out var sum);
+        if (f.Adjust.TryGetValue((role, other), out var adj)) { sum.A += adj.A; sum.B += adj.B; }
+        return sum;
+    }
+
+    private static bool SameKeys<T>(Dictionary<int, T> a, Dictionary<int, T> b)
+    {
+        if (a.Count != b.Count) return false;
+        foreach (var k in a.Keys) if (!b.ContainsKey(k)) return false;
+        return true;
+    }
+
+    private bool SameElsewhere(Dictionary<int, Sum> a, Dictionary<int, Sum> b, int r, int d)
+    {
+        foreach (var kv in a)
+        {
+            int owner = _nodeOf[kv.Key];
+            if (owner == r || owner == d) continue; // their own namespaces: compared above
+            if (!b.TryGetValue(kv.Key, out var other) || !other.Equals(kv.Value)) return false;
+        }
+        return true;
+    }
+
+    // ───────────────────────────── one walk ─────────────────────────────
+
+    /// <summary>
+    /// The nodes a probe's walk (request and reply) touched beyond the reference's own namespaces and values, sorted: a
+    /// node whose namespace it entered or whose values it looked up, and the reference itself when it entered or looked up
+    /// one of its tasks. A node in the list cannot take the class.
+    /// </summary>
+    public int[] Touched(PathRecord request, PathRecord reply)
+    {
+        int r = _nodeIndex[Reference];
+        var touched = new List<int>(2);
+        void Node(int n)
+        {
+            if (!touched.Contains(n)) touched.Add(n);
+        }
+        void Namespaces(List<int> list)
+        {
+            foreach (var ns in list)
+            {
+                if (ns >= _nodeOf.Count) continue; // an outside client
+                int n = _nodeOf[ns];
+                if (_isTask[ns] || n != r) Node(n);
+            }
+        }
+        void Keys(PathRecord p)
+        {
+            if (!p.Walked) return;
+            Namespaces(p.Namespaces);
+            Namespaces(p.Tunnel.Namespaces);
+            foreach (var a in p.Addresses) Of(_addresses, a);
+            foreach (var m in p.Macs) Of(_macs, m);
+        }
+        void Of<TKey>(Dictionary<TKey, Who> map, TKey key) where TKey : notnull
+        {
+            if (!map.TryGetValue(key, out var who)) return;
+            if (who.Node >= 0 && who.Node != r) Node(who.Node);
+            if (who.Tasks is { } t) foreach (var n in t) Node(n);
+        }
+        Keys(request);
+        Keys(reply);
+        var result = touched.ToArray();
+        Array.Sort(result);
+        return result;
+    }
+
+    /// <summary>What one node takes of the reference's sweep.</summary>
+    internal sealed class Transfer
+    {
+        private readonly int _reference, _node;
+        private readonly Dictionary<int, int> _namespaces;
+        private readonly List<(IpProtocol? Protocol, int From, int To)> _holes = new();
+
+        internal Transfer(NodeDestinationSharing sharing, int reference, int node, Dictionary<int, int> namespaces,
+            List<(IpProtocol?, int, int)> referenceHoles, List<(IpProtocol?, int, int)> nodeHoles)
+        {
+            _reference = reference;
+            _node = node;
+            _namespaces = namespaces;
+            _holes.AddRange(referenceHoles);
+            _holes.AddRange(nodeHoles);
+        }
+
+        /// <summary>The ports of rules and listeners of either node's own tasks (by protocol; null: any), which it probes itself.</summary>
+        public IReadOnlyList<(IpProtocol? Protocol, int From, int To)> Holes => _holes;
+
+        /// <summary>Whether a class of the reference's sweep over [from, to] of <paramref name="protocol"/>, whose walk touched <paramref name="touched"/>, is this node's too.</summary>
+        public bool Takes(IpProtocol protocol, int from, int to, int[] touched)
+        {
+            if (Array.BinarySearch(touched, _reference) >= 0 || Array.BinarySearch(touched, _node) >= 0) return false;
+            foreach (var (p, a, b) in _holes)
+                if ((p is null || p == protocol) && a <= to && b >= from) return false;
+            return true;
+        }
+
+        /// <summary>This node's namespace of the name of the reference's namespace <paramref name="ns"/> (null for any other namespace).</summary>
+        public int? Namespace(int ns) => _namespaces.TryGetValue(ns, out var mine) ? mine : null;
+
+        /// <summary>The reference's balancer (<see cref="PathRecord.BalancerKey"/>) as this node's: its namespace swapped for this node's of that name.</summary>
+        public long Balancer(long key)
+        {
+            int ns = (int)(key >> 32);
+            return _namespaces.TryGetValue(ns, out var mine) ? ((long)mine << 32) | (key & 0xFFFFFFFFL) : key;
+        }
+    }
+}

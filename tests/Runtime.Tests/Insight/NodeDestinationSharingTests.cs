@@ -1,0 +1,250 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using SwarmDsl.Plan;
+using SwarmDsl.Runtime.Engine;
+using SwarmDsl.Runtime.Insight;
+using SwarmDsl.Semantics;
+
+namespace SwarmDsl.Tests.Insight;
+
+/// <summary>
+/// The outside client's sweep toward a node takes the classes of the reference node's sweep it can
+/// (<see cref="NodeDestinationSharing"/>): every table must be the one each node's own sweep gives, byte for byte.
+/// </summary>
+public sealed class NodeDestinationSharingTests
+{
+    private static (Topology Topology, DataplanePlan Plan) Compile(string file, string yaml, LoadBalancerBackend backend = LoadBalancerBackend.Ipvs)
+    {
+        var r = SwarmCompiler.CompileToPlan(file, yaml, new SwarmDsl.Lowering.LoweringOptions(backend));
+        Assert.True(r.Plan is not null, string.Join("\n", r.Diagnostics));
+        return (r.Topology!, r.Plan!);
+    }
+
+    private static (List<ReachRow> Rows, ReachAnalysis.Counters Counters) Table(Topology topology, DataplanePlan plan, bool share, int workers = 1,
+        Func<ReachAnalysis.Pair, bool>? include = null)
+    {
+        var rows = new List<ReachRow>();
+        var counters = new ReachAnalysis.Counters();
+        ReachAnalysis.Analyze(topology, plan, (_, r) => rows.AddRange(r), 5, include, workers, counters, TimeSpan.Zero, shareSources: true,
+            everyBackend: false, shareDestinations: share);
+        return (rows, counters);
+    }
+
+    private static void Same(List<ReachRow> alone, List<ReachRow> shared, string what)
+    {
+        var diff = alone.Except(shared).Select(r => "- " + r).Concat(shared.Except(alone).Select(r => "+ " + r)).Take(20);
+        Assert.True(alone.SequenceEqual(shared), what + " differs with the reference's classes taken:\n" + string.Join("\n", diff));
+    }
+
+    /// <summary>Larger than the other tests' synthetic topology: 8 nodes, source hashing among the schedulers, host-mode ports.</summary>
+    private static string Synthetic(int seed) => SwarmDsl.Synthetic.SyntheticTopology.Generate(SwarmDsl.Synthetic.SyntheticTopologyOptions.Small with
+    {
+        Name = "dest", Seed = seed, Nodes = 8, Overlays = 3, Services = 16, Tasks = 40, PublishedPorts = 20, HostModePercent = 20, UdpPercent = 40,
+        UserRules = 0,
+    });
+
+    public static TheoryData<string, LoadBalancerBackend> Cases => new()
+    {
+        { "example", LoadBalancerBackend.Ipvs }, { "example", LoadBalancerBackend.Nftables },
+        { "three-node", LoadBalancerBackend.Ipvs }, { "synthetic", LoadBalancerBackend.Ipvs }, { "synthetic", LoadBalancerBackend.Nftables },
+        { "dest-1", LoadBalancerBackend.Ipvs }, { "dest-2", LoadBalancerBackend.Nftables },
+    };
+
+    private static (string File, string Yaml) Source(string name) => name switch
+    {
+        "three-node" => ("three.swarm.yaml", ReachAnalysisTests.ThreeNode),
+        "example" => (Paths.Example, System.IO.File.ReadAllText(Paths.Example)),
+        "synthetic" => ("synthetic.swarm.yaml", ReachAnalysisTests.Synthetic),
+        _ => (name + ".swarm.yaml", Synthetic(int.Parse(name.Substring(5), System.Globalization.CultureInfo.InvariantCulture))),
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Nodes_take_the_reference_nodes_classes_and_the_table_does_not_change(string name, LoadBalancerBackend backend)
+    {
+        var (file, yaml) = Source(name);
+        var (topology, plan) = Compile(file, yaml, backend);
+        var (alone, probed) = Table(topology, plan, share: false);
+        var (shared, sharing) = Table(topology, plan, share: true);
+        Same(alone, shared, name);
+        Assert.Equal(0, probed.TakenDestinations);
+        Assert.True(sharing.TakenDestinations > 0, name + ": no node took the reference's classes");
+        Assert.True(sharing.TakenClasses > 0 && sharing.Probes < probed.Probes, sharing.Probes + " probes with sharing, " + probed.Probes + " without");
+        // Two workers: one sweeps the reference while the other decides who takes what, then waits for it.
+        Same(alone, Table(topology, plan, share: true, workers: 2).Rows, name + " on two workers");
+    }
+
+    /// <summary>A question about the outside client alone takes the same way (the pairs from nodes are not there to wait for).</summary>
+    [Fact]
+    public void A_question_from_the_outside_alone_takes_and_gives_its_rows_of_the_whole_table()
+    {
+        var (topology, plan) = Compile("dest-1.swarm.yaml", Synthetic(1));
+        var (whole, _) = Table(topology, plan, share: false);
+        var (outside, counters) = Table(topology, plan, share: true, include: p => p.Source == "external");
+        Assert.True(counters.TakenDestinations > 0);
+        Same(whole.Where(r => r.Source == "external").ToList(), outside, "--from external");
+    }
+
+    /// <summary>
+    /// A question from a node asks no outside sweep: nothing may wait for one (found hanging: a node pair waited for the
+    /// outside client's sweep toward its destination, which the question does not include).
+    /// </summary>
+    [Fact]
+    public async System.Threading.Tasks.Task A_question_from_a_node_waits_for_no_sweep_it_does_not_ask()
+    {
+        // The example's manager shares the outside client's sweeps (NodeSourceSharing) when they are there.
+        var (topology, plan) = Compile(Paths.Example, System.IO.File.ReadAllText(Paths.Example));
+        Assert.True(NodeSourceSharing.For(new Simulation(plan, 5), topology).MayShare("manager"));
+        var (whole, _) = Table(topology, plan, share: false);
+        foreach (var workers in new[] { 1, 2 })
+        {
+            var run = System.Threading.Tasks.Task.Run(() => Table(topology, plan, share: true, workers, include: p => p.Source == "manager"));
+            var first = await System.Threading.Tasks.Task.WhenAny(run, System.Threading.Tasks.Task.Delay(TimeSpan.FromMinutes(2)));
+            Assert.True(first == run, "--from manager on " + workers + " workers did not finish");
+            Same(whole.Where(r => r.Source == "manager").ToList(), (await run).Rows, "--from manager");
+        }
+    }
+
+    private const string FourNode = """
+        version: 1
+        name: four-node
+        nodes:
+          a: { address: 10.9.0.10/24, role: manager }
+          b: { address: 10.9.0.11/24 }
+          c: { address: 10.9.0.12/24 }
+          d: { address: 10.9.0.13/24 }
+        networks:
+          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+          app: { driver: overlay, subnet: 10.1.0.0/24 }
+        services:
+          web:
+            replicas: 4
+            networks: [ingress, app]
+            ports:
+              - { published: 8080, target: 80 }
+              - { published: 9000, target: 9000, protocol: udp }
+            loadBalancing: { scheduler: sh }
+          api:
+            replicas: 3
+            networks: [ingress, app]
+            ports:
+              - { published: 8443, target: 443 }
+              - { published: 8444, target: 444 }
+              - { published: 30000, target: 4000, mode: host }
+          db:
+            replicas: 2
+            networks: [ingress]
+            ports:
+              - { published: 5432, target: 5432 }
+
+        """;
+
+    /// <summary>
+    /// What tells a node from the reference refuses it, and it sweeps on its own: a raw rule in its own host (b), a rule in
+    /// another node's host naming its address (c: d's host drops VXLAN from c, so c's routing mesh cannot reach d's tasks,
+    /// though the reference's can). The others take the reference's classes, and the table is each node's own.
+    /// </summary>
+    [Fact]
+    public void A_node_its_host_or_another_namespace_tells_from_the_reference_sweeps_on_its_own()
+    {
+        var yaml = FourNode + "rules:\n"
+            + "  - node: b\n    table: filter\n    chain: INPUT\n    rule: -p tcp --dport 22 -j DROP\n    position: insert\n"
+            + "  - node: d\n    table: filter\n    chain: INPUT\n    rule: -s 10.9.0.12/32 -p udp --dport 4789 -j DROP\n    position: insert\n";
+        var (topology, plan) = Compile("four.swarm.yaml", yaml);
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, counters) = Table(topology, plan, share: true);
+        Same(alone, shared, "four nodes");
+
+        var sharing = NodeDestinationSharing.For(new Simulation(plan, 5).Cluster, "a");
+        Assert.Contains("host", sharing.WhyNot("b"), StringComparison.Ordinal);
+        Assert.Contains("another namespace", sharing.WhyNot("c"), StringComparison.Ordinal);
+        // d's own rule names c, not d: d differs from a only by it, which is in d's host.
+        Assert.NotNull(sharing.WhyNot("d"));
+        Assert.Equal(0, counters.TakenDestinations);
+
+        // Without the rules, every node takes: not vacuous.
+        var (plain, plainPlan) = Compile("four.swarm.yaml", FourNode);
+        var plainSharing = NodeDestinationSharing.For(new Simulation(plainPlan, 5).Cluster, "a");
+        foreach (var n in new[] { "b", "c", "d" }) Assert.Null(plainSharing.WhyNot(n));
+        var (plainAlone, _) = Table(plain, plainPlan, share: false);
+        var (plainShared, plainCounters) = Table(plain, plainPlan, share: true);
+        Same(plainAlone, plainShared, "four nodes without rules");
+        Assert.Equal(3, plainCounters.TakenDestinations);
+    }
+
+    /// <summary>
+    /// Random raw rules on random nodes' hosts (addresses of nodes, of the outside client and prefixes holding some of them,
+    /// published, host-mode and VXLAN ports, connection states; DROP, REJECT, ACCEPT, RETURN in the chains the routing mesh
+    /// passes): whatever they do, the table with the reference's classes taken is each node's own. Without the check of
+    /// other namespaces, the prefix check or the task-key check, a difference shows within these rounds.
+    /// </summary>
+    [Fact]
+    public void Random_host_rules_never_make_a_table_taken_from_the_reference_differ()
+    {
+        var random = new Random(20261127);
+        var chains = new[] { ("filter", "INPUT"), ("filter", "FORWARD"), ("filter", "DOCKER-USER"), ("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("filter", "OUTPUT") };
+        var addresses = new[] { "10.9.0.10/32", "10.9.0.11/32", "10.9.0.12/32", "10.9.0.13/32", "10.9.0.254/32", "10.9.0.10/31", "10.9.0.12/30", "10.255.0.0/16", "10.9.0.0/24" };
+        var ports = new[] { "8080", "9000", "4789", "30000", "8443:8444", "1:1024", "5432" };
+        var targets = new[] { "DROP", "REJECT", "ACCEPT", "RETURN" };
+        int taken = 0, refused = 0;
+        for (int round = 0; round < 24; round++)
+        {
+            var rules = new System.Text.StringBuilder();
+            int count = 1 + random.Next(2);
+            for (int k = 0; k < count; k++)
+            {
+                var (table, chain) = chains[random.Next(chains.Length)];
+                var rule = new System.Text.StringBuilder();
+                if (random.Next(2) == 0) rule.Append("-s ").Append(addresses[random.Next(addresses.Length)]).Append(' ');
+                if (random.Next(3) == 0) rule.Append("-d ").Append(addresses[random.Next(addresses.Length)]).Append(' ');
+                var proto = random.Next(3) switch { 0 => "tcp", 1 => "udp", _ => "" };
+                if (proto.Length > 0)
+                {
+                    rule.Append("-p ").Append(proto).Append(' ');
+                    if (random.Next(3) != 0) rule.Append(random.Next(3) == 0 ? "--sport " : "--dport ").Append(ports[random.Next(ports.Length)]).Append(' ');
+                }
+                if (random.Next(4) == 0) rule.Append("-m conntrack --ctstate ").Append(random.Next(2) == 0 ? "NEW" : "ESTABLISHED").Append(' ');
+                var target = table == "filter" ? targets[random.Next(targets.Length)] : targets[2 + random.Next(2)];
+                rule.Append("-j ").Append(target);
+                rules.Append("  - node: ").Append((char)('a' + random.Next(4))).Append("\n    table: ").Append(table).Append("\n    chain: ").Append(chain)
+                    .Append("\n    rule: ").Append(rule).Append("\n    position: insert\n");
+            }
+            var (topology, plan) = Compile("random.swarm.yaml", FourNode + "rules:\n" + rules, round % 2 == 0 ? LoadBalancerBackend.Ipvs : LoadBalancerBackend.Nftables);
+            var (alone, _) = Table(topology, plan, share: false);
+            var (shared, counters) = Table(topology, plan, share: true);
+            Same(alone, shared, "round " + round + " (rules:\n" + rules + ")");
+            taken += (int)counters.TakenDestinations;
+            if (counters.TakenDestinations < 3) refused++;
+        }
+        Assert.True(taken > 0 && refused > 0, taken + " nodes took, " + refused + " rounds with a node refused");
+    }
+
+    /// <summary>
+    /// The walk of a class whose backend is a task of the reference or of the node cannot be taken (the node's own task is
+    /// local there, the reference's remote): the reference's walks note the keys they looked up, and those classes are
+    /// probed. A single-task service on the node itself shows it.
+    /// </summary>
+    [Fact]
+    public void A_class_whose_backend_is_the_nodes_own_task_is_probed_there()
+    {
+        var yaml = FourNode.Replace("  db:\n    replicas: 2\n", "  db:\n    replicas: 1\n    placement: { nodes: [c] }\n", StringComparison.Ordinal);
+        Assert.NotEqual(FourNode, yaml);
+        var (topology, plan) = Compile("four.swarm.yaml", yaml);
+        var sim = new Simulation(plan, 5);
+        var sharing = NodeDestinationSharing.For(sim.Cluster, "a");
+        Assert.Null(sharing.WhyNot("c"));
+        var request = new PathRecord { NotesKeys = true };
+        var reply = new PathRecord { NotesKeys = true };
+        Assert.True(sim.TryResolve("external", "a:5432/tcp", out var flow, out var error), error);
+        sim.ConnectRecorded(flow, request, reply);
+        var touched = sharing.Touched(request, reply);
+        var c = plan.Hosts.Select(h => h.Node).ToList().IndexOf("c");
+        Assert.Contains(c, touched);
+        Assert.False(sharing.To("c")!.Takes(SwarmDsl.Net.IpProtocol.Tcp, 5432, 5432, touched));
+        Assert.True(sharing.To("b")!.Takes(SwarmDsl.Net.IpProtocol.Tcp, 5432, 5432, touched));
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, _) = Table(topology, plan, share: true);
+        Same(alone, shared, "db on c");
+    }
+}
