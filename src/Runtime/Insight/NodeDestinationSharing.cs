@@ -348,6 +348,7 @@ internal sealed class NodeDestinationSharing
             }
         }
 
+        Entry(static (x, ns) => { x.Int(0); x.Int((int)ns.Kind); x.Str(ns.Owner); }, ns, keyed: false);
         foreach (var d in ns.Devices)
         {
             if (ownLegs.Contains(d.Name)) continue;
