@@ -49,8 +49,7 @@ internal sealed class NodeDestinationSharing
     private readonly List<NodeFacts> _facts = new();
     private readonly HashSet<(int, int)> _tangled = new();
     private readonly HashSet<Ipv4Cidr> _prefixes = new();
-    private readonly Dictionary<string, Transfer?> _transfers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, string> _refusals = new(StringComparer.Ordinal);
+    private readonly Dictionary<(int Reference, int Node), (Transfer? Transfer, string? Why)> _pairs = new();
     private string? _everyone;
 
     /// <summary>Who holds an address or MAC: the one node whose own namespaces hold it (-1 none, -2 several), and the nodes whose tasks do.</summary>
@@ -90,55 +89,43 @@ internal sealed class NodeDestinationSharing
 
     private NodeDestinationSharing(Cluster cluster) => _cluster = cluster;
 
-    /// <summary>The node whose sweep the others take.</summary>
-    public string Reference { get; private set; } = "";
+    /// <summary>What <paramref name="node"/> takes of <paramref name="reference"/>'s sweep; null when it sweeps on its own (<see cref="WhyNot"/>).</summary>
+    public Transfer? To(string reference, string node) => Pair(reference, node).Transfer;
 
-    /// <summary>What <paramref name="node"/> takes of the reference's sweep; null when it sweeps on its own (<see cref="WhyNot"/>).</summary>
-    public Transfer? To(string node)
-    {
-        Decide();
-        return _transfers.TryGetValue(node, out var t) ? t : null;
-    }
-
-    /// <summary>Why <paramref name="node"/> takes nothing (null when it does).</summary>
-    public string? WhyNot(string node)
-    {
-        Decide();
-        return _refusals.TryGetValue(node, out var why) ? why : _transfers.ContainsKey(node) ? null : "not a node";
-    }
+    /// <summary>Why <paramref name="node"/> takes nothing of <paramref name="reference"/>'s sweep (null when it does).</summary>
+    public string? WhyNot(string reference, string node) => Pair(reference, node).Why;
 
     /// <summary>
-    /// Reads who holds each address, MAC and device name of the plan (what <see cref="Touched"/> needs while the reference's
+    /// Reads who holds each address, MAC and device name of the plan (what <see cref="Touched"/> needs while a reference's
     /// sweep runs). What each other node takes is decided on first asking (<see cref="To"/>), by another worker meanwhile.
     /// </summary>
-    public static NodeDestinationSharing For(Cluster cluster, string reference)
+    public static NodeDestinationSharing For(Cluster cluster)
     {
-        var s = new NodeDestinationSharing(cluster) { Reference = reference };
+        var s = new NodeDestinationSharing(cluster);
         s.Index();
         return s;
     }
 
     private readonly object _decideGate = new();
-    private volatile bool _decided;
+    private bool _hashed;
 
-    /// <summary>Hashes every namespace and compares each node with the reference (once; callers wait for the first).</summary>
-    private void Decide()
+    /// <summary>Hashes every namespace (once; callers wait for the first) and compares the two nodes (once per pair).</summary>
+    private (Transfer? Transfer, string? Why) Pair(string reference, string node)
     {
-        if (_decided) return;
         lock (_decideGate)
         {
-            if (_decided) return;
-            Hash();
-            if (!_nodeIndex.TryGetValue(Reference, out var r)) _everyone ??= "the reference is not a node";
-            foreach (var node in _nodes)
+            if (!_hashed)
             {
-                if (node == Reference) continue;
-                Transfer? transfer = null;
-                var why = _everyone ?? Compare(r, _nodeIndex[node], out transfer);
-                if (why is null) _transfers[node] = transfer;
-                else _refusals[node] = why;
+                Hash();
+                _hashed = true;
             }
-            _decided = true;
+            if (!_nodeIndex.TryGetValue(reference, out var r)) return (null, "the reference is not a node");
+            if (!_nodeIndex.TryGetValue(node, out var d)) return (null, "not a node");
+            if (r == d) return (null, "the reference itself");
+            if (_pairs.TryGetValue((r, d), out var known)) return known;
+            Transfer? transfer = null;
+            var why = _everyone ?? Compare(r, d, out transfer);
+            return _pairs[(r, d)] = (why is null ? transfer : null, why);
         }
     }
 
@@ -697,13 +684,13 @@ internal sealed class NodeDestinationSharing
     // ───────────────────────────── one walk ─────────────────────────────
 
     /// <summary>
-    /// The nodes a probe's walk (request and reply) touched beyond the reference's own namespaces and values, sorted: a
+    /// The nodes a probe's walk (request and reply) touched beyond <paramref name="reference"/>'s own namespaces and values, sorted: a
     /// node whose namespace it entered or whose values it looked up, and the reference itself when it entered or looked up
     /// one of its tasks. A node in the list cannot take the class.
     /// </summary>
-    public int[] Touched(PathRecord request, PathRecord reply)
+    public int[] Touched(PathRecord request, PathRecord reply, string reference)
     {
-        int r = _nodeIndex[Reference];
+        int r = _nodeIndex[reference];
         var touched = new List<int>(2);
         void Node(int n)
         {

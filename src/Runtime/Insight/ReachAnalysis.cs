@@ -352,28 +352,58 @@ public static partial class ReachAnalysis
         // first in the table, so a worker that needs one waits at most for the worker that took it.
         var nodes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var n in topology.Nodes) nodes.Add(n.Name);
-        var outside = new Dictionary<string, OutsideSweep>(StringComparer.Ordinal);
-        string? reference = null;
-        // Kept for a node that takes the outside client's sweep toward a node (NodeSourceSharing), and for the nodes that take
-        // the reference node's (NodeDestinationSharing: the first node the outside client's sweeps go to).
-        var towardNodes = new HashSet<string>(StringComparer.Ordinal);
+        // Sweeps kept for others: the outside client's toward a node, for the nodes that take it (NodeSourceSharing), and a
+        // source's sweep toward its reference node, the first node it sweeps, for the other nodes it sweeps
+        // (NodeDestinationSharing). A node source has a reference only in a question without the outside client's sweeps
+        // (--from NODE): otherwise it takes those.
+        var kept = new Dictionary<Pair, OutsideSweep>();
+        var references = new Dictionary<string, string>(StringComparer.Ordinal);
+        var towardNodes = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var pair in pairs)
-            if (pair.Source == "external" && nodes.Contains(pair.Destination))
+            if ((pair.Source == "external" || nodes.Contains(pair.Source)) && nodes.Contains(pair.Destination) && pair.Source != pair.Destination)
             {
-                reference ??= pair.Destination;
-                towardNodes.Add(pair.Destination);
+                if (!towardNodes.TryGetValue(pair.Source, out var list)) towardNodes[pair.Source] = list = new List<string>();
+                list.Add(pair.Destination);
             }
+        var fromOutside = towardNodes.TryGetValue("external", out var outsideNodes) ? new HashSet<string>(outsideNodes, StringComparer.Ordinal) : new HashSet<string>();
         foreach (var pair in pairs)
-            if (shareSources && nodes.Contains(pair.Source) && towardNodes.Contains(pair.Destination) && pair.Source != pair.Destination)
-                outside[pair.Destination] = new OutsideSweep();
-        if (!shareDestinations || everyBackend || towardNodes.Count < 2) reference = null;
-        if (reference is not null && !outside.ContainsKey(reference)) outside[reference] = new OutsideSweep();
+            if (shareSources && nodes.Contains(pair.Source) && fromOutside.Contains(pair.Destination) && pair.Source != pair.Destination)
+                kept[new Pair("external", pair.Destination)] = new OutsideSweep();
+        if (shareDestinations && !everyBackend)
+            foreach (var toward in towardNodes)
+                if (toward.Value.Count >= 2 && (toward.Key == "external" || fromOutside.Count == 0))
+                {
+                    references[toward.Key] = toward.Value[0];
+                    var key = new Pair(toward.Key, toward.Value[0]);
+                    if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
+                }
         NodeDestinationSharing? destinations = null;
         NodeSourceSharing? sharing = null;
         var sharingGate = new object();
         // A worker builds its own simulation: below a few dozen pairs that costs more than it saves.
         int workers = Math.Max(1, Math.Min(parallelism, pairs.Count / MinPairsPerWorker));
         int next = -1;
+        // A sweep toward a node, for a source with a reference node: the reference's, recorded for the others, or another
+        // node's, taking the reference's classes it can. Null when it is neither (then the caller sweeps).
+        List<ReachRow>? Taking(Simulation sim, ClassStarts starts, List<Entry> sweep, Backends? backends, Pair pair, OutsideSweep? computing)
+        {
+            if (!references.TryGetValue(pair.Source, out var reference)) return null;
+            lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster);
+            if (pair.Destination == reference)
+                return AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, (destinations, reference), null, out _);
+            var known = kept[new Pair(pair.Source, reference)];
+            if (destinations.To(reference, pair.Destination) is not { } transfer || !known.WaitComplete(cancellationToken)) return null;
+            var rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, null, (known, transfer), out bool conflict);
+            if (conflict)
+            {
+                // A balancer of a class it took met a class it probed: its own sweep, from the loaded state.
+                sim.ResetTraffic();
+                return null;
+            }
+            if (rows is not null) counters?.AddTakenDestination();
+            return rows;
+        }
+
         void Work()
         {
             var sim = new Simulation(plan, seed);
@@ -388,32 +418,15 @@ public static partial class ReachAnalysis
                     cancellationToken.ThrowIfCancellationRequested();
                     var pair = pairs[i];
                     IReadOnlyList<ReachRow>? rows = null;
-                    if (pair.Source == "external" && nodes.Contains(pair.Destination)
-                        && (outside.TryGetValue(pair.Destination, out computing) || reference is not null))
+                    if (pair.Source == "external" && nodes.Contains(pair.Destination))
                     {
-                        if (reference is not null)
-                        {
-                            lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster, reference);
-                            if (pair.Destination == reference)
-                                rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing, touches: destinations);
-                            else if (destinations.To(pair.Destination) is { } transfer && outside[reference].WaitComplete(cancellationToken))
-                            {
-                                rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, null,
-                                    (outside[reference], transfer), out bool conflict);
-                                if (conflict)
-                                {
-                                    // A balancer of a class it took met a class it probed: its own sweep, from the loaded state.
-                                    sim.ResetTraffic();
-                                    rows = null;
-                                }
-                                else if (rows is not null) counters?.AddTakenDestination();
-                            }
-                        }
+                        kept.TryGetValue(pair, out computing);
+                        rows = Taking(sim, starts, sweep, backends, pair, computing);
                         rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing);
                         computing?.Publish(rows, plan.Underlay.ExternalClient.ToString());
                         computing = null;
                     }
-                    else if (shareSources && nodes.Contains(pair.Source) && pair.Source != pair.Destination && outside.TryGetValue(pair.Destination, out var known))
+                    else if (shareSources && nodes.Contains(pair.Source) && pair.Source != pair.Destination && kept.TryGetValue(new Pair("external", pair.Destination), out var known))
                     {
                         lock (sharingGate) sharing ??= NodeSourceSharing.For(sim, topology);
                         if (sharing.MayShare(pair.Source) && known.Wait(cancellationToken) && (!known.AnyHashed || sharing.ProbesAgain))
@@ -428,6 +441,14 @@ public static partial class ReachAnalysis
                             else rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, shared: known);
                             counters?.AddShared();
                         }
+                    }
+                    else if (references.ContainsKey(pair.Source) && nodes.Contains(pair.Destination) && pair.Source != pair.Destination)
+                    {
+                        kept.TryGetValue(pair, out computing);
+                        rows = Taking(sim, starts, sweep, backends, pair, computing);
+                        rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record: computing);
+                        computing?.Publish(rows, plan.Underlay.ExternalClient.ToString());
+                        computing = null;
                     }
                     rows ??= AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends);
                     // Every pair starts from the loaded state: its rows do not depend on which pairs went before, or on which
@@ -644,9 +665,8 @@ public static partial class ReachAnalysis
     /// are the client's.
     /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
-        List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record = null, OutsideSweep? shared = null,
-        NodeDestinationSharing? touches = null) =>
-        AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record, shared, touches, null, out _);
+        List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record = null, OutsideSweep? shared = null) =>
+        AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record, shared, null, null, out _);
 
     /// <summary>
     /// One pair's rows, as the overload above; with <paramref name="touches"/> (the reference node's outside sweep) each
@@ -656,7 +676,7 @@ public static partial class ReachAnalysis
     /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
         List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record, OutsideSweep? shared,
-        NodeDestinationSharing? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict)
+        (NodeDestinationSharing Sharing, string Reference)? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict)
     {
         conflict = false;
         long probes = 0, takenClasses = 0;
@@ -674,9 +694,9 @@ public static partial class ReachAnalysis
             var proto = Protocols[pi];
             var flow = proto == IpProtocol.Icmp ? baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 } : baseFlow with { Protocol = proto };
             sweep.Clear();
-            if (taken is { } t && proto != IpProtocol.Icmp)
+            if (taken is { } from && proto != IpProtocol.Icmp)
             {
-                if (!Take(t.Sweep.Classes(pi), t.Transfer)) { conflict = true; counters?.Add(probes); return null; }
+                if (!Take(from.Sweep.Classes(pi), from.Transfer)) { conflict = true; counters?.Add(probes); return null; }
             }
             else if (shared is null) Sweep(1, 65536);
             else
@@ -756,7 +776,7 @@ public static partial class ReachAnalysis
                 probes++;
                 bool keep = record is not null || taken is not null;
                 return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Balancers(request, reply) : null,
-                    keep ? Picked(request, reply) : null, clock, touches?.Touched(request, reply));
+                    keep ? Picked(request, reply) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null);
             }
 
             // Takes the reference's classes this node can take and probes the rest, each from its first port not taken (its

@@ -84,6 +84,14 @@ public sealed class NodeDestinationSharingTests
         var (outside, counters) = Table(topology, plan, share: true, include: p => p.Source == "external");
         Assert.True(counters.TakenDestinations > 0);
         Same(whole.Where(r => r.Source == "external").ToList(), outside, "--from external");
+
+        // A node's question has no outside sweeps to take: its sweep toward its first other node is its reference.
+        foreach (var workers in new[] { 1, 2 })
+        {
+            var (fromNode, nodeCounters) = Table(topology, plan, share: true, workers, include: p => p.Source == "node-003");
+            Assert.True(nodeCounters.TakenDestinations > 0, "--from node-003 took nothing");
+            Same(whole.Where(r => r.Source == "node-003").ToList(), fromNode, "--from node-003 on " + workers + " workers");
+        }
     }
 
     /// <summary>
@@ -156,17 +164,17 @@ public sealed class NodeDestinationSharingTests
         var (shared, counters) = Table(topology, plan, share: true);
         Same(alone, shared, "four nodes");
 
-        var sharing = NodeDestinationSharing.For(new Simulation(plan, 5).Cluster, "a");
-        Assert.Contains("host", sharing.WhyNot("b"), StringComparison.Ordinal);
-        Assert.Contains("another namespace", sharing.WhyNot("c"), StringComparison.Ordinal);
+        var sharing = NodeDestinationSharing.For(new Simulation(plan, 5).Cluster);
+        Assert.Contains("host", sharing.WhyNot("a", "b"), StringComparison.Ordinal);
+        Assert.Contains("another namespace", sharing.WhyNot("a", "c"), StringComparison.Ordinal);
         // d's own rule names c, not d: d differs from a only by it, which is in d's host.
-        Assert.NotNull(sharing.WhyNot("d"));
+        Assert.NotNull(sharing.WhyNot("a", "d"));
         Assert.Equal(0, counters.TakenDestinations);
 
         // Without the rules, every node takes: not vacuous.
         var (plain, plainPlan) = Compile("four.swarm.yaml", FourNode);
-        var plainSharing = NodeDestinationSharing.For(new Simulation(plainPlan, 5).Cluster, "a");
-        foreach (var n in new[] { "b", "c", "d" }) Assert.Null(plainSharing.WhyNot(n));
+        var plainSharing = NodeDestinationSharing.For(new Simulation(plainPlan, 5).Cluster);
+        foreach (var n in new[] { "b", "c", "d" }) Assert.Null(plainSharing.WhyNot("a", n));
         var (plainAlone, _) = Table(plain, plainPlan, share: false);
         var (plainShared, plainCounters) = Table(plain, plainPlan, share: true);
         Same(plainAlone, plainShared, "four nodes without rules");
@@ -187,7 +195,7 @@ public sealed class NodeDestinationSharingTests
         var addresses = new[] { "10.9.0.10/32", "10.9.0.11/32", "10.9.0.12/32", "10.9.0.13/32", "10.9.0.254/32", "10.9.0.10/31", "10.9.0.12/30", "10.255.0.0/16", "10.9.0.0/24" };
         var ports = new[] { "8080", "9000", "4789", "30000", "8443:8444", "1:1024", "5432" };
         var targets = new[] { "DROP", "REJECT", "ACCEPT", "RETURN" };
-        int taken = 0, refused = 0;
+        int taken = 0, refused = 0, takenFromNodes = 0;
         for (int round = 0; round < 24; round++)
         {
             var rules = new System.Text.StringBuilder();
@@ -216,8 +224,13 @@ public sealed class NodeDestinationSharingTests
             Same(alone, shared, "round " + round + " (rules:\n" + rules + ")");
             taken += (int)counters.TakenDestinations;
             if (counters.TakenDestinations < 3) refused++;
+            // A node's own question: its first other node is the reference.
+            var node = ((char)('a' + random.Next(4))).ToString();
+            var (fromNode, nodeCounters) = Table(topology, plan, share: true, include: p => p.Source == node);
+            Same(alone.Where(r => r.Source == node).ToList(), fromNode, "round " + round + " --from " + node + " (rules:\n" + rules + ")");
+            takenFromNodes += (int)nodeCounters.TakenDestinations;
         }
-        Assert.True(taken > 0 && refused > 0, taken + " nodes took, " + refused + " rounds with a node refused");
+        Assert.True(taken > 0 && refused > 0 && takenFromNodes > 0, taken + " nodes took, " + refused + " rounds with a node refused, " + takenFromNodes + " took from a node's reference");
     }
 
     /// <summary>
@@ -232,19 +245,35 @@ public sealed class NodeDestinationSharingTests
         Assert.NotEqual(FourNode, yaml);
         var (topology, plan) = Compile("four.swarm.yaml", yaml);
         var sim = new Simulation(plan, 5);
-        var sharing = NodeDestinationSharing.For(sim.Cluster, "a");
-        Assert.Null(sharing.WhyNot("c"));
+        var sharing = NodeDestinationSharing.For(sim.Cluster);
+        Assert.Null(sharing.WhyNot("a", "c"));
         var request = new PathRecord { NotesKeys = true };
         var reply = new PathRecord { NotesKeys = true };
         Assert.True(sim.TryResolve("external", "a:5432/tcp", out var flow, out var error), error);
         sim.ConnectRecorded(flow, request, reply);
-        var touched = sharing.Touched(request, reply);
+        var touched = sharing.Touched(request, reply, "a");
         var c = plan.Hosts.Select(h => h.Node).ToList().IndexOf("c");
         Assert.Contains(c, touched);
-        Assert.False(sharing.To("c")!.Takes(SwarmDsl.Net.IpProtocol.Tcp, 5432, 5432, touched));
-        Assert.True(sharing.To("b")!.Takes(SwarmDsl.Net.IpProtocol.Tcp, 5432, 5432, touched));
+        Assert.False(sharing.To("a", "c")!.Takes(SwarmDsl.Net.IpProtocol.Tcp, 5432, 5432, touched));
+        Assert.True(sharing.To("a", "b")!.Takes(SwarmDsl.Net.IpProtocol.Tcp, 5432, 5432, touched));
         var (alone, _) = Table(topology, plan, share: false);
         var (shared, _) = Table(topology, plan, share: true);
         Same(alone, shared, "db on c");
+
+        // Where it matters: db's task drops what comes from c's own ingress sandbox. From a's the mesh reaches db; c's own
+        // routing mesh, which sends from its sandbox's address, does not. Taking a's class would say it reaches.
+        var sandbox = plan.Hosts.Single(h => h.Node == "c").Namespaces.Single(n => n.Name == "ingress_sbox");
+        var leg = sandbox.Devices.Single(d => d.Peer is { Namespace: "1-ingress" }).Name;
+        var own = sandbox.Addresses.First(a => a.Device == leg).Address.Address;
+        var (dropping, droppingPlan) = Compile("four.swarm.yaml", yaml
+            + "rules:\n  - node: c\n    namespace: db.1\n    table: filter\n    chain: INPUT\n    rule: -s " + own + "/32 -j DROP\n    position: insert\n");
+        Assert.Null(NodeDestinationSharing.For(new Simulation(droppingPlan, 5).Cluster).WhyNot("a", "c"));
+        var (droppingAlone, _) = Table(dropping, droppingPlan, share: false);
+        var (droppingShared, counters) = Table(dropping, droppingPlan, share: true);
+        Same(droppingAlone, droppingShared, "db on c dropping c's sandbox");
+        Assert.True(counters.TakenDestinations > 0);
+        static string At(List<ReachRow> rows, string to) => rows.Single(r => r.Source == "external" && r.Destination == to && r.Protocol == "tcp" && r.FromPort <= 5432 && 5432 <= r.ToPort).Result;
+        Assert.Equal("reaches db", At(droppingShared, "a"));
+        Assert.Equal("blocked", At(droppingShared, "c"));
     }
 }
