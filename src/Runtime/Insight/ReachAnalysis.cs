@@ -515,7 +515,8 @@ public static partial class ReachAnalysis
     /// <summary>
     /// The outside client's sweep toward one node, once known, for the nodes that share it (<see cref="NodeSourceSharing"/>):
     /// its rows, and its classes by protocol. A class where a load balancer hashed the client's address is probed again from
-    /// each node (its address picks its own backend); every other class is the client's.
+    /// each node (its address picks its own backend); every other class is the client's. Also a source's sweep toward its
+    /// reference node, whose classes the source's sweeps toward other nodes take (<see cref="NodeDestinationSharing"/>).
     /// </summary>
     private sealed class OutsideSweep
     {
