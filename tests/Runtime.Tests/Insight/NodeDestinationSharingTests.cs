@@ -182,10 +182,28 @@ public sealed class NodeDestinationSharingTests
     }
 
     /// <summary>
+    /// A prefix that holds one node's address and not the reference's tells them apart, though no entry names either: b's
+    /// host drops VXLAN from 10.9.0.12/30 (c and d), so d's routing mesh cannot reach b's tasks, though a's can.
+    /// </summary>
+    [Fact]
+    public void A_prefix_holding_the_node_and_not_the_reference_refuses_it()
+    {
+        var yaml = FourNode + "rules:\n  - node: b\n    table: filter\n    chain: INPUT\n    rule: -s 10.9.0.12/30 -p udp --dport 4789 -j DROP\n    position: insert\n";
+        var (topology, plan) = Compile("four.swarm.yaml", yaml);
+        var sharing = NodeDestinationSharing.For(new Simulation(plan, 5).Cluster);
+        Assert.Contains("prefix 10.9.0.12/30", sharing.WhyNot("a", "d"), StringComparison.Ordinal);
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, _) = Table(topology, plan, share: true);
+        Same(alone, shared, "b dropping VXLAN from 10.9.0.12/30");
+        // Not vacuous: some class of d's own ends at b's rule, where a's reaches.
+        Assert.Contains(shared, r => r.Destination == "d" && r.Cause is { } cause && cause.Contains("at b/host", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Random raw rules on random nodes' hosts (addresses of nodes, of the outside client and prefixes holding some of them,
     /// published, host-mode and VXLAN ports, connection states; DROP, REJECT, ACCEPT, RETURN in the chains the routing mesh
-    /// passes): whatever they do, the table with the reference's classes taken is each node's own. Without the check of
-    /// other namespaces, the prefix check or the task-key check, a difference shows within these rounds.
+    /// passes): whatever they do, the table with the reference's classes taken is each node's own, and each node's own
+    /// question's. Without the prefix check or the comparison of the nodes' namespaces, a difference shows within these rounds.
     /// </summary>
     [Fact]
     public void Random_host_rules_never_make_a_table_taken_from_the_reference_differ()
@@ -194,30 +212,10 @@ public sealed class NodeDestinationSharingTests
         var chains = new[] { ("filter", "INPUT"), ("filter", "FORWARD"), ("filter", "DOCKER-USER"), ("raw", "PREROUTING"), ("mangle", "PREROUTING"), ("filter", "OUTPUT") };
         var addresses = new[] { "10.9.0.10/32", "10.9.0.11/32", "10.9.0.12/32", "10.9.0.13/32", "10.9.0.254/32", "10.9.0.10/31", "10.9.0.12/30", "10.255.0.0/16", "10.9.0.0/24" };
         var ports = new[] { "8080", "9000", "4789", "30000", "8443:8444", "1:1024", "5432" };
-        var targets = new[] { "DROP", "REJECT", "ACCEPT", "RETURN" };
         int taken = 0, refused = 0, takenFromNodes = 0;
         for (int round = 0; round < 24; round++)
         {
-            var rules = new System.Text.StringBuilder();
-            int count = 1 + random.Next(2);
-            for (int k = 0; k < count; k++)
-            {
-                var (table, chain) = chains[random.Next(chains.Length)];
-                var rule = new System.Text.StringBuilder();
-                if (random.Next(2) == 0) rule.Append("-s ").Append(addresses[random.Next(addresses.Length)]).Append(' ');
-                if (random.Next(3) == 0) rule.Append("-d ").Append(addresses[random.Next(addresses.Length)]).Append(' ');
-                var proto = random.Next(3) switch { 0 => "tcp", 1 => "udp", _ => "" };
-                if (proto.Length > 0)
-                {
-                    rule.Append("-p ").Append(proto).Append(' ');
-                    if (random.Next(3) != 0) rule.Append(random.Next(3) == 0 ? "--sport " : "--dport ").Append(ports[random.Next(ports.Length)]).Append(' ');
-                }
-                if (random.Next(4) == 0) rule.Append("-m conntrack --ctstate ").Append(random.Next(2) == 0 ? "NEW" : "ESTABLISHED").Append(' ');
-                var target = table == "filter" ? targets[random.Next(targets.Length)] : targets[2 + random.Next(2)];
-                rule.Append("-j ").Append(target);
-                rules.Append("  - node: ").Append((char)('a' + random.Next(4))).Append("\n    table: ").Append(table).Append("\n    chain: ").Append(chain)
-                    .Append("\n    rule: ").Append(rule).Append("\n    position: insert\n");
-            }
+            var rules = RandomRules.Write(random, chains, addresses, ports, statistic: false, most: 2);
             var (topology, plan) = Compile("random.swarm.yaml", FourNode + "rules:\n" + rules, round % 2 == 0 ? LoadBalancerBackend.Ipvs : LoadBalancerBackend.Nftables);
             var (alone, _) = Table(topology, plan, share: false);
             var (shared, counters) = Table(topology, plan, share: true);

@@ -350,31 +350,10 @@ public sealed class ReachAnalysisTests
         var chains = new[] { ("filter", "INPUT"), ("filter", "OUTPUT"), ("filter", "DOCKER-USER"), ("raw", "PREROUTING"), ("mangle", "POSTROUTING"), ("raw", "OUTPUT") };
         var sources = new[] { "10.9.0.10/32", "10.9.0.11/32", "10.9.0.12/32", "10.9.0.13/32", "10.9.0.254/32", "10.9.0.0/24", "10.9.0.8/29" };
         var ports = new[] { "8080", "9000", "40000", "32768:60999", "1:1024", "8443" };
-        var targets = new[] { "DROP", "REJECT", "ACCEPT", "RETURN" };
         int shared = 0, refused = 0;
         for (int round = 0; round < 60; round++)
         {
-            var rules = new System.Text.StringBuilder();
-            int count = 1 + random.Next(3);
-            for (int k = 0; k < count; k++)
-            {
-                var (table, chain) = chains[random.Next(chains.Length)];
-                var rule = new System.Text.StringBuilder();
-                if (random.Next(3) == 0) rule.Append("-s ").Append(sources[random.Next(sources.Length)]).Append(' ');
-                if (random.Next(3) == 0) rule.Append("-d ").Append(sources[random.Next(sources.Length)]).Append(' ');
-                var proto = random.Next(3) switch { 0 => "tcp", 1 => "udp", _ => "" };
-                if (proto.Length > 0)
-                {
-                    rule.Append("-p ").Append(proto).Append(' ');
-                    if (random.Next(2) == 0) rule.Append(random.Next(2) == 0 ? "--dport " : "--sport ").Append(ports[random.Next(ports.Length)]).Append(' ');
-                }
-                if (random.Next(4) == 0) rule.Append("-m conntrack --ctstate ").Append(random.Next(2) == 0 ? "NEW" : "ESTABLISHED").Append(' ');
-                if (random.Next(8) == 0) rule.Append("-m statistic --mode nth --every ").Append(2 + random.Next(3)).Append(" --packet 0 ");
-                var target = table == "filter" ? targets[random.Next(targets.Length)] : targets[2 + random.Next(2)];
-                rule.Append("-j ").Append(target);
-                rules.Append("  - node: ").Append((char)('a' + random.Next(4))).Append("\n    table: ").Append(table).Append("\n    chain: ").Append(chain)
-                    .Append("\n    rule: ").Append(rule).Append("\n    position: insert\n");
-            }
+            var rules = RandomRules.Write(random, chains, sources, ports, statistic: true);
             var yaml = """
                 version: 1
                 name: four-node

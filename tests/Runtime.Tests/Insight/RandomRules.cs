@@ -1,0 +1,40 @@
+using System;
+using System.Text;
+
+namespace SwarmDsl.Tests.Insight;
+
+/// <summary>Random raw host rules for the tests that check a shared table against each pair's own sweep.</summary>
+internal static class RandomRules
+{
+    /// <summary>
+    /// A <c>rules:</c> list of one to <paramref name="most"/> rules on nodes a–d, each inserted in one of
+    /// <paramref name="chains"/>: random addresses, protocols, ports and connection states (and nth statistic matches when
+    /// <paramref name="statistic"/>), DROP/REJECT/ACCEPT/RETURN in filter chains, ACCEPT/RETURN elsewhere.
+    /// </summary>
+    public static string Write(Random random, (string Table, string Chain)[] chains, string[] addresses, string[] ports, bool statistic, int most = 3)
+    {
+        var targets = new[] { "DROP", "REJECT", "ACCEPT", "RETURN" };
+        var rules = new StringBuilder();
+        int count = 1 + random.Next(most);
+        for (int k = 0; k < count; k++)
+        {
+            var (table, chain) = chains[random.Next(chains.Length)];
+            var rule = new StringBuilder();
+            if (random.Next(3) == 0) rule.Append("-s ").Append(addresses[random.Next(addresses.Length)]).Append(' ');
+            if (random.Next(3) == 0) rule.Append("-d ").Append(addresses[random.Next(addresses.Length)]).Append(' ');
+            var proto = random.Next(3) switch { 0 => "tcp", 1 => "udp", _ => "" };
+            if (proto.Length > 0)
+            {
+                rule.Append("-p ").Append(proto).Append(' ');
+                if (random.Next(2) == 0) rule.Append(random.Next(2) == 0 ? "--dport " : "--sport ").Append(ports[random.Next(ports.Length)]).Append(' ');
+            }
+            if (random.Next(4) == 0) rule.Append("-m conntrack --ctstate ").Append(random.Next(2) == 0 ? "NEW" : "ESTABLISHED").Append(' ');
+            if (statistic && random.Next(8) == 0) rule.Append("-m statistic --mode nth --every ").Append(2 + random.Next(3)).Append(" --packet 0 ");
+            var target = table == "filter" ? targets[random.Next(targets.Length)] : targets[2 + random.Next(2)];
+            rule.Append("-j ").Append(target);
+            rules.Append("  - node: ").Append((char)('a' + random.Next(4))).Append("\n    table: ").Append(table).Append("\n    chain: ").Append(chain)
+                .Append("\n    rule: ").Append(rule).Append("\n    position: insert\n");
+        }
+        return rules.ToString();
+    }
+}
