@@ -9,25 +9,23 @@ using SwarmDsl.Semantics;
 namespace SwarmDsl.Runtime.Insight;
 
 /// <summary>
-/// Which nodes, as destinations of the outside client's sweep, take classes of one reference node's sweep instead of
-/// probing them (docs/insight.md, "Nodes take a reference node's sweep").
+/// Which nodes, as destinations of a source's sweeps (the outside client's, or a node's own question), take classes of the
+/// sweep toward a reference node instead of probing them (docs/insight.md, "Nodes take a reference node's sweep").
 /// <para>
-/// The outside client's walk toward node D is the walk toward the reference R with R's and D's own addresses and MACs
-/// swapped (σ), when (1) R's namespaces and D's (host, ingress sandbox, overlay and load-balancer namespaces, paired by
-/// name) hold the same entries under σ, but for what concerns their own tasks; (2) every other namespace treats R and D
-/// alike under σ; (3) every prefix of the plan holds both of each σ pair or neither; and, per class, (4) the walk looked
-/// nothing up by, and entered nothing of, R's tasks or D (its keys, <see cref="PathRecord.Addresses"/>, and the
-/// namespaces it entered). What differs by a node's own tasks is either looked up by a task's address or MAC
-/// (neighbours, FDB entries, the tasks' bridge ports, host routes: (4) keeps a class off them) or is a rule naming a task
-/// and guarded by a port (host-mode publishing): those ports are probed by D itself (<see cref="Transfer.Holes"/>).
-/// Anything else that tells R and D apart refuses D, which then sweeps on its own.
+/// The walk toward node D is the walk toward the reference R with R's and D's own addresses, MACs and generated device
+/// names swapped (σ), when (1) R's namespaces and D's (host, ingress sandbox, overlay and load-balancer namespaces, paired
+/// by name, their devices by position) hold the same entries under σ, but for what concerns their own tasks; (2) every
+/// other namespace treats R and D alike under σ; (3) every prefix of the plan holds both of each σ pair or neither; and,
+/// per class, (4) the walk looked nothing up by, and entered nothing of, R's tasks or D (its keys,
+/// <see cref="PathRecord.Addresses"/>, and the namespaces it entered). What differs by a node's own tasks is either looked
+/// up by a task's address or MAC (neighbours, FDB entries, the tasks' bridge ports, host routes: (4) keeps a class off
+/// them) or is a rule naming a task and guarded by a port (host-mode publishing): those ports are probed by D itself
+/// (<see cref="Transfer.Holes"/>). Anything else that tells R and D apart refuses D, which then sweeps on its own.
 /// </para>
 /// <para>
-/// The comparisons are of hashes (two independent 64-bit lanes) of each entry, rendered with R's own values as tokens
-/// naming where they sit (namespace, device, position) and D's likewise, summed per namespace: the plan is read once,
-/// and each pair costs a comparison per namespace. Only classes that reached a service are taken (their rows carry no
-/// explanation, which would name R); their balancers must be met by no class D probes itself (checked by the sweep), so
-/// each balancer sees in D's sweep the connections it sees in R's.
+/// The comparisons are of hashes (two 64-bit lanes) of each entry, rendered with a node's own values as tokens naming
+/// where they sit, summed per namespace: the plan is read once, and each pair costs a comparison per namespace. The sweep
+/// (<see cref="ReachAnalysis"/>) takes only classes whose rows name nothing of R, and keeps balancers in step.
 /// </para>
 /// </summary>
 internal sealed class NodeDestinationSharing
