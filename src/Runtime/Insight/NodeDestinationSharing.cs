@@ -202,6 +202,7 @@ internal sealed class NodeDestinationSharing
         var plan = _cluster.Plan;
         if (_everyone is not null) return;
         var r = new Renderer(this);
+        _dataPathPort = plan.Underlay.DataPathPort;
         // The ports a node probes itself take other ephemeral source ports than its own whole sweep would: no constant of
         // the plan may tell those apart (as for NodeSourceSharing), nor a statistic match count the packets it skips.
         var starts = new SortedSet<int>();
@@ -227,7 +228,14 @@ internal sealed class NodeDestinationSharing
     }
 
 
+    private static bool Names(IReadOnlyList<int> ports, int port)
+    {
+        foreach (var p in ports) if (p == port) return true;
+        return false;
+    }
+
     private bool _statistic;
+    private int _dataPathPort;
 
     private static bool InEphemeralRange(int port) => port >= VxlanCodec.LocalPortRangeMin && port <= VxlanCodec.LocalPortRangeMax;
 
@@ -383,6 +391,7 @@ internal sealed class NodeDestinationSharing
         foreach (var s in ns.Sysctls) Entry(static (x, s) => { x.Int(6); x.Str(s.Key); x.Str(s.Value); x.Int(s.Required ? 1 : 0); }, s, keyed: false);
         foreach (var l in ns.Listeners)
         {
+            if (l.Port == _dataPathPort && l.Protocol == IpProtocol.Udp) _everyone ??= "a task listens on the data path port";
             // A listener of the node's own (a task's port published in host mode, say): the other node probes its port itself.
             if (own) facts.Holes.Add((l.Protocol, l.Port, l.Port));
             else Entry(static (x, l) => { x.Int(7); x.Int((int)l.Protocol); x.Int(l.Port); x.Str(l.Owner); }, l, keyed: false);
@@ -459,9 +468,19 @@ internal sealed class NodeDestinationSharing
     private Rendered RuleInfo(Renderer r, NetfilterRule rule)
     {
         if (_rules.TryGetValue(rule, out var info)) return info;
+        bool translates = rule.Target is DnatTarget or SnatTarget or MasqueradeTarget or RedirectTarget or MarkTarget;
         foreach (var m in rule.Matches)
             if (m is AddressMatch am) _prefixes.Add(am.Prefix.Subnet);
             else if (m is StatisticMatch) _statistic = true;
+            else if (translates && (m is PortMatch pm && pm.From <= _dataPathPort && _dataPathPort <= pm.To || m is MultiportMatch mm && Names(mm.Ports, _dataPathPort)))
+                // A published data path port: whether a probe to it or the VXLAN datagram carrying another is taken for the
+                // other depends on the datagram's source port, which a node's own probes take otherwise than its own sweep.
+                _everyone ??= "a rule translates or marks what goes to the data path port";
+        // A user's translation can give connections one fixed tuple (a class a node probes then clashes, in its own sweep,
+        // with the conntrack entry a class it takes would have left) or send a reply another way than its request came (its
+        // explanation naming the client's ephemeral port): what a node's skipped classes would have left then matters.
+        if (translates && rule.Target is not MarkTarget && rule.Origin.StartsWith("rules[", StringComparison.Ordinal))
+            _everyone ??= "a raw rule translates addresses";
         r.Render(static (x, rule) => Rule(x, rule), rule, -1, -1);
         var (a, b) = r.Hash;
         info = new Rendered { A = a, B = b, Nodes = r.Nodes.ToArray(), TaskNodes = r.TaskNodes.ToArray() };
@@ -727,6 +746,7 @@ internal sealed class NodeDestinationSharing
     /// <summary>What one node takes of the reference's sweep.</summary>
     internal sealed class Transfer
     {
+        private readonly NodeDestinationSharing _sharing;
         private readonly int _reference, _node;
         private readonly Dictionary<int, int> _namespaces;
         private readonly List<(IpProtocol? Protocol, int From, int To)> _holes = new();
@@ -734,6 +754,7 @@ internal sealed class NodeDestinationSharing
         internal Transfer(NodeDestinationSharing sharing, int reference, int node, Dictionary<int, int> namespaces,
             List<(IpProtocol?, int, int)> referenceHoles, List<(IpProtocol?, int, int)> nodeHoles)
         {
+            _sharing = sharing;
             _reference = reference;
             _node = node;
             _namespaces = namespaces;
@@ -751,6 +772,25 @@ internal sealed class NodeDestinationSharing
             foreach (var (p, a, b) in _holes)
                 if ((p is null || p == protocol) && a <= to && b >= from) return false;
             return true;
+        }
+
+        /// <summary>
+        /// Whether a pick by <paramref name="hashed"/> (the source address a balancer hashed in the reference's walk) could be
+        /// another at this node: the address is the reference's own or one of the two nodes' tasks' (this node's walk hashes
+        /// its own there).
+        /// </summary>
+        public bool PicksOtherwise(Ipv4Address hashed) =>
+            _sharing._addresses.TryGetValue(hashed.Value, out var who)
+            && (who.Node == _reference || who.Tasks is { } t && (t.Contains(_reference) || t.Contains(_node)));
+
+        /// <summary>Whether a balancer picks by the packet's destination (IPVS dh, nftables jhash ip daddr): then the class is not taken.</summary>
+        public bool HashesDestination(long balancer)
+        {
+            int ns = (int)(balancer >> 32), index = (int)((balancer & 0xFFFFFFFFL) >> 1);
+            bool nft = (balancer & 1) != 0;
+            if (ns >= _sharing._cluster.Namespaces.Count || _sharing._cluster.Namespaces[ns].Plan is not { } plan) return true;
+            return nft ? index >= plan.NftLoadBalancers.Count || plan.NftLoadBalancers[index].Pick == NftPick.DestinationHash
+                : index >= plan.Ipvs.Count || plan.Ipvs[index].Scheduler == Scheduler.Dh;
         }
 
         /// <summary>This node's namespace of the name of the reference's namespace <paramref name="ns"/> (null for any other namespace).</summary>

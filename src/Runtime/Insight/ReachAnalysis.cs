@@ -787,6 +787,7 @@ public static partial class ReachAnalysis
             {
                 var takenBalancers = new HashSet<long>();
                 var probedBalancers = new HashSet<long>();
+                bool sensitive = false;
                 // Classes joined by a balancer (round robin positions, connection counts) are taken all or none: a class
                 // probed here would meet the balancer in another state than in this node's own sweep.
                 var parent = new int[known.Count];
@@ -800,6 +801,7 @@ public static partial class ReachAnalysis
                     var e = known[i];
                     int end = i + 1 < known.Count ? known[i + 1].From : 65536;
                     takes[i] = e.Touched is int[] touched && e.Probe.Backends.IsEmpty && transfer.Takes(proto, e.From, end - 1, touched)
+                        && PicksAlike(e, transfer)
                         && (e.Probe.Failure is null ? e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) : (mapped[i] = Mapped(e.Probe.Failure)) is not null);
                     if (e.Balancers is { } bs)
                         foreach (var b in bs)
@@ -843,10 +845,16 @@ public static partial class ReachAnalysis
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
                     var entry = Probed(port, probe, clock);
                     sweep.Add(entry);
+                    // An end that can depend on the client's ephemeral port (this node's probes take other ports than its own
+                    // whole sweep would): the reply ended at the source, a datagram carried the probe, or the walk looped.
+                    if (probe.Failure is not null && (request.Outcome.Kind == DispositionKind.Looped || reply.Walked && reply.Outcome.Kind == DispositionKind.Looped
+                        || reply.Walked && reply.Outcome.Kind != DispositionKind.Delivered && reply.Outcome.Namespace == baseFlow.SourceNamespace
+                        || probe.Result.IndexOf(", carrying it", StringComparison.Ordinal) >= 0))
+                        sensitive = true;
                     if (entry.Balancers is { } used) probedBalancers.UnionWith(used);
                     port = probe.NextClass;
                 }
-                return !probedBalancers.Overlaps(takenBalancers);
+                return !sensitive && !probedBalancers.Overlaps(takenBalancers);
 
                 // A failure at one of the reference's namespaces, as this node's namespace of that name has it.
                 Failure? Mapped(Failure failure) => failure.Namespace is int at && transfer.Namespace(at) is int mine ? failure.At(sim.Cluster, mine) : null;
@@ -855,6 +863,17 @@ public static partial class ReachAnalysis
         counters?.Add(probes);
         counters?.AddTakenClasses(takenClasses);
         return rows;
+    }
+
+    /// <summary>
+    /// Whether a class of the reference's sweep meets its balancers' picks at the node taking it: no balancer on its way picks
+    /// by destination, and none hashed a source address of the reference's own or of either node's tasks.
+    /// </summary>
+    private static bool PicksAlike(Entry e, NodeDestinationSharing.Transfer transfer)
+    {
+        if (e.Balancers is { } balancers) foreach (var b in balancers) if (transfer.HashesDestination(b)) return false;
+        if (e.Picks is { } picks) foreach (var (_, hashed) in picks) if (transfer.PicksOtherwise(hashed)) return false;
+        return true;
     }
 
     /// <summary>

@@ -200,6 +200,36 @@ public sealed class NodeDestinationSharingTests
     }
 
     /// <summary>
+    /// Found by a black-box tester (session 13), each a table that differed when nodes took the reference's classes: a SNAT
+    /// to a fixed port (a class a node probes clashed, in its own sweep, with the conntrack entry a taken class left); a raw
+    /// SNAT to each node's own address before a source-hashing balancer (the reference's pick hashed the reference's
+    /// address); a raw DNAT without MASQUERADE (the reply reaches the client from elsewhere, and its explanation names the
+    /// client's ephemeral port, which a node's own probes take otherwise); a service publishing the VXLAN port (what the
+    /// hosts do with a datagram to it depends on its source port). Each now refuses every node, and the tables are equal.
+    /// </summary>
+    [Theory]
+    [InlineData("clash1", "a raw rule translates addresses")]
+    [InlineData("snatown2", "a raw rule translates addresses")]
+    [InlineData("asym", "a raw rule translates addresses")]
+    [InlineData("min2", "the data path port")]
+    public void What_a_tester_found_refuses_every_node_and_the_table_is_each_nodes_own(string name, string why)
+    {
+        var file = System.IO.Path.Combine(Paths.Root, "tests", "Runtime.Tests", "Insight", "Found", name + ".swarm.yaml");
+        foreach (var backend in new[] { LoadBalancerBackend.Ipvs, LoadBalancerBackend.Nftables })
+        {
+            var (topology, plan) = Compile(file, System.IO.File.ReadAllText(file), backend);
+            var sharing = NodeDestinationSharing.For(new Simulation(plan, 5).Cluster);
+            Assert.Contains(why, sharing.WhyNot(topology.Nodes[0].Name, topology.Nodes[1].Name), StringComparison.Ordinal);
+            var (alone, _) = Table(topology, plan, share: false);
+            var (shared, counters) = Table(topology, plan, share: true);
+            Same(alone, shared, name + " " + backend);
+            Assert.Equal(0, counters.TakenDestinations);
+            foreach (var node in topology.Nodes)
+                Same(alone.Where(r => r.Source == node.Name).ToList(), Table(topology, plan, share: true, include: p => p.Source == node.Name).Rows, name + " --from " + node.Name);
+        }
+    }
+
+    /// <summary>
     /// Random raw rules on random nodes' hosts (addresses of nodes, of the outside client and prefixes holding some of them,
     /// published, host-mode and VXLAN ports, connection states; DROP, REJECT, ACCEPT, RETURN in the chains the routing mesh
     /// passes): whatever they do, the table with the reference's classes taken is each node's own, and each node's own
