@@ -114,17 +114,7 @@ public sealed class NodeDestinationSharingTests
         }
     }
 
-    private const string FourNode = """
-        version: 1
-        name: four-node
-        nodes:
-          a: { address: 10.9.0.10/24, role: manager }
-          b: { address: 10.9.0.11/24 }
-          c: { address: 10.9.0.12/24 }
-          d: { address: 10.9.0.13/24 }
-        networks:
-          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
-          app: { driver: overlay, subnet: 10.1.0.0/24 }
+    private const string FourNode = RandomRules.FourNodes + """
         services:
           web:
             replicas: 4

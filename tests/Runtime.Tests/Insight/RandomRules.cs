@@ -6,6 +6,21 @@ namespace SwarmDsl.Tests.Insight;
 /// <summary>Random raw host rules for the tests that check a shared table against each pair's own sweep.</summary>
 internal static class RandomRules
 {
+    /// <summary>Four nodes a–d on 10.9.0.10–13/24, the ingress network and one overlay, <c>app</c>; the services follow.</summary>
+    public const string FourNodes = """
+        version: 1
+        name: four-node
+        nodes:
+          a: { address: 10.9.0.10/24, role: manager }
+          b: { address: 10.9.0.11/24 }
+          c: { address: 10.9.0.12/24 }
+          d: { address: 10.9.0.13/24 }
+        networks:
+          ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+          app: { driver: overlay, subnet: 10.1.0.0/24 }
+
+        """;
+
     /// <summary>
     /// A <c>rules:</c> list of one to <paramref name="most"/> rules on nodes a–d, each inserted in one of
     /// <paramref name="chains"/>: random addresses, protocols, ports and connection states (and nth statistic matches when

@@ -354,17 +354,7 @@ public sealed class ReachAnalysisTests
         for (int round = 0; round < 60; round++)
         {
             var rules = RandomRules.Write(random, chains, sources, ports, statistic: true);
-            var yaml = """
-                version: 1
-                name: four-node
-                nodes:
-                  a: { address: 10.9.0.10/24, role: manager }
-                  b: { address: 10.9.0.11/24 }
-                  c: { address: 10.9.0.12/24 }
-                  d: { address: 10.9.0.13/24 }
-                networks:
-                  ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
-                  app: { driver: overlay, subnet: 10.1.0.0/24 }
+            var yaml = RandomRules.FourNodes + """
                 services:
                   web:
                     replicas: 3
