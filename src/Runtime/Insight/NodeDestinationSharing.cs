@@ -564,12 +564,13 @@ internal sealed class NodeDestinationSharing
         /// <summary>A rule's hash from its chain, position and cached content hash (as rendering them would mix them).</summary>
         public static (ulong A, ulong B) Combine(long chain, int at, ulong a, ulong b)
         {
-            ulong x = Rotate(unchecked((P1 ^ 11UL) * P1), 31), y = Rotate(unchecked((P2 + 11UL) * P2), 27) ^ P3;
-            foreach (var v in new[] { chain, at, (long)a, (long)b })
-            {
-                x = Rotate((x ^ (ulong)v) * P1, 31);
-                y = Rotate((y + (ulong)v) * P2, 27) ^ P3;
-            }
+            // As Render would: Int(11), Int(chain), Int(at), Int(a), Int(b), then Hash.
+            ulong x = P1, y = P2;
+            Step(ref x, ref y, 11);
+            Step(ref x, ref y, chain);
+            Step(ref x, ref y, at);
+            Step(ref x, ref y, (long)a);
+            Step(ref x, ref y, (long)b);
             return (Finish(x), Finish(y ^ P3));
         }
 
@@ -581,10 +582,12 @@ internal sealed class NodeDestinationSharing
             return (long)h;
         }
 
-        public void Int(long v)
+        public void Int(long v) => Step(ref _a, ref _b, v);
+
+        private static void Step(ref ulong a, ref ulong b, long v)
         {
-            _a = Rotate((_a ^ (ulong)v) * P1, 31);
-            _b = Rotate((_b + (ulong)v) * P2, 27) ^ P3;
+            a = Rotate((a ^ (ulong)v) * P1, 31);
+            b = Rotate((b + (ulong)v) * P2, 27) ^ P3;
         }
 
         public void Str(string text)

@@ -1030,11 +1030,12 @@ public static partial class ReachAnalysis
             if (_drop.Span.Equals(from.Span)) span = to.Span;
             else if (!_drop.Span.IsKnown) span = _drop.Span;
             else return null;
-            string Rename(string text) => text.EndsWith(" in " + from.QualifiedName, StringComparison.Ordinal)
-                ? text.Substring(0, text.Length - from.QualifiedName.Length) + to.QualifiedName : text;
+            string fromName = from.QualifiedName, toName = to.QualifiedName, suffix = " in " + fromName;
+            string Rename(string text) => text.EndsWith(suffix, StringComparison.Ordinal) ? text.Substring(0, text.Length - fromName.Length) + toName : text;
             // Written out now: the walk's disposition is this text's only other input, and it is made of these same facts.
             var drop = new DropStep(_drop.Cause, Rename(_drop.Detail), span);
-            return new Failure((_reply ? "reply " : "") + TraceExplanation.Dropped(_outcome.Cause, to.QualifiedName, Rename(_outcome.Detail ?? _outcome.Cause.ToString()), null, drop));
+            var detail = _outcome.Detail is null || ReferenceEquals(_outcome.Detail, _drop.Detail) ? drop.Detail : Rename(_outcome.Detail);
+            return new Failure((_reply ? "reply " : "") + TraceExplanation.Dropped(_outcome.Cause, toName, _outcome.Detail is null ? _outcome.Cause.ToString() : detail, null, drop));
         }
     }
 
