@@ -60,4 +60,32 @@ public class LazyChainTests
             Assert.Equal(eager, Describe(lazy));
         }
     }
+
+    [Fact]
+    public void Tables_holding_the_same_rules_share_compiled_chains_only_where_their_jumps_resolve_alike()
+    {
+        // One cluster compiles a rule list once (every node's DOCKER-INGRESS is the same), but a chain's jumps are resolved
+        // to indices in its own table, and a statistic match's slot is numbered within its table.
+        var tcp = new ProtocolMatch(IpProtocol.Tcp);
+        var input = EquatableArray.Create(R(new JumpTarget("B"), tcp), R(new AcceptTarget()));
+        var b = EquatableArray.Create(R(new DropTarget(), new PortMatch(IpProtocol.Tcp, Direction.Destination, 22, 22)));
+        var c = EquatableArray.Create(R(new ReturnTarget()));
+        NetfilterTable Of(params (string Name, EquatableArray<NetfilterRule> Rules)[] chains) =>
+            new("filter", EquatableArray.Create(chains.Select(x => new NetfilterChain(x.Name, x.Name == "INPUT", x.Name == "INPUT" ? Verdict.Accept : null, x.Rules)).ToArray()));
+        var bodies = new Dictionary<EquatableArray<NetfilterRule>, List<CompiledChainBody>>(SameRules.Instance);
+        var first = CompiledTable.Compile(Of(("INPUT", input), ("B", b), ("C", c)), new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
+        var reordered = CompiledTable.Compile(Of(("INPUT", input), ("C", c), ("B", b)), new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
+        var again = CompiledTable.Compile(Of(("INPUT", input), ("B", b), ("C", c)), new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
+        foreach (var t in new[] { first, reordered, again }) Assert.Equal(t.Chains.ToList().FindIndex(x => x.Name == "B"), t.Chain("INPUT")!.Rules[0].Target.Chain);
+        Assert.Same(first.Chain("INPUT")!.Rules, again.Chain("INPUT")!.Rules);
+        Assert.NotSame(first.Chain("INPUT")!.Rules, reordered.Chain("INPUT")!.Rules);
+        Assert.Same(first.Chain("B")!.Rules, reordered.Chain("B")!.Rules);
+        Assert.Same(first.Chain("C")!.Rules, again.Chain("C")!.Rules);
+
+        var statistic = Table();
+        var one = CompiledTable.Compile(statistic, new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
+        var two = CompiledTable.Compile(statistic, new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
+        for (int i = 0; i < one.Chains.Length; i++) Assert.NotSame(one.Chains[i].Rules, two.Chains[i].Rules);
+        Assert.Equal(Describe(one), Describe(two));
+    }
 }

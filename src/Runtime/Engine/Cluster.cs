@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using SwarmDsl.Collections;
 using System.Globalization;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
@@ -62,6 +63,9 @@ public sealed class Cluster
     /// </summary>
     internal readonly Dictionary<NetfilterRule, CompiledMatch[]> CompiledMatches = new(ReferenceComparer<NetfilterRule>.Instance);
 
+    /// <summary>Compiled chains by their plan rules (<see cref="CompiledChainBody"/>): one per rule list and jump resolution.</summary>
+    internal readonly Dictionary<EquatableArray<NetfilterRule>, List<CompiledChainBody>> CompiledBodies = new(SameRules.Instance);
+
     private readonly int _initialNamespaces;
     private readonly int _initialUnderlay;
 
@@ -107,7 +111,7 @@ public sealed class Cluster
     internal void ResetTraffic()
     {
         ForgetCreatedNamespaces();
-        foreach (var rule in CountedRules) rule.Packets = rule.Bytes = 0;
+        foreach (var (chain, position) in CountedRules) chain.ClearCounters(position);
         foreach (var chain in CountedPolicies) chain.PolicyPackets = chain.PolicyBytes = 0;
         CountedRules.Clear();
         CountedPolicies.Clear();
@@ -131,7 +135,7 @@ public sealed class Cluster
     private readonly List<int> _touched = new();
 
     /// <summary>Rules and policies counted since the last reset (each once): what <see cref="ResetTraffic"/> zeroes.</summary>
-    internal readonly List<CompiledRule> CountedRules = new();
+    internal readonly List<(CompiledChain Chain, int Position)> CountedRules = new();
 
     /// <inheritdoc cref="CountedRules"/>
     internal readonly List<CompiledChain> CountedPolicies = new();
@@ -216,7 +220,7 @@ public sealed class Cluster
         {
             foreach (var t in plan.Tables)
             {
-                var compiled = CompiledTable.Compile(t, ns.Owner?.CompiledMatches);
+                var compiled = CompiledTable.Compile(t, ns.Owner?.CompiledMatches, ns.Owner?.CompiledBodies);
                 if (ns.AttachedNetfilter is { } netfilter) compiled.Entry = netfilter.Table(ns.Node, ns.Name, compiled.Name);
                 switch (t.Name)
                 {
@@ -334,12 +338,7 @@ public sealed class Cluster
     private static void ResetCounters(CompiledTable? table)
     {
         if (table is null) return;
-        foreach (var chain in table.Chains)
-        {
-            chain.PolicyPackets = chain.PolicyBytes = 0;
-            if (!chain.IsCompiled) continue; // no packet entered it: no counter moved
-            foreach (var rule in chain.Rules) rule.Packets = rule.Bytes = 0;
-        }
+        foreach (var chain in table.Chains) chain.ClearCounters();
     }
 
     /// <summary>The plan.</summary>

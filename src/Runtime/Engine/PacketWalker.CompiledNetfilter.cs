@@ -53,14 +53,14 @@ internal sealed partial class PacketWalker
     internal void CompiledNetfilterReturn(int chain, int rule)
     {
         var r = RuleAt(chain, rule);
-        CountRule(r);
+        CountRule(_nfTable!.Chains[chain], r);
         TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "RETURN");
     }
 
     internal bool CompiledNetfilterJump(int chain, int rule, int depth)
     {
         var r = RuleAt(chain, rule);
-        CountRule(r);
+        CountRule(_nfTable!.Chains[chain], r);
         if (_trace != null) TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "JUMP " + _nfTable.Chains[r.Target.Chain].Name);
         if (depth == MaxChainDepth) { _nfDecisive = r; return false; }
         return true;
@@ -69,7 +69,7 @@ internal sealed partial class PacketWalker
     internal void CompiledNetfilterGoto(int chain, int rule)
     {
         var r = RuleAt(chain, rule);
-        CountRule(r);
+        CountRule(_nfTable!.Chains[chain], r);
         if (_trace != null) TraceRule(_nfHook, _nfTable!, _nfTable!.Chains[chain], r, "GOTO " + _nfTable.Chains[r.Target.Chain].Name);
     }
 
@@ -84,7 +84,7 @@ internal sealed partial class PacketWalker
     {
         var table = _nfTable!;
         var r = RuleAt(chain, rule);
-        CountRule(r);
+        CountRule(table.Chains[chain], r);
         var result = ApplyTarget(_nfNs!, table, table.Chains[chain], r, _nfHook);
         if (result is ChainResult.Drop or ChainResult.Reject) _nfDecisive = r;
         return result;

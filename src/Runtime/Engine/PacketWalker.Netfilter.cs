@@ -81,7 +81,7 @@ internal sealed partial class PacketWalker
             }
             var r = c.Rules[rule++];
             if (!Matches(ns, r, tableSlot)) continue;
-            CountRule(r);
+            CountRule(c, r);
             ref readonly var t = ref r.Target;
             switch (t.Kind)
             {
@@ -162,11 +162,10 @@ internal sealed partial class PacketWalker
     }
 
     /// <summary>ipt_do_table's ADD_COUNTER(e-&gt;counters, skb-&gt;len, 1) for a rule that matched, before its target.</summary>
-    private void CountRule(CompiledRule rule)
+    private void CountRule(CompiledChain chain, CompiledRule rule)
     {
         // The first count since a reset notes the rule, so a reset after traffic zeroes what counted, not whole tables.
-        if (rule.Packets++ == 0) _c.CountedRules.Add(rule);
-        rule.Bytes += _p.Headers.TotalLength;
+        if (chain.Count(rule, _p.Headers.TotalLength)) _c.CountedRules.Add((chain, rule.Position));
     }
 
     private NfVerdict Policy(CompiledTable table, CompiledChain builtIn, NetfilterHook hook)

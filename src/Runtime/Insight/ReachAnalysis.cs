@@ -1246,29 +1246,12 @@ public static partial class ReachAnalysis
 
         // By the chain's rules: every node's DOCKER-INGRESS and ingress_sbox marking chains hold the same (shared) rules, and
         // a chain's starts depend on its rules alone, so a node's chain built once answers for the others'.
-        private readonly Dictionary<EquatableArray<NetfilterRule>, int[][][]> _byRules = new(SameRules.Instance);
+        private readonly Dictionary<EquatableArray<NetfilterRule>, int[][][]> _byRules = new(Netfilter.SameRules.Instance);
 
         private int[][][] Build(NetfilterChain chain)
         {
             if (_byRules.TryGetValue(chain.Rules, out var known)) return known;
             return _byRules[chain.Rules] = Starts(chain);
-        }
-
-        /// <summary>Rule lists holding equal rules in the same order (mostly the same objects: compared by reference first).</summary>
-        private sealed class SameRules : IEqualityComparer<EquatableArray<NetfilterRule>>
-        {
-            public static readonly SameRules Instance = new();
-
-            public bool Equals(EquatableArray<NetfilterRule> x, EquatableArray<NetfilterRule> y)
-            {
-                if (x.Count != y.Count) return false;
-                for (int i = 0; i < x.Count; i++) if (!ReferenceEquals(x[i], y[i]) && !x[i].Equals(y[i])) return false;
-                return true;
-            }
-
-            // A few rules' values: enough to tell most lists apart without hashing every rule of a 3,000-rule chain.
-            public int GetHashCode(EquatableArray<NetfilterRule> rules) =>
-                rules.Count == 0 ? 0 : unchecked(rules.Count * 31 + rules[0].GetHashCode() * 17 + rules[rules.Count / 2].GetHashCode());
         }
 
         private static int[][][] Starts(NetfilterChain chain)

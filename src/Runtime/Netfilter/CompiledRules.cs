@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using SwarmDsl.Collections;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
 
@@ -53,26 +54,80 @@ internal struct CompiledTarget
     public bool TcpReset;
 }
 
+/// <summary>
+/// A compiled rule: immutable, so one serves every namespace whose chain holds the same plan rules (its counters are the
+/// chain's, <see cref="CompiledChain.Packets"/>).
+/// </summary>
 internal sealed class CompiledRule
 {
-    public CompiledRule(NetfilterRule source, int number, CompiledMatch[] matches, CompiledTarget target)
+    public CompiledRule(NetfilterRule source, int number, int position, CompiledMatch[] matches, CompiledTarget target)
     {
         Source = source;
         Number = number;
+        Position = position;
         Matches = matches;
         Target = target;
     }
 
     public NetfilterRule Source { get; }
     public int Number { get; }
+
+    /// <summary>The rule's index in its chain's compiled rules (where its counters are).</summary>
+    public int Position { get; }
+
     public CompiledMatch[] Matches { get; }
     public CompiledTarget Target;
     private string? _text;
 
-    /// <summary>Packets and bytes (IPv4 total length, skb-&gt;len) that matched the rule: ipt_do_table counts before the target runs.</summary>
-    public long Packets, Bytes;
-
     public string Text(string chain) => _text ??= RuleText.Format(chain, Source);
+}
+
+/// <summary>
+/// What compiling a chain's rules gives, shared by every namespace (of one cluster) whose chain holds the same plan rules
+/// and whose table resolves their jumps to the same chain indices: lowering gives every node the same DOCKER-INGRESS, every
+/// ingress sandbox the same marking chain and every task the same DNS rules, and compiling them per namespace was most of
+/// what a first walk into a node allocated.
+/// </summary>
+internal sealed class CompiledChainBody
+{
+    public CompiledChainBody(CompiledRule[] rules, CompiledRule?[] byPlanIndex, (string Chain, int Index)[] jumps)
+    {
+        Rules = rules;
+        ByPlanIndex = byPlanIndex;
+        Jumps = jumps;
+        Dispatch = RuleDispatch.Build(rules);
+    }
+
+    public CompiledRule[] Rules { get; }
+    public CompiledRule?[] ByPlanIndex { get; }
+    public RuleDispatch? Dispatch { get; }
+
+    /// <summary>The jump and goto targets the rules were resolved against: another table sharing the body must resolve them alike.</summary>
+    public (string Chain, int Index)[] Jumps { get; }
+
+    public bool ResolvesAlike(Dictionary<string, int> byName)
+    {
+        foreach (var (chain, index) in Jumps)
+            if ((byName.TryGetValue(chain, out var mine) ? mine : -1) != index) return false;
+        return true;
+    }
+}
+
+/// <summary>Plan rule lists holding the same rules in the same order (mostly the same objects: compared by reference first).</summary>
+internal sealed class SameRules : IEqualityComparer<EquatableArray<NetfilterRule>>
+{
+    public static readonly SameRules Instance = new();
+
+    public bool Equals(EquatableArray<NetfilterRule> x, EquatableArray<NetfilterRule> y)
+    {
+        if (x.Count != y.Count) return false;
+        for (int i = 0; i < x.Count; i++) if (!ReferenceEquals(x[i], y[i]) && !x[i].Equals(y[i])) return false;
+        return true;
+    }
+
+    // A few rules' values: enough to tell most lists apart without hashing every rule of a 3,000-rule chain.
+    public int GetHashCode(EquatableArray<NetfilterRule> rules) =>
+        rules.Count == 0 ? 0 : unchecked(rules.Count * 31 + rules[0].GetHashCode() * 17 + rules[rules.Count / 2].GetHashCode());
 }
 
 internal sealed class CompiledChain
@@ -93,36 +148,72 @@ internal sealed class CompiledChain
     public bool BuiltIn { get; }
     public Verdict? Policy { get; }
 
-    private CompiledRule[] _rules = Array.Empty<CompiledRule>();
-    private CompiledRule?[] _byPlanIndex = Array.Empty<CompiledRule?>();
-    private RuleDispatch? _dispatch;
+    private CompiledChainBody? _body;
     // Set while the rules wait to be compiled (CompiledTable.Compile): a chain no packet enters is never compiled. A host of
     // a large plan has thousands of DOCKER-INGRESS rules that service-to-service traffic (VXLAN through the host) never
     // meets, and compiling them was most of a one-service question's time.
     private Action<CompiledChain>? _compile;
 
-    public CompiledRule[] Rules { get { if (_compile is not null) Compile(); return _rules; } }
+    public CompiledRule[] Rules => Body.Rules;
+
+    private CompiledChainBody Body { get { if (_compile is not null) Compile(); return _body!; } }
 
     /// <summary>A built-in chain's policy counters: packets and bytes that reached its end (or RETURNed from it).</summary>
     public long PolicyPackets, PolicyBytes;
 
+    /// <summary>
+    /// Packets and bytes (IPv4 total length, skb-&gt;len) that matched each rule, by <see cref="CompiledRule.Position"/>:
+    /// ipt_do_table counts before the target runs. This namespace's own, allocated at the first count.
+    /// </summary>
+    private long[]? _packets, _bytes;
+
+    /// <summary>The packets that matched <paramref name="rule"/>.</summary>
+    public long Packets(CompiledRule rule) => _packets is null ? 0 : _packets[rule.Position];
+
+    /// <summary>The bytes that matched <paramref name="rule"/>.</summary>
+    public long Bytes(CompiledRule rule) => _bytes is null ? 0 : _bytes[rule.Position];
+
+    /// <summary>Counts a packet of <paramref name="length"/> bytes for <paramref name="rule"/>; true when it is the rule's first since a reset.</summary>
+    public bool Count(CompiledRule rule, int length)
+    {
+        if (_packets is null)
+        {
+            _packets = new long[Rules.Length];
+            _bytes = new long[_packets.Length];
+        }
+        _bytes![rule.Position] += length;
+        return _packets[rule.Position]++ == 0;
+    }
+
+    /// <summary>Zeroes one rule's counters.</summary>
+    public void ClearCounters(int position)
+    {
+        if (_packets is null) return;
+        _packets[position] = 0;
+        _bytes![position] = 0;
+    }
+
+    /// <summary>Zeroes every rule's counters and the policy's.</summary>
+    public void ClearCounters()
+    {
+        PolicyPackets = PolicyBytes = 0;
+        if (_packets is null) return;
+        Array.Clear(_packets, 0, _packets.Length);
+        Array.Clear(_bytes!, 0, _bytes!.Length);
+    }
+
     /// <summary>The compiled rules by their index in the plan's chain (null where a rule's target could not be resolved).</summary>
-    public CompiledRule?[] ByPlanIndex { get { if (_compile is not null) Compile(); return _byPlanIndex; } }
+    public CompiledRule?[] ByPlanIndex => Body.ByPlanIndex;
 
     /// <summary>For a long chain, which rules a packet's ports and addresses can match at all (null: walk every rule).</summary>
-    public RuleDispatch? Dispatch { get { if (_compile is not null) Compile(); return _dispatch; } }
+    public RuleDispatch? Dispatch => Body.Dispatch;
 
     /// <summary>Whether the rules are compiled (their counters exist): resetting counters leaves the others alone.</summary>
     public bool IsCompiled => _compile is null;
 
     internal void CompileLater(Action<CompiledChain> compile) => _compile = compile;
 
-    internal void SetRules(CompiledRule[] rules, CompiledRule?[] byPlanIndex)
-    {
-        _rules = rules;
-        _byPlanIndex = byPlanIndex;
-        _dispatch = RuleDispatch.Build(rules);
-    }
+    internal void SetBody(CompiledChainBody body) => _body = body;
 
     private void Compile()
     {
@@ -275,7 +366,8 @@ internal sealed class CompiledTable
     /// <summary>Compile every chain when its table is loaded, as before chains waited for a packet (benchmarks compare).</summary>
     internal static bool CompileEveryChain;
 
-    public static CompiledTable Compile(NetfilterTable table, Dictionary<NetfilterRule, CompiledMatch[]>? shared = null)
+    public static CompiledTable Compile(NetfilterTable table, Dictionary<NetfilterRule, CompiledMatch[]>? shared = null,
+        Dictionary<EquatableArray<NetfilterRule>, List<CompiledChainBody>>? bodies = null)
     {
         var chains = new CompiledChain[table.Chains.Count];
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -296,7 +388,7 @@ internal sealed class CompiledTable
             foreach (var rule in src.Rules)
                 foreach (var m in rule.Matches)
                     if (m is StatisticMatch) slots++;
-            chains[i].CompileLater(chain => CompileRules(chain, src, first, byName, shared));
+            chains[i].CompileLater(chain => CompileRules(chain, src, first, byName, shared, bodies));
             if (CompileEveryChain) _ = chains[i].Rules;
             if (src.BuiltIn && TryHook(src.Name, out var hook)) compiled.SetHookChain(hook, i);
         }
@@ -304,10 +396,17 @@ internal sealed class CompiledTable
         return compiled;
     }
 
-    private static void CompileRules(CompiledChain chain, NetfilterChain src, int slots, Dictionary<string, int> byName, Dictionary<NetfilterRule, CompiledMatch[]>? shared)
+    private static void CompileRules(CompiledChain chain, NetfilterChain src, int slots, Dictionary<string, int> byName, Dictionary<NetfilterRule, CompiledMatch[]>? shared,
+        Dictionary<EquatableArray<NetfilterRule>, List<CompiledChainBody>>? bodies)
     {
+        List<CompiledChainBody>? known = null;
+        if (bodies is not null && bodies.TryGetValue(src.Rules, out known))
+            foreach (var body in known)
+                if (body.ResolvesAlike(byName)) { chain.SetBody(body); return; }
         var rules = new List<CompiledRule>(src.Rules.Count);
         var byPlan = new CompiledRule?[src.Rules.Count];
+        var jumps = new List<(string, int)>();
+        bool statistic = false;
         for (int r = 0; r < src.Rules.Count; r++)
         {
             var rule = src.Rules[r];
@@ -322,11 +421,19 @@ internal sealed class CompiledTable
             else
                 foreach (var m in rule.Matches)
                     if (m is StatisticMatch) slots++;
+            foreach (var m in rule.Matches) statistic |= m is StatisticMatch;
             var target = CompileTarget(rule.Target, byName, out bool resolvable);
+            if (rule.Target is JumpTarget j) jumps.Add((j.Chain, resolvable ? target.Chain : -1));
+            else if (rule.Target is GotoTarget g) jumps.Add((g.Chain, resolvable ? target.Chain : -1));
             if (!resolvable) continue;
-            rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, ms, target));
+            rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, rules.Count, ms, target));
         }
-        chain.SetRules(rules.ToArray(), byPlan);
+        var compiled = new CompiledChainBody(rules.ToArray(), byPlan, jumps.ToArray());
+        chain.SetBody(compiled);
+        // A statistic match's slot is numbered within its table: such a chain is its namespace's own.
+        if (bodies is null || statistic) return;
+        if (known is null) bodies[src.Rules] = known = new List<CompiledChainBody>(1);
+        known.Add(compiled);
     }
 
     private static bool TryHook(string chain, out NetfilterHook hook)

@@ -41,7 +41,7 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         if (ruleIndex < 0) return new PacketCounters((ulong)c.PolicyPackets, (ulong)c.PolicyBytes);
         if (ruleIndex >= c.ByPlanIndex.Length) return null;
         var r = c.ByPlanIndex[ruleIndex];
-        return r is null ? new PacketCounters(0, 0) : new PacketCounters((ulong)r.Packets, (ulong)r.Bytes);
+        return r is null ? new PacketCounters(0, 0) : new PacketCounters((ulong)c.Packets(r), (ulong)c.Bytes(r));
     }
 
     /// <summary>RX/TX packets of the device; the engine drops nothing at a queue, so errors, drops and overruns are zero.</summary>

@@ -188,4 +188,23 @@ public class SimulatedDataplaneStateTests
         Assert.Contains(big.Packets.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(8) + " " + big.Bytes.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(8) + " ",
             exact, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Namespaces_sharing_compiled_rules_count_their_own_packets()
+    {
+        // Every node's DOCKER-INGRESS holds the same rules and is compiled once per cluster; its counters are each
+        // namespace's own, and a reset after traffic zeroes them.
+        var (sim, _) = TwoConnections();
+        Assert.True(sim.TryResolve("external", "worker:8080/tcp", out var flow, out var error), error);
+        Assert.Equal(DispositionKind.Delivered, sim.ConnectUntraced(flow).Request);
+        var manager = sim.Cluster.Namespace("manager", "host")!.Nat!.Chain("DOCKER-INGRESS")!;
+        var worker = sim.Cluster.Namespace("worker", "host")!.Nat!.Chain("DOCKER-INGRESS")!;
+        Assert.Same(manager.Rules, worker.Rules);
+        var state = new SimulatedDataplaneState(sim);
+        Assert.Equal(2UL, state.RuleCounters("manager", "host", "nat", "DOCKER-INGRESS", 0)!.Value.Packets);
+        Assert.Equal(1UL, state.RuleCounters("worker", "host", "nat", "DOCKER-INGRESS", 0)!.Value.Packets);
+        sim.Cluster.ResetTraffic();
+        Assert.Equal(0UL, state.RuleCounters("manager", "host", "nat", "DOCKER-INGRESS", 0)!.Value.Packets);
+        Assert.Equal(0UL, state.RuleCounters("worker", "host", "nat", "DOCKER-INGRESS", 0)!.Value.Bytes);
+    }
 }
