@@ -205,8 +205,8 @@ internal sealed class NodeDestinationSharing
         _dataPathPort = plan.Underlay.DataPathPort;
         // The ports a node probes itself take other ephemeral source ports than its own whole sweep would: no constant of
         // the plan may tell those apart (as for NodeSourceSharing), nor a statistic match count the packets it skips.
-        var starts = new SortedSet<int>();
-        var seen = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
+        // Rules are met once each, in RuleInfo; the rest of each namespace here.
+        var starts = _ephemeralStarts = new PortAtoms.LowestWithin(VxlanCodec.LocalPortRangeMin, VxlanCodec.LocalPortRangeMax);
         if (InEphemeralRange(plan.Underlay.DataPathPort)) _everyone ??= "the data path port is among the ephemeral ports";
         int index = 0;
         for (int n = 0; n < plan.Hosts.Count; n++)
@@ -217,13 +217,12 @@ internal sealed class NodeDestinationSharing
             foreach (var ns in host.Namespaces)
             {
                 HashNamespace(r, host, n, index, ns, tasks);
-                PortAtoms.CollectOnce(ns, starts, seen);
+                PortAtoms.CollectAllButRules(ns, starts);
                 foreach (var d in ns.Devices) if (d.Vxlan is { } vx && InEphemeralRange(vx.DstPort)) _everyone ??= "a VXLAN port is among the ephemeral ports";
                 index++;
             }
         }
-        var inside = starts.GetViewBetween(VxlanCodec.LocalPortRangeMin + 1, VxlanCodec.LocalPortRangeMax);
-        if (inside.Count > 0) _everyone ??= "a port constant of the plan splits the ephemeral ports at " + inside.Min.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (starts.Lowest is int inside) _everyone ??= "a port constant of the plan splits the ephemeral ports at " + inside.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (_statistic) _everyone ??= "the plan has statistic matches";
     }
 
@@ -236,6 +235,7 @@ internal sealed class NodeDestinationSharing
 
     private bool _statistic;
     private int _dataPathPort;
+    private PortAtoms.LowestWithin? _ephemeralStarts;
 
     private static bool InEphemeralRange(int port) => port >= VxlanCodec.LocalPortRangeMin && port <= VxlanCodec.LocalPortRangeMax;
 
@@ -307,7 +307,7 @@ internal sealed class NodeDestinationSharing
             Account(r.Hash, r.Nodes, r.TaskNodes, keyed, render, item);
         }
 
-        void Account<T>((ulong A, ulong B) raw, List<int> mentioned, List<int> taskNodes, bool keyed, Action<Renderer, T>? render, T item)
+        void Account<T>((ulong A, ulong B) raw, IReadOnlyList<int> mentioned, IReadOnlyList<int> taskNodes, bool keyed, Action<Renderer, T>? render, T item)
         {
             if (mentioned.Count == 0 && taskNodes.Count == 0) { if (own) sum.Add(raw); return; }
             if (mentioned.Count > 1 || (mentioned.Count == 1 && taskNodes.Count > 0 && (taskNodes.Count > 1 || taskNodes[0] != mentioned[0])))
@@ -318,10 +318,10 @@ internal sealed class NodeDestinationSharing
                 if (own) all.Add(node);
                 foreach (var a in all) foreach (var b in all) if (a != b) _tangled.Add((a, b));
             }
-            int single = mentioned.Count == 1 && !(keyed && taskNodes.Contains(mentioned[0])) ? mentioned[0] : -1;
+            int single = mentioned.Count == 1 && !(keyed && Has(taskNodes, mentioned[0])) ? mentioned[0] : -1;
             if (own)
             {
-                if (keyed && taskNodes.Contains(node)) return; // the node's own task: looked up by the task's key only
+                if (keyed && Has(taskNodes, node)) return; // the node's own task: looked up by the task's key only
                 sum.Add(raw);
                 // Paired with t, an entry about one of t's tasks is left out on both sides.
                 if (keyed) foreach (var t in taskNodes) Adjust(t, default, raw);
@@ -339,6 +339,23 @@ internal sealed class NodeDestinationSharing
                 s.Add(r.Hash);
                 elsewhere[index] = s;
             }
+        }
+
+        // An entry lowering gives many namespaces (a remote endpoint's neighbour and FDB entry in every other node's overlay
+        // namespace, a service's IPVS service in every ingress sandbox) is rendered once, without tokens: unless it names
+        // one of this node's own values, that is how this namespace renders it. With an index, the entry's position
+        // follows its content into the hash, as rendering both in one go would mix them.
+        void SharedEntry<T>(Action<Renderer, T> render, T item, bool keyed, Action<Renderer, (T, int)>? indexed = null, int at = 0) where T : class
+        {
+            var info = EntryInfo(r, render, item);
+            if (Array.IndexOf(info.Nodes, node) >= 0)
+            {
+                if (indexed is null) Entry(render, item, keyed);
+                else Entry(indexed, (item, at), keyed);
+                return;
+            }
+            if (indexed is null) Account(Renderer.Finish(info.A, info.B), info.Nodes, info.TaskNodes, keyed, render, item);
+            else Account(Renderer.Finish(info.A, info.B, at), info.Nodes, info.TaskNodes, keyed, indexed, (item, at));
         }
 
         Entry(static (x, ns) => { x.Int(0); x.Int((int)ns.Kind); x.Str(ns.Owner); }, ns, keyed: false);
@@ -386,8 +403,8 @@ internal sealed class NodeDestinationSharing
                 if (route.PreferredSource is { } src) x.Address(src); else x.Int(-1);
             }, (route, same), keyed: route.Destination.PrefixLength == 32);
         }
-        foreach (var nb in ns.Neighbors) Entry(static (x, nb) => { x.Int(4); x.Name(nb.Device); x.Address(nb.Address); x.Mac(nb.Mac); }, nb, keyed: true);
-        foreach (var f in ns.Fdb) Entry(static (x, f) => { x.Int(5); x.Name(f.Device); x.Mac(f.Mac); if (f.RemoteVtep is { } v) x.Address(v); else x.Int(-1); }, f, keyed: true);
+        foreach (var nb in ns.Neighbors) SharedEntry(Neighbor, nb, keyed: true);
+        foreach (var f in ns.Fdb) SharedEntry(Fdb, f, keyed: true);
         foreach (var s in ns.Sysctls) Entry(static (x, s) => { x.Int(6); x.Str(s.Key); x.Str(s.Value); x.Int(s.Required ? 1 : 0); }, s, keyed: false);
         foreach (var l in ns.Listeners)
         {
@@ -396,13 +413,7 @@ internal sealed class NodeDestinationSharing
             if (own) facts.Holes.Add((l.Protocol, l.Port, l.Port));
             else Entry(static (x, l) => { x.Int(7); x.Int((int)l.Protocol); x.Int(l.Port); x.Str(l.Owner); }, l, keyed: false);
         }
-        for (int i = 0; i < ns.Ipvs.Count; i++)
-            Entry(static (x, e) =>
-            {
-                var (v, i) = e;
-                x.Int(8); x.Int(i); x.Int(v.FwMark ?? -1); x.Address(v.Vip); x.Int(v.Port ?? -1); x.Int((int)v.Protocol); x.Int((int)v.Scheduler); x.Str(v.Service);
-                foreach (var d in v.Destinations) { x.Address(d.Address); x.Int(d.Port); x.Int(d.Weight); x.Int((int)d.Forward); x.Str(d.Task); }
-            }, (ns.Ipvs[i], i), keyed: false);
+        for (int i = 0; i < ns.Ipvs.Count; i++) SharedEntry(Ipvs, ns.Ipvs[i], keyed: false, IndexedIpvs, i);
         for (int i = 0; i < ns.NftLoadBalancers.Count; i++)
         {
             var b = ns.NftLoadBalancers[i];
@@ -465,6 +476,33 @@ internal sealed class NodeDestinationSharing
         public int[] TaskNodes = Array.Empty<int>();
     }
 
+    private static readonly Action<Renderer, NeighborPlan> Neighbor = static (x, nb) => { x.Int(4); x.Name(nb.Device); x.Address(nb.Address); x.Mac(nb.Mac); };
+    private static readonly Action<Renderer, FdbPlan> Fdb = static (x, f) => { x.Int(5); x.Name(f.Device); x.Mac(f.Mac); if (f.RemoteVtep is { } v) x.Address(v); else x.Int(-1); };
+    private static readonly Action<Renderer, IpvsServicePlan> Ipvs = static (x, v) =>
+    {
+        x.Int(8); x.Int(v.FwMark ?? -1); x.Address(v.Vip); x.Int(v.Port ?? -1); x.Int((int)v.Protocol); x.Int((int)v.Scheduler); x.Str(v.Service);
+        foreach (var d in v.Destinations) { x.Address(d.Address); x.Int(d.Port); x.Int(d.Weight); x.Int((int)d.Forward); x.Str(d.Task); }
+    };
+    private static readonly Action<Renderer, (IpvsServicePlan, int)> IndexedIpvs = static (x, e) => { Ipvs(x, e.Item1); x.Int(e.Item2); };
+
+    private static bool Has(IReadOnlyList<int> list, int value)
+    {
+        for (int i = 0; i < list.Count; i++) if (list[i] == value) return true;
+        return false;
+    }
+
+    private readonly Dictionary<object, Rendered> _entries = new(ReferenceComparer<object>.Instance);
+
+    /// <summary>An entry hashed with no node's values as tokens (once per object), and the nodes and tasks it names.</summary>
+    private Rendered EntryInfo<T>(Renderer r, Action<Renderer, T> render, T item) where T : class
+    {
+        if (_entries.TryGetValue(item, out var info)) return info;
+        r.Render(render, item, -1, -1);
+        // Unfinished: an index may follow.
+        var (a, b) = r.State;
+        return _entries[item] = new Rendered { A = a, B = b, Nodes = r.Nodes.ToArray(), TaskNodes = r.TaskNodes.ToArray() };
+    }
+
     private Rendered RuleInfo(Renderer r, NetfilterRule rule)
     {
         if (_rules.TryGetValue(rule, out var info)) return info;
@@ -481,6 +519,7 @@ internal sealed class NodeDestinationSharing
         // explanation naming the client's ephemeral port): what a node's skipped classes would have left then matters.
         if (translates && rule.Target is not MarkTarget && rule.Origin.StartsWith("rules[", StringComparison.Ordinal))
             _everyone ??= "a raw rule translates addresses";
+        PortAtoms.CollectRule(rule, _ephemeralStarts!);
         r.Render(static (x, rule) => Rule(x, rule), rule, -1, -1);
         var (a, b) = r.Hash;
         info = new Rendered { A = a, B = b, Nodes = r.Nodes.ToArray(), TaskNodes = r.TaskNodes.ToArray() };
@@ -522,13 +561,28 @@ internal sealed class NodeDestinationSharing
                 case InterfaceMatch i: x.Int(102); x.Int(i.Input ? 1 : 0); x.Name(i.Interface); break;
                 case PortMatch p: x.Int(103); x.Int((int)p.Protocol); x.Int((int)p.Direction); x.Int(p.From); x.Int(p.To); break;
                 case MultiportMatch mp: x.Int(104); x.Int((int)mp.Direction); foreach (var p in mp.Ports) x.Int(p); break;
-                default: x.Int(105); x.Str(m.ToString()); break; // no addresses in the other matches
+                // No addresses in the other matches: their fields as they are (a record's text would allocate per rule).
+                case AddrTypeMatch at: x.Int(106); x.Int((int)at.Direction); x.Int((int)at.Type); break;
+                case ConntrackMatch ct: x.Int(107); x.Int((int)ct.States); break;
+                case MarkMatch mk: x.Int(108); x.Int(mk.Value); x.Int(mk.Mask); break;
+                case IpvsMatch: x.Int(109); break;
+                case IcmpTypeMatch it: x.Int(110); x.Int(it.Type); break;
+                default: x.Int(105); x.Str(m.ToString()); break;
             }
         }
         switch (rule.Target)
         {
             case DnatTarget d: x.Int(200); x.Address(d.Address); x.Int(d.Port ?? -1); break;
             case SnatTarget s: x.Int(201); x.Address(s.Address); x.Int(s.Port ?? -1); break;
+            case AcceptTarget: x.Int(203); break;
+            case DropTarget: x.Int(204); break;
+            case ReturnTarget: x.Int(205); break;
+            case JumpTarget j: x.Int(206); x.Str(j.Chain); break;
+            case GotoTarget g: x.Int(207); x.Str(g.Chain); break;
+            case MarkTarget mk: x.Int(208); x.Int(mk.Value); x.Int(mk.Mask); break;
+            case MasqueradeTarget: x.Int(209); break;
+            case RedirectTarget rd: x.Int(210); x.Int(rd.Port); break;
+            case RejectTarget rj: x.Int(211); x.Int(rj.TcpReset ? 1 : 0); break;
             default: x.Int(202); x.Str(rule.Target.ToString()); break;
         }
     }
@@ -549,6 +603,19 @@ internal sealed class NodeDestinationSharing
         public List<int> TaskNodes { get; } = new();
 
         public (ulong A, ulong B) Hash => (Finish(_a), Finish(_b ^ P3));
+
+        /// <summary>The mix so far, before <see cref="Hash"/> finishes it.</summary>
+        public (ulong A, ulong B) State => (_a, _b);
+
+        /// <summary><see cref="Hash"/> of a render whose <see cref="State"/> was (<paramref name="a"/>, <paramref name="b"/>).</summary>
+        public static (ulong A, ulong B) Finish(ulong a, ulong b) => (Finish(a), Finish(b ^ P3));
+
+        /// <summary><see cref="Hash"/> of a render whose <see cref="State"/> was (<paramref name="a"/>, <paramref name="b"/>), then <see cref="Int"/>(<paramref name="then"/>).</summary>
+        public static (ulong A, ulong B) Finish(ulong a, ulong b, long then)
+        {
+            Step(ref a, ref b, then);
+            return (Finish(a), Finish(b ^ P3));
+        }
 
         public void Render<T>(Action<Renderer, T> render, T item, int self, int other)
         {

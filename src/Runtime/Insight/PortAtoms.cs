@@ -91,9 +91,9 @@ public static class PortAtoms
         return result;
     }
 
-    private static void Point(SortedSet<int> starts, int p) => Range(starts, p, p);
+    private static void Point(ICollection<int> starts, int p) => Range(starts, p, p);
 
-    private static void Range(SortedSet<int> starts, int from, int to)
+    private static void Range(ICollection<int> starts, int from, int to)
     {
         if (from >= 1 && from <= 65535) starts.Add(from);
         if (to >= 0 && to + 1 <= 65535) starts.Add(to + 1);
@@ -107,8 +107,49 @@ public static class PortAtoms
     /// </summary>
     internal static void CollectOnce(NamespacePlan ns, SortedSet<int> starts, HashSet<NetfilterRule> seen) => Collect(ns, null, starts, seen);
 
+    /// <summary>Adds the class starts of one rule over every protocol (a caller meeting each rule once, in its own pass).</summary>
+    internal static void CollectRule(NetfilterRule rule, ICollection<int> starts) => CollectRule(rule, null, null, starts);
+
+    /// <summary>Adds the class starts of <paramref name="ns"/> but its rules': its IPVS services and listeners, over every protocol.</summary>
+    internal static void CollectAllButRules(NamespacePlan ns, ICollection<int> starts)
+    {
+        CollectIpvs(ns, null, starts);
+        foreach (var l in ns.Listeners) Point(starts, l.Port);
+    }
+
+    /// <summary>
+    /// The smallest class start added in (<see cref="Above"/>, <see cref="AtMost"/>], or null: whether some constant splits that
+    /// range, without keeping every start of a large plan in a sorted set.
+    /// </summary>
+    internal sealed class LowestWithin : ICollection<int>
+    {
+        public LowestWithin(int above, int atMost)
+        {
+            Above = above;
+            AtMost = atMost;
+        }
+
+        public int Above { get; }
+        public int AtMost { get; }
+        public int? Lowest { get; private set; }
+
+        public void Add(int item)
+        {
+            if (item > Above && item <= AtMost && (Lowest is not int l || item < l)) Lowest = item;
+        }
+
+        public int Count => Lowest is null ? 0 : 1;
+        public bool IsReadOnly => false;
+        public void Clear() => Lowest = null;
+        public bool Contains(int item) => Lowest == item;
+        public void CopyTo(int[] array, int arrayIndex) { if (Lowest is int l) array[arrayIndex] = l; }
+        public bool Remove(int item) => throw new NotSupportedException();
+        public IEnumerator<int> GetEnumerator() { if (Lowest is int l) yield return l; }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
     /// <summary>Adds the class starts of <paramref name="ns"/>: for one protocol, or for all when it is null.</summary>
-    private static void Collect(NamespacePlan ns, IpProtocol? protocol, SortedSet<int> starts, HashSet<NetfilterRule>? seen = null)
+    private static void Collect(NamespacePlan ns, IpProtocol? protocol, ICollection<int> starts, HashSet<NetfilterRule>? seen = null)
     {
         foreach (var table in ns.Tables)
             foreach (var chain in table.Chains)
@@ -118,7 +159,7 @@ public static class PortAtoms
         foreach (var l in ns.Listeners) if (Applies(protocol, l.Protocol)) Point(starts, l.Port);
     }
 
-    private static void CollectRule(NetfilterRule rule, IpProtocol? protocol, Direction? side, SortedSet<int> starts)
+    private static void CollectRule(NetfilterRule rule, IpProtocol? protocol, Direction? side, ICollection<int> starts)
     {
         // The rule's protocol (-p), if it names one: its ports only split that protocol's classes.
         IpProtocol? ruleProtocol = null;
@@ -138,7 +179,7 @@ public static class PortAtoms
         }
     }
 
-    private static void CollectIpvs(NamespacePlan ns, IpProtocol? protocol, SortedSet<int> starts)
+    private static void CollectIpvs(NamespacePlan ns, IpProtocol? protocol, ICollection<int> starts)
     {
         foreach (var s in ns.Ipvs)
         {
