@@ -56,6 +56,7 @@ internal sealed partial class PacketWalker
             if (Record != null)
             {
                 if (service.Scheduler is Ipvs.SourceHashScheduler) Record.SourceHashed.Add((key, h.Source));
+                else if (service.Scheduler is Ipvs.DestinationHashScheduler) Record.DestinationHashed.Add((key, h.Destination));
                 Record.Balancers.Add(key);
                 Record.Picks.Add((key, dest));
             }
@@ -298,6 +299,7 @@ internal sealed partial class PacketWalker
                     why = _trace != null ? "jhash ip saddr " + h.Source + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
                     break;
                 case NftPick.DestinationHash:
+                    Record?.DestinationHashed.Add((key, h.Destination));
                     slot = KernelHash.ReciprocalScale(KernelHash.JhashAddress(h.Destination, 0), (uint)n);
                     why = _trace != null ? "jhash ip daddr " + h.Destination + " mod " + I(n) + " seed 0x0 = " + I(slot) : "";
                     break;

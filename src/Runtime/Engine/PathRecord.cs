@@ -55,6 +55,12 @@ internal sealed class PathRecord
     public List<(long Balancer, SwarmDsl.Net.Ipv4Address Source)> SourceHashed { get; } = new();
 
     /// <summary>
+    /// Each pick by the destination address (IPVS dh, nftables jhash ip daddr): the balancer and the address it hashed, so
+    /// that a walk toward another node can be told to meet the same pick (the same balancer hashing the same address).
+    /// </summary>
+    public List<(long Balancer, SwarmDsl.Net.Ipv4Address Destination)> DestinationHashed { get; } = new();
+
+    /// <summary>
     /// The load balancers that picked a backend for a new connection (IPVS services and nftables balancers, as
     /// <see cref="BalancerKey"/>s): their state (round-robin position, connection counts, <c>numgen</c> counter) carries
     /// from one connection to the next.
@@ -100,6 +106,7 @@ internal sealed class PathRecord
         Drop = null;
         Outcome = default;
         SourceHashed.Clear();
+        DestinationHashed.Clear();
         Balancers.Clear();
         Picks.Clear();
         Addresses.Clear();

@@ -845,15 +845,15 @@ internal sealed class NodeDestinationSharing
         }
 
         /// <summary>
-        /// Whether a pick by <paramref name="hashed"/> (the source address a balancer hashed in the reference's walk) could be
-        /// another at this node: the address is the reference's own or one of the two nodes' tasks' (this node's walk hashes
-        /// its own there).
+        /// Whether a pick by <paramref name="hashed"/> (the source or destination address a balancer hashed in the reference's
+        /// walk) could be another at this node: the address is either node's own or one of the two nodes' tasks' (this node's
+        /// walk hashes its own there).
         /// </summary>
         public bool PicksOtherwise(Ipv4Address hashed) =>
             _sharing._addresses.TryGetValue(hashed.Value, out var who)
-            && (who.Node == _reference || who.Tasks is { } t && (t.Contains(_reference) || t.Contains(_node)));
+            && (who.Node == _reference || who.Node == _node || who.Tasks is { } t && (t.Contains(_reference) || t.Contains(_node)));
 
-        /// <summary>Whether a balancer picks by the packet's destination (IPVS dh, nftables jhash ip daddr): then the class is not taken.</summary>
+        /// <summary>Whether a balancer picks by the packet's destination (IPVS dh, nftables jhash ip daddr): then the class is taken only when the address hashed is no node's own (<see cref="PicksOtherwise"/>).</summary>
         public bool HashesDestination(long balancer)
         {
             int ns = (int)(balancer >> 32), index = (int)((balancer & 0xFFFFFFFFL) >> 1);

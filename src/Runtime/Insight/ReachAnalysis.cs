@@ -495,9 +495,10 @@ public static partial class ReachAnalysis
     }
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
-    /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched"/>).</remarks>
+    /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched"/>);
+    /// <see cref="DestinationPicks"/>: there too, each pick by the destination address and the address hashed.</remarks>
     private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock,
-        int[]? Touched = null);
+        int[]? Touched = null, (long Balancer, Ipv4Address Destination)[]? DestinationPicks = null);
 
     /// <summary>
     /// Hashed classes of one protocol that used a common balancer (and so carry state between them): probed together, in
@@ -777,7 +778,8 @@ public static partial class ReachAnalysis
                 probes++;
                 bool keep = record is not null || taken is not null;
                 return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Balancers(request, reply) : null,
-                    keep ? Picked(request, reply) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null);
+                    keep ? Picked(request, reply) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null,
+                    touches is not null ? DestinationPicked(request, reply) : null);
             }
 
             // Takes the reference's classes this node can take and probes the rest, each from its first port not taken (its
@@ -866,14 +868,32 @@ public static partial class ReachAnalysis
     }
 
     /// <summary>
-    /// Whether a class of the reference's sweep meets its balancers' picks at the node taking it: no balancer on its way picks
-    /// by destination, and none hashed a source address of the reference's own or of either node's tasks.
+    /// Whether a class of the reference's sweep meets its balancers' picks at the node taking it: no balancer on its way hashed
+    /// a source or destination address of either node's own or of their tasks. A hash of any other address is the same pick
+    /// there: the same balancer's same backends hash it (a routing mesh's <c>dh</c> service hashes the ingress sandbox's
+    /// gateway-bridge address, the same on every node).
     /// </summary>
     private static bool PicksAlike(Entry e, NodeDestinationSharing.Transfer transfer)
     {
-        if (e.Balancers is { } balancers) foreach (var b in balancers) if (transfer.HashesDestination(b)) return false;
+        if (e.Balancers is { } balancers)
+            foreach (var b in balancers)
+                if (transfer.HashesDestination(b) && !DestinationHashedAlike(e.DestinationPicks, b, transfer)) return false;
         if (e.Picks is { } picks) foreach (var (_, hashed) in picks) if (transfer.PicksOtherwise(hashed)) return false;
         return true;
+    }
+
+    // Every pick balancer b made by the destination hashed an address both nodes' walks carry there; none noted: not alike.
+    private static bool DestinationHashedAlike((long Balancer, Ipv4Address Destination)[]? picks, long b, NodeDestinationSharing.Transfer transfer)
+    {
+        bool any = false;
+        if (picks is not null)
+            foreach (var (balancer, hashed) in picks)
+                if (balancer == b)
+                {
+                    if (transfer.PicksOtherwise(hashed)) return false;
+                    any = true;
+                }
+        return any;
     }
 
     /// <summary>
@@ -914,6 +934,16 @@ public static partial class ReachAnalysis
         var result = new long[n];
         request.Balancers.CopyTo(result);
         reply.Balancers.CopyTo(result, request.Balancers.Count);
+        return result;
+    }
+
+    private static (long, Ipv4Address)[]? DestinationPicked(PathRecord request, PathRecord reply)
+    {
+        int n = request.DestinationHashed.Count + reply.DestinationHashed.Count;
+        if (n == 0) return null;
+        var result = new (long, Ipv4Address)[n];
+        request.DestinationHashed.CopyTo(result);
+        reply.DestinationHashed.CopyTo(result, request.DestinationHashed.Count);
         return result;
     }
 

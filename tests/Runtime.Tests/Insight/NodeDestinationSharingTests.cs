@@ -294,4 +294,30 @@ public sealed class NodeDestinationSharingTests
         Assert.Equal("reaches db", At(droppingShared, "a"));
         Assert.Equal("blocked", At(droppingShared, "c"));
     }
+
+    /// <summary>
+    /// A routing mesh's destination-hashing balancer (IPVS <c>dh</c>, nftables <c>jhash ip daddr</c>) hashes the address the
+    /// host's DNAT sent the packet to, the ingress sandbox's gateway-bridge address, which is the same on every node: the
+    /// same balancer with the same backends picks the same task, so a node takes those classes as it takes round robin's.
+    /// </summary>
+    [Theory]
+    [InlineData(LoadBalancerBackend.Ipvs)]
+    [InlineData(LoadBalancerBackend.Nftables)]
+    public void A_destination_hash_of_an_address_every_node_shares_is_taken_like_round_robin(LoadBalancerBackend backend)
+    {
+        // Off the reference (a), so that whichever task a pick gives, another node than its own takes the class.
+        const string db = "  db:\n    replicas: 2\n";
+        Assert.Contains(db, FourNode, StringComparison.Ordinal);
+        string Db(string scheduler) => FourNode.Replace(db, db + "    placement: { nodes: [c, d] }\n    loadBalancing: { scheduler: " + scheduler + " }\n", StringComparison.Ordinal);
+        var (dh, dhPlan) = Compile("four.swarm.yaml", Db("dh"), backend);
+        var (rr, rrPlan) = Compile("four.swarm.yaml", Db("rr"), backend);
+        Assert.Contains(dhPlan.Hosts.SelectMany(h => h.Namespaces), n => n.Ipvs.Any(v => v.Scheduler == Scheduler.Dh)
+            || n.NftLoadBalancers.Any(b => b.Pick == NftPick.DestinationHash));
+        var (dhAlone, _) = Table(dh, dhPlan, share: false);
+        var (dhShared, dhCounters) = Table(dh, dhPlan, share: true);
+        Same(dhAlone, dhShared, "db by dh");
+        var (_, rrCounters) = Table(rr, rrPlan, share: true);
+        Assert.True(rrCounters.TakenClasses > 0);
+        Assert.Equal(rrCounters.TakenClasses, dhCounters.TakenClasses);
+    }
 }
