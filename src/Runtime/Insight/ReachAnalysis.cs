@@ -242,6 +242,13 @@ public static partial class ReachAnalysis
 
         internal void AddTakenClasses(long n) => Interlocked.Add(ref _takenClasses, n);
 
+        private long _fromSecond;
+
+        /// <summary>Of <see cref="TakenClasses"/>, those taken from the second reference's sweep (the reference's could not be).</summary>
+        public long TakenFromSecond => Interlocked.Read(ref _fromSecond);
+
+        internal void AddTakenFromSecond(long n) => Interlocked.Add(ref _fromSecond, n);
+
         private long _reused;
 
         /// <summary>Components of source-hashed classes a sharing node took from another node with the same picks.</summary>
@@ -358,6 +365,7 @@ public static partial class ReachAnalysis
         // (--from NODE): otherwise it takes those.
         var kept = new Dictionary<Pair, OutsideSweep>();
         var references = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seconds = new Dictionary<string, string>(StringComparer.Ordinal);
         var towardNodes = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var pair in pairs)
             if ((pair.Source == "external" || nodes.Contains(pair.Source)) && nodes.Contains(pair.Destination) && pair.Source != pair.Destination)
@@ -376,6 +384,12 @@ public static partial class ReachAnalysis
                     references[toward.Key] = toward.Value[0];
                     var key = new Pair(toward.Key, toward.Value[0]);
                     if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
+                    // The second node swept: where a class of the reference's ended at the reference's own task (local there,
+                    // remote from the others), the second's walk of it, probed, ends at that task from afar as the others' do.
+                    if (toward.Value.Count < 3) continue;
+                    seconds[toward.Key] = toward.Value[1];
+                    key = new Pair(toward.Key, toward.Value[1]);
+                    if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
                 }
         NodeDestinationSharing? destinations = null;
         NodeSourceSharing? sharing = null;
@@ -393,7 +407,16 @@ public static partial class ReachAnalysis
                 return AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, (destinations, reference), null, out _);
             var known = kept[new Pair(pair.Source, reference)];
             if (destinations.To(reference, pair.Destination) is not { } transfer || !known.WaitComplete(cancellationToken)) return null;
-            var rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, null, (known, transfer), out bool conflict);
+            (NodeDestinationSharing, string)? touches = null;
+            (OutsideSweep, NodeDestinationSharing.Transfer)? fallback = null;
+            if (seconds.TryGetValue(pair.Source, out var second))
+            {
+                // The second reference's own probes note what they touch, for the nodes after it.
+                if (pair.Destination == second) touches = (destinations, second);
+                else if (destinations.To(second, pair.Destination) is { } also && kept[new Pair(pair.Source, second)] is var secondSweep
+                    && secondSweep.WaitComplete(cancellationToken)) fallback = (secondSweep, also);
+            }
+            var rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, touches, (known, transfer), out bool conflict, fallback);
             if (conflict)
             {
                 // A balancer of a class it took met a class it probed: its own sweep, from the loaded state.
@@ -499,6 +522,69 @@ public static partial class ReachAnalysis
     /// <see cref="DestinationPicks"/>: there too, each pick by the destination address and the address hashed.</remarks>
     private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock,
         int[]? Touched = null, (long Balancer, Ipv4Address Destination)[]? DestinationPicks = null);
+
+    /// <summary>
+    /// What one reference node's sweep offers a node taking it (<see cref="NodeDestinationSharing"/>): which classes it can
+    /// take, their explanations as its own, and the components the classes' balancers join, which are taken whole or not at all.
+    /// </summary>
+    private sealed class Offer
+    {
+        private readonly int[] _parent;
+        private readonly int[] _size;
+        private readonly int[] _took;
+        private readonly HashSet<int> _refused = new();
+
+        public Offer(IReadOnlyList<Entry> known, NodeDestinationSharing.Transfer transfer)
+        {
+            Known = known;
+            Transfer = transfer;
+            Takes = new bool[known.Count];
+            Mapped = new Failure?[known.Count];
+            _parent = new int[known.Count];
+            _size = new int[known.Count];
+            _took = new int[known.Count];
+            for (int i = 0; i < _parent.Length; i++) _parent[i] = i;
+        }
+
+        public IReadOnlyList<Entry> Known { get; }
+        public NodeDestinationSharing.Transfer Transfer { get; }
+
+        /// <summary>Whether each class, alone, can be taken.</summary>
+        public bool[] Takes { get; }
+
+        /// <summary>Each taken failure's explanation, written for the node taking it.</summary>
+        public Failure?[] Mapped { get; }
+
+        private int Find(int x)
+        {
+            while (_parent[x] != x) x = _parent[x] = _parent[_parent[x]];
+            return x;
+        }
+
+        public void Join(int a, int b) => _parent[Find(a)] = Find(b);
+
+        /// <summary>Ends the joining: a component with a class that cannot be taken is refused.</summary>
+        public void Close()
+        {
+            for (int i = 0; i < _parent.Length; i++)
+            {
+                int root = Find(i);
+                _size[root]++;
+                if (!Takes[i]) _refused.Add(root);
+            }
+        }
+
+        public bool Refused(int i) => _refused.Contains(Find(i));
+
+        public void Took(int i) => _took[Find(i)]++;
+
+        /// <summary>Whether every component a class was taken from was taken whole.</summary>
+        public bool TookWhole()
+        {
+            for (int i = 0; i < _took.Length; i++) if (_took[i] != 0 && _took[i] != _size[i]) return false;
+            return true;
+        }
+    }
 
     /// <summary>
     /// Hashed classes of one protocol that used a common balancer (and so carry state between them): probed together, in
@@ -671,17 +757,19 @@ public static partial class ReachAnalysis
         AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, record, shared, null, null, out _);
 
     /// <summary>
-    /// One pair's rows, as the overload above; with <paramref name="touches"/> (the reference node's outside sweep) each
-    /// class also keeps the nodes its walk touched, and with <paramref name="taken"/> (another node's outside sweep) the
-    /// reference's classes this node can take are taken, and the rest probed. <paramref name="conflict"/> says a probed class
-    /// met a balancer of a taken one: the rows are then null and the simulation is not at the loaded state.
+    /// One pair's rows, as the overload above; with <paramref name="touches"/> (a reference node's outside sweep) each
+    /// class it probes also keeps the nodes its walk touched, and with <paramref name="taken"/> (the reference's sweep) the
+    /// reference's classes this node can take are taken, else <paramref name="fallback"/>'s (the second reference's), and
+    /// the rest probed. <paramref name="conflict"/> says a balancer could then have seen other connections than in this
+    /// node's own sweep: the rows are then null and the simulation is not at the loaded state.
     /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
         List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record, OutsideSweep? shared,
-        (NodeDestinationSharing Sharing, string Reference)? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict)
+        (NodeDestinationSharing Sharing, string Reference)? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict,
+        (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? fallback = null)
     {
         conflict = false;
-        long probes = 0, takenClasses = 0;
+        long probes = 0, takenClasses = 0, fromSecond = 0;
         var request = new PathRecord { NotesKeys = touches is not null };
         var reply = new PathRecord { NotesKeys = touches is not null };
         if (!sim.TryResolve(pair.Source, pair.Destination + ":1/tcp", out var baseFlow, out _)) return null;
@@ -698,7 +786,12 @@ public static partial class ReachAnalysis
             sweep.Clear();
             if (taken is { } from && proto != IpProtocol.Icmp)
             {
-                if (!Take(from.Sweep.Classes(pi), from.Transfer)) { conflict = true; counters?.Add(probes); return null; }
+                if (!Take((from.Sweep.Classes(pi), from.Transfer), fallback is { } also ? (also.Sweep.Classes(pi), also.Transfer) : null))
+                {
+                    conflict = true;
+                    counters?.Add(probes);
+                    return null;
+                }
             }
             else if (shared is null) Sweep(1, 65536);
             else
@@ -782,51 +875,63 @@ public static partial class ReachAnalysis
                     touches is not null ? DestinationPicked(request, reply) : null);
             }
 
-            // Takes the reference's classes this node can take and probes the rest, each from its first port not taken (its
-            // walk then ends the class where this node's own sweep would). False when a probed class met a balancer of a taken
-            // one: that balancer would have seen other connections in this node's own sweep.
-            bool Take(IReadOnlyList<Entry> known, NodeDestinationSharing.Transfer transfer)
+            // What one reference's sweep offers this node: the classes it can take, and their components (classes joined by a
+            // balancer: round robin positions and connection counts carry between them, so they are taken all or none).
+            Offer OfferOf(IReadOnlyList<Entry> known, NodeDestinationSharing.Transfer transfer)
             {
-                var takenBalancers = new HashSet<long>();
-                var probedBalancers = new HashSet<long>();
-                bool sensitive = false;
-                // Classes joined by a balancer (round robin positions, connection counts) are taken all or none: a class
-                // probed here would meet the balancer in another state than in this node's own sweep.
-                var parent = new int[known.Count];
-                var takes = new bool[known.Count];
-                var mapped = new Failure?[known.Count];
+                var offer = new Offer(known, transfer);
                 var byBalancer = new Dictionary<long, int>();
-                int Find(int x) { while (parent[x] != x) x = parent[x] = parent[parent[x]]; return x; }
                 for (int i = 0; i < known.Count; i++)
                 {
-                    parent[i] = i;
                     var e = known[i];
                     int end = i + 1 < known.Count ? known[i + 1].From : 65536;
-                    takes[i] = e.Touched is int[] touched && e.Probe.Backends.IsEmpty && transfer.Takes(proto, e.From, end - 1, touched)
+                    offer.Takes[i] = e.Touched is int[] touched && e.Probe.Backends.IsEmpty && transfer.Takes(proto, e.From, end - 1, touched)
                         && PicksAlike(e, transfer)
-                        && (e.Probe.Failure is null ? e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) : (mapped[i] = Mapped(e.Probe.Failure)) is not null);
+                        && (e.Probe.Failure is null ? e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) : (offer.Mapped[i] = Mapped(e.Probe.Failure)) is not null);
                     if (e.Balancers is { } bs)
                         foreach (var b in bs)
                         {
-                            if (byBalancer.TryGetValue(b, out var other)) parent[Find(i)] = Find(other);
+                            if (byBalancer.TryGetValue(b, out var other)) offer.Join(i, other);
                             else byBalancer[b] = i;
                         }
                 }
-                var refused = new HashSet<int>();
-                for (int i = 0; i < known.Count; i++) if (!takes[i]) refused.Add(Find(i));
-                int k = 0;
+                offer.Close();
+                return offer;
+
+                // A failure at one of the reference's namespaces, as this node's namespace of that name has it.
+                Failure? Mapped(Failure failure) => failure.Namespace is int at && transfer.Namespace(at) is int mine ? failure.At(sim.Cluster, mine) : null;
+            }
+
+            // Takes the reference's classes this node can take, else the second reference's (whose walks may end away from
+            // this node where the reference's ended at its own tasks), and probes the rest, each from its first port not
+            // taken (its walk then ends the class where this node's own sweep would). False when that could make a balancer
+            // see other connections than in this node's own sweep: a component taken in part, or a balancer that classes
+            // from more than one of the references and the probes fed.
+            bool Take((IReadOnlyList<Entry> Known, NodeDestinationSharing.Transfer Transfer) first, (IReadOnlyList<Entry> Known, NodeDestinationSharing.Transfer Transfer)? second)
+            {
+                var offers = second is { } s2 ? new[] { OfferOf(first.Known, first.Transfer), OfferOf(s2.Known, s2.Transfer) } : new[] { OfferOf(first.Known, first.Transfer) };
+                var takenBalancers = new HashSet<long>[offers.Length];
+                for (int o = 0; o < offers.Length; o++) takenBalancers[o] = new HashSet<long>();
+                var probedBalancers = new HashSet<long>();
+                bool sensitive = false;
+                var at = new int[offers.Length];
                 for (int port = 1; port < 65536;)
                 {
-                    while (k + 1 < known.Count && known[k + 1].From <= port) k++;
-                    var e = known[k];
-                    int end = k + 1 < known.Count ? known[k + 1].From : 65536;
-                    if (port == e.From && takes[k] && !refused.Contains(Find(k)))
+                    bool tookOne = false;
+                    for (int o = 0; o < offers.Length && !tookOne; o++)
                     {
+                        var offer = offers[o];
+                        var known = offer.Known;
+                        ref int k = ref at[o];
+                        while (k + 1 < known.Count && known[k + 1].From <= port) k++;
+                        var e = known[k];
+                        if (port != e.From || !offer.Takes[k] || offer.Refused(k)) continue;
+                        var transfer = offer.Transfer;
                         long[]? mine = null;
                         if (e.Balancers is { } theirs)
                         {
                             mine = new long[theirs.Length];
-                            for (int b = 0; b < theirs.Length; b++) takenBalancers.Add(mine[b] = transfer.Balancer(theirs[b]));
+                            for (int b = 0; b < theirs.Length; b++) takenBalancers[o].Add(mine[b] = transfer.Balancer(theirs[b]));
                         }
                         // A pick by the client's address is the same here: the same balancer's same backends hash it.
                         (long, Ipv4Address)[]? picks = null;
@@ -835,14 +940,18 @@ public static partial class ReachAnalysis
                             picks = new (long, Ipv4Address)[hashed.Length];
                             for (int h = 0; h < hashed.Length; h++) picks[h] = (transfer.Balancer(hashed[h].Balancer), hashed[h].Source);
                         }
-                        var taken = e.Probe.Failure is null ? e.Probe : e.Probe with { Failure = mapped[k] };
+                        var taken = e.Probe.Failure is null ? e.Probe : e.Probe with { Failure = offer.Mapped[k] };
                         sweep.Add(new Entry(port, taken, picks is not null, mine, picks, e.Clock));
+                        offer.Took(k);
                         takenClasses++;
-                        port = end;
-                        continue;
+                        if (o > 0) fromSecond++;
+                        port = k + 1 < known.Count ? known[k + 1].From : 65536;
+                        tookOne = true;
                     }
+                    if (tookOne) continue;
                     // As late as the reference's probe of this class was (the classes taken took that time), never earlier.
-                    if (e.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = e.Clock;
+                    var r = offers[0].Known[at[0]];
+                    if (r.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = r.Clock;
                     long clock = sim.Cluster.NowMilliseconds;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
                     var entry = Probed(port, probe, clock);
@@ -856,14 +965,15 @@ public static partial class ReachAnalysis
                     if (entry.Balancers is { } used) probedBalancers.UnionWith(used);
                     port = probe.NextClass;
                 }
-                return !sensitive && !probedBalancers.Overlaps(takenBalancers);
-
-                // A failure at one of the reference's namespaces, as this node's namespace of that name has it.
-                Failure? Mapped(Failure failure) => failure.Namespace is int at && transfer.Namespace(at) is int mine ? failure.At(sim.Cluster, mine) : null;
+                if (sensitive) return false;
+                foreach (var offer in offers) if (!offer.TookWhole()) return false;
+                foreach (var t in takenBalancers) if (probedBalancers.Overlaps(t)) return false;
+                return offers.Length == 1 || !takenBalancers[0].Overlaps(takenBalancers[1]);
             }
         }
         counters?.Add(probes);
         counters?.AddTakenClasses(takenClasses);
+        counters?.AddTakenFromSecond(fromSecond);
         return rows;
     }
 

@@ -320,4 +320,26 @@ public sealed class NodeDestinationSharingTests
         Assert.True(rrCounters.TakenClasses > 0);
         Assert.Equal(rrCounters.TakenClasses, dhCounters.TakenClasses);
     }
+
+    /// <summary>
+    /// A class whose backend is the reference's own task cannot be taken from the reference (local there, remote from the
+    /// others); the second node swept probes it, from afar, as the others would, and they take its walk. A single-task
+    /// service on the reference shows it.
+    /// </summary>
+    [Fact]
+    public void A_class_ending_at_the_references_own_task_is_taken_from_the_second_reference()
+    {
+        var yaml = FourNode.Replace("  db:\n    replicas: 2\n", "  db:\n    replicas: 1\n    placement: { nodes: [a] }\n", StringComparison.Ordinal);
+        Assert.NotEqual(FourNode, yaml);
+        var (topology, plan) = Compile("four.swarm.yaml", yaml);
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, counters) = Table(topology, plan, share: true);
+        Same(alone, shared, "db on the reference");
+        Assert.True(counters.TakenFromSecond > 0, "nothing was taken from the second reference");
+        foreach (var node in new[] { "a", "b", "c", "d" })
+            Assert.Equal("reaches db", shared.Single(r => r.Source == "external" && r.Destination == node && r.Protocol == "tcp" && r.FromPort <= 5432 && 5432 <= r.ToPort).Result);
+        var (fromNode, nodeCounters) = Table(topology, plan, share: true, include: p => p.Source == "c");
+        Same(alone.Where(r => r.Source == "c").ToList(), fromNode, "--from c");
+        Assert.True(nodeCounters.TakenFromSecond > 0, "--from c took nothing from its second reference");
+    }
 }
