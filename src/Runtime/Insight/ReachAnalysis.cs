@@ -419,7 +419,8 @@ public static partial class ReachAnalysis
             var rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, touches, (known, transfer), out bool conflict, fallback);
             if (conflict)
             {
-                // A balancer of a class it took met a class it probed: its own sweep, from the loaded state.
+                // A balancer could have seen other connections than in its own sweep (a class it probed met a balancer of a class
+                // it took, or a component was taken in part): its own sweep, from the loaded state.
                 sim.ResetTraffic();
                 return null;
             }
