@@ -137,8 +137,15 @@ public static class SwarmLowering
                 for (int i = 0; i < lowered.Length; i++) lowered[i] = LowerNode(_t.Nodes[i]);
             var hosts = _t.Nodes.Select((n, i) => (Node: n, Namespaces: lowered[i])).ToList();
             ApplyUserRules(hosts);
-            var plans = hosts.Select(h => new HostPlan(h.Node.Name, h.Node.Hostname, h.Node.Address, h.Node.Interface,
-                h.Namespaces.Select(ns => ns.Build()).ToEquatableArray(), h.Node.Span));
+            // Each host's namespaces are built from its own builders (what they share was made before): in parallel too.
+            var plans = new HostPlan[hosts.Count];
+            HostPlan Build(int i) => new(hosts[i].Node.Name, hosts[i].Node.Hostname, hosts[i].Node.Address, hosts[i].Node.Interface,
+                hosts[i].Namespaces.Select(ns => ns.Build()).ToEquatableArray(), hosts[i].Node.Span);
+            if (_options.Parallelism > 1 && _t.Nodes.Count >= 8)
+                System.Threading.Tasks.Parallel.For(0, plans.Length, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
+                    i => plans[i] = Build(i));
+            else
+                for (int i = 0; i < plans.Length; i++) plans[i] = Build(i);
             return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
         }
 
@@ -731,10 +738,27 @@ public static class SwarmLowering
         }
 
         // After every raw rule is placed (a rule may create the chain another one jumps to): jumps must reach a user chain.
+        // Each node's tables are read on their own (in parallel on a large plan: thousands of rules each), and the problems
+        // reported in node order, each rule once, as a single pass would.
         private void CheckUserJumps(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
         {
+            if (_t.Rules.Count == 0) return;
+            var found = new List<(NetfilterRule Rule, string Problem)>[hosts.Count];
+            if (_options.Parallelism > 1 && hosts.Count >= 8)
+                System.Threading.Tasks.Parallel.For(0, hosts.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
+                    i => found[i] = UserJumpProblems(hosts[i].Node, hosts[i].Namespaces));
+            else
+                for (int i = 0; i < hosts.Count; i++) found[i] = UserJumpProblems(hosts[i].Node, hosts[i].Namespaces);
             var reported = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (node, namespaces) in hosts)
+            foreach (var problems in found)
+                foreach (var (rule, problem) in problems)
+                    if (reported.Add(rule.Origin))
+                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
+        }
+
+        private static List<(NetfilterRule Rule, string Problem)> UserJumpProblems(NodeModel node, List<NamespaceBuilder> namespaces)
+        {
+            var found = new List<(NetfilterRule, string)>();
             foreach (var ns in namespaces)
             foreach (var table in new[] { "filter", "nat", "mangle", "raw" })
             {
@@ -748,22 +772,20 @@ public static class SwarmLowering
                     hasUserRules = true;
                     var to = rule.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
                     if (to is null) continue;
-                    var found = tb.Find(to);
-                    string? problem = found is null ? $"jumps to chain {to}, which table {table} of namespace '{ns.Name}' on node '{node.Name}' does not have: add a rule to {to} to create it"
-                        : found.BuiltIn ? $"jumps to built-in chain {to}: jump to a chain of your own"
+                    var target = tb.Find(to);
+                    string? problem = target is null ? $"jumps to chain {to}, which table {table} of namespace '{ns.Name}' on node '{node.Name}' does not have: add a rule to {to} to create it"
+                        : target.BuiltIn ? $"jumps to built-in chain {to}: jump to a chain of your own"
                         : to == chain.Name ? $"jumps to its own chain {to}: iptables refuses a table whose chains loop (ELOOP)"
                         : Reaches(tb, to, chain.Name) ? $"jumps to chain {to}, which leads back to {chain.Name}: iptables refuses a table whose chains loop (ELOOP)" : null;
-                    if (problem is not null && reported.Add(rule.Origin))
-                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
+                    if (problem is not null) found.Add((rule, problem));
                 }
                 // Where the rules sit (the hooks that reach them, how deep they nest) matters only once a user rule is in the
                 // table: the derived rules alone are valid (UserRuleTests.Every_derived_rule_of_the_examples_is_one_the_kernel_accepts).
                 if (!hasUserRules) continue;
                 var views = tb.Chains.Select(c => new KernelRuleLimits.ChainView(c.Name, c.BuiltIn, c.Rules)).ToList();
-                foreach (var (rule, _, problem) in KernelRuleLimits.PlacementProblems(table, views, IsUserRule))
-                    if (reported.Add(rule.Origin))
-                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
+                foreach (var (rule, _, problem) in KernelRuleLimits.PlacementProblems(table, views, IsUserRule)) found.Add((rule, problem));
             }
+            return found;
         }
 
         private static bool IsUserRule(NetfilterRule rule) => rule.Origin.StartsWith("rules[", StringComparison.Ordinal);

@@ -93,6 +93,29 @@ public class SyntheticTopologyTests
         }, iter: 12);
     }
 
+    [Fact]
+    public void Jump_problems_found_on_nodes_in_parallel_are_reported_once_each_as_the_first_node_has_them()
+    {
+        // Each node's tables are checked on their own (in parallel from eight nodes); the diagnostics must be those of one
+        // pass in node order: a rule placed on many nodes once, as the first node has it.
+        var yaml = SyntheticTopology.Generate(SyntheticTopologyOptions.Small with { Nodes = 10, Services = 6, Tasks = 12, PublishedPorts = 4, UserRules = 0 })
+            + "rules:\n"
+            + "  - { chain: INPUT, rule: \"-p tcp --dport 22 -j NOWHERE\" }\n"
+            + "  - { node: node-007, table: filter, chain: LOOPA, rule: \"-j LOOPB\" }\n"
+            + "  - { node: node-007, table: filter, chain: LOOPB, rule: \"-j LOOPA\" }\n"
+            + "  - { node: node-003, table: nat, chain: PREROUTING, rule: \"-p udp -j MISSING3\" }\n"
+            + "  - { node: node-009, chain: FORWARD, rule: \"-j MISSING9\" }\n";
+        var compiled = SwarmCompiler.Compile("jumps.swarm.yaml", yaml);
+        Assert.True(compiled.Topology is not null, string.Join("\n", compiled.Diagnostics));
+        var one = SwarmCompiler.Lower(compiled, new SwarmDsl.Lowering.LoweringOptions());
+        var texts = one.Diagnostics.Select(d => d.ToString()).ToList();
+        Assert.Equal(5, texts.Count(t => t.Contains("SWARM", StringComparison.Ordinal) && t.Contains("rules[", StringComparison.Ordinal)));
+        // A rule on every node is reported as the first node has it.
+        Assert.Contains("on node 'node-001'", Assert.Single(texts, t => t.Contains("rules[0]", StringComparison.Ordinal)), StringComparison.Ordinal);
+        for (int round = 0; round < 3; round++)
+            Assert.Equal(texts, SwarmCompiler.Lower(compiled, new SwarmDsl.Lowering.LoweringOptions { Parallelism = 4 }).Diagnostics.Select(d => d.ToString()));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(100)]
