@@ -871,9 +871,9 @@ public static partial class ReachAnalysis
             {
                 probes++;
                 bool keep = record is not null || taken is not null;
-                return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Balancers(request, reply) : null,
-                    keep ? Picked(request, reply) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null,
-                    touches is not null ? DestinationPicked(request, reply) : null);
+                return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Both(request.Balancers, reply.Balancers) : null,
+                    keep ? Both(request.SourceHashed, reply.SourceHashed) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null,
+                    touches is not null ? Both(request.DestinationHashed, reply.DestinationHashed) : null);
             }
 
             // What one reference's sweep offers this node: the classes it can take, and their components (classes joined by a
@@ -1037,34 +1037,15 @@ public static partial class ReachAnalysis
         return true;
     }
 
-    // What a class's connection made load balancers decide (kept only where a node may share the sweep).
-    private static long[]? Balancers(PathRecord request, PathRecord reply)
+    // What a class's connection made load balancers decide, in the request's walk then the reply's (kept only where a node
+    // may share the sweep): the balancers, the picks by source, the picks by destination.
+    private static T[]? Both<T>(List<T> request, List<T> reply)
     {
-        int n = request.Balancers.Count + reply.Balancers.Count;
+        int n = request.Count + reply.Count;
         if (n == 0) return null;
-        var result = new long[n];
-        request.Balancers.CopyTo(result);
-        reply.Balancers.CopyTo(result, request.Balancers.Count);
-        return result;
-    }
-
-    private static (long, Ipv4Address)[]? DestinationPicked(PathRecord request, PathRecord reply)
-    {
-        int n = request.DestinationHashed.Count + reply.DestinationHashed.Count;
-        if (n == 0) return null;
-        var result = new (long, Ipv4Address)[n];
-        request.DestinationHashed.CopyTo(result);
-        reply.DestinationHashed.CopyTo(result, request.DestinationHashed.Count);
-        return result;
-    }
-
-    private static (long, Ipv4Address)[]? Picked(PathRecord request, PathRecord reply)
-    {
-        int n = request.SourceHashed.Count + reply.SourceHashed.Count;
-        if (n == 0) return null;
-        var result = new (long, Ipv4Address)[n];
-        request.SourceHashed.CopyTo(result);
-        reply.SourceHashed.CopyTo(result, request.SourceHashed.Count);
+        var result = new T[n];
+        request.CopyTo(result);
+        reply.CopyTo(result, request.Count);
         return result;
     }
 
