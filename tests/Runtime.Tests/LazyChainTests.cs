@@ -82,6 +82,12 @@ public class LazyChainTests
         Assert.Same(first.Chain("B")!.Rules, reordered.Chain("B")!.Rules);
         Assert.Same(first.Chain("C")!.Rules, again.Chain("C")!.Rules);
 
+        // Two chains holding the same rules under other names do not share: a rule's text names its chain.
+        var twins = CompiledTable.Compile(Of(("INPUT", input), ("B", b), ("C", c), ("D", c)), new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
+        Assert.NotSame(twins.Chain("C")!.Rules, twins.Chain("D")!.Rules);
+        Assert.Equal("-A D -j RETURN", twins.Chain("D")!.Rules[0].Text("D"));
+        Assert.Equal("-A C -j RETURN", twins.Chain("C")!.Rules[0].Text("C"));
+
         var statistic = Table();
         var one = CompiledTable.Compile(statistic, new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);
         var two = CompiledTable.Compile(statistic, new Dictionary<NetfilterRule, CompiledMatch[]>(), bodies);

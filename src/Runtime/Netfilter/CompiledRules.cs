@@ -83,20 +83,24 @@ internal sealed class CompiledRule
 }
 
 /// <summary>
-/// What compiling a chain's rules gives, shared by every namespace (of one cluster) whose chain holds the same plan rules
-/// and whose table resolves their jumps to the same chain indices: lowering gives every node the same DOCKER-INGRESS, every
+/// What compiling a chain's rules gives, shared by every namespace (of one cluster) whose chain of that name holds the same
+/// plan rules and whose table resolves their jumps to the same chain indices: lowering gives every node the same DOCKER-INGRESS, every
 /// ingress sandbox the same marking chain and every task the same DNS rules, and compiling them per namespace was most of
 /// what a first walk into a node allocated.
 /// </summary>
 internal sealed class CompiledChainBody
 {
-    public CompiledChainBody(CompiledRule[] rules, CompiledRule?[] byPlanIndex, (string Chain, int Index)[] jumps)
+    public CompiledChainBody(string chain, CompiledRule[] rules, CompiledRule?[] byPlanIndex, (string Chain, int Index)[] jumps)
     {
+        Chain = chain;
         Rules = rules;
         ByPlanIndex = byPlanIndex;
         Jumps = jumps;
         Dispatch = RuleDispatch.Build(rules);
     }
+
+    /// <summary>The chain's name: a rule's text names its chain (<see cref="CompiledRule.Text"/> keeps it), so only chains of this name share the body.</summary>
+    public string Chain { get; }
 
     public CompiledRule[] Rules { get; }
     public CompiledRule?[] ByPlanIndex { get; }
@@ -105,10 +109,12 @@ internal sealed class CompiledChainBody
     /// <summary>The jump and goto targets the rules were resolved against: another table sharing the body must resolve them alike.</summary>
     public (string Chain, int Index)[] Jumps { get; }
 
-    public bool ResolvesAlike(Dictionary<string, int> byName)
+    /// <summary>Whether a chain named <paramref name="chain"/> in a table whose chains are <paramref name="byName"/> can share the body.</summary>
+    public bool Serves(string chain, Dictionary<string, int> byName)
     {
-        foreach (var (chain, index) in Jumps)
-            if ((byName.TryGetValue(chain, out var mine) ? mine : -1) != index) return false;
+        if (chain != Chain) return false;
+        foreach (var (target, index) in Jumps)
+            if ((byName.TryGetValue(target, out var mine) ? mine : -1) != index) return false;
         return true;
     }
 }
@@ -402,7 +408,7 @@ internal sealed class CompiledTable
         List<CompiledChainBody>? known = null;
         if (bodies is not null && bodies.TryGetValue(src.Rules, out known))
             foreach (var body in known)
-                if (body.ResolvesAlike(byName)) { chain.SetBody(body); return; }
+                if (body.Serves(src.Name, byName)) { chain.SetBody(body); return; }
         var rules = new List<CompiledRule>(src.Rules.Count);
         var byPlan = new CompiledRule?[src.Rules.Count];
         var jumps = new List<(string, int)>();
@@ -428,7 +434,7 @@ internal sealed class CompiledTable
             if (!resolvable) continue;
             rules.Add(byPlan[r] = new CompiledRule(rule, r + 1, rules.Count, ms, target));
         }
-        var compiled = new CompiledChainBody(rules.ToArray(), byPlan, jumps.ToArray());
+        var compiled = new CompiledChainBody(src.Name, rules.ToArray(), byPlan, jumps.ToArray());
         chain.SetBody(compiled);
         // A statistic match's slot is numbered within its table: such a chain is its namespace's own.
         if (bodies is null || statistic) return;
