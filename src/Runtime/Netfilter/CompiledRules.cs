@@ -84,9 +84,9 @@ internal sealed class CompiledRule
 
 /// <summary>
 /// What compiling a chain's rules gives, shared by every namespace (of one cluster) whose chain of that name holds the same
-/// plan rules and whose table resolves their jumps to the same chain indices: lowering gives every node the same DOCKER-INGRESS, every
-/// ingress sandbox the same marking chain and every task the same DNS rules, and compiling them per namespace was most of
-/// what a first walk into a node allocated.
+/// plan rules and whose table resolves their jumps to the same chain indices: lowering gives every node the same
+/// DOCKER-INGRESS, every ingress sandbox the same marking chain and every task the same DNS rules, and compiling them per
+/// namespace was most of what a first walk into a node allocated.
 /// </summary>
 internal sealed class CompiledChainBody
 {
