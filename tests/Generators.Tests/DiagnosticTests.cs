@@ -100,6 +100,18 @@ public class DiagnosticTests
     private static string Mini(string networkArgs = "", string extra = "") => Minimal.Replace("{0}", networkArgs).Replace("{1}", extra);
 
     [Fact]
+    public void A_type_named_by_a_verbatim_keyword_gets_its_members()
+    {
+        // partial class @class, nested in a type whose parameter is @event: the generated declarations must say so too.
+        var (run, _) = RunAttributes("internal static partial class Outer<@event>\n{\n"
+            + Mini().Replace("internal static partial class Mini;", "internal static partial class @class;", StringComparison.Ordinal) + "\n}");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).Select(d => d.ToString()));
+        var generated = run.Output.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs", StringComparison.Ordinal)).Select(t => t.ToString()).ToList();
+        Assert.Contains(generated, t => t.Contains("partial class Outer<@event>", StringComparison.Ordinal) && t.Contains("partial class @class", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void AttributeError_IsReportedAtTheArgument_InTheSyntaxTree()
     {
         var (run, source) = RunAttributes(Mini().Replace("\"10.20.0.0/24\"", "\"10.20.0.0/33\""));

@@ -49,6 +49,9 @@ internal static class Identifiers
         return cut < 0 ? path : path.Substring(cut + 1);
     }
 
+    /// <summary>An identifier's value as C# must write it: a keyword (a type the user named <c>@class</c>) with its <c>@</c>.</summary>
+    public static string Escaped(string name) => SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None ? name : "@" + name;
+
     /// <summary>Whether <paramref name="name"/> is a plain C# identifier (no keyword, no <c>@</c>).</summary>
     public static bool IsIdentifier(string name)
         => SyntaxFacts.IsValidIdentifier(name) && SyntaxFacts.GetKeywordKind(name) == SyntaxKind.None;

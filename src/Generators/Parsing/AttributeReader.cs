@@ -103,9 +103,10 @@ internal static class AttributeReader
                 InterfaceDeclarationSyntax => "interface",
                 _ => "class",
             };
-            var name = t.Identifier.ValueText;
+            // As the declaration must be written again: a verbatim keyword keeps its @.
+            var name = Emitting.Identifiers.Escaped(t.Identifier.ValueText);
             if (t.TypeParameterList is { } tps)
-                name += "<" + string.Join(", ", tps.Parameters.Select(p => p.Identifier.ValueText)) + ">";
+                name += "<" + string.Join(", ", tps.Parameters.Select(p => Emitting.Identifiers.Escaped(p.Identifier.ValueText))) + ">";
             if (!t.Modifiers.Any(SyntaxKind.PartialKeyword)) nonPartial = t.Identifier.ValueText;
             types.Insert(0, new TypeDeclaration(keyword, name));
         }
