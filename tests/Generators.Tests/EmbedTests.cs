@@ -60,11 +60,28 @@ public class EmbedTests
         var messages = run.GeneratorDiagnostics.Where(d => d.Id == "SWARM1012").Select(d => (d.Severity, d.GetMessage())).OrderBy(m => m.Item2, StringComparer.Ordinal).ToList();
         Assert.Equal(new[]
         {
-            (DiagnosticSeverity.Warning, "'two-node.swarm.yaml': SwarmDslClassName '123 bad' is not a C# identifier (or is a keyword): the class is named 'TwoNode'"),
+            (DiagnosticSeverity.Warning, "'two-node.swarm.yaml': SwarmDslClassName '123 bad' is not a C# identifier: the class is named 'TwoNode'"),
             (DiagnosticSeverity.Warning, "'two-node.swarm.yaml': SwarmDslNamespace 'My..Ns' is not a C# namespace: the class goes in '" + GeneratorHarness.RootNamespace + "'"),
             (DiagnosticSeverity.Warning, "SwarmDslEmbedProvisioning is 'maybe', which is not true, false or auto: auto is used"),
         }, messages);
         Assert.Contains(run.Result.GeneratedSources, s => s.HintName == GeneratorHarness.RootNamespace + ".TwoNode.swarm.g.cs");
+    }
+
+    [Theory]
+    [InlineData("class")]
+    [InlineData("@class")]
+    public void A_keyword_as_the_class_name_is_written_verbatim(string name)
+    {
+        var global = new Dictionary<string, string> { ["build_property.RootNamespace"] = GeneratorHarness.RootNamespace };
+        var options = new TestOptionsProvider(global).WithFile(GeneratorHarness.ProjectDir + "two-node.swarm.yaml", new Dictionary<string, string>
+        {
+            ["build_metadata.AdditionalFiles.SwarmDslClassName"] = name,
+        });
+        var run = GeneratorHarness.RunGenerator(GeneratorHarness.Compilation(("Use.cs", "namespace Consumer.App { static class Use { static object M() => @class.Tasks.Web1; } }")),
+            GeneratorHarness.Driver([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)], options));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity >= DiagnosticSeverity.Warning).Select(d => d.ToString()));
+        Assert.Contains(run.Result.GeneratedSources, s => s.HintName == GeneratorHarness.RootNamespace + "._class.swarm.g.cs");
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Diagnostics;
 using SwarmDsl.Collections;
 using SwarmDsl.Generators.Diagnostics;
@@ -55,11 +56,17 @@ internal static class YamlInput
             else Problem($"SwarmDslNamespace '{asked}' is not a C# namespace: the class goes in {(ns.Length == 0 ? "the global namespace" : "'" + ns + "'")}");
         }
         var cls = Get(fileOptions, ClassNameMetadata);
-        if (cls is not null && !Identifiers.IsIdentifier(cls))
+        if (cls is not null)
         {
-            var derived = Identifiers.ClassNameFromPath(file.Path);
-            Problem($"SwarmDslClassName '{cls}' is not a C# identifier (or is a keyword): the class is named '{derived}'");
-            cls = null;
+            // A keyword is a name too, written @class (as the user may have written it already).
+            var bare = cls.StartsWith("@", StringComparison.Ordinal) ? cls.Substring(1) : cls;
+            if (Identifiers.IsIdentifier(bare) || SyntaxFacts.IsValidIdentifier(bare) && SyntaxFacts.GetKeywordKind(bare) != SyntaxKind.None) cls = Identifiers.Escaped(bare);
+            else
+            {
+                var derived = Identifiers.ClassNameFromPath(file.Path);
+                Problem($"SwarmDslClassName '{cls}' is not a C# identifier: the class is named '{derived}'");
+                cls = null;
+            }
         }
         cls ??= Identifiers.ClassNameFromPath(file.Path);
         var target = new TargetType(ns, EquatableArray.Create(new TypeDeclaration("class", cls)), IsGeneratedType: true);
