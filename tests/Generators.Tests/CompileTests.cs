@@ -64,6 +64,49 @@ public class CompileTests
     }
 
     [Fact]
+    public void A_node_with_many_labels_keeps_them_in_order()
+    {
+        // Above ManyLabels they are generated as keys and values in turn (a node of 100,000 labels was a 9 MB line).
+        var many = string.Concat(Enumerable.Range(0, Emitting.TopologyEmitter.ManyLabels + 4).Select(i => $"      k{i}: \"v{i},\\\"x\"\n"));
+        var yaml = GeneratorHarness.ExampleYaml.Replace("    interface: eth0              # default eth0\n", "    interface: eth0              # default eth0\n    labels:\n" + many, StringComparison.Ordinal)
+            .Replace("    address: 10.7.191.9/24\n", "    address: 10.7.191.9/24\n    labels: { zone: a, rack: \"r1\" }\n", StringComparison.Ordinal);
+        const string probe = """
+            namespace Consumer.App
+            {
+                /// <summary>Reads the labels back.</summary>
+                public static class LabelProbe
+                {
+                    private static string Of(SwarmDsl.SwarmNode n) => string.Join(";", System.Linq.Enumerable.Select(n.Labels, l => l.Key + "=" + l.Value));
+                    /// <summary>The manager's.</summary>
+                    public static string Manager() => Of(TwoNode.Nodes.Manager);
+                    /// <summary>The worker's.</summary>
+                    public static string Worker() => Of(TwoNode.Nodes.Worker);
+                }
+            }
+            """;
+        var run = GeneratorHarness.RunGenerator([("two-node.swarm.yaml", yaml)], ("LabelProbe.cs", probe));
+        Assert.Empty(run.GeneratorDiagnostics);
+        var generated = run.Result.GeneratedSources.Single(s => s.HintName.EndsWith("TwoNode.swarm.g.cs", StringComparison.Ordinal)).SourceText.ToString();
+        Assert.Contains("new string[] { \"k0\", ", generated, StringComparison.Ordinal);
+        using var image = new MemoryStream();
+        var emit = run.Output.Emit(image);
+        Assert.True(emit.Success, GeneratorHarness.Format(emit.Diagnostics));
+        var context = new AssemblyLoadContext("labels", isCollectible: true);
+        try
+        {
+            image.Position = 0;
+            var type = context.LoadFromStream(image).GetType("Consumer.App.LabelProbe", throwOnError: true)!;
+            string Call(string name) => (string)type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null)!;
+            Assert.Equal(string.Join(";", Enumerable.Range(0, Emitting.TopologyEmitter.ManyLabels + 4).Select(i => $"k{i}=v{i},\"x")), Call("Manager"));
+            Assert.Equal("zone=a;rack=r1", Call("Worker"));
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+
+    [Fact]
     public void YamlForm_CompilesWithCSharp8()
     {
         // The generated code and the post-initialization sources use nothing newer than C# 8 (#nullable).

@@ -158,6 +158,19 @@ namespace SwarmDsl
             Labels = new global::System.Collections.ObjectModel.ReadOnlyCollection<global::System.Collections.Generic.KeyValuePair<string, string>>(labels);
         }
 
+        /// <summary>Creates the handle from labels written as keys and values in turn (how a node with many labels is generated).</summary>
+        public SwarmNode(string name, string hostname, NodeRole role, SwarmCidr address, string @interface, string[] labelKeysAndValues)
+            : this(name, hostname, role, address, @interface, Pairs(labelKeysAndValues))
+        {
+        }
+
+        private static global::System.Collections.Generic.KeyValuePair<string, string>[] Pairs(string[] keysAndValues)
+        {
+            var pairs = new global::System.Collections.Generic.KeyValuePair<string, string>[keysAndValues.Length / 2];
+            for (int i = 0; i < pairs.Length; i++) pairs[i] = new global::System.Collections.Generic.KeyValuePair<string, string>(keysAndValues[2 * i], keysAndValues[2 * i + 1]);
+            return pairs;
+        }
+
         /// <summary>The node name.</summary>
         public string Name { get; }
 

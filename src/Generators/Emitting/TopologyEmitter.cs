@@ -296,8 +296,12 @@ internal sealed partial class TopologyEmitter
             var id = _nodes[n.Name] = names.Make(n.Name);
             Declared(n.Span);
             _w.WriteLine($"/// <summary>Node <c>{Xml(n.Name)}</c> (hostname <c>{Xml(n.Hostname)}</c>, {Lower(n.Role)}): underlay address {n.Address} on {Xml(n.Interface)}.</summary>");
+            // Many labels as keys and values in turn: a pair's constructor per label made a node of 100,000 labels a 9 MB line
+            // whose binding took the compiler seconds.
             var labels = n.Labels.IsEmpty
                 ? "global::System.Array.Empty<global::System.Collections.Generic.KeyValuePair<string, string>>()"
+                : n.Labels.Count > ManyLabels
+                ? "new string[] { " + string.Join(", ", n.Labels.Select(l => Identifiers.Literal(l.Key) + ", " + Identifiers.Literal(l.Value))) + " }"
                 : "new global::System.Collections.Generic.KeyValuePair<string, string>[] { " + string.Join(", ", n.Labels.Select(l =>
                     $"new global::System.Collections.Generic.KeyValuePair<string, string>({Identifiers.Literal(l.Key)}, {Identifiers.Literal(l.Value)})")) + " }";
             _w.WriteLine($"public static readonly {Ns}SwarmNode {id} = new {Ns}SwarmNode({Identifiers.Literal(n.Name)}, {Identifiers.Literal(n.Hostname)}, {Ns}NodeRole.{n.Role}, {Cidr(n.Address)}, {Identifiers.Literal(n.Interface)}, {labels});");
@@ -526,6 +530,9 @@ internal sealed partial class TopologyEmitter
             _w.WriteLine($"    {item}, // {(span.IsKnown ? Comment(span.ToShortString()) : "derived")}");
         _w.WriteLine("};");
     }
+
+    /// <summary>Above this many labels a node's are generated as keys and values in turn.</summary>
+    internal const int ManyLabels = 16;
 
     // ---- text constants -------------------------------------------------------------------------------------------
 
