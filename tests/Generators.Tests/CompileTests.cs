@@ -88,17 +88,25 @@ public class CompileTests
         Assert.Empty(run.GeneratorDiagnostics);
         var generated = run.Result.GeneratedSources.Single(s => s.HintName.EndsWith("TwoNode.swarm.g.cs", StringComparison.Ordinal)).SourceText.ToString();
         Assert.Contains("new string[] { \"k0\", ", generated, StringComparison.Ordinal);
+        WithProbe(run, "Consumer.App.LabelProbe", Call =>
+        {
+            Assert.Equal(string.Join(";", Enumerable.Range(0, Emitting.TopologyEmitter.ManyLabels + 4).Select(i => $"k{i}=v{i},\"x")), Call("Manager"));
+            Assert.Equal("zone=a;rack=r1", Call("Worker"));
+        });
+    }
+
+    /// <summary>Emits the run's compilation, loads it apart, and hands <paramref name="check"/> a caller of the probe type's static string methods.</summary>
+    private static void WithProbe(GeneratorHarness.Run run, string probeType, Action<Func<string, string>> check)
+    {
         using var image = new MemoryStream();
         var emit = run.Output.Emit(image);
         Assert.True(emit.Success, GeneratorHarness.Format(emit.Diagnostics));
-        var context = new AssemblyLoadContext("labels", isCollectible: true);
+        var context = new AssemblyLoadContext("generated", isCollectible: true);
         try
         {
             image.Position = 0;
-            var type = context.LoadFromStream(image).GetType("Consumer.App.LabelProbe", throwOnError: true)!;
-            string Call(string name) => (string)type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null)!;
-            Assert.Equal(string.Join(";", Enumerable.Range(0, Emitting.TopologyEmitter.ManyLabels + 4).Select(i => $"k{i}=v{i},\"x")), Call("Manager"));
-            Assert.Equal("zone=a;rack=r1", Call("Worker"));
+            var probe = context.LoadFromStream(image).GetType(probeType, throwOnError: true)!;
+            check(name => (string)probe.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null)!);
         }
         finally
         {
@@ -122,16 +130,8 @@ public class CompileTests
     {
         var run = GeneratorHarness.RunGenerator([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)],
             ("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes), ("Probe.cs", Consumer));
-        using var image = new MemoryStream();
-        var emit = run.Output.Emit(image);
-        Assert.True(emit.Success, GeneratorHarness.Format(emit.Diagnostics));
-
-        var context = new AssemblyLoadContext("generated", isCollectible: true);
-        try
+        WithProbe(run, "Consumer.App.Probe", Call =>
         {
-            image.Position = 0;
-            var probe = context.LoadFromStream(image).GetType("Consumer.App.Probe", throwOnError: true)!;
-            string Call(string name) => (string)probe.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.Invoke(null, null)!;
 
             Assert.Equal("2|10.255.0.4|worker|10.255.0.6/16|True|256|8080->80/tcp|2|external -> worker:8080/tcp reaches web", Call("Describe"));
             // The embedded dump is exactly what the compiler renders for the file.
@@ -146,11 +146,7 @@ public class CompileTests
             Assert.Equal(string.Concat(files.Select(f => f.Path + (f.Executable ? " +x" : "") + "\n" + f.Content + "\0")), Call("Files"));
             Assert.Equal(files.Single(f => f.Path == "manager/apply.sh").Content, Call("ManagerApply"));
             Assert.StartsWith("#!", Call("ManagerApply"), StringComparison.Ordinal);
-        }
-        finally
-        {
-            context.Unload();
-        }
+        });
     }
 
     [Fact]
