@@ -364,12 +364,15 @@ public static partial class ReachAnalysis
         // (NodeDestinationSharing). A node source has a reference only in a question without the outside client's sweeps
         // (--from NODE): otherwise it takes those.
         var kept = new Dictionary<Pair, OutsideSweep>();
+        // By family (a source, or SelfFamily for the nodes' sweeps of their own addresses): its reference node and second node.
         var references = new Dictionary<string, string>(StringComparer.Ordinal);
         var seconds = new Dictionary<string, string>(StringComparer.Ordinal);
         var towardNodes = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var selves = new List<string>();
         foreach (var pair in pairs)
-            if ((pair.Source == "external" || nodes.Contains(pair.Source)) && nodes.Contains(pair.Destination) && pair.Source != pair.Destination)
+            if ((pair.Source == "external" || nodes.Contains(pair.Source)) && nodes.Contains(pair.Destination))
             {
+                if (pair.Source == pair.Destination) { selves.Add(pair.Source); continue; }
                 if (!towardNodes.TryGetValue(pair.Source, out var list)) towardNodes[pair.Source] = list = new List<string>();
                 list.Add(pair.Destination);
             }
@@ -378,19 +381,26 @@ public static partial class ReachAnalysis
             if (shareSources && nodes.Contains(pair.Source) && fromOutside.Contains(pair.Destination) && pair.Source != pair.Destination)
                 kept[new Pair("external", pair.Destination)] = new OutsideSweep();
         if (shareDestinations && !everyBackend)
+        {
             foreach (var toward in towardNodes)
                 if (toward.Value.Count >= 2 && (toward.Key == "external" || fromOutside.Count == 0))
-                {
-                    references[toward.Key] = toward.Value[0];
-                    var key = new Pair(toward.Key, toward.Value[0]);
-                    if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
-                    // The second node swept: where a class of the reference's ended at the reference's own task (local there,
-                    // remote from the others), the second's walk of it, probed, ends at that task from afar as the others' do.
-                    if (toward.Value.Count < 3) continue;
-                    seconds[toward.Key] = toward.Value[1];
-                    key = new Pair(toward.Key, toward.Value[1]);
-                    if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
-                }
+                    Family(toward.Key, toward.Value);
+            // A node's sweep of its own address is another node's of its own under the swap of the two (σ swaps the source
+            // with the destination): the nodes after the first take its classes as a destination takes the reference's.
+            if (selves.Count >= 2) Family(SelfFamily, selves);
+        }
+        void Family(string family, List<string> toward)
+        {
+            references[family] = toward[0];
+            var key = ReferencePair(family, toward[0]);
+            if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
+            // The second node swept: where a class of the reference's ended at the reference's own task (local there,
+            // remote from the others), the second's walk of it, probed, ends at that task from afar as the others' do.
+            if (toward.Count < 3) return;
+            seconds[family] = toward[1];
+            key = ReferencePair(family, toward[1]);
+            if (!kept.ContainsKey(key)) kept[key] = new OutsideSweep();
+        }
         NodeDestinationSharing? destinations = null;
         NodeSourceSharing? sharing = null;
         var sharingGate = new object();
@@ -401,19 +411,20 @@ public static partial class ReachAnalysis
         // node's, taking the reference's classes it can. Null when it is neither (then the caller sweeps).
         List<ReachRow>? Taking(Simulation sim, ClassStarts starts, List<Entry> sweep, Backends? backends, Pair pair, OutsideSweep? computing)
         {
-            if (!references.TryGetValue(pair.Source, out var reference)) return null;
+            var family = pair.Source == pair.Destination ? SelfFamily : pair.Source;
+            if (!references.TryGetValue(family, out var reference)) return null;
             lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster);
             if (pair.Destination == reference)
                 return AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, (destinations, reference), null, out _);
-            var known = kept[new Pair(pair.Source, reference)];
+            var known = kept[ReferencePair(family, reference)];
             if (destinations.To(reference, pair.Destination) is not { } transfer || !known.WaitComplete(cancellationToken)) return null;
             (NodeDestinationSharing, string)? touches = null;
             (OutsideSweep, NodeDestinationSharing.Transfer)? fallback = null;
-            if (seconds.TryGetValue(pair.Source, out var second))
+            if (seconds.TryGetValue(family, out var second))
             {
                 // The second reference's own probes note what they touch, for the nodes after it.
                 if (pair.Destination == second) touches = (destinations, second);
-                else if (destinations.To(second, pair.Destination) is { } also && kept[new Pair(pair.Source, second)] is var secondSweep
+                else if (destinations.To(second, pair.Destination) is { } also && kept[ReferencePair(family, second)] is var secondSweep
                     && secondSweep.WaitComplete(cancellationToken)) fallback = (secondSweep, also);
             }
             var rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, touches, (known, transfer), out bool conflict, fallback);
@@ -466,7 +477,7 @@ public static partial class ReachAnalysis
                             counters?.AddShared();
                         }
                     }
-                    else if (references.ContainsKey(pair.Source) && nodes.Contains(pair.Destination) && pair.Source != pair.Destination)
+                    else if (nodes.Contains(pair.Destination) && (pair.Source == pair.Destination ? references.ContainsKey(SelfFamily) : references.ContainsKey(pair.Source)))
                     {
                         kept.TryGetValue(pair, out computing);
                         rows = Taking(sim, starts, sweep, backends, pair, computing);
@@ -517,6 +528,12 @@ public static partial class ReachAnalysis
             catch (AggregateException e) when (e.InnerExceptions.Count >= 1) { ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw(); }
         }
     }
+
+    /// <summary>The family of the nodes' sweeps of their own addresses (no source's name: those have no NUL).</summary>
+    private const string SelfFamily = "\0self";
+
+    /// <summary>The pair of <paramref name="family"/> toward <paramref name="node"/>: a node's own pair in <see cref="SelfFamily"/>.</summary>
+    private static Pair ReferencePair(string family, string node) => family == SelfFamily ? new Pair(node, node) : new Pair(family, node);
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
     /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched"/>);

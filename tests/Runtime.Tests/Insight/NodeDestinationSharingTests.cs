@@ -168,7 +168,34 @@ public sealed class NodeDestinationSharingTests
         var (plainAlone, _) = Table(plain, plainPlan, share: false);
         var (plainShared, plainCounters) = Table(plain, plainPlan, share: true);
         Same(plainAlone, plainShared, "four nodes without rules");
-        Assert.Equal(3, plainCounters.TakenDestinations);
+        // b, c and d take a's sweep toward them, and a's sweep of its own address for theirs.
+        Assert.Equal(6, plainCounters.TakenDestinations);
+    }
+
+    /// <summary>
+    /// A node's sweep of its own address takes the first node's sweep of its own (σ swaps the source with the destination):
+    /// the rows are each node's own sweep's. A rule in a node's own OUTPUT chain tells it apart, and it sweeps on its own.
+    /// </summary>
+    [Fact]
+    public void Nodes_take_the_first_nodes_sweep_of_its_own_address()
+    {
+        static bool Self(ReachAnalysis.Pair p) => p.Source == p.Destination;
+        var (topology, plan) = Compile("four.swarm.yaml", FourNode);
+        var (alone, _) = Table(topology, plan, share: false, include: Self);
+        var (shared, counters) = Table(topology, plan, share: true, include: Self);
+        Same(alone, shared, "the nodes' own addresses");
+        Assert.Equal(3, counters.TakenDestinations);
+        Assert.Contains(shared, r => r.Source == "d" && r.Destination == "d" && r.Result == "reaches web");
+
+        var yaml = FourNode + "rules:\n  - node: b\n    table: filter\n    chain: OUTPUT\n    rule: -p tcp --dport 8080 -j DROP\n    position: insert\n";
+        (topology, plan) = Compile("four.swarm.yaml", yaml);
+        (alone, _) = Table(topology, plan, share: false, include: Self);
+        (shared, counters) = Table(topology, plan, share: true, include: Self);
+        Same(alone, shared, "b dropping what it sends to 8080");
+        Assert.Equal(2, counters.TakenDestinations);
+        Assert.Contains(shared, r => r.Source == "b" && r.Destination == "b" && r.FromPort == 8080 && r.Result.StartsWith("blocked", StringComparison.Ordinal)
+            && r.Cause!.Contains("b/host", StringComparison.Ordinal));
+        Assert.Contains(shared, r => r.Source == "c" && r.Destination == "c" && r.FromPort == 8080 && r.Result == "reaches web");
     }
 
     /// <summary>
