@@ -8,6 +8,7 @@ using System.Linq;
 using System.Text;
 using System.Text.Json;
 using SwarmDsl.Lowering;
+using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Insight;
 
@@ -116,7 +117,14 @@ internal static class ReachCommand
     {
         private readonly TextWriter _out;
         private readonly int[] _width;
-        private readonly StringBuilder _line = new();
+        // A pair's lines, written with one call: a large table has tens of millions of rows, and building each line's
+        // columns as strings cost twice what copying them here does.
+        private char[] _buffer = new char[1 << 16];
+        private int _length;
+        // The source and destination columns, padded, as the last row had them: a pair's rows share them.
+        private string? _source, _destination;
+        private Ipv4Address _address;
+        private string _sourceColumn = "", _destinationColumn = "";
 
         public TableSink(TextWriter output, IReadOnlyList<ReachAnalysis.Pair> pairs, SwarmDsl.Semantics.Topology topology)
         {
@@ -134,26 +142,93 @@ internal static class ReachCommand
                 }
                 _width[1] = Math.Max(_width[1], p.Destination.Length + " ()".Length + a);
             }
-            Line("SOURCE", "DESTINATION", "PROTO", "PORTS", "RESULT");
+            Column("SOURCE", _width[0]);
+            Column("DESTINATION", _width[1]);
+            Column("PROTO", _width[2]);
+            Column("PORTS", _width[3]);
+            Append("RESULT");
+            Append('\n');
         }
 
         public void Write(ReachAnalysis.Pair pair, IReadOnlyList<ReachRow> rows)
         {
             foreach (var r in rows)
-                Line(r.Source, r.Destination + " (" + r.Address + ")", r.Protocol, Ports(r), r.Cause is null ? r.Result : r.Result + ": " + r.Cause);
-            _out.Write(_line);
-            _line.Clear();
+            {
+                if (!string.Equals(r.Source, _source, StringComparison.Ordinal))
+                {
+                    _source = r.Source;
+                    _sourceColumn = Padded(r.Source, _width[0]);
+                }
+                if (!string.Equals(r.Destination, _destination, StringComparison.Ordinal) || r.Address != _address)
+                {
+                    _destination = r.Destination;
+                    _address = r.Address;
+                    _destinationColumn = Padded(r.Destination + " (" + r.Address + ")", _width[1]);
+                }
+                Append(_sourceColumn);
+                Append(_destinationColumn);
+                Column(r.Protocol, _width[2]);
+                int start = _length;
+                Reserve(2 * 11 + 1);
+                if (r.Protocol == "icmp") Append('-');
+                else
+                {
+                    Number(r.FromPort);
+                    if (r.FromPort != r.ToPort) { Append('-'); Number(r.ToPort); }
+                }
+                Spaces(Math.Max(0, _width[3] - (_length - start)) + 2);
+                Append(r.Result);
+                if (r.Cause is not null) { Append(": "); Append(r.Cause); }
+                Append('\n');
+            }
+            Flush();
         }
 
-        public void End() => _out.Write(_line);
+        public void End() => Flush();
 
-        private void Line(string source, string destination, string protocol, string ports, string result)
+        private void Flush()
         {
-            _line.Append(source).Append(' ', _width[0] - source.Length + 2)
-                .Append(destination).Append(' ', Math.Max(0, _width[1] - destination.Length) + 2)
-                .Append(protocol).Append(' ', _width[2] - protocol.Length + 2)
-                .Append(ports).Append(' ', _width[3] - ports.Length + 2)
-                .Append(result).Append('\n');
+            _out.Write(_buffer, 0, _length);
+            _length = 0;
+        }
+
+        private static string Padded(string text, int width) => text + new string(' ', Math.Max(0, width - text.Length) + 2);
+
+        private void Column(string text, int width)
+        {
+            Append(text);
+            Spaces(Math.Max(0, width - text.Length) + 2);
+        }
+
+        private void Reserve(int n)
+        {
+            if (_length + n > _buffer.Length) Array.Resize(ref _buffer, Math.Max(2 * _buffer.Length, _length + n));
+        }
+
+        private void Append(string text)
+        {
+            Reserve(text.Length);
+            text.CopyTo(0, _buffer, _length, text.Length);
+            _length += text.Length;
+        }
+
+        private void Append(char c)
+        {
+            Reserve(1);
+            _buffer[_length++] = c;
+        }
+
+        private void Spaces(int n)
+        {
+            Reserve(n);
+            _buffer.AsSpan(_length, n).Fill(' ');
+            _length += n;
+        }
+
+        private void Number(int n)
+        {
+            n.TryFormat(_buffer.AsSpan(_length), out int written, default, CultureInfo.InvariantCulture);
+            _length += written;
         }
     }
 
