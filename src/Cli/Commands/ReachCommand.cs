@@ -310,7 +310,14 @@ internal static class ReachCommand
     private static void Drain(Utf8JsonWriter w, ArrayBufferWriter<byte> buffer, TextWriter output)
     {
         w.Flush();
-        output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
+        if (output is StreamWriter { BaseStream: { } stream } writer && writer.Encoding is UTF8Encoding)
+        {
+            // The process's own output: the bytes as they are, not decoded into a string and encoded again (a large table's
+            // JSON is gigabytes).
+            writer.Flush();
+            stream.Write(buffer.WrittenSpan);
+        }
+        else output.Write(Encoding.UTF8.GetString(buffer.WrittenSpan));
         buffer.ResetWrittenCount();
     }
 
