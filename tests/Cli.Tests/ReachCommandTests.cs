@@ -25,6 +25,32 @@ public sealed class ReachCommandTests
             && l.Contains("blocked: dropped by NoListener at worker/host", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The process's own output is written otherwise than a writer handed in (a buffer of its own; JSON as the writer's
+    /// bytes): the real program prints what the command prints in process, table, JSON and groups alike.
+    /// </summary>
+    [Fact]
+    public async System.Threading.Tasks.Task The_real_process_prints_what_the_command_prints_in_process()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "swarmdsl.dll");
+        Assert.True(File.Exists(dll), dll);
+        foreach (var options in new[] { new string[0], new[] { "--json" }, new[] { "--group" }, new[] { "--group", "--json" } })
+        {
+            var args = new[] { "reach", Paths.Example }.Concat(options).ToArray();
+            var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(dll);
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            psi.Environment[JitProfile.Variable] = "0"; // a test writes nothing into the user's cache
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var stderr = p.StandardError.ReadToEndAsync();
+            using var timeout = new System.Threading.CancellationTokenSource(TimeSpan.FromSeconds(120));
+            await p.WaitForExitAsync(timeout.Token);
+            Assert.True(p.ExitCode == 0, string.Join(" ", args) + ": " + await stderr);
+            Assert.Equal(Run(args).Out, await stdout);
+        }
+    }
+
     [Fact]
     public void The_table_is_aligned_though_it_is_written_before_every_row_is_known()
     {
