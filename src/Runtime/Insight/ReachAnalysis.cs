@@ -249,6 +249,13 @@ public static partial class ReachAnalysis
 
         internal void AddTakenFromSecond(long n) => Interlocked.Add(ref _fromSecond, n);
 
+        private long _takenHashed;
+
+        /// <summary>Hashed components a node source took from the reference destination's sweep (its own picks, transferred).</summary>
+        public long TakenHashedComponents => Interlocked.Read(ref _takenHashed);
+
+        internal void AddTakenHashed() => Interlocked.Increment(ref _takenHashed);
+
         private long _reused;
 
         /// <summary>Components of source-hashed classes a sharing node took from another node with the same picks.</summary>
@@ -473,7 +480,21 @@ public static partial class ReachAnalysis
                                 for (int k = 0; k < copy.Length; k++) copy[k] = known.Rows[k] with { Source = pair.Source };
                                 rows = copy;
                             }
-                            else rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, shared: known);
+                            else
+                            {
+                                // The classes a balancer picked for by this node's address: probed toward the outside client's
+                                // reference node (noting what their walks touch), and taken from there toward the other nodes.
+                                (NodeDestinationSharing, string)? notes = null;
+                                (OutsideSweep, NodeDestinationSharing.Transfer)? hashedFrom = null;
+                                if (references.TryGetValue("external", out var reference) && kept.TryGetValue(new Pair("external", reference), out var toReference))
+                                {
+                                    lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster);
+                                    if (pair.Destination == reference) notes = (destinations, reference);
+                                    else if (destinations.To(reference, pair.Destination) is { } transfer && toReference.WaitComplete(cancellationToken))
+                                        hashedFrom = (toReference, transfer);
+                                }
+                                rows = AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, null, known, notes, null, out _, null, hashedFrom);
+                            }
                             counters?.AddShared();
                         }
                     }
@@ -689,6 +710,20 @@ public static partial class ReachAnalysis
         private readonly List<Component>[] _components = new List<Component>[Protocols.Count];
         private readonly Dictionary<(int Protocol, int Component, string Picks), List<Entry>[]> _byPicks = new();
 
+        /// <summary>The index of the class of one protocol starting at <paramref name="from"/>; -1 when none does.</summary>
+        public int ClassAt(int protocol, int from)
+        {
+            var classes = _classes[protocol];
+            int lo = 0, hi = classes.Count - 1;
+            while (lo <= hi)
+            {
+                int mid = (lo + hi) >> 1;
+                if (classes[mid].From == from) return mid;
+                if (classes[mid].From < from) lo = mid + 1; else hi = mid - 1;
+            }
+            return -1;
+        }
+
         /// <summary>The component of a hashed class (by its index in the protocol's sweep).</summary>
         public int ComponentOf(int protocol, int classIndex) => _componentOf[protocol][classIndex];
 
@@ -784,7 +819,7 @@ public static partial class ReachAnalysis
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
         List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record, OutsideSweep? shared,
         (NodeDestinationSharing Sharing, string Reference)? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict,
-        (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? fallback = null)
+        (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? fallback = null, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? hashedFrom = null)
     {
         conflict = false;
         long probes = 0, takenClasses = 0, fromSecond = 0;
@@ -821,13 +856,14 @@ public static partial class ReachAnalysis
                 var picks = new string[components.Count];
                 var swept = new List<Entry>[]?[components.Count];
                 var fresh = new List<Entry>[]?[components.Count];
+                var known = shared.Classes(pi);
                 for (int c = 0; c < components.Count; c++)
                 {
                     picks[c] = Picks(sim, components[c], address, sim.Cluster.Plan.Underlay.ExternalClient);
                     swept[c] = shared.Swept(pi, c, picks[c]);
+                    if (swept[c] is null && hashedFrom is { } toReference) swept[c] = Transferred(toReference.Sweep, toReference.Transfer, components[c], known, address);
                     if (swept[c] is null) fresh[c] = new List<Entry>[components[c].Classes.Count];
                 }
-                var known = shared.Classes(pi);
                 for (int k = 0; k < known.Count; k++)
                 {
                     var e = known[k];
@@ -887,10 +923,55 @@ public static partial class ReachAnalysis
             Entry Probed(int port, Probe probe, long clock)
             {
                 probes++;
-                bool keep = record is not null || taken is not null;
+                bool keep = record is not null || taken is not null || touches is not null;
                 return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Both(request.Balancers, reply.Balancers) : null,
                     keep ? Both(request.SourceHashed, reply.SourceHashed) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null,
                     touches is not null ? Both(request.DestinationHashed, reply.DestinationHashed) : null);
+            }
+
+            // A hashed component of this node's sweep toward a node, as a node making the same picks swept it toward the reference
+            // (noting what its walks touched), when the transfer takes every one of its classes: the same component (the same
+            // classes) there, each walk touching neither node nor their tasks and hashing neither node's address, each end a
+            // service reached or a missing listener or VXLAN device in the reference's namespace of a name this node has too.
+            List<Entry>[]? Transferred(OutsideSweep reference, NodeDestinationSharing.Transfer transfer, Component component, IReadOnlyList<Entry> known,
+                Ipv4Address address)
+            {
+                var theirs = reference.Classes(pi);
+                int first = reference.ClassAt(pi, known[component.Classes[0]].From);
+                if (first < 0 || reference.ComponentOf(pi, first) is not (>= 0 and var c)) return null;
+                var same = reference.Components(pi)[c];
+                if (same.Classes.Count != component.Classes.Count) return null;
+                for (int i = 0; i < same.Classes.Count; i++)
+                {
+                    int a = component.Classes[i], b = same.Classes[i];
+                    if (known[a].From != theirs[b].From || End(known, a) != End(theirs, b)) return null;
+                }
+                if (reference.Swept(pi, c, Picks(sim, same, address, sim.Cluster.Plan.Underlay.ExternalClient)) is not { } lists) return null;
+                var mine = new List<Entry>[lists.Length];
+                for (int i = 0; i < lists.Length; i++)
+                {
+                    var list = lists[i];
+                    int end = End(theirs, same.Classes[i]);
+                    mine[i] = new List<Entry>(list.Count);
+                    for (int j = 0; j < list.Count; j++)
+                    {
+                        var e = list[j];
+                        int to = (j + 1 < list.Count ? list[j + 1].From : end) - 1;
+                        if (e.Touched is not { } touched || !e.Probe.Backends.IsEmpty || !transfer.Takes(proto, e.From, to, touched) || !PicksAlike(e, transfer)) return null;
+                        var probe = e.Probe;
+                        if (probe.Failure is { } failure)
+                        {
+                            if (failure.Namespace is not int at || transfer.Namespace(at) is not int ns || failure.At(sim.Cluster, ns) is not { } there) return null;
+                            probe = probe with { Failure = there };
+                        }
+                        else if (!probe.Result.StartsWith("reaches ", StringComparison.Ordinal)) return null;
+                        mine[i].Add(e with { Probe = probe });
+                    }
+                }
+                counters?.AddTakenHashed();
+                return mine;
+
+                static int End(IReadOnlyList<Entry> classes, int k) => k + 1 < classes.Count ? classes[k + 1].From : 65536;
             }
 
             // What one reference's sweep offers this node: the classes it can take, and their components (classes joined by a

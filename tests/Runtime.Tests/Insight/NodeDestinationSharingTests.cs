@@ -173,6 +173,46 @@ public sealed class NodeDestinationSharingTests
     }
 
     /// <summary>
+    /// A node's classes that a source-hashing balancer picked for by its address (web's <c>sh</c>) are probed toward the
+    /// outside client's reference node and taken from there toward the other nodes: the rows are each node's own sweep's.
+    /// A rule that drops VXLAN from one node at another's host makes that node's walks differ by destination, and the table
+    /// stays each node's own.
+    /// </summary>
+    [Theory]
+    [InlineData(LoadBalancerBackend.Ipvs)]
+    [InlineData(LoadBalancerBackend.Nftables)]
+    public void Nodes_take_the_classes_their_address_picked_for_from_the_reference_destination(LoadBalancerBackend backend)
+    {
+        static bool FromNodes(ReachAnalysis.Pair p) => p.Source != "external" && p.Source.Length == 1;
+        var (topology, plan) = Compile("four.swarm.yaml", FourNode, backend);
+        var (alone, _) = Table(topology, plan, share: false);
+        var (shared, counters) = Table(topology, plan, share: true);
+        Same(alone, shared, "four nodes");
+        Assert.True(counters.TakenHashedComponents > 0, "no node took a hashed component from the reference");
+        Same(alone, Table(topology, plan, share: true, workers: 2).Rows, "four nodes on two workers");
+
+        var yaml = FourNode + "rules:\n  - node: d\n    table: filter\n    chain: INPUT\n    rule: -s 10.9.0.11/32 -p udp --dport 4789 -j DROP\n    position: insert\n";
+        (topology, plan) = Compile("four.swarm.yaml", yaml, backend);
+        (alone, _) = Table(topology, plan, share: false);
+        (shared, _) = Table(topology, plan, share: true);
+        Same(alone, shared, "d dropping VXLAN from b");
+        Assert.Contains(alone, r => FromNodes(new ReachAnalysis.Pair(r.Source, r.Destination)) && r.Cause is { } cause && cause.Contains("at d/host", StringComparison.Ordinal));
+
+        // one's only task runs on a, the reference, and drops what d's ingress sandbox sends it: every node's pick of it is
+        // a local walk toward a and a remote one toward d, which ends otherwise (the walk entered the reference's task).
+        yaml = FourNode.Replace("services:\n", "services:\n  one:\n    replicas: 1\n    networks: [ingress]\n    placement: { nodes: [a] }\n"
+            + "    ports:\n      - { published: 7070, target: 70 }\n    loadBalancing: { scheduler: sh }\n", StringComparison.Ordinal)
+            + "rules:\n  - namespace: one.1\n    table: filter\n    chain: INPUT\n    rule: -s 10.255.0.5/32 -j DROP\n    position: insert\n";
+        (topology, plan) = Compile("four.swarm.yaml", yaml, backend);
+        (alone, _) = Table(topology, plan, share: false);
+        (shared, counters) = Table(topology, plan, share: true);
+        Same(alone, shared, "one.1 dropping what d's ingress sandbox sends");
+        Assert.True(counters.TakenHashedComponents > 0);
+        Assert.Contains(shared, r => r.Source == "b" && r.Destination == "a" && r.FromPort == 7070 && r.Result == "reaches one");
+        Assert.Contains(shared, r => r.Source == "b" && r.Destination == "d" && r.FromPort == 7070 && r.Cause is { } why && why.Contains("one.1", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// A node's sweep of its own address takes the first node's sweep of its own (σ swaps the source with the destination):
     /// the rows are each node's own sweep's. A rule in a node's own OUTPUT chain tells it apart, and it sweeps on its own.
     /// </summary>
