@@ -127,26 +127,27 @@ public static class SwarmLowering
         public DataplanePlan Run()
         {
             var underlay = LowerUnderlay();
-            // Nodes are lowered independently (what they share is made once, under _shared); each lands in its own slot, so
-            // the plan is the same in any order. Below a few nodes a thread costs more than it saves.
-            var lowered = new List<NamespaceBuilder>[_t.Nodes.Count];
-            if (_options.Parallelism > 1 && _t.Nodes.Count >= 8)
-                System.Threading.Tasks.Parallel.For(0, _t.Nodes.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
-                    i => lowered[i] = LowerNode(_t.Nodes[i]));
-            else
-                for (int i = 0; i < lowered.Length; i++) lowered[i] = LowerNode(_t.Nodes[i]);
+            // Nodes are lowered independently (what they share is made once, under _shared).
+            var lowered = PerNode(_t.Nodes.Count, i => LowerNode(_t.Nodes[i]));
             var hosts = _t.Nodes.Select((n, i) => (Node: n, Namespaces: lowered[i])).ToList();
             ApplyUserRules(hosts);
             // Each host's namespaces are built from its own builders (what they share was made before): in parallel too.
-            var plans = new HostPlan[hosts.Count];
-            HostPlan Build(int i) => new(hosts[i].Node.Name, hosts[i].Node.Hostname, hosts[i].Node.Address, hosts[i].Node.Interface,
-                hosts[i].Namespaces.Select(ns => ns.Build()).ToEquatableArray(), hosts[i].Node.Span);
-            if (_options.Parallelism > 1 && _t.Nodes.Count >= 8)
-                System.Threading.Tasks.Parallel.For(0, plans.Length, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
-                    i => plans[i] = Build(i));
-            else
-                for (int i = 0; i < plans.Length; i++) plans[i] = Build(i);
+            var plans = PerNode(hosts.Count, i => new HostPlan(hosts[i].Node.Name, hosts[i].Node.Hostname, hosts[i].Node.Address, hosts[i].Node.Interface,
+                hosts[i].Namespaces.Select(ns => ns.Build()).ToEquatableArray(), hosts[i].Node.Span));
             return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
+        }
+
+        // One result per node, each in its own slot (so the same in any order), on the options' threads from 8 nodes up: below
+        // a few nodes a thread costs more than it saves.
+        private T[] PerNode<T>(int count, Func<int, T> work)
+        {
+            var results = new T[count];
+            if (_options.Parallelism > 1 && count >= 8)
+                System.Threading.Tasks.Parallel.For(0, count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
+                    i => results[i] = work(i));
+            else
+                for (int i = 0; i < count; i++) results[i] = work(i);
+            return results;
         }
 
         // ---- names -----------------------------------------------------------------------------------------------
@@ -743,12 +744,7 @@ public static class SwarmLowering
         private void CheckUserJumps(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
         {
             if (_t.Rules.Count == 0) return;
-            var found = new List<(NetfilterRule Rule, string Problem)>[hosts.Count];
-            if (_options.Parallelism > 1 && hosts.Count >= 8)
-                System.Threading.Tasks.Parallel.For(0, hosts.Count, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism },
-                    i => found[i] = UserJumpProblems(hosts[i].Node, hosts[i].Namespaces));
-            else
-                for (int i = 0; i < hosts.Count; i++) found[i] = UserJumpProblems(hosts[i].Node, hosts[i].Namespaces);
+            var found = PerNode(hosts.Count, i => UserJumpProblems(hosts[i].Node, hosts[i].Namespaces));
             var reported = new HashSet<string>(StringComparer.Ordinal);
             foreach (var problems in found)
                 foreach (var (rule, problem) in problems)

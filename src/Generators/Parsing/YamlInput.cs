@@ -60,7 +60,7 @@ internal static class YamlInput
         {
             // A keyword is a name too, written @class (as the user may have written it already).
             var bare = cls.StartsWith("@", StringComparison.Ordinal) ? cls.Substring(1) : cls;
-            if (Identifiers.IsIdentifier(bare) || SyntaxFacts.IsValidIdentifier(bare) && SyntaxFacts.GetKeywordKind(bare) != SyntaxKind.None) cls = Identifiers.Escaped(bare);
+            if (SyntaxFacts.IsValidIdentifier(bare)) cls = Identifiers.Escaped(bare);
             else
             {
                 var derived = Identifiers.ClassNameFromPath(file.Path);

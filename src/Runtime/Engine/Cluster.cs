@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
-using SwarmDsl.Collections;
 using System.Globalization;
+using SwarmDsl.Collections;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Bridging;

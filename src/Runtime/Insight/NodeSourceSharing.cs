@@ -181,8 +181,8 @@ internal sealed class NodeSourceSharing
             facts.Port(plan.Underlay.DataPathPort, "the data path port");
             var rules = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
             // The plan's port constants as reach's classes see them (PortAtoms: rule ports, NAT, IPVS, listener ports).
-            var starts = new SortedSet<int>();
-            var portRules = new HashSet<NetfilterRule>(ReferenceComparer<NetfilterRule>.Instance);
+            // Only whether one starts strictly inside the ephemeral range (which it would split) matters.
+            var starts = new PortAtoms.LowestWithin(VxlanCodec.LocalPortRangeMin, VxlanCodec.LocalPortRangeMax);
             int index = 0; // namespace indexes as the cluster numbers plan namespaces: hosts in order, namespaces in order
             foreach (var host in plan.Hosts)
             {
@@ -214,7 +214,7 @@ internal sealed class NodeSourceSharing
                         foreach (var d in s.Destinations) facts.Own(d.Address, index);
                     }
                     foreach (var d in ns.Devices) if (d.Vxlan is { } vx) facts.Port(vx.DstPort, "a VXLAN port");
-                    PortAtoms.CollectOnce(ns, starts, portRules);
+                    PortAtoms.CollectAllButRules(ns, starts);
                     foreach (var b in ns.NftLoadBalancers)
                     {
                         facts.Own(b.Vip, index);
@@ -234,6 +234,7 @@ internal sealed class NodeSourceSharing
                                     case SnatTarget s: facts.Own(s.Address, index); break;
                                 }
                                 if (!rules.Add(r)) continue;
+                                PortAtoms.CollectRule(r, starts);
                                 foreach (var m in r.Matches)
                                     if (m is AddressMatch am) facts.Prefixes.Add(am.Prefix.Subnet);
                                     else if (m is StatisticMatch) facts.HasStatistic = true;
@@ -241,9 +242,7 @@ internal sealed class NodeSourceSharing
                     index++;
                 }
             }
-            // A class that starts strictly inside the ephemeral range splits it.
-            var inside = starts.GetViewBetween(VxlanCodec.LocalPortRangeMin + 1, VxlanCodec.LocalPortRangeMax);
-            if (inside.Count > 0) facts.EphemeralPort ??= "a port constant of the plan splits the ephemeral ports at " + inside.Min.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (starts.Lowest is int inside) facts.EphemeralPort ??= "a port constant of the plan splits the ephemeral ports at " + inside.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return facts;
         }
 

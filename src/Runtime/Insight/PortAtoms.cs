@@ -101,12 +101,6 @@ public static class PortAtoms
 
     private static bool Applies(IpProtocol? wanted, IpProtocol? p) => wanted is null || p is null || p == wanted;
 
-    /// <summary>
-    /// Adds the class starts of <paramref name="ns"/> over every protocol, skipping rules already in
-    /// <paramref name="seen"/> (lowering shares rules between namespaces; a large plan holds each many times).
-    /// </summary>
-    internal static void CollectOnce(NamespacePlan ns, SortedSet<int> starts, HashSet<NetfilterRule> seen) => Collect(ns, null, starts, seen);
-
     /// <summary>Adds the class starts of one rule over every protocol (a caller meeting each rule once, in its own pass).</summary>
     internal static void CollectRule(NetfilterRule rule, ICollection<int> starts) => CollectRule(rule, null, null, starts);
 
@@ -149,12 +143,12 @@ public static class PortAtoms
     }
 
     /// <summary>Adds the class starts of <paramref name="ns"/>: for one protocol, or for all when it is null.</summary>
-    private static void Collect(NamespacePlan ns, IpProtocol? protocol, ICollection<int> starts, HashSet<NetfilterRule>? seen = null)
+    private static void Collect(NamespacePlan ns, IpProtocol? protocol, ICollection<int> starts)
     {
         foreach (var table in ns.Tables)
             foreach (var chain in table.Chains)
                 foreach (var rule in chain.Rules)
-                    if (seen is null || seen.Add(rule)) CollectRule(rule, protocol, null, starts);
+                    CollectRule(rule, protocol, null, starts);
         CollectIpvs(ns, protocol, starts);
         foreach (var l in ns.Listeners) if (Applies(protocol, l.Protocol)) Point(starts, l.Port);
     }

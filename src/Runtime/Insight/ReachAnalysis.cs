@@ -577,8 +577,7 @@ public static partial class ReachAnalysis
         {
             Known = known;
             Transfer = transfer;
-            Takes = new bool[known.Count];
-            Mapped = new Failure?[known.Count];
+            Taken = new Probe?[known.Count];
             _parent = new int[known.Count];
             _size = new int[known.Count];
             _took = new int[known.Count];
@@ -588,11 +587,8 @@ public static partial class ReachAnalysis
         public IReadOnlyList<Entry> Known { get; }
         public NodeDestinationSharing.Transfer Transfer { get; }
 
-        /// <summary>Whether each class, alone, can be taken.</summary>
-        public bool[] Takes { get; }
-
-        /// <summary>Each taken failure's explanation, written for the node taking it.</summary>
-        public Failure?[] Mapped { get; }
+        /// <summary>Each class's probe as the node taking it has it (a failure's explanation written for it); null where the class, alone, cannot be taken.</summary>
+        public Probe?[] Taken { get; }
 
         private int Find(int x)
         {
@@ -609,7 +605,7 @@ public static partial class ReachAnalysis
             {
                 int root = Find(i);
                 _size[root]++;
-                if (!Takes[i]) _refused.Add(root);
+                if (Taken[i] is null) _refused.Add(root);
             }
         }
 
@@ -930,9 +926,8 @@ public static partial class ReachAnalysis
             }
 
             // A hashed component of this node's sweep toward a node, as a node making the same picks swept it toward the reference
-            // (noting what its walks touched), when the transfer takes every one of its classes: the same component (the same
-            // classes) there, each walk touching neither node nor their tasks and hashing neither node's address, each end a
-            // service reached or a missing listener or VXLAN device in the reference's namespace of a name this node has too.
+            // (noting what its walks touched), when it is the same component (the same classes) there and the transfer takes
+            // every one of its classes (TakenAs).
             List<Entry>[]? Transferred(OutsideSweep reference, NodeDestinationSharing.Transfer transfer, Component component, IReadOnlyList<Entry> known,
                 Ipv4Address address)
             {
@@ -957,14 +952,7 @@ public static partial class ReachAnalysis
                     {
                         var e = list[j];
                         int to = (j + 1 < list.Count ? list[j + 1].From : end) - 1;
-                        if (e.Touched is not { } touched || !e.Probe.Backends.IsEmpty || !transfer.Takes(proto, e.From, to, touched) || !PicksAlike(e, transfer)) return null;
-                        var probe = e.Probe;
-                        if (probe.Failure is { } failure)
-                        {
-                            if (failure.Namespace is not int at || transfer.Namespace(at) is not int ns || failure.At(sim.Cluster, ns) is not { } there) return null;
-                            probe = probe with { Failure = there };
-                        }
-                        else if (!probe.Result.StartsWith("reaches ", StringComparison.Ordinal)) return null;
+                        if (TakenAs(e, to, transfer) is not { } probe) return null;
                         mine[i].Add(e with { Probe = probe });
                     }
                 }
@@ -984,9 +972,7 @@ public static partial class ReachAnalysis
                 {
                     var e = known[i];
                     int end = i + 1 < known.Count ? known[i + 1].From : 65536;
-                    offer.Takes[i] = e.Touched is int[] touched && e.Probe.Backends.IsEmpty && transfer.Takes(proto, e.From, end - 1, touched)
-                        && PicksAlike(e, transfer)
-                        && (e.Probe.Failure is null ? e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) : (offer.Mapped[i] = Mapped(e.Probe.Failure)) is not null);
+                    offer.Taken[i] = TakenAs(e, end - 1, transfer);
                     if (e.Balancers is { } bs)
                         foreach (var b in bs)
                         {
@@ -996,9 +982,17 @@ public static partial class ReachAnalysis
                 }
                 offer.Close();
                 return offer;
+            }
 
-                // A failure at one of the reference's namespaces, as this node's namespace of that name has it.
-                Failure? Mapped(Failure failure) => failure.Namespace is int at && transfer.Namespace(at) is int mine ? failure.At(sim.Cluster, mine) : null;
+            // A reference's class over [e.From, to] as this node's under the transfer: its probe, with a failure's explanation
+            // written for this node; null when the class is not this node's too (its walk touched either node or their tasks,
+            // hashed either node's address, or ended otherwise than at a service or at a missing listener or VXLAN device in
+            // the reference's namespace of a name this node has too).
+            Probe? TakenAs(Entry e, int to, NodeDestinationSharing.Transfer transfer)
+            {
+                if (e.Touched is not { } touched || !e.Probe.Backends.IsEmpty || !transfer.Takes(proto, e.From, to, touched) || !PicksAlike(e, transfer)) return null;
+                if (e.Probe.Failure is not { } failure) return e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) ? e.Probe : null;
+                return failure.Namespace is int at && transfer.Namespace(at) is int mine && failure.At(sim.Cluster, mine) is { } there ? e.Probe with { Failure = there } : null;
             }
 
             // Takes the reference's classes this node can take, else the second reference's (whose walks may end away from
@@ -1024,7 +1018,7 @@ public static partial class ReachAnalysis
                         ref int k = ref at[o];
                         while (k + 1 < known.Count && known[k + 1].From <= port) k++;
                         var e = known[k];
-                        if (port != e.From || !offer.Takes[k] || offer.Refused(k)) continue;
+                        if (port != e.From || offer.Taken[k] is not { } taken || offer.Refused(k)) continue;
                         var transfer = offer.Transfer;
                         long[]? mine = null;
                         if (e.Balancers is { } theirs)
@@ -1039,7 +1033,6 @@ public static partial class ReachAnalysis
                             picks = new (long, Ipv4Address)[hashed.Length];
                             for (int h = 0; h < hashed.Length; h++) picks[h] = (transfer.Balancer(hashed[h].Balancer), hashed[h].Source);
                         }
-                        var taken = e.Probe.Failure is null ? e.Probe : e.Probe with { Failure = offer.Mapped[k] };
                         sweep.Add(new Entry(port, taken, picks is not null, mine, picks, e.Clock));
                         offer.Took(k);
                         takenClasses++;

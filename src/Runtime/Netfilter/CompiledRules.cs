@@ -214,7 +214,7 @@ internal sealed class CompiledChain
     /// <summary>For a long chain, which rules a packet's ports and addresses can match at all (null: walk every rule).</summary>
     public RuleDispatch? Dispatch => Body.Dispatch;
 
-    /// <summary>Whether the rules are compiled (their counters exist): resetting counters leaves the others alone.</summary>
+    /// <summary>Whether the rules are compiled: a chain no packet entered never is.</summary>
     public bool IsCompiled => _compile is null;
 
     internal void CompileLater(Action<CompiledChain> compile) => _compile = compile;
@@ -412,7 +412,7 @@ internal sealed class CompiledTable
         var rules = new List<CompiledRule>(src.Rules.Count);
         var byPlan = new CompiledRule?[src.Rules.Count];
         var jumps = new List<(string, int)>();
-        bool statistic = false;
+        int firstSlot = slots;
         for (int r = 0; r < src.Rules.Count; r++)
         {
             var rule = src.Rules[r];
@@ -427,7 +427,6 @@ internal sealed class CompiledTable
             else
                 foreach (var m in rule.Matches)
                     if (m is StatisticMatch) slots++;
-            foreach (var m in rule.Matches) statistic |= m is StatisticMatch;
             var target = CompileTarget(rule.Target, byName, out bool resolvable);
             if (rule.Target is JumpTarget j) jumps.Add((j.Chain, resolvable ? target.Chain : -1));
             else if (rule.Target is GotoTarget g) jumps.Add((g.Chain, resolvable ? target.Chain : -1));
@@ -437,7 +436,7 @@ internal sealed class CompiledTable
         var compiled = new CompiledChainBody(src.Name, rules.ToArray(), byPlan, jumps.ToArray());
         chain.SetBody(compiled);
         // A statistic match's slot is numbered within its table: such a chain is its namespace's own.
-        if (bodies is null || statistic) return;
+        if (bodies is null || slots != firstSlot) return;
         if (known is null) bodies[src.Rules] = known = new List<CompiledChainBody>(1);
         known.Add(compiled);
     }
