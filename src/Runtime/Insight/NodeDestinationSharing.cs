@@ -324,7 +324,8 @@ internal sealed class NodeDestinationSharing
                 if (keyed && Has(taskNodes, node)) return; // the node's own task: looked up by the task's key only
                 sum.Add(raw);
                 // Paired with t, an entry about one of t's tasks is left out on both sides.
-                if (keyed) foreach (var t in taskNodes) Adjust(t, default, raw);
+                // Indexed: an enumerator over the interface was a boxed object per entry (53 MB on a 100-node plan).
+                if (keyed) for (int t = 0; t < taskNodes.Count; t++) Adjust(taskNodes[t], default, raw);
                 if (single >= 0)
                 {
                     r.Render(render!, item, node, single);

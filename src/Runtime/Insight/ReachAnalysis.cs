@@ -572,12 +572,17 @@ public static partial class ReachAnalysis
         private readonly int[] _size;
         private readonly int[] _took;
         private readonly HashSet<int> _refused = new();
+        // Per class: whether it can be taken, and the failure it then has here (null: the reference's probe as it is). Not a
+        // Probe?[]: a probe is a hundred bytes, and every node taking a 2,500-class sweep made two such arrays (64 MB).
+        private readonly bool[] _takeable;
+        private readonly Failure?[] _failures;
 
         public Offer(IReadOnlyList<Entry> known, NodeDestinationSharing.Transfer transfer)
         {
             Known = known;
             Transfer = transfer;
-            Taken = new Probe?[known.Count];
+            _takeable = new bool[known.Count];
+            _failures = new Failure?[known.Count];
             _parent = new int[known.Count];
             _size = new int[known.Count];
             _took = new int[known.Count];
@@ -587,8 +592,15 @@ public static partial class ReachAnalysis
         public IReadOnlyList<Entry> Known { get; }
         public NodeDestinationSharing.Transfer Transfer { get; }
 
-        /// <summary>Each class's probe as the node taking it has it (a failure's explanation written for it); null where the class, alone, cannot be taken.</summary>
-        public Probe?[] Taken { get; }
+        /// <summary>Notes that class <paramref name="i"/> can be taken, with the failure it has for the node taking it (null: the reference's).</summary>
+        public void Takeable(int i, Failure? there)
+        {
+            _takeable[i] = true;
+            _failures[i] = there;
+        }
+
+        /// <summary>Class <paramref name="i"/>'s probe as the node taking it has it (a failure's explanation written for it); null where the class, alone, cannot be taken.</summary>
+        public Probe? Taken(int i) => !_takeable[i] ? null : _failures[i] is { } there ? Known[i].Probe with { Failure = there } : Known[i].Probe;
 
         private int Find(int x)
         {
@@ -605,7 +617,7 @@ public static partial class ReachAnalysis
             {
                 int root = Find(i);
                 _size[root]++;
-                if (Taken[i] is null) _refused.Add(root);
+                if (!_takeable[i]) _refused.Add(root);
             }
         }
 
@@ -972,7 +984,7 @@ public static partial class ReachAnalysis
                 {
                     var e = known[i];
                     int end = i + 1 < known.Count ? known[i + 1].From : 65536;
-                    offer.Taken[i] = TakenAs(e, end - 1, transfer);
+                    if (TakeableAs(e, end - 1, transfer, out var there)) offer.Takeable(i, there);
                     if (e.Balancers is { } bs)
                         foreach (var b in bs)
                         {
@@ -988,11 +1000,16 @@ public static partial class ReachAnalysis
             // written for this node; null when the class is not this node's too (its walk touched either node or their tasks,
             // hashed either node's address, or ended otherwise than at a service or at a missing listener or VXLAN device in
             // the reference's namespace of a name this node has too).
-            Probe? TakenAs(Entry e, int to, NodeDestinationSharing.Transfer transfer)
+            Probe? TakenAs(Entry e, int to, NodeDestinationSharing.Transfer transfer) =>
+                TakeableAs(e, to, transfer, out var there) ? there is null ? e.Probe : e.Probe with { Failure = there } : null;
+
+            // TakenAs without making the probe: whether the class is this node's too, and its failure here (null: the reference's probe as it is).
+            bool TakeableAs(Entry e, int to, NodeDestinationSharing.Transfer transfer, out Failure? there)
             {
-                if (e.Touched is not { } touched || !e.Probe.Backends.IsEmpty || !transfer.Takes(proto, e.From, to, touched) || !PicksAlike(e, transfer)) return null;
-                if (e.Probe.Failure is not { } failure) return e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal) ? e.Probe : null;
-                return failure.Namespace is int at && transfer.Namespace(at) is int mine && failure.At(sim.Cluster, mine) is { } there ? e.Probe with { Failure = there } : null;
+                there = null;
+                if (e.Touched is not { } touched || !e.Probe.Backends.IsEmpty || !transfer.Takes(proto, e.From, to, touched) || !PicksAlike(e, transfer)) return false;
+                if (e.Probe.Failure is not { } failure) return e.Probe.Result.StartsWith("reaches ", StringComparison.Ordinal);
+                return failure.Namespace is int at && transfer.Namespace(at) is int mine && (there = failure.At(sim.Cluster, mine)) is not null;
             }
 
             // Takes the reference's classes this node can take, else the second reference's (whose walks may end away from
@@ -1018,7 +1035,7 @@ public static partial class ReachAnalysis
                         ref int k = ref at[o];
                         while (k + 1 < known.Count && known[k + 1].From <= port) k++;
                         var e = known[k];
-                        if (port != e.From || offer.Taken[k] is not { } taken || offer.Refused(k)) continue;
+                        if (port != e.From || offer.Taken(k) is not { } taken || offer.Refused(k)) continue;
                         var transfer = offer.Transfer;
                         long[]? mine = null;
                         if (e.Balancers is { } theirs)
@@ -1207,6 +1224,19 @@ public static partial class ReachAnalysis
             Frozen = text;
         }
 
+        // A failure moved to another node's namespace (At), written when first asked: most such classes never start a row.
+        private readonly Failure? _movedFrom;
+        private readonly NamespaceRuntime? _movedTo;
+        private readonly SwarmDsl.Text.SourceSpan _movedSpan;
+
+        private Failure(Failure from, NamespaceRuntime to, SwarmDsl.Text.SourceSpan span)
+        {
+            _sim = null!;
+            _movedFrom = from;
+            _movedTo = to;
+            _movedSpan = span;
+        }
+
         public Failure(Simulation sim, bool reply, PathRecord record)
         {
             // Copied: the record is reused by the next probe. The disposition is only made for a row's first probe, before
@@ -1227,7 +1257,8 @@ public static partial class ReachAnalysis
         /// <summary>Writes the explanation now, while the state it names is there (a shared sweep's, before its reset).</summary>
         public void Freeze() => Frozen ??= Explain();
 
-        public string Explain() => Frozen ?? (_reply ? "reply " : "") + TraceExplanation.Explain(_sim.DispositionOf(_outcome), _discard, _drop);
+        public string Explain() => Frozen ?? (_movedFrom is { } from ? Frozen = from.WriteAt(_movedTo!, _movedSpan)
+            : (_reply ? "reply " : "") + TraceExplanation.Explain(_sim.DispositionOf(_outcome), _discard, _drop));
 
         /// <summary>
         /// This failure as another node's namespace <paramref name="ns"/> (of the same name) would have it, when its
@@ -1243,12 +1274,19 @@ public static partial class ReachAnalysis
             if (_drop.Span.Equals(from.Span)) span = to.Span;
             else if (!_drop.Span.IsKnown) span = _drop.Span;
             else return null;
+            return new Failure(this, to, span);
+        }
+
+        // The text of At's failure: made of this failure's facts alone (the walk's disposition is made of them too), so it
+        // can be written after the reference's state is reset.
+        private string WriteAt(NamespaceRuntime to, SwarmDsl.Text.SourceSpan span)
+        {
+            var from = _sim.Cluster.Namespaces[_outcome.Namespace];
             string fromName = from.QualifiedName, toName = to.QualifiedName, suffix = " in " + fromName;
             string Rename(string text) => text.EndsWith(suffix, StringComparison.Ordinal) ? text.Substring(0, text.Length - fromName.Length) + toName : text;
-            // Written out now: the walk's disposition is this text's only other input, and it is made of these same facts.
-            var drop = new DropStep(_drop.Cause, Rename(_drop.Detail), span);
+            var drop = new DropStep(_drop!.Cause, Rename(_drop.Detail), span);
             var detail = _outcome.Detail is null || ReferenceEquals(_outcome.Detail, _drop.Detail) ? drop.Detail : Rename(_outcome.Detail);
-            return new Failure((_reply ? "reply " : "") + TraceExplanation.Dropped(_outcome.Cause, toName, _outcome.Detail is null ? _outcome.Cause.ToString() : detail, null, drop));
+            return (_reply ? "reply " : "") + TraceExplanation.Dropped(_outcome.Cause, toName, _outcome.Detail is null ? _outcome.Cause.ToString() : detail, null, drop);
         }
     }
 
