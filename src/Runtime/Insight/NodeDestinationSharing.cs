@@ -94,7 +94,7 @@ internal sealed class NodeDestinationSharing
     public string? WhyNot(string reference, string node) => Pair(reference, node).Why;
 
     /// <summary>
-    /// Reads who holds each address, MAC and device name of the plan (what <see cref="Touched"/> needs while a reference's
+    /// Reads who holds each address, MAC and device name of the plan (what <see cref="Touched(PathRecord, PathRecord, string)"/> needs while a reference's
     /// sweep runs). What each other node takes is decided on first asking (<see cref="To"/>), by another worker meanwhile.
     /// </summary>
     public static NodeDestinationSharing For(Cluster cluster)
@@ -776,7 +776,10 @@ internal sealed class NodeDestinationSharing
     /// node whose namespace it entered or whose values it looked up, and the reference itself when it entered or looked up
     /// one of its tasks. A node in the list cannot take the class.
     /// </summary>
-    public int[] Touched(PathRecord request, PathRecord reply, string reference)
+    public int[] Touched(PathRecord request, PathRecord reply, string reference) => Touched(new NotedKeys(request, reply), reference);
+
+    /// <summary><see cref="Touched(PathRecord, PathRecord, string)"/> of keys noted before the plan was indexed.</summary>
+    public int[] Touched(NotedKeys keys, string reference)
     {
         int r = _nodeIndex[reference];
         var touched = new List<int>(2);
@@ -784,22 +787,11 @@ internal sealed class NodeDestinationSharing
         {
             if (!touched.Contains(n)) touched.Add(n);
         }
-        void Namespaces(List<int> list)
+        foreach (var ns in keys.Namespaces)
         {
-            foreach (var ns in list)
-            {
-                if (ns >= _nodeOf.Count) continue; // an outside client
-                int n = _nodeOf[ns];
-                if (_isTask[ns] || n != r) Node(n);
-            }
-        }
-        void Keys(PathRecord p)
-        {
-            if (!p.Walked) return;
-            Namespaces(p.Namespaces);
-            Namespaces(p.Tunnel.Namespaces);
-            foreach (var a in p.Addresses) Of(_addresses, a);
-            foreach (var m in p.Macs) Of(_macs, m);
+            if (ns >= _nodeOf.Count) continue; // an outside client
+            int n = _nodeOf[ns];
+            if (_isTask[ns] || n != r) Node(n);
         }
         void Of<TKey>(Dictionary<TKey, Who> map, TKey key) where TKey : notnull
         {
@@ -807,11 +799,43 @@ internal sealed class NodeDestinationSharing
             if (who.Node >= 0 && who.Node != r) Node(who.Node);
             if (who.Tasks is { } t) foreach (var n in t) Node(n);
         }
-        Keys(request);
-        Keys(reply);
+        foreach (var a in keys.Addresses) Of(_addresses, a);
+        foreach (var m in keys.Macs) Of(_macs, m);
         var result = touched.ToArray();
         Array.Sort(result);
         return result;
+    }
+
+    /// <summary>
+    /// What a probe's walks (request and reply) entered and looked up, copied out of the reused records: the reference's
+    /// sweep keeps them while the plan is indexed beside it, and maps them to nodes once it is (<see cref="Touched(NotedKeys, string)"/>).
+    /// </summary>
+    internal sealed class NotedKeys
+    {
+        public NotedKeys(PathRecord request, PathRecord reply)
+        {
+            var namespaces = new List<int>();
+            var addresses = new List<uint>();
+            var macs = new List<ulong>();
+            foreach (var p in new[] { request, reply })
+            {
+                if (!p.Walked) continue;
+                namespaces.AddRange(p.Namespaces);
+                namespaces.AddRange(p.Tunnel.Namespaces);
+                addresses.AddRange(p.Addresses);
+                macs.AddRange(p.Macs);
+            }
+            Namespaces = namespaces.ToArray();
+            Addresses = addresses.ToArray();
+            Macs = macs.ToArray();
+        }
+
+        /// <summary>The namespaces entered (tunnelled ones too).</summary>
+        public int[] Namespaces { get; }
+        /// <summary>The addresses looked up or carried.</summary>
+        public uint[] Addresses { get; }
+        /// <summary>The MACs carried.</summary>
+        public ulong[] Macs { get; }
     }
 
     /// <summary>What one node takes of the reference's sweep.</summary>

@@ -420,9 +420,12 @@ public static partial class ReachAnalysis
         {
             var family = pair.Source == pair.Destination ? SelfFamily : pair.Source;
             if (!references.TryGetValue(family, out var reference)) return null;
-            lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster);
+            // The reference's own sweep does not wait for the plan's index (another worker builds it meanwhile): its walks'
+            // keys are noted, and mapped to nodes at the end of each protocol.
             if (pair.Destination == reference)
-                return AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, (destinations, reference), null, out _);
+                return AnalyzePair(sim, starts, pair, taskService, sweep, counters, backends, computing, null, (null, reference), null, out _,
+                    indexed: () => { lock (sharingGate) return destinations ??= NodeDestinationSharing.For(sim.Cluster); });
+            lock (sharingGate) destinations ??= NodeDestinationSharing.For(sim.Cluster);
             var known = kept[ReferencePair(family, reference)];
             if (destinations.To(reference, pair.Destination) is not { } transfer || !known.WaitComplete(cancellationToken)) return null;
             (NodeDestinationSharing, string)? touches = null;
@@ -557,7 +560,7 @@ public static partial class ReachAnalysis
     private static Pair ReferencePair(string family, string node) => family == SelfFamily ? new Pair(node, node) : new Pair(family, node);
 
     /// <summary>One class of a sweep: its first port, its probe, and whether a balancer picked by the client's address.</summary>
-    /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched"/>);
+    /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched(PathRecord, PathRecord, string)"/>);
     /// <see cref="DestinationPicks"/>: there too, each pick by the destination address and the address hashed.</remarks>
     private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock,
         int[]? Touched = null, (long Balancer, Ipv4Address Destination)[]? DestinationPicks = null);
@@ -822,14 +825,18 @@ public static partial class ReachAnalysis
     /// class it probes also keeps the nodes its walk touched, and with <paramref name="taken"/> (the reference's sweep) the
     /// reference's classes this node can take are taken, else <paramref name="fallback"/>'s (the second reference's), and
     /// the rest probed. <paramref name="conflict"/> says a balancer could then have seen other connections than in this
-    /// node's own sweep: the rows are then null and the simulation is not at the loaded state.
+    /// node's own sweep: the rows are then null and the simulation is not at the loaded state. A <paramref name="touches"/>
+    /// without its sharing notes each probe's keys and maps them with <paramref name="indexed"/>'s at the end of each protocol.
     /// </summary>
     private static List<ReachRow>? AnalyzePair(Simulation sim, ClassStarts starts, Pair pair, IReadOnlyDictionary<string, string> taskService,
         List<Entry> sweep, Counters? counters, Backends? backends, OutsideSweep? record, OutsideSweep? shared,
-        (NodeDestinationSharing Sharing, string Reference)? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict,
-        (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? fallback = null, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? hashedFrom = null)
+        (NodeDestinationSharing? Sharing, string Reference)? touches, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? taken, out bool conflict,
+        (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? fallback = null, (OutsideSweep Sweep, NodeDestinationSharing.Transfer Transfer)? hashedFrom = null,
+        Func<NodeDestinationSharing>? indexed = null)
     {
         conflict = false;
+        // Keys noted before the index, by the index in the sweep of the class they are of.
+        var noted = touches is { Sharing: null } ? new List<(int At, NodeDestinationSharing.NotedKeys Keys)>() : null;
         long probes = 0, takenClasses = 0, fromSecond = 0;
         var request = new PathRecord { NotesKeys = touches is not null };
         var reply = new PathRecord { NotesKeys = touches is not null };
@@ -892,6 +899,12 @@ public static partial class ReachAnalysis
                 for (int c = 0; c < components.Count; c++)
                     if (fresh[c] is { } mine && Shareable(mine, pair.Source, address)) shared.Remember(pi, c, picks[c], mine);
             }
+            if (noted is { Count: > 0 })
+            {
+                var sharing = indexed!();
+                foreach (var (at, keys) in noted) sweep[at] = sweep[at] with { Touched = sharing.Touched(keys, touches!.Value.Reference) };
+                noted.Clear();
+            }
             record?.Keep(pi, sweep);
             if (proto == IpProtocol.Icmp)
             {
@@ -903,7 +916,8 @@ public static partial class ReachAnalysis
             while (i < sweep.Count)
             {
                 int j = i + 1;
-                while (j < sweep.Count && sweep[j].Probe.Key == sweep[i].Probe.Key) j++;
+                var key = sweep[i].Probe.Key;
+                while (j < sweep.Count && sweep[j].Probe.Key.Equals(key)) j++;
                 int to = j < sweep.Count ? sweep[j].From - 1 : 65535;
                 rows.Add(Row(pair, flow, sweep[i].From, to, sweep[i].Probe.Result, sweep[i].Probe.Cause, sweep[i].Probe.Backends));
                 i = j;
@@ -916,6 +930,7 @@ public static partial class ReachAnalysis
                 {
                     long clock = sim.Cluster.NowMilliseconds;
                     var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply, backends);
+                    Note();
                     sweep.Add(Probed(0, p, clock));
                     return;
                 }
@@ -923,17 +938,22 @@ public static partial class ReachAnalysis
                 {
                     long clock = sim.Cluster.NowMilliseconds;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
+                    Note();
                     sweep.Add(Probed(port, probe, clock));
                     port = Math.Min(probe.NextClass, end);
                 }
             }
+
+            // The next class's keys, to be mapped once the plan is indexed.
+            void Note() => noted?.Add((sweep.Count, new NodeDestinationSharing.NotedKeys(request, reply)));
 
             Entry Probed(int port, Probe probe, long clock)
             {
                 probes++;
                 bool keep = record is not null || taken is not null || touches is not null;
                 return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Both(request.Balancers, reply.Balancers) : null,
-                    keep ? Both(request.SourceHashed, reply.SourceHashed) : null, clock, touches is { } t ? t.Sharing.Touched(request, reply, t.Reference) : null,
+                    keep ? Both(request.SourceHashed, reply.SourceHashed) : null, clock,
+                    touches is { Sharing: { } t } ? t.Touched(request, reply, touches.Value.Reference) : noted is not null ? Array.Empty<int>() : null,
                     touches is not null ? Both(request.DestinationHashed, reply.DestinationHashed) : null);
             }
 
@@ -1205,6 +1225,26 @@ public static partial class ReachAnalysis
             bool known = v is not null && v.Span.IsKnown;
             return new OutcomeKey(result, kind, cause, v?.Table, v?.Chain, v?.RuleNumber ?? -1,
                 v is null ? null : known ? v.Span.FileName : "(derived)", known ? v!.Span.StartLine : 0, known ? v!.Span.StartColumn : 0);
+        }
+
+        // Written out: the whole table of a 100-node plan compares 25 million adjacent classes, and the generated equality
+        // went through a comparer per field. Numbers first, then strings (mostly the same instances).
+        public bool Equals(OutcomeKey other) =>
+            Kind == other.Kind && Rule == other.Rule && Line == other.Line && Column == other.Column && Cause == other.Cause
+            && string.Equals(Result, other.Result, StringComparison.Ordinal) && string.Equals(Table, other.Table, StringComparison.Ordinal)
+            && string.Equals(Chain, other.Chain, StringComparison.Ordinal) && string.Equals(File, other.File, StringComparison.Ordinal)
+            && string.Equals(Variation, other.Variation, StringComparison.Ordinal) && string.Equals(Where, other.Where, StringComparison.Ordinal);
+
+        public override int GetHashCode()
+        {
+            unchecked
+            {
+                int h = StringComparer.Ordinal.GetHashCode(Result);
+                h = h * 31 + (int)Kind;
+                h = h * 31 + (Cause is { } c ? (int)c + 1 : 0);
+                h = h * 31 + Rule;
+                return h * 31 + Line;
+            }
         }
     }
 
