@@ -684,10 +684,9 @@ public sealed class Cluster
     // DeviceIndex.
     private static MacAddress? PlainMac(NamespaceRuntime ns, string name)
     {
-        DevicePlan? found = null;
-        foreach (var d in ns.Plan!.Devices) if (d.Name == name) found = d;
+        var found = PlanDevice(ns, name) is int i ? ns.Plan!.Devices[i] : null;
         if (found is null || found.Kind is DeviceKind.Bridge or DeviceKind.Loopback || found.Master is not null) return null;
-        return found.Mac ?? DerivedMac(ns.Host!.Node + "/" + ns.Plan.Name + "/" + found.Name);
+        return found.Mac ?? DerivedMac(ns.Host!.Node + "/" + ns.Plan!.Name + "/" + found.Name);
     }
 
     // Veth peers, bridge masters and ports, VXLAN sockets of one namespace. A peer in a namespace not built yet is named by
@@ -755,14 +754,26 @@ public sealed class Cluster
         if (ns.BodyBuilt) return ns.DeviceByName.TryGetValue(name, out var built) ? built : -1;
         var plan = ns.Plan!;
         int offset = HasLoopback(plan) ? 0 : 1, found = offset == 1 && name == "lo" ? 0 : -1;
-        bool listed = false;
-        for (int i = 0; i < plan.Devices.Count; i++)
-        {
-            if (plan.Devices[i].Name == name) found = offset + i;
-            if (plan.Devices[i].Name == ns.Host!.UnderlayInterface) listed = true;
-        }
+        if (PlanDevice(ns, name) is int i) found = offset + i;
+        bool listed = PlanDevice(ns, ns.Host!.UnderlayInterface) is not null;
         if (plan.Kind == NamespaceKind.Host && !listed && name == ns.Host!.UnderlayInterface) found = offset + plan.Devices.Count;
         return found;
+    }
+
+    // The position of the last device of that name in the namespace's plan. Indexed once per namespace: every task's leg
+    // names its peer in the overlay or bridge namespace, which holds a leg per task, and scanning it for each task made a
+    // trace on a node with 20,000 tasks take quadratic time.
+    private static int? PlanDevice(NamespaceRuntime ns, string name)
+    {
+        var index = ns.PlanDeviceIndex;
+        if (index is null)
+        {
+            var devices = ns.Plan!.Devices;
+            index = new Dictionary<string, int>(devices.Count, StringComparer.Ordinal);
+            for (int i = 0; i < devices.Count; i++) index[devices[i].Name] = i; // the last of a name wins, as the scan did
+            ns.PlanDeviceIndex = index;
+        }
+        return index.TryGetValue(name, out var at) ? at : null;
     }
 
     /// <summary>Names for error messages.</summary>

@@ -135,6 +135,8 @@ public sealed class NamespaceRuntime
     // namespace (Cluster.BuildBody): a large plan has ~11,000 namespaces and a simulation's traffic reaches a few of them.
     internal Cluster? Owner;
     internal bool BodyBuilt;
+    // Plan device name → position in the plan (Cluster.PlanDevice), made on first use.
+    internal Dictionary<string, int>? PlanDeviceIndex;
     // The host plan, and the node's host namespace when it comes earlier in the plan (ip_forward is inherited from it).
     internal HostPlan? Host;
     internal NamespaceRuntime? HostNamespace;
