@@ -254,6 +254,32 @@ public class EmitCommandTests
         }
     }
 
+    /// <summary>
+    /// Node names valid in the DSL that read as arithmetic on a variable the scripts assign (<c>kind</c>, <c>a</c>, <c>ns</c>,
+    /// <c>i</c>, <c>line</c>, ...): written bare after <c>NODE=</c> they made shellcheck report SC2100 (found by a tester).
+    /// </summary>
+    [NetnsFact("shellcheck")]
+    public void Scripts_of_nodes_named_like_arithmetic_are_shellcheck_clean()
+    {
+        string[] names =
+        {
+            "kind-worker", "a-1", "ns-1", "i-1", "line-2", "dev-1", "key-1", "out-1", "f-1", "x-1", "state-1", "re_link-1",
+        };
+        var dir = Path.Combine(Path.GetTempPath(), "swarmdsl-cli-emit-" + Guid.NewGuid().ToString("N"));
+        using var tree = new EmittedTree(dir);
+        Directory.CreateDirectory(dir);
+        var yaml = Path.Combine(dir, "names.swarm.yaml");
+        File.WriteAllText(yaml, "version: 1\nname: names\nnodes:\n"
+            + string.Concat(names.Select((n, i) => $"  {n}: {{ address: 10.30.0.{i + 1}/24 }}\n")));
+        var output = Path.Combine(dir, "out");
+        var (exit, _, stderr) = Run("emit", yaml, "-o", output);
+        Assert.True(exit == 0, stderr);
+        var scripts = Directory.GetFiles(output, "*.sh", SearchOption.AllDirectories).OrderBy(p => p, StringComparer.Ordinal).ToArray();
+        Assert.Equal(2 * names.Length, scripts.Length);
+        var r = HostLinux.Run("shellcheck", new[] { "--shell=bash", "--severity=style" }.Concat(scripts));
+        Assert.True(r.ExitCode == 0, r.StdOut + r.StdErr);
+    }
+
     [NetnsFact("nft")]
     public void Nft_files_pass_nft_check()
     {

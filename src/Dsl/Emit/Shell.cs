@@ -14,7 +14,32 @@ public static class Shell
     {
         if (word is null) throw new ArgumentNullException(nameof(word));
         if (IsBare(word)) return word;
+        return QuoteAlways(word);
+    }
+
+    /// <summary>
+    /// One shell word in single quotes whatever it holds (each <c>'</c> written <c>'\''</c>): for values that must not be
+    /// bare even when no shell would mind, see <see cref="Assign"/>.
+    /// </summary>
+    public static string QuoteAlways(string word)
+    {
+        if (word is null) throw new ArgumentNullException(nameof(word));
         return "'" + word.Replace("'", "'\\''") + "'";
+    }
+
+    /// <summary>
+    /// A variable assignment <c>NAME='value'</c>, the value always in single quotes. A bare value that starts with the name
+    /// of a variable the script sets followed by <c>-</c>, <c>+</c> or <c>*</c> (a node <c>kind-worker</c>, <c>a-1</c> or
+    /// <c>ns-1</c> where the script has <c>kind</c>, <c>a</c> and <c>ns</c>) is what shellcheck takes for arithmetic written
+    /// without <c>$((..))</c> (SC2100), so every assignment the emitters write goes through here.
+    /// </summary>
+    public static string Assign(string variable, string value)
+    {
+        if (variable is null) throw new ArgumentNullException(nameof(variable));
+        bool name = variable.Length > 0 && variable[0] is not (>= '0' and <= '9');
+        foreach (var c in variable) name &= c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_';
+        if (!name) throw new ArgumentException($"'{variable}' is not a shell variable name", nameof(variable));
+        return variable + "=" + QuoteAlways(value);
     }
 
     /// <summary>Whether <paramref name="word"/> can be printed without quotes.</summary>

@@ -84,6 +84,24 @@ public class EmitterTests
     [InlineData("--comment \"x", "'--comment \"x'")]
     public void Shell_quote(string word, string expected) => Assert.Equal(expected, Shell.Quote(word));
 
+    [Theory]
+    [InlineData("NODE", "kind-worker", "NODE='kind-worker'")]
+    [InlineData("NODE", "manager", "NODE='manager'")]
+    [InlineData("f", "iptables-host.rules", "f='iptables-host.rules'")]
+    [InlineData("X_1", "", "X_1=''")]
+    [InlineData("IPT_MARK", "--comment \"it's", "IPT_MARK='--comment \"it'\\''s'")]
+    public void Shell_assign_always_quotes_the_value(string variable, string value, string expected) =>
+        Assert.Equal(expected, Shell.Assign(variable, value));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("1a")]
+    [InlineData("a-b")]
+    [InlineData("a b")]
+    [InlineData("$x")]
+    public void Shell_assign_refuses_what_is_not_a_variable_name(string variable) =>
+        Assert.Throws<ArgumentException>(() => Shell.Assign(variable, "v"));
+
     [NetnsFact("bash")]
     public void Shell_quote_reads_back_in_bash()
     {
