@@ -31,7 +31,7 @@ public static class DiagnosticDescriptors
         "Reference a declared node, network or service, or declare it.");
     /// <summary>SWARM0008: an address outside the subnet it must belong to.</summary>
     public static readonly DiagnosticDescriptor AddressOutsideSubnet = new("SWARM0008", "Address outside its subnet", Severity.Error,
-        "Choose an address inside the subnet the message names (not its network or broadcast address).");
+        "Choose an address inside the subnet the message names (not its network or broadcast address); a node needs a unicast host address (not loopback, multicast, class E or in 0.0.0.0/8).");
     /// <summary>SWARM0009: two things share one address.</summary>
     public static readonly DiagnosticDescriptor AddressCollision = new("SWARM0009", "Address collision", Severity.Error,
         "Give each endpoint its own address.");

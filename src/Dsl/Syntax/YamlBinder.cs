@@ -560,6 +560,12 @@ public sealed class YamlBinder
             _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, t.Value.Span, $"'{t.Value.Value}' is the network or broadcast address of its subnet (or has /0): use a host address");
             return null;
         }
+        // A node's address is a source on the underlay: one Linux drops as martian would carry no VXLAN and no client.
+        if (!subnet && c.Address.WhyNoSource() is { } why)
+        {
+            _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, t.Value.Span, $"'{t.Value.Value}' is not a usable host address: {why}; use a unicast address such as 10.7.191.10/24");
+            return null;
+        }
         return new Located<Ipv4Cidr>(c, t.Value.Span);
     }
 

@@ -111,6 +111,11 @@ public class DiagnosticLocationTests
         // ---- SWARM0008 address outside its subnet ----
         new("SWARM0008", "node outside the underlay subnet", With("underlay: { subnet: 10.0.0.0/25 }\n").Replace("10.0.0.2/24", "10.0.0.200/24"), 5, 17, "outside the underlay subnet 10.0.0.0/25"),
         new("SWARM0008", "node address is the network address", Base.Replace("10.0.0.2/24", "10.0.0.0/24"), 5, 17, "network or broadcast address"),
+        new("SWARM0008", "node address on loopback", Base.Replace("10.0.0.2/24", "127.0.0.5/8"), 5, 17, "'127.0.0.5/8' is not a usable host address: a loopback address is no source on the wire (martian)"),
+        new("SWARM0008", "node address multicast", Base.Replace("10.0.0.2/24", "224.1.1.1/24"), 5, 17, "not a usable host address: a multicast address is no source address (martian)"),
+        new("SWARM0008", "node address class E", Base.Replace("10.0.0.2/24", "240.0.0.1/24"), 5, 17, "not a usable host address: class E addresses are reserved (martian)"),
+        new("SWARM0008", "node address in 0.0.0.0/8", Base.Replace("10.0.0.2/24", "0.0.0.5/8"), 5, 17, "not a usable host address: 0.0.0.0/8 is no source address (martian)"),
+        new("SWARM0008", "node address the limited broadcast", Base.Replace("10.0.0.2/24", "255.255.255.255/32"), 5, 17, "not a usable host address: the limited broadcast is no source address (martian)"),
         new("SWARM0008", "gateway outside the subnet", Base.Replace("subnet: 10.1.0.0/24 }", "subnet: 10.1.0.0/24, gateway: 10.2.0.1 }"), 7, 59, "gateway 10.2.0.1 is not a host address of subnet 10.1.0.0/24"),
         new("SWARM0008", "pinned task address outside the network", With("    tasks: [{ node: a, address: 10.9.9.9 }]\n"), 11, 33, "10.9.9.9 is not a host address of network 'front'"),
         new("SWARM0008", "pinned vip is the broadcast address", With("    vip: 10.1.0.255\n"), 11, 10, "10.1.0.255 is not a host address"),
