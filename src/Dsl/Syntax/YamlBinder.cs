@@ -52,8 +52,9 @@ public sealed class YamlBinder
                 case "name": _t.Name = Name(e.Value, "topology name"); break;
                 case "underlay": BindUnderlay(e.Value); break;
                 case "nodes":
-                    // Written but empty: nothing could run and the outside client would have no underlay to stand on.
-                    if (e.Value is YamlScalar { IsNull: true } || e.Value is YamlMapping { Entries.Count: 0 })
+                    // Written but empty: nothing could run and the outside client would have no underlay to stand on. An entry
+                    // with a bad key was written (and reported), so it does not make the mapping empty.
+                    if (e.Value is YamlScalar { IsNull: true } || e.Value is YamlMapping { Entries.Count: 0, HasInvalidKeys: false })
                         _d.Report(DiagnosticDescriptors.MissingKey, e.Key.Span, "'nodes' is empty: a topology needs at least one node (e.g. manager: { address: 10.7.191.10/24, role: manager })");
                     ForEachNamed(e.Value, "nodes", BindNode);
                     break;

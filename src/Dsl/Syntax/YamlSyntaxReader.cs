@@ -108,6 +108,7 @@ public static class YamlSyntaxReader
         public List<YamlEntry> Entries = new();
         public List<YamlNode> Items = new();
         public YamlScalar? PendingKey;
+        public bool HasInvalidKeys;
         public HashSet<string> Keys = new(StringComparer.Ordinal);
     }
 
@@ -171,7 +172,7 @@ public static class YamlSyntaxReader
                     relocated++;
                     var entries = new List<YamlEntry>(m.Entries.Count);
                     foreach (var e in m.Entries) entries.Add(new YamlEntry((YamlScalar)AtAlias(e.Key, at), AtAlias(e.Value, at)));
-                    return new YamlMapping(entries, at);
+                    return new YamlMapping(entries, at, m.HasInvalidKeys);
                 }
                 case YamlSequence q:
                 {
@@ -207,6 +208,7 @@ public static class YamlSyntaxReader
                 {
                     diagnostics.Report(DiagnosticDescriptors.WrongType, node.Span, "a mapping key must be a plain name, not " + node.KindName);
                     top.PendingKey = new YamlScalar("\0invalid", true, node.Span);
+                    top.HasInvalidKeys = true;
                     return true;
                 }
                 top.PendingKey = key;
@@ -280,7 +282,7 @@ public static class YamlSyntaxReader
                     var f = stack.Pop();
                     var end = SpanOf(ev);
                     var span = new SourceSpan(file, f.Start.StartLine, f.Start.StartColumn, end.EndLine, end.EndColumn);
-                    YamlNode node = f.IsMapping ? new YamlMapping(f.Entries, span) : new YamlSequence(f.Items, span);
+                    YamlNode node = f.IsMapping ? new YamlMapping(f.Entries, span, f.HasInvalidKeys) : new YamlSequence(f.Items, span);
                     if (f.Anchor is not null) anchors[f.Anchor] = node;
                     Add(node);
                     break;

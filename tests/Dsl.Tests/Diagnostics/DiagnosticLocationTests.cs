@@ -352,3 +352,27 @@ public class ByteOrderMarkTests
         Assert.Equal(("SWARM0002", 3, 1), (d.Id, d.Span.StartLine, d.Span.StartColumn));
     }
 }
+
+/// <summary>An entry whose key is not a plain name is reported as such; the mapping it stood in is not also "empty".</summary>
+public class InvalidKeyIsNotAnAbsentEntryTests
+{
+    [Theory]
+    [InlineData("nodes:\n  ? [a, b]\n  : {address: 10.0.0.1/24}\n", 4, 5, "a mapping key must be a plain name, not a list")]
+    [InlineData("nodes:\n  ~: {address: 10.0.0.1/24}\n", 4, 3, "a mapping key must be a plain name, not null")]
+    [InlineData("nodes: { a: { address: 10.0.0.1/24 } }\nnetworks:\n  ~: { driver: bridge, subnet: 10.1.0.0/16 }\n", 5, 3, "a mapping key must be a plain name, not null")]
+    [InlineData("nodes: { a: { address: 10.0.0.1/24 } }\nservices:\n  ? { x: 1 }\n  : { networks: [] }\n", 5, 5, "a mapping key must be a plain name, not a mapping")]
+    public void The_only_entry_with_a_bad_key_gives_one_diagnostic(string tail, int line, int column, string message)
+    {
+        var result = TestInput.Compile("version: 1\nname: t\n" + tail);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("SWARM0003", line, column), (d.Id, d.Span.StartLine, d.Span.StartColumn));
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_empty_nodes_mapping_is_still_empty()
+    {
+        var result = TestInput.Compile("version: 1\nname: t\nnodes: {}\n");
+        Assert.Equal("SWARM0005", Assert.Single(result.Diagnostics).Id);
+    }
+}
