@@ -29,6 +29,18 @@ public static class YamlSyntaxReader
         // A leading BOM is legal YAML (editors on Windows write one), but YamlDotNet reading a string takes it for text and
         // turns the first line into a junk key. It occupies no column, so dropping it keeps every position right.
         if (text.Length > 0 && text[0] == '\uFEFF') text = text.Substring(1);
+        // YAML allows only printable characters (1.2 §5.1); YamlDotNet drops a NUL silently (a key "b\0" became "b") and
+        // trips over other control characters with unclear messages, so the first one is reported where it is.
+        var bad = FindNonPrintable(text);
+        if (bad is { } b)
+        {
+            var what = b.Char == 0 ? "a NUL character"
+                : b.Char < 0x20 || b.Char is >= 0x7F and <= 0x9F ? "the control character U+" + b.Char.ToString("X4", CultureInfo.InvariantCulture)
+                : "the character U+" + b.Char.ToString("X4", CultureInfo.InvariantCulture);
+            diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, b.Line, b.Column),
+                what + " is not allowed in YAML (only printable characters are): remove it");
+            return null;
+        }
         // A tab used for indentation gets a clearer message from us than from YamlDotNet.
         var tab = FindIndentationTab(text);
         if (tab is { } t)
@@ -73,6 +85,30 @@ public static class YamlSyntaxReader
         var m = message.StartsWith("(Line:", StringComparison.Ordinal) && idx >= 0 ? message.Substring(idx + 3) : message;
         m = m.Replace("\r", " ").Replace("\n", " ").Trim();
         return m.Length == 0 ? "syntax error" : char.ToLowerInvariant(m[0]) + m.Substring(1);
+    }
+
+    /// <summary>
+    /// The first character outside YAML's printable set (tab, LF, CR, U+0020–U+007E, NEL, U+00A0–U+D7FF, U+E000–U+FFFD and
+    /// paired surrogates), with its line and column (a surrogate pair is one column).
+    /// </summary>
+    private static (int Line, int Column, int Char)? FindNonPrintable(string text)
+    {
+        int line = 1, col = 1;
+        for (int i = 0; i < text.Length; i++)
+        {
+            var ch = text[i];
+            if (ch == '\n') { line++; col = 1; continue; }
+            bool printable = ch == '\t' || ch == '\r' || ch is >= ' ' and <= '~' || ch == '\u0085'
+                || ch is >= '\u00A0' and <= '\uD7FF' || ch is >= '\uE000' and <= '\uFFFD';
+            if (!printable && char.IsHighSurrogate(ch) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                printable = true;
+            }
+            if (!printable) return (line, col, ch);
+            col++;
+        }
+        return null;
     }
 
     private static (int Line, int Column)? FindIndentationTab(string text)

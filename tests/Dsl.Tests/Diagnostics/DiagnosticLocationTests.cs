@@ -376,3 +376,44 @@ public class InvalidKeyIsNotAnAbsentEntryTests
         Assert.Equal("SWARM0005", Assert.Single(result.Diagnostics).Id);
     }
 }
+
+/// <summary>YAML 1.2 allows only printable characters in a stream (§5.1): anything else is one located SWARM0001, nothing compiled.</summary>
+public class NonPrintableCharacterTests
+{
+    private const string Nodes = "version: 1\nname: t\nnodes:\n  a: {address: 10.0.0.1/24}\n";
+
+    [Theory]
+    [InlineData(Nodes + "  b\0: {address: 10.0.0.2/24}\n", 5, 4, "a NUL character is not allowed in YAML")]
+    [InlineData("version: 1\nname: a\0b\nnodes:\n  a: {address: 10.0.0.1/24}\n", 2, 8, "a NUL character is not allowed in YAML")]
+    [InlineData(Nodes + "# a comment \0 is no place either\n", 5, 13, "a NUL character is not allowed in YAML")]
+    [InlineData(Nodes + "  b\u0007: {address: 10.0.0.2/24}\n", 5, 4, "the control character U+0007 is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: \"10.0.0.2/24\u001b\"}\n", 5, 28, "the control character U+001B is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\u007f\"}\n", 5, 41, "U+007F is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\u0090\"}\n", 5, 41, "U+0090 is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\uFFFE\"}\n", 5, 41, "U+FFFE is not allowed in YAML")]
+    public void A_character_yaml_forbids_is_a_located_error(string yaml, int line, int column, string message)
+    {
+        var result = TestInput.Compile(yaml);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("SWARM0001", line, column), (d.Id, d.Span.StartLine, d.Span.StartColumn));
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+        Assert.Null(result.Topology);
+    }
+
+    [Fact]
+    public void A_lone_surrogate_is_a_located_error()
+    {
+        // Not in [InlineData]: attribute metadata cannot hold half a surrogate pair.
+        A_character_yaml_forbids_is_a_located_error(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\uD800\"}\n", 5, 41, "U+D800 is not allowed in YAML");
+    }
+
+    [Theory]
+    [InlineData("name: \"t\"\t# a tab outside indentation\n")]
+    [InlineData("name: t\r\n")]
+    [InlineData("name: t # é ü — 😀 \u0085\n")]
+    public void Printable_characters_are_accepted(string line)
+    {
+        var result = TestInput.Compile("version: 1\n" + line + "nodes:\n  a: {address: 10.0.0.1/24}\n");
+        Assert.DoesNotContain(result.Diagnostics, d => d.Id == "SWARM0001");
+    }
+}
