@@ -42,4 +42,29 @@ public class OptionValueTests
         Assert.Equal((0, ""), (exit, stderr));
         Assert.Contains("numtxqueues 4096 numrxqueues 4096", stdout, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Synth_to_an_empty_output_path_is_a_usage_error_as_for_emit()
+    {
+        var (exit, stdout, stderr) = Run("synth", "-o", "");
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Equal("swarmdsl: error: -o needs a file name (leave -o out to write to standard output)\n", stderr);
+    }
+
+    [Fact]
+    public void Synth_says_when_it_makes_fewer_expectations_than_asked()
+    {
+        var (exit, stdout, stderr) = Run("synth", "--expectations", "200");
+        Assert.Equal(0, exit);
+        var made = stdout.Split("\n  - { from: external, ").Length - 1;
+        Assert.True(made is > 0 and < 200, stdout);
+        Assert.Equal($"swarmdsl: note: --expectations 200: made {made}, one per published TCP port in ingress mode (the topology has no more); raise --ports for more\n", stderr);
+    }
+
+    [Fact]
+    public void Synth_is_quiet_when_it_makes_the_expectations_asked()
+    {
+        var (exit, _, stderr) = Run("synth");
+        Assert.Equal((0, ""), (exit, stderr));
+    }
 }

@@ -61,9 +61,14 @@ internal static class SynthCommand
                 UserRules = parse.GetValue(rules) ?? o.UserRules,
             };
             if (o.Problem() is { } problem) throw new CliUsageException(problem);
-            var text = SyntheticTopology.Generate(o);
             var path = parse.GetValue(output);
-            if (string.IsNullOrEmpty(path))
+            // As for emit: an empty -o is a mistake (an unset variable), not a request for standard output.
+            if (path is { Length: 0 }) throw new CliUsageException("-o needs a file name (leave -o out to write to standard output)");
+            var text = SyntheticTopology.Generate(o, out var made);
+            // Expectations go only to ingress-published TCP ports; the text stays valid, but the count asked for is not met.
+            if (made < o.Expectations)
+                io.Error.WriteLine($"swarmdsl: note: --expectations {o.Expectations}: made {made}, one per published TCP port in ingress mode (the topology has no more); raise --ports for more");
+            if (path is null)
             {
                 io.Out.Write(text);
                 return Program.Ok;
