@@ -91,7 +91,7 @@ public static class DiagnosticDescriptors
         "Two tasks on one node cannot publish the same host-mode port and protocol; change the port or the placement.");
     /// <summary>SWARM0028: an invalid sysctl key or value.</summary>
     public static readonly DiagnosticDescriptor InvalidSysctl = new("SWARM0028", "Invalid sysctl", Severity.Error,
-        "Use a dotted sysctl key of letters, digits, '_' and '-' and a scalar value without spaces or quotes.");
+        "Use a dotted sysctl key under net. of letters, digits, '_' and '-' and a scalar value without spaces or quotes.");
     /// <summary>SWARM0029: a service with no replicas or no node to run on.</summary>
     public static readonly DiagnosticDescriptor NoPlacement = new("SWARM0029", "Service cannot be placed", Severity.Error,
         "Give the service a node to run on: fix placement.nodes, or declare nodes.");

@@ -320,6 +320,13 @@ public sealed class YamlBinder
                 _d.Report(DiagnosticDescriptors.InvalidSysctl, e.Key.Span, $"'{key}' is not a sysctl key (dotted words such as net.core.rmem_max)");
                 continue;
             }
+            // apply.sh runs as root: kernel.core_pattern or kernel.modprobe would be code execution, vm.* and fs.* the whole
+            // machine's business. A networking topology sets networking keys only.
+            if (!key.StartsWith("net.", StringComparison.Ordinal))
+            {
+                _d.Report(DiagnosticDescriptors.InvalidSysctl, e.Key.Span, $"'{key}' is not a networking sysctl: SwarmDsl is a networking toolkit and sets only keys under net. (such as net.core.rmem_max); set other kernel parameters outside the topology");
+                continue;
+            }
             var v = ScalarText(e.Value, "a sysctl value");
             if (v is null) continue;
             if (!IsSysctlValue(v.Value.Value))

@@ -203,6 +203,8 @@ public class DiagnosticLocationTests
         // ---- SWARM0028 invalid sysctl ----
         new("SWARM0028", "key without a dot", With("tuning:\n  sysctls:\n    somaxconn: 1024\n"), 13, 5, "is not a sysctl key"),
         new("SWARM0028", "value with shell syntax", With("tuning:\n  sysctls:\n    net.core.somaxconn: \"$(reboot)\"\n"), 13, 25, "sysctl value '$(reboot)'"),
+        new("SWARM0028", "kernel.modprobe (code execution as root from apply.sh)", With("tuning:\n  sysctls:\n    kernel.modprobe: /tmp/evil\n"), 13, 5, "'kernel.modprobe' is not a networking sysctl"),
+        new("SWARM0028", "node sysctl kernel.core_pattern", Base.Replace("a: { address: 10.0.0.1/24 }", "a: { address: 10.0.0.1/24, sysctls: { kernel.core_pattern: /tmp/core } }"), 4, 41, "only keys under net."),
         new("SWARM0028", "node sysctl with a space in the key", Base.Replace("a: { address: 10.0.0.1/24 }", "a: { address: 10.0.0.1/24, sysctls: { \"net.core x\": 1 } }"), 4, 41, "is not a sysctl key"),
 
         // ---- SWARM0029 no placement ----

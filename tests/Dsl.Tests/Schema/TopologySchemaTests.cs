@@ -102,6 +102,7 @@ public class TopologySchemaTests
         { "networks as a string", Base.Replace("networks: [front]", "networks: front") },
         { "task name with a capital", Base + "    tasks: [{ node: a, name: Web.1 }]\n" },
         { "sysctl key without a dot", Base + "tuning: { sysctls: { somaxconn: 1024 } }\n" },
+        { "sysctl key outside net.", Base + "tuning: { sysctls: { kernel.modprobe: /tmp/evil } }\n" },
         { "sysctl value with a dollar", Base + "tuning: { sysctls: { net.core.somaxconn: \"$(id)\" } }\n" },
         { "rule without chain", Base + "rules: [{ rule: -j ACCEPT }]\n" },
         { "rule chain with a space", Base + "rules: [{ chain: A B, rule: -j ACCEPT }]\n" },
