@@ -73,9 +73,7 @@ public static class Program
     /// </summary>
     internal static string OneLine(string message)
     {
-        var typed = System.Text.RegularExpressions.Regex.Match(message,
-            @"^Cannot parse argument '(?<value>.*)' for option '(?<option>[^']*)' as expected type 'System\.U?Int(16|32|64)'\.?$");
-        if (typed.Success) return $"{typed.Groups["option"].Value} must be a whole number in its range, not '{typed.Groups["value"].Value}'";
+        if (NumberOptions.Readable(message) is { } number) return number;
         var text = System.Text.RegularExpressions.Regex.Replace(message.Trim(), @":\s*\r?\n\s*", ": ");
         return System.Text.RegularExpressions.Regex.Replace(text, @"\s*\r?\n\s*", ", ");
     }

@@ -290,7 +290,7 @@ public sealed class ReachCommandTests
     }
 
     [Theory]
-    [InlineData("--seed", "-1", "swarmdsl: error: --seed must be a whole number in its range, not '-1'")]
+    [InlineData("--seed", "-1", "swarmdsl: error: --seed must be a whole number from 0 to 4294967295, not '-1'")]
     [InlineData("--lb", "foo", "swarmdsl: error: Argument 'foo' not recognized. Must be one of: 'ipvs', 'nftables'")]
     public void A_value_the_parser_refuses_is_one_line_in_our_words(string option, string value, string line)
     {

@@ -32,7 +32,9 @@ internal static class ShowCommand
         var lb = new Option<string>("--lb") { Description = "load balancing backend the plan uses: ipvs (default) or nftables" };
         var prefix = new Option<string>("--netns-prefix") { Description = "SWARMDSL_NETNS_PREFIX the scripts were applied with (namespace names in link-netns)" };
         var hostNetns = new Option<string>("--host-netns") { Description = "name of the node's host namespace when it is a named namespace (the lab)" };
-        var cpus = new Option<int?>("--possible-cpus") { Description = "the target host's possible CPUs (veth queue counts in ip -d link)" };
+        // It stands for the kernel's num_possible_cpus(), which a veth turns into its queue count, capped at 4096 (veth.c,
+        // the limit rtnl_create_link enforces): a machine has at least one CPU, and more than 4096 would show the same.
+        var cpus = new Option<int?>("--possible-cpus") { Description = "the target host's possible CPUs, 1 to 4096 (veth queue counts in ip -d link)" }.Within(1, 4096);
         var from = new Option<string>("--from") { Description = "first send traffic from SRC (as trace --from: external, external:IP, NODE, SERVICE, TASK, NODE/NAMESPACE or IP); needs --to" };
         var to = new Option<string>("--to") { Description = "... to DST (as trace --to, e.g. manager:8080/tcp); the command then shows the counters and connections it left" };
         var count = new Option<int>("--count") { Description = "connections to open from --from to --to before answering", DefaultValueFactory = _ => 1 };
@@ -72,7 +74,7 @@ internal static class ShowCommand
             {
                 NetnsPrefix = parse.GetValue(prefix) ?? "",
                 HostNetnsName = parse.GetValue(hostNetns),
-                PossibleCpus = parse.GetValue(cpus) is int n && n > 0 ? n : 1,
+                PossibleCpus = parse.GetValue(cpus) ?? 1,
                 State = state,
             };
             var result = ShowCommandLine.Run(plan, host, ns, command, options);

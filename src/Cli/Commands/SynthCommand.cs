@@ -17,7 +17,8 @@ internal static class SynthCommand
     {
         var preset = new Option<string>("--preset") { Description = "starting shape: small (default), large (50 nodes, 500 services, 5,000 tasks, 1,000 ports) or huge (100 nodes, 1,000 services)" };
         var name = new Option<string?>("--name") { Description = "the topology name" };
-        var seed = new Option<int?>("--seed") { Description = "the seed (same options and seed: same text)" };
+        // Unsigned like every other verb's --seed: the generator reads the seed as 32 unsigned bits anyway.
+        var seed = new Option<uint?>("--seed") { Description = "the seed, 0 to 4294967295 (same options and seed: same text)" };
         var nodes = new Option<int?>("--nodes") { Description = "hosts" };
         var overlays = new Option<int?>("--overlays") { Description = "overlay networks besides ingress" };
         var services = new Option<int?>("--services") { Description = "replicated services" };
@@ -44,7 +45,7 @@ internal static class SynthCommand
             o = o with
             {
                 Name = parse.GetValue(name) ?? o.Name,
-                Seed = parse.GetValue(seed) ?? o.Seed,
+                Seed = parse.GetValue(seed) is { } s ? unchecked((int)s) : o.Seed,
                 Nodes = parse.GetValue(nodes) ?? o.Nodes,
                 Overlays = parse.GetValue(overlays) ?? o.Overlays,
                 Services = parse.GetValue(services) ?? o.Services,
@@ -60,9 +61,14 @@ internal static class SynthCommand
                 UserRules = parse.GetValue(rules) ?? o.UserRules,
             };
             if (o.Problem() is { } problem) throw new CliUsageException(problem);
-            var text = SyntheticTopology.Generate(o);
             var path = parse.GetValue(output);
-            if (string.IsNullOrEmpty(path))
+            // As for emit: an empty -o is a mistake (an unset variable), not a request for standard output.
+            if (path is { Length: 0 }) throw new CliUsageException("-o needs a file name (leave -o out to write to standard output)");
+            var text = SyntheticTopology.Generate(o, out var made);
+            // Expectations go only to ingress-published TCP ports; the text stays valid, but the count asked for is not met.
+            if (made < o.Expectations)
+                io.Error.WriteLine($"swarmdsl: note: --expectations {o.Expectations}: made {made}, one per published TCP port in ingress mode (the topology has no more); raise --ports for more");
+            if (path is null)
             {
                 io.Out.Write(text);
                 return Program.Ok;

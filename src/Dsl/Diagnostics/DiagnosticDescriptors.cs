@@ -31,7 +31,7 @@ public static class DiagnosticDescriptors
         "Reference a declared node, network or service, or declare it.");
     /// <summary>SWARM0008: an address outside the subnet it must belong to.</summary>
     public static readonly DiagnosticDescriptor AddressOutsideSubnet = new("SWARM0008", "Address outside its subnet", Severity.Error,
-        "Choose an address inside the subnet the message names (not its network or broadcast address).");
+        "Choose an address inside the subnet the message names (not its network or broadcast address); a node needs a unicast host address (not loopback, multicast, class E or in 0.0.0.0/8).");
     /// <summary>SWARM0009: two things share one address.</summary>
     public static readonly DiagnosticDescriptor AddressCollision = new("SWARM0009", "Address collision", Severity.Error,
         "Give each endpoint its own address.");
@@ -91,7 +91,7 @@ public static class DiagnosticDescriptors
         "Two tasks on one node cannot publish the same host-mode port and protocol; change the port or the placement.");
     /// <summary>SWARM0028: an invalid sysctl key or value.</summary>
     public static readonly DiagnosticDescriptor InvalidSysctl = new("SWARM0028", "Invalid sysctl", Severity.Error,
-        "Use a dotted sysctl key of letters, digits, '_' and '-' and a scalar value without spaces or quotes.");
+        "Use a dotted sysctl key under net. of letters, digits, '_' and '-' and a scalar value without spaces or quotes.");
     /// <summary>SWARM0029: a service with no replicas or no node to run on.</summary>
     public static readonly DiagnosticDescriptor NoPlacement = new("SWARM0029", "Service cannot be placed", Severity.Error,
         "Give the service a node to run on: fix placement.nodes, or declare nodes.");

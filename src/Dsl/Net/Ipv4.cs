@@ -45,6 +45,22 @@ public readonly record struct Ipv4Address(uint Value) : IComparable<Ipv4Address>
     /// <summary>Whether this is in 127.0.0.0/8.</summary>
     public bool IsLoopback => (Value >> 24) == 127;
 
+    /// <summary>
+    /// Why no host can send from this address on a wire, or null when it can: Linux drops such a source as martian
+    /// (ip_route_input_slow: 0.0.0.0/8, loopback, multicast, the limited broadcast, class E). One wording for a node's
+    /// underlay address and for an outside client.
+    /// </summary>
+    public string? WhyNoSource()
+    {
+        uint v = Value;
+        if (v == 0) return "0.0.0.0 is no source address";
+        if ((v >> 24) == 0) return "0.0.0.0/8 is no source address (martian)";
+        if (IsLoopback) return "a loopback address is no source on the wire (martian)";
+        if ((v >> 28) == 0xE) return "a multicast address is no source address (martian)";
+        if ((v >> 28) == 0xF) return v == uint.MaxValue ? "the limited broadcast is no source address (martian)" : "class E addresses are reserved (martian)";
+        return null;
+    }
+
     /// <inheritdoc/>
     public int CompareTo(Ipv4Address other) => Value.CompareTo(other.Value);
 

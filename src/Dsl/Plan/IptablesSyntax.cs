@@ -807,7 +807,9 @@ public static class IptablesSyntax
             if (mode == "random")
             {
                 if (!NextOption("--probability", out var neg, out var p, out error)) return false;
-                if (!double.TryParse(p, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var prob) || prob < 0 || prob > 1)
+                // double.TryParse takes "NaN" and "Infinity" whatever the style, and NaN fails every comparison: test the range
+                // so that NaN lands outside it.
+                if (!double.TryParse(p, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var prob) || !(prob >= 0 && prob <= 1))
                 {
                     error = "--probability '" + p + "' is not a number between 0 and 1";
                     return false;

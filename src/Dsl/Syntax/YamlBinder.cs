@@ -52,8 +52,9 @@ public sealed class YamlBinder
                 case "name": _t.Name = Name(e.Value, "topology name"); break;
                 case "underlay": BindUnderlay(e.Value); break;
                 case "nodes":
-                    // Written but empty: nothing could run and the outside client would have no underlay to stand on.
-                    if (e.Value is YamlScalar { IsNull: true } || e.Value is YamlMapping { Entries.Count: 0 })
+                    // Written but empty: nothing could run and the outside client would have no underlay to stand on. An entry
+                    // with a bad key was written (and reported), so it does not make the mapping empty.
+                    if (e.Value is YamlScalar { IsNull: true } || e.Value is YamlMapping { Entries.Count: 0, HasInvalidKeys: false })
                         _d.Report(DiagnosticDescriptors.MissingKey, e.Key.Span, "'nodes' is empty: a topology needs at least one node (e.g. manager: { address: 10.7.191.10/24, role: manager })");
                     ForEachNamed(e.Value, "nodes", BindNode);
                     break;
@@ -319,6 +320,13 @@ public sealed class YamlBinder
                 _d.Report(DiagnosticDescriptors.InvalidSysctl, e.Key.Span, $"'{key}' is not a sysctl key (dotted words such as net.core.rmem_max)");
                 continue;
             }
+            // apply.sh runs as root: kernel.core_pattern or kernel.modprobe would be code execution, vm.* and fs.* the whole
+            // machine's business. A networking topology sets networking keys only.
+            if (!key.StartsWith("net.", StringComparison.Ordinal))
+            {
+                _d.Report(DiagnosticDescriptors.InvalidSysctl, e.Key.Span, $"'{key}' is not a networking sysctl: SwarmDsl is a networking toolkit and sets only keys under net. (such as net.core.rmem_max); set other kernel parameters outside the topology");
+                continue;
+            }
             var v = ScalarText(e.Value, "a sysctl value");
             if (v is null) continue;
             if (!IsSysctlValue(v.Value.Value))
@@ -558,6 +566,12 @@ public sealed class YamlBinder
         if (!subnet && (c.PrefixLength == 0 || c.PrefixLength > 32 || (c.PrefixLength <= 30 && (c.Address == c.Network || c.Address == c.Broadcast))))
         {
             _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, t.Value.Span, $"'{t.Value.Value}' is the network or broadcast address of its subnet (or has /0): use a host address");
+            return null;
+        }
+        // A node's address is a source on the underlay: one Linux drops as martian would carry no VXLAN and no client.
+        if (!subnet && c.Address.WhyNoSource() is { } why)
+        {
+            _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, t.Value.Span, $"'{t.Value.Value}' is not a usable host address: {why}; use a unicast address such as 10.7.191.10/24");
             return null;
         }
         return new Located<Ipv4Cidr>(c, t.Value.Span);

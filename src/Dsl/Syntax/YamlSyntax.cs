@@ -56,10 +56,20 @@ public sealed class YamlEntry
 /// <summary>A mapping, in the order its keys were written.</summary>
 public sealed class YamlMapping : YamlNode
 {
-    internal YamlMapping(IReadOnlyList<YamlEntry> entries, SourceSpan span) : base(span) => Entries = entries;
+    internal YamlMapping(IReadOnlyList<YamlEntry> entries, SourceSpan span, bool hasInvalidKeys = false) : base(span)
+    {
+        Entries = entries;
+        HasInvalidKeys = hasInvalidKeys;
+    }
 
     /// <summary>The entries in document order (duplicates were reported and dropped).</summary>
     public IReadOnlyList<YamlEntry> Entries { get; }
+
+    /// <summary>
+    /// Whether an entry was dropped because its key is not a plain name (reported as SWARM0003): such a mapping was written
+    /// with entries, so it is not "empty" even when <see cref="Entries"/> is.
+    /// </summary>
+    public bool HasInvalidKeys { get; }
 
     /// <summary>The entry for <paramref name="key"/>, if present.</summary>
     public YamlEntry? Find(string key)

@@ -29,6 +29,18 @@ public static class YamlSyntaxReader
         // A leading BOM is legal YAML (editors on Windows write one), but YamlDotNet reading a string takes it for text and
         // turns the first line into a junk key. It occupies no column, so dropping it keeps every position right.
         if (text.Length > 0 && text[0] == '\uFEFF') text = text.Substring(1);
+        // YAML allows only printable characters (1.2 §5.1); YamlDotNet drops a NUL silently (a key "b\0" became "b") and
+        // trips over other control characters with unclear messages, so the first one is reported where it is.
+        var bad = FindNonPrintable(text);
+        if (bad is { } b)
+        {
+            var what = b.Char == 0 ? "a NUL character"
+                : b.Char < 0x20 || b.Char is >= 0x7F and <= 0x9F ? "the control character U+" + b.Char.ToString("X4", CultureInfo.InvariantCulture)
+                : "the character U+" + b.Char.ToString("X4", CultureInfo.InvariantCulture);
+            diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, b.Line, b.Column),
+                what + " is not allowed in YAML (only printable characters are): remove it");
+            return null;
+        }
         // A tab used for indentation gets a clearer message from us than from YamlDotNet.
         var tab = FindIndentationTab(text);
         if (tab is { } t)
@@ -75,6 +87,30 @@ public static class YamlSyntaxReader
         return m.Length == 0 ? "syntax error" : char.ToLowerInvariant(m[0]) + m.Substring(1);
     }
 
+    /// <summary>
+    /// The first character outside YAML's printable set (tab, LF, CR, U+0020–U+007E, NEL, U+00A0–U+D7FF, U+E000–U+FFFD and
+    /// paired surrogates), with its line and column (a surrogate pair is one column).
+    /// </summary>
+    private static (int Line, int Column, int Char)? FindNonPrintable(string text)
+    {
+        int line = 1, col = 1;
+        for (int i = 0; i < text.Length; i++)
+        {
+            var ch = text[i];
+            if (ch == '\n') { line++; col = 1; continue; }
+            bool printable = ch == '\t' || ch == '\r' || ch is >= ' ' and <= '~' || ch == '\u0085'
+                || ch is >= '\u00A0' and <= '\uD7FF' || ch is >= '\uE000' and <= '\uFFFD';
+            if (!printable && char.IsHighSurrogate(ch) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+                printable = true;
+            }
+            if (!printable) return (line, col, ch);
+            col++;
+        }
+        return null;
+    }
+
     private static (int Line, int Column)? FindIndentationTab(string text)
     {
         int line = 1, col = 1;
@@ -108,6 +144,7 @@ public static class YamlSyntaxReader
         public List<YamlEntry> Entries = new();
         public List<YamlNode> Items = new();
         public YamlScalar? PendingKey;
+        public bool HasInvalidKeys;
         public HashSet<string> Keys = new(StringComparer.Ordinal);
     }
 
@@ -171,7 +208,7 @@ public static class YamlSyntaxReader
                     relocated++;
                     var entries = new List<YamlEntry>(m.Entries.Count);
                     foreach (var e in m.Entries) entries.Add(new YamlEntry((YamlScalar)AtAlias(e.Key, at), AtAlias(e.Value, at)));
-                    return new YamlMapping(entries, at);
+                    return new YamlMapping(entries, at, m.HasInvalidKeys);
                 }
                 case YamlSequence q:
                 {
@@ -207,6 +244,7 @@ public static class YamlSyntaxReader
                 {
                     diagnostics.Report(DiagnosticDescriptors.WrongType, node.Span, "a mapping key must be a plain name, not " + node.KindName);
                     top.PendingKey = new YamlScalar("\0invalid", true, node.Span);
+                    top.HasInvalidKeys = true;
                     return true;
                 }
                 top.PendingKey = key;
@@ -280,7 +318,7 @@ public static class YamlSyntaxReader
                     var f = stack.Pop();
                     var end = SpanOf(ev);
                     var span = new SourceSpan(file, f.Start.StartLine, f.Start.StartColumn, end.EndLine, end.EndColumn);
-                    YamlNode node = f.IsMapping ? new YamlMapping(f.Entries, span) : new YamlSequence(f.Items, span);
+                    YamlNode node = f.IsMapping ? new YamlMapping(f.Entries, span, f.HasInvalidKeys) : new YamlSequence(f.Items, span);
                     if (f.Anchor is not null) anchors[f.Anchor] = node;
                     Add(node);
                     break;

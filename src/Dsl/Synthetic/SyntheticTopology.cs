@@ -26,11 +26,22 @@ public static class SyntheticTopology
 
     /// <summary>Generates the YAML text of the topology <paramref name="options"/> describe.</summary>
     /// <exception cref="ArgumentException">The options cannot make a valid topology (see <see cref="SyntheticTopologyOptions.Problem"/>).</exception>
-    public static string Generate(SyntheticTopologyOptions options)
+    public static string Generate(SyntheticTopologyOptions options) => Generate(options, out _);
+
+    /// <summary>
+    /// Generates the YAML text of the topology <paramref name="options"/> describe; <paramref name="expectations"/> is how
+    /// many <c>expect</c> entries it has: <see cref="SyntheticTopologyOptions.Expectations"/>, or fewer when the topology
+    /// has fewer published TCP ports in ingress mode (one entry each).
+    /// </summary>
+    /// <exception cref="ArgumentException">The options cannot make a valid topology (see <see cref="SyntheticTopologyOptions.Problem"/>).</exception>
+    public static string Generate(SyntheticTopologyOptions options, out int expectations)
     {
         if (options is null) throw new ArgumentNullException(nameof(options));
         if (options.Problem() is { } problem) throw SyntheticTopologyOptions.Invalid(problem);
-        return new Writer(options).Write();
+        var writer = new Writer(options);
+        var text = writer.Write();
+        expectations = writer.Expectations;
+        return text;
     }
 
     /// <summary>The name of node <paramref name="index"/> (0-based).</summary>
@@ -61,6 +72,9 @@ public static class SyntheticTopology
         private readonly SyntheticTopologyOptions _o;
         private readonly SplitMix _rng;
         private readonly StringBuilder _sb = new();
+
+        /// <summary>The expect entries written.</summary>
+        public int Expectations;
 
         public Writer(SyntheticTopologyOptions options)
         {
@@ -226,6 +240,7 @@ public static class SyntheticTopology
                     written++;
                 }
             }
+            Expectations = written;
         }
 
         private void Line(string text) => _sb.Append(text).Append('\n');

@@ -436,11 +436,7 @@ public sealed class Simulation
     /// </summary>
     private string? WhyNotAClient(Ipv4Address a)
     {
-        uint v = a.Value;
-        if (v == 0) return "0.0.0.0 is no source address";
-        if (a.IsLoopback) return "a loopback address is no source on the wire (martian)";
-        if ((v >> 28) == 0xE) return "a multicast address is no source address (martian)";
-        if ((v >> 28) == 0xF) return v == uint.MaxValue ? "the limited broadcast is no source address (martian)" : "class E addresses are reserved (martian)";
+        if (a.WhyNoSource() is { } martian) return martian;
         var underlay = Cluster.Plan.Underlay.Subnet;
         if (underlay.PrefixLength < 31 && underlay.Contains(a) && (a == underlay.Broadcast || a == underlay.Network))
             return "it is the underlay subnet's " + (a == underlay.Broadcast ? "broadcast" : "network") + " address";

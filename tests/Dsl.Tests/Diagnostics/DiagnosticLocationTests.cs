@@ -111,6 +111,11 @@ public class DiagnosticLocationTests
         // ---- SWARM0008 address outside its subnet ----
         new("SWARM0008", "node outside the underlay subnet", With("underlay: { subnet: 10.0.0.0/25 }\n").Replace("10.0.0.2/24", "10.0.0.200/24"), 5, 17, "outside the underlay subnet 10.0.0.0/25"),
         new("SWARM0008", "node address is the network address", Base.Replace("10.0.0.2/24", "10.0.0.0/24"), 5, 17, "network or broadcast address"),
+        new("SWARM0008", "node address on loopback", Base.Replace("10.0.0.2/24", "127.0.0.5/8"), 5, 17, "'127.0.0.5/8' is not a usable host address: a loopback address is no source on the wire (martian)"),
+        new("SWARM0008", "node address multicast", Base.Replace("10.0.0.2/24", "224.1.1.1/24"), 5, 17, "not a usable host address: a multicast address is no source address (martian)"),
+        new("SWARM0008", "node address class E", Base.Replace("10.0.0.2/24", "240.0.0.1/24"), 5, 17, "not a usable host address: class E addresses are reserved (martian)"),
+        new("SWARM0008", "node address in 0.0.0.0/8", Base.Replace("10.0.0.2/24", "0.0.0.5/8"), 5, 17, "not a usable host address: 0.0.0.0/8 is no source address (martian)"),
+        new("SWARM0008", "node address the limited broadcast", Base.Replace("10.0.0.2/24", "255.255.255.255/32"), 5, 17, "not a usable host address: the limited broadcast is no source address (martian)"),
         new("SWARM0008", "gateway outside the subnet", Base.Replace("subnet: 10.1.0.0/24 }", "subnet: 10.1.0.0/24, gateway: 10.2.0.1 }"), 7, 59, "gateway 10.2.0.1 is not a host address of subnet 10.1.0.0/24"),
         new("SWARM0008", "pinned task address outside the network", With("    tasks: [{ node: a, address: 10.9.9.9 }]\n"), 11, 33, "10.9.9.9 is not a host address of network 'front'"),
         new("SWARM0008", "pinned vip is the broadcast address", With("    vip: 10.1.0.255\n"), 11, 10, "10.1.0.255 is not a host address"),
@@ -198,6 +203,8 @@ public class DiagnosticLocationTests
         // ---- SWARM0028 invalid sysctl ----
         new("SWARM0028", "key without a dot", With("tuning:\n  sysctls:\n    somaxconn: 1024\n"), 13, 5, "is not a sysctl key"),
         new("SWARM0028", "value with shell syntax", With("tuning:\n  sysctls:\n    net.core.somaxconn: \"$(reboot)\"\n"), 13, 25, "sysctl value '$(reboot)'"),
+        new("SWARM0028", "kernel.modprobe (code execution as root from apply.sh)", With("tuning:\n  sysctls:\n    kernel.modprobe: /tmp/evil\n"), 13, 5, "'kernel.modprobe' is not a networking sysctl"),
+        new("SWARM0028", "node sysctl kernel.core_pattern", Base.Replace("a: { address: 10.0.0.1/24 }", "a: { address: 10.0.0.1/24, sysctls: { kernel.core_pattern: /tmp/core } }"), 4, 41, "only keys under net."),
         new("SWARM0028", "node sysctl with a space in the key", Base.Replace("a: { address: 10.0.0.1/24 }", "a: { address: 10.0.0.1/24, sysctls: { \"net.core x\": 1 } }"), 4, 41, "is not a sysctl key"),
 
         // ---- SWARM0029 no placement ----
@@ -345,5 +352,70 @@ public class ByteOrderMarkTests
         var broken = TestInput.Compile("\uFEFFversion: 1\nname: t\nservcies: {}\n");
         var d = Assert.Single(broken.Diagnostics);
         Assert.Equal(("SWARM0002", 3, 1), (d.Id, d.Span.StartLine, d.Span.StartColumn));
+    }
+}
+
+/// <summary>An entry whose key is not a plain name is reported as such; the mapping it stood in is not also "empty".</summary>
+public class InvalidKeyIsNotAnAbsentEntryTests
+{
+    [Theory]
+    [InlineData("nodes:\n  ? [a, b]\n  : {address: 10.0.0.1/24}\n", 4, 5, "a mapping key must be a plain name, not a list")]
+    [InlineData("nodes:\n  ~: {address: 10.0.0.1/24}\n", 4, 3, "a mapping key must be a plain name, not null")]
+    [InlineData("nodes: { a: { address: 10.0.0.1/24 } }\nnetworks:\n  ~: { driver: bridge, subnet: 10.1.0.0/16 }\n", 5, 3, "a mapping key must be a plain name, not null")]
+    [InlineData("nodes: { a: { address: 10.0.0.1/24 } }\nservices:\n  ? { x: 1 }\n  : { networks: [] }\n", 5, 5, "a mapping key must be a plain name, not a mapping")]
+    public void The_only_entry_with_a_bad_key_gives_one_diagnostic(string tail, int line, int column, string message)
+    {
+        var result = TestInput.Compile("version: 1\nname: t\n" + tail);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("SWARM0003", line, column), (d.Id, d.Span.StartLine, d.Span.StartColumn));
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_empty_nodes_mapping_is_still_empty()
+    {
+        var result = TestInput.Compile("version: 1\nname: t\nnodes: {}\n");
+        Assert.Equal("SWARM0005", Assert.Single(result.Diagnostics).Id);
+    }
+}
+
+/// <summary>YAML 1.2 allows only printable characters in a stream (§5.1): anything else is one located SWARM0001, nothing compiled.</summary>
+public class NonPrintableCharacterTests
+{
+    private const string Nodes = "version: 1\nname: t\nnodes:\n  a: {address: 10.0.0.1/24}\n";
+
+    [Theory]
+    [InlineData(Nodes + "  b\0: {address: 10.0.0.2/24}\n", 5, 4, "a NUL character is not allowed in YAML")]
+    [InlineData("version: 1\nname: a\0b\nnodes:\n  a: {address: 10.0.0.1/24}\n", 2, 8, "a NUL character is not allowed in YAML")]
+    [InlineData(Nodes + "# a comment \0 is no place either\n", 5, 13, "a NUL character is not allowed in YAML")]
+    [InlineData(Nodes + "  b\u0007: {address: 10.0.0.2/24}\n", 5, 4, "the control character U+0007 is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: \"10.0.0.2/24\u001b\"}\n", 5, 28, "the control character U+001B is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\u007f\"}\n", 5, 41, "U+007F is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\u0090\"}\n", 5, 41, "U+0090 is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\uFFFE\"}\n", 5, 41, "U+FFFE is not allowed in YAML")]
+    public void A_character_yaml_forbids_is_a_located_error(string yaml, int line, int column, string message)
+    {
+        var result = TestInput.Compile(yaml);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("SWARM0001", line, column), (d.Id, d.Span.StartLine, d.Span.StartColumn));
+        Assert.Contains(message, d.Message, StringComparison.Ordinal);
+        Assert.Null(result.Topology);
+    }
+
+    [Fact]
+    public void A_lone_surrogate_is_a_located_error()
+    {
+        // Not in [InlineData]: attribute metadata cannot hold half a surrogate pair.
+        A_character_yaml_forbids_is_a_located_error(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\uD800\"}\n", 5, 41, "U+D800 is not allowed in YAML");
+    }
+
+    [Theory]
+    [InlineData("name: \"t\"\t# a tab outside indentation\n")]
+    [InlineData("name: t\r\n")]
+    [InlineData("name: t # é ü — 😀 \u0085\n")]
+    public void Printable_characters_are_accepted(string line)
+    {
+        var result = TestInput.Compile("version: 1\n" + line + "nodes:\n  a: {address: 10.0.0.1/24}\n");
+        Assert.DoesNotContain(result.Diagnostics, d => d.Id == "SWARM0001");
     }
 }

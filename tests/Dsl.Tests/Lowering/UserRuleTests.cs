@@ -62,6 +62,7 @@ public class UserRuleTests
     [InlineData("--dport 22 -j ACCEPT")]
     [InlineData("-m bogus -j ACCEPT")]
     [InlineData("-A DOCKER-USER -j ACCEPT")]
+    [InlineData("-m statistic --mode random --probability NaN -j ACCEPT")]
     public void Unparsable_rules_are_located_errors(string rule)
     {
         // The wording comes from the rule parser; lowering locates it and names the rule.

@@ -155,6 +155,8 @@ public class IptablesSyntaxTests
     [InlineData("-m statistic --mode nth --every 3 -j DROP", "needs --packet")]
     [InlineData("-m statistic --mode nth --every 3 --packet 3 -j DROP", "--packet")]
     [InlineData("-m statistic --mode random --probability 2 -j DROP", "between 0 and 1")]
+    [InlineData("-m statistic --mode random --probability NaN -j DROP", "between 0 and 1")]
+    [InlineData("-m statistic --mode random --probability Infinity -j DROP", "between 0 and 1")]
     [InlineData("-p tcp -m multiport --dports 1:5 -j DROP", "ranges")]
     [InlineData("-p tcp -m multiport --ports 5 -j DROP", "--ports")]
     [InlineData("-p icmp --icmp-type 3/1 -j DROP", "not supported")]

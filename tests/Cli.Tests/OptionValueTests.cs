@@ -1,0 +1,70 @@
+using System;
+using System.IO;
+
+namespace SwarmDsl.Tests;
+
+/// <summary>
+/// Values the command line refuses are usage errors in the tool's own words (exit 2, one line, no .NET type names), and
+/// values it cannot honour in full are said, not silently changed (all found by a black-box tester).
+/// </summary>
+public class OptionValueTests
+{
+    private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
+
+    private static void UsageError(string[] args, string line)
+    {
+        var (exit, stdout, stderr) = Run(args);
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Equal(new[] { line, "Run 'swarmdsl --help' for usage." }, stderr.TrimEnd('\n').Split('\n'));
+    }
+
+    public static TheoryData<string[], string> Refused => new()
+    {
+        { new[] { "synth", "--seed", "99999999999999999999" }, "swarmdsl: error: --seed must be a whole number from 0 to 4294967295, not '99999999999999999999'" },
+        { new[] { "synth", "--nodes", "many" }, "swarmdsl: error: --nodes must be a whole number from -2147483648 to 2147483647, not 'many'" },
+        { new[] { "trace", "EXAMPLE", "--from", "external", "--to", "manager:8080/tcp", "--count", "1.5" }, "swarmdsl: error: --count must be a whole number from -2147483648 to 2147483647, not '1.5'" },
+        { new[] { "show", "EXAMPLE", "manager", "--after", "soon", "--", "ip", "addr" }, "swarmdsl: error: --after must be a number, not 'soon'" },
+        { new[] { "show", "EXAMPLE", "manager", "--possible-cpus", "0-3", "--", "ip", "-d", "link", "show" }, "swarmdsl: error: --possible-cpus must be a whole number from 1 to 4096, not '0-3'" },
+        { new[] { "show", "EXAMPLE", "manager", "--possible-cpus", "0", "--", "ip", "-d", "link", "show" }, "swarmdsl: error: --possible-cpus must be a whole number from 1 to 4096, not '0'" },
+        { new[] { "show", "EXAMPLE", "manager", "--possible-cpus", "-1", "--", "ip", "-d", "link", "show" }, "swarmdsl: error: --possible-cpus must be a whole number from 1 to 4096, not '-1'" },
+        { new[] { "show", "EXAMPLE", "manager", "--possible-cpus", "999999999", "--", "ip", "-d", "link", "show" }, "swarmdsl: error: --possible-cpus must be a whole number from 1 to 4096, not '999999999'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refused))]
+    public void A_number_the_option_cannot_take_is_a_usage_error_in_our_words(string[] args, string line)
+        => UsageError(Array.ConvertAll(args, a => a == "EXAMPLE" ? Paths.Example : a), line);
+
+    [Fact]
+    public void Possible_cpus_in_range_sets_the_veth_queues()
+    {
+        var (exit, stdout, stderr) = Run("show", Paths.Example, "manager", "--possible-cpus", "4096", "--", "ip", "-d", "link", "show", "veth157550a");
+        Assert.Equal((0, ""), (exit, stderr));
+        Assert.Contains("numtxqueues 4096 numrxqueues 4096", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Synth_to_an_empty_output_path_is_a_usage_error_as_for_emit()
+    {
+        var (exit, stdout, stderr) = Run("synth", "-o", "");
+        Assert.Equal((2, ""), (exit, stdout));
+        Assert.Equal("swarmdsl: error: -o needs a file name (leave -o out to write to standard output)\n", stderr);
+    }
+
+    [Fact]
+    public void Synth_says_when_it_makes_fewer_expectations_than_asked()
+    {
+        var (exit, stdout, stderr) = Run("synth", "--expectations", "200");
+        Assert.Equal(0, exit);
+        var made = stdout.Split("\n  - { from: external, ").Length - 1;
+        Assert.True(made is > 0 and < 200, stdout);
+        Assert.Equal($"swarmdsl: note: --expectations 200: made {made}, one per published TCP port in ingress mode (the topology has no more); raise --ports for more\n", stderr);
+    }
+
+    [Fact]
+    public void Synth_is_quiet_when_it_makes_the_expectations_asked()
+    {
+        var (exit, _, stderr) = Run("synth");
+        Assert.Equal((0, ""), (exit, stderr));
+    }
+}
