@@ -131,10 +131,38 @@ public static class SwarmLowering
             var lowered = PerNode(_t.Nodes.Count, i => LowerNode(_t.Nodes[i]));
             var hosts = _t.Nodes.Select((n, i) => (Node: n, Namespaces: lowered[i])).ToList();
             ApplyUserRules(hosts);
+            CheckSysctlDevices(hosts);
             // Each host's namespaces are built from its own builders (what they share was made before): in parallel too.
             var plans = PerNode(hosts.Count, i => new HostPlan(hosts[i].Node.Name, hosts[i].Node.Hostname, hosts[i].Node.Address, hosts[i].Node.Interface,
                 hosts[i].Namespaces.Select(ns => ns.Build()).ToEquatableArray(), hosts[i].Node.Span));
             return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
+        }
+
+        // A sysctl naming a device (net.ipv4.conf.<dev>.rp_filter, …) that a node's host namespace will not have: `sysctl -w`
+        // fails there when apply.sh runs. Said once per declaration, for the first such node.
+        private void CheckSysctlDevices(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        {
+            foreach (var s in _t.Sysctls)
+            {
+                if (SysctlDevice(s.Key) is not { } device || device is "all" or "default" or "lo") continue;
+                foreach (var (node, namespaces) in hosts)
+                {
+                    if (s.Node is not null && s.Node != node.Name) continue;
+                    var host = namespaces.FirstOrDefault(ns => ns.Kind == NamespaceKind.Host);
+                    if (host is null || device == node.Interface || host.Devices.Any(d => d.Name == device)) continue;
+                    _d.Report(DiagnosticDescriptors.SysctlDeviceMissing, s.Span,
+                        $"sysctl {s.Key}: node '{node.Name}' has no device '{device}' in its host namespace (its underlay interface is {node.Interface}), so `sysctl -w` fails there when apply.sh runs",
+                        Severity.Warning);
+                    break;
+                }
+            }
+        }
+
+        // The device of a per-device key: net.ipv4|ipv6.conf|neigh.<device>.<setting>.
+        private static string? SysctlDevice(string key)
+        {
+            var parts = key.Split('.');
+            return parts.Length == 5 && parts[0] == "net" && parts[1] is "ipv4" or "ipv6" && parts[2] is "conf" or "neigh" ? parts[3] : null;
         }
 
         // One result per node, each in its own slot (so the same in any order), on the options' threads from 8 nodes up: below
