@@ -26,11 +26,10 @@ internal static class NumberOptions
         var what = m.Groups["type"].Value switch
         {
             "Byte" => Whole(byte.MinValue, byte.MaxValue),
-            "Int16" => Whole(short.MinValue, short.MaxValue),
+            // A signed option's own check names its range (--count 1 to 28232, --nodes 1 to 10000), not the type's.
+            "Int16" or "Int32" or "Int64" => "a whole number",
             "UInt16" => Whole(ushort.MinValue, ushort.MaxValue),
-            "Int32" => Whole(int.MinValue, int.MaxValue),
             "UInt32" => Whole(uint.MinValue, uint.MaxValue),
-            "Int64" => Whole(long.MinValue, long.MaxValue),
             "UInt64" => "a whole number from 0 to " + ulong.MaxValue.ToString(CultureInfo.InvariantCulture),
             "Single" or "Double" or "Decimal" => "a number",
             _ => null,

@@ -21,8 +21,8 @@ public class OptionValueTests
     public static TheoryData<string[], string> Refused => new()
     {
         { new[] { "synth", "--seed", "99999999999999999999" }, "swarmdsl: error: --seed must be a whole number from 0 to 4294967295, not '99999999999999999999'" },
-        { new[] { "synth", "--nodes", "many" }, "swarmdsl: error: --nodes must be a whole number from -2147483648 to 2147483647, not 'many'" },
-        { new[] { "trace", "EXAMPLE", "--from", "external", "--to", "manager:8080/tcp", "--count", "1.5" }, "swarmdsl: error: --count must be a whole number from -2147483648 to 2147483647, not '1.5'" },
+        { new[] { "synth", "--nodes", "many" }, "swarmdsl: error: --nodes must be a whole number, not 'many'" },
+        { new[] { "trace", "EXAMPLE", "--from", "external", "--to", "manager:8080/tcp", "--count", "1.5" }, "swarmdsl: error: --count must be a whole number, not '1.5'" },
         { new[] { "show", "EXAMPLE", "manager", "--after", "soon", "--", "ip", "addr" }, "swarmdsl: error: --after must be a number, not 'soon'" },
         { new[] { "show", "EXAMPLE", "manager", "--possible-cpus", "0-3", "--", "ip", "-d", "link", "show" }, "swarmdsl: error: --possible-cpus must be a whole number from 1 to 4096, not '0-3'" },
         { new[] { "show", "EXAMPLE", "manager", "--possible-cpus", "0", "--", "ip", "-d", "link", "show" }, "swarmdsl: error: --possible-cpus must be a whole number from 1 to 4096, not '0'" },

@@ -115,7 +115,7 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor SysctlNotSimulated = new("SWARM0043", "Sysctl not simulated", Severity.Warning,
         "Know that trace, reach and expect: behave as if the sysctl were unset; state what it changes in an expectation of its own only when the simulation models it.");
 
-    /// <summary>SWARM0044: a sysctl naming a device the node's host namespace will not have.</summary>
+    /// <summary>SWARM0044: a sysctl naming a device the node's host namespace will not have (apply.sh skips it).</summary>
     public static readonly DiagnosticDescriptor SysctlDeviceMissing = new("SWARM0044", "Sysctl names a missing device", Severity.Warning,
         "Name a device the node has (its underlay interface, docker_gwbridge, a bridge network's device), or all/default; set it per node under nodes.<name>.sysctls when only some nodes have it.");
 

@@ -138,8 +138,9 @@ public static class SwarmLowering
             return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
         }
 
-        // A sysctl naming a device (net.ipv4.conf.<dev>.rp_filter, …) that a node's host namespace will not have: `sysctl -w`
-        // fails there when apply.sh runs. Said once per declaration, for the first such node.
+        // A sysctl naming a device (net.ipv4.conf.<dev>.rp_filter, …) that a node's host namespace will not have: apply.sh finds
+        // no such key there and skips it with a warning, so the setting is silently never made. Said once per declaration, for
+        // the first such node.
         private void CheckSysctlDevices(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
         {
             foreach (var s in _t.Sysctls)
@@ -151,7 +152,7 @@ public static class SwarmLowering
                     var host = namespaces.FirstOrDefault(ns => ns.Kind == NamespaceKind.Host);
                     if (host is null || device == node.Interface || host.Devices.Any(d => d.Name == device)) continue;
                     _d.Report(DiagnosticDescriptors.SysctlDeviceMissing, s.Span,
-                        $"sysctl {s.Key}: node '{node.Name}' has no device '{device}' in its host namespace (its underlay interface is {node.Interface}), so `sysctl -w` fails there when apply.sh runs",
+                        $"sysctl {s.Key}: node '{node.Name}' has no device '{device}' in its host namespace (its underlay interface is {node.Interface}), so apply.sh skips it there with a warning and the setting is never made",
                         Severity.Warning);
                     break;
                 }

@@ -89,20 +89,21 @@ public static class YamlSyntaxReader
 
     /// <summary>
     /// The first character outside YAML's printable set (tab, LF, CR, U+0020–U+007E, NEL, U+00A0–U+D7FF, U+E000–U+FFFD and
-    /// paired surrogates), with its line and column (a surrogate pair is one column).
+    /// paired surrogates), with its line and column counted as YamlDotNet counts them (<see cref="LineBreak"/>; a surrogate
+    /// pair is two columns), so that it names the place every other diagnostic would.
     /// </summary>
     private static (int Line, int Column, int Char)? FindNonPrintable(string text)
     {
         int line = 1, col = 1;
         for (int i = 0; i < text.Length; i++)
         {
+            if (LineBreak(text, i) is > 0 and var width) { line++; col = 1; i += width - 1; continue; }
             var ch = text[i];
-            if (ch == '\n') { line++; col = 1; continue; }
-            bool printable = ch == '\t' || ch == '\r' || ch is >= ' ' and <= '~' || ch == '\u0085'
-                || ch is >= '\u00A0' and <= '\uD7FF' || ch is >= '\uE000' and <= '\uFFFD';
+            bool printable = ch == '\t' || ch is >= ' ' and <= '~' || ch is >= '\u00A0' and <= '\uD7FF' || ch is >= '\uE000' and <= '\uFFFD';
             if (!printable && char.IsHighSurrogate(ch) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
             {
                 i++;
+                col++;
                 printable = true;
             }
             if (!printable) return (line, col, ch);
@@ -115,18 +116,28 @@ public static class YamlSyntaxReader
     {
         int line = 1, col = 1;
         bool atIndent = true;
-        foreach (var ch in text)
+        for (int i = 0; i < text.Length; i++)
         {
-            if (ch == '\n') { line++; col = 1; atIndent = true; continue; }
+            if (LineBreak(text, i) is > 0 and var width) { line++; col = 1; atIndent = true; i += width - 1; continue; }
+            var ch = text[i];
             if (atIndent)
             {
                 if (ch == '\t') return (line, col);
-                if (ch != ' ' && ch != '\r' && ch != '\uFEFF') atIndent = false;
+                if (ch != ' ' && ch != '\uFEFF') atIndent = false;
             }
             col++;
         }
         return null;
     }
+
+    // The length of the line break at text[i] (CR LF is one break), 0 where there is none: YamlDotNet ends lines at CR, LF,
+    // NEL, LS and PS, and the lines counted here must be its lines.
+    private static int LineBreak(string text, int i) => text[i] switch
+    {
+        '\r' => i + 1 < text.Length && text[i + 1] == '\n' ? 2 : 1,
+        '\n' or '\u0085' or '\u2028' or '\u2029' => 1,
+        _ => 0,
+    };
 
     private sealed class LocatedYamlException : Exception
     {

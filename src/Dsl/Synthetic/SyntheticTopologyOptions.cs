@@ -114,7 +114,8 @@ public sealed record SyntheticTopologyOptions
     /// <inheritdoc/>
     public override string ToString() => string.Format(System.Globalization.CultureInfo.InvariantCulture,
         "{0}: {1} nodes, {2} overlays, {3} services, {4} tasks, {5} global services, {6} published ports (seed {7})",
-        Name, Nodes, Overlays, Services, Tasks, GlobalServices, PublishedPorts, Seed);
+        // Unsigned, as synth --seed takes it (the generator reads the seed's 32 bits unsigned): the header's seed reproduces the text.
+        Name, Nodes, Overlays, Services, Tasks, GlobalServices, PublishedPorts, unchecked((uint)Seed));
 
     internal static ArgumentException Invalid(string problem) => new(problem, "options");
 }

@@ -167,7 +167,15 @@ public class LabPartsTests
         // made otherwise.
         var refused = SwarmCompiler.Compile("t.swarm.yaml", "version: 1\nname: t\nnodes: { n1: { address: 10.20.0.1/24 } }\ntuning: { sysctls: { kernel.printk_ratelimit_burst: 11 } }\n");
         Assert.Contains(refused.Diagnostics, d => d.Id == "SWARM0028");
-        Assert.Null(LabUp.MachineWideSysctl(With("net.ipv4.tcp_keepalive_time: 600")));
+        var plan = With("net.ipv4.tcp_keepalive_time: 600");
+        Assert.Null(LabUp.MachineWideSysctl(plan));
+        // A plan made otherwise, with a key of the whole machine in its host namespace: refused, naming key and node.
+        var host = plan.Hosts[0];
+        var ns = host.Namespaces[0];
+        var kernel = new SysctlPlan("kernel.printk_ratelimit_burst", "11", false, ns.Span);
+        var made = plan with { Hosts = new[] { host with { Namespaces = new[] { ns with { Sysctls = ns.Sysctls.Append(kernel).ToEquatableArray() } }
+            .Concat(host.Namespaces.Skip(1)).ToEquatableArray() } }.ToEquatableArray() };
+        Assert.Contains("the lab cannot set kernel.printk_ratelimit_burst on node n1", LabUp.MachineWideSysctl(made), StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -395,6 +395,10 @@ public class NonPrintableCharacterTests
     [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\u007f\"}\n", 5, 41, "U+007F is not allowed in YAML")]
     [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\u0090\"}\n", 5, 41, "U+0090 is not allowed in YAML")]
     [InlineData(Nodes + "  b: {address: 10.0.0.2/24, hostname: \"h\uFFFE\"}\n", 5, 41, "U+FFFE is not allowed in YAML")]
+    // Located as YamlDotNet locates: lines end at a lone CR (and NEL), and a character beyond U+FFFF takes two columns.
+    [InlineData("version: 1\rname: t\rnodes:\r  a: {address: 10.0.0.1/24}\r  b\u0007: {address: 10.0.0.2/24}\r", 5, 4, "U+0007 is not allowed in YAML")]
+    [InlineData("version: 1\r\nname: t\u0085nodes:\n  a: {address: 10.0.0.1/24}\r\n  b\u0007: {address: 10.0.0.2/24}\n", 5, 4, "U+0007 is not allowed in YAML")]
+    [InlineData(Nodes + "  b: {hostname: \"\U0001F600\", address: 10.0.0.2/24}\u0001\n", 5, 44, "U+0001 is not allowed in YAML")]
     public void A_character_yaml_forbids_is_a_located_error(string yaml, int line, int column, string message)
     {
         var result = TestInput.Compile(yaml);

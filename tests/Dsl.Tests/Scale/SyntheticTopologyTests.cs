@@ -10,6 +10,15 @@ namespace SwarmDsl.Tests.Scale;
 /// <summary>The synthetic topology generator: deterministic, and what it writes is valid and has exactly the shape asked for.</summary>
 public class SyntheticTopologyTests
 {
+    [Fact]
+    public void The_header_names_the_seed_as_synth_takes_it()
+    {
+        // synth --seed is unsigned: a seed above 2^31 must read back as itself, not as a negative number --seed refuses.
+        var options = SyntheticTopologyOptions.Preset("small")! with { Seed = unchecked((int)4294967295u) };
+        Assert.Contains("(seed 4294967295)", options.ToString(), StringComparison.Ordinal);
+        Assert.Contains("(seed 4294967295)", SyntheticTopology.Generate(options), StringComparison.Ordinal);
+    }
+
     private static PlanCompilationResult CompileToPlan(SyntheticTopologyOptions options)
         => SwarmCompiler.CompileToPlan(options.Name + ".swarm.yaml", SyntheticTopology.Generate(options));
 
