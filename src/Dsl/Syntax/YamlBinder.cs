@@ -568,6 +568,13 @@ public sealed class YamlBinder
             _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, t.Value.Span, $"'{t.Value.Value}' is the network or broadcast address of its subnet (or has /0): use a host address");
             return null;
         }
+        // A subnet whose hosts Linux drops as martian (loopback, multicast, 0/8, class E): its first or last host is one, as
+        // those ranges lie at /8 and /4 boundaries.
+        if (subnet && c.PrefixLength > 0 && (c.FirstHost.WhyNoSource() ?? c.LastHost.WhyNoSource()) is { } martian)
+        {
+            _d.Report(DiagnosticDescriptors.AddressOutsideSubnet, t.Value.Span, $"subnet '{t.Value.Value}' holds addresses no host can use: {martian}; use a private range such as 10.0.0.0/24");
+            return null;
+        }
         // A node's address is a source on the underlay: one Linux drops as martian would carry no VXLAN and no client.
         if (!subnet && c.Address.WhyNoSource() is { } why)
         {
