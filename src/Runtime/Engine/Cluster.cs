@@ -755,8 +755,8 @@ public sealed class Cluster
         var plan = ns.Plan!;
         int offset = HasLoopback(plan) ? 0 : 1, found = offset == 1 && name == "lo" ? 0 : -1;
         if (PlanDevice(ns, name) is int i) found = offset + i;
-        bool listed = PlanDevice(ns, ns.Host!.UnderlayInterface) is not null;
-        if (plan.Kind == NamespaceKind.Host && !listed && name == ns.Host!.UnderlayInterface) found = offset + plan.Devices.Count;
+        // A host's underlay interface the plan does not list comes after its devices.
+        else if (plan.Kind == NamespaceKind.Host && name == ns.Host!.UnderlayInterface) found = offset + plan.Devices.Count;
         return found;
     }
 

@@ -953,7 +953,7 @@ public static partial class ReachAnalysis
                 bool keep = record is not null || taken is not null || touches is not null;
                 return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Both(request.Balancers, reply.Balancers) : null,
                     keep ? Both(request.SourceHashed, reply.SourceHashed) : null, clock,
-                    touches is { Sharing: { } t } ? t.Touched(request, reply, touches.Value.Reference) : noted is not null ? Array.Empty<int>() : null,
+                    touches is { Sharing: { } t } ? t.Touched(request, reply, touches.Value.Reference) : null, // noted keys: set at the protocol's end
                     touches is not null ? Both(request.DestinationHashed, reply.DestinationHashed) : null);
             }
 
