@@ -191,4 +191,57 @@ public class GraphCommandTests
     private static List<string> Texts(string svg) =>
         Regex.Matches(svg, "<text[^>]*>([^<]*)</text>").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value))
             .OrderBy(t => t, System.StringComparer.Ordinal).ToList();
+
+    [Fact]
+    public void Node_focus_names_must_be_nodes()
+    {
+        var (exit, output, err) = Run("graph", Paths.Example, "--node", "manager", "--node", "nosuch");
+        Assert.Equal((2, ""), (exit, output));
+        Assert.StartsWith("swarmdsl: error: --node: no node 'nosuch' in two-node (nodes: manager, worker)", err);
+    }
+
+    /// <summary>
+    /// A 14-node topology (not in the repository): drawn whole, the command says how to focus it; focused on one node with a
+    /// trace into another, both are drawn and the other twelve are one box.
+    /// </summary>
+    [Fact]
+    public void A_large_topology_can_be_drawn_one_node_at_a_time()
+    {
+        var (whole, focused) = WideGraphs();
+        Assert.Equal(0, whole.Exit);
+        Assert.Equal("swarmdsl: note: all 14 hosts are drawn, with a tunnel between every two of them per overlay; --node NAME draws only some\n", whole.Err);
+        Assert.Equal((0, ""), (focused.Exit, focused.Err));
+        // node-001 as asked, node-014 and the node of the task the routing mesh picked as the packet crosses them.
+        var drawn = Regex.Matches(focused.Out, "label=\"(node-[0-9]+) \\(").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(3, drawn.Count);
+        Assert.Equal(new[] { "node-001", "node-014" }, drawn.Where(n => n is "node-001" or "node-014"));
+        Assert.Contains($"[label=\"11 hosts not drawn\\nnode-002 … node-013\", shape=box3d", focused.Out);
+        Assert.True(focused.Out.Length * 4 < whole.Out.Length, $"focused {focused.Out.Length} bytes, whole {whole.Out.Length}");
+    }
+
+    [NetnsFact("dot")]
+    public void A_focused_graph_renders_with_graphviz()
+    {
+        var r = HostLinux.Run("dot", new[] { "-Tsvg" }, WideGraphs().Focused.Out);
+        Assert.True(r.ExitCode == 0 && r.StdErr.Length == 0, "dot rejected the graph:\n" + r.StdErr);
+        Assert.Contains("hosts not drawn", r.StdOut);
+    }
+
+    private static ((int Exit, string Out, string Err) Whole, (int Exit, string Out, string Err) Focused) WideGraphs()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-graph-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "wide.swarm.yaml");
+            File.WriteAllText(file, SwarmDsl.Synthetic.SyntheticTopology.Generate(SwarmDsl.Synthetic.SyntheticTopologyOptions.Small with
+            {
+                Name = "wide", Nodes = 14, Overlays = 2, Services = 6, Tasks = 9, PublishedPorts = 4,
+            }));
+            return (Run("graph", file), Run("graph", file, "--node", "node-001", "--trace-from", "external", "--trace-to", "node-014:10000/tcp"));
+        }
+        finally
+        {
+            try { dir.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
 }

@@ -59,9 +59,7 @@ internal static class EmitCommand
                 }
             }
             var wanted = (parse.GetValue(nodes) ?? Array.Empty<string>()).ToList();
-            foreach (var n in wanted)
-                if (!plan.Hosts.Any(h => h.Node == n))
-                    throw new CliUsageException($"no node '{n}' in {plan.Topology} (nodes: {string.Join(", ", plan.Hosts.Select(h => h.Node))})");
+            NodeNames.Check(plan, wanted, "");
 
             var hosts = ProvisioningEmitter.Hosts(plan, wanted.Count == 0 ? null : wanted);
             IReadOnlyList<Written> files;

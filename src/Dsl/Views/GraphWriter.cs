@@ -94,6 +94,7 @@ public static class GraphWriter
             GraphVertexKind.Physical => "box, style=filled, fillcolor=lightgray",
             GraphVertexKind.Underlay => "box, style=\"rounded,filled\", fillcolor=gray90",
             GraphVertexKind.External => "ellipse, style=filled, fillcolor=white",
+            GraphVertexKind.OtherHosts => "box3d, style=filled, fillcolor=whitesmoke",
             _ => "ellipse",
         };
         sb.Append(indent).Append(v.Id).Append(" [label=").Append(DotString(string.Join("\n", v.Lines))).Append(", shape=").Append(shape).Append("];\n");
@@ -167,6 +168,7 @@ public static class GraphWriter
             GraphVertexKind.External => "((" + text + "))",
             GraphVertexKind.Underlay => "[(" + text + ")]",
             GraphVertexKind.Physical => "[/" + text + "/]",
+            GraphVertexKind.OtherHosts => "[" + text + "]",
             _ => "([" + text + "])",
         });
         sb.Append('\n');

@@ -30,6 +30,8 @@ public enum GraphVertexKind
     Underlay,
     /// <summary>The external client on the underlay.</summary>
     External,
+    /// <summary>The hosts a focused graph does not draw, as one box on the underlay (their tunnels end there).</summary>
+    OtherHosts,
 }
 
 /// <summary>What a graph edge stands for (it decides the style).</summary>
@@ -101,14 +103,47 @@ public sealed class TopologyGraph
     public string? DeviceId(string node, string ns, string device) => _deviceIds.TryGetValue((node, ns, device), out var id) ? id : null;
 
     /// <summary>Builds the graph of <paramref name="plan"/>, with <paramref name="trace"/> (a packet's hops in order) drawn over it.</summary>
-    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<PathHop>? trace = null)
+    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<PathHop>? trace = null) => Build(plan, trace, null);
+
+    /// <summary>
+    /// Builds the graph of <paramref name="plan"/> drawing only the hosts in <paramref name="nodes"/> (null: every host) and
+    /// those <paramref name="trace"/> crosses. The others are one <see cref="GraphVertexKind.OtherHosts"/> box on the
+    /// underlay, where each drawn VXLAN device has one tunnel edge per VNI, labelled with how many of them it reaches: a
+    /// 100-host graph in full is a mesh of thousands of tunnels that Graphviz cannot lay out readably.
+    /// </summary>
+    /// <param name="plan">The plan.</param>
+    /// <param name="trace">A packet's hops in order, or null.</param>
+    /// <param name="nodes">The node names to draw (unknown names are ignored), or null for all.</param>
+    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<PathHop>? trace, IReadOnlyCollection<string>? nodes)
     {
+        if (plan is null) throw new ArgumentNullException(nameof(plan));
         var g = new TopologyGraph(plan.Topology);
         var underlay = g.AddVertex(GraphVertexKind.Underlay, new[] { "underlay", plan.Underlay.Subnet.ToString(), "mtu " + Num(plan.Underlay.Mtu) }, null);
         var external = g.AddVertex(GraphVertexKind.External, new[] { "external client", plan.Underlay.ExternalClient.ToString() }, null);
+        HashSet<string>? drawn = null;
+        if (nodes is not null)
+        {
+            drawn = new HashSet<string>(nodes, StringComparer.Ordinal);
+            // The packet's hosts are drawn whatever was asked: a path into an undrawn host would lose its hops.
+            if (trace is not null)
+                foreach (var hop in trace)
+                    if (hop.Namespace is not ("external" or "underlay")) drawn.Add(hop.Node);
+        }
+        bool Drawn(HostPlan h) => drawn is null || drawn.Contains(h.Node);
+        var others = plan.Hosts.Where(h => !Drawn(h)).ToList();
+        string? otherHosts = null;
+        if (others.Count > 0)
+        {
+            otherHosts = g.AddVertex(GraphVertexKind.OtherHosts, new[]
+            {
+                others.Count == 1 ? "1 host not drawn" : Num(others.Count) + " hosts not drawn",
+                others.Count <= 3 ? string.Join(", ", others.Select(h => h.Node)) : others[0].Node + " … " + others[others.Count - 1].Node,
+            }, null);
+        }
 
         foreach (var host in plan.Hosts)
         {
+            if (!Drawn(host)) continue;
             var hostCluster = g.AddCluster(host.Node + " (" + host.Hostname + ")", null);
             foreach (var ns in host.Namespaces)
             {
@@ -147,14 +182,33 @@ public sealed class TopologyGraph
             .ToList();
         for (int i = 0; i < vxlans.Count; i++)
         {
+            var a = vxlans[i];
+            if (!Drawn(a.Host)) continue;
             for (int j = i + 1; j < vxlans.Count; j++)
             {
-                var a = vxlans[i];
                 var b = vxlans[j];
-                if (a.Host.Node == b.Host.Node || a.Dev.Vxlan!.Vni != b.Dev.Vxlan!.Vni) continue;
+                if (!Drawn(b.Host) || a.Host.Node == b.Host.Node || a.Dev.Vxlan!.Vni != b.Dev.Vxlan!.Vni) continue;
                 g._edges.Add(new GraphEdge(g.DeviceId(a.Host.Node, a.Ns.Name, a.Dev.Name)!, g.DeviceId(b.Host.Node, b.Ns.Name, b.Dev.Name)!,
                     GraphEdgeKind.Tunnel, "VNI " + Num(a.Dev.Vxlan.Vni) + " udp/" + Num(a.Dev.Vxlan.DstPort)));
             }
+        }
+        if (otherHosts is not null)
+        {
+            // Each drawn VXLAN device's tunnels to the hosts not drawn: one edge, with how many hosts have its VNI.
+            var undrawnByVni = new Dictionary<int, HashSet<string>>();
+            foreach (var v in vxlans)
+            {
+                if (Drawn(v.Host)) continue;
+                if (!undrawnByVni.TryGetValue(v.Dev.Vxlan!.Vni, out var set)) undrawnByVni[v.Dev.Vxlan.Vni] = set = new HashSet<string>(StringComparer.Ordinal);
+                set.Add(v.Host.Node);
+            }
+            foreach (var v in vxlans)
+            {
+                if (!Drawn(v.Host) || !undrawnByVni.TryGetValue(v.Dev.Vxlan!.Vni, out var reached)) continue;
+                g._edges.Add(new GraphEdge(g.DeviceId(v.Host.Node, v.Ns.Name, v.Dev.Name)!, otherHosts, GraphEdgeKind.Tunnel,
+                    "VNI " + Num(v.Dev.Vxlan.Vni) + " udp/" + Num(v.Dev.Vxlan.DstPort) + " to " + Num(reached.Count) + (reached.Count == 1 ? " host" : " hosts")));
+            }
+            g._edges.Add(new GraphEdge(otherHosts, underlay, GraphEdgeKind.Underlay, ""));
         }
         g._edges.Add(new GraphEdge(external, underlay, GraphEdgeKind.Underlay, plan.Underlay.ExternalClient.ToString()));
 

@@ -110,4 +110,42 @@ public class TopologyGraphTests
         Assert.Contains("color=red", GraphWriter.Dot(g));
         Assert.Contains("linkStyle", GraphWriter.Mermaid(g));
     }
+
+    /// <summary>
+    /// A focused graph (<c>graph --node</c>) draws the asked hosts and those the packet crosses in full; every other host
+    /// is one box, and each drawn VXLAN device has one tunnel to it per VNI, counting the undrawn hosts with that VNI.
+    /// </summary>
+    [Fact]
+    public void A_focused_graph_draws_its_hosts_and_one_box_for_the_others()
+    {
+        var options = SwarmDsl.Synthetic.SyntheticTopologyOptions.Small with { Name = "five", Nodes = 5, Overlays = 2, Services = 6, Tasks = 8, PublishedPorts = 2 };
+        var plan = SwarmCompiler.CompileToPlan("five.swarm.yaml", SwarmDsl.Synthetic.SyntheticTopology.Generate(options)).Plan!;
+        var names = plan.Hosts.Select(h => h.Node).ToList();
+        var trace = new[] { new PathHop("", "external", ""), new PathHop(names[3], "host", plan.Hosts[3].UnderlayInterface) };
+        var g = TopologyGraph.Build(plan, trace, new[] { names[1] });
+
+        var drawn = new[] { names[1], names[3] };
+        Assert.Equal(drawn, g.Clusters.Where(c => c.Parent is null).Select(c => c.Label.Split(' ')[0]));
+        var others = Assert.Single(g.Vertices, v => v.Kind == GraphVertexKind.OtherHosts);
+        Assert.Equal("3 hosts not drawn", others.Lines[0]);
+        Assert.Equal(string.Join(", ", names[0], names[2], names[4]), others.Lines[1]);
+        Assert.Null(g.DeviceId(names[0], "host", ""));
+        Assert.Contains(g.Edges, e => e.Kind == GraphEdgeKind.Underlay && e.From == others.Id);
+
+        // Tunnels among the drawn hosts as before; from each drawn VXLAN device, one to the box per VNI the others have.
+        var vxlans = plan.Hosts.SelectMany(h => h.Namespaces.SelectMany(ns => ns.Devices.Where(d => d.Vxlan is not null).Select(d => (h.Node, Ns: ns.Name, Dev: d)))).ToList();
+        foreach (var v in vxlans.Where(v => drawn.Contains(v.Node)))
+        {
+            var id = g.DeviceId(v.Node, v.Ns, v.Dev.Name);
+            var reached = vxlans.Count(o => !drawn.Contains(o.Node) && o.Dev.Vxlan!.Vni == v.Dev.Vxlan!.Vni);
+            var toOthers = g.Edges.Where(e => e.Kind == GraphEdgeKind.Tunnel && e.From == id && e.To == others.Id).ToList();
+            if (reached == 0) Assert.Empty(toOthers);
+            else Assert.Equal($"VNI {v.Dev.Vxlan!.Vni} udp/{v.Dev.Vxlan.DstPort} to {reached} hosts", Assert.Single(toOthers).Label);
+            var peer = vxlans.Count(o => o.Node != v.Node && drawn.Contains(o.Node) && o.Dev.Vxlan!.Vni == v.Dev.Vxlan!.Vni);
+            Assert.Equal(peer, g.Edges.Count(e => e.Kind == GraphEdgeKind.Tunnel && e.To != others.Id && (e.From == id || e.To == id)));
+        }
+        Assert.Equal(g.DeviceId(names[3], "host", plan.Hosts[3].UnderlayInterface), Assert.Single(g.Edges, e => e.Kind == GraphEdgeKind.Trace).To);
+        // Every host asked: the same graph as without a focus.
+        Assert.Equal(GraphWriter.Dot(TopologyGraph.Build(plan, trace)), GraphWriter.Dot(TopologyGraph.Build(plan, trace, names)));
+    }
 }
