@@ -413,21 +413,25 @@ public static class ScriptEmitter
             foreach (var ns in Enumerable.Reverse(l.Created)) w.Line($"drop_ns {l.NsWord(ns.Name)}");
             w.Line();
         }
-        w.Comment("Namespaces and host bridges apply remembers making that the topology no longer has (an earlier version's).");
+        w.Comment("Namespaces and host bridges apply remembers making (this version's, and an earlier one's the topology no longer has).");
         w.Line("for ns in \"${MADE_NS[@]}\"; do drop_ns \"$ns\"; done");
         w.Line("if ((${#MADE_LINKS[@]} > 0)); then");
         w.Indent().Line("scan_links \"\"").Line("for dev in \"${MADE_LINKS[@]}\"; do drop_link \"\" \"$dev\"; done").Outdent().Line("fi");
         w.Line();
         if (hostNs is not null)
         {
-            var created = hostNs.Devices.Where(NodeLayout.IsCreated).Select(d => d.Name).ToList();
+            // Host bridges go only when apply remembers making them (MADE_LINKS above): a docker_gwbridge found by a teardown
+            // without apply's state (never applied, or a Docker host's own) is not ours to delete. One apply found is put back.
+            var created = hostNs.Devices.Where(d => NodeLayout.IsCreated(d) && d.Kind != DeviceKind.Bridge).Select(d => d.Name).ToList();
+            var bridges = hostNs.Devices.Where(d => d.Kind == DeviceKind.Bridge).Select(d => d.Name).ToList();
             var temps = l.Vxlans.Where(v => l.IsHost(v.CreatedIn)).Select(v => v.TempName)
                 .Concat(l.Pairs.SelectMany(p => new[] { p.A.TempName, p.B.TempName })).ToList();
-            if (created.Count > 0 || temps.Count > 0)
+            if (created.Count > 0 || temps.Count > 0 || bridges.Count > 0)
             {
                 w.Comment("4. Devices apply made in the host namespace, and temporary ones an interrupted apply may have left.");
                 w.Line("scan_links \"\"");
                 foreach (var name in Enumerable.Reverse(created)) w.Line($"drop_link \"\" {Shell.Quote(name)}");
+                foreach (var name in bridges) w.Line($"restore_kept {Shell.Quote(name)}");
                 foreach (var t in temps) w.Line($"drop_link \"\" {t}");
                 w.Line();
             }

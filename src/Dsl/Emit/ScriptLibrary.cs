@@ -671,6 +671,12 @@ drop_link() {
   REMOVED=$((REMOVED + 1))
 }
 
+# restore_kept DEV: a host device the first apply found (remembered kept) is put back as it was; any other is left alone
+# (one apply made went with MADE_LINKS; one no apply remembers is not ours).
+restore_kept() {
+  if [[ -n "${KEPT_LINKS["$1"]:-}" ]] && has_link "" "$1"; then restore_link "$1"; fi
+}
+
 # restore_link DEV: put a kept host device back as the first apply found it: its MTU, its IPv4 addresses (those apply
 # added go) and its up state.
 restore_link() {
@@ -719,19 +725,33 @@ restore_state() {
   rmdir "$STATE_DIR" 2>/dev/null || true
 }
 
-# ipt_remove NS OWNED SHARED: delete the rules carrying this topology's comment from chains it does not own and flush the
-# chains it owns (OWNED: "table:chain ..."), in one iptables-restore --noflush; then delete each owned chain, and each
-# shared one (SHARED, e.g. DOCKER-USER) left empty, one at a time: a chain something else still jumps to (or, shared, still
-# holds the administrator's rules) stays, with a warning, instead of failing the whole teardown.
+# ipt_remove NS OWNED SHARED: delete the rules carrying this topology's comment, in one iptables-restore --noflush; a chain
+# it owns (OWNED: "table:chain ...") whose rules all carry the comment is flushed instead (quicker than thousands of -D).
+# A chain of that name holding rules that are not ours (a Docker host's DOCKER-INGRESS, met by a teardown without an
+# apply) loses only our rules. Then each owned chain, and each shared one (SHARED, e.g. DOCKER-USER), is deleted one at
+# a time: a chain something else still jumps to, or that still holds rules that are not ours, stays, with a warning,
+# instead of failing the whole teardown.
 ipt_remove() {
   local ns="$1" owned="$2" shared="$3" saved input chain
   saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace ${ns:-host}"
   input="$(awk -v mark="$IPT_MARK" -v owned="$owned" '
     BEGIN { n = split(owned, o, " "); for (i = 1; i <= n; i++) own[o[i]] = 1 }
-    /^\*/ { t = substr($0, 2); d = ""; f = ""; next }
-    /^:/ { c = substr($1, 2); if ((t ":" c) in own) f = f "-F " c "\n"; next }
-    /^-A / && index($0, mark) && !((t ":" $2) in own) { d = d "-D" substr($0, 3) "\n"; next }
-    /^COMMIT/ { if (d f != "") printf "*%s\n%s%sCOMMIT\n", t, d, f }
+    /^\*/ { t = substr($0, 2); split("", chains); split("", foreign); split("", dels); nc = 0; next }
+    /^:/ { c = substr($1, 2); chains[++nc] = c; next }
+    /^-A / {
+      if (!index($0, mark)) { foreign[$2] = 1; next }
+      dels[$2] = dels[$2] "-D" substr($0, 3) "\n"
+      next
+    }
+    /^COMMIT/ {
+      out = ""
+      for (i = 1; i <= nc; i++) {
+        c = chains[i]
+        if ((t ":" c) in own && !(c in foreign)) { if (c in dels) out = out "-F " c "\n" }
+        else if (c in dels) out = out dels[c]
+      }
+      if (out != "") printf "*%s\n%sCOMMIT\n", t, out
+    }
   ' <<<"$saved")"
   if [[ -n "$input" ]]; then
     printf '%s\n' "$input" | in_ns "$ns" iptables-restore --noflush || die "cannot remove iptables rules in namespace ${ns:-host}"

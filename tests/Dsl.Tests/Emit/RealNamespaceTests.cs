@@ -377,6 +377,55 @@ public class RealNamespaceTests
         Assert.Contains("-A DOCKER-USER -s 198.51.100.7/32 -j DROP", left, StringComparison.Ordinal);
         Assert.DoesNotContain(":DOCKER-FORWARD", left, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Teardown on a host apply never ran on (no state) removes nothing it did not make: a Docker host's own docker_gwbridge
+    /// and its DOCKER-INGRESS chains (filter and nat, with their rules and the jumps to them) stay exactly as they were.
+    /// Found by an audit: teardown flushed and deleted the chains and deleted the bridge.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Teardown_without_apply_leaves_a_docker_hosts_bridge_and_chains()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        var m = lab.NodeNs["manager"];
+        HostLinux.Run("ip", "-n", m, "link", "add", "docker_gwbridge", "type", "bridge").EnsureSuccess("docker's bridge");
+        HostLinux.Run("ip", "-n", m, "address", "add", "172.18.0.1/16", "dev", "docker_gwbridge").EnsureSuccess("its address");
+        var docker = string.Join("\n",
+            "*filter", ":DOCKER-INGRESS - [0:0]", "-A FORWARD -j DOCKER-INGRESS", "-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j ACCEPT",
+            "-A DOCKER-INGRESS -j RETURN", "COMMIT",
+            "*nat", ":DOCKER-INGRESS - [0:0]", "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER-INGRESS",
+            "-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080", "-A DOCKER-INGRESS -j RETURN", "COMMIT", "");
+        HostLinux.Run("ip", new[] { "netns", "exec", m, "iptables-restore", "--noflush" }, docker).EnsureSuccess("docker's chains");
+        string Rules() => string.Join("\n", Sh(m, "iptables-save").Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal) || l.StartsWith(":", StringComparison.Ordinal)).Select(l => l.Split(" [")[0]));
+        string Bridge() => Sh(m, "ip", "-o", "-4", "addr", "show", "dev", "docker_gwbridge").Split(" inet ")[1].Split(' ')[0];
+        var rules = Rules();
+        Assert.Contains("-A DOCKER-INGRESS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.18.0.2:8080", rules, StringComparison.Ordinal);
+
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.Equal(rules, Rules());
+        Assert.Equal("172.18.0.1/16", Bridge());
+    }
+
+    /// <summary>
+    /// A rule the administrator adds to one of our chains after apply outlives teardown: our rules go, the chain stays
+    /// (with a warning) holding only theirs. Before, teardown flushed every chain it owns.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Teardown_keeps_a_foreign_rule_in_an_owned_chain()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        var m = lab.NodeNs["manager"];
+        Assert.True(lab.Run("manager", "apply.sh").ExitCode == 0);
+        HostLinux.Run("ip", "netns", "exec", m, "iptables", "-t", "nat", "-I", "DOCKER-INGRESS", "-s", "198.51.100.7", "-j", "RETURN").EnsureSuccess("admin rule");
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.Contains("chain nat/DOCKER-INGRESS kept", teardown.StdErr, StringComparison.Ordinal);
+        Assert.Empty(lab.Created("manager"));
+        var left = Sh(m, "iptables-save");
+        Assert.DoesNotContain("swarmdsl:", left, StringComparison.Ordinal);
+        Assert.Equal(new[] { "-A DOCKER-INGRESS -s 198.51.100.7/32 -j RETURN" }, left.Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal)));
+    }
 }
 
 public class DropPolicyTests
