@@ -63,6 +63,33 @@ public class FormEquivalenceTests
         Assert.Contains(yaml.Nodes[0].Labels, l => l.Key == "rack" && l.Value == "r1");
     }
 
+    /// <summary>
+    /// Both forms emit the same provisioning files but for the declaration locations, which name each form's own file
+    /// (spec/cli.md: every rule comment names the line that caused it; an attribute topology's line is in its .cs file).
+    /// </summary>
+    [Theory]
+    [InlineData("two-node.swarm.yaml", "TwoNodeDeclared.cs")]
+    [InlineData("kitchen-sink.swarm.yaml", "KitchenSink.cs")]
+    public void BothFormsEmitTheSameFilesButForLocations(string yamlFile, string csFile)
+    {
+        var (yaml, attributes) = yamlFile == "two-node.swarm.yaml"
+            ? BothForms(yamlFile, GeneratorHarness.ExampleYaml, csFile, GeneratorHarness.ExampleAttributes)
+            : BothForms(yamlFile, Input(yamlFile), csFile, Input(csFile));
+        static IReadOnlyList<(string Path, string Text)> Files(Topology t)
+        {
+            var bag = new DiagnosticBag();
+            var plan = SwarmDsl.Lowering.SwarmLowering.Lower(t, new SwarmDsl.Lowering.LoweringOptions(SwarmDsl.Plan.LoadBalancerBackend.Ipvs), bag);
+            Assert.DoesNotContain(bag.Items, d => d.IsError);
+            return SwarmDsl.Emit.ProvisioningEmitter.Emit(plan).Select(f => (f.Path, Regex.Replace(f.Content, @"[A-Za-z0-9_.-]+\.(swarm\.yaml|cs)(:\d+:\d+)?", "SOURCE"))).ToList();
+        }
+        var fromYaml = Files(yaml);
+        var fromAttributes = Files(attributes);
+        Assert.Equal(fromYaml.Select(f => f.Path), fromAttributes.Select(f => f.Path));
+        for (int i = 0; i < fromYaml.Count; i++) Assert.Equal(fromYaml[i].Text, fromAttributes[i].Text);
+        // The locations are there to remove: each form's own.
+        Assert.Contains(fromYaml, f => f.Text.Contains("swarmdsl:", StringComparison.Ordinal) && f.Text.Contains("SOURCE", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void KitchenSink_UsesEveryKeyOfTheLanguage()
     {
