@@ -303,7 +303,8 @@ public static class ScriptEmitter
                 for (int i = 0; i < ns.Sysctls.Count; i++)
                 {
                     var s = ns.Sysctls[i];
-                    w.Line($"{Shell.Quote(s.Key)} {Shell.Quote(s.Value)} {(s.Required ? 1 : 0)} {Shell.Quote(Where(s.Span))}{(i + 1 < ns.Sysctls.Count ? " \\" : "")}");
+                    var mode = s.RaiseOnly ? "raise" : s.Required ? "1" : "0";
+                    w.Line($"{Shell.Quote(s.Key)} {Shell.Quote(s.Value)} {mode} {Shell.Quote(Where(s.Span))}{(i + 1 < ns.Sysctls.Count ? " \\" : "")}");
                 }
                 w.Outdent();
             }

@@ -453,8 +453,9 @@ remember_link_state() {
 # made NS DEV: note a device the coming batch makes.
 made() { LINKS["$1/$2"]=1; }
 
-# set_sysctls NS (KEY VALUE REQUIRED WHERE)...: set the keys in namespace NS with one sysctl to read them all and one
-# to write those that differ. A missing key stops the script when REQUIRED is 1 and is skipped with a warning otherwise.
+# set_sysctls NS (KEY VALUE MODE WHERE)...: set the keys in namespace NS with one sysctl to read them all and one to
+# write those that differ. A missing key stops the script when MODE is 1 and is skipped with a warning otherwise; MODE
+# raise writes only over a lower whole number (Docker's overlay driver never lowers the neighbour thresholds).
 # Values changed in the host namespace are remembered for teardown.
 set_sysctls() {
   local ns="$1" out line i key value required where
@@ -477,6 +478,7 @@ set_sysctls() {
       continue
     fi
     if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
+    if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]+$ ]] && ((${now["$key"]} >= value)); then continue; fi
     if [[ -z "$ns" ]]; then remember sysctl "$key" "${now["$key"]//$'\t'/ }"; fi
     writes+=("$key=$value")
   done
@@ -496,6 +498,7 @@ set_sysctls() {
     key="${!i}" && value="${*:i+1:1}" && required="${*:i+2:1}" && where="${*:i+3:1}"
     [[ -n "${now["$key"]+set}" ]] || continue
     if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
+    if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]+$ ]] && ((${now["$key"]} >= value)); then continue; fi
     if [[ "$required" == 1 ]]; then die "cannot set sysctl $key=$value in namespace ${ns:-host} ($where)"; fi
     warn "cannot set sysctl $key=$value in namespace ${ns:-host}; skipped ($where)"
   done

@@ -51,18 +51,19 @@ internal sealed class NamespaceBuilder
     }
 
     /// <summary>
-    /// Sets a sysctl. Setting a key twice keeps its first position and required flag and takes the later value and span
-    /// (the user's <c>tuning.sysctls</c> override derived values; <c>nodes.&lt;n&gt;.sysctls</c> override both).
+    /// Sets a sysctl. Setting a key twice keeps its first position and required flag and takes the later value, span and
+    /// <paramref name="raiseOnly"/> (the user's <c>tuning.sysctls</c> override derived values, exactly; <c>nodes.&lt;n&gt;.sysctls</c>
+    /// override both).
     /// </summary>
-    public void SetSysctl(string key, string value, bool required, SourceSpan span)
+    public void SetSysctl(string key, string value, bool required, SourceSpan span, bool raiseOnly = false)
     {
         for (int i = 0; i < Sysctls.Count; i++)
         {
             if (Sysctls[i].Key != key) continue;
-            Sysctls[i] = Sysctls[i] with { Value = value, Span = span };
+            Sysctls[i] = Sysctls[i] with { Value = value, Span = span, RaiseOnly = raiseOnly };
             return;
         }
-        Sysctls.Add(new SysctlPlan(key, value, required, span));
+        Sysctls.Add(new SysctlPlan(key, value, required, span, raiseOnly));
     }
 
     /// <summary>

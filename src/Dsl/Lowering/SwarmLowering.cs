@@ -333,9 +333,9 @@ public static class SwarmLowering
             var overlay = _t.Networks.FirstOrDefault(n => n.IsOverlay);
             if (overlay is not null)
             {
-                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh1", "8192", false, overlay.Span);
-                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh2", "49152", false, overlay.Span);
-                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh3", "65536", false, overlay.Span);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh1", "8192", false, overlay.Span, raiseOnly: true);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh2", "49152", false, overlay.Span, raiseOnly: true);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh3", "65536", false, overlay.Span, raiseOnly: true);
             }
             // The user's tuning: cluster-wide first, then this node's own (which win).
             foreach (var s in _t.Sysctls.Where(s => s.Node is null)) ns.SetSysctl(s.Key, s.Value, false, s.Span);

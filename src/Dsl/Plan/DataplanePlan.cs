@@ -168,7 +168,9 @@ public sealed record FdbPlan(string Device, MacAddress Mac, Ipv4Address? RemoteV
 /// <param name="Value">Value.</param>
 /// <param name="Required">False for keys some kernels or non-initial namespaces lack (then skipped with a warning).</param>
 /// <param name="Span">The declaration behind it.</param>
-public sealed record SysctlPlan(string Key, string Value, bool Required, SourceSpan Span);
+/// <param name="RaiseOnly">Set only when the host's value is lower (a whole number), as Docker's overlay driver raises the
+/// neighbour table's thresholds and never lowers them.</param>
+public sealed record SysctlPlan(string Key, string Value, bool Required, SourceSpan Span, bool RaiseOnly = false);
 
 /// <summary>A listening socket (the task's application).</summary>
 /// <param name="Protocol">tcp, udp or sctp.</param>

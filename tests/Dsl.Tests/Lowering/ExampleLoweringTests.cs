@@ -1,3 +1,4 @@
+using System.IO;
 using System.Linq;
 using SwarmDsl.Collections;
 using SwarmDsl.Lowering;
@@ -71,6 +72,23 @@ public class ExampleLoweringTests
             ("net.core.rmem_max", "26214400", false),
             ("net.core.wmem_max", "26214400", false),
         }, sysctls);
+    }
+
+    /// <summary>
+    /// The overlay driver's neighbour thresholds are only raised (ostweaks_linux.go checkHigher); a value the user sets in
+    /// tuning.sysctls is theirs, set exactly.
+    /// </summary>
+    [Fact]
+    public void Neighbour_thresholds_are_raise_only_unless_the_user_sets_them()
+    {
+        bool RaiseOnly(DataplanePlan plan, string key) => plan.Host("worker").Ns("host").Sysctls.Single(s => s.Key == key).RaiseOnly;
+        Assert.True(RaiseOnly(Plan, "net.ipv4.neigh.default.gc_thresh1"));
+        Assert.True(RaiseOnly(Plan, "net.ipv4.neigh.default.gc_thresh3"));
+        Assert.False(RaiseOnly(Plan, "net.ipv4.ip_forward"));
+        var yaml = File.ReadAllText(Paths.Example).Replace("    net.core.rmem_max: 26214400\n", "    net.core.rmem_max: 26214400\n    net.ipv4.neigh.default.gc_thresh1: 1024\n");
+        var tuned = LoweringFixtures.Compile(yaml).Plan!;
+        var set = tuned.Host("worker").Ns("host").Sysctls.Single(s => s.Key == "net.ipv4.neigh.default.gc_thresh1");
+        Assert.Equal(("1024", false), (set.Value, set.RaiseOnly));
     }
 
     [Fact]
