@@ -161,7 +161,9 @@ public static partial class ReachAnalysis
     /// <summary>
     /// Whether a raw rule can send a probe into the routing mesh whatever its destination: a DNAT or SNAT (to a node's
     /// address, the ingress sandbox's, or anything a host then hands to <c>DOCKER-INGRESS</c>; a reply to an SNAT address
-    /// can meet a published port), or a jump or goto to the mesh's chains (<c>DOCKER-INGRESS</c>, <c>DOCKER</c>).
+    /// can meet a published port), or a jump or goto to any of Docker's chains: <c>DOCKER-INGRESS</c> itself, or one that
+    /// leads there (<c>DOCKER-FORWARD</c> jumps to it; a differential fuzz found a raw <c>-j DOCKER-FORWARD</c> in a host's
+    /// INPUT meeting other nodes' per-port ESTABLISHED rules that the slice had left out).
     /// </summary>
     private static bool IntoTheMesh(Topology topology)
     {
@@ -171,13 +173,17 @@ public static partial class ReachAnalysis
             switch (target)
             {
                 case SwarmDsl.Plan.DnatTarget or SwarmDsl.Plan.SnatTarget:
-                case SwarmDsl.Plan.JumpTarget { Chain: "DOCKER-INGRESS" or "DOCKER" }:
-                case SwarmDsl.Plan.GotoTarget { Chain: "DOCKER-INGRESS" or "DOCKER" }:
+                case SwarmDsl.Plan.JumpTarget j when DockerChain(j.Chain):
+                case SwarmDsl.Plan.GotoTarget g when DockerChain(g.Chain):
                     return true;
             }
         }
         return false;
     }
+
+    // Docker's chains (DOCKER, DOCKER-INGRESS, DOCKER-FORWARD, DOCKER-USER, ...): what the plan puts under them can reach the
+    // mesh's chains, so the slice does not try to tell which.
+    private static bool DockerChain(string chain) => chain.StartsWith("DOCKER", StringComparison.Ordinal);
 
     /// <summary>
     /// Adds what the raw rules need kept: the service of a task a rule is placed in; every service whose rules share a

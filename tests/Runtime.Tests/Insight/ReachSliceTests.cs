@@ -111,6 +111,8 @@ public sealed class ReachSliceTests
         { "slice-dnat-sbox-addr", LoadBalancerBackend.Nftables, false },
         { "slice-jump-docker-ingress", LoadBalancerBackend.Ipvs, false },
         { "slice-vxlan-dnat-sbox", LoadBalancerBackend.Ipvs, true },
+        // A differential fuzz (session 17): a raw jump to DOCKER-FORWARD, which leads to DOCKER-INGRESS.
+        { "slice-jump-docker-forward", LoadBalancerBackend.Ipvs, false },
     };
 
     private static (string File, string Yaml) Source(string name) => name switch
