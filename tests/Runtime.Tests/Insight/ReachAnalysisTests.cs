@@ -447,6 +447,29 @@ public sealed class ReachAnalysisTests
     }
 
     /// <summary>
+    /// Found by a differential fuzz (session 17): a node whose underlay has arp_ignore=8 answers no ARP request, but its
+    /// own request teaches the node it probes its MAC, so its rows differ from the outside client's; such a node (and one
+    /// with arp_announce or route_localnet there) sweeps on its own.
+    /// </summary>
+    [Theory]
+    [InlineData("net.ipv4.conf.eth0.arp_ignore: 8")]
+    [InlineData("net.ipv4.conf.all.arp_ignore: 8")]
+    public void A_nodes_arp_settings_do_not_make_a_shared_table_differ(string sysctl)
+    {
+        SameTableWithAndWithoutSharing($$"""
+            version: 1
+            name: arp
+            nodes:
+              a: { address: 10.9.0.10/24, role: manager, sysctls: { {{sysctl}} } }
+              b: { address: 10.9.0.11/24 }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/24 }
+            services:
+              web: { networks: [ingress], replicas: 1, placement: { nodes: [a] }, ports: [ { published: 8080, target: 80 } ] }
+            """, sysctl);
+    }
+
+    /// <summary>
     /// Found in review: a data path port among the ephemeral ports took a node's own UDP reply (the VXLAN socket). A bound
     /// port is no longer handed out as an ephemeral one, and such a plan does not share.
     /// </summary>
