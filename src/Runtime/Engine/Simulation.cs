@@ -925,6 +925,14 @@ public sealed class Simulation
         Cluster.Touch(n);
     }
 
+    /// <summary>Makes namespace <paramref name="ns"/> hand out its next ephemeral port from <paramref name="cursor"/> (a value of <see cref="NamespaceRuntime.EphemeralCursor"/>).</summary>
+    internal void SetEphemeralCursor(int ns, int cursor)
+    {
+        var n = Cluster.Namespaces[ns];
+        n.EphemeralCursor = cursor;
+        Cluster.Touch(n);
+    }
+
     /// <summary>What connect() binds an unbound socket to: the route's source address for the destination.</summary>
     private static Ipv4Address BindSource(NamespaceRuntime ns, Ipv4Address destination)
     {

@@ -563,7 +563,7 @@ public static partial class ReachAnalysis
     /// <remarks><see cref="Touched"/>: in the reference node's sweep, the nodes its walk touched (<see cref="NodeDestinationSharing.Touched(PathRecord, PathRecord, string)"/>);
     /// <see cref="DestinationPicks"/>: there too, each pick by the destination address and the address hashed.</remarks>
     private readonly record struct Entry(int From, Probe Probe, bool Hashed, long[]? Balancers, (long Balancer, Ipv4Address Source)[]? Picks, long Clock,
-        int[]? Touched = null, (long Balancer, Ipv4Address Destination)[]? DestinationPicks = null);
+        int[]? Touched = null, (long Balancer, Ipv4Address Destination)[]? DestinationPicks = null, int Cursor = -1);
 
     /// <summary>
     /// What one reference node's sweep offers a node taking it (<see cref="NodeDestinationSharing"/>): which classes it can
@@ -844,12 +844,23 @@ public static partial class ReachAnalysis
         var source = sim.Cluster.Namespaces[baseFlow.SourceNamespace];
         // A node's probes take the outside client's ephemeral ports (not swept: any sequence is as good), so that a node and
         // the client send the same packets but for the address, and NodeSourceSharing can give the one's rows to the other.
+        int outsideSource = -1;
         if (source.Kind == NamespaceKind.Host && sim.TryResolve("external", pair.Destination + ":1/tcp", out var outsideFlow, out _))
-            sim.TakeEphemeralPortsOf(baseFlow.SourceNamespace, outsideFlow.SourceNamespace);
+            sim.TakeEphemeralPortsOf(baseFlow.SourceNamespace, outsideSource = outsideFlow.SourceNamespace);
         var rows = new List<ReachRow>();
         for (int pi = 0; pi < Protocols.Count; pi++)
         {
             var proto = Protocols[pi];
+            if (pi > 0)
+            {
+                // Each protocol's sweep starts from the loaded state, as each pair does: one balancer (a service's fwmark)
+                // serves TCP and UDP alike, and its connection counts and positions carried from one protocol's classes to
+                // the next, so a node that took a balancer's TCP classes and probed its UDP class itself picked on other
+                // counts than its own whole sweep (found by a differential fuzz). A row no longer depends on the probes of
+                // another protocol.
+                sim.ResetTraffic();
+                if (outsideSource >= 0) sim.TakeEphemeralPortsOf(baseFlow.SourceNamespace, outsideSource);
+            }
             var flow = proto == IpProtocol.Icmp ? baseFlow with { Protocol = IpProtocol.Icmp, DestinationPort = 0 } : baseFlow with { Protocol = proto };
             sweep.Clear();
             if (taken is { } from && proto != IpProtocol.Icmp)
@@ -891,8 +902,11 @@ public static partial class ReachAnalysis
                         continue;
                     }
                     int before = sweep.Count;
-                    // As late as the client's probe of this class was (the skipped classes took that time), never earlier.
+                    // As late as the client's probe of this class was (the skipped classes took that time), never earlier;
+                    // and from the ephemeral port the client's probe took, as this node's own sweep of every class would
+                    // (it takes the client's port sequence): an end can name the port (a differential fuzz found one).
                     if (e.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = e.Clock;
+                    if (e.Cursor >= 0) sim.SetEphemeralCursor(baseFlow.SourceNamespace, e.Cursor);
                     Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
                     fresh[c]![at] = sweep.GetRange(before, sweep.Count - before);
                 }
@@ -929,17 +943,19 @@ public static partial class ReachAnalysis
                 if (proto == IpProtocol.Icmp)
                 {
                     long clock = sim.Cluster.NowMilliseconds;
+                    int cursor = source.EphemeralCursor;
                     var p = Send(sim, flow, taskService, null, IpProtocol.Icmp, 0, request, reply, backends);
                     Note();
-                    sweep.Add(Probed(0, p, clock));
+                    sweep.Add(Probed(0, p, clock, cursor));
                     return;
                 }
                 for (int port = from; port < end;)
                 {
                     long clock = sim.Cluster.NowMilliseconds;
+                    int cursor = source.EphemeralCursor;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
                     Note();
-                    sweep.Add(Probed(port, probe, clock));
+                    sweep.Add(Probed(port, probe, clock, cursor));
                     port = Math.Min(probe.NextClass, end);
                 }
             }
@@ -947,14 +963,14 @@ public static partial class ReachAnalysis
             // The next class's keys, to be mapped once the plan is indexed.
             void Note() => noted?.Add((sweep.Count, new NodeDestinationSharing.NotedKeys(request, reply)));
 
-            Entry Probed(int port, Probe probe, long clock)
+            Entry Probed(int port, Probe probe, long clock, int cursor)
             {
                 probes++;
                 bool keep = record is not null || taken is not null || touches is not null;
                 return new Entry(port, probe, request.HashedSource || reply.HashedSource, keep ? Both(request.Balancers, reply.Balancers) : null,
                     keep ? Both(request.SourceHashed, reply.SourceHashed) : null, clock,
                     touches is { Sharing: { } t } ? t.Touched(request, reply, touches.Value.Reference) : null, // noted keys: set at the protocol's end
-                    touches is not null ? Both(request.DestinationHashed, reply.DestinationHashed) : null);
+                    touches is not null ? Both(request.DestinationHashed, reply.DestinationHashed) : null, cursor);
             }
 
             // A hashed component of this node's sweep toward a node, as a node making the same picks swept it toward the reference
@@ -1070,7 +1086,7 @@ public static partial class ReachAnalysis
                             picks = new (long, Ipv4Address)[hashed.Length];
                             for (int h = 0; h < hashed.Length; h++) picks[h] = (transfer.Balancer(hashed[h].Balancer), hashed[h].Source);
                         }
-                        sweep.Add(new Entry(port, taken, picks is not null, mine, picks, e.Clock));
+                        sweep.Add(new Entry(port, taken, picks is not null, mine, picks, e.Clock, Cursor: e.Cursor));
                         offer.Took(k);
                         takenClasses++;
                         if (o > 0) fromSecond++;
@@ -1082,8 +1098,9 @@ public static partial class ReachAnalysis
                     var r = offers[0].Known[at[0]];
                     if (r.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = r.Clock;
                     long clock = sim.Cluster.NowMilliseconds;
+                    int cursor = source.EphemeralCursor;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
-                    var entry = Probed(port, probe, clock);
+                    var entry = Probed(port, probe, clock, cursor);
                     sweep.Add(entry);
                     // An end that can depend on the client's ephemeral port (this node's probes take other ports than its own
                     // whole sweep would): the reply ended at the source, a datagram carried the probe, or the walk looped.

@@ -44,6 +44,39 @@ public sealed class NodeDestinationSharingTests
         UserRules = 0,
     });
 
+    /// <summary>
+    /// Found by a differential fuzz (session 17): one lc balancer (a service's fwmark) serves a TCP and a UDP port; a node took
+    /// the reference's TCP classes and probed its UDP class itself, on connection counts the taken classes had not moved, and
+    /// the pick (a task whose host drops UDP) differed. The balancer guards now span the pair's protocols.
+    /// </summary>
+    [Theory]
+    [InlineData(LoadBalancerBackend.Ipvs)]
+    [InlineData(LoadBalancerBackend.Nftables)]
+    public void A_balancer_serving_two_protocols_is_kept_whole_across_them(LoadBalancerBackend backend)
+    {
+        var (topology, plan) = Compile("lcx.swarm.yaml", """
+            version: 1
+            name: lcx
+            nodes:
+              a: { address: 10.9.0.10/24, role: manager }
+              b: { address: 10.9.0.11/24 }
+              c: { address: 10.9.0.13/24 }
+              d: { address: 10.9.0.14/24 }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/24 }
+            services:
+              web:
+                networks: [ingress]
+                loadBalancing: { scheduler: lc }
+                ports: [ { published: 1000, target: 80, protocol: udp }, { published: 30000, target: 30000, protocol: tcp } ]
+                replicas: 3
+                tasks: [ { node: a }, { node: d }, { node: c } ]
+            rules:
+              - { node: d, table: filter, chain: INPUT, rule: "-p udp -j DROP" }
+            """, backend);
+        Same(Table(topology, plan, share: false).Rows, Table(topology, plan, share: true).Rows, "lc over tcp and udp");
+    }
+
     public static TheoryData<string, LoadBalancerBackend> Cases => new()
     {
         { "example", LoadBalancerBackend.Ipvs }, { "example", LoadBalancerBackend.Nftables },

@@ -470,6 +470,32 @@ public sealed class ReachAnalysisTests
     }
 
     /// <summary>
+    /// Found by a differential fuzz (session 17): a class a node probes again because a source-hashing balancer picks by its
+    /// address took the next ephemeral port of the node's short re-sweep, not the one its own whole sweep would have (the
+    /// client's, at that class), and an end that names the port (here a VXLAN datagram DNATed to a task's UDP socket)
+    /// differed. A re-probe now starts from the client's port of the class.
+    /// </summary>
+    [Fact]
+    public void A_reprobed_hashed_class_takes_the_port_a_whole_sweep_would()
+    {
+        SameTableWithAndWithoutSharing("""
+            version: 1
+            name: hm
+            nodes:
+              a: { address: 10.9.0.10/24, role: manager }
+              b: { address: 10.9.0.11/24 }
+              c: { address: 10.9.0.12/24 }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/24 }
+            services:
+              web: { networks: [ingress], replicas: 1, placement: { nodes: [c] }, loadBalancing: { scheduler: sh }, ports: [ { published: 8080, target: 80 } ] }
+              dns: { networks: [ingress], replicas: 1, placement: { nodes: [c] }, ports: [ { published: 5353, target: 53, protocol: udp, mode: host } ] }
+            rules:
+              - { node: c, table: nat, chain: PREROUTING, rule: "-p udp --dport 4789 -j DNAT --to-destination 172.18.0.4:53", position: insert }
+            """, "sh re-probe");
+    }
+
+    /// <summary>
     /// Found in review: a data path port among the ephemeral ports took a node's own UDP reply (the VXLAN socket). A bound
     /// port is no longer handed out as an ephemeral one, and such a plan does not share.
     /// </summary>
