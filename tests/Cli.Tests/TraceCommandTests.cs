@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 using SwarmDsl.Cli;
 
 namespace SwarmDsl.Tests;
@@ -13,8 +14,8 @@ public sealed class TraceCommandTests : IDisposable
 
     private static (int Exit, string Out, string Err) Run(params string[] args) => CliRun.Run(args);
 
-    [Fact]
-    public void With_reply_a_lost_answer_is_a_failed_connection()
+    /// <summary>Two nodes where m drops every echo reply it receives: its pings to w never come back.</summary>
+    private string NoReplyTopology()
     {
         var file = Path.Combine(_dir, "noreply.swarm.yaml");
         File.WriteAllText(file, """
@@ -24,9 +25,15 @@ public sealed class TraceCommandTests : IDisposable
               m: { address: 10.1.1.10/24, role: manager }
               w: { address: 10.1.1.11/24 }
             rules:
-              # m drops every echo reply it receives: its pings to w never come back.
               - { node: m, chain: INPUT, rule: "-p icmp --icmp-type echo-reply -j DROP" }
             """);
+        return file;
+    }
+
+    [Fact]
+    public void With_reply_a_lost_answer_is_a_failed_connection()
+    {
+        var file = NoReplyTopology();
         var (exit, stdout, stderr) = Run("trace", file, "--from", "m", "--to", "w", "--reply");
         Assert.Equal((3, ""), (exit, stderr));
         Assert.Contains("1 connection: 1 delivered (w/host ×1); 1 reply lost (FilterDrop ×1)", stdout, StringComparison.Ordinal);
@@ -38,6 +45,48 @@ public sealed class TraceCommandTests : IDisposable
         (exit, stdout, _) = Run("trace", file, "--from", "w", "--to", "m", "--reply");
         Assert.Equal(0, exit);
         Assert.DoesNotContain("lost", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_shows_replies_and_counts_lost_ones_only_with_reply_as_text_does()
+    {
+        var file = NoReplyTopology();
+        // Without --reply the answer is not asked about: no reply in the JSON, nothing lost, exit 0 (as the text).
+        var (exit, stdout, stderr) = Run("trace", file, "--from", "m", "--to", "w", "--json");
+        Assert.Equal((0, ""), (exit, stderr));
+        using (var doc = System.Text.Json.JsonDocument.Parse(stdout))
+        {
+            var connection = doc.RootElement.GetProperty("connections")[0];
+            Assert.Equal(new[] { "number", "request" }, connection.EnumerateObject().Select(p => p.Name));
+            Assert.False(doc.RootElement.GetProperty("summary").TryGetProperty("repliesLost", out _));
+        }
+        // With --reply the lost answer is there, counted, and fails the run with the text's exit code.
+        var text = Run("trace", file, "--from", "m", "--to", "w", "--reply");
+        (exit, stdout, stderr) = Run("trace", file, "--from", "m", "--to", "w", "--reply", "--json");
+        Assert.Equal((text.Exit, ""), (exit, stderr));
+        Assert.Equal(3, exit);
+        using (var doc = System.Text.Json.JsonDocument.Parse(stdout))
+        {
+            var reply = doc.RootElement.GetProperty("connections")[0].GetProperty("reply");
+            Assert.Equal("Dropped", reply.GetProperty("disposition").GetProperty("kind").GetString());
+            var summary = doc.RootElement.GetProperty("summary");
+            Assert.Equal((1, 1), (summary.GetProperty("delivered").GetInt32(), summary.GetProperty("repliesLost").GetInt32()));
+        }
+        // A reply that comes back is no failure, with or without JSON.
+        (exit, stdout, _) = Run("trace", file, "--from", "w", "--to", "m", "--reply", "--json");
+        Assert.Equal(0, exit);
+        using (var doc = System.Text.Json.JsonDocument.Parse(stdout))
+            Assert.Equal(0, doc.RootElement.GetProperty("summary").GetProperty("repliesLost").GetInt32());
+    }
+
+    [Fact]
+    public void Json_with_and_without_reply_differ_on_the_example()
+    {
+        var plain = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--json");
+        var replies = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--json", "--reply");
+        Assert.Equal((0, 0), (plain.Exit, replies.Exit));
+        Assert.DoesNotContain("\"reply\"", plain.Out, StringComparison.Ordinal);
+        Assert.Contains("\"reply\": {", replies.Out, StringComparison.Ordinal);
     }
 
     [Fact]
