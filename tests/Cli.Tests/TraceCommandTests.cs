@@ -101,6 +101,46 @@ public sealed class TraceCommandTests : IDisposable
         Assert.Equal(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Render(sim.Connect(flow, 4), flow.Description, includeReplies: true), stdout);
     }
 
+    [Theory]
+    [InlineData("manager:8443/icmp", "--to manager:8443/icmp: icmp has no port: write manager:8443/tcp (or /udp, /sctp), or leave the port out for an ICMP echo to a node or an address")]
+    [InlineData("10.7.191.9:80/icmp", "--to 10.7.191.9:80/icmp: icmp has no port")]
+    [InlineData("web.1:80/icmp", "--to web.1:80/icmp: icmp has no port")]
+    [InlineData("manager:8080/xyz", "--to manager:8080/xyz: 'xyz' is not a protocol: a port goes with tcp, udp or sctp (as in manager:8080/tcp)")]
+    [InlineData("manager:8080/TCP", "'TCP' is not a protocol")]
+    [InlineData("manager:8080/", "'' is not a protocol")]
+    public void A_port_goes_with_tcp_udp_or_sctp_only(string to, string message)
+    {
+        // An ICMP echo has no port: manager:8443/icmp was traced as a ping that exited 0, whatever listened on 8443.
+        foreach (var verb in new[] { "trace", "graph" })
+        {
+            var (exit, stdout, stderr) = verb == "trace"
+                ? Run("trace", Paths.Example, "--from", "external", "--to", to)
+                : Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", to);
+            Assert.Equal((2, ""), (exit, stdout));
+            Assert.Contains(verb == "trace" ? message : message.Replace("--to ", "--trace-to ", StringComparison.Ordinal), stderr, StringComparison.Ordinal);
+            Assert.StartsWith("swarmdsl: error: ", stderr, StringComparison.Ordinal);
+            Assert.Single(stderr.TrimEnd('\n').Split('\n'));
+        }
+        var show = Run("show", Paths.Example, "manager", "--from", "external", "--to", to, "--", "conntrack", "-L");
+        Assert.Equal((2, ""), (show.Exit, show.Out));
+        Assert.Contains(message, show.Err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("manager", "icmp 10.7.191.254 → 10.7.191.10 echo-request")]
+    [InlineData("10.7.191.9", "icmp 10.7.191.254 → 10.7.191.9 echo-request")]
+    [InlineData("manager:8080/tcp", "tcp 10.7.191.254:")]
+    [InlineData("manager:8080/udp", "udp 10.7.191.254:")]
+    [InlineData("manager:8080/sctp", "sctp 10.7.191.254:")]
+    [InlineData("manager:8080", "tcp 10.7.191.254:")]
+    public void A_node_or_address_alone_is_an_echo_and_a_port_takes_tcp_udp_or_sctp(string to, string request)
+    {
+        var (exit, stdout, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", to);
+        Assert.True(exit is 0 or 3, stderr);
+        Assert.Equal("", stderr);
+        Assert.Contains("request  " + request, stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void More_connections_than_the_client_has_ephemeral_ports_is_a_usage_error()
     {
