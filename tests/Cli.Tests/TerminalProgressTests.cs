@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.IO;
 using System.Threading.Tasks;
 using SwarmDsl.Cli;
@@ -6,8 +7,12 @@ using SwarmDsl.Cli;
 namespace SwarmDsl.Tests;
 
 /// <summary>The progress counter of long work: on a terminal only (spec/cli.md), redrawn in place, erased at the end.</summary>
-public sealed class TerminalProgressTests
+public sealed class TerminalProgressTests : IDisposable
 {
+    private readonly string _dir = Directory.CreateTempSubdirectory("swarmdsl-progress-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
     [Fact]
     public void On_a_terminal_the_line_is_redrawn_a_few_times_a_second_and_erased()
     {
@@ -42,5 +47,45 @@ public sealed class TerminalProgressTests
         var progress = new TerminalProgress(terminal, enabled: true, "emit", 1000, "nodes", () => now += 1000);
         Parallel.For(0, 1000, _ => progress.Step());
         Assert.EndsWith("\remit: 1,000/1,000 nodes", terminal.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Emit_redirected_prints_only_its_summary()
+    {
+        var (exit, stdout, stderr) = CliRun.Run("emit", Paths.Example, "-o", Path.Combine(_dir, "out"));
+        Assert.Equal((0, ""), (exit, stderr));
+        Assert.Matches(@"^wrote \d+ files for 2 nodes to \S+\n$", stdout);
+    }
+
+    /// <summary>The real program on a pseudo-terminal (util-linux script): the counter shows there, and not in a file.</summary>
+    [ToolFact("script")]
+    public void Emit_on_a_terminal_counts_nodes_on_stderr_and_not_when_stderr_is_a_file()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "swarmdsl.dll");
+        string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var emit = "dotnet " + Quote(dll) + " emit " + Quote(Paths.Example) + " -o " + Quote(Path.Combine(_dir, "out"));
+        var onTerminal = Script(emit);
+        Assert.Contains("\remit: 1/2 nodes", onTerminal, StringComparison.Ordinal);
+        // Erased before the summary is printed on the same terminal.
+        Assert.Matches("\r\u001b\\[K(\r)?wrote \\d+ files for 2 nodes", onTerminal);
+        var log = Path.Combine(_dir, "stderr.txt");
+        var redirected = Script(emit + " 2>" + Quote(log));
+        Assert.Contains("files for 2 nodes", redirected, StringComparison.Ordinal);
+        Assert.DoesNotContain("emit: ", redirected, StringComparison.Ordinal);
+        Assert.Equal("", File.ReadAllText(log));
+    }
+
+    private static string Script(string command)
+    {
+        var psi = new ProcessStartInfo("script") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in new[] { "-qec", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        psi.Environment[JitProfile.Variable] = "0"; // a test writes nothing into the user's cache
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(120)), "script did not finish");
+        Assert.True(p.ExitCode == 0, $"{command} exited {p.ExitCode}: {output.Result}{error.Result}");
+        return output.Result;
     }
 }
