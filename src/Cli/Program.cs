@@ -34,20 +34,19 @@ public static class Program
 
         try
         {
+            // Every error is one line (spec/cli.md): where the usage is told goes on it, not on a line of its own.
             if (args.Length == 0)
             {
-                stderr.WriteLine("swarmdsl: error: no command given (e.g. swarmdsl check FILE)");
-                stderr.WriteLine("Run 'swarmdsl --help' for usage.");
+                stderr.WriteLine("swarmdsl: error: no command given (e.g. swarmdsl check FILE); see 'swarmdsl --help'");
                 return Usage;
             }
             var parse = root.Parse(args);
             if (parse.Errors.Count > 0)
             {
                 // "Required command was not provided" next to "Unrecognized command 'frob'" says the same thing twice, less clearly.
-                var messages = parse.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal).ToList();
+                var messages = parse.Errors.Select(e => OneLine(e.Message).TrimEnd('.')).Distinct(StringComparer.Ordinal).ToList();
                 if (messages.Count > 1) messages.RemoveAll(m => m.StartsWith("Required command was not provided", StringComparison.Ordinal));
-                foreach (var m in messages) stderr.WriteLine("swarmdsl: error: " + OneLine(m));
-                stderr.WriteLine("Run 'swarmdsl --help' for usage.");
+                stderr.WriteLine("swarmdsl: error: " + string.Join("; ", messages) + "; see '" + HelpCommand(parse.CommandResult) + "'");
                 return Usage;
             }
             parsed?.Invoke(args[0]);
@@ -56,16 +55,25 @@ public static class Program
         }
         catch (CliUsageException ex)
         {
-            stderr.WriteLine("swarmdsl: error: " + ex.Message);
+            stderr.WriteLine("swarmdsl: error: " + OneLine(ex.Message));
             return Usage;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // Never a stack trace: one line, and the exception type for bug reports only with --verbose.
-            stderr.WriteLine("swarmdsl: error: " + ex.Message);
+            stderr.WriteLine("swarmdsl: error: " + OneLine(ex.Message));
             if (Array.IndexOf(args, "--verbose") >= 0) stderr.WriteLine(ex.ToString());
             return Failed;
         }
+    }
+
+    /// <summary>The help of the verb a command line got to (<c>swarmdsl lab up --help</c>; <c>swarmdsl --help</c> before any).</summary>
+    private static string HelpCommand(System.CommandLine.Parsing.CommandResult result)
+    {
+        var verbs = new System.Collections.Generic.List<string>();
+        for (var r = result; r is not null && r.Command is not RootCommand; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            verbs.Insert(0, r.Command.Name);
+        return "swarmdsl " + string.Concat(verbs.Select(v => v + " ")) + "--help";
     }
 
     /// <summary>

@@ -297,7 +297,7 @@ public sealed class ReachCommandTests
         // Not "as expected type 'System.UInt32'", nor a tab-indented list (found by a tester).
         var (exit, stdout, stderr) = Run("reach", Paths.Example, option, value);
         Assert.Equal((2, ""), (exit, stdout));
-        Assert.Equal(new[] { line, "Run 'swarmdsl --help' for usage." }, stderr.TrimEnd('\n').Split('\n'));
+        Assert.Equal(line + "; see 'swarmdsl reach --help'\n", stderr);
     }
 
     // A topology written to a file of its own (the caller deletes it).

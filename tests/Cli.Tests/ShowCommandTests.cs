@@ -42,7 +42,29 @@ public class ShowCommandTests
         var (exit, output, err) = Run("show", Paths.Example, "manager", "--", "tcpdump", "-n");
         Assert.Equal(2, exit);
         Assert.Equal("", output);
-        Assert.Contains("show answers: ip", err);
+        Assert.Equal("swarmdsl: error: 'tcpdump' is not a command show answers; show answers ip, bridge, brctl, iptables, iptables-save, ipvsadm, conntrack, netstat, sysctl (show --help lists their forms)\n", err);
+    }
+
+    [Fact]
+    public void The_forms_show_answers_are_in_its_help_and_follow_the_error_with_verbose()
+    {
+        // Found by an audit: the forms were a second, 330-character line of every such error.
+        var (exit, output, err) = Run("show", Paths.Example, "manager", "--verbose", "--", "iptables", "-F");
+        Assert.Equal((2, ""), (exit, output));
+        Assert.Equal(new[] { "swarmdsl: error: iptables option '-F' is not supported (show is read-only); show answers ip, bridge, brctl, iptables, iptables-save, ipvsadm, conntrack, netstat, sysctl (show --help lists their forms)",
+            SwarmDsl.Views.ShowResult.Supported }, err.TrimEnd('\n').Split('\n'));
+        var help = Run("show", "--help");
+        Assert.Equal(0, help.Exit);
+        Assert.Contains("iptables [-t TABLE] -L [CHAIN] -n", help.Out.Replace("\n", " ", System.StringComparison.Ordinal).Replace("  ", " ", System.StringComparison.Ordinal), System.StringComparison.Ordinal);
+        Assert.Contains("sysctl KEY the topology does not set is an error", help.Out.Replace("\n", " ", System.StringComparison.Ordinal), System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_sysctl_the_topology_does_not_set_is_one_error_line_and_exit_1()
+    {
+        var (exit, output, err) = Run("show", Paths.Example, "manager", "--", "sysctl", "net.nosuch.key");
+        Assert.Equal((1, ""), (exit, output));
+        Assert.Equal("swarmdsl: error: sysctl net.nosuch.key is not set by this topology in host, so show does not know its value (the kernel's default or the host's)\n", err);
     }
 
     [Fact]

@@ -23,7 +23,7 @@ internal static class CheckCommand
             {
                 if (token.Type == System.CommandLine.Parsing.TokenType.DoubleDash) afterDoubleDash = true;
                 else if (!afterDoubleDash && token.Type == System.CommandLine.Parsing.TokenType.Argument && token.Value.Length > 1 && token.Value[0] == '-')
-                    throw new CliUsageException($"unknown option '{token.Value}' (to check a file whose name starts with '-', write ./{token.Value} or put it after --)\nRun 'swarmdsl --help' for usage.");
+                    throw new CliUsageException($"unknown option '{token.Value}' (to check a file whose name starts with '-', write ./{token.Value} or put it after --)");
             }
             int exit = Program.Ok;
             int errors = 0, warnings = 0, checkedFiles = 0, unreadable = 0;

@@ -84,8 +84,9 @@ internal static class ReachCommand
             IReachSink sink = parse.GetValue(group) ? new GroupSink(output, ReachAnalysis.Sources(loaded.Topology), parse.GetValue(json) ? Path.GetFileName(path) : null)
                 : parse.GetValue(json) ? new JsonSink(output, Path.GetFileName(path))
                 : new TableSink(output, kept, loaded.Topology);
-            var progress = new ReachProgress(io, kept.Count);
-            ReachAnalysis.Analyze(slice, lowered.Plan, source, destination, (pair, rows) => { sink.Write(pair, rows); progress.PairDone(); },
+            // Rows printed on the terminal show progress themselves: the counter is for a table going to a file or a pipe.
+            var progress = new TerminalProgress(io.Error, TerminalProgress.IsTerminalError(io.Error) && Console.IsOutputRedirected, "reach", kept.Count, "pairs");
+            ReachAnalysis.Analyze(slice, lowered.Plan, source, destination, (pair, rows) => { sink.Write(pair, rows); progress.Step(); },
                 parse.GetValue(seed), Environment.ProcessorCount, parse.GetValue(everyBackend));
             sink.End();
             progress.Clear();
@@ -420,39 +421,6 @@ internal static class ReachCommand
             w.WriteEndObject();
             Drain(w, buffer, _out);
             _out.Write('\n');
-        }
-    }
-
-    /// <summary>"reach: N/M pairs" on a terminal's stderr while the table goes elsewhere, a few times a second.</summary>
-    private sealed class ReachProgress
-    {
-        private readonly CliIo _io;
-        private readonly bool _enabled;
-        private readonly int _total;
-        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
-        private int _done;
-        private long _shownAt = -1;
-
-        public ReachProgress(CliIo io, int total)
-        {
-            _io = io;
-            _total = total;
-            // Only the process's own console can be a terminal; a writer handed in by a caller (tests) is redirected output.
-            // Rows printed on the terminal show progress themselves: this is for a table going to a file or a pipe.
-            _enabled = ReferenceEquals(io.Error, Console.Error) && !Console.IsErrorRedirected && Console.IsOutputRedirected;
-        }
-
-        public void PairDone()
-        {
-            _done++;
-            if (!_enabled || (_shownAt >= 0 && _clock.ElapsedMilliseconds - _shownAt < 250)) return;
-            _shownAt = _clock.ElapsedMilliseconds;
-            _io.Error.Write("\rreach: " + _done.ToString("N0", CultureInfo.InvariantCulture) + "/" + _total.ToString("N0", CultureInfo.InvariantCulture) + " pairs");
-        }
-
-        public void Clear()
-        {
-            if (_enabled && _shownAt >= 0) _io.Error.Write("\r\u001b[K");
         }
     }
 }

@@ -15,7 +15,10 @@ namespace SwarmDsl.Cli.Commands;
 /// <summary>
 /// <c>swarmdsl show FILE NODE [NAMESPACE] -- COMMAND...</c>: answers a read-only Linux command (<c>ip addr</c>,
 /// <c>iptables -L -n</c>, ...) from the compiled plan, in the tool's own output format. The tool's exit code and streams are
-/// passed through; a command <c>show</c> does not answer exits 2 with the list of those it does.
+/// passed through; a command <c>show</c> does not answer exits 2 with one line naming those it does (their forms are in
+/// <c>show --help</c>, and follow the line with <c>--verbose</c>). A <c>sysctl KEY</c> the topology does not set exits 1 with
+/// one <c>swarmdsl: error:</c> line: the plan cannot tell such a key from one the kernel lacks, so it is not sysctl's own
+/// "cannot stat" error.
 /// With <c>--from SRC --to DST [--count N] [--seed S]</c> the connections are first run through the packet simulation
 /// (handshake and replies, as <c>trace</c> runs them), and counters and connection tables (<c>conntrack -L</c>,
 /// <c>ipvsadm -L -n --stats</c>, <c>ipvsadm -L -n -c</c>, <c>netstat -i</c>) answer from the state they left.
@@ -42,7 +45,8 @@ internal static class ShowCommand
         var after = new Option<double>("--after") { Description = "seconds to let pass after the traffic before answering: timeouts count down, and conntrack entries, IPVS connections and learned FDB entries whose time ran out are gone", DefaultValueFactory = _ => 0 };
         var cmd = new Command("show", "Answer a read-only Linux command (ip, bridge, brctl, iptables, iptables-save, ipvsadm, sysctl, netstat, conntrack) from the compiled plan, in that command's own output format. "
             + "With --from/--to [--count N], first simulate those connections (with replies), so conntrack -L, ipvsadm -L -n --stats / -c and netstat -i show the state they left; "
-            + "e.g. show FILE manager ingress_sbox --from external --to manager:8080/tcp --count 2 -- ipvsadm -L -n --stats")
+            + "e.g. show FILE manager ingress_sbox --from external --to manager:8080/tcp --count 2 -- ipvsadm -L -n --stats. "
+            + ShowResult.Supported + ". A sysctl KEY the topology does not set is an error (exit 1): its value is the kernel's default or the host's, which show does not know.")
         {
             args, lb, prefix, hostNetns, cpus, from, to, count, seed, after,
         };
@@ -53,13 +57,13 @@ internal static class ShowCommand
             var dash = -1;
             for (int i = 0; i < tokens.Count; i++)
                 if (tokens[i].Type == TokenType.DoubleDash) { dash = i; break; }
-            if (dash < 0) throw new CliUsageException("show needs '-- COMMAND...' after FILE NODE [NAMESPACE]\n" + ShowResult.Supported);
+            if (dash < 0) throw new CliUsageException("show needs '-- COMMAND...' after FILE NODE [NAMESPACE], e.g. show FILE manager -- ip addr (show --help lists the commands)");
             var command = tokens.Skip(dash + 1).Select(t => t.Value).ToList();
             // ARGS holds the positional words before "--" followed by the command (option values are not in it).
             var all = parse.GetValue(args) ?? Array.Empty<string>();
             var before = all.Take(Math.Max(0, all.Length - command.Count)).ToList();
             if (before.Count is < 2 or > 3) throw new CliUsageException("show takes FILE NODE [NAMESPACE] before '--'");
-            if (command.Count == 0) throw new CliUsageException("show needs a command after '--'\n" + ShowResult.Supported);
+            if (command.Count == 0) throw new CliUsageException("show needs a command after '--': " + ShowResult.SupportedCommands + " (show --help lists their forms)");
 
             var backend = ParseBackend(parse.GetValue(lb));
             var plan = PlanLoader.Load(before[0], TopologyLoader.Lowering(backend), io);
@@ -80,6 +84,8 @@ internal static class ShowCommand
             var result = ShowCommandLine.Run(plan, host, ns, command, options);
             io.Out.Write(result.Output);
             io.Error.Write(result.Error);
+            // The forms of every command answered are a long line: detail, which --verbose may add (spec/cli.md).
+            if (result.ExitCode == 2 && parse.GetValue<bool>("--verbose")) io.Error.WriteLine(ShowResult.Supported);
             return result.ExitCode;
         });
         return cmd;

@@ -64,7 +64,7 @@ internal static class TraceCommand
                 var k = t.Request.Disposition.Kind;
                 if (k == DispositionKind.Dropped || k == DispositionKind.Looped) failed = true;
                 // With --reply the answer is part of what was asked: a connection whose reply is lost did not work.
-                if (withReplies && t.Reply?.Disposition.Kind is DispositionKind.Dropped or DispositionKind.Looped) failed = true;
+                if (withReplies && TraceSummary.IsReplyLost(t)) failed = true;
             }
             if (!parse.GetValue(json) && pcapPath is null)
             {
@@ -82,7 +82,7 @@ internal static class TraceCommand
             var traces = sim.Connect(flow, n, captureFrames: pcapPath is not null);
             if (pcapPath is not null && !WritePcap(pcapPath, traces, withReplies, io)) return Program.Failed;
             if (parse.GetValue(json))
-                io.Out.Write(JsonTraceRenderer.Render(traces, Path.GetFileName(path), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(seed), parse.GetValue(lb)!));
+                io.Out.Write(JsonTraceRenderer.Render(traces, Path.GetFileName(path), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(seed), parse.GetValue(lb)!, withReplies));
             else
                 io.Out.Write(TextTraceRenderer.Render(traces, flow.Description, withReplies));
             foreach (var t in traces) Count(t);

@@ -15,9 +15,13 @@ public sealed record ShowResult(int ExitCode, string Output, string Error)
 {
     internal static ShowResult Ok(string output) => new(0, output, "");
     internal static ShowResult Fail(string error) => new(1, "", error.EndsWith("\n", StringComparison.Ordinal) ? error : error + "\n");
-    internal static ShowResult Unsupported(string why) => new(2, "", "swarmdsl: error: " + why + "\n" + Supported + "\n");
+    // One line (spec/cli.md): the commands by name; their forms (Supported) are in show --help and with --verbose.
+    internal static ShowResult Unsupported(string why) => new(2, "", "swarmdsl: error: " + why + "; show answers " + SupportedCommands + " (show --help lists their forms)\n");
 
-    /// <summary>The line listing what <c>show</c> answers.</summary>
+    /// <summary>The commands <c>show</c> answers, by name.</summary>
+    public const string SupportedCommands = "ip, bridge, brctl, iptables, iptables-save, ipvsadm, conntrack, netstat, sysctl";
+
+    /// <summary>The line listing what <c>show</c> answers, with each command's forms.</summary>
     public const string Supported =
         "show answers: ip [-4] [-d] addr|link|route|neigh [show [dev] DEV], bridge fdb show [dev DEV], brctl show [BRIDGE], " +
         "brctl showmacs BRIDGE, iptables [-t TABLE] -L [CHAIN] -n [-v] [-x] [--line-numbers], iptables [-t TABLE] -S [CHAIN], " +
@@ -221,19 +225,20 @@ public static class ShowCommandLine
         }
         if (keys.Count == 0) return ShowResult.Unsupported("sysctl needs a KEY");
         var output = new StringBuilder();
-        var error = new StringBuilder();
+        var unset = new List<string>();
         foreach (var key in keys)
         {
             var s = ProcView.Sysctl(ns, key);
-            if (s is null)
-            {
-                error.Append("swarmdsl: sysctl ").Append(key).Append(" is not set by this topology in ").Append(ns.Name)
-                     .Append("; its value is the kernel's default or the host's\n");
-                continue;
-            }
+            if (s is null) { unset.Add(key); continue; }
             output.Append(valueOnly ? s.Value : s.Key + " = " + s.Value).Append('\n');
         }
-        return new ShowResult(error.Length > 0 ? 1 : 0, output.ToString(), error.ToString());
+        if (unset.Count == 0) return ShowResult.Ok(output.ToString());
+        // Not sysctl's own "cannot stat /proc/sys/...: No such file or directory" (exit 255): the plan does not know the
+        // kernel's keys, and a key it does not set (net.ipv4.tcp_syncookies) exists on every host with a value show cannot
+        // give. So it is show's error, exit 1 as when show cannot answer, in one line for all the keys (spec/cli.md).
+        var error = "swarmdsl: error: sysctl " + string.Join(", ", unset) + (unset.Count == 1 ? " is" : " are") + " not set by this topology in " + ns.Name
+            + ", so show does not know " + (unset.Count == 1 ? "its value" : "their values") + " (the kernel's default or the host's)\n";
+        return new ShowResult(1, output.ToString(), error);
     }
 
     private static ShowResult Conntrack(HostPlan host, NamespacePlan ns, List<string> args, ShowOptions options)

@@ -218,11 +218,33 @@ public sealed class Simulation
     {
         flow = null!;
         if (!TrafficEndpoint.TryParse(from, ResolveName, out var f, out error)) { error = "--from " + from + ": " + error; return false; }
+        if (PortProtocolError(to) is { } badTo) { error = "--to " + to + ": " + badTo; return false; }
         if (!TrafficEndpoint.TryParse(to, ResolveName, out var t, out error)) { error = "--to " + to + ": " + error; return false; }
-        // Said rather than ignored: a source sends from an ephemeral port. (DEST:N/icmp is how an echo is asked of a
-        // destination that listens: the number is not used.)
+        // Said rather than ignored: a source sends from an ephemeral port.
         if (f.Port is not null) { error = "--from " + from + ": a source sends from an ephemeral port; leave the port out"; return false; }
         return TryResolve(f, t, out flow, out error);
+    }
+
+    /// <summary>
+    /// Why the <c>PORT/PROTO</c> of a command-line destination (<c>NODE:PORT/PROTO</c>, <c>IP:PORT/PROTO</c>) is wrong, or
+    /// null: a port goes with tcp, udp or sctp. ICMP has no port, and an echo with one was sent as if the port were not
+    /// there; an echo is asked for by leaving the port out (a node, an address). (A source's port is refused whatever its
+    /// protocol, below.) <c>expect:</c> entries are read by <see cref="TrafficEndpoint"/> alone.
+    /// </summary>
+    private static string? PortProtocolError(string text)
+    {
+        var t = text.Trim();
+        int colon = t.IndexOf(':'), slash = t.LastIndexOf('/');
+        if (colon <= 0 || slash < colon || t.StartsWith("external:", StringComparison.Ordinal)) return null;
+        var port = t.Substring(colon + 1, slash - colon - 1);
+        var proto = t.Substring(slash + 1);
+        // Only PORT/PROTO is checked here; anything else (a port that is no number) is TrafficEndpoint's to explain.
+        if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out _)) return null;
+        var head = t.Substring(0, colon);
+        if (proto == "icmp")
+            return "icmp has no port: write " + head + ":" + port + "/tcp (or /udp, /sctp), or leave the port out for an ICMP echo to a node or an address";
+        if (!IpProtocolNames.TryParse(proto, out _)) return "'" + proto + "' is not a protocol: a port goes with tcp, udp or sctp (as in " + head + ":" + port + "/tcp)";
+        return null;
     }
 
     /// <summary>Resolves two endpoints into a flow.</summary>

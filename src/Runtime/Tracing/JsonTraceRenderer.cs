@@ -13,11 +13,22 @@ namespace SwarmDsl.Runtime.Tracing;
 /// </summary>
 public static class JsonTraceRenderer
 {
-    /// <summary>The schema version of the output; bump when a field changes meaning.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>
+    /// The schema version of the output; bump when a field changes meaning. 2: a connection's <c>reply</c> and the summary's
+    /// <c>repliesLost</c> are there only when replies were asked for (<c>trace --reply</c>).
+    /// </summary>
+    public const int FormatVersion = 2;
 
-    /// <summary>Renders a whole <c>trace</c> run.</summary>
+    /// <summary>Renders a whole <c>trace</c> run with every connection's reply (as <c>trace --reply</c>).</summary>
     public static string Render(IReadOnlyList<ConnectionTrace> connections, string file, string from, string to, uint seed, string backend)
+        => Render(connections, file, from, to, seed, backend, includeReplies: true);
+
+    /// <summary>
+    /// Renders a whole <c>trace</c> run. With <paramref name="includeReplies"/> each connection carries its <c>reply</c>
+    /// (null when none was sent) and the summary counts the replies that were lost, as the text summary does; without, the
+    /// replies were not asked about and neither appears.
+    /// </summary>
+    public static string Render(IReadOnlyList<ConnectionTrace> connections, string file, string from, string to, uint seed, string backend, bool includeReplies)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -25,16 +36,20 @@ public static class JsonTraceRenderer
             w.WriteStartObject();
             WriteFields(w, ("formatVersion", FormatVersion), ("file", file), ("from", from), ("to", to), ("seed", seed), ("backend", backend));
             w.WriteStartArray("connections");
-            int delivered = 0, dropped = 0, other = 0;
+            int delivered = 0, dropped = 0, other = 0, lostReplies = 0;
             foreach (var c in connections)
             {
                 w.WriteStartObject();
                 w.WriteNumber("number", c.Number);
                 w.WritePropertyName("request");
                 WriteTrace(w, c.Request);
-                w.WritePropertyName("reply");
-                if (c.Reply is null) w.WriteNullValue();
-                else WriteTrace(w, c.Reply);
+                if (includeReplies)
+                {
+                    w.WritePropertyName("reply");
+                    if (c.Reply is null) w.WriteNullValue();
+                    else WriteTrace(w, c.Reply);
+                    if (TraceSummary.IsReplyLost(c)) lostReplies++;
+                }
                 w.WriteEndObject();
                 switch (c.Request.Disposition.Kind)
                 {
@@ -46,6 +61,7 @@ public static class JsonTraceRenderer
             w.WriteEndArray();
             w.WriteStartObject("summary");
             WriteFields(w, ("connections", connections.Count), ("delivered", delivered), ("dropped", dropped), ("loopedOrExited", other));
+            if (includeReplies) WriteFields(w, ("repliesLost", lostReplies));
             w.WriteEndObject();
             w.WriteEndObject();
         }

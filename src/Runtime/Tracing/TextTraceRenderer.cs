@@ -151,6 +151,13 @@ public sealed class TraceSummary
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="connection"/>'s reply was sent and did not make it back (dropped or looped): with replies
+    /// asked for, such a connection did not work.
+    /// </summary>
+    public static bool IsReplyLost(ConnectionTrace connection)
+        => connection?.Reply?.Disposition.Kind is DispositionKind.Dropped or DispositionKind.Looped;
+
     private static void Increment(SortedDictionary<string, int> counts, string key) => counts[key] = counts.TryGetValue(key, out var n) ? n + 1 : 1;
 
     /// <summary>The summary line (with the replies that were lost when <paramref name="includeReplies"/>).</summary>

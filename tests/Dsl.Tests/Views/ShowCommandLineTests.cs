@@ -62,7 +62,10 @@ public class ShowCommandLineTests
         var r = Run("host", command);
         Assert.Equal(2, r.ExitCode);
         Assert.Equal("", r.Output);
-        Assert.Contains("show answers: ip", r.Error);
+        // One line: the commands by name (their forms are in show --help).
+        Assert.EndsWith("; show answers " + ShowResult.SupportedCommands + " (show --help lists their forms)\n", r.Error, System.StringComparison.Ordinal);
+        Assert.StartsWith("swarmdsl: error: ", r.Error, System.StringComparison.Ordinal);
+        Assert.Single(r.Error.TrimEnd('\n').Split('\n'));
     }
 
     [Fact]
@@ -91,7 +94,11 @@ public class ShowCommandLineTests
         Assert.Equal("1\n", Run("app", "sysctl", "-n", "net/ipv4/ip_forward").Output);
         var missing = Run("app", "sysctl", "net.ipv4.tcp_syncookies");
         Assert.Equal(1, missing.ExitCode);
-        Assert.Contains("not set by this topology", missing.Error);
+        Assert.Equal("swarmdsl: error: sysctl net.ipv4.tcp_syncookies is not set by this topology in app, so show does not know its value (the kernel's default or the host's)\n", missing.Error);
+        // Keys it sets are answered; those it does not are one error line together, and the exit is 1.
+        var mixed = Run("app", "sysctl", "net.nosuch.key", "net.ipv4.ip_forward", "net/other/key");
+        Assert.Equal((1, "net.ipv4.ip_forward = 1\n"), (mixed.ExitCode, mixed.Output));
+        Assert.Equal("swarmdsl: error: sysctl net.nosuch.key, net/other/key are not set by this topology in app, so show does not know their values (the kernel's default or the host's)\n", mixed.Error);
     }
 
     [Fact]
