@@ -21,6 +21,9 @@ public sealed class TopologyAnalyzer
     public const int FirstVni = 4096;
     /// <summary>The largest 24-bit VNI.</summary>
     public const int MaxVni = 16777215;
+    // A bridge network's MTU when com.docker.network.driver.mtu is not set: the daemon's default, 1500, whatever the host's
+    // NIC carries (Docker's docs: default-network-opts is how docker_gwbridge gets another).
+    private const int BridgeMtu = 1500;
     /// <summary>Bytes VXLAN adds on an IPv4 underlay.</summary>
     public const int VxlanOverhead = 50;
     /// <summary>libnetwork's first fwmark per node (service.go fwMarkCtr).</summary>
@@ -277,7 +280,7 @@ public sealed class TopologyAnalyzer
                 gateway = gw.Value;
             }
             bool overlay = n.Driver.Value.Value == NetworkDriver.Overlay;
-            int mtu = overlay ? n.Mtu?.Value ?? underlay.Mtu - VxlanOverhead : underlay.Mtu;
+            int mtu = overlay ? n.Mtu?.Value ?? underlay.Mtu - VxlanOverhead : BridgeMtu;
             if (overlay && mtu + VxlanOverhead > underlay.Mtu)
                 _d.Report(DiagnosticDescriptors.MtuTooLarge, n.Mtu?.Span ?? n.Name.Span,
                     $"overlay MTU {mtu} + 50 bytes of VXLAN exceeds the underlay MTU {underlay.Mtu}: full-size packets will be fragmented or dropped; use at most {underlay.Mtu - VxlanOverhead}");
@@ -306,7 +309,7 @@ public sealed class TopologyAnalyzer
         {
             var sub = FirstFree(LocalPools(), result, underlay, nodes);
             if (sub is not null)
-                result.Add(new NetworkModel(GatewayBridge, NetworkDriver.Bridge, sub.Value, sub.Value.FirstHost, false, true, 0, underlay.Mtu, false, false, true, SourceSpan.None));
+                result.Add(new NetworkModel(GatewayBridge, NetworkDriver.Bridge, sub.Value, sub.Value.FirstHost, false, true, 0, BridgeMtu, false, false, true, SourceSpan.None));
             else
                 _d.Report(DiagnosticDescriptors.SubnetExhausted, BlockerOf(Ipv4Cidr.Parse("172.18.0.0/16"), underlay, nodes) ?? _decl.Span,
                     "docker_gwbridge needs a subnet, but every pool Docker takes it from (172.18-31.0.0/16, 192.168.0.0/16 in /20s) is covered by networks or node subnets: declare docker_gwbridge (driver: bridge) with a free subnet");

@@ -91,6 +91,32 @@ public class ExampleLoweringTests
         Assert.Equal(("1024", false), (set.Value, set.RaiseOnly));
     }
 
+    /// <summary>
+    /// A bridge network (docker_gwbridge among them) has the daemon's default MTU, 1500, whatever the underlay carries; an
+    /// overlay follows the underlay. Found by an audit: docker_gwbridge took a 9000-byte underlay's MTU.
+    /// </summary>
+    [Fact]
+    public void Bridge_networks_keep_dockers_default_mtu_on_a_jumbo_underlay()
+    {
+        var plan = LoweringFixtures.Compile("""
+            version: 1
+            name: jumbo
+            underlay: { mtu: 9000 }
+            nodes:
+              a: { address: 10.9.0.21/24, role: manager }
+              b: { address: 10.9.0.22/24 }
+            networks:
+              app: { driver: overlay, subnet: 10.0.1.0/24 }
+            services:
+              s1: { networks: [app], replicas: 2, ports: [ { published: 8080, target: 80 } ] }
+            """).Plan!;
+        var host = plan.Host("a").Ns("host");
+        Assert.Equal(1500, host.Devices.Single(d => d.Name == "docker_gwbridge").Mtu);
+        Assert.All(host.Devices.Where(d => d.Master == "docker_gwbridge"), d => Assert.Equal(1500, d.Mtu));
+        Assert.Equal(9000, host.Devices.Single(d => d.Name == "eth0").Mtu);
+        Assert.Equal(8950, plan.Host("a").Ns("1-app").Devices.Single(d => d.Name == "vxlan0").Mtu);
+    }
+
     [Fact]
     public void Host_filter_is_the_28_0_1_layout_with_ingress_first_in_docker_forward()
     {
