@@ -103,7 +103,7 @@ public static class SwarmCompiler
         if (root is null && diagnostics.HasErrors)
             return new CompilationResult(file, null, null, diagnostics.Sorted());
         var declaration = YamlBinder.Bind(file, root, diagnostics);
-        return Analyze(declaration, diagnostics, root);
+        return AnalyzeCore(declaration, diagnostics, root);
     }
 
     /// <summary>
@@ -138,9 +138,9 @@ public static class SwarmCompiler
     }
 
     /// <summary>Analyzes a declaration built by any front end (YAML or C# attributes).</summary>
-    public static CompilationResult Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics) => Analyze(declaration, diagnostics, null);
+    public static CompilationResult Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics) => AnalyzeCore(declaration, diagnostics, null);
 
-    private static CompilationResult Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics, YamlNode? syntax)
+    private static CompilationResult AnalyzeCore(TopologyDeclaration declaration, DiagnosticBag diagnostics, YamlNode? syntax)
     {
         Topology? topology = null;
         if (!diagnostics.HasErrors)
