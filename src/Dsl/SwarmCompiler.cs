@@ -12,12 +12,16 @@ namespace SwarmDsl;
 /// <summary>What compiling one topology produced.</summary>
 public sealed class CompilationResult
 {
-    internal CompilationResult(string file, TopologyDeclaration? declaration, Topology? topology, IReadOnlyList<Diagnostic> diagnostics)
+    private readonly Lazy<DeclarationPaths> _paths;
+
+    internal CompilationResult(string file, TopologyDeclaration? declaration, Topology? topology, IReadOnlyList<Diagnostic> diagnostics, YamlNode? syntax = null)
     {
         File = file;
         Declaration = declaration;
         Topology = topology;
         Diagnostics = diagnostics;
+        // Built on first use: only the commands that print spans need it, and a large topology's index is not free.
+        _paths = new Lazy<DeclarationPaths>(() => DeclarationPaths.From(file, syntax));
     }
 
     /// <summary>The input file.</summary>
@@ -31,6 +35,12 @@ public sealed class CompilationResult
 
     /// <summary>Every diagnostic, sorted by location.</summary>
     public IReadOnlyList<Diagnostic> Diagnostics { get; }
+
+    /// <summary>
+    /// The declaration path (<c>services.web.ports[0]</c>) of every place of the YAML file, so that a span of the model, the
+    /// plan or a trace can say what it came from. <see cref="DeclarationPaths.Empty"/> when there is no YAML (C# attributes).
+    /// </summary>
+    public DeclarationPaths DeclarationPaths => _paths.Value;
 
     /// <summary>Whether any diagnostic is an error.</summary>
     public bool HasErrors
@@ -93,7 +103,7 @@ public static class SwarmCompiler
         if (root is null && diagnostics.HasErrors)
             return new CompilationResult(file, null, null, diagnostics.Sorted());
         var declaration = YamlBinder.Bind(file, root, diagnostics);
-        return Analyze(declaration, diagnostics);
+        return AnalyzeCore(declaration, diagnostics, root);
     }
 
     /// <summary>
@@ -128,11 +138,13 @@ public static class SwarmCompiler
     }
 
     /// <summary>Analyzes a declaration built by any front end (YAML or C# attributes).</summary>
-    public static CompilationResult Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics)
+    public static CompilationResult Analyze(TopologyDeclaration declaration, DiagnosticBag diagnostics) => AnalyzeCore(declaration, diagnostics, null);
+
+    private static CompilationResult AnalyzeCore(TopologyDeclaration declaration, DiagnosticBag diagnostics, YamlNode? syntax)
     {
         Topology? topology = null;
         if (!diagnostics.HasErrors)
             topology = TopologyAnalyzer.Analyze(declaration, diagnostics);
-        return new CompilationResult(declaration.File, declaration, diagnostics.HasErrors ? null : topology, diagnostics.Sorted());
+        return new CompilationResult(declaration.File, declaration, diagnostics.HasErrors ? null : topology, diagnostics.Sorted(), syntax);
     }
 }

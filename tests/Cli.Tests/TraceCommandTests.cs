@@ -95,10 +95,11 @@ public sealed class TraceCommandTests : IDisposable
         // The command streams text (nothing kept); the renderer of a whole list must print the same.
         var (exit, stdout, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--reply", "--count", "4");
         Assert.Equal((0, ""), (exit, stderr));
-        var plan = SwarmCompiler.CompileToPlan(Paths.Example, File.ReadAllText(Paths.Example)).Plan!;
-        var sim = new SwarmDsl.Runtime.Engine.Simulation(plan);
+        var compiled = SwarmCompiler.CompileToPlan(Paths.Example, File.ReadAllText(Paths.Example));
+        var sim = new SwarmDsl.Runtime.Engine.Simulation(compiled.Plan!);
         Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out _));
-        Assert.Equal(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Render(sim.Connect(flow, 4), flow.Description, includeReplies: true), stdout);
+        Assert.Equal(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Render(sim.Connect(flow, 4), flow.Description, includeReplies: true,
+            compiled.Compilation.DeclarationPaths), stdout);
     }
 
     [Theory]

@@ -71,6 +71,49 @@ public class TraceOutputTests
         Assert.Equal(2, root.GetProperty("summary").GetProperty("delivered").GetInt32());
     }
 
+    [Fact]
+    public void Every_step_from_a_declaration_names_it_in_text_and_json()
+    {
+        var (exit, text, err) = Cli("trace", Paths.Example, "--from", "external", "--to", "worker:8080/tcp", "--reply");
+        Assert.True(exit == 0, err);
+        Assert.Contains("-j DNAT --to-destination 172.18.0.2:8080  → DNAT  @two-node.swarm.yaml:44:9 (services.web.ports[0])\n", text);
+        Assert.Contains("@two-node.swarm.yaml:14:3 (nodes.worker)\n", text);
+        var located = text.Split('\n').Where(l => l.Contains("  @", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(located);
+        Assert.All(located, l => Assert.Matches(@"  @two-node\.swarm\.yaml:\d+:\d+ \((nodes|networks|services|underlay)[A-Za-z0-9_.\[\]-]*\)$", l));
+
+        (exit, var json, err) = Cli("trace", Paths.Example, "--from", "external", "--to", "worker:8080/tcp", "--reply", "--json");
+        Assert.True(exit == 0, err);
+        using var doc = JsonDocument.Parse(json);
+        var steps = doc.RootElement.GetProperty("connections").EnumerateArray()
+            .SelectMany(c => new[] { c.GetProperty("request"), c.GetProperty("reply") })
+            .SelectMany(t => t.GetProperty("hops").EnumerateArray()).SelectMany(h => h.GetProperty("steps").EnumerateArray()).ToList();
+        foreach (var step in steps)
+        {
+            // The new field follows "span" (the existing fields keep their names and order) and is there exactly when it is.
+            var names = step.EnumerateObject().Select(p => p.Name).ToList();
+            Assert.Equal(new[] { "text", "span", "declaration" }, names.Skip(names.Count - 3));
+            Assert.Equal(step.GetProperty("span").ValueKind, step.GetProperty("declaration").ValueKind);
+        }
+        Assert.Contains(steps, s => s.GetProperty("span").GetString() == "two-node.swarm.yaml:44:9" && s.GetProperty("declaration").GetString() == "services.web.ports[0]");
+        Assert.Contains(steps, s => s.GetProperty("declaration").GetString() == "services.web.tasks[1]");
+    }
+
+    [Fact]
+    public void Without_the_files_paths_a_step_shows_its_place_alone()
+    {
+        // The C# attribute form has no YAML: its spans point into C#, and a step there prints no parenthesis.
+        var plan = SwarmCompiler.CompileToPlan(Paths.Example, File.ReadAllText(Paths.Example)).Plan!;
+        var sim = new Simulation(plan);
+        Assert.True(sim.TryResolve("external", "manager:8080/tcp", out var flow, out _));
+        var trace = sim.Connect(flow, 1)[0].Request;
+        var dnat = trace.Hops.SelectMany(h => h.Steps).First(s => s is NetfilterStep { Verdict: "DNAT" });
+        Assert.Equal("two-node.swarm.yaml:44:9", TextTraceRenderer.Location(dnat, null));
+        Assert.Equal("two-node.swarm.yaml:44:9", TextTraceRenderer.Location(dnat, SwarmDsl.Syntax.DeclarationPaths.Empty));
+        Assert.Contains("→ DNAT  @two-node.swarm.yaml:44:9\n", TextTraceRenderer.Render(trace), StringComparison.Ordinal);
+        Assert.Null(TextTraceRenderer.Location(trace.Hops[0].Steps.First(s => !s.Span.IsKnown), null));
+    }
+
     [ToolFact("tshark")]
     public void Pcapng_dissects_cleanly_in_tshark_with_the_vni()
     {

@@ -57,6 +57,8 @@ internal static class TraceCommand
             var sim = new Simulation(lowered.Plan, parse.GetValue(seed));
             if (!sim.TryResolve(parse.GetValue(from)!, parse.GetValue(to)!, out var flow, out var error)) throw new CliUsageException(error);
             var pcapPath = parse.GetValue(pcap);
+            // Steps name the declaration they come from (services.web.ports[0]) beside its place in the file.
+            var paths = loaded.DeclarationPaths;
             bool withReplies = parse.GetValue(reply);
             bool failed = false;
             void Count(ConnectionTrace t)
@@ -72,7 +74,7 @@ internal static class TraceCommand
                 var summary = new TraceSummary();
                 foreach (var t in sim.ConnectEach(flow, n))
                 {
-                    io.Out.Write(TextTraceRenderer.Render(t, flow.Description, withReplies));
+                    io.Out.Write(TextTraceRenderer.Render(t, flow.Description, withReplies, paths));
                     summary.Add(t);
                     Count(t);
                 }
@@ -82,9 +84,9 @@ internal static class TraceCommand
             var traces = sim.Connect(flow, n, captureFrames: pcapPath is not null);
             if (pcapPath is not null && !WritePcap(pcapPath, traces, withReplies, io)) return Program.Failed;
             if (parse.GetValue(json))
-                io.Out.Write(JsonTraceRenderer.Render(traces, Path.GetFileName(path), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(seed), parse.GetValue(lb)!, withReplies));
+                io.Out.Write(JsonTraceRenderer.Render(traces, Path.GetFileName(path), parse.GetValue(from)!, parse.GetValue(to)!, parse.GetValue(seed), parse.GetValue(lb)!, withReplies, paths));
             else
-                io.Out.Write(TextTraceRenderer.Render(traces, flow.Description, withReplies));
+                io.Out.Write(TextTraceRenderer.Render(traces, flow.Description, withReplies, paths));
             foreach (var t in traces) Count(t);
             if (failed) return Dropped;
             return Program.Ok;

@@ -115,6 +115,29 @@ public static class SwarmLowering
 
         private bool Ipvs => _options.Backend == LoadBalancerBackend.Ipvs;
 
+        // ---- where derived objects point -------------------------------------------------------------------------
+        // A network the file does not declare (Docker derives docker_gwbridge and the ingress network) has no place of its own:
+        // its objects point at the declaration that made Docker create it, as the model records (NetworkModel.Cause,
+        // NodeModel.GatewayBridgeCause), so every rule comment and trace step leads back to a line (docs/emit.md).
+
+        /// <summary>Where the objects of <paramref name="net"/> on <paramref name="node"/> point.</summary>
+        private static SourceSpan SpanOf(NetworkModel net, NodeModel node) =>
+            !net.Implicit ? net.Span
+            : net.Name == TopologyAnalyzer.GatewayBridge && !net.IsOverlay ? node.GatewayBridgeCause
+            : net.Cause;
+
+        /// <summary>Where the ingress network's objects point (none without one).</summary>
+        private SourceSpan IngressSpan => _ingress is null ? SourceSpan.None : _ingress.Implicit ? _ingress.Cause : _ingress.Span;
+
+        /// <summary>Where docker_gwbridge's objects on <paramref name="node"/> point.</summary>
+        private SourceSpan GatewaySpan(NodeModel node) => _gw is null ? SourceSpan.None : SpanOf(_gw, node);
+
+        /// <summary>
+        /// Where an endpoint's objects point: its own declaration, else its network's (a load balancer's or ingress_sbox's
+        /// gateway leg on a derived network has none of its own).
+        /// </summary>
+        private SourceSpan SpanOf(EndpointModel e) => e.Span.IsKnown ? e.Span : SpanOf(_networks[e.Network], _nodes[e.Node]);
+
         private static List<TValue> ListOf<TKey, TValue>(Dictionary<TKey, List<TValue>> index, TKey key) where TKey : notnull
         {
             if (!index.TryGetValue(key, out var list)) index[key] = list = new List<TValue>();
@@ -297,15 +320,16 @@ public static class SwarmLowering
             foreach (var net in bridges)
             {
                 var dev = BridgeDevice(net.Name);
-                ns.Devices.Add(new DevicePlan(dev, DeviceKind.Bridge, net.Mtu, null, null, null, null, net.Span));
-                ns.AddAddress(dev, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), net.Span);
+                var at = SpanOf(net, node);
+                ns.Devices.Add(new DevicePlan(dev, DeviceKind.Bridge, net.Mtu, null, null, null, null, at));
+                ns.AddAddress(dev, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), at);
             }
             if (_gw is not null)
             {
                 // The host ends of every docker_gwbridge leg (ingress_sbox eth1, each task's gateway leg).
                 foreach (var e in LocalEndpoints(node.Name, _gw.Name))
                     ns.Devices.Add(new DevicePlan(_hostVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, _gw.Mtu, null, _gw.Name,
-                        new VethPeer(e.Namespace, e.Interface, false), null, e.Span));
+                        new VethPeer(e.Namespace, e.Interface, false), null, SpanOf(e)));
             }
 
             HostSysctls(node, ns);
@@ -322,20 +346,21 @@ public static class SwarmLowering
 
         private void HostSysctls(NodeModel node, NamespaceBuilder ns)
         {
-            var bridgeSpan = _gw?.Span ?? SourceSpan.None;
+            var bridgeSpan = GatewaySpan(node);
             // The bridge driver turns forwarding on and makes bridged traffic traverse iptables.
             ns.SetSysctl("net.ipv4.ip_forward", "1", true, bridgeSpan);
             ns.SetSysctl("net.bridge.bridge-nf-call-iptables", "1", false, bridgeSpan);
             // Ingress: 127.0.0.1-sourced packets DNATed to ingress_sbox must be routable out of docker_gwbridge.
             if (_ingress is not null && _gw is not null)
-                ns.SetSysctl("net.ipv4.conf." + BridgeDevice(_gw.Name) + ".route_localnet", "1", true, _ingress.Span);
+                ns.SetSysctl("net.ipv4.conf." + BridgeDevice(_gw.Name) + ".route_localnet", "1", true, IngressSpan);
             // The overlay driver raises the neighbour table thresholds (ostweaks_linux.go).
             var overlay = _t.Networks.FirstOrDefault(n => n.IsOverlay);
             if (overlay is not null)
             {
-                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh1", "8192", false, overlay.Span, raiseOnly: true);
-                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh2", "49152", false, overlay.Span, raiseOnly: true);
-                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh3", "65536", false, overlay.Span, raiseOnly: true);
+                var at = SpanOf(overlay, node);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh1", "8192", false, at, raiseOnly: true);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh2", "49152", false, at, raiseOnly: true);
+                ns.SetSysctl("net.ipv4.neigh.default.gc_thresh3", "65536", false, at, raiseOnly: true);
             }
             // The user's tuning: cluster-wide first, then this node's own (which win).
             foreach (var s in _t.Sysctls.Where(s => s.Node is null)) ns.SetSysctl(s.Key, s.Value, false, s.Span);
@@ -347,9 +372,9 @@ public static class SwarmLowering
             var filter = ns.Netfilter.Table("filter");
             var nat = ns.Netfilter.Table("nat");
             var driverOrigin = "networks." + (_gw?.Name ?? TopologyAnalyzer.GatewayBridge);
-            var driverSpan = _gw?.Span ?? SourceSpan.None;
+            var driverSpan = GatewaySpan(node);
             const string IngressOrigin = "swarm.ingress";
-            var ingressSpan = _ingress?.Span ?? SourceSpan.None;
+            var ingressSpan = IngressSpan;
             bool ingress = _ingress is not null;
 
             // Chains in the order the bridge driver (≥ 28.0.1) and then the ingress setup create them.
@@ -377,21 +402,22 @@ public static class SwarmLowering
             {
                 var br = BridgeDevice(net.Name);
                 var origin = "networks." + net.Name;
-                docker.Append(Rule.Make(origin, net.Span, new DropTarget(), new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
-                bridge.Append(Rule.Make(origin, net.Span, new JumpTarget("DOCKER"), new InterfaceMatch(false, br)));
-                ct.Append(Rule.Make(origin, net.Span, new AcceptTarget(), new InterfaceMatch(false, br), new ConntrackMatch(CtState.Related | CtState.Established)));
+                var at = SpanOf(net, node);
+                docker.Append(Rule.Make(origin, at, new DropTarget(), new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
+                bridge.Append(Rule.Make(origin, at, new JumpTarget("DOCKER"), new InterfaceMatch(false, br)));
+                ct.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(false, br), new ConntrackMatch(CtState.Related | CtState.Established)));
                 if (net.Icc)
                 {
                     // icc=true: one rule accepts everything leaving the bridge, to itself or elsewhere.
-                    forward.Append(Rule.Make(origin, net.Span, new AcceptTarget(), new InterfaceMatch(true, br)));
+                    forward.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(true, br)));
                 }
                 else
                 {
-                    forward.Append(Rule.Make(origin, net.Span, new DropTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
-                    forward.Append(Rule.Make(origin, net.Span, new AcceptTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
+                    forward.Append(Rule.Make(origin, at, new DropTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
+                    forward.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
                 }
                 if (net.Masquerade)
-                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, net.Span, new MasqueradeTarget(),
+                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, at, new MasqueradeTarget(),
                         new AddressMatch(Direction.Source, net.Subnet), new InterfaceMatch(false, br, Negated: true)));
             }
 
@@ -480,14 +506,15 @@ public static class SwarmLowering
 
         private NamespaceBuilder LowerOverlay(NodeModel node, NetworkModel net)
         {
-            var ns = new NamespaceBuilder(TopologyAnalyzer.OverlayNamespace(net.Name), NamespaceKind.Overlay, net.Name, net.Span);
-            ns.Devices.Add(new DevicePlan(OverlayBridge, DeviceKind.Bridge, net.Mtu, null, null, null, null, net.Span));
+            var at = SpanOf(net, node);
+            var ns = new NamespaceBuilder(TopologyAnalyzer.OverlayNamespace(net.Name), NamespaceKind.Overlay, net.Name, at);
+            ns.Devices.Add(new DevicePlan(OverlayBridge, DeviceKind.Bridge, net.Mtu, null, null, null, null, at));
             var vxlan = new VxlanPlan(net.Vni, _t.Underlay.DataPathPort, Learning: true, Proxy: true, L2Miss: true, L3Miss: true, Ttl: 0, CreatedIn: HostNamespace);
-            ns.Devices.Add(new DevicePlan(VxlanDevice, DeviceKind.Vxlan, net.Mtu, null, OverlayBridge, null, vxlan, net.Span));
+            ns.Devices.Add(new DevicePlan(VxlanDevice, DeviceKind.Vxlan, net.Mtu, null, OverlayBridge, null, vxlan, at));
             foreach (var e in LocalEndpoints(node.Name, net.Name))
                 ns.Devices.Add(new DevicePlan(_overlayVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, net.Mtu, null, OverlayBridge,
-                    new VethPeer(e.Namespace, e.Interface, false), null, e.Span));
-            ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), net.Span);
+                    new VethPeer(e.Namespace, e.Interface, false), null, SpanOf(e)));
+            ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), at);
             // Remote endpoints (from gossip in Docker): a permanent neighbour for the vxlan proxy-ARP and an FDB entry to the VTEP.
             // Every other node's overlay namespace lists the same two entries for an endpoint: made once, shared (a large
             // plan has 50 nodes × 10,000 endpoints of them, and the garbage collector paid for each copy).
@@ -503,7 +530,10 @@ public static class SwarmLowering
                     {
                         var e = endpoints[i];
                         if (_nodes.TryGetValue(e.Node, out var remote))
-                            shared[i] = (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, e.Span), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, e.Span));
+                        {
+                            var where = SpanOf(e);
+                            shared[i] = (new NeighborPlan(VxlanDevice, e.Address.Address, e.Mac, where), new FdbPlan(VxlanDevice, e.Mac, remote.Address.Address, where));
+                        }
                     }
                 }
             int count = 0;
@@ -531,28 +561,28 @@ public static class SwarmLowering
             var peer = net.IsOverlay
                 ? new VethPeer(TopologyAnalyzer.OverlayNamespace(net.Name), _overlayVeth[key], true)
                 : new VethPeer(HostNamespace, _hostVeth[key], true);
-            ns.Devices.Add(new DevicePlan(e.Interface, DeviceKind.Veth, net.Mtu, e.Mac, null, peer, null, e.Span));
+            ns.Devices.Add(new DevicePlan(e.Interface, DeviceKind.Veth, net.Mtu, e.Mac, null, peer, null, SpanOf(e)));
         }
 
         private void AddDefaultRoute(NamespaceBuilder ns, EndpointModel gatewayLeg)
         {
             if (_gw is null) return;
-            ns.Routes.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), _gw.Gateway, gatewayLeg.Interface, null, RouteOrigin.Static, gatewayLeg.Span));
+            ns.Routes.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), _gw.Gateway, gatewayLeg.Interface, null, RouteOrigin.Static, SpanOf(gatewayLeg)));
         }
 
         private NamespaceBuilder LowerIngressSandbox(NodeModel node, EndpointModel lbLeg)
         {
             var net = _ingress!;
-            var ns = new NamespaceBuilder(TopologyAnalyzer.IngressSandbox, NamespaceKind.IngressSandbox, net.Name, net.Span);
+            var ns = new NamespaceBuilder(TopologyAnalyzer.IngressSandbox, NamespaceKind.IngressSandbox, net.Name, IngressSpan);
             var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
             AddLeg(ns, lbLeg);
             if (gatewayLeg is not null) AddLeg(ns, gatewayLeg);
-            ns.AddAddress(lbLeg.Interface, lbLeg.Address, lbLeg.Span);
+            ns.AddAddress(lbLeg.Interface, lbLeg.Address, SpanOf(lbLeg));
             AddLoadBalancing(ns, node, net, lbLeg, ingress: true);
             if (gatewayLeg is not null)
             {
                 // Unlike lb_* sandboxes, ingress_sbox joins docker_gwbridge and routes by default through it.
-                ns.AddAddress(gatewayLeg.Interface, gatewayLeg.Address, gatewayLeg.Span);
+                ns.AddAddress(gatewayLeg.Interface, gatewayLeg.Address, SpanOf(gatewayLeg));
                 AddDefaultRoute(ns, gatewayLeg);
             }
             return ns;
@@ -561,9 +591,9 @@ public static class SwarmLowering
         private NamespaceBuilder LowerNetworkLoadBalancer(NodeModel node, NetworkModel net, EndpointModel lbLeg)
         {
             // lb_<net>: only eth0 on the overlay, no docker_gwbridge leg and no default route (endpoint.go sbJoin).
-            var ns = new NamespaceBuilder(TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), NamespaceKind.LoadBalancer, net.Name, net.Span);
+            var ns = new NamespaceBuilder(TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), NamespaceKind.LoadBalancer, net.Name, SpanOf(net, node));
             AddLeg(ns, lbLeg);
-            ns.AddAddress(lbLeg.Interface, lbLeg.Address, lbLeg.Span);
+            ns.AddAddress(lbLeg.Interface, lbLeg.Address, SpanOf(lbLeg));
             AddLoadBalancing(ns, node, net, lbLeg, ingress: false);
             return ns;
         }
@@ -593,16 +623,17 @@ public static class SwarmLowering
             }
             // Once per sandbox, NAT mode: connections IPVS balanced out of this sandbox leave with the LB endpoint's address.
             if (Ipvs && lbs.Count > 0)
-                ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, lbLeg.Span,
+                ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, SpanOf(lbLeg),
                     new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), new IpvsMatch()));
 
-            ns.SetSysctl("net.ipv4.ip_forward", "1", true, net.Span);
+            var at = SpanOf(net, node);
+            ns.SetSysctl("net.ipv4.ip_forward", "1", true, at);
             if (Ipvs)
             {
-                ns.SetSysctl("net.ipv4.vs.conntrack", "1", true, net.Span);
-                ns.SetSysctl("net.ipv4.vs.conn_reuse_mode", "0", true, net.Span);
-                ns.SetSysctl("net.ipv4.vs.expire_nodest_conn", "1", true, net.Span);
-                ns.SetSysctl("net.ipv4.vs.expire_quiescent_template", "1", true, net.Span);
+                ns.SetSysctl("net.ipv4.vs.conntrack", "1", true, at);
+                ns.SetSysctl("net.ipv4.vs.conn_reuse_mode", "0", true, at);
+                ns.SetSysctl("net.ipv4.vs.expire_nodest_conn", "1", true, at);
+                ns.SetSysctl("net.ipv4.vs.expire_quiescent_template", "1", true, at);
             }
         }
 
@@ -669,7 +700,7 @@ public static class SwarmLowering
             var ns = new NamespaceBuilder(task.Name, NamespaceKind.Task, svc.Name, task.Span);
             var legs = Lookup(_taskLegs, (node.Name, task.Name));
             foreach (var e in legs) AddLeg(ns, e);
-            foreach (var e in legs) ns.AddAddress(e.Interface, e.Address, e.Span);
+            foreach (var e in legs) ns.AddAddress(e.Interface, e.Address, SpanOf(e));
             // Overlay endpoints carry no gateway: the default route goes through docker_gwbridge.
             if (_gw is not null && legs.FirstOrDefault(e => e.Network == _gw.Name) is { } gatewayLeg)
                 AddDefaultRoute(ns, gatewayLeg);

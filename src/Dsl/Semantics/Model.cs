@@ -59,7 +59,15 @@ public sealed record Underlay(int Mtu, Ipv4Cidr? Subnet, int DataPathPort, Sourc
 
 /// <summary>A host.</summary>
 public sealed record NodeModel(string Name, string Hostname, NodeRole Role, Ipv4Cidr Address, string Interface,
-    EquatableArray<KeyValue> Labels, SourceSpan Span);
+    EquatableArray<KeyValue> Labels, SourceSpan Span)
+{
+    /// <summary>
+    /// When docker_gwbridge is <see cref="NetworkModel.Implicit"/>, the declaration that made Docker create it on this node: the
+    /// first sandbox needing a default gateway is ingress_sbox (so the ingress network's declaration or cause), else the
+    /// node's first task; a node with neither points at its own entry. <see cref="SourceSpan.None"/> when docker_gwbridge is declared.
+    /// </summary>
+    public SourceSpan GatewayBridgeCause { get; init; } = SourceSpan.None;
+}
 
 /// <summary>A key and a value (labels, sysctls).</summary>
 public readonly record struct KeyValue(string Key, string Value);
@@ -70,6 +78,15 @@ public sealed record NetworkModel(string Name, NetworkDriver Driver, Ipv4Cidr Su
 {
     /// <summary>Whether this is an overlay.</summary>
     public bool IsOverlay => Driver == NetworkDriver.Overlay;
+
+    /// <summary>
+    /// For an <see cref="Implicit"/> network that is the same on every node, the declaration that made Docker create it (the
+    /// ingress network: the first port published in ingress mode); docker_gwbridge's is per node
+    /// (<see cref="NodeModel.GatewayBridgeCause"/>). <see cref="SourceSpan.None"/> for a declared network, whose
+    /// <see cref="Span"/> is its declaration. <see cref="Span"/> stays <see cref="SourceSpan.None"/> for an implicit one: it is
+    /// not written anywhere.
+    /// </summary>
+    public SourceSpan Cause { get; init; } = SourceSpan.None;
 }
 
 /// <summary>A service.</summary>

@@ -96,6 +96,7 @@ public sealed class TopologyAnalyzer
             .OrderBy(s => s.Node is null ? -1 : nodeOrder.TryGetValue(s.Node, out var i) ? i : int.MaxValue)
             .Select(s => new SysctlModel(s.Node, s.Key.Value, s.Value.Value, s.Key.Span)).ToEquatableArray();
         var rules = BindRules(nodes, networks, tasks);
+        nodes = GatewayBridgeCauses(nodes, networks, tasks);
         var topology = new Topology(_decl.Name?.Value ?? "topology", _file, underlay, nodes.ToEquatableArray(), networks.ToEquatableArray(),
             services.ToEquatableArray(), tasks.ToEquatableArray(), endpoints.ToEquatableArray(), lbs.ToEquatableArray(), sysctls, rules,
             EquatableArray<ExpectModel>.Empty, _decl.Span);
@@ -296,12 +297,12 @@ public sealed class TopologyAnalyzer
         {
             var sub = FirstFree(GlobalPools(), result, underlay, nodes);
             if (sub is not null)
+                // Swarm makes the routing mesh for the first port published through it: the derived network's objects point there.
                 result.Add(new NetworkModel("ingress", NetworkDriver.Overlay, sub.Value, sub.Value.FirstHost, true, true, implicitIngressVni,
-                    underlay.Mtu - VxlanOverhead, true, false, true, SourceSpan.None));
+                    underlay.Mtu - VxlanOverhead, true, false, true, SourceSpan.None) { Cause = FirstIngressPort().Span });
             else
             {
-                var port = _decl.Services.SelectMany(x => x.Ports).First(p => (p.Mode?.Value ?? PublishMode.Ingress) == PublishMode.Ingress);
-                _d.Report(DiagnosticDescriptors.SubnetExhausted, port.Span,
+                _d.Report(DiagnosticDescriptors.SubnetExhausted, FirstIngressPort().Span,
                     "this port needs an ingress network, but no /24 of Docker's pool 10.0.0.0/8 is free (networks or node subnets cover it): declare an overlay network with 'ingress: true' and a free subnet");
             }
         }
@@ -338,6 +339,29 @@ public sealed class TopologyAnalyzer
             }
         }
         return result;
+    }
+
+    // The port, in declaration order, that needs the routing mesh (there is one whenever an ingress network is derived).
+    private PortDeclaration FirstIngressPort() =>
+        _decl.Services.SelectMany(x => x.Ports).First(p => (p.Mode?.Value ?? PublishMode.Ingress) == PublishMode.Ingress);
+
+    /// <summary>
+    /// With an implicit docker_gwbridge, what made Docker create it on each node (<see cref="NodeModel.GatewayBridgeCause"/>):
+    /// it is made for the first sandbox that needs a default gateway (default_gateway.go), ingress_sbox when there is an ingress
+    /// network, else the node's first task. Our plan has the bridge on every node, so a node with neither names itself.
+    /// </summary>
+    private static List<NodeModel> GatewayBridgeCauses(List<NodeModel> nodes, List<NetworkModel> networks, List<TaskModel> tasks)
+    {
+        if (networks.FirstOrDefault(n => n.Name == GatewayBridge) is not { Implicit: true }) return nodes;
+        var ingress = networks.FirstOrDefault(n => n.Ingress);
+        var firstTask = new Dictionary<string, SourceSpan>(StringComparer.Ordinal);
+        foreach (var t in tasks)
+            if (!firstTask.ContainsKey(t.Node)) firstTask[t.Node] = t.Span;
+        return nodes.Select(n => n with
+        {
+            GatewayBridgeCause = ingress is not null ? (ingress.Implicit ? ingress.Cause : ingress.Span)
+                : firstTask.TryGetValue(n.Name, out var span) ? span : n.Span,
+        }).ToList();
     }
 
     /// <summary>Where a declaration covers <paramref name="pool"/> (for a message about exhausted pools), if any.</summary>

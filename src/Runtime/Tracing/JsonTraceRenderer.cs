@@ -4,6 +4,7 @@ using System.IO;
 using System.Text;
 using System.Text.Json;
 using SwarmDsl.Net;
+using SwarmDsl.Syntax;
 
 namespace SwarmDsl.Runtime.Tracing;
 
@@ -26,9 +27,11 @@ public static class JsonTraceRenderer
     /// <summary>
     /// Renders a whole <c>trace</c> run. With <paramref name="includeReplies"/> each connection carries its <c>reply</c>
     /// (null when none was sent) and the summary counts the replies that were lost, as the text summary does; without, the
-    /// replies were not asked about and neither appears.
+    /// replies were not asked about and neither appears. Each step with a span also has <c>declaration</c>, its path in
+    /// <paramref name="declarations"/> (<c>services.web.ports[0]</c>), or null.
     /// </summary>
-    public static string Render(IReadOnlyList<ConnectionTrace> connections, string file, string from, string to, uint seed, string backend, bool includeReplies)
+    public static string Render(IReadOnlyList<ConnectionTrace> connections, string file, string from, string to, uint seed, string backend, bool includeReplies,
+        DeclarationPaths? declarations = null)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -42,12 +45,12 @@ public static class JsonTraceRenderer
                 w.WriteStartObject();
                 w.WriteNumber("number", c.Number);
                 w.WritePropertyName("request");
-                WriteTrace(w, c.Request);
+                WriteTrace(w, c.Request, declarations);
                 if (includeReplies)
                 {
                     w.WritePropertyName("reply");
                     if (c.Reply is null) w.WriteNullValue();
-                    else WriteTrace(w, c.Reply);
+                    else WriteTrace(w, c.Reply, declarations);
                     if (TraceSummary.IsReplyLost(c)) lostReplies++;
                 }
                 w.WriteEndObject();
@@ -68,8 +71,8 @@ public static class JsonTraceRenderer
         return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
     }
 
-    /// <summary>Writes one packet trace object.</summary>
-    public static void WriteTrace(Utf8JsonWriter w, PacketTrace t)
+    /// <summary>Writes one packet trace object (each step's declaration path from <paramref name="declarations"/>, when given).</summary>
+    public static void WriteTrace(Utf8JsonWriter w, PacketTrace t, DeclarationPaths? declarations = null)
     {
         w.WriteStartObject();
         w.WriteString("label", t.Label);
@@ -80,7 +83,7 @@ public static class JsonTraceRenderer
             w.WriteStartObject();
             WriteFields(w, ("node", hop.Node), ("namespace", hop.Namespace), ("kind", hop.NamespaceKind));
             w.WriteStartArray("steps");
-            foreach (var s in hop.Steps) WriteStep(w, s);
+            foreach (var s in hop.Steps) WriteStep(w, s, declarations);
             w.WriteEndArray();
             w.WriteEndObject();
         }
@@ -111,7 +114,7 @@ public static class JsonTraceRenderer
         w.WriteEndObject();
     }
 
-    private static void WriteStep(Utf8JsonWriter w, TraceStep step)
+    private static void WriteStep(Utf8JsonWriter w, TraceStep step, DeclarationPaths? declarations)
     {
         w.WriteStartObject();
         w.WriteString("step", step.Kind);
@@ -166,7 +169,9 @@ public static class JsonTraceRenderer
                 WriteFields(w, ("cause", d.Cause.ToString()), ("detail", d.Detail));
                 break;
         }
-        WriteFields(w, ("text", TextTraceRenderer.Describe(step)), ("span", step.Span.IsKnown ? step.Span.ToShortString() : null));
+        // "declaration" follows "span" and is null where it is (no span) or where the file's paths do not name the place.
+        WriteFields(w, ("text", TextTraceRenderer.Describe(step)), ("span", step.Span.IsKnown ? step.Span.ToShortString() : null),
+            ("declaration", declarations?.PathOf(step.Span)));
         w.WriteEndObject();
     }
 

@@ -2,38 +2,43 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
 using SwarmDsl.Net;
+using SwarmDsl.Syntax;
 
 namespace SwarmDsl.Runtime.Tracing;
 
 /// <summary>
 /// Renders traces for people: a header line per hop (<c>── manager · host netns ──</c>), one line per step, rewrites as
-/// <c>10.7.191.10:8080 → 172.18.0.2:8080</c>, and the YAML location of every step a declaration produced.
+/// <c>10.7.191.10:8080 → 172.18.0.2:8080</c>, and the YAML location of every step a declaration produced, with the
+/// declaration's path when the caller knows the file's paths (<c>@two-node.swarm.yaml:44:9 (services.web.ports[0])</c>).
 /// </summary>
 public static class TextTraceRenderer
 {
     private const int KindWidth = 11;
 
-    /// <summary>Renders connections (request, then reply when <paramref name="includeReplies"/>).</summary>
-    public static string Render(IReadOnlyList<ConnectionTrace> connections, string description, bool includeReplies)
+    /// <summary>
+    /// Renders connections (request, then reply when <paramref name="includeReplies"/>), naming each step's declaration
+    /// from <paramref name="declarations"/> when given.
+    /// </summary>
+    public static string Render(IReadOnlyList<ConnectionTrace> connections, string description, bool includeReplies, DeclarationPaths? declarations = null)
     {
         var sb = new StringBuilder();
-        foreach (var c in connections) sb.Append(Render(c, description, includeReplies));
+        foreach (var c in connections) sb.Append(Render(c, description, includeReplies, declarations));
         sb.Append(Summary(connections, includeReplies));
         return sb.ToString();
     }
 
     /// <summary>
-    /// Renders one connection as <see cref="Render(IReadOnlyList{ConnectionTrace}, string, bool)"/> does, so that many can be
-    /// written as they are simulated (with the summary from <see cref="Summary(IReadOnlyList{ConnectionTrace}, bool)"/>'s
-    /// counts kept on the way) instead of held.
+    /// Renders one connection as <see cref="Render(IReadOnlyList{ConnectionTrace}, string, bool, DeclarationPaths)"/> does, so
+    /// that many can be written as they are simulated (with the summary from
+    /// <see cref="Summary(IReadOnlyList{ConnectionTrace}, bool)"/>'s counts kept on the way) instead of held.
     /// </summary>
-    public static string Render(ConnectionTrace connection, string description, bool includeReplies)
+    public static string Render(ConnectionTrace connection, string description, bool includeReplies, DeclarationPaths? declarations = null)
     {
         if (connection is null) throw new System.ArgumentNullException(nameof(connection));
         var sb = new StringBuilder();
         sb.Append("connection ").Append(I(connection.Number)).Append('/').Append(I(connection.Count)).Append(" · ").Append(description).Append('\n');
-        Render(sb, connection.Request);
-        if (includeReplies && connection.Reply is not null) Render(sb, connection.Reply);
+        Render(sb, connection.Request, declarations);
+        if (includeReplies && connection.Reply is not null) Render(sb, connection.Reply, declarations);
         sb.Append('\n');
         return sb.ToString();
     }
@@ -52,15 +57,27 @@ public static class TextTraceRenderer
         return summary.Line(includeReplies);
     }
 
-    /// <summary>Renders one packet trace.</summary>
-    public static string Render(PacketTrace trace)
+    /// <summary>Renders one packet trace (naming each step's declaration from <paramref name="declarations"/> when given).</summary>
+    public static string Render(PacketTrace trace, DeclarationPaths? declarations = null)
     {
         var sb = new StringBuilder();
-        Render(sb, trace);
+        Render(sb, trace, declarations);
         return sb.ToString();
     }
 
-    private static void Render(StringBuilder sb, PacketTrace t)
+    /// <summary>
+    /// Where a step comes from: <c>two-node.swarm.yaml:44:9</c>, followed by <c> (services.web.ports[0])</c> when
+    /// <paramref name="declarations"/> names the place; null for a step no declaration produced.
+    /// </summary>
+    public static string? Location(TraceStep step, DeclarationPaths? declarations)
+    {
+        if (step is null) throw new System.ArgumentNullException(nameof(step));
+        if (!step.Span.IsKnown) return null;
+        var path = declarations?.PathOf(step.Span);
+        return path is null ? step.Span.ToShortString() : step.Span.ToShortString() + " (" + path + ")";
+    }
+
+    private static void Render(StringBuilder sb, PacketTrace t, DeclarationPaths? declarations)
     {
         sb.Append(t.Label).Append("  ").Append(t.PacketIn.Summary()).Append('\n');
         foreach (var hop in t.Hops)
@@ -69,7 +86,7 @@ public static class TextTraceRenderer
             foreach (var s in hop.Steps)
             {
                 sb.Append("  ").Append(s.Kind.PadRight(KindWidth)).Append(' ').Append(Describe(s));
-                if (s.Span.IsKnown) sb.Append("  @").Append(s.Span.ToShortString());
+                if (Location(s, declarations) is { } at) sb.Append("  @").Append(at);
                 sb.Append('\n');
             }
         }
