@@ -327,7 +327,7 @@ internal static class DriftDetector
         foreach (var h in have.Where(h => !want.Contains(h))) add("extra", "ipvs", h);
     }
 
-    private static void Sysctls(NamespacePlan ns, LiveNamespace live, Action<string, string, string> add)
+    internal static void Sysctls(NamespacePlan ns, LiveNamespace live, Action<string, string, string> add)
     {
         foreach (var s in ns.Sysctls)
         {
@@ -338,6 +338,9 @@ internal static class DriftDetector
             }
             static string Norm(string v) => string.Join(" ", v.Split(new[] { ' ', '\t' }, StringSplitOptions.RemoveEmptyEntries));
             if (Norm(value) == Norm(s.Value)) continue;
+            // A raise-only key (Docker's neighbour thresholds) above the plan's value is what apply leaves: not drift.
+            if (s.RaiseOnly && long.TryParse(value.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var now)
+                && long.TryParse(s.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var wanted) && now >= wanted) continue;
             // A setting only the initial namespace may change (apply.sh skips it with a warning when it is optional) is a
             // fact of where the node runs, not drift.
             if (!s.Required && live.ReadOnlySysctls.Contains(s.Key))

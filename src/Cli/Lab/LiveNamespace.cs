@@ -48,6 +48,14 @@ internal sealed class LiveNamespace
 
     private LiveNamespace() { }
 
+    /// <summary>A namespace known only by its sysctl values (tests of the drift rules).</summary>
+    internal static LiveNamespace WithSysctls(IEnumerable<KeyValuePair<string, string?>> values)
+    {
+        var live = new LiveNamespace();
+        foreach (var (key, value) in values) live.Sysctls[key] = value;
+        return live;
+    }
+
     public List<LiveLink> Links { get; } = new();
     public List<(string Device, Ipv4Cidr Address)> Addresses { get; } = new();
     public List<LiveRoute> Routes { get; } = new();

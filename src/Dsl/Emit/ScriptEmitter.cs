@@ -424,15 +424,13 @@ public static class ScriptEmitter
             // Host bridges go only when apply remembers making them (MADE_LINKS above): a docker_gwbridge found by a teardown
             // without apply's state (never applied, or a Docker host's own) is not ours to delete. One apply found is put back.
             var created = hostNs.Devices.Where(d => NodeLayout.IsCreated(d) && d.Kind != DeviceKind.Bridge).Select(d => d.Name).ToList();
-            var bridges = hostNs.Devices.Where(d => d.Kind == DeviceKind.Bridge).Select(d => d.Name).ToList();
             var temps = l.Vxlans.Where(v => l.IsHost(v.CreatedIn)).Select(v => v.TempName)
                 .Concat(l.Pairs.SelectMany(p => new[] { p.A.TempName, p.B.TempName })).ToList();
-            if (created.Count > 0 || temps.Count > 0 || bridges.Count > 0)
+            if (created.Count > 0 || temps.Count > 0)
             {
                 w.Comment("4. Devices apply made in the host namespace, and temporary ones an interrupted apply may have left.");
                 w.Line("scan_links \"\"");
                 foreach (var name in Enumerable.Reverse(created)) w.Line($"drop_link \"\" {Shell.Quote(name)}");
-                foreach (var name in bridges) w.Line($"restore_kept {Shell.Quote(name)}");
                 foreach (var t in temps) w.Line($"drop_link \"\" {t}");
                 w.Line();
             }
@@ -454,6 +452,10 @@ public static class ScriptEmitter
                 w.Line();
             }
         }
+        w.Comment("Host bridges the first apply found (this version's or an earlier one's) go back as they were found; then the state goes.");
+        w.Line("if ((${#KEPT_LINKS[@]} > 0)); then");
+        w.Indent().Line("scan_links \"\"").Line("for dev in \"${!KEPT_LINKS[@]}\"; do restore_kept \"$dev\"; done").Outdent().Line("fi");
+        w.Line("forget_state");
         w.Line("printf 'swarmdsl teardown (node %s): done; removed %d namespaces and devices\\n' \"$NODE\" \"$REMOVED\"");
         return w.ToString();
     }

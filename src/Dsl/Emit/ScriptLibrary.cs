@@ -478,7 +478,7 @@ set_sysctls() {
       continue
     fi
     if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
-    if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]+$ ]] && ((${now["$key"]} >= value)); then continue; fi
+    if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]{1,18}$ ]] && ((10#${now["$key"]} >= 10#$value)); then continue; fi
     if [[ -z "$ns" ]]; then remember sysctl "$key" "${now["$key"]//$'\t'/ }"; fi
     writes+=("$key=$value")
   done
@@ -498,7 +498,7 @@ set_sysctls() {
     key="${!i}" && value="${*:i+1:1}" && required="${*:i+2:1}" && where="${*:i+3:1}"
     [[ -n "${now["$key"]+set}" ]] || continue
     if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
-    if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]+$ ]] && ((${now["$key"]} >= value)); then continue; fi
+    if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]{1,18}$ ]] && ((10#${now["$key"]} >= 10#$value)); then continue; fi
     if [[ "$required" == 1 ]]; then die "cannot set sysctl $key=$value in namespace ${ns:-host} ($where)"; fi
     warn "cannot set sysctl $key=$value in namespace ${ns:-host}; skipped ($where)"
   done
@@ -703,7 +703,7 @@ restore_link() {
 # quietly CMD...: run CMD, ignoring failure (for objects that may already be gone).
 quietly() { "$@" >/dev/null 2>&1 || true; }
 
-# restore_state: put back the host values apply changed, then forget them.
+# restore_state: put back the host values apply changed, and read what it made and kept (forget_state drops the file).
 restore_state() {
   local kind key value policies=""
   if [[ ! -f "$STATE" ]]; then return 0; fi
@@ -724,6 +724,11 @@ restore_state() {
   if [[ -n "$policies" ]]; then
     printf '%s' "$policies" | iptables-restore --noflush || warn "cannot restore chain policies"
   fi
+}
+
+# forget_state: drop the state file once teardown has removed everything (kept until then, so a teardown that stops
+# part way still knows, when run again, which host bridges apply made).
+forget_state() {
   rm -f "$STATE"
   rmdir "$STATE_DIR" 2>/dev/null || true
 }

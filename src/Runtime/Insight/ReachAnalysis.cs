@@ -1097,6 +1097,9 @@ public static partial class ReachAnalysis
                     // As late as the reference's probe of this class was (the classes taken took that time), never earlier.
                     var r = offers[0].Known[at[0]];
                     if (r.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = r.Clock;
+                    // And from the reference's ephemeral port of this class: the classes taken moved no cursor, and a node
+                    // re-probing this class (a source hash) starts from the port recorded here.
+                    if (r.Cursor >= 0) sim.SetEphemeralCursor(baseFlow.SourceNamespace, r.Cursor);
                     long clock = sim.Cluster.NowMilliseconds;
                     int cursor = source.EphemeralCursor;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);

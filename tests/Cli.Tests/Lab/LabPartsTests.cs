@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Buffers.Binary;
 using System.Linq;
 using SwarmDsl.Cli.Lab;
@@ -247,5 +248,28 @@ public class LabPartsTests
     {
         var result = SwarmCompiler.CompileToPlan(Paths.Example, System.IO.File.ReadAllText(Paths.Example), new LoweringOptions(LoadBalancerBackend.Nftables));
         return result.Plan ?? throw new InvalidOperationException(string.Join("\n", result.Diagnostics));
+    }
+
+    /// <summary>
+    /// Docker's neighbour thresholds are raise-only: a host above the plan's value is what apply leaves there, not drift; one
+    /// below it is. Found in review: diff --live called a host's gc_thresh1 of 16384 changed.
+    /// </summary>
+    [Fact]
+    public void A_raise_only_sysctl_above_the_plan_is_not_drift()
+    {
+        var plan = SwarmDsl.SwarmCompiler.CompileToPlan(Paths.Example, System.IO.File.ReadAllText(Paths.Example)).Plan!;
+        var host = plan.Hosts[0].Namespaces.Single(n => n.Kind == SwarmDsl.Plan.NamespaceKind.Host);
+        var raised = host with { Sysctls = host.Sysctls.Where(s => s.RaiseOnly).ToArray().ToEquatableArray() };
+        Assert.Equal(3, raised.Sysctls.Count);
+        List<string> Drifts(string gc1)
+        {
+            var found = new List<string>();
+            var live = LiveNamespace.WithSysctls(raised.Sysctls.Select(s => new KeyValuePair<string, string?>(s.Key, s.Key.EndsWith("gc_thresh1", StringComparison.Ordinal) ? gc1 : s.Value)));
+            DriftDetector.Sysctls(raised, live, (kind, what, detail) => found.Add(kind + " " + what + ": " + detail));
+            return found;
+        }
+        Assert.Empty(Drifts("16384"));
+        Assert.Empty(Drifts("8192"));
+        Assert.Equal(new[] { "changed sysctl net.ipv4.neigh.default.gc_thresh1: plan 8192, live 1024" }, Drifts("1024"));
     }
 }

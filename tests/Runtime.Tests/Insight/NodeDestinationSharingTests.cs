@@ -47,7 +47,7 @@ public sealed class NodeDestinationSharingTests
     /// <summary>
     /// Found by a differential fuzz (session 17): one lc balancer (a service's fwmark) serves a TCP and a UDP port; a node took
     /// the reference's TCP classes and probed its UDP class itself, on connection counts the taken classes had not moved, and
-    /// the pick (a task whose host drops UDP) differed. The balancer guards now span the pair's protocols.
+    /// the pick (a task whose host drops UDP) differed. Each protocol's sweep now starts from the loaded state.
     /// </summary>
     [Theory]
     [InlineData(LoadBalancerBackend.Ipvs)]
