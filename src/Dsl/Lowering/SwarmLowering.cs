@@ -120,14 +120,15 @@ public static class SwarmLowering
         // its objects point at the declaration that made Docker create it, as the model records (NetworkModel.Cause,
         // NodeModel.GatewayBridgeCause), so every rule comment and trace step leads back to a line (docs/emit.md).
 
-        /// <summary>Where the objects of <paramref name="net"/> on <paramref name="node"/> point.</summary>
+        /// <summary>Where the objects of <paramref name="net"/> point: its declaration, or what made Docker create it.</summary>
+        private static SourceSpan SpanOf(NetworkModel net) => net.Implicit ? net.Cause : net.Span;
+
+        /// <summary>Where the objects of <paramref name="net"/> on <paramref name="node"/> point (a derived docker_gwbridge's cause is per node).</summary>
         private static SourceSpan SpanOf(NetworkModel net, NodeModel node) =>
-            !net.Implicit ? net.Span
-            : net.Name == TopologyAnalyzer.GatewayBridge && !net.IsOverlay ? node.GatewayBridgeCause
-            : net.Cause;
+            net.Implicit && net.Name == TopologyAnalyzer.GatewayBridge && !net.IsOverlay ? node.GatewayBridgeCause : SpanOf(net);
 
         /// <summary>Where the ingress network's objects point (none without one).</summary>
-        private SourceSpan IngressSpan => _ingress is null ? SourceSpan.None : _ingress.Implicit ? _ingress.Cause : _ingress.Span;
+        private SourceSpan IngressSpan => _ingress is null ? SourceSpan.None : SpanOf(_ingress);
 
         /// <summary>Where docker_gwbridge's objects on <paramref name="node"/> point.</summary>
         private SourceSpan GatewaySpan(NodeModel node) => _gw is null ? SourceSpan.None : SpanOf(_gw, node);

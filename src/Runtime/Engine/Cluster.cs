@@ -630,9 +630,23 @@ public sealed class Cluster
             case "net.bridge.bridge-nf-call-iptables":
                 return true;
         }
+        return ModelsDeviceSysctl(key, out _, out _);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="key"/> is a per-device setting the simulation models,
+    /// <c>net.ipv4.conf.{all,DEV}.{route_localnet,arp_ignore,arp_announce}</c>, and which device (or <c>all</c>) and setting.
+    /// </summary>
+    internal static bool ModelsDeviceSysctl(string key, out string device, out string setting)
+    {
         const string prefix = "net.ipv4.conf.";
-        return key.StartsWith(prefix, StringComparison.Ordinal)
-            && (key.EndsWith(".route_localnet", StringComparison.Ordinal) || key.EndsWith(".arp_ignore", StringComparison.Ordinal) || key.EndsWith(".arp_announce", StringComparison.Ordinal));
+        device = setting = "";
+        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return false;
+        int dot = key.LastIndexOf('.');
+        if (dot <= prefix.Length) return false;
+        device = key.Substring(prefix.Length, dot - prefix.Length);
+        setting = key.Substring(dot + 1);
+        return setting is "route_localnet" or "arp_ignore" or "arp_announce";
     }
 
     /// <summary>
@@ -655,12 +669,7 @@ public sealed class Cluster
     /// <summary><c>net.ipv4.conf.{all,DEV}.{route_localnet,arp_ignore,arp_announce}</c>.</summary>
     private static void DeviceSysctl(NamespaceRuntime ns, string key, string value)
     {
-        const string prefix = "net.ipv4.conf.";
-        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return;
-        int dot = key.LastIndexOf('.');
-        if (dot <= prefix.Length) return;
-        var dev = key.Substring(prefix.Length, dot - prefix.Length);
-        var name = key.Substring(dot + 1);
+        if (!ModelsDeviceSysctl(key, out var dev, out var name)) return;
         int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n);
         foreach (var d in ns.Devices)
         {

@@ -940,12 +940,7 @@ public sealed class Simulation
     /// Makes namespace <paramref name="ns"/> hand out ephemeral ports from where <paramref name="like"/> starts after loading
     /// (until the next reset): two sources then send the same ports.
     /// </summary>
-    internal void TakeEphemeralPortsOf(int ns, int like)
-    {
-        var n = Cluster.Namespaces[ns];
-        n.EphemeralCursor = Cluster.Namespaces[like].InitialEphemeralCursor;
-        Cluster.Touch(n);
-    }
+    internal void TakeEphemeralPortsOf(int ns, int like) => SetEphemeralCursor(ns, Cluster.Namespaces[like].InitialEphemeralCursor);
 
     /// <summary>Makes namespace <paramref name="ns"/> hand out its next ephemeral port from <paramref name="cursor"/> (a value of <see cref="NamespaceRuntime.EphemeralCursor"/>).</summary>
     internal void SetEphemeralCursor(int ns, int cursor)

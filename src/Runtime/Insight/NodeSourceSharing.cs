@@ -115,7 +115,7 @@ internal sealed class NodeSourceSharing
         // The client's namespace sets no sysctl; the node's ARP settings decide whether it answers (or is learnt by) the
         // node it probes. A differential fuzz found arp_ignore=8 on a node's underlay told its rows from the client's.
         foreach (var s in hostPlan.Sysctls)
-            if (ArpSysctl(s.Key, underlay.Name) && s.Value != "0") return "its host sets " + s.Key + ", which the outside client's namespace does not";
+            if (Cluster.ModelsDeviceSysctl(s.Key, out var device, out _) && (device == "all" || device == underlay.Name) && s.Value != "0") return "its host sets " + s.Key + ", which the outside client's namespace does not";
         if (facts.Macs.Contains(underlay.Mac) || facts.Macs.Contains(clientDevice.Mac)) return "a neighbour or FDB entry names its MAC or the client's";
         if (hostPlan.Ipvs.Count > 0 || hostPlan.NftLoadBalancers.Count > 0) return "its host balances load";
         var targets = new List<Ipv4Address>();
@@ -124,17 +124,6 @@ internal sealed class NodeSourceSharing
         foreach (var n in hostPlan.Neighbors)
             if (targets.Contains(n.Address)) return "its host has a static neighbour entry for another node";
         return new FirewallCheck(host, hostPlan, address, targets, underlay.Name).Refusal();
-    }
-
-    // net.ipv4.conf.{all,<underlay>}.{arp_ignore,arp_announce,route_localnet}: what the simulator models per device.
-    private static bool ArpSysctl(string key, string underlay)
-    {
-        const string prefix = "net.ipv4.conf.";
-        if (!key.StartsWith(prefix, StringComparison.Ordinal)) return false;
-        int dot = key.LastIndexOf('.');
-        if (dot <= prefix.Length) return false;
-        var device = key.Substring(prefix.Length, dot - prefix.Length);
-        return (device == "all" || device == underlay) && key.Substring(dot + 1) is "arp_ignore" or "arp_announce" or "route_localnet";
     }
 
     /// <summary>The route to every other node: on-link through one underlay device, from <paramref name="address"/>.</summary>

@@ -902,11 +902,7 @@ public static partial class ReachAnalysis
                         continue;
                     }
                     int before = sweep.Count;
-                    // As late as the client's probe of this class was (the skipped classes took that time), never earlier;
-                    // and from the ephemeral port the client's probe took, as this node's own sweep of every class would
-                    // (it takes the client's port sequence): an end can name the port (a differential fuzz found one).
-                    if (e.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = e.Clock;
-                    if (e.Cursor >= 0) sim.SetEphemeralCursor(baseFlow.SourceNamespace, e.Cursor);
+                    StartAs(e); // the client's probe of this class
                     Sweep(e.From, k + 1 < known.Count ? known[k + 1].From : 65536);
                     fresh[c]![at] = sweep.GetRange(before, sweep.Count - before);
                 }
@@ -958,6 +954,17 @@ public static partial class ReachAnalysis
                     sweep.Add(Probed(port, probe, clock, cursor));
                     port = Math.Min(probe.NextClass, end);
                 }
+            }
+
+            // A probe of a class that another sweep probed and this one skipped up to here starts where that probe did: as
+            // late on the clock (the skipped classes took that time), never earlier, and from its ephemeral port, as this
+            // sweep would have had it probed every class (node sources take the client's port sequence), since an end can
+            // name the port (a differential fuzz found one). A node re-probing the class later starts from the port
+            // recorded with it.
+            void StartAs(Entry other)
+            {
+                if (other.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = other.Clock;
+                if (other.Cursor >= 0) sim.SetEphemeralCursor(baseFlow.SourceNamespace, other.Cursor);
             }
 
             // The next class's keys, to be mapped once the plan is indexed.
@@ -1094,12 +1101,7 @@ public static partial class ReachAnalysis
                         tookOne = true;
                     }
                     if (tookOne) continue;
-                    // As late as the reference's probe of this class was (the classes taken took that time), never earlier.
-                    var r = offers[0].Known[at[0]];
-                    if (r.Clock > sim.Cluster.NowMilliseconds) sim.Cluster.NowMilliseconds = r.Clock;
-                    // And from the reference's ephemeral port of this class: the classes taken moved no cursor, and a node
-                    // re-probing this class (a source hash) starts from the port recorded here.
-                    if (r.Cursor >= 0) sim.SetEphemeralCursor(baseFlow.SourceNamespace, r.Cursor);
+                    StartAs(offers[0].Known[at[0]]); // the reference's probe of this class
                     long clock = sim.Cluster.NowMilliseconds;
                     int cursor = source.EphemeralCursor;
                     var probe = Send(sim, flow with { DestinationPort = port }, taskService, starts, proto, port, request, reply, backends);
