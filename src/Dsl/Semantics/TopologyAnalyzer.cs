@@ -1019,6 +1019,21 @@ public sealed class TopologyAnalyzer
                 _d.Report(DiagnosticDescriptors.InvalidExpectation, x.To.Value.Span, "to: " + e2);
                 continue;
             }
+            // As trace refuses them (Simulation.TryResolve): a source's port would be ignored (it sends from an ephemeral
+            // port), and an ICMP echo has no port, so either entry would check something other than what it says.
+            if (from.Port is not null)
+            {
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.From.Value.Span, "from: a source sends from an ephemeral port; leave the port out");
+                continue;
+            }
+            if (to.Protocol == IpProtocol.Icmp && to.Port is not null)
+            {
+                var head = x.To.Value.Value.Trim();
+                head = head.Substring(0, head.IndexOf(':'));
+                _d.Report(DiagnosticDescriptors.InvalidExpectation, x.To.Value.Span,
+                    $"to: icmp has no port: write {head}:{to.Port.Value.ToString(CultureInfo.InvariantCulture)}/tcp (or /udp, /sctp), or leave the port out for an ICMP echo");
+                continue;
+            }
             // A dnsrr service has no VIP: as a destination it names no address, so any verdict about it would hold vacuously.
             if (to.Kind == TrafficEndpointKind.Service && t.Services.FirstOrDefault(s => s.Name == to.Name) is { EndpointMode: EndpointMode.Dnsrr } dnsrr)
             {

@@ -252,4 +252,22 @@ public class NameCollisionTests
     [Fact]
     public void An_unknown_protocol_is_named_as_such()
         => Single(Base + "expect:\n  - { from: web, to: \"m:80/xyz\", reaches: web }\n", "SWARM0031", 14, 22, "to: 'xyz' is not a protocol: use tcp, udp, sctp or icmp");
+
+    // An echo with a port was checked as if the port were not there (trace refuses it: Simulation.TryResolve).
+    [Fact]
+    public void An_icmp_destination_with_a_port_is_an_invalid_expectation()
+        => Single(Base + "expect:\n  - { from: web, to: \"m:80/icmp\", blocked: true }\n", "SWARM0031", 14, 22,
+            "to: icmp has no port: write m:80/tcp (or /udp, /sctp), or leave the port out for an ICMP echo");
+
+    [Fact]
+    public void A_source_with_a_port_is_an_invalid_expectation()
+        => Single(Base + "expect:\n  - { from: \"m:5000\", to: \"m:80/tcp\", blocked: true }\n", "SWARM0031", 14, 13,
+            "from: a source sends from an ephemeral port; leave the port out");
+
+    [Fact]
+    public void An_icmp_echo_without_a_port_is_a_valid_expectation()
+    {
+        var result = TestInput.Compile(Base + "expect:\n  - { from: web, to: m, blocked: true }\n");
+        Assert.DoesNotContain(result.Diagnostics, d => d.Id == "SWARM0031");
+    }
 }
