@@ -119,6 +119,10 @@ public static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor SysctlDeviceMissing = new("SWARM0044", "Sysctl names a missing device", Severity.Warning,
         "Name a device the node has (its underlay interface, docker_gwbridge, a bridge network's device), or all/default; set it per node under nodes.<name>.sysctls when only some nodes have it.");
 
+    /// <summary>SWARM0045: an overlay pinned to VNI 4096 while the ingress network's VNI is derived (Swarm gives 4096 to ingress first).</summary>
+    public static readonly DiagnosticDescriptor VniTakenFromIngress = new("SWARM0045", "VNI taken from the ingress network", Severity.Warning,
+        "Pin another VNI (4097 or more) for this network, or pin the ingress network's VNI too, so the model matches what a real swarm can create.");
+
     /// <summary>Every descriptor, in ID order.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -127,6 +131,6 @@ public static class DiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
-        SysctlDeviceMissing,
+        SysctlDeviceMissing, VniTakenFromIngress,
     };
 }

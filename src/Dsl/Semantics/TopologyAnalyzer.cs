@@ -263,6 +263,19 @@ public sealed class TopologyAnalyzer
             return nextVni;
         }
         var derivedVni = new Dictionary<string, int>();
+        // Swarm creates the ingress network at `swarm init`, before any other, so it holds 4096 on a real swarm and a network
+        // pinned to 4096 could not be created there (ovmanager cannot reserve a VNI in use). The model still compiles, with
+        // ingress moved past the pins, and says so at the pin.
+        if (((ingress is not null && ingress.Vni is null) || implicitIngress)
+            && usedVni.TryGetValue(FirstVni, out var pinnedFirst)
+            && _decl.Networks.FirstOrDefault(n => n.Name.Value == pinnedFirst && n.Vni?.Value == FirstVni) is { Vni: { } pin })
+        {
+            var ingressName = ingress?.Name.Value ?? "ingress";
+            int moved = FirstVni;
+            while (usedVni.ContainsKey(moved)) moved++;
+            _d.Report(DiagnosticDescriptors.VniTakenFromIngress, pin.Span,
+                $"VNI {FirstVni} is the one Swarm gives the ingress network when the swarm is created, so on a real swarm network '{pinnedFirst}' could not be created with it; here '{ingressName}' takes {moved} instead");
+        }
         if (ingress is not null && ingress.Vni is null) derivedVni[ingress.Name.Value] = AllocVni(ingress.Name.Value);
         int implicitIngressVni = implicitIngress ? AllocVni("ingress") : 0;
         foreach (var n in _decl.Networks.Where(n => n.Driver?.Value == NetworkDriver.Overlay && n.Vni is null && n != ingress))

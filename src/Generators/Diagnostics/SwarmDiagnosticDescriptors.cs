@@ -129,6 +129,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor SysctlDeviceMissing = new("SWARM0044", Catalog.SysctlDeviceMissing.Title, MessageFormat, Category,
         DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.SysctlDeviceMissing.Fix);
 
+    /// <summary>SWARM0045: <see cref="Catalog.VniTakenFromIngress"/>.</summary>
+    public static readonly DiagnosticDescriptor VniTakenFromIngress = new("SWARM0045", Catalog.VniTakenFromIngress.Title, MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: Catalog.VniTakenFromIngress.Fix);
+
     /// <summary>SWARM1001: the <c>[SwarmTopology]</c> type (or a type containing it) is not <c>partial</c>.</summary>
     public static readonly DiagnosticDescriptor TypeNotPartial = new("SWARM1001", "Topology type must be partial", MessageFormat, Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Add the partial modifier to the [SwarmTopology] type and every type containing it, so the generator can add its members.");
@@ -161,7 +165,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
-        SysctlDeviceMissing, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting,
+        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting,
     };
 
     // After All: static initializers run in textual order.

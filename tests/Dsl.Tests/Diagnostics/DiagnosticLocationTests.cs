@@ -236,6 +236,12 @@ public class DiagnosticLocationTests
         // ---- SWARM0041 data path port published ----
         new("SWARM0041", "4789/udp through the routing mesh", With("    ports: [{ published: 4789, target: 53, protocol: udp }]\n"), 11, 26, "is the overlay's VXLAN data path port"),
 
+        // ---- SWARM0045 VNI taken from the ingress network (warning) ----
+        new("SWARM0045", "4096 pinned with a derived ingress network", Base.Replace("subnet: 10.1.0.0/24 }", "subnet: 10.1.0.0/24, vni: 4096 }") + "    ports: [{ published: 80, target: 80 }]\n",
+            7, 55, "on a real swarm network 'front' could not be created with it; here 'ingress' takes 4097 instead"),
+        new("SWARM0045", "4096 pinned with a declared ingress network", Base.Replace("subnet: 10.1.0.0/24 }", "subnet: 10.1.0.0/24, vni: 4096 }\n  mesh: { driver: overlay, subnet: 10.2.0.0/24, ingress: true }"),
+            7, 55, "here 'mesh' takes 4097 instead"),
+
         // ---- SWARM0042 underlay not on one link ----
         new("SWARM0042", "nodes on two subnets", Base.Replace("10.0.0.2/24", "10.0.2.2/24"), 5, 17, "are not on one subnet"),
     };
@@ -285,6 +291,19 @@ public class DiagnosticLocationTests
         Assert.NotNull(result.Topology);
         Assert.Equal(new[] { "SWARM0013", "SWARM0018" }, result.Diagnostics.Select(d => d.Id).Order(StringComparer.Ordinal));
         Assert.All(result.Diagnostics, d => Assert.Equal(Severity.Warning, d.Severity));
+    }
+
+    [Theory]
+    // The ingress network's own VNI pinned (the example pins it to 4096), no ingress network at all, or another VNI.
+    [InlineData("subnet: 10.1.0.0/24, vni: 4097 }\n  mesh: { driver: overlay, subnet: 10.2.0.0/24, ingress: true, vni: 4096 }")]
+    [InlineData("subnet: 10.1.0.0/24, vni: 4096 }\n  mesh: { driver: overlay, subnet: 10.2.0.0/24, ingress: true, vni: 5000 }")]
+    [InlineData("subnet: 10.1.0.0/24, vni: 4096 }")]
+    [InlineData("subnet: 10.1.0.0/24, vni: 4097 }\n  mesh: { driver: overlay, subnet: 10.2.0.0/24, ingress: true }")]
+    public void A_pinned_vni_that_leaves_ingress_its_own_is_not_reported(string network)
+    {
+        var result = TestInput.Compile(Base.Replace("subnet: 10.1.0.0/24 }", network));
+        Assert.DoesNotContain(result.Diagnostics, d => d.Id == "SWARM0045");
+        Assert.False(result.HasErrors, TestInput.Describe(result));
     }
 
     [Fact]
