@@ -167,13 +167,16 @@ public sealed class ReachCommandTests
             """);
         try
         {
-            // A service with no task sends nothing (but is still a destination: its VIP answers).
+            // A service with no task sends nothing, and no node balances its VIP (Docker programs it with the first task).
             var (exit, stdout, stderr) = Run("reach", path, "--from", "idle");
             Assert.Equal((2, ""), (exit, stdout));
             Assert.Contains("--from 'idle' is not a source", stderr, StringComparison.Ordinal);
-            (exit, stdout, _) = Run("reach", path, "--from", "client", "--to", "idle");
+            (exit, stdout, stderr) = Run("reach", path, "--from", "client", "--to", "idle");
+            Assert.Equal((2, ""), (exit, stdout));
+            Assert.Contains("--to 'idle': the service has no task (replicas 0, or no node it may run on), so no node balances its VIP", stderr, StringComparison.Ordinal);
+            (exit, stdout, _) = Run("reach", path, "--from", "client");
             Assert.Equal(0, exit);
-            Assert.Contains("client  idle (", stdout, StringComparison.Ordinal);
+            Assert.DoesNotContain("idle", stdout, StringComparison.Ordinal);
             // Nodes are probed toward nodes only.
             (exit, stdout, stderr) = Run("reach", path, "--from", "m", "--to", "client");
             Assert.Equal((2, ""), (exit, stdout));
@@ -236,7 +239,7 @@ public sealed class ReachCommandTests
             var (exit, stdout, stderr) = Run("reach", empty);
             Assert.Equal((2, ""), (exit, stdout));
             Assert.Contains("the topology has nothing to probe: it has no nodes", stderr, StringComparison.Ordinal);
-            // idle is a VIP service, but the only service with tasks, s, is what sends: idle is probed from s.
+            // idle is a VIP service without tasks: nothing balances it, so only s is probed, from s.
             (exit, stdout, stderr) = Run("reach", lone, "--to", "s");
             Assert.Equal((0, ""), (exit, stderr)); // a raw rule, but every service has one task at most: no note
             Assert.Contains("s       s (", stdout, StringComparison.Ordinal);
@@ -260,7 +263,7 @@ public sealed class ReachCommandTests
         {
             var (exit, _, stderr) = Run("reach", nobody, "--to", "s");
             Assert.Equal(2, exit);
-            Assert.Contains("--to 's': no service with tasks shares a network with it", stderr, StringComparison.Ordinal);
+            Assert.Contains("--to 's': the service has no task", stderr, StringComparison.Ordinal);
         }
         finally { File.Delete(nobody); }
     }

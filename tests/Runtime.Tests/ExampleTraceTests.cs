@@ -270,9 +270,9 @@ public class ExampleTraceTests
               ingress: { driver: overlay, ingress: true, subnet: 10.0.0.0/24 }
             services:
               none:
-                replicas: 0
                 networks: [ingress]
                 ports: [ { published: 8080, target: 80 } ]
+                tasks: [ { node: n2, weight: 0 } ]
             """;
         var compiled = SwarmCompiler.CompileToPlan("zero.swarm.yaml", yaml, new SwarmDsl.Lowering.LoweringOptions(LoadBalancerBackend.Nftables));
         var plan = compiled.Plan ?? throw new InvalidOperationException(string.Join("\n", compiled.Diagnostics));

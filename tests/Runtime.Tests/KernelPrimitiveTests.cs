@@ -205,7 +205,7 @@ public class KernelPrimitiveTests
     [Fact]
     public void Frames_round_trip_with_valid_checksums()
     {
-        var gen = from proto in Gen.OneOfConst(IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Icmp)
+        var gen = from proto in Gen.OneOfConst(IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.Icmp, IpProtocol.Sctp)
                   from src in Gen.UInt
                   from dst in Gen.UInt
                   from sp in Gen.UShort
@@ -249,6 +249,25 @@ public class KernelPrimitiveTests
         Assert.True(FrameCodec.TryRead(vx.Slice(8), out var i, out var innerOk, out _));
         Assert.True(innerOk);
         Assert.Equal(inner.Destination, i.Destination);
+    }
+
+    [Fact]
+    public void Crc32c_matches_the_check_value_and_an_sctp_frame_carries_a_data_chunk()
+    {
+        // The CRC-32C check value (RFC 3720 B.4's catalogue): "123456789" → 0xE3069283.
+        Assert.Equal(0xE3069283u, Crc32c.Compute(System.Text.Encoding.ASCII.GetBytes("123456789")));
+        var h = new PacketHeaders { Protocol = IpProtocol.Sctp, Source = Ipv4Address.Parse("10.0.9.254"), Destination = Ipv4Address.Parse("10.0.9.1"),
+            SourcePort = 40000, DestinationPort = 3868, Ttl = 64, PayloadLength = 32 };
+        var bytes = new byte[FrameCodec.Length(new Packet { Headers = h })];
+        FrameCodec.Write(new Packet { Headers = h }, bytes);
+        var sctp = bytes.AsSpan(14 + 20);
+        // DATA (type 0), B|E, chunk length 32: the whole payload is one chunk.
+        Assert.Equal(new byte[] { 0, 0x03, 0, 32 }, sctp.Slice(12, 4).ToArray());
+        Assert.True(FrameCodec.TryRead(bytes, out _, out var ok, out _, 0));
+        Assert.True(ok);
+        bytes[^1] ^= 1;
+        Assert.True(FrameCodec.TryRead(bytes, out _, out ok, out _, 0));
+        Assert.False(ok);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Linq;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.Tracing;
@@ -55,12 +56,15 @@ public class ResolutionTests
     [Theory]
     [InlineData(LoadBalancerBackend.Ipvs)]
     [InlineData(LoadBalancerBackend.Nftables)]
-    public void A_service_without_tasks_is_still_a_name_its_vip_answers_to(LoadBalancerBackend backend)
+    public void A_service_without_tasks_has_no_balancer_and_no_name_in_the_plan(LoadBalancerBackend backend)
     {
-        var sim = new Simulation(Plan(backend));
-        Assert.True(sim.TryResolve("client", "idle:80/tcp", out var flow, out var error), error);
-        var trace = sim.Connect(flow, 1)[0];
-        Assert.Equal(DispositionKind.Dropped, trace.Request.Disposition.Kind);
+        // Docker programs a service's balancer, VIP alias and name record with its first task (swarm-dataplane.md §2.3).
+        var plan = Plan(backend);
+        Assert.DoesNotContain(plan.Hosts.SelectMany(h => h.Namespaces).SelectMany(n => n.Ipvs), s => s.Service == "idle");
+        Assert.DoesNotContain(plan.Hosts.SelectMany(h => h.Namespaces).SelectMany(n => n.NftLoadBalancers), l => l.Service == "idle");
+        var sim = new Simulation(plan);
+        Assert.Null(sim.ResolveName("idle"));
+        Assert.False(sim.TryResolve("client", "idle:80/tcp", out _, out _));
     }
 
     [Fact]

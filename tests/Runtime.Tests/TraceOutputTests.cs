@@ -139,6 +139,41 @@ public class TraceOutputTests
         }
     }
 
+    [ToolFact("tshark")]
+    public void Sctp_frames_dissect_as_a_data_chunk_with_a_correct_crc32c()
+    {
+        // Found by a black-box tester (session 18): SCTP frames had no chunk and a zero checksum, and tshark called every one malformed.
+        var dir = Path.Combine(Path.GetTempPath(), "sdt" + Guid.NewGuid().ToString("N").Substring(0, 8));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var yaml = Path.Combine(dir, "sctp.swarm.yaml");
+            File.WriteAllText(yaml, """
+                version: 1
+                name: sctp
+                nodes:
+                  a: { address: 10.0.9.1/24 }
+                  b: { address: 10.0.9.2/24 }
+                networks:
+                  o: { driver: overlay, subnet: 10.1.0.0/24 }
+                services:
+                  s: { networks: [o], replicas: 2, ports: [{ published: 3868, target: 3868, protocol: sctp }] }
+                """);
+            var file = Path.Combine(dir, "sctp.pcapng");
+            var (exit, _, err) = Cli("trace", yaml, "--from", "external", "--to", "a:3868/sctp", "--reply", "--pcap", file);
+            Assert.True(exit == 0, err);
+            var text = HostLinux.Run("tshark", "-r", file, "-V", "-o", "sctp.checksum:CRC-32C").EnsureSuccess("tshark -r").StdOut;
+            Assert.DoesNotContain("Malformed", text, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("[Expert Info (Error", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("incorrect", text, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("Chunk type: DATA (0)", text, StringComparison.Ordinal);
+            Assert.Contains("[correct]", text, StringComparison.Ordinal);
+            // Inside the tunnel too: the VXLAN legs carry the same chunk.
+            Assert.Contains("VXLAN Network Identifier (VNI)", text, StringComparison.Ordinal);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void Pcapng_has_one_interface_per_device_crossed()
     {

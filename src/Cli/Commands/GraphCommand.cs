@@ -42,17 +42,15 @@ internal static class GraphCommand
             var from = parse.GetValue(traceFrom);
             var to = parse.GetValue(traceTo);
             if ((from is null) != (to is null)) throw new CliUsageException("--trace-from and --trace-to go together");
-            var plan = PlanLoader.Load(parse.GetValue(file)!, TopologyLoader.Lowering(ShowCommand.ParseBackend(parse.GetValue(lb))), io);
-            if (plan is null) return Program.Failed;
+            var plan = PlanLoader.Load(parse.GetValue(file)!, TopologyLoader.Lowering(ShowCommand.ParseBackend(parse.GetValue(lb))), io, out var topology);
+            if (plan is null || topology is null) return Program.Failed;
             var wanted = parse.GetValue(nodes) is { Length: > 0 } named ? named : null;
             if (wanted is not null) NodeNames.Check(plan, wanted, "--node: ");
             IReadOnlyList<PathHop>? path = null;
             if (from is not null)
             {
                 var sim = new Simulation(plan);
-                // The simulator names the endpoints as trace's options; here they are --trace-from and --trace-to.
-                if (!sim.TryResolve(from, to!, out var flow, out var error))
-                    throw new CliUsageException(error.Replace("--from ", "--trace-from ").Replace("--to ", "--trace-to "));
+                var flow = FlowEndpoints.Resolve(sim, topology, from, to!, "--trace-from", "--trace-to");
                 var request = sim.Connect(flow, 1)[0].Request;
                 path = TracePath.From(plan, request);
                 if (path.Distinct().Count() <= 1)

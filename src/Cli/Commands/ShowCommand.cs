@@ -8,6 +8,7 @@ using SwarmDsl.Lowering;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.State;
+using SwarmDsl.Semantics;
 using SwarmDsl.Views;
 
 namespace SwarmDsl.Cli.Commands;
@@ -66,14 +67,14 @@ internal static class ShowCommand
             if (command.Count == 0) throw new CliUsageException("show needs a command after '--': " + ShowResult.SupportedCommands + " (show --help lists their forms)");
 
             var backend = ParseBackend(parse.GetValue(lb));
-            var plan = PlanLoader.Load(before[0], TopologyLoader.Lowering(backend), io);
-            if (plan is null) return Program.Failed;
+            var plan = PlanLoader.Load(before[0], TopologyLoader.Lowering(backend), io, out var topology);
+            if (plan is null || topology is null) return Program.Failed;
             var host = plan.Hosts.FirstOrDefault(h => h.Node == before[1])
                 ?? throw new CliUsageException($"no node '{before[1]}' in {plan.Topology} (nodes: {string.Join(", ", plan.Hosts.Select(h => h.Node))})");
             var nsName = before.Count == 3 ? before[2] : "host";
             var ns = host.Namespaces.FirstOrDefault(n => n.Name == nsName)
                 ?? throw new CliUsageException($"no namespace '{nsName}' on {host.Node} (namespaces: {string.Join(", ", host.Namespaces.Select(n => n.Name))})");
-            var state = RunTraffic(plan, parse.GetValue(from), parse.GetValue(to), parse.GetValue(count), parse.GetValue(seed), parse.GetValue(after));
+            var state = RunTraffic(plan, topology, parse.GetValue(from), parse.GetValue(to), parse.GetValue(count), parse.GetValue(seed), parse.GetValue(after));
             var options = new ShowOptions
             {
                 NetnsPrefix = parse.GetValue(prefix) ?? "",
@@ -96,7 +97,7 @@ internal static class ShowCommand
     /// the plan, lets <paramref name="afterSeconds"/> pass, and returns its state; null (a freshly applied host) when no
     /// traffic was asked for.
     /// </summary>
-    internal static IDataplaneState? RunTraffic(DataplanePlan plan, string? from, string? to, int count, uint seed, double afterSeconds = 0)
+    internal static IDataplaneState? RunTraffic(DataplanePlan plan, Topology topology, string? from, string? to, int count, uint seed, double afterSeconds = 0)
     {
         if (afterSeconds < 0 || double.IsNaN(afterSeconds) || afterSeconds > 365.0 * 24 * 3600)
             throw new CliUsageException("--after takes seconds from 0 to one year, not " + afterSeconds.ToString(CultureInfo.InvariantCulture));
@@ -109,7 +110,7 @@ internal static class ShowCommand
         if (count < 1 || count > TraceCommand.MaxCount)
             throw new CliUsageException($"--count must be from 1 to {TraceCommand.MaxCount.ToString(CultureInfo.InvariantCulture)}, not {count.ToString(CultureInfo.InvariantCulture)}");
         var sim = new Simulation(plan, seed);
-        if (!sim.TryResolve(from, to, out var flow, out var error)) throw new CliUsageException(error);
+        var flow = FlowEndpoints.Resolve(sim, topology, from, to);
         sim.Connect(flow, count); // traced as `trace` runs them, so ports and sequence numbers match its output
         if (afterSeconds > 0) sim.Advance(TimeSpan.FromSeconds(afterSeconds));
         return new SimulatedDataplaneState(sim);
@@ -127,13 +128,18 @@ internal static class ShowCommand
 internal static class PlanLoader
 {
     /// <summary>The plan, or null (after printing why) when the file cannot be read or has errors.</summary>
-    public static DataplanePlan? Load(string file, LoweringOptions options, CliIo io)
+    public static DataplanePlan? Load(string file, LoweringOptions options, CliIo io) => Load(file, options, io, out _);
+
+    /// <summary>The plan and the topology it was lowered from, or null (after printing why) when the file cannot be read or has errors.</summary>
+    public static DataplanePlan? Load(string file, LoweringOptions options, CliIo io, out Topology? topology)
     {
+        topology = null;
         var loaded = TopologyLoader.Load(file, io);
         if (loaded is null) return null;
         var result = SwarmCompiler.Lower(loaded, options);
         foreach (var d in result.Diagnostics)
             if (d.IsError) io.Error.WriteLine(d.ToString());
+        topology = loaded.Topology;
         return result.Plan;
     }
 }

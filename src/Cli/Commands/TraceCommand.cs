@@ -52,10 +52,10 @@ internal static class TraceCommand
             if (loaded is null) return Program.Failed;
             var lowered = SwarmCompiler.Lower(loaded, TopologyLoader.Lowering(backend));
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
-            if (lowered.Plan is null) return Program.Failed;
+            if (lowered.Plan is null || loaded.Topology is null) return Program.Failed;
 
             var sim = new Simulation(lowered.Plan, parse.GetValue(seed));
-            if (!sim.TryResolve(parse.GetValue(from)!, parse.GetValue(to)!, out var flow, out var error)) throw new CliUsageException(error);
+            var flow = FlowEndpoints.Resolve(sim, loaded.Topology, parse.GetValue(from)!, parse.GetValue(to)!);
             var pcapPath = parse.GetValue(pcap);
             // Steps name the declaration they come from (services.web.ports[0]) beside its place in the file.
             var paths = loaded.DeclarationPaths;

@@ -949,10 +949,14 @@ public sealed class TopologyAnalyzer
         var sandboxes = new HashSet<(string Node, string Network)>();
         foreach (var e in endpoints)
             if (e.Kind is EndpointKind.IngressLoadBalancer or EndpointKind.NetworkLoadBalancer) sandboxes.Add((e.Node, e.Network));
+        // A node programs a service's balancer when the first backend of it appears (addServiceBinding → addLBBackend; the last
+        // one gone deletes it, with the VIP alias, the marks and, in ingress_sbox, the published ports' rules): a service with
+        // no task has none anywhere, and takes no fwmark (swarm-dataplane.md §2.3).
+        var withTasks = new HashSet<string>(tasks.Select(t => t.Service), StringComparer.Ordinal);
         // Each overlay's balanced services (and their VIPs there), in service order, found once rather than per node.
         var overlays = networks.Where(n => n.IsOverlay).Select(net => (Network: net, Services: services
             // In ingress_sbox only services that publish through the routing mesh have a load balancer.
-            .Where(s => s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip && (!net.Ingress || s.PublishesIngress))
+            .Where(s => withTasks.Contains(s.Name) && s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip && (!net.Ingress || s.PublishesIngress))
             .Select(s => (Service: s, Vip: s.Vips.First(v => v.Network == net.Name).Address)).ToList())).ToList();
         // Sized first: a node per network per service (209,200 on that topology), and growing the list copied it 18 times.
         int count = 0;

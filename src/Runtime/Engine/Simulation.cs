@@ -353,7 +353,7 @@ public sealed class Simulation
                 if (vip is null)
                 {
                     var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
-                    error = "service " + e.Name + " has no VIP in the plan (endpoint mode dnsrr, or no load balancer)"
+                    error = "service " + e.Name + " has no VIP in the plan (endpoint mode dnsrr, or no task: a node balances a VIP from its first task on)"
                         + (first is null ? "" : "; address one of its tasks instead, e.g. --to " + first);
                     return false;
                 }

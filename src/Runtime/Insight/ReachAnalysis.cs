@@ -89,11 +89,14 @@ public static partial class ReachAnalysis
         }
         // Services by network, so sharing one is found without comparing every service with every other.
         var ingress = IngressNetworks(topology);
+        var withTasks = ServicesWithTasks(topology);
         var onNetwork = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (int i = 0; i < topology.Services.Count; i++)
         {
             var d = topology.Services[i];
-            if (d.EndpointMode != EndpointMode.Vip || !Wanted(d.Name, destination)) continue;
+            // A service without tasks has no balancer and no name record on any node (Docker programs both with its first
+            // task), so there is no VIP to probe.
+            if (d.EndpointMode != EndpointMode.Vip || !withTasks.Contains(d.Name) || !Wanted(d.Name, destination)) continue;
             foreach (var n in d.Networks)
             {
                 if (ingress.Contains(n)) continue;
@@ -104,7 +107,6 @@ public static partial class ReachAnalysis
         if (onNetwork.Count == 0) return pairs;
         var seen = new bool[topology.Services.Count];
         var shared = new List<int>();
-        var withTasks = ServicesWithTasks(topology);
         foreach (var s in topology.Services)
         {
             // A service sends from its first task: one without tasks (replicas: 0) sends nothing.
@@ -132,12 +134,12 @@ public static partial class ReachAnalysis
         if (topology.Nodes.Count > 0) sources.Add("external");
         foreach (var n in topology.Nodes) sources.Add(n.Name);
         var ingress = IngressNetworks(topology);
+        var withTasks = ServicesWithTasks(topology);
         var withVip = new HashSet<string>(StringComparer.Ordinal);
         foreach (var d in topology.Services)
-            if (d.EndpointMode == EndpointMode.Vip)
+            if (d.EndpointMode == EndpointMode.Vip && withTasks.Contains(d.Name))
                 foreach (var n in d.Networks)
                     if (!ingress.Contains(n)) withVip.Add(n);
-        var withTasks = ServicesWithTasks(topology);
         foreach (var s in topology.Services)
         {
             if (!withTasks.Contains(s.Name)) continue;

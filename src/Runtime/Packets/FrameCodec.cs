@@ -5,7 +5,7 @@ namespace SwarmDsl.Runtime.Packets;
 
 /// <summary>
 /// Turns a <see cref="Packet"/> into real frame bytes (Ethernet II, IPv4 with header checksum, TCP/UDP with
-/// pseudo-header checksums, ICMP, VXLAN) and back. Used by the pcapng writer and by tests that check the bytes.
+/// pseudo-header checksums, ICMP, SCTP with a DATA chunk and its CRC-32C, VXLAN) and back. Used by the pcapng writer and by tests that check the bytes.
 /// </summary>
 public static class FrameCodec
 {
@@ -92,11 +92,34 @@ public static class FrameCodec
             case IpProtocol.Sctp:
                 WriteU16(l4, 0, h.SourcePort);
                 WriteU16(l4, 2, h.DestinationPort);
-                WriteU32(l4, 4, 0);
-                WriteU32(l4, 8, 0); // CRC32c left 0: SCTP is matched by ports only here
+                // The engine sends SCTP as one exchange, not an association: a constant tag (the same at every hop: NAT keeps it).
+                WriteU32(l4, 4, SctpVerificationTag);
+                WriteU32(l4, 8, 0);
+                if (presetPayloadOffset < 0) WriteSctpData(l4.Slice(hdr, h.PayloadLength));
+                // Stored as the kernel stores it (sctp_compute_cksum: cpu_to_le32), low byte first.
+                var crc = Crc32c.Compute(l4);
+                l4[8] = (byte)crc; l4[9] = (byte)(crc >> 8); l4[10] = (byte)(crc >> 16); l4[11] = (byte)(crc >> 24);
                 break;
         }
         return 14 + total;
+    }
+
+    /// <summary>The verification tag of every SCTP packet written.</summary>
+    public const uint SctpVerificationTag = 0x5357524D; // "SWRM"
+
+    // The payload as one DATA chunk (RFC 9260 §3.3.1: type 0, flags B|E, TSN 1, stream 0, sequence 0, PPID 0) around the
+    // payload bytes, so a dissector reads a whole chunk. A payload shorter than a chunk header stays as it is.
+    private static void WriteSctpData(Span<byte> chunk)
+    {
+        if (chunk.Length < 16) return;
+        chunk[0] = 0;
+        chunk[1] = 0x03;
+        // The chunk's length leaves out the padding to four bytes (the engine's payloads are whole words).
+        WriteU16(chunk, 2, (ushort)chunk.Length);
+        WriteU32(chunk, 4, 1);
+        WriteU16(chunk, 8, 0);
+        WriteU16(chunk, 10, 0);
+        WriteU32(chunk, 12, 0);
     }
 
     private static void WriteEmbedded(Span<byte> d, in EmbeddedHeader e)
@@ -137,7 +160,7 @@ public static class FrameCodec
     /// <summary>Parses a frame written by <see cref="Write(in Packet, Span{byte})"/> (or any Ethernet/IPv4 frame without IP options); verifies checksums.</summary>
     /// <param name="frame">The bytes.</param>
     /// <param name="headers">The parsed headers (outer ones for VXLAN).</param>
-    /// <param name="checksumsValid">Whether the IPv4, TCP/UDP (non-zero UDP) and ICMP checksums verify.</param>
+    /// <param name="checksumsValid">Whether the IPv4, TCP/UDP (non-zero UDP), ICMP and SCTP (CRC-32C) checksums verify.</param>
     /// <param name="vxlanPayload">The UDP payload when the datagram is addressed to <paramref name="vxlanPort"/>.</param>
     /// <param name="vxlanPort">The VXLAN port to recognise (0: none).</param>
     public static bool TryRead(ReadOnlySpan<byte> frame, out PacketHeaders headers, out bool checksumsValid, out ReadOnlySpan<byte> vxlanPayload, int vxlanPort = 4789)
@@ -212,12 +235,28 @@ public static class FrameCodec
                 }
                 ok &= InternetChecksum.Verify(l4);
                 break;
+            case IpProtocol.Sctp:
+                if (l4.Length < 12) return false;
+                headers.SourcePort = ReadU16(l4, 0);
+                headers.DestinationPort = ReadU16(l4, 2);
+                headers.PayloadLength = l4.Length - 12;
+                ok &= SctpChecksumValid(l4);
+                break;
             default:
                 headers.PayloadLength = l4.Length;
                 break;
         }
         checksumsValid = ok;
         return true;
+    }
+
+    private static bool SctpChecksumValid(ReadOnlySpan<byte> l4)
+    {
+        uint stored = l4[8] | (uint)l4[9] << 8 | (uint)l4[10] << 16 | (uint)l4[11] << 24;
+        Span<byte> copy = l4.Length <= 1500 ? stackalloc byte[l4.Length] : new byte[l4.Length];
+        l4.CopyTo(copy);
+        copy[8] = copy[9] = copy[10] = copy[11] = 0;
+        return Crc32c.Compute(copy) == stored;
     }
 
     private static void WriteMac(Span<byte> d, int at, MacAddress mac)
