@@ -123,17 +123,29 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
         foreach (var (path, fullName) in claims.OrderBy(c => c.Path, StringComparer.Ordinal))
         {
             string? message = null;
-            if (attributeTypes.Contains(fullName))
+            var id = SwarmDiagnosticDescriptors.DuplicateClass.Id;
+            var simpleName = fullName.Substring(fullName.LastIndexOf('.') + 1);
+            if (Identifiers.ReservedClassName(simpleName.StartsWith("@", StringComparison.Ordinal) ? simpleName.Substring(1) : simpleName,
+                    "rename the file, or set SwarmDslClassName on it") is { } reserved)
+            {
+                message = $"'{Identifiers.FileName(path)}': " + reserved;
+                id = SwarmDiagnosticDescriptors.ReservedClassName.Id;
+            }
+            else if (attributeTypes.Contains(fullName))
                 message = string.Format(CultureInfo.InvariantCulture,
                     "'{0}' would generate class '{1}', which is already a [SwarmTopology] type: rename the file or the type, or set SwarmDslClassName on the file",
                     Identifiers.FileName(path), fullName);
             else if (owner.TryGetValue(fullName, out var first))
+            {
+                // Two files of one name in different folders: their names alone would not say which two.
+                bool sameName = string.Equals(Identifiers.FileName(path), Identifiers.FileName(first), StringComparison.OrdinalIgnoreCase);
                 message = string.Format(CultureInfo.InvariantCulture,
                     "'{0}' would generate class '{1}', which '{2}' already generates: rename one file or set SwarmDslClassName on it",
-                    Identifiers.FileName(path), fullName, Identifiers.FileName(first));
+                    sameName ? path : Identifiers.FileName(path), fullName, sameName ? first : Identifiers.FileName(first));
+            }
             else owner[fullName] = path;
             if (message is not null)
-                result.Add(new DuplicateClass(path, new DiagnosticInfo(SwarmDiagnosticDescriptors.DuplicateClass.Id, SwarmDsl.Diagnostics.Severity.Error, message,
+                result.Add(new DuplicateClass(path, new DiagnosticInfo(id, SwarmDsl.Diagnostics.Severity.Error, message,
                     new LocationInfo(path, default, default))));
         }
         return result.ToEquatableArray();

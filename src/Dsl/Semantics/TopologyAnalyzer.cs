@@ -278,6 +278,9 @@ public sealed class TopologyAnalyzer
         }
         if (ingress is not null && ingress.Vni is null) derivedVni[ingress.Name.Value] = AllocVni(ingress.Name.Value);
         int implicitIngressVni = implicitIngress ? AllocVni("ingress") : 0;
+        // A swarm has its ingress network from `swarm init` on, published ports or not: without one in the model its VNI is
+        // still taken, so the other overlays keep theirs when a first port is published (and the ingress network appears).
+        if (ingress is null && !implicitIngress && !usedVni.ContainsKey(FirstVni)) usedVni[FirstVni] = "ingress";
         foreach (var n in _decl.Networks.Where(n => n.Driver?.Value == NetworkDriver.Overlay && n.Vni is null && n != ingress))
             derivedVni[n.Name.Value] = AllocVni(n.Name.Value);
 

@@ -157,6 +157,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor InvalidSetting = new("SWARM1012", "Invalid SwarmDsl build setting", MessageFormat, Category,
         DiagnosticSeverity.Warning, isEnabledByDefault: true, description: "Give SwarmDslEmbedProvisioning, SwarmDslEmbedDumps, SwarmDslCompilePipeline and SwarmDslFullHandles the value true, false or auto; SwarmDslClassName a C# identifier; SwarmDslNamespace a dotted C# namespace. A value the generator does not accept is replaced by the default, which this warning names.");
 
+    /// <summary>SWARM1013: the topology class is named like a member the generator declares in it (CS0542).</summary>
+    public static readonly DiagnosticDescriptor ReservedClassName = new("SWARM1013", "Topology class named like a generated member", MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Give the topology class a name other than the members the generator declares in it (Nodes, Services, Networks, Tasks, Underlay, Traffic, SourceText, PlanFingerprint, ...): rename the [SwarmTopology] type, or the YAML file, or set SwarmDslClassName on the file.");
+
     /// <summary>Every descriptor, catalogue IDs first.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -165,7 +169,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
-        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting,
+        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting, ReservedClassName,
     };
 
     // After All: static initializers run in textual order.

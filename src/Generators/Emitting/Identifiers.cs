@@ -11,6 +11,33 @@ internal static class Identifiers
     /// <summary>The suffix that marks a topology file.</summary>
     public const string TopologyFileSuffix = ".swarm.yaml";
 
+    /// <summary>The other spelling of <see cref="TopologyFileSuffix"/> YAML allows.</summary>
+    public const string ShortTopologyFileSuffix = ".swarm.yml";
+
+    /// <summary>Whether <paramref name="path"/> names a topology file (<c>*.swarm.yaml</c> or <c>*.swarm.yml</c>, any case).</summary>
+    public static bool IsTopologyFile(string path)
+        => path.EndsWith(TopologyFileSuffix, StringComparison.OrdinalIgnoreCase) || path.EndsWith(ShortTopologyFileSuffix, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The members the generator may declare directly in a topology class (under any setting): a class of one of these names
+    /// would hold a member named like itself, which C# forbids (CS0542). <c>GeneratorNamesTests</c> keeps the list whole.
+    /// </summary>
+    public static readonly HashSet<string> TopLevelMembers = new(StringComparer.Ordinal)
+    {
+        "TopologyName", "SourceFile", "Underlay", "Nodes", "Networks", "Vips", "PublishedPorts", "Services", "Addresses",
+        "Namespaces", "Tasks", "LoadBalancers", "Sysctls", "Rules", "Expectations", "Provisioning", "ModelDump", "PlanDump",
+        "SourceText", "PlanFingerprint", "CompilePlan", "CreateSimulation", "CreateInterpretedSimulation", "Traffic",
+        "CompiledNetfilter", "CompiledForwarding",
+    };
+
+    /// <summary>
+    /// Why a topology class may not be called <paramref name="simpleName"/>, or null: it is one of <see cref="TopLevelMembers"/>.
+    /// </summary>
+    public static string? ReservedClassName(string simpleName, string fix)
+        => TopLevelMembers.Contains(simpleName)
+            ? $"the topology class '{simpleName}' would hold the generated member '{simpleName}', which C# forbids (CS0542): {fix}"
+            : null;
+
     /// <summary>
     /// PascalCase from a name in the topology's own words: <c>two-node</c> → <c>TwoNode</c>, <c>docker_gwbridge</c> →
     /// <c>DockerGwbridge</c>, <c>web.1</c> → <c>Web1</c>. Every character that cannot be in an identifier separates words;
@@ -38,7 +65,8 @@ internal static class Identifiers
     public static string ClassNameFromPath(string path)
     {
         var name = FileName(path);
-        if (name.EndsWith(TopologyFileSuffix, StringComparison.OrdinalIgnoreCase)) name = name.Substring(0, name.Length - TopologyFileSuffix.Length);
+        foreach (var suffix in new[] { TopologyFileSuffix, ShortTopologyFileSuffix })
+            if (name.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) { name = name.Substring(0, name.Length - suffix.Length); break; }
         return ToPascalCase(name, "Topology");
     }
 
@@ -63,6 +91,26 @@ internal static class Identifiers
         foreach (var part in ns.Split('.'))
             if (!SyntaxFacts.IsValidIdentifier(part) || SyntaxFacts.GetKeywordKind(part) != SyntaxKind.None || part == "global") return false;
         return true;
+    }
+
+    /// <summary>
+    /// The namespace a project's <c>RootNamespace</c> stands for, as Visual Studio's templates make one from a project name:
+    /// every character an identifier cannot hold becomes <c>_</c>, a part starting with a digit or naming a keyword gets a
+    /// leading <c>_</c> (<c>my-app</c> → <c>my_app</c>, <c>1st.class</c> → <c>_1st._class</c>). Empty parts are dropped.
+    /// </summary>
+    public static string NamespaceFromRoot(string root)
+    {
+        var parts = new List<string>();
+        foreach (var raw in root.Split('.'))
+        {
+            var sb = new StringBuilder();
+            foreach (var ch in raw.Trim()) sb.Append(SyntaxFacts.IsIdentifierPartCharacter(ch) ? ch : '_');
+            if (sb.Length == 0) continue;
+            var part = sb.ToString();
+            if (!SyntaxFacts.IsIdentifierStartCharacter(part[0]) || SyntaxFacts.GetKeywordKind(part) != SyntaxKind.None || part == "global") part = "_" + part;
+            parts.Add(part);
+        }
+        return string.Join(".", parts);
     }
 
     /// <summary>A string as a C# literal, escaped by Roslyn (never by hand).</summary>

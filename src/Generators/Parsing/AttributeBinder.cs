@@ -109,6 +109,9 @@ internal sealed class AttributeBinder
                 return new TopologyResult(input.Key, null, EquatableArray.Create(
                     new DiagnosticInfo(SwarmDiagnosticDescriptors.TypeNotPartial.Id, Severity.Error, message, input.TypeLocation)));
             }
+            if (Identifiers.ReservedClassName(input.Target.SimpleName, "rename the type") is { } reserved)
+                return new TopologyResult(input.Key, null, EquatableArray.Create(
+                    new DiagnosticInfo(SwarmDiagnosticDescriptors.ReservedClassName.Id, Severity.Error, reserved, input.TypeLocation)));
             if (input.HasInvalidArguments) return new TopologyResult(input.Key, null, EquatableArray<DiagnosticInfo>.Empty);
 
             var binder = new AttributeBinder(input);

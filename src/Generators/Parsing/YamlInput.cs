@@ -28,7 +28,7 @@ internal static class YamlInput
     public const string PipelineNodesMetadata = "build_metadata.AdditionalFiles.SwarmDslPipelineNodes";
 
     /// <summary>Whether <paramref name="path"/> names a topology file.</summary>
-    public static bool IsTopologyFile(string path) => path.EndsWith(Identifiers.TopologyFileSuffix, StringComparison.OrdinalIgnoreCase);
+    public static bool IsTopologyFile(string path) => Identifiers.IsTopologyFile(path);
 
     /// <summary>The file's text and target class. The text is read through <see cref="AdditionalText.GetText"/> only (never from disk).</summary>
     public static YamlSource Read(AdditionalText file, AnalyzerConfigOptionsProvider options, CancellationToken cancellationToken)
@@ -48,7 +48,8 @@ internal static class YamlInput
         void Problem(string message) => problems.Add(new DiagnosticInfo(SwarmDiagnosticDescriptors.InvalidSetting.Id, SwarmDsl.Diagnostics.Severity.Warning,
             "'" + Identifiers.FileName(file.Path) + "': " + message, new LocationInfo(file.Path, default, default)));
         var root = Get(options.GlobalOptions, RootNamespaceProperty);
-        if (root is not null && !Identifiers.IsNamespace(root)) root = null;
+        // The SDK's RootNamespace is the project name (my-app), which need not be a namespace: made one as the templates do.
+        if (root is not null && !Identifiers.IsNamespace(root)) root = Identifiers.NamespaceFromRoot(root);
         string ns = root ?? "";
         if (Get(fileOptions, NamespaceMetadata) is { } asked)
         {

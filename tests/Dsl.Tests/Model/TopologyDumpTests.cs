@@ -55,6 +55,37 @@ public class TopologyDumpTests
     }
 
     [Fact]
+    public void Overlays_keep_their_vnis_when_a_first_port_is_published()
+    {
+        // Found by a black-box tester (session 18): publishing a first port derived the ingress network at 4096 and moved every
+        // other overlay up by one. A swarm has its ingress network from `swarm init` on, so 4096 is never another's.
+        const string yaml = """
+            version: 1
+            name: v
+            nodes: { a: { address: 10.0.9.1/24 } }
+            networks:
+              o1: { driver: overlay, subnet: 10.1.0.0/24 }
+              o2: { driver: overlay, subnet: 10.2.0.0/24 }
+            services:
+              s: { networks: [o1, o2], expose: [80] }
+            """;
+        int[] Vnis(string text)
+        {
+            var result = TestInput.Compile(text);
+            Assert.False(result.HasErrors, TestInput.Describe(result));
+            return new[] { "o1", "o2" }.Select(n => result.Topology!.Networks.Single(x => x.Name == n).Vni).ToArray();
+        }
+        Assert.Equal(new[] { 4097, 4098 }, Vnis(yaml));
+        var published = yaml.Replace("expose: [80]", "ports: [{ published: 80, target: 80 }]");
+        Assert.Equal(new[] { 4097, 4098 }, Vnis(published));
+        Assert.Equal(4096, TestInput.Compile(published).Topology!.Networks.Single(n => n.Ingress).Vni);
+        // Without an ingress network a pinned 4096 is the user's (one may have removed it), with no warning.
+        var pinned = TestInput.Compile(yaml.Replace("10.1.0.0/24 }", "10.1.0.0/24, vni: 4096 }"));
+        Assert.Empty(pinned.Diagnostics);
+        Assert.Equal(4097, pinned.Topology!.Networks.Single(x => x.Name == "o2").Vni);
+    }
+
+    [Fact]
     public void Three_node_derives_like_docker()
     {
         var t = ThreeNode;
