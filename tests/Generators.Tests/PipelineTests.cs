@@ -50,6 +50,10 @@ public class PipelineTests
                     return TwoNode.PlanFingerprint + "|" + SwarmDsl.Examples.TwoNodeDeclared.PlanFingerprint + "|" + simulation.Cluster.PlanFingerprint;
                 }
 
+                /// <summary>A trace written with the declarations behind its steps, as swarmdsl trace writes it.</summary>
+                public static string WithDeclarations()
+                    => TextTraceRenderer.Render(TwoNode.CreateSimulation(0).Connect(TwoNode.Traffic.External, TwoNode.Traffic.Published(TwoNode.Nodes.Manager, TwoNode.PublishedPorts.All[0]), 1), "probe", includeReplies: false, TwoNode.DeclarationPaths);
+
                 /// <summary>Attaching the compiled pipeline to another plan.</summary>
                 public static string Refused()
                 {
@@ -168,6 +172,8 @@ public class PipelineTests
             var fingerprints = ((string)Call("Fingerprints")!).Split('|');
             Assert.Matches("^two-node/[0-9a-f]{16}$", fingerprints[0]);
             Assert.All(fingerprints, f => Assert.Equal(fingerprints[0], f));
+            // The generated class names each step's declaration, as the command line does (found by a tester: it could not).
+            Assert.Contains("@two-node.swarm.yaml:44:9 (services.web.ports[0])", (string)Call("WithDeclarations")!, StringComparison.Ordinal);
             var refused = (string)Call("Refused")!;
             Assert.Contains("generated for plan " + fingerprints[0], refused, StringComparison.Ordinal);
             Assert.Contains("this cluster runs plan two-node/", refused, StringComparison.Ordinal);

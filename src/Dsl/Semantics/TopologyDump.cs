@@ -33,7 +33,7 @@ public static class TopologyDump
         L("services:");
         foreach (var s in t.Services)
         {
-            L($"  {s.Name} mode={s.Mode.ToString().ToLowerInvariant()} replicas={s.Replicas} endpointMode={s.EndpointMode.ToString().ToLowerInvariant()} scheduler={s.Scheduler.ToString().ToLowerInvariant()} networks=[{string.Join(",", s.Networks)}] {Loc(s.Span)}");
+            L($"  {s.Name} mode={s.Mode.ToString().ToLowerInvariant()} {(s.Mode == ServiceMode.Global ? "tasks=" + t.Tasks.Count(k => k.Service == s.Name) : "replicas=" + s.Replicas)} endpointMode={s.EndpointMode.ToString().ToLowerInvariant()} scheduler={s.Scheduler.ToString().ToLowerInvariant()} networks=[{string.Join(",", s.Networks)}] {Loc(s.Span)}");
             foreach (var v in s.Vips) L($"    vip {v.Network} {v.Address} {P(v.Pinned)}");
             foreach (var p in s.Ports) L($"    port {p.Published}->{p.Target}/{Net.IpProtocolNames.Name(p.Protocol)} mode={p.Mode.ToString().ToLowerInvariant()} {Loc(p.Span)}");
             foreach (var x in s.Exposed) L($"    expose {x.Port}/{Net.IpProtocolNames.Name(x.Protocol)} {Loc(x.Span)}");

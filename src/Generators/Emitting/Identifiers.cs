@@ -27,7 +27,7 @@ internal static class Identifiers
         "TopologyName", "SourceFile", "Underlay", "Nodes", "Networks", "Vips", "PublishedPorts", "Services", "Addresses",
         "Namespaces", "Tasks", "LoadBalancers", "Sysctls", "Rules", "Expectations", "Provisioning", "ModelDump", "PlanDump",
         "SourceText", "PlanFingerprint", "CompilePlan", "CreateSimulation", "CreateInterpretedSimulation", "Traffic",
-        "CompiledNetfilter", "CompiledForwarding",
+        "CompiledNetfilter", "CompiledForwarding", "DeclarationPaths", "s_declarationPaths",
     };
 
     /// <summary>

@@ -115,6 +115,16 @@ internal static class PipelineEmitter
                 w.WriteLine("if (result.Plan is null) throw new global::System.InvalidOperationException(SourceFile + \" no longer compiles to a plan: \" + string.Join(\"; \", result.Diagnostics));");
                 w.WriteLine("return result.Plan;");
             }
+            w.WriteLine();
+            w.WriteLine("/// <summary>");
+            w.WriteLine("/// Names the declaration written at each place of <see cref=\"SourceText\"/> (<c>services.web.ports[0]</c>): pass it to");
+            w.WriteLine("/// <c>TextTraceRenderer.Render</c> to write each step's declaration as <c>swarmdsl trace</c> does. Read once, on first use.");
+            w.WriteLine("/// </summary>");
+            Attribute();
+            w.WriteLine("internal static " + Ns + "Syntax.DeclarationPaths DeclarationPaths => s_declarationPaths.Value;");
+            w.WriteLine();
+            Attribute();
+            w.WriteLine("private static readonly global::System.Lazy<" + Ns + "Syntax.DeclarationPaths> s_declarationPaths = new global::System.Lazy<" + Ns + "Syntax.DeclarationPaths>(() => " + Ns + "SwarmCompiler.Compile(SourceFile, SourceText).DeclarationPaths);");
         }
 
         w.WriteLine();

@@ -38,6 +38,14 @@ namespace Consumer.App
         }
 
         /// <summary>
+        /// Names the declaration written at each place of <see cref="SourceText"/> (<c>services.web.ports[0]</c>): pass it to
+        /// <c>TextTraceRenderer.Render</c> to write each step's declaration as <c>swarmdsl trace</c> does. Read once, on first use.
+        /// </summary>
+        internal static global::SwarmDsl.Syntax.DeclarationPaths DeclarationPaths => s_declarationPaths.Value;
+
+        private static readonly global::System.Lazy<global::SwarmDsl.Syntax.DeclarationPaths> s_declarationPaths = new global::System.Lazy<global::SwarmDsl.Syntax.DeclarationPaths>(() => global::SwarmDsl.SwarmCompiler.Compile(SourceFile, SourceText).DeclarationPaths);
+
+        /// <summary>
         /// Loads <paramref name="plan"/> with the compiled pipeline attached. The plan must be the one this code was generated
         /// from: its fingerprint is checked against <see cref="PlanFingerprint"/>.
         /// </summary>
