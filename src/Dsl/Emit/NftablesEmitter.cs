@@ -9,9 +9,12 @@ namespace SwarmDsl.Emit;
 /// <summary>
 /// <c>nft-&lt;ns&gt;.nft</c>: the nftables load balancers of one namespace, in table <c>ip swarmdsl</c> (which swarmdsl owns
 /// whole: the file declares, deletes and redefines it in one atomic transaction, so loading it twice changes nothing).
-/// nat prerouting (priority dstnat) DNATs packets carrying a service's fwmark, or addressed to its VIP, to a destination
-/// picked by <c>numgen inc</c> or <c>jhash</c>; nat postrouting (priority srcnat) source-NATs the balanced connections to
-/// the load balancer's address, as IPVS's <c>-m ipvs --ipvs -j SNAT</c> rule does. The table block is written exactly as
+/// nat prerouting (priority dstnat + 1) DNATs packets carrying a service's fwmark, or addressed to its VIP, to a destination
+/// picked by <c>numgen inc</c> or <c>jhash</c>; nat postrouting (priority srcnat + 1) source-NATs the balanced connections
+/// to the load balancer's address, as IPVS's <c>-m ipvs --ipvs -j SNAT</c> rule does. One above the iptables nat chains'
+/// priorities: at equal priority the kernel runs the hook registered last first, which would let the table apply.sh loads
+/// after iptables-restore bind a connection before a user's inserted NAT rule could, unlike IPVS (whose SNAT is a rule
+/// after the user's in the same chain) and unlike the simulation (iptables' nat table first). The table block is written exactly as
 /// <c>nft list table</c> prints it, so apply.sh can see that a loaded table is unchanged and leave it alone.
 /// </summary>
 public static class NftablesEmitter
@@ -38,7 +41,7 @@ public static class NftablesEmitter
         sb.Append("table ip ").Append(Table).Append('\n');
         sb.Append("delete table ip ").Append(Table).Append('\n');
         sb.Append("table ip ").Append(Table).Append(" {\n");
-        sb.Append("\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+        sb.Append("\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat + 1; policy accept;\n");
         foreach (var lb in ns.NftLoadBalancers)
         {
             if (lb.Slots.Count == 0) continue;
@@ -49,7 +52,7 @@ public static class NftablesEmitter
             sb.Append("\t\tip daddr ").Append(lb.Vip.ToString()).Append(" dnat to ").Append(pick).Append(" comment \"").Append(comment).Append("\"\n");
         }
         sb.Append("\t}\n\n");
-        sb.Append("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+        sb.Append("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat + 1; policy accept;\n");
         var seen = new HashSet<(Ipv4Cidr, Ipv4Address)>();
         foreach (var lb in ns.NftLoadBalancers)
         {

@@ -223,7 +223,7 @@ public enum NftPick
 /// <summary>
 /// One service balanced by nftables instead of IPVS (in table <c>ip swarmdsl</c> of the namespace). Packets carrying
 /// <paramref name="FwMark"/> (set by the same mangle rules as for IPVS) or addressed to <paramref name="Vip"/> are DNATed in
-/// nat prerouting (priority dstnat) to a destination picked by <paramref name="Pick"/>; the destination port is kept.
+/// nat prerouting (priority dstnat + 1, after the iptables nat chains) to a destination picked by <paramref name="Pick"/>; the destination port is kept.
 /// </summary>
 /// <param name="FwMark">The fwmark that selects the service.</param>
 /// <param name="Vip">The VIP.</param>

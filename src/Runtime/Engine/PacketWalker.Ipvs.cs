@@ -270,7 +270,7 @@ internal sealed partial class PacketWalker
     // ───────────────────────────── nftables balancer ─────────────────────────────
 
     /// <summary>
-    /// The nftables backend at nat prerouting priority dstnat: packets carrying the service's fwmark or addressed to its
+    /// The nftables backend at nat prerouting priority dstnat + 1 (after the iptables nat table, NatHook): packets carrying the service's fwmark or addressed to its
     /// VIP are DNATed (port kept) to a map slot chosen by <c>numgen inc mod N</c> (a per-map counter from 0) or
     /// <c>jhash ip saddr/daddr mod N seed 0x0</c> (the kernel's jhash on the address, seed 0).
     /// </summary>
@@ -327,7 +327,7 @@ internal sealed partial class PacketWalker
     }
 
     /// <summary>
-    /// The nftables backend at srcnat: <c>ct status dnat ip daddr SUBNET snat to SOURCE</c> (the plan's SNAT of each
+    /// The nftables backend at srcnat + 1: <c>ct status dnat ip daddr SUBNET snat to SOURCE</c> (the plan's SNAT of each
     /// balancer, standing in for IPVS's <c>-m ipvs --ipvs -j SNAT</c>). A balancer without one masquerades the connections
     /// it DNATed to the outgoing interface's address.
     /// </summary>
