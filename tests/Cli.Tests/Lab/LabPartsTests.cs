@@ -51,6 +51,17 @@ public class LabPartsTests
         """;
 
     [Fact]
+    public void A_path_is_a_repetition_only_when_it_is_the_simulated_one_over_again_whole()
+    {
+        string[] sim = { "→ filter FORWARD #1 jump DOCKER-USER", "→ filter DOCKER-USER #1 drop" };
+        Assert.Equal(2, LabVerify.Repeats(sim.Concat(sim).ToList(), sim));
+        Assert.Equal(1, LabVerify.Repeats(sim, sim));
+        Assert.Null(LabVerify.Repeats(sim.Concat(sim.Take(1)).ToList(), sim));
+        Assert.Null(LabVerify.Repeats(Enumerable.Reverse(sim).Concat(sim).ToList(), sim));
+        Assert.Null(LabVerify.Repeats(sim, System.Array.Empty<string>()));
+    }
+
+    [Fact]
     public void Rule_handles_become_positions_in_their_chain()
     {
         var index = NftRuleIndex.Parse(Listing.Replace("        ", ""));
