@@ -201,12 +201,17 @@ internal sealed class KernelTrace : IDisposable
             var innerSyn = tcp ? " @th,504,8 & 0x2 == 0x2" : "";
             // The same two replies inside VXLAN: flags byte 13 and sequence number (bytes 4-7) of the inner TCP header.
             var innerReplies = tcp ? new[] { " @th,504,8 & 0x12 == 0x12", " @th,504,8 & 0x14 == 0x14 @th,432,32 0" } : new[] { "" };
-            rules.Append("\t\t").Append(proto).Append(" sport ").Append(port).Append(syn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
+            // The request and its answer are traced once per rule, so once per namespace they enter: a SYN nothing answers
+            // is sent again after a second, inside the probe's wait, and its copy (and a REJECT's reset of it) would add a
+            // walk the simulated exchange does not have. A packet's way never re-enters a namespace through the same rule
+            // (crossing into a namespace resets its trace flag, and the VXLAN carrier is traced by rules of its own).
+            const string once = " limit rate 1/hour burst 1 packets";
+            rules.Append("\t\t").Append(proto).Append(" sport ").Append(port).Append(syn).Append(once).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
             foreach (var r in replies)
-                rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(r).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
-            rules.Append("\t\t").Append(inner).Append(" @th,400,16 ").Append(port).Append(innerSyn).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
+                rules.Append("\t\t").Append(proto).Append(" dport ").Append(port).Append(r).Append(once).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+            rules.Append("\t\t").Append(inner).Append(" @th,400,16 ").Append(port).Append(innerSyn).Append(once).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
             foreach (var r in innerReplies)
-                rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(r).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
+                rules.Append("\t\t").Append(inner).Append(" @th,416,16 ").Append(port).Append(r).Append(once).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" reply\"\n");
             // An ICMP error about a packet of the flow travels back like a reply; it quotes that packet (ports 28 bytes
             // behind the ICMP header: 8 ICMP + 20 IPv4), with the client's port as the quoted source port.
             rules.Append("\t\ticmp type { destination-unreachable, time-exceeded } @th,224,16 ").Append(port)

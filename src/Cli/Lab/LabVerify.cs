@@ -451,16 +451,13 @@ internal sealed class LabVerify
         {
             var k = kernel.Where(e => e.Netns == ns).Select(e => (e.Reply ? "← " : "→ ") + e.Token).ToList();
             var s = sim.Where(e => e.Netns == ns).Select(e => (e.Reply ? "← " : "→ ") + e.Token).ToList();
-            // Nothing answered, so the client's kernel sent its SYN again after a second (the probe waits two): each copy
-            // took the same way. One copy is compared; the report says how many the kernel traced.
-            if (reply is null && Repeats(k, s) is int copies and > 1)
-            {
-                k = s;
-                _report.Append("    (").Append(ns).Append(": the kernel traced the unanswered request ").Append(copies.ToString(CultureInfo.InvariantCulture))
-                    .Append(" times, the client's retransmissions; one is compared)\n");
-            }
+            // A REJECT's answer is sent from inside the rule that rejects: the kernel traces it (its OUTPUT chain) before the
+            // verdict of the rejecting rule, the simulation after. Each direction in its own order is what is compared.
+            bool interleaved = SameByDirection(k, s);
+            if (interleaved) k = s;
             _checks.Add(new Check($"{subject}: netfilter path in {ns}", string.Join("; ", k), string.Join("; ", s)));
             _report.Append("    ").Append(labels.TryGetValue(ns, out var label) ? label + " (" + ns + ")" : ns).Append('\n');
+            if (interleaved) _report.Append("      (the kernel traced the answer inside the rule that sent it; each direction is in the same order)\n");
             int width = Math.Max(12, k.Concat(s).Select(x => x.Length).DefaultIfEmpty(0).Max());
             for (int i = 0; i < Math.Max(k.Count, s.Count); i++)
             {
@@ -471,13 +468,14 @@ internal sealed class LabVerify
         }
     }
 
-    /// <summary>How many times <paramref name="kernel"/> is <paramref name="simulated"/> over again, whole; null when it is not.</summary>
-    internal static int? Repeats(IReadOnlyList<string> kernel, IReadOnlyList<string> simulated)
+    /// <summary>Whether two paths differ only in how their requests (→) and replies (←) interleave.</summary>
+    internal static bool SameByDirection(IReadOnlyList<string> kernel, IReadOnlyList<string> simulated)
     {
-        if (simulated.Count == 0 || kernel.Count == 0 || kernel.Count % simulated.Count != 0) return null;
-        for (int i = 0; i < kernel.Count; i++)
-            if (!string.Equals(kernel[i], simulated[i % simulated.Count], StringComparison.Ordinal)) return null;
-        return kernel.Count / simulated.Count;
+        if (kernel.Count != simulated.Count || kernel.SequenceEqual(simulated, StringComparer.Ordinal)) return false;
+        foreach (var arrow in new[] { "→ ", "← " })
+            if (!kernel.Where(t => t.StartsWith(arrow, StringComparison.Ordinal)).SequenceEqual(simulated.Where(t => t.StartsWith(arrow, StringComparison.Ordinal)), StringComparer.Ordinal))
+                return false;
+        return true;
     }
 
     private void CompareMtu(Probe probe, int sourcePort, ClientObservation kernel, ConnectionTrace simulatedExchange, IReadOnlyList<KernelTraceEvent> events, int flow)
