@@ -463,5 +463,5 @@ internal static class NetfilterEmitter
 
     private static string Comment(string text) => text.Replace("\r", " ").Replace("\n", " ");
 
-    internal static string Xml(string text) => TopologyEmitter.Comment(text).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
+    internal static string Xml(string text) => SourceWriter.CommentText(text).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

@@ -598,22 +598,6 @@ internal sealed partial class TopologyEmitter
     /// <summary>Text for an XML doc comment: markup escaped, control characters (which would end the comment) replaced.</summary>
     private static string Xml(string text) => Comment(text).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
-    /// <summary>
-    /// Text for a line or XML doc comment: control characters replaced so the comment cannot end early, and what XML 1.0
-    /// cannot hold (U+FFFE, U+FFFF, a lone surrogate) replaced by U+FFFD, so a documentation build (CS1570) takes any value.
-    /// </summary>
-    internal static string Comment(string text)
-    {
-        var sb = new StringBuilder(text.Length);
-        for (int i = 0; i < text.Length; i++)
-        {
-            var ch = text[i];
-            if (char.IsControl(ch) || ch is '\u2028' or '\u2029' or '\u0085') sb.Append(' ');
-            else if (ch is '\uFFFE' or '\uFFFF') sb.Append('\uFFFD');
-            else if (char.IsHighSurrogate(ch) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) sb.Append(ch).Append(text[++i]);
-            else if (char.IsSurrogate(ch)) sb.Append('\uFFFD');
-            else sb.Append(ch);
-        }
-        return sb.ToString();
-    }
+    /// <summary>Text for a line or XML doc comment (<see cref="SourceWriter.CommentText"/>).</summary>
+    internal static string Comment(string text) => SourceWriter.CommentText(text);
 }

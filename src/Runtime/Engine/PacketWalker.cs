@@ -510,6 +510,9 @@ internal sealed partial class PacketWalker
             Drop(DropCause.FdbMiss, dev.Span, dev.Name + " has no FDB entry (remote VTEP) for " + inner.EthDestination);
             return;
         }
+        // The device's own FDB (bridge fdb ... dev vxlan0 dst VTEP self permanent) chose the VTEP: shown as the lookup it is.
+        if (_trace != null)
+            _trace.Add(new FdbStep(dev.Name, inner.EthDestination, remote.Static ? "permanent" : "learned", "dst " + remote.RemoteVtep, dev.Span));
         if (dev.VxlanSocketNamespace < 0) { Drop(DropCause.NoRoute, dev.Span, dev.Name + " has no underlay socket namespace"); return; }
         var host = _c[dev.VxlanSocketNamespace];
         NoteKey(remote.RemoteVtep);
