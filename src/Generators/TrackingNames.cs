@@ -30,9 +30,21 @@ internal static class TrackingNames
     /// <summary>The C# source of an attribute topology.</summary>
     public const string EmitAttributes = nameof(EmitAttributes);
 
-    /// <summary>A YAML topology's <c>expect:</c> entries simulated (the failed ones as diagnostics).</summary>
+    /// <summary>A YAML topology's model and plan with placeholders for source locations, and the real locations.</summary>
+    public const string PrepareExpectYaml = nameof(PrepareExpectYaml);
+
+    /// <summary>A YAML topology's <c>expect:</c> entries simulated on the location-free model (the failed ones as verdicts).</summary>
     public const string ExpectYaml = nameof(ExpectYaml);
 
-    /// <summary>An attribute topology's <c>[Expect]</c> entries simulated (the failed ones as diagnostics).</summary>
+    /// <summary>A YAML topology's verdicts as diagnostics at the entries, naming declarations where they are written.</summary>
+    public const string LocateExpectYaml = nameof(LocateExpectYaml);
+
+    /// <summary>An attribute topology's model and plan with placeholders for source locations, and the real locations.</summary>
+    public const string PrepareExpectAttributes = nameof(PrepareExpectAttributes);
+
+    /// <summary>An attribute topology's <c>[Expect]</c> entries simulated on the location-free model (the failed ones as verdicts).</summary>
     public const string ExpectAttributes = nameof(ExpectAttributes);
+
+    /// <summary>An attribute topology's verdicts as diagnostics at the <c>[Expect]</c> attributes, naming declarations where they are written.</summary>
+    public const string LocateExpectAttributes = nameof(LocateExpectAttributes);
 }

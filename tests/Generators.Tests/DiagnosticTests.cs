@@ -305,6 +305,19 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void FailedExpectation_WrittenAsAFlowMapping_SpansTheWholeEntry_ClosingBraceIncluded()
+    {
+        const string entry = "{ from: external, to: \"worker:8080/tcp\", reaches: web }";
+        var yaml = ExampleWithDrop.Replace("  - from: external\n    to: worker:8080/tcp\n    reaches: web\n", "  - " + entry + "\n");
+        Assert.Contains(entry, yaml);
+        var d = Assert.Single(RunYaml(yaml).GeneratorDiagnostics);
+        Assert.Equal("SWARM0020", d.Id);
+        Assert.Equal(entry, yaml.Substring(d.Location.SourceSpan.Start, d.Location.SourceSpan.Length));
+        var span = d.Location.GetLineSpan().Span;
+        Assert.Equal((62, 4, 62, 4 + entry.Length), (span.Start.Line, span.Start.Character, span.End.Line, span.End.Character));
+    }
+
+    [Fact]
     public void HoldingExpectations_ProduceNoDiagnostic_InEitherForm()
     {
         Assert.Empty(RunYaml(GeneratorHarness.ExampleYaml).GeneratorDiagnostics);

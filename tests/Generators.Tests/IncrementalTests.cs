@@ -154,8 +154,8 @@ public class IncrementalTests
     public void Expectations_AreSimulatedOnlyWhenTheirTopologyChanges()
     {
         var (driver, compilation) = Start();
-        static string KeyOf(object value) => ((ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>>)value).Item1;
-        static int Failures(object value) => ((ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>>)value).Item2.Count;
+        static string KeyOf(object value) => ((Expectations.ExpectationVerdicts)value).Key;
+        static int Failures(object value) => ((Expectations.ExpectationVerdicts)value).Verdicts.Count;
 
         // An unrelated C# edit: the simulation step does not run at all (Cached, not merely Unchanged).
         var old = compilation.SyntaxTrees.Single(t => t.FilePath.EndsWith("Unrelated.cs", StringComparison.Ordinal));
@@ -179,6 +179,109 @@ public class IncrementalTests
             Assert.Equal(isOther ? 1 : 0, Failures(o.Value));
         }
         Assert.All(Outputs(result, TrackingNames.ExpectAttributes), o => Assert.Equal(IncrementalStepRunReason.Cached, o.Reason));
+    }
+
+    /// <summary>The example plus a raw rule on the worker that drops forwarded tcp/8080: its second expectation fails.</summary>
+    private static string YamlWithDrop => GeneratorHarness.ExampleYaml.Replace("\r\n", "\n")
+        + "\nrules:\n  - node: worker\n    table: filter\n    chain: FORWARD\n    rule: -p tcp --dport 8080 -j DROP\n    position: insert\n";
+
+    /// <summary>The attribute example with the same rule: its second <c>[Expect]</c> fails.</summary>
+    private static string AttributesWithDrop => GeneratorHarness.ExampleAttributes.Replace("internal static partial class TwoNodeDeclared;",
+        "[Rule(\"FORWARD\", \"-p tcp --dport 8080 -j DROP\", Node = \"worker\", Table = NetfilterTable.Filter, Position = RulePosition.Insert)]\n"
+        + "internal static partial class TwoNodeDeclared;");
+
+    private static Diagnostic FailedExpectation(GeneratorDriver driver) => Assert.Single(driver.GetRunResult().Diagnostics, d => d.Id == "SWARM0020");
+
+    /// <summary>The line and column of the declaration a SWARM0020 message names (<c>… from FILE:LINE:COL</c>), and the message before it.</summary>
+    private static (string Why, int Line, int Column) NamedDeclaration(Diagnostic d, string file)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(d.GetMessage(), "^(.*) from " + System.Text.RegularExpressions.Regex.Escape(file) + ":(\\d+):(\\d+)$");
+        Assert.True(m.Success, d.GetMessage());
+        return (m.Groups[1].Value, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture),
+            int.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void MovingTheAttributes_DoesNotSimulateAgain_AndTheFailureMovesWithThem()
+    {
+        var compilation = GeneratorHarness.Compilation(("TwoNodeDeclared.cs", AttributesWithDrop));
+        var driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        var before = FailedExpectation(driver);
+        var (why, line, column) = NamedDeclaration(before, "TwoNodeDeclared.cs");
+
+        // A comment line above [SwarmTopology]: every declaration moves one line down, and nothing else changes.
+        var moved = AttributesWithDrop.Replace("[SwarmTopology(", "// one line more\n[SwarmTopology(");
+        var old = compilation.SyntaxTrees.Single();
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(moved))));
+        var result = Result(driver);
+
+        // The model moved (its spans are the attributes'), so it was compiled again; the simulation did not run at all
+        // (Cached: its location-free input was Unchanged), and only placing its verdict did.
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(result, TrackingNames.CompileAttributes)).Reason);
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(result, TrackingNames.PrepareExpectAttributes)).Reason);
+        var simulation = Assert.Single(Outputs(result, TrackingNames.ExpectAttributes));
+        Assert.True(simulation.Reason == IncrementalStepRunReason.Cached, Describe([simulation]));
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(result, TrackingNames.LocateExpectAttributes)).Reason);
+
+        // The error is at the moved [Expect] attribute, and names the raw rule where it is now.
+        var after = FailedExpectation(driver);
+        Assert.True(after.Location.IsInSource);
+        var expect = moved.IndexOf("Expect(\"external\", \"worker:8080/tcp\", Reaches = \"web\")", StringComparison.Ordinal);
+        Assert.Equal(expect, after.Location.SourceSpan.Start);
+        Assert.Equal(before.Location.GetLineSpan().StartLinePosition.Line + 1, after.Location.GetLineSpan().StartLinePosition.Line);
+        Assert.Equal((why, line + 1, column), NamedDeclaration(after, "TwoNodeDeclared.cs"));
+    }
+
+    [Fact]
+    public void MovingYamlDeclarations_DoesNotSimulateAgain_AndTheFailureMovesWithThem()
+    {
+        var compilation = GeneratorHarness.Compilation(("Empty.cs", ""));
+        var driver = GeneratorHarness.Driver([("two-node.swarm.yaml", YamlWithDrop), ("other.swarm.yaml", OtherYaml)]).RunGenerators(compilation);
+        var before = FailedExpectation(driver);
+        Assert.StartsWith("/consumer/two-node.swarm.yaml(63,5): error SWARM0020: ", before.ToString(), StringComparison.Ordinal);
+        var (why, line, column) = NamedDeclaration(before, "two-node.swarm.yaml");
+        Assert.Equal((71, 11), (line, column));
+
+        var held = FindAdditionalText(driver, "two-node.swarm.yaml");
+        driver = driver.ReplaceAdditionalText(held, new InMemoryAdditionalText(held.Path, "# one line more\n" + YamlWithDrop)).RunGenerators(compilation);
+        var result = Result(driver);
+
+        static string KeyOf(object value) => value switch
+        {
+            Model.TopologyResult r => r.Key,
+            Expectations.ExpectationJob j => j.Key,
+            ValueTuple<string, SwarmDsl.Collections.EquatableArray<Model.DiagnosticInfo>> located => located.Item1,
+            _ => "",
+        };
+        foreach (var step in new[] { TrackingNames.CompileYaml, TrackingNames.PrepareExpectYaml, TrackingNames.LocateExpectYaml })
+            foreach (var o in Outputs(result, step))
+            {
+                // The moved file's model and places change; the other file's do not.
+                var expected = KeyOf(o.Value).EndsWith("two-node.swarm.yaml", StringComparison.Ordinal) ? IncrementalStepRunReason.Modified : IncrementalStepRunReason.Cached;
+                Assert.True(o.Reason == expected || expected == IncrementalStepRunReason.Cached && o.Reason == IncrementalStepRunReason.Unchanged, Describe([o]));
+            }
+        // Neither topology is simulated again.
+        Assert.Equal(2, Outputs(result, TrackingNames.ExpectYaml).Count());
+        Assert.All(Outputs(result, TrackingNames.ExpectYaml), o => Assert.True(o.Reason == IncrementalStepRunReason.Cached, Describe([o])));
+
+        // The error is at the moved entry, and names the raw rule where it is now.
+        var after = FailedExpectation(driver);
+        Assert.StartsWith("/consumer/two-node.swarm.yaml(64,5): error SWARM0020: ", after.ToString(), StringComparison.Ordinal);
+        Assert.Equal((why, 72, 11), NamedDeclaration(after, "two-node.swarm.yaml"));
+    }
+
+    [Fact]
+    public void EditingWhatAnExpectationDependsOn_StillSimulatesAgain()
+    {
+        // The attribute twin of Expectations_AreSimulatedOnlyWhenTheirTopologyChanges: a change of the model, not of its places.
+        var compilation = GeneratorHarness.Compilation(("TwoNodeDeclared.cs", GeneratorHarness.ExampleAttributes));
+        var driver = GeneratorHarness.Driver().RunGenerators(compilation);
+        Assert.DoesNotContain(driver.GetRunResult().Diagnostics, d => d.Id == "SWARM0020");
+        var old = compilation.SyntaxTrees.Single();
+        driver = driver.RunGenerators(compilation.ReplaceSyntaxTree(old, old.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(AttributesWithDrop))));
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(Outputs(Result(driver), TrackingNames.ExpectAttributes)).Reason);
+        Assert.StartsWith("expected external → worker:8080/tcp to reach web: connection 1 of 2 was dropped by FilterDrop",
+            FailedExpectation(driver).GetMessage(), StringComparison.Ordinal);
     }
 
     [Fact]

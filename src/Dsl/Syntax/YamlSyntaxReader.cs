@@ -328,6 +328,12 @@ public static class YamlSyntaxReader
                 {
                     var f = stack.Pop();
                     var end = SpanOf(ev);
+                    // YamlDotNet places a flow collection's end event on its closing bracket, with no width: the node ends
+                    // after the bracket. A block collection's end (the next token) and an implicit pair's (`[a: 1]`, ended
+                    // by the sequence's ',' or ']') stay where they are.
+                    long at = ev.Start.Index;
+                    if (f.IsFlow && at >= 0 && at < text.Length && text[(int)at] == (f.IsMapping ? '}' : ']'))
+                        end = SourceSpan.At(file, end.StartLine, end.StartColumn + 1);
                     var span = new SourceSpan(file, f.Start.StartLine, f.Start.StartColumn, end.EndLine, end.EndColumn);
                     YamlNode node = f.IsMapping ? new YamlMapping(f.Entries, span, f.HasInvalidKeys) : new YamlSequence(f.Items, span);
                     if (f.Anchor is not null) anchors[f.Anchor] = node;

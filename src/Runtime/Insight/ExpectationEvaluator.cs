@@ -7,6 +7,7 @@ using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
 using SwarmDsl.Runtime.Tracing;
 using SwarmDsl.Semantics;
+using SwarmDsl.Text;
 
 namespace SwarmDsl.Runtime.Insight;
 
@@ -27,9 +28,18 @@ public static class ExpectationEvaluator
     /// checked before every expectation (the source generator cancels when the compilation changes).
     /// </summary>
     public static IReadOnlyList<Diagnostic> Evaluate(Topology topology, DataplanePlan plan, uint seed = 0, CancellationToken cancellationToken = default)
+        => Evaluate(topology, plan, seed, cancellationToken, static span => span.ToShortString());
+
+    /// <summary>
+    /// <see cref="Evaluate(Topology, DataplanePlan, uint, CancellationToken)"/>, with the declarations that messages name
+    /// (the rule that dropped a connection) written by <paramref name="declaration"/> (see <see cref="TraceExplanation.Explain(PacketTrace, Func{SourceSpan, string})"/>).
+    /// </summary>
+    public static IReadOnlyList<Diagnostic> Evaluate(Topology topology, DataplanePlan plan, uint seed, CancellationToken cancellationToken,
+        Func<SourceSpan, string> declaration)
     {
         if (topology is null) throw new ArgumentNullException(nameof(topology));
         if (plan is null) throw new ArgumentNullException(nameof(plan));
+        if (declaration is null) throw new ArgumentNullException(nameof(declaration));
         var result = new List<Diagnostic>();
         // A sysctl the walk does not read cannot make an expectation hold or fail: say so where it is declared, rather than
         // let an expectation about it fail (or hold) for a reason the topology does not show.
@@ -56,7 +66,7 @@ public static class ExpectationEvaluator
                 result.Add(Diagnostic.Create(DiagnosticDescriptors.InvalidExpectation, at.IsKnown ? at : x.Span, (sourceFailed ? "from: " : "to: ") + error));
                 continue;
             }
-            var why = Check(sim, topology, x, flow, taskService);
+            var why = Check(sim, topology, x, flow, taskService, declaration);
             if (why is not null) result.Add(Diagnostic.Create(DiagnosticDescriptors.ExpectationFailed, x.Span, Describe(x) + ": " + why));
         }
         return result;
@@ -66,8 +76,10 @@ public static class ExpectationEvaluator
         "expected " + x.From.Text + " → " + x.To.Text + (x.Blocked ? " to be blocked" : " to reach " + x.Reaches);
 
     /// <summary>Null when the expectation holds, else why not, in one line.</summary>
-    private static string? Check(Simulation sim, Topology topology, ExpectModel x, Flow flow, Dictionary<string, string> taskService)
+    private static string? Check(Simulation sim, Topology topology, ExpectModel x, Flow flow, Dictionary<string, string> taskService,
+        Func<SourceSpan, string> declaration)
     {
+        string Explain(PacketTrace trace) => TraceExplanation.Explain(trace, declaration);
         int count = Connections(topology, x);
         var traces = sim.Connect(flow, count);
         foreach (var t in traces)
@@ -76,15 +88,15 @@ public static class ExpectationEvaluator
             string which = "connection " + t.Number.ToString(CultureInfo.InvariantCulture) + " of " + t.Count.ToString(CultureInfo.InvariantCulture);
             if (x.Blocked)
             {
-                if (d.Kind == DispositionKind.Delivered) return which + " was " + TraceExplanation.Explain(t.Request);
+                if (d.Kind == DispositionKind.Delivered) return which + " was " + Explain(t.Request);
                 continue;
             }
-            if (d.Kind != DispositionKind.Delivered) return which + " was " + TraceExplanation.Explain(t.Request);
+            if (d.Kind != DispositionKind.Delivered) return which + " was " + Explain(t.Request);
             if (!taskService.TryGetValue(d.Owner, out var service) || !string.Equals(service, x.Reaches, StringComparison.Ordinal))
-                return which + " was " + TraceExplanation.Explain(t.Request) + ", not to a task of " + x.Reaches;
+                return which + " was " + Explain(t.Request) + ", not to a task of " + x.Reaches;
             if (t.Reply is null) return which + " reached " + d.Owner + " but nothing answered";
             if (t.Reply.Disposition.Kind != DispositionKind.Delivered)
-                return which + " reached " + d.Owner + " but the reply was " + TraceExplanation.Explain(t.Reply);
+                return which + " reached " + d.Owner + " but the reply was " + Explain(t.Reply);
         }
         return null;
     }
