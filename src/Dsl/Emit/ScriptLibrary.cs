@@ -151,7 +151,12 @@ remembered() {
 }
 remember() {
   if remembered "$1" "$2"; then return 0; fi
-  [[ -d "$STATE_DIR" ]] || mkdir -p "$STATE_DIR"
+  if [[ ! -d "$STATE_DIR" ]]; then
+    # Noted, so that teardown removes the directory only when apply made it (not one the user made beforehand).
+    mkdir -p "$STATE_DIR"
+    printf 'statedir\t%s\tmade\n' "$STATE_DIR" >>"$STATE"
+    JOURNAL["statedir"$'\t'"$STATE_DIR"]=made
+  fi
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$STATE"
   JOURNAL["$1"$'\t'"$2"]="$3"
 }
@@ -729,8 +734,10 @@ restore_state() {
 # forget_state: drop the state file once teardown has removed everything (kept until then, so a teardown that stops
 # part way still knows, when run again, which host bridges apply made).
 forget_state() {
+  local made=""
+  if remembered statedir "$STATE_DIR"; then made=1; fi
   rm -f "$STATE"
-  rmdir "$STATE_DIR" 2>/dev/null || true
+  if [[ -n "$made" ]]; then rmdir "$STATE_DIR" 2>/dev/null || true; fi
 }
 
 # ipt_remove NS OWNED SHARED: delete the rules carrying this topology's comment, in one iptables-restore --noflush; a chain

@@ -309,6 +309,25 @@ public class RealNamespaceTests
         Assert.True(teardown.ExitCode == 0, teardown.StdErr);
     }
 
+    /// <summary>
+    /// The state directory goes with teardown only when apply made it: one the administrator made beforehand stays (found
+    /// by a tester, session 18: an empty one was removed).
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Teardown_removes_the_state_directory_only_when_apply_made_it()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        System.IO.Directory.CreateDirectory(lab.StateDir);
+        Assert.True(lab.Run("worker", "apply.sh").ExitCode == 0);
+        Assert.True(lab.Run("worker", "teardown.sh").ExitCode == 0);
+        Assert.True(System.IO.Directory.Exists(lab.StateDir), "teardown removed a state directory it did not make");
+        Assert.Empty(System.IO.Directory.EnumerateFileSystemEntries(lab.StateDir));
+        System.IO.Directory.Delete(lab.StateDir);
+        Assert.True(lab.Run("worker", "apply.sh").ExitCode == 0);
+        Assert.True(lab.Run("worker", "teardown.sh").ExitCode == 0);
+        Assert.False(System.IO.Directory.Exists(lab.StateDir), "teardown left the state directory apply made");
+    }
+
     [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
     public void Apply_keeps_foreign_rules_and_teardown_leaves_them()
     {
