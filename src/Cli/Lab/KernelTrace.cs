@@ -203,8 +203,10 @@ internal sealed class KernelTrace : IDisposable
             var innerReplies = tcp ? new[] { " @th,504,8 & 0x12 == 0x12", " @th,504,8 & 0x14 == 0x14 @th,432,32 0" } : new[] { "" };
             // The request and its answer are traced once per rule, so once per namespace they enter: a SYN nothing answers
             // is sent again after a second, inside the probe's wait, and its copy (and a REJECT's reset of it) would add a
-            // walk the simulated exchange does not have. A packet's way never re-enters a namespace through the same rule
-            // (crossing into a namespace resets its trace flag, and the VXLAN carrier is traced by rules of its own).
+            // walk the simulated exchange does not have. verify's probes come from the external client, whose packets do not
+            // enter a namespace twice through the same rule (crossing into a namespace resets the trace flag, and the VXLAN
+            // carrier has rules of its own); a hairpin (a task calling its own service's published port) would, and its
+            // second pass would go untraced.
             const string once = " limit rate 1/hour burst 1 packets";
             rules.Append("\t\t").Append(proto).Append(" sport ").Append(port).Append(syn).Append(once).Append(" meta nftrace set 1 comment \"flow ").Append(n).Append(" request\"\n");
             foreach (var r in replies)

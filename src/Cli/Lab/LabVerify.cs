@@ -438,6 +438,9 @@ internal sealed class LabVerify
     private void ComparePath(string subject, int flow, PacketTrace request, PacketTrace? reply, IReadOnlyList<KernelTraceEvent> events, bool requestOnly)
     {
         var sim = SimulatedPath(request, false).ToList();
+        // Where the simulated request met a REJECT: the only place its answer can be sent from inside a rule.
+        var rejecting = new HashSet<string>(request.Hops.Where(h => h.NamespaceKind != "client" && h.Steps.Any(x => x is NetfilterStep n && n.Verdict.StartsWith("REJECT", StringComparison.Ordinal)))
+            .Select(h => Names.Namespace(h.Node, h.Namespace)), StringComparer.Ordinal);
         if (reply is not null && !requestOnly) sim.AddRange(SimulatedPath(reply, true));
         var kernel = events.Where(e => e.Flow == flow && !(requestOnly && e.Reply))
             .Select(e => (e.Netns, e.Reply, Token: KernelToken(e))).Where(e => e.Token is not null).ToList();
@@ -453,7 +456,7 @@ internal sealed class LabVerify
             var s = sim.Where(e => e.Netns == ns).Select(e => (e.Reply ? "← " : "→ ") + e.Token).ToList();
             // A REJECT's answer is sent from inside the rule that rejects: the kernel traces it (its OUTPUT chain) before the
             // verdict of the rejecting rule, the simulation after. Each direction in its own order is what is compared.
-            bool interleaved = SameByDirection(k, s);
+            bool interleaved = rejecting.Contains(ns) && SameByDirection(k, s);
             if (interleaved) k = s;
             _checks.Add(new Check($"{subject}: netfilter path in {ns}", string.Join("; ", k), string.Join("; ", s)));
             _report.Append("    ").Append(labels.TryGetValue(ns, out var label) ? label + " (" + ns + ")" : ns).Append('\n');

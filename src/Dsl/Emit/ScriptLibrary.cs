@@ -152,10 +152,10 @@ remembered() {
 remember() {
   if remembered "$1" "$2"; then return 0; fi
   if [[ ! -d "$STATE_DIR" ]]; then
-    # Noted, so that teardown removes the directory only when apply made it (not one the user made beforehand).
+    # Marked in the directory itself (every topology and node of the host shares it), so that the last teardown removes
+    # it only when an apply made it, never one the administrator made beforehand.
     mkdir -p "$STATE_DIR"
-    printf 'statedir\t%s\tmade\n' "$STATE_DIR" >>"$STATE"
-    JOURNAL["statedir"$'\t'"$STATE_DIR"]=made
+    : >"$STATE_DIR/.made-by-swarmdsl"
   fi
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$STATE"
   JOURNAL["$1"$'\t'"$2"]="$3"
@@ -734,10 +734,14 @@ restore_state() {
 # forget_state: drop the state file once teardown has removed everything (kept until then, so a teardown that stops
 # part way still knows, when run again, which host bridges apply made).
 forget_state() {
-  local made=""
-  if remembered statedir "$STATE_DIR"; then made=1; fi
+  local left
   rm -f "$STATE"
-  if [[ -n "$made" ]]; then rmdir "$STATE_DIR" 2>/dev/null || true; fi
+  [[ -f "$STATE_DIR/.made-by-swarmdsl" ]] || return 0
+  left=$(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name .made-by-swarmdsl -print -quit 2>/dev/null || true)
+  if [[ -z "$left" ]]; then
+    rm -f "$STATE_DIR/.made-by-swarmdsl"
+    rmdir "$STATE_DIR" 2>/dev/null || true
+  fi
 }
 
 # ipt_remove NS OWNED SHARED: delete the rules carrying this topology's comment, in one iptables-restore --noflush; a chain

@@ -505,14 +505,15 @@ internal sealed partial class PacketWalker
     {
         var vx = dev.Plan!.Vxlan!;
         var inner = _p.Headers;
+        // The device's own FDB (bridge fdb ... dev vxlan0 dst VTEP self permanent) chooses the VTEP: shown as the lookup it is.
         if (!dev.VxlanFdb!.TryLookup(inner.EthDestination, _c.NowMilliseconds, out var remote))
         {
+            if (_trace != null) _trace.Add(new FdbStep(dev.Name, inner.EthDestination, "miss", "", dev.Span));
             Drop(DropCause.FdbMiss, dev.Span, dev.Name + " has no FDB entry (remote VTEP) for " + inner.EthDestination);
             return;
         }
-        // The device's own FDB (bridge fdb ... dev vxlan0 dst VTEP self permanent) chose the VTEP: shown as the lookup it is.
         if (_trace != null)
-            _trace.Add(new FdbStep(dev.Name, inner.EthDestination, remote.Static ? "permanent" : "learned", "dst " + remote.RemoteVtep, dev.Span));
+            _trace.Add(new FdbStep(dev.Name, inner.EthDestination, remote.Static ? "static" : "learned", "dst " + remote.RemoteVtep, dev.Span));
         if (dev.VxlanSocketNamespace < 0) { Drop(DropCause.NoRoute, dev.Span, dev.Name + " has no underlay socket namespace"); return; }
         var host = _c[dev.VxlanSocketNamespace];
         NoteKey(remote.RemoteVtep);

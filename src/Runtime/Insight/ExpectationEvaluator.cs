@@ -50,12 +50,22 @@ public static class ExpectationEvaluator
                         "sysctl " + s.Key + " = " + s.Value + " is provisioned by emit, but the packet simulation does not model it: expectations are evaluated as if it were unset"));
         var taskService = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var t in topology.Tasks) taskService[t.Name] = t.Service;
+        var withTasks = new HashSet<string>(taskService.Values, StringComparer.Ordinal);
         // Loading the plan (devices, routes, compiled chains) costs far more than an expectation's connections: load it
         // once and reset the kernel state between expectations, which is exactly a fresh simulation.
         Simulation? sim = null;
         foreach (var x in topology.Expectations)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            // A service without tasks has no balancer, VIP alias or name record on any node (Docker makes them with its first
+            // task): nothing answers it, so "blocked" holds and "reaches" fails, without a packet.
+            if (x.To.Kind == TrafficEndpointKind.Service && !withTasks.Contains(x.To.Name!))
+            {
+                if (!x.Blocked)
+                    result.Add(Diagnostic.Create(DiagnosticDescriptors.ExpectationFailed, x.Span, Describe(x) + ": service " + x.To.Name
+                        + " has no task (replicas 0, or no node it may run on), so no node balances its VIP or answers its name (Docker makes them with its first task)"));
+                continue;
+            }
             if (sim is null) sim = new Simulation(plan, seed);
             else sim.ResetTraffic();
             // An endpoint the plan has no namespace or address for is a mistake in the entry, not a verdict about the network:

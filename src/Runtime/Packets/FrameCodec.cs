@@ -108,10 +108,17 @@ public static class FrameCodec
     public const uint SctpVerificationTag = 0x5357524D; // "SWRM"
 
     // The payload as one DATA chunk (RFC 9260 §3.3.1: type 0, flags B|E, TSN 1, stream 0, sequence 0, PPID 0) around the
-    // payload bytes, so a dissector reads a whole chunk. A payload shorter than a chunk header stays as it is.
+    // payload bytes, so a dissector reads a whole chunk; one too short for a DATA chunk is a PAD chunk (RFC 4820, type 132).
     private static void WriteSctpData(Span<byte> chunk)
     {
-        if (chunk.Length < 16) return;
+        if (chunk.Length < 16)
+        {
+            if (chunk.Length < 4) return;
+            chunk[0] = 132;
+            chunk[1] = 0;
+            WriteU16(chunk, 2, (ushort)chunk.Length);
+            return;
+        }
         chunk[0] = 0;
         chunk[1] = 0x03;
         // The chunk's length leaves out the padding to four bytes (the engine's payloads are whole words).

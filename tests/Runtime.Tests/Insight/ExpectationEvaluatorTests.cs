@@ -46,6 +46,28 @@ public sealed class ExpectationEvaluatorTests
         Assert.Contains("dropped by FilterDrop at worker/host filter/FORWARD rule 1 (-A FORWARD -p tcp -m tcp --dport 8080 -j DROP) from t.swarm.yaml:71:11", d.Message);
     }
 
+    /// <summary>
+    /// A service without tasks has nothing on any node that answers it (Docker makes its balancer and name record with its
+    /// first task): "blocked" holds, "reaches" fails saying why. Once lowering stopped giving it a balancer, both were an
+    /// invalid expectation (found by a review, session 18).
+    /// </summary>
+    [Fact]
+    public void A_service_without_tasks_is_blocked_and_not_reached()
+    {
+        var yaml = Example.Replace("services:\n", "services:\n  idle:\n    replicas: 0\n    networks: [ingress]\n    ports: [ { published: 9090, target: 90 } ]\n") + """
+              - from: external
+                to: idle
+                blocked: true
+              - from: external
+                to: idle
+                reaches: idle
+
+            """.Replace("\r\n", "\n");
+        var d = Assert.Single(Evaluate(yaml));
+        Assert.Equal("SWARM0020", d.Id);
+        Assert.Contains("expected external → idle to reach idle: service idle has no task (replicas 0, or no node it may run on), so no node balances its VIP or answers its name", d.Message);
+    }
+
     [Fact]
     public void A_blocked_expectation_that_is_reachable_fails_and_one_that_is_blocked_holds()
     {
