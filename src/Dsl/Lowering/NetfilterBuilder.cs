@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using SwarmDsl.Collections;
+using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Text;
 
@@ -16,7 +17,11 @@ internal sealed class NetfilterBuilder
     // The order tables are listed in the plan (the plan's documented order).
     private static readonly string[] TableOrder = { "filter", "nat", "mangle", "raw" };
 
-    private readonly Dictionary<string, TableBuilder> _tables = new(StringComparer.Ordinal);
+    // filter, nat, mangle, raw (TableOrder): four slots, not a dictionary per namespace (a large plan has tens of thousands).
+    private readonly TableBuilder?[] _tables = new TableBuilder?[4];
+
+    // Built-in chains of each table, made once (BuiltInChains hands out a fresh array each call for its callers).
+    private static readonly string[][] BuiltIns = { BuiltInChains("filter")!, BuiltInChains("nat")!, BuiltInChains("mangle")!, BuiltInChains("raw")! };
 
     /// <summary>The built-in chains of a table in the kernel's hook order, or null for an unknown table.</summary>
     public static string[]? BuiltInChains(string table) => table switch
@@ -31,23 +36,34 @@ internal sealed class NetfilterBuilder
     /// <summary>Whether <paramref name="chain"/> is a built-in chain of any table.</summary>
     public static bool IsBuiltInAnywhere(string chain) => TableOrder.Any(t => Array.IndexOf(BuiltInChains(t)!, chain) >= 0);
 
+    private static int Slot(string name) => name switch { "filter" => 0, "nat" => 1, "mangle" => 2, "raw" => 3, _ => -1 };
+
     /// <summary>The table, created with its built-in chains (policy ACCEPT) on first use.</summary>
     public TableBuilder Table(string name)
     {
-        if (!_tables.TryGetValue(name, out var t))
-        {
-            t = new TableBuilder(name, BuiltInChains(name) ?? throw new ArgumentException("unknown table " + name, nameof(name)));
-            _tables[name] = t;
-        }
-        return t;
+        int slot = Slot(name);
+        if (slot < 0) throw new ArgumentException("unknown table " + name, nameof(name));
+        return _tables[slot] ??= new TableBuilder(TableOrder[slot], BuiltIns[slot]);
     }
 
     /// <summary>The table if it exists.</summary>
-    public TableBuilder? Find(string name) => _tables.TryGetValue(name, out var t) ? t : null;
+    public TableBuilder? Find(string name)
+    {
+        int slot = Slot(name);
+        return slot < 0 ? null : _tables[slot];
+    }
 
     /// <summary>The tables that were used, in the plan's order.</summary>
     public EquatableArray<NetfilterTable> Build()
-        => TableOrder.Where(_tables.ContainsKey).Select(n => _tables[n].Build()).ToEquatableArray();
+    {
+        int count = 0;
+        foreach (var t in _tables) if (t is not null) count++;
+        if (count == 0) return EquatableArray<NetfilterTable>.Own(Array.Empty<NetfilterTable>());
+        var result = new NetfilterTable[count];
+        int k = 0;
+        foreach (var t in _tables) if (t is not null) result[k++] = t.Build();
+        return EquatableArray<NetfilterTable>.Own(result);
+    }
 }
 
 /// <summary>One table: built-in chains first, then user chains in creation order.</summary>
@@ -63,7 +79,7 @@ internal sealed class TableBuilder
 
     public string Name { get; }
 
-    public IEnumerable<ChainBuilder> Chains => _chains;
+    public IReadOnlyList<ChainBuilder> Chains => _chains;
 
     /// <summary>The chain, creating a user chain (<c>-N</c>) when it does not exist yet.</summary>
     public ChainBuilder Chain(string name)
@@ -85,16 +101,22 @@ internal sealed class TableBuilder
         return null;
     }
 
-    public NetfilterTable Build() => new(Name, _chains.Select(c => c.Build()).ToEquatableArray());
+    public NetfilterTable Build()
+    {
+        var chains = new NetfilterChain[_chains.Count];
+        for (int i = 0; i < chains.Length; i++) chains[i] = _chains[i].Build();
+        return new(Name, EquatableArray<NetfilterChain>.Own(chains));
+    }
 }
 
 /// <summary>One chain's rules while they are being added.</summary>
 internal sealed class ChainBuilder
 {
-    private List<NetfilterRule> _rules = new();
+    // Made on the first rule: most chains of a plan (the built-in chains of every task's tables) stay empty.
+    private List<NetfilterRule>? _rules;
     // Rules inserted at the top since the last flush, in insertion order (so the chain holds them reversed): a per-port
     // chain gets thousands of inserts, and List.Insert(0) made that quadratic.
-    private List<NetfilterRule> _inserted = new();
+    private List<NetfilterRule>? _inserted;
     private int _userInserted;
 
     public ChainBuilder(string name, bool builtIn)
@@ -112,25 +134,25 @@ internal sealed class ChainBuilder
     /// <summary><c>iptables -A</c>.</summary>
     public ChainBuilder Append(NetfilterRule rule)
     {
-        _rules.Add(rule);
+        (_rules ??= new List<NetfilterRule>()).Add(rule);
         return this;
     }
 
     // The chain in order: the top inserts (newest first), then the rest.
     private List<NetfilterRule> Flushed()
     {
-        if (_inserted.Count == 0) return _rules;
+        if (_inserted is null || _inserted.Count == 0) return _rules ??= new List<NetfilterRule>();
         _inserted.Reverse();
-        _inserted.AddRange(_rules);
+        if (_rules is not null) _inserted.AddRange(_rules);
         _rules = _inserted;
-        _inserted = new List<NetfilterRule>();
+        _inserted = null;
         return _rules;
     }
 
     /// <summary><c>iptables -I</c> (position 1): a later insert ends up above an earlier one.</summary>
     public ChainBuilder Insert(NetfilterRule rule)
     {
-        _inserted.Add(rule);
+        (_inserted ??= new List<NetfilterRule>()).Add(rule);
         return this;
     }
 
@@ -150,7 +172,15 @@ internal sealed class ChainBuilder
         return this;
     }
 
-    public NetfilterChain Build() => new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, Flushed().ToEquatableArray(), Shared);
+    /// <summary>The chain's rules in order, copied once into an array of their exact size (the top inserts reversed, then the rest).</summary>
+    public NetfilterChain Build()
+    {
+        int inserted = _inserted?.Count ?? 0, appended = _rules?.Count ?? 0;
+        var rules = inserted + appended == 0 ? Array.Empty<NetfilterRule>() : new NetfilterRule[inserted + appended];
+        for (int i = 0; i < inserted; i++) rules[i] = _inserted![inserted - 1 - i];
+        _rules?.CopyTo(rules, inserted);
+        return new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, EquatableArray<NetfilterRule>.Own(rules), Shared);
+    }
 }
 
 /// <summary>Shorthands for building rules in the order iptables-save prints their matches.</summary>
@@ -158,4 +188,32 @@ internal static class Rule
 {
     public static NetfilterRule Make(string origin, SourceSpan span, RuleTarget target, params RuleMatch[] matches)
         => new(EquatableArray<RuleMatch>.Own(matches), target, origin, span); // a params array is the call's own: no copy
+
+    // Targets and matches without a value of their own, or with one of a few: the plan is immutable data compared by value,
+    // so every rule can hold the same object (a large plan made hundreds of thousands of equal ones).
+    public static readonly AcceptTarget Accept = new();
+    public static readonly DropTarget Drop = new();
+    public static readonly ReturnTarget Return = new();
+    public static readonly MasqueradeTarget Masquerade = new();
+    public static readonly IpvsMatch Ipvs = new();
+    private static readonly ProtocolMatch TcpMatch = new(IpProtocol.Tcp), UdpMatch = new(IpProtocol.Udp), SctpMatch = new(IpProtocol.Sctp);
+    private static readonly ConntrackMatch[] ConntrackMatches = new ConntrackMatch[128];
+
+    /// <summary><c>-p PROTOCOL</c>.</summary>
+    public static ProtocolMatch Protocol(IpProtocol protocol) => protocol switch
+    {
+        IpProtocol.Tcp => TcpMatch,
+        IpProtocol.Udp => UdpMatch,
+        IpProtocol.Sctp => SctpMatch,
+        _ => new ProtocolMatch(protocol),
+    };
+
+    /// <summary><c>-m conntrack --ctstate STATES</c>.</summary>
+    public static ConntrackMatch Conntrack(CtState states)
+    {
+        int i = (int)states;
+        if (i < 0 || i >= ConntrackMatches.Length) return new ConntrackMatch(states);
+        // A benign race: two threads may each make one; both are equal.
+        return System.Threading.Volatile.Read(ref ConntrackMatches[i]) ?? (ConntrackMatches[i] = new ConntrackMatch(states));
+    }
 }

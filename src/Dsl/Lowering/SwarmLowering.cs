@@ -56,16 +56,16 @@ public static class SwarmLowering
         private readonly NetworkModel? _ingress;
         private readonly NetworkModel? _gw;
         // (node, namespace, interface) of a sandbox leg → the name of its peer in the host or overlay namespace.
-        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _hostVeth = new();
-        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _overlayVeth = new();
+        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _hostVeth;
+        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _overlayVeth;
         // Indexes over the model, built once, each list in model order: a cluster of thousands of tasks must not scan every
         // endpoint per task or per load balancer (that was quadratic, minutes on a 5,000-task topology).
         private readonly Dictionary<(string Node, string Network), List<EndpointModel>> _endpointsByNodeNetwork = new();
         private readonly Dictionary<string, List<EndpointModel>> _endpointsByNetwork = new(StringComparer.Ordinal);
-        private readonly Dictionary<(string Node, string Namespace, EndpointKind Kind), EndpointModel> _firstEndpoint = new();
+        private readonly Dictionary<(string Node, string Namespace, EndpointKind Kind), EndpointModel> _firstEndpoint;
         private readonly Dictionary<(string Node, string Namespace), List<EndpointModel>> _taskLegs = new();
-        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstTaskLeg = new();
-        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstLeg = new();
+        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstTaskLeg;
+        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstLeg;
         private readonly Dictionary<string, List<TaskModel>> _tasksByService = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<TaskModel>> _tasksByNode = new(StringComparer.Ordinal);
         private readonly Dictionary<(string Node, string Network), List<LoadBalancerModel>> _loadBalancers = new();
@@ -81,28 +81,92 @@ public static class SwarmLowering
         private readonly Dictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
         // Per network, aligned with _endpointsByNetwork's list.
         private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
+        // Per network, aligned with _endpointsByNetwork's list: each endpoint's node index (-1: no such node).
+        private readonly Dictionary<string, int[]> _endpointNodes = new(StringComparer.Ordinal);
+        // A load balancer's VIP alias on its sandbox's leg (the same object in every node's sandbox).
+        private readonly Dictionary<(string Interface, Ipv4Address Vip, SourceSpan Span), AddressPlan> _vipAddresses = new();
         // Guards the shared parts above while nodes are lowered in parallel (LoweringOptions.Parallelism).
         private readonly object _shared = new();
+        // What every task and node makes of a service's ports, made once per service (read-only once the constructor is done).
+        private readonly Dictionary<string, ServiceParts> _serviceParts = new(StringComparer.Ordinal);
+        // A node's position in the topology, so a scan over endpoints compares numbers, not names.
+        private readonly Dictionary<string, int> _nodeIndex = new(StringComparer.Ordinal);
+        private static readonly IpProtocol[] DropOrder = { IpProtocol.Sctp, IpProtocol.Udp, IpProtocol.Tcp };
+        private static readonly string[] TableNames = { "filter", "nat", "mangle", "raw" };
+
+        /// <summary>A service's origin text and, per port, the origin, matches and target its rules use.</summary>
+        private sealed class ServiceParts
+        {
+            public ServiceParts(ServiceModel svc)
+            {
+                Origin = "services." + svc.Name;
+                Ports = new PortParts[svc.Ports.Count];
+                for (int i = 0; i < Ports.Length; i++)
+                {
+                    Ports[i] = new PortParts(svc, i);
+                    if (svc.Ports[i].Mode == PublishMode.Host) PublishesHost = true;
+                }
+            }
+
+            public bool PublishesHost { get; }
+            public string Origin { get; }
+            public PortParts[] Ports { get; }
+        }
+
+        private sealed class PortParts
+        {
+            public PortParts(ServiceModel svc, int index)
+            {
+                var p = svc.Ports[index];
+                Origin = PortOrigin(svc, index);
+                Protocol = Rule.Protocol(p.Protocol);
+                PublishedDport = new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published);
+                TargetDport = new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target);
+                TargetSport = new PortMatch(p.Protocol, Direction.Source, p.Target, p.Target);
+                Redirect = new RedirectTarget(p.Target);
+            }
+
+            public string Origin { get; }
+            public ProtocolMatch Protocol { get; }
+            public PortMatch PublishedDport { get; }
+            public PortMatch TargetDport { get; }
+            public PortMatch TargetSport { get; }
+            public RedirectTarget Redirect { get; }
+        }
 
         public Lowerer(Topology t, LoweringOptions options, DiagnosticBag d)
         {
             _t = t;
             _options = options;
             _d = d;
-            foreach (var n in t.Nodes) _nodes[n.Name] = n;
+            for (int i = 0; i < t.Nodes.Count; i++)
+            {
+                _nodes[t.Nodes[i].Name] = t.Nodes[i];
+                if (!_nodeIndex.ContainsKey(t.Nodes[i].Name)) _nodeIndex[t.Nodes[i].Name] = i;
+            }
             foreach (var n in t.Networks) _networks[n.Name] = n;
-            foreach (var s in t.Services) _services[s.Name] = s;
+            foreach (var s in t.Services)
+            {
+                _services[s.Name] = s;
+                _serviceParts[s.Name] = new ServiceParts(s);
+            }
+            int endpoints = t.Endpoints.Count;
+            _firstEndpoint = new(endpoints);
+            _firstLeg = new(endpoints);
+            _firstTaskLeg = new(endpoints);
+            _hostVeth = new(endpoints);
+            _overlayVeth = new(endpoints);
             _ingress = t.Networks.FirstOrDefault(n => n.IsOverlay && n.Ingress);
             _gw = t.Networks.FirstOrDefault(n => n.Name == TopologyAnalyzer.GatewayBridge && !n.IsOverlay);
             foreach (var e in t.Endpoints)
             {
                 ListOf(_endpointsByNodeNetwork, (e.Node, e.Network)).Add(e);
                 ListOf(_endpointsByNetwork, e.Network).Add(e);
-                if (!_firstEndpoint.ContainsKey((e.Node, e.Namespace, e.Kind))) _firstEndpoint[(e.Node, e.Namespace, e.Kind)] = e;
-                if (!_firstLeg.ContainsKey((e.Namespace, e.Network))) _firstLeg[(e.Namespace, e.Network)] = e;
+                FirstOf(_firstEndpoint, (e.Node, e.Namespace, e.Kind), e);
+                FirstOf(_firstLeg, (e.Namespace, e.Network), e);
                 if (e.Kind != EndpointKind.Task) continue;
                 ListOf(_taskLegs, (e.Node, e.Namespace)).Add(e);
-                if (!_firstTaskLeg.ContainsKey((e.Namespace, e.Network))) _firstTaskLeg[(e.Namespace, e.Network)] = e;
+                FirstOf(_firstTaskLeg, (e.Namespace, e.Network), e);
             }
             foreach (var task in t.Tasks)
             {
@@ -143,6 +207,12 @@ public static class SwarmLowering
         {
             if (!index.TryGetValue(key, out var list)) index[key] = list = new List<TValue>();
             return list;
+        }
+
+        // Keeps the first value of a key (one lookup; the indexes keep the model's first match, as the scans they replace did).
+        private static void FirstOf<TKey, TValue>(Dictionary<TKey, TValue> index, TKey key, TValue value) where TKey : notnull
+        {
+            if (!index.ContainsKey(key)) index.Add(key, value);
         }
 
         private static IReadOnlyList<TValue> Lookup<TKey, TValue>(Dictionary<TKey, List<TValue>> index, TKey key) where TKey : notnull
@@ -404,35 +474,35 @@ public static class SwarmLowering
                 var br = BridgeDevice(net.Name);
                 var origin = "networks." + net.Name;
                 var at = SpanOf(net, node);
-                docker.Append(Rule.Make(origin, at, new DropTarget(), new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
+                docker.Append(Rule.Make(origin, at, Rule.Drop, new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
                 bridge.Append(Rule.Make(origin, at, new JumpTarget("DOCKER"), new InterfaceMatch(false, br)));
-                ct.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(false, br), new ConntrackMatch(CtState.Related | CtState.Established)));
+                ct.Append(Rule.Make(origin, at, Rule.Accept, new InterfaceMatch(false, br), Rule.Conntrack(CtState.Related | CtState.Established)));
                 if (net.Icc)
                 {
                     // icc=true: one rule accepts everything leaving the bridge, to itself or elsewhere.
-                    forward.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(true, br)));
+                    forward.Append(Rule.Make(origin, at, Rule.Accept, new InterfaceMatch(true, br)));
                 }
                 else
                 {
-                    forward.Append(Rule.Make(origin, at, new DropTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
-                    forward.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
+                    forward.Append(Rule.Make(origin, at, Rule.Drop, new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
+                    forward.Append(Rule.Make(origin, at, Rule.Accept, new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
                 }
                 if (net.Masquerade)
-                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, at, new MasqueradeTarget(),
+                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, at, Rule.Masquerade,
                         new AddressMatch(Direction.Source, net.Subnet), new InterfaceMatch(false, br, Negated: true)));
             }
 
             if (ingress)
             {
                 // initIngressConfiguration: the chains end in RETURN; the jumps are inserted at the top (EnsureJumpRule).
-                var filterIngress = filter.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, new ReturnTarget()));
-                var natIngress = nat.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, new ReturnTarget()));
+                var filterIngress = filter.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
+                var natIngress = nat.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
                 var local = new AddrTypeMatch(Direction.Destination, AddressType.Local);
                 nat.Chain("OUTPUT").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
                 nat.Chain("PREROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
                 forward.Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS")));
                 if (_gw is not null)
-                    nat.Chain("POSTROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new MasqueradeTarget(),
+                    nat.Chain("POSTROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, Rule.Masquerade,
                         new InterfaceMatch(false, BridgeDevice(_gw.Name)), new AddrTypeMatch(Direction.Source, AddressType.Local)));
 
                 // Per published port, in the order the load balancers are created, each rule inserted at the top
@@ -449,13 +519,13 @@ public static class SwarmLowering
                     if (!_ingressPortRules.TryGetValue(shape, out rules))
                     {
                         var origin = PortOrigin(svc, index);
-                        var protocol = new ProtocolMatch(port.Protocol);
+                        var protocol = Rule.Protocol(port.Protocol);
                         var dport = new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published);
-                        var accept = new AcceptTarget();
+                        var accept = Rule.Accept;
                         _ingressPortRules[shape] = rules = (
                             gateway is { } g ? Rule.Make(origin, port.Span, new DnatTarget(g, port.Published), protocol, dport) : null,
                             Rule.Make(origin, port.Span, accept, protocol, new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
-                                new ConntrackMatch(CtState.Related | CtState.Established)),
+                                Rule.Conntrack(CtState.Related | CtState.Established)),
                             Rule.Make(origin, port.Span, accept, protocol, dport));
                     }
                     if (rules.Dnat is not null) natIngress.Insert(rules.Dnat);
@@ -468,22 +538,24 @@ public static class SwarmLowering
             if (_gw is not null)
             {
                 var gwDev = BridgeDevice(_gw.Name);
+                InterfaceMatch? notFromGw = null, toGw = null;
                 foreach (var task in Lookup(_tasksByNode, node.Name))
                 {
                     var svc = _services[task.Service];
-                    if (!_firstLeg.TryGetValue((task.Name, _gw.Name), out var leg)) continue;
+                    var parts = _serviceParts[svc.Name];
+                    if (!parts.PublishesHost || !_firstLeg.TryGetValue((task.Name, _gw.Name), out var leg)) continue;
                     for (int i = 0; i < svc.Ports.Count; i++)
                     {
                         var p = svc.Ports[i];
                         if (p.Mode != PublishMode.Host) continue;
-                        var origin = PortOrigin(svc, i);
-                        natDocker.Append(Rule.Make(origin, p.Span, new DnatTarget(leg.Address.Address, p.Target),
-                            new InterfaceMatch(true, gwDev, Negated: true), new ProtocolMatch(p.Protocol),
-                            new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
-                        docker.Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
+                        var pp = parts.Ports[i];
+                        notFromGw ??= new InterfaceMatch(true, gwDev, Negated: true);
+                        toGw ??= new InterfaceMatch(false, gwDev);
+                        natDocker.Append(Rule.Make(pp.Origin, p.Span, new DnatTarget(leg.Address.Address, p.Target),
+                            notFromGw, pp.Protocol, pp.PublishedDport));
+                        docker.Insert(Rule.Make(pp.Origin, p.Span, Rule.Accept,
                             new AddressMatch(Direction.Destination, new Ipv4Cidr(leg.Address.Address, 32)),
-                            new InterfaceMatch(true, gwDev, Negated: true), new InterfaceMatch(false, gwDev), new ProtocolMatch(p.Protocol),
-                            new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target)));
+                            notFromGw, toGw, pp.Protocol, pp.TargetDport));
                     }
                 }
             }
@@ -521,15 +593,18 @@ public static class SwarmLowering
             // plan has 50 nodes × 10,000 endpoints of them, and the garbage collector paid for each copy).
             var endpoints = Lookup(_endpointsByNetwork, net.Name);
             (NeighborPlan, FdbPlan)?[]? shared;
+            int[]? owners;
             lock (_shared)
-                if (!_remoteEntries.TryGetValue(net.Name, out shared))
+                if (!_remoteEntries.TryGetValue(net.Name, out shared) | !_endpointNodes.TryGetValue(net.Name, out owners))
                 {
                     // Every endpoint's entries at once (not as nodes come to need them): a node lowered in parallel with
                     // another then only reads them.
                     _remoteEntries[net.Name] = shared = new (NeighborPlan, FdbPlan)?[endpoints.Count];
+                    _endpointNodes[net.Name] = owners = new int[endpoints.Count];
                     for (int i = 0; i < endpoints.Count; i++)
                     {
                         var e = endpoints[i];
+                        owners[i] = _nodeIndex.TryGetValue(e.Node, out var n) ? n : -1;
                         if (_nodes.TryGetValue(e.Node, out var remote))
                         {
                             var where = SpanOf(e);
@@ -537,14 +612,17 @@ public static class SwarmLowering
                         }
                     }
                 }
+            // Node names are unique (the front end says so), so comparing indexes is comparing names; an endpoint with
+            // entries is on a node of the topology.
+            int self = _nodeIndex[node.Name];
             int count = 0;
-            for (int i = 0; i < endpoints.Count; i++)
-                if (shared[i] is not null && endpoints[i].Node != node.Name) count++;
+            for (int i = 0; i < owners!.Length; i++)
+                if (shared[i] is not null && owners[i] != self) count++;
             var neighbors = new NeighborPlan[count];
             var fdb = new FdbPlan[count];
-            for (int i = 0, k = 0; i < endpoints.Count; i++)
+            for (int i = 0, k = 0; i < owners.Length; i++)
             {
-                if (shared[i] is not { } entries || endpoints[i].Node == node.Name) continue;
+                if (owners[i] == self || shared[i] is not { } entries) continue;
                 neighbors[k] = entries.Item1;
                 fdb[k++] = entries.Item2;
             }
@@ -603,20 +681,27 @@ public static class SwarmLowering
         private void AddLoadBalancing(NamespaceBuilder ns, NodeModel node, NetworkModel net, EndpointModel lbLeg, bool ingress)
         {
             var mangle = ns.Netfilter.Table("mangle");
+            var prerouting = mangle.Chain("PREROUTING");
+            var input = mangle.Chain("INPUT");
             var lbs = Lookup(_loadBalancers, (node.Name, net.Name));
-            foreach (var lb in lbs)
+            ns.Addresses.Capacity = ns.Addresses.Count + lbs.Count;
+            if (Ipvs) ns.Ipvs.Capacity = lbs.Count;
+            else ns.NftLoadBalancers.Capacity = lbs.Count;
+            for (int l = 0; l < lbs.Count; l++)
             {
+                var lb = lbs[l];
                 var svc = _services[lb.Service];
                 VipModel? vip = null; // a loop: FirstOrDefault boxed the enumerator and a closure per balancer (25,000 on large)
                 foreach (var v in svc.Vips)
                     if (v.Network == net.Name) { vip = v; break; }
-                ns.AddAddress(lbLeg.Interface, new Ipv4Cidr(lb.Vip, 32), vip?.Span ?? lb.Span);
                 // A service's balancer on a network has the same rules and IPVS service on every node (same fwmark, VIP and
                 // declaration): made once and shared by reference, as the plan is immutable (25,000 balancers on `large`).
+                // So is its VIP alias (a /32: no connected route).
                 var shape = (svc.Name, net.Name, lb.FwMark, lb.Vip, lb.Span, ingress);
-                var (parts, slots) = BalancerParts(svc, net, lb, shape, ingress);
-                foreach (var rule in parts.Prerouting) mangle.Chain("PREROUTING").Append(rule);
-                mangle.Chain("INPUT").Append(parts.Input);
+                var (parts, slots, alias) = BalancerParts(svc, net, lb, shape, ingress, lbLeg.Interface, vip?.Span ?? lb.Span);
+                ns.Addresses.Add(alias);
+                foreach (var rule in parts.Prerouting) prerouting.Append(rule);
+                input.Append(parts.Input);
                 if (Ipvs) ns.Ipvs.Add(parts.Ipvs!);
                 else
                     ns.NftLoadBalancers.Add(new NftLoadBalancerPlan(lb.FwMark, lb.Vip, NftSlots.PickFor(svc.Scheduler), slots, svc.Scheduler, svc.Name, lb.Span,
@@ -625,7 +710,7 @@ public static class SwarmLowering
             // Once per sandbox, NAT mode: connections IPVS balanced out of this sandbox leave with the LB endpoint's address.
             if (Ipvs && lbs.Count > 0)
                 ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, SpanOf(lbLeg),
-                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), new IpvsMatch()));
+                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), Rule.Ipvs));
 
             var at = SpanOf(net, node);
             ns.SetSysctl("net.ipv4.ip_forward", "1", true, at);
@@ -642,11 +727,15 @@ public static class SwarmLowering
         /// A service's balancer parts on a network: its mark rules, its IPVS service or its nftables slots. The same on every
         /// node, so made once and shared (under <see cref="_shared"/>: nodes may be lowered in parallel).
         /// </summary>
-        private ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots) BalancerParts(
-            ServiceModel svc, NetworkModel net, LoadBalancerModel lb, (string, string, int, Ipv4Address, SourceSpan, bool) shape, bool ingress)
+        private ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots, AddressPlan Alias) BalancerParts(
+            ServiceModel svc, NetworkModel net, LoadBalancerModel lb, (string, string, int, Ipv4Address, SourceSpan, bool) shape, bool ingress,
+            string aliasDevice, SourceSpan aliasSpan)
         {
             lock (_shared)
             {
+                var aliasKey = (aliasDevice, lb.Vip, aliasSpan);
+                if (!_vipAddresses.TryGetValue(aliasKey, out var alias))
+                    _vipAddresses[aliasKey] = alias = new AddressPlan(aliasDevice, new Ipv4Cidr(lb.Vip, 32), aliasSpan);
                 if (!_balancerParts.TryGetValue(shape, out var parts))
                 {
                     var mark = new MarkTarget((uint)lb.FwMark, FullMask);
@@ -658,7 +747,7 @@ public static class SwarmLowering
                             var p = svc.Ports[i];
                             if (p.Mode != PublishMode.Ingress) continue;
                             prerouting.Add(Rule.Make(PortOrigin(svc, i), p.Span, mark,
-                                new ProtocolMatch(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                                Rule.Protocol(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
                         }
                     }
                     var input = Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32)));
@@ -678,12 +767,17 @@ public static class SwarmLowering
                     }
                 }
                 else if (!_nftSlots.TryGetValue(key, out slots))
-                {
-                    var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
-                    _nftSlots[key] = slots = order.Select(i => backends[i].Address).ToEquatableArray();
-                }
-                return (parts, slots);
+                    _nftSlots[key] = slots = SlotsOf(svc, backends);
+                return (parts, slots, alias);
             }
+        }
+
+        // The nftables map of a service's backends (its own method: a lambda over the backends in BalancerParts made the
+        // compiler allocate their closure on every call, once per balancer and node).
+        private static EquatableArray<Ipv4Address> SlotsOf(ServiceModel svc, List<(TaskModel Task, Ipv4Address Address)> backends)
+        {
+            var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
+            return order.Select(i => backends[i].Address).ToEquatableArray();
         }
 
         // Every task of the service, cluster-wide, in task order, with its address on the network.
@@ -698,53 +792,68 @@ public static class SwarmLowering
         private NamespaceBuilder LowerTask(NodeModel node, TaskModel task)
         {
             var svc = _services[task.Service];
+            var parts = _serviceParts[svc.Name];
             var ns = new NamespaceBuilder(task.Name, NamespaceKind.Task, svc.Name, task.Span);
             var legs = Lookup(_taskLegs, (node.Name, task.Name));
-            foreach (var e in legs) AddLeg(ns, e);
-            foreach (var e in legs) ns.AddAddress(e.Interface, e.Address, SpanOf(e));
+            for (int i = 0; i < legs.Count; i++) AddLeg(ns, legs[i]);
+            for (int i = 0; i < legs.Count; i++) ns.AddAddress(legs[i].Interface, legs[i].Address, SpanOf(legs[i]));
             // Overlay endpoints carry no gateway: the default route goes through docker_gwbridge.
-            if (_gw is not null && legs.FirstOrDefault(e => e.Network == _gw.Name) is { } gatewayLeg)
+            if (_gw is not null && FirstOn(legs, _gw.Name) is { } gatewayLeg)
                 AddDefaultRoute(ns, gatewayLeg);
 
-            var ingressLeg = _ingress is null ? null : legs.FirstOrDefault(e => e.Network == _ingress.Name);
+            var ingressLeg = _ingress is null ? null : FirstOn(legs, _ingress.Name);
             if (ingressLeg is not null && svc.PublishesIngress)
             {
                 // addRedirectRules: published→target REDIRECT, accept only the target ports, drop the rest of the ingress leg's traffic.
                 var self = new Ipv4Cidr(ingressLeg.Address.Address, 32);
-                var nat = ns.Netfilter.Table("nat");
+                var toSelf = new AddressMatch(Direction.Destination, self);
+                var fromSelf = new AddressMatch(Direction.Source, self);
+                var prerouting = ns.Netfilter.Table("nat").Chain("PREROUTING");
                 var filter = ns.Netfilter.Table("filter");
+                var input = filter.Chain("INPUT");
+                var output = filter.Chain("OUTPUT");
+                var newOrEstablished = Rule.Conntrack(CtState.New | CtState.Established);
+                var established = Rule.Conntrack(CtState.Established);
                 for (int i = 0; i < svc.Ports.Count; i++)
                 {
                     var p = svc.Ports[i];
                     if (p.Mode != PublishMode.Ingress) continue;
-                    var origin = PortOrigin(svc, i);
-                    nat.Chain("PREROUTING").Append(Rule.Make(origin, p.Span, new RedirectTarget(p.Target),
-                        new AddressMatch(Direction.Destination, self), new ProtocolMatch(p.Protocol),
-                        new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
-                    filter.Chain("INPUT").Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
-                        new AddressMatch(Direction.Destination, self), new ProtocolMatch(p.Protocol),
-                        new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target), new ConntrackMatch(CtState.New | CtState.Established)));
-                    filter.Chain("OUTPUT").Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
-                        new AddressMatch(Direction.Source, self), new ProtocolMatch(p.Protocol),
-                        new PortMatch(p.Protocol, Direction.Source, p.Target, p.Target), new ConntrackMatch(CtState.Established)));
+                    var pp = parts.Ports[i];
+                    prerouting.Append(Rule.Make(pp.Origin, p.Span, pp.Redirect, toSelf, pp.Protocol, pp.PublishedDport));
+                    input.Insert(Rule.Make(pp.Origin, p.Span, Rule.Accept, toSelf, pp.Protocol, pp.TargetDport, newOrEstablished));
+                    output.Insert(Rule.Make(pp.Origin, p.Span, Rule.Accept, fromSelf, pp.Protocol, pp.TargetSport, established));
                 }
-                var dropOrigin = "services." + svc.Name;
-                foreach (var proto in new[] { IpProtocol.Sctp, IpProtocol.Udp, IpProtocol.Tcp })
+                foreach (var proto in DropOrder)
                 {
-                    filter.Chain("INPUT").Append(Rule.Make(dropOrigin, task.Span, new DropTarget(), new AddressMatch(Direction.Destination, self), new ProtocolMatch(proto)));
-                    filter.Chain("OUTPUT").Append(Rule.Make(dropOrigin, task.Span, new DropTarget(), new AddressMatch(Direction.Source, self), new ProtocolMatch(proto)));
+                    input.Append(Rule.Make(parts.Origin, task.Span, Rule.Drop, toSelf, Rule.Protocol(proto)));
+                    output.Append(Rule.Make(parts.Origin, task.Span, Rule.Drop, fromSelf, Rule.Protocol(proto)));
                 }
             }
 
             // The application: one socket per distinct (protocol, target port) of the service, then its exposed ports.
-            var seen = new HashSet<(IpProtocol, int)>();
             foreach (var p in svc.Ports)
-                if (seen.Add((p.Protocol, p.Target)))
+                if (!Listens(ns, p.Protocol, p.Target))
                     ns.Listeners.Add(new ListenerPlan(p.Protocol, p.Target, task.Name, p.Span));
             foreach (var x in svc.Exposed)
-                if (seen.Add((x.Protocol, x.Port)))
+                if (!Listens(ns, x.Protocol, x.Port))
                     ns.Listeners.Add(new ListenerPlan(x.Protocol, x.Port, task.Name, x.Span));
             return ns;
+        }
+
+        // The first of a sandbox's legs on a network.
+        private static EndpointModel? FirstOn(IReadOnlyList<EndpointModel> legs, string network)
+        {
+            for (int i = 0; i < legs.Count; i++)
+                if (legs[i].Network == network) return legs[i];
+            return null;
+        }
+
+        // Whether the task already has a socket of that protocol and port (a service has a handful of ports: a scan).
+        private static bool Listens(NamespaceBuilder ns, IpProtocol protocol, int port)
+        {
+            foreach (var l in ns.Listeners)
+                if (l.Protocol == protocol && l.Port == port) return true;
+            return false;
         }
 
         // ---- user rules --------------------------------------------------------------------------------------------
@@ -817,14 +926,19 @@ public static class SwarmLowering
         {
             var found = new List<(NetfilterRule, string)>();
             foreach (var ns in namespaces)
-            foreach (var table in new[] { "filter", "nat", "mangle", "raw" })
+            foreach (var table in TableNames)
             {
                 var tb = ns.Netfilter.Find(table);
                 if (tb is null) continue;
                 bool hasUserRules = false;
-                foreach (var chain in tb.Chains)
-                foreach (var rule in chain.Rules)
+                var chains = tb.Chains;
+                for (int c = 0; c < chains.Count; c++)
                 {
+                var chain = chains[c];
+                var rules = chain.Rules;
+                for (int k = 0; k < rules.Count; k++)
+                {
+                    var rule = rules[k];
                     if (!IsUserRule(rule)) continue;
                     hasUserRules = true;
                     var to = rule.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
@@ -835,6 +949,7 @@ public static class SwarmLowering
                         : to == chain.Name ? $"jumps to its own chain {to}: iptables refuses a table whose chains loop (ELOOP)"
                         : Reaches(tb, to, chain.Name) ? $"jumps to chain {to}, which leads back to {chain.Name}: iptables refuses a table whose chains loop (ELOOP)" : null;
                     if (problem is not null) found.Add((rule, problem));
+                }
                 }
                 // Where the rules sit (the hooks that reach them, how deep they nest) matters only once a user rule is in the
                 // table: the derived rules alone are valid (UserRuleTests.Every_derived_rule_of_the_examples_is_one_the_kernel_accepts).
