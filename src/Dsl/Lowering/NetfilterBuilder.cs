@@ -112,11 +112,13 @@ internal sealed class TableBuilder
 /// <summary>One chain's rules while they are being added.</summary>
 internal sealed class ChainBuilder
 {
-    // Made on the first rule: most chains of a plan (the built-in chains of every task's tables) stay empty.
-    private List<NetfilterRule>? _rules;
-    // Rules inserted at the top since the last flush, in insertion order (so the chain holds them reversed): a per-port
-    // chain gets thousands of inserts, and List.Insert(0) made that quadratic.
-    private List<NetfilterRule>? _inserted;
+    // The chain in order in _buffer[_start.._end): -I writes below _start (a later insert ends up above an earlier one), -A
+    // at _end. A per-port chain gets thousands of inserts (List.Insert(0) made that quadratic). When the chain is as long as
+    // its buffer (Reserve said how long it would be), Build hands the buffer to the plan instead of copying it.
+    private NetfilterRule[] _buffer = Array.Empty<NetfilterRule>();
+    private int _start, _end;
+    // Set once Build has handed the buffer to the plan, which must never see it change.
+    private bool _handedOver;
     private int _userInserted;
 
     public ChainBuilder(string name, bool builtIn)
@@ -129,30 +131,46 @@ internal sealed class ChainBuilder
 
     public bool BuiltIn { get; }
 
-    public IReadOnlyList<NetfilterRule> Rules => Flushed();
+    public int Count => _end - _start;
+
+    /// <summary>The rule at <paramref name="index"/> in chain order.</summary>
+    public NetfilterRule RuleAt(int index) => _buffer[_start + index];
+
+    public IReadOnlyList<NetfilterRule> Rules => new ArraySegment<NetfilterRule>(_buffer, _start, _end - _start);
+
+    /// <summary>Makes room for <paramref name="inserts"/> more <c>-I</c> and <paramref name="appends"/> more <c>-A</c> rules.</summary>
+    public ChainBuilder Reserve(int inserts, int appends)
+    {
+        if (_handedOver || _start < inserts || _buffer.Length - _end < appends)
+            Move(Math.Max(inserts, _handedOver ? 0 : _start), Math.Max(appends, _handedOver ? 0 : _buffer.Length - _end));
+        return this;
+    }
+
+    // A new buffer with `before` free slots below the rules and `after` above them.
+    private void Move(int before, int after)
+    {
+        int count = _end - _start;
+        var buffer = new NetfilterRule[before + count + after];
+        Array.Copy(_buffer, _start, buffer, before, count);
+        _buffer = buffer;
+        _start = before;
+        _end = before + count;
+        _handedOver = false;
+    }
 
     /// <summary><c>iptables -A</c>.</summary>
     public ChainBuilder Append(NetfilterRule rule)
     {
-        (_rules ??= new List<NetfilterRule>()).Add(rule);
+        if (_handedOver || _end == _buffer.Length) Move(_handedOver ? 0 : _start, Math.Max(4, _end - _start));
+        _buffer[_end++] = rule;
         return this;
-    }
-
-    // The chain in order: the top inserts (newest first), then the rest.
-    private List<NetfilterRule> Flushed()
-    {
-        if (_inserted is null || _inserted.Count == 0) return _rules ??= new List<NetfilterRule>();
-        _inserted.Reverse();
-        if (_rules is not null) _inserted.AddRange(_rules);
-        _rules = _inserted;
-        _inserted = null;
-        return _rules;
     }
 
     /// <summary><c>iptables -I</c> (position 1): a later insert ends up above an earlier one.</summary>
     public ChainBuilder Insert(NetfilterRule rule)
     {
-        (_inserted ??= new List<NetfilterRule>()).Add(rule);
+        if (_handedOver || _start == 0) Move(Math.Max(4, _end - _start), _handedOver ? 0 : _buffer.Length - _end);
+        _buffer[--_start] = rule;
         return this;
     }
 
@@ -160,7 +178,14 @@ internal sealed class ChainBuilder
     /// A user rule with <c>position: insert</c>: before every derived rule, but after the user rules inserted before it, so
     /// several inserted user rules keep their declaration order.
     /// </summary>
-    public void InsertUserRule(NetfilterRule rule) => Flushed().Insert(_userInserted++, rule);
+    public void InsertUserRule(NetfilterRule rule)
+    {
+        if (_handedOver || _end == _buffer.Length) Move(_handedOver ? 0 : _start, Math.Max(4, _end - _start));
+        int at = _start + _userInserted++;
+        Array.Copy(_buffer, at, _buffer, at + 1, _end - at);
+        _buffer[at] = rule;
+        _end++;
+    }
 
     /// <summary>Whether the chain is the administrator's as much as ours (<see cref="NetfilterChain.Shared"/>).</summary>
     public bool Shared { get; private set; }
@@ -172,13 +197,35 @@ internal sealed class ChainBuilder
         return this;
     }
 
-    /// <summary>The chain's rules in order, copied once into an array of their exact size (the top inserts reversed, then the rest).</summary>
+    // An empty built-in chain is the same in every table of every namespace (most task namespaces have several): one object each.
+    private static readonly NetfilterChain[] EmptyBuiltIns =
+        new[] { "PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING" }
+            .Select(n => new NetfilterChain(n, true, Verdict.Accept, EquatableArray<NetfilterRule>.Own(Array.Empty<NetfilterRule>()), false)).ToArray();
+
+    private static NetfilterChain? EmptyBuiltIn(string name)
+    {
+        foreach (var c in EmptyBuiltIns)
+            if (string.Equals(c.Name, name, StringComparison.Ordinal)) return c;
+        return null;
+    }
+
+    /// <summary>The chain's rules in order: the buffer itself when the rules fill it, else an exact copy.</summary>
     public NetfilterChain Build()
     {
-        int inserted = _inserted?.Count ?? 0, appended = _rules?.Count ?? 0;
-        var rules = inserted + appended == 0 ? Array.Empty<NetfilterRule>() : new NetfilterRule[inserted + appended];
-        for (int i = 0; i < inserted; i++) rules[i] = _inserted![inserted - 1 - i];
-        _rules?.CopyTo(rules, inserted);
+        NetfilterRule[] rules;
+        int count = _end - _start;
+        if (count == 0 && BuiltIn && !Shared && EmptyBuiltIn(Name) is { } empty) return empty;
+        if (count == 0) rules = Array.Empty<NetfilterRule>();
+        else if (count == _buffer.Length)
+        {
+            rules = _buffer;
+            _handedOver = true;
+        }
+        else
+        {
+            rules = new NetfilterRule[count];
+            Array.Copy(_buffer, _start, rules, 0, count);
+        }
         return new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, EquatableArray<NetfilterRule>.Own(rules), Shared);
     }
 }

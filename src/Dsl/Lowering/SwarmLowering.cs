@@ -56,8 +56,6 @@ public static class SwarmLowering
         private readonly NetworkModel? _ingress;
         private readonly NetworkModel? _gw;
         // (node, namespace, interface) of a sandbox leg → the name of its peer in the host or overlay namespace.
-        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _hostVeth;
-        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _overlayVeth;
         // Indexes over the model, built once, each list in model order: a cluster of thousands of tasks must not scan every
         // endpoint per task or per load balancer (that was quadratic, minutes on a 5,000-task topology).
         private readonly Dictionary<(string Node, string Network), List<EndpointModel>> _endpointsByNodeNetwork = new();
@@ -105,10 +103,13 @@ public static class SwarmLowering
                 {
                     Ports[i] = new PortParts(svc, i);
                     if (svc.Ports[i].Mode == PublishMode.Host) PublishesHost = true;
+                    else if (svc.Ports[i].Mode == PublishMode.Ingress) IngressPorts++;
                 }
             }
 
             public bool PublishesHost { get; }
+            /// <summary>How many of its ports are published in ingress mode.</summary>
+            public int IngressPorts { get; }
             public string Origin { get; }
             public PortParts[] Ports { get; }
         }
@@ -154,8 +155,7 @@ public static class SwarmLowering
             _firstEndpoint = new(endpoints);
             _firstLeg = new(endpoints);
             _firstTaskLeg = new(endpoints);
-            _hostVeth = new(endpoints);
-            _overlayVeth = new(endpoints);
+
             _ingress = t.Networks.FirstOrDefault(n => n.IsOverlay && n.Ingress);
             _gw = t.Networks.FirstOrDefault(n => n.Name == TopologyAnalyzer.GatewayBridge && !n.IsOverlay);
             foreach (var e in t.Endpoints)
@@ -174,7 +174,6 @@ public static class SwarmLowering
                 ListOf(_tasksByNode, task.Node).Add(task);
             }
             foreach (var lb in t.LoadBalancers) ListOf(_loadBalancers, (lb.Node, lb.Network)).Add(lb);
-            NameVeths();
         }
 
         private bool Ipvs => _options.Backend == LoadBalancerBackend.Ipvs;
@@ -221,32 +220,94 @@ public static class SwarmLowering
         public DataplanePlan Run()
         {
             var underlay = LowerUnderlay();
-            // Nodes are lowered independently (what they share is made once, under _shared).
-            var lowered = PerNode(_t.Nodes.Count, i => LowerNode(_t.Nodes[i]));
-            var hosts = _t.Nodes.Select((n, i) => (Node: n, Namespaces: lowered[i])).ToList();
-            ApplyUserRules(hosts);
-            CheckSysctlDevices(hosts);
-            // Each host's namespaces are built from its own builders (what they share was made before): in parallel too.
-            var plans = PerNode(hosts.Count, i => new HostPlan(hosts[i].Node.Name, hosts[i].Node.Hostname, hosts[i].Node.Address, hosts[i].Node.Interface,
-                hosts[i].Namespaces.Select(ns => ns.Build()).ToEquatableArray(), hosts[i].Node.Span));
-            return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
+            var rules = ParseUserRules();
+            // Nodes are lowered independently (what they share is made once, under _shared), each to its finished plan at
+            // once: the raw rules go into its namespaces, its tables are checked, and its builders become the plan while they
+            // are young (a large plan's builders, all kept until every node was lowered, were copied by the garbage collector
+            // from generation to generation, and then once more into the plan).
+            var lowered = PerNode(_t.Nodes.Count, i => LowerHostPlan(_t.Nodes[i], rules));
+            // The problems, reported in the order a pass over every node's builders would report them: the raw rules in
+            // declaration order, then jumps in node order, then sysctls.
+            for (int i = 0; i < rules.Length; i++)
+            {
+                var r = _t.Rules[i];
+                if (rules[i].Problem is { } problem) _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, problem);
+                else if (!lowered.Any(h => h.Placed[i]))
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, r.Node is null
+                        ? $"{rules[i].Origin}: namespace '{r.Namespace}' exists on no node, so the rule has nowhere to go"
+                        : $"{rules[i].Origin}: namespace '{r.Namespace}' does not exist on node '{r.Node}'");
+            }
+            var reported = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var h in lowered)
+                foreach (var (rule, problem) in h.JumpProblems)
+                    if (reported.Add(rule.Origin))
+                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
+            ReportSysctlDevices(lowered);
+            var plans = new HostPlan[lowered.Length];
+            for (int i = 0; i < plans.Length; i++) plans[i] = lowered[i].Plan;
+            return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, EquatableArray<HostPlan>.Own(plans));
+        }
+
+        /// <summary>One node's plan, and what the checks that read its builders found.</summary>
+        private sealed class LoweredHost
+        {
+            public LoweredHost(HostPlan plan, bool[] placed, List<(NetfilterRule Rule, string Problem)> jumpProblems, bool[] sysctlMissing)
+            {
+                Plan = plan;
+                Placed = placed;
+                JumpProblems = jumpProblems;
+                SysctlMissing = sysctlMissing;
+            }
+
+            public HostPlan Plan { get; }
+            /// <summary>Per raw rule: whether a namespace of this node took it.</summary>
+            public bool[] Placed { get; }
+            public List<(NetfilterRule Rule, string Problem)> JumpProblems { get; }
+            /// <summary>Per sysctl: whether it names a device this node's host namespace lacks.</summary>
+            public bool[] SysctlMissing { get; }
+        }
+
+        private LoweredHost LowerHostPlan(NodeModel node, UserRule[] rules)
+        {
+            var namespaces = LowerNode(node);
+            var placed = PlaceUserRules(node, namespaces, rules);
+            var jumps = _t.Rules.Count == 0 ? new List<(NetfilterRule, string)>() : UserJumpProblems(node, namespaces);
+            var missing = SysctlDevicesMissing(node, namespaces);
+            var built = new NamespacePlan[namespaces.Count];
+            for (int i = 0; i < built.Length; i++) built[i] = namespaces[i].Build();
+            var plan = new HostPlan(node.Name, node.Hostname, node.Address, node.Interface, EquatableArray<NamespacePlan>.Own(built), node.Span);
+            return new LoweredHost(plan, placed, jumps, missing);
         }
 
         // A sysctl naming a device (net.ipv4.conf.<dev>.rp_filter, …) that a node's host namespace will not have: apply.sh finds
         // no such key there and skips it with a warning, so the setting is silently never made. Said once per declaration, for
         // the first such node.
-        private void CheckSysctlDevices(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        private bool[] SysctlDevicesMissing(NodeModel node, List<NamespaceBuilder> namespaces)
         {
-            foreach (var s in _t.Sysctls)
+            var missing = new bool[_t.Sysctls.Count];
+            for (int i = 0; i < missing.Length; i++)
             {
+                var s = _t.Sysctls[i];
                 if (SysctlDevice(s.Key) is not { } device || device is "all" or "default" or "lo") continue;
-                foreach (var (node, namespaces) in hosts)
+                if (s.Node is not null && s.Node != node.Name) continue;
+                var host = namespaces.FirstOrDefault(ns => ns.Kind == NamespaceKind.Host);
+                if (host is null || device == node.Interface || host.Devices.Any(d => d.Name == device)) continue;
+                missing[i] = true;
+            }
+            return missing;
+        }
+
+        private void ReportSysctlDevices(LoweredHost[] hosts)
+        {
+            for (int i = 0; i < _t.Sysctls.Count; i++)
+            {
+                var s = _t.Sysctls[i];
+                for (int n = 0; n < hosts.Length; n++)
                 {
-                    if (s.Node is not null && s.Node != node.Name) continue;
-                    var host = namespaces.FirstOrDefault(ns => ns.Kind == NamespaceKind.Host);
-                    if (host is null || device == node.Interface || host.Devices.Any(d => d.Name == device)) continue;
+                    if (!hosts[n].SysctlMissing[i]) continue;
+                    var node = _t.Nodes[n];
                     _d.Report(DiagnosticDescriptors.SysctlDeviceMissing, s.Span,
-                        $"sysctl {s.Key}: node '{node.Name}' has no device '{device}' in its host namespace (its underlay interface is {node.Interface}), so apply.sh skips it there with a warning and the setting is never made",
+                        $"sysctl {s.Key}: node '{node.Name}' has no device '{SysctlDevice(s.Key)}' in its host namespace (its underlay interface is {node.Interface}), so apply.sh skips it there with a warning and the setting is never made",
                         Severity.Warning);
                     break;
                 }
@@ -275,28 +336,51 @@ public static class SwarmLowering
 
         // ---- names -----------------------------------------------------------------------------------------------
 
-        private void NameVeths()
+        /// <summary>
+        /// One node's veth names: (namespace, interface) of a sandbox leg → the name of its peer in the host or overlay
+        /// namespace. Made per node (names never depend on another node), so nodes lowered in parallel name their own.
+        /// </summary>
+        private sealed class VethNames
         {
-            foreach (var node in _t.Nodes)
+            public VethNames(int legs)
             {
-                // Host ends of docker_gwbridge legs: hashed names, rehashed on the (unlikely) clash with another host device.
-                var used = new HashSet<string>(StringComparer.Ordinal) { "lo", node.Interface };
-                foreach (var n in _t.Networks.Where(n => !n.IsOverlay)) used.Add(BridgeDevice(n.Name));
-                foreach (var e in _gw is null ? Array.Empty<EndpointModel>() : LocalEndpoints(node.Name, _gw.Name))
-                {
-                    var name = InterfaceNames.HostVeth(node.Name, e.Namespace, e.Interface);
-                    for (int k = 1; !used.Add(name); k++)
-                        name = "veth" + InterfaceNames.Hex7(node.Name + "/" + e.Namespace + "/" + e.Interface + "#" + k.ToString(CultureInfo.InvariantCulture));
-                    _hostVeth[(node.Name, e.Namespace, e.Interface)] = name;
-                }
-                // Overlay ends: veth0, veth1, … in endpoint order, per overlay namespace.
-                foreach (var net in _t.Networks.Where(n => n.IsOverlay))
-                {
-                    int index = 0;
-                    foreach (var e in LocalEndpoints(node.Name, net.Name))
-                        _overlayVeth[(node.Name, e.Namespace, e.Interface)] = "veth" + (index++).ToString(CultureInfo.InvariantCulture);
-                }
+                Host = new Dictionary<(string Namespace, string Interface), string>(legs);
+                Overlay = new Dictionary<(string Namespace, string Interface), string>(legs);
             }
+
+            public Dictionary<(string Namespace, string Interface), string> Host { get; }
+            public Dictionary<(string Namespace, string Interface), string> Overlay { get; }
+        }
+
+        // "veth0", "veth1", …: the overlay ends' names, the same strings on every node.
+        private static readonly string[] OverlayVethNames = Enumerable.Range(0, 256).Select(i => "veth" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+        private static string OverlayVeth(int index) => index < OverlayVethNames.Length ? OverlayVethNames[index] : "veth" + index.ToString(CultureInfo.InvariantCulture);
+
+        private VethNames NameVeths(NodeModel node)
+        {
+            var gwLegs = _gw is null ? Array.Empty<EndpointModel>() : LocalEndpoints(node.Name, _gw.Name);
+            var names = new VethNames(gwLegs.Count);
+            // Host ends of docker_gwbridge legs: hashed names, rehashed on the (unlikely) clash with another host device.
+            var used = new HashSet<string>(StringComparer.Ordinal) { "lo", node.Interface };
+            foreach (var n in _t.Networks)
+                if (!n.IsOverlay) used.Add(BridgeDevice(n.Name));
+            foreach (var e in gwLegs)
+            {
+                var name = InterfaceNames.HostVeth(node.Name, e.Namespace, e.Interface);
+                for (int k = 1; !used.Add(name); k++)
+                    name = "veth" + InterfaceNames.Hex7(node.Name + "/" + e.Namespace + "/" + e.Interface + "#" + k.ToString(CultureInfo.InvariantCulture));
+                names.Host[(e.Namespace, e.Interface)] = name;
+            }
+            // Overlay ends: veth0, veth1, … in endpoint order, per overlay namespace.
+            foreach (var net in _t.Networks)
+            {
+                if (!net.IsOverlay) continue;
+                int index = 0;
+                foreach (var e in LocalEndpoints(node.Name, net.Name))
+                    names.Overlay[(e.Namespace, e.Interface)] = OverlayVeth(index++);
+            }
+            return names;
         }
 
         private IReadOnlyList<EndpointModel> LocalEndpoints(string node, string network) => Lookup(_endpointsByNodeNetwork, (node, network));
@@ -364,16 +448,18 @@ public static class SwarmLowering
 
         private List<NamespaceBuilder> LowerNode(NodeModel node)
         {
-            var result = new List<NamespaceBuilder> { LowerHost(node) };
+            var names = NameVeths(node);
+            var tasks = Lookup(_tasksByNode, node.Name);
+            var result = new List<NamespaceBuilder>(2 + 2 * _t.Networks.Count + tasks.Count) { LowerHost(node, names) };
             foreach (var net in _t.Networks.Where(n => n.IsOverlay))
-                if (LocalEndpoints(node.Name, net.Name).Count > 0) result.Add(LowerOverlay(node, net));
+                if (LocalEndpoints(node.Name, net.Name).Count > 0) result.Add(LowerOverlay(node, net, names));
             if (_ingress is not null && FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressLoadBalancer) is { } ingressLb)
-                result.Add(LowerIngressSandbox(node, ingressLb));
+                result.Add(LowerIngressSandbox(node, ingressLb, names));
             foreach (var net in _t.Networks.Where(n => n.IsOverlay && !n.Ingress))
                 if (FindEndpoint(node.Name, TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), EndpointKind.NetworkLoadBalancer) is { } lb)
-                    result.Add(LowerNetworkLoadBalancer(node, net, lb));
-            foreach (var task in Lookup(_tasksByNode, node.Name))
-                result.Add(LowerTask(node, task));
+                    result.Add(LowerNetworkLoadBalancer(node, net, lb, names));
+            foreach (var task in tasks)
+                result.Add(LowerTask(node, task, names));
             return result;
         }
 
@@ -382,7 +468,7 @@ public static class SwarmLowering
 
         // ---- host namespace --------------------------------------------------------------------------------------
 
-        private NamespaceBuilder LowerHost(NodeModel node)
+        private NamespaceBuilder LowerHost(NodeModel node, VethNames names)
         {
             var ns = new NamespaceBuilder(HostNamespace, NamespaceKind.Host, "", node.Span);
             ns.Devices.Add(new DevicePlan(node.Interface, DeviceKind.Physical, _t.Underlay.Mtu, null, null, null, null, node.Span));
@@ -399,7 +485,7 @@ public static class SwarmLowering
             {
                 // The host ends of every docker_gwbridge leg (ingress_sbox eth1, each task's gateway leg).
                 foreach (var e in LocalEndpoints(node.Name, _gw.Name))
-                    ns.Devices.Add(new DevicePlan(_hostVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, _gw.Mtu, null, _gw.Name,
+                    ns.Devices.Add(new DevicePlan(names.Host[(e.Namespace, e.Interface)], DeviceKind.Veth, _gw.Mtu, null, _gw.Name,
                         new VethPeer(e.Namespace, e.Interface, false), null, SpanOf(e)));
             }
 
@@ -495,8 +581,12 @@ public static class SwarmLowering
             if (ingress)
             {
                 // initIngressConfiguration: the chains end in RETURN; the jumps are inserted at the top (EnsureJumpRule).
-                var filterIngress = filter.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
-                var natIngress = nat.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
+                // Two filter rules and a DNAT per published port, inserted above the RETURN: the chains are made their size.
+                int ingressPorts = 0;
+                foreach (var lb in Lookup(_loadBalancers, (node.Name, _ingress!.Name))) ingressPorts += _serviceParts[lb.Service].IngressPorts;
+                var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
+                var filterIngress = filter.Chain("DOCKER-INGRESS").Reserve(2 * ingressPorts, 1).Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
+                var natIngress = nat.Chain("DOCKER-INGRESS").Reserve(gatewayLeg is null ? 0 : ingressPorts, 1).Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
                 var local = new AddrTypeMatch(Direction.Destination, AddressType.Local);
                 nat.Chain("OUTPUT").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
                 nat.Chain("PREROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
@@ -507,7 +597,6 @@ public static class SwarmLowering
 
                 // Per published port, in the order the load balancers are created, each rule inserted at the top
                 // (DNAT, then ESTABLISHED, then dport): later ports end up above earlier ones.
-                var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
                 foreach (var (svc, port, index) in IngressPorts(node.Name))
                 {
                     // The same three rules on every node (the DNAT goes to ingress_sbox's gateway leg, the same address
@@ -577,7 +666,7 @@ public static class SwarmLowering
 
         // ---- overlay namespace -----------------------------------------------------------------------------------
 
-        private NamespaceBuilder LowerOverlay(NodeModel node, NetworkModel net)
+        private NamespaceBuilder LowerOverlay(NodeModel node, NetworkModel net, VethNames names)
         {
             var at = SpanOf(net, node);
             var ns = new NamespaceBuilder(TopologyAnalyzer.OverlayNamespace(net.Name), NamespaceKind.Overlay, net.Name, at);
@@ -585,7 +674,7 @@ public static class SwarmLowering
             var vxlan = new VxlanPlan(net.Vni, _t.Underlay.DataPathPort, Learning: true, Proxy: true, L2Miss: true, L3Miss: true, Ttl: 0, CreatedIn: HostNamespace);
             ns.Devices.Add(new DevicePlan(VxlanDevice, DeviceKind.Vxlan, net.Mtu, null, OverlayBridge, null, vxlan, at));
             foreach (var e in LocalEndpoints(node.Name, net.Name))
-                ns.Devices.Add(new DevicePlan(_overlayVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, net.Mtu, null, OverlayBridge,
+                ns.Devices.Add(new DevicePlan(names.Overlay[(e.Namespace, e.Interface)], DeviceKind.Veth, net.Mtu, null, OverlayBridge,
                     new VethPeer(e.Namespace, e.Interface, false), null, SpanOf(e)));
             ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), at);
             // Remote endpoints (from gossip in Docker): a permanent neighbour for the vxlan proxy-ARP and an FDB entry to the VTEP.
@@ -633,13 +722,13 @@ public static class SwarmLowering
         // ---- sandboxes -------------------------------------------------------------------------------------------
 
         // The sandbox end of a veth: it creates the pair; the peer is vethN on the overlay's br0 or a host veth on docker_gwbridge.
-        private void AddLeg(NamespaceBuilder ns, EndpointModel e)
+        private void AddLeg(NamespaceBuilder ns, EndpointModel e, VethNames names)
         {
             var net = _networks[e.Network];
-            var key = (e.Node, e.Namespace, e.Interface);
+            var key = (e.Namespace, e.Interface);
             var peer = net.IsOverlay
-                ? new VethPeer(TopologyAnalyzer.OverlayNamespace(net.Name), _overlayVeth[key], true)
-                : new VethPeer(HostNamespace, _hostVeth[key], true);
+                ? new VethPeer(TopologyAnalyzer.OverlayNamespace(net.Name), names.Overlay[key], true)
+                : new VethPeer(HostNamespace, names.Host[key], true);
             ns.Devices.Add(new DevicePlan(e.Interface, DeviceKind.Veth, net.Mtu, e.Mac, null, peer, null, SpanOf(e)));
         }
 
@@ -649,13 +738,13 @@ public static class SwarmLowering
             ns.Routes.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), _gw.Gateway, gatewayLeg.Interface, null, RouteOrigin.Static, SpanOf(gatewayLeg)));
         }
 
-        private NamespaceBuilder LowerIngressSandbox(NodeModel node, EndpointModel lbLeg)
+        private NamespaceBuilder LowerIngressSandbox(NodeModel node, EndpointModel lbLeg, VethNames names)
         {
             var net = _ingress!;
             var ns = new NamespaceBuilder(TopologyAnalyzer.IngressSandbox, NamespaceKind.IngressSandbox, net.Name, IngressSpan);
             var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
-            AddLeg(ns, lbLeg);
-            if (gatewayLeg is not null) AddLeg(ns, gatewayLeg);
+            AddLeg(ns, lbLeg, names);
+            if (gatewayLeg is not null) AddLeg(ns, gatewayLeg, names);
             ns.AddAddress(lbLeg.Interface, lbLeg.Address, SpanOf(lbLeg));
             AddLoadBalancing(ns, node, net, lbLeg, ingress: true);
             if (gatewayLeg is not null)
@@ -667,11 +756,11 @@ public static class SwarmLowering
             return ns;
         }
 
-        private NamespaceBuilder LowerNetworkLoadBalancer(NodeModel node, NetworkModel net, EndpointModel lbLeg)
+        private NamespaceBuilder LowerNetworkLoadBalancer(NodeModel node, NetworkModel net, EndpointModel lbLeg, VethNames names)
         {
             // lb_<net>: only eth0 on the overlay, no docker_gwbridge leg and no default route (endpoint.go sbJoin).
             var ns = new NamespaceBuilder(TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), NamespaceKind.LoadBalancer, net.Name, SpanOf(net, node));
-            AddLeg(ns, lbLeg);
+            AddLeg(ns, lbLeg, names);
             ns.AddAddress(lbLeg.Interface, lbLeg.Address, SpanOf(lbLeg));
             AddLoadBalancing(ns, node, net, lbLeg, ingress: false);
             return ns;
@@ -684,6 +773,13 @@ public static class SwarmLowering
             var prerouting = mangle.Chain("PREROUTING");
             var input = mangle.Chain("INPUT");
             var lbs = Lookup(_loadBalancers, (node.Name, net.Name));
+            input.Reserve(0, lbs.Count);
+            if (ingress)
+            {
+                int marks = 0;
+                for (int l = 0; l < lbs.Count; l++) marks += _serviceParts[lbs[l].Service].IngressPorts;
+                prerouting.Reserve(0, marks);
+            }
             ns.Addresses.Capacity = ns.Addresses.Count + lbs.Count;
             if (Ipvs) ns.Ipvs.Capacity = lbs.Count;
             else ns.NftLoadBalancers.Capacity = lbs.Count;
@@ -789,13 +885,13 @@ public static class SwarmLowering
             }
         }
 
-        private NamespaceBuilder LowerTask(NodeModel node, TaskModel task)
+        private NamespaceBuilder LowerTask(NodeModel node, TaskModel task, VethNames names)
         {
             var svc = _services[task.Service];
             var parts = _serviceParts[svc.Name];
             var ns = new NamespaceBuilder(task.Name, NamespaceKind.Task, svc.Name, task.Span);
             var legs = Lookup(_taskLegs, (node.Name, task.Name));
-            for (int i = 0; i < legs.Count; i++) AddLeg(ns, legs[i]);
+            for (int i = 0; i < legs.Count; i++) AddLeg(ns, legs[i], names);
             for (int i = 0; i < legs.Count; i++) ns.AddAddress(legs[i].Interface, legs[i].Address, SpanOf(legs[i]));
             // Overlay endpoints carry no gateway: the default route goes through docker_gwbridge.
             if (_gw is not null && FirstOn(legs, _gw.Name) is { } gatewayLeg)
@@ -808,10 +904,11 @@ public static class SwarmLowering
                 var self = new Ipv4Cidr(ingressLeg.Address.Address, 32);
                 var toSelf = new AddressMatch(Direction.Destination, self);
                 var fromSelf = new AddressMatch(Direction.Source, self);
-                var prerouting = ns.Netfilter.Table("nat").Chain("PREROUTING");
+                int n = parts.IngressPorts;
+                var prerouting = ns.Netfilter.Table("nat").Chain("PREROUTING").Reserve(0, n);
                 var filter = ns.Netfilter.Table("filter");
-                var input = filter.Chain("INPUT");
-                var output = filter.Chain("OUTPUT");
+                var input = filter.Chain("INPUT").Reserve(n, DropOrder.Length);
+                var output = filter.Chain("OUTPUT").Reserve(n, DropOrder.Length);
                 var newOrEstablished = Rule.Conntrack(CtState.New | CtState.Established);
                 var established = Rule.Conntrack(CtState.Established);
                 for (int i = 0; i < svc.Ports.Count; i++)
@@ -858,70 +955,76 @@ public static class SwarmLowering
 
         // ---- user rules --------------------------------------------------------------------------------------------
 
-        private void ApplyUserRules(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        /// <summary>A raw rule as every node places it: its rule, or the problem that keeps it out of every node.</summary>
+        private sealed class UserRule
         {
-            for (int i = 0; i < _t.Rules.Count; i++)
+            public UserRule(string origin, NetfilterRule? rule, string? problem)
+            {
+                Origin = origin;
+                Rule = rule;
+                Problem = problem;
+            }
+
+            public string Origin { get; }
+            public NetfilterRule? Rule { get; }
+            public string? Problem { get; }
+        }
+
+        // What iptables or the kernel refuse in a raw rule wherever it is placed, checked once before any node is lowered.
+        private UserRule[] ParseUserRules()
+        {
+            var result = new UserRule[_t.Rules.Count];
+            for (int i = 0; i < result.Length; i++)
             {
                 var r = _t.Rules[i];
                 var origin = "rules[" + i.ToString(CultureInfo.InvariantCulture) + "]";
-                if (!IptablesSyntax.TryParse(r.Rule, out var matches, out var parsed, out var error) || parsed is not { } target)
+                result[i] = new UserRule(origin, null, RuleProblem(r, origin, out var rule));
+                if (rule is not null) result[i] = new UserRule(origin, rule, null);
+            }
+            return result;
+        }
+
+        private static string? RuleProblem(RuleModel r, string origin, out NetfilterRule? rule)
+        {
+            rule = null;
+            if (!IptablesSyntax.TryParse(r.Rule, out var matches, out var parsed, out var error) || parsed is not { } target)
+                return $"{origin}: {error}";
+            var builtIns = NetfilterBuilder.BuiltInChains(r.Table);
+            if (builtIns is null)
+                return $"{origin}: unknown table '{r.Table}': use filter, nat, mangle or raw";
+            if (Array.IndexOf(builtIns, r.Chain) < 0 && NetfilterBuilder.IsBuiltInAnywhere(r.Chain))
+                return $"{origin}: table {r.Table} has no built-in chain {r.Chain}: use one of {string.Join(", ", builtIns)} or a chain of your own";
+            // What iptables or the kernel refuse whatever jumps to the rule (KernelRuleLimits says where each fact comes from).
+            var refused = KernelRuleLimits.TableProblem(r.Table, target)
+                ?? (Array.IndexOf(builtIns, r.Chain) >= 0 ? KernelRuleLimits.InterfaceProblem(r.Chain, matches) : null);
+            if (refused is not null) return $"{origin}: {refused}";
+            rule = new NetfilterRule(matches, target, origin, r.Span);
+            return null;
+        }
+
+        // The valid raw rules into this node's namespaces of their name, in declaration order; per rule whether one took it.
+        private bool[] PlaceUserRules(NodeModel node, List<NamespaceBuilder> namespaces, UserRule[] rules)
+        {
+            var placed = new bool[rules.Length];
+            for (int i = 0; i < rules.Length; i++)
+            {
+                var r = _t.Rules[i];
+                if (rules[i].Rule is not { } rule || (r.Node is not null && node.Name != r.Node)) continue;
+                foreach (var ns in namespaces)
                 {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {error}");
-                    continue;
-                }
-                var builtIns = NetfilterBuilder.BuiltInChains(r.Table);
-                if (builtIns is null)
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: unknown table '{r.Table}': use filter, nat, mangle or raw");
-                    continue;
-                }
-                if (Array.IndexOf(builtIns, r.Chain) < 0 && NetfilterBuilder.IsBuiltInAnywhere(r.Chain))
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: table {r.Table} has no built-in chain {r.Chain}: use one of {string.Join(", ", builtIns)} or a chain of your own");
-                    continue;
-                }
-                // What iptables or the kernel refuse whatever jumps to the rule (KernelRuleLimits says where each fact comes from).
-                var refused = KernelRuleLimits.TableProblem(r.Table, target)
-                    ?? (Array.IndexOf(builtIns, r.Chain) >= 0 ? KernelRuleLimits.InterfaceProblem(r.Chain, matches) : null);
-                if (refused is not null)
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {refused}");
-                    continue;
-                }
-                var placed = hosts.Where(h => r.Node is null || h.Node.Name == r.Node)
-                    .SelectMany(h => h.Namespaces.Where(ns => ns.Name == r.Namespace)).ToList();
-                if (placed.Count == 0)
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, r.Node is null
-                        ? $"{origin}: namespace '{r.Namespace}' exists on no node, so the rule has nowhere to go"
-                        : $"{origin}: namespace '{r.Namespace}' does not exist on node '{r.Node}'");
-                    continue;
-                }
-                var rule = new NetfilterRule(matches, target, origin, r.Span);
-                foreach (var ns in placed)
-                {
+                    if (ns.Name != r.Namespace) continue;
+                    placed[i] = true;
                     var chain = ns.Netfilter.Table(r.Table).Chain(r.Chain);
                     if (r.Position == RulePosition.Insert) chain.InsertUserRule(rule);
                     else chain.Append(rule);
                 }
             }
-            CheckUserJumps(hosts);
+            return placed;
         }
 
         // After every raw rule is placed (a rule may create the chain another one jumps to): jumps must reach a user chain.
         // Each node's tables are read on their own (in parallel on a large plan: thousands of rules each), and the problems
         // reported in node order, each rule once, as a single pass would.
-        private void CheckUserJumps(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
-        {
-            if (_t.Rules.Count == 0) return;
-            var found = PerNode(hosts.Count, i => UserJumpProblems(hosts[i].Node, hosts[i].Namespaces));
-            var reported = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var problems in found)
-                foreach (var (rule, problem) in problems)
-                    if (reported.Add(rule.Origin))
-                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
-        }
-
         private static List<(NetfilterRule Rule, string Problem)> UserJumpProblems(NodeModel node, List<NamespaceBuilder> namespaces)
         {
             var found = new List<(NetfilterRule, string)>();
@@ -935,10 +1038,9 @@ public static class SwarmLowering
                 for (int c = 0; c < chains.Count; c++)
                 {
                 var chain = chains[c];
-                var rules = chain.Rules;
-                for (int k = 0; k < rules.Count; k++)
+                for (int k = 0; k < chain.Count; k++)
                 {
-                    var rule = rules[k];
+                    var rule = chain.RuleAt(k);
                     if (!IsUserRule(rule)) continue;
                     hasUserRules = true;
                     var to = rule.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
@@ -973,8 +1075,8 @@ public static class SwarmLowering
                 var name = work.Pop();
                 if (name == back) return true;
                 if (!seen.Add(name) || table.Find(name) is not { } c) continue;
-                foreach (var r in c.Rules)
-                    if (r.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null } is { } next) work.Push(next);
+                for (int k = 0; k < c.Count; k++)
+                    if (c.RuleAt(k).Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null } is { } next) work.Push(next);
             }
             return false;
         }
