@@ -88,10 +88,14 @@ internal sealed class NamespaceBuilder
     /// </summary>
     public (NeighborPlan[] Neighbors, FdbPlan[] Fdb)? RemoteEntries { get; set; }
 
-    public NamespacePlan Build() => new(Name, Kind, Owner,
+    /// <summary>The namespace's plan; <paramref name="interner"/> shares long parts equal to other namespaces'.</summary>
+    public NamespacePlan Build(PlanInterner? interner = null) => new(Name, Kind, Owner,
         Array(Devices), Array(_addresses), Array(_routes), Joined(_neighbors, RemoteEntries?.Neighbors),
-        Joined(_fdb, RemoteEntries?.Fdb), _netfilter?.Build() ?? EquatableArray<NetfilterTable>.Own(System.Array.Empty<NetfilterTable>()),
-        Array(_ipvs), Array(_nftLoadBalancers), Array(_sysctls), Array(_listeners), Span);
+        Joined(_fdb, RemoteEntries?.Fdb), _netfilter?.Build(interner) ?? EquatableArray<NetfilterTable>.Own(System.Array.Empty<NetfilterTable>()),
+        InternedIpvs(_ipvs, interner), Array(_nftLoadBalancers), Array(_sysctls), Array(_listeners), Span);
+
+    private static EquatableArray<IpvsServicePlan> InternedIpvs(List<IpvsServicePlan>? list, PlanInterner? interner)
+        => list is null || list.Count == 0 || interner is null ? Array(list) : EquatableArray<IpvsServicePlan>.Own(interner.Ipvs(list.ToArray()));
 
     // An exact copy (an empty array when the list was never made, as List.ToArray gives for an empty list).
     private static EquatableArray<T> Array<T>(List<T>? list)

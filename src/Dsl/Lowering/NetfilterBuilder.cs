@@ -54,14 +54,14 @@ internal sealed class NetfilterBuilder
     }
 
     /// <summary>The tables that were used, in the plan's order.</summary>
-    public EquatableArray<NetfilterTable> Build()
+    public EquatableArray<NetfilterTable> Build(PlanInterner? interner = null)
     {
         int count = 0;
         foreach (var t in _tables) if (t is not null) count++;
         if (count == 0) return EquatableArray<NetfilterTable>.Own(Array.Empty<NetfilterTable>());
         var result = new NetfilterTable[count];
         int k = 0;
-        foreach (var t in _tables) if (t is not null) result[k++] = t.Build();
+        foreach (var t in _tables) if (t is not null) result[k++] = t.Build(interner);
         return EquatableArray<NetfilterTable>.Own(result);
     }
 }
@@ -101,10 +101,10 @@ internal sealed class TableBuilder
         return null;
     }
 
-    public NetfilterTable Build()
+    public NetfilterTable Build(PlanInterner? interner = null)
     {
         var chains = new NetfilterChain[_chains.Count];
-        for (int i = 0; i < chains.Length; i++) chains[i] = _chains[i].Build();
+        for (int i = 0; i < chains.Length; i++) chains[i] = _chains[i].Build(interner);
         return new(Name, EquatableArray<NetfilterChain>.Own(chains));
     }
 }
@@ -210,7 +210,7 @@ internal sealed class ChainBuilder
     }
 
     /// <summary>The chain's rules in order: the buffer itself when the rules fill it, else an exact copy.</summary>
-    public NetfilterChain Build()
+    public NetfilterChain Build(PlanInterner? interner = null)
     {
         NetfilterRule[] rules;
         int count = _end - _start;
@@ -226,7 +226,8 @@ internal sealed class ChainBuilder
             rules = new NetfilterRule[count];
             Array.Copy(_buffer, _start, rules, 0, count);
         }
-        return new(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, EquatableArray<NetfilterRule>.Own(rules), Shared);
+        var chain = new NetfilterChain(Name, BuiltIn, BuiltIn ? Verdict.Accept : null, EquatableArray<NetfilterRule>.Own(rules), Shared);
+        return interner is null ? chain : interner.Chain(chain);
     }
 }
 

@@ -83,6 +83,8 @@ public static class SwarmLowering
         private readonly Dictionary<string, int[]> _endpointNodes = new(StringComparer.Ordinal);
         // A load balancer's VIP alias on its sandbox's leg (the same object in every node's sandbox).
         private readonly Dictionary<(string Interface, Ipv4Address Vip, SourceSpan Span), AddressPlan> _vipAddresses = new();
+        // Long chains and IPVS tables equal in several namespaces (every node's routing mesh), kept once.
+        private readonly PlanInterner _interner = new();
         // Guards the shared parts above while nodes are lowered in parallel (LoweringOptions.Parallelism).
         private readonly object _shared = new();
         // What every task and node makes of a service's ports, made once per service (read-only once the constructor is done).
@@ -274,7 +276,7 @@ public static class SwarmLowering
             var jumps = _t.Rules.Count == 0 ? new List<(NetfilterRule, string)>() : UserJumpProblems(node, namespaces);
             var missing = SysctlDevicesMissing(node, namespaces);
             var built = new NamespacePlan[namespaces.Count];
-            for (int i = 0; i < built.Length; i++) built[i] = namespaces[i].Build();
+            for (int i = 0; i < built.Length; i++) built[i] = namespaces[i].Build(_interner);
             var plan = new HostPlan(node.Name, node.Hostname, node.Address, node.Interface, EquatableArray<NamespacePlan>.Own(built), node.Span);
             return new LoweredHost(plan, placed, jumps, missing);
         }
