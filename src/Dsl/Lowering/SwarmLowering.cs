@@ -76,7 +76,11 @@ public static class SwarmLowering
         private readonly Dictionary<(string Service, string Network, int FwMark, Ipv4Address Vip, SourceSpan Span, bool Ingress),
             (List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs)> _balancerParts = new();
         // A published port's DOCKER-INGRESS rules by (service, port index, DNAT address): the same on every node.
-        private readonly Dictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
+        // Read without the lock (every node reads them, made once): two threads lowering nodes waited on each other here.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
+        // What BalancerParts returned for a balancer's shape and VIP alias, read without the lock.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<((string, string, int, Ipv4Address, SourceSpan, bool) Shape, string Device, SourceSpan Span),
+            ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots, AddressPlan Alias)> _balancers = new();
         // Per network, aligned with _endpointsByNetwork's list.
         private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
         // Per network, aligned with _endpointsByNetwork's list: each endpoint's node index (-1: no such node).
@@ -606,6 +610,7 @@ public static class SwarmLowering
                     var gateway = gatewayLeg?.Address.Address;
                     var shape = (svc.Name, index, gateway);
                     (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept) rules;
+                    if (!_ingressPortRules.TryGetValue(shape, out rules))
                     lock (_shared)
                     if (!_ingressPortRules.TryGetValue(shape, out rules))
                     {
@@ -829,6 +834,7 @@ public static class SwarmLowering
             ServiceModel svc, NetworkModel net, LoadBalancerModel lb, (string, string, int, Ipv4Address, SourceSpan, bool) shape, bool ingress,
             string aliasDevice, SourceSpan aliasSpan)
         {
+            if (_balancers.TryGetValue((shape, aliasDevice, aliasSpan), out var made)) return made;
             lock (_shared)
             {
                 var aliasKey = (aliasDevice, lb.Vip, aliasSpan);
@@ -866,6 +872,7 @@ public static class SwarmLowering
                 }
                 else if (!_nftSlots.TryGetValue(key, out slots))
                     _nftSlots[key] = slots = SlotsOf(svc, backends);
+                _balancers[(shape, aliasDevice, aliasSpan)] = (parts, slots, alias);
                 return (parts, slots, alias);
             }
         }
