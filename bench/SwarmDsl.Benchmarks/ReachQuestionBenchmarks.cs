@@ -12,7 +12,7 @@ namespace SwarmDsl.Benchmarks;
 /// <summary>
 /// A question about one service on the synthetic <c>huge</c> topology (100 nodes, 1,000 services, 10,000 tasks), each part
 /// against a baseline in the same run. <b>lower</b>: lowering the topology with a node per processor at a time (what the
-/// command line does) against one at a time. <b>question</b>: who reaches <c>svc-0001</c> (the 721 pairs toward it, one
+/// command line does), and the slice a question about a node lowers, against the whole topology one node at a time. <b>question</b>: who reaches <c>svc-0001</c> (the 721 pairs toward it, one
 /// worker), its namespaces' netfilter chains compiled when a packet first enters them, against compiling every chain of a
 /// namespace's tables when the namespace is first touched (what the simulator did before). <b>answer</b>: the question
 /// from the analysed topology to its rows, lowering only the question's slice (<see cref="ReachAnalysis.Slice"/>) against
@@ -41,6 +41,14 @@ public class ReachQuestionBenchmarks
     /// <summary>Lowering, a node per processor at a time.</summary>
     [Benchmark, BenchmarkCategory("lower")]
     public object LowerInParallel() => SwarmCompiler.Lower(_compiled, new LoweringOptions { Parallelism = Environment.ProcessorCount }).Plan!;
+
+    /// <summary>
+    /// Lowering the slice a question about a node needs (<c>reach --to node-050</c>: every publishing service, for the
+    /// routing mesh), a node per processor at a time, as the command line does.
+    /// </summary>
+    [Benchmark, BenchmarkCategory("lower")]
+    public object LowerSliceForANode() =>
+        SwarmCompiler.Lower(_compiled, ReachAnalysis.Slice(_topology, null, "node-050"), new LoweringOptions { Parallelism = Environment.ProcessorCount }).Plan!;
 
     /// <summary>Lowering, one node at a time.</summary>
     [Benchmark(Baseline = true), BenchmarkCategory("lower")]

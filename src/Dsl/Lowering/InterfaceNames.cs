@@ -17,6 +17,19 @@ public static class InterfaceNames
     public static uint Fnv1a(string text)
     {
         uint hash = 2166136261;
+        // ASCII text is its own UTF-8: hashed from its characters without encoding it (lowering names a veth per task leg).
+        foreach (var c in text)
+        {
+            if (c >= 0x80) return Fnv1aOfUtf8(text);
+            hash ^= c;
+            hash *= 16777619;
+        }
+        return hash;
+    }
+
+    private static uint Fnv1aOfUtf8(string text)
+    {
+        uint hash = 2166136261;
         foreach (var b in Encoding.UTF8.GetBytes(text))
         {
             hash ^= b;

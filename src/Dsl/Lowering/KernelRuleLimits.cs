@@ -101,6 +101,16 @@ internal static class KernelRuleLimits
         public IReadOnlyList<NetfilterRule> Rules { get; }
     }
 
+    // The hooks (of those reaching a chain, as bits of Hooks) where a target registered for regHooks is refused. Its own
+    // method: a lambda here made the compiler allocate a closure for every rule of a judged table (14 MB on huge).
+    private static List<string> Refused(int reaching, string[] regHooks)
+    {
+        var refused = new List<string>();
+        for (int i = 0; i < Hooks.Length; i++)
+            if ((reaching & (1 << i)) != 0 && Array.IndexOf(regHooks, Hooks[i]) < 0) refused.Add(Hooks[i]);
+        return refused;
+    }
+
     private static string? JumpTo(NetfilterRule r) => r.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
 
     /// <summary>
@@ -121,8 +131,9 @@ internal static class KernelRuleLimits
         while (work.Count > 0)
         {
             int c = work.Pop();
-            foreach (var r in chains[c].Rules)
-                if (JumpTo(r) is { } to && index.TryGetValue(to, out var t) && (hooks[t] | hooks[c]) != hooks[t])
+            var rules = chains[c].Rules;
+            for (int k = 0; k < rules.Count; k++)
+                if (JumpTo(rules[k]) is { } to && index.TryGetValue(to, out var t) && (hooks[t] | hooks[c]) != hooks[t])
                 {
                     hooks[t] |= hooks[c];
                     work.Push(t);
@@ -137,8 +148,8 @@ internal static class KernelRuleLimits
         {
             var next = new List<int>();
             foreach (var c in frontier)
-                foreach (var r in chains[c].Rules)
-                    if (JumpTo(r) is { } to && index.TryGetValue(to, out var t) && (levels[t] & (1 << level)) == 0)
+                for (int k = 0, n = chains[c].Rules.Count; k < n; k++)
+                    if (JumpTo(chains[c].Rules[k]) is { } to && index.TryGetValue(to, out var t) && (levels[t] & (1 << level)) == 0)
                     {
                         levels[t] |= 1 << level;
                         next.Add(t);
@@ -155,8 +166,9 @@ internal static class KernelRuleLimits
             if (below[c] >= 0) return below[c];
             if (budget == 0) return JumpStackSize;
             int most = 0;
-            foreach (var r in chains[c].Rules)
-                if (!judged(r) && JumpTo(r) is { } to && index.TryGetValue(to, out var t))
+            var rules = chains[c].Rules;
+            for (int k = 0; k < rules.Count; k++)
+                if (!judged(rules[k]) && JumpTo(rules[k]) is { } to && index.TryGetValue(to, out var t))
                     most = Math.Max(most, 1 + Below(t, budget - 1));
             return below[c] = Math.Min(most, JumpStackSize);
         }
@@ -165,12 +177,14 @@ internal static class KernelRuleLimits
         for (int c = 0; c < chains.Count; c++)
         {
             var chain = chains[c];
-            foreach (var r in chain.Rules)
+            var rules = chain.Rules;
+            for (int k = 0; k < rules.Count; k++)
             {
+                var r = rules[k];
                 if (!judged(r)) continue;
                 if (Registration(r.Target) is { } reg && reg.Table == table)
                 {
-                    var refused = Hooks.Where((h, i) => (hooks[c] & (1 << i)) != 0 && Array.IndexOf(reg.Hooks, h) < 0).ToList();
+                    var refused = Refused(hooks[c], reg.Hooks);
                     if (refused.Count > 0)
                     {
                         var name = TargetName(r.Target);

@@ -20,24 +20,39 @@ internal sealed class NamespaceBuilder
         Owner = owner;
         Span = span;
         // Every namespace has lo; the kernel gives it 127.0.0.1/8 when it is brought up, so no address is planned for it.
-        Devices.Add(new DevicePlan("lo", DeviceKind.Loopback, LoopbackMtu, null, null, null, null, SourceSpan.None));
+        Devices.Add(Loopback);
     }
+
+    // The same in every namespace, and the plan is immutable: one object for all of them.
+    private static readonly DevicePlan Loopback = new("lo", DeviceKind.Loopback, LoopbackMtu, null, null, null, null, SourceSpan.None);
 
     public string Name { get; }
     public NamespaceKind Kind { get; }
     public string Owner { get; }
     public SourceSpan Span { get; }
 
+    // The lists a namespace may leave empty are made when first asked for (a large plan has tens of thousands of task
+    // namespaces, most of whose lists stay empty).
+    private List<AddressPlan>? _addresses;
+    private List<RoutePlan>? _routes;
+    private List<NeighborPlan>? _neighbors;
+    private List<FdbPlan>? _fdb;
+    private NetfilterBuilder? _netfilter;
+    private List<IpvsServicePlan>? _ipvs;
+    private List<NftLoadBalancerPlan>? _nftLoadBalancers;
+    private List<SysctlPlan>? _sysctls;
+    private List<ListenerPlan>? _listeners;
+
     public List<DevicePlan> Devices { get; } = new();
-    public List<AddressPlan> Addresses { get; } = new();
-    public List<RoutePlan> Routes { get; } = new();
-    public List<NeighborPlan> Neighbors { get; } = new();
-    public List<FdbPlan> Fdb { get; } = new();
-    public NetfilterBuilder Netfilter { get; } = new();
-    public List<IpvsServicePlan> Ipvs { get; } = new();
-    public List<NftLoadBalancerPlan> NftLoadBalancers { get; } = new();
-    public List<SysctlPlan> Sysctls { get; } = new();
-    public List<ListenerPlan> Listeners { get; } = new();
+    public List<AddressPlan> Addresses => _addresses ??= new();
+    public List<RoutePlan> Routes => _routes ??= new();
+    public List<NeighborPlan> Neighbors => _neighbors ??= new();
+    public List<FdbPlan> Fdb => _fdb ??= new();
+    public NetfilterBuilder Netfilter => _netfilter ??= new();
+    public List<IpvsServicePlan> Ipvs => _ipvs ??= new();
+    public List<NftLoadBalancerPlan> NftLoadBalancers => _nftLoadBalancers ??= new();
+    public List<SysctlPlan> Sysctls => _sysctls ??= new();
+    public List<ListenerPlan> Listeners => _listeners ??= new();
 
     /// <summary>
     /// <c>ip addr add</c>: the address, plus the connected route the kernel adds for it (none for a /32 alias, whose only
@@ -73,11 +88,19 @@ internal sealed class NamespaceBuilder
     /// </summary>
     public (NeighborPlan[] Neighbors, FdbPlan[] Fdb)? RemoteEntries { get; set; }
 
-    public NamespacePlan Build() => new(Name, Kind, Owner,
-        Devices.ToEquatableArray(), Addresses.ToEquatableArray(), Routes.ToEquatableArray(), Joined(Neighbors, RemoteEntries?.Neighbors),
-        Joined(Fdb, RemoteEntries?.Fdb), Netfilter.Build(), Ipvs.ToEquatableArray(), NftLoadBalancers.ToEquatableArray(),
-        Sysctls.ToEquatableArray(), Listeners.ToEquatableArray(), Span);
+    /// <summary>The namespace's plan; <paramref name="interner"/> shares long parts equal to other namespaces'.</summary>
+    public NamespacePlan Build(PlanInterner? interner = null) => new(Name, Kind, Owner,
+        Array(Devices), Array(_addresses), Array(_routes), Joined(_neighbors, RemoteEntries?.Neighbors),
+        Joined(_fdb, RemoteEntries?.Fdb), _netfilter?.Build(interner) ?? EquatableArray<NetfilterTable>.Own(System.Array.Empty<NetfilterTable>()),
+        InternedIpvs(_ipvs, interner), Array(_nftLoadBalancers), Array(_sysctls), Array(_listeners), Span);
 
-    private static EquatableArray<T> Joined<T>(List<T> list, T[]? array)
-        => array is null ? list.ToEquatableArray() : list.Count == 0 ? EquatableArray<T>.Own(array) : list.Concat(array).ToEquatableArray();
+    private static EquatableArray<IpvsServicePlan> InternedIpvs(List<IpvsServicePlan>? list, PlanInterner? interner)
+        => list is null || list.Count == 0 || interner is null ? Array(list) : EquatableArray<IpvsServicePlan>.Own(interner.Ipvs(list.ToArray()));
+
+    // An exact copy (an empty array when the list was never made, as List.ToArray gives for an empty list).
+    private static EquatableArray<T> Array<T>(List<T>? list)
+        => EquatableArray<T>.Own(list is null || list.Count == 0 ? System.Array.Empty<T>() : list.ToArray());
+
+    private static EquatableArray<T> Joined<T>(List<T>? list, T[]? array)
+        => array is null ? Array(list) : list is null || list.Count == 0 ? EquatableArray<T>.Own(array) : list.Concat(array).ToEquatableArray();
 }

@@ -56,16 +56,14 @@ public static class SwarmLowering
         private readonly NetworkModel? _ingress;
         private readonly NetworkModel? _gw;
         // (node, namespace, interface) of a sandbox leg → the name of its peer in the host or overlay namespace.
-        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _hostVeth = new();
-        private readonly Dictionary<(string Node, string Namespace, string Interface), string> _overlayVeth = new();
         // Indexes over the model, built once, each list in model order: a cluster of thousands of tasks must not scan every
         // endpoint per task or per load balancer (that was quadratic, minutes on a 5,000-task topology).
         private readonly Dictionary<(string Node, string Network), List<EndpointModel>> _endpointsByNodeNetwork = new();
         private readonly Dictionary<string, List<EndpointModel>> _endpointsByNetwork = new(StringComparer.Ordinal);
-        private readonly Dictionary<(string Node, string Namespace, EndpointKind Kind), EndpointModel> _firstEndpoint = new();
+        private readonly Dictionary<(string Node, string Namespace, EndpointKind Kind), EndpointModel> _firstEndpoint;
         private readonly Dictionary<(string Node, string Namespace), List<EndpointModel>> _taskLegs = new();
-        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstTaskLeg = new();
-        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstLeg = new();
+        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstTaskLeg;
+        private readonly Dictionary<(string Namespace, string Network), EndpointModel> _firstLeg;
         private readonly Dictionary<string, List<TaskModel>> _tasksByService = new(StringComparer.Ordinal);
         private readonly Dictionary<string, List<TaskModel>> _tasksByNode = new(StringComparer.Ordinal);
         private readonly Dictionary<(string Node, string Network), List<LoadBalancerModel>> _loadBalancers = new();
@@ -78,31 +76,103 @@ public static class SwarmLowering
         private readonly Dictionary<(string Service, string Network, int FwMark, Ipv4Address Vip, SourceSpan Span, bool Ingress),
             (List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs)> _balancerParts = new();
         // A published port's DOCKER-INGRESS rules by (service, port index, DNAT address): the same on every node.
-        private readonly Dictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
+        // Read without the lock (every node reads them, made once): two threads lowering nodes waited on each other here.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Service, int Port, Ipv4Address? Gateway), (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept)> _ingressPortRules = new();
+        // What BalancerParts returned for a balancer's shape and VIP alias, read without the lock.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<((string, string, int, Ipv4Address, SourceSpan, bool) Shape, string Device, SourceSpan Span),
+            ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots, AddressPlan Alias)> _balancers = new();
         // Per network, aligned with _endpointsByNetwork's list.
         private readonly Dictionary<string, (NeighborPlan, FdbPlan)?[]> _remoteEntries = new(StringComparer.Ordinal);
+        // Per network, aligned with _endpointsByNetwork's list: each endpoint's node index (-1: no such node).
+        private readonly Dictionary<string, int[]> _endpointNodes = new(StringComparer.Ordinal);
+        // A load balancer's VIP alias on its sandbox's leg (the same object in every node's sandbox).
+        private readonly Dictionary<(string Interface, Ipv4Address Vip, SourceSpan Span), AddressPlan> _vipAddresses = new();
+        // Long chains and IPVS tables equal in several namespaces (every node's routing mesh), kept once.
+        private readonly PlanInterner _interner = new();
         // Guards the shared parts above while nodes are lowered in parallel (LoweringOptions.Parallelism).
         private readonly object _shared = new();
+        // What every task and node makes of a service's ports, made once per service (read-only once the constructor is done).
+        private readonly Dictionary<string, ServiceParts> _serviceParts = new(StringComparer.Ordinal);
+        // A node's position in the topology, so a scan over endpoints compares numbers, not names.
+        private readonly Dictionary<string, int> _nodeIndex = new(StringComparer.Ordinal);
+        private static readonly IpProtocol[] DropOrder = { IpProtocol.Sctp, IpProtocol.Udp, IpProtocol.Tcp };
+        private static readonly string[] TableNames = { "filter", "nat", "mangle", "raw" };
+
+        /// <summary>A service's origin text and, per port, the origin, matches and target its rules use.</summary>
+        private sealed class ServiceParts
+        {
+            public ServiceParts(ServiceModel svc)
+            {
+                Origin = "services." + svc.Name;
+                Ports = new PortParts[svc.Ports.Count];
+                for (int i = 0; i < Ports.Length; i++)
+                {
+                    Ports[i] = new PortParts(svc, i);
+                    if (svc.Ports[i].Mode == PublishMode.Host) PublishesHost = true;
+                    else if (svc.Ports[i].Mode == PublishMode.Ingress) IngressPorts++;
+                }
+            }
+
+            public bool PublishesHost { get; }
+            /// <summary>How many of its ports are published in ingress mode.</summary>
+            public int IngressPorts { get; }
+            public string Origin { get; }
+            public PortParts[] Ports { get; }
+        }
+
+        private sealed class PortParts
+        {
+            public PortParts(ServiceModel svc, int index)
+            {
+                var p = svc.Ports[index];
+                Origin = PortOrigin(svc, index);
+                Protocol = Rule.Protocol(p.Protocol);
+                PublishedDport = new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published);
+                TargetDport = new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target);
+                TargetSport = new PortMatch(p.Protocol, Direction.Source, p.Target, p.Target);
+                Redirect = new RedirectTarget(p.Target);
+            }
+
+            public string Origin { get; }
+            public ProtocolMatch Protocol { get; }
+            public PortMatch PublishedDport { get; }
+            public PortMatch TargetDport { get; }
+            public PortMatch TargetSport { get; }
+            public RedirectTarget Redirect { get; }
+        }
 
         public Lowerer(Topology t, LoweringOptions options, DiagnosticBag d)
         {
             _t = t;
             _options = options;
             _d = d;
-            foreach (var n in t.Nodes) _nodes[n.Name] = n;
+            for (int i = 0; i < t.Nodes.Count; i++)
+            {
+                _nodes[t.Nodes[i].Name] = t.Nodes[i];
+                if (!_nodeIndex.ContainsKey(t.Nodes[i].Name)) _nodeIndex[t.Nodes[i].Name] = i;
+            }
             foreach (var n in t.Networks) _networks[n.Name] = n;
-            foreach (var s in t.Services) _services[s.Name] = s;
+            foreach (var s in t.Services)
+            {
+                _services[s.Name] = s;
+                _serviceParts[s.Name] = new ServiceParts(s);
+            }
+            int endpoints = t.Endpoints.Count;
+            _firstEndpoint = new(endpoints);
+            _firstLeg = new(endpoints);
+            _firstTaskLeg = new(endpoints);
+
             _ingress = t.Networks.FirstOrDefault(n => n.IsOverlay && n.Ingress);
             _gw = t.Networks.FirstOrDefault(n => n.Name == TopologyAnalyzer.GatewayBridge && !n.IsOverlay);
             foreach (var e in t.Endpoints)
             {
                 ListOf(_endpointsByNodeNetwork, (e.Node, e.Network)).Add(e);
                 ListOf(_endpointsByNetwork, e.Network).Add(e);
-                if (!_firstEndpoint.ContainsKey((e.Node, e.Namespace, e.Kind))) _firstEndpoint[(e.Node, e.Namespace, e.Kind)] = e;
-                if (!_firstLeg.ContainsKey((e.Namespace, e.Network))) _firstLeg[(e.Namespace, e.Network)] = e;
+                FirstOf(_firstEndpoint, (e.Node, e.Namespace, e.Kind), e);
+                FirstOf(_firstLeg, (e.Namespace, e.Network), e);
                 if (e.Kind != EndpointKind.Task) continue;
                 ListOf(_taskLegs, (e.Node, e.Namespace)).Add(e);
-                if (!_firstTaskLeg.ContainsKey((e.Namespace, e.Network))) _firstTaskLeg[(e.Namespace, e.Network)] = e;
+                FirstOf(_firstTaskLeg, (e.Namespace, e.Network), e);
             }
             foreach (var task in t.Tasks)
             {
@@ -110,7 +180,6 @@ public static class SwarmLowering
                 ListOf(_tasksByNode, task.Node).Add(task);
             }
             foreach (var lb in t.LoadBalancers) ListOf(_loadBalancers, (lb.Node, lb.Network)).Add(lb);
-            NameVeths();
         }
 
         private bool Ipvs => _options.Backend == LoadBalancerBackend.Ipvs;
@@ -145,38 +214,106 @@ public static class SwarmLowering
             return list;
         }
 
+        // Keeps the first value of a key (one lookup; the indexes keep the model's first match, as the scans they replace did).
+        private static void FirstOf<TKey, TValue>(Dictionary<TKey, TValue> index, TKey key, TValue value) where TKey : notnull
+        {
+            if (!index.ContainsKey(key)) index.Add(key, value);
+        }
+
         private static IReadOnlyList<TValue> Lookup<TKey, TValue>(Dictionary<TKey, List<TValue>> index, TKey key) where TKey : notnull
             => index.TryGetValue(key, out var list) ? list : Array.Empty<TValue>();
 
         public DataplanePlan Run()
         {
             var underlay = LowerUnderlay();
-            // Nodes are lowered independently (what they share is made once, under _shared).
-            var lowered = PerNode(_t.Nodes.Count, i => LowerNode(_t.Nodes[i]));
-            var hosts = _t.Nodes.Select((n, i) => (Node: n, Namespaces: lowered[i])).ToList();
-            ApplyUserRules(hosts);
-            CheckSysctlDevices(hosts);
-            // Each host's namespaces are built from its own builders (what they share was made before): in parallel too.
-            var plans = PerNode(hosts.Count, i => new HostPlan(hosts[i].Node.Name, hosts[i].Node.Hostname, hosts[i].Node.Address, hosts[i].Node.Interface,
-                hosts[i].Namespaces.Select(ns => ns.Build()).ToEquatableArray(), hosts[i].Node.Span));
-            return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, plans.ToEquatableArray());
+            var rules = ParseUserRules();
+            // Nodes are lowered independently (what they share is made once, under _shared), each to its finished plan at
+            // once: the raw rules go into its namespaces, its tables are checked, and its builders become the plan while they
+            // are young (a large plan's builders, all kept until every node was lowered, were copied by the garbage collector
+            // from generation to generation, and then once more into the plan).
+            var lowered = PerNode(_t.Nodes.Count, i => LowerHostPlan(_t.Nodes[i], rules));
+            // The problems, reported in the order a pass over every node's builders would report them: the raw rules in
+            // declaration order, then jumps in node order, then sysctls.
+            for (int i = 0; i < rules.Length; i++)
+            {
+                var r = _t.Rules[i];
+                if (rules[i].Problem is { } problem) _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, problem);
+                else if (!lowered.Any(h => h.Placed[i]))
+                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, r.Node is null
+                        ? $"{rules[i].Origin}: namespace '{r.Namespace}' exists on no node, so the rule has nowhere to go"
+                        : $"{rules[i].Origin}: namespace '{r.Namespace}' does not exist on node '{r.Node}'");
+            }
+            var reported = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var h in lowered)
+                foreach (var (rule, problem) in h.JumpProblems)
+                    if (reported.Add(rule.Origin))
+                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
+            ReportSysctlDevices(lowered);
+            var plans = new HostPlan[lowered.Length];
+            for (int i = 0; i < plans.Length; i++) plans[i] = lowered[i].Plan;
+            return new DataplanePlan(_t.Name, _t.File, _options.Backend, underlay, EquatableArray<HostPlan>.Own(plans));
+        }
+
+        /// <summary>One node's plan, and what the checks that read its builders found.</summary>
+        private sealed class LoweredHost
+        {
+            public LoweredHost(HostPlan plan, bool[] placed, List<(NetfilterRule Rule, string Problem)> jumpProblems, bool[] sysctlMissing)
+            {
+                Plan = plan;
+                Placed = placed;
+                JumpProblems = jumpProblems;
+                SysctlMissing = sysctlMissing;
+            }
+
+            public HostPlan Plan { get; }
+            /// <summary>Per raw rule: whether a namespace of this node took it.</summary>
+            public bool[] Placed { get; }
+            public List<(NetfilterRule Rule, string Problem)> JumpProblems { get; }
+            /// <summary>Per sysctl: whether it names a device this node's host namespace lacks.</summary>
+            public bool[] SysctlMissing { get; }
+        }
+
+        private LoweredHost LowerHostPlan(NodeModel node, UserRule[] rules)
+        {
+            var namespaces = LowerNode(node);
+            var placed = PlaceUserRules(node, namespaces, rules);
+            var jumps = _t.Rules.Count == 0 ? new List<(NetfilterRule, string)>() : UserJumpProblems(node, namespaces);
+            var missing = SysctlDevicesMissing(node, namespaces);
+            var built = new NamespacePlan[namespaces.Count];
+            for (int i = 0; i < built.Length; i++) built[i] = namespaces[i].Build(_interner);
+            var plan = new HostPlan(node.Name, node.Hostname, node.Address, node.Interface, EquatableArray<NamespacePlan>.Own(built), node.Span);
+            return new LoweredHost(plan, placed, jumps, missing);
         }
 
         // A sysctl naming a device (net.ipv4.conf.<dev>.rp_filter, …) that a node's host namespace will not have: apply.sh finds
         // no such key there and skips it with a warning, so the setting is silently never made. Said once per declaration, for
         // the first such node.
-        private void CheckSysctlDevices(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        private bool[] SysctlDevicesMissing(NodeModel node, List<NamespaceBuilder> namespaces)
         {
-            foreach (var s in _t.Sysctls)
+            var missing = new bool[_t.Sysctls.Count];
+            for (int i = 0; i < missing.Length; i++)
             {
+                var s = _t.Sysctls[i];
                 if (SysctlDevice(s.Key) is not { } device || device is "all" or "default" or "lo") continue;
-                foreach (var (node, namespaces) in hosts)
+                if (s.Node is not null && s.Node != node.Name) continue;
+                var host = namespaces.FirstOrDefault(ns => ns.Kind == NamespaceKind.Host);
+                if (host is null || device == node.Interface || host.Devices.Any(d => d.Name == device)) continue;
+                missing[i] = true;
+            }
+            return missing;
+        }
+
+        private void ReportSysctlDevices(LoweredHost[] hosts)
+        {
+            for (int i = 0; i < _t.Sysctls.Count; i++)
+            {
+                var s = _t.Sysctls[i];
+                for (int n = 0; n < hosts.Length; n++)
                 {
-                    if (s.Node is not null && s.Node != node.Name) continue;
-                    var host = namespaces.FirstOrDefault(ns => ns.Kind == NamespaceKind.Host);
-                    if (host is null || device == node.Interface || host.Devices.Any(d => d.Name == device)) continue;
+                    if (!hosts[n].SysctlMissing[i]) continue;
+                    var node = _t.Nodes[n];
                     _d.Report(DiagnosticDescriptors.SysctlDeviceMissing, s.Span,
-                        $"sysctl {s.Key}: node '{node.Name}' has no device '{device}' in its host namespace (its underlay interface is {node.Interface}), so apply.sh skips it there with a warning and the setting is never made",
+                        $"sysctl {s.Key}: node '{node.Name}' has no device '{SysctlDevice(s.Key)}' in its host namespace (its underlay interface is {node.Interface}), so apply.sh skips it there with a warning and the setting is never made",
                         Severity.Warning);
                     break;
                 }
@@ -205,28 +342,51 @@ public static class SwarmLowering
 
         // ---- names -----------------------------------------------------------------------------------------------
 
-        private void NameVeths()
+        /// <summary>
+        /// One node's veth names: (namespace, interface) of a sandbox leg → the name of its peer in the host or overlay
+        /// namespace. Made per node (names never depend on another node), so nodes lowered in parallel name their own.
+        /// </summary>
+        private sealed class VethNames
         {
-            foreach (var node in _t.Nodes)
+            public VethNames(int legs)
             {
-                // Host ends of docker_gwbridge legs: hashed names, rehashed on the (unlikely) clash with another host device.
-                var used = new HashSet<string>(StringComparer.Ordinal) { "lo", node.Interface };
-                foreach (var n in _t.Networks.Where(n => !n.IsOverlay)) used.Add(BridgeDevice(n.Name));
-                foreach (var e in _gw is null ? Array.Empty<EndpointModel>() : LocalEndpoints(node.Name, _gw.Name))
-                {
-                    var name = InterfaceNames.HostVeth(node.Name, e.Namespace, e.Interface);
-                    for (int k = 1; !used.Add(name); k++)
-                        name = "veth" + InterfaceNames.Hex7(node.Name + "/" + e.Namespace + "/" + e.Interface + "#" + k.ToString(CultureInfo.InvariantCulture));
-                    _hostVeth[(node.Name, e.Namespace, e.Interface)] = name;
-                }
-                // Overlay ends: veth0, veth1, … in endpoint order, per overlay namespace.
-                foreach (var net in _t.Networks.Where(n => n.IsOverlay))
-                {
-                    int index = 0;
-                    foreach (var e in LocalEndpoints(node.Name, net.Name))
-                        _overlayVeth[(node.Name, e.Namespace, e.Interface)] = "veth" + (index++).ToString(CultureInfo.InvariantCulture);
-                }
+                Host = new Dictionary<(string Namespace, string Interface), string>(legs);
+                Overlay = new Dictionary<(string Namespace, string Interface), string>(legs);
             }
+
+            public Dictionary<(string Namespace, string Interface), string> Host { get; }
+            public Dictionary<(string Namespace, string Interface), string> Overlay { get; }
+        }
+
+        // "veth0", "veth1", …: the overlay ends' names, the same strings on every node.
+        private static readonly string[] OverlayVethNames = Enumerable.Range(0, 256).Select(i => "veth" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+
+        private static string OverlayVeth(int index) => index < OverlayVethNames.Length ? OverlayVethNames[index] : "veth" + index.ToString(CultureInfo.InvariantCulture);
+
+        private VethNames NameVeths(NodeModel node)
+        {
+            var gwLegs = _gw is null ? Array.Empty<EndpointModel>() : LocalEndpoints(node.Name, _gw.Name);
+            var names = new VethNames(gwLegs.Count);
+            // Host ends of docker_gwbridge legs: hashed names, rehashed on the (unlikely) clash with another host device.
+            var used = new HashSet<string>(StringComparer.Ordinal) { "lo", node.Interface };
+            foreach (var n in _t.Networks)
+                if (!n.IsOverlay) used.Add(BridgeDevice(n.Name));
+            foreach (var e in gwLegs)
+            {
+                var name = InterfaceNames.HostVeth(node.Name, e.Namespace, e.Interface);
+                for (int k = 1; !used.Add(name); k++)
+                    name = "veth" + InterfaceNames.Hex7(node.Name + "/" + e.Namespace + "/" + e.Interface + "#" + k.ToString(CultureInfo.InvariantCulture));
+                names.Host[(e.Namespace, e.Interface)] = name;
+            }
+            // Overlay ends: veth0, veth1, … in endpoint order, per overlay namespace.
+            foreach (var net in _t.Networks)
+            {
+                if (!net.IsOverlay) continue;
+                int index = 0;
+                foreach (var e in LocalEndpoints(node.Name, net.Name))
+                    names.Overlay[(e.Namespace, e.Interface)] = OverlayVeth(index++);
+            }
+            return names;
         }
 
         private IReadOnlyList<EndpointModel> LocalEndpoints(string node, string network) => Lookup(_endpointsByNodeNetwork, (node, network));
@@ -294,16 +454,18 @@ public static class SwarmLowering
 
         private List<NamespaceBuilder> LowerNode(NodeModel node)
         {
-            var result = new List<NamespaceBuilder> { LowerHost(node) };
+            var names = NameVeths(node);
+            var tasks = Lookup(_tasksByNode, node.Name);
+            var result = new List<NamespaceBuilder>(2 + 2 * _t.Networks.Count + tasks.Count) { LowerHost(node, names) };
             foreach (var net in _t.Networks.Where(n => n.IsOverlay))
-                if (LocalEndpoints(node.Name, net.Name).Count > 0) result.Add(LowerOverlay(node, net));
+                if (LocalEndpoints(node.Name, net.Name).Count > 0) result.Add(LowerOverlay(node, net, names));
             if (_ingress is not null && FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressLoadBalancer) is { } ingressLb)
-                result.Add(LowerIngressSandbox(node, ingressLb));
+                result.Add(LowerIngressSandbox(node, ingressLb, names));
             foreach (var net in _t.Networks.Where(n => n.IsOverlay && !n.Ingress))
                 if (FindEndpoint(node.Name, TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), EndpointKind.NetworkLoadBalancer) is { } lb)
-                    result.Add(LowerNetworkLoadBalancer(node, net, lb));
-            foreach (var task in Lookup(_tasksByNode, node.Name))
-                result.Add(LowerTask(node, task));
+                    result.Add(LowerNetworkLoadBalancer(node, net, lb, names));
+            foreach (var task in tasks)
+                result.Add(LowerTask(node, task, names));
             return result;
         }
 
@@ -312,7 +474,7 @@ public static class SwarmLowering
 
         // ---- host namespace --------------------------------------------------------------------------------------
 
-        private NamespaceBuilder LowerHost(NodeModel node)
+        private NamespaceBuilder LowerHost(NodeModel node, VethNames names)
         {
             var ns = new NamespaceBuilder(HostNamespace, NamespaceKind.Host, "", node.Span);
             ns.Devices.Add(new DevicePlan(node.Interface, DeviceKind.Physical, _t.Underlay.Mtu, null, null, null, null, node.Span));
@@ -329,7 +491,7 @@ public static class SwarmLowering
             {
                 // The host ends of every docker_gwbridge leg (ingress_sbox eth1, each task's gateway leg).
                 foreach (var e in LocalEndpoints(node.Name, _gw.Name))
-                    ns.Devices.Add(new DevicePlan(_hostVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, _gw.Mtu, null, _gw.Name,
+                    ns.Devices.Add(new DevicePlan(names.Host[(e.Namespace, e.Interface)], DeviceKind.Veth, _gw.Mtu, null, _gw.Name,
                         new VethPeer(e.Namespace, e.Interface, false), null, SpanOf(e)));
             }
 
@@ -404,40 +566,43 @@ public static class SwarmLowering
                 var br = BridgeDevice(net.Name);
                 var origin = "networks." + net.Name;
                 var at = SpanOf(net, node);
-                docker.Append(Rule.Make(origin, at, new DropTarget(), new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
+                docker.Append(Rule.Make(origin, at, Rule.Drop, new InterfaceMatch(true, br, Negated: true), new InterfaceMatch(false, br)));
                 bridge.Append(Rule.Make(origin, at, new JumpTarget("DOCKER"), new InterfaceMatch(false, br)));
-                ct.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(false, br), new ConntrackMatch(CtState.Related | CtState.Established)));
+                ct.Append(Rule.Make(origin, at, Rule.Accept, new InterfaceMatch(false, br), Rule.Conntrack(CtState.Related | CtState.Established)));
                 if (net.Icc)
                 {
                     // icc=true: one rule accepts everything leaving the bridge, to itself or elsewhere.
-                    forward.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(true, br)));
+                    forward.Append(Rule.Make(origin, at, Rule.Accept, new InterfaceMatch(true, br)));
                 }
                 else
                 {
-                    forward.Append(Rule.Make(origin, at, new DropTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
-                    forward.Append(Rule.Make(origin, at, new AcceptTarget(), new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
+                    forward.Append(Rule.Make(origin, at, Rule.Drop, new InterfaceMatch(true, br), new InterfaceMatch(false, br)));
+                    forward.Append(Rule.Make(origin, at, Rule.Accept, new InterfaceMatch(true, br), new InterfaceMatch(false, br, Negated: true)));
                 }
                 if (net.Masquerade)
-                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, at, new MasqueradeTarget(),
+                    nat.Chain("POSTROUTING").Append(Rule.Make(origin, at, Rule.Masquerade,
                         new AddressMatch(Direction.Source, net.Subnet), new InterfaceMatch(false, br, Negated: true)));
             }
 
             if (ingress)
             {
                 // initIngressConfiguration: the chains end in RETURN; the jumps are inserted at the top (EnsureJumpRule).
-                var filterIngress = filter.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, new ReturnTarget()));
-                var natIngress = nat.Chain("DOCKER-INGRESS").Append(Rule.Make(IngressOrigin, ingressSpan, new ReturnTarget()));
+                // Two filter rules and a DNAT per published port, inserted above the RETURN: the chains are made their size.
+                int ingressPorts = 0;
+                foreach (var lb in Lookup(_loadBalancers, (node.Name, _ingress!.Name))) ingressPorts += _serviceParts[lb.Service].IngressPorts;
+                var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
+                var filterIngress = filter.Chain("DOCKER-INGRESS").Reserve(2 * ingressPorts, 1).Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
+                var natIngress = nat.Chain("DOCKER-INGRESS").Reserve(gatewayLeg is null ? 0 : ingressPorts, 1).Append(Rule.Make(IngressOrigin, ingressSpan, Rule.Return));
                 var local = new AddrTypeMatch(Direction.Destination, AddressType.Local);
                 nat.Chain("OUTPUT").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
                 nat.Chain("PREROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS"), local));
                 forward.Insert(Rule.Make(IngressOrigin, ingressSpan, new JumpTarget("DOCKER-INGRESS")));
                 if (_gw is not null)
-                    nat.Chain("POSTROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, new MasqueradeTarget(),
+                    nat.Chain("POSTROUTING").Insert(Rule.Make(IngressOrigin, ingressSpan, Rule.Masquerade,
                         new InterfaceMatch(false, BridgeDevice(_gw.Name)), new AddrTypeMatch(Direction.Source, AddressType.Local)));
 
                 // Per published port, in the order the load balancers are created, each rule inserted at the top
                 // (DNAT, then ESTABLISHED, then dport): later ports end up above earlier ones.
-                var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
                 foreach (var (svc, port, index) in IngressPorts(node.Name))
                 {
                     // The same three rules on every node (the DNAT goes to ingress_sbox's gateway leg, the same address
@@ -445,17 +610,18 @@ public static class SwarmLowering
                     var gateway = gatewayLeg?.Address.Address;
                     var shape = (svc.Name, index, gateway);
                     (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept) rules;
+                    if (!_ingressPortRules.TryGetValue(shape, out rules))
                     lock (_shared)
                     if (!_ingressPortRules.TryGetValue(shape, out rules))
                     {
                         var origin = PortOrigin(svc, index);
-                        var protocol = new ProtocolMatch(port.Protocol);
+                        var protocol = Rule.Protocol(port.Protocol);
                         var dport = new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published);
-                        var accept = new AcceptTarget();
+                        var accept = Rule.Accept;
                         _ingressPortRules[shape] = rules = (
                             gateway is { } g ? Rule.Make(origin, port.Span, new DnatTarget(g, port.Published), protocol, dport) : null,
                             Rule.Make(origin, port.Span, accept, protocol, new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
-                                new ConntrackMatch(CtState.Related | CtState.Established)),
+                                Rule.Conntrack(CtState.Related | CtState.Established)),
                             Rule.Make(origin, port.Span, accept, protocol, dport));
                     }
                     if (rules.Dnat is not null) natIngress.Insert(rules.Dnat);
@@ -468,22 +634,24 @@ public static class SwarmLowering
             if (_gw is not null)
             {
                 var gwDev = BridgeDevice(_gw.Name);
+                InterfaceMatch? notFromGw = null, toGw = null;
                 foreach (var task in Lookup(_tasksByNode, node.Name))
                 {
                     var svc = _services[task.Service];
-                    if (!_firstLeg.TryGetValue((task.Name, _gw.Name), out var leg)) continue;
+                    var parts = _serviceParts[svc.Name];
+                    if (!parts.PublishesHost || !_firstLeg.TryGetValue((task.Name, _gw.Name), out var leg)) continue;
                     for (int i = 0; i < svc.Ports.Count; i++)
                     {
                         var p = svc.Ports[i];
                         if (p.Mode != PublishMode.Host) continue;
-                        var origin = PortOrigin(svc, i);
-                        natDocker.Append(Rule.Make(origin, p.Span, new DnatTarget(leg.Address.Address, p.Target),
-                            new InterfaceMatch(true, gwDev, Negated: true), new ProtocolMatch(p.Protocol),
-                            new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
-                        docker.Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
+                        var pp = parts.Ports[i];
+                        notFromGw ??= new InterfaceMatch(true, gwDev, Negated: true);
+                        toGw ??= new InterfaceMatch(false, gwDev);
+                        natDocker.Append(Rule.Make(pp.Origin, p.Span, new DnatTarget(leg.Address.Address, p.Target),
+                            notFromGw, pp.Protocol, pp.PublishedDport));
+                        docker.Insert(Rule.Make(pp.Origin, p.Span, Rule.Accept,
                             new AddressMatch(Direction.Destination, new Ipv4Cidr(leg.Address.Address, 32)),
-                            new InterfaceMatch(true, gwDev, Negated: true), new InterfaceMatch(false, gwDev), new ProtocolMatch(p.Protocol),
-                            new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target)));
+                            notFromGw, toGw, pp.Protocol, pp.TargetDport));
                     }
                 }
             }
@@ -505,7 +673,7 @@ public static class SwarmLowering
 
         // ---- overlay namespace -----------------------------------------------------------------------------------
 
-        private NamespaceBuilder LowerOverlay(NodeModel node, NetworkModel net)
+        private NamespaceBuilder LowerOverlay(NodeModel node, NetworkModel net, VethNames names)
         {
             var at = SpanOf(net, node);
             var ns = new NamespaceBuilder(TopologyAnalyzer.OverlayNamespace(net.Name), NamespaceKind.Overlay, net.Name, at);
@@ -513,7 +681,7 @@ public static class SwarmLowering
             var vxlan = new VxlanPlan(net.Vni, _t.Underlay.DataPathPort, Learning: true, Proxy: true, L2Miss: true, L3Miss: true, Ttl: 0, CreatedIn: HostNamespace);
             ns.Devices.Add(new DevicePlan(VxlanDevice, DeviceKind.Vxlan, net.Mtu, null, OverlayBridge, null, vxlan, at));
             foreach (var e in LocalEndpoints(node.Name, net.Name))
-                ns.Devices.Add(new DevicePlan(_overlayVeth[(node.Name, e.Namespace, e.Interface)], DeviceKind.Veth, net.Mtu, null, OverlayBridge,
+                ns.Devices.Add(new DevicePlan(names.Overlay[(e.Namespace, e.Interface)], DeviceKind.Veth, net.Mtu, null, OverlayBridge,
                     new VethPeer(e.Namespace, e.Interface, false), null, SpanOf(e)));
             ns.AddAddress(OverlayBridge, new Ipv4Cidr(net.Gateway, net.Subnet.PrefixLength), at);
             // Remote endpoints (from gossip in Docker): a permanent neighbour for the vxlan proxy-ARP and an FDB entry to the VTEP.
@@ -521,15 +689,18 @@ public static class SwarmLowering
             // plan has 50 nodes × 10,000 endpoints of them, and the garbage collector paid for each copy).
             var endpoints = Lookup(_endpointsByNetwork, net.Name);
             (NeighborPlan, FdbPlan)?[]? shared;
+            int[]? owners;
             lock (_shared)
-                if (!_remoteEntries.TryGetValue(net.Name, out shared))
+                if (!_remoteEntries.TryGetValue(net.Name, out shared) | !_endpointNodes.TryGetValue(net.Name, out owners))
                 {
                     // Every endpoint's entries at once (not as nodes come to need them): a node lowered in parallel with
                     // another then only reads them.
                     _remoteEntries[net.Name] = shared = new (NeighborPlan, FdbPlan)?[endpoints.Count];
+                    _endpointNodes[net.Name] = owners = new int[endpoints.Count];
                     for (int i = 0; i < endpoints.Count; i++)
                     {
                         var e = endpoints[i];
+                        owners[i] = _nodeIndex.TryGetValue(e.Node, out var n) ? n : -1;
                         if (_nodes.TryGetValue(e.Node, out var remote))
                         {
                             var where = SpanOf(e);
@@ -537,14 +708,17 @@ public static class SwarmLowering
                         }
                     }
                 }
+            // Node names are unique (the front end says so), so comparing indexes is comparing names; an endpoint with
+            // entries is on a node of the topology.
+            int self = _nodeIndex[node.Name];
             int count = 0;
-            for (int i = 0; i < endpoints.Count; i++)
-                if (shared[i] is not null && endpoints[i].Node != node.Name) count++;
+            for (int i = 0; i < owners!.Length; i++)
+                if (shared[i] is not null && owners[i] != self) count++;
             var neighbors = new NeighborPlan[count];
             var fdb = new FdbPlan[count];
-            for (int i = 0, k = 0; i < endpoints.Count; i++)
+            for (int i = 0, k = 0; i < owners.Length; i++)
             {
-                if (shared[i] is not { } entries || endpoints[i].Node == node.Name) continue;
+                if (owners[i] == self || shared[i] is not { } entries) continue;
                 neighbors[k] = entries.Item1;
                 fdb[k++] = entries.Item2;
             }
@@ -555,13 +729,13 @@ public static class SwarmLowering
         // ---- sandboxes -------------------------------------------------------------------------------------------
 
         // The sandbox end of a veth: it creates the pair; the peer is vethN on the overlay's br0 or a host veth on docker_gwbridge.
-        private void AddLeg(NamespaceBuilder ns, EndpointModel e)
+        private void AddLeg(NamespaceBuilder ns, EndpointModel e, VethNames names)
         {
             var net = _networks[e.Network];
-            var key = (e.Node, e.Namespace, e.Interface);
+            var key = (e.Namespace, e.Interface);
             var peer = net.IsOverlay
-                ? new VethPeer(TopologyAnalyzer.OverlayNamespace(net.Name), _overlayVeth[key], true)
-                : new VethPeer(HostNamespace, _hostVeth[key], true);
+                ? new VethPeer(TopologyAnalyzer.OverlayNamespace(net.Name), names.Overlay[key], true)
+                : new VethPeer(HostNamespace, names.Host[key], true);
             ns.Devices.Add(new DevicePlan(e.Interface, DeviceKind.Veth, net.Mtu, e.Mac, null, peer, null, SpanOf(e)));
         }
 
@@ -571,13 +745,13 @@ public static class SwarmLowering
             ns.Routes.Add(new RoutePlan(new Ipv4Cidr(Ipv4Address.Any, 0), _gw.Gateway, gatewayLeg.Interface, null, RouteOrigin.Static, SpanOf(gatewayLeg)));
         }
 
-        private NamespaceBuilder LowerIngressSandbox(NodeModel node, EndpointModel lbLeg)
+        private NamespaceBuilder LowerIngressSandbox(NodeModel node, EndpointModel lbLeg, VethNames names)
         {
             var net = _ingress!;
             var ns = new NamespaceBuilder(TopologyAnalyzer.IngressSandbox, NamespaceKind.IngressSandbox, net.Name, IngressSpan);
             var gatewayLeg = FindEndpoint(node.Name, TopologyAnalyzer.IngressSandbox, EndpointKind.IngressGateway);
-            AddLeg(ns, lbLeg);
-            if (gatewayLeg is not null) AddLeg(ns, gatewayLeg);
+            AddLeg(ns, lbLeg, names);
+            if (gatewayLeg is not null) AddLeg(ns, gatewayLeg, names);
             ns.AddAddress(lbLeg.Interface, lbLeg.Address, SpanOf(lbLeg));
             AddLoadBalancing(ns, node, net, lbLeg, ingress: true);
             if (gatewayLeg is not null)
@@ -589,11 +763,11 @@ public static class SwarmLowering
             return ns;
         }
 
-        private NamespaceBuilder LowerNetworkLoadBalancer(NodeModel node, NetworkModel net, EndpointModel lbLeg)
+        private NamespaceBuilder LowerNetworkLoadBalancer(NodeModel node, NetworkModel net, EndpointModel lbLeg, VethNames names)
         {
             // lb_<net>: only eth0 on the overlay, no docker_gwbridge leg and no default route (endpoint.go sbJoin).
             var ns = new NamespaceBuilder(TopologyAnalyzer.NetworkLoadBalancerNamespace(net.Name), NamespaceKind.LoadBalancer, net.Name, SpanOf(net, node));
-            AddLeg(ns, lbLeg);
+            AddLeg(ns, lbLeg, names);
             ns.AddAddress(lbLeg.Interface, lbLeg.Address, SpanOf(lbLeg));
             AddLoadBalancing(ns, node, net, lbLeg, ingress: false);
             return ns;
@@ -603,20 +777,34 @@ public static class SwarmLowering
         private void AddLoadBalancing(NamespaceBuilder ns, NodeModel node, NetworkModel net, EndpointModel lbLeg, bool ingress)
         {
             var mangle = ns.Netfilter.Table("mangle");
+            var prerouting = mangle.Chain("PREROUTING");
+            var input = mangle.Chain("INPUT");
             var lbs = Lookup(_loadBalancers, (node.Name, net.Name));
-            foreach (var lb in lbs)
+            input.Reserve(0, lbs.Count);
+            if (ingress)
             {
+                int marks = 0;
+                for (int l = 0; l < lbs.Count; l++) marks += _serviceParts[lbs[l].Service].IngressPorts;
+                prerouting.Reserve(0, marks);
+            }
+            ns.Addresses.Capacity = ns.Addresses.Count + lbs.Count;
+            if (Ipvs) ns.Ipvs.Capacity = lbs.Count;
+            else ns.NftLoadBalancers.Capacity = lbs.Count;
+            for (int l = 0; l < lbs.Count; l++)
+            {
+                var lb = lbs[l];
                 var svc = _services[lb.Service];
                 VipModel? vip = null; // a loop: FirstOrDefault boxed the enumerator and a closure per balancer (25,000 on large)
                 foreach (var v in svc.Vips)
                     if (v.Network == net.Name) { vip = v; break; }
-                ns.AddAddress(lbLeg.Interface, new Ipv4Cidr(lb.Vip, 32), vip?.Span ?? lb.Span);
                 // A service's balancer on a network has the same rules and IPVS service on every node (same fwmark, VIP and
                 // declaration): made once and shared by reference, as the plan is immutable (25,000 balancers on `large`).
+                // So is its VIP alias (a /32: no connected route).
                 var shape = (svc.Name, net.Name, lb.FwMark, lb.Vip, lb.Span, ingress);
-                var (parts, slots) = BalancerParts(svc, net, lb, shape, ingress);
-                foreach (var rule in parts.Prerouting) mangle.Chain("PREROUTING").Append(rule);
-                mangle.Chain("INPUT").Append(parts.Input);
+                var (parts, slots, alias) = BalancerParts(svc, net, lb, shape, ingress, lbLeg.Interface, vip?.Span ?? lb.Span);
+                ns.Addresses.Add(alias);
+                foreach (var rule in parts.Prerouting) prerouting.Append(rule);
+                input.Append(parts.Input);
                 if (Ipvs) ns.Ipvs.Add(parts.Ipvs!);
                 else
                     ns.NftLoadBalancers.Add(new NftLoadBalancerPlan(lb.FwMark, lb.Vip, NftSlots.PickFor(svc.Scheduler), slots, svc.Scheduler, svc.Name, lb.Span,
@@ -625,7 +813,7 @@ public static class SwarmLowering
             // Once per sandbox, NAT mode: connections IPVS balanced out of this sandbox leave with the LB endpoint's address.
             if (Ipvs && lbs.Count > 0)
                 ns.Netfilter.Table("nat").Chain("POSTROUTING").Append(Rule.Make("networks." + net.Name, SpanOf(lbLeg),
-                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), new IpvsMatch()));
+                    new SnatTarget(lbLeg.Address.Address, null), new AddressMatch(Direction.Destination, lbLeg.Address.Subnet), Rule.Ipvs));
 
             var at = SpanOf(net, node);
             ns.SetSysctl("net.ipv4.ip_forward", "1", true, at);
@@ -642,11 +830,16 @@ public static class SwarmLowering
         /// A service's balancer parts on a network: its mark rules, its IPVS service or its nftables slots. The same on every
         /// node, so made once and shared (under <see cref="_shared"/>: nodes may be lowered in parallel).
         /// </summary>
-        private ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots) BalancerParts(
-            ServiceModel svc, NetworkModel net, LoadBalancerModel lb, (string, string, int, Ipv4Address, SourceSpan, bool) shape, bool ingress)
+        private ((List<NetfilterRule> Prerouting, NetfilterRule Input, IpvsServicePlan? Ipvs) Parts, EquatableArray<Ipv4Address> Slots, AddressPlan Alias) BalancerParts(
+            ServiceModel svc, NetworkModel net, LoadBalancerModel lb, (string, string, int, Ipv4Address, SourceSpan, bool) shape, bool ingress,
+            string aliasDevice, SourceSpan aliasSpan)
         {
+            if (_balancers.TryGetValue((shape, aliasDevice, aliasSpan), out var made)) return made;
             lock (_shared)
             {
+                var aliasKey = (aliasDevice, lb.Vip, aliasSpan);
+                if (!_vipAddresses.TryGetValue(aliasKey, out var alias))
+                    _vipAddresses[aliasKey] = alias = new AddressPlan(aliasDevice, new Ipv4Cidr(lb.Vip, 32), aliasSpan);
                 if (!_balancerParts.TryGetValue(shape, out var parts))
                 {
                     var mark = new MarkTarget((uint)lb.FwMark, FullMask);
@@ -658,7 +851,7 @@ public static class SwarmLowering
                             var p = svc.Ports[i];
                             if (p.Mode != PublishMode.Ingress) continue;
                             prerouting.Add(Rule.Make(PortOrigin(svc, i), p.Span, mark,
-                                new ProtocolMatch(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
+                                Rule.Protocol(p.Protocol), new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
                         }
                     }
                     var input = Rule.Make("services." + svc.Name, svc.Span, mark, new AddressMatch(Direction.Destination, new Ipv4Cidr(lb.Vip, 32)));
@@ -678,12 +871,18 @@ public static class SwarmLowering
                     }
                 }
                 else if (!_nftSlots.TryGetValue(key, out slots))
-                {
-                    var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
-                    _nftSlots[key] = slots = order.Select(i => backends[i].Address).ToEquatableArray();
-                }
-                return (parts, slots);
+                    _nftSlots[key] = slots = SlotsOf(svc, backends);
+                _balancers[(shape, aliasDevice, aliasSpan)] = (parts, slots, alias);
+                return (parts, slots, alias);
             }
+        }
+
+        // The nftables map of a service's backends (its own method: a lambda over the backends in BalancerParts made the
+        // compiler allocate their closure on every call, once per balancer and node).
+        private static EquatableArray<Ipv4Address> SlotsOf(ServiceModel svc, List<(TaskModel Task, Ipv4Address Address)> backends)
+        {
+            var order = NftSlots.Order(svc.Scheduler, backends.Select(b => b.Task.Weight).ToList());
+            return order.Select(i => backends[i].Address).ToEquatableArray();
         }
 
         // Every task of the service, cluster-wide, in task order, with its address on the network.
@@ -695,136 +894,162 @@ public static class SwarmLowering
             }
         }
 
-        private NamespaceBuilder LowerTask(NodeModel node, TaskModel task)
+        private NamespaceBuilder LowerTask(NodeModel node, TaskModel task, VethNames names)
         {
             var svc = _services[task.Service];
+            var parts = _serviceParts[svc.Name];
             var ns = new NamespaceBuilder(task.Name, NamespaceKind.Task, svc.Name, task.Span);
             var legs = Lookup(_taskLegs, (node.Name, task.Name));
-            foreach (var e in legs) AddLeg(ns, e);
-            foreach (var e in legs) ns.AddAddress(e.Interface, e.Address, SpanOf(e));
+            for (int i = 0; i < legs.Count; i++) AddLeg(ns, legs[i], names);
+            for (int i = 0; i < legs.Count; i++) ns.AddAddress(legs[i].Interface, legs[i].Address, SpanOf(legs[i]));
             // Overlay endpoints carry no gateway: the default route goes through docker_gwbridge.
-            if (_gw is not null && legs.FirstOrDefault(e => e.Network == _gw.Name) is { } gatewayLeg)
+            if (_gw is not null && FirstOn(legs, _gw.Name) is { } gatewayLeg)
                 AddDefaultRoute(ns, gatewayLeg);
 
-            var ingressLeg = _ingress is null ? null : legs.FirstOrDefault(e => e.Network == _ingress.Name);
+            var ingressLeg = _ingress is null ? null : FirstOn(legs, _ingress.Name);
             if (ingressLeg is not null && svc.PublishesIngress)
             {
                 // addRedirectRules: published→target REDIRECT, accept only the target ports, drop the rest of the ingress leg's traffic.
                 var self = new Ipv4Cidr(ingressLeg.Address.Address, 32);
-                var nat = ns.Netfilter.Table("nat");
+                var toSelf = new AddressMatch(Direction.Destination, self);
+                var fromSelf = new AddressMatch(Direction.Source, self);
+                int n = parts.IngressPorts;
+                var prerouting = ns.Netfilter.Table("nat").Chain("PREROUTING").Reserve(0, n);
                 var filter = ns.Netfilter.Table("filter");
+                var input = filter.Chain("INPUT").Reserve(n, DropOrder.Length);
+                var output = filter.Chain("OUTPUT").Reserve(n, DropOrder.Length);
+                var newOrEstablished = Rule.Conntrack(CtState.New | CtState.Established);
+                var established = Rule.Conntrack(CtState.Established);
                 for (int i = 0; i < svc.Ports.Count; i++)
                 {
                     var p = svc.Ports[i];
                     if (p.Mode != PublishMode.Ingress) continue;
-                    var origin = PortOrigin(svc, i);
-                    nat.Chain("PREROUTING").Append(Rule.Make(origin, p.Span, new RedirectTarget(p.Target),
-                        new AddressMatch(Direction.Destination, self), new ProtocolMatch(p.Protocol),
-                        new PortMatch(p.Protocol, Direction.Destination, p.Published, p.Published)));
-                    filter.Chain("INPUT").Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
-                        new AddressMatch(Direction.Destination, self), new ProtocolMatch(p.Protocol),
-                        new PortMatch(p.Protocol, Direction.Destination, p.Target, p.Target), new ConntrackMatch(CtState.New | CtState.Established)));
-                    filter.Chain("OUTPUT").Insert(Rule.Make(origin, p.Span, new AcceptTarget(),
-                        new AddressMatch(Direction.Source, self), new ProtocolMatch(p.Protocol),
-                        new PortMatch(p.Protocol, Direction.Source, p.Target, p.Target), new ConntrackMatch(CtState.Established)));
+                    var pp = parts.Ports[i];
+                    prerouting.Append(Rule.Make(pp.Origin, p.Span, pp.Redirect, toSelf, pp.Protocol, pp.PublishedDport));
+                    input.Insert(Rule.Make(pp.Origin, p.Span, Rule.Accept, toSelf, pp.Protocol, pp.TargetDport, newOrEstablished));
+                    output.Insert(Rule.Make(pp.Origin, p.Span, Rule.Accept, fromSelf, pp.Protocol, pp.TargetSport, established));
                 }
-                var dropOrigin = "services." + svc.Name;
-                foreach (var proto in new[] { IpProtocol.Sctp, IpProtocol.Udp, IpProtocol.Tcp })
+                foreach (var proto in DropOrder)
                 {
-                    filter.Chain("INPUT").Append(Rule.Make(dropOrigin, task.Span, new DropTarget(), new AddressMatch(Direction.Destination, self), new ProtocolMatch(proto)));
-                    filter.Chain("OUTPUT").Append(Rule.Make(dropOrigin, task.Span, new DropTarget(), new AddressMatch(Direction.Source, self), new ProtocolMatch(proto)));
+                    input.Append(Rule.Make(parts.Origin, task.Span, Rule.Drop, toSelf, Rule.Protocol(proto)));
+                    output.Append(Rule.Make(parts.Origin, task.Span, Rule.Drop, fromSelf, Rule.Protocol(proto)));
                 }
             }
 
             // The application: one socket per distinct (protocol, target port) of the service, then its exposed ports.
-            var seen = new HashSet<(IpProtocol, int)>();
             foreach (var p in svc.Ports)
-                if (seen.Add((p.Protocol, p.Target)))
+                if (!Listens(ns, p.Protocol, p.Target))
                     ns.Listeners.Add(new ListenerPlan(p.Protocol, p.Target, task.Name, p.Span));
             foreach (var x in svc.Exposed)
-                if (seen.Add((x.Protocol, x.Port)))
+                if (!Listens(ns, x.Protocol, x.Port))
                     ns.Listeners.Add(new ListenerPlan(x.Protocol, x.Port, task.Name, x.Span));
             return ns;
         }
 
+        // The first of a sandbox's legs on a network.
+        private static EndpointModel? FirstOn(IReadOnlyList<EndpointModel> legs, string network)
+        {
+            for (int i = 0; i < legs.Count; i++)
+                if (legs[i].Network == network) return legs[i];
+            return null;
+        }
+
+        // Whether the task already has a socket of that protocol and port (a service has a handful of ports: a scan).
+        private static bool Listens(NamespaceBuilder ns, IpProtocol protocol, int port)
+        {
+            foreach (var l in ns.Listeners)
+                if (l.Protocol == protocol && l.Port == port) return true;
+            return false;
+        }
+
         // ---- user rules --------------------------------------------------------------------------------------------
 
-        private void ApplyUserRules(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
+        /// <summary>A raw rule as every node places it: its rule, or the problem that keeps it out of every node.</summary>
+        private sealed class UserRule
         {
-            for (int i = 0; i < _t.Rules.Count; i++)
+            public UserRule(string origin, NetfilterRule? rule, string? problem)
+            {
+                Origin = origin;
+                Rule = rule;
+                Problem = problem;
+            }
+
+            public string Origin { get; }
+            public NetfilterRule? Rule { get; }
+            public string? Problem { get; }
+        }
+
+        // What iptables or the kernel refuse in a raw rule wherever it is placed, checked once before any node is lowered.
+        private UserRule[] ParseUserRules()
+        {
+            var result = new UserRule[_t.Rules.Count];
+            for (int i = 0; i < result.Length; i++)
             {
                 var r = _t.Rules[i];
                 var origin = "rules[" + i.ToString(CultureInfo.InvariantCulture) + "]";
-                if (!IptablesSyntax.TryParse(r.Rule, out var matches, out var parsed, out var error) || parsed is not { } target)
+                result[i] = new UserRule(origin, null, RuleProblem(r, origin, out var rule));
+                if (rule is not null) result[i] = new UserRule(origin, rule, null);
+            }
+            return result;
+        }
+
+        private static string? RuleProblem(RuleModel r, string origin, out NetfilterRule? rule)
+        {
+            rule = null;
+            if (!IptablesSyntax.TryParse(r.Rule, out var matches, out var parsed, out var error) || parsed is not { } target)
+                return $"{origin}: {error}";
+            var builtIns = NetfilterBuilder.BuiltInChains(r.Table);
+            if (builtIns is null)
+                return $"{origin}: unknown table '{r.Table}': use filter, nat, mangle or raw";
+            if (Array.IndexOf(builtIns, r.Chain) < 0 && NetfilterBuilder.IsBuiltInAnywhere(r.Chain))
+                return $"{origin}: table {r.Table} has no built-in chain {r.Chain}: use one of {string.Join(", ", builtIns)} or a chain of your own";
+            // What iptables or the kernel refuse whatever jumps to the rule (KernelRuleLimits says where each fact comes from).
+            var refused = KernelRuleLimits.TableProblem(r.Table, target)
+                ?? (Array.IndexOf(builtIns, r.Chain) >= 0 ? KernelRuleLimits.InterfaceProblem(r.Chain, matches) : null);
+            if (refused is not null) return $"{origin}: {refused}";
+            rule = new NetfilterRule(matches, target, origin, r.Span);
+            return null;
+        }
+
+        // The valid raw rules into this node's namespaces of their name, in declaration order; per rule whether one took it.
+        private bool[] PlaceUserRules(NodeModel node, List<NamespaceBuilder> namespaces, UserRule[] rules)
+        {
+            var placed = new bool[rules.Length];
+            for (int i = 0; i < rules.Length; i++)
+            {
+                var r = _t.Rules[i];
+                if (rules[i].Rule is not { } rule || (r.Node is not null && node.Name != r.Node)) continue;
+                foreach (var ns in namespaces)
                 {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {error}");
-                    continue;
-                }
-                var builtIns = NetfilterBuilder.BuiltInChains(r.Table);
-                if (builtIns is null)
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: unknown table '{r.Table}': use filter, nat, mangle or raw");
-                    continue;
-                }
-                if (Array.IndexOf(builtIns, r.Chain) < 0 && NetfilterBuilder.IsBuiltInAnywhere(r.Chain))
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: table {r.Table} has no built-in chain {r.Chain}: use one of {string.Join(", ", builtIns)} or a chain of your own");
-                    continue;
-                }
-                // What iptables or the kernel refuse whatever jumps to the rule (KernelRuleLimits says where each fact comes from).
-                var refused = KernelRuleLimits.TableProblem(r.Table, target)
-                    ?? (Array.IndexOf(builtIns, r.Chain) >= 0 ? KernelRuleLimits.InterfaceProblem(r.Chain, matches) : null);
-                if (refused is not null)
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, $"{origin}: {refused}");
-                    continue;
-                }
-                var placed = hosts.Where(h => r.Node is null || h.Node.Name == r.Node)
-                    .SelectMany(h => h.Namespaces.Where(ns => ns.Name == r.Namespace)).ToList();
-                if (placed.Count == 0)
-                {
-                    _d.Report(DiagnosticDescriptors.InvalidRule, r.Span, r.Node is null
-                        ? $"{origin}: namespace '{r.Namespace}' exists on no node, so the rule has nowhere to go"
-                        : $"{origin}: namespace '{r.Namespace}' does not exist on node '{r.Node}'");
-                    continue;
-                }
-                var rule = new NetfilterRule(matches, target, origin, r.Span);
-                foreach (var ns in placed)
-                {
+                    if (ns.Name != r.Namespace) continue;
+                    placed[i] = true;
                     var chain = ns.Netfilter.Table(r.Table).Chain(r.Chain);
                     if (r.Position == RulePosition.Insert) chain.InsertUserRule(rule);
                     else chain.Append(rule);
                 }
             }
-            CheckUserJumps(hosts);
+            return placed;
         }
 
         // After every raw rule is placed (a rule may create the chain another one jumps to): jumps must reach a user chain.
         // Each node's tables are read on their own (in parallel on a large plan: thousands of rules each), and the problems
         // reported in node order, each rule once, as a single pass would.
-        private void CheckUserJumps(List<(NodeModel Node, List<NamespaceBuilder> Namespaces)> hosts)
-        {
-            if (_t.Rules.Count == 0) return;
-            var found = PerNode(hosts.Count, i => UserJumpProblems(hosts[i].Node, hosts[i].Namespaces));
-            var reported = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var problems in found)
-                foreach (var (rule, problem) in problems)
-                    if (reported.Add(rule.Origin))
-                        _d.Report(DiagnosticDescriptors.InvalidRule, rule.Span, rule.Origin + ": " + problem);
-        }
-
         private static List<(NetfilterRule Rule, string Problem)> UserJumpProblems(NodeModel node, List<NamespaceBuilder> namespaces)
         {
             var found = new List<(NetfilterRule, string)>();
             foreach (var ns in namespaces)
-            foreach (var table in new[] { "filter", "nat", "mangle", "raw" })
+            foreach (var table in TableNames)
             {
                 var tb = ns.Netfilter.Find(table);
                 if (tb is null) continue;
                 bool hasUserRules = false;
-                foreach (var chain in tb.Chains)
-                foreach (var rule in chain.Rules)
+                var chains = tb.Chains;
+                for (int c = 0; c < chains.Count; c++)
                 {
+                var chain = chains[c];
+                for (int k = 0; k < chain.Count; k++)
+                {
+                    var rule = chain.RuleAt(k);
                     if (!IsUserRule(rule)) continue;
                     hasUserRules = true;
                     var to = rule.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null };
@@ -835,6 +1060,7 @@ public static class SwarmLowering
                         : to == chain.Name ? $"jumps to its own chain {to}: iptables refuses a table whose chains loop (ELOOP)"
                         : Reaches(tb, to, chain.Name) ? $"jumps to chain {to}, which leads back to {chain.Name}: iptables refuses a table whose chains loop (ELOOP)" : null;
                     if (problem is not null) found.Add((rule, problem));
+                }
                 }
                 // Where the rules sit (the hooks that reach them, how deep they nest) matters only once a user rule is in the
                 // table: the derived rules alone are valid (UserRuleTests.Every_derived_rule_of_the_examples_is_one_the_kernel_accepts).
@@ -858,8 +1084,8 @@ public static class SwarmLowering
                 var name = work.Pop();
                 if (name == back) return true;
                 if (!seen.Add(name) || table.Find(name) is not { } c) continue;
-                foreach (var r in c.Rules)
-                    if (r.Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null } is { } next) work.Push(next);
+                for (int k = 0; k < c.Count; k++)
+                    if (c.RuleAt(k).Target switch { JumpTarget j => j.Chain, GotoTarget g => g.Chain, _ => null } is { } next) work.Push(next);
             }
             return false;
         }
