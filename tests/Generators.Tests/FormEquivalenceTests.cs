@@ -129,31 +129,8 @@ public class FormEquivalenceTests
 
     /// <summary>The path of the first difference between two model graphs, ignoring source spans; null when equal.</summary>
     private static string? FirstDifference(object? a, object? b, string path)
-    {
-        if (a is SourceSpan || b is SourceSpan) return null;
-        if (a is null || b is null) return a is null && b is null ? null : path;
-        if (a.GetType() != b.GetType()) return path + $" ({a.GetType().Name} vs {b.GetType().Name})";
-        var type = a.GetType();
-        if (type.IsPrimitive || type.IsEnum || a is string) return Equals(a, b) ? null : $"{path}: '{a}' vs '{b}'";
-        if (a is IEnumerable ea && b is IEnumerable eb)
-        {
-            var la = ea.Cast<object?>().ToList();
-            var lb = eb.Cast<object?>().ToList();
-            if (la.Count != lb.Count) return $"{path}: {la.Count} vs {lb.Count} items";
-            for (int i = 0; i < la.Count; i++)
-                if (FirstDifference(la[i], lb[i], $"{path}[{i}]") is { } d) return d;
-            return null;
-        }
-        for (var t = type; t is not null && t != typeof(object); t = t.BaseType)
-        {
-            foreach (var field in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-            {
-                if (t == typeof(Topology) && field.Name.Contains(nameof(Topology.File), StringComparison.Ordinal)) continue;
-                if (FirstDifference(field.GetValue(a), field.GetValue(b), $"{path}.{field.Name}") is { } d) return d;
-            }
-        }
-        return null;
-    }
+        => ModelGraph.FirstDifference(a, b, path, static (_, _, _) => null,
+            static (t, field) => t == typeof(Topology) && field.Name.Contains(nameof(Topology.File), StringComparison.Ordinal));
 
     private static void CollectKeys(YamlNode node, string element, Dictionary<string, SortedSet<string>> used)
     {

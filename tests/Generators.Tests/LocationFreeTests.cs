@@ -127,28 +127,9 @@ public class LocationFreeTests
     /// <paramref name="moved"/>'s image of it in <paramref name="b"/>; null when there is none.
     /// </summary>
     private static string? DifferenceButForSpans(object? a, object? b, Dictionary<SourceSpan, SourceSpan> moved, string path)
-    {
-        if (a is SourceSpan sa && b is SourceSpan sb)
-            return !sa.IsKnown ? (sa == sb ? null : $"{path}: {sa} vs {sb}")
-                : moved.TryGetValue(sa, out var expected) && expected == sb ? null : $"{path}: {sa} became {sb}";
-        if (a is null || b is null) return a is null && b is null ? null : path;
-        if (a.GetType() != b.GetType()) return $"{path} ({a.GetType().Name} vs {b.GetType().Name})";
-        var type = a.GetType();
-        if (type.IsPrimitive || type.IsEnum || a is string) return Equals(a, b) ? null : $"{path}: '{a}' vs '{b}'";
-        if (a is IEnumerable ea && b is IEnumerable eb)
-        {
-            var la = ea.Cast<object?>().ToList();
-            var lb = eb.Cast<object?>().ToList();
-            if (la.Count != lb.Count) return $"{path}: {la.Count} vs {lb.Count} items";
-            for (int i = 0; i < la.Count; i++)
-                if (DifferenceButForSpans(la[i], lb[i], moved, $"{path}[{i}]") is { } d) return d;
-            return null;
-        }
-        for (var t = type; t is not null && t != typeof(object); t = t.BaseType)
-            foreach (var field in t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
-                if (DifferenceButForSpans(field.GetValue(a), field.GetValue(b), moved, $"{path}.{field.Name}") is { } d) return d;
-        return null;
-    }
+        => ModelGraph.FirstDifference(a, b, path, (sa, sb, at) =>
+            !sa.IsKnown ? (sa == sb ? null : $"{at}: {sa} vs {sb}")
+            : moved.TryGetValue(sa, out var expected) && expected == sb ? null : $"{at}: {sa} became {sb}");
 
     /// <summary>Every <see cref="SourceSpan"/> reachable from <paramref name="node"/> through fields and items.</summary>
     private static void Walk(object? node, List<SourceSpan> found, HashSet<object> seen)
