@@ -233,7 +233,7 @@ namespace SwarmDsl.Examples
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl teardown.sh: removes what apply.sh built on node manager (hostname i-xah31y1o) of topology two-node, declared at TwoNodeDeclared.cs:11:7.\n" +
-                    // ... 358 more lines
+                    // ... 362 more lines
 
                 /// <summary><c>manager/iptables-host.rules</c>.</summary>
                 public const string IptablesHostRules =
@@ -279,7 +279,7 @@ namespace SwarmDsl.Examples
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl teardown.sh: removes what apply.sh built on node worker (hostname i-hqsrcwx6) of topology two-node, declared at TwoNodeDeclared.cs:12:7.\n" +
-                    // ... 358 more lines
+                    // ... 362 more lines
 
                 /// <summary><c>worker/iptables-host.rules</c>.</summary>
                 public const string IptablesHostRules =

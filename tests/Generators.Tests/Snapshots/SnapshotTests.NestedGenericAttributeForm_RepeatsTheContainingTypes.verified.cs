@@ -146,7 +146,7 @@ namespace Outer.Space
                         "#!/usr/bin/env bash\n" +
                         "# shellcheck disable=SC2016\n" +
                         "# swarmdsl teardown.sh: removes what apply.sh built on node solo (hostname solo) of topology tiny, declared at Tiny.cs:8:15.\n" +
-                        // ... 339 more lines
+                        // ... 343 more lines
 
                     /// <summary><c>solo/iptables-host.rules</c>.</summary>
                     public const string IptablesHostRules =

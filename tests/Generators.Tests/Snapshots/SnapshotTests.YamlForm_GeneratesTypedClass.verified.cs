@@ -222,7 +222,7 @@ namespace Consumer.App
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl teardown.sh: removes what apply.sh built on node manager (hostname i-xah31y1o) of topology two-node, declared at two-node.swarm.yaml:9:3.\n" +
-                    // ... 358 more lines
+                    // ... 362 more lines
 
                 /// <summary><c>manager/iptables-host.rules</c>.</summary>
                 public const string IptablesHostRules =
@@ -268,7 +268,7 @@ namespace Consumer.App
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl teardown.sh: removes what apply.sh built on node worker (hostname i-hqsrcwx6) of topology two-node, declared at two-node.swarm.yaml:14:3.\n" +
-                    // ... 358 more lines
+                    // ... 362 more lines
 
                 /// <summary><c>worker/iptables-host.rules</c>.</summary>
                 public const string IptablesHostRules =
