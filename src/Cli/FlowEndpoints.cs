@@ -25,7 +25,7 @@ internal static class FlowEndpoints
         var head = text.Trim();
         int cut = head.IndexOfAny(new[] { ':', '/' });
         if (cut >= 0) head = head.Substring(0, cut);
-        if (sim.ResolveName(head) is not null || !topology.Services.Any(s => s.Name == head) || topology.Tasks.Any(k => k.Service == head)) return null;
+        if (sim.ResolveName(head) is not null || !topology.Services.Any(s => s.Name == head) || topology.HasTasks(head)) return null;
         return $"{option} {text}: service '{head}' has no task (replicas 0, or no node it may run on), so no node has its balancer, VIP or name record (Docker makes them with its first task): nothing sends from it or answers it";
     }
 }

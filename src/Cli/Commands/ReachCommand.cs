@@ -57,7 +57,7 @@ internal static class ReachCommand
                 if (destination is not null && ReachAnalysis.Pairs(loaded.Topology, null, destination).Count == 0)
                     throw new CliUsageException(loaded.Topology.Services.FirstOrDefault(x => x.Name == destination && x.EndpointMode == SwarmDsl.Semantics.EndpointMode.Vip) is not { } vipService
                         ? $"--to '{destination}' is not a destination of this topology (a node, or a service in VIP mode, with tasks, on a network other than the ingress network)"
-                        : loaded.Topology.Tasks.All(t => t.Service != vipService.Name)
+                        : !loaded.Topology.HasTasks(vipService.Name)
                         ? $"--to '{destination}': the service has no task (replicas 0, or no node it may run on), so no node balances its VIP or answers its name (Docker programs both with its first task): nothing is probed toward it"
                         : $"--to '{destination}': no service with tasks shares a network with it (the ingress network does not count), so nothing is probed toward its VIP");
                 if (source is null && destination is null)

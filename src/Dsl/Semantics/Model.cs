@@ -1,3 +1,5 @@
+using System;
+using System.Collections.Generic;
 using SwarmDsl.Collections;
 using SwarmDsl.Net;
 using SwarmDsl.Text;
@@ -52,7 +54,27 @@ public sealed record Topology(
     EquatableArray<SysctlModel> Sysctls,
     EquatableArray<RuleModel> Rules,
     EquatableArray<ExpectModel> Expectations,
-    SourceSpan Span);
+    SourceSpan Span)
+{
+    /// <summary>
+    /// Whether <paramref name="service"/> has a task. One without has no balancer, VIP alias or name record on any node:
+    /// Docker makes them with its first task.
+    /// </summary>
+    public bool HasTasks(string service)
+    {
+        foreach (var t in Tasks)
+            if (t.Service == service) return true;
+        return false;
+    }
+
+    /// <summary>The names of the services that have a task (<see cref="HasTasks"/>), for many lookups.</summary>
+    public HashSet<string> ServicesWithTasks()
+    {
+        var services = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in Tasks) services.Add(t.Service);
+        return services;
+    }
+}
 
 /// <summary>The physical network between hosts.</summary>
 public sealed record Underlay(int Mtu, Ipv4Cidr? Subnet, int DataPathPort, SourceSpan Span);

@@ -1077,7 +1077,7 @@ public sealed class TopologyAnalyzer
             }
             // A service with no task sends nothing, so "blocked" would hold of nothing and "reaches" fail for no reason the
             // network shows (as a dnsrr destination above).
-            if (from.Kind == TrafficEndpointKind.Service && t.Tasks.All(k => k.Service != from.Name))
+            if (from.Kind == TrafficEndpointKind.Service && !t.HasTasks(from.Name!))
             {
                 _d.Report(DiagnosticDescriptors.InvalidExpectation, x.From.Value.Span,
                     $"from: service '{from.Name}' has no task to send from (replicas 0, or no node it may run on), so the expectation would hold or fail vacuously");

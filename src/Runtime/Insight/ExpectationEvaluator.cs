@@ -50,7 +50,7 @@ public static class ExpectationEvaluator
                         "sysctl " + s.Key + " = " + s.Value + " is provisioned by emit, but the packet simulation does not model it: expectations are evaluated as if it were unset"));
         var taskService = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var t in topology.Tasks) taskService[t.Name] = t.Service;
-        var withTasks = new HashSet<string>(taskService.Values, StringComparer.Ordinal);
+        var withTasks = topology.ServicesWithTasks();
         // Loading the plan (devices, routes, compiled chains) costs far more than an expectation's connections: load it
         // once and reset the kernel state between expectations, which is exactly a fresh simulation.
         Simulation? sim = null;

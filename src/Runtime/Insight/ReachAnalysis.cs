@@ -89,7 +89,7 @@ public static partial class ReachAnalysis
         }
         // Services by network, so sharing one is found without comparing every service with every other.
         var ingress = IngressNetworks(topology);
-        var withTasks = ServicesWithTasks(topology);
+        var withTasks = topology.ServicesWithTasks();
         var onNetwork = new Dictionary<string, List<int>>(StringComparer.Ordinal);
         for (int i = 0; i < topology.Services.Count; i++)
         {
@@ -134,7 +134,7 @@ public static partial class ReachAnalysis
         if (topology.Nodes.Count > 0) sources.Add("external");
         foreach (var n in topology.Nodes) sources.Add(n.Name);
         var ingress = IngressNetworks(topology);
-        var withTasks = ServicesWithTasks(topology);
+        var withTasks = topology.ServicesWithTasks();
         var withVip = new HashSet<string>(StringComparer.Ordinal);
         foreach (var d in topology.Services)
             if (d.EndpointMode == EndpointMode.Vip && withTasks.Contains(d.Name))
@@ -156,13 +156,6 @@ public static partial class ReachAnalysis
         foreach (var n in topology.Networks)
             if (n.IsOverlay && n.Ingress) ingress.Add(n.Name);
         return ingress;
-    }
-
-    private static HashSet<string> ServicesWithTasks(Topology topology)
-    {
-        var services = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var t in topology.Tasks) services.Add(t.Service);
-        return services;
     }
 
     private const int MinPairsPerWorker = 16;
