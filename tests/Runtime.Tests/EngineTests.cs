@@ -178,14 +178,14 @@ public class EngineTests
         var c = sim.Connect(flow, 1).Single();
         Assert.Contains(Steps<NeighborStep>(c.Request), n => n.How.StartsWith("ARP answered by r/host brc", System.StringComparison.Ordinal));
         // The reply to cli1 finds cli1's MAC learned on vc1 (no flood).
-        var fdb = Steps<FdbStep>(c.Reply!).Single(f => f.Bridge == "brc");
+        var fdb = Steps<FdbStep>(c.Reply!).Single(f => f.Device == "brc");
         Assert.Equal(("vc1", "learned"), (fdb.Port, fdb.Result));
         // After the ageing time (300 s) the learned entry is gone: a frame towards cli1 that cli1 did not just refresh
         // floods, and the copy on vc1 still reaches it.
         sim.Cluster.NowMilliseconds += 301_000;
         int srv = sim.Cluster.Namespace("r", "srv")!.Index;
         var toClient = sim.Send(srv, Tcp("192.168.1.2", 5000, "192.168.2.2", 6000));
-        var miss = Steps<FdbStep>(toClient.Request).Single(f => f.Bridge == "brc");
+        var miss = Steps<FdbStep>(toClient.Request).Single(f => f.Device == "brc");
         Assert.StartsWith("miss", miss.Result, System.StringComparison.Ordinal);
         Assert.Equal("vc1", miss.Port);
         Assert.Equal("r/cli1", toClient.Request.Disposition.Where);

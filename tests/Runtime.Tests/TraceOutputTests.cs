@@ -65,6 +65,11 @@ public class TraceOutputTests
         Assert.Equal("Delivered", request.GetProperty("disposition").GetProperty("kind").GetString());
         var steps = request.GetProperty("hops").EnumerateArray().SelectMany(h => h.GetProperty("steps").EnumerateArray()).ToList();
         Assert.Contains(steps, s => s.GetProperty("step").GetString() == "VxlanEncap" && s.GetProperty("vni").GetInt32() == 4096);
+        // The bridge's FDB and then the VXLAN device's, each under the device looked up.
+        var fdbs = steps.Where(s => s.GetProperty("step").GetString() == "Fdb").ToList();
+        Assert.Contains(fdbs, s => s.GetProperty("device").GetString() == "br0" && s.GetProperty("port").GetString() == "vxlan0");
+        Assert.Contains(fdbs, s => s.GetProperty("device").GetString() == "vxlan0" && s.GetProperty("port").GetString() == "dst 10.7.191.10");
+        Assert.All(fdbs, s => Assert.False(s.TryGetProperty("bridge", out _)));
         Assert.Contains(steps, s => s.GetProperty("step").GetString() == "Netfilter" && s.GetProperty("span").GetString() == "two-node.swarm.yaml:44:9");
         // Replies were not asked for (no --reply): none is there.
         Assert.False(first.TryGetProperty("reply", out _));

@@ -16,9 +16,10 @@ public static class JsonTraceRenderer
 {
     /// <summary>
     /// The schema version of the output; bump when a field changes meaning. 2: a connection's <c>reply</c> and the summary's
-    /// <c>repliesLost</c> are there only when replies were asked for (<c>trace --reply</c>).
+    /// <c>repliesLost</c> are there only when replies were asked for (<c>trace --reply</c>). 3: an <c>Fdb</c> step names the
+    /// device whose table was looked up as <c>device</c> (it was <c>bridge</c>, and held the VXLAN device for a VXLAN FDB).
     /// </summary>
-    public const int FormatVersion = 2;
+    public const int FormatVersion = 3;
 
     /// <summary>Renders a whole <c>trace</c> run with every connection's reply (as <c>trace --reply</c>).</summary>
     public static string Render(IReadOnlyList<ConnectionTrace> connections, string file, string from, string to, uint seed, string backend)
@@ -144,7 +145,7 @@ public static class JsonTraceRenderer
                 WriteFields(w, ("device", n.Device), ("address", n.Address.ToString()), ("mac", n.Mac), ("how", n.How));
                 break;
             case FdbStep f:
-                WriteFields(w, ("bridge", f.Bridge), ("mac", f.Mac.ToString()), ("result", f.Result), ("port", f.Port));
+                WriteFields(w, ("device", f.Device), ("mac", f.Mac.ToString()), ("result", f.Result), ("port", f.Port));
                 break;
             case BridgeStep b:
                 WriteFields(w, ("bridge", b.Bridge), ("inPort", b.InPort), ("outPort", b.OutPort));

@@ -116,7 +116,7 @@ public static class TextTraceRenderer
         RouteStep r => r.Purpose + ": " + (r.Table == "local" ? "local " + r.Prefix : r.Prefix) + (r.Gateway.Length > 0 ? " via " + r.Gateway : "") + " dev " + r.Device
             + (r.Source.Length > 0 ? " src " + r.Source : ""),
         NeighborStep n => n.Address + " dev " + n.Device + " → " + n.Mac + " (" + n.How + ")",
-        FdbStep f => f.Bridge + " " + f.Mac + " → " + (f.Port.Length > 0 ? f.Port : "nowhere") + " (" + f.Result + ")",
+        FdbStep f => f.Device + " " + f.Mac + " → " + (f.Port.Length > 0 ? f.Port : "nowhere") + " (" + f.Result + ")",
         BridgeStep b => b.Bridge + ": " + b.InPort + " → " + b.OutPort,
         VethStep v => v.Device + " → " + v.PeerNamespace + " " + v.PeerDevice,
         VxlanEncapStep e => e.Device + " VNI " + I(e.Vni) + ": outer " + e.OuterSource + " → " + e.OuterDestination + ":" + I(e.DestinationPort)

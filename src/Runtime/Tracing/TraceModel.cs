@@ -256,8 +256,11 @@ public sealed record NeighborStep(string Device, Ipv4Address Address, string Mac
     public override string Kind => "Neighbor";
 }
 
-/// <summary>A bridge FDB lookup.</summary>
-public sealed record FdbStep(string Bridge, MacAddress Mac, string Result, string Port, SourceSpan Span) : TraceStep(Span)
+/// <summary>
+/// A forwarding-database lookup: a bridge's (<see cref="Port"/> is the bridge port) or a VXLAN device's (<see cref="Port"/> is
+/// <c>dst</c> and the remote VTEP), named by <see cref="Device"/>.
+/// </summary>
+public sealed record FdbStep(string Device, MacAddress Mac, string Result, string Port, SourceSpan Span) : TraceStep(Span)
 {
     /// <inheritdoc/>
     public override string Kind => "Fdb";
