@@ -394,6 +394,8 @@ public static class ScriptEmitter
             var owned = string.Join(" ", IptablesRestoreEmitter.OwnedChains(hostNs).Select(c => c.Table + ":" + c.Chain));
             var shared = string.Join(" ", IptablesRestoreEmitter.SharedChains(hostNs).Select(c => c.Table + ":" + c.Chain));
             w.Line($"ipt_remove \"\" {Shell.Quote(owned)} {Shell.Quote(shared)}");
+            w.Comment("The ip tables and base chains iptables-nft made for them, now empty (none it found).");
+            w.Line("drop_made_base_chains \"\"");
             w.Line();
         }
         if (hostNs is not null && plan.Backend == LoadBalancerBackend.Ipvs && hostNs.Ipvs.Count > 0)

@@ -172,6 +172,47 @@ owned() {
   [[ -n "$1" && "${JOURNAL["netns"$'\t'"$1"]:-}" == made ]] && ! is_new "$1"
 }
 
+DROPPED=0
+# ipt_over_nft: whether iptables here is iptables-nft and nft is there to list what it made.
+ipt_over_nft() { [[ "$(iptables -V 2>/dev/null)" == *nf_tables* ]] && command -v nft >/dev/null 2>&1; }
+
+# drop_made_base_chains NS: iptables-nft makes the ip tables and base chains a rules file names when they are missing,
+# and keeps them once our rules are gone. Delete those that were not there before apply first loaded rules (journal
+# "iptbase", NS's list of "table" and "table/chain") and are now empty with policy accept; then such a table that holds
+# nothing else (DROPPED counts them). A chain holding any rule (ours are gone by now, so someone else's) or whose policy
+# is drop stays.
+drop_made_base_chains() {
+  local ns="$1" key="${1:--}" before t verdict c listing
+  DROPPED=0
+  remembered iptbase "$key" || return 0
+  ipt_over_nft || return 0
+  before=" ${JOURNAL["iptbase"$'\t'"$key"]} "
+  for t in $(in_ns "$ns" nft list tables ip 2>/dev/null | awk '$1 == "table" && $2 == "ip" { sub(/#.*/, "", $3); print $3 }'); do
+    [[ "$t" =~ ^[A-Za-z0-9_.-]+$ ]] || continue
+    listing="$(in_ns "$ns" nft list table ip "$t" 2>/dev/null)" || continue
+    while read -r verdict c; do
+      [[ "$verdict" == empty && "$before" != *" $t/$c "* ]] || continue
+      if in_ns "$ns" nft delete chain ip "$t" "$c" 2>/dev/null; then DROPPED=$((DROPPED + 1)); fi
+    done <<<"$(nft_chains_of <<<"$listing")"
+    [[ "$before" == *" $t "* ]] && continue
+    listing="$(in_ns "$ns" nft list table ip "$t" 2>/dev/null)" || continue
+    if [[ -z "$(nft_chains_of <<<"$listing")" ]] && in_ns "$ns" nft delete table ip "$t" 2>/dev/null; then DROPPED=$((DROPPED + 1)); fi
+  done
+}
+
+# nft_chains_of: from one table's "nft list table" text, "empty CHAIN" for a base chain without rules whose policy is
+# accept, "busy CHAIN" for any other chain, and "other" for each set, map or other object.
+nft_chains_of() {
+  awk '
+    /^\tchain / { c = $2; base = 0; accept = 0; rules = 0; on = 1; next }
+    on && /^\t}/ { print ((base && accept && !rules) ? "empty " : "busy ") c; on = 0; next }
+    on && /^\t\ttype .* hook / { base = 1; if ($0 ~ /policy accept;/) accept = 1; next }
+    on && /^\t\tcomment / { next }
+    on && /^\t\t[^ \t]/ { rules++; next }
+    !on && /^\t[a-z]/ { print "other" }
+  '
+}
+
 # journaled KIND VALUE: the keys of that kind remembered with that value, one per line.
 journaled() {
   local entry
@@ -374,6 +415,11 @@ prune_ipt() {
     if [[ "$ns" == - ]]; then ns=""; fi
     if [[ -z "$ns" ]] || has_ns "$ns"; then
       ipt_apply "$ns" /dev/null
+      if [[ -z "$ns" ]]; then
+        drop_made_base_chains ""
+        PRUNED=$((PRUNED + DROPPED))
+        forget iptbase -
+      fi
       # In a namespace apply made, the tables iptables made for those rules go too, when nothing is left in them (a first
       # apply of the plan makes none there); iptables-nft keeps a table once made, nft can delete it.
       if owned "$ns" && command -v nft >/dev/null 2>&1; then
@@ -524,6 +570,11 @@ remember_policy() {
 # already set. Foreign rules are never touched.
 ipt_apply() {
   local ns="$1" file="$2" saved input
+  # What iptables-nft will find made before the host's first rules, so that teardown can delete only what it adds.
+  # Not noted when nft cannot list them: teardown then deletes none.
+  if [[ -z "$ns" ]] && ! remembered iptbase - && ipt_over_nft && saved="$(nft list chains ip 2>/dev/null)"; then
+    remember iptbase - "$(awk '$1 == "table" && $2 == "ip" { t = $3; printf "%s ", t; next } $1 == "chain" { c = $2; next } / hook / && t != "" { printf "%s/%s ", t, c }' <<<"$saved")"
+  fi
   remember ipt "${ns:--}" made
   if is_new "$ns"; then
     in_ns "$ns" iptables-restore --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"

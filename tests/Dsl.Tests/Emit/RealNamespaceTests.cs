@@ -345,6 +345,50 @@ public class RealNamespaceTests
         Assert.Equal(new[] { "-A FORWARD -s 192.0.2.1/32 -j DROP", "-A POSTROUTING -o eth0 -j MASQUERADE" }, left);
     }
     /// <summary>
+    /// iptables-nft makes the ip tables and base chains a rules file names when they are missing, and keeps them when the
+    /// rules go: teardown deletes those apply's rules made, now empty, and keeps the ones that were there before (an empty
+    /// base chain of the administrator's, a table of their own) and any made chain that holds a rule added since. The host's
+    /// nft ruleset after teardown is the one before apply (found by a tester: empty nat and filter chains stayed).
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Teardown_deletes_the_empty_tables_and_base_chains_iptables_nft_made_and_keeps_the_ones_it_found()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        var m = lab.NodeNs["manager"];
+        var w = lab.NodeNs["worker"];
+        if (!Sh(m, "iptables", "-V").Contains("nf_tables", StringComparison.Ordinal)) return; // iptables-legacy keeps every table anyway
+        // The manager's administrator has an nat table with one empty base chain, and a table of their own.
+        HostLinux.Run("ip", "netns", "exec", m, "nft", "add table ip nat").EnsureSuccess("nat table");
+        HostLinux.Run("ip", "netns", "exec", m, "nft", "add chain ip nat POSTROUTING { type nat hook postrouting priority srcnat; policy accept; }").EnsureSuccess("their chain");
+        HostLinux.Run("ip", "netns", "exec", m, "nft", "add table ip theirs").EnsureSuccess("their table");
+        HostLinux.Run("ip", "netns", "exec", m, "nft", "add chain ip theirs input { type filter hook input priority 0; policy accept; }").EnsureSuccess("their input");
+        string Ruleset(string ns) => Sh(ns, "nft", "list", "ruleset");
+        var before = Ruleset(m);
+        var workerBefore = Ruleset(w);
+        for (int i = 0; i < 2; i++)
+        {
+            var applied = lab.Run("manager", "apply.sh");
+            Assert.True(applied.ExitCode == 0, applied.StdErr);
+        }
+        var workerApplied = lab.Run("worker", "apply.sh");
+        Assert.True(workerApplied.ExitCode == 0, workerApplied.StdErr);
+        Assert.Contains("chain PREROUTING", Ruleset(m), StringComparison.Ordinal);
+        // Someone adds a rule of their own to a base chain apply's rules made, on the worker.
+        HostLinux.Run("ip", "netns", "exec", w, "iptables", "-A", "INPUT", "-s", "192.0.2.7", "-j", "DROP").EnsureSuccess("a later rule");
+        var r = lab.Run("manager", "teardown.sh");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Equal(before, Ruleset(m));
+        r = lab.Run("worker", "teardown.sh");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        var workerAfter = Ruleset(w);
+        Assert.NotEqual(workerBefore, workerAfter);
+        Assert.Contains("chain INPUT", workerAfter, StringComparison.Ordinal);
+        Assert.Contains("192.0.2.7", workerAfter, StringComparison.Ordinal);
+        Assert.DoesNotContain("chain FORWARD", workerAfter, StringComparison.Ordinal);
+        Assert.DoesNotContain("table ip nat", workerAfter, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// A docker_gwbridge that was on the host before the first apply (a Docker host's own) is reused by apply and left by
     /// teardown as it was found (address, MTU, down); one apply made is removed (the other tests' teardowns). Found by a
     /// tester: teardown deleted it; then it kept apply's address, MTU and up state.
