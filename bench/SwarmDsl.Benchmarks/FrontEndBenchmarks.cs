@@ -17,8 +17,11 @@ public class FrontEndBenchmarks
     private CompilationResult _compiled = null!;
     private DataplanePlan _plan = null!;
 
-    /// <summary><c>example</c> (examples/two-node.swarm.yaml) or <c>large</c> (50 nodes, 500 services, 5,000 tasks).</summary>
-    [Params("example", "large")]
+    /// <summary>
+    /// <c>example</c> (examples/two-node.swarm.yaml), <c>large</c> (50 nodes, 500 services, 5,000 tasks) or <c>huge</c> (100 nodes,
+    /// 1,000 services, 10,000 tasks: the topology of the reach goal).
+    /// </summary>
+    [Params("example", "large", "huge")]
     public string Topology { get; set; } = "example";
 
     [GlobalSetup]

@@ -98,7 +98,7 @@ public sealed class TopologyAnalyzer
         var rules = BindRules(nodes, networks, tasks);
         nodes = GatewayBridgeCauses(nodes, networks, tasks);
         var topology = new Topology(_decl.Name?.Value ?? "topology", _file, underlay, nodes.ToEquatableArray(), networks.ToEquatableArray(),
-            services.ToEquatableArray(), tasks.ToEquatableArray(), endpoints.ToEquatableArray(), lbs.ToEquatableArray(), sysctls, rules,
+            services.ToEquatableArray(), tasks.ToEquatableArray(), endpoints.ToEquatableArray(), EquatableArray<LoadBalancerModel>.Own(lbs), sysctls, rules,
             EquatableArray<ExpectModel>.Empty, _decl.Span);
         var expectations = BindExpectations(topology);
         if (_d.Items.Count(x => x.IsError) > errorsBefore) return null;
@@ -498,8 +498,9 @@ public sealed class TopologyAnalyzer
             }
             if (endpointMode == EndpointMode.Dnsrr && (s.Vip is not null || s.Vips.Count > 0))
                 _d.Report(DiagnosticDescriptors.Unsupported, (s.Vip?.Span ?? s.Vips[0].Network.Span), $"service '{name}' uses endpointMode dnsrr, which has no VIP: remove 'vip'");
-            foreach (var pn in s.PlacementNodes.Where(pn => nodes.All(x => x.Name != pn.Value)))
-                _d.Report(DiagnosticDescriptors.UnknownReference, pn.Span, UnknownMessage("node", pn.Value, nodes.Select(x => x.Name)));
+            foreach (var pn in s.PlacementNodes)
+                if (!nodeByName.ContainsKey(pn.Value))
+                    _d.Report(DiagnosticDescriptors.UnknownReference, pn.Span, UnknownMessage("node", pn.Value, nodes.Select(x => x.Name)));
 
             var exposed = new List<ExposedPortModel>();
             foreach (var x in s.Expose)
@@ -543,10 +544,11 @@ public sealed class TopologyAnalyzer
         foreach (var s in services)
         {
             var decl = declarations[s.Name];
+            // Read only below, so a service without placement shares the node list, and one without pins the empty list.
             var eligible = decl.PlacementNodes.Count > 0
                 ? nodes.Where(n => decl.PlacementNodes.Any(p => p.Value == n.Name)).ToList()
-                : nodes.ToList();
-            var pinned = decl.Tasks.Where(t => t.Node is not null).ToList();
+                : nodes;
+            var pinned = decl.Tasks.Count > 0 ? decl.Tasks.Where(t => t.Node is not null).ToList() : NoTasks;
             foreach (var t in pinned)
             {
                 if (nodes.All(n => n.Name != t.Node!.Value.Value))
@@ -583,7 +585,7 @@ public sealed class TopologyAnalyzer
                 foreach (var t in pinned)
                 {
                     var node = t.Node!.Value.Value;
-                    placed.Add((node, t, t.Name?.Value ?? $"{s.Name}.{slot}", slot));
+                    placed.Add((node, t, t.Name?.Value ?? SlotName(s.Name, slot), slot));
                     // Only an eligible node's count matters below (a pin elsewhere is an error already).
                     if (nodeIndex.TryGetValue(node, out var k) && Array.IndexOf(slots, k) >= 0) load[k]++;
                     slot++;
@@ -600,7 +602,7 @@ public sealed class TopologyAnalyzer
                         if (load[k] < load[target] || load[k] == load[target] && total[k] < total[target]) target = k;
                     load[target]++;
                     total[target]++;
-                    placed.Add((nodes[target].Name, null, $"{s.Name}.{slot}", slot));
+                    placed.Add((nodes[target].Name, null, SlotName(s.Name, slot), slot));
                 }
             }
             else
@@ -616,7 +618,7 @@ public sealed class TopologyAnalyzer
                 foreach (var n in eligible)
                 {
                     byNode.TryGetValue(n.Name, out var t);
-                    placed.Add((n.Name, t, t?.Name?.Value ?? $"{s.Name}.{n.Name}", slot++));
+                    placed.Add((n.Name, t, t?.Name?.Value ?? s.Name + "." + n.Name, slot++));
                     Count(n.Name);
                 }
                 if (eligible.Count == 0)
@@ -658,6 +660,12 @@ public sealed class TopologyAnalyzer
         }
         return result;
     }
+
+    private static readonly List<TaskDeclaration> NoTasks = new();
+
+    // <service>.<slot>: concatenated, as string.Format boxed the slot and parsed its format for each of 10,000 tasks (a
+    // positive number is written alike in every culture).
+    private static string SlotName(string service, int slot) => service + "." + slot.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>
     /// A task name written under <c>tasks:</c> becomes a namespace and a name in traces: it must not be a namespace lowering
@@ -733,8 +741,9 @@ public sealed class TopologyAnalyzer
         foreach (var t in tasks)
         {
             var s = serviceByName[t.Service];
-            foreach (var p in s.Ports.Where(p => p.Mode == PublishMode.Host))
+            foreach (var p in s.Ports)
             {
+                if (p.Mode != PublishMode.Host) continue;
                 if (used.TryGetValue((t.Node, p.Published, p.Protocol), out var other))
                     _d.Report(DiagnosticDescriptors.HostPortCollision, p.Span,
                         $"host-mode port {p.Published}/{p.Protocol.Name()} on node '{t.Node}' is taken by task '{other}'; task '{t.Name}' cannot publish it too");
@@ -744,8 +753,8 @@ public sealed class TopologyAnalyzer
         // The first service publishing each (port, protocol) in ingress mode.
         var ingressPorts = new Dictionary<(int Port, IpProtocol Proto), (string Name, PortModel p)>();
         foreach (var s in services)
-            foreach (var p in s.Ports.Where(p => p.Mode == PublishMode.Ingress))
-                if (!ingressPorts.ContainsKey((p.Published, p.Protocol))) ingressPorts[(p.Published, p.Protocol)] = (s.Name, p);
+            foreach (var p in s.Ports)
+                if (p.Mode == PublishMode.Ingress && !ingressPorts.ContainsKey((p.Published, p.Protocol))) ingressPorts[(p.Published, p.Protocol)] = (s.Name, p);
         foreach (var kv in used)
         {
             if (ingressPorts.TryGetValue((kv.Key.Port, kv.Key.Proto), out var clash))
@@ -759,6 +768,8 @@ public sealed class TopologyAnalyzer
     private sealed class Pool
     {
         private readonly Ipv4Cidr _subnet;
+        // The gateway and the pinned addresses. An address handed out by Next is below _next, which only grows, so it needs
+        // no entry (a 10,000-task network's set grew to hold every address).
         private readonly HashSet<uint> _used = new();
         private uint _next;
         public Pool(Ipv4Cidr subnet, Ipv4Address gateway)
@@ -767,13 +778,13 @@ public sealed class TopologyAnalyzer
             _used.Add(gateway.Value);
             _next = subnet.FirstHost.Value;
         }
-        public bool Reserve(Ipv4Address a) => _used.Add(a.Value);
+        public void Reserve(Ipv4Address a) => _used.Add(a.Value);
         public Ipv4Address? Next()
         {
             while (_next <= _subnet.LastHost.Value)
             {
                 var v = _next++;
-                if (_used.Add(v)) return new Ipv4Address(v);
+                if (!_used.Contains(v)) return new Ipv4Address(v);
             }
             return null;
         }
@@ -785,31 +796,81 @@ public sealed class TopologyAnalyzer
     private static string InterfaceName(int index) =>
         index < InterfaceNames.Length ? InterfaceNames[index] : "eth" + index.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>An address given to a task on one of its networks, or to a node's load balancer on one network.</summary>
+    private struct AddressSlot
+    {
+        public bool IsSet;
+        public bool Pinned;
+        public Ipv4Address Address;
+        public SourceSpan Span;
+
+        public void Set(Ipv4Address address, bool pinned, SourceSpan span)
+        {
+            IsSet = true;
+            Pinned = pinned;
+            Address = address;
+            Span = span;
+        }
+    }
+
     private (List<EndpointModel>, Dictionary<string, List<VipModel>>) AllocateAddresses(List<NodeModel> nodes, List<NetworkModel> networks,
         List<ServiceModel> services, List<TaskModel> tasks)
     {
+        // Everything here is found by position rather than by name pairs: on a 1,000-service topology the (task, network)
+        // and (node, network) pairs number tens of thousands, and hashing two strings for each lookup was most of the time.
+        // Names are unique here (the analysis stops at the duplicates' errors before this): services by ToDictionary below,
+        // tasks by PlaceTasks, nodes by BindNodes, networks by BindNetworks.
         var endpoints = new List<EndpointModel>();
         var vips = services.ToDictionary(s => s.Name, _ => new List<VipModel>());
-        var taskAddr = new Dictionary<(string Task, string Network), (Ipv4Address, bool, SourceSpan)>();
-        var lbAddr = new Dictionary<(string Node, string Network), (Ipv4Address, bool, SourceSpan)>();
         var ingress = networks.FirstOrDefault(n => n.Ingress);
         var serviceByName = ByName(services, s => s.Name);
         var declarations = ServiceDeclarations();
-        var tasksByService = tasks.GroupBy(t => t.Service, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        List<TaskModel> TasksOf(string service) => tasksByService.TryGetValue(service, out var list) ? list : new List<TaskModel>();
-        // (node, network) pairs where some task of a service attached to the network runs.
-        var taskNetworks = new HashSet<(string Node, string Network)>();
-        foreach (var t in tasks)
-            foreach (var n in serviceByName[t.Service].Networks) taskNetworks.Add((t.Node, n));
+        var nodeIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = nodes.Count - 1; i >= 0; i--) nodeIndex[nodes[i].Name] = i;
+        var networkIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = networks.Count - 1; i >= 0; i--) networkIndex[networks[i].Name] = i;
+        // Each task's addresses, one slot per network of its service in the service's order (the order the task joins them):
+        // task i's slot for s.Networks[k] is taskSlots[firstSlot[i] + k].
+        var taskService = new ServiceModel[tasks.Count];
+        var firstSlot = new int[tasks.Count];
+        int slotCount = 0;
+        // The tasks of each service and of each node, in task order.
+        var tasksByService = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var tasksByNode = new List<int>?[nodes.Count];
+        // Which nodes host a task attached to each network (by network, then node index).
+        var hostsNetwork = new bool[networks.Count][];
+        for (int i = 0; i < tasks.Count; i++)
+        {
+            var t = tasks[i];
+            var s = serviceByName[t.Service];
+            taskService[i] = s;
+            firstSlot[i] = slotCount;
+            slotCount += s.Networks.Count;
+            if (!tasksByService.TryGetValue(t.Service, out var ofService)) tasksByService[t.Service] = ofService = new List<int>();
+            ofService.Add(i);
+            if (!nodeIndex.TryGetValue(t.Node, out var k)) continue;
+            (tasksByNode[k] ??= new List<int>()).Add(i);
+            foreach (var n in s.Networks)
+            {
+                if (!networkIndex.TryGetValue(n, out var ni)) continue;
+                (hostsNetwork[ni] ??= new bool[nodes.Count])[k] = true;
+            }
+        }
+        var taskSlots = new AddressSlot[slotCount];
+        var noTasks = new List<int>();
+        List<int> TasksOf(string service) => tasksByService.TryGetValue(service, out var list) ? list : noTasks;
         foreach (var sd in _decl.Services)
         {
             if (!serviceByName.TryGetValue(sd.Name.Value, out var s)) continue;
-            foreach (var (vn, _) in sd.Vips.Where(v => !s.Networks.Contains(v.Network.Value)))
-                _d.Report(DiagnosticDescriptors.UnknownReference, vn.Span, $"service '{s.Name}' is not attached to network '{vn.Value}', so it has no VIP there");
+            foreach (var (vn, _) in sd.Vips)
+                if (!s.Networks.Contains(vn.Value))
+                    _d.Report(DiagnosticDescriptors.UnknownReference, vn.Span, $"service '{s.Name}' is not attached to network '{vn.Value}', so it has no VIP there");
         }
 
-        foreach (var net in networks.Where(n => n.IsOverlay))
+        for (int netIndex = 0; netIndex < networks.Count; netIndex++)
         {
+            var net = networks[netIndex];
+            if (!net.IsOverlay) continue;
             var pool = new Pool(net.Subnet, net.Gateway);
             var owners = new Dictionary<uint, string> { [net.Gateway.Value] = $"the gateway of '{net.Name}'" };
             bool Pin(Ipv4Address a, SourceSpan span, string owner)
@@ -830,23 +891,32 @@ public sealed class TopologyAnalyzer
             }
             var decl = _decl.Networks.FirstOrDefault(x => x.Name.Value == net.Name);
             // Load-balancer sandboxes: ingress_sbox on every node; lb_<net> on every node hosting a task of the network.
-            var lbNodes = net.Ingress ? nodes.Select(n => n.Name).ToList()
-                : nodes.Where(n => taskNetworks.Contains((n.Name, net.Name))).Select(n => n.Name).ToList();
+            var lbNodes = new List<int>();
+            var hosts = hostsNetwork[netIndex];
+            for (int k = 0; k < nodes.Count; k++)
+                if (net.Ingress || hosts is not null && hosts[k]) lbNodes.Add(k);
+            var lbAddr = new AddressSlot[nodes.Count];
             if (decl is not null)
             {
                 foreach (var (node, addr) in decl.LoadBalancerAddresses)
                 {
-                    if (nodes.All(n => n.Name != node.Value))
+                    if (!nodeIndex.TryGetValue(node.Value, out var k))
                     {
                         _d.Report(DiagnosticDescriptors.UnknownReference, node.Span, UnknownMessage("node", node.Value, nodes.Select(x => x.Name)));
                         continue;
                     }
                     if (Pin(addr.Value, addr.Span, $"the load-balancer address of node '{node.Value}'"))
-                        lbAddr[(node.Value, net.Name)] = (addr.Value, true, addr.Span);
+                        lbAddr[k].Set(addr.Value, true, addr.Span);
                 }
             }
-            var attached = services.Where(s => s.Networks.Contains(net.Name)).ToList();
-            foreach (var s in attached)
+            // The services attached to the network, with the network's place in each one's list (its tasks' slot there).
+            var attached = new List<(ServiceModel Service, int Slot)>();
+            foreach (var s in services)
+            {
+                int at = IndexOf(s.Networks, net.Name);
+                if (at >= 0) attached.Add((s, at));
+            }
+            foreach (var (s, at) in attached)
             {
                 var sd = declarations[s.Name];
                 // A single 'vip' and tasks' 'address' belong to the service's first declared network (ingress when it declares none).
@@ -858,11 +928,16 @@ public sealed class TopologyAnalyzer
                     vips[s.Name].Add(new VipModel(net.Name, pv.Value, true, pv.Span));
                 if (first)
                 {
-                    foreach (var t in TasksOf(s.Name))
+                    foreach (var i in TasksOf(s.Name))
                     {
-                        var td = sd.Tasks.FirstOrDefault(x => x.Span == t.Span && t.Pinned);
+                        var t = tasks[i];
+                        // Only a pinned task was written under 'tasks:' (at its span).
+                        if (!t.Pinned) continue;
+                        TaskDeclaration? td = null;
+                        foreach (var x in sd.Tasks)
+                            if (x.Span == t.Span) { td = x; break; }
                         if (td?.Address is { } ta && Pin(ta.Value, ta.Span, $"the address of task '{t.Name}'"))
-                            taskAddr[(t.Name, net.Name)] = (ta.Value, true, ta.Span);
+                            taskSlots[firstSlot[i] + at].Set(ta.Value, true, ta.Span);
                     }
                 }
             }
@@ -878,32 +953,34 @@ public sealed class TopologyAnalyzer
                 }
                 return a.Value;
             }
-            foreach (var node in lbNodes)
-                if (!lbAddr.ContainsKey((node, net.Name)))
-                    lbAddr[(node, net.Name)] = (Alloc(net.Span, "the load balancer of node '{0}'", node), false, net.Span);
-            foreach (var s in attached)
+            foreach (var k in lbNodes)
+                if (!lbAddr[k].IsSet)
+                    lbAddr[k].Set(Alloc(net.Span, "the load balancer of node '{0}'", nodes[k].Name), false, net.Span);
+            foreach (var (s, at) in attached)
             {
-                if (s.EndpointMode == EndpointMode.Vip && vips[s.Name].All(v => v.Network != net.Name))
+                if (s.EndpointMode == EndpointMode.Vip && !HasVipOn(vips[s.Name], net.Name))
                     vips[s.Name].Add(new VipModel(net.Name, Alloc(s.Span, "the VIP of service '{0}'", s.Name), false, s.Span));
-                foreach (var t in TasksOf(s.Name))
-                    if (!taskAddr.ContainsKey((t.Name, net.Name)))
-                        taskAddr[(t.Name, net.Name)] = (Alloc(t.Span, "task '{0}'", t.Name), false, t.Span);
+                foreach (var i in TasksOf(s.Name))
+                {
+                    ref var slot = ref taskSlots[firstSlot[i] + at];
+                    if (!slot.IsSet) slot.Set(Alloc(tasks[i].Span, "task '{0}'", tasks[i].Name), false, tasks[i].Span);
+                }
             }
-            foreach (var node in lbNodes)
+            var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
+            var kind = net.Ingress ? EndpointKind.IngressLoadBalancer : EndpointKind.NetworkLoadBalancer;
+            foreach (var k in lbNodes)
             {
-                var (a, pinned, span) = lbAddr[(node, net.Name)];
-                var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
-                endpoints.Add(new EndpointModel(node, ns, "eth0", net.Name, new Ipv4Cidr(a, net.Subnet.PrefixLength), MacAddress.FromIp(a),
-                    net.Ingress ? EndpointKind.IngressLoadBalancer : EndpointKind.NetworkLoadBalancer, net.Name, pinned, span));
+                var lb = lbAddr[k];
+                endpoints.Add(new EndpointModel(nodes[k].Name, ns, "eth0", net.Name, new Ipv4Cidr(lb.Address, net.Subnet.PrefixLength), MacAddress.FromIp(lb.Address),
+                    kind, net.Name, lb.Pinned, lb.Span));
             }
         }
 
         // docker_gwbridge: the same subnet on every node; ingress_sbox's leg first, then the node's tasks.
         var gwNet = networks.First(n => n.Name == GatewayBridge);
-        var networkByName = ByName(networks, n => n.Name);
-        var tasksByNode = tasks.GroupBy(t => t.Node, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
-        foreach (var node in nodes)
+        for (int k = 0; k < nodes.Count; k++)
         {
+            var node = nodes[k];
             var pool = new Pool(gwNet.Subnet, gwNet.Gateway);
             Ipv4Address Alloc(string what, string name)
             {
@@ -921,17 +998,19 @@ public sealed class TopologyAnalyzer
                 endpoints.Add(new EndpointModel(node.Name, IngressSandbox, "eth1", gwNet.Name, new Ipv4Cidr(a, gwNet.Subnet.PrefixLength), MacAddress.FromIp(a),
                     EndpointKind.IngressGateway, IngressSandbox, false, gwNet.Span));
             }
-            foreach (var t in tasksByNode.TryGetValue(node.Name, out var onNode) ? onNode : new List<TaskModel>())
+            if (tasksByNode[k] is not { } onNode) continue;
+            foreach (var i in onNode)
             {
-                var s = serviceByName[t.Service];
+                var t = tasks[i];
+                var s = taskService[i];
                 int index = 0;
                 // Join order: ingress first (Docker attaches it first), then the declared networks, docker_gwbridge last.
                 foreach (var netName in s.Networks)
                 {
-                    var (a, pinned, span) = taskAddr[(t.Name, netName)];
-                    var net = networkByName[netName];
+                    var slot = taskSlots[firstSlot[i] + index];
+                    var net = networks[networkIndex[netName]];
                     endpoints.Add(new EndpointModel(node.Name, t.Name, InterfaceName(index), netName,
-                        new Ipv4Cidr(a, net.Subnet.PrefixLength), MacAddress.FromIp(a), EndpointKind.Task, t.Name, pinned, span));
+                        new Ipv4Cidr(slot.Address, net.Subnet.PrefixLength), MacAddress.FromIp(slot.Address), EndpointKind.Task, t.Name, slot.Pinned, slot.Span));
                     index++;
                 }
                 var g = Alloc("task '{0}'", t.Name);
@@ -942,9 +1021,23 @@ public sealed class TopologyAnalyzer
         return (endpoints, vips);
     }
 
+    private static int IndexOf(EquatableArray<string> items, string item)
+    {
+        for (int i = 0; i < items.Count; i++)
+            if (items[i] == item) return i;
+        return -1;
+    }
+
+    private static bool HasVipOn(List<VipModel> vips, string network)
+    {
+        foreach (var v in vips)
+            if (v.Network == network) return true;
+        return false;
+    }
+
     // ---- fwmarks -------------------------------------------------------------------------------------------------
 
-    private static List<LoadBalancerModel> AssignFwMarks(List<NodeModel> nodes, List<NetworkModel> networks, List<ServiceModel> services,
+    private static LoadBalancerModel[] AssignFwMarks(List<NodeModel> nodes, List<NetworkModel> networks, List<ServiceModel> services,
         List<TaskModel> tasks, List<EndpointModel> endpoints)
     {
         // The balancer sandboxes (ingress_sbox, lb_<network>) each node has, from their endpoints: a 1,000-service
@@ -961,12 +1054,14 @@ public sealed class TopologyAnalyzer
             // In ingress_sbox only services that publish through the routing mesh have a load balancer.
             .Where(s => withTasks.Contains(s.Name) && s.Networks.Contains(net.Name) && s.EndpointMode == EndpointMode.Vip && (!net.Ingress || s.PublishesIngress))
             .Select(s => (Service: s, Vip: s.Vips.First(v => v.Network == net.Name).Address)).ToList())).ToList();
-        // Sized first: a node per network per service (209,200 on that topology), and growing the list copied it 18 times.
+        // Sized first: a node per network per service (209,200 on that topology), and growing the list copied it 18 times; an
+        // array of that size becomes the model's without another copy.
         int count = 0;
         foreach (var node in nodes)
             foreach (var (net, balanced) in overlays)
                 if (sandboxes.Contains((node.Name, net.Name))) count += balanced.Count;
-        var result = new List<LoadBalancerModel>(count);
+        var result = new LoadBalancerModel[count];
+        int at = 0;
         foreach (var node in nodes)
         {
             int mark = FirstFwMark;
@@ -975,7 +1070,7 @@ public sealed class TopologyAnalyzer
                 if (!sandboxes.Contains((node.Name, net.Name))) continue;
                 var ns = net.Ingress ? IngressSandbox : NetworkLoadBalancerNamespace(net.Name);
                 foreach (var (s, vip) in balanced)
-                    result.Add(new LoadBalancerModel(node.Name, net.Name, s.Name, mark++, vip, ns, s.Span));
+                    result[at++] = new LoadBalancerModel(node.Name, net.Name, s.Name, mark++, vip, ns, s.Span);
             }
         }
         return result;
@@ -986,6 +1081,10 @@ public sealed class TopologyAnalyzer
     private EquatableArray<RuleModel> BindRules(List<NodeModel> nodes, List<NetworkModel> networks, List<TaskModel> tasks)
     {
         var result = new List<RuleModel>();
+        // The namespaces a rule may name, the same for every rule: made once (a task's among 10,000 was a list scan per rule),
+        // and listed in order only for a message.
+        List<string>? known = null;
+        HashSet<string>? knownSet = null;
         foreach (var r in _decl.Rules)
         {
             if (r.Rule is null || r.Chain is null) continue;
@@ -995,10 +1094,14 @@ public sealed class TopologyAnalyzer
                 continue;
             }
             var ns = r.Namespace?.Value ?? "host";
-            var known = new List<string> { "host", IngressSandbox };
-            known.AddRange(networks.Where(x => x.IsOverlay).SelectMany(x => new[] { OverlayNamespace(x.Name), NetworkLoadBalancerNamespace(x.Name) }));
-            known.AddRange(tasks.Select(t => t.Name));
-            if (!known.Contains(ns))
+            if (known is null)
+            {
+                known = new List<string> { "host", IngressSandbox };
+                known.AddRange(networks.Where(x => x.IsOverlay).SelectMany(x => new[] { OverlayNamespace(x.Name), NetworkLoadBalancerNamespace(x.Name) }));
+                known.AddRange(tasks.Select(t => t.Name));
+                knownSet = new HashSet<string>(known, StringComparer.Ordinal);
+            }
+            if (!knownSet!.Contains(ns))
             {
                 _d.Report(DiagnosticDescriptors.UnknownReference, r.Namespace!.Value.Span, UnknownMessage("namespace", ns, known));
                 continue;
@@ -1019,11 +1122,17 @@ public sealed class TopologyAnalyzer
     private EquatableArray<ExpectModel> BindExpectations(Topology t)
     {
         var result = new List<ExpectModel>();
+        if (_decl.Expectations.Count == 0) return result.ToEquatableArray();
+        // Names looked up in sets rather than by scanning 10,000 tasks for each end of each expectation.
+        var nodeNames = new HashSet<string>(t.Nodes.Select(n => n.Name), StringComparer.Ordinal);
+        var serviceNames = new HashSet<string>(t.Services.Select(s => s.Name), StringComparer.Ordinal);
+        var taskNames = new HashSet<string>(t.Tasks.Select(x => x.Name), StringComparer.Ordinal);
+        var withTasks = t.ServicesWithTasks();
         TrafficEndpointKind? Resolve(string name)
         {
-            if (t.Nodes.Any(n => n.Name == name)) return TrafficEndpointKind.Node;
-            if (t.Services.Any(s => s.Name == name)) return TrafficEndpointKind.Service;
-            if (t.Tasks.Any(x => x.Name == name)) return TrafficEndpointKind.Task;
+            if (nodeNames.Contains(name)) return TrafficEndpointKind.Node;
+            if (serviceNames.Contains(name)) return TrafficEndpointKind.Service;
+            if (taskNames.Contains(name)) return TrafficEndpointKind.Task;
             return null;
         }
         foreach (var x in _decl.Expectations)
@@ -1062,7 +1171,7 @@ public sealed class TopologyAnalyzer
                     $"to: service '{dnsrr.Name}' uses endpointMode dnsrr, so it has no VIP to send to: address one of its tasks instead (e.g. '{example}')");
                 continue;
             }
-            if (x.Reaches is { } r && t.Services.All(s => s.Name != r.Value))
+            if (x.Reaches is { } r && !serviceNames.Contains(r.Value))
             {
                 _d.Report(DiagnosticDescriptors.UnknownReference, r.Span, UnknownMessage("service", r.Value, t.Services.Select(s => s.Name)));
                 continue;
@@ -1077,7 +1186,7 @@ public sealed class TopologyAnalyzer
             }
             // A service with no task sends nothing, so "blocked" would hold of nothing and "reaches" fail for no reason the
             // network shows (as a dnsrr destination above).
-            if (from.Kind == TrafficEndpointKind.Service && !t.HasTasks(from.Name!))
+            if (from.Kind == TrafficEndpointKind.Service && !withTasks.Contains(from.Name!))
             {
                 _d.Report(DiagnosticDescriptors.InvalidExpectation, x.From.Value.Span,
                     $"from: service '{from.Name}' has no task to send from (replicas 0, or no node it may run on), so the expectation would hold or fail vacuously");

@@ -96,9 +96,9 @@ public sealed class YamlBinder
     {
         var n = new NodeDeclaration { Name = name };
         _t.Nodes.Add(n);
-        var m = Mapping(node, $"node '{name.Value}'");
+        var m = Mapping(node, "node", name.Value);
         if (m is null) return;
-        foreach (var e in Entries(m, LanguageKeys.Node, $"node '{name.Value}'"))
+        foreach (var e in Entries(m, LanguageKeys.Node, "node", name.Value))
         {
             switch (e.Key.Value)
             {
@@ -125,9 +125,9 @@ public sealed class YamlBinder
     {
         var n = new NetworkDeclaration { Name = name };
         _t.Networks.Add(n);
-        var m = Mapping(node, $"network '{name.Value}'");
+        var m = Mapping(node, "network", name.Value);
         if (m is null) return;
-        var entries = Entries(m, LanguageKeys.Network, $"network '{name.Value}'").ToList();
+        var entries = Entries(m, LanguageKeys.Network, "network", name.Value).ToList();
         foreach (var e in entries)
         {
             switch (e.Key.Value)
@@ -169,9 +169,9 @@ public sealed class YamlBinder
     {
         var s = new ServiceDeclaration { Name = name };
         _t.Services.Add(s);
-        var m = Mapping(node, $"service '{name.Value}'");
+        var m = Mapping(node, "service", name.Value);
         if (m is null) return;
-        foreach (var e in Entries(m, LanguageKeys.Service, $"service '{name.Value}'"))
+        foreach (var e in Entries(m, LanguageKeys.Service, "service", name.Value))
         {
             switch (e.Key.Value)
             {
@@ -407,7 +407,10 @@ public sealed class YamlBinder
 
     private readonly HashSet<(YamlMapping, string)> _suggested = new();
 
-    private IEnumerable<YamlEntry> Entries(YamlMapping m, string[] known, string where)
+    // The place a message names is "<where>" or "<where> '<name>'" (service 'web'), put into words only for a message.
+    private static string Where(string where, string? name) => name is null ? where : $"{where} '{name}'";
+
+    private IEnumerable<YamlEntry> Entries(YamlMapping m, string[] known, string where, string? name = null)
     {
         foreach (var e in m.Entries)
         {
@@ -419,8 +422,8 @@ public sealed class YamlBinder
             var near = LanguageKeys.Nearest(e.Key.Value, known);
             if (near is not null) _suggested.Add((m, near));
             _d.Report(DiagnosticDescriptors.UnknownKey, e.Key.Span, near is null
-                ? $"unknown key '{e.Key.Value}' in {where}; known keys: {string.Join(", ", known)}"
-                : $"unknown key '{e.Key.Value}' in {where}; did you mean '{near}'?");
+                ? $"unknown key '{e.Key.Value}' in {Where(where, name)}; known keys: {string.Join(", ", known)}"
+                : $"unknown key '{e.Key.Value}' in {Where(where, name)}; did you mean '{near}'?");
         }
     }
 
@@ -429,9 +432,10 @@ public sealed class YamlBinder
         if (node is YamlScalar { IsNull: true }) return;
         var m = Mapping(node, what);
         if (m is null) return;
+        var nameWhat = what.TrimEnd('s') + " name";
         foreach (var e in m.Entries)
         {
-            var name = Name(e.Key, what.TrimEnd('s') + " name");
+            var name = Name(e.Key, nameWhat);
             if (name is null) continue;
             bind(name.Value, e.Value);
         }
@@ -445,10 +449,10 @@ public sealed class YamlBinder
         foreach (var item in seq.Items) bind(item);
     }
 
-    private YamlMapping? Mapping(YamlNode node, string what)
+    private YamlMapping? Mapping(YamlNode node, string what, string? name = null)
     {
         if (node is YamlMapping m) return m;
-        _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"{what} must be a mapping (key: value lines), not {node.KindName}");
+        _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"{Where(what, name)} must be a mapping (key: value lines), not {node.KindName}");
         return null;
     }
 
@@ -459,10 +463,11 @@ public sealed class YamlBinder
         return null;
     }
 
-    private Located<string>? ScalarText(YamlNode node, string what)
+    // "a " and what a name is (a network name) are joined only for a message.
+    private Located<string>? ScalarText(YamlNode node, string what, string article = "")
     {
         if (node is YamlScalar s && !s.IsNull) return new Located<string>(s.Value, s.Span);
-        _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"expected {what}, not {node.KindName}");
+        _d.Report(DiagnosticDescriptors.WrongType, node.Span, $"expected {article}{what}, not {node.KindName}");
         return null;
     }
 
@@ -614,7 +619,7 @@ public sealed class YamlBinder
 
     private Located<string>? Name(YamlNode node, string what)
     {
-        var t = ScalarText(node, "a " + what);
+        var t = ScalarText(node, what, "a ");
         if (t is null) return null;
         if (!IsValidName(t.Value.Value))
         {

@@ -31,7 +31,7 @@ public static class YamlSyntaxReader
         if (text.Length > 0 && text[0] == '\uFEFF') text = text.Substring(1);
         // YAML allows only printable characters (1.2 §5.1); YamlDotNet drops a NUL silently (a key "b\0" became "b") and
         // trips over other control characters with unclear messages, so the first one is reported where it is.
-        var bad = FindNonPrintable(text);
+        var bad = FindNonPrintable(text, out var indentationTab);
         if (bad is { } b)
         {
             var what = b.Char == 0 ? "a NUL character"
@@ -42,8 +42,7 @@ public static class YamlSyntaxReader
             return null;
         }
         // A tab used for indentation gets a clearer message from us than from YamlDotNet.
-        var tab = FindIndentationTab(text);
-        if (tab is { } t)
+        if (indentationTab is { } t)
         {
             diagnostics.Report(DiagnosticDescriptors.YamlSyntax, SourceSpan.At(file, t.Line, t.Column),
                 "a tab is used for indentation; YAML allows only spaces there");
@@ -90,16 +89,31 @@ public static class YamlSyntaxReader
     /// <summary>
     /// The first character outside YAML's printable set (tab, LF, CR, U+0020–U+007E, NEL, U+00A0–U+D7FF, U+E000–U+FFFD and
     /// paired surrogates), with its line and column counted as YamlDotNet counts them (<see cref="LineBreak"/>; a surrogate
-    /// pair is two columns), so that it names the place every other diagnostic would.
+    /// pair is two columns), so that it names the place every other diagnostic would; and the first tab used for
+    /// indentation (<paramref name="indentationTab"/>), found in the same pass over the text.
     /// </summary>
-    private static (int Line, int Column, int Char)? FindNonPrintable(string text)
+    private static (int Line, int Column, int Char)? FindNonPrintable(string text, out (int Line, int Column)? indentationTab)
     {
+        indentationTab = null;
         int line = 1, col = 1;
+        bool atIndent = true;
         for (int i = 0; i < text.Length; i++)
         {
-            if (LineBreak(text, i) is > 0 and var width) { line++; col = 1; i += width - 1; continue; }
             var ch = text[i];
-            bool printable = ch == '\t' || ch is >= ' ' and <= '~' || ch is >= '\u00A0' and <= '\uD7FF' || ch is >= '\uE000' and <= '\uFFFD';
+            // Most of a file is printable ASCII, which holds no line break and no tab.
+            if (ch is >= ' ' and <= '~')
+            {
+                if (ch != ' ') atIndent = false;
+                col++;
+                continue;
+            }
+            if (LineBreak(text, i) is > 0 and var width) { line++; col = 1; atIndent = true; i += width - 1; continue; }
+            if (atIndent)
+            {
+                if (ch == '\t') indentationTab ??= (line, col);
+                else if (ch != '\uFEFF') atIndent = false;
+            }
+            bool printable = ch == '\t' || ch is >= '\u00A0' and <= '\uD7FF' || ch is >= '\uE000' and <= '\uFFFD';
             if (!printable && char.IsHighSurrogate(ch) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
             {
                 i++;
@@ -107,24 +121,6 @@ public static class YamlSyntaxReader
                 printable = true;
             }
             if (!printable) return (line, col, ch);
-            col++;
-        }
-        return null;
-    }
-
-    private static (int Line, int Column)? FindIndentationTab(string text)
-    {
-        int line = 1, col = 1;
-        bool atIndent = true;
-        for (int i = 0; i < text.Length; i++)
-        {
-            if (LineBreak(text, i) is > 0 and var width) { line++; col = 1; atIndent = true; i += width - 1; continue; }
-            var ch = text[i];
-            if (atIndent)
-            {
-                if (ch == '\t') return (line, col);
-                if (ch != ' ' && ch != '\uFEFF') atIndent = false;
-            }
             col++;
         }
         return null;
@@ -147,16 +143,46 @@ public static class YamlSyntaxReader
 
     private sealed class Frame
     {
-        public Frame(bool isMapping, SourceSpan start) { IsMapping = isMapping; Start = start; }
+        // A mapping's frame holds entries, a list's items: only what its kind needs is made (a 1,000-service file has
+        // thousands of small collections, and each frame used to make a list of each kind and a set of keys).
+        public Frame(bool isMapping, SourceSpan start)
+        {
+            IsMapping = isMapping;
+            Start = start;
+            if (isMapping) Entries = new List<YamlEntry>();
+            else Items = new List<YamlNode>();
+        }
         public bool IsMapping;
         public bool IsFlow;
         public SourceSpan Start;
         public string? Anchor;
-        public List<YamlEntry> Entries = new();
-        public List<YamlNode> Items = new();
+        public List<YamlEntry> Entries = null!;
+        public List<YamlNode> Items = null!;
         public YamlScalar? PendingKey;
         public bool HasInvalidKeys;
-        public HashSet<string> Keys = new(StringComparer.Ordinal);
+        // The keys of Entries, made only for a mapping large enough that scanning them for a duplicate costs more.
+        private HashSet<string>? _keys;
+        private const int ScanLimit = 8;
+
+        /// <summary>Whether <paramref name="key"/> is the key of an entry already.</summary>
+        public bool HasKey(string key)
+        {
+            if (_keys is not null) return _keys.Contains(key);
+            foreach (var e in Entries)
+                if (e.Key.Value == key) return true;
+            return false;
+        }
+
+        public void AddEntry(YamlEntry entry)
+        {
+            Entries.Add(entry);
+            if (_keys is not null) _keys.Add(entry.Key.Value);
+            else if (Entries.Count > ScanLimit)
+            {
+                _keys = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var e in Entries) _keys.Add(e.Key.Value);
+            }
+        }
     }
 
     private static YamlNode? ReadCore(string file, string text, DiagnosticBag diagnostics, CancellationToken ct)
@@ -270,12 +296,12 @@ public static class YamlSyntaxReader
                 diagnostics.Report(DiagnosticDescriptors.YamlSyntax, k.Span, "YAML merge keys ('<<') are not supported: write the keys out (an alias '*name' may stand for a whole value)");
                 return true;
             }
-            if (!top.Keys.Add(k.Value))
+            if (top.HasKey(k.Value))
             {
                 diagnostics.Report(DiagnosticDescriptors.DuplicateKey, k.Span, $"duplicate key '{k.Value}' in this mapping: keep one of them (the first is at line {First(k.Value).StartLine.ToString(System.Globalization.CultureInfo.InvariantCulture)}, column {First(k.Value).StartColumn.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
                 return true;
             }
-            top.Entries.Add(new YamlEntry(k, node));
+            top.AddEntry(new YamlEntry(k, node));
             return true;
 
             SourceSpan First(string key) => top.Entries.First(x => x.Key.Value == key).Key.Span;
