@@ -244,6 +244,7 @@ public partial class CompiledNetfilterTests
         // After flow `ageAt` five minutes pass (learned FDB entries age out, permanent ones stay: the compiled switch must
         // keep agreeing); after flow `resetAt` both simulations reset (FDBs that learned are rebuilt and re-attached).
         var gCase = Gen.Select(Gen.UInt, gFlow.Array[1, 8], Gen.Int[0, 9], Gen.Int[0, 9]);
+        // CsCheck samples on several threads at once, so the count of connections is kept with Interlocked.
         int connections = 0;
         gCase.Sample((seed, flows, ageAt, resetAt) =>
         {
@@ -255,7 +256,7 @@ public partial class CompiledNetfilterTests
                 var a = Run(interpreted, plan, addresses, ports, src, dst, proto, portIndex, randomPort, count);
                 var b = Run(compiled, plan, addresses, ports, src, dst, proto, portIndex, randomPort, count);
                 if (a != b) throw new Exception("traces differ:\n--- interpreted\n" + a + "\n--- compiled\n" + b);
-                connections += count;
+                System.Threading.Interlocked.Add(ref connections, count);
                 if (i == ageAt) { interpreted.Advance(TimeSpan.FromSeconds(301)); compiled.Advance(TimeSpan.FromSeconds(301)); }
                 if (i == resetAt) { interpreted.Reset(); compiled.Reset(); }
             }
@@ -277,6 +278,7 @@ public partial class CompiledNetfilterTests
         var (plan, nf, fwd, addresses, ports, namespaces) = Setup(name);
         var gPacket = Gen.Select(Gen.Int[-1, namespaces - 1], Gen.Int[0, addresses.Length - 1], Gen.Int[0, addresses.Length - 1],
             Gen.Bool, Gen.Int[0, ports.Length - 1], Gen.Int[0, ports.Length - 1], Gen.Bool);
+        // CsCheck samples on several threads at once, so the count of packets is kept with Interlocked.
         int packets = 0;
         Gen.Select(Gen.UInt, gPacket.Array[1, 10]).Sample((seed, list) =>
         {
@@ -298,7 +300,7 @@ public partial class CompiledNetfilterTests
                 var a = TextTraceRenderer.Render(interpreted.Send(ns, packet, "crafted"));
                 var b = TextTraceRenderer.Render(compiled.Send(ns, packet, "crafted"));
                 if (a != b) throw new Exception("traces differ:\n--- interpreted\n" + a + "\n--- compiled\n" + b);
-                packets++;
+                System.Threading.Interlocked.Increment(ref packets);
             }
         }, iter: 300);
         Assert.True(packets >= 1000, packets + " packets");

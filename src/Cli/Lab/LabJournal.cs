@@ -39,13 +39,18 @@ internal sealed class LabJournal
     /// <summary>Whether a journal exists for this prefix.</summary>
     public bool Exists => File.Exists(JournalPath);
 
-    /// <summary>Reads the journal (empty when there is none).</summary>
+    /// <summary>
+    /// Reads the journal (empty when there is none). Another lab's journal can vanish while it is read (its <c>down</c>
+    /// removes its state directory as ours looks at the other labs): that reads as no journal, not as an error.
+    /// </summary>
     public static LabJournal Open(LabNames names)
     {
         var j = new LabJournal(names);
-        if (j.Exists)
-            foreach (var line in File.ReadAllLines(j.JournalPath))
-                if (line.Length > 0) j._lines.Add(line.Split('\t'));
+        string[] lines;
+        try { lines = File.ReadAllLines(j.JournalPath); }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException) { return j; }
+        foreach (var line in lines)
+            if (line.Length > 0) j._lines.Add(line.Split('\t'));
         return j;
     }
 

@@ -70,13 +70,26 @@ public sealed class EmitLab : IDisposable
     /// <summary>The namespaces apply made for <paramref name="node"/>.</summary>
     public IReadOnlyList<string> Created(string node) => Scratch.Existing().Where(n => n.StartsWith(Prefix(node), StringComparison.Ordinal)).ToList();
 
-    /// <summary>Starts a TCP listener answering its name in a namespace (killed on Dispose).</summary>
+    /// <summary>
+    /// Starts a TCP listener answering its name in a namespace (killed on Dispose), and returns once it listens: socat binds
+    /// its port a while after it starts (far longer than a fixed pause on a busy machine), and a connection before that is
+    /// refused.
+    /// </summary>
     public void Listen(string ns, int port, string answer)
     {
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "netns", "exec", ns, "socat", $"TCP-LISTEN:{port},fork,reuseaddr", "SYSTEM:printf " + answer })
             psi.ArgumentList.Add(a);
-        _listeners.Add(Process.Start(psi)!);
+        var listener = Process.Start(psi)!;
+        _listeners.Add(listener);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (ScratchNamespaces.Exec(ns, "ss", new[] { "-H", "-l", "-t", "-n", $"sport = :{port}" }).StdOut.Trim().Length == 0)
+        {
+            if (listener.HasExited)
+                throw new InvalidOperationException($"socat listening on {ns}:{port} exited {listener.ExitCode}: {listener.StandardError.ReadToEnd()}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"socat did not listen on {ns}:{port} within 60 s");
+            System.Threading.Thread.Sleep(20);
+        }
     }
 
     public void Dispose()
@@ -238,7 +251,6 @@ public static class EmitScenario
                     lab.Listen(lab.Prefix(h.Node) + ns.Name, l.Port, ns.Name);
                     tasks.Add(ns.Name);
                 }
-        System.Threading.Thread.Sleep(300);
         var answers = new List<string>();
         foreach (var (address, port) in published)
             for (int i = 0; i < 2 * Math.Max(1, tasks.Count); i++)
