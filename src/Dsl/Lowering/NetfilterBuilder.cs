@@ -136,6 +136,7 @@ internal sealed class ChainBuilder
     /// <summary>The rule at <paramref name="index"/> in chain order.</summary>
     public NetfilterRule RuleAt(int index) => _buffer[_start + index];
 
+    /// <summary>The rules so far, as a view of the builder's buffer: read it before the next change or <c>Build</c>, never keep it.</summary>
     public IReadOnlyList<NetfilterRule> Rules => new ArraySegment<NetfilterRule>(_buffer, _start, _end - _start);
 
     /// <summary>Makes room for <paramref name="inserts"/> more <c>-I</c> and <paramref name="appends"/> more <c>-A</c> rules.</summary>

@@ -55,7 +55,6 @@ public static class SwarmLowering
         private readonly Dictionary<string, ServiceModel> _services = new(StringComparer.Ordinal);
         private readonly NetworkModel? _ingress;
         private readonly NetworkModel? _gw;
-        // (node, namespace, interface) of a sandbox leg → the name of its peer in the host or overlay namespace.
         // Indexes over the model, built once, each list in model order: a cluster of thousands of tasks must not scan every
         // endpoint per task or per load balancer (that was quadratic, minutes on a 5,000-task topology).
         private readonly Dictionary<(string Node, string Network), List<EndpointModel>> _endpointsByNodeNetwork = new();
@@ -227,7 +226,7 @@ public static class SwarmLowering
         {
             var underlay = LowerUnderlay();
             var rules = ParseUserRules();
-            // Nodes are lowered independently (what they share is made once, under _shared), each to its finished plan at
+            // Nodes are lowered independently (what they share is made once under _shared, and read without it once made), each to its finished plan at
             // once: the raw rules go into its namespaces, its tables are checked, and its builders become the plan while they
             // are young (a large plan's builders, all kept until every node was lowered, were copied by the garbage collector
             // from generation to generation, and then once more into the plan).
@@ -610,19 +609,24 @@ public static class SwarmLowering
                     var gateway = gatewayLeg?.Address.Address;
                     var shape = (svc.Name, index, gateway);
                     (NetfilterRule? Dnat, NetfilterRule Established, NetfilterRule Accept) rules;
-                    if (!_ingressPortRules.TryGetValue(shape, out rules))
-                    lock (_shared)
+                    // Read without the lock once made (a concurrent dictionary publishes it whole); made under it, once.
                     if (!_ingressPortRules.TryGetValue(shape, out rules))
                     {
-                        var origin = PortOrigin(svc, index);
-                        var protocol = Rule.Protocol(port.Protocol);
-                        var dport = new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published);
-                        var accept = Rule.Accept;
-                        _ingressPortRules[shape] = rules = (
-                            gateway is { } g ? Rule.Make(origin, port.Span, new DnatTarget(g, port.Published), protocol, dport) : null,
-                            Rule.Make(origin, port.Span, accept, protocol, new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
-                                Rule.Conntrack(CtState.Related | CtState.Established)),
-                            Rule.Make(origin, port.Span, accept, protocol, dport));
+                        lock (_shared)
+                        {
+                            if (!_ingressPortRules.TryGetValue(shape, out rules))
+                            {
+                                var origin = PortOrigin(svc, index);
+                                var protocol = Rule.Protocol(port.Protocol);
+                                var dport = new PortMatch(port.Protocol, Direction.Destination, port.Published, port.Published);
+                                var accept = Rule.Accept;
+                                _ingressPortRules[shape] = rules = (
+                                    gateway is { } g ? Rule.Make(origin, port.Span, new DnatTarget(g, port.Published), protocol, dport) : null,
+                                    Rule.Make(origin, port.Span, accept, protocol, new PortMatch(port.Protocol, Direction.Source, port.Published, port.Published),
+                                        Rule.Conntrack(CtState.Related | CtState.Established)),
+                                    Rule.Make(origin, port.Span, accept, protocol, dport));
+                            }
+                        }
                     }
                     if (rules.Dnat is not null) natIngress.Insert(rules.Dnat);
                     filterIngress.Insert(rules.Established);
@@ -788,8 +792,8 @@ public static class SwarmLowering
                 prerouting.Reserve(0, marks);
             }
             ns.Addresses.Capacity = ns.Addresses.Count + lbs.Count;
-            if (Ipvs) ns.Ipvs.Capacity = lbs.Count;
-            else ns.NftLoadBalancers.Capacity = lbs.Count;
+            if (Ipvs) ns.Ipvs.Capacity = ns.Ipvs.Count + lbs.Count;
+            else ns.NftLoadBalancers.Capacity = ns.NftLoadBalancers.Count + lbs.Count;
             for (int l = 0; l < lbs.Count; l++)
             {
                 var lb = lbs[l];
