@@ -177,38 +177,40 @@ DROPPED=0
 ipt_over_nft() { [[ "$(iptables -V 2>/dev/null)" == *nf_tables* ]] && command -v nft >/dev/null 2>&1; }
 
 # drop_made_base_chains NS: iptables-nft makes the ip tables and base chains a rules file names when they are missing,
-# and keeps them once our rules are gone. Delete those that were not there before apply first loaded rules (journal
-# "iptbase", NS's list of "table" and "table/chain") and are now empty with policy accept; then such a table that holds
+# and keeps them once our rules are gone. Delete those apply's files made (journal "iptmade": "table" and "table/chain"
+# entries, noted by note_made before each load) that are now empty with policy accept; then such a table that holds
 # nothing else (DROPPED counts them). A chain holding any rule (ours are gone by now, so someone else's) or whose policy
-# is drop stays.
+# is drop stays, and so does every table and chain apply did not make.
 drop_made_base_chains() {
-  local ns="$1" key="${1:--}" before t verdict c listing
+  local ns="$1" key="${1:--}" made entry t c listing chains
   DROPPED=0
-  remembered iptbase "$key" || return 0
+  remembered iptmade "$key" || return 0
   ipt_over_nft || return 0
-  before=" ${JOURNAL["iptbase"$'\t'"$key"]} "
-  for t in $(in_ns "$ns" nft list tables ip 2>/dev/null | awk '$1 == "table" && $2 == "ip" { sub(/#.*/, "", $3); print $3 }'); do
-    [[ "$t" =~ ^[A-Za-z0-9_.-]+$ ]] || continue
+  made="${JOURNAL["iptmade"$'\t'"$key"]}"
+  for entry in $made; do
+    [[ "$entry" == */* ]] || continue
+    t="${entry%%/*}" c="${entry#*/}"
     listing="$(in_ns "$ns" nft list table ip "$t" 2>/dev/null)" || continue
-    while read -r verdict c; do
-      [[ "$verdict" == empty && "$before" != *" $t/$c "* ]] || continue
-      if in_ns "$ns" nft delete chain ip "$t" "$c" 2>/dev/null; then DROPPED=$((DROPPED + 1)); fi
-    done <<<"$(nft_chains_of <<<"$listing")"
-    [[ "$before" == *" $t "* ]] && continue
+    chains=$'\n'"$(nft_chains_of <<<"$listing")"$'\n'
+    if [[ "$chains" == *$'\n'"empty $c"$'\n'* ]] && in_ns "$ns" nft delete chain ip "$t" "$c" 2>/dev/null; then DROPPED=$((DROPPED + 1)); fi
+  done
+  for t in $made; do
+    [[ "$t" != */* ]] || continue
     listing="$(in_ns "$ns" nft list table ip "$t" 2>/dev/null)" || continue
     if [[ -z "$(nft_chains_of <<<"$listing")" ]] && in_ns "$ns" nft delete table ip "$t" 2>/dev/null; then DROPPED=$((DROPPED + 1)); fi
   done
 }
 
 # nft_chains_of: from one table's "nft list table" text, "empty CHAIN" for a base chain without rules whose policy is
-# accept, "busy CHAIN" for any other chain, and "other" for each set, map or other object.
+# accept, "busy CHAIN" for any other chain, and "other" for each set, map or other object. Every line inside a chain but
+# its type and comment is a rule (nft indents some with a space more, e.g. one whose first match is a comment).
 nft_chains_of() {
   awk '
     /^\tchain / { c = $2; base = 0; accept = 0; rules = 0; on = 1; next }
     on && /^\t}/ { print ((base && accept && !rules) ? "empty " : "busy ") c; on = 0; next }
     on && /^\t\ttype .* hook / { base = 1; if ($0 ~ /policy accept;/) accept = 1; next }
     on && /^\t\tcomment / { next }
-    on && /^\t\t[^ \t]/ { rules++; next }
+    on && /^\t\t/ { rules++; next }
     !on && /^\t[a-z]/ { print "other" }
   '
 }
@@ -418,7 +420,7 @@ prune_ipt() {
       if [[ -z "$ns" ]]; then
         drop_made_base_chains ""
         PRUNED=$((PRUNED + DROPPED))
-        forget iptbase -
+        forget iptmade -
       fi
       # In a namespace apply made, the tables iptables made for those rules go too, when nothing is left in them (a first
       # apply of the plan makes none there); iptables-nft keeps a table once made, nft can delete it.
@@ -562,6 +564,25 @@ remember_policy() {
   if [[ -n "$policy" ]]; then remember policy "$1/$2" "$policy"; fi
 }
 
+# note_made FILE LISTING: add to the journal's "iptmade" the ip tables and built-in chains FILE names that LISTING
+# (nft list chains ip) lacks: iptables-restore will make them.
+note_made() {
+  local made old
+  made="$(awk '
+    function made(k) { if (!(k in have) && !(k in out)) { out[k] = 1; printf "%s ", k } }
+    pass == 1 && $1 == "table" && $2 == "ip" { t = $3; have[t] = 1; next }
+    pass == 1 && $1 == "chain" { have[t "/" $2] = 1; next }
+    pass == 2 && /^\*/ { t = substr($0, 2); made(t); next }
+    pass == 2 && /^:/ { c = substr($1, 2); if ($2 == "-") user[t "/" c] = 1; else made(t "/" c); next }
+    pass == 2 && /^-[AI] / && !((t "/" $2) in user) { made(t "/" $2) }
+  ' pass=1 - pass=2 "$1" <<<"$2")" || return 0
+  [[ -n "$made" ]] || return 0
+  load_journal
+  old="${JOURNAL["iptmade"$'\t'-]:-}"
+  forget iptmade -
+  remember iptmade - "$old$made"
+}
+
 # ipt_apply NS FILE: make the namespace's rules what FILE says, changing only what differs, in one
 # iptables-restore --noflush (none when nothing differs, so counters stay). Compared chain by chain with iptables-save:
 # a chain FILE declares (ours) is flushed and refilled unless its rules are already exactly the file's; in a built-in
@@ -570,11 +591,9 @@ remember_policy() {
 # already set. Foreign rules are never touched.
 ipt_apply() {
   local ns="$1" file="$2" saved input
-  # What iptables-nft will find made before the host's first rules, so that teardown can delete only what it adds.
-  # Not noted when nft cannot list them: teardown then deletes none.
-  if [[ -z "$ns" ]] && ! remembered iptbase - && ipt_over_nft && saved="$(nft list chains ip 2>/dev/null)"; then
-    remember iptbase - "$(awk '$1 == "table" && $2 == "ip" { t = $3; printf "%s ", t; next } $1 == "chain" { c = $2; next } / hook / && t != "" { printf "%s/%s ", t, c }' <<<"$saved")"
-  fi
+  # What iptables-nft is about to make for the host's file, so that teardown deletes only that (nothing when nft cannot
+  # list what is there).
+  if [[ -z "$ns" ]] && ipt_over_nft && saved="$(nft list chains ip 2>/dev/null)"; then note_made "$file" "$saved"; fi
   remember ipt "${ns:--}" made
   if is_new "$ns"; then
     in_ns "$ns" iptables-restore --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"

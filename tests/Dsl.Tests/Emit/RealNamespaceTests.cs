@@ -373,8 +373,14 @@ public class RealNamespaceTests
         var workerApplied = lab.Run("worker", "apply.sh");
         Assert.True(workerApplied.ExitCode == 0, workerApplied.StdErr);
         Assert.Contains("chain PREROUTING", Ruleset(m), StringComparison.Ordinal);
-        // Someone adds a rule of their own to a base chain apply's rules made, on the worker.
-        HostLinux.Run("ip", "netns", "exec", w, "iptables", "-A", "INPUT", "-s", "192.0.2.7", "-j", "DROP").EnsureSuccess("a later rule");
+        // On the worker, after apply: a rule of someone else's in a base chain apply's rules made (its first match a
+        // comment, which nft lists indented by one more space), one in a chain apply did not make, and a table of
+        // someone else's with an empty base chain.
+        void Worker(params string[] args) => HostLinux.Run("ip", new[] { "netns", "exec", w }.Concat(args).ToArray()).EnsureSuccess(string.Join(" ", args));
+        Worker("iptables", "-A", "FORWARD", "-m", "comment", "--comment", "admin: keep", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP");
+        Worker("iptables", "-A", "INPUT", "-s", "192.0.2.7", "-j", "DROP");
+        Worker("nft", "add table ip later");
+        Worker("nft", "add chain ip later pre { type filter hook prerouting priority -300; policy accept; }");
         var r = lab.Run("manager", "teardown.sh");
         Assert.True(r.ExitCode == 0, r.StdErr);
         Assert.Equal(before, Ruleset(m));
@@ -382,9 +388,14 @@ public class RealNamespaceTests
         Assert.True(r.ExitCode == 0, r.StdErr);
         var workerAfter = Ruleset(w);
         Assert.NotEqual(workerBefore, workerAfter);
+        Assert.Contains("ct state invalid", workerAfter, StringComparison.Ordinal);
+        Assert.Contains("admin: keep", Sh(w, "iptables-save"), StringComparison.Ordinal);
+        Assert.Contains("chain FORWARD", workerAfter, StringComparison.Ordinal);
         Assert.Contains("chain INPUT", workerAfter, StringComparison.Ordinal);
         Assert.Contains("192.0.2.7", workerAfter, StringComparison.Ordinal);
-        Assert.DoesNotContain("chain FORWARD", workerAfter, StringComparison.Ordinal);
+        Assert.Contains("table ip later", workerAfter, StringComparison.Ordinal);
+        Assert.Contains("chain pre", workerAfter, StringComparison.Ordinal);
+        // What apply made for the nat rules alone is all gone.
         Assert.DoesNotContain("table ip nat", workerAfter, StringComparison.Ordinal);
     }
 
