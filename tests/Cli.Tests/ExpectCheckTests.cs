@@ -105,4 +105,33 @@ public sealed class ExpectCheckTests : IDisposable
         Assert.Equal(0, exit);
         Assert.DoesNotContain("SWARM0043", stdout + stderr, StringComparison.Ordinal);
     }
+    [Fact]
+    public void Warnings_of_the_expectations_alone_leave_check_clean()
+    {
+        // spec/cli.md: check exits 0 for "clean or warnings only"; a SWARM0043 once made it exit 1 (a tester's find).
+        var path = Path.Combine(_dir, "warned.swarm.yaml");
+        File.WriteAllText(path, """
+            version: 1
+            name: w43
+            nodes:
+              n1: { address: 10.50.0.1/24 }
+              n2:
+                address: 10.50.0.2/24
+                sysctls:
+                  net.ipv4.conf.all.rp_filter: 1
+            networks:
+              net: { driver: overlay, subnet: 10.60.0.0/24 }
+            services:
+              web:
+                replicas: 2
+                networks: [net]
+                ports: [{ published: 80, target: 80 }]
+            expect:
+              - { from: external, to: "n1:80/tcp", reaches: web }
+            """);
+        var (exit, stdout, _) = Run("check", path);
+        Assert.Contains("warning SWARM0043: sysctl net.ipv4.conf.all.rp_filter = 1", stdout, StringComparison.Ordinal);
+        Assert.EndsWith("1 file checked: 0 errors, 1 warning\n", stdout, StringComparison.Ordinal);
+        Assert.Equal(0, exit);
+    }
 }

@@ -67,4 +67,46 @@ public class OptionValueTests
         var (exit, _, stderr) = Run("synth");
         Assert.Equal((0, ""), (exit, stderr));
     }
+    [Fact]
+    public void An_output_file_that_is_empty_or_a_directory_is_a_usage_error()
+    {
+        // A tester's find: --pcap "" leaked .NET's "The value cannot be an empty string. (Parameter 'path')" with exit 1.
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-out-").FullName;
+        try
+        {
+            foreach (var (args, line) in new[]
+            {
+                (new[] { "trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--pcap", "" }, "swarmdsl: error: --pcap needs a file name\n"),
+                (new[] { "trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--pcap", dir }, $"swarmdsl: error: --pcap '{dir}' is a directory: name a file to write\n"),
+                (new[] { "synth", "-o", dir }, $"swarmdsl: error: -o '{dir}' is a directory: name a file to write\n"),
+            })
+            {
+                var (exit, stdout, stderr) = Run(args);
+                Assert.Equal((2, "", line), (exit, stdout, stderr));
+            }
+            Assert.Empty(Directory.GetFileSystemEntries(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void A_capture_is_written_whole_or_not_at_all()
+    {
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-out-").FullName;
+        try
+        {
+            var pcap = Path.Combine(dir, "a.pcapng");
+            var (exit, _, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--pcap", pcap);
+            Assert.Equal((0, ""), (exit, stderr));
+            Assert.Equal(new[] { pcap }, Directory.GetFiles(dir)); // the temporary file it was written through is gone
+            Assert.True(new FileInfo(pcap).Length > 0);
+            // A folder that does not exist: an error in our words, nothing written anywhere.
+            var missing = Path.Combine(dir, "no-such-folder", "b.pcapng");
+            (exit, _, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--pcap", missing);
+            Assert.Equal(1, exit);
+            Assert.StartsWith($"swarmdsl: error: cannot write '{missing}': ", stderr, StringComparison.Ordinal);
+            Assert.Equal(new[] { pcap }, Directory.GetFileSystemEntries(dir));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }

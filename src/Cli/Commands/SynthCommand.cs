@@ -64,6 +64,7 @@ internal static class SynthCommand
             var path = parse.GetValue(output);
             // As for emit: an empty -o is a mistake (an unset variable), not a request for standard output.
             if (path is { Length: 0 }) throw new CliUsageException("-o needs a file name (leave -o out to write to standard output)");
+            if (path is not null && AtomicFile.Problem("-o", path) is { } pathProblem) throw new CliUsageException(pathProblem);
             var text = SyntheticTopology.Generate(o, out var made);
             // Expectations go only to ingress-published TCP ports; the text stays valid, but the count asked for is not met.
             if (made < o.Expectations)
@@ -73,15 +74,8 @@ internal static class SynthCommand
                 io.Out.Write(text);
                 return Program.Ok;
             }
-            try
-            {
-                File.WriteAllText(path, text);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
-            {
-                io.Error.WriteLine($"swarmdsl: error: cannot write '{path}': {ex.Message}");
+            if (!AtomicFile.TryWrite(path, fs => { var bytes = new System.Text.UTF8Encoding(false).GetBytes(text); fs.Write(bytes, 0, bytes.Length); }, io))
                 return Program.Failed;
-            }
             return Program.Ok;
         });
         return cmd;

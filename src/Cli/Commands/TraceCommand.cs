@@ -54,9 +54,11 @@ internal static class TraceCommand
             foreach (var d in lowered.Diagnostics) io.Error.WriteLine(d.ToString());
             if (lowered.Plan is null || loaded.Topology is null) return Program.Failed;
 
+            var pcapPath = parse.GetValue(pcap);
+            // A path that cannot be a file is a mistake in the command, said before anything runs.
+            if (pcapPath is not null && AtomicFile.Problem("--pcap", pcapPath) is { } problem) throw new CliUsageException(problem);
             var sim = new Simulation(lowered.Plan, parse.GetValue(seed));
             var flow = FlowEndpoints.Resolve(sim, loaded.Topology, parse.GetValue(from)!, parse.GetValue(to)!);
-            var pcapPath = parse.GetValue(pcap);
             // Steps name the declaration they come from (services.web.ports[0]) beside its place in the file.
             var paths = loaded.DeclarationPaths;
             bool withReplies = parse.GetValue(reply);
@@ -103,16 +105,6 @@ internal static class TraceCommand
             list.Add((label + " request", t.Request));
             if (withReplies && t.Reply is not null) list.Add((label + " reply", t.Reply));
         }
-        try
-        {
-            using var fs = new FileStream(path, FileMode.Create, FileAccess.Write);
-            PcapngWriter.Write(fs, list);
-            return true;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            io.Error.WriteLine($"swarmdsl: error: cannot write '{path}': {ex.Message}");
-            return false;
-        }
+        return AtomicFile.TryWrite(path, fs => PcapngWriter.Write(fs, list), io);
     }
 }
