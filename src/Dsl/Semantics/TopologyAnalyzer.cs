@@ -1097,7 +1097,10 @@ public sealed class TopologyAnalyzer
             if (known is null)
             {
                 known = new List<string> { "host", IngressSandbox };
-                known.AddRange(networks.Where(x => x.IsOverlay).SelectMany(x => new[] { OverlayNamespace(x.Name), NetworkLoadBalancerNamespace(x.Name) }));
+                // The ingress network's balancer is ingress_sbox: it has no lb_ namespace (swarm-dataplane.md §2.2).
+                known.AddRange(networks.Where(x => x.IsOverlay).SelectMany(x => x.Ingress
+                    ? new[] { OverlayNamespace(x.Name) }
+                    : new[] { OverlayNamespace(x.Name), NetworkLoadBalancerNamespace(x.Name) }));
                 known.AddRange(tasks.Select(t => t.Name));
                 knownSet = new HashSet<string>(known, StringComparer.Ordinal);
             }

@@ -106,6 +106,20 @@ public class UserRuleTests
     }
 
     [Fact]
+    public void The_ingress_network_has_no_load_balancer_namespace_to_name_or_suggest()
+    {
+        // ingress_sbox balances the routing mesh (swarm-dataplane.md §2.2): a tester was offered lb_ingress for a misspelt
+        // namespace, and naming it then failed in lowering.
+        var yaml = WithRules("  - { namespace: nosuch, chain: INPUT, rule: \"-j ACCEPT\" }\n  - { namespace: lb_ingress, chain: INPUT, rule: \"-j ACCEPT\" }\n");
+        var result = LoweringFixtures.Compile(yaml);
+        Assert.Null(result.Plan);
+        Assert.Equal(new[] { "SWARM0007", "SWARM0007" }, result.Diagnostics.Select(d => d.Id));
+        Assert.All(result.Diagnostics, d => Assert.DoesNotContain("lb_ingress,", d.Message + ",", System.StringComparison.Ordinal));
+        Assert.Contains("declared namespaces: host, ingress_sbox, ", result.Diagnostics[0].Message, System.StringComparison.Ordinal);
+        Assert.StartsWith("unknown namespace 'lb_ingress'", result.Diagnostics[1].Message, System.StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_built_in_chain_of_another_table_is_refused()
     {
         var result = LoweringFixtures.Compile(WithRules("  - { table: filter, chain: PREROUTING, rule: \"-j ACCEPT\" }\n"));
