@@ -583,6 +583,55 @@ note_made() {
   remember iptmade - "$old$made"
 }
 
+# note_mine FILE LISTING: of the user chains the host's FILE declares (ours, and shared ones like DOCKER-USER), set
+# FOUND_CHAINS to those LISTING (iptables-save) already has that no apply of ours made ("table/chain ..."): a Docker
+# host's own DOCKER, DOCKER-INGRESS or DOCKER-USER, which apply must not flush and teardown must not delete. Those
+# missing are added to the journal's "iptmine" before the load makes them. A host an older apply journaled without
+# "iptmine" (LEGACY_MINE) counts every such chain there as its own, as that apply did.
+FOUND_CHAINS=""
+LEGACY_MINE=""
+note_mine() {
+  local mine lists
+  load_journal
+  if remembered ipt - && ! remembered iptmine -; then LEGACY_MINE=1; fi
+  mine="${JOURNAL["iptmine"$'\t'-]:-}"
+  lists="$(awk -v mine=" $mine " -v legacy="$LEGACY_MINE" '
+    pass == 1 && /^\*/ { t = substr($0, 2); next }
+    pass == 1 && /^:/ && $2 == "-" { k = t "/" substr($1, 2); if (!(k in decl)) { decl[k] = 1; order[++n] = k }; next }
+    pass == 2 && /^\*/ { t = substr($0, 2); next }
+    pass == 2 && /^:/ { have[t "/" substr($1, 2)] = 1; next }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (index(mine, " " k " ")) continue
+        if (!(k in have) || legacy) made = made k " "; else found = found k " "
+      }
+      print made; print found
+    }
+  ' pass=1 "$1" pass=2 - <<<"$2")" || die "cannot compare $1 with the host's chains"
+  FOUND_CHAINS="${lists#*$'\n'}"
+  # Noted even when nothing is new, so that a later apply does not take this journal for an older one's.
+  if [[ -n "${lists%%$'\n'*}" ]] || ! remembered iptmine -; then
+    forget iptmine -
+    remember iptmine - "$mine${lists%%$'\n'*}"
+  fi
+}
+# mine_has TABLE/CHAIN: whether an apply of ours made that host chain (every chain, on a host an older apply journaled).
+mine_has() {
+  load_journal
+  [[ -n "$LEGACY_MINE" || " ${JOURNAL["iptmine"$'\t'-]:-} " == *" $1 "* ]]
+}
+# mine_forget TABLE/CHAIN: the host chain is gone.
+mine_forget() {
+  local mine
+  remembered iptmine - || return 0
+  mine=" ${JOURNAL["iptmine"$'\t'-]} "
+  mine="${mine/ $1 / }"
+  mine="${mine# }"
+  forget iptmine -
+  remember iptmine - "${mine# }"
+}
+
 # ipt_apply NS FILE: make the namespace's rules what FILE says, changing only what differs, in one
 # iptables-restore --noflush (none when nothing differs, so counters stay). Compared chain by chain with iptables-save:
 # a chain FILE declares (ours) is flushed and refilled unless its rules are already exactly the file's; in a built-in
@@ -594,14 +643,20 @@ ipt_apply() {
   # What iptables-nft is about to make for the host's file, so that teardown deletes only that (nothing when nft cannot
   # list what is there).
   if [[ -z "$ns" ]] && ipt_over_nft && saved="$(nft list chains ip 2>/dev/null)"; then note_made "$file" "$saved"; fi
+  # Which of the host's chains are ours, read before this apply is journaled (an older apply's journal is told by it).
+  FOUND_CHAINS=""
+  if [[ -z "$ns" ]]; then
+    saved="$(iptables-save)" || die "iptables-save failed in namespace host"
+    note_mine "$file" "$saved"
+  fi
   remember ipt "${ns:--}" made
   if is_new "$ns"; then
     in_ns "$ns" iptables-restore --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"
     CHANGED=$((CHANGED + 1))
     return 0
   fi
-  saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace ${ns:-host}"
-  input="$(awk -v mark="$IPT_MARK" '
+  if [[ -n "$ns" ]]; then saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace $ns"; fi
+  input="$(awk -v mark="$IPT_MARK" -v found=" $FOUND_CHAINS " '
     function note(t, c) { if (!((t, c) in named)) { named[t, c] = 1; cs[t, ++nc[t]] = c } }
     function table(t) { if (!(t in seen)) { seen[t] = 1; ts[++nt] = t } }
     function touch(t) { if (!(t in busy)) { busy[t] = 1; nb++ } }
@@ -609,10 +664,16 @@ ipt_apply() {
     pass == 1 && /^# shared / { shared[t, $3] = 1; next }
     pass == 1 && /^:/ {
       c = substr($1, 2); note(t, c)
+      # A chain the host had before our first apply is managed as a shared one: our rules at its top, never flushed.
+      if ($2 == "-" && index(found, " " t "/" c " ")) shared[t, c] = 1
       if ((t, c) in shared) ; else if ($2 == "-") own[t, c] = 1; else policy[t, c] = $2
       next
     }
-    pass == 1 && /^-A / { c = $2; note(t, c); want[t, c, ++n[t, c]] = $0; next }
+    pass == 1 && /^-A / {
+      c = $2; note(t, c); want[t, c, ++n[t, c]] = $0
+      if ((t, c) in shared) { r = $0; sub(/^-A [^ ]+ /, "", r); ins[t, c, n[t, c]] = "-I " c " " n[t, c] " " r }
+      next
+    }
     pass == 1 && /^-I / {
       c = $2; note(t, c); r = $0; sub(/^-I [^ ]+ [0-9]+ /, "", r)
       want[t, c, ++n[t, c]] = "-A " c " " r; ins[t, c, n[t, c]] = $0; next
@@ -681,8 +742,11 @@ ipt_apply() {
   # One at a time, as teardown does: one that something else still jumps to stays, with a warning.
   for chain in ${head#* }; do
     [[ "$chain" == *:* ]] || continue
+    # On the host, only a chain an apply of ours made (a Docker host's own chain that held only our rules stays).
+    if [[ -z "$ns" ]] && ! mine_has "${chain%%:*}/${chain#*:}"; then continue; fi
     if printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore --noflush 2>/dev/null; then
       PRUNED=$((PRUNED + 1))
+      if [[ -z "$ns" ]]; then mine_forget "${chain%%:*}/${chain#*:}"; fi
     else
       warn "chain ${chain%%:*}/${chain#*:} kept in namespace ${ns:-host}: the topology no longer has it, but something still jumps to it"
     fi
@@ -817,9 +881,9 @@ forget_state() {
 # ipt_remove NS OWNED SHARED: delete the rules carrying this topology's comment, in one iptables-restore --noflush; a chain
 # it owns (OWNED: "table:chain ...") whose rules all carry the comment is flushed instead (quicker than thousands of -D).
 # A chain of that name holding rules that are not ours (a Docker host's DOCKER-INGRESS, met by a teardown without an
-# apply) loses only our rules. Then each owned chain, and each shared one (SHARED, e.g. DOCKER-USER), is deleted one at
-# a time: a chain something else still jumps to, or that still holds rules that are not ours, stays, with a warning,
-# instead of failing the whole teardown.
+# apply) loses only our rules. Then each chain of ours is deleted one at a time (on the host, only those an apply made:
+# see below): a chain something else still jumps to, or that still holds rules that are not ours, stays, with a
+# warning, instead of failing the whole teardown.
 ipt_remove() {
   local ns="$1" owned="$2" shared="$3" saved input chain
   saved="$(in_ns "$ns" iptables-save)" || die "iptables-save failed in namespace ${ns:-host}"
@@ -845,7 +909,24 @@ ipt_remove() {
   if [[ -n "$input" ]]; then
     printf '%s\n' "$input" | in_ns "$ns" iptables-restore --noflush || die "cannot remove iptables rules in namespace ${ns:-host}"
   fi
-  for chain in $owned $shared; do
+  # The chains to delete: in a namespace apply made, the plan's; on the host only those an apply of ours made (journal
+  # "iptmine", which also holds a chain an earlier version of the topology made); with an older apply's journal, the
+  # plan's; with none, those of the plan that held our rules and nothing else. A Docker host's own chains stay.
+  local chains="$owned $shared"
+  if [[ -z "$ns" ]]; then
+    load_journal
+    if remembered iptmine -; then
+      chains="${JOURNAL["iptmine"$'\t'-]}"
+      chains="${chains//\//:}"
+    elif ! remembered ipt -; then
+      chains="$(awk -v mark="$IPT_MARK" -v list=" $owned $shared " '
+        /^\*/ { t = substr($0, 2); next }
+        /^-A / { k = t ":" $2; if (index($0, mark)) ours[k] = 1; else theirs[k] = 1 }
+        END { n = split(list, l, " "); for (i = 1; i <= n; i++) if ((l[i] in ours) && !(l[i] in theirs)) printf "%s ", l[i] }
+      ' <<<"$saved")"
+    fi
+  fi
+  for chain in $chains; do
     awk -v t="*${chain%%:*}" -v c=":${chain#*:}" '$0 == t { on = 1; next } /^\*/ { on = 0 } on && $1 == c { found = 1 } END { exit !found }' <<<"$saved" || continue
     printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore --noflush 2>/dev/null \
       || warn "chain ${chain%%:*}/${chain#*:} kept in namespace ${ns:-host}: something still jumps to it, or it holds rules that are not ours"

@@ -400,6 +400,55 @@ public class RealNamespaceTests
     }
 
     /// <summary>
+    /// A Docker host's own chains (filter and nat DOCKER holding docker0's rules, an empty DOCKER-INGRESS and DOCKER-USER)
+    /// keep their rules through apply and re-apply, get ours at their top, and outlive teardown exactly as they were; a
+    /// chain an earlier version of the topology made goes with the teardown of a later one. Found by a reviewer: apply
+    /// flushed those chains (docker0's port mappings gone), teardown deleted them, and the earlier version's chain stayed.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_docker_hosts_own_chains_keep_their_rules_and_outlive_teardown()
+    {
+        var text = File.ReadAllText(Paths.Example);
+        var earlier = Example(text + "\nrules:\n  - { node: manager, chain: INPUT, rule: \"-j SWTEST\" }\n  - { node: manager, chain: SWTEST, rule: \"-s 192.0.2.9 -j DROP\" }\n");
+        using var lab = EmitLab.FromPlan(earlier);
+        var m = lab.NodeNs["manager"];
+        void Ipt(params string[] args) => HostLinux.Run("ip", new[] { "netns", "exec", m, "iptables" }.Concat(args).ToArray()).EnsureSuccess(string.Join(" ", args));
+        Ipt("-N", "DOCKER");
+        Ipt("-A", "DOCKER", "-d", "172.17.0.2/32", "!", "-i", "docker0", "-o", "docker0", "-p", "tcp", "--dport", "80", "-j", "ACCEPT");
+        Ipt("-t", "nat", "-N", "DOCKER");
+        Ipt("-t", "nat", "-A", "DOCKER", "-i", "docker0", "-j", "RETURN");
+        Ipt("-N", "DOCKER-INGRESS");
+        Ipt("-N", "DOCKER-USER");
+        // iptables-save without counters and its dated comments.
+        string Save() => string.Join("\n", Sh(m, "iptables-save").Split('\n')
+            .Where(l => !l.StartsWith('#')).Select(l => l.StartsWith(':') ? l.Split(' ')[0] + " " + l.Split(' ')[1] : l));
+        var before = Save();
+        const string dockerRule = "-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT";
+        for (int i = 0; i < 2; i++)
+        {
+            var r = lab.Run("manager", "apply.sh");
+            Assert.True(r.ExitCode == 0, r.StdErr);
+        }
+        var applied = Save();
+        Assert.Contains(dockerRule, applied, StringComparison.Ordinal);
+        Assert.Contains("-A DOCKER -i docker0 -j RETURN", applied, StringComparison.Ordinal);
+        Assert.Contains("-A SWTEST -s 192.0.2.9/32", applied, StringComparison.Ordinal);
+        // Ours first in the filter DOCKER chain, docker0's after them.
+        var docker = applied.Split("*filter")[1].Split("COMMIT")[0].Split('\n').Where(l => l.StartsWith("-A DOCKER ", StringComparison.Ordinal)).ToList();
+        Assert.True(docker.Count > 1 && docker[^1] == dockerRule, string.Join("\n", docker));
+        var again = lab.Run("manager", "apply.sh");
+        Assert.True(again.ExitCode == 0, again.StdErr);
+        Assert.Equal(applied, Save());
+
+        // The later version has no SWTEST; its teardown removes the chain the earlier one made, and nothing of Docker's.
+        var later = Example(text);
+        lab.Switch(later, new EmittedTree(ProvisioningEmitter.Emit(later)));
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.Equal(before, Save());
+    }
+
+    /// <summary>
     /// A docker_gwbridge that was on the host before the first apply (a Docker host's own) is reused by apply and left by
     /// teardown as it was found (address, MTU, down); one apply made is removed (the other tests' teardowns). Found by a
     /// tester: teardown deleted it; then it kept apply's address, MTU and up state.
