@@ -41,7 +41,8 @@ public static class ScriptEmitter
         w.Line(Shell.Assign("ACTION", action));
         w.Line(Shell.Assign("NODE", host.Node));
         w.Line("P=\"${SWARMDSL_NETNS_PREFIX:-}\"");
-        if (action == "apply") w.Line("HERE=\"$(cd -- \"$(dirname -- \"${BASH_SOURCE[0]}\")\" && pwd)\"");
+        // CDPATH unset for the cd: with it exported, cd prints the directory and HERE would hold it twice.
+        if (action == "apply") w.Line("HERE=\"$(CDPATH='' cd -- \"$(dirname -- \"${BASH_SOURCE[0]}\")\" && pwd)\"");
         w.Line("STATE_DIR=\"${SWARMDSL_STATE_DIR:-/run/swarmdsl}\"");
         w.Line("STATE=\"$STATE_DIR/${P}\"" + Shell.QuoteAlways(plan.Topology + "." + host.Node + ".state"));
         w.Comment("Every rule this topology adds carries this comment prefix; it is how a second run and teardown find them.");
@@ -50,7 +51,10 @@ public static class ScriptEmitter
         w.Line();
         w.Raw(ScriptLibrary.Common);
         w.Line();
-        w.Line("[[ \"$P\" =~ ^[A-Za-z0-9_.-]*$ ]] || die \"SWARMDSL_NETNS_PREFIX may hold only letters, digits, '_', '.' and '-'\"");
+        // Empty arrays expand under set -u only from bash 4.4 on (earlier ones call them unbound).
+        w.Line("((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) || die \"needs bash 4.4 or later, not $BASH_VERSION\"");
+        // A leading '-' would reach ip and nsenter as an option.
+        w.Line("[[ \"$P\" =~ ^([A-Za-z0-9_.][A-Za-z0-9_.-]*)?$ ]] || die \"SWARMDSL_NETNS_PREFIX may hold only letters, digits, '_', '.' and '-' (not first)\"");
         w.Line("[[ $EUID -eq 0 ]] || die \"run as root\"");
         w.Line();
     }
@@ -60,7 +64,8 @@ public static class ScriptEmitter
         var tools = new List<string> { "ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "sysctl", "awk" };
         if (apply)
         {
-            if (l.Plan.Backend == LoadBalancerBackend.Ipvs) tools.AddRange(new[] { "ipvsadm", "ipvsadm-restore" });
+            // ipvsadm-save: apply compares each namespace's services with its file before restoring (ipvs_same).
+            if (l.Plan.Backend == LoadBalancerBackend.Ipvs) tools.AddRange(new[] { "ipvsadm", "ipvsadm-restore", "ipvsadm-save" });
             else tools.Add("nft");
             return tools;
         }

@@ -224,6 +224,15 @@ journaled() {
   done
 }
 
+# put_sysctl KEY VALUE: write a host value back; false when it did not take (some sysctl versions exit 0 on a failed
+# write, after printing to stderr, so it is read back).
+put_sysctl() {
+  sysctl -q -w "$1=$2" >/dev/null 2>&1 || true
+  local now
+  now="$(sysctl -n "$1" 2>/dev/null)" || return 1
+  [[ "${now//$'\t'/ }" == "$2" ]]
+}
+
 """;
 
     /// <summary>Functions only apply.sh needs.</summary>
@@ -461,8 +470,8 @@ restore_unwanted() {
     if wanted "$key"; then continue; fi
     value="${JOURNAL["$entry"]}"
     case "$kind" in
-      sysctl) sysctl -q -w "$key=$value" || warn "cannot put sysctl $key back to $value" ;;
-      policy) printf '*%s\n:%s %s [0:0]\nCOMMIT\n' "${key%%/*}" "${key#*/}" "$value" | iptables-restore --noflush || warn "cannot put the policy of $key back to $value" ;;
+      sysctl) put_sysctl "$key" "$value" || warn "cannot put sysctl $key back to $value" ;;
+      policy) printf '*%s\n:%s %s [0:0]\nCOMMIT\n' "${key%%/*}" "${key#*/}" "$value" | iptables-restore -w --noflush || warn "cannot put the policy of $key back to $value" ;;
     esac
     PRUNED=$((PRUNED + 1))
     forget "$kind" "$key"
@@ -514,7 +523,7 @@ set_sysctls() {
   local ns="$1" out line i key value required where
   shift
   local -a keys=() writes=()
-  local -A now=()
+  local -A now=() fresh=()
   for ((i = 1; i <= $#; i += 4)); do keys+=("${!i}"); done
   # "key = value" for every key that exists (-e: missing ones are left out); tabs inside values become spaces.
   out="$(in_ns "$ns" sysctl -e "${keys[@]}" 2>/dev/null)" || true
@@ -532,7 +541,11 @@ set_sysctls() {
     fi
     if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
     if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]{1,18}$ ]] && ((10#${now["$key"]} >= 10#$value)); then continue; fi
-    if [[ -z "$ns" ]]; then remember sysctl "$key" "${now["$key"]//$'\t'/ }"; fi
+    # Journaled before the write (a run killed after it still restores); forgotten below if the write does not take.
+    if [[ -z "$ns" ]] && ! remembered sysctl "$key"; then
+      remember sysctl "$key" "${now["$key"]//$'\t'/ }"
+      fresh["$key"]=1
+    fi
     writes+=("$key=$value")
   done
   if ((${#writes[@]} == 0)); then return 0; fi
@@ -552,6 +565,8 @@ set_sysctls() {
     [[ -n "${now["$key"]+set}" ]] || continue
     if [[ "${now["$key"]//$'\t'/ }" == "$value" ]]; then continue; fi
     if [[ "$required" == raise && "${now["$key"]}" =~ ^[0-9]{1,18}$ ]] && ((10#${now["$key"]} >= 10#$value)); then continue; fi
+    # Unchanged, so teardown has nothing to put back (it would overwrite a later change of the administrator's).
+    if [[ -n "${fresh["$key"]:-}" ]]; then forget sysctl "$key"; fi
     if [[ "$required" == 1 ]]; then die "cannot set sysctl $key=$value in namespace ${ns:-host} ($where)"; fi
     warn "cannot set sysctl $key=$value in namespace ${ns:-host}; skipped ($where)"
   done
@@ -651,7 +666,7 @@ ipt_apply() {
   fi
   remember ipt "${ns:--}" made
   if is_new "$ns"; then
-    in_ns "$ns" iptables-restore --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"
+    in_ns "$ns" iptables-restore -w --noflush <"$file" || die "iptables-restore failed for $file in namespace $ns"
     CHANGED=$((CHANGED + 1))
     return 0
   fi
@@ -737,14 +752,14 @@ ipt_apply() {
   # The first line: how many tables change, then the chains of ours the file no longer declares ("table:chain").
   local head="${input%%$'\n'*}" chain
   if [[ "${head%% *}" == 0 ]]; then return 0; fi
-  in_ns "$ns" iptables-restore --noflush <<<"${input#*$'\n'}" || die "iptables-restore failed for $file in namespace ${ns:-host}"
+  in_ns "$ns" iptables-restore -w --noflush <<<"${input#*$'\n'}" || die "iptables-restore failed for $file in namespace ${ns:-host}"
   CHANGED=$((CHANGED + 1))
   # One at a time, as teardown does: one that something else still jumps to stays, with a warning.
   for chain in ${head#* }; do
     [[ "$chain" == *:* ]] || continue
     # On the host, only a chain an apply of ours made (a Docker host's own chain that held only our rules stays).
     if [[ -z "$ns" ]] && ! mine_has "${chain%%:*}/${chain#*:}"; then continue; fi
-    if printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore --noflush 2>/dev/null; then
+    if printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore -w --noflush 2>/dev/null; then
       PRUNED=$((PRUNED + 1))
       if [[ -z "$ns" ]]; then mine_forget "${chain%%:*}/${chain#*:}"; fi
     else
@@ -850,7 +865,7 @@ restore_state() {
     case "$kind" in
       sysctl)
         if sysctl -n "$key" >/dev/null 2>&1; then
-          sysctl -q -w "$key=$value" || warn "cannot restore sysctl $key=$value"
+          put_sysctl "$key" "$value" || warn "cannot restore sysctl $key=$value"
         fi
         ;;
       policy) policies+="*${key%%/*}"$'\n'":${key#*/} $value [0:0]"$'\n'"COMMIT"$'\n' ;;
@@ -861,7 +876,7 @@ restore_state() {
     esac
   done <"$STATE"
   if [[ -n "$policies" ]]; then
-    printf '%s' "$policies" | iptables-restore --noflush || warn "cannot restore chain policies"
+    printf '%s' "$policies" | iptables-restore -w --noflush || warn "cannot restore chain policies"
   fi
 }
 
@@ -907,7 +922,7 @@ ipt_remove() {
     }
   ' <<<"$saved")"
   if [[ -n "$input" ]]; then
-    printf '%s\n' "$input" | in_ns "$ns" iptables-restore --noflush || die "cannot remove iptables rules in namespace ${ns:-host}"
+    printf '%s\n' "$input" | in_ns "$ns" iptables-restore -w --noflush || die "cannot remove iptables rules in namespace ${ns:-host}"
   fi
   # The chains to delete: in a namespace apply made, the plan's; on the host only those an apply of ours made (journal
   # "iptmine", which also holds a chain an earlier version of the topology made); with an older apply's journal, the
@@ -928,7 +943,7 @@ ipt_remove() {
   fi
   for chain in $chains; do
     awk -v t="*${chain%%:*}" -v c=":${chain#*:}" '$0 == t { on = 1; next } /^\*/ { on = 0 } on && $1 == c { found = 1 } END { exit !found }' <<<"$saved" || continue
-    printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore --noflush 2>/dev/null \
+    printf '*%s\n-X %s\nCOMMIT\n' "${chain%%:*}" "${chain#*:}" | in_ns "$ns" iptables-restore -w --noflush 2>/dev/null \
       || warn "chain ${chain%%:*}/${chain#*:} kept in namespace ${ns:-host}: something still jumps to it, or it holds rules that are not ours"
   done
 }

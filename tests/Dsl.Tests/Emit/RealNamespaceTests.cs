@@ -449,6 +449,51 @@ public class RealNamespaceTests
     }
 
     /// <summary>
+    /// A host sysctl whose write does not take (net.core.rmem_max is read-only outside the first network namespace, and
+    /// sysctl exits 0 there) is warned about and not journaled, so teardown does not write back a value apply never
+    /// changed. Found by a reviewer: the journal kept it and teardown printed sysctl's own "Invalid argument".
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void A_sysctl_apply_could_not_change_is_not_put_back_by_teardown()
+    {
+        var text = File.ReadAllText(Paths.Example).Replace("    interface: eth0              # default eth0\n",
+            "    interface: eth0              # default eth0\n    sysctls:\n      net.core.rmem_max: 26214400\n", StringComparison.Ordinal);
+        using var lab = EmitLab.FromPlan(Example(text));
+        var m = lab.NodeNs["manager"];
+        var was = Sh(m, "sysctl", "-n", "net.core.rmem_max").Trim();
+        Assert.NotEqual("26214400", was);
+        var applied = lab.Run("manager", "apply.sh");
+        Assert.True(applied.ExitCode == 0, applied.StdErr);
+        Assert.Contains("warning: cannot set sysctl net.core.rmem_max=26214400 in namespace host; skipped", applied.StdErr, StringComparison.Ordinal);
+        var state = string.Concat(Directory.GetFiles(lab.StateDir, "*.state").Select(File.ReadAllText));
+        Assert.DoesNotContain("net.core.rmem_max", state, StringComparison.Ordinal);
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.Equal("", teardown.StdErr);
+        Assert.Equal(was, Sh(m, "sysctl", "-n", "net.core.rmem_max").Trim());
+    }
+
+    /// <summary>
+    /// apply finds the files beside it when CDPATH is exported (cd then prints the directory, and HERE held it twice, so
+    /// every file was "missing"). Found by a reviewer.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    public void Apply_runs_with_cdpath_exported()
+    {
+        using var lab = EmitLab.FromPlan(HandPlans.TwoNode(LoadBalancerBackend.Nftables));
+        // Run by a relative path from the tree's root, as `bash manager/apply.sh`: cd consults CDPATH only for such a name.
+        var r = HostLinux.Run("nsenter", new[] { "--net=/run/netns/" + lab.NodeNs["manager"], "--", "bash", "-c", "cd \"$1\" && bash manager/apply.sh", "_", lab.Tree.Root },
+            env: new Dictionary<string, string>
+            {
+                ["SWARMDSL_NETNS_PREFIX"] = lab.Prefix("manager"),
+                ["SWARMDSL_STATE_DIR"] = lab.StateDir,
+                ["CDPATH"] = ".",
+            }, timeoutMs: 300_000);
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.True(lab.Run("manager", "teardown.sh").ExitCode == 0);
+    }
+
+    /// <summary>
     /// A docker_gwbridge that was on the host before the first apply (a Docker host's own) is reused by apply and left by
     /// teardown as it was found (address, MTU, down); one apply made is removed (the other tests' teardowns). Found by a
     /// tester: teardown deleted it; then it kept apply's address, MTU and up state.
