@@ -948,7 +948,11 @@ public sealed class TopologyAnalyzer
                 var a = pool.Next();
                 if (a is null)
                 {
-                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {string.Format(CultureInfo.InvariantCulture, what, name)}: use a larger subnet (a shorter prefix) or fewer tasks");
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, net.Span.IsKnown ? net.Span : span, $"network '{net.Name}' ({net.Subnet}) has no free address left for {string.Format(CultureInfo.InvariantCulture, what, name)}: "
+                        // An implicit network has no subnet in the file to enlarge: say how to declare it.
+                        + (net.Implicit
+                            ? $"declare the network (networks: {{ {net.Name}: {{ driver: overlay{(net.Ingress ? ", ingress: true" : "")}, subnet: ... }} }}) with a larger subnet, or use fewer tasks"
+                            : "use a larger subnet (a shorter prefix) or fewer tasks"));
                     throw new AnalysisAborted();
                 }
                 return a.Value;
@@ -987,7 +991,10 @@ public sealed class TopologyAnalyzer
                 var a = pool.Next();
                 if (a is null)
                 {
-                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {string.Format(CultureInfo.InvariantCulture, what, name)}: use a larger subnet for {gwNet.Name} or fewer tasks on the node");
+                    _d.Report(DiagnosticDescriptors.SubnetExhausted, gwNet.Span.IsKnown ? gwNet.Span : node.Span, $"network '{gwNet.Name}' ({gwNet.Subnet}) has no free address left on node '{node.Name}' for {string.Format(CultureInfo.InvariantCulture, what, name)}: "
+                        + (gwNet.Implicit
+                            ? $"declare the network (networks: {{ {gwNet.Name}: {{ driver: bridge, subnet: ... }} }}) with a larger subnet, or put fewer tasks on the node"
+                            : $"use a larger subnet for {gwNet.Name} or fewer tasks on the node"));
                     throw new AnalysisAborted();
                 }
                 return a.Value;

@@ -177,6 +177,7 @@ public class DiagnosticLocationTests
         // ---- SWARM0022 subnet exhausted ----
         new("SWARM0022", "a /29 with too many tasks", Base.Replace("10.1.0.0/24", "10.1.0.0/29") + "    replicas: 5\n", 7, 3, "no free address left"),
         new("SWARM0022", "no pool left for docker_gwbridge", Base.Replace("services:", "  big: { driver: bridge, subnet: 172.16.0.0/12 }\n  home: { driver: bridge, subnet: 192.168.0.0/16 }\nservices:"), 8, 34, "declare docker_gwbridge (driver: bridge) with a free subnet"),
+        new("SWARM0022", "the derived ingress full", Base.Replace("10.1.0.0/24", "10.1.0.0/16") + "    replicas: 300\n    ports: [{ published: 80, target: 80 }]\n", 9, 3, "declare the network (networks: { ingress: { driver: overlay, ingress: true, subnet: ... } }) with a larger subnet"),
         new("SWARM0022", "no pool left for the derived ingress", Base.Replace("10.0.0.1/24", "10.0.0.1/8").Replace("10.0.0.2/24", "10.0.0.2/8").Replace("10.1.0.0/24", "192.168.1.0/24") + "    ports: [{ published: 80, target: 80 }]\n", 11, 13, "no /24 of Docker's pool 10.0.0.0/8 is free"),
 
         // ---- SWARM0023 out of range ----
