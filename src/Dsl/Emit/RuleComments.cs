@@ -23,12 +23,20 @@ public static class RuleComments
     /// <summary>
     /// <c>marker + span + " " + origin</c>, limited to <paramref name="maxBytes"/>: characters that quoting could trip over
     /// (<c>"</c> <c>'</c> <c>\</c> <c>`</c> <c>$</c>, control and non-ASCII characters) become <c>?</c>, so the text is the same
-    /// inside iptables-save quotes, nft strings and shell words; the origin is cut first when too long.
+    /// inside iptables-save quotes, nft strings and shell words. When too long, the origin is cut first, then the file name
+    /// (ending in <c>~</c>), so the marker and the line and column survive.
     /// </summary>
     public static string Build(string topology, SourceSpan span, string origin, int maxBytes)
     {
-        var text = Marker(topology) + Clean(span.ToShortString()) + (origin.Length > 0 ? " " + Clean(origin) : "");
-        return text.Length <= maxBytes ? text : text.Substring(0, maxBytes);
+        var marker = Marker(topology);
+        var file = span.IsKnown ? Clean(span.FileName) : "";
+        var where = span.IsKnown ? span.ToShortString().Substring(span.FileName.Length) : span.ToShortString();
+        var tail = origin.Length > 0 ? " " + Clean(origin) : "";
+        int room = maxBytes - marker.Length - where.Length;
+        if (room < 1) return (marker + file + where).Substring(0, maxBytes); // a marker that long is refused by name rules
+        if (file.Length + tail.Length <= room) return marker + file + where + tail;
+        if (file.Length <= room) return marker + file + where + tail.Substring(0, room - file.Length);
+        return marker + file.Substring(0, room - 1) + "~" + where;
     }
 
     private static string Clean(string s)

@@ -74,6 +74,22 @@ public class EmitterTests
         Assert.Equal("swarmdsl:t:f.yaml:1:1 a?b?c?d?e?f?g?", odd);
     }
 
+    [Fact]
+    public void A_comment_too_long_cuts_the_origin_then_the_file_name_and_keeps_the_line_and_column()
+    {
+        // A tester's 200-character file name lost ":12:5" (the comment was cut at its end, leaving a misleading ":1").
+        var file = "/x/" + new string('f', 200) + ".swarm.yaml";
+        var c = RuleComments.Build("topo", Text.SourceSpan.At(file, 12, 5), "services.web.ports[0]", 128);
+        Assert.Equal(128, c.Length);
+        Assert.StartsWith("swarmdsl:topo:fff", c, StringComparison.Ordinal);
+        Assert.EndsWith("f~:12:5", c, StringComparison.Ordinal);
+        // Room for the file and part of the origin: the origin is cut, the file kept.
+        var d = RuleComments.Build("topo", Text.SourceSpan.At("/x/a.swarm.yaml", 12, 5), new string('o', 200), 64);
+        Assert.Equal("swarmdsl:topo:a.swarm.yaml:12:5 " + new string('o', 64 - 32), d);
+        // Short enough: unchanged.
+        Assert.Equal("swarmdsl:topo:a.swarm.yaml:12:5 services.web", RuleComments.Build("topo", Text.SourceSpan.At("a.swarm.yaml", 12, 5), "services.web", 128));
+    }
+
     [Theory]
     [InlineData("web", "web")]
     [InlineData("web.1", "web.1")]
