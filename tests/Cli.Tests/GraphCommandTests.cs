@@ -115,6 +115,54 @@ public class GraphCommandTests
         }
     }
 
+    private static (int Exit, string Dot, string Mermaid) DroppedGraphs()
+    {
+        var dir = System.IO.Directory.CreateTempSubdirectory("swarmdsl-graph-").FullName;
+        try
+        {
+            var path = System.IO.Path.Combine(dir, "dropped.swarm.yaml");
+            System.IO.File.WriteAllText(path, System.IO.File.ReadAllText(Paths.Example)
+                + "\nrules:\n  - { node: worker, chain: DOCKER-USER, rule: \"-p tcp --dport 8080 -j DROP\" }\n");
+            var (exit, dot, _) = Run("graph", path, "--trace-from", "external", "--trace-to", "worker:8080/tcp");
+            var (_, mermaid, _) = Run("graph", path, "--trace-from", "external", "--trace-to", "worker:8080/tcp", "--format", "mermaid");
+            return (exit, dot, mermaid);
+        }
+        finally { System.IO.Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>
+    /// A packet dropped on its way ends in a red note beside its last hop that says where and why (a tester's find: the
+    /// picture of a packet dropped in the worker's FORWARD chain showed two red edges and nothing else); a delivered one
+    /// ends in a green note.
+    /// </summary>
+    [Fact]
+    public void A_traced_path_ends_in_a_note_that_says_how_it_ended()
+    {
+        var (exit, dot, mermaid) = DroppedGraphs();
+        Assert.Equal(0, exit);
+        var note = dot.Split('\n').Single(l => l.Contains("shape=note", System.StringComparison.Ordinal)).Trim();
+        Assert.Contains("label=\"DROPPED (FilterDrop) in worker/host: ", note, System.StringComparison.Ordinal);
+        Assert.Contains("fillcolor=mistyrose, color=red", note, System.StringComparison.Ordinal);
+        var id = note.Split(' ')[0];
+        Assert.Contains(dot.Split('\n'), l => l.EndsWith(" -- " + id + " [style=dotted, color=red, dir=forward];", System.StringComparison.Ordinal));
+        Assert.Contains(" -.-> " + id + "\n", mermaid, System.StringComparison.Ordinal);
+        Assert.Contains("  " + id + ">\"DROPPED (FilterDrop) in worker/host: ", mermaid, System.StringComparison.Ordinal);
+        Assert.Contains("  style " + id + " fill:#ffe4e1,stroke:red,color:red\n", mermaid, System.StringComparison.Ordinal);
+        var (_, delivered, _) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "manager:8080/tcp");
+        Assert.Contains(delivered.Split('\n'), l => l.Contains("[label=\"DELIVERED to web.", System.StringComparison.Ordinal)
+            && l.Contains("shape=note, style=filled, fillcolor=honeydew", System.StringComparison.Ordinal));
+        // Without a trace there is nothing to end.
+        Assert.DoesNotContain("shape=note", Run("graph", Paths.Example).Out, System.StringComparison.Ordinal);
+    }
+
+    [NetnsFact("dot")]
+    public void A_path_ending_in_a_note_renders_with_graphviz()
+    {
+        var r = HostLinux.Run("dot", new[] { "-Tsvg" }, DroppedGraphs().Dot);
+        Assert.True(r.ExitCode == 0 && r.StdErr.Length == 0, "dot rejected the graph:\n" + r.StdErr);
+        Assert.Contains("DROPPED (FilterDrop) in worker/host", r.StdOut, System.StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// A trace that ends at the external client draws its last edge into the client's vertex and warns of nothing (the
     /// client's own hop was reported as a device the graph does not show); a hint names --trace-to, not trace's --to.
@@ -148,7 +196,7 @@ public class GraphCommandTests
             var vertex = format == "dot"
                 ? lines.Single(l => l.Contains("[label=\"" + vertexLabel, System.StringComparison.Ordinal)).Trim().Split(' ')[0]
                 : lines.Single(l => l.Contains(vertexLabel.Replace("\\n", "<br/>"), System.StringComparison.Ordinal)).Trim().Split('[', '(')[0];
-            var trace = lines.Where(l => format == "dot" ? l.Contains("color=red", System.StringComparison.Ordinal) : l.Contains("==>", System.StringComparison.Ordinal)).ToList();
+            var trace = lines.Where(l => format == "dot" ? l.Contains("color=red, penwidth=2", System.StringComparison.Ordinal) : l.Contains("==>", System.StringComparison.Ordinal)).ToList();
             Assert.StartsWith(format == "dot" ? vertex + " -- " + vertex + " [color=red" : vertex + " ==>|1| " + vertex + "\n",
                 Assert.Single(trace).Trim() + "\n");
         }

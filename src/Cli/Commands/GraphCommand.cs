@@ -47,17 +47,21 @@ internal static class GraphCommand
             var wanted = parse.GetValue(nodes) is { Length: > 0 } named ? named : null;
             if (wanted is not null) NodeNames.Check(plan, wanted, "--node: ");
             IReadOnlyList<PathHop>? path = null;
+            PathEnd? end = null;
             if (from is not null)
             {
                 var sim = new Simulation(plan);
                 var flow = FlowEndpoints.Resolve(sim, topology, from, to!, "--trace-from", "--trace-to");
                 var request = sim.Connect(flow, 1)[0].Request;
                 path = TracePath.From(plan, request);
+                var kind = request.Disposition.Kind;
+                end = new PathEnd(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition),
+                    kind is SwarmDsl.Runtime.Tracing.DispositionKind.Dropped or SwarmDsl.Runtime.Tracing.DispositionKind.Looped);
                 if (path.Distinct().Count() <= 1)
                     io.Error.WriteLine("swarmdsl: note: the packet did not leave where it was sent from (drawn as a loop there): "
                         + SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition));
             }
-            var graph = TopologyGraph.Build(plan, path, wanted);
+            var graph = TopologyGraph.Build(plan, path, wanted, end);
             if (wanted is null && plan.Hosts.Count > LargeGraph)
                 io.Error.WriteLine($"swarmdsl: note: all {plan.Hosts.Count} hosts are drawn, with a tunnel between every two of them per overlay; --node NAME draws only some");
             if (graph.UnknownHops.Count > 0)

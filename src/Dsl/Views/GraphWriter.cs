@@ -32,6 +32,7 @@ public static class GraphWriter
             }
             sb.Append("  }\n");
         }
+        var lost = new HashSet<string>(graph.Vertices.Where(v => v.Kind == GraphVertexKind.Lost).Select(v => v.Id));
         foreach (var e in graph.Edges)
         {
             sb.Append("  ").Append(e.From).Append(" -- ").Append(e.To).Append(" [");
@@ -41,6 +42,7 @@ public static class GraphWriter
                 GraphEdgeKind.BridgePort => "color=gray40",
                 GraphEdgeKind.Tunnel => "style=dashed, color=blue",
                 GraphEdgeKind.Underlay => "color=gray60",
+                GraphEdgeKind.End => lost.Contains(e.To) ? "style=dotted, color=red, dir=forward" : "style=dotted, color=darkgreen, dir=forward",
                 _ => "color=red, penwidth=2, dir=forward, constraint=false",
             });
             if (e.Label.Length > 0) sb.Append(", label=").Append(DotString(e.Label));
@@ -95,6 +97,8 @@ public static class GraphWriter
             GraphVertexKind.Underlay => "box, style=\"rounded,filled\", fillcolor=gray90",
             GraphVertexKind.External => "ellipse, style=filled, fillcolor=white",
             GraphVertexKind.OtherHosts => "box3d, style=filled, fillcolor=whitesmoke",
+            GraphVertexKind.Delivered => "note, style=filled, fillcolor=honeydew, color=darkgreen",
+            GraphVertexKind.Lost => "note, style=filled, fillcolor=mistyrose, color=red, fontcolor=red",
             _ => "ellipse",
         };
         sb.Append(indent).Append(v.Id).Append(" [label=").Append(DotString(string.Join("\n", v.Lines))).Append(", shape=").Append(shape).Append("];\n");
@@ -146,6 +150,7 @@ public static class GraphWriter
                 case GraphEdgeKind.Tunnel: sb.Append(" -.-|").Append(label).Append("| "); break;
                 case GraphEdgeKind.Trace: sb.Append(" ==>|").Append(label).Append("| "); traceLinks.Add(index); break;
                 case GraphEdgeKind.VethPair: sb.Append(" ===|").Append(label).Append("| "); break;
+                case GraphEdgeKind.End: sb.Append(" -.-> "); traceLinks.Add(index); break;
                 default: sb.Append(label.Length > 0 ? " ---|" + label + "| " : " --- "); break;
             }
             sb.Append(e.To).Append('\n');
@@ -154,6 +159,9 @@ public static class GraphWriter
         if (traceLinks.Count > 0)
             sb.Append("  linkStyle ").Append(string.Join(",", traceLinks.Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))))
               .Append(" stroke:red,stroke-width:2px\n");
+        foreach (var v in graph.Vertices)
+            if (v.Kind is GraphVertexKind.Delivered or GraphVertexKind.Lost)
+                sb.Append("  style ").Append(v.Id).Append(v.Kind == GraphVertexKind.Lost ? " fill:#ffe4e1,stroke:red,color:red\n" : " fill:#f0fff0,stroke:darkgreen\n");
         return sb.ToString();
     }
 
@@ -169,6 +177,7 @@ public static class GraphWriter
             GraphVertexKind.Underlay => "[(" + text + ")]",
             GraphVertexKind.Physical => "[/" + text + "/]",
             GraphVertexKind.OtherHosts => "[" + text + "]",
+            GraphVertexKind.Delivered or GraphVertexKind.Lost => ">" + text + "]",
             _ => "([" + text + "])",
         });
         sb.Append('\n');

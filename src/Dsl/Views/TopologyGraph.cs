@@ -15,6 +15,11 @@ namespace SwarmDsl.Views;
 /// <param name="Device">The device; empty for the namespace itself (drawn at its first device).</param>
 public sealed record PathHop(string Node, string Namespace, string Device);
 
+/// <summary>How a traced packet's path ended, drawn at its last hop.</summary>
+/// <param name="Text">What happened, one line (e.g. the trace's disposition: <c>DROPPED (FilterDrop) in w2/host: …</c>).</param>
+/// <param name="Failed">Whether the packet was lost (dropped or looping) rather than delivered.</param>
+public sealed record PathEnd(string Text, bool Failed);
+
 /// <summary>What a graph vertex stands for (it decides the shape).</summary>
 public enum GraphVertexKind
 {
@@ -32,6 +37,10 @@ public enum GraphVertexKind
     External,
     /// <summary>The hosts a focused graph does not draw, as one box on the underlay (their tunnels end there).</summary>
     OtherHosts,
+    /// <summary>Where a traced packet was delivered (a note beside its last hop).</summary>
+    Delivered,
+    /// <summary>Where a traced packet was lost: dropped, or looping (a note beside its last hop).</summary>
+    Lost,
 }
 
 /// <summary>What a graph edge stands for (it decides the style).</summary>
@@ -47,6 +56,8 @@ public enum GraphEdgeKind
     Underlay,
     /// <summary>One step of a traced packet's path, numbered from 1.</summary>
     Trace,
+    /// <summary>From a traced packet's last hop to the note that says how its path ended.</summary>
+    End,
 }
 
 /// <summary>A vertex: a device, the underlay or the external client.</summary>
@@ -115,6 +126,18 @@ public sealed class TopologyGraph
     /// <param name="trace">A packet's hops in order, or null.</param>
     /// <param name="nodes">The node names to draw (unknown names are ignored), or null for all.</param>
     public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<PathHop>? trace, IReadOnlyCollection<string>? nodes)
+        => Build(plan, trace, nodes, null);
+
+    /// <summary>
+    /// As <see cref="Build(DataplanePlan, IReadOnlyList{PathHop}?, IReadOnlyCollection{string}?)"/>, with how the path ended
+    /// drawn as a note beside its last hop: a packet dropped where it entered a host looked, without it, like one that went
+    /// on along a path the picture did not show.
+    /// </summary>
+    /// <param name="plan">The plan.</param>
+    /// <param name="trace">A packet's hops in order, or null.</param>
+    /// <param name="nodes">The node names to draw (unknown names are ignored), or null for all.</param>
+    /// <param name="end">How the path ended, or null (nothing drawn for it; nothing either without a trace).</param>
+    public static TopologyGraph Build(DataplanePlan plan, IReadOnlyList<PathHop>? trace, IReadOnlyCollection<string>? nodes, PathEnd? end)
     {
         if (plan is null) throw new ArgumentNullException(nameof(plan));
         var g = new TopologyGraph(plan.Topology);
@@ -239,6 +262,13 @@ public sealed class TopologyGraph
             // Its namespace stands for it when the vertex is not drawn (sent to itself over lo, or dropped before leaving).
             previous ??= trace.Select(h => g.DeviceId(h.Node, h.Namespace, "")).FirstOrDefault(id => id is not null);
             if (step == 0 && previous is not null) g._edges.Add(new GraphEdge(previous, previous, GraphEdgeKind.Trace, Num(1)));
+            if (end is not null && previous is not null)
+            {
+                // In the last hop's namespace, so that the layout puts it beside that hop.
+                var at = g._vertices.First(v => v.Id == previous).Cluster;
+                var note = g.AddVertex(end.Failed ? GraphVertexKind.Lost : GraphVertexKind.Delivered, new[] { end.Text }, at);
+                g._edges.Add(new GraphEdge(previous, note, GraphEdgeKind.End, ""));
+            }
             g.UnknownHops = unknown;
         }
         return g;
