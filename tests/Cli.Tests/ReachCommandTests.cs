@@ -186,20 +186,30 @@ public sealed class ReachCommandTests
     }
 
     [Fact]
-    public void Every_backend_names_the_backend_that_answers_otherwise_and_without_it_a_note_says_it_may()
+    public void Every_backend_names_the_backend_that_answers_otherwise_and_a_rule_in_one_task_needs_no_option()
     {
         // web has a task on each node; the one on c drops tcp port 80.
         var path = TopologyFile(File.ReadAllText(Path.Combine(Paths.Root, "tests", "Runtime.Tests", "Insight", "Topologies", "mixed.swarm.yaml")));
+        var uniform = TopologyFile(File.ReadAllText(Path.Combine(Paths.Root, "tests", "Runtime.Tests", "Insight", "Topologies", "mixed.swarm.yaml"))
+            .Replace("namespace: web.3", "namespace: host", StringComparison.Ordinal).Replace("node: c,", "", StringComparison.Ordinal));
         try
         {
-            // A raw rule (here in one task): backends may differ, and the table says what the picked one did.
+            // A raw rule in one task: its service's classes are probed on each backend without being asked (a tester's find:
+            // the row said "reaches" while the expectation on the same flow failed), and the note says which services.
             var (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web");
             Assert.Equal(0, exit);
-            Assert.Contains("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently", stderr, StringComparison.Ordinal);
-            Assert.DoesNotContain("varies by backend", stdout, StringComparison.Ordinal);
+            Assert.Contains("swarmdsl: note: probed on each backend: web (a raw rule is in one of their tasks); raw rules elsewhere or per-node sysctls can still", stderr, StringComparison.Ordinal);
+            Assert.Contains("  80           varies by backend: blocked (web.3), reaches web (", stdout, StringComparison.Ordinal);
+            var unasked = stdout;
             (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web", "--every-backend");
             Assert.Equal((0, ""), (exit, stderr));
             Assert.Contains("  80           varies by backend: blocked (web.3), reaches web (", stdout, StringComparison.Ordinal);
+            Assert.Equal(unasked, stdout);
+            // A rule placed alike on every node leaves the rows to the balancer's pick, and the note says so.
+            (exit, stdout, stderr) = Run("reach", uniform, "--from", "api", "--to", "web");
+            Assert.Equal(0, exit);
+            Assert.Contains("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently", stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("varies by backend", stdout, StringComparison.Ordinal);
             // In JSON each way the backends ended is spelled out.
             (exit, stdout, stderr) = Run("reach", path, "--from", "api", "--to", "web", "--every-backend", "--json");
             Assert.Equal((0, ""), (exit, stderr));
@@ -214,7 +224,7 @@ public sealed class ReachCommandTests
             // Rows whose backends agree carry no "backends".
             Assert.All(doc.RootElement.GetProperty("rows").EnumerateArray().Where(r => r.GetProperty("fromPort").GetInt32() != 80), r => Assert.False(r.TryGetProperty("backends", out _)));
         }
-        finally { File.Delete(path); }
+        finally { File.Delete(path); File.Delete(uniform); }
     }
 
     [Fact]

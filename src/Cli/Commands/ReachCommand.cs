@@ -77,7 +77,12 @@ internal static class ReachCommand
                 io.Error.WriteLine("swarmdsl: note: external is not probed: " + why);
             }
             if (!parse.GetValue(everyBackend) && ReachAnalysis.BackendsMayDiffer(loaded.Topology))
-                io.Error.WriteLine("swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)");
+            {
+                var uneven = ReachAnalysis.ServicesWithUnevenBackends(slice);
+                io.Error.WriteLine(uneven.Count == 0
+                    ? "swarmdsl: note: raw rules or per-node sysctls can make a service's backends answer differently; a row says what the backend its balancer picked did (--every-backend probes each)"
+                    : "swarmdsl: note: probed on each backend: " + UnevenNames(uneven) + " (a raw rule is in one of their tasks); raw rules elsewhere or per-node sysctls can still make other services' backends answer differently, and their rows say what the backend the balancer picked did (--every-backend probes each)");
+            }
             // Rows are written as pairs finish, never held: a 100-node table has tens of millions of them. The process's own
             // stdout gets a buffer of its own (Console.Out flushes every write).
             var console = ReferenceEquals(io.Out, Console.Out);
@@ -425,4 +430,8 @@ internal static class ReachCommand
             _out.Write('\n');
         }
     }
+
+    // The first few services by name, and how many more.
+    private static string UnevenNames(System.Collections.Generic.IReadOnlyCollection<string> services) =>
+        services.Count <= 5 ? string.Join(", ", services) : string.Join(", ", services.Take(4)) + " and " + (services.Count - 4).ToString(System.Globalization.CultureInfo.InvariantCulture) + " more";
 }

@@ -610,6 +610,14 @@ public sealed class Simulation
         return result;
     }
 
+    /// <summary>The service a balancer (<see cref="PathRecord.BalancerKey"/>) balances.</summary>
+    internal string BalancerService(long balancer)
+    {
+        var ns = Cluster.Namespaces[(int)(balancer >> 32)];
+        int index = (int)((balancer & 0xFFFFFFFFL) >> 1);
+        return (balancer & 1) != 0 ? ns.Plan!.NftLoadBalancers[index].Service : ns.Plan!.Ipvs[index].Service;
+    }
+
     /// <summary>
     /// The <see cref="BalancerChoices"/> entry a recorded pick is: an nftables map repeats a backend by its weight, so a
     /// later slot of the same address is its first slot.

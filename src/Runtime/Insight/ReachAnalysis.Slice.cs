@@ -253,6 +253,37 @@ public static partial class ReachAnalysis
     }
 
     /// <summary>
+    /// The balanced services (two tasks or more) with a raw rule in one of their task namespaces: one backend then runs
+    /// rules the others do not. A class such a service balances is probed on each of its backends even without
+    /// <c>--every-backend</c> (a tester's find: a rule dropping a port in one of two tasks left the row saying "reaches"
+    /// while <c>expect:</c> on the same flow failed). Rules elsewhere (a node's host, whose INPUT sees the VXLAN traffic of
+    /// its own backends only; rules matching a task's address) and per-node sysctls can tell backends apart too, but
+    /// probing every service they might touch on each backend would cost every node question its shared sweeps; those are
+    /// left to <c>--every-backend</c>, and the command says so.
+    /// </summary>
+    /// <param name="topology">The analyzed topology.</param>
+    public static IReadOnlyCollection<string> ServicesWithUnevenBackends(Topology topology)
+    {
+        if (topology is null) throw new ArgumentNullException(nameof(topology));
+        var result = new SortedSet<string>(StringComparer.Ordinal);
+        if (topology.Rules.Count == 0) return result;
+        var balanced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var s in topology.Services)
+            if (s.EndpointMode == EndpointMode.Vip) balanced.Add(s.Name);
+        var serviceOf = new Dictionary<string, string>(StringComparer.Ordinal);
+        var count = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in topology.Tasks)
+        {
+            if (!balanced.Contains(t.Service)) continue;
+            serviceOf[t.Name] = t.Service;
+            count[t.Service] = (count.TryGetValue(t.Service, out var n) ? n : 0) + 1;
+        }
+        foreach (var r in topology.Rules)
+            if (serviceOf.TryGetValue(r.Namespace, out var service) && count[service] > 1) result.Add(service);
+        return result;
+    }
+
+    /// <summary>
     /// Whether a service's backends may answer a probe differently, so that one connection per class can miss what
     /// <c>--every-backend</c> shows: Docker's own rules treat every task alike, but a raw rule (placed on some nodes or
     /// tasks, or matching a node's address or the VXLAN traffic only remote backends get) or a sysctl set on one node need

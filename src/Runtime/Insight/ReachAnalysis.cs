@@ -292,7 +292,7 @@ public static partial class ReachAnalysis
     /// Whether a class whose connection a load balancer gave to one backend, where it could have given it to another (not
     /// by a hash of the packet), is probed on each of them: its row then says which backends did what when they differ
     /// (<c>varies by backend: …</c>). Without it a class is probed on the backend the balancer's state picks, as one
-    /// connection would be.
+    /// connection would be, except for the services <see cref="ServicesWithUnevenBackends"/> names.
     /// </param>
     public static void Analyze(Topology topology, DataplanePlan plan, string? source, string? destination,
         Action<Pair, IReadOnlyList<ReachRow>> rowsOfPair, uint seed, int parallelism, bool everyBackend, CancellationToken cancellationToken = default)
@@ -382,7 +382,10 @@ public static partial class ReachAnalysis
         foreach (var pair in pairs)
             if (shareSources && nodes.Contains(pair.Source) && fromOutside.Contains(pair.Destination) && pair.Source != pair.Destination)
                 kept[new Pair("external", pair.Destination)] = new OutsideSweep();
-        if (shareDestinations && !everyBackend)
+        // Services a raw rule or sysctl is placed unevenly on have their balanced classes probed on every backend anyway.
+        var uneven = everyBackend ? null : new HashSet<string>(ServicesWithUnevenBackends(topology), StringComparer.Ordinal);
+        bool probeBackends = everyBackend || uneven!.Count > 0;
+        if (shareDestinations && !probeBackends)
         {
             foreach (var toward in towardNodes)
                 if (toward.Value.Count >= 2 && (toward.Key == "external" || fromOutside.Count == 0))
@@ -448,7 +451,7 @@ public static partial class ReachAnalysis
         {
             var sim = new Simulation(plan, seed);
             var starts = new ClassStarts(sim.Cluster);
-            var backends = everyBackend ? new Backends(plan, seed, topology) : null;
+            var backends = probeBackends ? new Backends(plan, seed, topology, uneven) : null;
             var sweep = new List<Entry>();
             OutsideSweep? computing = null;
             try
@@ -1363,6 +1366,8 @@ public static partial class ReachAnalysis
         {
             if (picked < 0) continue;
             var choices = backends.Choices(sim, balancer);
+            // Only the first balancer that could have picked otherwise is asked, whether or not its service is covered.
+            if (choices.Count >= 2 && !backends.Covers(sim, balancer)) return main;
             if (choices.Count >= 2) return OnEveryBackend(main, sim.ChoiceOf(balancer, picked), balancer, choices, flow, taskService, starts, proto, port, backends);
         }
         return main;
@@ -1470,11 +1475,14 @@ public static partial class ReachAnalysis
         private readonly Dictionary<long, IReadOnlyList<(int Destination, string Backend)>> _choices = new();
 
         private readonly HashSet<(string File, int Line, int Column)> _rawRules = new();
+        // The services whose balancers are asked (null: every service's, --every-backend).
+        private readonly HashSet<string>? _only;
 
-        public Backends(DataplanePlan plan, uint seed, Topology topology)
+        public Backends(DataplanePlan plan, uint seed, Topology topology, HashSet<string>? only)
         {
             _plan = plan;
             _seed = seed;
+            _only = only;
             foreach (var r in topology.Rules) _rawRules.Add((r.Span.FileName, r.Span.StartLine, r.Span.StartColumn));
         }
 
@@ -1484,6 +1492,9 @@ public static partial class ReachAnalysis
         /// </summary>
         public OutcomeKey Alike(OutcomeKey key) =>
             key.File is null || _rawRules.Contains((key.File, key.Line, key.Column)) ? key : key with { File = "(derived)", Line = 0, Column = 0 };
+
+        /// <summary>Whether the classes <paramref name="balancer"/> balances are probed on each of its backends.</summary>
+        public bool Covers(Simulation sim, long balancer) => _only is null || _only.Contains(sim.BalancerService(balancer));
 
         /// <summary>The second simulation, made on first use.</summary>
         public Simulation Sim => _sim ??= new Simulation(_plan, _seed);
