@@ -384,4 +384,49 @@ public class KernelPrimitiveTests
         t.Destroy(e);
         Assert.False(t.TryLookup(tuple, out _, out _));
     }
+    /// <summary>
+    /// nf_conntrack_proto_sctp.c's table for an association's start: INIT makes a CLOSED entry (verification tag 0 only),
+    /// INIT ACK in reply → COOKIE_WAIT, COOKIE ECHO → COOKIE_ECHOED, COOKIE ACK in reply → ESTABLISHED; DATA starts nothing
+    /// and changes nothing; a reply chunk without an entry is invalid.
+    /// </summary>
+    [Fact]
+    public void Sctp_conntrack_follows_the_kernels_transitions()
+    {
+        Assert.False(SctpConntrack.TryNew(SwarmDsl.Runtime.Packets.SctpChunk.Data, 0x1234, out _));
+        Assert.False(SctpConntrack.TryNew(SwarmDsl.Runtime.Packets.SctpChunk.Init, 0x1234, out _));
+        Assert.False(SctpConntrack.TryNew(SwarmDsl.Runtime.Packets.SctpChunk.CookieAck, 0x1234, out _));
+        Assert.True(SctpConntrack.TryNew(SwarmDsl.Runtime.Packets.SctpChunk.Init, 0, out var s) && s == CtSctpState.Closed);
+        CtSctpState Next(CtSctpState from, CtDirection d, SwarmDsl.Runtime.Packets.SctpChunk c) { Assert.True(SctpConntrack.TryNext(from, d, c, out var n)); return n; }
+        s = Next(s, CtDirection.Reply, SwarmDsl.Runtime.Packets.SctpChunk.InitAck);
+        Assert.Equal(CtSctpState.CookieWait, s);
+        Assert.Equal(CtSctpState.CookieWait, Next(s, CtDirection.Original, SwarmDsl.Runtime.Packets.SctpChunk.Data));
+        s = Next(s, CtDirection.Original, SwarmDsl.Runtime.Packets.SctpChunk.CookieEcho);
+        Assert.Equal(CtSctpState.CookieEchoed, s);
+        s = Next(s, CtDirection.Reply, SwarmDsl.Runtime.Packets.SctpChunk.CookieAck);
+        Assert.Equal(CtSctpState.Established, s);
+        Assert.Equal(CtSctpState.Closed, Next(s, CtDirection.Reply, SwarmDsl.Runtime.Packets.SctpChunk.Abort));
+        Assert.False(SctpConntrack.TryNext(CtSctpState.None, CtDirection.Reply, SwarmDsl.Runtime.Packets.SctpChunk.InitAck, out _));
+        Assert.Equal((10, 3, 3, 210), (SctpConntrack.TimeoutSeconds(CtSctpState.Closed), SctpConntrack.TimeoutSeconds(CtSctpState.CookieWait),
+            SctpConntrack.TimeoutSeconds(CtSctpState.CookieEchoed), SctpConntrack.TimeoutSeconds(CtSctpState.Established)));
+    }
+
+    /// <summary>ip_vs_proto_sctp.c's sctp_states for a Masq connection's start, and an INIT refused by ABORT.</summary>
+    [Fact]
+    public void Ipvs_sctp_states_follow_the_kernels_table()
+    {
+        var s = SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.None, 0, SwarmDsl.Runtime.Packets.SctpChunk.Init);
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpInit1, s);
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpInit, SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(s, 0, SwarmDsl.Runtime.Packets.SctpChunk.Init)); // a retransmitted INIT
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpRejected, SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(s, 1, SwarmDsl.Runtime.Packets.SctpChunk.Abort));
+        s = SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(s, 1, SwarmDsl.Runtime.Packets.SctpChunk.InitAck);
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpCookieSent, s);
+        s = SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(s, 0, SwarmDsl.Runtime.Packets.SctpChunk.CookieEcho);
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpCookieReplied, s);
+        s = SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(s, 1, SwarmDsl.Runtime.Packets.SctpChunk.CookieAck);
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpEstablished, s);
+        Assert.Equal((4, 61, 900), (SwarmDsl.Runtime.Ipvs.IpvsConnection.TimeoutSeconds(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpInit1),
+            SwarmDsl.Runtime.Ipvs.IpvsConnection.TimeoutSeconds(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpCookieSent), SwarmDsl.Runtime.Ipvs.IpvsConnection.TimeoutSeconds(s)));
+        // Direct routing sees only the client: its cookie echo alone establishes (INPUT-ONLY).
+        Assert.Equal(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpEstablished, SwarmDsl.Runtime.Ipvs.IpvsSctpStates.Next(SwarmDsl.Runtime.Ipvs.IpvsConnectionState.SctpInit1, 2, SwarmDsl.Runtime.Packets.SctpChunk.CookieEcho));
+    }
 }

@@ -145,9 +145,11 @@ public class TraceOutputTests
     }
 
     [ToolFact("tshark")]
-    public void Sctp_frames_dissect_as_a_data_chunk_with_a_correct_crc32c()
+    public void Sctp_frames_dissect_as_an_association_start_with_a_correct_crc32c()
     {
         // Found by a black-box tester (session 18): SCTP frames had no chunk and a zero checksum, and tshark called every one malformed.
+        // Session 20: they were DATA chunks, which Linux's conntrack refuses to start an entry with; an association starts with
+        // INIT (verification tag 0) and INIT ACK (the INIT's initiate tag as its verification tag, and a state cookie).
         var dir = Path.Combine(Path.GetTempPath(), "sdt" + Guid.NewGuid().ToString("N").Substring(0, 8));
         Directory.CreateDirectory(dir);
         try
@@ -171,7 +173,14 @@ public class TraceOutputTests
             Assert.DoesNotContain("Malformed", text, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("[Expert Info (Error", text, StringComparison.Ordinal);
             Assert.DoesNotContain("incorrect", text, StringComparison.OrdinalIgnoreCase);
-            Assert.Contains("Chunk type: DATA (0)", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("Chunk type: DATA (0)", text, StringComparison.Ordinal);
+            Assert.Contains("Chunk type: INIT (1)", text, StringComparison.Ordinal);
+            Assert.Contains("Chunk type: INIT_ACK (2)", text, StringComparison.Ordinal);
+            Assert.Contains("Verification tag: 0x00000000", text, StringComparison.Ordinal);
+            Assert.Contains("State cookie parameter", text, StringComparison.Ordinal);
+            var tags = System.Text.RegularExpressions.Regex.Matches(text, @"Initiate tag: (0x[0-9a-f]{8})").Select(m => m.Groups[1].Value).Distinct().ToList();
+            Assert.Equal(2, tags.Count);
+            Assert.Contains("Verification tag: " + tags[0], text, StringComparison.Ordinal); // INIT ACK carries the INIT's tag
             Assert.Contains("[correct]", text, StringComparison.Ordinal);
             // Inside the tunnel too: the VXLAN legs carry the same chunk.
             Assert.Contains("VXLAN Network Identifier (VNI)", text, StringComparison.Ordinal);

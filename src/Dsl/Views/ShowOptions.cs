@@ -97,7 +97,7 @@ public sealed record ConntrackTuple(Ipv4Address Source, Ipv4Address Destination,
 /// <summary>One conntrack entry (<c>conntrack -L</c>).</summary>
 /// <param name="Protocol">Protocol.</param>
 /// <param name="TimeoutSeconds">Seconds until it expires.</param>
-/// <param name="TcpState">The TCP state (ESTABLISHED, SYN_SENT, ...); null for other protocols.</param>
+/// <param name="TcpState">The TCP or SCTP state (ESTABLISHED, SYN_SENT, COOKIE_WAIT, ...); null for other protocols.</param>
 /// <param name="Original">The original direction.</param>
 /// <param name="Reply">The reply direction (after NAT).</param>
 /// <param name="Assured">Seen traffic both ways long enough ([ASSURED]).</param>

@@ -90,6 +90,8 @@ public struct ConntrackEntry
     public CtStatus Status;
     /// <summary>TCP state.</summary>
     public CtTcpState TcpState;
+    /// <summary>SCTP state.</summary>
+    public CtSctpState SctpState;
     /// <summary>Packets seen in the original direction.</summary>
     public long OriginalPackets;
     /// <summary>Bytes seen in the original direction.</summary>

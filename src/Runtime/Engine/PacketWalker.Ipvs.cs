@@ -80,7 +80,7 @@ internal sealed partial class PacketWalker
                 DestinationPort = d.Port == 0 ? h.DestinationPort : (ushort)d.Port,
                 Service = svc,
                 Destination = dest,
-                State = h.Protocol == IpProtocol.Tcp ? IpvsConnectionState.None : IpvsConnectionState.Udp,
+                State = h.Protocol is IpProtocol.Tcp or IpProtocol.Sctp ? IpvsConnectionState.None : IpvsConnectionState.Udp,
                 Inactive = true, // __ip_vs_update_dest sets IP_VS_CONN_F_INACTIVE in the destination's conn_flags
             };
             conn = conns.Add(c);
@@ -103,7 +103,7 @@ internal sealed partial class PacketWalker
         cp.Stats.InPackets++; cp.Stats.InBytes += len;
         destObj.Stats.InPackets++; destObj.Stats.InBytes += len;
         svcObj.Stats.InPackets++; svcObj.Stats.InBytes += len;
-        IpvsTcpState(ref cp, destObj, input: true, h.Flags);
+        IpvsTcpState(ref cp, destObj, input: true, h);
         cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State); // ip_vs_conn_put re-arms the timer
         return IpvsTransmit(ns, ref cp, destObj);
     }
@@ -212,7 +212,7 @@ internal sealed partial class PacketWalker
         cp.Stats.OutPackets++; cp.Stats.OutBytes += len;
         dest.Stats.OutPackets++; dest.Stats.OutBytes += len;
         svc.Stats.OutPackets++; svc.Stats.OutBytes += len;
-        IpvsTcpState(ref cp, dest, input: false, h.Flags);
+        IpvsTcpState(ref cp, dest, input: false, h);
         cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State);
         if (_trace != null)
         {
@@ -252,16 +252,17 @@ internal sealed partial class PacketWalker
     }
 
     /// <summary>
-    /// ip_vs_proto_tcp.c set_tcp_state: the next state from tcp_states (Masq connections see both directions, direct routing
-    /// only the client's: INPUT-ONLY); a connection counts as active only while ESTABLISHED.
+    /// ip_vs_proto_tcp.c set_tcp_state and ip_vs_proto_sctp.c set_sctp_state: the next state from tcp_states or sctp_states
+    /// (Masq connections see both directions, direct routing only the client's: INPUT-ONLY); a connection counts as active
+    /// only while ESTABLISHED.
     /// </summary>
-    private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, TcpFlags flags)
+    private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, in PacketHeaders h)
     {
-        if (cp.Protocol != IpProtocol.Tcp) return;
+        if (cp.Protocol is not (IpProtocol.Tcp or IpProtocol.Sctp)) return;
         int direction = !input ? 1 : dest.Forward == IpvsForward.Masquerade ? 0 : 2;
-        var next = IpvsTcpStates.Next(cp.State, direction, flags);
+        var next = cp.Protocol == IpProtocol.Tcp ? IpvsTcpStates.Next(cp.State, direction, h.Flags) : IpvsSctpStates.Next(cp.State, direction, h.Chunk);
         if (next == cp.State) return;
-        bool active = next == IpvsConnectionState.Established;
+        bool active = next is IpvsConnectionState.Established or IpvsConnectionState.SctpEstablished;
         if (!cp.Inactive && !active) { dest.ActiveConnections--; dest.InactiveConnections++; cp.Inactive = true; }
         else if (cp.Inactive && active) { dest.ActiveConnections++; dest.InactiveConnections--; cp.Inactive = false; }
         cp.State = next;

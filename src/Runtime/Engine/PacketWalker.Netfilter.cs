@@ -345,7 +345,7 @@ internal sealed partial class PacketWalker
                     e.OriginalPackets++;
                     e.OriginalBytes += len;
                 }
-                Track(ref e, direction, h.Flags, now);
+                Track(ref e, direction, h, now);
                 if (_trace != null)
                     _trace.Add(new ConntrackStep(direction == CtDirection.Reply ? "established (reply direction)" : _ctInfo == CtInfo.New ? "new (not yet answered)" : "established",
                         e.Original.ToString(), NatText(e)));
@@ -360,6 +360,14 @@ internal sealed partial class PacketWalker
             if (_trace != null) _trace.Add(new ConntrackStep("invalid (no connection, and this segment cannot start one)", tuple.ToString(), ""));
             return;
         }
+        var sctpState = CtSctpState.None;
+        if (h.Protocol == IpProtocol.Sctp && !SctpConntrack.TryNew(h.Chunk, h.Seq, out sctpState))
+        {
+            // sctp_new: an INIT (verification tag 0) starts an association; a DATA chunk out of the blue is INVALID.
+            _ctInfo = CtInfo.None;
+            if (_trace != null) _trace.Add(new ConntrackStep("invalid (no association, and a " + SctpConntrack.ChunkName(h.Chunk) + " chunk cannot start one)", tuple.ToString(), ""));
+            return;
+        }
         index = table.Create(tuple);
         _ct = index;
         _ctDir = CtDirection.Original;
@@ -368,8 +376,9 @@ internal sealed partial class PacketWalker
         ne.OriginalPackets = 1;
         ne.OriginalBytes = len;
         ne.TcpState = state;
+        ne.SctpState = sctpState;
         ne.StreamAt = now + TcpConntrack.UdpStreamAfterMilliseconds;
-        ne.ExpiresAt = now + 1000L * TcpConntrack.TimeoutSeconds(tuple.Protocol, state, udpStream: false);
+        ne.ExpiresAt = now + 1000L * (tuple.Protocol == IpProtocol.Sctp ? SctpConntrack.TimeoutSeconds(sctpState) : TcpConntrack.TimeoutSeconds(tuple.Protocol, state, udpStream: false));
         if (_trace != null) _trace.Add(new ConntrackStep("new", tuple.ToString(), ""));
     }
 
@@ -378,13 +387,20 @@ internal sealed partial class PacketWalker
     /// ESTABLISHED), a replied UDP flow turns ASSURED and gets the stream timeout once older than two seconds; every
     /// accepted packet refreshes the timeout (nf_ct_refresh_acct). Invalid or ignored TCP segments change nothing.
     /// </summary>
-    private static void Track(ref ConntrackEntry e, CtDirection dir, TcpFlags flags, long now)
+    private static void Track(ref ConntrackEntry e, CtDirection dir, in PacketHeaders h, long now)
     {
         bool stream = false;
         switch (e.Original.Protocol)
         {
+            case IpProtocol.Sctp:
+                // nf_conntrack_sctp_packet: ASSURED on reaching ESTABLISHED; the timeout is the new state's.
+                if (!SctpConntrack.TryNext(e.SctpState, dir, h.Chunk, out var association)) return;
+                if (association == CtSctpState.Established && e.SctpState != CtSctpState.Established) e.Status |= CtStatus.Assured;
+                e.SctpState = association;
+                e.ExpiresAt = now + 1000L * SctpConntrack.TimeoutSeconds(association);
+                return;
             case IpProtocol.Tcp:
-                if (!TcpConntrack.TryNext(e.TcpState, dir, flags, out var next)) return;
+                if (!TcpConntrack.TryNext(e.TcpState, dir, h.Flags, out var next)) return;
                 if (next == CtTcpState.Established && e.TcpState is CtTcpState.SynRecv or CtTcpState.Established) e.Status |= CtStatus.Assured;
                 e.TcpState = next;
                 break;

@@ -772,6 +772,14 @@ public sealed class Simulation
                 h.IcmpSequence = 1;
                 h.PayloadLength = 56;
                 break;
+            case IpProtocol.Sctp:
+                // An association starts with INIT (verification tag 0, the initiator's tag inside): sctp_new makes no
+                // conntrack entry for a first DATA chunk, so NAT would never see it.
+                h.Chunk = SctpChunk.Init;
+                h.Seq = 0;
+                h.Ack = SctpTag(flow.Destination.Value, (uint)port << 16 | (uint)flow.DestinationPort, (uint)number);
+                h.PayloadLength = SctpInitLength;
+                break;
             default:
                 h.PayloadLength = 32;
                 break;
@@ -828,10 +836,47 @@ public sealed class Simulation
                 _open.Add(c);
                 handle = new ConnectionHandle(_open.Count - 1);
             }
+            if (flow.Protocol == IpProtocol.Sctp && replyOutcome.Kind == DispositionKind.Delivered && replyOutcome.ClientSocket
+                && replyOutcome.Final.Chunk == SctpChunk.InitAck)
+                CompleteAssociation(flow.SourceNamespace, client, req.Headers, replyOutcome.Final, replyNs, reply.Headers);
         }
         _walker.ReleaseDropped();
         result = new ConnectionResult(outcome.Kind, replyKind, handle, task);
         return requestTrace is null ? null : new ConnectionTrace(number, count, requestTrace, replyTrace);
+    }
+
+    // An INIT or INIT ACK chunk: chunk header, initiate tag, a_rwnd, streams, initial TSN (RFC 9260 §3.3.2); the INIT ACK
+    // adds a State Cookie parameter (4 bytes and the cookie) and COOKIE ECHO carries that cookie back.
+    internal const int SctpInitLength = 20, SctpCookieLength = 24, SctpInitAckLength = SctpInitLength + 4 + SctpCookieLength,
+        SctpCookieEchoLength = 4 + SctpCookieLength, SctpCookieAckLength = 4;
+
+    // A nonzero verification tag, fixed by the flow (RFC 9260 requires it random and nonzero; a trace must be reproducible).
+    private uint SctpTag(uint a, uint b, uint c) => KernelHash.Jhash3Words(a, b, c, Cluster.Seed ^ 0x5c7b) | 1;
+
+    /// <summary>
+    /// The rest of an SCTP association's start, untraced as TCP's final ACK is: the client echoes the cookie of the INIT ACK
+    /// it got, and the server acknowledges it, so conntrack on the way sees the association ESTABLISHED.
+    /// </summary>
+    private void CompleteAssociation(int clientNs, NamespaceRuntime client, PacketHeaders init, PacketHeaders initAck, int serverNs, PacketHeaders sent)
+    {
+        var echo = init;
+        echo.Source = initAck.Destination;
+        echo.Chunk = SctpChunk.CookieEcho;
+        echo.Seq = initAck.Ack; // the server's tag
+        echo.Ack = 0;
+        echo.PayloadLength = SctpCookieEchoLength;
+        echo.Id = client.NextIpId++;
+        var arrived = _walker.SendFromSocket(clientNs, new Packet { Headers = echo }, null);
+        Cluster.NowMilliseconds++;
+        if (arrived.Kind != DispositionKind.Delivered || arrived.ClientSocket || arrived.Namespace != serverNs) return;
+        var ack = sent;
+        ack.Chunk = SctpChunk.CookieAck;
+        ack.Seq = init.Ack; // the client's tag
+        ack.Ack = 0;
+        ack.PayloadLength = SctpCookieAckLength;
+        ack.Id = Cluster.Namespaces[serverNs].NextIpId++;
+        _walker.SendFromSocket(serverNs, new Packet { Headers = ack }, null);
+        Cluster.NowMilliseconds++;
     }
 
     /// <summary>
@@ -863,6 +908,15 @@ public sealed class Simulation
                     h.Flags = TcpFlags.Syn | TcpFlags.Ack;
                     h.Seq = KernelHash.Jhash3Words(f.Source.Value, f.Destination.Value, (uint)f.SourcePort << 16 | f.DestinationPort, Cluster.Seed ^ 0x15);
                     h.Ack = unchecked(f.Seq + 1);
+                    break;
+                case IpProtocol.Sctp:
+                    // INIT is answered by INIT ACK (the initiator's tag as verification tag, the server's inside); a chunk that
+                    // is not an association's start gets no answer here.
+                    if (f.Chunk != SctpChunk.Init) return false;
+                    h.Chunk = SctpChunk.InitAck;
+                    h.Seq = f.Ack;
+                    h.Ack = SctpTag(f.Source.Value, f.Destination.Value, (uint)f.SourcePort << 16 | f.DestinationPort);
+                    h.PayloadLength = SctpInitAckLength;
                     break;
                 case IpProtocol.Icmp:
                     if (f.IcmpType != IcmpTypes.EchoRequest) return false;

@@ -31,6 +31,96 @@ public enum IpvsConnectionState
     Listen,
     /// <summary>SYNACK.</summary>
     SynAck,
+    /// <summary>SCTP INIT1: the client's first INIT was forwarded.</summary>
+    SctpInit1,
+    /// <summary>SCTP INIT: a later INIT.</summary>
+    SctpInit,
+    /// <summary>SCTP C-SENT: the real server's INIT ACK went out.</summary>
+    SctpCookieSent,
+    /// <summary>SCTP C-REPLIED: the client echoed the cookie.</summary>
+    SctpCookieReplied,
+    /// <summary>SCTP C-WAIT: the real server sent an INIT.</summary>
+    SctpCookieWait,
+    /// <summary>SCTP COOKIE.</summary>
+    SctpCookie,
+    /// <summary>SCTP C-ECHOED.</summary>
+    SctpCookieEchoed,
+    /// <summary>SCTP ESTABLISHED.</summary>
+    SctpEstablished,
+    /// <summary>SCTP REJECTED: the INIT was answered by ABORT.</summary>
+    SctpRejected,
+    /// <summary>SCTP CLOSED.</summary>
+    SctpClosed,
+}
+
+/// <summary>
+/// IPVS's SCTP state table (ip_vs_proto_sctp.c <c>sctp_states</c>) for the chunks the engine sends (DATA, INIT, INIT ACK,
+/// COOKIE ECHO, COOKIE ACK, ABORT; the shutdown states are never reached): INPUT for client → real server, OUTPUT for the
+/// Masq replies, INPUT-ONLY for direct routing. A connection counts as active only while ESTABLISHED.
+/// </summary>
+public static class IpvsSctpStates
+{
+    // Column order of the kernel's table without its shutdown states: sNO sI1 sIN sCS sCR sCW sCO sCE sES sRJ sCL.
+    private static readonly IpvsConnectionState[] Column =
+    {
+        IpvsConnectionState.None, IpvsConnectionState.SctpInit1, IpvsConnectionState.SctpInit, IpvsConnectionState.SctpCookieSent,
+        IpvsConnectionState.SctpCookieReplied, IpvsConnectionState.SctpCookieWait, IpvsConnectionState.SctpCookie,
+        IpvsConnectionState.SctpCookieEchoed, IpvsConnectionState.SctpEstablished, IpvsConnectionState.SctpRejected, IpvsConnectionState.SctpClosed,
+    };
+
+    private const byte NO = 0, I1 = 1, IN = 2, CS = 3, CR = 4, CW = 5, CO = 6, CE = 7, ES = 8, RJ = 9, CL = 10;
+
+    // [INPUT, OUTPUT, INPUT-ONLY][data, init, init ack, cookie echo, cookie ack, abort][state]
+    private static readonly byte[][][] Table =
+    {
+        new[]
+        {
+            new byte[] { ES, I1, IN, CS, CR, CW, CO, CE, ES, RJ, CL },
+            new byte[] { I1, IN, IN, CS, CR, CW, CO, CE, ES, IN, IN },
+            new byte[] { CW, CW, CW, CS, CR, CO, CO, CE, ES, RJ, CL },
+            new byte[] { CR, IN, IN, CR, CR, CW, CO, CE, ES, RJ, CL },
+            new byte[] { ES, I1, IN, CS, CR, CW, CO, ES, ES, RJ, CL },
+            new byte[] { CL, CL, CL, CL, CL, RJ, CL, CL, CL, CL, CL },
+        },
+        new[]
+        {
+            new byte[] { ES, I1, IN, CS, CR, CW, CO, CE, ES, RJ, CL },
+            new byte[] { CW, CW, CW, CW, CW, CW, CW, CW, ES, CW, CW },
+            new byte[] { CS, CS, CS, CS, CR, CW, CO, CE, ES, RJ, CL },
+            new byte[] { CE, CE, CE, CE, CE, CE, CE, CE, ES, RJ, CL },
+            new byte[] { ES, ES, ES, ES, ES, ES, ES, ES, ES, RJ, CL },
+            new byte[] { CL, RJ, CL, CL, CL, CL, CL, CL, CL, CL, CL },
+        },
+        new[]
+        {
+            new byte[] { ES, I1, IN, CS, CR, ES, CO, CE, ES, RJ, CL },
+            new byte[] { I1, IN, IN, IN, IN, IN, CO, CE, ES, IN, IN },
+            new byte[] { CE, CE, CE, CE, CE, CE, CO, CE, ES, RJ, CL },
+            new byte[] { ES, ES, ES, ES, ES, ES, CO, CE, ES, RJ, CL },
+            new byte[] { ES, I1, IN, ES, ES, CW, ES, ES, ES, RJ, CL },
+            new byte[] { CL, CL, CL, CL, CL, RJ, CL, CL, CL, CL, CL },
+        },
+    };
+
+    /// <summary>The next state after a packet whose (first) chunk is <paramref name="chunk"/>.</summary>
+    /// <param name="state">The connection's state.</param>
+    /// <param name="direction">0 INPUT, 1 OUTPUT, 2 INPUT-ONLY.</param>
+    /// <param name="chunk">The chunk.</param>
+    public static IpvsConnectionState Next(IpvsConnectionState state, int direction, Packets.SctpChunk chunk)
+    {
+        int row = chunk switch
+        {
+            Packets.SctpChunk.Init => 1,
+            Packets.SctpChunk.InitAck => 2,
+            Packets.SctpChunk.CookieEcho => 3,
+            Packets.SctpChunk.CookieAck => 4,
+            Packets.SctpChunk.Abort => 5,
+            _ => 0,
+        };
+        int col = Array.IndexOf(Column, state);
+        if (col < 0) col = 0;
+        return Column[Table[direction][row][col]];
+    }
 }
 
 /// <summary>
@@ -139,6 +229,11 @@ public struct IpvsConnection
         IpvsConnectionState.Listen => 2 * 60,
         IpvsConnectionState.SynAck => 2 * 60,
         IpvsConnectionState.Udp => 5 * 60,
+        // sctp_timeouts[] of ip_vs_proto_sctp.c: INIT1 and REJECTED 4 s, ESTABLISHED 15 min, the others IP_VS_SCTP_MAX_RTO (61 s).
+        IpvsConnectionState.SctpInit1 or IpvsConnectionState.SctpRejected => 4,
+        IpvsConnectionState.SctpEstablished => 15 * 60,
+        IpvsConnectionState.SctpInit or IpvsConnectionState.SctpCookieSent or IpvsConnectionState.SctpCookieReplied or IpvsConnectionState.SctpCookieWait
+            or IpvsConnectionState.SctpCookie or IpvsConnectionState.SctpCookieEchoed or IpvsConnectionState.SctpClosed => 61,
         _ => 2,
     };
 }

@@ -92,10 +92,10 @@ public static class FrameCodec
             case IpProtocol.Sctp:
                 WriteU16(l4, 0, h.SourcePort);
                 WriteU16(l4, 2, h.DestinationPort);
-                // The engine sends SCTP as one exchange, not an association: a constant tag (the same at every hop: NAT keeps it).
-                WriteU32(l4, 4, SctpVerificationTag);
+                // The verification tag travels in Seq (NAT keeps it: the same at every hop); INIT's is 0.
+                WriteU32(l4, 4, h.Seq);
                 WriteU32(l4, 8, 0);
-                if (presetPayloadOffset < 0) WriteSctpData(l4.Slice(hdr, h.PayloadLength));
+                if (presetPayloadOffset < 0) WriteSctpChunk(l4.Slice(hdr, h.PayloadLength), h);
                 // Stored as the kernel stores it (sctp_compute_cksum: cpu_to_le32), low byte first.
                 var crc = Crc32c.Compute(l4);
                 l4[8] = (byte)crc; l4[9] = (byte)(crc >> 8); l4[10] = (byte)(crc >> 16); l4[11] = (byte)(crc >> 24);
@@ -104,8 +104,45 @@ public static class FrameCodec
         return 14 + total;
     }
 
-    /// <summary>The verification tag of every SCTP packet written.</summary>
-    public const uint SctpVerificationTag = 0x5357524D; // "SWRM"
+    // The chunk of an SCTP packet (RFC 9260 §3.3): INIT and INIT ACK with the initiate tag (in Ack), a receive window, one
+    // stream each way and the initial TSN (the tag again); INIT ACK's State Cookie parameter (type 7) and COOKIE ECHO's
+    // cookie are deterministic bytes; COOKIE ACK is a bare chunk header; anything else is DATA.
+    private static void WriteSctpChunk(Span<byte> chunk, in PacketHeaders h)
+    {
+        switch (h.Chunk)
+        {
+            case SctpChunk.Init:
+            case SctpChunk.InitAck:
+                if (chunk.Length < 20) { WriteSctpData(chunk); return; }
+                chunk[0] = (byte)h.Chunk;
+                chunk[1] = 0;
+                WriteU16(chunk, 2, (ushort)chunk.Length);
+                WriteU32(chunk, 4, h.Ack);
+                WriteU32(chunk, 8, 106496); // a_rwnd: Linux's default receive buffer
+                WriteU16(chunk, 12, 10);     // outbound streams (Linux's default)
+                WriteU16(chunk, 14, 65535);  // inbound streams
+                WriteU32(chunk, 16, h.Ack);  // initial TSN
+                if (h.Chunk == SctpChunk.InitAck && chunk.Length >= 24)
+                {
+                    WriteU16(chunk, 20, 7);
+                    WriteU16(chunk, 22, (ushort)(chunk.Length - 20));
+                    FillPayload(chunk.Slice(24));
+                }
+                return;
+            case SctpChunk.CookieEcho:
+            case SctpChunk.CookieAck:
+            case SctpChunk.Abort:
+                if (chunk.Length < 4) return;
+                chunk[0] = (byte)h.Chunk;
+                chunk[1] = 0;
+                WriteU16(chunk, 2, (ushort)chunk.Length);
+                FillPayload(chunk.Slice(4));
+                return;
+            default:
+                WriteSctpData(chunk);
+                return;
+        }
+    }
 
     // The payload as one DATA chunk (RFC 9260 §3.3.1: type 0, flags B|E, TSN 1, stream 0, sequence 0, PPID 0) around the
     // payload bytes, so a dissector reads a whole chunk; one too short for a DATA chunk is a PAD chunk (RFC 4820, type 132).
@@ -246,7 +283,13 @@ public static class FrameCodec
                 if (l4.Length < 12) return false;
                 headers.SourcePort = ReadU16(l4, 0);
                 headers.DestinationPort = ReadU16(l4, 2);
+                headers.Seq = ReadU32(l4, 4);
                 headers.PayloadLength = l4.Length - 12;
+                if (l4.Length >= 16)
+                {
+                    headers.Chunk = (SctpChunk)l4[12];
+                    if (headers.Chunk is SctpChunk.Init or SctpChunk.InitAck && l4.Length >= 20) headers.Ack = ReadU32(l4, 16);
+                }
                 ok &= SctpChecksumValid(l4);
                 break;
             default:

@@ -23,6 +23,23 @@ public enum TcpFlags : byte
     Urg = 0x20,
 }
 
+/// <summary>The SCTP chunk types the engine sends (RFC 9260 §3.2): an association's start, and DATA.</summary>
+public enum SctpChunk : byte
+{
+    /// <summary>DATA (0).</summary>
+    Data = 0,
+    /// <summary>INIT (1): the first packet of an association; its verification tag is 0.</summary>
+    Init = 1,
+    /// <summary>INIT ACK (2): the answer to INIT, carrying the state cookie.</summary>
+    InitAck = 2,
+    /// <summary>ABORT (6).</summary>
+    Abort = 6,
+    /// <summary>COOKIE ECHO (10): the initiator returns the cookie.</summary>
+    CookieEcho = 10,
+    /// <summary>COOKIE ACK (11): the association is up.</summary>
+    CookieAck = 11,
+}
+
 /// <summary>ICMP types and codes the engine produces or interprets (RFC 792).</summary>
 public static class IcmpTypes
 {
@@ -102,6 +119,8 @@ public struct PacketHeaders
     public ushort DestinationPort;
     /// <summary>TCP flags.</summary>
     public TcpFlags Flags;
+    /// <summary>SCTP: the packet's one chunk (DATA unless set). Its verification tag is <see cref="Seq"/>; an INIT's or INIT ACK's initiate tag is <see cref="Ack"/>.</summary>
+    public SctpChunk Chunk;
     /// <summary>TCP sequence number.</summary>
     public uint Seq;
     /// <summary>TCP acknowledgement number.</summary>

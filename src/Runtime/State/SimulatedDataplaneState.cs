@@ -134,6 +134,8 @@ public sealed class SimulatedDataplaneState : IDataplaneState
 
     private static string? TcpStateName(in CtEntry e)
     {
+        // SCTP entries print their association state too (sctp_print_conntrack).
+        if (e.Original.Protocol == IpProtocol.Sctp) return SctpConntrack.Name(e.SctpState);
         if (e.Original.Protocol != IpProtocol.Tcp) return null;
         return e.TcpState switch
         {
@@ -161,6 +163,16 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         IpvsConnectionState.FinWait => "FIN_WAIT",
         IpvsConnectionState.Close => "CLOSE",
         IpvsConnectionState.Udp => "UDP",
+        IpvsConnectionState.SctpInit1 => "INIT1",
+        IpvsConnectionState.SctpInit => "INIT",
+        IpvsConnectionState.SctpCookieSent => "C-SENT",
+        IpvsConnectionState.SctpCookieReplied => "C-REPLIED",
+        IpvsConnectionState.SctpCookieWait => "C-WAIT",
+        IpvsConnectionState.SctpCookie => "COOKIE",
+        IpvsConnectionState.SctpCookieEchoed => "C-ECHOED",
+        IpvsConnectionState.SctpEstablished => "ESTABLISHED",
+        IpvsConnectionState.SctpRejected => "REJECTED",
+        IpvsConnectionState.SctpClosed => "CLOSED",
         IpvsConnectionState.SynSent => "SYN_SENT",
         IpvsConnectionState.TimeWait => "TIME_WAIT",
         IpvsConnectionState.CloseWait => "CLOSE_WAIT",

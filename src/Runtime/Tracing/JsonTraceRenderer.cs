@@ -18,8 +18,10 @@ public static class JsonTraceRenderer
     /// The schema version of the output; bump when a field changes meaning. 2: a connection's <c>reply</c> and the summary's
     /// <c>repliesLost</c> are there only when replies were asked for (<c>trace --reply</c>). 3: an <c>Fdb</c> step names the
     /// device whose table was looked up as <c>device</c> (it was <c>bridge</c>, and held the VXLAN device for a VXLAN FDB).
+    /// 4: an SCTP packet names its chunk in <c>sctpChunk</c> (an association starts with INIT and INIT_ACK; before, every
+    /// SCTP packet was one DATA chunk).
     /// </summary>
-    public const int FormatVersion = 3;
+    public const int FormatVersion = 4;
 
     /// <summary>Renders a whole <c>trace</c> run with every connection's reply (as <c>trace --reply</c>).</summary>
     public static string Render(IReadOnlyList<ConnectionTrace> connections, string file, string from, string to, uint seed, string backend)
@@ -104,7 +106,9 @@ public static class JsonTraceRenderer
         w.WritePropertyName(name);
         w.WriteStartObject();
         WriteFields(w, ("protocol", p.Protocol.Name()), ("source", p.Source.ToString()), ("sourcePort", p.SourcePort),
-            ("destination", p.Destination.ToString()), ("destinationPort", p.DestinationPort), ("tcpFlags", p.Flags));
+            ("destination", p.Destination.ToString()), ("destinationPort", p.DestinationPort), ("tcpFlags", p.Protocol == IpProtocol.Sctp ? "" : p.Flags));
+        // An SCTP packet's chunk (INIT, INIT_ACK, ...; HeaderSnapshot keeps it where TCP keeps its flags).
+        if (p.Protocol == IpProtocol.Sctp) WriteFields(w, ("sctpChunk", p.Flags));
         if (p.IcmpType >= 0) WriteFields(w, ("icmpType", p.IcmpType), ("icmpCode", p.IcmpCode));
         if (p.IcmpMtu > 0) WriteFields(w, ("icmpMtu", p.IcmpMtu));
         WriteFields(w, ("ttl", p.Ttl), ("length", p.Length), ("mark", "0x" + p.Mark.ToString("x", System.Globalization.CultureInfo.InvariantCulture)),

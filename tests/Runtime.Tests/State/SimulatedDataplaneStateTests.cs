@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using SwarmDsl;
 using SwarmDsl.Net;
 using SwarmDsl.Plan;
 using SwarmDsl.Runtime.Engine;
@@ -206,5 +207,43 @@ public class SimulatedDataplaneStateTests
         sim.Cluster.ResetTraffic();
         Assert.Equal(0UL, state.RuleCounters("manager", "host", "nat", "DOCKER-INGRESS", 0)!.Value.Packets);
         Assert.Equal(0UL, state.RuleCounters("worker", "host", "nat", "DOCKER-INGRESS", 0)!.Value.Bytes);
+    }
+    /// <summary>
+    /// An SCTP connection is an association's start, as Linux tracks it: INIT out, INIT ACK back, then the cookie echoed and
+    /// acknowledged; conntrack shows it ESTABLISHED (210 s, ASSURED) and IPVS ESTABLISHED (15 min, active). A tester saw
+    /// "sctp 132 599" with no state (the generic protocol's timeout) and IPVS's UDP state: every packet was one DATA chunk,
+    /// which Linux's conntrack does not start an entry with.
+    /// </summary>
+    [Fact]
+    public void An_sctp_association_is_established_in_conntrack_and_ipvs()
+    {
+        var compiled = SwarmCompiler.CompileToPlan("sctp.swarm.yaml", """
+            version: 1
+            name: sctp
+            nodes:
+              a: { address: 10.0.9.1/24 }
+              b: { address: 10.0.9.2/24 }
+            networks:
+              o: { driver: overlay, subnet: 10.1.0.0/24 }
+            services:
+              s: { networks: [o], replicas: 2, ports: [{ published: 3868, target: 3868, protocol: sctp }] }
+            """);
+        Assert.True(compiled.Plan is not null, string.Join("\n", compiled.Diagnostics));
+        var sim = new Simulation(compiled.Plan!);
+        Assert.True(sim.TryResolve("external", "a:3868/sctp", out var flow, out var error), error);
+        var t = sim.Connect(flow, 1).Single();
+        Assert.EndsWith("[INIT]", t.Request.Disposition.Final.Summary(), StringComparison.Ordinal);
+        Assert.EndsWith("[INIT_ACK]", t.Reply!.Disposition.Final.Summary(), StringComparison.Ordinal);
+        var state = new SimulatedDataplaneState(sim);
+        var ct = state.ConntrackEntries("a", "ingress_sbox").Single();
+        Assert.Equal(("ESTABLISHED", true, false), (ct.TcpState, ct.Assured, ct.Unreplied));
+        Assert.InRange(ct.TimeoutSeconds, 205, 210);
+        var host = state.ConntrackEntries("a", "host").Single(e => e.Protocol == IpProtocol.Sctp); // beside the VXLAN datagrams' UDP flow
+        Assert.Equal("ESTABLISHED", host.TcpState);
+        var c = state.IpvsConnections("a", "ingress_sbox").Single();
+        Assert.Equal("ESTABLISHED", c.State);
+        Assert.InRange(c.ExpiresInSeconds, 890, 900);
+        var svc = sim.Cluster.Namespace("a", "ingress_sbox")!.IpvsServices.Single();
+        Assert.Equal((1, 0), (svc.Destinations.Sum(d => d.ActiveConnections), svc.Destinations.Sum(d => d.InactiveConnections)));
     }
 }
