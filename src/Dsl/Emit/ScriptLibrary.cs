@@ -641,7 +641,7 @@ mine_forget() {
   local mine
   remembered iptmine - || return 0
   mine=" ${JOURNAL["iptmine"$'\t'-]} "
-  mine="${mine/ $1 / }"
+  mine="${mine/ "$1" / }"
   mine="${mine# }"
   forget iptmine -
   remember iptmine - "${mine# }"
