@@ -89,7 +89,6 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             .Combine(settings)
             .Select(static (pair, _) => pair.Left.Left.Spec is { } spec && !pair.Left.Right.Any(d => d.Path == pair.Left.Left.Key) ? EmitGuarded(spec, pair.Right) : null)
             .WithTrackingName(TrackingNames.EmitYaml);
-        context.RegisterSourceOutput(yamlEmitted, static (spc, emitted) => AddSource(spc, emitted));
 
         // ---- C# attributes ----
         var attributeResults = attributeInputs
@@ -108,7 +107,10 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             .Combine(settings)
             .Select(static (pair, _) => pair.Left.Spec is { } spec ? EmitGuarded(spec, pair.Right) : null)
             .WithTrackingName(TrackingNames.EmitAttributes);
-        context.RegisterSourceOutput(attributeEmitted, static (spc, emitted) => AddSource(spc, emitted));
+        // Added together: two types' hint names can coincide once case is ignored (Lab, LAB) or characters are replaced
+        // (Bär, Bör), and Roslyn then throws (CS8785) and drops every generated file; only the whole set shows it.
+        context.RegisterSourceOutput(yamlEmitted.Collect().Combine(attributeEmitted.Collect()),
+            static (spc, all) => AddSources(spc, all.Left.AddRange(all.Right)));
 
         RegisterExpectations(context, yamlResults, attributeResults, trees);
     }
@@ -156,7 +158,7 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
     /// information that text constants were left out of a large topology; <paramref name="Pipeline"/> the compiled
     /// pipeline, when the project references SwarmDsl.Runtime.
     /// </summary>
-    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null);
+    internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null, string TypeName = "");
 
     internal static EmitResult EmitGuarded(TopologySpec spec, EmitSettings settings)
     {
@@ -166,7 +168,7 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note));
             var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
             // SWARM1011 (pipeline nodes the topology lacks) is the compile step's, reported at the YAML file.
-            return new EmitResult(source, null, note, pipeline);
+            return new EmitResult(source, null, note, pipeline, spec.Target.FullName);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -174,19 +176,38 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
         }
     }
 
-    private static void AddSource(SourceProductionContext spc, EmitResult? emitted)
+    private static void AddSources(SourceProductionContext spc, ImmutableArray<EmitResult?> all)
     {
-        if (emitted is null) return;
-        try
+        // Hint names are compared ignoring case (the generator's own two files included); in a fixed order, the first keeps
+        // its name and a later one equal to it gets its type's hash, so each name stays the same from build to build.
+        var taken = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { AttributeSource.HintName, HandleSource.HintName };
+        foreach (var emitted in all.Where(e => e is not null).OrderBy(e => e!.Source?.HintName ?? "", StringComparer.Ordinal).ThenBy(e => e!.TypeName, StringComparer.Ordinal))
         {
-            if (emitted.Source is { } source) spc.AddSource(source.HintName, SourceText.From(source.Text, Encoding.UTF8));
-            if (emitted.Pipeline is { } pipeline) spc.AddSource(pipeline.HintName, SourceText.From(pipeline.Text, Encoding.UTF8));
-            if (emitted.Failure is { } failure) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(failure, Location.None));
-            if (emitted.Note is { } note) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(note, Location.None));
+            try
+            {
+                if (emitted!.Source is { } source) spc.AddSource(Unique(taken, source.HintName, emitted.TypeName), SourceText.From(source.Text, Encoding.UTF8));
+                if (emitted.Pipeline is { } pipeline) spc.AddSource(Unique(taken, pipeline.HintName, emitted.TypeName), SourceText.From(pipeline.Text, Encoding.UTF8));
+                if (emitted.Failure is { } failure) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(failure, Location.None));
+                if (emitted.Note is { } note) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(note, Location.None));
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(DiagnosticMapping.InternalError(ex, "adding generated source", null), Location.None));
+            }
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+    }
+
+    /// <summary><paramref name="hint"/>, or, when a name equal to it ignoring case is taken, it with the FNV-1a hash of <paramref name="typeName"/> before <c>.g.cs</c>.</summary>
+    internal static string Unique(HashSet<string> taken, string hint, string typeName)
+    {
+        if (taken.Add(hint)) return hint;
+        uint h = 2166136261;
+        foreach (var ch in typeName) { h ^= ch; h *= 16777619; }
+        var stem = hint.EndsWith(".g.cs", StringComparison.Ordinal) ? hint.Substring(0, hint.Length - ".g.cs".Length) : hint;
+        for (int n = 0; ; n++)
         {
-            spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(DiagnosticMapping.InternalError(ex, "adding generated source", null), Location.None));
+            var candidate = stem + "." + (h + (uint)n).ToString("x8", CultureInfo.InvariantCulture) + ".g.cs";
+            if (taken.Add(candidate)) return candidate;
         }
     }
 

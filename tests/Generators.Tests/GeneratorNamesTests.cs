@@ -42,6 +42,53 @@ public class GeneratorNamesTests
         Assert.All(names, n => Assert.True(Identifiers.TopLevelMembers.Contains(n), n + " is declared in the topology class but not in Identifiers.TopLevelMembers"));
     }
 
+    /// <summary>
+    /// Types whose hint names coincide ignoring case (Lab, LAB), once characters are replaced (Bär, Bör), or with the
+    /// generator's own files (SwarmDsl.Handles) each get their file: a tester's find, where Roslyn threw (CS8785) and every
+    /// topology's generated code was lost.
+    /// </summary>
+    [Fact]
+    public void Types_whose_file_names_would_coincide_each_get_their_own_file()
+    {
+        const string topologies = """
+            using SwarmDsl;
+            namespace Consumer.App.Umlaut
+            {
+                [SwarmTopology("baer")] [Node("gw", "10.1.0.10/24")] internal static partial class Bär;
+                [SwarmTopology("boer")] [Node("gw", "10.1.0.10/24")] internal static partial class Bör;
+                [SwarmTopology("lab1")] [Node("gw", "10.1.0.10/24")] internal static partial class Lab;
+                [SwarmTopology("lab2")] [Node("gw", "10.1.0.10/24")] internal static partial class LAB;
+            }
+            namespace SwarmDsl
+            {
+                [SwarmTopology("handles")] [Node("gw", "10.1.0.10/24")] internal static partial class Handles;
+            }
+            """;
+        var run = Run([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)], sources: ("Topologies.cs", topologies));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Null(run.Result.Exception);
+        var hints = run.Result.GeneratedSources.Select(g => g.HintName).ToList();
+        Assert.Equal(hints.Count, hints.Distinct(StringComparer.OrdinalIgnoreCase).Count());
+        Assert.True(hints.Count == 9, string.Join(", ", hints)); // the generator's own three (EmbeddedAttribute, Attributes, Handles), the YAML topology's, five attribute topologies'
+        Assert.Contains("Consumer.App.TwoNode.swarm.g.cs", hints);
+        foreach (var name in new[] { "Consumer.App.Umlaut.Bär", "Consumer.App.Umlaut.Bör", "Consumer.App.Umlaut.Lab", "Consumer.App.Umlaut.LAB", "SwarmDsl.Handles" })
+            Assert.NotNull(run.Output.GetTypeByMetadataName(name)?.GetMembers("TopologyName").SingleOrDefault());
+        Assert.Empty(run.OutputProblems);
+        // The same names from run to run.
+        var again = Run([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)], sources: ("Topologies.cs", topologies));
+        Assert.Equal(hints, again.Result.GeneratedSources.Select(g => g.HintName).ToList());
+    }
+
+    /// <summary>A file name with a line separator (U+2028) stays inside the comments that quote it, in every generated file.</summary>
+    [Fact]
+    public void A_line_separator_in_a_file_name_does_not_end_a_comment()
+    {
+        var run = Run([("e\u2028x.swarm.yaml", GeneratorHarness.ExampleYaml)], new() { ["build_property.SwarmDslCompilePipeline"] = "true" }, runtime: true);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Contains(run.Result.GeneratedSources, g => g.HintName.EndsWith(".pipeline.g.cs", StringComparison.Ordinal));
+        Assert.Empty(run.OutputProblems);
+    }
+
     [Fact]
     public void A_yaml_file_whose_class_would_be_named_like_a_member_is_SWARM1013_at_the_file_and_nothing_is_emitted()
     {

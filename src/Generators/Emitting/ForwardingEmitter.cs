@@ -311,10 +311,5 @@ internal static class ForwardingEmitter
     private static string I(int v) => v.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A one-line comment: every character that could end the line (C# also ends one at U+0085, U+2028, U+2029) becomes a space.</summary>
-    private static string Comment(string text)
-    {
-        var sb = new StringBuilder(text.Length);
-        foreach (char c in text) sb.Append(c < 0x20 || c == '\u0085' || c == '\u2028' || c == '\u2029' ? ' ' : c);
-        return sb.ToString();
-    }
+    private static string Comment(string text) => SourceWriter.CommentText(text);
 }

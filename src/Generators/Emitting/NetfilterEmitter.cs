@@ -461,7 +461,8 @@ internal static class NetfilterEmitter
         return sb.Append('"').ToString();
     }
 
-    private static string Comment(string text) => text.Replace("\r", " ").Replace("\n", " ");
+    // Every line break C# knows (U+2028 in a file name ended the comment), as every emitter writes comments.
+    private static string Comment(string text) => SourceWriter.CommentText(text);
 
     internal static string Xml(string text) => SourceWriter.CommentText(text).Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 }

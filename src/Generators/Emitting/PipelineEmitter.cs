@@ -188,5 +188,6 @@ internal static class PipelineEmitter
         }
     }
 
-    private static string Comment(string text) => text.Replace("\r", " ").Replace("\n", " ");
+    // Every line break C# knows (U+2028 in a file name ended the comment), as every emitter writes comments.
+    private static string Comment(string text) => SourceWriter.CommentText(text);
 }
