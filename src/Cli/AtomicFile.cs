@@ -13,22 +13,33 @@ internal static class AtomicFile
     /// </summary>
     public static bool TryWrite(string path, Action<Stream> write, CliIo io)
     {
-        string full, temp;
+        string target, temp;
         try
         {
-            full = Path.GetFullPath(path);
-            temp = Path.Combine(Path.GetDirectoryName(full) ?? ".",
-                "." + Path.GetFileName(full) + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp");
+            target = Path.GetFullPath(path);
+            // Through a symbolic link to the file it names (the link stays a link).
+            if (new FileInfo(target).LinkTarget is not null && !Special(target) && new FileInfo(target).ResolveLinkTarget(returnFinalTarget: true) is { } final)
+                target = final.FullName;
+            temp = Path.Combine(Path.GetDirectoryName(target) ?? ".", "." + Path.GetFileName(target) + "." + Path.GetRandomFileName() + ".tmp");
         }
-        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or PathTooLongException)
+        catch (Exception ex) when (ex is ArgumentException or NotSupportedException or IOException or UnauthorizedAccessException)
         {
             io.Error.WriteLine($"swarmdsl: error: cannot write '{path}': {ex.Message}");
             return false;
         }
         try
         {
-            using (var fs = new FileStream(temp, FileMode.Create, FileAccess.Write)) write(fs);
-            File.Move(temp, full, overwrite: true);
+            // A pipe, a device or /dev/fd/N (--pcap >(tshark -r -)), or an empty file: written in place, as there is nothing
+            // to keep whole (and renaming over a FIFO would replace it with a file nobody reads).
+            if (Special(target) || new FileInfo(target) is { Exists: true, Length: 0 })
+            {
+                using var direct = new FileStream(target, FileMode.Create, FileAccess.Write);
+                write(direct);
+                return true;
+            }
+            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write)) write(fs);
+            if (!OperatingSystem.IsWindows() && File.Exists(target)) File.SetUnixFileMode(temp, File.GetUnixFileMode(target));
+            File.Move(temp, target, overwrite: true);
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
@@ -38,6 +49,10 @@ internal static class AtomicFile
             return false;
         }
     }
+
+    // Paths of the kernel's own files (/dev/stdout, /dev/fd/63, /proc/self/fd/1): never replaced by a rename.
+    private static bool Special(string full) =>
+        full.StartsWith("/dev/", StringComparison.Ordinal) || full.StartsWith("/proc/", StringComparison.Ordinal);
 
     /// <summary>The usage problem of <paramref name="path"/> given to <paramref name="option"/> (empty, or a directory), or null.</summary>
     public static string? Problem(string option, string path) =>

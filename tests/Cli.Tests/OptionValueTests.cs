@@ -109,4 +109,41 @@ public class OptionValueTests
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
+    [Fact]
+    public async System.Threading.Tasks.Task A_capture_goes_through_a_fifo_and_a_symbolic_link_without_replacing_them()
+    {
+        // A reviewer's find: writing beside the target and renaming over it replaced a FIFO (its reader got nothing) and a
+        // symbolic link, and failed on --pcap >(tshark -r -) (/dev/fd/63).
+        if (OperatingSystem.IsWindows()) return;
+        var dir = Directory.CreateTempSubdirectory("swarmdsl-out-").FullName;
+        try
+        {
+            var fifo = Path.Combine(dir, "fifo");
+            HostLinux.Run("mkfifo", fifo).EnsureSuccess("mkfifo");
+            var reader = System.Threading.Tasks.Task.Run(() =>
+            {
+                using var f = new FileStream(fifo, FileMode.Open, FileAccess.Read);
+                using var ms = new MemoryStream();
+                f.CopyTo(ms);
+                return ms.Length;
+            });
+            var (exit, _, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--pcap", fifo);
+            Assert.Equal((0, ""), (exit, stderr));
+            Assert.True(await reader.WaitAsync(TimeSpan.FromSeconds(30)) > 0);
+            Assert.Equal("fifo\n", HostLinux.Run("stat", "-c", "%F", fifo).StdOut);
+
+            var real = Path.Combine(dir, "real.pcapng");
+            File.WriteAllText(real, "old");
+            File.SetUnixFileMode(real, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+            var link = Path.Combine(dir, "link.pcapng");
+            File.CreateSymbolicLink(link, real);
+            (exit, _, stderr) = Run("trace", Paths.Example, "--from", "external", "--to", "manager:8080/tcp", "--pcap", link);
+            Assert.Equal((0, ""), (exit, stderr));
+            Assert.Equal(real, new FileInfo(link).LinkTarget);
+            Assert.True(new FileInfo(real).Length > 3);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(real));
+            Assert.DoesNotContain(Directory.GetFiles(dir), f => f.EndsWith(".tmp", StringComparison.Ordinal));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
