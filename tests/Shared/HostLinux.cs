@@ -90,6 +90,17 @@ public sealed class NetnsFactAttribute : FactAttribute
     }
 }
 
+/// <summary>A [Theory] that is skipped, with the reason, as <see cref="NetnsFactAttribute"/> is.</summary>
+public sealed class NetnsTheoryAttribute : TheoryAttribute
+{
+    /// <summary>Skips unless root on Linux with every tool in <paramref name="tools"/>.</summary>
+    public NetnsTheoryAttribute(params string[] tools)
+    {
+        var why = HostLinux.WhyNot(tools.Length == 0 ? new[] { "ip" } : tools);
+        if (why is not null) Skip = why;
+    }
+}
+
 /// <summary>
 /// Network namespaces created by one test, all named with one unique prefix, and deleted (with anything else carrying the
 /// prefix) on Dispose, even after a failure.

@@ -37,6 +37,8 @@ public static class ScriptEmitter
         w.Comment("SWARMDSL_NETNS_PREFIX (default empty) is prepended to every network namespace created, so several nodes can share");
         w.Comment("one machine; SWARMDSL_STATE_DIR (default /run/swarmdsl) keeps the values apply changed, for teardown.");
         w.Line("set -euo pipefail");
+        // First, in plain bash: the library below declares associative arrays (bash 4) and expands empty ones under set -u (4.4).
+        w.Line("if ((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] < 404)); then echo \"swarmdsl: error: needs bash 4.4 or later, not $BASH_VERSION\" >&2; exit 1; fi");
         w.Line();
         w.Line(Shell.Assign("ACTION", action));
         w.Line(Shell.Assign("NODE", host.Node));
@@ -51,8 +53,6 @@ public static class ScriptEmitter
         w.Line();
         w.Raw(ScriptLibrary.Common);
         w.Line();
-        // Empty arrays expand under set -u only from bash 4.4 on (earlier ones call them unbound).
-        w.Line("((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 404)) || die \"needs bash 4.4 or later, not $BASH_VERSION\"");
         // A leading '-' would reach ip and nsenter as an option.
         w.Line("[[ \"$P\" =~ ^([A-Za-z0-9_.][A-Za-z0-9_.-]*)?$ ]] || die \"SWARMDSL_NETNS_PREFIX may hold only letters, digits, '_', '.' and '-' (not first)\"");
         w.Line("[[ $EUID -eq 0 ]] || die \"run as root\"");

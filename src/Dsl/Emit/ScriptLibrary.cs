@@ -166,6 +166,14 @@ forget() {
   unset "JOURNAL[$1"$'\t'"$2]"
   awk -F '\t' -v k="$1" -v key="$2" '!($1 == k && $2 == key)' "$STATE" >"$STATE.new" && mv -f "$STATE.new" "$STATE"
 }
+# rejournal KIND KEY VALUE: set a remembered value in one rewrite of the state file (forget, then remember, would leave a
+# moment without it, which an interrupted run would take for an older apply's journal).
+rejournal() {
+  if ! remembered "$1" "$2"; then remember "$1" "$2" "$3"; return 0; fi
+  awk -F '\t' -v OFS='\t' -v k="$1" -v key="$2" -v v="$3" '$1 == k && $2 == key { $3 = v } { print }' "$STATE" >"$STATE.new" \
+    && mv -f "$STATE.new" "$STATE"
+  JOURNAL["$1"$'\t'"$2"]="$3"
+}
 # owned NS: whether apply made namespace NS in an earlier run (everything in it is then ours).
 owned() {
   load_journal
@@ -594,47 +602,44 @@ note_made() {
   [[ -n "$made" ]] || return 0
   load_journal
   old="${JOURNAL["iptmade"$'\t'-]:-}"
-  forget iptmade -
-  remember iptmade - "$old$made"
+  rejournal iptmade - "$old$made"
 }
 
 # note_mine FILE LISTING: of the user chains the host's FILE declares (ours, and shared ones like DOCKER-USER), set
 # FOUND_CHAINS to those LISTING (iptables-save) already has that no apply of ours made ("table/chain ..."): a Docker
 # host's own DOCKER, DOCKER-INGRESS or DOCKER-USER, which apply must not flush and teardown must not delete. Those
-# missing are added to the journal's "iptmine" before the load makes them. A host an older apply journaled without
-# "iptmine" (LEGACY_MINE) counts every such chain there as its own, as that apply did.
+# missing are added to the journal's "iptmine" before the load makes them. On a host an older apply journaled without
+# "iptmine", an existing chain counts as ours only when it holds rules and all of them are ours.
 FOUND_CHAINS=""
-LEGACY_MINE=""
 note_mine() {
-  local mine lists
+  local mine lists legacy=""
   load_journal
-  if remembered ipt - && ! remembered iptmine -; then LEGACY_MINE=1; fi
+  if remembered ipt - && ! remembered iptmine -; then legacy=1; fi
   mine="${JOURNAL["iptmine"$'\t'-]:-}"
-  lists="$(awk -v mine=" $mine " -v legacy="$LEGACY_MINE" '
+  # One line, "MADE<TAB>FOUND" (two lines would lose the second when it is empty).
+  lists="$(awk -v mine=" $mine " -v legacy="$legacy" -v mark="$IPT_MARK" '
     pass == 1 && /^\*/ { t = substr($0, 2); next }
     pass == 1 && /^:/ && $2 == "-" { k = t "/" substr($1, 2); if (!(k in decl)) { decl[k] = 1; order[++n] = k }; next }
     pass == 2 && /^\*/ { t = substr($0, 2); next }
     pass == 2 && /^:/ { have[t "/" substr($1, 2)] = 1; next }
+    pass == 2 && /^-A / { k = t "/" $2; if (index($0, mark)) ours[k] = 1; else theirs[k] = 1; next }
     END {
       for (i = 1; i <= n; i++) {
         k = order[i]
         if (index(mine, " " k " ")) continue
-        if (!(k in have) || legacy) made = made k " "; else found = found k " "
+        if (!(k in have) || (legacy && (k in ours) && !(k in theirs))) made = made k " "; else found = found k " "
       }
-      print made; print found
+      printf "%s\t%s\n", made, found
     }
   ' pass=1 "$1" pass=2 - <<<"$2")" || die "cannot compare $1 with the host's chains"
-  FOUND_CHAINS="${lists#*$'\n'}"
+  FOUND_CHAINS="${lists#*$'\t'}"
   # Noted even when nothing is new, so that a later apply does not take this journal for an older one's.
-  if [[ -n "${lists%%$'\n'*}" ]] || ! remembered iptmine -; then
-    forget iptmine -
-    remember iptmine - "$mine${lists%%$'\n'*}"
-  fi
+  if [[ -n "${lists%%$'\t'*}" ]] || ! remembered iptmine -; then rejournal iptmine - "$mine${lists%%$'\t'*}"; fi
 }
-# mine_has TABLE/CHAIN: whether an apply of ours made that host chain (every chain, on a host an older apply journaled).
+# mine_has TABLE/CHAIN: whether an apply of ours made that host chain.
 mine_has() {
   load_journal
-  [[ -n "$LEGACY_MINE" || " ${JOURNAL["iptmine"$'\t'-]:-} " == *" $1 "* ]]
+  [[ " ${JOURNAL["iptmine"$'\t'-]:-} " == *" $1 "* ]]
 }
 # mine_forget TABLE/CHAIN: the host chain is gone.
 mine_forget() {
@@ -643,8 +648,7 @@ mine_forget() {
   mine=" ${JOURNAL["iptmine"$'\t'-]} "
   mine="${mine/ "$1" / }"
   mine="${mine# }"
-  forget iptmine -
-  remember iptmine - "${mine# }"
+  rejournal iptmine - "${mine# }"
 }
 
 # ipt_apply NS FILE: make the namespace's rules what FILE says, changing only what differs, in one
@@ -685,7 +689,11 @@ ipt_apply() {
       next
     }
     pass == 1 && /^-A / {
-      c = $2; note(t, c); want[t, c, ++n[t, c]] = $0
+      c = $2; note(t, c)
+      # In a chain the host had (the DOCKER-INGRESS of a Docker host), our closing unconditional RETURN would hide the
+      # rules below ours: left out (the end of the chain returns all the same).
+      if ((t, c) in shared && $0 ~ /^-A [^ ]+ (-m comment --comment "[^"]*" )?-j RETURN$/) next
+      want[t, c, ++n[t, c]] = $0
       if ((t, c) in shared) { r = $0; sub(/^-A [^ ]+ /, "", r); ins[t, c, n[t, c]] = "-I " c " " n[t, c] " " r }
       next
     }

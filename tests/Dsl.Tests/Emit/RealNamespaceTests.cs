@@ -400,13 +400,18 @@ public class RealNamespaceTests
     }
 
     /// <summary>
-    /// A Docker host's own chains (filter and nat DOCKER holding docker0's rules, an empty DOCKER-INGRESS and DOCKER-USER)
-    /// keep their rules through apply and re-apply, get ours at their top, and outlive teardown exactly as they were; a
-    /// chain an earlier version of the topology made goes with the teardown of a later one. Found by a reviewer: apply
-    /// flushed those chains (docker0's port mappings gone), teardown deleted them, and the earlier version's chain stayed.
+    /// A Docker host's own chains (filter and nat DOCKER holding docker0's rules, nat DOCKER-INGRESS holding a published
+    /// port's DNAT and its RETURN, an empty filter DOCKER-INGRESS and DOCKER-USER) keep their rules through apply and
+    /// re-apply, get ours at their top (without our closing RETURN, which would hide theirs), and outlive teardown exactly
+    /// as they were; a chain an earlier version of the topology made goes with the teardown of a later one. Found by two
+    /// reviewers: apply flushed those chains (docker0's port mappings gone), teardown deleted them, the earlier version's
+    /// chain stayed, and a found chain got our RETURN above its own rules. <paramref name="olderJournal"/>: the host's
+    /// state is an older apply's, which noted no "iptmine" (it took every such chain for its own).
     /// </summary>
-    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
-    public void A_docker_hosts_own_chains_keep_their_rules_and_outlive_teardown()
+    [NetnsTheory("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk")]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_docker_hosts_own_chains_keep_their_rules_and_outlive_teardown(bool olderJournal)
     {
         var text = File.ReadAllText(Paths.Example);
         var earlier = Example(text + "\nrules:\n  - { node: manager, chain: INPUT, rule: \"-j SWTEST\" }\n  - { node: manager, chain: SWTEST, rule: \"-s 192.0.2.9 -j DROP\" }\n");
@@ -417,8 +422,16 @@ public class RealNamespaceTests
         Ipt("-A", "DOCKER", "-d", "172.17.0.2/32", "!", "-i", "docker0", "-o", "docker0", "-p", "tcp", "--dport", "80", "-j", "ACCEPT");
         Ipt("-t", "nat", "-N", "DOCKER");
         Ipt("-t", "nat", "-A", "DOCKER", "-i", "docker0", "-j", "RETURN");
+        Ipt("-t", "nat", "-N", "DOCKER-INGRESS");
+        Ipt("-t", "nat", "-A", "DOCKER-INGRESS", "-p", "tcp", "--dport", "9000", "-j", "DNAT", "--to-destination", "172.18.0.2:9000");
+        Ipt("-t", "nat", "-A", "DOCKER-INGRESS", "-j", "RETURN");
         Ipt("-N", "DOCKER-INGRESS");
         Ipt("-N", "DOCKER-USER");
+        if (olderJournal)
+        {
+            Directory.CreateDirectory(lab.StateDir);
+            File.WriteAllText(Path.Combine(lab.StateDir, lab.Prefix("manager") + "two-node.manager.state"), "ipt\t-\tmade\n");
+        }
         // iptables-save without counters and its dated comments.
         string Save() => string.Join("\n", Sh(m, "iptables-save").Split('\n')
             .Where(l => !l.StartsWith('#')).Select(l => l.StartsWith(':') ? l.Split(' ')[0] + " " + l.Split(' ')[1] : l));
@@ -436,6 +449,11 @@ public class RealNamespaceTests
         // Ours first in the filter DOCKER chain, docker0's after them.
         var docker = applied.Split("*filter")[1].Split("COMMIT")[0].Split('\n').Where(l => l.StartsWith("-A DOCKER ", StringComparison.Ordinal)).ToList();
         Assert.True(docker.Count > 1 && docker[^1] == dockerRule, string.Join("\n", docker));
+        // In nat DOCKER-INGRESS: our DNATs, then Docker's DNAT and RETURN, and no RETURN of ours above them.
+        var ingress = applied.Split("*nat")[1].Split("COMMIT")[0].Split('\n').Where(l => l.StartsWith("-A DOCKER-INGRESS ", StringComparison.Ordinal)).ToList();
+        Assert.True(ingress.Count > 2 && ingress[^2].Contains("--dport 9000 -j DNAT", StringComparison.Ordinal) && ingress[^1] == "-A DOCKER-INGRESS -j RETURN", string.Join("\n", ingress));
+        Assert.All(ingress.SkipLast(2), l => Assert.Contains("swarmdsl:", l, StringComparison.Ordinal));
+        Assert.DoesNotContain(ingress, l => l.Contains("swarmdsl:", StringComparison.Ordinal) && l.EndsWith("-j RETURN", StringComparison.Ordinal));
         var again = lab.Run("manager", "apply.sh");
         Assert.True(again.ExitCode == 0, again.StdErr);
         Assert.Equal(applied, Save());
