@@ -151,6 +151,10 @@ public class GraphCommandTests
         var (_, delivered, _) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "manager:8080/tcp");
         Assert.Contains(delivered.Split('\n'), l => l.Contains("[label=\"DELIVERED to web.", System.StringComparison.Ordinal)
             && l.Contains("shape=note, style=filled, fillcolor=honeydew", System.StringComparison.Ordinal));
+        // A packet that left the modelled world reached nothing either: red, not green (a reviewer's find).
+        var (_, exited, _) = Run("graph", Paths.Example, "--trace-from", "external", "--trace-to", "10.7.191.99:80/tcp");
+        Assert.Contains(exited.Split('\n'), l => l.Contains("[label=\"EXITED from ", System.StringComparison.Ordinal)
+            && l.Contains("fillcolor=mistyrose", System.StringComparison.Ordinal));
         // Without a trace there is nothing to end.
         Assert.DoesNotContain("shape=note", Run("graph", Paths.Example).Out, System.StringComparison.Ordinal);
     }

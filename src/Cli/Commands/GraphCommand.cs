@@ -55,8 +55,9 @@ internal static class GraphCommand
                 var request = sim.Connect(flow, 1)[0].Request;
                 path = TracePath.From(plan, request);
                 var kind = request.Disposition.Kind;
+                // Only a delivered packet ends well: one that left the modelled world (EXITED) reached nothing either.
                 end = new PathEnd(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition),
-                    kind is SwarmDsl.Runtime.Tracing.DispositionKind.Dropped or SwarmDsl.Runtime.Tracing.DispositionKind.Looped);
+                    kind is not SwarmDsl.Runtime.Tracing.DispositionKind.Delivered);
                 if (path.Distinct().Count() <= 1)
                     io.Error.WriteLine("swarmdsl: note: the packet did not leave where it was sent from (drawn as a loop there): "
                         + SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition));

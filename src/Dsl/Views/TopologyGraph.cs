@@ -17,7 +17,7 @@ public sealed record PathHop(string Node, string Namespace, string Device);
 
 /// <summary>How a traced packet's path ended, drawn at its last hop.</summary>
 /// <param name="Text">What happened, one line (e.g. the trace's disposition: <c>DROPPED (FilterDrop) in w2/host: …</c>).</param>
-/// <param name="Failed">Whether the packet was lost (dropped or looping) rather than delivered.</param>
+/// <param name="Failed">Whether the packet was not delivered (dropped, looping, or gone out of the modelled world).</param>
 public sealed record PathEnd(string Text, bool Failed);
 
 /// <summary>What a graph vertex stands for (it decides the shape).</summary>
@@ -39,7 +39,7 @@ public enum GraphVertexKind
     OtherHosts,
     /// <summary>Where a traced packet was delivered (a note beside its last hop).</summary>
     Delivered,
-    /// <summary>Where a traced packet was lost: dropped, or looping (a note beside its last hop).</summary>
+    /// <summary>Where a traced packet was not delivered: dropped, looping, or gone out of the modelled world (a note beside its last hop).</summary>
     Lost,
 }
 

@@ -20,7 +20,7 @@ public enum CtSctpState
 /// <summary>
 /// nf_conntrack_proto_sctp.c for the chunks the engine sends: which chunk may start an entry (<c>sctp_new</c>), the
 /// state each chunk leads to in each direction (<c>sctp_conntracks</c>), and the timeout of each state
-/// (<c>sctp_timeouts</c>, Linux 6.x: ESTABLISHED 210 s). A DATA chunk changes no state and starts no entry: a packet
+/// (<c>sctp_timeouts</c> of current kernels: ESTABLISHED 210 s since the 2023 rework of SCTP tracking, 5 days before it). A DATA chunk changes no state and starts no entry: a packet
 /// that opens with one is INVALID, so NAT never sees it (a real association always begins with INIT).
 /// </summary>
 public static class SctpConntrack
@@ -70,6 +70,7 @@ public static class SctpConntrack
                 next = state switch
                 {
                     CtSctpState.None => CtSctpState.Closed,
+                    // sCW → sCE in both directions (the reply row keeps the same column).
                     CtSctpState.CookieWait => CtSctpState.CookieEchoed,
                     _ => state,
                 };
@@ -79,6 +80,7 @@ public static class SctpConntrack
                 next = state switch
                 {
                     CtSctpState.None => CtSctpState.Closed,
+                    // sCE → sES in both directions ("can't come in orig dir", the table says, and still moves it).
                     CtSctpState.CookieEchoed => CtSctpState.Established,
                     _ => state,
                 };

@@ -382,7 +382,9 @@ public static partial class ReachAnalysis
         foreach (var pair in pairs)
             if (shareSources && nodes.Contains(pair.Source) && fromOutside.Contains(pair.Destination) && pair.Source != pair.Destination)
                 kept[new Pair("external", pair.Destination)] = new OutsideSweep();
-        // Services a raw rule or sysctl is placed unevenly on have their balanced classes probed on every backend anyway.
+        // Services with a raw rule in one of their tasks have their balanced classes probed on every backend anyway; as with
+        // --every-backend, destinations then take nothing from a reference (its classes' backends were probed otherwise).
+        // That costs a node question on a large topology its shared sweeps, and is what a per-task rule asks for.
         var uneven = everyBackend ? null : new HashSet<string>(ServicesWithUnevenBackends(topology), StringComparer.Ordinal);
         bool probeBackends = everyBackend || uneven!.Count > 0;
         if (shareDestinations && !probeBackends)
