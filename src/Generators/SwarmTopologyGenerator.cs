@@ -87,7 +87,7 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
         var yamlEmitted = yamlResults
             .Combine(duplicates)
             .Combine(settings)
-            .Select(static (pair, _) => pair.Left.Left.Spec is { } spec && !pair.Left.Right.Any(d => d.Path == pair.Left.Left.Key) ? EmitGuarded(spec, pair.Right) : null)
+            .Select(static (pair, ct) => pair.Left.Left.Spec is { } spec && !pair.Left.Right.Any(d => d.Path == pair.Left.Left.Key) ? EmitGuarded(spec, pair.Right, ct) : null)
             .WithTrackingName(TrackingNames.EmitYaml);
 
         // ---- C# attributes ----
@@ -105,7 +105,7 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             static (spc, pair) => Report(spc, pair.Left.Diagnostics, pair.Right.FirstOrDefault(t => t.TypeName == pair.Left.Key)?.Trees));
         var attributeEmitted = attributeResults
             .Combine(settings)
-            .Select(static (pair, _) => pair.Left.Spec is { } spec ? EmitGuarded(spec, pair.Right) : null)
+            .Select(static (pair, ct) => pair.Left.Spec is { } spec ? EmitGuarded(spec, pair.Right, ct) : null)
             .WithTrackingName(TrackingNames.EmitAttributes);
         // Added together: two types' hint names can coincide once case is ignored (Lab, LAB) or characters are replaced
         // (Bär, Bör), and Roslyn then throws (CS8785) and drops every generated file; only the whole set shows it.
@@ -160,13 +160,14 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
     /// </summary>
     internal sealed record EmitResult(GeneratedSource? Source, DiagnosticInfo? Failure, DiagnosticInfo? Note = null, GeneratedSource? Pipeline = null, string TypeName = "");
 
-    internal static EmitResult EmitGuarded(TopologySpec spec, EmitSettings settings)
+    internal static EmitResult EmitGuarded(TopologySpec spec, EmitSettings settings, CancellationToken cancellationToken = default)
     {
         try
         {
             DiagnosticInfo? note = null;
-            var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note));
-            var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec)) : null;
+            var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note, cancellationToken));
+            cancellationToken.ThrowIfCancellationRequested();
+            var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec, cancellationToken)) : null;
             // SWARM1011 (pipeline nodes the topology lacks) is the compile step's, reported at the YAML file.
             return new EmitResult(source, null, note, pipeline, spec.Target.FullName);
         }

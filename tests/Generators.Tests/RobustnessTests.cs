@@ -74,6 +74,23 @@ public class RobustnessTests
         Assert.Contains("Consumer.App.Broken", result.Failure.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Emitting_stops_when_cancelled()
+    {
+        // A tester's find: the emit step took no token, so a 30-node topology's code (9 s) ran on long after an edit
+        // cancelled it. A cancelled emit throws OperationCanceledException (Roslyn's signal), never SWARM1003.
+        var compiled = SwarmCompiler.CompileToPlan("/consumer/two-node.swarm.yaml", GeneratorHarness.ExampleYaml);
+        var spec = new Model.TopologySpec(new Model.TargetType("Consumer.App", SwarmDsl.Collections.EquatableArray.Create(new Model.TypeDeclaration("class", "TwoNode")), true),
+            Model.TopologyOrigin.Yaml, "two-node.swarm.yaml", compiled.Topology!, compiled.Plan!);
+        Assert.NotNull(SwarmTopologyGenerator.EmitGuarded(spec, Model.EmitSettings.Default).Source);
+        using var cancelled = new System.Threading.CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => SwarmTopologyGenerator.EmitGuarded(spec, Model.EmitSettings.Default, cancelled.Token));
+        // The writer itself checks, every few thousand lines, for what writes long without a pause.
+        var writer = new Emitting.SourceWriter(cancelled.Token);
+        Assert.ThrowsAny<OperationCanceledException>(() => writer.WriteLine(string.Join("\n", Enumerable.Repeat("x", 5000))));
+    }
+
     private static readonly string[] ArgumentShapes =
     [
         "null", "\"\"", "\"x\"", "\"Manager\"", "\"a=b\"", "\"=\"", "\"10.0.0.0/8\"", "\"300.1.1.1\"", "0", "-1", "int.MaxValue", "65536",

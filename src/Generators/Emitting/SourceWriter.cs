@@ -10,9 +10,18 @@ namespace SwarmDsl.Generators.Emitting;
 internal sealed class SourceWriter
 {
     private readonly StringBuilder _sb = new();
+    // Checked every few thousand lines: a large topology's code takes seconds to write, and an edit in the IDE cancels it.
+    private readonly System.Threading.CancellationToken _cancellation;
+    private int _lines;
+
+    /// <summary>A writer that stops (OperationCanceledException) soon after <paramref name="cancellation"/> is cancelled.</summary>
+    public SourceWriter(System.Threading.CancellationToken cancellation = default) => _cancellation = cancellation;
 
     /// <summary>The current indentation level.</summary>
     public int Indentation { get; private set; }
+
+    /// <summary>Stops (OperationCanceledException) if the writer's token is cancelled: before work that writes nothing for long.</summary>
+    public void CheckCancelled() => _cancellation.ThrowIfCancellationRequested();
 
     /// <summary>Writes <paramref name="text"/> as one or more lines at the current indentation (empty lines stay empty).</summary>
     public void WriteLine(string text = "")
@@ -26,6 +35,7 @@ internal sealed class SourceWriter
         while (start <= text.Length)
         {
             int nl = text.IndexOf('\n', start);
+            if ((++_lines & 4095) == 0) _cancellation.ThrowIfCancellationRequested();
             var line = nl < 0 ? text.Substring(start) : text.Substring(start, nl - start);
             if (line.EndsWith("\r", StringComparison.Ordinal)) line = line.Substring(0, line.Length - 1);
             if (line.Length > 0) _sb.Append(' ', Indentation * 4).Append(line);

@@ -29,7 +29,7 @@ internal sealed partial class TopologyEmitter
 
     private readonly TopologySpec _spec;
     private readonly Topology _t;
-    private readonly SourceWriter _w = new();
+    private readonly SourceWriter _w;
     private readonly int _elements;
     private readonly bool _embedProvisioning;
     private readonly bool _embedDumps;
@@ -48,8 +48,9 @@ internal sealed partial class TopologyEmitter
     /// <summary>The plan's size (<see cref="PlanSize.Elements"/>), counted once per emit.</summary>
     internal int Elements => _elements;
 
-    private TopologyEmitter(TopologySpec spec, EmitSettings settings)
+    private TopologyEmitter(TopologySpec spec, EmitSettings settings, System.Threading.CancellationToken cancellation)
     {
+        _w = new SourceWriter(cancellation);
         _spec = spec;
         _t = spec.Topology;
         _elements = PlanSize.Elements(spec.Plan);
@@ -70,8 +71,12 @@ internal sealed partial class TopologyEmitter
     /// was left out when the size cap (<see cref="EmbedMode.Auto"/>) skipped text constants, else null.
     /// </summary>
     public static GeneratedSource Emit(TopologySpec spec, EmitSettings settings, out DiagnosticInfo? note)
+        => Emit(spec, settings, out note, default);
+
+    /// <summary>As <see cref="Emit(TopologySpec, EmitSettings, out DiagnosticInfo?)"/>, stopping soon after <paramref name="cancellation"/> is cancelled.</summary>
+    public static GeneratedSource Emit(TopologySpec spec, EmitSettings settings, out DiagnosticInfo? note, System.Threading.CancellationToken cancellation)
     {
-        var emitter = new TopologyEmitter(spec, settings);
+        var emitter = new TopologyEmitter(spec, settings, cancellation);
         var source = new GeneratedSource(HintNameOf(spec), emitter.Write());
         note = emitter.SkippedNote(settings);
         return source;
@@ -193,6 +198,7 @@ internal sealed partial class TopologyEmitter
             _w.WriteLine("/// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.");
             _w.WriteLine("/// </summary>");
             MemberAttribute();
+            _w.CheckCancelled();
             WriteTextConstant("PlanDump", Plan.PlanDump.Render(_spec.Plan));
         }
         else NotEmbedded("ModelDump and PlanDump (swarmdsl model and swarmdsl plan)", "SwarmDslEmbedDumps");
@@ -217,6 +223,7 @@ internal sealed partial class TopologyEmitter
     /// <summary>The files <c>swarmdsl emit</c> writes, as constants: per node a class with its scripts and restore files.</summary>
     private void WriteProvisioning()
     {
+        _w.CheckCancelled();
         var files = ProvisioningEmitter.Emit(_spec.Plan);
         using var _ = HandleClass("Provisioning",
             "The provisioning files <c>swarmdsl emit</c> writes (IPVS backend): per node <c>apply.sh</c>, <c>teardown.sh</c> and the restore files they load; and the Ansible inventory and playbook.");
