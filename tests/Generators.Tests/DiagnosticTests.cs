@@ -304,6 +304,39 @@ public class DiagnosticTests
         Assert.Contains(run.Result.GeneratedSources, s => s.HintName == "Consumer.App.TwoNode.swarm.g.cs");
     }
 
+    /// <summary>
+    /// An endpoint the plan lacks (SWARM0031, found when the entries are simulated) is at the value, as swarmdsl check puts
+    /// it: a tester saw the build put it at the entry.
+    /// </summary>
+    [Fact]
+    public void An_endpoint_the_plan_lacks_is_SWARM0031_at_the_value_as_check_reports_it()
+    {
+        const string yaml = """
+            version: 1
+            name: pos
+            nodes:
+              a: { address: 10.0.0.1/24 }
+            services:
+              web: { networks: [ingress], ports: [{ published: 8080, target: 80 }] }
+              api: { networks: [ingress], replicas: 0 }
+            expect:
+              - from: external:10.0.0.1
+                to: a:8080
+                reaches: web
+              - from: web
+                to: api:80
+                blocked: true
+            """;
+        var run = RunYaml(yaml);
+        var d = Assert.Single(run.GeneratorDiagnostics, x => x.Id == "SWARM0031");
+        Assert.Equal("/consumer/two-node.swarm.yaml(9,11): error SWARM0031: from: external:10.0.0.1 cannot be a client: it is the address of node a", d.ToString());
+        Assert.StartsWith("external:10.0.0.1", yaml.Substring(d.Location.SourceSpan.Start), StringComparison.Ordinal);
+        // The CLI's, for the same file.
+        var compiled = SwarmCompiler.CompileToPlan("/consumer/two-node.swarm.yaml", yaml);
+        var cli = SwarmDsl.Runtime.Insight.ExpectationEvaluator.Evaluate(compiled.Topology!, compiled.Plan!).Single(x => x.Id == "SWARM0031");
+        Assert.Equal((9, 11), (cli.Span.StartLine, cli.Span.StartColumn));
+    }
+
     [Fact]
     public void FailedExpectation_WrittenAsAFlowMapping_SpansTheWholeEntry_ClosingBraceIncluded()
     {

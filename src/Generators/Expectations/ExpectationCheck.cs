@@ -94,7 +94,7 @@ internal static class ExpectationCheck
     /// <summary>The job of one compiled topology: its input is null when it did not compile or expects nothing.</summary>
     public static ExpectationJob Prepare(TopologyResult result)
     {
-        if (result.Spec is not { } spec || spec.Topology.Expectations.Count == 0 || result.ExpectationLocations.Count != spec.Topology.Expectations.Count)
+        if (result.Spec is not { } spec || spec.Topology.Expectations.Count == 0 || result.ExpectationLocations.Count != 3 * spec.Topology.Expectations.Count)
             return new ExpectationJob(result.Key, null, default, default);
         var (locationFree, spans) = LocationFree.Erase(spec.Topology);
         return new ExpectationJob(result.Key, new ExpectationInput(result.Key, locationFree, spec.Topology, spec.Plan, spans), spans, result.ExpectationLocations);
@@ -144,14 +144,15 @@ internal static class ExpectationCheck
             if (v is not null && string.Equals(v.Key, job.Key, StringComparison.Ordinal)) verdicts = v;
         if (verdicts is null || verdicts.Verdicts.Count == 0) return EquatableArray<DiagnosticInfo>.Empty;
 
+        // Job.Locations holds three places per entry: the entry, its from: and its to:.
         var entry = new Dictionary<SourceSpan, int>();
         for (int i = 0; i < input.LocationFreeTopology.Expectations.Count; i++)
         {
             var x = input.LocationFreeTopology.Expectations[i];
-            entry[x.Span] = i;
-            // A from:/to: that names nothing the plan has (SWARM0031) is reported at its entry.
-            foreach (var side in new[] { x.FromSpan, x.ToSpan })
-                if (side.IsKnown && !entry.ContainsKey(side)) entry[side] = i;
+            entry[x.Span] = 3 * i;
+            // A from:/to: that names nothing the plan has (SWARM0031) is reported at the value, as swarmdsl check does.
+            if (x.FromSpan.IsKnown && !entry.ContainsKey(x.FromSpan)) entry[x.FromSpan] = 3 * i + 1;
+            if (x.ToSpan.IsKnown && !entry.ContainsKey(x.ToSpan)) entry[x.ToSpan] = 3 * i + 2;
         }
         var result = new DiagnosticInfo[verdicts.Verdicts.Count];
         for (int i = 0; i < result.Length; i++)

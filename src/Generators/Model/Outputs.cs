@@ -29,8 +29,10 @@ internal sealed record TopologySpec(TargetType Target, TopologyOrigin Origin, st
 /// <param name="Spec">The spec, or null when the topology has errors.</param>
 /// <param name="Diagnostics">Every diagnostic, in the compiler's order.</param>
 /// <param name="ExpectationLocations">
-/// Where each of the spec's <c>expect:</c> entries is written (the YAML entry or the <c>[Expect]</c> attribute), in the
-/// order of <see cref="Topology.Expectations"/>; empty without a spec. Failed expectations are reported there.
+/// Where each of the spec's <c>expect:</c> entries is written, three per entry in the order of
+/// <see cref="Topology.Expectations"/>: the entry (the YAML entry or the <c>[Expect]</c> attribute), its <c>from:</c> and
+/// its <c>to:</c>; empty without a spec. Failed expectations are reported at the entry, an endpoint the plan lacks
+/// (SWARM0031) at the value, as <c>swarmdsl check</c> reports them.
 /// </param>
 internal sealed record TopologyResult(string Key, TopologySpec? Spec, EquatableArray<DiagnosticInfo> Diagnostics,
     EquatableArray<LocationInfo> ExpectationLocations = default);

@@ -124,7 +124,7 @@ internal sealed class AttributeBinder
                 ? new TopologySpec(input.Target, TopologyOrigin.Attributes, Identifiers.FileName(input.FilePath), topology, plan)
                 : null;
             return new TopologyResult(input.Key, spec, diagnostics,
-                spec is null ? default : spec.Topology.Expectations.Select(x => binder.Locate(x.Span)).ToEquatableArray());
+                spec is null ? default : spec.Topology.Expectations.SelectMany(x => new[] { binder.Locate(x.Span), binder.Locate(x.FromSpan), binder.Locate(x.ToSpan) }).ToEquatableArray());
         }
         catch (OperationCanceledException)
         {

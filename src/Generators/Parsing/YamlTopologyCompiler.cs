@@ -34,7 +34,7 @@ internal static class YamlTopologyCompiler
             if (spec is not null && PipelineEmitter.UnknownNodes(spec) is { } unknown)
                 diagnostics = diagnostics.Concat(new[] { unknown with { Location = new LocationInfo(source.Path, default, default) } }).ToEquatableArray();
             return new TopologyResult(source.Path, spec, diagnostics,
-                spec is null ? default : DiagnosticMapping.LocateAll(spec.Topology.Expectations.Select(x => x.Span), source.Path, source.Text));
+                spec is null ? default : DiagnosticMapping.LocateAll(spec.Topology.Expectations.SelectMany(x => new[] { x.Span, x.FromSpan, x.ToSpan }), source.Path, source.Text));
         }
         catch (OperationCanceledException)
         {

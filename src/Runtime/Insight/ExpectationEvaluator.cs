@@ -73,6 +73,8 @@ public static class ExpectationEvaluator
             if (!sim.TryResolve(x.From, x.To, out var flow, out var error, out bool sourceFailed))
             {
                 var at = sourceFailed ? x.FromSpan : x.ToSpan;
+                // The resolver speaks the command line's options (e.g. --to api.1); an entry has keys.
+                error = error.Replace("--from ", "from: ").Replace("--to ", "to: ");
                 result.Add(Diagnostic.Create(DiagnosticDescriptors.InvalidExpectation, at.IsKnown ? at : x.Span, (sourceFailed ? "from: " : "to: ") + error));
                 continue;
             }

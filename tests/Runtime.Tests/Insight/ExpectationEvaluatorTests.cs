@@ -106,4 +106,27 @@ public sealed class ExpectationEvaluatorTests
         Assert.All(list, d => Assert.Contains("at worker/web.2 filter/INPUT rule", d.Message));
         Assert.Equal(new[] { 60, 63 }, list.Select(d => d.Span.StartLine).ToArray());
     }
+    [Fact]
+    public void An_endpoint_without_a_vip_is_SWARM0031_in_the_words_of_an_entry()
+    {
+        // A tester's find: the hint named the command line's option ("e.g. --to api.1") in an expect: entry's error.
+        var d = Assert.Single(Evaluate("""
+            version: 1
+            name: pos
+            nodes:
+              a: { address: 10.0.0.1/24, role: manager }
+            networks:
+              ingress: { driver: overlay, ingress: true, subnet: 10.255.0.0/16 }
+            services:
+              web: { networks: [ingress], ports: [{ published: 8080, target: 80 }] }
+              api: { networks: [ingress] }
+            expect:
+              - from: web
+                to: api:80
+                reaches: api
+            """));
+        Assert.Equal("SWARM0031", d.Id);
+        Assert.EndsWith("address one of its tasks instead, e.g. to: api.1", d.Message, System.StringComparison.Ordinal);
+        Assert.DoesNotContain("--to", d.Message, System.StringComparison.Ordinal);
+    }
 }
