@@ -218,6 +218,23 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void FileLocalType_IsSwarm1014_AndNothingIsGenerated()
+    {
+        // A tester's find: the generated members went on a new internal type of the same name in the generator's file,
+        // and the file-local type itself had none (CS0117 at its use).
+        var (run, source) = RunAttributes("""
+                [SwarmTopology("mini")]
+                [Node("gw", "10.1.0.10/24")]
+                file static partial class Mini;
+            """);
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal(("SWARM1014", DiagnosticSeverity.Error), (d.Id, d.Severity));
+        Assert.Equal(SpanOf(source, "Mini", 1), d.Location.GetLineSpan().Span);
+        Assert.StartsWith("type 'Mini' is file-local", d.GetMessage(), StringComparison.Ordinal);
+        Assert.DoesNotContain(run.Result.GeneratedSources, s => s.HintName.Contains("Mini", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void AttributesThatDoNotBind_LeaveTheCompilerToSpeak()
     {
         var (run, _) = RunAttributes("""

@@ -161,6 +161,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor ReservedClassName = new("SWARM1013", "Topology class named like a generated member", MessageFormat, Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Give the topology class a name other than the members the generator declares in it (Nodes, Services, Networks, Tasks, Underlay, Traffic, SourceText, PlanFingerprint, ...): rename the [SwarmTopology] type, or the YAML file, or set SwarmDslClassName on the file.");
 
+    /// <summary>SWARM1014: the <c>[SwarmTopology]</c> type (or a type containing it) is file-local.</summary>
+    public static readonly DiagnosticDescriptor FileLocalType = new("SWARM1014", "Topology type cannot be file-local", MessageFormat, Category,
+        DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Remove the file modifier from the [SwarmTopology] type and every type containing it: the generator adds the topology's members in a file of its own, where a file-local type cannot be named (it would declare another type of that name instead).");
+
     /// <summary>Every descriptor, catalogue IDs first.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -169,7 +173,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
-        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting, ReservedClassName,
+        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting, ReservedClassName, FileLocalType,
     };
 
     // After All: static initializers run in textual order.

@@ -78,8 +78,9 @@ internal sealed record AttributeSpec(string Kind, LocationInfo Location, Locatio
 /// <param name="HasInvalidArguments">Whether some attribute did not bind (the compiler reports that; the generator stays quiet).</param>
 /// <param name="Attributes">The topology attributes in declaration order, <c>[SwarmTopology]</c> included.</param>
 /// <param name="Failure">An internal error met while reading, if any.</param>
+/// <param name="FileLocalType">A type of the chain declared <c>file</c>, or null.</param>
 internal sealed record AttributeTopologyInput(string Key, TargetType Target, string FilePath, LocationInfo TypeLocation, string? NonPartialType,
-    bool HasInvalidArguments, EquatableArray<AttributeSpec> Attributes, DiagnosticInfo? Failure);
+    bool HasInvalidArguments, EquatableArray<AttributeSpec> Attributes, DiagnosticInfo? Failure, string? FileLocalType = null);
 
 /// <summary>
 /// The syntax trees that declare one topology type, kept apart from the models: diagnostics at attribute arguments are

@@ -109,6 +109,10 @@ internal sealed class AttributeBinder
                 return new TopologyResult(input.Key, null, EquatableArray.Create(
                     new DiagnosticInfo(SwarmDiagnosticDescriptors.TypeNotPartial.Id, Severity.Error, message, input.TypeLocation)));
             }
+            if (input.FileLocalType is { } local)
+                return new TopologyResult(input.Key, null, EquatableArray.Create(new DiagnosticInfo(SwarmDiagnosticDescriptors.FileLocalType.Id, Severity.Error,
+                    $"type '{local}' is file-local: the generator adds the topology's members in a file of its own, where it cannot be named (it would declare another '{input.Target.SimpleName}'); remove 'file'",
+                    input.TypeLocation)));
             if (Identifiers.ReservedClassName(input.Target.SimpleName, "rename the type") is { } reserved)
                 return new TopologyResult(input.Key, null, EquatableArray.Create(
                     new DiagnosticInfo(SwarmDiagnosticDescriptors.ReservedClassName.Id, Severity.Error, reserved, input.TypeLocation)));

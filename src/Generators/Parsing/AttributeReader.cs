@@ -39,10 +39,10 @@ internal static class AttributeReader
         var key = KeyOf(type);
         var typeLocation = LocationInfo.Of(decl.SyntaxTree, decl.Identifier.Span);
         var target = new TargetType("", EquatableArray.Create(new TypeDeclaration("class", decl.Identifier.ValueText)), IsGeneratedType: false);
-        string? nonPartial = null;
+        string? nonPartial = null, fileLocal = null;
         try
         {
-            target = ReadTarget(type, decl, out nonPartial);
+            target = ReadTarget(type, decl, out nonPartial, out fileLocal);
             var attributes = new List<AttributeSpec>();
             bool invalid = false;
             int topologyAttributes = 0;
@@ -57,7 +57,7 @@ internal static class AttributeReader
             }
             // A repeated [SwarmTopology] is the compiler's CS0579; the generator stays quiet rather than guess.
             if (topologyAttributes != 1) invalid = true;
-            return new AttributeTopologyInput(key, target, decl.SyntaxTree.FilePath, typeLocation, nonPartial, invalid, attributes.ToEquatableArray(), null);
+            return new AttributeTopologyInput(key, target, decl.SyntaxTree.FilePath, typeLocation, nonPartial, invalid, attributes.ToEquatableArray(), null, fileLocal);
         }
         catch (OperationCanceledException)
         {
@@ -89,9 +89,10 @@ internal static class AttributeReader
         return Kinds.Contains(kind) ? kind : null;
     }
 
-    private static TargetType ReadTarget(INamedTypeSymbol type, TypeDeclarationSyntax decl, out string? nonPartial)
+    private static TargetType ReadTarget(INamedTypeSymbol type, TypeDeclarationSyntax decl, out string? nonPartial, out string? fileLocal)
     {
         nonPartial = null;
+        fileLocal = null;
         var types = new List<TypeDeclaration>();
         for (SyntaxNode? node = decl; node is not null; node = node.Parent)
         {
@@ -108,6 +109,7 @@ internal static class AttributeReader
             if (t.TypeParameterList is { } tps)
                 name += "<" + string.Join(", ", tps.Parameters.Select(p => Emitting.Identifiers.Escaped(p.Identifier.ValueText))) + ">";
             if (!t.Modifiers.Any(SyntaxKind.PartialKeyword)) nonPartial = t.Identifier.ValueText;
+            if (t.Modifiers.Any(SyntaxKind.FileKeyword)) fileLocal = t.Identifier.ValueText;
             types.Insert(0, new TypeDeclaration(keyword, name));
         }
         var ns = type.ContainingNamespace is { IsGlobalNamespace: false } n ? n.ToDisplayString() : "";
