@@ -167,7 +167,10 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             DiagnosticInfo? note = null;
             var source = Invariant(() => TopologyEmitter.Emit(spec, settings, out note, cancellationToken));
             cancellationToken.ThrowIfCancellationRequested();
-            var pipeline = PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec, cancellationToken)) : null;
+            // With the Runtime referenced the simulation's entry points are always there; compiled when the pipeline is.
+            var pipeline = !settings.RuntimeReferenced ? null
+                : PipelineEmitter.ShouldEmit(spec, settings) ? Invariant(() => PipelineEmitter.Emit(spec, cancellationToken))
+                : Invariant(() => PipelineEmitter.EmitEntryPoints(spec, cancellationToken));
             // SWARM1011 (pipeline nodes the topology lacks) is the compile step's, reported at the YAML file.
             return new EmitResult(source, null, note, pipeline, spec.Target.FullName);
         }

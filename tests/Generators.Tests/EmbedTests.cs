@@ -26,13 +26,16 @@ public class EmbedTests
         => Run(file, yaml, false, null, properties);
 
     private static GeneratorHarness.Run Run(string file, string yaml, bool runtime, string? pipelineNodes, params (string Key, string Value)[] properties)
+        => Run(file, yaml, runtime, pipelineNodes, "namespace Consumer.App { }", properties);
+
+    private static GeneratorHarness.Run Run(string file, string yaml, bool runtime, string? pipelineNodes, string code, params (string Key, string Value)[] properties)
     {
         var global = new Dictionary<string, string> { ["build_property.RootNamespace"] = GeneratorHarness.RootNamespace };
         foreach (var (k, v) in properties) global["build_property." + k] = v;
         var options = new TestOptionsProvider(global);
         if (pipelineNodes is not null)
             options.WithFile(GeneratorHarness.ProjectDir + file, new Dictionary<string, string> { ["build_metadata.AdditionalFiles.SwarmDslPipelineNodes"] = pipelineNodes });
-        var compilation = GeneratorHarness.Compilation(("Empty.cs", "namespace Consumer.App { }"));
+        var compilation = GeneratorHarness.Compilation(("Code.cs", code));
         return GeneratorHarness.RunGenerator(runtime ? GeneratorHarness.WithRuntime(compilation) : compilation, GeneratorHarness.Driver([(file, yaml)], options));
     }
 
@@ -124,6 +127,30 @@ public class EmbedTests
         var never = Run("two-node.swarm.yaml", GeneratorHarness.ExampleYaml, runtime: true, pipelineNodes: null, ("SwarmDslCompilePipeline", "false"));
         Assert.Empty(never.GeneratorDiagnostics);
         Assert.DoesNotContain(never.Result.GeneratedSources, s => s.HintName.EndsWith(".pipeline.g.cs", StringComparison.Ordinal));
+        // Without the compiled pipeline the simulation's entry points stay, interpreted: code using them compiles whether or
+        // not a topology is above the limit (a tester's find: they went with the pipeline, CS0117 in the user's code).
+        const string use = """
+            namespace Consumer.App
+            {
+                static class Use
+                {
+                    static int M()
+                    {
+                        var a = TwoNode.CreateSimulation(1);
+                        var b = TwoNode.CreateInterpretedSimulation(1);
+                        var c = TwoNode.CreateSimulation(TwoNode.CompilePlan(), 1);
+                        return a.Connect(TwoNode.Traffic.External, TwoNode.Traffic.At("manager", 8080)).Count + b.GetHashCode() + c.GetHashCode()
+                            + TwoNode.DeclarationPaths.GetHashCode();
+                    }
+                }
+            }
+            """;
+        var interpreted = Run("two-node.swarm.yaml", GeneratorHarness.ExampleYaml, runtime: true, pipelineNodes: null, use, ("SwarmDslCompilePipeline", "false"));
+        Assert.Empty(interpreted.GeneratorDiagnostics);
+        Assert.Empty(GeneratorHarness.Format(interpreted.OutputProblems));
+        var entry = interpreted.Source("Consumer.App.TwoNode.swarm.runtime.g.cs");
+        Assert.DoesNotContain("Compiled", entry, StringComparison.Ordinal);
+        Assert.Contains(skipped.Result.GeneratedSources, s => s.HintName == "Consumer.App.Wide.swarm.runtime.g.cs");
     }
 
     [Fact]

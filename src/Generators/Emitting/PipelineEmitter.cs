@@ -53,7 +53,20 @@ internal static class PipelineEmitter
     public static GeneratedSource Emit(TopologySpec spec) => Emit(spec, default);
 
     /// <summary>As <see cref="Emit(TopologySpec)"/>, stopping soon after <paramref name="cancellation"/> is cancelled.</summary>
-    public static GeneratedSource Emit(TopologySpec spec, System.Threading.CancellationToken cancellation)
+    public static GeneratedSource Emit(TopologySpec spec, System.Threading.CancellationToken cancellation) => Emit(spec, cancellation, compiled: true);
+
+    /// <summary>The hint name of <paramref name="spec"/>'s entry points without a compiled pipeline.</summary>
+    public static string EntryPointsHintNameOf(TopologySpec spec)
+        => Identifiers.HintName(spec.Target.FullName, spec.Origin == TopologyOrigin.Yaml ? ".swarm.runtime.g.cs" : ".runtime.g.cs");
+
+    /// <summary>
+    /// The simulation's entry points when the project references SwarmDsl.Runtime but the compiled pipeline is left out
+    /// (<c>SwarmDslCompilePipeline</c> false, or a topology above the automatic limit): the same members, interpreted, so
+    /// code using them keeps compiling when a topology grows past the limit.
+    /// </summary>
+    public static GeneratedSource EmitEntryPoints(TopologySpec spec, System.Threading.CancellationToken cancellation) => Emit(spec, cancellation, compiled: false);
+
+    private static GeneratedSource Emit(TopologySpec spec, System.Threading.CancellationToken cancellation, bool compiled)
     {
         var w = new SourceWriter(cancellation);
         var target = spec.Target;
@@ -69,12 +82,12 @@ internal static class PipelineEmitter
             bool innermost = i == target.Types.Count - 1;
             scopes.Add(w.Block(innermost && target.IsGeneratedType ? "internal static partial class " + type.Name : "partial " + type.Keyword + " " + type.Name));
         }
-        WriteMembers(w, spec);
+        WriteMembers(w, spec, compiled);
         for (int i = scopes.Count - 1; i >= 0; i--) scopes[i].Dispose();
-        return new GeneratedSource(HintNameOf(spec), w.ToString());
+        return new GeneratedSource(compiled ? HintNameOf(spec) : EntryPointsHintNameOf(spec), w.ToString());
     }
 
-    private static void WriteMembers(SourceWriter w, TopologySpec spec)
+    private static void WriteMembers(SourceWriter w, TopologySpec spec, bool compiled)
     {
         // Members of a user's type carry [GeneratedCode] themselves; the generated type has it on its declaration.
         void Attribute()
@@ -82,25 +95,41 @@ internal static class PipelineEmitter
             if (!spec.Target.IsGeneratedType) w.WriteLine(TopologyEmitter.GeneratedCodeAttribute);
         }
 
-        w.WriteLine("/// <summary>");
-        w.WriteLine("/// The fingerprint of the dataplane plan this code was compiled from (<c>SwarmDsl.Plan.PlanFingerprint.Compute</c>):");
-        w.WriteLine("/// <c>Cluster.AttachNetfilter</c> and <c>Cluster.AttachForwarding</c> refuse <see cref=\"CompiledNetfilter\"/> and");
-        w.WriteLine("/// <see cref=\"CompiledForwarding\"/> on any other plan.");
-        w.WriteLine("/// </summary>");
-        Attribute();
-        w.WriteLine("internal const string PlanFingerprint = CompiledNetfilter.Fingerprint;");
+        if (compiled)
+        {
+            w.WriteLine("/// <summary>");
+            w.WriteLine("/// The fingerprint of the dataplane plan this code was compiled from (<c>SwarmDsl.Plan.PlanFingerprint.Compute</c>):");
+            w.WriteLine("/// <c>Cluster.AttachNetfilter</c> and <c>Cluster.AttachForwarding</c> refuse <see cref=\"CompiledNetfilter\"/> and");
+            w.WriteLine("/// <see cref=\"CompiledForwarding\"/> on any other plan.");
+            w.WriteLine("/// </summary>");
+            Attribute();
+            w.WriteLine("internal const string PlanFingerprint = CompiledNetfilter.Fingerprint;");
+        }
+        else
+        {
+            w.WriteLine("// The compiled pipeline is not generated for this topology (SwarmDslCompilePipeline, or its size): the simulation");
+            w.WriteLine("// below interprets every table and lookup, as the Runtime does.");
+        }
 
         if (spec.SourceText is not null)
         {
             w.WriteLine();
             w.WriteLine("/// <summary>");
-            w.WriteLine("/// The packet simulation of this topology with the compiled pipeline attached: <see cref=\"SourceText\"/> compiled to its");
-            w.WriteLine("/// dataplane plan (IPVS backend, as the generator compiled it), loaded, every netfilter table served by");
-            w.WriteLine("/// <see cref=\"CompiledNetfilter\"/> and every route lookup and permanent FDB entry by <see cref=\"CompiledForwarding\"/>.");
+            if (compiled)
+            {
+                w.WriteLine("/// The packet simulation of this topology with the compiled pipeline attached: <see cref=\"SourceText\"/> compiled to its");
+                w.WriteLine("/// dataplane plan (IPVS backend, as the generator compiled it), loaded, every netfilter table served by");
+                w.WriteLine("/// <see cref=\"CompiledNetfilter\"/> and every route lookup and permanent FDB entry by <see cref=\"CompiledForwarding\"/>.");
+            }
+            else
+            {
+                w.WriteLine("/// The packet simulation of this topology: <see cref=\"SourceText\"/> compiled to its dataplane plan (IPVS backend, as");
+                w.WriteLine("/// the generator compiled it) and loaded, every table and lookup interpreted (no compiled pipeline is generated).");
+            }
             w.WriteLine("/// Walk packets with <c>Connect</c>, <c>SendData</c> or <c>Send</c>.");
             w.WriteLine("/// </summary>");
             w.WriteLine("/// <param name=\"seed\">Seeds ephemeral ports, hash keys and statistic matches: the same seed gives the same traces.</param>");
-            w.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">The SwarmDsl compiler at run time lowers the topology to another plan than the generator did (another version).</exception>");
+            if (compiled) w.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">The SwarmDsl compiler at run time lowers the topology to another plan than the generator did (another version).</exception>");
             Attribute();
             w.WriteLine("internal static " + Engine + "Simulation CreateSimulation(uint seed = 0u) => CreateSimulation(CompilePlan(), seed);");
             w.WriteLine();
@@ -132,22 +161,30 @@ internal static class PipelineEmitter
 
         w.WriteLine();
         w.WriteLine("/// <summary>");
-        w.WriteLine("/// Loads <paramref name=\"plan\"/> with the compiled pipeline attached. The plan must be the one this code was generated");
-        w.WriteLine("/// from: its fingerprint is checked against <see cref=\"PlanFingerprint\"/>.");
+        if (compiled)
+        {
+            w.WriteLine("/// Loads <paramref name=\"plan\"/> with the compiled pipeline attached. The plan must be the one this code was generated");
+            w.WriteLine("/// from: its fingerprint is checked against <see cref=\"PlanFingerprint\"/>.");
+        }
+        else w.WriteLine("/// Loads <paramref name=\"plan\"/>, every table and lookup interpreted (no compiled pipeline is generated).");
         w.WriteLine("/// </summary>");
         w.WriteLine("/// <param name=\"plan\">The topology's dataplane plan (IPVS backend).</param>");
         w.WriteLine("/// <param name=\"seed\">Seeds ephemeral ports, hash keys and statistic matches.</param>");
-        w.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">The plan is another one (its fingerprint differs).</exception>");
+        if (compiled) w.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">The plan is another one (its fingerprint differs).</exception>");
         Attribute();
         using (w.Block("internal static " + Engine + "Simulation CreateSimulation(global::SwarmDsl.Plan.DataplanePlan plan, uint seed = 0u)"))
         {
             w.WriteLine("var simulation = new " + Engine + "Simulation(plan, seed);");
-            w.WriteLine("simulation.Cluster.AttachNetfilter(new CompiledNetfilter());");
-            w.WriteLine("simulation.Cluster.AttachForwarding(new CompiledForwarding());");
+            if (compiled)
+            {
+                w.WriteLine("simulation.Cluster.AttachNetfilter(new CompiledNetfilter());");
+                w.WriteLine("simulation.Cluster.AttachForwarding(new CompiledForwarding());");
+            }
             w.WriteLine("return simulation;");
         }
 
         WriteTraffic(w, Attribute);
+        if (!compiled) return;
 
         w.WriteLine();
         var nodes = spec.PipelineNodes.Length == 0 ? null : new HashSet<string>(spec.PipelineNodes.Split(';'), System.StringComparer.Ordinal);

@@ -194,14 +194,14 @@ internal sealed partial class TopologyEmitter
             WriteTextConstant("ModelDump", TopologyDump.Render(_t));
             _w.WriteLine();
             _w.WriteLine("/// <summary>");
-            _w.WriteLine("/// The dataplane plan as <c>swarmdsl plan</c> prints it: per host and namespace every device, address, route, neighbour and");
+            _w.WriteLine("/// The dataplane plan as <c>SwarmDsl.Plan.PlanDump.Render</c> writes it: per host and namespace every device, address, route, neighbour and");
             _w.WriteLine("/// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.");
             _w.WriteLine("/// </summary>");
             MemberAttribute();
             _w.CheckCancelled();
             WriteTextConstant("PlanDump", Plan.PlanDump.Render(_spec.Plan));
         }
-        else NotEmbedded("ModelDump and PlanDump (swarmdsl model and swarmdsl plan)", "SwarmDslEmbedDumps");
+        else NotEmbedded("ModelDump and PlanDump (swarmdsl model, and PlanDump.Render of the plan)", "SwarmDslEmbedDumps");
         if (_spec.SourceText is { } yaml)
         {
             _w.WriteLine();

@@ -353,7 +353,7 @@ namespace SwarmDsl.Examples
             // ... 30 more lines
 
         /// <summary>
-        /// The dataplane plan as <c>swarmdsl plan</c> prints it: per host and namespace every device, address, route, neighbour and
+        /// The dataplane plan as <c>SwarmDsl.Plan.PlanDump.Render</c> writes it: per host and namespace every device, address, route, neighbour and
         /// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("SwarmDsl.Generators", "VERSION")]

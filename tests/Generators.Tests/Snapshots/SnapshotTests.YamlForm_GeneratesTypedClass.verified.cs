@@ -341,7 +341,7 @@ namespace Consumer.App
             // ... 30 more lines
 
         /// <summary>
-        /// The dataplane plan as <c>swarmdsl plan</c> prints it: per host and namespace every device, address, route, neighbour and
+        /// The dataplane plan as <c>SwarmDsl.Plan.PlanDump.Render</c> writes it: per host and namespace every device, address, route, neighbour and
         /// FDB entry, the iptables rules, the IPVS services and the sysctls, each with the declaration behind it.
         /// </summary>
         internal const string PlanDump =
