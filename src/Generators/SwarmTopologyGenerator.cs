@@ -82,10 +82,21 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             .Select(static (claims, _) => DuplicateClasses(claims.Left, claims.Right))
             .WithTrackingName(TrackingNames.DuplicateClasses);
 
+        // A class the project already declares in a shape the generated 'static partial class' cannot join (a record, a
+        // sealed class): C# would report CS0101 inside the generated file. Looked up in the compilation, so it re-runs on
+        // every edit; its output (usually empty) keeps what follows cached.
+        var userTypes = yamlSources
+            .Select(static (source, _) => (source.Path, source.Target.FullName))
+            .Collect()
+            .Combine(context.CompilationProvider)
+            .Select(static (pair, ct) => UserTypeClashes(pair.Left, pair.Right, ct))
+            .WithTrackingName(TrackingNames.UserTypeClashes);
+        var refused = duplicates.Combine(userTypes).Select(static (pair, _) => pair.Left.Concat(pair.Right).ToEquatableArray());
+
         context.RegisterSourceOutput(yamlResults.Select(static (r, _) => r.Diagnostics), static (spc, diagnostics) => Report(spc, diagnostics, null));
-        context.RegisterSourceOutput(duplicates, static (spc, found) => Report(spc, found.Select(d => d.Diagnostic).ToEquatableArray(), null));
+        context.RegisterSourceOutput(refused, static (spc, found) => Report(spc, found.Select(d => d.Diagnostic).ToEquatableArray(), null));
         var yamlEmitted = yamlResults
-            .Combine(duplicates)
+            .Combine(refused)
             .Combine(settings)
             .Select(static (pair, ct) => pair.Left.Left.Spec is { } spec && !pair.Left.Right.Any(d => d.Path == pair.Left.Left.Key) ? EmitGuarded(spec, pair.Right, ct) : null)
             .WithTrackingName(TrackingNames.EmitYaml);
@@ -113,6 +124,28 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             static (spc, all) => AddSources(spc, all.Left.AddRange(all.Right)));
 
         RegisterExpectations(context, yamlResults, attributeResults, trees);
+    }
+
+    private static EquatableArray<DuplicateClass> UserTypeClashes(ImmutableArray<(string Path, string FullName)> claims, Compilation compilation, CancellationToken ct)
+    {
+        var result = new List<DuplicateClass>();
+        foreach (var (path, fullName) in claims.OrderBy(c => c.Path, StringComparer.Ordinal))
+        {
+            ct.ThrowIfCancellationRequested();
+            if (compilation.Assembly.GetTypeByMetadataName(fullName.Replace("@", "")) is not { } type) continue;
+            // A [SwarmTopology] type of that name is SWARM1002 already (DuplicateClasses).
+            if (type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == AttributeSource.TopologyAttributeMetadataName)) continue;
+            bool joins = type.TypeKind == TypeKind.Class && type.IsStatic && type.DeclaringSyntaxReferences.All(r =>
+                r.GetSyntax(ct) is Microsoft.CodeAnalysis.CSharp.Syntax.TypeDeclarationSyntax d && d.Modifiers.Any(m => m.IsKind(Microsoft.CodeAnalysis.CSharp.SyntaxKind.PartialKeyword)));
+            if (joins) continue; // the user's own static partial part of the topology class
+            var where = type.Locations.FirstOrDefault(l => l.IsInSource)?.SourceTree?.FilePath;
+            var message = string.Format(CultureInfo.InvariantCulture,
+                "'{0}' would generate class '{1}', which the project already declares{2} as a type the generated static partial class cannot join: rename the file or the type, or set SwarmDslClassName on the file",
+                Identifiers.FileName(path), fullName, where is null ? "" : " in '" + Identifiers.FileName(where) + "'");
+            result.Add(new DuplicateClass(path, new DiagnosticInfo(SwarmDiagnosticDescriptors.DuplicateClass.Id, SwarmDsl.Diagnostics.Severity.Error, message,
+                new LocationInfo(path, default, default))));
+        }
+        return result.ToEquatableArray();
     }
 
     /// <summary>A YAML file whose class an earlier file (by ordinal path) or a <c>[SwarmTopology]</c> type already fills.</summary>

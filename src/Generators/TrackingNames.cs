@@ -15,6 +15,9 @@ internal static class TrackingNames
     /// <summary>The YAML files whose class another file already generates.</summary>
     public const string DuplicateClasses = nameof(DuplicateClasses);
 
+    /// <summary>The YAML files whose class is already a type of the project that the generated class cannot extend.</summary>
+    public const string UserTypeClashes = nameof(UserTypeClashes);
+
     /// <summary>The C# source of a YAML topology.</summary>
     public const string EmitYaml = nameof(EmitYaml);
 

@@ -79,6 +79,29 @@ public class GeneratorNamesTests
         Assert.Equal(hints, again.Result.GeneratedSources.Select(g => g.HintName).ToList());
     }
 
+    /// <summary>
+    /// A YAML file whose class is already a type of the project that a static partial class cannot join (a record) is
+    /// SWARM1002 at the file, and nothing is generated for it; the project's own static partial part of the class is fine.
+    /// A tester's find: CS0101 inside the generated file.
+    /// </summary>
+    [Fact]
+    public void A_yaml_class_the_project_declares_otherwise_is_SWARM1002_at_the_file()
+    {
+        var run = Run([("shop.swarm.yaml", GeneratorHarness.ExampleYaml.Replace("name: two-node", "name: shop", StringComparison.Ordinal))],
+            sources: ("Shop.cs", "namespace Consumer.App { internal sealed record Shop(string Name); }"));
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal(("SWARM1002", DiagnosticSeverity.Error), (d.Id, d.Severity));
+        Assert.Equal("'shop.swarm.yaml' would generate class 'Consumer.App.Shop', which the project already declares in 'Shop.cs' as a type the generated static partial class cannot join: rename the file or the type, or set SwarmDslClassName on the file", d.GetMessage());
+        Assert.EndsWith("shop.swarm.yaml", d.Location.GetLineSpan().Path, StringComparison.Ordinal);
+        Assert.DoesNotContain(run.Result.GeneratedSources, g => g.HintName.Contains("Shop", StringComparison.Ordinal));
+        Assert.Empty(run.OutputProblems);
+
+        var extended = Run([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)],
+            sources: ("Extra.cs", "namespace Consumer.App { internal static partial class TwoNode { internal static int Extra => Nodes.All.Count; } }"));
+        Assert.Empty(extended.GeneratorDiagnostics);
+        Assert.Empty(extended.OutputProblems);
+    }
+
     /// <summary>A file name with a line separator (U+2028) stays inside the comments that quote it, in every generated file.</summary>
     [Fact]
     public void A_line_separator_in_a_file_name_does_not_end_a_comment()
