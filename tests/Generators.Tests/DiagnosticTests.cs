@@ -137,6 +137,17 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void A_key_value_argument_without_equals_gives_an_example_of_its_own_pairs()
+    {
+        // A tester's find: every such argument was shown a node's load-balancer address as the example.
+        var (run, source) = RunAttributes(Mini().Replace("[Service(\"api\", Networks = [\"backend\"])]", "[Service(\"api\", Networks = [\"backend\"], Vips = [\"nope\"])]", StringComparison.Ordinal));
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal("SWARM0003", d.Id);
+        Assert.Equal(SpanOf(source, "\"nope\""), d.Location.GetLineSpan().Span);
+        Assert.Contains("e.g. \"front=10.0.1.5\"", d.GetMessage(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void UnknownServiceReference_PointsAtTheName_AndSuggests()
     {
         var (run, source) = RunAttributes(Mini(extra: "[Publish(\"apj\", 8080, 80)]"));

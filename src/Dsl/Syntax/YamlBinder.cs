@@ -48,7 +48,13 @@ public sealed class YamlBinder
             switch (e.Key.Value)
             {
                 // Any whole number binds; the analyzer names the supported version (SWARM0021).
-                case "version": _t.Version = Int(e, int.MinValue, int.MaxValue); break;
+                case "version":
+                    // Only version 1 exists: a number too large for an int is unsupported too, not "use -2147483648 to 2147483647".
+                    if (e.Value is YamlScalar { IsPlain: true } vs && LooksLikeWholeNumber(vs.Value)
+                        && !int.TryParse(vs.Value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+                        _d.Report(DiagnosticDescriptors.UnsupportedVersion, vs.Span, $"version {Printable(vs.Value)} is not supported: this compiler reads version: 1");
+                    else _t.Version = Int(e, int.MinValue, int.MaxValue);
+                    break;
                 case "name": _t.Name = Name(e.Value, "topology name"); break;
                 case "underlay": BindUnderlay(e.Value); break;
                 case "nodes":

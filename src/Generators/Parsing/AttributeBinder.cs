@@ -339,7 +339,7 @@ internal sealed class AttributeBinder
         foreach (var map in maps)
         {
             if (attribute.Find(map.Argument) is not { } arg) continue;
-            var value = map.Shape == Shape.KeyValues ? KeyValues(arg.Value, attribute.Kind) : Scalar(arg.Value);
+            var value = map.Shape == Shape.KeyValues ? KeyValues(arg.Value, attribute.Kind, map.Argument) : Scalar(arg.Value);
             if (map.Parent is null)
             {
                 body.Add(map.Key, arg.NameLocation, value);
@@ -389,8 +389,15 @@ internal sealed class AttributeBinder
     }
 
     /// <summary><c>["manager=10.255.0.2", ...]</c> as the mapping <c>{manager: 10.255.0.2, ...}</c>, each part located in its literal.</summary>
-    private YamlNode KeyValues(AttributeValue value, string kind)
+    private YamlNode KeyValues(AttributeValue value, string kind, string argument)
     {
+        // An example of this argument's own pairs: a label, a network's VIP, a node's load-balancer address.
+        var example = argument switch
+        {
+            "Labels" => "\"zone=east\"",
+            "Vips" => "\"front=10.0.1.5\"",
+            _ => "\"manager=10.255.0.2\"",
+        };
         if (value.Kind != AttributeValueKind.Array) return Scalar(value);
         var mapping = new MappingBuilder(this, value.Location);
         foreach (var item in value.Items)
@@ -399,7 +406,7 @@ internal sealed class AttributeBinder
             var eq = text?.IndexOf('=') ?? -1;
             if (item.Kind != AttributeValueKind.String || text is null || eq <= 0)
             {
-                Report(Catalog.WrongType, item.Location, $"expected \"key=value\" (e.g. \"manager=10.255.0.2\"), not {Describe(item)}");
+                Report(Catalog.WrongType, item.Location, $"expected \"key=value\" (e.g. {example}), not {Describe(item)}");
                 continue;
             }
             var keyLocation = item.LiteralOffset >= 0 ? item.Location.Slice(item.LiteralOffset, eq) : item.Location;

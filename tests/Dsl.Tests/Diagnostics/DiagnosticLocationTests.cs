@@ -173,6 +173,7 @@ public class DiagnosticLocationTests
         // ---- SWARM0021 unsupported version ----
         new("SWARM0021", "version 2", Base.Replace("version: 1", "version: 2"), 1, 10, "version 2 is not supported"),
         new("SWARM0021", "version -1", Base.Replace("version: 1", "version: -1"), 1, 10, "version -1 is not supported"),
+        new("SWARM0021", "version beyond an int", Base.Replace("version: 1", "version: 99999999999999999999"), 1, 10, "version 99999999999999999999 is not supported: this compiler reads version: 1"),
 
         // ---- SWARM0022 subnet exhausted ----
         new("SWARM0022", "a /29 with too many tasks", Base.Replace("10.1.0.0/24", "10.1.0.0/29") + "    replicas: 5\n", 7, 3, "no free address left"),
