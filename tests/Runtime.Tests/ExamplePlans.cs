@@ -7,6 +7,19 @@ namespace SwarmDsl.Tests;
 /// <summary>The example topology compiled to its plan (once per backend).</summary>
 internal static class ExamplePlans
 {
+    /// <summary>Two nodes and a service publishing SCTP port 3868 (Diameter) in ingress mode, its two tasks spread over them.</summary>
+    public const string Sctp = """
+        version: 1
+        name: sctp
+        nodes:
+          a: { address: 10.0.9.1/24 }
+          b: { address: 10.0.9.2/24 }
+        networks:
+          o: { driver: overlay, subnet: 10.1.0.0/24 }
+        services:
+          s: { networks: [o], replicas: 2, ports: [{ published: 3868, target: 3868, protocol: sctp }] }
+        """;
+
     private static DataplanePlan? _ipvs, _nft;
 
     public static DataplanePlan Ipvs => _ipvs ??= Compile(LoadBalancerBackend.Ipvs);

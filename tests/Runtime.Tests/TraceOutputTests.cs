@@ -155,17 +155,7 @@ public class TraceOutputTests
         try
         {
             var yaml = Path.Combine(dir, "sctp.swarm.yaml");
-            File.WriteAllText(yaml, """
-                version: 1
-                name: sctp
-                nodes:
-                  a: { address: 10.0.9.1/24 }
-                  b: { address: 10.0.9.2/24 }
-                networks:
-                  o: { driver: overlay, subnet: 10.1.0.0/24 }
-                services:
-                  s: { networks: [o], replicas: 2, ports: [{ published: 3868, target: 3868, protocol: sctp }] }
-                """);
+            File.WriteAllText(yaml, ExamplePlans.Sctp);
             var file = Path.Combine(dir, "sctp.pcapng");
             var (exit, _, err) = Cli("trace", yaml, "--from", "external", "--to", "a:3868/sctp", "--reply", "--pcap", file);
             Assert.True(exit == 0, err);

@@ -117,9 +117,7 @@ public static class IpvsSctpStates
             Packets.SctpChunk.Abort => 5,
             _ => 0,
         };
-        int col = Array.IndexOf(Column, state);
-        if (col < 0) col = 0;
-        return Column[Table[direction][row][col]];
+        return IpvsTcpStates.Lookup(Column, Table, direction, row, state);
     }
 }
 
@@ -173,10 +171,15 @@ public static class IpvsTcpStates
     public static IpvsConnectionState Next(IpvsConnectionState state, int direction, Packets.TcpFlags flags)
     {
         int row = (flags & Packets.TcpFlags.Rst) != 0 ? 3 : (flags & Packets.TcpFlags.Syn) != 0 ? 0 : (flags & Packets.TcpFlags.Fin) != 0 ? 1 : (flags & Packets.TcpFlags.Ack) != 0 ? 2 : -1;
-        if (row < 0) return state;
-        int col = Array.IndexOf(Column, state);
+        return row < 0 ? state : Lookup(Column, Table, direction, row, state);
+    }
+
+    /// <summary>A kernel state table's cell: <paramref name="columns"/> names its states, a state it lacks reads as the first (NONE).</summary>
+    internal static IpvsConnectionState Lookup(IpvsConnectionState[] columns, byte[][][] table, int direction, int row, IpvsConnectionState state)
+    {
+        int col = Array.IndexOf(columns, state);
         if (col < 0) col = 0;
-        return Column[Table[direction][row][col]];
+        return columns[table[direction][row][col]];
     }
 }
 

@@ -217,17 +217,7 @@ public class SimulatedDataplaneStateTests
     [Fact]
     public void An_sctp_association_is_established_in_conntrack_and_ipvs()
     {
-        var compiled = SwarmCompiler.CompileToPlan("sctp.swarm.yaml", """
-            version: 1
-            name: sctp
-            nodes:
-              a: { address: 10.0.9.1/24 }
-              b: { address: 10.0.9.2/24 }
-            networks:
-              o: { driver: overlay, subnet: 10.1.0.0/24 }
-            services:
-              s: { networks: [o], replicas: 2, ports: [{ published: 3868, target: 3868, protocol: sctp }] }
-            """);
+        var compiled = SwarmCompiler.CompileToPlan("sctp.swarm.yaml", ExamplePlans.Sctp);
         Assert.True(compiled.Plan is not null, string.Join("\n", compiled.Diagnostics));
         var sim = new Simulation(compiled.Plan!);
         Assert.True(sim.TryResolve("external", "a:3868/sctp", out var flow, out var error), error);
