@@ -124,6 +124,39 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             static (spc, all) => AddSources(spc, all.Left.AddRange(all.Right)));
 
         RegisterExpectations(context, yamlResults, attributeResults, trees);
+
+        // An element attribute on a type without [SwarmTopology] is read by nothing: said at the attribute.
+        foreach (var kind in AttributeReader.Kinds)
+        {
+            if (kind == "SwarmTopology") continue;
+            var orphans = context.SyntaxProvider
+                .ForAttributeWithMetadataName("SwarmDsl." + kind + "Attribute",
+                    static (node, _) => AttributeReader.IsCandidate(node),
+                    // The tree travels with the findings (compared by reference: unchanged when the file is), so the warning
+                    // is in the source, where #pragma and the editor see it.
+                    static (ctx, _) => (Found: OrphanElements(ctx), Tree: ctx.TargetNode.SyntaxTree))
+                .WithTrackingName(TrackingNames.OrphanElements);
+            context.RegisterSourceOutput(orphans, static (spc, orphan) =>
+            {
+                foreach (var d in orphan.Found) spc.ReportDiagnostic(DiagnosticMapping.ToRoslyn(d, DiagnosticMapping.ToLocation(d.Location, new[] { orphan.Tree })));
+            });
+        }
+    }
+
+    private static EquatableArray<DiagnosticInfo> OrphanElements(GeneratorAttributeSyntaxContext ctx)
+    {
+        if (ctx.TargetSymbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == AttributeSource.TopologyAttributeMetadataName))
+            return EquatableArray<DiagnosticInfo>.Empty;
+        var result = new List<DiagnosticInfo>();
+        foreach (var a in ctx.Attributes)
+        {
+            var name = a.AttributeClass?.Name ?? "";
+            if (name.EndsWith("Attribute", StringComparison.Ordinal)) name = name.Substring(0, name.Length - "Attribute".Length);
+            var at = a.ApplicationSyntaxReference?.GetSyntax() is { } syntax ? LocationInfo.Of(syntax) : null;
+            result.Add(new DiagnosticInfo(SwarmDiagnosticDescriptors.OrphanElement.Id, SwarmDsl.Diagnostics.Severity.Warning,
+                $"[{name}] on '{ctx.TargetSymbol.Name}' does nothing: the type has no [SwarmTopology] attribute, so no topology reads it; add [SwarmTopology(\"name\")] or remove it", at));
+        }
+        return result.ToEquatableArray();
     }
 
     private static EquatableArray<DuplicateClass> UserTypeClashes(ImmutableArray<(string Path, string FullName)> claims, Compilation compilation, CancellationToken ct)

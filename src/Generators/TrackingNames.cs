@@ -18,6 +18,9 @@ internal static class TrackingNames
     /// <summary>The YAML files whose class is already a type of the project that the generated class cannot extend.</summary>
     public const string UserTypeClashes = nameof(UserTypeClashes);
 
+    /// <summary>Element attributes on a type without <c>[SwarmTopology]</c>.</summary>
+    public const string OrphanElements = nameof(OrphanElements);
+
     /// <summary>The C# source of a YAML topology.</summary>
     public const string EmitYaml = nameof(EmitYaml);
 

@@ -246,6 +246,26 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void ElementAttributesWithoutSwarmTopology_AreSwarm1015_AtEachAttribute()
+    {
+        // A tester's find: [Node] on a type without [SwarmTopology] was silently ignored.
+        var (run, source) = RunAttributes("""
+                [Node("gw", "10.1.0.10/24")]
+                [Service("api")]
+                internal static partial class NoTopology;
+            """);
+        Assert.Equal(2, run.GeneratorDiagnostics.Length);
+        Assert.All(run.GeneratorDiagnostics, d => Assert.Equal(("SWARM1015", DiagnosticSeverity.Warning), (d.Id, d.Severity)));
+        var node = run.GeneratorDiagnostics.Single(d => d.GetMessage().StartsWith("[Node]", StringComparison.Ordinal));
+        Assert.Equal("[Node] on 'NoTopology' does nothing: the type has no [SwarmTopology] attribute, so no topology reads it; add [SwarmTopology(\"name\")] or remove it", node.GetMessage());
+        Assert.True(node.Location.IsInSource);
+        Assert.Equal(SpanOf(source, "Node(\"gw\", \"10.1.0.10/24\")"), node.Location.GetLineSpan().Span);
+        // With [SwarmTopology] they are the topology's, and nothing is said.
+        (run, _) = RunAttributes(Mini());
+        Assert.DoesNotContain(run.GeneratorDiagnostics, d => d.Id == "SWARM1015");
+    }
+
+    [Fact]
     public void AttributesThatDoNotBind_LeaveTheCompilerToSpeak()
     {
         var (run, _) = RunAttributes("""

@@ -297,8 +297,9 @@ public class IncrementalTests
             // Our steps only: Roslyn's own FAWMN steps hold the compilation by design.
             foreach (var (name, steps) in result.TrackedSteps.Where(s => StepNames.Contains(s.Key)))
             {
-                // AttributeTrees exists to carry the trees of topology types (pragma-suppressible diagnostics); nothing else may.
-                bool treesAllowed = name == TrackingNames.AttributeTrees;
+                // AttributeTrees carries the trees of topology types, OrphanElements the tree of an element attribute's type (both
+                // for pragma-suppressible diagnostics); nothing else may.
+                bool treesAllowed = name is TrackingNames.AttributeTrees or TrackingNames.OrphanElements;
                 foreach (var step in steps)
                     foreach (var (value, _) in step.Outputs)
                         Walk(value, name, new HashSet<object>(ReferenceEqualityComparer.Instance), treesAllowed, ref trees);

@@ -165,6 +165,10 @@ internal static class SwarmDiagnosticDescriptors
     public static readonly DiagnosticDescriptor FileLocalType = new("SWARM1014", "Topology type cannot be file-local", MessageFormat, Category,
         DiagnosticSeverity.Error, isEnabledByDefault: true, description: "Remove the file modifier from the [SwarmTopology] type and every type containing it: the generator adds the topology's members in a file of its own, where a file-local type cannot be named (it would declare another type of that name instead).");
 
+    /// <summary>SWARM1015: a topology element attribute on a type without <c>[SwarmTopology]</c> (it does nothing).</summary>
+    public static readonly DiagnosticDescriptor OrphanElement = new("SWARM1015", "Topology attribute without [SwarmTopology]", MessageFormat, Category,
+        DiagnosticSeverity.Warning, isEnabledByDefault: true, description: "[Node], [Service], [OverlayNetwork] and the other element attributes describe the topology of the type's [SwarmTopology] attribute; on a type without one they are read by nothing. Add [SwarmTopology(\"name\")] to the type, or remove them.");
+
     /// <summary>Every descriptor, catalogue IDs first.</summary>
     public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
     {
@@ -173,7 +177,7 @@ internal static class SwarmDiagnosticDescriptors
         TooManyTasks, GlobalTaskPlacement, MtuTooLarge, UnsupportedScheduler, ExpectationFailed, UnsupportedVersion,
         SubnetExhausted, OutOfRange, InvalidRule, InvalidAttachment, IngressNetwork, HostPortCollision, InvalidSysctl,
         NoPlacement, Unsupported, InvalidExpectation, NameCollision, DataPathPortPublished, UnderlayNotOnLink, SysctlNotSimulated,
-        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting, ReservedClassName, FileLocalType,
+        SysctlDeviceMissing, VniTakenFromIngress, TypeNotPartial, DuplicateClass, InternalError, NotEmbedded, UnknownPipelineNode, InvalidSetting, ReservedClassName, FileLocalType, OrphanElement,
     };
 
     // After All: static initializers run in textual order.
