@@ -102,6 +102,15 @@ public class GeneratorNamesTests
         Assert.Empty(extended.OutputProblems);
     }
 
+    [Fact]
+    public void A_file_name_in_another_script_keeps_its_letters_in_the_class_name()
+    {
+        var run = Run([("ünï-lab.swarm.yaml", GeneratorHarness.ExampleYaml)]);
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.NotNull(run.Output.GetTypeByMetadataName("Consumer.App.ÜnïLab"));
+        Assert.Empty(run.OutputProblems);
+    }
+
     /// <summary>A file name with a line separator (U+2028) stays inside the comments that quote it, in every generated file.</summary>
     [Fact]
     public void A_line_separator_in_a_file_name_does_not_end_a_comment()

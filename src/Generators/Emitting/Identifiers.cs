@@ -49,7 +49,8 @@ internal static class Identifiers
         bool upper = true;
         foreach (var ch in text)
         {
-            if (ch is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9'))
+            // Letters and digits of any script (ünï → Ünï; a tester's file lost its ü and ï to an 'N').
+            if (char.IsLetterOrDigit(ch) && SyntaxFacts.IsIdentifierPartCharacter(ch))
             {
                 sb.Append(upper ? char.ToUpperInvariant(ch) : ch);
                 upper = false;
@@ -57,7 +58,7 @@ internal static class Identifiers
             else upper = true;
         }
         if (sb.Length == 0) return fallback;
-        if (sb[0] is >= '0' and <= '9') sb.Insert(0, '_');
+        if (!SyntaxFacts.IsIdentifierStartCharacter(sb[0])) sb.Insert(0, '_');
         return sb.ToString();
     }
 
