@@ -61,7 +61,7 @@ public static class ScriptEmitter
 
     private static IEnumerable<string> Tools(NodeLayout l, bool apply)
     {
-        var tools = new List<string> { "ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "sysctl", "awk" };
+        var tools = new List<string> { "ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "sysctl", "awk", "flock" };
         if (apply)
         {
             // ipvsadm-save: apply compares each namespace's services with its file before restoring (ipvs_same).
@@ -90,6 +90,7 @@ public static class ScriptEmitter
         // --- Preflight.
         w.Comment("Preflight: tools, kernel features, the files beside this script, the underlay.");
         w.Line("preflight " + string.Join(" ", Tools(l, apply: true)));
+        w.Line("lock_node");
         if (plan.Backend == LoadBalancerBackend.Ipvs)
             w.Line("[[ -e /proc/net/ip_vs ]] || die \"the kernel has no IPVS (/proc/net/ip_vs is missing): load it with 'modprobe ip_vs', or emit with --lb nftables\"");
         var files = l.DataFiles().ToList();
@@ -389,6 +390,7 @@ public static class ScriptEmitter
         var hostNs = l.All.FirstOrDefault(n => l.IsHost(n.Name));
 
         w.Line("preflight " + string.Join(" ", Tools(l, apply: false)));
+        w.Line("lock_node");
         w.Line();
         w.Comment("1. The host values apply changed (sysctls, chain policies).");
         w.Line("restore_state");

@@ -174,6 +174,16 @@ rejournal() {
     && mv -f "$STATE.new" "$STATE"
   JOURNAL["$1"$'\t'"$2"]="$3"
 }
+# lock_node: one apply or teardown of this topology's node at a time (an Ansible run beside a manual one would interleave
+# their changes and their journal writes); the lock is held by the script's file descriptor 9 until it exits.
+lock_node() {
+  if [[ ! -d "$STATE_DIR" ]]; then
+    mkdir -p "$STATE_DIR"
+    : >"$STATE_DIR/.made-by-swarmdsl"
+  fi
+  exec 9>"$STATE.lock" || die "cannot open the lock $STATE.lock"
+  flock -n 9 || die "another apply or teardown of node $NODE is running (it holds $STATE.lock)"
+}
 # owned NS: whether apply made namespace NS in an earlier run (everything in it is then ours).
 owned() {
   load_journal
@@ -892,7 +902,7 @@ restore_state() {
 # part way still knows, when run again, which host bridges apply made).
 forget_state() {
   local left
-  rm -f "$STATE"
+  rm -f "$STATE" "$STATE.lock"
   [[ -f "$STATE_DIR/.made-by-swarmdsl" ]] || return 0
   left=$(find "$STATE_DIR" -mindepth 1 -maxdepth 1 ! -name .made-by-swarmdsl -print -quit 2>/dev/null || true)
   if [[ -z "$left" ]]; then

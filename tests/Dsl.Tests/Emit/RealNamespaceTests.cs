@@ -492,6 +492,39 @@ public class RealNamespaceTests
     }
 
     /// <summary>
+    /// One apply or teardown of a node at a time: while another holds the node's lock, apply stops before changing anything
+    /// and says why; the last teardown removes the lock with the state. A reviewer's note: two runs interleaved their
+    /// changes and journal writes.
+    /// </summary>
+    [NetnsFact("ip", "bridge", "iptables-save", "iptables-restore", "nsenter", "nft", "sysctl", "bash", "awk", "flock")]
+    public void A_second_run_on_a_node_stops_while_another_holds_its_lock()
+    {
+        using var lab = EmitLab.FromPlan(Example(File.ReadAllText(Paths.Example)));
+        Directory.CreateDirectory(lab.StateDir);
+        var lockFile = Path.Combine(lab.StateDir, lab.Prefix("manager") + "two-node.manager.state.lock");
+        var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", new[] { "-o", lockFile, "sleep", "60" }))!;
+        try
+        {
+            for (int i = 0; i < 50 && !File.Exists(lockFile); i++) System.Threading.Thread.Sleep(100);
+            System.Threading.Thread.Sleep(200);
+            var blocked = lab.Run("manager", "apply.sh");
+            Assert.NotEqual(0, blocked.ExitCode);
+            Assert.Contains("another apply or teardown of node manager is running", blocked.StdErr, StringComparison.Ordinal);
+            Assert.Empty(lab.Created("manager"));
+        }
+        finally
+        {
+            holder.Kill(entireProcessTree: true);
+            holder.WaitForExit();
+        }
+        var applied = lab.Run("manager", "apply.sh");
+        Assert.True(applied.ExitCode == 0, applied.StdErr);
+        var teardown = lab.Run("manager", "teardown.sh");
+        Assert.True(teardown.ExitCode == 0, teardown.StdErr);
+        Assert.False(File.Exists(lockFile));
+    }
+
+    /// <summary>
     /// apply finds the files beside it when CDPATH is exported (cd then prints the directory, and HERE held it twice, so
     /// every file was "missing"). Found by a reviewer.
     /// </summary>

@@ -226,14 +226,14 @@ namespace SwarmDsl.Examples
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl apply.sh: builds the dataplane of node manager (hostname i-xah31y1o) of topology two-node, declared at TwoNodeDeclared.cs:11:7.\n" +
-                    // ... 1063 more lines
+                    // ... 1074 more lines
 
                 /// <summary><c>manager/teardown.sh</c> (executable).</summary>
                 public const string TeardownSh =
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl teardown.sh: removes what apply.sh built on node manager (hostname i-xah31y1o) of topology two-node, declared at TwoNodeDeclared.cs:11:7.\n" +
-                    // ... 442 more lines
+                    // ... 453 more lines
 
                 /// <summary><c>manager/iptables-host.rules</c>.</summary>
                 public const string IptablesHostRules =
@@ -272,14 +272,14 @@ namespace SwarmDsl.Examples
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl apply.sh: builds the dataplane of node worker (hostname i-hqsrcwx6) of topology two-node, declared at TwoNodeDeclared.cs:12:7.\n" +
-                    // ... 1063 more lines
+                    // ... 1074 more lines
 
                 /// <summary><c>worker/teardown.sh</c> (executable).</summary>
                 public const string TeardownSh =
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl teardown.sh: removes what apply.sh built on node worker (hostname i-hqsrcwx6) of topology two-node, declared at TwoNodeDeclared.cs:12:7.\n" +
-                    // ... 442 more lines
+                    // ... 453 more lines
 
                 /// <summary><c>worker/iptables-host.rules</c>.</summary>
                 public const string IptablesHostRules =

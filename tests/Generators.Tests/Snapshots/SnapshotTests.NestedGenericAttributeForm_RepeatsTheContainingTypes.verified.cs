@@ -139,14 +139,14 @@ namespace Outer.Space
                         "#!/usr/bin/env bash\n" +
                         "# shellcheck disable=SC2016\n" +
                         "# swarmdsl apply.sh: builds the dataplane of node solo (hostname solo) of topology tiny, declared at Tiny.cs:8:15.\n" +
-                        // ... 868 more lines
+                        // ... 879 more lines
 
                     /// <summary><c>solo/teardown.sh</c> (executable).</summary>
                     public const string TeardownSh =
                         "#!/usr/bin/env bash\n" +
                         "# shellcheck disable=SC2016\n" +
                         "# swarmdsl teardown.sh: removes what apply.sh built on node solo (hostname solo) of topology tiny, declared at Tiny.cs:8:15.\n" +
-                        // ... 423 more lines
+                        // ... 434 more lines
 
                     /// <summary><c>solo/iptables-host.rules</c>.</summary>
                     public const string IptablesHostRules =
