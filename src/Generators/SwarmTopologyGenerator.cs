@@ -168,7 +168,8 @@ public sealed partial class SwarmTopologyGenerator : IIncrementalGenerator
             if (compilation.Assembly.GetTypeByMetadataName(fullName.Replace("@", "")) is not { } type) continue;
             // A [SwarmTopology] type of that name is SWARM1002 already (DuplicateClasses).
             if (type.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == AttributeSource.TopologyAttributeMetadataName)) continue;
-            bool joins = type.TypeKind == TypeKind.Class && type.IsStatic && type.DeclaringSyntaxReferences.All(r =>
+            // The generated part is 'internal static partial class': a public part would conflict too (CS0262).
+            bool joins = type.TypeKind == TypeKind.Class && type.IsStatic && type.DeclaredAccessibility == Accessibility.Internal && type.DeclaringSyntaxReferences.All(r =>
                 r.GetSyntax(ct) is Microsoft.CodeAnalysis.CSharp.Syntax.TypeDeclarationSyntax d && d.Modifiers.Any(m => m.IsKind(Microsoft.CodeAnalysis.CSharp.SyntaxKind.PartialKeyword)));
             if (joins) continue; // the user's own static partial part of the topology class
             var where = type.Locations.FirstOrDefault(l => l.IsInSource)?.SourceTree?.FilePath;

@@ -96,6 +96,10 @@ public class GeneratorNamesTests
         Assert.DoesNotContain(run.Result.GeneratedSources, g => g.HintName.Contains("Shop", StringComparison.Ordinal));
         Assert.Empty(run.OutputProblems);
 
+        var open = Run([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)],
+            sources: ("Open.cs", "namespace Consumer.App { public static partial class TwoNode { } }"));
+        Assert.Equal("SWARM1002", Assert.Single(open.GeneratorDiagnostics).Id); // public: the generated internal part would conflict (CS0262)
+
         var extended = Run([("two-node.swarm.yaml", GeneratorHarness.ExampleYaml)],
             sources: ("Extra.cs", "namespace Consumer.App { internal static partial class TwoNode { internal static int Extra => Nodes.All.Count; } }"));
         Assert.Empty(extended.GeneratorDiagnostics);
