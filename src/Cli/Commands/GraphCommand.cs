@@ -54,13 +54,11 @@ internal static class GraphCommand
                 var flow = FlowEndpoints.Resolve(sim, topology, from, to!, "--trace-from", "--trace-to");
                 var request = sim.Connect(flow, 1)[0].Request;
                 path = TracePath.From(plan, request);
-                var kind = request.Disposition.Kind;
+                var ending = SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition);
                 // Only a delivered packet ends well: one that left the modelled world (EXITED) reached nothing either.
-                end = new PathEnd(SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition),
-                    kind is not SwarmDsl.Runtime.Tracing.DispositionKind.Delivered);
+                end = new PathEnd(ending, request.Disposition.Kind is not SwarmDsl.Runtime.Tracing.DispositionKind.Delivered);
                 if (path.Distinct().Count() <= 1)
-                    io.Error.WriteLine("swarmdsl: note: the packet did not leave where it was sent from (drawn as a loop there): "
-                        + SwarmDsl.Runtime.Tracing.TextTraceRenderer.Disposition(request.Disposition));
+                    io.Error.WriteLine("swarmdsl: note: the packet did not leave where it was sent from (drawn as a loop there): " + ending);
             }
             var graph = TopologyGraph.Build(plan, path, wanted, end);
             if (wanted is null && plan.Hosts.Count > LargeGraph)

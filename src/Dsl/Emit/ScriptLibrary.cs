@@ -151,12 +151,7 @@ remembered() {
 }
 remember() {
   if remembered "$1" "$2"; then return 0; fi
-  if [[ ! -d "$STATE_DIR" ]]; then
-    # Marked in the directory itself (every topology and node of the host shares it), so that the last teardown removes
-    # it only when an apply made it, never one the administrator made beforehand.
-    mkdir -p "$STATE_DIR"
-    : >"$STATE_DIR/.made-by-swarmdsl"
-  fi
+  make_state_dir
   printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$STATE"
   JOURNAL["$1"$'\t'"$2"]="$3"
 }
@@ -165,6 +160,14 @@ forget() {
   remembered "$1" "$2" || return 0
   unset "JOURNAL[$1"$'\t'"$2]"
   awk -F '\t' -v k="$1" -v key="$2" '!($1 == k && $2 == key)' "$STATE" >"$STATE.new" && mv -f "$STATE.new" "$STATE"
+}
+# make_state_dir: the state directory, made if missing and then marked in itself (every topology and node of the host
+# shares it), so that the last teardown removes it only when we made it, never one the administrator made beforehand.
+make_state_dir() {
+  if [[ ! -d "$STATE_DIR" ]]; then
+    mkdir -p "$STATE_DIR"
+    : >"$STATE_DIR/.made-by-swarmdsl"
+  fi
 }
 # rejournal KIND KEY VALUE: set a remembered value in one rewrite of the state file (forget, then remember, would leave a
 # moment without it, which an interrupted run would take for an older apply's journal).
@@ -177,10 +180,7 @@ rejournal() {
 # lock_node: one apply or teardown of this topology's node at a time (an Ansible run beside a manual one would interleave
 # their changes and their journal writes); the lock is held by the script's file descriptor 9 until it exits.
 lock_node() {
-  if [[ ! -d "$STATE_DIR" ]]; then
-    mkdir -p "$STATE_DIR"
-    : >"$STATE_DIR/.made-by-swarmdsl"
-  fi
+  make_state_dir
   exec 9>"$STATE.lock" || die "cannot open the lock $STATE.lock"
   flock -n 9 || die "another apply or teardown of node $NODE is running (it holds $STATE.lock)"
 }
@@ -657,7 +657,6 @@ mine_forget() {
   remembered iptmine - || return 0
   mine=" ${JOURNAL["iptmine"$'\t'-]} "
   mine="${mine/ "$1" / }"
-  mine="${mine# }"
   rejournal iptmine - "${mine# }"
 }
 

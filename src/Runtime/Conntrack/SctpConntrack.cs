@@ -45,49 +45,25 @@ public static class SctpConntrack
     public static bool TryNext(CtSctpState state, CtDirection dir, SctpChunk chunk, out CtSctpState next)
     {
         next = state;
-        bool original = dir == CtDirection.Original;
-        switch (chunk)
+        // DATA (and SACK) "do not change the state".
+        if (chunk == SctpChunk.Data) return true;
+        // From NONE every chunk the engine sends leads to CLOSED in the original direction, and is invalid in the reply's.
+        if (state == CtSctpState.None)
         {
-            case SctpChunk.Init:
-                if (!original && state == CtSctpState.None) return false;
-                if (state == CtSctpState.None) next = CtSctpState.Closed;
-                return true;
-            case SctpChunk.InitAck:
-                if (!original && state == CtSctpState.None) return false;
-                next = state switch
-                {
-                    CtSctpState.None => CtSctpState.Closed,
-                    CtSctpState.Closed => original ? CtSctpState.Closed : CtSctpState.CookieWait,
-                    _ => state,
-                };
-                return true;
-            case SctpChunk.Abort:
-                if (!original && state == CtSctpState.None) return false;
-                next = CtSctpState.Closed;
-                return true;
-            case SctpChunk.CookieEcho:
-                if (!original && state == CtSctpState.None) return false;
-                next = state switch
-                {
-                    CtSctpState.None => CtSctpState.Closed,
-                    // sCW → sCE in both directions (the reply row keeps the same column).
-                    CtSctpState.CookieWait => CtSctpState.CookieEchoed,
-                    _ => state,
-                };
-                return true;
-            case SctpChunk.CookieAck:
-                if (!original && state == CtSctpState.None) return false;
-                next = state switch
-                {
-                    CtSctpState.None => CtSctpState.Closed,
-                    // sCE → sES in both directions ("can't come in orig dir", the table says, and still moves it).
-                    CtSctpState.CookieEchoed => CtSctpState.Established,
-                    _ => state,
-                };
-                return true;
-            default:
-                return true; // DATA, SACK: "do not change the state"
+            if (dir != CtDirection.Original) return false;
+            next = CtSctpState.Closed;
+            return true;
         }
+        next = chunk switch
+        {
+            SctpChunk.Abort => CtSctpState.Closed,
+            SctpChunk.InitAck when state == CtSctpState.Closed && dir == CtDirection.Reply => CtSctpState.CookieWait,
+            // sCW → sCE and sCE → sES in both directions (the reply rows keep those columns).
+            SctpChunk.CookieEcho when state == CtSctpState.CookieWait => CtSctpState.CookieEchoed,
+            SctpChunk.CookieAck when state == CtSctpState.CookieEchoed => CtSctpState.Established,
+            _ => state,
+        };
+        return true;
     }
 
     /// <summary><c>sctp_timeouts</c> (seconds).</summary>
@@ -107,16 +83,5 @@ public static class SctpConntrack
         CtSctpState.CookieEchoed => "COOKIE_ECHOED",
         CtSctpState.Established => "ESTABLISHED",
         _ => "NONE",
-    };
-
-    /// <summary>A chunk's name as traces show it (<c>INIT</c>, <c>INIT_ACK</c>, ...).</summary>
-    public static string ChunkName(SctpChunk chunk) => chunk switch
-    {
-        SctpChunk.Init => "INIT",
-        SctpChunk.InitAck => "INIT_ACK",
-        SctpChunk.Abort => "ABORT",
-        SctpChunk.CookieEcho => "COOKIE_ECHO",
-        SctpChunk.CookieAck => "COOKIE_ACK",
-        _ => "DATA",
     };
 }

@@ -103,7 +103,7 @@ internal sealed partial class PacketWalker
         cp.Stats.InPackets++; cp.Stats.InBytes += len;
         destObj.Stats.InPackets++; destObj.Stats.InBytes += len;
         svcObj.Stats.InPackets++; svcObj.Stats.InBytes += len;
-        IpvsTcpState(ref cp, destObj, input: true, h);
+        IpvsProtocolState(ref cp, destObj, input: true, h);
         cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State); // ip_vs_conn_put re-arms the timer
         return IpvsTransmit(ns, ref cp, destObj);
     }
@@ -212,7 +212,7 @@ internal sealed partial class PacketWalker
         cp.Stats.OutPackets++; cp.Stats.OutBytes += len;
         dest.Stats.OutPackets++; dest.Stats.OutBytes += len;
         svc.Stats.OutPackets++; svc.Stats.OutBytes += len;
-        IpvsTcpState(ref cp, dest, input: false, h);
+        IpvsProtocolState(ref cp, dest, input: false, h);
         cp.ExpiresAt = now + 1000L * IpvsConnection.TimeoutSeconds(cp.State);
         if (_trace != null)
         {
@@ -256,7 +256,7 @@ internal sealed partial class PacketWalker
     /// (Masq connections see both directions, direct routing only the client's: INPUT-ONLY); a connection counts as active
     /// only while ESTABLISHED.
     /// </summary>
-    private static void IpvsTcpState(ref IpvsConnection cp, IpvsDestination dest, bool input, in PacketHeaders h)
+    private static void IpvsProtocolState(ref IpvsConnection cp, IpvsDestination dest, bool input, in PacketHeaders h)
     {
         if (cp.Protocol is not (IpProtocol.Tcp or IpProtocol.Sctp)) return;
         int direction = !input ? 1 : dest.Forward == IpvsForward.Masquerade ? 0 : 2;

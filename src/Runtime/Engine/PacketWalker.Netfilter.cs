@@ -365,7 +365,7 @@ internal sealed partial class PacketWalker
         {
             // sctp_new: an INIT (verification tag 0) starts an association; a DATA chunk out of the blue is INVALID.
             _ctInfo = CtInfo.None;
-            if (_trace != null) _trace.Add(new ConntrackStep("invalid (no association, and a " + SctpConntrack.ChunkName(h.Chunk) + " chunk cannot start one)", tuple.ToString(), ""));
+            if (_trace != null) _trace.Add(new ConntrackStep("invalid (no association, and a " + SctpChunks.Name(h.Chunk) + " chunk cannot start one)", tuple.ToString(), ""));
             return;
         }
         index = table.Create(tuple);

@@ -76,6 +76,9 @@ internal sealed class PathRecord
     /// <summary>The key of namespace <paramref name="ns"/>'s IPVS service (<paramref name="nft"/> false) or nftables balancer at <paramref name="index"/>.</summary>
     public static long BalancerKey(int ns, int index, bool nft) => ((long)ns << 32) | ((long)index << 1) | (nft ? 1L : 0L);
 
+    /// <summary>The namespace, index and kind a <see cref="BalancerKey"/> stands for.</summary>
+    public static (int Ns, int Index, bool Nft) OfBalancerKey(long key) => ((int)(key >> 32), (int)((key & 0xFFFFFFFFL) >> 1), (key & 1) != 0);
+
     /// <summary>
     /// Whether to note the lookup keys below (<c>reach</c>'s reference sweep toward a node, whose classes other nodes may
     /// take: <see cref="Insight.NodeDestinationSharing"/>).

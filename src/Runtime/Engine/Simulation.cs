@@ -591,10 +591,10 @@ public sealed class Simulation
     /// </summary>
     internal IReadOnlyList<(int Destination, string Backend)> BalancerChoices(long balancer)
     {
-        var ns = Cluster.Namespaces[(int)(balancer >> 32)];
-        int index = (int)((balancer & 0xFFFFFFFFL) >> 1);
+        var (nsIndex, index, nft) = PathRecord.OfBalancerKey(balancer);
+        var ns = Cluster.Namespaces[nsIndex];
         var result = new List<(int, string)>();
-        if ((balancer & 1) != 0)
+        if (nft)
         {
             var plan = ns.Plan!.NftLoadBalancers[index];
             if (plan.Pick != NftPick.NumgenIncrement) return result;
@@ -613,9 +613,9 @@ public sealed class Simulation
     /// <summary>The service a balancer (<see cref="PathRecord.BalancerKey"/>) balances.</summary>
     internal string BalancerService(long balancer)
     {
-        var ns = Cluster.Namespaces[(int)(balancer >> 32)];
-        int index = (int)((balancer & 0xFFFFFFFFL) >> 1);
-        return (balancer & 1) != 0 ? ns.Plan!.NftLoadBalancers[index].Service : ns.Plan!.Ipvs[index].Service;
+        var (nsIndex, index, nft) = PathRecord.OfBalancerKey(balancer);
+        var plan = Cluster.Namespaces[nsIndex].Plan!;
+        return nft ? plan.NftLoadBalancers[index].Service : plan.Ipvs[index].Service;
     }
 
     /// <summary>
@@ -624,8 +624,9 @@ public sealed class Simulation
     /// </summary>
     internal int ChoiceOf(long balancer, int picked)
     {
-        if ((balancer & 1) == 0 || picked < 0) return picked;
-        var slots = Cluster.Namespaces[(int)(balancer >> 32)].Plan!.NftLoadBalancers[(int)((balancer & 0xFFFFFFFFL) >> 1)].Slots;
+        var (nsIndex, index, nft) = PathRecord.OfBalancerKey(balancer);
+        if (!nft || picked < 0) return picked;
+        var slots = Cluster.Namespaces[nsIndex].Plan!.NftLoadBalancers[index].Slots;
         for (int i = 0; i < picked; i++)
             if (slots[i] == slots[picked]) return i;
         return picked;
@@ -984,9 +985,9 @@ public sealed class Simulation
     /// </summary>
     internal int PeekSourceHash(long balancer, Ipv4Address source)
     {
-        var ns = Cluster.Namespaces[(int)(balancer >> 32)];
-        int index = (int)((balancer & 0xFFFFFFFFL) >> 1);
-        if ((balancer & 1) != 0)
+        var (nsIndex, index, nft) = PathRecord.OfBalancerKey(balancer);
+        var ns = Cluster.Namespaces[nsIndex];
+        if (nft)
         {
             var plan = ns.Plan!.NftLoadBalancers[index]; // the runtime balancers mirror the plan's, in order
             return plan.Slots.Count == 0 ? -1 : (int)KernelHash.ReciprocalScale(KernelHash.JhashAddress(source, 0), (uint)plan.Slots.Count);

@@ -40,6 +40,21 @@ public enum SctpChunk : byte
     CookieAck = 11,
 }
 
+/// <summary>Names of <see cref="SctpChunk"/>s.</summary>
+public static class SctpChunks
+{
+    /// <summary>A chunk's name as traces and <c>tshark</c> show it (<c>INIT</c>, <c>INIT_ACK</c>, ...).</summary>
+    public static string Name(SctpChunk chunk) => chunk switch
+    {
+        SctpChunk.Init => "INIT",
+        SctpChunk.InitAck => "INIT_ACK",
+        SctpChunk.Abort => "ABORT",
+        SctpChunk.CookieEcho => "COOKIE_ECHO",
+        SctpChunk.CookieAck => "COOKIE_ACK",
+        _ => "DATA",
+    };
+}
+
 /// <summary>ICMP types and codes the engine produces or interprets (RFC 792).</summary>
 public static class IcmpTypes
 {

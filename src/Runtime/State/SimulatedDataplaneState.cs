@@ -102,7 +102,7 @@ public sealed class SimulatedDataplaneState : IDataplaneState
             if (!e.Confirmed || e.ExpiresAt <= now) continue;
             bool seenReply = (e.Status & CtStatus.SeenReply) != 0;
             bool icmp = e.Original.Protocol == IpProtocol.Icmp;
-            list.Add(new ShownConntrackEntry(e.Original.Protocol, Remaining(e.ExpiresAt, now), TcpStateName(e),
+            list.Add(new ShownConntrackEntry(e.Original.Protocol, Remaining(e.ExpiresAt, now), ProtocolStateName(e),
                 Tuple(e.Original, icmp, request: true), Tuple(e.Reply, icmp, request: false),
                 (e.Status & CtStatus.Assured) != 0, !seenReply, e.Mark));
         }
@@ -132,7 +132,7 @@ public sealed class SimulatedDataplaneState : IDataplaneState
         ? new ConntrackTuple(t.Source, t.Destination, t.SourcePort, request ? 8 : 0)
         : new ConntrackTuple(t.Source, t.Destination, t.SourcePort, t.DestinationPort);
 
-    private static string? TcpStateName(in CtEntry e)
+    private static string? ProtocolStateName(in CtEntry e)
     {
         // SCTP entries print their association state too (sctp_print_conntrack).
         if (e.Original.Protocol == IpProtocol.Sctp) return SctpConntrack.Name(e.SctpState);

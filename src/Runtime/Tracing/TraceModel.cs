@@ -95,7 +95,7 @@ public sealed record HeaderSnapshot(
 
     /// <summary>Captures headers.</summary>
     public static HeaderSnapshot Of(in PacketHeaders h, uint mark) => new(h.Protocol, h.Source, h.SourcePort, h.Destination, h.DestinationPort,
-        h.Protocol == IpProtocol.Tcp ? FlagText(h.Flags) : h.Protocol == IpProtocol.Sctp ? Conntrack.SctpConntrack.ChunkName(h.Chunk) : "", h.Ttl, h.TotalLength, mark, h.EthSource, h.EthDestination,
+        h.Protocol == IpProtocol.Tcp ? FlagText(h.Flags) : h.Protocol == IpProtocol.Sctp ? SctpChunks.Name(h.Chunk) : "", h.Ttl, h.TotalLength, mark, h.EthSource, h.EthDestination,
         h.Protocol == IpProtocol.Icmp ? h.IcmpType : -1, h.Protocol == IpProtocol.Icmp ? h.IcmpCode : -1, 0, null)
     {
         Quoted = h.IsIcmpError ? OfQuoted(h.Embedded) : null,

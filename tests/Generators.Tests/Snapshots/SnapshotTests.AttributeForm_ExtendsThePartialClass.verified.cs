@@ -226,7 +226,7 @@ namespace SwarmDsl.Examples
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl apply.sh: builds the dataplane of node manager (hostname i-xah31y1o) of topology two-node, declared at TwoNodeDeclared.cs:11:7.\n" +
-                    // ... 1074 more lines
+                    // ... 1073 more lines
 
                 /// <summary><c>manager/teardown.sh</c> (executable).</summary>
                 public const string TeardownSh =
@@ -272,7 +272,7 @@ namespace SwarmDsl.Examples
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl apply.sh: builds the dataplane of node worker (hostname i-hqsrcwx6) of topology two-node, declared at TwoNodeDeclared.cs:12:7.\n" +
-                    // ... 1074 more lines
+                    // ... 1073 more lines
 
                 /// <summary><c>worker/teardown.sh</c> (executable).</summary>
                 public const string TeardownSh =

@@ -139,7 +139,7 @@ namespace Outer.Space
                         "#!/usr/bin/env bash\n" +
                         "# shellcheck disable=SC2016\n" +
                         "# swarmdsl apply.sh: builds the dataplane of node solo (hostname solo) of topology tiny, declared at Tiny.cs:8:15.\n" +
-                        // ... 879 more lines
+                        // ... 878 more lines
 
                     /// <summary><c>solo/teardown.sh</c> (executable).</summary>
                     public const string TeardownSh =

@@ -215,7 +215,7 @@ namespace Consumer.App
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl apply.sh: builds the dataplane of node manager (hostname i-xah31y1o) of topology two-node, declared at two-node.swarm.yaml:9:3.\n" +
-                    // ... 1074 more lines
+                    // ... 1073 more lines
 
                 /// <summary><c>manager/teardown.sh</c> (executable).</summary>
                 public const string TeardownSh =
@@ -261,7 +261,7 @@ namespace Consumer.App
                     "#!/usr/bin/env bash\n" +
                     "# shellcheck disable=SC2016\n" +
                     "# swarmdsl apply.sh: builds the dataplane of node worker (hostname i-hqsrcwx6) of topology two-node, declared at two-node.swarm.yaml:14:3.\n" +
-                    // ... 1074 more lines
+                    // ... 1073 more lines
 
                 /// <summary><c>worker/teardown.sh</c> (executable).</summary>
                 public const string TeardownSh =
