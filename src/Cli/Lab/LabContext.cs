@@ -60,11 +60,15 @@ internal sealed class LabContext
 
     /// <summary>
     /// How to start this program again (the responders are <c>swarmdsl lab serve</c>): the apphost beside the assembly, or
-    /// <c>dotnet swarmdsl.dll</c> when the program runs inside another host (tests).
+    /// <c>dotnet swarmdsl.dll</c> when the program runs inside another host (tests), or the executable itself when it
+    /// was published as one file (Native AOT), where assemblies have no location.
     /// </summary>
     public static IReadOnlyList<string> SelfCommand()
     {
-        var dll = typeof(Program).Assembly.Location;
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported && Environment.ProcessPath is { } native)
+            return new[] { native };
+        // Beside the executable or the host's own assemblies (tests); Assembly.Location is empty in a single-file program.
+        var dll = Path.Combine(AppContext.BaseDirectory, typeof(Program).Assembly.GetName().Name + ".dll");
         var dir = Path.GetDirectoryName(dll) ?? ".";
         var apphost = Path.Combine(dir, Path.GetFileNameWithoutExtension(dll));
         if (System.IO.File.Exists(apphost) && System.IO.File.Exists(Path.Combine(dir, Path.GetFileNameWithoutExtension(dll) + ".runtimeconfig.json")))
