@@ -18,9 +18,9 @@ namespace SwarmDsl.Runtime.Engine;
 /// </summary>
 public sealed class Cluster
 {
-    private readonly List<NamespaceRuntime> _namespaces = new();
+    private readonly List<NamespaceRuntime> _namespaces;
     private readonly List<(int Ns, int Dev)> _underlay = new();
-    private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _byName;
     private readonly Dictionary<uint, int> _clients = new();
 
     /// <summary>Loads <paramref name="plan"/>.</summary>
@@ -30,6 +30,12 @@ public sealed class Cluster
     {
         Plan = plan;
         Seed = seed;
+        // Sized once: grown step by step on a large plan, these were copied a dozen times, the last copies on the large
+        // object heap, whose allocations start full collections.
+        int count = 0;
+        foreach (var host in plan.Hosts) count += host.Namespaces.Count;
+        _namespaces = new List<NamespaceRuntime>(count + plan.Hosts.Count);
+        _byName = new Dictionary<string, int>(count + plan.Hosts.Count, StringComparer.Ordinal);
         foreach (var host in plan.Hosts)
         {
             NamespaceRuntime? hostNs = null;
@@ -178,9 +184,9 @@ public sealed class Cluster
     {
         // Tables are cleared in place, not replaced: a reset after every reach pair would otherwise reallocate (and regrow)
         // every touched namespace's tables each time.
-        if (!ns.Conntrack.IsUnused) ns.Conntrack.Clear();
-        if (!ns.IpvsConnections.IsUnused) ns.IpvsConnections.Clear();
-        ns.ClientSockets.Clear();
+        if (ns.ConntrackIfMade is { IsUnused: false } conntrack) conntrack.Clear();
+        if (ns.IpvsConnectionsIfMade is { IsUnused: false } ipvs) ipvs.Clear();
+        ns.ClientSocketsIfMade?.Clear();
         ns.EphemeralCursor = ns.InitialEphemeralCursor;
         ns.NextIpId = ns.InitialIpId;
         if (ns.BodyBuilt)

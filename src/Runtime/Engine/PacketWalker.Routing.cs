@@ -205,7 +205,7 @@ internal sealed partial class PacketWalker
     private void SocketDeliver(NamespaceRuntime ns)
     {
         ref var h = ref _p.Headers;
-        if (h.Protocol == IpProtocol.Udp && ns.VxlanSockets.TryGetValue(h.DestinationPort, out var vxlan))
+        if (h.Protocol == IpProtocol.Udp && ns.VxlanSocketsIfMade is { } vxlanSockets && vxlanSockets.TryGetValue(h.DestinationPort, out var vxlan))
         {
             VxlanReceive(ns, vxlan);
             return;

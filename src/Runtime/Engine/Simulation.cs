@@ -128,8 +128,8 @@ public sealed class Simulation
     {
         int n = 0;
         foreach (var ns in Cluster.Namespaces)
-            if (ns.Kind == NamespaceKind.Host && !ns.Conntrack.IsUnused)
-                n += ns.Conntrack.RemoveWhere(e => e.Original.Protocol == IpProtocol.Udp && e.Original.DestinationPort == dataPathPort);
+            if (ns.Kind == NamespaceKind.Host && ns.ConntrackIfMade is { IsUnused: false } conntrack)
+                n += conntrack.RemoveWhere(e => e.Original.Protocol == IpProtocol.Udp && e.Original.DestinationPort == dataPathPort);
         return n;
     }
 
@@ -1031,7 +1031,7 @@ public sealed class Simulation
             ns.EphemeralCursor = (ns.EphemeralCursor + 1) % range;
             // A bound port is never handed out: a client socket's, a listener's, or (UDP) a VXLAN device's data path port.
             if (!ns.ClientSockets.ContainsKey(NamespaceRuntime.SocketKey(protocol, port)) && !ns.Listeners.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))
-                && !(protocol == IpProtocol.Udp && ns.VxlanSockets.ContainsKey(port))) return port;
+                && !(protocol == IpProtocol.Udp && ns.VxlanSocketsIfMade is { } vxlanSockets && vxlanSockets.ContainsKey(port))) return port;
         }
         return VxlanCodec.LocalPortRangeMin;
     }

@@ -198,8 +198,13 @@ public sealed class NamespaceRuntime
         return table;
     }
 
+    // The connection tables and sockets are made on first use: a large plan has ~11,000 namespaces per simulation, a question
+    // sends traffic through a few hundred, and every object made for the others lived as long as the simulation.
+
     /// <summary>The connection table.</summary>
-    public ConntrackTable Conntrack { get; internal set; } = new();
+    public ConntrackTable Conntrack => ConntrackIfMade ??= new ConntrackTable();
+    /// <summary>The connection table if anything asked for it (null: never, so it is as new).</summary>
+    internal ConntrackTable? ConntrackIfMade { get; private set; }
     /// <summary>IPVS services, in the plan's order (each built from the plan on first use, see <see cref="Cluster"/>).</summary>
     public IpvsService[] IpvsServices
     {
@@ -239,7 +244,9 @@ public sealed class NamespaceRuntime
     private static readonly Dictionary<uint, int> NoIpvsMarks = new();
     private static readonly Dictionary<(uint, IpProtocol, int), int> NoIpvsAddresses = new();
     /// <summary>IPVS connections.</summary>
-    public IpvsConnectionTable IpvsConnections { get; internal set; } = new();
+    public IpvsConnectionTable IpvsConnections => IpvsConnectionsIfMade ??= new IpvsConnectionTable();
+    /// <summary>The IPVS connection table if anything asked for it (null: never, so it is as new).</summary>
+    internal IpvsConnectionTable? IpvsConnectionsIfMade { get; private set; }
     internal NftBalancer[] NftBalancers { get; set; } = Array.Empty<NftBalancer>();
     // The iptables tables and their statistic-match state, compiled on first use (see Cluster).
     internal CompiledTable? Raw { get { if (!TablesLoaded) Cluster.LoadTables(this); return _raw; } set => _raw = value; }
@@ -260,8 +267,12 @@ public sealed class NamespaceRuntime
     /// <summary>The generated main-table decision (<see cref="ICompiledForwarding.Routes"/>), used instead of <see cref="RouteTrie"/> when set.</summary>
     internal CompiledRouteLookup? CompiledRoutes;
     internal Dictionary<int, ListenerPlan> Listeners { get { EnsureBody(); return _listeners; } }
-    internal Dictionary<int, ClientSocket> ClientSockets { get; } = new();
-    internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets { get; } = new();
+    internal Dictionary<int, ClientSocket> ClientSockets => ClientSocketsIfMade ??= new Dictionary<int, ClientSocket>();
+    internal Dictionary<int, ClientSocket>? ClientSocketsIfMade { get; private set; }
+    internal Dictionary<int, List<(int Ns, int Dev)>> VxlanSockets => _vxlanSockets ??= new Dictionary<int, List<(int Ns, int Dev)>>();
+    private Dictionary<int, List<(int Ns, int Dev)>>? _vxlanSockets;
+    /// <summary>The VXLAN sockets' table for readers: null when the namespace has none (reading does not make it).</summary>
+    internal Dictionary<int, List<(int Ns, int Dev)>>? VxlanSocketsIfMade => _vxlanSockets;
     /// <summary>Whether conntrack hooks are registered here: some table, IPVS service or nftables balancer needs them (nf_ct_netns_get).</summary>
     public bool ConntrackEnabled { get { EnsureBody(); return _conntrackEnabled; } internal set => _conntrackEnabled = value; }
     /// <summary><c>net.bridge.bridge-nf-call-iptables</c>: bridged IPv4 frames traverse iptables (br_netfilter).</summary>

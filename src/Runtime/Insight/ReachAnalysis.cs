@@ -1624,6 +1624,9 @@ public static partial class ReachAnalysis
     private static string? ServiceOf(string result)
     {
         const string Reaches = "reaches ";
-        return result.StartsWith(Reaches, StringComparison.Ordinal) ? result.Substring(Reaches.Length) : null;
+        // Per result string, not per row: the nodes taking a class share its result, and a node question has 250,000 rows.
+        return result.StartsWith(Reaches, StringComparison.Ordinal) ? ServiceNames.GetValue(result, static r => r.Substring(Reaches.Length)) : null;
     }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, string> ServiceNames = new();
 }
