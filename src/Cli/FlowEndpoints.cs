@@ -13,9 +13,8 @@ internal static class FlowEndpoints
     /// </summary>
     public static Flow Resolve(Simulation sim, Topology topology, string from, string to, string fromOption = "--from", string toOption = "--to")
     {
-        if (sim.TryResolve(from, to, out var flow, out var error)) return flow;
-        throw new CliUsageException(Unplanned(sim, topology, fromOption, from) ?? Unplanned(sim, topology, toOption, to)
-            ?? error.Replace("--from ", fromOption + " ").Replace("--to ", toOption + " "));
+        if (sim.TryResolve(from, to, new EndpointNames(fromOption, toOption), out var flow, out var error)) return flow;
+        throw new CliUsageException(Unplanned(sim, topology, fromOption, from) ?? Unplanned(sim, topology, toOption, to) ?? error);
     }
 
     // A declared service without tasks has nothing on any node (Docker makes its balancers, VIP aliases and name record with

@@ -213,16 +213,19 @@ public sealed class Simulation
     /// <summary>What a name in <c>--from</c>/<c>--to</c> refers to: nodes win over services, services over tasks.</summary>
     public TrafficEndpointKind? ResolveName(string name) => _names.TryGetValue(name, out var k) ? k : null;
 
-    /// <summary>Parses and resolves two endpoints into a flow.</summary>
-    public bool TryResolve(string from, string to, out Flow flow, out string error)
+    /// <summary>Parses and resolves two endpoints into a flow; errors name them as the command line's <c>--from</c> and <c>--to</c>.</summary>
+    public bool TryResolve(string from, string to, out Flow flow, out string error) => TryResolve(from, to, EndpointNames.Options, out flow, out error);
+
+    /// <summary>Parses and resolves two endpoints into a flow; errors name them as <paramref name="names"/> says.</summary>
+    public bool TryResolve(string from, string to, EndpointNames names, out Flow flow, out string error)
     {
         flow = null!;
-        if (!TrafficEndpoint.TryParse(from, ResolveName, out var f, out error)) { error = "--from " + from + ": " + error; return false; }
-        if (PortProtocolError(to) is { } badTo) { error = "--to " + to + ": " + badTo; return false; }
-        if (!TrafficEndpoint.TryParse(to, ResolveName, out var t, out error)) { error = "--to " + to + ": " + error; return false; }
+        if (!TrafficEndpoint.TryParse(from, ResolveName, out var f, out error)) { error = names.From + " " + from + ": " + error; return false; }
+        if (PortProtocolError(to) is { } badTo) { error = names.To + " " + to + ": " + badTo; return false; }
+        if (!TrafficEndpoint.TryParse(to, ResolveName, out var t, out error)) { error = names.To + " " + to + ": " + error; return false; }
         // Said rather than ignored: a source sends from an ephemeral port.
-        if (f.Port is not null) { error = "--from " + from + ": a source sends from an ephemeral port; leave the port out"; return false; }
-        return TryResolve(f, t, out flow, out error);
+        if (f.Port is not null) { error = names.From + " " + from + ": a source sends from an ephemeral port; leave the port out"; return false; }
+        return TryResolve(f, t, names, out flow, out error, out _);
     }
 
     /// <summary>
@@ -247,17 +250,20 @@ public sealed class Simulation
         return null;
     }
 
-    /// <summary>Resolves two endpoints into a flow.</summary>
-    public bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error) => TryResolve(from, to, out flow, out error, out _);
+    /// <summary>Resolves two endpoints into a flow; the error says what is wrong with the end that failed, without naming it.</summary>
+    public bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error) => TryResolve(from, to, EndpointNames.Options, out flow, out error, out _);
 
-    /// <summary><see cref="TryResolve(TrafficEndpoint, TrafficEndpoint, out Flow, out string)"/>, saying which end failed.</summary>
-    internal bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error, out bool sourceFailed)
+    /// <summary>
+    /// <see cref="TryResolve(TrafficEndpoint, TrafficEndpoint, out Flow, out string)"/>, saying which end failed; a hint in
+    /// the error names the destination as <paramref name="names"/> does (<c>--to api.1</c>, <c>to: api.1</c>).
+    /// </summary>
+    internal bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, EndpointNames names, out Flow flow, out string error, out bool sourceFailed)
     {
         flow = null!;
         sourceFailed = true;
         if (!TryResolveSource(from, out var srcNs, out var srcAddr, out error)) return false;
         sourceFailed = false;
-        if (!TryResolveDestination(to, Cluster.Namespaces[srcNs], out var dst, out var proto, out var port, out error)) return false;
+        if (!TryResolveDestination(to, Cluster.Namespaces[srcNs], names, out var dst, out var proto, out var port, out error)) return false;
         flow = new Flow(srcNs, srcAddr, dst, proto, port, from.Text + " → " + to.Text);
         return true;
     }
@@ -324,7 +330,7 @@ public sealed class Simulation
         return null;
     }
 
-    private bool TryResolveDestination(TrafficEndpoint e, NamespaceRuntime source, out Ipv4Address address, out IpProtocol protocol, out int port, out string error)
+    private bool TryResolveDestination(TrafficEndpoint e, NamespaceRuntime source, EndpointNames names, out Ipv4Address address, out IpProtocol protocol, out int port, out string error)
     {
         address = Ipv4Address.Any;
         protocol = e.Port is null ? IpProtocol.Icmp : e.Protocol;
@@ -354,7 +360,7 @@ public sealed class Simulation
                 {
                     var first = _serviceTasks.TryGetValue(e.Name!, out var ts) && ts.Count > 0 ? ts[0] : null;
                     error = "service " + e.Name + " has no VIP in the plan (endpoint mode dnsrr, or no task: a node balances a VIP from its first task on)"
-                        + (first is null ? "" : "; address one of its tasks instead, e.g. --to " + first);
+                        + (first is null ? "" : "; address one of its tasks instead, e.g. " + names.To + " " + first);
                     return false;
                 }
                 address = vip.Value;
@@ -1092,4 +1098,19 @@ public sealed class Simulation
                 return new Disposition(DispositionKind.Exited, ns.QualifiedName, "", "", null, o.Detail ?? "left the modelled network", final);
         }
     }
+}
+
+/// <summary>
+/// How a caller's text names the two ends of a flow, for <see cref="Simulation.TryResolve(string, string, EndpointNames, out Flow, out string)"/>'s
+/// errors and hints: the command line's options (<c>--to api.1</c>) or an <c>expect:</c> entry's keys (<c>to: api.1</c>).
+/// </summary>
+/// <param name="From">The source's name (<c>--from</c>, <c>--trace-from</c>, <c>from:</c>).</param>
+/// <param name="To">The destination's name (<c>--to</c>, <c>--trace-to</c>, <c>to:</c>).</param>
+public sealed record EndpointNames(string From, string To)
+{
+    /// <summary><c>trace</c>'s and <c>show</c>'s options.</summary>
+    public static EndpointNames Options { get; } = new("--from", "--to");
+
+    /// <summary>An <c>expect:</c> entry's keys.</summary>
+    public static EndpointNames Keys { get; } = new("from:", "to:");
 }

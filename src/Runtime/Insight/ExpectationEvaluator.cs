@@ -70,11 +70,9 @@ public static class ExpectationEvaluator
             else sim.ResetTraffic();
             // An endpoint the plan has no namespace or address for is a mistake in the entry, not a verdict about the network:
             // reported where it is written, whatever the entry expects (a "blocked" entry held of it vacuously).
-            if (!sim.TryResolve(x.From, x.To, out var flow, out var error, out bool sourceFailed))
+            if (!sim.TryResolve(x.From, x.To, EndpointNames.Keys, out var flow, out var error, out bool sourceFailed))
             {
                 var at = sourceFailed ? x.FromSpan : x.ToSpan;
-                // The resolver speaks the command line's options (e.g. --to api.1); an entry has keys.
-                error = error.Replace("--from ", "from: ").Replace("--to ", "to: ");
                 result.Add(Diagnostic.Create(DiagnosticDescriptors.InvalidExpectation, at.IsKnown ? at : x.Span, (sourceFailed ? "from: " : "to: ") + error));
                 continue;
             }
