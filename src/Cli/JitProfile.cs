@@ -20,6 +20,8 @@ internal static class JitProfile
     /// <summary>Starts recording (and, when a profile exists, replaying) the profile of <paramref name="verb"/>, a verb the command line parsed.</summary>
     public static void Start(string verb)
     {
+        // The natively published program has no JIT: no profile to record, and nothing to write into the user's cache.
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled) return;
         // The verb names the file: only a plain word, never a path.
         if (verb.Length is 0 or > 16) return;
         foreach (var c in verb) if (c is < 'a' or > 'z') return;

@@ -69,12 +69,14 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
     /// <summary>Gets the published executable from the fixture.</summary>
     public NativeCliTests(NativeCliFixture fixture) => _fixture = fixture;
 
-    internal static (int Exit, string Out, string Err) Start(string program, IEnumerable<string> args, TimeSpan timeout)
+    internal static (int Exit, string Out, string Err) Start(string program, IEnumerable<string> args, TimeSpan timeout,
+        IDictionary<string, string>? environment = null)
     {
         var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["SWARMDSL_JIT_PROFILE"] = "0"; // nothing into the user's cache
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        if (environment is not null) foreach (var kv in environment) psi.Environment[kv.Key] = kv.Value;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
@@ -88,6 +90,9 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
     }
 
     private (int Exit, string Out, string Err) Native(params string[] args) => Start(_fixture.Executable, args, TimeSpan.FromMinutes(2));
+
+    private (int Exit, string Out, string Err) Native(IDictionary<string, string> environment, params string[] args) =>
+        Start(_fixture.Executable, args, TimeSpan.FromMinutes(2), environment);
 
     private void AssertSame(params string[] args)
     {
@@ -116,6 +121,8 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
         AssertSame("show", example, "worker", "host", "--", "iptables-save");
         AssertSame("synth", "--nodes", "3", "--services", "4");
         AssertSame("reach", "/nonexistent/x.swarm.yaml");
+        // In process, --version is the test host's.
+        Assert.StartsWith(typeof(SwarmDsl.Cli.Program).Assembly.GetName().Version!.ToString(3) + "+", Native("--version").Out, StringComparison.Ordinal);
     }
 
     [ToolFact("clang")]
@@ -134,6 +141,26 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
             AssertSame("trace", bad, "--from", "external", "--to", "manager:8080/tcp");
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    /// <summary>The multicore-JIT profile is the JIT build's: the native program has no JIT and writes no profile.</summary>
+    [ToolFact("clang")]
+    public void The_native_program_writes_no_jit_profile()
+    {
+        var cache = Directory.CreateTempSubdirectory("swarmdsl-aot-cache-").FullName;
+        try
+        {
+            var environment = new Dictionary<string, string> { ["SWARMDSL_JIT_PROFILE"] = "", ["XDG_CACHE_HOME"] = cache };
+            var run = Native(environment, "reach", Paths.Example);
+            Assert.True(run.Exit == 0, run.Err);
+            Assert.Empty(Directory.GetFileSystemEntries(cache));
+            // The JIT build does write one there with the same settings (else this test would pass for nothing).
+            var self = SwarmDsl.Cli.Lab.LabContext.SelfCommand();
+            var jit = Start(self[0], self.Skip(1).Concat(new[] { "reach", Paths.Example }), TimeSpan.FromMinutes(2), environment);
+            Assert.True(jit.Exit == 0, jit.Err);
+            Assert.True(File.Exists(Path.Combine(cache, "swarmdsl", "reach.jitprofile")), "the JIT build wrote no profile");
+        }
+        finally { Directory.Delete(cache, recursive: true); }
     }
 
     [ToolFact("clang")]
