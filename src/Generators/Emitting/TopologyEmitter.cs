@@ -223,8 +223,16 @@ internal sealed partial class TopologyEmitter
     /// <summary>The files <c>swarmdsl emit</c> writes, as constants: per node a class with its scripts and restore files.</summary>
     private void WriteProvisioning()
     {
-        _w.CheckCancelled();
-        var files = ProvisioningEmitter.Emit(_spec.Plan);
+        // Node by node, as ProvisioningEmitter.Emit lists them, so that a cancelled build stops between nodes (a large plan's
+        // files are built for seconds before the first line of them is written).
+        var hosts = ProvisioningEmitter.Hosts(_spec.Plan);
+        var files = new List<EmittedFile>();
+        foreach (var host in hosts)
+        {
+            _w.CheckCancelled();
+            files.AddRange(ProvisioningEmitter.EmitNode(_spec.Plan, host));
+        }
+        files.AddRange(ProvisioningEmitter.EmitAnsible(_spec.Plan, hosts));
         using var _ = HandleClass("Provisioning",
             "The provisioning files <c>swarmdsl emit</c> writes (IPVS backend): per node <c>apply.sh</c>, <c>teardown.sh</c> and the restore files they load; and the Ansible inventory and playbook.");
         var classes = new UniqueNames("Provisioning", "Files");
