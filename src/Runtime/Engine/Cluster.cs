@@ -339,6 +339,8 @@ public sealed class Cluster
         }
     }
 
+    private static readonly Ipv4Cidr Loopback = new(Ipv4Address.Parse("127.0.0.1"), 8);
+
     private static uint[] Slots(CompiledTable? table) => new uint[table?.StatisticSlots ?? 0];
 
     private static void ResetCounters(CompiledTable? table)
@@ -539,7 +541,7 @@ public sealed class Cluster
         var host = ns.Host!;
         var plan = ns.Plan!;
         var hostNs = ns.HostNamespace;
-        ns.StartBody();
+        ns.StartBody(plan.Addresses.Count + 2);
 
         var devices = new List<DeviceRuntime>();
         bool hasLo = false;
@@ -565,15 +567,17 @@ public sealed class Cluster
         ns.Devices = devices.ToArray();
         foreach (var d in ns.Devices) ns.DeviceByName[d.Name] = d.Index;
 
-        // Addresses, in plan order; the underlay address too when the plan does not list it.
+        // Addresses, in plan order; the underlay address too when the plan does not list it. An ingress sandbox of a large
+        // plan holds a VIP per published service (hundreds on one device): the tables are sized from the plan.
         var addrs = new Dictionary<int, List<Ipv4Cidr>>();
+        int loIndex = ns.DeviceByName["lo"];
         void AddAddress(int dev, Ipv4Cidr a)
         {
-            if (!addrs.TryGetValue(dev, out var l)) addrs[dev] = l = new List<Ipv4Cidr>();
+            if (!addrs.TryGetValue(dev, out var l)) addrs[dev] = l = new List<Ipv4Cidr>(dev == loIndex ? 1 : plan.Addresses.Count + 1);
             l.Add(a);
             if (!ns.LocalAddresses.ContainsKey(a.Address.Value)) ns.LocalAddresses[a.Address.Value] = dev;
         }
-        AddAddress(ns.DeviceByName["lo"], new Ipv4Cidr(Ipv4Address.Parse("127.0.0.1"), 8));
+        AddAddress(loIndex, Loopback);
         foreach (var a in plan.Addresses)
             if (ns.DeviceByName.TryGetValue(a.Device, out var di)) AddAddress(di, a.Address);
         if (plan.Kind == NamespaceKind.Host && ns.DeviceByName.TryGetValue(host.UnderlayInterface, out var ui))

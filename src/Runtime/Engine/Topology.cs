@@ -159,13 +159,13 @@ public sealed class NamespaceRuntime
     private Dictionary<int, ListenerPlan> _listeners = null!;
 
     /// <summary>Allocates the body's tables (the cluster fills them): now for external clients, on first use for the rest.</summary>
-    internal void StartBody()
+    internal void StartBody(int addresses = 0)
     {
         BodyBuilt = true;
         _deviceByName = new Dictionary<string, int>(StringComparer.Ordinal);
         _routeTrie = new PrefixTrie<int>();
         _routes = new List<RoutePlan>();
-        _localAddresses = new Dictionary<uint, int>();
+        _localAddresses = new Dictionary<uint, int>(addresses);
         _listeners = new Dictionary<int, ListenerPlan>();
     }
     // The plan's permanent entries: an index built on first use and shared by every simulation of the plan
