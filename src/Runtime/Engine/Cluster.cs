@@ -265,7 +265,7 @@ public sealed class Cluster
     internal static void LoadFdb(NamespaceRuntime ns)
     {
         ns.FdbLoaded = true;
-        var statics = ns.Plan is { } p ? VxlanStatics(p) : null;
+        var statics = ns.Plan is { } p ? VxlanStatics(ns, p) : null;
         foreach (var d in ns.Devices)
             if (d.Plan?.Vxlan is not null)
                 d.VxlanFdb = statics is not null && statics.TryGetValue(d.Name, out var entries) ? new VxlanFdb(entries) : new VxlanFdb();
@@ -291,24 +291,27 @@ public sealed class Cluster
         if (ns.AttachedForwarding is { } forwarding) AttachFdb(ns, forwarding);
     }
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NamespacePlan, Dictionary<string, Dictionary<ulong, VxlanFdbEntry>>> SharedVxlanStatics = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NamespacePlan, Dictionary<string, IReadOnlyDictionary<ulong, VxlanFdbEntry>>> VxlanStaticsByPlan = new();
 
     /// <summary>
-    /// The static entries of each VXLAN device of a namespace plan (MAC → remote VTEP, the plan's last entry for a MAC),
-    /// made once and shared by every simulation of the plan: an overlay namespace of a large plan has one per remote
-    /// endpoint (8,800 in each of `huge`'s ingress overlays), and each reach worker's simulation copied them.
+    /// The static entries of each VXLAN device of a namespace (MAC → remote VTEP, the plan's last entry for a MAC), made
+    /// once and shared by every simulation of the plan: an overlay namespace of a large plan has one per remote endpoint
+    /// (8,387 in each of `huge`'s ingress overlays), and each reach worker's simulation copied them. Across nodes, one
+    /// table serves the same namespace of every node where that is exactly its entries (<see cref="SharedVxlanStatics"/>).
     /// </summary>
-    private static Dictionary<string, Dictionary<ulong, VxlanFdbEntry>> VxlanStatics(NamespacePlan plan) =>
-        SharedVxlanStatics.GetValue(plan, p =>
+    private static Dictionary<string, IReadOnlyDictionary<ulong, VxlanFdbEntry>> VxlanStatics(NamespaceRuntime ns, NamespacePlan plan) =>
+        VxlanStaticsByPlan.GetValue(plan, p =>
         {
-            var vxlan = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var d in p.Devices) if (d.Vxlan is not null) vxlan.Add(d.Name);
-            var byDevice = new Dictionary<string, Dictionary<ulong, VxlanFdbEntry>>(StringComparer.Ordinal);
-            foreach (var f in p.Fdb)
+            var byDevice = new Dictionary<string, IReadOnlyDictionary<ulong, VxlanFdbEntry>>(StringComparer.Ordinal);
+            foreach (var d in p.Devices)
             {
-                if (f.RemoteVtep is not Ipv4Address vtep || !vxlan.Contains(f.Device)) continue;
-                if (!byDevice.TryGetValue(f.Device, out var entries)) byDevice[f.Device] = entries = new Dictionary<ulong, VxlanFdbEntry>(p.Fdb.Count);
-                entries[f.Mac.Value] = new VxlanFdbEntry(vtep, true, 0);
+                if (d.Vxlan is null || byDevice.ContainsKey(d.Name)) continue;
+                bool any = false;
+                foreach (var f in p.Fdb) if (f.RemoteVtep is not null && f.Device == d.Name) { any = true; break; }
+                if (!any) continue;
+                byDevice[d.Name] = ns.Owner is { } owner && ns.Host is { } host
+                    ? SharedVxlanStatics.For(owner.Plan, p, d.Name, host.UnderlayAddress.Address)
+                    : SharedVxlanStatics.Table(p, d.Name);
             }
             return byDevice;
         });
