@@ -30,7 +30,7 @@ public sealed class NativeCliFixture : IDisposable
         var run = NativeCliTests.Start(Dotnet(), new[]
         {
             "publish", Path.Combine(Paths.Root, "src", "Cli", "SwarmDsl.Cli.csproj"), "-c", "Release",
-            "--artifacts-path", Path.Combine(Folder, "artifacts"), "-o", output, "-nologo",
+            "--artifacts-path", Path.Combine(Folder, "artifacts"), "-o", output, "-nologo", "--disable-build-servers",
         }, TimeSpan.FromMinutes(15));
         Assert.True(run.Exit == 0, "dotnet publish failed:\n" + run.Out + run.Err);
         // Trim or AOT warnings mean some code may behave otherwise when published: they fail the publish here.
@@ -59,8 +59,9 @@ public sealed class NativeCliFixture : IDisposable
 
 /// <summary>
 /// The natively published <c>swarmdsl</c> does what the JIT-compiled command line does: byte for byte the same output and
-/// exit code for every verb on the example (and a file with errors), the same emitted files, and <c>lab</c>, which starts
-/// copies of itself as responders. Trimming or AOT compilation that dropped or changed code would show here.
+/// exit code for every verb on the example (and a file with errors), help included, the same emitted files, and on the
+/// real kernel <c>lab</c> (which starts copies of itself as responders) and <c>diff</c> of what it built. Trimming or AOT
+/// compilation that dropped or changed code would show here.
 /// </summary>
 public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
 {
@@ -97,6 +98,8 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
     private void AssertSame(params string[] args)
     {
         var expected = CliRun.Run(args);
+        // Help names the program it runs in: the test host, in process.
+        expected = (expected.Exit, expected.Out.Replace("testhost", "swarmdsl", StringComparison.Ordinal), expected.Err.Replace("testhost", "swarmdsl", StringComparison.Ordinal));
         var actual = Native(args);
         var what = "swarmdsl " + string.Join(" ", args);
         Assert.True(expected.Exit == actual.Exit, $"{what}: exit {actual.Exit}, in process {expected.Exit}\n{actual.Err}");
@@ -121,6 +124,8 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
         AssertSame("show", example, "worker", "host", "--", "iptables-save");
         AssertSame("synth", "--nodes", "3", "--services", "4");
         AssertSame("reach", "/nonexistent/x.swarm.yaml");
+        AssertSame("--help");
+        AssertSame("reach", "--help");
         // In process, --version is the test host's.
         Assert.StartsWith(typeof(SwarmDsl.Cli.Program).Assembly.GetName().Version!.ToString(3) + "+", Native("--version").Out, StringComparison.Ordinal);
     }
@@ -202,6 +207,9 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
             // The answers come from the responders, which are this executable started again.
             Assert.Contains("manager:8080/tcp  web.1 web.2 | web.1 web.2   agree", verify.Out, StringComparison.Ordinal);
             Assert.Contains("verify: the kernel and the simulation agree", verify.Out, StringComparison.Ordinal);
+            // diff reads the live namespaces the native lab built: as the JIT build reads them.
+            foreach (var node in new[] { "manager", "worker" })
+                AssertSame("diff", Paths.Example, node, "--live", "--prefix", prefix);
             var down = Native("lab", "down", Paths.Example, "--prefix", prefix);
             Assert.True(down.Exit == 0, down.Out + down.Err);
         }

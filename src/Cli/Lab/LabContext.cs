@@ -65,15 +65,15 @@ internal sealed class LabContext
     /// </summary>
     public static IReadOnlyList<string> SelfCommand()
     {
+        // The native program (no JIT) is its own executable, whatever else lies beside it.
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled && Environment.ProcessPath is { } native)
+            return new[] { native };
         // Beside the executable or the host's own assemblies (tests); Assembly.Location is empty in a single-file program.
         var dll = Path.Combine(AppContext.BaseDirectory, typeof(Program).Assembly.GetName().Name + ".dll");
         var dir = Path.GetDirectoryName(dll) ?? ".";
         var apphost = Path.Combine(dir, Path.GetFileNameWithoutExtension(dll));
         if (System.IO.File.Exists(apphost) && System.IO.File.Exists(Path.Combine(dir, Path.GetFileNameWithoutExtension(dll) + ".runtimeconfig.json")))
             return new[] { apphost };
-        // The native program: no assembly beside it, and not run by dotnet.
-        if (!System.IO.File.Exists(dll) && Environment.ProcessPath is { } executable && Path.GetFileNameWithoutExtension(executable) != "dotnet")
-            return new[] { executable };
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (string.IsNullOrEmpty(dotnet))
         {

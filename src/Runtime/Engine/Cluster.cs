@@ -373,10 +373,11 @@ public sealed class Cluster
         int n = 0;
         foreach (var ns in _namespaces)
         {
-            n += ns.Conntrack.Expire(now);
-            var conns = ns.IpvsConnections;
-            foreach (var i in conns.All())
-                if (conns[i].ExpiresAt <= now) { ExpireIpvsConnection(ns, i); n++; }
+            // Only tables traffic made: asking for the others would make them.
+            if (ns.ConntrackIfMade is { } conntrack) n += conntrack.Expire(now);
+            if (ns.IpvsConnectionsIfMade is { } conns)
+                foreach (var i in conns.All())
+                    if (conns[i].ExpiresAt <= now) { ExpireIpvsConnection(ns, i); n++; }
             if (!ns.FdbLoaded) continue; // as loaded: nothing learned, nothing to expire
             foreach (var d in ns.Devices)
             {

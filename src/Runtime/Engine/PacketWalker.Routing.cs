@@ -234,7 +234,7 @@ internal sealed partial class PacketWalker
             remote = h.Source;
             remotePort = h.Protocol == IpProtocol.Icmp ? 0 : h.SourcePort;
         }
-        if (ns.ClientSockets.TryGetValue(clientKey, out var client) && client.Remote == remote && client.RemotePort == remotePort
+        if (ns.ClientSocketsIfMade is { } sockets && sockets.TryGetValue(clientKey, out var client) && client.Remote == remote && client.RemotePort == remotePort
             && (h.Protocol != IpProtocol.Icmp || h.IcmpType != IcmpTypes.EchoRequest))
         {
             if (_trace != null) _trace.Add(new SocketStep(h.Protocol.Name() + " " + h.Destination + ":" + port.ToString(CultureInfo.InvariantCulture) + " (connected socket)", client.Owner, true, SourceSpan.None));

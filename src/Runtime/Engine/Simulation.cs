@@ -219,6 +219,7 @@ public sealed class Simulation
     /// <summary>Parses and resolves two endpoints into a flow; errors name them as <paramref name="names"/> says.</summary>
     public bool TryResolve(string from, string to, EndpointNames names, out Flow flow, out string error)
     {
+        if (names is null) throw new ArgumentNullException(nameof(names));
         flow = null!;
         if (!TrafficEndpoint.TryParse(from, ResolveName, out var f, out error)) { error = names.From + " " + from + ": " + error; return false; }
         if (PortProtocolError(to) is { } badTo) { error = names.To + " " + to + ": " + badTo; return false; }
@@ -250,7 +251,10 @@ public sealed class Simulation
         return null;
     }
 
-    /// <summary>Resolves two endpoints into a flow; the error says what is wrong with the end that failed, without naming it.</summary>
+    /// <summary>
+    /// Resolves two endpoints into a flow. The error says what is wrong with the end that failed without naming that end;
+    /// a hint in it may name an endpoint to use instead, written as the command line's <c>--to</c>.
+    /// </summary>
     public bool TryResolve(TrafficEndpoint from, TrafficEndpoint to, out Flow flow, out string error) => TryResolve(from, to, EndpointNames.Options, out flow, out error, out _);
 
     /// <summary>
@@ -1036,7 +1040,7 @@ public sealed class Simulation
             int port = VxlanCodec.LocalPortRangeMin + ns.EphemeralCursor;
             ns.EphemeralCursor = (ns.EphemeralCursor + 1) % range;
             // A bound port is never handed out: a client socket's, a listener's, or (UDP) a VXLAN device's data path port.
-            if (!ns.ClientSockets.ContainsKey(NamespaceRuntime.SocketKey(protocol, port)) && !ns.Listeners.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))
+            if (!(ns.ClientSocketsIfMade is { } sockets && sockets.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))) && !ns.Listeners.ContainsKey(NamespaceRuntime.SocketKey(protocol, port))
                 && !(protocol == IpProtocol.Udp && ns.VxlanSocketsIfMade is { } vxlanSockets && vxlanSockets.ContainsKey(port))) return port;
         }
         return VxlanCodec.LocalPortRangeMin;
@@ -1075,7 +1079,7 @@ public sealed class Simulation
                 string owner, socket;
                 if (o.ClientSocket)
                 {
-                    owner = ns.ClientSockets.TryGetValue(o.SocketKey, out var c) ? c.Owner : ns.QualifiedName;
+                    owner = ns.ClientSocketsIfMade is { } sockets && sockets.TryGetValue(o.SocketKey, out var c) ? c.Owner : ns.QualifiedName;
                     socket = final.Protocol.Name() + " " + final.DestinationEndpoint;
                 }
                 else if (ns.Listeners.TryGetValue(o.SocketKey, out var l))
