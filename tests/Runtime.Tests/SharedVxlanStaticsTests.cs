@@ -106,4 +106,76 @@ public sealed class SharedVxlanStaticsTests
             AssertSame(SharedVxlanStatics.Table(changed, device), SharedVxlanStatics.For(plan, changed, device, own), cases[i].What);
         }
     }
+
+    /// <summary>A namespace's permanent neighbours, read both ways: the index <c>For</c> gives and the plan's own.</summary>
+    private static void AssertSameNeighbors(NamespaceRuntime ns, string what)
+    {
+        var actual = PermanentNeighbors.For(ns);
+        var expected = PermanentNeighbors.Plain(ns);
+        Assert.Equal(expected.Select(kv => (kv.Key.Device, kv.Key.Address, kv.Value.Mac, kv.Value.Span)),
+            actual.Select(kv => (kv.Key.Device, kv.Key.Address, kv.Value.Mac, kv.Value.Span)));
+        foreach (var kv in expected)
+            Assert.True(actual.TryGet(kv.Key, out var e) && e.Mac == kv.Value.Mac && e.Span.Equals(kv.Value.Span) && e.Permanent, what);
+        // Keys of the other nodes' views that this one must not show: every address another namespace of the name holds.
+        var mine = expected.Select(kv => kv.Key).ToHashSet();
+        foreach (var other in ns.Owner!.Namespaces.Where(n => n.Name == ns.Name && n != ns))
+            foreach (var kv in PermanentNeighbors.Plain(other))
+                if (!mine.Contains(kv.Key)) Assert.False(actual.TryGet(kv.Key, out _), what + ": shows " + new Ipv4Address(kv.Key.Address));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    public void Every_namespace_sees_exactly_its_own_neighbours_and_most_overlay_namespaces_share_one_index(int seed)
+    {
+        var sim = new Simulation(Plan(seed), 1);
+        int views = 0;
+        foreach (var ns in sim.Cluster.Namespaces.Where(n => n.Plan is { Neighbors.Count: > 0 }))
+        {
+            AssertSameNeighbors(ns, ns.QualifiedName);
+            if (PermanentNeighbors.For(ns).IsView) views++;
+        }
+        // Every node but the first of each overlay namespace takes a view (else this proves nothing).
+        var overlays = sim.Cluster.Namespaces.Where(n => n.Plan is { Neighbors.Count: > 0 } && n.Kind == NamespaceKind.Overlay).ToList();
+        Assert.Equal(overlays.Count - overlays.Select(n => n.Name).Distinct().Count(), views);
+    }
+
+    /// <summary>Lists a view would get wrong if its check were weaker: an entry missing on a node, one answering with another
+    /// MAC, one of the node's own endpoints listed, and a key listed twice, the later one different.</summary>
+    [Fact]
+    public void A_node_whose_neighbours_differ_gets_exactly_its_own()
+    {
+        // Each case on a plan of its own: a namespace plan's index is cached with the plan object, so an unchanged node of a
+        // plan changed with `with` would bring its index from the plan before.
+        int cases = 0, views = 0;
+        for (int c = 0; c < 5; c++)
+        {
+            var plan = Plan(3);
+            var overlay = plan.Hosts[0].Namespaces.First(n => n.Kind == NamespaceKind.Overlay && n.Neighbors.Count > 0).Name;
+            // An entry node 0's index holds too: one a view of it would show from there.
+            var shared = plan.Hosts[0].Namespaces.First(n => n.Name == overlay).Neighbors.Select(n => (n.Address, n.Mac)).ToHashSet();
+            int K(NamespacePlan ns) => ns.Neighbors.Select((n, i) => (n, i)).First(x => shared.Contains((x.n.Address, x.n.Mac))).i;
+            NeighborPlan At(NamespacePlan ns) => ns.Neighbors[K(ns)];
+            var (what, change) = c switch
+            {
+                0 => ("an entry missing", (Func<NamespacePlan, NamespacePlan>)(ns => ns with { Neighbors = ns.Neighbors.Where((n, i) => i != K(ns)).ToEquatableArray() })),
+                1 => ("an entry with another MAC", ns => ns with { Neighbors = ns.Neighbors.Select((n, i) => i == K(ns) ? n with { Mac = new MacAddress(0x02_42_0a_63_00_01UL) } : n).ToEquatableArray() }),
+                2 => ("a later entry for the same key", ns => ns with { Neighbors = ns.Neighbors.Append(At(ns) with { Mac = new MacAddress(0x02_42_0a_63_00_02UL) }).ToEquatableArray() }),
+                3 => ("an earlier different entry for the key", ns => ns with { Neighbors = new[] { At(ns) with { Mac = new MacAddress(0x02_42_0a_63_00_03UL) } }.Concat(ns.Neighbors).ToEquatableArray() }),
+                _ => ("the same entry twice, another missing", ns => ns with { Neighbors = ns.Neighbors.Where((n, i) => i != K(ns)).Append(ns.Neighbors.Where((n, i) => i != K(ns) && shared.Contains((n.Address, n.Mac))).First()).ToEquatableArray() }),
+            };
+            // Node 0 makes the index the others view; node 2's list is changed.
+            var hosts = plan.Hosts.Select((h, i) => i != 2 ? h : h with
+            {
+                Namespaces = h.Namespaces.Select(n => n.Name == overlay ? change(n) : n).ToEquatableArray(),
+            }).ToEquatableArray();
+            var sim = new Simulation(plan with { Hosts = hosts }, 1);
+            foreach (var ns in sim.Cluster.Namespaces.Where(n => n.Name == overlay)) AssertSameNeighbors(ns, what + " (" + ns.QualifiedName + ")");
+            cases++;
+            if (PermanentNeighbors.For(sim.Cluster.Namespaces.First(n => n.Name == overlay && n.Node == plan.Hosts[2].Node)).IsView) views++;
+        }
+        // The two cases with a key listed twice, the later one matching or not, keep a view (its extra entries decide).
+        Assert.Equal(5, cases);
+        Assert.Equal(2, views);
+    }
 }

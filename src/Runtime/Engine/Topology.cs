@@ -358,18 +358,32 @@ internal readonly struct NeighborKey : IEquatable<NeighborKey>
 /// <summary>
 /// A namespace plan's permanent neighbour entries, indexed by the runtime's (device index, address) key. Built once per
 /// plan namespace and shared by every simulation of the plan, read-only after that: an overlay namespace of a large plan
-/// holds an entry for every remote endpoint (8,800 on each of 100 nodes), and each simulation (one per reach worker)
-/// copied them into its own table when a packet first passed.
+/// holds an entry for every remote endpoint (8,387 on each of 100 nodes), and each simulation (one per reach worker)
+/// copied them into its own table when a packet first passed. Across nodes, the first node's index serves the same
+/// namespace of the others as a view, as the VXLAN FDBs do (<see cref="Bridging.SharedVxlanStatics"/>): without the
+/// entries of the node's own endpoints (those whose MAC the first node's FDB sends to that node's VTEP), with the node's
+/// other entries over it, and only after a check that the view is exactly the node's own index.
 /// </summary>
 internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey, NeighborEntry>>
 {
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NamespacePlan, PermanentNeighbors> Shared = new();
+    // Per plan: namespace name → the first index made for it, which the same namespace of other nodes may view.
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DataplanePlan, Dictionary<string, PermanentNeighbors>> Firsts = new();
     private static readonly PermanentNeighbors None = new(null, Array.Empty<string>(), new Dictionary<NeighborKey, int>());
     private readonly NamespacePlan? _plan;
     // The device names the keys' indices stand for: a namespace's devices follow from its plan and host alone, so
     // another simulation's copy of the namespace numbers them the same (checked, not assumed).
     private readonly string[] _devices;
     private readonly Dictionary<NeighborKey, int> _index; // → the plan's entry; a key listed twice takes the last, as `ip neigh replace` would
+    // A view: _over's entries but those tagged _hidden, with _extra's over them (_index is then _over's). Its keys number
+    // this namespace's devices (_devices); _toOver gives each one's index in _over's (-1: _over has no such device).
+    private readonly PermanentNeighbors? _over;
+    private readonly uint _hidden;
+    private readonly Dictionary<NeighborKey, NeighborPlan>? _extra;
+    private readonly int[]? _toOver;
+    // As a first index: each entry's tag (the VTEP its plan's FDB sends the entry's MAC to; 0 for none), made when first viewed.
+    private uint[]? _tags;
+    private Dictionary<uint, int>? _byTag;
 
     private PermanentNeighbors(NamespacePlan? plan, string[] devices, Dictionary<NeighborKey, int> index)
     {
@@ -378,12 +392,41 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
         _index = index;
     }
 
+    private PermanentNeighbors(PermanentNeighbors over, NamespacePlan plan, string[] devices, int[] toOver, uint hidden, Dictionary<NeighborKey, NeighborPlan>? extra)
+    {
+        _over = over;
+        _plan = plan;
+        _devices = devices;
+        _toOver = toOver;
+        _index = over._index;
+        _hidden = hidden;
+        _extra = extra;
+    }
+
+    /// <summary>Whether this is a view of another node's index (tests).</summary>
+    internal bool IsView => _over is not null;
+
     /// <summary>The index for <paramref name="ns"/> (its body built), shared when another simulation built it already.</summary>
     public static PermanentNeighbors For(NamespaceRuntime ns)
     {
         if (ns.Plan is not { } plan || plan.Neighbors.Count == 0) return None;
-        var shared = Shared.GetValue(plan, _ => Build(ns, plan));
+        var shared = Shared.GetValue(plan, _ => Make(ns, plan));
         return shared.Numbers(ns) ? shared : Build(ns, plan);
+    }
+
+    /// <summary>The index as the plan lists it, never a view (tests compare views with it).</summary>
+    internal static PermanentNeighbors Plain(NamespaceRuntime ns) => ns.Plan is { } plan && plan.Neighbors.Count > 0 ? Build(ns, plan) : None;
+
+    private static PermanentNeighbors Make(NamespaceRuntime ns, NamespacePlan plan)
+    {
+        if (ns.Owner?.Plan is not { } dataplane || ns.Host is not { } host) return Build(ns, plan);
+        var firsts = Firsts.GetValue(dataplane, _ => new Dictionary<string, PermanentNeighbors>(StringComparer.Ordinal));
+        PermanentNeighbors? first;
+        lock (firsts) firsts.TryGetValue(plan.Name, out first);
+        if (first is not null && first.ViewFor(ns, plan, host.UnderlayAddress.Address.Value) is { } view) return view;
+        var own = Build(ns, plan);
+        if (first is null) lock (firsts) if (!firsts.ContainsKey(plan.Name)) firsts[plan.Name] = own;
+        return own;
     }
 
     private static PermanentNeighbors Build(NamespaceRuntime ns, NamespacePlan plan)
@@ -397,6 +440,73 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
         return new PermanentNeighbors(plan, devices, index);
     }
 
+    /// <summary>
+    /// This (first) index seen from <paramref name="ns"/>, whose own VTEP is <paramref name="own"/>; null unless the view
+    /// holds exactly the namespace's own index: every entry it shows from here listed there (counted once), the rest of
+    /// the namespace's entries kept over it, a later entry for a key winning.
+    /// </summary>
+    private PermanentNeighbors? ViewFor(NamespaceRuntime ns, NamespacePlan plan, uint own)
+    {
+        // Devices by name (a node's overlay namespace has its own tasks' veths, so the same device may have another
+        // index): only where every name is unique on both sides, so that a device means one device.
+        var byName = new Dictionary<string, int>(_devices.Length, StringComparer.Ordinal);
+        for (int d = 0; d < _devices.Length; d++)
+        {
+            if (byName.ContainsKey(_devices[d])) return null;
+            byName[_devices[d]] = d;
+        }
+        var devices = new string[ns.Devices.Length];
+        var toOver = new int[devices.Length];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int d = 0; d < devices.Length; d++)
+        {
+            devices[d] = ns.Devices[d].Name;
+            if (!names.Add(devices[d])) return null;
+            toOver[d] = byName.TryGetValue(devices[d], out var o) ? o : -1;
+        }
+        var (tags, byTag) = Tags();
+        var mine = _plan!.Neighbors;
+        var seen = new bool[mine.Count];
+        int matched = 0;
+        Dictionary<NeighborKey, NeighborPlan>? extra = null;
+        foreach (var n in plan.Neighbors)
+        {
+            if (!ns.DeviceByName.TryGetValue(n.Device, out var device)) continue;
+            var key = new NeighborKey(device, n.Address);
+            if (toOver[device] >= 0 && _index.TryGetValue(new NeighborKey(toOver[device], n.Address), out var i)
+                && tags[i] != own && mine[i].Mac == n.Mac && mine[i].Span.Equals(n.Span))
+            {
+                if (!seen[i]) { seen[i] = true; matched++; }
+                extra?.Remove(key);
+            }
+            else (extra ??= new Dictionary<NeighborKey, NeighborPlan>())[key] = n;
+        }
+        int visible = _index.Count - (byTag.TryGetValue(own, out var hidden) ? hidden : 0);
+        return matched == visible ? new PermanentNeighbors(this, plan, devices, toOver, own, extra) : null;
+    }
+
+    private (uint[] Tags, Dictionary<uint, int> ByTag) Tags()
+    {
+        lock (_index)
+        {
+            if (_tags is null)
+            {
+                var vteps = new Dictionary<ulong, uint>();
+                foreach (var f in _plan!.Fdb) if (f.RemoteVtep is Ipv4Address v) vteps[f.Mac.Value] = v.Value;
+                var tags = new uint[_plan.Neighbors.Count];
+                var byTag = new Dictionary<uint, int>();
+                foreach (var i in _index.Values)
+                {
+                    tags[i] = vteps.TryGetValue(_plan.Neighbors[i].Mac.Value, out var t) ? t : 0;
+                    byTag[tags[i]] = byTag.TryGetValue(tags[i], out var c) ? c + 1 : 1;
+                }
+                _byTag = byTag;
+                _tags = tags;
+            }
+            return (_tags, _byTag!);
+        }
+    }
+
     private bool Numbers(NamespaceRuntime ns)
     {
         if (ns.Devices.Length != _devices.Length) return false;
@@ -408,9 +518,23 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
     /// <summary>The plan's entry for <paramref name="key"/>.</summary>
     public bool TryGet(NeighborKey key, out NeighborEntry entry)
     {
-        if (_index.TryGetValue(key, out var i))
+        if (_extra is not null && _extra.TryGetValue(key, out var n))
         {
-            entry = Entry(i);
+            entry = new NeighborEntry(n.Mac, true, "permanent", n.Span);
+            return true;
+        }
+        if (_over is null)
+        {
+            if (_index.TryGetValue(key, out var i))
+            {
+                entry = Entry(i);
+                return true;
+            }
+        }
+        else if (key.Device >= 0 && key.Device < _toOver!.Length && _toOver[key.Device] is var d and >= 0
+            && _index.TryGetValue(new NeighborKey(d, new Ipv4Address(key.Address)), out var j) && _over._tags![j] != _hidden)
+        {
+            entry = _over.Entry(j);
             return true;
         }
         entry = default;
@@ -426,7 +550,18 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
     /// <summary>The entries in the plan's order.</summary>
     public IEnumerator<KeyValuePair<NeighborKey, NeighborEntry>> GetEnumerator()
     {
-        var keys = new List<KeyValuePair<NeighborKey, int>>(_index);
+        // A view lists its own plan's entries (it holds exactly them): in that plan's order, as its own index would.
+        var index = _index;
+        if (_over is not null)
+        {
+            index = new Dictionary<NeighborKey, int>(_plan!.Neighbors.Count);
+            for (int i = 0; i < _plan.Neighbors.Count; i++)
+            {
+                int device = Array.LastIndexOf(_devices, _plan.Neighbors[i].Device); // DeviceByName keeps the last of a name
+                if (device >= 0) index[new NeighborKey(device, _plan.Neighbors[i].Address)] = i;
+            }
+        }
+        var keys = new List<KeyValuePair<NeighborKey, int>>(index);
         keys.Sort((a, b) => a.Value.CompareTo(b.Value));
         foreach (var kv in keys) yield return new KeyValuePair<NeighborKey, NeighborEntry>(kv.Key, Entry(kv.Value));
     }
