@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Diagnostics;
 using System.IO;
 using System.Linq;
 using System.Security.Cryptography;
@@ -73,21 +72,11 @@ public sealed class NativeCliTests : IClassFixture<NativeCliFixture>
     internal static (int Exit, string Out, string Err) Start(string program, IEnumerable<string> args, TimeSpan timeout,
         IDictionary<string, string>? environment = null)
     {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        psi.Environment["SWARMDSL_JIT_PROFILE"] = "0"; // nothing into the user's cache
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        if (environment is not null) foreach (var kv in environment) psi.Environment[kv.Key] = kv.Value;
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit((int)timeout.TotalMilliseconds))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException(program + " " + string.Join(" ", args) + " did not end in " + timeout);
-        }
-        p.WaitForExit();
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        // Nothing into the user's cache, no telemetry; then the test's own settings.
+        var env = new Dictionary<string, string> { ["SWARMDSL_JIT_PROFILE"] = "0", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" };
+        if (environment is not null) foreach (var kv in environment) env[kv.Key] = kv.Value;
+        var r = HostLinux.Run(program, args, env: env, timeoutMs: (int)timeout.TotalMilliseconds);
+        return (r.ExitCode, r.StdOut, r.StdErr);
     }
 
     private (int Exit, string Out, string Err) Native(params string[] args) => Start(_fixture.Executable, args, TimeSpan.FromMinutes(2));

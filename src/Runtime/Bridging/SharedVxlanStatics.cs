@@ -42,6 +42,10 @@ internal sealed class SharedVxlanStatics
     /// </summary>
     public static IReadOnlyDictionary<ulong, VxlanFdbEntry> For(DataplanePlan plan, NamespacePlan ns, string device, Ipv4Address ownVtep)
     {
+        // A namespace listing nothing (its node alone on the network) does not become the table the others view.
+        var listed = false;
+        foreach (var f in ns.Fdb) if (f.RemoteVtep is not null && f.Device == device) { listed = true; break; }
+        if (!listed) return Table(ns, device);
         var registry = Registry.GetValue(plan, _ => new Dictionary<(string, string), SharedVxlanStatics>());
         SharedVxlanStatics? shared;
         lock (registry) registry.TryGetValue((ns.Name, device), out shared);
@@ -72,25 +76,17 @@ internal sealed class SharedVxlanStatics
     /// </summary>
     private View? ViewFor(NamespacePlan ns, string device, Ipv4Address ownVtep)
     {
-        var seen = new bool[_entries.Length];
-        int matched = 0;
-        Dictionary<ulong, VxlanFdbEntry>? extra = null;
+        var check = new SharedViewCheck<ulong, VxlanFdbEntry>(_entries.Length);
         foreach (var f in ns.Fdb)
         {
             if (f.RemoteVtep is not Ipv4Address vtep || f.Device != device) continue;
             var entry = new VxlanFdbEntry(vtep, true, 0);
             ulong mac = f.Mac.Value;
-            if (vtep != ownVtep && _slots.TryGetValue(mac, out var slot) && _entries[slot] == entry)
-            {
-                if (!seen[slot]) { seen[slot] = true; matched++; }
-                extra?.Remove(mac); // a later entry for the MAC wins
-            }
-            else (extra ??= new Dictionary<ulong, VxlanFdbEntry>())[mac] = entry;
+            if (vtep != ownVtep && _slots.TryGetValue(mac, out var slot) && _entries[slot] == entry) check.Shown(slot, mac);
+            else check.Own(mac, entry);
         }
-        // Every entry the view shows from this table was listed: with the above, the view holds exactly the listed MACs,
-        // each with its last listed value.
         int visible = _entries.Length - (_byVtep.TryGetValue(ownVtep.Value, out var own) ? own : 0);
-        return matched == visible ? new View(this, ownVtep.Value, extra, visible) : null;
+        return check.Holds(visible) ? new View(this, ownVtep.Value, check.Extra, visible) : null;
     }
 
     private bool TryVisible(ulong mac, uint hidden, out VxlanFdbEntry entry)
@@ -148,4 +144,41 @@ internal sealed class SharedVxlanStatics
 
         IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
     }
+}
+
+/// <summary>
+/// The proof that a view of a shared table (its entries but those of one node, the namespace's others over them) holds
+/// exactly what a namespace lists, fed the list in order: each listed entry is either one the view shows from the shared
+/// table (<see cref="Shown"/>, by its slot there) or one of the namespace's own (<see cref="Own"/>); a later entry for a key
+/// wins. The view is exact when every entry it shows from the shared table was listed (<see cref="Holds"/>). Shared by
+/// <see cref="SharedVxlanStatics"/> and the runtime's permanent neighbours.
+/// </summary>
+internal struct SharedViewCheck<TKey, TValue> where TKey : notnull
+{
+    private readonly bool[] _seen;
+    private int _shown;
+
+    /// <summary>A check against a shared table of <paramref name="slots"/> entries.</summary>
+    public SharedViewCheck(int slots)
+    {
+        _seen = new bool[slots];
+        _shown = 0;
+        Extra = null;
+    }
+
+    /// <summary>The namespace's own entries, to keep over the shared table (null: none).</summary>
+    public Dictionary<TKey, TValue>? Extra { get; private set; }
+
+    /// <summary>A listed entry equal to the shared table's at <paramref name="slot"/>, which the view shows.</summary>
+    public void Shown(int slot, TKey key)
+    {
+        if (!_seen[slot]) { _seen[slot] = true; _shown++; } // listed twice: counted once
+        Extra?.Remove(key); // a later entry for the key wins
+    }
+
+    /// <summary>A listed entry the view cannot show from the shared table.</summary>
+    public void Own(TKey key, TValue value) => (Extra ??= new Dictionary<TKey, TValue>())[key] = value;
+
+    /// <summary>Whether every one of the <paramref name="visible"/> entries the view shows from the shared table was listed.</summary>
+    public readonly bool Holds(int visible) => _shown == visible;
 }

@@ -306,12 +306,10 @@ public sealed class Cluster
             foreach (var d in p.Devices)
             {
                 if (d.Vxlan is null || byDevice.ContainsKey(d.Name)) continue;
-                bool any = false;
-                foreach (var f in p.Fdb) if (f.RemoteVtep is not null && f.Device == d.Name) { any = true; break; }
-                if (!any) continue;
-                byDevice[d.Name] = ns.Owner is { } owner && ns.Host is { } host
+                var statics = ns.Owner is { } owner && ns.Host is { } host
                     ? SharedVxlanStatics.For(owner.Plan, p, d.Name, host.UnderlayAddress.Address)
                     : SharedVxlanStatics.Table(p, d.Name);
+                if (statics.Count > 0) byDevice[d.Name] = statics; // a device without any starts empty (LoadFdb)
             }
             return byDevice;
         });
@@ -572,16 +570,15 @@ public sealed class Cluster
         foreach (var d in ns.Devices) ns.DeviceByName[d.Name] = d.Index;
 
         // Addresses, in plan order; the underlay address too when the plan does not list it. An ingress sandbox of a large
-        // plan holds a VIP per published service (hundreds on one device): the tables are sized from the plan.
+        // plan holds a VIP per published service (hundreds on one device): the local-address table is sized from the plan.
         var addrs = new Dictionary<int, List<Ipv4Cidr>>();
-        int loIndex = ns.DeviceByName["lo"];
         void AddAddress(int dev, Ipv4Cidr a)
         {
-            if (!addrs.TryGetValue(dev, out var l)) addrs[dev] = l = new List<Ipv4Cidr>(dev == loIndex ? 1 : plan.Addresses.Count + 1);
+            if (!addrs.TryGetValue(dev, out var l)) addrs[dev] = l = new List<Ipv4Cidr>();
             l.Add(a);
             if (!ns.LocalAddresses.ContainsKey(a.Address.Value)) ns.LocalAddresses[a.Address.Value] = dev;
         }
-        AddAddress(loIndex, Loopback);
+        AddAddress(ns.DeviceByName["lo"], Loopback);
         foreach (var a in plan.Addresses)
             if (ns.DeviceByName.TryGetValue(a.Device, out var di)) AddAddress(di, a.Address);
         if (plan.Kind == NamespaceKind.Host && ns.DeviceByName.TryGetValue(host.UnderlayInterface, out var ui))

@@ -466,23 +466,18 @@ internal sealed class PermanentNeighbors : IEnumerable<KeyValuePair<NeighborKey,
         }
         var (tags, byTag) = Tags();
         var mine = _plan!.Neighbors;
-        var seen = new bool[mine.Count];
-        int matched = 0;
-        Dictionary<NeighborKey, NeighborPlan>? extra = null;
+        var check = new Bridging.SharedViewCheck<NeighborKey, NeighborPlan>(mine.Count);
         foreach (var n in plan.Neighbors)
         {
             if (!ns.DeviceByName.TryGetValue(n.Device, out var device)) continue;
             var key = new NeighborKey(device, n.Address);
             if (toOver[device] >= 0 && _index.TryGetValue(new NeighborKey(toOver[device], n.Address), out var i)
                 && tags[i] != own && mine[i].Mac == n.Mac && mine[i].Span.Equals(n.Span))
-            {
-                if (!seen[i]) { seen[i] = true; matched++; }
-                extra?.Remove(key);
-            }
-            else (extra ??= new Dictionary<NeighborKey, NeighborPlan>())[key] = n;
+                check.Shown(i, key);
+            else check.Own(key, n);
         }
         int visible = _index.Count - (byTag.TryGetValue(own, out var hidden) ? hidden : 0);
-        return matched == visible ? new PermanentNeighbors(this, plan, devices, toOver, own, extra) : null;
+        return check.Holds(visible) ? new PermanentNeighbors(this, plan, devices, toOver, own, check.Extra) : null;
     }
 
     private (uint[] Tags, Dictionary<uint, int> ByTag) Tags()
